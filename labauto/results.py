@@ -1,0 +1,236 @@
+"""Calibration results as data: what the engine produces and every certificate writer reads.
+
+Data flows one way: procedure + readings -> evaluation -> :class:`CalibrationResult` ->
+certificate writers (JSON, DCC XML, PDF) -> platform.  Everything here is plain, immutable data
+with a stable JSON form (``to_dict``/``from_dict``); quantities carry pint units.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pint
+
+from labauto.uncertainty.budget import UncertaintyBudget, q_from_dict, q_to_dict
+
+RESULTS_SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class Party:
+    """A laboratory, customer or person named on a certificate."""
+
+    name: str
+    address: str = ""
+    email: str = ""
+    identifier: str = ""          # accreditation number for a lab, customer number, ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(name=self.name, address=self.address, email=self.email, identifier=self.identifier)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Party":
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Equipment:
+    """An instrument taking part in a calibration: the item calibrated or a reference standard."""
+
+    role: str                      # "item" (the DUT) or "reference"
+    manufacturer: str
+    model: str
+    serial_number: str
+    firmware: str = ""
+    resource: str = ""             # VISA resource string it was reached at
+    identity: str = ""             # the raw *IDN? answer
+    certificate_id: str = ""       # for a reference standard: its calibration certificate
+    calibrated_by: str = ""        # the lab that issued that certificate
+    calibration_due: str = ""      # ISO date
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Equipment":
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ProcedureRef:
+    id: str
+    title: str
+    version: str
+    path: str
+    sha256: str                    # content hash of the procedure file as run
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ProcedureRef":
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class DecisionRuleRef:
+    name: str                      # "simple-acceptance" | "guard-band-U" ...
+    description: str               # the statement printed on the certificate
+    reference: str = "ILAC-G8:09/2019"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DecisionRuleRef":
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class PointResult:
+    """One test point: readings, error of indication, its budget, and the conformity decision."""
+
+    point_id: str
+    function: str                  # "DCV"
+    range: pint.Quantity
+    nominal: pint.Quantity         # the set value of the reference standard
+    reference: pint.Quantity       # the reference value used (set value, corrected if known)
+    readings: tuple[float, ...]    # indications, in ``reading_unit``
+    reading_unit: str
+    mean: pint.Quantity            # mean indication
+    std_dev: pint.Quantity         # experimental standard deviation s of the readings
+    error: pint.Quantity           # mean indication - reference
+    budget: UncertaintyBudget      # budget of the error
+    expanded_uncertainty: pint.Quantity   # U as reported (ILAC-P14 rounded)
+    coverage_factor: float
+    coverage_probability: float
+    tolerance: pint.Quantity       # ± half-width of the DUT specification at this point
+    acceptance_limit: pint.Quantity  # ± limit applied by the decision rule
+    decision: str                  # "pass" | "fail" | "conditional pass" | "conditional fail"
+    tur: float                     # test uncertainty ratio = tolerance / U
+    reading_timestamps: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "point_id": self.point_id,
+            "function": self.function,
+            "range": q_to_dict(self.range),
+            "nominal": q_to_dict(self.nominal),
+            "reference": q_to_dict(self.reference),
+            "readings": list(self.readings),
+            "reading_unit": self.reading_unit,
+            "reading_timestamps": list(self.reading_timestamps),
+            "mean": q_to_dict(self.mean),
+            "std_dev": q_to_dict(self.std_dev),
+            "error": q_to_dict(self.error),
+            "budget": self.budget.to_dict(),
+            "expanded_uncertainty": q_to_dict(self.expanded_uncertainty),
+            "coverage_factor": self.coverage_factor,
+            "coverage_probability": self.coverage_probability,
+            "tolerance": q_to_dict(self.tolerance),
+            "acceptance_limit": q_to_dict(self.acceptance_limit),
+            "decision": self.decision,
+            "tur": self.tur,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PointResult":
+        return cls(
+            point_id=d["point_id"], function=d["function"], range=q_from_dict(d["range"]),
+            nominal=q_from_dict(d["nominal"]), reference=q_from_dict(d["reference"]),
+            readings=tuple(d["readings"]), reading_unit=d["reading_unit"],
+            reading_timestamps=tuple(d.get("reading_timestamps", ())),
+            mean=q_from_dict(d["mean"]), std_dev=q_from_dict(d["std_dev"]),
+            error=q_from_dict(d["error"]), budget=UncertaintyBudget.from_dict(d["budget"]),
+            expanded_uncertainty=q_from_dict(d["expanded_uncertainty"]),
+            coverage_factor=float(d["coverage_factor"]),
+            coverage_probability=float(d["coverage_probability"]),
+            tolerance=q_from_dict(d["tolerance"]),
+            acceptance_limit=q_from_dict(d["acceptance_limit"]),
+            decision=d["decision"], tur=float(d["tur"]),
+        )
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """Everything a certificate states (ISO/IEC 17025 7.8.2.1 / 7.8.4.1) as data."""
+
+    certificate_id: str            # unique id, also on every page of the PDF
+    run_id: str
+    title: str
+    laboratory: Party
+    customer: Party
+    authoriser: Party              # person authorising the certificate
+    performed_by: str
+    item: Equipment                # the DUT
+    standards: tuple[Equipment, ...]
+    procedure: ProcedureRef
+    decision_rule: DecisionRuleRef
+    calibration_date: str          # ISO date the measurements were made (start)
+    calibration_end: str           # ISO date-time the last reading was taken
+    issue_date: str                # ISO date of issue
+    receipt_date: str              # ISO date the item was received
+    location: str                  # where the calibration was performed
+    environment: dict[str, Any]    # e.g. {"temperature": {"value": 23.0, "unit": "degC"}, ...}
+    points: tuple[PointResult, ...]
+    traceability: str              # traceability statement
+    remarks: tuple[str, ...] = ()
+    software: str = ""             # "labauto 0.1.0"
+    amends: str = ""               # certificate id this one amends/substitutes, if any
+    schema_version: str = RESULTS_SCHEMA_VERSION
+
+    @property
+    def overall_decision(self) -> str:
+        decisions = {p.decision for p in self.points}
+        if decisions <= {"pass"}:
+            return "pass"
+        if "fail" in decisions:
+            return "fail"
+        return "conditional"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "certificate_id": self.certificate_id,
+            "run_id": self.run_id,
+            "title": self.title,
+            "laboratory": self.laboratory.to_dict(),
+            "customer": self.customer.to_dict(),
+            "authoriser": self.authoriser.to_dict(),
+            "performed_by": self.performed_by,
+            "item": self.item.to_dict(),
+            "standards": [s.to_dict() for s in self.standards],
+            "procedure": self.procedure.to_dict(),
+            "decision_rule": self.decision_rule.to_dict(),
+            "calibration_date": self.calibration_date,
+            "calibration_end": self.calibration_end,
+            "issue_date": self.issue_date,
+            "receipt_date": self.receipt_date,
+            "location": self.location,
+            "environment": self.environment,
+            "points": [p.to_dict() for p in self.points],
+            "overall_decision": self.overall_decision,
+            "traceability": self.traceability,
+            "remarks": list(self.remarks),
+            "software": self.software,
+            "amends": self.amends,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CalibrationResult":
+        return cls(
+            certificate_id=d["certificate_id"], run_id=d["run_id"], title=d["title"],
+            laboratory=Party.from_dict(d["laboratory"]), customer=Party.from_dict(d["customer"]),
+            authoriser=Party.from_dict(d["authoriser"]), performed_by=d["performed_by"],
+            item=Equipment.from_dict(d["item"]),
+            standards=tuple(Equipment.from_dict(s) for s in d["standards"]),
+            procedure=ProcedureRef.from_dict(d["procedure"]),
+            decision_rule=DecisionRuleRef.from_dict(d["decision_rule"]),
+            calibration_date=d["calibration_date"], calibration_end=d["calibration_end"],
+            issue_date=d["issue_date"], receipt_date=d["receipt_date"], location=d["location"],
+            environment=d["environment"],
+            points=tuple(PointResult.from_dict(p) for p in d["points"]),
+            traceability=d["traceability"], remarks=tuple(d.get("remarks", ())),
+            software=d.get("software", ""), amends=d.get("amends", ""),
+            schema_version=d.get("schema_version", RESULTS_SCHEMA_VERSION),
+        )

@@ -1,0 +1,123 @@
+"""The one pint registry of the package, and the pint <-> D-SI unit-string mapping.
+
+Every quantity inside labauto is a ``Q_`` from this registry; convert to bare floats only at
+the instrument and file edges.  D-SI (PTB's Digital System of Units, used in DCC XML) writes
+units as backslash macros: ``\\volt``, ``\\milli\\volt``, ``\\metre\\tothe{2}``.
+"""
+from __future__ import annotations
+
+import re
+
+import pint
+
+ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+ureg.formatter.default_format = "~P"
+Q_ = ureg.Quantity
+Unit = ureg.Unit
+pint.set_application_registry(ureg)
+
+# pint unit name -> D-SI macro name (SI base, derived and accepted units we use)
+_DSI_UNITS = {
+    "volt": "volt", "ampere": "ampere", "ohm": "ohm", "siemens": "siemens", "watt": "watt",
+    "hertz": "hertz", "second": "second", "metre": "metre", "meter": "metre",
+    "kilogram": "kilogram", "gram": "gram", "kelvin": "kelvin", "degree_Celsius": "degreecelsius",
+    "pascal": "pascal", "newton": "newton", "joule": "joule", "coulomb": "coulomb",
+    "farad": "farad", "henry": "henry", "radian": "radian", "mole": "mole", "candela": "candela",
+    "percent": "percent", "ppm": "ppm", "dimensionless": "one", "minute": "minute", "hour": "hour",
+    "day": "day", "litre": "litre", "liter": "litre", "bar": "bar", "degree": "degree",
+}
+_DSI_PREFIXES = {
+    "yotta": "yotta", "zetta": "zetta", "exa": "exa", "peta": "peta", "tera": "tera",
+    "giga": "giga", "mega": "mega", "kilo": "kilo", "hecto": "hecto", "deca": "deca",
+    "deci": "deci", "centi": "centi", "milli": "milli", "micro": "micro", "nano": "nano",
+    "pico": "pico", "femto": "femto", "atto": "atto", "zepto": "zepto", "yocto": "yocto",
+}
+_REVERSE_UNITS = {v: k for k, v in _DSI_UNITS.items() if k not in {"meter", "liter"}}
+
+
+class UnitError(ValueError):
+    """A unit string that cannot be parsed or does not fit the quantity it is used for."""
+
+
+def parse_quantity(text: str | float | int, expected: str | None = None) -> pint.Quantity:
+    """Parse ``"10 V"``, ``"-1 mV"`` ... into a quantity; check its dimension against ``expected``.
+
+    A bare number is refused when ``expected`` names a dimensioned unit: every value that has
+    a unit must say it.
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        q = Q_(float(text), "dimensionless")
+    else:
+        try:
+            q = Q_(str(text).strip())
+        except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
+                AttributeError, TypeError) as exc:
+            raise UnitError(f"cannot parse {text!r} as a quantity: {exc}") from None
+        if not isinstance(q, pint.Quantity):  # e.g. "V" alone parses to a Unit-like quantity
+            q = Q_(q)
+    if expected is not None:
+        exp = Q_(1, expected)
+        if q.dimensionless and not exp.dimensionless:
+            raise UnitError(f"{text!r} has no unit; expected a quantity in {expected}")
+        if q.dimensionality != exp.dimensionality:
+            raise UnitError(
+                f"{text!r} has unit {q.units:~P} ({q.dimensionality}); expected one compatible "
+                f"with {expected} ({exp.dimensionality})"
+            )
+    return q
+
+
+def _split_prefix(name: str) -> tuple[str, str]:
+    for prefix in sorted(_DSI_PREFIXES, key=len, reverse=True):
+        if name.startswith(prefix) and name[len(prefix):] in _DSI_UNITS:
+            return prefix, name[len(prefix):]
+    return "", name
+
+
+def to_dsi(unit: pint.Unit | str) -> str:
+    """D-SI unit string for a pint unit: ``mV`` -> ``\\milli\\volt``, ``m**2`` -> ``\\metre\\tothe{2}``."""
+    u = Unit(unit) if isinstance(unit, str) else unit
+    if u == Unit("dimensionless"):
+        return "\\one"
+    parts = []
+    for name, power in u._units.items():
+        if name in _DSI_UNITS:
+            prefix, base = "", name
+        else:
+            prefix, base = _split_prefix(name)
+        if base not in _DSI_UNITS:
+            raise UnitError(f"unit {name!r} has no D-SI equivalent in labauto.units")
+        text = (f"\\{_DSI_PREFIXES[prefix]}" if prefix else "") + f"\\{_DSI_UNITS[base]}"
+        if power != 1:
+            p = int(power) if float(power).is_integer() else power
+            text += f"\\tothe{{{p}}}"
+        parts.append(text)
+    return "".join(parts)
+
+
+_DSI_TOKEN = re.compile(r"\\([a-z]+)(?:\{([-0-9.]+)\})?")
+
+
+def from_dsi(text: str) -> pint.Unit:
+    """pint unit for a D-SI unit string (inverse of :func:`to_dsi` for the units it knows)."""
+    unit = Unit("dimensionless")
+    prefix = ""
+    last = None
+    for macro, arg in _DSI_TOKEN.findall(text):
+        if macro == "tothe":
+            if last is None:
+                raise UnitError(f"{text!r}: \\tothe without a unit")
+            unit = unit / last * last ** float(arg)
+            continue
+        if macro in _DSI_PREFIXES:
+            prefix = macro
+            continue
+        if macro == "one":
+            last = Unit("dimensionless")
+        elif macro in _REVERSE_UNITS:
+            last = Unit(prefix + _REVERSE_UNITS[macro])
+        else:
+            raise UnitError(f"{text!r}: unknown D-SI unit \\{macro}")
+        prefix = ""
+        unit = unit * last
+    return unit

@@ -1,0 +1,83 @@
+"""Shared test fixtures.
+
+- ``dcc_dir``: PTB's DCC schemas and examples in ../shared/dcc (never copied into the repo).
+- ``postgres_url``: a fresh database on the PostgreSQL server at 127.0.0.1:5432; skipped when
+  no server answers, except with LABAUTO_REQUIRE_POSTGRES=1 (CI), where it fails instead.
+- ``prefect_harness``: one session-scoped Prefect test harness (ephemeral server, temp home).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Prefect: no network, a throw-away home; set before anything imports prefect.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="labauto-prefect-")
+os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.pop("PREFECT_API_URL", None)
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LABAUTO_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def dcc_dir() -> Path:
+    d = Path(os.environ.get("LABAUTO_DCC_DIR", ROOT.parent / "shared" / "dcc"))
+    if not (d / "schema" / "v3.3.0" / "dcc.xsd").exists():
+        pytest.fail(f"PTB DCC schemas not found in {d} (set LABAUTO_DCC_DIR)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def dcc_schema_dir(dcc_dir: Path) -> Path:
+    return dcc_dir / "schema"
+
+
+def _postgres_unavailable(reason: str):
+    if os.environ.get("LABAUTO_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL is required (LABAUTO_REQUIRE_POSTGRES=1) but {reason}")
+    pytest.skip(f"PostgreSQL not available: {reason}")
+
+
+@pytest.fixture()
+def postgres_url():
+    """URL of a new, empty database; dropped after the test."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    try:
+        admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("select 1")
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
+        _postgres_unavailable(f"cannot connect to {POSTGRES_ADMIN_URL}: {exc}")
+    name = f"labauto_t_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
