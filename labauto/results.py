@@ -47,6 +47,7 @@ class Equipment:
     certificate_id: str = ""       # for a reference standard: its calibration certificate
     calibrated_by: str = ""        # the lab that issued that certificate
     calibration_due: str = ""      # ISO date
+    certificate_sha256: str = ""   # SHA-256 (hex) of that certificate's DCC document, if known
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -1,0 +1,1 @@
+"""Prefect flows of labauto (calibrate, and its deployments)."""

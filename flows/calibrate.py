@@ -1,0 +1,93 @@
+"""The ``calibrate`` Prefect flow: one task per test point, then evaluation, certificate, publish.
+
+The calibration engine (``labauto.engine``) is plain Python; this module only orchestrates it:
+
+    measure <point> (x N, retried on transient VISA errors, never cached)
+      -> evaluate -> issue certificate (PDF, signed DCC XML, JSON) -> publish via the outbox
+
+Tasks receive resource strings and paths, never pyvisa objects, so retries and the Prefect
+server see only plain data.  Every reading is in the run journal before the task returns; a
+crashed or interrupted flow is resumed with ``resume_run``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from labauto.calibration import (
+    CalibrationOutcome,
+    evaluate_and_issue,
+    measure_points,
+    publish_outcome,
+    reopen_run,
+    results_table_rows,
+    start_or_resume_run,
+    summary_markdown,
+)
+from labauto.visa.errors import TransientVisaError
+
+
+def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a point only for transient VISA faults (timeouts, lost connections)."""
+    try:
+        state.result()
+    except TransientVisaError:
+        return True
+    except BaseException:  # noqa: BLE001 - anything else is permanent: do not retry
+        return False
+    return False
+
+
+@task(name="measure-point", task_run_name="measure {point_id}", retries=2, retry_delay_seconds=1,
+      retry_condition_fn=_retry_transient_only, cache_policy=NO_CACHE)
+def measure_point_task(run_folder: str, point_id: str, dut_resource: str, standard_resource: str,
+                       lab_file: str | None, settle_scale: float, timeout_ms: int) -> str:
+    run = reopen_run(run_folder, dut_resource=dut_resource,
+                             standard_resource=standard_resource, settle_scale=settle_scale,
+                             timeout_ms=timeout_ms)
+    measure_points(run, [point_id], lab_file=lab_file)
+    return point_id
+
+
+@task(name="evaluate-and-issue", cache_policy=NO_CACHE)
+def evaluate_task(run_folder: str, lab_file: str | None, out_dir: str,
+                  verify_base_url: str | None) -> CalibrationOutcome:
+    return evaluate_and_issue(run_folder, lab_file=lab_file, out_dir=out_dir,
+                              verify_base_url=verify_base_url)
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_task(outcome: CalibrationOutcome) -> dict[str, Any]:
+    return publish_outcome(outcome)
+
+
+@flow(name="calibrate", log_prints=False)
+def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_dir: str = "runs",
+              out_dir: str = "certificates", lab_file: str | None = None,
+              resume_run: str | None = None, settle_scale: float = 1.0, timeout_ms: int = 10000,
+              verify_base_url: str | None = None, publish: bool = True) -> dict[str, Any]:
+    """Calibrate the DUT at ``dut_resource`` against the standard at ``standard_resource``."""
+    log = get_run_logger()
+    run = start_or_resume_run(
+        procedure, runs_dir=runs_dir, resume_folder=resume_run, dut_resource=dut_resource,
+        standard_resource=standard_resource, settle_scale=settle_scale, timeout_ms=timeout_ms,
+        lab_file=lab_file)
+    pending = [p.id for p in run.pending_points()]
+    log.info("run %s: %d of %d points to measure", run.run_id, len(pending), len(run.procedure.points))
+    for point_id in pending:  # sequential: one DUT, one standard
+        measure_point_task(str(run.folder), point_id, dut_resource, standard_resource, lab_file,
+                           settle_scale, timeout_ms)
+    outcome = evaluate_task(str(run.folder), lab_file, out_dir, verify_base_url)
+    create_table_artifact(key="calibration-results", table=results_table_rows(outcome.result),
+                          description=f"Results of certificate {outcome.result.certificate_id}")
+    create_markdown_artifact(key="certificate-summary", markdown=summary_markdown(outcome),
+                             description=f"Certificate {outcome.result.certificate_id}")
+    publication = publish_task(outcome) if publish else {"state": "not requested"}
+    return {"run_id": run.run_id, "certificate_id": outcome.result.certificate_id,
+            "files": {k: str(v) for k, v in outcome.files.items()},
+            "overall_decision": outcome.result.overall_decision, "publication": publication,
+            "run_folder": str(Path(run.folder))}

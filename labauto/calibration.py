@@ -1,0 +1,146 @@
+"""The whole calibration chain as plain Python: run -> evaluate -> issue -> publish.
+
+The Prefect flow (``flows/calibrate.py``) calls these same functions one task at a time; tests
+and the ``--no-prefect`` CLI path call :func:`run_calibration` directly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from labauto.engine.observer import RunObserver
+from labauto.engine.run import Run, RunSettings, execute_points, open_run, start_run
+from labauto.evaluation import evaluate_run
+from labauto.issuing import IssuedCertificate, issue_certificate
+from labauto.lab import LabConfig, load_lab
+from labauto.procedure import load_procedure
+from labauto.publishing import publish_issued
+from labauto.results import CalibrationResult
+from labauto.uncertainty.rounding import round_quantity_pair
+
+
+@dataclass
+class CalibrationOutcome:
+    result: CalibrationResult
+    issued: IssuedCertificate
+    run_folder: Path
+    publication: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def files(self) -> dict[str, Path]:
+        return self.issued.files
+
+
+def start_or_resume_run(procedure_path: str | Path, *, runs_dir: str | Path,
+                        dut_resource: str, standard_resource: str,
+                        resume_folder: str | Path | None = None, settle_scale: float = 1.0,
+                        timeout_ms: int = 10000, lab_file: str | Path | None = None) -> Run:
+    settings = RunSettings(dut_resource, standard_resource, timeout_ms, settle_scale,
+                           load_lab(lab_file).performed_by)
+    if resume_folder:
+        return open_run(resume_folder, procedure_path, settings)
+    return start_run(load_procedure(procedure_path), runs_dir, settings)
+
+
+def reopen_run(folder: str | Path, *, dut_resource: str, standard_resource: str,
+               settle_scale: float = 1.0, timeout_ms: int = 10000) -> Run:
+    run = open_run(folder)
+    settings = RunSettings(dut_resource, standard_resource, timeout_ms, settle_scale,
+                           run.settings.operator)
+    run.settings = settings
+    return run
+
+
+def measure_points(run: Run, point_ids: Sequence[str] | None = None, *,
+                   lab_file: str | Path | None = None, lab: LabConfig | None = None,
+                   resource_manager: Any = None, observer: RunObserver | None = None,
+                   sleep: Any = None) -> None:
+    """Measure the given points (default: all pending) after checking the standard's register
+    entry (listed, calibration not overdue)."""
+    lab = lab or load_lab(lab_file)
+    points = None
+    if point_ids is not None:
+        by_id = {p.id: p for p in run.procedure.points}
+        points = [by_id[i] for i in point_ids]
+    kwargs: dict[str, Any] = {"resource_manager": resource_manager, "observer": observer,
+                              "check_identities": lab.check_identities}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    execute_points(run, points, **kwargs)
+
+
+def evaluate_and_issue(run_folder: str | Path, *, lab_file: str | Path | None = None,
+                       out_dir: str | Path = "certificates",
+                       verify_base_url: str | None = None,
+                       issue_date: dt.date | None = None) -> CalibrationOutcome:
+    run = open_run(run_folder)
+    lab = load_lab(lab_file)
+    result = evaluate_run(run, lab, issue_date=issue_date)
+    issued = issue_certificate(result, Path(out_dir), lab=lab, verify_base_url=verify_base_url,
+                               journal=run.journal.path)
+    run.journal.run_end("issued", certificate_id=result.certificate_id,
+                        dcc_sha256=issued.dcc_sha256)
+    return CalibrationOutcome(result, issued, Path(run_folder))
+
+
+def publish_outcome(outcome: CalibrationOutcome) -> dict[str, Any]:
+    outcome.publication = publish_issued(outcome.issued)
+    return outcome.publication
+
+
+def run_calibration(procedure_path: str | Path, *, dut_resource: str, standard_resource: str,
+                    runs_dir: str | Path = "runs", out_dir: str | Path = "certificates",
+                    lab_file: str | Path | None = None, resume_folder: str | Path | None = None,
+                    settle_scale: float = 1.0, timeout_ms: int = 10000,
+                    verify_base_url: str | None = None, publish: bool = True,
+                    observer: RunObserver | None = None,
+                    resource_manager: Any = None) -> CalibrationOutcome:
+    """The main job without Prefect: every point, then evaluation, certificate and publishing."""
+    run = start_or_resume_run(procedure_path, runs_dir=runs_dir, dut_resource=dut_resource,
+                              standard_resource=standard_resource, resume_folder=resume_folder,
+                              settle_scale=settle_scale, timeout_ms=timeout_ms, lab_file=lab_file)
+    measure_points(run, lab_file=lab_file, observer=observer, resource_manager=resource_manager)
+    outcome = evaluate_and_issue(run.folder, lab_file=lab_file, out_dir=out_dir,
+                                 verify_base_url=verify_base_url)
+    if publish:
+        publish_outcome(outcome)
+    return outcome
+
+
+def results_table_rows(result: CalibrationResult) -> list[dict[str, Any]]:
+    """Per-point rows (as reported: ILAC-P14 rounding) for tables and artifacts."""
+    rows = []
+    for p in result.points:
+        unit = p.expanded_uncertainty.units
+        err, U = round_quantity_pair(p.error, p.expanded_uncertainty)
+        mean, _ = round_quantity_pair(p.mean.to(p.nominal.units), p.expanded_uncertainty.to(p.nominal.units))
+        rows.append({
+            "point": p.point_id,
+            "range": f"{p.range:~P}",
+            "nominal": f"{p.nominal:~P}",
+            "mean reading": f"{mean.magnitude:.10g} {mean.units:~P}",
+            "error": f"{err.magnitude:.10g} {unit:~P}",
+            "U": f"{U.magnitude:.10g} {unit:~P}",
+            "k": f"{p.coverage_factor:.2f}",
+            "tolerance": f"± {p.tolerance.to(unit).magnitude:.4g} {unit:~P}",
+            "TUR": f"{p.tur:.1f}",
+            "decision": p.decision,
+        })
+    return rows
+
+
+def summary_markdown(outcome: CalibrationOutcome) -> str:
+    r = outcome.result
+    rows = results_table_rows(r)
+    head = list(rows[0]) if rows else []
+    lines = [f"# Calibration certificate {r.certificate_id}", "",
+             f"- Item: {r.item.manufacturer} {r.item.model}, serial {r.item.serial_number}",
+             f"- Procedure: {r.procedure.id} v{r.procedure.version} (sha256 {r.procedure.sha256[:16]}…)",
+             f"- Decision rule: {r.decision_rule.description}",
+             f"- Overall: **{r.overall_decision}**",
+             f"- Signed DCC sha256: `{outcome.issued.dcc_sha256}`", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(row[h]) for h in head) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

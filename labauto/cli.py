@@ -1,0 +1,203 @@
+"""``labauto`` command line: run calibrations, the simulated lab, the platform, and tools.
+
+    labauto demo                          simulated DC-voltage calibration, end to end
+    labauto run PROCEDURE --dut R --standard R
+    labauto resume RUN_FOLDER
+    labauto procedure validate FILE       labauto instruments list|identify
+    labauto sim serve                     labauto uncertainty evaluate MODEL.yaml
+    labauto platform serve                labauto publish add|drain|status
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from labauto.drivers.cli import app as instruments_app
+from labauto.errors import LabautoError
+from labauto.platform.cli import app as platform_app
+from labauto.platform.publish_cli import app as publish_app
+from labauto.procedure.cli import app as procedure_app
+from labauto.sim.cli import app as sim_app
+from labauto.uncertainty.cli import app as uncertainty_app
+
+app = typer.Typer(help="labauto: calibration-laboratory automation", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(procedure_app, name="procedure", help="Validate and inspect procedure files.")
+app.add_typer(instruments_app, name="instruments", help="List and identify instruments.")
+app.add_typer(sim_app, name="sim", help="The simulated lab (coupled DMM + calibrator over SCPI sockets).")
+app.add_typer(uncertainty_app, name="uncertainty", help="Evaluate measurement models (GUM, Monte Carlo).")
+app.add_typer(platform_app, name="platform", help="The NQI sharing platform reference server.")
+app.add_typer(publish_app, name="publish", help="Publish certificates through the durable outbox.")
+
+console = Console()
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (a scheduler stopping us) takes the same safe path as Ctrl-C."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread
+        pass
+
+
+def print_results(result: Any) -> None:
+    from labauto.calibration import results_table_rows
+
+    rows = results_table_rows(result)
+    table = Table(title=f"Certificate {result.certificate_id} — {result.item.manufacturer} "
+                        f"{result.item.model} s/n {result.item.serial_number}")
+    for col in rows[0] if rows else []:
+        table.add_column(col, justify="left" if col in ("point", "decision") else "right")
+    for row in rows:
+        style = None if row["decision"] == "pass" else "bold red"
+        table.add_row(*[str(v) for v in row.values()], style=style)
+    console.print(table)
+    console.print(f"Decision rule: {result.decision_rule.description}")
+    colour = "green" if result.overall_decision == "pass" else "red"
+    console.print(f"Overall: [{colour}]{result.overall_decision}[/{colour}]")
+
+
+def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Optional[Path],
+             use_prefect: bool, settle_scale: float, timeout_ms: int, publish: bool,
+             resume_folder: Optional[Path], verify_base_url: Optional[str]) -> Any:
+    from labauto.engine.observer import set_observer
+    from labauto.progress import RichRunObserver
+
+    runs_dir, out_dir = workdir / "runs", workdir / "certificates"
+    _sigterm_as_interrupt()
+    with RichRunObserver(console) as observer:
+        previous = set_observer(observer)
+        try:
+            if use_prefect:
+                _quiet_prefect()
+                from flows.calibrate import calibrate
+
+                console.print("[dim]starting Prefect flow 'calibrate' "
+                              f"({'server ' + os.environ['PREFECT_API_URL'] if os.environ.get('PREFECT_API_URL') else 'embedded ephemeral server'})[/dim]")
+                summary = calibrate(str(procedure), dut, standard, runs_dir=str(runs_dir),
+                                    out_dir=str(out_dir), lab_file=str(lab) if lab else None,
+                                    resume_run=str(resume_folder) if resume_folder else None,
+                                    settle_scale=settle_scale, timeout_ms=timeout_ms,
+                                    verify_base_url=verify_base_url, publish=publish)
+                import json
+
+                from labauto.results import CalibrationResult
+
+                cert_json = Path(summary["files"]["json"])
+                return CalibrationResult.from_dict(json.loads(cert_json.read_bytes())), summary
+            from labauto.calibration import run_calibration
+
+            outcome = run_calibration(procedure, dut_resource=dut, standard_resource=standard,
+                                      runs_dir=runs_dir, out_dir=out_dir, lab_file=lab,
+                                      resume_folder=resume_folder, settle_scale=settle_scale,
+                                      timeout_ms=timeout_ms, verify_base_url=verify_base_url,
+                                      publish=publish)
+            return outcome.result, {"certificate_id": outcome.result.certificate_id,
+                                    "files": {k: str(v) for k, v in outcome.files.items()},
+                                    "publication": outcome.publication,
+                                    "run_folder": str(outcome.run_folder)}
+        finally:
+            set_observer(previous)
+
+
+def _report(result: Any, summary: dict[str, Any]) -> None:
+    print_results(result)
+    console.print("\n[bold]Certificate files[/bold]")
+    for kind, path in summary["files"].items():
+        console.print(f"  {kind:<8} {path}")
+    pub = summary.get("publication") or {}
+    if pub:
+        console.print(f"[bold]Publication[/bold]: {pub.get('state')} {pub.get('detail', '')}")
+    console.print(f"Run journal: {summary.get('run_folder')}")
+
+
+@app.command()
+def run(procedure: Path = typer.Argument(..., help="procedure YAML file"),
+        dut: str = typer.Option(..., "--dut", help="VISA resource of the item (DUT)"),
+        standard: str = typer.Option(..., "--standard", help="VISA resource of the reference standard"),
+        lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB", help="lab configuration YAML"),
+        workdir: Path = typer.Option(Path("labauto-data"), "--workdir", help="runs/, certificates/, outbox"),
+        prefect: bool = typer.Option(True, "--prefect/--no-prefect", help="run as a Prefect flow"),
+        settle_scale: float = typer.Option(1.0, help="multiplier of the procedure's settle times"),
+        timeout_ms: int = typer.Option(10000, help="VISA timeout per command"),
+        publish: bool = typer.Option(True, "--publish/--no-publish"),
+        verify_url: Optional[str] = typer.Option(None, envvar="LABAUTO_PLATFORM_URL",
+                                                 help="platform base URL (for the QR code and publishing)")) -> None:
+    """Calibrate the instrument at --dut against --standard following PROCEDURE."""
+    _guarded(lambda: _report(*_execute(procedure, dut, standard, workdir=workdir, lab=lab,
+                                       use_prefect=prefect, settle_scale=settle_scale,
+                                       timeout_ms=timeout_ms, publish=publish, resume_folder=None,
+                                       verify_base_url=verify_url)))
+
+
+@app.command()
+def resume(run_folder: Path = typer.Argument(..., help="folder of the interrupted run (has journal.jsonl)"),
+           dut: Optional[str] = typer.Option(None, "--dut"), standard: Optional[str] = typer.Option(None, "--standard"),
+           lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB"),
+           prefect: bool = typer.Option(True, "--prefect/--no-prefect"),
+           publish: bool = typer.Option(True, "--publish/--no-publish"),
+           verify_url: Optional[str] = typer.Option(None, envvar="LABAUTO_PLATFORM_URL")) -> None:
+    """Resume an interrupted run: completed points are not measured again."""
+    from labauto.engine.run import open_run
+
+    def go() -> None:
+        run_ = open_run(run_folder)
+        s = run_.settings
+        _report(*_execute(run_.procedure.path, dut or s.dut_resource, standard or s.standard_resource,
+                          workdir=run_folder.parent.parent, lab=lab, use_prefect=prefect,
+                          settle_scale=s.settle_scale, timeout_ms=s.timeout_ms, publish=publish,
+                          resume_folder=run_folder, verify_base_url=verify_url))
+    _guarded(go)
+
+
+@app.command()
+def demo(workdir: Path = typer.Option(Path("out/demo"), "--workdir"),
+         procedure: Path = typer.Option(None, "--procedure", help="default: procedures/keysight_34465a_dcv.yaml"),
+         latency: str = typer.Option("realistic", help="simulated lab timing: realistic | zero"),
+         seed: int = typer.Option(2026, help="simulation seed (same seed, same readings)"),
+         prefect: bool = typer.Option(True, "--prefect/--no-prefect"),
+         platform: bool = typer.Option(True, "--platform/--no-platform",
+                                       help="start the reference NQI platform in-process and publish to it"),
+         out_of_tolerance: Optional[str] = typer.Option(None, help="make the simulated DUT fail on this range, e.g. '10 V'")) -> None:
+    """The main job: a simulated DC-voltage calibration of a 34465A against a 5522A, end to end."""
+    from labauto.demo import run_demo
+
+    _guarded(lambda: run_demo(console, workdir=workdir, procedure=procedure, latency=latency,
+                              seed=seed, use_prefect=prefect, with_platform=platform,
+                              out_of_tolerance=out_of_tolerance, execute=_execute, report=_report))
+
+
+def _guarded(fn: Any) -> None:
+    try:
+        fn()
+    except LabautoError as exc:
+        console.print(f"[bold red]error:[/bold red] {exc}")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("[bold yellow]interrupted[/bold yellow]: instruments were put in standby; every "
+                      "reading taken is in the run journal — continue with `labauto resume RUN_FOLDER`.")
+        raise typer.Exit(130)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

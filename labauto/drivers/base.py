@@ -1,0 +1,102 @@
+"""What every instrument driver has: a checked VISA session, its model, its identity, and a
+safe state it is left in (a no-op for meters; standby and 0 V for sources)."""
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from labauto.drivers.identity import Identity, parse_identity
+from labauto.instruments import InstrumentModel
+from labauto.visa.errors import SafeStateError, TransientVisaError, VisaError
+from labauto.visa.session import VisaSession
+
+log = logging.getLogger(__name__)
+
+
+class Instrument:
+    """Base driver.  Subclasses set ``error_query`` and implement their command sets."""
+
+    error_query = "SYST:ERR?"
+    identity_query = "*IDN?"
+
+    def __init__(self, session: VisaSession, model: InstrumentModel, **options: Any):
+        if options:
+            raise TypeError(f"{type(self).__name__} has no options {sorted(options)}")
+        self.session = session
+        self.model = model
+        self._identity: Identity | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.manufacturer} {self.model.model}"
+
+    @property
+    def resource(self) -> str:
+        return self.session.resource_name
+
+    @property
+    def identity(self) -> Identity:
+        if self._identity is None:
+            raise VisaError(f"{self.session.describe()} has not been identified yet "
+                            "(open it with labauto.drivers.open_instrument)",
+                            instrument=self.name, resource=self.resource)
+        return self._identity
+
+    def connect(self) -> Identity:
+        """Query and check the identity, clear stale errors, then reach the safe state."""
+        idn = self.session.raw_query(self.identity_query)
+        self._identity = parse_identity(idn, self.resource, self.model)
+        self.session.raw_write("*CLS")
+        self.session.check_errors("*CLS")
+        self.safe_state()
+        return self._identity
+
+    def safe_state(self) -> None:
+        """Put the instrument where it can do no harm (meters: nothing to do)."""
+
+    def shutdown(self, original: BaseException | None = None) -> None:
+        """Safe state, then close the session, whatever happens.
+
+        A failing safe state is logged; after a transient failure it is retried once on a
+        new connection.  It is then raised as SafeStateError (cause: the safe-state failure,
+        ``.original``: the exception leaving the ``with`` block).  A KeyboardInterrupt or
+        other non-Exception leaving the block is never replaced: it gets a note instead."""
+        try:
+            try:
+                self.safe_state()
+            except Exception as first:  # noqa: BLE001 - every failure must be reported
+                failure = self._retry_safe_state(first)
+                if failure is None:
+                    return
+                during = (f" while handling {type(original).__name__}: {original}"
+                          if original is not None else "")
+                err = SafeStateError(
+                    f"{self.session.describe()} could not be put in its safe state{during}: "
+                    f"{failure}; its output may still be live: put it in standby by hand",
+                    instrument=self.name, resource=self.resource,
+                    command=getattr(failure, "command", None), original=original)
+                log.critical("%s", err)
+                if original is not None and not isinstance(original, Exception):
+                    original.add_note(str(err))
+                    return          # the caller re-raises the KeyboardInterrupt itself
+                if original is not None:   # keep the original's traceback in the report
+                    err.add_note("the original error was:\n" + "".join(
+                        traceback.format_exception(original)).rstrip())
+                raise err from failure
+        finally:
+            self.session.close()
+
+    def _retry_safe_state(self, first: Exception) -> Exception | None:
+        log.error("%s: safe state failed: %s", self.session.describe(), first)
+        if not isinstance(first, TransientVisaError):
+            return first
+        try:
+            self.session.reopen()
+            self.safe_state()
+        except Exception as second:  # noqa: BLE001
+            log.error("%s: safe state failed again on a new connection: %s",
+                      self.session.describe(), second)
+            return second
+        log.warning("%s: safe state reached on a new connection", self.session.describe())
+        return None

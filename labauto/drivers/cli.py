@@ -1,0 +1,85 @@
+"""``labauto instruments list|identify``: what VISA sees, and which model answers."""
+from __future__ import annotations
+
+import warnings
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from labauto.errors import LabautoError
+from labauto.instruments import IdentityMismatch, available_models, load_instrument_model
+from labauto.visa.session import VisaSession, resource_manager_for
+
+app = typer.Typer(help="List and identify instruments.", no_args_is_help=True,
+                  add_completion=False)
+
+BACKEND_HELP = "VISA backend: @py (default), @ivi, or path/to/sim.yaml@sim"
+
+
+@app.command("list")
+def list_(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP)) -> None:
+    """VISA resources found, and the instrument models labauto knows."""
+    console = Console()
+    try:
+        rm = resource_manager_for(backend)
+        with warnings.catch_warnings():   # pyvisa-py's hints about optional discovery packages
+            warnings.simplefilter("ignore")
+            found = rm.list_resources()
+    except LabautoError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"VISA resources ({len(found)}):" if found else
+                  "No VISA resources found (raw SOCKET instruments are never listed; "
+                  "use 'identify TCPIP0::host::port::SOCKET').")
+    for r in found:
+        console.print(f"  {r}")
+    table = Table(title="Instrument models")
+    for col in ("model", "manufacturer", "type", "role", "driver"):
+        table.add_column(col)
+    for name in available_models():
+        m = load_instrument_model(name)
+        table.add_row(name, m.manufacturer, m.model, m.role, m.driver)
+    console.print(table)
+
+
+@app.command()
+def identify(resource: str = typer.Argument(..., help="VISA resource string"),
+             model: Optional[str] = typer.Option(None, help="expected instrument model"),
+             backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
+             timeout_ms: int = typer.Option(5000, help="VISA timeout in ms")) -> None:
+    """Ask RESOURCE for *IDN? and say which instrument model it matches."""
+    console = Console()
+    try:
+        session = VisaSession.open(resource, instrument="", timeout_ms=timeout_ms,
+                                   resource_manager=backend)
+        try:
+            idn = session.raw_query("*IDN?")
+        finally:
+            session.close()
+    except LabautoError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"{resource}: {idn}")
+    names = [model] if model else available_models()
+    matches = []
+    for name in names:
+        try:
+            m = load_instrument_model(name)
+            groups = m.match_identity(idn, resource)
+        except IdentityMismatch as exc:
+            if model:
+                console.print(f"[red]mismatch:[/red] {exc}")
+                raise typer.Exit(1) from None
+            continue
+        except LabautoError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        matches.append(name)
+        extra = ", ".join(f"{k} {v}" for k, v in groups.items())
+        console.print(f"matches model [bold]{name}[/bold] ({m.manufacturer} {m.model}"
+                      + (f"; {extra}" if extra else "") + ")")
+    if not matches:
+        console.print("[yellow]no known instrument model matches[/yellow]")
+        raise typer.Exit(1)

@@ -1,0 +1,48 @@
+"""``open_instrument``: the one way the engine gets a driver — identity-checked, and always
+left safe (sources in standby at 0 V) and closed, whichever way the ``with`` block ends."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import pyvisa
+
+from labauto.drivers.base import Instrument
+from labauto.instruments import InstrumentModel, load_instrument_model
+from labauto.visa.session import VisaSession
+
+
+@contextmanager
+def open_instrument(resource: str, model: str | InstrumentModel, timeout_ms: int = 10000,
+                    resource_manager: pyvisa.ResourceManager | str | None = None,
+                    **options: Any) -> Iterator[Any]:
+    """Open ``resource`` as an instance of ``model``'s driver (``model.yaml: driver``).
+
+    ``resource_manager``: a pyvisa ResourceManager, a backend string (``"@py"``,
+    ``"instruments/x/sim.yaml@sim"``) or None (``LABAUTO_VISA_BACKEND`` or ``@py``).
+    ``options`` go to the driver (e.g. ``voltage_limit=Q_(100, "V")`` for calibrators).
+    Raises IdentityMismatch when the instrument is not that model."""
+    m = model if isinstance(model, InstrumentModel) else load_instrument_model(model)
+    cls = m.load_driver_class()
+    session = VisaSession.open(resource, instrument=f"{m.manufacturer} {m.model}",
+                               timeout_ms=timeout_ms, resource_manager=resource_manager,
+                               error_query=cls.error_query)
+    try:
+        driver: Instrument = cls(session, m, **options)
+    except BaseException:
+        session.close()
+        raise
+    try:
+        driver.connect()
+    except BaseException as exc:
+        if driver._identity is None:      # not (known to be) this instrument: send nothing
+            session.close()
+            raise
+        driver.shutdown(exc)
+        raise
+    try:
+        yield driver
+    except BaseException as exc:
+        driver.shutdown(exc)
+        raise
+    driver.shutdown(None)

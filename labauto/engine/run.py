@@ -1,0 +1,157 @@
+"""A calibration run on disk: its folder, journal, instruments, and which points remain.
+
+    runs/<run_id>/journal.jsonl     every reading, as it arrived (see journal.py)
+
+``start_run`` writes the header (procedure hash, resources, settings); ``open_run`` reopens it
+for resuming and refuses a procedure file that changed since; ``execute_points`` measures the
+points not yet completed, opening the instruments once and always leaving them safe.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from labauto.drivers import open_instrument
+from labauto.engine.journal import JournalError, JournalState, RunJournal
+from labauto.engine.measure import measure_point
+from labauto.engine.observer import RunObserver, current_observer
+from labauto.procedure import Procedure, TestPoint, load_procedure
+
+JOURNAL_NAME = "journal.jsonl"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run talks to the lab.  ``settle_scale`` multiplies the procedure's settle times
+    (1.0 for real instruments; 0 for the zero-latency simulated lab only)."""
+
+    dut_resource: str
+    standard_resource: str
+    timeout_ms: int = 10000
+    settle_scale: float = 1.0
+    operator: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Run:
+    run_id: str
+    folder: Path
+    procedure: Procedure
+    settings: RunSettings
+    journal: RunJournal
+
+    def state(self) -> JournalState:
+        return self.journal.read()
+
+    def pending_points(self) -> list[TestPoint]:
+        done = self.state().completed_ids()
+        return [p for p in self.procedure.points if p.id not in done]
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def start_run(procedure: Procedure, runs_dir: str | Path, settings: RunSettings,
+              run_id: str | None = None) -> Run:
+    run_id = run_id or new_run_id()
+    folder = Path(runs_dir) / run_id
+    journal = RunJournal.create(folder / JOURNAL_NAME, {
+        "run_id": run_id,
+        "procedure": {"id": procedure.id, "version": procedure.version,
+                      "path": str(procedure.path), "sha256": procedure.sha256},
+        "points": [p.id for p in procedure.points],
+        "settings": settings.to_dict(),
+    })
+    return Run(run_id, folder, procedure, settings, journal)
+
+
+def open_run(folder: str | Path, procedure_path: str | Path | None = None,
+             settings: RunSettings | None = None) -> Run:
+    """Reopen an interrupted run.  The procedure must be byte-identical to the one it started
+    with (its hash is in the journal header); resources may be given anew."""
+    folder = Path(folder)
+    journal = RunJournal(folder / JOURNAL_NAME)
+    header = journal.read().header
+    proc_path = Path(procedure_path or header["procedure"]["path"])
+    procedure = load_procedure(proc_path)
+    if procedure.sha256 != header["procedure"]["sha256"]:
+        raise JournalError(
+            f"{proc_path} changed since run {header['run_id']} started (sha256 "
+            f"{procedure.sha256[:12]}… vs {header['procedure']['sha256'][:12]}…); a run can only "
+            "be resumed with the procedure it started with")
+    if settings is None:
+        settings = RunSettings(**header["settings"])
+    return Run(header["run_id"], folder, procedure, settings, journal)
+
+
+IdentityCheck = Callable[[dict[str, Any]], None]
+
+
+@contextmanager
+def lab_instruments(run: Run, resource_manager: Any = None,
+                    check_identities: IdentityCheck | None = None) -> Iterator[tuple[Any, Any]]:
+    """Open DUT and standard, identity-checked; record who they are; always leave them safe.
+
+    ``check_identities`` (e.g. the lab's register of reference standards) may refuse the
+    instruments before anything is measured.  On a resumed run the DUT and standard must be the
+    same instruments (serial numbers) as the ones that produced the readings already in the
+    journal.
+    """
+    with ExitStack() as stack:
+        dmm = stack.enter_context(open_instrument(
+            run.settings.dut_resource, run.procedure.dut_model.key,
+            timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager))
+        cal = stack.enter_context(open_instrument(
+            run.settings.standard_resource, run.procedure.standard_model.key,
+            timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager))
+        identities = {"item": dmm.identity, "reference": cal.identity}
+        if check_identities is not None:
+            check_identities(identities)
+        _record_identities(run, identities)
+        yield dmm, cal
+
+
+def _record_identities(run: Run, identities: dict[str, Any]) -> None:
+    known = run.state().instruments
+    for role, ident in identities.items():
+        seen = known.get(role)
+        if seen and seen["serial"] != ident.serial:
+            raise JournalError(
+                f"run {run.run_id} was measured with {role} serial {seen['serial']}, but the "
+                f"instrument at {ident.resource} is serial {ident.serial}; resume with the same "
+                "instruments or start a new run")
+        if not seen:
+            run.journal.append({"type": "instrument", "role": role,
+                                "manufacturer": ident.manufacturer, "model": ident.model,
+                                "serial": ident.serial, "firmware": ident.firmware,
+                                "identity": ident.raw, "resource": ident.resource})
+
+
+def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
+                   resource_manager: Any = None, observer: RunObserver | None = None,
+                   sleep: Callable[[float], None] = time.sleep,
+                   check_identities: IdentityCheck | None = None) -> None:
+    """Measure ``points`` (default: every point not yet completed) with one instrument session."""
+    obs = observer or current_observer()
+    state = run.state()
+    todo = list(points) if points is not None else run.pending_points()
+    for p in run.procedure.points:
+        if p.id in state.completed_ids() and p not in todo:
+            obs.point_skipped(p, "completed in an earlier session of this run")
+    if not todo:
+        return
+    with lab_instruments(run, resource_manager, check_identities) as (dmm, cal):
+        for point in todo:
+            record = run.state().points.get(point.id)
+            attempt = record.next_attempt if record else 1
+            measure_point(point, dmm, cal, run.journal, attempt, nplc=run.procedure.nplc,
+                          autozero=run.procedure.autozero, settle_scale=run.settings.settle_scale,
+                          sleep=sleep, observer=obs)

@@ -1,0 +1,137 @@
+"""Evaluate a run: per test point, the error of indication, its uncertainty budget and the
+conformity decision; then the whole :class:`CalibrationResult`.
+
+Measurement model of the error of indication of a DMM measuring a calibrator output
+(EURAMET cg-15 / EA-4/02 style; every input is named in the budget)::
+
+    E = X_ind - V_ref + dX_res + sum(dV_extra_i)
+
+    X_ind     mean of the n indications; Type A, u = s/sqrt(n), nu = n - 1
+    V_ref     calibrator output = its set value; uncertainty from the calibrator's accuracy
+              specification at that value (normal, at the stated coverage probability, e.g.
+              99 % -> k = 2.576), nu = inf
+    dX_res    DUT resolution: rectangular, half-width = resolution / 2, estimate 0
+    dV_extra  procedure-listed contributions (thermal EMFs, leads, ...), estimate 0
+
+All sensitivity coefficients are +-1.  The GUM law of propagation gives u_c(E); Welch-
+Satterthwaite gives nu_eff and k = t_0.975(nu_eff); U = k u_c, reported per ILAC-P14.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from typing import Any
+
+import pint
+
+from labauto import __version__
+from labauto.engine.run import Run
+from labauto.lab import LabConfig
+from labauto.procedure import Procedure, TestPoint
+from labauto.results import CalibrationResult, Equipment, PointResult, ProcedureRef
+from labauto.uncertainty import Model, Normal, Rectangular, TypeA, gum
+from labauto.uncertainty.budget import UncertaintyBudget
+from labauto.uncertainty.rounding import round_quantity_pair
+from labauto.units import Q_
+
+RESOLUTION_NAME = "dX_res"
+
+
+def error_budget(point: TestPoint, procedure: Procedure, readings: pint.Quantity) -> UncertaintyBudget:
+    """GUM budget of the error of indication at ``point`` from its raw ``readings``."""
+    unit = point.nominal.units
+    std_range = point.standard_range
+    confidence = procedure.standard_model.function(point.function).confidence
+    spec = std_range.accuracy_halfwidth(point.nominal).to(unit)
+    inputs: dict[str, Any] = {
+        "X_ind": TypeA.from_observations(readings.to(unit), label="mean indication of the DUT"),
+        "V_ref": (Normal.from_expanded(point.nominal, spec, coverage_probability=confidence,
+                                       label="calibrator output (manufacturer's specification)")
+                  if confidence else
+                  Rectangular(point.nominal, spec, label="calibrator output (specification limits)")),
+        RESOLUTION_NAME: Rectangular(Q_(0.0, unit), point.dut_range.resolution.to(unit) / 2,
+                                     label="resolution of the DUT"),
+    }
+    terms = ["X_ind", "- V_ref", f"+ {RESOLUTION_NAME}"]
+    for i, c in enumerate(procedure.contributions, 1):
+        name = f"dV_{i}"
+        inputs[name] = c.as_input(unit)
+        terms.append(f"+ {name}")
+    model = Model("E = " + " ".join(terms), inputs=inputs)
+    return gum(model).budget("E")
+
+
+def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float], unit: str,
+                   timestamps: tuple[str, ...] = ()) -> PointResult:
+    if len(readings) < 2:
+        raise ValueError(f"point {point.id}: {len(readings)} reading(s); at least 2 are needed "
+                         "for a Type A evaluation")
+    values = Q_(readings, unit).to(point.nominal.units)
+    budget = error_budget(point, procedure, values)
+    U = budget.expanded_uncertainty
+    error = budget.estimate
+    decision = procedure.decision_rule.decide(error, U, point.tolerance)
+    _, U_reported = round_quantity_pair(error, U)
+    mags = [float(x) for x in values.magnitude]
+    return PointResult(
+        point_id=point.id, function=point.function, range=point.range, nominal=point.nominal,
+        reference=point.nominal, readings=tuple(readings), reading_unit=unit,
+        reading_timestamps=timestamps,
+        mean=Q_(statistics.fmean(mags), point.nominal.units),
+        std_dev=Q_(statistics.stdev(mags), point.nominal.units),
+        error=error, budget=budget, expanded_uncertainty=U_reported,
+        coverage_factor=budget.coverage_factor, coverage_probability=budget.coverage_probability,
+        tolerance=point.tolerance.to(U_reported.units), acceptance_limit=decision.acceptance_limit,
+        decision=decision.decision, tur=float((point.tolerance / U_reported).to("dimensionless").magnitude),
+    )
+
+
+def _equipment(rec: dict[str, Any], role: str) -> Equipment:
+    return Equipment(role=role, manufacturer=rec["manufacturer"], model=rec["model"],
+                     serial_number=rec["serial"], firmware=rec.get("firmware", ""),
+                     resource=rec.get("resource", ""), identity=rec.get("identity", ""))
+
+
+def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None) -> CalibrationResult:
+    """All points of a completed run -> the certificate's data."""
+    state = run.state()
+    missing = [p.id for p in run.procedure.points if p.id not in state.completed_ids()]
+    if missing:
+        raise ValueError(f"run {run.run_id} is incomplete: points {', '.join(missing)} have no "
+                         f"completed measurement; resume it with `labauto resume {run.folder}`")
+    if "item" not in state.instruments or "reference" not in state.instruments:
+        raise ValueError(f"run {run.run_id}: the journal does not identify the instruments")
+    points = []
+    times: list[str] = []
+    for p in run.procedure.points:
+        recs = state.points[p.id].readings
+        times += [r["t"] for r in recs]
+        points.append(evaluate_point(p, run.procedure, [r["value"] for r in recs], recs[0]["unit"],
+                                     tuple(r["t"] for r in recs)))
+    ref = state.instruments["reference"]
+    standard = lab.reference_equipment(ref["manufacturer"], ref["model"], ref["serial"],
+                                       ref.get("resource", ""), ref.get("identity", ""),
+                                       ref.get("firmware", ""),
+                                       today=dt.date.fromisoformat(min(times)[:10]))
+    start, end = min(times), max(times)
+    issued = issue_date or dt.date.today()
+    proc = run.procedure
+    return CalibrationResult(
+        certificate_id=f"{lab.certificate_prefix}-{start[:4]}-{run.run_id}",
+        run_id=run.run_id,
+        title=f"Calibration certificate — {proc.dut_model.description.split('(')[0].strip()}",
+        laboratory=lab.laboratory, customer=lab.customer, authoriser=lab.authoriser,
+        performed_by=run.settings.operator or lab.performed_by,
+        item=_equipment(state.instruments["item"], "item"), standards=(standard,),
+        procedure=ProcedureRef(proc.id, proc.title, proc.version, str(proc.path), proc.sha256),
+        decision_rule=proc.decision_rule.ref,
+        calibration_date=start[:10], calibration_end=end, issue_date=issued.isoformat(),
+        receipt_date=state.header["t"][:10], location=lab.location,
+        environment=lab.environment_dict(), points=tuple(points), traceability=lab.traceability,
+        remarks=(f"Method: {proc.method}",
+                 "The expanded uncertainty is the standard uncertainty multiplied by the coverage "
+                 "factor k, which for the effective degrees of freedom gives a coverage probability "
+                 "of approximately 95 % (t-distribution). It was evaluated per JCGM 100:2008 (GUM)."),
+        software=f"labauto {__version__}",
+    )

@@ -1,0 +1,139 @@
+"""Laboratory configuration: who we are, who the customer is, and the register of reference
+standards (certificate ids, due dates) that a run checks before it measures anything.
+
+The embedded default (``labauto/data/lab.yaml``) lets the demo run on a fresh machine; a real
+lab passes its own file (``--lab`` or ``LABAUTO_LAB``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pint
+
+from labauto.errors import LabautoError
+from labauto.results import Equipment, Party
+from labauto.units import UnitError, parse_quantity
+from labauto.yamlsource import SourceMap, load
+
+DEFAULT_LAB_FILE = Path(__file__).parent / "data" / "lab.yaml"
+_REQUIRED = ("laboratory", "country", "certificate_prefix", "location", "performed_by",
+             "authoriser", "customer", "environment", "traceability", "reference_standards")
+
+
+class StandardNotUsable(LabautoError):
+    """A reference standard is not in the register or its calibration is overdue."""
+
+
+@dataclass(frozen=True)
+class RegisteredStandard:
+    manufacturer: str
+    model: str
+    serial: str
+    certificate_id: str
+    calibrated_by: str
+    calibration_due: dt.date
+    certificate_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    path: Path
+    laboratory: Party
+    country: str
+    language: str
+    certificate_prefix: str
+    location: str
+    performed_by: str
+    authoriser: Party
+    customer: Party
+    environment: dict[str, pint.Quantity]
+    traceability: str
+    standards: tuple[RegisteredStandard, ...]
+
+    def reference_equipment(self, manufacturer: str, model: str, serial: str, resource: str,
+                            identity: str, firmware: str,
+                            today: dt.date | None = None) -> Equipment:
+        """The register entry for a connected standard, checked for being calibrated and due."""
+        today = today or dt.date.today()
+        for s in self.standards:
+            if s.model == model and s.serial == serial:
+                if s.calibration_due < today:
+                    raise StandardNotUsable(
+                        f"reference standard {manufacturer} {model} serial {serial} was due for "
+                        f"calibration on {s.calibration_due.isoformat()} (certificate "
+                        f"{s.certificate_id}); it must not be used until recalibrated "
+                        f"(register: {self.path})")
+                return Equipment(role="reference", manufacturer=manufacturer, model=model,
+                                 serial_number=serial, firmware=firmware, resource=resource,
+                                 identity=identity, certificate_id=s.certificate_id,
+                                 calibrated_by=s.calibrated_by,
+                                 calibration_due=s.calibration_due.isoformat(),
+                                 certificate_sha256=s.certificate_sha256)
+        raise StandardNotUsable(
+            f"reference standard {manufacturer} {model} serial {serial} (at {resource}) is not in "
+            f"the register of reference standards in {self.path}; add it with its calibration "
+            "certificate and due date before using it")
+
+    def check_identities(self, identities: dict[str, Any]) -> None:
+        """Refuse a run whose reference standard is unregistered or overdue (before measuring)."""
+        ref = identities.get("reference")
+        if ref is not None:
+            self.reference_equipment(ref.manufacturer, ref.model, ref.serial, ref.resource,
+                                     ref.raw, ref.firmware)
+
+    def environment_dict(self) -> dict[str, Any]:
+        return {k: {"value": float(v.magnitude), "unit": f"{v.units:~C}"} for k, v in self.environment.items()}
+
+
+def _party(src: SourceMap, key: str, d: Any) -> Party:
+    if not isinstance(d, dict) or "name" not in d:
+        raise src.error((key,), f"{key} needs at least a name")
+    extra = set(d) - {"name", "address", "email", "identifier"}
+    if extra:
+        raise src.error((key, sorted(extra)[0]), f"unknown key {sorted(extra)[0]!r} in {key}")
+    return Party(**{k: str(v) for k, v in d.items()})
+
+
+def load_lab(path: str | Path | None = None) -> LabConfig:
+    p = Path(path or os.environ.get("LABAUTO_LAB") or DEFAULT_LAB_FILE)
+    doc = load(p)
+    d, src = doc.data, doc.source
+    if not isinstance(d, dict):
+        raise src.error((), "a lab configuration must be a mapping")
+    for key in _REQUIRED:
+        if key not in d:
+            raise src.error((), f"missing required key {key!r}")
+    unknown = set(d) - set(_REQUIRED) - {"language"}
+    if unknown:
+        raise src.error((sorted(unknown)[0],), f"unknown key {sorted(unknown)[0]!r}")
+    env: dict[str, pint.Quantity] = {}
+    for k, v in d["environment"].items():
+        try:
+            env[k] = parse_quantity(v)
+        except UnitError as exc:
+            raise src.error(("environment", k), str(exc)) from None
+    standards = []
+    for i, s in enumerate(d["reference_standards"]):
+        missing = {"manufacturer", "model", "serial", "certificate_id", "calibrated_by",
+                   "calibration_due"} - set(s)
+        if missing:
+            raise src.error(("reference_standards", i), f"reference standard misses {sorted(missing)}")
+        try:
+            due = dt.date.fromisoformat(str(s["calibration_due"]))
+        except ValueError:
+            raise src.error(("reference_standards", i, "calibration_due"),
+                            "calibration_due must be an ISO date (YYYY-MM-DD)") from None
+        standards.append(RegisteredStandard(
+            str(s["manufacturer"]), str(s["model"]), str(s["serial"]), str(s["certificate_id"]),
+            str(s["calibrated_by"]), due, str(s.get("certificate_sha256", ""))))
+    return LabConfig(
+        path=p, laboratory=_party(src, "laboratory", d["laboratory"]), country=str(d["country"]),
+        language=str(d.get("language", "en")), certificate_prefix=str(d["certificate_prefix"]),
+        location=str(d["location"]), performed_by=str(d["performed_by"]),
+        authoriser=_party(src, "authoriser", d["authoriser"]),
+        customer=_party(src, "customer", d["customer"]), environment=env,
+        traceability=" ".join(str(d["traceability"]).split()), standards=tuple(standards))

@@ -1,0 +1,47 @@
+"""Rich progress display of a calibration run: one bar per test point (readings taken / N)."""
+from __future__ import annotations
+
+from typing import Any
+
+import pint
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class RichRunObserver:
+    """A :class:`labauto.engine.observer.RunObserver` drawing a progress bar per test point."""
+
+    def __init__(self, console: Console | None = None):
+        self.progress = Progress(
+            TextColumn("{task.fields[point]:<22}"), BarColumn(bar_width=28), MofNCompleteColumn(),
+            TextColumn("{task.fields[last]:>18}"), TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(), console=console or Console(), transient=False)
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "RichRunObserver":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def _task(self, point: Any) -> Any:
+        if point.id not in self._tasks:
+            self._tasks[point.id] = self.progress.add_task(
+                point.id, total=point.readings, point=point.id, last="", status="")
+        return self._tasks[point.id]
+
+    def point_started(self, point: Any, attempt: int) -> None:
+        t = self._task(point)
+        self.progress.reset(t, total=point.readings)
+        self.progress.update(t, status="measuring" if attempt == 1 else f"attempt {attempt}")
+
+    def reading(self, point: Any, index: int, value: pint.Quantity) -> None:
+        self.progress.update(self._task(point), completed=index + 1, last=f"{value:.8g~P}")
+
+    def point_finished(self, point: Any) -> None:
+        self.progress.update(self._task(point), status="[green]done")
+
+    def point_skipped(self, point: Any, reason: str) -> None:
+        t = self._task(point)
+        self.progress.update(t, completed=point.readings, status="[cyan]resumed: already measured")

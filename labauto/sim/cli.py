@@ -1,0 +1,59 @@
+"""``labauto sim serve``: run the simulated lab in the foreground until Ctrl-C."""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from labauto.errors import LabautoError
+from labauto.sim.lab import LATENCIES, SimulatedLab
+from labauto.units import UnitError, parse_quantity
+
+app = typer.Typer(help="The simulated lab (coupled DMM + calibrator over SCPI sockets).",
+                  no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def _group() -> None:
+    """The simulated lab."""
+
+
+@app.command()
+def serve(seed: int = typer.Option(1, help="seed of the true errors and the noise"),
+          latency: str = typer.Option("realistic", help="realistic | zero"),
+          dmm_port: int = typer.Option(0, help="TCP port of the DMM (0: any free port)"),
+          calibrator_port: int = typer.Option(0, help="TCP port of the calibrator (0: any)"),
+          host: str = typer.Option("127.0.0.1", help="address to listen on"),
+          out_of_tolerance: Optional[str] = typer.Option(
+              None, "--out-of-tolerance", metavar="RANGE",
+              help="make the DUT out of tolerance on this DC voltage range, e.g. '10 V'"),
+          run_for: float = typer.Option(0.0, help="stop after this many seconds (0: until Ctrl-C)",
+                                        hidden=True)) -> None:
+    """Start the simulated DMM and calibrator; print their VISA resource strings."""
+    console = Console()
+    if latency not in LATENCIES:
+        raise typer.BadParameter(f"use one of {', '.join(LATENCIES)}", param_hint="--latency")
+    try:
+        oot = parse_quantity(out_of_tolerance, "V") if out_of_tolerance else None
+        lab = SimulatedLab(seed=seed, latency=latency,
+                           out_of_tolerance=("DCV", oot) if oot is not None else None,
+                           host=host, dmm_port=dmm_port, calibrator_port=calibrator_port)
+        resources = lab.start()
+    except (LabautoError, UnitError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        console.print(f"simulated lab running (seed {seed}, {latency} latency"
+                      + (f", DUT out of tolerance on {oot:~P}" if oot is not None else "") + ")")
+        for role, resource in resources.items():
+            console.print(f"  {role:<11} {resource}")
+        console.print("Ctrl-C stops it.")
+        deadline = time.monotonic() + run_for if run_for > 0 else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.05 if deadline else 0.5)
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        lab.stop()

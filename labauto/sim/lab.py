@@ -1,0 +1,153 @@
+"""The simulated lab: a DMM (the DUT) wired to a calibrator (the standard), each reachable
+over its own raw SCPI socket, both driven by one hidden ``Truth`` and one clock.
+
+    with SimulatedLab(seed=1, latency="zero") as lab:
+        resources = lab.resources     # {"dmm": "TCPIP0::127.0.0.1::P::SOCKET", "calibrator": ...}
+        ...
+        lab.truth.dut_error("DCV", Q_(10, "V"), Q_(10, "V"))
+
+``latency="realistic"`` makes readings take their real time (NPLC × 20 ms, doubled with
+autozero, + 1 ms) and the output settle in real time (τ = 0.05 s); ``"zero"`` runs on a
+virtual clock (nothing waits; settling is instant unless ``settling_time_constant`` is set,
+then ``lab.advance(seconds)`` lets simulated time pass).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pint
+
+from labauto.errors import LabautoError
+from labauto.instruments import load_instrument_model
+from labauto.sim.calibrator import SimulatedCalibrator
+from labauto.sim.clock import RealClock, VirtualClock
+from labauto.sim.dmm import SimulatedDmm
+from labauto.sim.physics import Truth, Wire
+from labauto.sim.server import Fault, ScpiSocketServer
+from labauto.units import Q_, parse_quantity
+
+REALISTIC_SETTLING_S = 0.05      # 1e-6 of a step within 0.7 s (14 τ)
+LATENCIES = ("zero", "realistic")
+
+
+def parse_out_of_tolerance(value: Any) -> tuple[str, pint.Quantity] | None:
+    """``None`` | ``("DCV", Q_(10, "V"))`` | ``Q_(10, "V")`` | ``"10 V"`` -> (function, range)."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        function, rng = value
+        return str(function), parse_quantity(rng, "V") if isinstance(rng, str) else rng
+    if isinstance(value, str):
+        return "DCV", parse_quantity(value, "V")
+    return "DCV", value
+
+
+class SimulatedLab:
+    """A coupled, physical simulated lab on loopback sockets (start/stop or ``with``)."""
+
+    def __init__(self, seed: int = 1, latency: str = "zero",
+                 out_of_tolerance: Any = None, *, dmm_model: str = "keysight_34465a",
+                 calibrator_model: str = "fluke_5522a", host: str = "127.0.0.1",
+                 dmm_port: int = 0, calibrator_port: int = 0,
+                 settling_time_constant: pint.Quantity | None = None,
+                 error_fraction: float = 0.3, dmm_serial: str = "MY60012345",
+                 calibrator_serial: str = "3456789"):
+        if latency not in LATENCIES:
+            raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
+        self.seed, self.latency = seed, latency
+        self.clock = RealClock() if latency == "realistic" else VirtualClock()
+        dmm_m, cal_m = load_instrument_model(dmm_model), load_instrument_model(calibrator_model)
+        oot = parse_out_of_tolerance(out_of_tolerance)
+        try:
+            self.truth = Truth(dmm_m, cal_m, seed, fraction=error_fraction, out_of_tolerance=oot)
+        except KeyError as exc:
+            raise LabautoError(f"out_of_tolerance {out_of_tolerance!r}: {exc.args[0]}") from None
+        if settling_time_constant is None:
+            tau = REALISTIC_SETTLING_S if latency == "realistic" else 0.0
+        else:
+            tau = float(settling_time_constant.to("s").magnitude)
+        self.wire = Wire(tau)
+        self.dmm = SimulatedDmm(dmm_m, self.truth, self.wire, self.clock, serial=dmm_serial,
+                                seed=seed)
+        self.calibrator = SimulatedCalibrator(cal_m, self.truth, self.wire, self.clock,
+                                              serial=calibrator_serial)
+        self._host, self._ports = host, {"dmm": dmm_port, "calibrator": calibrator_port}
+        self._servers: dict[str, ScpiSocketServer] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> dict[str, str]:
+        """Start both socket servers; return their VISA resource strings."""
+        if self._servers:
+            return self.resources
+        try:
+            for name, inst in (("dmm", self.dmm), ("calibrator", self.calibrator)):
+                srv = ScpiSocketServer(inst, name, self._host, self._ports[name])
+                srv.start()
+                self._servers[name] = srv
+        except OSError as exc:
+            self.stop()
+            raise LabautoError(f"cannot start the simulated lab on {self._host}: {exc}; "
+                               "choose other ports (0 = any free port)") from exc
+        return self.resources
+
+    def stop(self) -> None:
+        for srv in self._servers.values():
+            srv.stop()
+        self._servers.clear()
+
+    def __enter__(self) -> "SimulatedLab":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def resources(self) -> dict[str, str]:
+        return {name: srv.resource for name, srv in self._servers.items()}
+
+    # -- inspection --------------------------------------------------------------------------
+    def calibrator_state(self) -> dict[str, Any]:
+        """``{"operate": bool, "output": set value, "terminals": voltage now, "history": [...]}``."""
+        with self.calibrator.lock:
+            return {"operate": self.calibrator.operate,
+                    "output": Q_(self.calibrator.set_v, "V"),
+                    "terminals": Q_(self.wire.voltage(self.clock.now()), "V"),
+                    "history": list(self.calibrator.history)}
+
+    def dmm_state(self) -> dict[str, Any]:
+        with self.dmm.lock:
+            return self.dmm.state()
+
+    def advance(self, seconds: float) -> None:
+        """Let simulated time pass (zero-latency lab only)."""
+        self.clock.advance(seconds)
+
+    # -- fault injection -----------------------------------------------------------------
+    def inject_fault(self, instrument: str, kind: str, *, on: str | None = None,
+                     count: int | None = 1, code: int = -300,
+                     message: str = "Device-specific error") -> None:
+        """Make ``instrument`` ("dmm" | "calibrator") misbehave on matching commands.
+
+        ``kind``: "drop" (close the connection), "hang" (never answer), "error" (reject with
+        ``code``/``message`` in the error queue).  ``on`` is a regex searched in the command
+        line (None: any command); ``count`` commands are affected (None: until cleared)."""
+        srv = self._server(instrument)
+        pattern = re.compile(on, re.IGNORECASE) if on is not None else None
+        srv.faults.add(Fault(kind, pattern, count, code, message))
+
+    def clear_faults(self) -> None:
+        for srv in self._servers.values():
+            srv.faults.clear()
+
+    def drop_connections(self, instrument: str) -> None:
+        """Cut ``instrument``'s open connections immediately."""
+        self._server(instrument).drop_connections()
+
+    def _server(self, instrument: str) -> ScpiSocketServer:
+        try:
+            return self._servers[instrument]
+        except KeyError:
+            raise LabautoError(f"no running simulated instrument {instrument!r}; "
+                               f"running: {sorted(self._servers)} (call start() first)") from None
