@@ -1,0 +1,174 @@
+"""Benchmark of the reference NQI platform: ingest rate of signed DCCs and verify latency.
+
+    .venv/bin/python benchmarks/bench_platform.py [--db URL] [--ingest 400] [--store 100000]
+
+1. Ingest: N distinct DCCs (PTB's valid.xml with new ids, signed by a CA-issued lab key) are
+   published over HTTP on loopback (server in its own process) by 4 concurrent clients; prints documents/s (goal >= 200/s
+   on SQLite).  Signing happens before the clock starts.
+2. Verify: the store is filled to --store certificates by bulk inserts through the DB layer,
+   then GET /api/v1/certificates/{id} (and /verify?sha256=) for random stored ids over HTTP;
+   prints p50/p99 latency (goal p99 <= 20 ms with 1e5 certificates).
+Needs the PTB DCC schemas/examples (LABAUTO_DCC_DIR, default ../shared/dcc).
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import datetime as dt
+import hashlib
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from labauto.certificate.signing import sign_dcc  # noqa: E402
+from labauto.platform.pki import CertificateAuthority  # noqa: E402
+from labauto.platform.server.db import Database  # noqa: E402
+from labauto.platform.server.models import CertificateRecord, ItemIdentifier, Lab  # noqa: E402
+from labauto.platform.server.testing import ServerProcess, register_lab  # noqa: E402
+
+NS = {"dcc": "https://ptb.de/dcc"}
+
+
+def dcc_dir() -> Path:
+    return Path(os.environ.get("LABAUTO_DCC_DIR", ROOT.parent / "shared" / "dcc"))
+
+
+def make_docs(n: int, key_pem: bytes, cert_pem: bytes) -> list[bytes]:
+    template = etree.fromstring((dcc_dir() / "examples" / "valid.xml").read_bytes(),
+                                parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    docs = []
+    for i in range(n):
+        template.find("dcc:administrativeData/dcc:coreData/dcc:uniqueIdentifier", NS).text = f"BENCH-{i:06d}"
+        docs.append(sign_dcc(etree.tostring(template, xml_declaration=True, encoding="UTF-8"), key_pem, cert_pem))
+    return docs
+
+
+def bench_ingest(base_url: str, token: str, docs: list[bytes], workers: int = 4) -> float:
+    clients = [httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+               for _ in range(workers)]
+
+    def send(i: int) -> int:
+        return clients[i % workers].post("/api/v1/certificates",
+                                         files={"dcc": ("d.xml", docs[i], "application/xml")}).status_code
+
+    t0 = time.perf_counter()
+    with cf.ThreadPoolExecutor(workers) as pool:
+        codes = list(pool.map(send, range(len(docs))))
+    elapsed = time.perf_counter() - t0
+    for c in clients:
+        c.close()
+    bad = [c for c in codes if c != 201]
+    if bad:
+        raise SystemExit(f"ingest: {len(bad)} publications failed (HTTP {sorted(set(bad))})")
+    return len(docs) / elapsed
+
+
+def bulk_fill(database_url: str, total: int, batch: int = 5000) -> list[tuple[str, str]]:
+    """Insert synthetic certificate rows until the store holds ``total``; returns (id, sha256)."""
+    db = Database(database_url)
+    out = []
+    try:
+        with db.read() as s:
+            lab = s.query(Lab).first()
+            have = s.query(CertificateRecord).count()
+            signer = s.query(CertificateRecord).first()
+        today = dt.date(2026, 1, 1)
+        now = dt.datetime.now(dt.timezone.utc)
+        for start in range(have, total, batch):
+            rows = []
+            for i in range(start, min(total, start + batch)):
+                cid = f"BULK-{i:07d}"
+                sha = hashlib.sha256(cid.encode()).hexdigest()
+                out.append((cid, sha))
+                rows.append(dict(certificate_id=cid, version=1, sha256=sha, lab_id=lab.id,
+                                 schema_version="3.3.0", signer_fingerprint=signer.signer_fingerprint,
+                                 signer_subject=signer.signer_subject, item_name="DMM",
+                                 item_manufacturer=random.choice(["Keysight", "Fluke", "Rohde"]),
+                                 item_model="34465A", item_serial=f"SN{i}", begin_date=today,
+                                 end_date=today + dt.timedelta(days=i % 365), published_at=now,
+                                 has_pdf=False, has_json=False))
+            with db.write() as s:
+                s.execute(CertificateRecord.__table__.insert(), rows)
+                ids = dict(s.execute(CertificateRecord.__table__.select()
+                                     .with_only_columns(CertificateRecord.certificate_id, CertificateRecord.id)
+                                     .where(CertificateRecord.certificate_id.in_([r["certificate_id"] for r in rows]))).all())
+                s.execute(ItemIdentifier.__table__.insert(),
+                          [dict(certificate_row_id=ids[r["certificate_id"]], issuer="manufacturer",
+                                value=r["item_serial"]) for r in rows])
+    finally:
+        db.dispose()
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def bench_verify(base_url: str, targets: list[tuple[str, str]], n: int = 2000) -> dict[str, float]:
+    rng = random.Random(1)
+    by_id, by_hash = [], []
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        for _ in range(50):                                   # warm up
+            c.get(f"/api/v1/certificates/{targets[0][0]}")
+        for _ in range(n):
+            cid, sha = rng.choice(targets)
+            t0 = time.perf_counter()
+            r = c.get(f"/api/v1/certificates/{cid}")
+            by_id.append(time.perf_counter() - t0)
+            assert r.status_code == 200 and r.json()["sha256"] == sha, r.text
+            t0 = time.perf_counter()
+            r = c.get("/api/v1/verify", params={"sha256": sha})
+            by_hash.append(time.perf_counter() - t0)
+            assert r.status_code == 200 and r.json()["certificate_id"] == cid
+    ms = 1000.0
+    return {"id_p50": statistics.median(by_id) * ms, "id_p99": percentile(by_id, 99) * ms,
+            "hash_p50": statistics.median(by_hash) * ms, "hash_p99": percentile(by_hash, 99) * ms}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", help="database URL (default: a SQLite file in a temp folder)")
+    ap.add_argument("--ingest", type=int, default=400, help="signed DCCs to publish")
+    ap.add_argument("--store", type=int, default=100_000, help="certificates in the store for verify")
+    ap.add_argument("--requests", type=int, default=2000, help="verify requests (each by id and by hash)")
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="labauto-bench-")
+    url = a.db or f"sqlite:///{tmp}/platform.sqlite3"
+    ca = CertificateAuthority.create("bench CA")
+    keys = ca.issue("Bench Lab")
+    t0 = time.perf_counter()
+    docs = make_docs(a.ingest, keys.key_pem, keys.cert_pem)
+    print(f"signed {len(docs)} DCCs ({len(docs[0])} bytes each) in {time.perf_counter() - t0:.1f} s "
+          f"({len(docs) / (time.perf_counter() - t0):.0f}/s signing)")
+    admin = secrets.token_urlsafe(16)
+    # the server runs in its own process (as deployed), so the clients do not share its GIL
+    with ServerProcess(url, dcc_dir() / "schema", admin_token=admin) as server:
+        base = server.base_url
+        token = register_lab(base, admin, "Bench Lab", "D-K-0", keys.cert_pem)
+        rate = bench_ingest(base, token, docs)
+        print(f"ingest: {rate:.0f} signed DCCs/s over HTTP, 4 clients, "
+              f"{'SQLite' if url.startswith('sqlite') else 'PostgreSQL'} (goal >= 200/s)")
+        t0 = time.perf_counter()
+        targets = bulk_fill(url, a.store)
+        print(f"bulk-filled the store to {a.store} certificates in {time.perf_counter() - t0:.1f} s")
+        res = bench_verify(base, targets, a.requests)
+        print(f"verify by id   ({a.requests} requests, {a.store} stored): p50 {res['id_p50']:.2f} ms, "
+              f"p99 {res['id_p99']:.2f} ms (goal p99 <= 20 ms)")
+        print(f"verify by hash ({a.requests} requests, {a.store} stored): p50 {res['hash_p50']:.2f} ms, "
+              f"p99 {res['hash_p99']:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

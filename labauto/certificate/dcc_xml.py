@@ -1,0 +1,285 @@
+"""PTB Digital Calibration Certificate (DCC, schemaVersion 3.3.0) from a CalibrationResult.
+
+The document is built unsigned; ``labauto.certificate.signing`` appends an enveloped
+``ds:Signature`` as last child of the root.  Units are D-SI strings from ``labauto.units.to_dsi``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pint
+from lxml import etree
+
+import labauto
+from labauto.results import CalibrationResult, Equipment, Party, PointResult
+from labauto.units import Q_, to_dsi, from_dsi
+
+DCC_NS = "https://ptb.de/dcc"
+SI_NS = "https://ptb.de/si"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+NSMAP = {"dcc": DCC_NS, "si": SI_NS, "xsi": XSI_NS}
+SCHEMA_VERSION = "3.3.0"
+
+_CONFORMITY = {"pass": "pass", "fail": "fail", "conditional pass": "conditionalPass",
+               "conditional fail": "conditionalFail"}
+
+
+def _d(tag: str) -> str:
+    return f"{{{DCC_NS}}}{tag}"
+
+
+def _s(tag: str) -> str:
+    return f"{{{SI_NS}}}{tag}"
+
+
+def _sub(parent, tag: str, text: str | None = None, **attrib) -> etree._Element:
+    el = etree.SubElement(parent, tag, **attrib)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _text(parent, tag: str, text: str, lang: str | None = None) -> etree._Element:
+    el = _sub(parent, _d(tag))
+    c = _sub(el, _d("content"), text)
+    if lang:
+        c.set("lang", lang)
+    return el
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+def _real(parent, q: pint.Quantity, U: pint.Quantity | None = None, k: float = 2.0,
+          p: float = 0.95) -> etree._Element:
+    real = _sub(parent, _s("real"))
+    _sub(real, _s("value"), _num(q.magnitude))
+    _sub(real, _s("unit"), to_dsi(q.units))
+    if U is not None:
+        mu = _sub(_sub(real, _s("measurementUncertaintyUnivariate")), _s("expandedMU"))
+        _sub(mu, _s("valueExpandedMU"), _num(U.to(q.units).magnitude))
+        _sub(mu, _s("coverageFactor"), _num(k))
+        _sub(mu, _s("coverageProbability"), _num(p))
+    return real
+
+
+def _quantity(parent, ref: str, name: str, q: pint.Quantity, **unc) -> etree._Element:
+    el = _sub(parent, _d("quantity"), refType=ref)
+    _text(el, "name", name, "en")
+    _real(el, q, **unc)
+    return el
+
+
+def _contact(parent, tag: str, party: Party) -> etree._Element:
+    c = _sub(parent, _d(tag))
+    _text(c, "name", party.name)
+    if party.email:
+        _sub(c, _d("eMail"), party.email)
+    if party.address:
+        loc = _sub(c, _d("location"))
+        _text(loc, "further", party.address)
+    return c
+
+
+def _identification(parent, issuer: str, value: str, name: str) -> None:
+    ident = _sub(parent, _d("identification"))
+    _sub(ident, _d("issuer"), issuer)
+    _sub(ident, _d("value"), value)
+    _text(ident, "name", name, "en")
+
+
+def _date(iso: str) -> str:
+    return iso[:10]
+
+
+def _admin(root, r: CalibrationResult) -> None:
+    adm = _sub(root, _d("administrativeData"))
+    sw = _sub(_sub(adm, _d("dccSoftware")), _d("software"))
+    _text(sw, "name", "labauto")
+    _sub(sw, _d("release"), labauto.__version__)
+
+    core = _sub(adm, _d("coreData"))
+    _sub(core, _d("countryCodeISO3166_1"), "DE")
+    _sub(core, _d("usedLangCodeISO639_1"), "en")
+    _sub(core, _d("mandatoryLangCodeISO639_1"), "en")
+    _sub(core, _d("uniqueIdentifier"), r.certificate_id)
+    ids = _sub(core, _d("identifications"))
+    _identification(ids, "calibrationLaboratory", r.run_id, "Run id")
+    if r.receipt_date:
+        _sub(core, _d("receiptDate"), _date(r.receipt_date))
+    _sub(core, _d("beginPerformanceDate"), _date(r.calibration_date))
+    _sub(core, _d("endPerformanceDate"), _date(r.calibration_end))
+    _sub(core, _d("performanceLocation"), "laboratory")
+    _sub(core, _d("issueDate"), _date(r.issue_date))
+    if r.amends:
+        ras = _sub(core, _d("reportAmendedSubstituted"))
+        _sub(ras, _d("typeOfChange"), "amended")
+        _sub(ras, _d("replacedUniqueIdentifier"), r.amends)
+
+    item = _sub(_sub(adm, _d("items")), _d("item"))
+    _text(item, "name", f"{r.item.manufacturer} {r.item.model}", "en")
+    man = _sub(item, _d("manufacturer"))
+    _text(man, "name", r.item.manufacturer)
+    _sub(item, _d("model"), r.item.model)
+    iids = _sub(item, _d("identifications"))
+    _identification(iids, "manufacturer", r.item.serial_number, "Serial no.")
+
+    lab = _sub(adm, _d("calibrationLaboratory"))
+    if r.laboratory.identifier:
+        _sub(lab, _d("calibrationLaboratoryCode"), r.laboratory.identifier)
+    _contact(lab, "contact", r.laboratory)
+
+    rps = _sub(adm, _d("respPersons"))
+    rp = _sub(rps, _d("respPerson"))
+    _contact(rp, "person", r.authoriser)
+    _sub(rp, _d("role"), "authoriser")
+    _sub(rp, _d("mainSigner"), "true")
+    if r.performed_by and r.performed_by != r.authoriser.name:
+        rp = _sub(rps, _d("respPerson"))
+        _text(_sub(rp, _d("person")), "name", r.performed_by)
+        _sub(rp, _d("role"), "performed calibration")
+
+    _contact(adm, "customer", r.customer)
+
+    st = _sub(adm, _d("statements"))
+    s = _sub(st, _d("statement"), refType="basic_traceability")
+    _text(s, "declaration", r.traceability, "en")
+    s = _sub(st, _d("statement"), refType="basic_conformity")
+    _sub(s, _d("norm"), r.decision_rule.reference)
+    _sub(s, _d("reference"), r.decision_rule.name)
+    _text(s, "declaration", r.decision_rule.description, "en")
+    _sub(s, _d("conformity"), _CONFORMITY.get(r.overall_decision, "noPass")
+         if r.overall_decision != "conditional" else
+         ("conditionalPass" if all(p.decision in ("pass", "conditional pass") for p in r.points)
+          else "conditionalFail"))
+    s = _sub(st, _d("statement"), refType="basic_uncertainty")
+    _sub(s, _d("norm"), "JCGM 100:2008 (GUM)")
+    k = {p.coverage_factor for p in r.points}
+    pr = {p.coverage_probability for p in r.points}
+    _text(s, "declaration",
+          "The reported expanded uncertainty of measurement is the standard uncertainty "
+          "multiplied by the coverage factor k stated for each point (k = "
+          + ", ".join(f"{x:g}" for x in sorted(k)) + "), which corresponds to a coverage "
+          "probability of approximately " + ", ".join(f"{100*x:g} %" for x in sorted(pr))
+          + ". It was evaluated according to the GUM.", "en")
+    for remark in r.remarks:
+        s = _sub(st, _d("statement"))
+        _text(s, "declaration", remark, "en")
+
+
+def _equipment(parent, e: Equipment) -> None:
+    me = _sub(parent, _d("measuringEquipment"), refType="basic_normalUsed")
+    _text(me, "name", f"{e.manufacturer} {e.model}", "en")
+    if e.certificate_id and e.certificate_sha256:
+        cert = _sub(me, _d("certificate"))
+        _text(cert, "referral", f"Calibration certificate of {e.manufacturer} {e.model}"
+              + (f" issued by {e.calibrated_by}" if e.calibrated_by else ""), "en")
+        _sub(cert, _d("referralID"), e.certificate_id)
+        _sub(cert, _d("procedure"), "SHA-256")
+        _sub(cert, _d("value"), e.certificate_sha256)
+    man = _sub(me, _d("manufacturer"))
+    _text(man, "name", e.manufacturer)
+    _sub(me, _d("model"), e.model)
+    ids = _sub(me, _d("identifications"))
+    _identification(ids, "manufacturer", e.serial_number, "Serial no.")
+    if e.certificate_id and not e.certificate_sha256:
+        _identification(ids, "calibrationLaboratory", e.certificate_id, "Calibration certificate")
+
+
+_ENV_REF = {"temperature": "basic_temperature", "humidity": "basic_humidityRelative",
+            "relative_humidity": "basic_humidityRelative"}
+
+
+def _point(parent, p: PointResult) -> None:
+    res = _sub(parent, _d("result"), refType="basic_measuringResult")
+    _text(res, "name", f"{p.point_id}: {p.function} {p.nominal:~P} (range {p.range:~P})", "en")
+    data = _sub(res, _d("data"))
+    u = p.error.units
+    unc = dict(U=p.expanded_uncertainty, k=p.coverage_factor, p=p.coverage_probability)
+    _quantity(data, "basic_nominalValue", "Nominal value", p.nominal)
+    _quantity(data, "basic_referenceValue", "Reference value", p.reference)
+    _quantity(data, "basic_measuredValue", "Mean indication", p.mean)
+    q = _quantity(data, "basic_measurementError", "Error of indication", p.error, **unc)
+    md = _sub(_sub(q, _d("measurementMetaData")), _d("metaData"), refType="basic_conformity")
+    _text(md, "declaration", f"Conformity of {p.point_id} with the specification ± "
+          f"{p.tolerance:~P}", "en")
+    _sub(md, _d("conformity"), _CONFORMITY[p.decision])
+    mdd = _sub(md, _d("data"))
+    _quantity(mdd, "basic_toleranceLimitLower", "Lower tolerance limit", -p.tolerance.to(u))
+    _quantity(mdd, "basic_toleranceLimitUpper", "Upper tolerance limit", p.tolerance.to(u))
+    _quantity(mdd, "basic_acceptanceLimitLower", "Lower acceptance limit", -p.acceptance_limit.to(u))
+    _quantity(mdd, "basic_acceptanceLimitUpper", "Upper acceptance limit", p.acceptance_limit.to(u))
+
+
+def build_dcc(result: CalibrationResult) -> bytes:
+    """The unsigned DCC XML document (UTF-8 bytes) for ``result``."""
+    r = result
+    root = etree.Element(_d("digitalCalibrationCertificate"), nsmap=NSMAP)
+    root.set(f"{{{XSI_NS}}}schemaLocation", f"{DCC_NS} {DCC_NS}/v{SCHEMA_VERSION}/dcc.xsd")
+    root.set("schemaVersion", SCHEMA_VERSION)
+    _admin(root, r)
+    mr = _sub(_sub(root, _d("measurementResults")), _d("measurementResult"))
+    _text(mr, "name", r.title, "en")
+    um = _sub(mr, _d("usedMethods"))
+    m = _sub(um, _d("usedMethod"), refType="basic_calibrationProcedure")
+    _text(m, "name", f"{r.procedure.id} {r.procedure.title}", "en")
+    _text(m, "description", f"Procedure {r.procedure.id} version {r.procedure.version}, "
+          f"file {r.procedure.path}, SHA-256 {r.procedure.sha256}", "en")
+    _sub(m, _d("reference"), f"{r.procedure.id} v{r.procedure.version} sha256:{r.procedure.sha256}")
+    m = _sub(um, _d("usedMethod"), refType="basic_uncertainty")
+    _text(m, "name", "Expanded uncertainty", "en")
+    _sub(m, _d("norm"), "JCGM 100:2008")
+    mes = _sub(mr, _d("measuringEquipments"))
+    for e in r.standards:
+        _equipment(mes, e)
+    if r.environment:
+        ics = _sub(mr, _d("influenceConditions"))
+        for key, val in sorted(r.environment.items()):
+            ic = _sub(ics, _d("influenceCondition"),
+                      refType=_ENV_REF.get(key, f"labauto_{key}"))
+            _text(ic, "name", f"Ambient condition {key.replace('_', ' ')}", "en")
+            q = Q_(val["value"], val.get("unit") or "dimensionless")
+            unc = {}
+            if val.get("uncertainty") is not None:
+                unc = dict(U=Q_(val["uncertainty"], val.get("unit") or "dimensionless"))
+            _quantity(_sub(ic, _d("data")), _ENV_REF.get(key, f"labauto_{key}"),
+                      key.replace("_", " "), q, **unc)
+    results = _sub(mr, _d("results"))
+    for p in r.points:
+        _point(results, p)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _real_q(real) -> pint.Quantity:
+    return Q_(float(real.findtext(_s("value"))), from_dsi(real.findtext(_s("unit"))))
+
+
+def parse_dcc_summary(xml: bytes) -> dict[str, Any]:
+    """Key content of a DCC: certificate id, item serial, and per point error/U/k/decision."""
+    root = etree.fromstring(xml)
+    ns = {"dcc": DCC_NS, "si": SI_NS}
+    out: dict[str, Any] = {
+        "certificate_id": root.findtext(".//dcc:coreData/dcc:uniqueIdentifier", namespaces=ns),
+        "item_serial": root.findtext(".//dcc:items/dcc:item/dcc:identifications/"
+                                     "dcc:identification/dcc:value", namespaces=ns),
+        "amends": root.findtext(".//dcc:reportAmendedSubstituted/dcc:replacedUniqueIdentifier",
+                                namespaces=ns),
+        "points": [],
+    }
+    for res in root.iterfind(".//dcc:results/dcc:result", namespaces=ns):
+        q = {el.get("refType"): el for el in res.iterfind("dcc:data/dcc:quantity", namespaces=ns)}
+        err = q["basic_measurementError"]
+        real = err.find("si:real", ns)
+        mu = real.find("si:measurementUncertaintyUnivariate/si:expandedMU", ns)
+        unit = from_dsi(real.findtext("si:unit", namespaces=ns))
+        out["points"].append({
+            "name": res.findtext("dcc:name/dcc:content", namespaces=ns),
+            "nominal": _real_q(q["basic_nominalValue"].find("si:real", ns)),
+            "error": _real_q(real),
+            "U": Q_(float(mu.findtext("si:valueExpandedMU", namespaces=ns)), unit),
+            "k": float(mu.findtext("si:coverageFactor", namespaces=ns)),
+            "coverage_probability": float(mu.findtext("si:coverageProbability", namespaces=ns)),
+            "conformity": err.findtext(".//dcc:metaData/dcc:conformity", namespaces=ns),
+        })
+    return out

@@ -1,0 +1,165 @@
+"""A small self-managed X.509 certificate authority for lab signing certificates.
+
+The platform registers each lab with an X.509 certificate; the lab signs its DCCs with the
+matching private key.  This module makes the keys and certificates (for tests, the demo and
+small deployments) and answers the questions the platform asks about them: is this PEM a
+certificate, what is its SHA-256 fingerprint, was it issued by that CA, is it valid now.
+Only ``cryptography`` is used; keys are RSA (the DCC examples use RSA-SHA256).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+class PKIError(ValueError):
+    """A certificate or key is malformed, expired, or not issued by the expected CA."""
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A private key and its certificate, both PEM."""
+
+    key_pem: bytes
+    cert_pem: bytes
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _new_key(bits: int = 2048) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _name(common_name: str, organization: str | None = None, country: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    if country:
+        attrs.append(x509.NameAttribute(NameOID.COUNTRY_NAME, country))
+    return x509.Name(attrs)
+
+
+def load_certificate(cert_pem: bytes | str) -> x509.Certificate:
+    """Parse one PEM certificate; :class:`PKIError` says what is wrong if it is not one."""
+    data = cert_pem.encode() if isinstance(cert_pem, str) else cert_pem
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except (ValueError, TypeError) as exc:
+        raise PKIError(f"not a PEM X.509 certificate: {exc}") from exc
+
+
+def load_private_key(key_pem: bytes | str):
+    data = key_pem.encode() if isinstance(key_pem, str) else key_pem
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise PKIError(f"not an unencrypted PEM private key: {exc}") from exc
+
+
+def fingerprint_sha256(cert: x509.Certificate | bytes | str) -> str:
+    """Hex SHA-256 of the certificate's DER encoding (how the platform identifies it)."""
+    if not isinstance(cert, x509.Certificate):
+        cert = load_certificate(cert)
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def subject_text(cert: x509.Certificate | bytes | str) -> str:
+    if not isinstance(cert, x509.Certificate):
+        cert = load_certificate(cert)
+    return cert.subject.rfc4514_string()
+
+
+def check_valid_now(cert: x509.Certificate | bytes | str, at: dt.datetime | None = None) -> None:
+    """Raise :class:`PKIError` unless ``at`` (default now) lies in the certificate's validity."""
+    if not isinstance(cert, x509.Certificate):
+        cert = load_certificate(cert)
+    at = at or _now()
+    if at < cert.not_valid_before_utc or at > cert.not_valid_after_utc:
+        raise PKIError(f"certificate {cert.subject.rfc4514_string()} is valid from "
+                       f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
+                       f"not at {at:%Y-%m-%d %H:%M} UTC")
+
+
+def check_issued_by(cert_pem: bytes | str, ca_cert_pem: bytes | str) -> None:
+    """Raise :class:`PKIError` unless ``cert_pem`` is signed by the CA in ``ca_cert_pem``."""
+    cert, ca = load_certificate(cert_pem), load_certificate(ca_cert_pem)
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise PKIError(f"certificate {cert.subject.rfc4514_string()} was not issued by "
+                       f"{ca.subject.rfc4514_string()}: {exc or 'bad signature'}") from exc
+
+
+class CertificateAuthority:
+    """A root CA (key + self-signed certificate) that issues lab signing certificates."""
+
+    def __init__(self, key_pem: bytes, cert_pem: bytes) -> None:
+        self.key_pem, self.cert_pem = key_pem, cert_pem
+        self._key = load_private_key(key_pem)
+        self._cert = load_certificate(cert_pem)
+
+    @classmethod
+    def create(cls, common_name: str = "labauto platform CA", *, organization: str = "labauto",
+               days: int = 3650) -> "CertificateAuthority":
+        """A new root CA valid for ``days`` from now."""
+        key = _new_key()
+        name = _name(common_name, organization)
+        now = _now()
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(minutes=5))
+                .not_valid_after(now + dt.timedelta(days=days))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                             key_encipherment=False, data_encipherment=False,
+                                             key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                             encipher_only=False, decipher_only=False), critical=True)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                .sign(key, hashes.SHA256()))
+        return cls(_key_pem(key), cert.public_bytes(serialization.Encoding.PEM))
+
+    def issue(self, common_name: str, *, organization: str | None = None, country: str | None = None,
+              days: int = 825, not_before: dt.datetime | None = None) -> KeyPair:
+        """A new RSA key and a document-signing certificate for it, signed by this CA."""
+        key = _new_key()
+        start = not_before or (_now() - dt.timedelta(minutes=5))
+        cert = (x509.CertificateBuilder().subject_name(_name(common_name, organization, country))
+                .issuer_name(self._cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                             key_encipherment=False, data_encipherment=False,
+                                             key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                             encipher_only=False, decipher_only=False), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                               critical=False)
+                .sign(self._key, hashes.SHA256()))
+        return KeyPair(_key_pem(key), cert.public_bytes(serialization.Encoding.PEM))
+
+
+def self_signed(common_name: str, *, organization: str | None = None, days: int = 825) -> KeyPair:
+    """A key with a self-signed certificate (a lab outside any CA; e.g. an untrusted signer)."""
+    key = _new_key()
+    name = _name(common_name, organization)
+    now = _now()
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))
+            .sign(key, hashes.SHA256()))
+    return KeyPair(_key_pem(key), cert.public_bytes(serialization.Encoding.PEM))

@@ -1,0 +1,295 @@
+"""The FastAPI application of the reference NQI platform (HTTP contract in docs/platform.md)."""
+
+import datetime as dt
+import hmac
+import re
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, HTTPException, Path, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from labauto.platform.server import html, service
+from labauto.platform.server import schemas as S
+from labauto.platform.server.db import Database, migrate
+from labauto.platform.server.dcc import SchemaRegistry
+from labauto.platform.server.models import Lab
+from labauto.platform.server.settings import PlatformSettings
+
+API = "/api/v1"
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+bearer = HTTPBearer(auto_error=False, description="a lab API token, or the admin token for admin operations")
+
+R401 = {401: {"model": S.Error, "description": "missing or unknown token"}}
+R404 = {404: {"model": S.Error, "description": "unknown certificate"}}
+
+
+def create_app(settings: PlatformSettings) -> FastAPI:
+    """The platform app for ``settings`` (migrates the database at startup unless told not to)."""
+    schemas = SchemaRegistry(settings.schema_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        db = Database(settings.database_url)
+        if settings.migrate_on_startup:
+            migrate(db.engine)
+        app.state.db = db
+        try:
+            yield
+        finally:
+            db.dispose()
+
+    app = FastAPI(title="labauto NQI platform", version="1.0.0", lifespan=lifespan,
+                  description="Reference implementation of the national quality-infrastructure "
+                  "platform: labs publish signed Digital Calibration Certificates (PTB DCC XML); "
+                  "anyone verifies them by id or hash, searches them, follows traceability chains "
+                  "and finds the certificates that depend on one (recall impact).")
+
+    def db(request: Request) -> Database:
+        return request.app.state.db
+
+    DB = Annotated[Database, Depends(db)]
+    Creds = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+    def _unauthorised(detail: str) -> HTTPException:
+        return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+    def require_admin(creds: Creds) -> str:
+        if settings.admin_token is None:
+            raise HTTPException(403, "the admin API is disabled (no admin token configured)")
+        if creds is None or not hmac.compare_digest(creds.credentials.encode(), settings.admin_token.encode()):
+            raise _unauthorised("admin token required")
+        return "admin"
+
+    def require_lab(creds: Creds, database: DB) -> Lab:
+        if creds is None:
+            raise _unauthorised("a lab API token is required (Authorization: Bearer <token>)")
+        with database.read() as session:
+            lab = service.lab_for_token(session, creds.credentials)
+            if lab is None:
+                raise _unauthorised("unknown or revoked API token")
+            _ = lab.certificates   # loaded for use outside the session
+            session.expunge(lab)
+            return lab
+
+    @app.exception_handler(service.ServiceError)
+    async def _service_error(_request: Request, exc: service.ServiceError) -> JSONResponse:
+        body: dict[str, Any] = {"detail": exc.detail}
+        if isinstance(exc, service.Rejected):
+            body["stage"] = exc.stage
+        return JSONResponse(body, status_code=exc.status_code)
+
+    async def _read(upload: UploadFile | None, field: str) -> bytes | None:
+        if upload is None:
+            return None
+        data = await upload.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise HTTPException(413, f"the {field} file exceeds {settings.max_upload_bytes} bytes")
+        return data
+
+    # ------------------------------------------------------------------ public
+
+    @app.get(f"{API}/health", response_model=S.Health, tags=["public"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    @app.get(f"{API}/certificates/{{certificate_id}}", response_model=S.VerificationRecord,
+             responses=R404, tags=["public"], summary="Verify a certificate by id (current version)")
+    def get_certificate(certificate_id: str, database: DB) -> dict[str, Any]:
+        with database.read() as session:
+            return service.record_json(service.get_current(session, certificate_id), session)
+
+    @app.get(f"{API}/verify", response_model=S.VerificationRecord, tags=["public"],
+             responses={**R404, 400: {"model": S.Error}},
+             summary="Verify a certificate by the SHA-256 of its document (or by id)")
+    def verify(database: DB, sha256: Annotated[str | None, Query(max_length=64)] = None,
+               certificate_id: Annotated[str | None, Query(max_length=255)] = None) -> dict[str, Any]:
+        with database.read() as session:
+            if sha256 is not None:
+                if not _HEX64.match(sha256):
+                    raise HTTPException(400, "sha256 must be 64 hexadecimal digits")
+                row = service.by_sha256(session, sha256)
+                if row is None:
+                    raise HTTPException(404, f"no document with sha256 {sha256.lower()} on the platform")
+            elif certificate_id is not None:
+                row = service.get_current(session, certificate_id)
+            else:
+                raise HTTPException(400, "give sha256 or certificate_id")
+            return service.record_json(row, session)
+
+    @app.get(f"{API}/certificates/{{certificate_id}}/document", tags=["public"], responses={
+        **R404, 200: {"content": {"application/xml": {}}, "description": "the signed DCC as submitted"}},
+        response_class=Response, summary="The stored signed DCC (current version, or ?sha256=)")
+    def get_document(certificate_id: str, database: DB,
+                     sha256: Annotated[str | None, Query(max_length=64)] = None,
+                     kind: Annotated[str, Query(pattern="^(dcc|pdf|json)$")] = "dcc") -> Response:
+        with database.read() as session:
+            row = service.get_current(session, certificate_id)
+            if sha256 is not None:
+                other = service.by_sha256(session, sha256) if _HEX64.match(sha256) else None
+                if other is None or other.certificate_id != row.certificate_id:
+                    raise HTTPException(404, f"no version of {certificate_id!r} with sha256 {sha256}")
+                row = other
+            doc = service.document(session, row)
+            data = {"dcc": doc.dcc, "pdf": doc.pdf, "json": doc.json}[kind]
+            if data is None:
+                raise HTTPException(404, f"certificate {certificate_id!r} was published without a {kind}")
+            media = {"dcc": "application/xml", "pdf": "application/pdf", "json": "application/json"}[kind]
+            return Response(data, media_type=media, headers={"X-Content-SHA256": row.sha256})
+
+    @app.get(f"{API}/certificates/{{certificate_id}}/chain", response_model=S.Chain, tags=["traceability"],
+             responses=R404, response_model_by_alias=True,
+             summary="Traceability chain from a certificate up to its roots")
+    def get_chain(certificate_id: str, database: DB) -> dict[str, Any]:
+        with database.read() as session:
+            return service.chain(session, certificate_id)
+
+    @app.get(f"{API}/certificates/{{certificate_id}}/dependents", response_model=S.Dependents,
+             tags=["traceability"], responses=R404,
+             summary="Certificates that depend on this one, transitively (recall impact)")
+    def get_dependents(certificate_id: str, database: DB) -> dict[str, Any]:
+        with database.read() as session:
+            return service.dependents(session, certificate_id)
+
+    @app.get(f"{API}/certificates", response_model=S.SearchResult, tags=["public"],
+             summary="Search certificates")
+    def search(database: DB,
+               serial: Annotated[str | None, Query(max_length=255, description="exact item identification")] = None,
+               manufacturer: Annotated[str | None, Query(max_length=255)] = None,
+               model: Annotated[str | None, Query(max_length=255)] = None,
+               lab: Annotated[str | None, Query(max_length=255, description="name, accreditation id or id")] = None,
+               date_from: Annotated[dt.date | None, Query(description="end of calibration >= this")] = None,
+               date_to: Annotated[dt.date | None, Query(description="end of calibration <= this")] = None,
+               measurand: Annotated[str | None, Query(max_length=255)] = None,
+               status: Annotated[str | None, Query(pattern="^(valid|superseded|revoked)$")] = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
+        with database.read() as session:
+            total, rows = service.search(session, serial=serial, manufacturer=manufacturer, model=model,
+                                         lab=lab, date_from=date_from, date_to=date_to,
+                                         measurand=measurand, status=status, limit=limit, offset=offset)
+            return {"total": total, "limit": limit, "offset": offset,
+                    "items": [service.record_json(r, session) for r in rows]}
+
+    @app.get(f"{API}/labs", response_model=list[S.LabInfo], tags=["public"],
+             summary="Registered labs and their signing certificates")
+    def list_labs(database: DB) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+        with database.read() as session:
+            return [service.lab_json(lab) for lab in session.scalars(select(Lab).order_by(Lab.id))]
+
+    @app.get("/verify/{certificate_id}", response_class=HTMLResponse, tags=["public"],
+             summary="Human verification page (the QR code on the PDF points here)")
+    def verify_page(certificate_id: str, database: DB) -> HTMLResponse:
+        with database.read() as session:
+            row = service.current(session, certificate_id)
+            if row is None:
+                return HTMLResponse(html.not_found_page(certificate_id), status_code=404)
+            return HTMLResponse(html.verification_page(service.record_json(row, session),
+                                                       service.chain(session, certificate_id, max_nodes=200)))
+
+    # ------------------------------------------------------------------ labs (publishing)
+
+    @app.post(f"{API}/certificates", response_model=S.PublishResult, status_code=201, tags=["lab"],
+              responses={**R401, 200: {"model": S.PublishResult, "description": "identical document already stored"},
+                         409: {"model": S.Error, "description": "another document under this id"},
+                         403: {"model": S.Error, "description": "amending another lab's certificate"},
+                         413: {"model": S.Error}, 422: {"model": S.Rejection}},
+              summary="Publish a signed DCC (idempotent by content)")
+    async def publish(database: DB, lab: Annotated[Lab, Depends(require_lab)],
+                      dcc: Annotated[UploadFile, File(description="the signed DCC XML")],
+                      pdf: Annotated[UploadFile | None, File(description="the PDF certificate")] = None,
+                      json_file: Annotated[UploadFile | None, File(alias="json", description="the JSON form")] = None,
+                      ) -> JSONResponse:
+        dcc_b, pdf_b, json_b = await _read(dcc, "dcc"), await _read(pdf, "pdf"), await _read(json_file, "json")
+        from starlette.concurrency import run_in_threadpool
+        body = await run_in_threadpool(_publish_sync, database, lab.id, dcc_b, pdf_b, json_b)
+        return JSONResponse(body, status_code=201 if body["created"] else 200)
+
+    def _publish_sync(database: Database, lab_id: int, dcc_b: bytes, pdf_b: bytes | None,
+                      json_b: bytes | None) -> dict[str, Any]:
+        for attempt in range(3):
+            try:
+                with database.write() as session:
+                    lab = session.get(Lab, lab_id)
+                    out = service.publish(session, lab, dcc_b, schemas, pdf=pdf_b, js=json_b)
+                    row = out.row
+                    return {"certificate_id": row.certificate_id, "sha256": row.sha256,
+                            "status": row.status, "created": out.created, "version": row.version,
+                            "superseded": row.amends_certificate_id if out.created else None}
+            except (IntegrityError, OperationalError):
+                # a concurrent publication of the same document/id won the race: look again
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    @app.post(f"{API}/certificates/{{certificate_id}}/revoke", response_model=S.VerificationRecord,
+              tags=["lab"], responses={**R401, **R404, 403: {"model": S.Error}},
+              summary="Revoke a certificate (issuing lab only), with a reason")
+    def revoke(certificate_id: str, body: S.RevokeRequest, database: DB,
+               lab: Annotated[Lab, Depends(require_lab)]) -> dict[str, Any]:
+        with database.write() as session:
+            row = service.revoke(session, session.get(Lab, lab.id), certificate_id, body.reason)
+            session.flush()
+            return service.record_json(row, session)
+
+    # ------------------------------------------------------------------ admin
+
+    @app.post(f"{API}/labs", response_model=S.LabInfo, status_code=201, tags=["admin"],
+              responses={**R401, 409: {"model": S.Error}, 403: {"model": S.Error}},
+              summary="Register a lab with its accreditation id and signing certificate")
+    def create_lab(body: S.LabCreate, database: DB, actor: Annotated[str, Depends(require_admin)]) -> dict[str, Any]:
+        try:
+            with database.write() as session:
+                lab = service.register_lab(session, body.name, body.accreditation_id, body.certificate_pem,
+                                           trusted_ca_pem=settings.trusted_ca_pem, actor=actor)
+                session.flush()
+                session.refresh(lab)
+                return service.lab_json(lab)
+        except IntegrityError as exc:
+            raise HTTPException(409, "the lab or its certificate is already registered") from exc
+
+    @app.post(f"{API}/labs/{{lab_id}}/certificates", response_model=S.LabInfo, status_code=201, tags=["admin"],
+              responses={**R401, 404: {"model": S.Error}, 409: {"model": S.Error}, 403: {"model": S.Error}},
+              summary="Register another signing certificate for a lab (key rollover)")
+    def add_certificate(lab_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: S.LabCertificateAdd,
+                        database: DB, actor: Annotated[str, Depends(require_admin)]) -> dict[str, Any]:
+        try:
+            with database.write() as session:
+                lab = session.get(Lab, lab_id)
+                if lab is None:
+                    raise service.NotFound(f"no lab with id {lab_id}")
+                service.add_lab_certificate(session, lab, body.certificate_pem,
+                                            trusted_ca_pem=settings.trusted_ca_pem, actor=actor)
+                session.flush()
+                session.refresh(lab)
+                return service.lab_json(lab)
+        except IntegrityError as exc:
+            raise HTTPException(409, "this certificate is already registered") from exc
+
+    @app.post(f"{API}/labs/{{lab_id}}/tokens", response_model=S.TokenIssued, status_code=201, tags=["admin"],
+              responses={**R401, 404: {"model": S.Error}, 403: {"model": S.Error}},
+              summary="Issue an API token for a lab")
+    def create_token(lab_id: Annotated[int, Path(ge=1, le=2**31 - 1)], database: DB,
+                     actor: Annotated[str, Depends(require_admin)]) -> dict[str, Any]:
+        with database.write() as session:
+            return {"lab_id": lab_id, "token": service.issue_token(session, lab_id, actor=actor)}
+
+    @app.get(f"{API}/audit", response_model=list[S.AuditEntry], tags=["admin"],
+             responses={**R401, 403: {"model": S.Error}}, summary="The append-only audit log")
+    def get_audit(database: DB, actor: Annotated[str, Depends(require_admin)],
+                  certificate_id: Annotated[str | None, Query(max_length=255)] = None,
+                  lab_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[dict[str, Any]]:
+        with database.read() as session:
+            return service.audit_events(session, certificate_id=certificate_id, lab_id=lab_id,
+                                        limit=limit, offset=offset)
+
+    return app

@@ -1,0 +1,232 @@
+"""Admission of a submitted DCC, stage by stage, and the facts the platform keeps from it.
+
+Stages (each failure names its stage; the API returns it as ``stage``):
+``well-formed`` (safe parse: no entities resolved, no DTD, no network), ``schema`` (the DCC
+XSD of the document's ``schemaVersion``, 3.1.0 - 3.3.0, from the configured schema
+directory laid out as ``vX.Y.Z/dcc.xsd``), ``schematron`` (a subset of PTB's rules, see
+:func:`check_rules`), ``signature`` (the enveloped XML signature verifies
+against the certificate it embeds) and — in :mod:`service` — ``signer`` (that certificate is
+one registered for the publishing lab).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from labauto.certificate.signing import SignatureError, VerifiedSignature, safe_parser, verify_dcc
+
+DCC = "https://ptb.de/dcc"
+NS = {"dcc": DCC}
+MIN_VERSION, MAX_VERSION = (3, 1, 0), (3, 3, 0)
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+class AdmissionError(ValueError):
+    """The document is refused at ``stage`` for the reason in the message."""
+
+    def __init__(self, stage: str, detail: str) -> None:
+        super().__init__(detail)
+        self.stage, self.detail = stage, detail
+
+
+_SCHEMAS: dict[Path, etree.XMLSchema] = {}
+_SCHEMA_LOCK = threading.Lock()
+
+
+class SchemaRegistry:
+    """Compiled DCC schemas by version, loaded once per process and used under a lock
+    (an lxml ``XMLSchema`` keeps its error log on the object)."""
+
+    def __init__(self, schema_dir: Path | str) -> None:
+        self.schema_dir = Path(schema_dir)
+        if not self.schema_dir.is_dir():
+            raise FileNotFoundError(f"DCC schema directory {self.schema_dir} does not exist "
+                                    "(expected vX.Y.Z/dcc.xsd inside)")
+
+    def supported_versions(self) -> list[str]:
+        out = []
+        for d in sorted(self.schema_dir.glob("v*/dcc.xsd")):
+            m = _VERSION_RE.match(d.parent.name[1:])
+            if m and MIN_VERSION <= tuple(map(int, m.groups())) <= MAX_VERSION:
+                out.append(d.parent.name[1:])
+        return out
+
+    def _schema(self, version: str) -> etree.XMLSchema:
+        path = (self.schema_dir / f"v{version}" / "dcc.xsd").resolve()
+        schema = _SCHEMAS.get(path)
+        if schema is None:
+            if not path.exists():
+                raise AdmissionError("schema", f"no schema for DCC version {version} in {self.schema_dir} "
+                                     f"(supported: {', '.join(self.supported_versions()) or 'none'})")
+            schema = etree.XMLSchema(etree.parse(str(path)))
+            _SCHEMAS[path] = schema
+        return schema
+
+    def validate(self, root: etree._Element) -> str:
+        """Validate against the schema the document names; return its schemaVersion."""
+        version = root.get("schemaVersion")
+        if version is None:
+            raise AdmissionError("schema", "the root element has no schemaVersion attribute")
+        m = _VERSION_RE.match(version)
+        if not m or not MIN_VERSION <= tuple(map(int, m.groups())) <= MAX_VERSION:
+            raise AdmissionError("schema", f"DCC schemaVersion {version!r} is not supported; the "
+                                 "platform accepts DCC 3.1.0 to 3.3.0")
+        with _SCHEMA_LOCK:
+            schema = self._schema(version)
+            ok = schema.validate(root)
+            errors = [f"line {e.line}: {e.message}" for e in list(schema.error_log)[:5]]
+        if not ok:
+            raise AdmissionError("schema", f"not valid against the DCC {version} schema: "
+                                 + "; ".join(errors))
+        return version
+
+
+def parse_well_formed(xml: bytes) -> etree._Element:
+    if not xml.strip():
+        raise AdmissionError("well-formed", "the dcc file is empty")
+    try:
+        root = etree.fromstring(xml, parser=safe_parser())
+    except etree.XMLSyntaxError as exc:
+        raise AdmissionError("well-formed", f"not well-formed XML: {exc}") from exc
+    if root.getroottree().docinfo.doctype or root.getroottree().docinfo.internalDTD is not None:
+        raise AdmissionError("well-formed", "DOCTYPE declarations (DTDs, entities) are not accepted")
+    if root.tag != f"{{{DCC}}}digitalCalibrationCertificate":
+        raise AdmissionError("schema", f"the root element is {root.tag}, not "
+                             "dcc:digitalCalibrationCertificate")
+    return root
+
+
+@dataclass
+class Reference:
+    """A reference standard's certificate named in the DCC (traceability link)."""
+    referral_id: str
+    procedure: str
+    value: str
+
+
+@dataclass
+class DccFacts:
+    certificate_id: str
+    schema_version: str
+    item_name: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    identifications: list[tuple[str, str]] = field(default_factory=list)
+    receipt_date: dt.date | None = None
+    begin_date: dt.date | None = None
+    end_date: dt.date | None = None
+    issue_date: dt.date | None = None
+    type_of_change: str | None = None
+    replaced_id: str | None = None
+    measurands: list[str] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+
+
+def _text(el: etree._Element | None) -> str | None:
+    if el is None or el.text is None:
+        return None
+    return " ".join(el.text.split()) or None
+
+
+def _content(el: etree._Element | None) -> str | None:
+    """The English (else first) dcc:content of a textType element."""
+    if el is None:
+        return None
+    contents = el.findall("dcc:content", NS)
+    for c in contents:
+        if c.get("lang") == "en":
+            return _text(c)
+    return _text(contents[0]) if contents else None
+
+
+def _date(el: etree._Element | None) -> dt.date | None:
+    t = _text(el)
+    return dt.date.fromisoformat(t[:10]) if t else None
+
+
+def extract_facts(root: etree._Element, schema_version: str) -> DccFacts:
+    """The certificate id, item, dates, amendment, measurands and references of a DCC."""
+    core = root.find("dcc:administrativeData/dcc:coreData", NS)
+    f = DccFacts(certificate_id=_text(core.find("dcc:uniqueIdentifier", NS)) or "",
+                 schema_version=schema_version)
+    f.receipt_date = _date(core.find("dcc:receiptDate", NS))
+    f.begin_date = _date(core.find("dcc:beginPerformanceDate", NS))
+    f.end_date = _date(core.find("dcc:endPerformanceDate", NS))
+    f.issue_date = _date(core.find("dcc:issueDate", NS))
+    ras = core.find("dcc:reportAmendedSubstituted", NS)
+    if ras is not None:
+        f.type_of_change = _text(ras.find("dcc:typeOfChange", NS))
+        f.replaced_id = _text(ras.find("dcc:replacedUniqueIdentifier", NS))
+    items = root.findall("dcc:administrativeData/dcc:items/dcc:item", NS)
+    if items:
+        item = items[0]
+        f.item_name = _content(item.find("dcc:name", NS))
+        f.manufacturer = _content(item.find("dcc:manufacturer/dcc:name", NS))
+        f.model = _text(item.find("dcc:model", NS))
+    for item in items:
+        for ident in item.findall("dcc:identifications/dcc:identification", NS):
+            issuer, value = _text(ident.find("dcc:issuer", NS)), _text(ident.find("dcc:value", NS))
+            if value:
+                f.identifications.append((issuer or "other", value[:255]))
+                if f.serial is None and issuer == "manufacturer":
+                    f.serial = value[:255]
+    if f.serial is None and f.identifications:
+        f.serial = f.identifications[0][1]
+    names: dict[str, None] = {}
+    for mr in root.findall("dcc:measurementResults/dcc:measurementResult", NS):
+        for q in mr.iterfind(".//dcc:results//dcc:quantity", NS):
+            n = _content(q.find("dcc:name", NS))
+            if n:
+                names[n.lower()[:255]] = None
+            for rt in (q.get("refType") or "").split():
+                names[rt.lower()[:255]] = None
+        for res in mr.iterfind("dcc:results/dcc:result", NS):
+            n = _content(res.find("dcc:name", NS))
+            if n:
+                names[n.lower()[:255]] = None
+        for c in mr.iterfind("dcc:measuringEquipments/dcc:measuringEquipment/dcc:certificate", NS):
+            rid = _text(c.find("dcc:referralID", NS))
+            if rid:
+                f.references.append(Reference(rid[:255], (_text(c.find("dcc:procedure", NS)) or "")[:64],
+                                              (_text(c.find("dcc:value", NS)) or "").lower()[:128]))
+    f.measurands = list(names)
+    return f
+
+
+@dataclass
+class Admitted:
+    root: etree._Element
+    facts: DccFacts
+    signature: VerifiedSignature
+
+
+def check_rules(root: etree._Element) -> None:
+    """The part of PTB's Schematron rules (schema/dcc.sch, XSLT 2 - which lxml cannot run) that
+    the platform enforces: every ``dcc:content/@lang`` is declared in
+    ``dcc:coreData/dcc:usedLangCodeISO639_1`` (the sch "language attributes" pattern)."""
+    declared = {(e.text or "").strip() for e in root.iterfind(
+        "dcc:administrativeData/dcc:coreData/dcc:usedLangCodeISO639_1", NS)}
+    for el in root.iterfind(".//dcc:content[@lang]", NS):
+        if el.get("lang") not in declared:
+            raise AdmissionError("schematron", f"line {el.sourceline}: invalid language code: "
+                                 f"{el.get('lang')!r} is not declared in dcc:usedLangCodeISO639_1 "
+                                 f"(declared: {', '.join(sorted(declared)) or 'none'})")
+
+
+def admit(xml: bytes, schemas: SchemaRegistry) -> Admitted:
+    """Run the well-formed, schema, Schematron-subset and signature stages; return the facts."""
+    root = parse_well_formed(xml)
+    version = schemas.validate(root)
+    check_rules(root)
+    try:
+        sig = verify_dcc(root)
+    except SignatureError as exc:
+        raise AdmissionError("signature", str(exc)) from exc
+    # facts come from what the signature covers, so nothing unsigned can slip into the record
+    return Admitted(root, extract_facts(sig.signed_root, version), sig)

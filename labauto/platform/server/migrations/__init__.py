@@ -1,0 +1,1 @@
+"""Alembic migrations of the platform store (run by ``labauto.platform.server.db.migrate``)."""

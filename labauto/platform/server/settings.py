@@ -1,0 +1,45 @@
+"""Settings of the platform server, from arguments or the environment.
+
+LABAUTO_PLATFORM_DB            database URL (default: SQLite file ./labauto-platform.sqlite3)
+LABAUTO_PLATFORM_SCHEMA_DIR    DCC schema directory (vX.Y.Z/dcc.xsd inside)
+LABAUTO_PLATFORM_ADMIN_TOKEN   token for the admin API (lab registration, tokens, audit);
+                               unset = admin API disabled
+LABAUTO_PLATFORM_TRUSTED_CA    PEM file of a CA that must have issued every lab certificate
+                               (unset = any valid certificate the admin registers)
+LABAUTO_PLATFORM_MAX_UPLOAD    largest accepted upload part in bytes (default 20 MB)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DB = "sqlite:///labauto-platform.sqlite3"
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    database_url: str
+    schema_dir: Path
+    admin_token: str | None = None
+    trusted_ca_pem: bytes | None = None
+    max_upload_bytes: int = 20 * 1024 * 1024
+    migrate_on_startup: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides) -> "PlatformSettings":
+        env = os.environ
+        ca_path = env.get("LABAUTO_PLATFORM_TRUSTED_CA")
+        schema = env.get("LABAUTO_PLATFORM_SCHEMA_DIR") or env.get("LABAUTO_DCC_DIR", "")
+        if schema and (Path(schema) / "schema").is_dir():
+            schema = str(Path(schema) / "schema")
+        values = dict(database_url=env.get("LABAUTO_PLATFORM_DB", DEFAULT_DB),
+                      schema_dir=Path(schema) if schema else None,
+                      admin_token=env.get("LABAUTO_PLATFORM_ADMIN_TOKEN") or None,
+                      trusted_ca_pem=Path(ca_path).read_bytes() if ca_path else None,
+                      max_upload_bytes=int(env.get("LABAUTO_PLATFORM_MAX_UPLOAD", 20 * 1024 * 1024)))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if values["schema_dir"] is None:
+            raise ValueError("no DCC schema directory: pass --schema-dir or set LABAUTO_PLATFORM_SCHEMA_DIR")
+        values["schema_dir"] = Path(values["schema_dir"])
+        return cls(**values)

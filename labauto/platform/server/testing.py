@@ -1,0 +1,123 @@
+"""Run the platform for tests and demos: in a thread (``running_server``) or as a separate
+process that can be killed and restarted (``ServerProcess``), and register labs over HTTP."""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+from labauto.platform.server.settings import PlatformSettings
+
+
+@contextlib.contextmanager
+def running_server(database_url: str, schema_dir: Path, *, admin_token: str,
+                   trusted_ca_pem: bytes | None = None) -> Iterator[str]:
+    """The platform on 127.0.0.1 (free port) in a background thread; yields the base URL and
+    shuts uvicorn down cleanly on exit.  The database is migrated at startup."""
+    from labauto.platform.server.runner import ThreadedServer
+
+    server = ThreadedServer(PlatformSettings(database_url=database_url, schema_dir=Path(schema_dir),
+                                             admin_token=admin_token, trusted_ca_pem=trusted_ca_pem))
+    base_url = server.start()
+    try:
+        yield base_url
+    finally:
+        server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(base_url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base_url}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the platform at {base_url} did not become healthy in {timeout} s")
+        time.sleep(0.05)
+
+
+class ServerProcess:
+    """``python -m labauto.platform.server`` as a child process on a fixed port, so a test can
+    kill it (SIGKILL: a crash) and start it again on the same database and URL."""
+
+    def __init__(self, database_url: str, schema_dir: Path, *, admin_token: str,
+                 port: int | None = None) -> None:
+        self.database_url, self.schema_dir, self.admin_token = database_url, Path(schema_dir), admin_token
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> str:
+        env = dict(os.environ, LABAUTO_PLATFORM_ADMIN_TOKEN=self.admin_token)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "labauto.platform.server", "--db", self.database_url,
+             "--schema-dir", str(self.schema_dir), "--port", str(self.port), "--log-level", "warning"],
+            env=env)
+        try:
+            wait_healthy(self.base_url, timeout)
+        except TimeoutError:
+            self.kill()
+            raise
+        return self.base_url
+
+    def kill(self) -> None:
+        """Crash the server (SIGKILL) and reap it."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        """Shut the server down cleanly (SIGTERM)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> str:
+        self.kill()
+        return self.start()
+
+    def __enter__(self) -> "ServerProcess":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def register_lab(base_url: str, admin_token: str, name: str, accreditation_id: str,
+                 cert_pem: str | bytes) -> str:
+    """Register a lab over the admin API and return a new API token for it."""
+    pem = cert_pem.decode() if isinstance(cert_pem, bytes) else cert_pem
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+        r = client.post("/api/v1/labs", json={"name": name, "accreditation_id": accreditation_id,
+                                              "certificate_pem": pem})
+        if r.status_code != 201:
+            raise RuntimeError(f"registering lab {name!r} failed: HTTP {r.status_code} {r.text}")
+        lab_id = r.json()["id"]
+        r = client.post(f"/api/v1/labs/{lab_id}/tokens")
+        if r.status_code != 201:
+            raise RuntimeError(f"issuing a token for lab {name!r} failed: HTTP {r.status_code} {r.text}")
+        return r.json()["token"]
