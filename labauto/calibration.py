@@ -6,6 +6,7 @@ and the ``--no-prefect`` CLI path call :func:`run_calibration` directly.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -109,22 +110,39 @@ def run_calibration(procedure_path: str | Path, *, dut_resource: str, standard_r
     return outcome
 
 
+def _decimals(u: Any) -> int:
+    """Decimal places that show ``u`` with two significant digits (ILAC-P14)."""
+    m = abs(float(u.magnitude))
+    return max(0, 1 - math.floor(math.log10(m))) if m > 0 else 0
+
+
+def _fmt(q: Any, unit: Any = None, *, like: Any = None) -> str:
+    """``q`` (in ``unit``) with as many decimals as ``like`` needs for two significant digits
+    (trailing zeros kept: "100.0000 mV"); without ``like``, the shortest exact form."""
+    q = q.to(unit) if unit is not None else q
+    if like is None:
+        return f"{q.magnitude + 0.0:.10g} {q.units:~P}"      # + 0.0: no "-0" after rounding
+    return f"{q.magnitude + 0.0:.{_decimals(like.to(q.units))}f} {q.units:~P}"
+
+
 def results_table_rows(result: CalibrationResult) -> list[dict[str, Any]]:
-    """Per-point rows (as reported: ILAC-P14 rounding) for tables and artifacts."""
+    """Per-point rows as the certificate states them: U rounded up to two significant digits
+    (ILAC-P14), error and mean reading rounded to the same decimal place, error/U/tolerance in
+    the engineering unit of U."""
     rows = []
     for p in result.points:
         unit = p.expanded_uncertainty.units
         err, U = round_quantity_pair(p.error, p.expanded_uncertainty)
-        mean, _ = round_quantity_pair(p.mean.to(p.nominal.units), p.expanded_uncertainty.to(p.nominal.units))
+        mean, _ = round_quantity_pair(p.mean, p.expanded_uncertainty)
         rows.append({
             "point": p.point_id,
-            "range": f"{p.range:~P}",
-            "nominal": f"{p.nominal:~P}",
-            "mean reading": f"{mean.magnitude:.10g} {mean.units:~P}",
-            "error": f"{err.magnitude:.10g} {unit:~P}",
-            "U": f"{U.magnitude:.10g} {unit:~P}",
+            "range": _fmt(p.range),
+            "nominal": _fmt(p.nominal),
+            "mean reading": _fmt(mean, p.nominal.units, like=U),
+            "error": _fmt(err, like=U),
+            "U": _fmt(U, like=U),
             "k": f"{p.coverage_factor:.2f}",
-            "tolerance": f"± {p.tolerance.to(unit).magnitude:.4g} {unit:~P}",
+            "tolerance": "± " + _fmt(p.tolerance, unit),
             "TUR": f"{p.tur:.1f}",
             "decision": p.decision,
         })

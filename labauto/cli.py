@@ -57,16 +57,24 @@ def _sigterm_as_interrupt() -> None:
 
 
 def print_results(result: Any) -> None:
+    from rich import box
+
     from labauto.calibration import results_table_rows
 
     rows = results_table_rows(result)
+    # a narrow terminal gets range instead of the point id (the pair range + nominal is unique)
+    drop = "point" if console.width < 120 else "range"
     table = Table(title=f"Certificate {result.certificate_id} — {result.item.manufacturer} "
-                        f"{result.item.model} s/n {result.item.serial_number}")
-    for col in rows[0] if rows else []:
-        table.add_column(col, justify="left" if col in ("point", "decision") else "right")
+                        f"{result.item.model} s/n {result.item.serial_number}",
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    columns = [c for c in (rows[0] if rows else []) if c != drop]
+    for col in columns:   # values never wrap; a long header may
+        width = max(len(str(r[col])) for r in rows)
+        table.add_column(col, justify="left" if col in ("point", "decision") else "right",
+                         min_width=width)
     for row in rows:
         style = None if row["decision"] == "pass" else "bold red"
-        table.add_row(*[str(v) for v in row.values()], style=style)
+        table.add_row(*[str(row[c]) for c in columns], style=style)
     console.print(table)
     console.print(f"Decision rule: {result.decision_rule.description}")
     colour = "green" if result.overall_decision == "pass" else "red"

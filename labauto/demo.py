@@ -34,9 +34,10 @@ def _start_platform(console: Console, workdir: Path, stack: Any) -> str | None:
 
     admin = secrets.token_urlsafe(24)
     db = workdir / "platform.sqlite3"
-    base_url = stack.enter_context(running_server(f"sqlite:///{db}", schema_dir, admin_token=admin))
     lab = load_lab()
     ident = lab_signing_identity(lab)
+    base_url = stack.enter_context(running_server(f"sqlite:///{db}", schema_dir, admin_token=admin,
+                                                  trusted_ca_pem=ident.ca_cert_pem))
     token = register_lab(base_url, admin, lab.laboratory.name, lab.laboratory.identifier,
                          ident.cert_pem.decode())
     os.environ["LABAUTO_PLATFORM_URL"] = base_url

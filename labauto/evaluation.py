@@ -33,7 +33,7 @@ from labauto.results import CalibrationResult, Equipment, PointResult, Procedure
 from labauto.uncertainty import Model, Normal, Rectangular, TypeA, gum
 from labauto.uncertainty.budget import UncertaintyBudget
 from labauto.uncertainty.rounding import round_quantity_pair
-from labauto.units import Q_
+from labauto.units import Q_, engineering_unit
 
 RESOLUTION_NAME = "dX_res"
 
@@ -69,10 +69,13 @@ def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float]
                          "for a Type A evaluation")
     values = Q_(readings, unit).to(point.nominal.units)
     budget = error_budget(point, procedure, values)
-    U = budget.expanded_uncertainty
-    error = budget.estimate
-    decision = procedure.decision_rule.decide(error, U, point.tolerance)
+    report_unit = engineering_unit(budget.expanded_uncertainty)     # "6.4 µV", not "6.4e-06 V"
+    U = budget.expanded_uncertainty.to(report_unit)
+    error = budget.estimate.to(report_unit)
     _, U_reported = round_quantity_pair(error, U)
+    # decide with the U stated on the certificate (rounded up per ILAC-P14), so that a reader
+    # can reproduce every decision from the certificate alone
+    decision = procedure.decision_rule.decide(error, U_reported, point.tolerance)
     mags = [float(x) for x in values.magnitude]
     return PointResult(
         point_id=point.id, function=point.function, range=point.range, nominal=point.nominal,

@@ -121,3 +121,30 @@ def from_dsi(text: str) -> pint.Unit:
         prefix = ""
         unit = unit * last
     return unit
+
+
+_ENGINEERING_PREFIXES = ("nano", "micro", "milli", "", "kilo", "mega")
+
+
+def engineering_unit(q: pint.Quantity) -> pint.Unit:
+    """The SI-prefixed form of ``q``'s unit that puts |magnitude| in [1, 1000) (nV ... MV), the
+    way a certificate states an uncertainty ("6.4 µV", not "6.4e-06 V").  Units that are not a
+    single prefixable unit are returned unchanged."""
+    units = q.units
+    names = list(units._units.items())
+    if len(names) != 1 or names[0][1] != 1:
+        return units
+    _, base = _split_prefix(names[0][0])
+    if base not in _DSI_UNITS or base in ("kilogram", "gram", "degree_Celsius"):
+        return units
+    magnitude = abs(float(q.to(base).magnitude))
+    if magnitude == 0:
+        return units
+    best = base
+    for prefix in _ENGINEERING_PREFIXES:
+        candidate = f"{prefix}{base}"
+        if magnitude / float(ureg.Quantity(1, candidate).to(base).magnitude) >= 1:
+            best = candidate
+        else:
+            break
+    return ureg.Unit(best)

@@ -1,10 +1,23 @@
-"""Enveloped XML signatures on DCC documents (RSA-SHA256, C14N 1.1, X509Certificate in KeyInfo).
+"""XML signatures on DCC documents: enveloped XMLDSig with XAdES signed properties.
 
 A DCC is signed by appending one ``ds:Signature`` as the last child of
-``dcc:digitalCalibrationCertificate`` (the place DCC 3.x allows it), covering the whole document
-(``Reference URI=""`` with the enveloped-signature transform).  The signed document stays
-schema-valid.  Verification checks the signature against the certificate embedded in KeyInfo,
-or against a certificate the caller trusts (``trusted_cert_pem``), and returns who signed.
+``dcc:digitalCalibrationCertificate`` (the place DCC 3.x allows it).  Its first
+``ds:Reference`` (``URI=""`` with the enveloped-signature transform) covers the whole document;
+RSA-SHA256, C14N 1.1, and the signer's X.509 certificate in ``ds:KeyInfo/ds:X509Data``.
+
+By default the signature is XAdES-BES (ETSI EN 319 132-1) as far as signxml's
+``XAdESSigner`` goes: a ``ds:Object/xades:QualifyingProperties`` carries the *signed* properties
+``xades:SigningTime`` and ``xades:SigningCertificateV2`` (the SHA-256 digest of the signing
+certificate), referenced from ``ds:SignedInfo`` together with ``ds:KeyInfo`` — so the claimed time
+and the certificate are bound to the signature and cannot be swapped.  There is no trusted
+timestamp (XAdES-T needs a time-stamping authority): the signing time is the signer's claim.
+``xades=False`` gives the plain XMLDSig form PTB's example ``valid_signature.xml`` uses; both
+verify.  The signed DCC stays schema-valid (XAdES elements sit in ``ds:Object``, which the
+XMLDSig schema validates laxly).
+
+Verification checks the signature against the certificate embedded in ``ds:KeyInfo`` or against
+one the caller trusts (``trusted_cert_pem``), with the certificate's validity checked at the
+XAdES signing time when there is one (else now), and returns who signed and when.
 
 XML is parsed with entity resolution, network access and DTD loading switched off, so a hostile
 document cannot read files, reach the network or expand entities ("billion laughs").
@@ -12,22 +25,28 @@ document cannot read files, reach the network or expand entities ("billion laugh
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from lxml import etree
 from signxml import (CanonicalizationMethod, DigestAlgorithm, SignatureConfiguration,
                      SignatureMethod, XMLSigner, XMLVerifier, methods)
 from signxml.exceptions import InvalidInput, InvalidSignature, SignXMLException
+from signxml.xades import (XAdESDataObjectFormat, XAdESSignatureConfiguration, XAdESSigner,
+                           XAdESVerifier)
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 DCC_NS = "https://ptb.de/dcc"
+XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
 C14N_11 = CanonicalizationMethod.CANONICAL_XML_1_1
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+_SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
+_CLOCK_SKEW = dt.timedelta(minutes=5)
 
-_VERIFY_CONFIG = SignatureConfiguration(
-    require_x509=True,
-    expect_references=1,
+_ALGORITHMS = dict(
     signature_methods=frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384,
                                  SignatureMethod.RSA_SHA512, SignatureMethod.ECDSA_SHA256,
                                  SignatureMethod.ECDSA_SHA384, SignatureMethod.ECDSA_SHA512}),
@@ -42,12 +61,14 @@ class SignatureError(ValueError):
 
 @dataclass(frozen=True)
 class VerifiedSignature:
-    """The result of a successful verification: who signed, and what the signature covers."""
+    """The result of a successful verification: who signed, when, and what the signature covers."""
 
     signer_cert_pem: bytes
     signer_subject: str
     signer_fingerprint_sha256: str
     signed_root: etree._Element   # the verified content (the whole DCC minus the signature)
+    signing_time: dt.datetime | None = None   # signed xades:SigningTime (UTC); None for plain XMLDSig
+    xades: bool = False
 
 
 def safe_parser() -> etree.XMLParser:
@@ -71,10 +92,46 @@ def _signatures(root: etree._Element) -> list[etree._Element]:
     return root.findall(f"{{{DS_NS}}}Signature")
 
 
-def sign_dcc(xml: bytes, key_pem: bytes, cert_pem: bytes) -> bytes:
+# ------------------------------------------------------------------ signing
+
+@functools.lru_cache(maxsize=8)
+def _private_key(key_pem: bytes):
+    """Loading an RSA key checks it (~20 ms); a lab signs many DCCs with one key."""
+    try:
+        return serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise SignatureError(f"the signing key is not an unencrypted PEM private key: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def _certificate(cert_pem: bytes) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        raise SignatureError(f"the signing certificate is not a PEM X.509 certificate: {exc}") from exc
+
+
+class _DccXAdESSigner(XAdESSigner):
+    """signxml's XAdES signer with the signing time given by the caller (signxml writes "now")."""
+
+    def __init__(self, signing_time: dt.datetime, **kwargs) -> None:
+        super().__init__(data_object_format=XAdESDataObjectFormat(
+            Description="PTB Digital Calibration Certificate (DCC)", MimeType="application/xml"), **kwargs)
+        self.signing_time = signing_time
+
+    def add_signing_time(self, signed_signature_properties, sig_root, signing_settings) -> None:
+        el = etree.SubElement(signed_signature_properties, f"{{{XADES_NS}}}SigningTime",
+                              nsmap=self.namespaces)
+        el.text = self.signing_time.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def sign_dcc(xml: bytes, key_pem: bytes, cert_pem: bytes, *, xades: bool = True,
+             signing_time: dt.datetime | None = None) -> bytes:
     """Return ``xml`` (an unsigned DCC) with an enveloped RSA-SHA256 signature by ``key_pem``.
 
-    ``cert_pem`` (the certificate of the key) is embedded in ``ds:KeyInfo/ds:X509Data``.
+    ``cert_pem`` (the certificate of the key) is embedded in ``ds:KeyInfo/ds:X509Data``.  With
+    ``xades`` (the default) the signature carries XAdES signed properties: ``signing_time``
+    (default now, UTC) and the SHA-256 digest of ``cert_pem``.
     Raises :class:`SignatureError` if the document is not a DCC or is already signed.
     """
     root = parse_xml(xml)
@@ -82,16 +139,26 @@ def sign_dcc(xml: bytes, key_pem: bytes, cert_pem: bytes) -> bytes:
         raise SignatureError(f"root element is {root.tag}, not dcc:digitalCalibrationCertificate")
     if _signatures(root):
         raise SignatureError("the DCC is already signed; sign the unsigned document")
-    signer = XMLSigner(method=methods.enveloped, signature_algorithm=SignatureMethod.RSA_SHA256,
-                       digest_algorithm=DigestAlgorithm.SHA256, c14n_algorithm=C14N_11)
-    signer.namespaces = {"ds": DS_NS}
+    key_pem = key_pem.encode() if isinstance(key_pem, str) else key_pem
+    cert_pem = cert_pem.encode() if isinstance(cert_pem, str) else cert_pem
+    key, cert = _private_key(key_pem), _certificate(cert_pem)
+    options = dict(method=methods.enveloped, signature_algorithm=SignatureMethod.RSA_SHA256,
+                   digest_algorithm=DigestAlgorithm.SHA256, c14n_algorithm=C14N_11)
     try:
-        signed = signer.sign(root, key=key_pem, cert=cert_pem.decode() if isinstance(cert_pem, bytes)
-                             else cert_pem)
+        if xades:
+            signer = _DccXAdESSigner(signing_time or dt.datetime.now(dt.timezone.utc), **options)
+            signer.namespaces = {"ds": DS_NS, "xades": XADES_NS}
+            signed = signer.sign(root, key=key, cert=[cert], always_add_key_value=False)
+        else:
+            signer = XMLSigner(**options)
+            signer.namespaces = {"ds": DS_NS}
+            signed = signer.sign(root, key=key, cert=[cert])
     except (SignXMLException, ValueError, TypeError) as exc:
         raise SignatureError(f"cannot sign the DCC with this key/certificate: {exc}") from exc
     return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
 
+
+# ------------------------------------------------------------------ verification
 
 def embedded_certificate(root: etree._Element) -> x509.Certificate | None:
     """The first X509Certificate in the document's signature KeyInfo, if any."""
@@ -105,13 +172,62 @@ def embedded_certificate(root: etree._Element) -> x509.Certificate | None:
     return None
 
 
+def _parse_time(text: str) -> dt.datetime:
+    """An xsd:dateTime as an aware UTC datetime (no offset = UTC)."""
+    text = text.strip()
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise SignatureError(f"xades:SigningTime {text!r} is not an ISO 8601 date-time") from exc
+    return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+
+def _claimed_signing_time(sig: etree._Element) -> dt.datetime:
+    """The xades:SigningTime in the (not yet verified) signature."""
+    el = sig.find(f"{{{DS_NS}}}Object/{{{XADES_NS}}}QualifyingProperties/{{{XADES_NS}}}SignedProperties/"
+                  f"{{{XADES_NS}}}SignedSignatureProperties/{{{XADES_NS}}}SigningTime")
+    if el is None:
+        raise SignatureError("the XAdES signed properties carry no xades:SigningTime")
+    return _parse_time(el.text or "")
+
+
+def _check_references(sig: etree._Element, is_xades: bool) -> list[str]:
+    """The Reference URIs of ``ds:SignedInfo``: exactly one ``URI=""`` (the whole DCC, with the
+    enveloped-signature transform); with XAdES the others may only point inside the signature
+    (its SignedProperties and KeyInfo), so nothing outside the signature is signed piecemeal."""
+    refs = sig.findall(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}Reference")
+    uris = [r.get("URI") for r in refs]
+    whole = [r for r in refs if r.get("URI") == ""]
+    if len(whole) != 1 or ENVELOPED not in [t.get("Algorithm") for t in whole[0].iter(f"{{{DS_NS}}}Transform")]:
+        raise SignatureError('the signature does not cover the whole DCC (exactly one Reference URI="" '
+                             "with the enveloped-signature transform is required)")
+    if not is_xades:
+        if len(refs) != 1:
+            raise SignatureError(f"the signature has {len(refs)} references; a plain XMLDSig DCC "
+                                 'signature has exactly one (URI="")')
+        return uris
+    if not 2 <= len(refs) <= 3:
+        raise SignatureError(f"the XAdES signature has {len(refs)} references; expected the DCC, "
+                             "the SignedProperties and optionally the KeyInfo")
+    inside = {el.get("Id") for el in sig.iter() if el.get("Id")}
+    for r in refs:
+        uri = r.get("URI") or ""
+        if uri and (not uri.startswith("#") or uri[1:] not in inside):
+            raise SignatureError(f"the signature references {uri!r}, which is not an element of the "
+                                 "signature itself")
+    if not any(r.get("Type") == _SIGNED_PROPERTIES_TYPE for r in refs):
+        raise SignatureError("the XAdES signature does not reference its SignedProperties")
+    return uris
+
+
 def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = None) -> VerifiedSignature:
-    """Verify the DCC's enveloped signature and return the signer.
+    """Verify the DCC's enveloped signature and return the signer (and the XAdES signing time).
 
     With ``trusted_cert_pem`` the signature must verify against that certificate (whatever the
     document embeds); without it, against the certificate embedded in ``ds:KeyInfo`` — which
-    proves integrity, not identity: the caller decides whether it trusts that signer.
-    Raises :class:`SignatureError` with the reason otherwise.
+    proves integrity, not identity: the caller decides whether it trusts that signer.  The
+    certificate must be valid at the XAdES signing time (else now), and a signing time may not
+    lie in the future.  Raises :class:`SignatureError` with the reason otherwise.
     """
     root = parse_xml(xml) if isinstance(xml, bytes) else xml
     sigs = _signatures(root)
@@ -120,6 +236,9 @@ def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = Non
                              "dcc:digitalCalibrationCertificate")
     if len(sigs) > 1:
         raise SignatureError(f"the DCC carries {len(sigs)} signatures; exactly one is supported")
+    sig = sigs[0]
+    is_xades = sig.find(f"{{{DS_NS}}}Object/{{{XADES_NS}}}QualifyingProperties") is not None
+    uris = _check_references(sig, is_xades)
     if trusted_cert_pem is not None:
         from labauto.platform.pki import PKIError, load_certificate
         try:
@@ -131,18 +250,38 @@ def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = Non
         if cert is None:
             raise SignatureError("the signature carries no X509Certificate in ds:KeyInfo and no "
                                  "trusted certificate was given")
+    now = dt.datetime.now(dt.timezone.utc)
+    signing_time = _claimed_signing_time(sig) if is_xades else None
+    if signing_time is not None and signing_time > now + _CLOCK_SKEW:
+        raise SignatureError(f"the XAdES signing time {signing_time.isoformat()} lies in the future")
+    at = signing_time or now
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        raise SignatureError(f"the signing certificate {cert.subject.rfc4514_string()} is valid from "
+                             f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
+                             f"not at the {'signing' if signing_time else 'present'} time {at:%Y-%m-%d %H:%M} UTC")
     try:
-        result = XMLVerifier().verify(root, x509_cert=cert, expect_config=_VERIFY_CONFIG)
+        if is_xades:
+            config = XAdESSignatureConfiguration(expect_references=len(uris), verification_time=at, **_ALGORITHMS)
+            results = XAdESVerifier().verify(root, x509_cert=cert, expect_config=config)
+        else:
+            config = SignatureConfiguration(require_x509=True, expect_references=1, verification_time=at,
+                                            **_ALGORITHMS)
+            results = [XMLVerifier().verify(root, x509_cert=cert, expect_config=config)]
     except InvalidSignature as exc:
         raise SignatureError(f"the XML signature does not verify: {exc}") from exc
     except (InvalidInput, SignXMLException, ValueError) as exc:
         raise SignatureError(f"the XML signature cannot be verified: {exc}") from exc
-    signed = result.signed_xml
+    signed = results[uris.index("")].signed_xml
     if signed is None or signed.tag != root.tag or signed.find(f"{{{DCC_NS}}}administrativeData") is None:
         raise SignatureError('the signature does not cover the whole DCC (Reference URI="" with '
                              "the enveloped-signature transform is required)")
-    from cryptography.hazmat.primitives.serialization import Encoding
-    return VerifiedSignature(signer_cert_pem=cert.public_bytes(Encoding.PEM),
+    if is_xades:
+        props = next(r.signed_properties for r in results if hasattr(r, "signed_properties"))
+        verified_time = props.findtext(f"{{{XADES_NS}}}SigningTime")
+        if verified_time is None or _parse_time(verified_time) != signing_time:
+            raise SignatureError("the signed xades:SigningTime differs from the one checked")
+    return VerifiedSignature(signer_cert_pem=cert.public_bytes(serialization.Encoding.PEM),
                              signer_subject=cert.subject.rfc4514_string(),
                              signer_fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),
-                             signed_root=signed)
+                             signed_root=signed, signing_time=signing_time, xades=is_xades)
+

@@ -143,9 +143,10 @@ def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
     obs = observer or current_observer()
     state = run.state()
     todo = list(points) if points is not None else run.pending_points()
-    for p in run.procedure.points:
-        if p.id in state.completed_ids() and p not in todo:
-            obs.point_skipped(p, "completed in an earlier session of this run")
+    if points is None:   # whole-run mode: say which points an earlier session completed
+        for p in run.procedure.points:
+            if p.id in state.completed_ids():
+                obs.point_skipped(p, "completed in an earlier session of this run")
     if not todo:
         return
     with lab_instruments(run, resource_manager, check_identities) as (dmm, cal):

@@ -113,3 +113,16 @@ class UncertaintyBudget:
             method=d.get("method", ""),
             rows=tuple(Contribution.from_dict(r) for r in d["rows"]),
         )
+
+    # -- renderers (labauto.uncertainty.render) ------------------------------------------
+    def to_markdown(self) -> str:
+        from labauto.uncertainty.render import markdown
+        return markdown(self)
+
+    def to_html(self) -> str:
+        from labauto.uncertainty.render import to_html
+        return to_html(self)
+
+    def to_rich_table(self, title: str | None = None) -> Any:
+        from labauto.uncertainty.render import rich_table
+        return rich_table(self, title)

@@ -35,3 +35,13 @@ def test_single_registry():
     import labauto
     from labauto.units import Q_ as q2
     assert labauto.ureg is ureg and q2(1, "V")._REGISTRY is ureg
+
+
+@pytest.mark.parametrize("value, unit, expected", [
+    (2e-5, "V", "microvolt"), (4e-4, "V", "microvolt"), (0.015, "V", "millivolt"),
+    (6.4, "uV", "microvolt"), (1200, "V", "kilovolt"), (0, "V", "volt"), (3, "degC", "degree_Celsius"),
+])
+def test_engineering_unit_puts_the_magnitude_in_1_to_1000(value, unit, expected):
+    from labauto.units import engineering_unit
+
+    assert engineering_unit(Q_(value, unit)) == ureg.Unit(expected)

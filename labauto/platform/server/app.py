@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from labauto.platform.server import html, service
+from labauto.platform.server import html, publishing, service, traceability
 from labauto.platform.server import schemas as S
 from labauto.platform.server.db import Database, migrate
 from labauto.platform.server.dcc import SchemaRegistry
@@ -63,16 +64,16 @@ def create_app(settings: PlatformSettings) -> FastAPI:
             raise _unauthorised("admin token required")
         return "admin"
 
-    def require_lab(creds: Creds, database: DB) -> Lab:
+    def require_lab(creds: Creds, database: DB) -> service.LabRef:
         if creds is None:
             raise _unauthorised("a lab API token is required (Authorization: Bearer <token>)")
         with database.read() as session:
             lab = service.lab_for_token(session, creds.credentials)
-            if lab is None:
-                raise _unauthorised("unknown or revoked API token")
-            _ = lab.certificates   # loaded for use outside the session
-            session.expunge(lab)
-            return lab
+        if lab is None:
+            raise _unauthorised("unknown or revoked API token")
+        return lab
+
+    LabAuth = Annotated[service.LabRef, Depends(require_lab)]
 
     @app.exception_handler(service.ServiceError)
     async def _service_error(_request: Request, exc: service.ServiceError) -> JSONResponse:
@@ -148,14 +149,14 @@ def create_app(settings: PlatformSettings) -> FastAPI:
              summary="Traceability chain from a certificate up to its roots")
     def get_chain(certificate_id: str, database: DB) -> dict[str, Any]:
         with database.read() as session:
-            return service.chain(session, certificate_id)
+            return traceability.chain(session, certificate_id)
 
     @app.get(f"{API}/certificates/{{certificate_id}}/dependents", response_model=S.Dependents,
              tags=["traceability"], responses=R404,
              summary="Certificates that depend on this one, transitively (recall impact)")
     def get_dependents(certificate_id: str, database: DB) -> dict[str, Any]:
         with database.read() as session:
-            return service.dependents(session, certificate_id)
+            return traceability.dependents(session, certificate_id)
 
     @app.get(f"{API}/certificates", response_model=S.SearchResult, tags=["public"],
              summary="Search certificates")
@@ -192,7 +193,7 @@ def create_app(settings: PlatformSettings) -> FastAPI:
             if row is None:
                 return HTMLResponse(html.not_found_page(certificate_id), status_code=404)
             return HTMLResponse(html.verification_page(service.record_json(row, session),
-                                                       service.chain(session, certificate_id, max_nodes=200)))
+                                                       traceability.chain(session, certificate_id, max_nodes=200)))
 
     # ------------------------------------------------------------------ labs (publishing)
 
@@ -202,27 +203,28 @@ def create_app(settings: PlatformSettings) -> FastAPI:
                          403: {"model": S.Error, "description": "amending another lab's certificate"},
                          413: {"model": S.Error}, 422: {"model": S.Rejection}},
               summary="Publish a signed DCC (idempotent by content)")
-    async def publish(database: DB, lab: Annotated[Lab, Depends(require_lab)],
+    async def publish(database: DB, lab: LabAuth,
                       dcc: Annotated[UploadFile, File(description="the signed DCC XML")],
                       pdf: Annotated[UploadFile | None, File(description="the PDF certificate")] = None,
                       json_file: Annotated[UploadFile | None, File(alias="json", description="the JSON form")] = None,
                       ) -> JSONResponse:
         dcc_b, pdf_b, json_b = await _read(dcc, "dcc"), await _read(pdf, "pdf"), await _read(json_file, "json")
-        from starlette.concurrency import run_in_threadpool
-        body = await run_in_threadpool(_publish_sync, database, lab.id, dcc_b, pdf_b, json_b)
-        return JSONResponse(body, status_code=201 if body["created"] else 200)
+        out = await run_in_threadpool(_publish_sync, database, lab, dcc_b, pdf_b, json_b)
+        return JSONResponse(out.json(), status_code=201 if out.created else 200)
 
-    def _publish_sync(database: Database, lab_id: int, dcc_b: bytes, pdf_b: bytes | None,
-                      json_b: bytes | None) -> dict[str, Any]:
+    def _publish_sync(database: Database, lab: service.LabRef, dcc_b: bytes, pdf_b: bytes | None,
+                      json_b: bytes | None) -> publishing.PublishOutcome:
+        # a replay of a stored document is answered without admitting it again
+        with database.read() as session:
+            same = publishing.stored_version(session, publishing.sha256_hex(dcc_b))
+        if same is not None and same.lab_id == lab.id:
+            return same
+        # parse, schema, signature: CPU only, outside the write transaction
+        admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b)
         for attempt in range(3):
             try:
                 with database.write() as session:
-                    lab = session.get(Lab, lab_id)
-                    out = service.publish(session, lab, dcc_b, schemas, pdf=pdf_b, js=json_b)
-                    row = out.row
-                    return {"certificate_id": row.certificate_id, "sha256": row.sha256,
-                            "status": row.status, "created": out.created, "version": row.version,
-                            "superseded": row.amends_certificate_id if out.created else None}
+                    return publishing.store(session, lab, dcc_b, admitted, pdf=pdf_b, js=json_b)
             except (IntegrityError, OperationalError):
                 # a concurrent publication of the same document/id won the race: look again
                 if attempt == 2:
@@ -232,10 +234,9 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     @app.post(f"{API}/certificates/{{certificate_id}}/revoke", response_model=S.VerificationRecord,
               tags=["lab"], responses={**R401, **R404, 403: {"model": S.Error}},
               summary="Revoke a certificate (issuing lab only), with a reason")
-    def revoke(certificate_id: str, body: S.RevokeRequest, database: DB,
-               lab: Annotated[Lab, Depends(require_lab)]) -> dict[str, Any]:
+    def revoke(certificate_id: str, body: S.RevokeRequest, database: DB, lab: LabAuth) -> dict[str, Any]:
         with database.write() as session:
-            row = service.revoke(session, session.get(Lab, lab.id), certificate_id, body.reason)
+            row = service.revoke(session, lab, certificate_id, body.reason)
             session.flush()
             return service.record_json(row, session)
 

@@ -66,6 +66,7 @@ class CertificateRecord(Base):
     schema_version: Mapped[str] = mapped_column(String(16))
     signer_fingerprint: Mapped[str] = mapped_column(String(64))
     signer_subject: Mapped[str] = mapped_column(Text)
+    signing_time: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     item_name: Mapped[str | None] = mapped_column(Text, nullable=True)
     item_manufacturer: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     item_model: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)

@@ -54,7 +54,9 @@ class Amends(BaseModel):
 
 class Signer(BaseModel):
     subject: str
-    fingerprint_sha256: str
+    fingerprint_sha256: str = Field(description="SHA-256 of the signing certificate (DER)")
+    signing_time: str | None = Field(description="the signed XAdES SigningTime; null for a plain "
+                                     "XMLDSig signature")
 
 
 class VerificationRecord(BaseModel):

@@ -1,0 +1,226 @@
+"""Benchmark of the uncertainty core (issue 3), side by side with GTC and suncal.
+
+(a) JCGM 101 Monte Carlo, 10^6 trials, of a 6-input DMM calibration model
+        E = X - V + dR + dT + dL + dZ
+    (normal indication and calibrator, rectangular resolution and temperature terms, a
+    Student-t term with 9 degrees of freedom, a normal zero term).  labauto vs suncal
+    (GTC has no Monte Carlo).  Goal: labauto <= 0.2 s.
+(b) GUM law of propagation of uncertainty (with Welch-Satterthwaite) for a 50-input model
+        y = x1*x2 + x3*x4 + ... + x49*x50
+    labauto vs GTC vs suncal.  Goal: labauto at least as fast as GTC.
+
+Timing is best of N wall-clock runs (time.perf_counter) in one process.  For labauto the LPU
+figure is given twice: building the Model from its equation text plus gum() and the budget
+(the fair comparison with GTC, which has no separate build step), and gum() + budget on a
+model already built (the repeated-evaluation case, e.g. one model per calibration point).
+GTC and suncal are optional: a missing package prints a note and its column is skipped
+(install them into the venv only: ``.venv/bin/pip install GTC suncal``).
+
+    .venv/bin/python benchmarks/bench_uncertainty.py [--repeat 7] [--trials 1000000]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from labauto.units import Q_  # noqa: E402
+from labauto.uncertainty import (Model, Normal, Rectangular, StudentT, gum,  # noqa: E402
+                                 monte_carlo)
+
+try:
+    import GTC
+except ImportError:  # pragma: no cover - optional comparison
+    GTC = None
+try:
+    import suncal
+except ImportError:  # pragma: no cover - optional comparison
+    suncal = None
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Minimum wall time of ``repeat`` calls, and the last result."""
+    best, result = math.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def fmt_t(t: float) -> str:
+    return f"{t * 1e3:9.2f} ms"
+
+
+# --------------------------------------------------------------------------- (a) MC, 6 inputs
+
+# name, kind, estimate [V], parameter [V] (u for normal, half-width for rectangular, scale for t), dof
+DMM_INPUTS = [
+    ("X", "normal", 10.0001, 20e-6, math.inf),       # mean DMM indication
+    ("V", "normal", 10.0, 15e-6, math.inf),          # calibrator output (certificate, k=1)
+    ("dR", "rect", 0.0, 5e-6, math.inf),             # DMM resolution
+    ("dT", "rect", 0.0, 10e-6, math.inf),            # calibrator temperature coefficient
+    ("dL", "t", 0.0, 3e-6, 9.0),                     # lead/thermal EMF from 10 readings
+    ("dZ", "normal", 0.0, 2e-6, math.inf),           # zero offset
+]
+DMM_EQUATION = "E = X - V + dR + dT + dL + dZ"
+
+
+def labauto_dmm_model() -> Model:
+    inputs = {}
+    for name, kind, x, p, nu in DMM_INPUTS:
+        if kind == "normal":
+            inputs[name] = Normal(Q_(x, "V"), Q_(p, "V"))
+        elif kind == "rect":
+            inputs[name] = Rectangular(Q_(x, "V"), Q_(p, "V"))
+        else:
+            inputs[name] = StudentT(Q_(x, "V"), Q_(p, "V"), dof=nu)
+    return Model(DMM_EQUATION, inputs=inputs)
+
+
+def suncal_dmm_model() -> Any:
+    m = suncal.Model(DMM_EQUATION)
+    for name, kind, x, p, nu in DMM_INPUTS:
+        v = m.var(name).measure(x)
+        if kind == "normal":
+            v.typeb(dist="normal", std=p)
+        elif kind == "rect":
+            v.typeb(dist="uniform", a=p)
+        else:  # same t_nu(x, scale^2) as labauto's StudentT for Monte Carlo
+            v.typeb(dist="t", scale=p, df=nu)
+    return m
+
+
+def bench_mc(repeat: int, trials: int) -> None:
+    print(f"(a) Monte Carlo, {trials:.0e} trials, 6-input DMM model: {DMM_EQUATION}")
+    model = labauto_dmm_model()
+    monte_carlo(model, trials=1000, seed=0)  # warm-up (imports, caches)
+    t_lab, mc = best_of(lambda: monte_carlo(model, trials=trials, seed=1), repeat)
+    lo, hi = mc.interval("E")
+    u_lab = mc.u("E").to("uV").magnitude
+    print(f"  labauto  monte_carlo()       {fmt_t(t_lab)}   u(E) = {u_lab:.4f} uV   "
+          f"95 % interval [{lo.to('uV').magnitude:.3f}, {hi.to('uV').magnitude:.3f}] uV   "
+          f"goal <= 200 ms: {'MET' if t_lab <= 0.2 else 'NOT MET'}")
+    if suncal is None:
+        print("  suncal   (not installed: .venv/bin/pip install suncal)")
+    else:
+        m = suncal_dmm_model()
+        np.random.seed(1)  # suncal draws through scipy's global NumPy generator
+        m.monte_carlo(samples=1000)
+        t_sc, res = best_of(lambda: m.monte_carlo(samples=trials), max(1, repeat))
+        u_sc = float(res.uncertainty["E"]) * 1e6
+        print(f"  suncal   Model.monte_carlo()  {fmt_t(t_sc)}   u(E) = {u_sc:.4f} uV   "
+              f"(labauto is {t_sc / t_lab:.1f}x faster; u differs by {abs(u_sc - u_lab) / u_lab:.2%})")
+    print("  GTC      (no Monte Carlo in GTC: law of propagation only)")
+    # where the time goes: sampling vs evaluation vs statistics
+    t_gum, g = best_of(lambda: gum(model), repeat)
+    print(f"  labauto  gum() of the same model {fmt_t(t_gum)}   u(E) = "
+          f"{g.u('E').to('uV').magnitude:.4f} uV (GUM uses the t scale 3 uV; MC draws t_9, sd 3.40 uV)")
+
+
+# --------------------------------------------------------------------------- (b) LPU, 50 inputs
+
+N_LPU = 50
+
+
+def lpu_inputs() -> list[tuple[str, str, float, float, float]]:
+    """x_i ~ 1 + i/100; every 3rd rectangular, every 5th normal with 10 dof, others normal."""
+    rows = []
+    for i in range(1, N_LPU + 1):
+        x, p = 1.0 + i / 100.0, 1e-3 * (1 + i % 5)
+        if i % 3 == 0:
+            rows.append((f"x{i}", "rect", x, p, math.inf))
+        elif i % 5 == 0:
+            rows.append((f"x{i}", "normal", x, p, 10.0))
+        else:
+            rows.append((f"x{i}", "normal", x, p, math.inf))
+    return rows
+
+
+LPU_EQUATION = "y = " + " + ".join(f"x{2 * k + 1}*x{2 * k + 2}" for k in range(N_LPU // 2))
+
+
+def labauto_lpu() -> tuple[Model, Any]:
+    inputs = {}
+    for name, kind, x, p, nu in lpu_inputs():
+        inputs[name] = (Rectangular(Q_(x, "V"), Q_(p, "V")) if kind == "rect"
+                        else Normal(Q_(x, "V"), Q_(p, "V"), dof=nu))
+    model = Model(LPU_EQUATION, inputs=inputs)
+    return model, gum(model).budget("y")
+
+
+def gtc_lpu() -> tuple[float, float, float]:
+    xs = []
+    for name, kind, x, p, nu in lpu_inputs():
+        u = p / math.sqrt(3.0) if kind == "rect" else p
+        xs.append(GTC.ureal(x, u, nu))
+    y = xs[0] * xs[1]
+    for k in range(1, N_LPU // 2):
+        y = y + xs[2 * k] * xs[2 * k + 1]
+    return GTC.value(y), GTC.uncertainty(y), GTC.dof(y)
+
+
+def suncal_lpu() -> Any:
+    m = suncal.Model(LPU_EQUATION)
+    for name, kind, x, p, nu in lpu_inputs():
+        v = m.var(name).measure(x)
+        if kind == "rect":
+            v.typeb(dist="uniform", a=p)
+        else:
+            v.typeb(dist="normal", std=p, df=nu)
+    return m.calculate_gum()
+
+
+def bench_lpu(repeat: int) -> None:
+    print(f"(b) GUM LPU + Welch-Satterthwaite, {N_LPU}-input model y = x1*x2 + ... + x49*x50")
+    labauto_lpu()  # warm-up
+    t_full, (model, budget) = best_of(labauto_lpu, repeat)
+    t_gum, budget2 = best_of(lambda: gum(model).budget("y"), repeat)
+    u_lab = budget.combined_uncertainty.to("V**2").magnitude
+    print(f"  labauto  Model() + gum() + budget   {fmt_t(t_full)}   u(y) = {u_lab:.9f} V²  "
+          f"nu_eff = {budget.dof_eff:.1f}")
+    print(f"  labauto  gum() + budget (built)     {fmt_t(t_gum)}")
+    if GTC is None:
+        print("  GTC      (not installed: .venv/bin/pip install GTC)")
+    else:
+        gtc_lpu()
+        t_gtc, (v, u, nu) = best_of(gtc_lpu, repeat)
+        verdict = "MET" if t_full <= t_gtc else "NOT MET"
+        print(f"  GTC      ureal() x50 + expression    {fmt_t(t_gtc)}   u(y) = {u:.9f} V²  "
+              f"nu_eff = {nu:.1f}   (relative difference in u: {abs(u - u_lab) / u_lab:.1e})")
+        print(f"  goal labauto (build + gum) <= GTC: {verdict} "
+              f"({t_gtc / t_full:.2f}x GTC's speed; prebuilt model {t_gtc / t_gum:.1f}x)")
+    if suncal is None:
+        print("  suncal   (not installed: .venv/bin/pip install suncal)")
+    else:
+        t_sc, res = best_of(suncal_lpu, max(1, min(repeat, 3)))
+        u_sc = float(res.uncertainty["y"])
+        print(f"  suncal   Model() + calculate_gum()   {fmt_t(t_sc)}   u(y) = {u_sc:.9f} V²  "
+              f"nu_eff = {float(res.degf['y']):.1f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=7, help="best of N runs (default 7)")
+    ap.add_argument("--trials", type=int, default=10 ** 6, help="Monte Carlo trials (default 1e6)")
+    args = ap.parse_args(argv)
+    versions = [f"python {platform.python_version()}", f"numpy {np.__version__}"]
+    versions.append(f"GTC {GTC.version}" if GTC is not None else "GTC missing")
+    versions.append(f"suncal {suncal.version.__version__}" if suncal is not None else "suncal missing")
+    print("labauto uncertainty benchmark -- " + ", ".join(versions) + f"; best of {args.repeat}")
+    bench_mc(args.repeat, args.trials)
+    print()
+    bench_lpu(args.repeat)
+
+
+if __name__ == "__main__":
+    main()

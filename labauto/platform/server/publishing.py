@@ -1,0 +1,205 @@
+"""Publishing a signed DCC: admission (no database), then one short write transaction.
+
+The pipeline is split so that the CPU-heavy part — parsing, schema validation, signature
+verification (:func:`admit_submission`) — runs outside the store's write lock and concurrent
+publications overlap; :func:`store` then checks what needs the database (idempotency, signer
+registered to the publishing lab, amendment rules) and inserts with Core statements (a publish
+is a hot path: no ORM unit of work, no reloads).
+
+Rules:
+- the same bytes again return the stored version (``created=False``), whatever its status;
+- the signer's certificate must be one registered for the publishing lab;
+- a different document under a stored certificate id is a :class:`Conflict` unless it declares
+  itself an amendment/substitution of that id (``dcc:reportAmendedSubstituted``), which then
+  supersedes the old version; one naming another id supersedes that certificate (same lab only);
+- an amendment that arrives before the certificate it replaces supersedes it on arrival.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from labauto.platform.server.dcc import AdmissionError, Admitted, SchemaRegistry, admit
+from labauto.platform.server.models import (CertificateRecord, Document, ItemIdentifier, Lab,
+                                            LabCertificate, Measurand, TraceLink, utcnow)
+from labauto.platform.server.service import Conflict, Forbidden, LabRef, Rejected, audit
+
+# The hot path uses Core statements built once (their SQL and cache keys are computed once)
+# with bound parameters: no ORM identity map, no unit of work, no statement rebuilding.
+T = CertificateRecord.__table__
+C = T.c
+_BY_SHA = select(C.certificate_id, C.version, C.lab_id, C.revoked_at, C.superseded_by_id).where(
+    C.sha256 == bindparam("sha"))
+_CURRENT = (select(C.id, C.certificate_id, C.sha256, C.lab_id, C.version, C.superseded_by_id)
+            .where(C.certificate_id == bindparam("cid")).order_by(C.version.desc()).limit(1))
+_EARLY_AMENDMENT = (select(C.id, C.certificate_id, C.sha256, C.type_of_change)
+                    .where(C.amends_certificate_id == bindparam("cid"), C.certificate_id != bindparam("cid"),
+                           C.lab_id == bindparam("lab")).order_by(C.id).limit(1))
+_CERT_OWNER = select(LabCertificate.__table__.c.lab_id).where(
+    LabCertificate.__table__.c.fingerprint_sha256 == bindparam("fp"))
+_INSERT_RECORD = insert(T).returning(C.id)
+_INSERT_DOCUMENT = insert(Document.__table__)
+_INSERT_IDENTIFIERS = insert(ItemIdentifier.__table__)
+_INSERT_MEASURANDS = insert(Measurand.__table__)
+_INSERT_LINKS = insert(TraceLink.__table__)
+_SUPERSEDE = update(T).where(C.id == bindparam("row")).values(
+    superseded_by_id=bindparam("by"), superseded_at=bindparam("at"))
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    """What the API answers for a publication."""
+    certificate_id: str
+    sha256: str
+    status: str
+    version: int
+    created: bool
+    superseded: str | None = None      # the certificate id this publication superseded
+    lab_id: int | None = None
+
+    def json(self) -> dict:
+        return {"certificate_id": self.certificate_id, "sha256": self.sha256, "status": self.status,
+                "created": self.created, "version": self.version, "superseded": self.superseded}
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _status(revoked_at, superseded_by_id) -> str:
+    return "revoked" if revoked_at is not None else "superseded" if superseded_by_id is not None else "valid"
+
+
+def stored_version(session: Session, sha256: str) -> PublishOutcome | None:
+    """The stored document with this SHA-256 (as an unchanged publication), if any."""
+    r = session.execute(_BY_SHA, {"sha": sha256}).first()
+    if r is None:
+        return None
+    return PublishOutcome(r.certificate_id, sha256, _status(r.revoked_at, r.superseded_by_id), r.version,
+                          created=False, lab_id=r.lab_id)
+
+
+def _check_attachments(pdf: bytes | None, js: bytes | None) -> None:
+    if pdf is not None and not pdf.startswith(b"%PDF-"):
+        raise Rejected("attachment", "the pdf file is not a PDF (it does not start with %PDF-)")
+    if js is not None:
+        try:
+            json.loads(js)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Rejected("attachment", f"the json file is not valid JSON: {exc}") from exc
+
+
+def admit_submission(dcc: bytes, schemas: SchemaRegistry, *, pdf: bytes | None = None,
+                     js: bytes | None = None) -> Admitted:
+    """The database-free admission stages; :class:`Rejected` names the failing stage."""
+    _check_attachments(pdf, js)
+    try:
+        adm = admit(dcc, schemas)
+    except AdmissionError as exc:
+        raise Rejected(exc.stage, exc.detail) from exc
+    if not adm.facts.certificate_id:
+        raise Rejected("schema", "dcc:coreData/dcc:uniqueIdentifier is empty")
+    return adm
+
+
+def _check_signer(session: Session, lab: LabRef, adm: Admitted) -> None:
+    sig = adm.signature
+    owner = session.scalar(_CERT_OWNER, {"fp": sig.signer_fingerprint_sha256})
+    if owner == lab.id:
+        return
+    who = (f"registered to lab {session.get(Lab, owner).name!r}" if owner is not None
+           else "not registered on the platform")
+    raise Rejected("signer", f"the DCC is signed by {sig.signer_subject} (certificate "
+                   f"{sig.signer_fingerprint_sha256[:16]}…), which is {who}; lab {lab.name!r} "
+                   "can publish only documents signed with its own registered certificate")
+
+
+def _current(session: Session, certificate_id: str):
+    return session.execute(_CURRENT, {"cid": certificate_id}).first()
+
+
+def _supersede(session: Session, old, new_id: int, new_cid: str, new_sha: str, type_of_change: str | None,
+               lab: LabRef) -> None:
+    session.execute(_SUPERSEDE, {"row": old.id, "by": new_id, "at": utcnow()})
+    audit(session, f"lab:{lab.id}", "certificate.supersede", lab_id=lab.id,
+          certificate_id=old.certificate_id, sha256=old.sha256, superseded_by=new_cid,
+          superseded_by_sha256=new_sha, type_of_change=type_of_change)
+
+
+def store(session: Session, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None = None,
+          js: bytes | None = None) -> PublishOutcome:
+    """Store an admitted document for ``lab`` in the caller's write transaction."""
+    sha = sha256_hex(dcc)
+    same = stored_version(session, sha)
+    if same is not None and same.lab_id == lab.id:
+        return same
+    _check_signer(session, lab, adm)
+    sig, facts = adm.signature, adm.facts
+    existing = _current(session, facts.certificate_id)
+    version, superseded = 1, None
+    if existing is not None:
+        if facts.replaced_id != facts.certificate_id:
+            raise Conflict(f"certificate {facts.certificate_id!r} is already stored with a different "
+                           f"document (sha256 {existing.sha256}); publish a new version by declaring "
+                           "dcc:reportAmendedSubstituted with replacedUniqueIdentifier "
+                           f"{facts.certificate_id!r}, or use a new certificate id")
+        if existing.lab_id != lab.id:
+            raise Forbidden(f"certificate {facts.certificate_id!r} was issued by another lab")
+        version, superseded = existing.version + 1, existing
+    elif facts.replaced_id:
+        superseded = _current(session, facts.replaced_id)
+        if superseded is not None and superseded.lab_id != lab.id:
+            raise Forbidden(f"certificate {facts.replaced_id!r} was issued by another lab; "
+                            f"lab {lab.name!r} cannot amend or substitute it")
+        if superseded is not None and superseded.superseded_by_id is not None:
+            by = session.scalar(select(C.certificate_id).where(C.id == superseded.superseded_by_id))
+            raise Conflict(f"certificate {facts.replaced_id!r} is already superseded by {by!r}")
+
+    row_id = session.execute(_INSERT_RECORD, dict(
+        certificate_id=facts.certificate_id, version=version, sha256=sha, lab_id=lab.id,
+        schema_version=facts.schema_version, signer_fingerprint=sig.signer_fingerprint_sha256,
+        signer_subject=sig.signer_subject, signing_time=sig.signing_time, item_name=facts.item_name,
+        item_manufacturer=facts.manufacturer, item_model=facts.model, item_serial=facts.serial,
+        receipt_date=facts.receipt_date, begin_date=facts.begin_date, end_date=facts.end_date,
+        issue_date=facts.issue_date, amends_certificate_id=facts.replaced_id,
+        type_of_change=facts.type_of_change, published_at=utcnow(),
+        has_pdf=pdf is not None, has_json=js is not None)).scalar_one()
+    session.execute(_INSERT_DOCUMENT, [dict(certificate_row_id=row_id, dcc=dcc, pdf=pdf, json=js)])
+    if facts.identifications:
+        session.execute(_INSERT_IDENTIFIERS, [dict(certificate_row_id=row_id, issuer=i[:64], value=v)
+                                                 for i, v in facts.identifications])
+    if facts.measurands:
+        session.execute(_INSERT_MEASURANDS, [dict(certificate_row_id=row_id, name=m) for m in facts.measurands])
+    if facts.references:
+        session.execute(_INSERT_LINKS, [dict(certificate_row_id=row_id, referral_id=r.referral_id,
+                                                 procedure=r.procedure, declared_hash=r.value)
+                                            for r in facts.references])
+    audit(session, f"lab:{lab.id}", "certificate.publish", lab_id=lab.id,
+          certificate_id=facts.certificate_id, sha256=sha, version=version,
+          references=[r.referral_id for r in facts.references])
+    if superseded is not None:
+        _supersede(session, superseded, row_id, facts.certificate_id, sha, facts.type_of_change, lab)
+    status = "valid"
+    # an amendment that arrived before the certificate it replaces supersedes it on arrival
+    early = existing is None and session.execute(
+        _EARLY_AMENDMENT, {"cid": facts.certificate_id, "lab": lab.id}).first()
+    if early:
+        mine = _current(session, facts.certificate_id)
+        _supersede(session, mine, early.id, early.certificate_id, early.sha256, early.type_of_change, lab)
+        status = "superseded"
+    return PublishOutcome(facts.certificate_id, sha, status, version, created=True,
+                          superseded=superseded.certificate_id if superseded is not None else None,
+                          lab_id=lab.id)
+
+
+def publish(session: Session, lab: LabRef, dcc: bytes, schemas: SchemaRegistry, *,
+            pdf: bytes | None = None, js: bytes | None = None) -> PublishOutcome:
+    """Admit and store in one go (the command line and tests; the API splits the two)."""
+    same = stored_version(session, sha256_hex(dcc))
+    if same is not None and same.lab_id == lab.id:
+        return same
+    return store(session, lab, dcc, admit_submission(dcc, schemas, pdf=pdf, js=js), pdf=pdf, js=js)

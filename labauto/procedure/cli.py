@@ -1,0 +1,95 @@
+"""``labauto procedure validate|show FILE``: check a procedure file and print its test plan.
+
+``validate`` exits 1 with one ``file:line: reason`` line per problem (editors and CI logs jump
+to them); otherwise it prints the plan: every point with the DUT tolerance and the standard's
+specification at that value.  ``show`` adds the header, settings, decision rule and
+contributions (``--json`` for the machine-readable plan).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from labauto.errors import SourceError
+from labauto.procedure.loader import load_procedure
+from labauto.procedure.model import Procedure
+
+app = typer.Typer(help="Validate and inspect procedure files.", no_args_is_help=True,
+                  add_completion=False)
+
+FILE_ARG = typer.Argument(..., help="procedure YAML file", show_default=False)
+
+
+def _fmt(q, compact: bool = True) -> str:
+    """``0.0004 V`` -> ``400 µV``; ranges and set values stay in the unit they were given."""
+    return f"{(q.to_compact() if compact else q):.7g~P}"
+
+
+def _load(path: Path, console: Console) -> Procedure:
+    try:
+        return load_procedure(path)
+    except SourceError as exc:
+        for line in str(exc).splitlines():
+            console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def points_table(p: Procedure) -> Table:
+    std = p.standard_model
+    confidence = std.function(p.function).confidence
+    level = f", {confidence:.0%}" if confidence else ""
+    table = Table(title=f"{p.id} v{p.version}: {len(p.points)} test points")
+    for col in ("#", "point", "range", "nominal", "readings", "settle",
+                "tolerance (±)", f"{std.model} range", f"{std.model} spec (±{level})",
+                "tol / spec", "line"):
+        table.add_column(col, justify="left" if col == "point" else "right")
+    for pt in p.points:
+        ratio = (pt.tolerance / pt.standard_spec).to("").magnitude
+        table.add_row(str(pt.index + 1), pt.id, _fmt(pt.range, False), _fmt(pt.nominal, False),
+                      str(pt.readings), _fmt(pt.settle_time), _fmt(pt.tolerance),
+                      _fmt(pt.standard_range.range, False), _fmt(pt.standard_spec), f"{ratio:.1f}",
+                      str(pt.line or ""))
+    return table
+
+
+@app.command()
+def validate(file: Path = FILE_ARG) -> None:
+    """Check FILE against the instrument models; print its points or every error (exit 1)."""
+    console = Console()
+    p = _load(file, console)
+    console.print(points_table(p))
+    console.print(f"[green]OK[/green] {escape(str(file))}: {len(p.points)} points, "
+                  f"decision rule {p.decision_rule.name}, sha256 {p.sha256[:16]}…")
+
+
+@app.command()
+def show(file: Path = FILE_ARG,
+         as_json: bool = typer.Option(False, "--json", help="print the plan as JSON")) -> None:
+    """Print the procedure in FILE: header, settings, decision rule, contributions, points."""
+    console = Console()
+    p = _load(file, console)
+    if as_json:
+        typer.echo(json.dumps(p.to_dict(), indent=2, ensure_ascii=False))
+        return
+    dut, std = p.dut_model, p.standard_model
+    console.print(f"[bold]{escape(p.title)}[/bold]  ({p.id} version {p.version})")
+    console.print(f"Method: {escape(p.method)}", soft_wrap=True)
+    if p.description:
+        console.print(escape(p.description), soft_wrap=True)
+    console.print(escape(f"Item (DUT): {dut.manufacturer} {dut.model} [{dut.key}]   "
+                         f"Standard: {std.manufacturer} {std.model} [{std.key}]   "
+                         f"Function: {p.function}"))
+    console.print(f"Settings: NPLC {p.nplc:g}, autozero {'on' if p.autozero else 'off'}, "
+                  f"{p.readings} readings, settle {_fmt(p.settle_time)} (defaults per point)")
+    console.print(escape(f"Decision rule [{p.decision_rule.name}]: {p.decision_rule.statement}"),
+                  soft_wrap=True)
+    for c in p.contributions:
+        console.print(f"Contribution {c.name}: {escape(c.label)}, {c.distribution}, "
+                      f"u = {_fmt(c.u)}")
+    console.print(points_table(p))
+    console.print(f"File {escape(str(p.path))}, sha256 {p.sha256}")

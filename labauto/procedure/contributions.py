@@ -1,0 +1,156 @@
+"""Extra uncertainty contributions a procedure lists (thermal EMFs, leads, ...).
+
+Each enters the measurement model of the error of indication as an additive correction with
+estimate 0 (see labauto.evaluation).  In the procedure file::
+
+    contributions:
+      - {name: thermal_emf, label: thermal EMFs in the connections,
+         distribution: rectangular, half_width: 1 uV}
+      - {name: leads, distribution: normal, standard_uncertainty: 0.2 uV}
+      - {name: loading, distribution: normal, expanded_uncertainty: 0.5 uV, k: 2}
+      - {name: other, distribution: normal, expanded_uncertainty: 0.5 uV,
+         coverage_probability: 0.95}
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import pint
+
+from labauto.procedure.schema import Problems, check_keys, text
+from labauto.units import Q_, UnitError, parse_quantity
+from labauto.yamlsource import PathKey
+
+DISTRIBUTIONS = ("rectangular", "normal")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_COMMON = ("name", "label", "distribution")
+_AMOUNTS = {
+    "rectangular": ("half_width",),
+    "normal": ("standard_uncertainty", "expanded_uncertainty", "k", "coverage_probability", "dof"),
+}
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One listed contribution; its amount is in a unit of the procedure's function."""
+
+    name: str
+    label: str
+    distribution: str                           # rectangular | normal
+    half_width: pint.Quantity | None = None     # rectangular
+    standard_uncertainty: pint.Quantity | None = None        # normal, given as u
+    expanded_uncertainty: pint.Quantity | None = None        # normal, given as U ...
+    k: float | None = None                      # ... with its coverage factor
+    coverage_probability: float | None = None   # ... or its coverage probability
+    dof: float = math.inf                       # normal: degrees of freedom of u
+
+    @property
+    def u(self) -> pint.Quantity:
+        """Standard uncertainty of the contribution."""
+        if self.distribution == "rectangular":
+            assert self.half_width is not None
+            return self.half_width / math.sqrt(3)
+        if self.standard_uncertainty is not None:
+            return self.standard_uncertainty
+        assert self.expanded_uncertainty is not None
+        k = self.k if self.k is not None else NormalDist().inv_cdf(
+            (1 + float(self.coverage_probability or 0.95)) / 2)
+        return self.expanded_uncertainty / k
+
+    def as_input(self, unit: pint.Unit | str) -> Any:
+        """The contribution as an input quantity of a measurement model (estimate 0 in ``unit``):
+        a :class:`labauto.uncertainty.Rectangular` or :class:`labauto.uncertainty.Normal`."""
+        from labauto.uncertainty import Normal, Rectangular
+
+        zero = Q_(0.0, unit)
+        if self.distribution == "rectangular":
+            assert self.half_width is not None
+            return Rectangular(zero, self.half_width.to(unit), label=self.label)
+        if self.standard_uncertainty is not None:
+            return Normal(zero, self.standard_uncertainty.to(unit), dof=self.dof, label=self.label)
+        assert self.expanded_uncertainty is not None
+        return Normal.from_expanded(zero, self.expanded_uncertainty.to(unit), k=self.k,
+                                    coverage_probability=self.coverage_probability,
+                                    label=self.label)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "label": self.label,
+                             "distribution": self.distribution}
+        for key in ("half_width", "standard_uncertainty", "expanded_uncertainty"):
+            q = getattr(self, key)
+            if q is not None:
+                d[key] = {"value": float(q.magnitude), "unit": f"{q.units:~C}"}
+        for key in ("k", "coverage_probability"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
+        if self.distribution == "normal":
+            d["dof"] = None if math.isinf(self.dof) else self.dof
+        return d
+
+
+def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
+                       function: str) -> Contribution:
+    """One ``contributions`` entry; raises :class:`Invalid` after recording its problems."""
+    if not isinstance(data, dict):
+        raise problems.fail(path, "a contribution must be a mapping with name, distribution and "
+                                  "its amount (e.g. half_width: 1 uV)")
+    dist = data.get("distribution")
+    if dist is None:
+        raise problems.fail(path, "contribution is missing the required key 'distribution' "
+                                  f"({' or '.join(DISTRIBUTIONS)})")
+    if dist not in DISTRIBUTIONS:
+        raise problems.fail(path + ("distribution",),
+                            f"unknown distribution {dist!r}; use {' or '.join(DISTRIBUTIONS)}")
+    check_keys(problems, path, data, f"a {dist} contribution", required=("name", "distribution"),
+               optional=("label",) + _AMOUNTS[dist])
+    name = text(problems, path + ("name",), data["name"], "contribution name")
+    if not _NAME.match(name):
+        raise problems.fail(path + ("name",), f"contribution name {name!r} must be an identifier "
+                                              "(letters, digits, underscores)")
+    label = text(problems, path + ("label",), data.get("label", name), "contribution label")
+
+    def amount(key: str) -> pint.Quantity:
+        try:
+            q = parse_quantity(data[key], unit)
+        except UnitError as exc:
+            raise problems.fail(path + (key,), f"{key}: {exc} ({function} contributions are "
+                                               f"in {unit})") from None
+        if q.magnitude < 0:
+            raise problems.fail(path + (key,), f"{key} must not be negative")
+        return q
+
+    def number(key: str, low: float, high: float, what: str) -> float:
+        v = data[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not low < v <= high:
+            raise problems.fail(path + (key,), f"{key} must be a number {what}, not {v!r}")
+        return float(v)
+
+    if dist == "rectangular":
+        if "half_width" not in data:
+            raise problems.fail(path, "a rectangular contribution needs half_width (e.g. 1 uV)")
+        return Contribution(name, label, dist, half_width=amount("half_width"))
+    given = [k for k in ("standard_uncertainty", "expanded_uncertainty") if k in data]
+    if len(given) != 1:
+        raise problems.fail(path, "a normal contribution needs exactly one of "
+                                  "standard_uncertainty or expanded_uncertainty")
+    dof = number("dof", 0, math.inf, "> 0") if "dof" in data else math.inf
+    if given[0] == "standard_uncertainty":
+        for key in ("k", "coverage_probability"):
+            if key in data:
+                raise problems.fail(path + (key,), f"{key} belongs to expanded_uncertainty; "
+                                                   "standard_uncertainty is already u")
+        return Contribution(name, label, dist, standard_uncertainty=amount(given[0]), dof=dof)
+    if ("k" in data) == ("coverage_probability" in data):
+        raise problems.fail(path + ("expanded_uncertainty",),
+                            "expanded_uncertainty needs exactly one of k or coverage_probability")
+    k = number("k", 0, math.inf, "> 0") if "k" in data else None
+    p = number("coverage_probability", 0, 0.999999, "between 0 and 1") if k is None else None
+    return Contribution(name, label, dist, expanded_uncertainty=amount(given[0]), k=k,
+                        coverage_probability=p, dof=dof)
+
+
+__all__ = ["Contribution", "DISTRIBUTIONS", "parse_contribution"]

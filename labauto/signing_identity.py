@@ -1,0 +1,83 @@
+"""The lab's document-signing identity: private key + X.509 certificate used to sign DCCs.
+
+Where it comes from, in order:
+
+1. ``LABAUTO_SIGNING_KEY`` and ``LABAUTO_SIGNING_CERT`` — PEM files issued to the lab by its
+   PKI (a real accredited lab uses this; the key never leaves the lab's machine);
+2. otherwise a *demonstration* identity under ``<LABAUTO_HOME>/pki/``: a local root CA
+   ("labauto demo CA") and a lab certificate issued by it, created on first use.  It is good for
+   simulated calibrations and CI only; a platform trusts it only when told to (the demo registers
+   it with the in-process reference platform).
+
+Keys are written with mode 0600.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from labauto.config import labauto_home
+from labauto.errors import LabautoError
+from labauto.lab import LabConfig
+
+
+class SigningIdentityError(LabautoError):
+    """The configured signing key or certificate cannot be used."""
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    key_pem: bytes
+    cert_pem: bytes
+    ca_cert_pem: bytes | None      # issuer of cert_pem when known (the demo CA)
+    origin: str                    # where it was loaded from (printed by the CLI)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _from_environment() -> SigningIdentity | None:
+    key, cert = os.environ.get("LABAUTO_SIGNING_KEY"), os.environ.get("LABAUTO_SIGNING_CERT")
+    if not key and not cert:
+        return None
+    if not (key and cert):
+        raise SigningIdentityError("set both LABAUTO_SIGNING_KEY and LABAUTO_SIGNING_CERT "
+                                   "(PEM files of the lab's signing key and certificate)")
+    try:
+        return SigningIdentity(Path(key).read_bytes(), Path(cert).read_bytes(), None,
+                               f"{key} / {cert}")
+    except OSError as exc:
+        raise SigningIdentityError(f"cannot read the lab's signing identity: {exc}") from exc
+
+
+def demo_identity(lab: LabConfig, folder: Path | None = None) -> SigningIdentity:
+    """The demonstration CA and lab certificate in ``folder`` (created on first use)."""
+    from labauto.platform.pki import CertificateAuthority
+
+    folder = folder or labauto_home() / "pki"
+    ca_key, ca_cert = folder / "demo-ca.key.pem", folder / "demo-ca.cert.pem"
+    key, cert = folder / "lab.key.pem", folder / "lab.cert.pem"
+    if not ca_cert.exists():
+        ca = CertificateAuthority.create("labauto demo CA (simulation only)",
+                                         organization="labauto demo")
+        _write_private(ca_key, ca.key_pem)
+        ca_cert.write_bytes(ca.cert_pem)
+    if not cert.exists():
+        ca = CertificateAuthority(ca_key.read_bytes(), ca_cert.read_bytes())
+        pair = ca.issue(lab.laboratory.name, organization=lab.laboratory.name,
+                        country=lab.country or None)
+        _write_private(key, pair.key_pem)
+        cert.write_bytes(pair.cert_pem)
+    return SigningIdentity(key.read_bytes(), cert.read_bytes(), ca_cert.read_bytes(),
+                           f"demo PKI in {folder}")
+
+
+def lab_signing_identity(lab: LabConfig) -> SigningIdentity:
+    return _from_environment() or demo_identity(lab)

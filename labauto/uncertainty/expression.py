@@ -1,0 +1,413 @@
+"""Safe measurement-model equations: parsing, unit checking, symbolic derivatives, evaluation.
+
+An equation ``"Y = f(X1, X2, ...)"`` is parsed with :mod:`ast` and only a whitelist of node
+types is accepted: numbers, names, ``+ - * / **``, unary ``-``/``+`` and calls of the functions
+in :data:`FUNCTIONS`.  Nothing is ever passed to ``eval``; an equation is turned into a small
+expression tree of tuples::
+
+    ("c", 2.0)              constant            ("v", "X1")          variable
+    ("+", a, b) ("-", a, b) ("*", a, b) ("/", a, b) ("**", a, b)
+    ("neg", a)              unary minus         ("f", "sqrt", a)     function call
+
+Trees are differentiated symbolically (:func:`diff`), so GUM sensitivity coefficients and the
+second/third derivatives of the second-order terms are exact, not finite differences.  The
+same trees are evaluated on numpy arrays for Monte Carlo (:func:`evaluate`).
+
+Units are checked on the AST while it is converted (:func:`parse_equation`): both sides of
+``+``/``-`` must have the same dimension, transcendental functions need dimensionless
+arguments, and an exponent on a dimensioned base must be a constant.  A mismatch raises
+:class:`~labauto.uncertainty.errors.UnitConsistencyError` naming the offending sub-expression,
+before any number is computed.
+"""
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pint
+
+from labauto.uncertainty.errors import ModelError, UnitConsistencyError
+from labauto.units import ureg
+
+Tree = tuple
+
+DIMENSIONLESS = ureg.Unit("dimensionless")
+
+#: name -> numpy function; the only calls an equation may make.
+FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "sqrt": np.sqrt, "exp": np.exp, "log": np.log, "ln": np.log, "log10": np.log10,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
+    "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "abs": np.abs,
+    "sign": np.sign,
+}
+#: functions whose argument keeps its unit (the others need a dimensionless argument)
+_UNIT_PRESERVING = {"abs"}
+CONSTANTS = {"pi": math.pi}
+
+ZERO: Tree = ("c", 0.0)
+ONE: Tree = ("c", 1.0)
+
+
+# --------------------------------------------------------------------------- tree builders
+def const(x: float) -> Tree:
+    return ("c", float(x))
+
+
+def _is_c(t: Tree, value: float | None = None) -> bool:
+    return t[0] == "c" and (value is None or t[1] == value)
+
+
+def add(a: Tree, b: Tree) -> Tree:
+    if _is_c(a, 0.0):
+        return b
+    if _is_c(b, 0.0):
+        return a
+    if _is_c(a) and _is_c(b):
+        return const(a[1] + b[1])
+    return ("+", a, b)
+
+
+def sub(a: Tree, b: Tree) -> Tree:
+    if _is_c(b, 0.0):
+        return a
+    if _is_c(a, 0.0):
+        return neg(b)
+    if _is_c(a) and _is_c(b):
+        return const(a[1] - b[1])
+    return ("-", a, b)
+
+
+def mul(a: Tree, b: Tree) -> Tree:
+    if _is_c(a, 0.0) or _is_c(b, 0.0):
+        return ZERO
+    if _is_c(a, 1.0):
+        return b
+    if _is_c(b, 1.0):
+        return a
+    if _is_c(a) and _is_c(b):
+        return const(a[1] * b[1])
+    return ("*", a, b)
+
+
+def div(a: Tree, b: Tree) -> Tree:
+    if _is_c(a, 0.0):
+        return ZERO
+    if _is_c(b, 1.0):
+        return a
+    if _is_c(a) and _is_c(b) and b[1] != 0.0:
+        return const(a[1] / b[1])
+    return ("/", a, b)
+
+
+def pow_(a: Tree, b: Tree) -> Tree:
+    if _is_c(b, 0.0):
+        return ONE
+    if _is_c(b, 1.0):
+        return a
+    if _is_c(a) and _is_c(b):
+        return const(a[1] ** b[1])
+    return ("**", a, b)
+
+
+def neg(a: Tree) -> Tree:
+    if _is_c(a):
+        return const(-a[1])
+    if a[0] == "neg":
+        return a[1]
+    return ("neg", a)
+
+
+def call(fn: str, a: Tree) -> Tree:
+    if _is_c(a):
+        return const(float(FUNCTIONS[fn](a[1])))
+    return ("f", fn, a)
+
+
+def variables(t: Tree) -> set[str]:
+    """Names of the variables a tree depends on."""
+    kind = t[0]
+    if kind == "c":
+        return set()
+    if kind == "v":
+        return {t[1]}
+    if kind == "f":
+        return variables(t[2])
+    out: set[str] = set()
+    for child in t[1:]:
+        out |= variables(child)
+    return out
+
+
+# --------------------------------------------------------------------------- derivatives
+def _dfn(fn: str, a: Tree) -> Tree:
+    """d fn(a) / d a as a tree."""
+    if fn == "sqrt":
+        return div(const(0.5), call("sqrt", a))
+    if fn == "exp":
+        return call("exp", a)
+    if fn in ("log", "ln"):
+        return div(ONE, a)
+    if fn == "log10":
+        return div(ONE, mul(a, const(math.log(10.0))))
+    if fn == "sin":
+        return call("cos", a)
+    if fn == "cos":
+        return neg(call("sin", a))
+    if fn == "tan":
+        return div(ONE, pow_(call("cos", a), const(2)))
+    if fn == "asin":
+        return div(ONE, call("sqrt", sub(ONE, pow_(a, const(2)))))
+    if fn == "acos":
+        return neg(div(ONE, call("sqrt", sub(ONE, pow_(a, const(2))))))
+    if fn == "atan":
+        return div(ONE, add(ONE, pow_(a, const(2))))
+    if fn == "sinh":
+        return call("cosh", a)
+    if fn == "cosh":
+        return call("sinh", a)
+    if fn == "tanh":
+        return sub(ONE, pow_(call("tanh", a), const(2)))
+    if fn == "abs":
+        return call("sign", a)
+    if fn == "sign":
+        return ZERO
+    raise ModelError(f"no derivative rule for function {fn!r}")  # pragma: no cover
+
+
+def diff(t: Tree, var: str, _memo: dict | None = None) -> Tree:
+    """Symbolic partial derivative of ``t`` with respect to ``var``."""
+    memo = {} if _memo is None else _memo
+    key = (id(t), var)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is t:
+        return hit[1]
+    kind = t[0]
+    if kind == "c":
+        d = ZERO
+    elif kind == "v":
+        d = ONE if t[1] == var else ZERO
+    elif kind == "+":
+        d = add(diff(t[1], var, memo), diff(t[2], var, memo))
+    elif kind == "-":
+        d = sub(diff(t[1], var, memo), diff(t[2], var, memo))
+    elif kind == "*":
+        a, b = t[1], t[2]
+        d = add(mul(diff(a, var, memo), b), mul(a, diff(b, var, memo)))
+    elif kind == "/":
+        a, b = t[1], t[2]
+        d = sub(div(diff(a, var, memo), b), div(mul(a, diff(b, var, memo)), pow_(b, const(2))))
+    elif kind == "**":
+        a, b = t[1], t[2]
+        da, db = diff(a, var, memo), diff(b, var, memo)
+        if _is_c(db, 0.0):   # constant exponent: b a^(b-1) a'
+            d = mul(mul(b, pow_(a, sub(b, ONE))), da)
+        else:                # a^b (b' ln a + b a'/a)
+            d = mul(t, add(mul(db, call("log", a)), div(mul(b, da), a)))
+    elif kind == "neg":
+        d = neg(diff(t[1], var, memo))
+    elif kind == "f":
+        d = mul(_dfn(t[1], t[2]), diff(t[2], var, memo))
+    else:  # pragma: no cover
+        raise ModelError(f"unknown expression node {kind!r}")
+    memo[key] = (t, d)
+    return d
+
+
+# --------------------------------------------------------------------------- evaluation
+def evaluate(t: Tree, env: Mapping[str, Any]) -> Any:
+    """Value of ``t`` with variables from ``env`` (floats or numpy arrays, broadcast)."""
+    kind = t[0]
+    if kind == "c":
+        return t[1]
+    if kind == "v":
+        return env[t[1]]
+    if kind == "+":
+        return evaluate(t[1], env) + evaluate(t[2], env)
+    if kind == "-":
+        return evaluate(t[1], env) - evaluate(t[2], env)
+    if kind == "*":
+        return evaluate(t[1], env) * evaluate(t[2], env)
+    if kind == "/":
+        return evaluate(t[1], env) / evaluate(t[2], env)
+    if kind == "**":
+        return np.power(evaluate(t[1], env), evaluate(t[2], env))
+    if kind == "neg":
+        return -evaluate(t[1], env)
+    if kind == "f":
+        return FUNCTIONS[t[1]](evaluate(t[2], env))
+    raise ModelError(f"unknown expression node {kind!r}")  # pragma: no cover
+
+
+def to_text(t: Tree) -> str:
+    """Readable (fully parenthesised) form of a tree, for messages and debugging."""
+    kind = t[0]
+    if kind == "c":
+        return repr(t[1])
+    if kind == "v":
+        return t[1]
+    if kind == "neg":
+        return f"-({to_text(t[1])})"
+    if kind == "f":
+        return f"{t[1]}({to_text(t[2])})"
+    return f"({to_text(t[1])} {kind} {to_text(t[2])})"
+
+
+# --------------------------------------------------------------------------- parsing
+@dataclass(frozen=True)
+class Equation:
+    """One parsed equation ``output = tree``; ``unit`` is the output's unit in SI base units."""
+
+    output: str
+    tree: Tree
+    unit: pint.Unit
+    text: str
+    inputs_in_order: tuple[str, ...]   # input names in order of first appearance
+
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+class _Converter:
+    """AST -> tree, checking units on the way (``units`` maps a name to its base unit)."""
+
+    def __init__(self, text: str, units: Mapping[str, pint.Unit], where: str):
+        self.text, self.units, self.where = text, units, where
+        self.seen: list[str] = []
+
+    def _seg(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text, node) or ast.dump(node)
+
+    def _fail(self, node: ast.AST, reason: str, cls: type = ModelError) -> Exception:
+        col = getattr(node, "col_offset", None)
+        at = f" (column {col + 1})" if col is not None else ""
+        return cls(f"{self.where}{at}: {reason}")
+
+    def convert(self, node: ast.AST) -> tuple[Tree, pint.Unit]:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise self._fail(node, f"only numbers may appear as constants, not {node.value!r}")
+            return const(node.value), DIMENSIONLESS
+        if isinstance(node, ast.Name):
+            name = node.id
+            if name in self.units:
+                if name not in self.seen:
+                    self.seen.append(name)
+                return ("v", name), self.units[name]
+            if name in CONSTANTS:
+                return const(CONSTANTS[name]), DIMENSIONLESS
+            if name in FUNCTIONS:
+                raise self._fail(node, f"{name!r} is a function; call it as {name}(...)")
+            raise self._fail(node, f"unknown name {name!r}: it is neither an input nor an "
+                                   f"earlier output (known: {', '.join(sorted(self.units)) or 'none'})")
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            t, u = self.convert(node.operand)
+            return (neg(t) if isinstance(node.op, ast.USub) else t), u
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return self._binop(node, _BINOPS[type(node.op)])
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        if isinstance(node, ast.BinOp):
+            raise self._fail(node, f"operator in {self._seg(node)!r} is not allowed; use + - * / **")
+        raise self._fail(node, f"{self._seg(node)!r} is not allowed in an equation (only numbers, "
+                               "names, + - * / **, unary minus and calls of "
+                               f"{', '.join(sorted(FUNCTIONS))})")
+
+    def _binop(self, node: ast.BinOp, op: str) -> tuple[Tree, pint.Unit]:
+        a, ua = self.convert(node.left)
+        b, ub = self.convert(node.right)
+        if op in "+-":
+            if ua.dimensionality != ub.dimensionality:
+                raise self._fail(node, (
+                    f"cannot {'add' if op == '+' else 'subtract'} "
+                    f"{self._seg(node.left)!r} [{_dim_text(ua)}] and {self._seg(node.right)!r} "
+                    f"[{_dim_text(ub)}]: the units are inconsistent; check the units of the inputs"),
+                    UnitConsistencyError)
+            return (add(a, b) if op == "+" else sub(a, b)), ua
+        if op == "*":
+            return mul(a, b), ua * ub
+        if op == "/":
+            return div(a, b), ua / ub
+        # power
+        if ub.dimensionality != DIMENSIONLESS.dimensionality:
+            raise self._fail(node.right, f"the exponent {self._seg(node.right)!r} has unit "
+                                         f"[{_dim_text(ub)}]; an exponent must be dimensionless",
+                             UnitConsistencyError)
+        if ua.dimensionality == DIMENSIONLESS.dimensionality:
+            return pow_(a, b), DIMENSIONLESS
+        if not _is_c(b):
+            raise self._fail(node, f"{self._seg(node.left)!r} has unit [{_dim_text(ua)}] and is "
+                                   f"raised to the non-constant power {self._seg(node.right)!r}; "
+                                   "the result would have no definite unit", UnitConsistencyError)
+        return pow_(a, b), ua ** b[1]
+
+    def _call(self, node: ast.Call) -> tuple[Tree, pint.Unit]:
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            raise self._fail(node, f"call {self._seg(node)!r} is not allowed; allowed functions: "
+                                   f"{', '.join(sorted(FUNCTIONS))}")
+        fn = node.func.id
+        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            raise self._fail(node, f"{fn}() takes exactly one positional argument")
+        a, ua = self.convert(node.args[0])
+        dimensionless = ua.dimensionality == DIMENSIONLESS.dimensionality
+        if fn == "sqrt":
+            return call(fn, a), ua ** 0.5
+        if fn in _UNIT_PRESERVING:
+            return call(fn, a), ua
+        if fn == "sign":
+            return call(fn, a), DIMENSIONLESS
+        if not dimensionless:
+            raise self._fail(node, f"{fn}() needs a dimensionless argument, but "
+                                   f"{self._seg(node.args[0])!r} has unit [{_dim_text(ua)}]",
+                             UnitConsistencyError)
+        return call(fn, a), DIMENSIONLESS
+
+
+def _dim_text(u: pint.Unit) -> str:
+    if u.dimensionality == DIMENSIONLESS.dimensionality:
+        return "dimensionless" if u == DIMENSIONLESS else f"{u:~P} (dimensionless)"
+    return f"{u:~P}"
+
+
+def parse_equation(text: str, units: Mapping[str, pint.Unit], where: str = "") -> Equation:
+    """Parse ``"Y = expression"``; ``units`` maps each known name to its SI base unit.
+
+    Raises :class:`ModelError` for anything outside the whitelist and
+    :class:`UnitConsistencyError` for inconsistent units.
+    """
+    where = where or f"equation {text!r}"
+    if not isinstance(text, str) or not text.strip():
+        raise ModelError(f"{where}: an equation must be a non-empty string 'Y = expression'")
+    try:
+        module = ast.parse(text.strip(), mode="exec")
+    except SyntaxError as exc:
+        col = f" (column {exc.offset})" if exc.offset else ""
+        raise ModelError(f"{where}{col}: not a valid equation: {exc.msg}") from None
+    body = module.body
+    if (len(body) != 1 or not isinstance(body[0], ast.Assign) or len(body[0].targets) != 1
+            or not isinstance(body[0].targets[0], ast.Name)):
+        raise ModelError(f"{where}: write one equation of the form 'Y = expression' "
+                         "(a single output name on the left)")
+    output = body[0].targets[0].id
+    if output in FUNCTIONS or output in CONSTANTS:
+        raise ModelError(f"{where}: {output!r} is a reserved name and cannot be an output")
+    conv = _Converter(text.strip(), units, where)
+    tree, unit = conv.convert(body[0].value)
+    return Equation(output, tree, unit, text.strip(), tuple(conv.seen))
+
+
+def substitute(t: Tree, replacements: Mapping[str, Tree]) -> Tree:
+    """Replace variables by trees (used to inline earlier outputs into later equations)."""
+    kind = t[0]
+    if kind == "c":
+        return t
+    if kind == "v":
+        return replacements.get(t[1], t)
+    if kind == "neg":
+        return neg(substitute(t[1], replacements))
+    if kind == "f":
+        return call(t[1], substitute(t[2], replacements))
+    a, b = substitute(t[1], replacements), substitute(t[2], replacements)
+    return {"+": add, "-": sub, "*": mul, "/": div, "**": pow_}[kind](a, b)

@@ -1,0 +1,207 @@
+"""Measurement model: equations Y_j = f_j(X_1..X_N), the input distributions and correlations.
+
+* One or more equations; each defines one output.  An equation may use outputs defined by
+  earlier equations (they are substituted symbolically, so a later output depends directly on
+  the inputs and the outputs' covariance comes out right).
+* Inputs are :class:`~labauto.uncertainty.distributions.Distribution` objects with units.
+* ``correlations`` give r(x_i, x_j) between inputs, as ``{(a, b): r}`` or ``[(a, b, r), ...]``;
+  the matrix must be positive semi-definite.
+* Units are checked when the model is built: an equation that adds a length to a temperature
+  is refused before any arithmetic.  Each output's unit is that of the first input in its
+  equation with the same dimension (``units=`` overrides it, e.g. ``{"l": "mm"}``).
+
+Errors carry ``key`` (a key path such as ``("equations", 0)``) so model files can report
+``file:line``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pint
+
+from labauto.uncertainty.distributions import CorrelatedObservations, Distribution
+from labauto.uncertainty.errors import ModelError
+from labauto.uncertainty.expression import (CONSTANTS, FUNCTIONS, Equation, Tree, parse_equation,
+                                            substitute, variables)
+from labauto.uncertainty.quantities import UnitScale, base_unit
+from labauto.units import ureg
+
+
+def _error(msg: str, key: tuple = (), cls: type = ModelError) -> ModelError:
+    err = cls(msg)
+    err.key = key  # type: ignore[attr-defined]
+    return err
+
+
+class Model:
+    """A measurement model ready for :func:`~labauto.uncertainty.gum` and
+    :func:`~labauto.uncertainty.monte_carlo`.
+
+    >>> Model("E = X_ind - V_ref + dX_res", inputs={...}, correlations={("a", "b"): 0.5})
+    """
+
+    def __init__(self, equations: str | Sequence[str], inputs: Mapping[str, Distribution] | CorrelatedObservations,
+                 correlations: Mapping[tuple[str, str], float] | Iterable[Sequence[Any]] | None = None,
+                 units: Mapping[str, Any] | None = None, title: str = ""):
+        if isinstance(inputs, CorrelatedObservations):
+            correlations = {**inputs.correlations, **dict(_corr_items(correlations))}
+            inputs = inputs.inputs
+        eq_texts = [equations] if isinstance(equations, str) else list(equations)
+        if not eq_texts:
+            raise _error("a model needs at least one equation", ("equations",))
+        self.title = title
+        self.inputs: dict[str, Distribution] = {}
+        for name, dist in inputs.items():
+            if not isinstance(name, str) or not name.isidentifier() or name in FUNCTIONS or name in CONSTANTS:
+                raise _error(f"input name {name!r} is not usable in equations (use letters, digits "
+                             "and _, not a function name)", ("inputs", name))
+            if not isinstance(dist, Distribution):
+                raise _error(f"input {name!r}: expected a distribution (Normal, Rectangular, TypeA..., "
+                             f"got {type(dist).__name__})", ("inputs", name))
+            if not dist.label:
+                dist.label = name
+            self.inputs[name] = dist
+        self.input_names: tuple[str, ...] = tuple(self.inputs)
+        self.input_scales = {n: d.scale for n, d in self.inputs.items()}
+
+        # parse equations in order; earlier outputs are known names for later ones
+        known_units: dict[str, pint.Unit] = {n: base_unit(d.estimate.units) for n, d in self.inputs.items()}
+        display: dict[str, pint.Unit] = {n: d.estimate.units for n, d in self.inputs.items()}
+        self.equations: list[Equation] = []
+        self.trees: dict[str, Tree] = {}
+        self.output_scales: dict[str, UnitScale] = {}
+        requested = dict(units or {})
+        for i, text in enumerate(eq_texts):
+            try:
+                eq = parse_equation(text, known_units, where=f"equation {i + 1} {str(text).strip()!r}")
+            except ModelError as exc:
+                raise _error(str(exc), ("equations", i), type(exc)) from None
+            if eq.output in self.inputs:
+                raise _error(f"equation {i + 1}: output {eq.output!r} is also an input name", ("equations", i))
+            if eq.output in self.trees:
+                raise _error(f"equation {i + 1}: output {eq.output!r} is defined twice", ("equations", i))
+            tree = substitute(eq.tree, self.trees)
+            self.equations.append(eq)
+            self.trees[eq.output] = tree
+            known_units[eq.output] = eq.unit
+            unit = self._display_unit(eq, display, requested.pop(eq.output, None), i)
+            display[eq.output] = unit
+            self.output_scales[eq.output] = UnitScale(unit)
+        if requested:
+            raise _error(f"units given for unknown output(s) {', '.join(sorted(requested))}; outputs are "
+                         f"{', '.join(self.trees)}", ("units",))
+        self.outputs: tuple[str, ...] = tuple(self.trees)
+        self.dependencies: dict[str, tuple[str, ...]] = {
+            y: tuple(n for n in self.input_names if n in variables(t)) for y, t in self.trees.items()}
+        used = set().union(*self.dependencies.values()) if self.dependencies else set()
+        for name in self.input_names:
+            if name not in used and name not in {v for eq in self.equations for v in eq.inputs_in_order}:
+                raise _error(f"input {name!r} is not used in any equation (a typo in the equation or "
+                             "a left-over input?)", ("inputs", name))
+        self.correlations: dict[tuple[str, str], float] = {}
+        self.correlation_matrix = np.eye(len(self.input_names))
+        self._set_correlations(correlations)
+
+    # ------------------------------------------------------------------ construction helpers
+    def _display_unit(self, eq: Equation, display: Mapping[str, pint.Unit], requested: Any, i: int) -> pint.Unit:
+        if requested is not None:
+            try:
+                unit = ureg.Unit(str(requested))
+            except Exception:
+                raise _error(f"unit {requested!r} for output {eq.output!r} is not a known unit", ("units", eq.output)) from None
+            if base_unit(unit).dimensionality != eq.unit.dimensionality:
+                raise _error(f"unit {requested!r} for output {eq.output!r} does not match its dimension "
+                             f"{eq.unit.dimensionality}", ("units", eq.output))
+            return unit
+        for name in eq.inputs_in_order:
+            if base_unit(display[name]).dimensionality == eq.unit.dimensionality:
+                return display[name]
+        return eq.unit
+
+    def _set_correlations(self, correlations: Any) -> None:
+        index = {n: i for i, n in enumerate(self.input_names)}
+        for k, (a, b, r) in enumerate(_corr_items(correlations)):
+            key = ("correlations", k)
+            for n in (a, b):
+                if n not in index:
+                    raise _error(f"correlation names {n!r}, which is not an input "
+                                 f"(inputs: {', '.join(self.input_names)})", key)
+            if a == b:
+                raise _error(f"correlation of {a!r} with itself; give pairs of different inputs", key)
+            try:
+                r = float(r)
+            except (TypeError, ValueError):
+                raise _error(f"correlation {a!r}-{b!r}: r must be a number, got {r!r}", key) from None
+            if not -1.0 <= r <= 1.0:
+                raise _error(f"correlation {a!r}-{b!r}: r = {r} is outside [-1, 1]", key)
+            pair = (a, b) if index[a] < index[b] else (b, a)
+            if pair in self.correlations and self.correlations[pair] != r:
+                raise _error(f"correlation {a!r}-{b!r} is given twice with different values", key)
+            self.correlations[pair] = r
+            i, j = index[a], index[b]
+            self.correlation_matrix[i, j] = self.correlation_matrix[j, i] = r
+        if self.correlations:
+            w = np.linalg.eigvalsh(self.correlation_matrix)
+            if w.min() < -1e-10:
+                raise _error("the correlation coefficients are inconsistent: the correlation matrix is "
+                             f"not positive semi-definite (smallest eigenvalue {w.min():.3g}); check the "
+                             "values", ("correlations",))
+
+    # ------------------------------------------------------------------ numbers
+    def estimates_base(self) -> dict[str, float]:
+        """Input estimates in SI base units."""
+        return {n: d.scale.value_to_base(d.x) for n, d in self.inputs.items()}
+
+    def uncertainties_base(self) -> np.ndarray:
+        """u(x_i) in SI base units, in :attr:`input_names` order."""
+        return np.array([d.u_mag * d.scale.factor for d in self.inputs.values()])
+
+    def correlation(self, a: str, b: str) -> float:
+        if a == b:
+            return 1.0
+        return self.correlations.get((a, b), self.correlations.get((b, a), 0.0))
+
+    def output_unit(self, name: str) -> pint.Unit:
+        return self.output_scales[self._output(name)].unit
+
+    def _output(self, name: str | None) -> str:
+        if name is None:
+            if len(self.outputs) != 1:
+                raise ModelError(f"the model has several outputs ({', '.join(self.outputs)}); name one")
+            return self.outputs[0]
+        if name not in self.trees:
+            raise ModelError(f"unknown output {name!r}; outputs are {', '.join(self.outputs)}")
+        return name
+
+    @classmethod
+    def from_yaml(cls, path: Any) -> "Model":
+        """Load a model file (see :mod:`labauto.uncertainty.modelfile`)."""
+        from labauto.uncertainty.modelfile import load_model
+        return load_model(path).model
+
+    def __repr__(self) -> str:
+        return f"Model({[e.text for e in self.equations]!r}, inputs={list(self.input_names)!r})"
+
+
+def _corr_items(correlations: Any) -> list[tuple[str, str, Any]]:
+    if correlations is None:
+        return []
+    if isinstance(correlations, Mapping):
+        out = []
+        for k, r in correlations.items():
+            if not (isinstance(k, tuple) and len(k) == 2):
+                raise _error(f"correlation key {k!r} must be a pair of input names", ("correlations",))
+            out.append((k[0], k[1], r))
+        return out
+    out = []
+    for k, item in enumerate(correlations):
+        if not (isinstance(item, (list, tuple)) and len(item) == 3):
+            raise _error(f"correlation {item!r} must be [input_a, input_b, r]", ("correlations", k))
+        out.append((item[0], item[1], item[2]))
+    return out
+
+
+def is_finite_dof(d: Distribution) -> bool:
+    return not math.isinf(d.dof)

@@ -1,0 +1,137 @@
+"""Interrupted calibrations: a killed run resumes without re-measuring completed points; an
+instrument error or Ctrl-C leaves the calibrator in standby and keeps every reading taken."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from labauto.calibration import run_calibration
+from labauto.engine.journal import RunJournal
+from labauto.engine.run import RunSettings, execute_points, start_run
+from labauto.procedure import load_procedure
+from labauto.sim import SimulatedLab
+from labauto.visa.errors import InstrumentError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _journals(workdir: Path) -> list[Path]:
+    return sorted((workdir / "runs").glob("*/journal.jsonl"))
+
+
+def _done_points(journal: Path) -> int:
+    if not journal.exists():
+        return 0
+    return sum(1 for line in journal.read_text().splitlines()
+               if line.strip().startswith("{") and '"point_done"' in line)
+
+
+def _cli(args: list[str], home: Path) -> subprocess.Popen:
+    env = dict(os.environ, LABAUTO_HOME=str(home), LABAUTO_OUTBOX=str(home / "outbox.sqlite3"),
+               PYTHONUNBUFFERED="1")
+    env.pop("LABAUTO_PLATFORM_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "labauto.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_points(workdir: Path, n: int, proc: subprocess.Popen, timeout: float = 60) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        js = _journals(workdir)
+        if js and _done_points(js[0]) >= n:
+            return js[0]
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended before {n} points were done:\n{proc.stdout.read()}")
+        time.sleep(0.02)
+    proc.kill()
+    pytest.fail(f"no {n} completed points within {timeout} s")
+
+
+def test_killed_run_resumes_without_remeasuring(quick_procedure, tmp_path, private_home):
+    workdir = tmp_path / "work"
+    with SimulatedLab(seed=3, latency="realistic") as lab:
+        res = lab.resources
+        proc = _cli(["run", str(quick_procedure), "--dut", res["dmm"], "--standard",
+                     res["calibrator"], "--workdir", str(workdir), "--no-prefect",
+                     "--settle-scale", "0", "--no-publish"], private_home)
+        journal_path = _wait_for_points(workdir, 2, proc)
+        proc.send_signal(signal.SIGKILL)          # a crash: no cleanup code runs
+        proc.wait(10)
+        state = RunJournal(journal_path).read()
+        done_before = {pid: list(p.readings) for pid, p in state.points.items() if p.completed}
+        assert len(done_before) >= 2
+        assert not state.ended
+        lines_before = journal_path.read_text().splitlines()
+
+        outcome = run_calibration(quick_procedure, dut_resource=res["dmm"],
+                                  standard_resource=res["calibrator"],
+                                  resume_folder=journal_path.parent, settle_scale=0.0,
+                                  out_dir=tmp_path / "certificates", publish=False)
+    final = RunJournal(journal_path).read()
+    procedure = load_procedure(quick_procedure)
+    assert [p.point_id for p in outcome.result.points] == [p.id for p in procedure.points]
+    for pid, readings in done_before.items():
+        # completed before the crash: measured once, and those very readings are certified
+        starts = [json.loads(l) for l in journal_path.read_text().splitlines()
+                  if '"point_start"' in l and f'"{pid}"' in l]
+        assert len(starts) == 1, f"{pid} was measured again after the resume"
+        cert_point = next(p for p in outcome.result.points if p.point_id == pid)
+        assert [r["value"] for r in readings] == list(cert_point.readings)
+    assert journal_path.read_text().splitlines()[:len(lines_before) - 1] == lines_before[:-1]
+    assert all(p.completed for p in final.points.values())
+    for p in outcome.result.points:
+        assert len(p.readings) == next(tp.readings for tp in procedure.points if tp.id == p.point_id)
+
+
+def test_ctrl_c_leaves_the_calibrator_in_standby_and_the_readings_journaled(
+        quick_procedure, tmp_path, private_home):
+    workdir = tmp_path / "work"
+    with SimulatedLab(seed=4, latency="realistic") as lab:
+        res = lab.resources
+        proc = _cli(["run", str(quick_procedure), "--dut", res["dmm"], "--standard",
+                     res["calibrator"], "--workdir", str(workdir), "--no-prefect",
+                     "--settle-scale", "0", "--no-publish"], private_home)
+        journal_path = _wait_for_points(workdir, 1, proc)
+        # wait until the second point is sourcing (operate on), then press Ctrl-C
+        deadline = time.monotonic() + 20
+        while not lab.calibrator_state()["operate"] and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 130, out
+        assert "interrupted" in out and "labauto resume" in out
+        state = lab.calibrator_state()
+        assert state["operate"] is False, "Ctrl-C must leave the calibrator in standby"
+    js = RunJournal(journal_path).read()
+    failed = [p for p in js.points.values() if not p.completed]
+    assert failed, "the interrupted point is recorded as not completed"
+    text = journal_path.read_text()
+    assert "KeyboardInterrupt" in text
+
+
+def test_instrument_error_mid_point_is_named_and_leaves_standby(quick_procedure, tmp_path):
+    procedure = load_procedure(quick_procedure)
+    with SimulatedLab(seed=2, latency="zero") as lab:
+        run = start_run(procedure, tmp_path / "runs",
+                        RunSettings(lab.resources["dmm"], lab.resources["calibrator"], 5000, 0.0, "t"))
+        # the DMM refuses a READ? with an SCPI error
+        lab.inject_fault("dmm", "error", on=r"READ\?", count=1, code=-230,
+                         message="Data corrupt or stale")
+        with pytest.raises(InstrumentError) as info:
+            execute_points(run, sleep=lambda s: None)
+        msg = str(info.value)
+        assert "READ?" in msg and "-230" in msg
+        assert lab.resources["dmm"] in msg or "34465A" in msg
+        assert lab.calibrator_state()["operate"] is False
+    state = run.state()
+    first = procedure.points[0]
+    record = state.points[first.id]
+    assert not record.completed and len(record.attempts) == 1
+    assert "InstrumentError" in run.journal.path.read_text()

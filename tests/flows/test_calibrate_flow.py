@@ -1,0 +1,106 @@
+"""The Prefect flow ``calibrate`` on the simulated lab, under one session-scoped test harness:
+one task per test point, retries only on transient VISA errors, table + markdown artifacts."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from labauto.engine.journal import RunJournal
+from labauto.procedure import load_procedure
+from labauto.sim import SimulatedLab
+
+pytestmark = pytest.mark.prefect
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = ROOT / "procedures" / "keysight_34465a_dcv_quick.yaml"
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABAUTO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LABAUTO_OUTBOX", str(tmp_path / "home" / "outbox.sqlite3"))
+    monkeypatch.delenv("LABAUTO_PLATFORM_URL", raising=False)
+
+
+def _flow_run_tasks(flow_run_id) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+
+
+def _artifacts(flow_run_id) -> dict:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    return {a.key: a for a in arts}
+
+
+def test_flow_runs_one_task_per_point_and_publishes_artifacts(prefect_harness, tmp_path):
+    from flows.calibrate import calibrate
+
+    procedure = load_procedure(QUICK)
+    with SimulatedLab(seed=8, latency="zero") as lab:
+        state = calibrate(str(QUICK), lab.resources["dmm"], lab.resources["calibrator"],
+                          runs_dir=str(tmp_path / "runs"), out_dir=str(tmp_path / "certs"),
+                          settle_scale=0.0, timeout_ms=5000, publish=True, return_state=True)
+    assert state.is_completed(), state
+    summary = state.result()
+    assert summary["overall_decision"] == "pass"
+    assert Path(summary["files"]["xml"]).exists()
+    assert summary["publication"]["state"] == "queued"
+
+    tasks = _flow_run_tasks(state.state_details.flow_run_id)
+    measure = sorted(t.name for t in tasks if t.name.startswith("measure "))
+    assert measure == sorted(f"measure {p.id}" for p in procedure.points)
+    assert len(tasks) == len(procedure.points) + 2          # + evaluate-and-issue + publish
+
+    arts = _artifacts(state.state_details.flow_run_id)
+    table = arts["calibration-results"]
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [r["point"] for r in rows] == [p.id for p in procedure.points]
+    cert = json.loads(Path(summary["files"]["json"]).read_bytes())
+    assert [r["decision"] for r in rows] == [p["decision"] for p in cert["points"]]
+    md = arts["certificate-summary"].data
+    assert summary["certificate_id"] in md and "| point |" in md
+
+
+def test_transient_error_is_retried_and_the_point_completes(prefect_harness, tmp_path):
+    from flows.calibrate import calibrate
+
+    with SimulatedLab(seed=9, latency="zero") as lab:
+        # the DMM drops its connection on the first READ? (a transient fault)
+        lab.inject_fault("dmm", "drop", on=r"READ\?", count=1)
+        state = calibrate(str(QUICK), lab.resources["dmm"], lab.resources["calibrator"],
+                          runs_dir=str(tmp_path / "runs"), out_dir=str(tmp_path / "certs"),
+                          settle_scale=0.0, timeout_ms=3000, publish=False, return_state=True)
+        assert lab.calibrator_state()["operate"] is False
+    assert state.is_completed(), state
+    summary = state.result()
+    journal = RunJournal(Path(summary["run_folder"]) / "journal.jsonl").read()
+    first = load_procedure(QUICK).points[0].id
+    assert len(journal.points[first].attempts) == 2 and journal.points[first].done_attempt == 2
+    assert all(p.completed for p in journal.points.values())
+
+
+def test_instrument_error_is_not_retried(prefect_harness, tmp_path):
+    from flows.calibrate import calibrate
+
+    with SimulatedLab(seed=10, latency="zero") as lab:
+        lab.inject_fault("dmm", "error", on=r"READ\?", count=None, code=-222,
+                         message="Data out of range")
+        state = calibrate(str(QUICK), lab.resources["dmm"], lab.resources["calibrator"],
+                          runs_dir=str(tmp_path / "runs"), out_dir=str(tmp_path / "certs"),
+                          settle_scale=0.0, timeout_ms=3000, publish=False, return_state=True)
+        assert lab.calibrator_state()["operate"] is False
+    assert state.is_failed()
+    journal_path = next((tmp_path / "runs").glob("*/journal.jsonl"))
+    journal = RunJournal(journal_path).read()
+    first = load_procedure(QUICK).points[0].id
+    assert len(journal.points[first].attempts) == 1     # permanent error: no retry
+    assert "-222" in journal_path.read_text()

@@ -1,0 +1,65 @@
+"""``labauto procedure validate|show`` (the typer sub-app, run in-process)."""
+import json
+
+from typer.testing import CliRunner
+
+from labauto.procedure.cli import app
+
+from procedure_base import ROOT, text_with
+
+FULL = ROOT / "procedures" / "keysight_34465a_dcv.yaml"
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), env={"COLUMNS": "220"})
+
+
+def test_validate_prints_the_points_with_tolerance_and_standard_spec():
+    r = run("validate", str(FULL))
+    assert r.exit_code == 0, r.output
+    assert "DCV-10V-+10V" in r.output and "DCV-1000V-+1000V" in r.output
+    row = next(line for line in r.output.splitlines() if "DCV-10V-+10V" in line)
+    # tolerance 400 µV, 5522A range 32.99999 V with spec 140 µV (99 %)
+    assert "400 µV" in row and "32.99999 V" in row and "140 µV" in row
+    assert "5522A spec (±, 99%)" in r.output
+    assert "OK" in r.output and "14 points" in r.output and "simple-acceptance" in r.output
+
+
+def test_validate_reports_every_problem_as_file_line_reason_and_exits_1(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text_with({10: "  nplc: 3", 21: "    nominal: 1040 V"}))
+    r = run("validate", str(path))
+    assert r.exit_code == 1
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert lines[0].startswith(f"{path}:10: NPLC 3 is not offered")
+    assert lines[1].startswith(f"{path}:21: nominal 1040 V is beyond the capability")
+
+
+def test_validate_yaml_syntax_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("procedure: {id: x\n")
+    r = run("validate", str(path))
+    assert r.exit_code == 1 and f"{path}:" in r.output and "not valid YAML" in r.output
+
+
+def test_show_prints_header_rule_and_contributions():
+    r = run("show", str(FULL))
+    assert r.exit_code == 0, r.output
+    assert "KS34465A-DCV version 1.0" in r.output
+    assert "[simple-acceptance]" in r.output and "ILAC-G8:09/2019 clause 4.2.1" in r.output
+    assert "[keysight_34465a]" in r.output and "NPLC 1" in r.output
+    assert "Contribution thermal_emf" in r.output and "577.3503 nV" in r.output
+
+
+def test_show_json():
+    r = run("show", "--json", str(FULL))
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["id"] == "KS34465A-DCV" and len(data["points"]) == 14
+    assert data["decision_rule"]["clause"] == "4.2.1"
+
+
+def test_missing_file(tmp_path):
+    r = run("validate", str(tmp_path / "nope.yaml"))
+    assert r.exit_code == 1 and "cannot read file" in r.output

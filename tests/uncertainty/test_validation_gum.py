@@ -1,0 +1,206 @@
+"""GUM law of propagation validated against published worked examples (published digits).
+
+Sources:
+* JCGM 100:2008 (GUM) annex H.1 "End-gauge calibration", Table H.1, H.1.6, H.1.7.
+* JCGM 100:2008 (GUM) annex H.2 "Simultaneous resistance and reactance measurement",
+  Tables H.2 and H.3 (approach 1, from the raw observations).
+* EA-4/02 M:2022 (as M:2013) supplement S2 "Calibration of a weight of nominal value 10 kg".
+* NIST Technical Note 1900 (2015), Example E2 "Surface temperature" (mean of 22 daily maxima).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labauto.uncertainty import (Model, Normal, Rectangular, TypeA, UncertaintyBudget,
+                                 WelchSatterthwaiteError, gum)
+from labauto.uncertainty.modelfile import load_model
+from labauto.uncertainty.rounding import round_uncertainty
+from labauto.units import Q_
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "labauto" / "uncertainty" / "examples"
+
+
+def close(value: float, published: float, decimals: int) -> bool:
+    """|value - published| within half a unit of the published last digit."""
+    return abs(value - published) <= 0.5 * 10.0 ** (-decimals) + 1e-12
+
+
+# --------------------------------------------------------------------------- GUM H.1
+def end_gauge_model() -> Model:
+    # GUM Table H.1: estimates, standard uncertainties and degrees of freedom
+    return Model("l = l_s + d - l_s*(d_alpha*theta + alpha_s*d_theta)", inputs={
+        "l_s": Normal(Q_(50000623.6, "nm"), Q_(25, "nm"), dof=18, label="calibration of standard"),
+        "d": Normal(Q_(215, "nm"), Q_(9.7, "nm"), dof=25.6, label="measured difference"),
+        "alpha_s": Rectangular(Q_(11.5e-6, "1/K"), Q_(2e-6, "1/K"), label="expansion coefficient"),
+        "theta": Normal(Q_(-0.1, "K"), Q_(0.41, "K"), label="temperature deviation"),
+        "d_alpha": Rectangular(Q_(0, "1/K"), Q_(1e-6, "1/K"), dof=50, label="expansion difference"),
+        "d_theta": Rectangular(Q_(0, "K"), Q_(0.05, "K"), dof=2, label="temperature difference"),
+    })
+
+
+def test_gum_h1_end_gauge_first_order():
+    b = gum(end_gauge_model()).budget("l")
+    assert isinstance(b, UncertaintyBudget)
+    # H.1.5: l = l_s + d = 50.000 838 6 mm (stated finally as 50.000 838 mm);
+    # H.1.6: u_c = 32 nm, nu_eff = 16.7 -> 16
+    assert close(b.estimate.to("mm").magnitude, 50.0008386, 7)
+    assert close(b.combined_uncertainty.to("nm").magnitude, 32, 0)
+    assert math.floor(b.dof_eff) == 16
+    assert 16.7 <= b.dof_eff < 16.8        # the GUM prints nu_eff = 16.7 (truncated)
+    rows = {r.name: r for r in b.rows}
+    # Table H.1: c_i u_i(l) contributions 25, 9.7, 0, 0, 2.9, 16.6 nm
+    for name, ui in {"l_s": 25, "d": 9.7, "alpha_s": 0, "theta": 0, "d_alpha": 2.9, "d_theta": 16.6}.items():
+        assert close(rows[name].contribution.to("nm").magnitude, ui, 1), name
+    # c(d_theta) = -l_s alpha_s = -575 nm/K; c(d_alpha) = -l_s theta = 5 mm K
+    assert close(rows["d_theta"].sensitivity.to("nm/K").magnitude, -575, 0)
+    assert close(rows["d_alpha"].sensitivity.to("mm*K").magnitude, 5.0, 2)
+    assert rows["l_s"].source == "calibration of standard"
+    assert sum(r.variance_share for r in b.rows) == pytest.approx(1.0)
+    # k from t with floor(nu_eff) = 16: t_0.975(16) = 2.12 (GUM Table G.2)
+    assert close(b.coverage_factor, 2.12, 2)
+    # H.1.6: U99 = t_99(16) u_c = 2.92 x 32 nm = 93 nm
+    b99 = gum(end_gauge_model()).budget("l", coverage_probability=0.99)
+    assert close(b99.coverage_factor, 2.92, 2)
+    # (2.92 x 31.67 nm = 92.5 nm unrounded; stated to two digits, rounded up per GUM 7.2.6)
+    assert float(round_uncertainty(b99.expanded_uncertainty.to("nm").magnitude)) == 93
+
+
+def test_gum_h1_end_gauge_second_order():
+    # H.1.7: with the second-order terms u_c(l) = 34 nm
+    res = gum(end_gauge_model(), second_order=True)
+    assert close(res.u("l").to("nm").magnitude, 34, 0)
+    assert res.budget("l").method.startswith("GUM law of propagation of uncertainty with second-order")
+
+
+def test_gum_h1_example_file_matches_published_values():
+    mf = load_model(EXAMPLES / "gum_h1_end_gauge.yaml")
+    b = gum(mf.model).budget("l")
+    assert b.estimate.units == Q_(1, "mm").units
+    assert close(b.estimate.magnitude, 50.0008386, 7)
+    assert close(b.combined_uncertainty.to("nm").magnitude, 32, 0)
+    assert math.floor(b.dof_eff) == 16
+
+
+def test_budget_json_round_trip_keeps_values():
+    b = gum(end_gauge_model()).budget("l")
+    again = UncertaintyBudget.from_dict(b.to_dict())
+    assert again.to_dict() == b.to_dict()
+    assert again.combined_uncertainty.to("nm").magnitude == pytest.approx(b.combined_uncertainty.to("nm").magnitude)
+
+
+# --------------------------------------------------------------------------- GUM H.2
+# Table H.2: five sets of simultaneous observations of V (V), I (mA) and phi (rad)
+H2_V = [5.007, 4.994, 5.005, 4.990, 4.999]
+H2_I = [19.663, 19.639, 19.640, 19.685, 19.678]
+H2_PHI = [1.0456, 1.0438, 1.0468, 1.0428, 1.0433]
+
+
+def h2_model() -> Model:
+    obs = TypeA.correlated({"V": Q_(np.array(H2_V), "V"), "I": Q_(np.array(H2_I), "mA"),
+                            "phi": Q_(np.array(H2_PHI), "rad")})
+    return Model(["R = V/I*cos(phi)", "X = V/I*sin(phi)", "Z = V/I"], inputs=obs.inputs,
+                 correlations=obs.correlations, units={"R": "ohm", "X": "ohm", "Z": "ohm"})
+
+
+def test_gum_h2_inputs_from_raw_observations():
+    obs = TypeA.correlated({"V": Q_(np.array(H2_V), "V"), "I": Q_(np.array(H2_I), "mA"),
+                            "phi": Q_(np.array(H2_PHI), "rad")})
+    V, I, phi = obs.inputs["V"], obs.inputs["I"], obs.inputs["phi"]
+    # Table H.2: means 4.9990 V, 19.6610 mA, 1.04446 rad; s(mean) 0.0032 V, 0.0095 mA, 0.00075 rad
+    assert close(V.estimate.magnitude, 4.9990, 4) and close(V.u.magnitude, 0.0032, 4)
+    assert close(I.estimate.magnitude, 19.6610, 4) and close(I.u.magnitude, 0.0095, 4)
+    assert close(phi.estimate.magnitude, 1.04446, 5) and close(phi.u.magnitude, 0.00075, 5)
+    assert V.dof == 4
+    # Table H.2: r(V,I) = -0.36, r(V,phi) = 0.86, r(I,phi) = -0.65
+    r = obs.correlations
+    assert close(r[("V", "I")], -0.36, 2)
+    assert close(r[("V", "phi")], 0.86, 2)
+    assert close(r[("I", "phi")], -0.65, 2)
+
+
+def test_gum_h2_outputs_and_their_correlations():
+    res = gum(h2_model())
+    # Table H.3: R = 127.732 ohm, u = 0.071; X = 219.847, u = 0.295; Z = 254.260, u = 0.236
+    for y, est, u in (("R", 127.732, 0.071), ("X", 219.847, 0.295), ("Z", 254.260, 0.236)):
+        assert close(res.estimate(y).to("ohm").magnitude, est, 3), y
+        # u(X): the GUM's 0.295 comes from the rounded correlations of Table H.2; unrounded
+        # observations give 0.2956, so allow one unit of the last digit
+        assert abs(res.u(y).to("ohm").magnitude - u) <= 1e-3, y
+    # Table H.3: r(R,X) = -0.588, r(R,Z) = -0.485, r(X,Z) = 0.993
+    assert close(res.corr("R", "X"), -0.588, 3)
+    assert close(res.corr("R", "Z"), -0.485, 3)
+    assert close(res.corr("X", "Z"), 0.993, 3)
+    cov = res.covariance
+    assert cov.shape == (3, 3)
+    assert cov[0, 1] == pytest.approx(res.cov("R", "X").to("ohm**2").magnitude)
+    assert cov[0, 0] == pytest.approx(res.u("R").to("ohm").magnitude ** 2)
+
+
+def test_welch_satterthwaite_refused_for_correlated_inputs_with_finite_dof():
+    res = gum(h2_model())
+    with pytest.raises(WelchSatterthwaiteError, match="assumes independent inputs.*correlated"):
+        res.budget("R")
+    # a stated coverage factor is accepted; the method says so
+    b = res.budget("R", k=2)
+    assert b.coverage_factor == 2
+    assert b.expanded_uncertainty.to("ohm").magnitude == pytest.approx(2 * res.u("R").to("ohm").magnitude)
+    assert "k = 2 stated" in b.method
+
+
+def test_welch_satterthwaite_allowed_when_correlated_inputs_have_infinite_dof():
+    m = Model("Y = A + B", inputs={"A": Normal(Q_(1, "V"), Q_(1, "mV")), "B": Normal(Q_(2, "V"), Q_(1, "mV"))},
+              correlations={("A", "B"): 0.5})
+    b = gum(m).budget("Y")
+    assert math.isinf(b.dof_eff)
+    # u^2 = 1 + 1 + 2*0.5 = 3 (mV^2)
+    assert b.combined_uncertainty.to("mV").magnitude == pytest.approx(math.sqrt(3))
+
+
+def test_gum_h2_example_file():
+    mf = load_model(EXAMPLES / "gum_h2_impedance.yaml")
+    res = gum(mf.model)
+    assert close(res.estimate("Z").to("ohm").magnitude, 254.260, 3)
+    assert close(res.u("Z").to("ohm").magnitude, 0.236, 3)
+    assert close(res.corr("X", "Z"), 0.993, 3)
+
+
+# --------------------------------------------------------------------------- EA-4/02 S2
+def test_ea402_s2_weight_calibration():
+    mf = load_model(EXAMPLES / "ea402_s2_weight.yaml")
+    b = gum(mf.model).budget("m_X", k=2)
+    # S2: m_X = 10 000.025 g, u(m_X) = 29.3 mg, U = k u = 2 x 29.3 mg = 59 mg
+    assert close(b.estimate.to("g").magnitude, 10000.025, 3)
+    assert close(b.combined_uncertainty.to("mg").magnitude, 29.3, 1)
+    assert float(round_uncertainty(b.expanded_uncertainty.to("mg").magnitude)) == 59
+    rows = {r.name: r for r in b.rows}
+    # budget table: u(m_S) = 22.5 mg, u(dm_D) = 8.66 mg, u(dm) = 14.4 mg, u(dm_C) = u(dB) = 5.77 mg
+    assert close(rows["m_S"].standard_uncertainty.to("mg").magnitude, 22.5, 1)
+    assert close(rows["dm_D"].standard_uncertainty.to("mg").magnitude, 8.66, 2)
+    assert close(rows["dm"].standard_uncertainty.to("mg").magnitude, 14.4, 1)
+    assert close(rows["dB"].standard_uncertainty.to("mg").magnitude, 5.77, 2)
+
+
+# --------------------------------------------------------------------------- NIST TN 1900 E2
+# TN 1900 Example E2: daily maximum temperatures (degC), Boulder, May 2012 (22 days)
+E2_TEMPS = [18.75, 28.25, 25.75, 28.00, 28.50, 20.75, 21.00, 22.75, 18.50, 27.25, 20.75,
+            26.50, 28.00, 23.25, 28.00, 21.75, 26.00, 26.50, 28.00, 33.25, 32.00, 29.50]
+
+
+def test_nist_tn1900_e2_surface_temperature():
+    tau = TypeA.from_observations(Q_(np.array(E2_TEMPS), "degC"), label="daily maxima")
+    b = gum(Model("T = tau", inputs={"tau": tau})).budget("T")
+    # E2: average 25.59 degC, s = 4.1 degC, u = 0.872 degC, nu = 21, k = 2.08,
+    # 95 % interval 23.8 degC to 27.4 degC
+    assert close(b.estimate.to("degC").magnitude, 25.59, 2)
+    assert close(tau.experimental_std.to("delta_degC").magnitude, 4.1, 1)
+    assert close(b.combined_uncertainty.to("delta_degC").magnitude, 0.872, 3)
+    assert b.dof_eff == 21
+    assert close(b.coverage_factor, 2.08, 2)
+    lo = (b.estimate.to("degC").magnitude - b.expanded_uncertainty.to("delta_degC").magnitude)
+    hi = (b.estimate.to("degC").magnitude + b.expanded_uncertainty.to("delta_degC").magnitude)
+    assert close(lo, 23.8, 1) and close(hi, 27.4, 1)
+    assert b.rows[0].distribution == "Type A"
