@@ -44,6 +44,7 @@ def make_procedure(n_points: int, folder: Path) -> Path:
             points.append({"range": rng, "nominal": f"{value:g} {unit}"})
     data["points"] = points[:n_points]
     data["procedure"]["id"] = data["procedure"]["id"] + "-BENCH"
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"bench_{n_points}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return path

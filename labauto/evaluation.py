@@ -75,7 +75,8 @@ def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float]
     _, U_reported = round_quantity_pair(error, U)
     # decide with the U stated on the certificate (rounded up per ILAC-P14), so that a reader
     # can reproduce every decision from the certificate alone
-    decision = procedure.decision_rule.decide(error, U_reported, point.tolerance)
+    decision = procedure.decision_rule.decide(error, U_reported, point.tolerance,
+                                              coverage_factor=budget.coverage_factor)
     mags = [float(x) for x in values.magnitude]
     return PointResult(
         point_id=point.id, function=point.function, range=point.range, nominal=point.nominal,

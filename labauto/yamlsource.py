@@ -57,7 +57,11 @@ def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> None:
             _walk(item, path + (i,), lines)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (about 10x faster); same nodes and marks
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """SafeLoader that refuses duplicate keys (a silent override is a classic procedure bug)."""
 
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
@@ -74,8 +78,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def loads(text: str, path: str = "<string>") -> SourceDocument:
     try:
-        node = yaml.compose(text, Loader=_UniqueKeyLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        loader = _UniqueKeyLoader(text)
+        try:     # parse once: the node tree gives the line numbers and the data
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

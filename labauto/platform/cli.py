@@ -1,6 +1,6 @@
 """``labauto platform``: run the reference NQI platform and administer it.
 
-    labauto platform serve --db URL --schema-dir DIR [--port N]   (admin token: env/option)
+    labauto platform serve --db URL --schema-dir DIR [--port N] [--workers N]   (admin token: env/option)
     labauto platform migrate --db URL
     labauto platform register-lab --db URL --name N --accreditation-id A --cert lab.cert.pem
     labauto platform issue-token --db URL --lab-id ID
@@ -46,7 +46,8 @@ def serve(db: Optional[str] = DB_OPT,
                                                     help="token of the admin API (unset: admin API off)"),
           trusted_ca: Optional[Path] = typer.Option(None, "--trusted-ca", envvar="LABAUTO_PLATFORM_TRUSTED_CA",
                                                     help="CA that must have issued lab certificates"),
-          log_level: str = typer.Option("info")) -> None:
+          log_level: str = typer.Option("info"),
+          workers: int = typer.Option(1, min=1, help="server processes (one core each)")) -> None:
     """Run the platform (migrates the database first)."""
     from labauto.platform.server.runner import serve as run
     from labauto.platform.server.settings import PlatformSettings
@@ -56,8 +57,9 @@ def serve(db: Optional[str] = DB_OPT,
     except (ValueError, OSError) as exc:
         _fail(str(exc))
     console.print(f"labauto platform on http://{host}:{port} (database {settings.database_url}, "
-                  f"schemas {settings.schema_dir}, admin API {'on' if settings.admin_token else 'off'})")
-    run(settings, host=host, port=port, log_level=log_level)
+                  f"schemas {settings.schema_dir}, admin API {'on' if settings.admin_token else 'off'}, "
+                  f"{workers} worker{'s' if workers > 1 else ''})")
+    run(settings, host=host, port=port, log_level=log_level, workers=workers)
 
 
 @app.command()

@@ -66,7 +66,7 @@ class DrainReport:
             extra.append(f"{self.retries} transient failure(s) retried")
         if self.stopped:
             extra.append(f"stopped: {self.stopped}")
-        elif self.remaining and self.last_error:
+        if self.remaining and self.last_error and self.last_error != self.stopped:
             extra.append(f"last error: {self.last_error}")
         extra.append(f"{self.elapsed_s:.1f} s")
         return f"{text} ({'; '.join(extra)})"
@@ -137,9 +137,9 @@ def _run(outbox: Outbox, client: PlatformClient, end: float, sleep: Callable[[fl
             log.warning("outbox: %s rejected by the platform: %s", entry.certificate_id, exc.reason)
             outcome = "rejected"
             streak = 0
-        except (PlatformUnavailable, PlatformError) as exc:
-            # transient, or an acknowledgement whose hash did not check out (PlatformMismatch):
-            # keep it pending, back off; a resend is safe (idempotent by content)
+        except PlatformError as exc:
+            # PlatformUnavailable (transient), or PlatformMismatch (an acknowledgement whose hash
+            # did not check out): keep it pending, back off; a resend is safe (idempotent by content)
             not_before = (clock() + exc.retry_after_s
                           if isinstance(exc, PlatformUnavailable) and exc.retry_after_s else None)
             done = outbox.mark_failed(entry.seq, str(exc), not_before=not_before)

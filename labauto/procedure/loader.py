@@ -9,6 +9,7 @@ Every problem found is reported as ``file:line: reason`` (all of them, in line o
 from __future__ import annotations
 
 import math
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,32 @@ POINT_OPTIONAL = ("id", "readings", "settle_time")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
 
 
+_CACHE: dict[tuple[str, str], Procedure] = {}
+
+
 def load_procedure(path: str | Path) -> Procedure:
     """Load, validate and resolve the procedure file at ``path``.
 
     Raises :class:`labauto.errors.SourceError` for unreadable or malformed YAML and
     :class:`ProcedureError` (a SourceError) listing every problem of a well-formed file.
+
+    A :class:`Procedure` is immutable, so a file whose bytes (SHA-256) were already loaded in
+    this process is not parsed again (each test-point task of a flow reopens its run).
     """
     path = Path(path)
+    try:
+        key = (str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest())
+    except OSError:
+        key = None       # _load reports the unreadable file with its path
+    if key in _CACHE:
+        return _CACHE[key]
+    procedure = _load(path)
+    if key is not None and procedure.sha256 == key[1]:
+        _CACHE[key] = procedure
+    return procedure
+
+
+def _load(path: Path) -> Procedure:
     doc = load(path)
     problems = Problems(doc.source)
     d = doc.data

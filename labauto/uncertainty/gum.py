@@ -32,7 +32,6 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pint
@@ -233,7 +232,7 @@ def _second_order_cov(model: Model, env: dict[str, float], J: np.ndarray, Ux: np
 
 def gum(model: Model, second_order: bool = False) -> GumResult:
     """Evaluate ``model`` by the GUM law of propagation of uncertainty."""
-    env = model.estimates_base()
+    env = {k: np.float64(v) for k, v in model.estimates_base().items()}
     names = model.input_names
     y_base = {y: _value(model.trees[y], env, f"output {y!r}") for y in model.outputs}
     J = np.zeros((len(model.outputs), len(names)))

@@ -15,7 +15,6 @@ Errors carry ``key`` (a key path such as ``("equations", 0)``) so model files ca
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -115,8 +114,8 @@ class Model:
                 raise _error(f"unit {requested!r} for output {eq.output!r} does not match its dimension "
                              f"{eq.unit.dimensionality}", ("units", eq.output))
             return unit
-        for name in eq.inputs_in_order:
-            if base_unit(display[name]).dimensionality == eq.unit.dimensionality:
+        for name in eq.inputs_in_order:   # same base unit (so rad and dimensionless differ)
+            if base_unit(display[name]) == eq.unit:
                 return display[name]
         return eq.unit
 
@@ -201,7 +200,3 @@ def _corr_items(correlations: Any) -> list[tuple[str, str, Any]]:
             raise _error(f"correlation {item!r} must be [input_a, input_b, r]", ("correlations", k))
         out.append((item[0], item[1], item[2]))
     return out
-
-
-def is_finite_dof(d: Distribution) -> bool:
-    return not math.isinf(d.dof)

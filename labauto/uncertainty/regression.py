@@ -42,6 +42,7 @@ import numpy as np
 import pint
 from scipy import linalg, stats
 
+from labauto.uncertainty.distributions import Normal
 from labauto.uncertainty.errors import UncertaintyError
 from labauto.units import Q_
 
@@ -100,10 +101,18 @@ def _magnitudes(q: pint.Quantity, unit: pint.Unit, what: str) -> np.ndarray:
             f"{what}: unit {q.units:~P} is not compatible with {unit:~P}") from None
 
 
+def _parse(text: str, what: str) -> pint.Quantity:
+    try:
+        q = Q_(text.strip())
+    except Exception as exc:  # pint raises several kinds for bad text
+        raise RegressionError(f"{what}: cannot read {text!r} as a quantity ({exc})") from None
+    return q if isinstance(q, pint.Quantity) else Q_(q)
+
+
 def _scalar(value: Any, unit: pint.Unit, what: str) -> float:
     """A scalar in ``unit``; a bare number is accepted only for dimensionless data."""
     if isinstance(value, str):
-        value = Q_(value)
+        value = _parse(value, what)
     if not isinstance(value, pint.Quantity):
         if not Q_(1.0, unit).dimensionless:
             raise RegressionError(f"{what}: {value!r} has no unit; give it in {unit:~P}")
@@ -117,7 +126,7 @@ def _scalar(value: Any, unit: pint.Unit, what: str) -> float:
 def _uncertainty(value: Any, delta: pint.Unit, what: str) -> np.ndarray:
     """Standard uncertainties in the difference unit ``delta`` (°C is read as Δ°C)."""
     if isinstance(value, str):
-        value = Q_(value)
+        value = _parse(value, what)
     if isinstance(value, pint.Quantity):
         if not value.units == _delta_unit(value.units):           # °C given for a u: a Δ
             value = Q_(value.magnitude, _delta_unit(value.units))
@@ -274,6 +283,29 @@ class PolynomialFit:
                 f"of the data, or a degree-{self.degree} polynomial does not describe them. "
                 "Check the uncertainties of the observations and the residuals; use ols() to "
                 "estimate u(y) from the data instead")
+
+    def as_inputs(self, names: Sequence[str] | None = None
+                  ) -> tuple[dict[str, Normal], dict[tuple[str, str], float]]:
+        """The fitted parameters as correlated inputs of a measurement :class:`Model`.
+
+        Returns ``(inputs, correlations)`` for ``Model(equation, inputs={**inputs, ...},
+        correlations=correlations)``: one :class:`Normal` per coefficient (estimate ck, u(ck),
+        nu = n - p for OLS, infinite for WLS) and the pairwise r(ci, cj).  ``names`` default
+        to ``c0, c1, ...``.  Note that Welch-Satterthwaite does not apply to correlated inputs;
+        :meth:`predict` gives the degrees of freedom of the curve directly.
+        """
+        names = [f"c{k}" for k in range(self.p)] if names is None else list(names)
+        if len(names) != self.p or len(set(names)) != self.p:
+            raise RegressionError(
+                f"as_inputs: give {self.p} different names, one per coefficient, got {names!r}")
+        nu = float(self.dof) if self.method == "OLS" else math.inf
+        inputs = {n: Normal(c, u, dof=nu, label=f"{self.method} fit coefficient {k}")
+                  for k, (n, c, u) in enumerate(zip(names, self.coefficients,
+                                                    self.standard_uncertainties))}
+        r = self.correlation
+        corr = {(names[i], names[j]): float(r[i, j])
+                for i in range(self.p) for j in range(i + 1, self.p)}
+        return inputs, corr
 
     # ---- evaluation
     def _dx(self, x: Any, what: str) -> float:
@@ -441,8 +473,6 @@ def _prepare(x: Any, y: Any, degree: int, x0: Any) -> tuple[pint.Quantity, pint.
             f"distinct value(s) ({xq.magnitude.size} points): calibrate at >= {p} different "
             "stimulus values or lower the degree")
     x0q = Q_(0.0, xq.units) if x0 is None else x0
-    if isinstance(x0q, str):
-        x0q = Q_(x0q)
     x0_mag = _scalar(x0q, xq.units, "x0")
     return xq, yq, xq.magnitude - x0_mag, yq.magnitude, Q_(x0_mag, xq.units)
 

@@ -263,7 +263,8 @@ def test_drain_delivers_in_order_and_keeps_rejections(srv, tmp_path, make_dcc, s
         assert (r.state, r.http_status, r.rejected_stage) == ("rejected", 422, "signature")
         assert "not signed" in r.last_error
         a = box.entry(amended.seq)
-        assert (a.state, a.platform_created, a.platform_version, a.platform_status) == ("acknowledged", True, 2, "valid")
+        assert (a.state, a.platform_created, a.platform_version, a.platform_status) == (
+            "acknowledged", True, 2, "valid")
         assert box.entry(good1.seq).platform_status == "valid"     # status at its acknowledgement
         rec = c.get_certificate("DR-0001")
         assert (rec["version"], rec["sha256"]) == (2, amended.sha256)

@@ -32,7 +32,7 @@ def test_main_procedure_loads(full):
     assert full.function == "DCV"
     assert full.dut_model is load_instrument_model("keysight_34465a")
     assert full.standard_model.model == "5522A"
-    assert (full.nplc, full.autozero, full.readings) == (1.0, True, 10)
+    assert (full.nplc, full.autozero, full.readings) == (10.0, True, 6)
     assert full.settle_time == Q_(1, "s")
     assert full.sha256 == hashlib.sha256(FULL.read_bytes()).hexdigest()
     assert full.path == FULL
@@ -44,7 +44,7 @@ def test_main_procedure_loads(full):
     ids = [p.id for p in full.points]
     assert len(set(ids)) == len(ids)
     assert [p.index for p in full.points] == list(range(len(full.points)))
-    assert all(p.readings == 10 for p in full.points)
+    assert all(p.readings == 6 for p in full.points)
     assert full.point("DCV-1000V-+1000V").settle_time == Q_(2, "s")
 
 
@@ -135,7 +135,7 @@ def test_decision_rule_decides_with_the_point_tolerance(full):
 def test_to_dict_is_json(full):
     d = json.loads(json.dumps(full.to_dict()))
     assert d["id"] == "KS34465A-DCV" and d["dut"] == "keysight_34465a"
-    assert d["settings"] == {"nplc": 1.0, "autozero": True, "readings": 10,
+    assert d["settings"] == {"nplc": 10.0, "autozero": True, "readings": 6,
                              "settle_time": {"value": 1, "unit": "s"}}
     assert d["decision_rule"]["name"] == "simple-acceptance"
     assert d["contributions"][0] == {"name": "thermal_emf",

@@ -293,6 +293,12 @@ def test_inputs_as_list_of_quantities_in_mixed_units():
             [Q_(0, "mA"), Q_(1, "mA"), Q_(1000, "uA"), Q_(2, "mA")])
     assert f.slope.to("mA/V").m == pytest.approx(0.6, abs=1e-14)
     assert f.value_at(Q_(2, "V")).to("mA").m == pytest.approx(1.3, abs=1e-14)
+    # quantities as text; u(x) propagates through the slope: u_in = 0.6 mA/V * 10 mV = 6 uA
+    p = f.predict("2000 mV", u_x="10 mV")
+    assert p.u_input.to("uA").m == pytest.approx(6.0, rel=1e-12)
+    assert p.standard_uncertainty.m ** 2 == pytest.approx(p.u_curve.m ** 2 + p.u_input.m ** 2)
+    with pytest.raises(RegressionError, match="cannot read '2 blah'"):
+        f.predict("2 blah")
 
 
 def test_wls_chi_square_check_fails_for_understated_uy():
@@ -367,3 +373,21 @@ def test_use_errors():
         ols(Q_([1, 2, 3], "V"), Q_([1, 2, 4], "mA")).predict(2.0)
     with pytest.raises(RegressionError, match="not compatible"):
         ols(Q_([1, 2, 3], "V"), Q_([1, 2, 4], "mA")).inverse(u)
+
+
+def test_fit_parameters_as_model_inputs_reproduce_gum_h3(gum_h3):
+    # The fit handed to the GUM core as two correlated inputs: GUM H.3.4 b(30 °C) = -0.1494 °C,
+    # u = 0.0041 °C, identical to PolynomialFit.predict.
+    from labauto.uncertainty import Model, Normal, gum
+
+    inputs, corr = gum_h3.as_inputs(["y1", "y2"])
+    assert set(corr) == {("y1", "y2")} and corr[("y1", "y2")] == pytest.approx(-0.930, abs=5e-4)
+    assert inputs["y2"].dof == 9
+    model = Model("b = y1 + y2*dt", inputs={**inputs, "dt": Normal(Q_(10, "delta_degC"), Q_(0, "delta_degC"))},
+                  correlations=corr)
+    res = gum(model)
+    assert res.estimate("b").to("delta_degC").m == pytest.approx(-0.1494, abs=5e-5)
+    assert res.u("b").to("mK").m == pytest.approx(4.1, abs=0.05)
+    assert res.u("b").m == pytest.approx(gum_h3.predict(Q_(30, "degC")).standard_uncertainty.m, rel=1e-12)
+    with pytest.raises(RegressionError, match="2 different names"):
+        gum_h3.as_inputs(["a"])

@@ -14,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--log-level", default="info")
+    p.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     a = p.parse_args(argv)
     from labauto.platform.server.runner import serve
     from labauto.platform.server.settings import PlatformSettings
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    serve(settings, host=a.host, port=a.port, log_level=a.log_level)
+    serve(settings, host=a.host, port=a.port, log_level=a.log_level, workers=a.workers)
     return 0
 
 

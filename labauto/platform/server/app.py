@@ -294,3 +294,8 @@ def create_app(settings: PlatformSettings) -> FastAPI:
                                         limit=limit, offset=offset)
 
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app for the settings in the environment (the factory of multi-worker serving)."""
+    return create_app(PlatformSettings.from_env())

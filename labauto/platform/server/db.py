@@ -1,8 +1,13 @@
 """Database engine, sessions and migrations for the platform store.
 
-SQLite (a file, the embedded default) and PostgreSQL (by URL) are both supported.  On SQLite
-writes are serialised by a process lock (one embedded server process writes), WAL mode lets
-readers run alongside, and ``synchronous=FULL`` makes an acknowledged publish survive a crash.
+SQLite (a file, the embedded default) and PostgreSQL (by URL) are both supported.  On SQLite,
+WAL mode lets readers run alongside the one writer, ``synchronous=FULL`` makes an acknowledged
+publish survive a crash (process or power), every transaction is an explicit ``BEGIN`` (the
+driver's implicit transactions are off, so reads see one snapshot), and a write transaction
+starts with ``BEGIN IMMEDIATE``: it takes the database's write lock up front, so concurrent
+writers — threads, or several server processes — queue on the busy timeout instead of failing
+to upgrade a read lock.  Within a process a lock also serialises writers (cheaper than SQLite's
+busy polling).
 """
 from __future__ import annotations
 
@@ -27,6 +32,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
+WRITE = "labauto_write"     # execution option marking a connection of a write session
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
@@ -35,11 +43,16 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+            dbapi_conn.isolation_level = None      # no implicit BEGIN: we emit our own below
             cur = dbapi_conn.cursor()
             for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
                            "busy_timeout=30000"):
                 cur.execute(f"PRAGMA {pragma}")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn) -> None:  # noqa: ANN001
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
@@ -50,7 +63,7 @@ def migrate(engine_or_url: Engine | str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
+    with engine.execution_options(**{WRITE: True}).begin() as conn:   # one migrator at a time
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     if isinstance(engine_or_url, str):
@@ -64,6 +77,8 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self.engine.execution_options(**{WRITE: True}),
+                                            expire_on_commit=False)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
 
@@ -76,7 +91,7 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error."""
         lock = self._write_lock or contextlib.nullcontext()
-        with lock, self.sessions() as session, session.begin():
+        with lock, self._write_sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

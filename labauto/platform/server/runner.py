@@ -1,7 +1,9 @@
-"""Run the platform with uvicorn: in the foreground (``serve``) or on a pre-bound socket in a
-background thread (``ThreadedServer``, used by tests and the demo)."""
+"""Run the platform with uvicorn: in the foreground (``serve``, one or several worker processes)
+or on a pre-bound socket in a background thread (``ThreadedServer``, used by tests and the demo)."""
 from __future__ import annotations
 
+import dataclasses
+import os
 import socket
 import threading
 import time
@@ -13,10 +15,24 @@ from labauto.platform.server.settings import PlatformSettings
 
 
 def serve(settings: PlatformSettings, host: str = "127.0.0.1", port: int = 8080,
-          log_level: str = "info") -> None:
-    """Serve until interrupted (SIGINT/SIGTERM shut uvicorn down cleanly)."""
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
-                timeout_graceful_shutdown=10)
+          log_level: str = "info", workers: int = 1) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM shut uvicorn down cleanly).
+
+    ``workers`` > 1 runs that many server processes on the one socket (Python spends most of a
+    publication in the interpreter, so one process uses one core).  The database is migrated
+    once, here, before they start; they get the settings through the environment.  On SQLite
+    the processes share the file: writes queue on its lock (``BEGIN IMMEDIATE``).
+    """
+    if workers <= 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
+                    timeout_graceful_shutdown=10)
+        return
+    from labauto.platform.server.db import migrate
+    if settings.migrate_on_startup:
+        migrate(settings.database_url)
+    os.environ.update(dataclasses.replace(settings, migrate_on_startup=False).to_env())
+    uvicorn.run("labauto.platform.server.app:create_app_from_env", factory=True, workers=workers,
+                host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
 
 
 class ThreadedServer:

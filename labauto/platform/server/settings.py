@@ -7,6 +7,9 @@ LABAUTO_PLATFORM_ADMIN_TOKEN   token for the admin API (lab registration, tokens
 LABAUTO_PLATFORM_TRUSTED_CA    PEM file of a CA that must have issued every lab certificate
                                (unset = any valid certificate the admin registers)
 LABAUTO_PLATFORM_MAX_UPLOAD    largest accepted upload part in bytes (default 20 MB)
+
+(``to_env`` also uses LABAUTO_PLATFORM_TRUSTED_CA_PEM — the PEM itself — and
+LABAUTO_PLATFORM_MIGRATE=0 to hand settings to the worker processes of a multi-worker server.)
 """
 from __future__ import annotations
 
@@ -30,16 +33,28 @@ class PlatformSettings:
     def from_env(cls, **overrides) -> "PlatformSettings":
         env = os.environ
         ca_path = env.get("LABAUTO_PLATFORM_TRUSTED_CA")
+        ca_pem = env.get("LABAUTO_PLATFORM_TRUSTED_CA_PEM")
         schema = env.get("LABAUTO_PLATFORM_SCHEMA_DIR") or env.get("LABAUTO_DCC_DIR", "")
         if schema and (Path(schema) / "schema").is_dir():
             schema = str(Path(schema) / "schema")
         values = dict(database_url=env.get("LABAUTO_PLATFORM_DB", DEFAULT_DB),
                       schema_dir=Path(schema) if schema else None,
                       admin_token=env.get("LABAUTO_PLATFORM_ADMIN_TOKEN") or None,
-                      trusted_ca_pem=Path(ca_path).read_bytes() if ca_path else None,
-                      max_upload_bytes=int(env.get("LABAUTO_PLATFORM_MAX_UPLOAD", 20 * 1024 * 1024)))
+                      trusted_ca_pem=(ca_pem.encode() if ca_pem else
+                                      Path(ca_path).read_bytes() if ca_path else None),
+                      max_upload_bytes=int(env.get("LABAUTO_PLATFORM_MAX_UPLOAD", 20 * 1024 * 1024)),
+                      migrate_on_startup=env.get("LABAUTO_PLATFORM_MIGRATE", "1") != "0")
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["schema_dir"] is None:
             raise ValueError("no DCC schema directory: pass --schema-dir or set LABAUTO_PLATFORM_SCHEMA_DIR")
         values["schema_dir"] = Path(values["schema_dir"])
         return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables that :meth:`from_env` reads back."""
+        env = {"LABAUTO_PLATFORM_DB": self.database_url, "LABAUTO_PLATFORM_SCHEMA_DIR": str(self.schema_dir),
+               "LABAUTO_PLATFORM_MAX_UPLOAD": str(self.max_upload_bytes),
+               "LABAUTO_PLATFORM_MIGRATE": "1" if self.migrate_on_startup else "0",
+               "LABAUTO_PLATFORM_ADMIN_TOKEN": self.admin_token or "",
+               "LABAUTO_PLATFORM_TRUSTED_CA_PEM": (self.trusted_ca_pem or b"").decode()}
+        return env

@@ -57,9 +57,10 @@ class ServerProcess:
     kill it (SIGKILL: a crash) and start it again on the same database and URL."""
 
     def __init__(self, database_url: str, schema_dir: Path, *, admin_token: str,
-                 port: int | None = None) -> None:
+                 port: int | None = None, workers: int = 1) -> None:
         self.database_url, self.schema_dir, self.admin_token = database_url, Path(schema_dir), admin_token
         self.port = port or free_port()
+        self.workers = workers
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -70,7 +71,8 @@ class ServerProcess:
         env = dict(os.environ, LABAUTO_PLATFORM_ADMIN_TOKEN=self.admin_token)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "labauto.platform.server", "--db", self.database_url,
-             "--schema-dir", str(self.schema_dir), "--port", str(self.port), "--log-level", "warning"],
+             "--schema-dir", str(self.schema_dir), "--port", str(self.port), "--log-level", "warning",
+             "--workers", str(self.workers)],
             env=env)
         try:
             wait_healthy(self.base_url, timeout)
@@ -80,7 +82,8 @@ class ServerProcess:
         return self.base_url
 
     def kill(self) -> None:
-        """Crash the server (SIGKILL) and reap it."""
+        """Crash the server (SIGKILL) and reap it (with ``workers`` > 1 this kills only the
+        supervisor; use :meth:`stop` there)."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
