@@ -1,10 +1,12 @@
 """Benchmark of the reference NQI platform: ingest rate of signed DCCs and verify latency.
 
-    .venv/bin/python benchmarks/bench_platform.py [--db URL] [--ingest 400] [--store 100000]
+    .venv/bin/python benchmarks/bench_platform.py [--db URL] [--ingest 600] [--store 100000]
+                                                  [--workers 1,2] [--clients 4]
 
-1. Ingest: N distinct DCCs (PTB's valid.xml with new ids, signed by a CA-issued lab key) are
-   published over HTTP on loopback (server in its own process) by 4 concurrent clients; prints documents/s (goal >= 200/s
-   on SQLite).  Signing happens before the clock starts.
+1. Ingest: N distinct DCCs (PTB's valid.xml with new ids, XAdES-signed by a CA-issued lab key)
+   are published over HTTP on loopback by 4 concurrent clients to the server in its own
+   process(es), once per --workers count (a fresh store each time); prints documents/s (goal
+   >= 200/s on SQLite).  Signing happens before the clock starts.
 2. Verify: the store is filled to --store certificates by bulk inserts through the DB layer,
    then GET /api/v1/certificates/{id} (and /verify?sha256=) for random stored ids over HTTP;
    prints p50/p99 latency (goal p99 <= 20 ms with 1e5 certificates).
@@ -44,12 +46,12 @@ def dcc_dir() -> Path:
     return Path(os.environ.get("LABAUTO_DCC_DIR", ROOT.parent / "shared" / "dcc"))
 
 
-def make_docs(n: int, key_pem: bytes, cert_pem: bytes) -> list[bytes]:
+def make_docs(n: int, key_pem: bytes, cert_pem: bytes, prefix: str = "BENCH") -> list[bytes]:
     template = etree.fromstring((dcc_dir() / "examples" / "valid.xml").read_bytes(),
                                 parser=etree.XMLParser(resolve_entities=False, no_network=True))
     docs = []
     for i in range(n):
-        template.find("dcc:administrativeData/dcc:coreData/dcc:uniqueIdentifier", NS).text = f"BENCH-{i:06d}"
+        template.find("dcc:administrativeData/dcc:coreData/dcc:uniqueIdentifier", NS).text = f"{prefix}-{i:06d}"
         docs.append(sign_dcc(etree.tostring(template, xml_declaration=True, encoding="UTF-8"), key_pem, cert_pem))
     return docs
 
@@ -93,7 +95,7 @@ def bulk_fill(database_url: str, total: int, batch: int = 5000) -> list[tuple[st
                 out.append((cid, sha))
                 rows.append(dict(certificate_id=cid, version=1, sha256=sha, lab_id=lab.id,
                                  schema_version="3.3.0", signer_fingerprint=signer.signer_fingerprint,
-                                 signer_subject=signer.signer_subject, item_name="DMM",
+                                 signer_subject=signer.signer_subject, signing_time=now, item_name="DMM",
                                  item_manufacturer=random.choice(["Keysight", "Fluke", "Rohde"]),
                                  item_model="34465A", item_serial=f"SN{i}", begin_date=today,
                                  end_date=today + dt.timedelta(days=i % 365), published_at=now,
@@ -139,35 +141,47 @@ def bench_verify(base_url: str, targets: list[tuple[str, str]], n: int = 2000) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", help="database URL (default: a SQLite file in a temp folder)")
-    ap.add_argument("--ingest", type=int, default=400, help="signed DCCs to publish")
+    ap.add_argument("--db", help="database URL of an empty database (default: SQLite files in a temp folder)")
+    ap.add_argument("--ingest", type=int, default=600, help="signed DCCs to publish per run")
     ap.add_argument("--store", type=int, default=100_000, help="certificates in the store for verify")
     ap.add_argument("--requests", type=int, default=2000, help="verify requests (each by id and by hash)")
+    ap.add_argument("--workers", default="1,2", help="server processes, one ingest run per value")
+    ap.add_argument("--clients", type=int, default=4, help="concurrent publishing clients")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="labauto-bench-")
-    url = a.db or f"sqlite:///{tmp}/platform.sqlite3"
+    workers = [int(w) for w in a.workers.split(",")]
+    if a.db and len(workers) > 1:
+        raise SystemExit("--db takes one empty database: give a single --workers value with it")
+    backend = "SQLite" if not a.db or a.db.startswith("sqlite") else "PostgreSQL"
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     ca = CertificateAuthority.create("bench CA")
     keys = ca.issue("Bench Lab")
-    t0 = time.perf_counter()
-    docs = make_docs(a.ingest, keys.key_pem, keys.cert_pem)
-    print(f"signed {len(docs)} DCCs ({len(docs[0])} bytes each) in {time.perf_counter() - t0:.1f} s "
-          f"({len(docs) / (time.perf_counter() - t0):.0f}/s signing)")
     admin = secrets.token_urlsafe(16)
-    # the server runs in its own process (as deployed), so the clients do not share its GIL
-    with ServerProcess(url, dcc_dir() / "schema", admin_token=admin) as server:
-        base = server.base_url
-        token = register_lab(base, admin, "Bench Lab", "D-K-0", keys.cert_pem)
-        rate = bench_ingest(base, token, docs)
-        print(f"ingest: {rate:.0f} signed DCCs/s over HTTP, 4 clients, "
-              f"{'SQLite' if url.startswith('sqlite') else 'PostgreSQL'} (goal >= 200/s)")
+    for run, n_workers in enumerate(workers):
         t0 = time.perf_counter()
-        targets = bulk_fill(url, a.store)
-        print(f"bulk-filled the store to {a.store} certificates in {time.perf_counter() - t0:.1f} s")
-        res = bench_verify(base, targets, a.requests)
-        print(f"verify by id   ({a.requests} requests, {a.store} stored): p50 {res['id_p50']:.2f} ms, "
-              f"p99 {res['id_p99']:.2f} ms (goal p99 <= 20 ms)")
-        print(f"verify by hash ({a.requests} requests, {a.store} stored): p50 {res['hash_p50']:.2f} ms, "
-              f"p99 {res['hash_p99']:.2f} ms")
+        docs = make_docs(a.ingest, keys.key_pem, keys.cert_pem, prefix=f"BENCH{run}")
+        print(f"signed {len(docs)} DCCs (XAdES, {len(docs[0])} bytes each) in {time.perf_counter() - t0:.1f} s "
+              f"({len(docs) / (time.perf_counter() - t0):.0f}/s signing)")
+        url = a.db or f"sqlite:///{tmp}/platform-{run}.sqlite3"
+        last = run == len(workers) - 1
+        # the server runs in its own process(es), as deployed, so the clients do not share its GIL
+        with ServerProcess(url, dcc_dir() / "schema", admin_token=admin, workers=n_workers) as server:
+            base = server.base_url
+            token = register_lab(base, admin, "Bench Lab", "D-K-0", keys.cert_pem)
+            rate = bench_ingest(base, token, docs, workers=a.clients)
+            print(f"ingest: {rate:.0f} signed DCCs/s over HTTP, {a.clients} clients, {n_workers} server "
+                  f"process{'es' if n_workers > 1 else ''}, {backend} (goal >= 200/s on SQLite)")
+            if not last:
+                continue
+            t0 = time.perf_counter()
+            targets = bulk_fill(url, a.store)
+            print(f"bulk-filled the store to {a.store} certificates in {time.perf_counter() - t0:.1f} s")
+            res = bench_verify(base, targets, a.requests)
+            print(f"verify by id   ({a.requests} requests, {a.store} stored, {backend}): p50 {res['id_p50']:.2f} ms, "
+                  f"p99 {res['id_p99']:.2f} ms (goal p99 <= 20 ms)")
+            print(f"verify by hash ({a.requests} requests, {a.store} stored, {backend}): p50 {res['hash_p50']:.2f} ms, "
+                  f"p99 {res['hash_p99']:.2f} ms")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

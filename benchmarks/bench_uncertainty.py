@@ -184,7 +184,7 @@ def bench_lpu(repeat: int, suncal_runs: int) -> None:
     print(f"(b) GUM LPU + Welch-Satterthwaite, {N_LPU}-input model y = x1*x2 + ... + x49*x50")
     labauto_lpu()  # warm-up
     t_full, (model, budget) = best_of(labauto_lpu, repeat)
-    t_gum, budget2 = best_of(lambda: gum(model).budget("y"), repeat)
+    t_gum, _ = best_of(lambda: gum(model).budget("y"), repeat)
 
     def numbers_only() -> tuple[float, float]:  # what GTC computes: u(y) and nu_eff, no table
         g = gum(model)

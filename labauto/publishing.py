@@ -2,7 +2,9 @@
 
 ``enqueue_issued`` runs as part of issuing (before any network call); ``publish_issued`` tries
 to deliver now when a platform is configured (LABAUTO_PLATFORM_URL + LABAUTO_PLATFORM_TOKEN)
-and otherwise leaves the certificate queued for ``labauto publish drain``.
+and otherwise leaves the certificate queued for ``labauto publish drain``.  Whatever happens on
+the network, the certificate stays in the outbox until the platform has acknowledged it and
+the stored hash was checked (``labauto.platform.publisher.drain``).
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import os
 from typing import Any
 
 from labauto.config import outbox_path
-from labauto.platform.client import PlatformClient
+from labauto.platform.client import PlatformClient, PlatformError
 from labauto.platform.outbox import Outbox
 from labauto.platform.publisher import drain
 
@@ -23,20 +25,38 @@ def _files(issued: Any) -> tuple[bytes, bytes | None, bytes | None]:
 
 def enqueue_issued(issued: Any) -> str:
     dcc, pdf, js = _files(issued)
-    entry = Outbox(outbox_path()).enqueue(dcc, pdf=pdf, json=js)
-    return str(entry.state)
+    box = Outbox(outbox_path())
+    try:
+        return str(box.enqueue(dcc, pdf=pdf, json=js).state)
+    finally:
+        box.close()
 
 
 def publish_issued(issued: Any, *, deadline_s: float = 30.0) -> dict[str, Any]:
+    """Deliver the outbox now if a platform is configured; report this certificate's state as
+    the outbox records it (acknowledged = stored by the platform with the same SHA-256)."""
     url, token = os.environ.get("LABAUTO_PLATFORM_URL"), os.environ.get("LABAUTO_PLATFORM_TOKEN")
-    box = outbox_path()
+    path = outbox_path()
     if not url or not token:
-        return {"state": "queued", "detail": f"in the outbox {box}; no platform configured "
+        return {"state": "queued", "detail": f"in the outbox {path}; no platform configured "
                 "(LABAUTO_PLATFORM_URL/LABAUTO_PLATFORM_TOKEN) — `labauto publish drain` delivers it"}
-    with PlatformClient(url, token) as client:
-        report = drain(Outbox(box), client, deadline_s=deadline_s)
-        record = client.get_certificate(issued.certificate_id) if report.acknowledged or report.already_present else None
-    state = "published" if record and record.get("sha256") == issued.dcc_sha256 else "queued"
-    detail = (f"platform status {record.get('status')}, sha256 verified" if state == "published"
-              else f"not yet acknowledged ({report}); it stays in the outbox {box}")
-    return {"state": state, "detail": detail, "record": record or {}}
+    box = Outbox(path)
+    try:
+        report: Any = None
+        try:
+            with PlatformClient(url, token) as client:
+                report = drain(box, client, deadline_s=deadline_s)
+        except PlatformError as exc:        # e.g. a configuration error: nothing is lost
+            report = exc
+        entry = box.get(issued.certificate_id)
+    finally:
+        box.close()
+    if entry is not None and entry.state == "acknowledged" and entry.sha256 == issued.dcc_sha256:
+        return {"state": "published",
+                "detail": f"platform status {entry.platform_status}, sha256 verified",
+                "platform_status": entry.platform_status}
+    if entry is not None and entry.state == "rejected":
+        return {"state": "rejected", "detail": f"the platform refused it: {entry.last_error}; it "
+                f"stays in the outbox {path} (`labauto publish status`)"}
+    return {"state": "queued", "detail": f"not yet acknowledged ({report}); it stays in the "
+            f"outbox {path} — `labauto publish drain` delivers it"}

@@ -30,6 +30,7 @@ truncation to the next lower integer), p = 95 % by default.
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 import math
 from dataclasses import dataclass
 
@@ -39,7 +40,7 @@ import pint
 from labauto.uncertainty.budget import Contribution, UncertaintyBudget
 from labauto.uncertainty.distributions import Constant, coverage_factor
 from labauto.uncertainty.errors import ModelError, WelchSatterthwaiteError
-from labauto.uncertainty.expression import diff, evaluate, to_text
+from labauto.uncertainty.expression import evaluate, to_text
 from labauto.uncertainty.model import Model
 from labauto.units import Q_
 
@@ -54,6 +55,15 @@ def _value(tree: tuple, env: dict[str, float], what: str) -> float:
         raise ModelError(f"{what} is not finite at the input estimates ({to_text(tree)[:200]}); "
                          "check the estimates (division by zero, log of a non-positive value, ...)")
     return v
+
+
+@lru_cache(maxsize=1024)
+def _sensitivity_unit(y_unit: pint.Unit, x_unit: pint.Unit) -> tuple[pint.Unit, float]:
+    """Unit of ∂y/∂x (reduced to a plain number when dimensionless) and the factor to it."""
+    q = Q_(1.0, y_unit / x_unit)
+    if q.dimensionless:
+        return q.to("dimensionless").units, float(q.to("dimensionless").magnitude)
+    return q.units, 1.0
 
 
 def welch_satterthwaite(u_c: float, components: list[tuple[float, float]]) -> float:
@@ -99,8 +109,8 @@ class GumResult:
         i = self.model.input_names.index(input_name)
         ys = self.model.output_scales[self.model.outputs[j]]
         xs = self.model.input_scales[input_name]
-        c = Q_(self.jacobian[j, i] * xs.factor / ys.factor, ys.delta / xs.delta)
-        return c.to("dimensionless") if c.dimensionless else c
+        unit, scale = _sensitivity_unit(ys.delta, xs.delta)
+        return Q_(self.jacobian[j, i] * xs.factor / ys.factor * scale, unit)
 
     def nu_eff(self, name: str | None = None) -> float:
         """Welch-Satterthwaite ν_eff of one output (raises where it does not apply)."""
@@ -109,8 +119,10 @@ class GumResult:
         deps = self.model.dependencies[y]
         idx = [self.model.input_names.index(n) for n in deps]
         u_in = np.sqrt(np.diag(self.input_covariance))
-        for a, b in itertools.combinations(deps, 2):
-            r = self.model.correlation(a, b)
+        pairs = self.model.correlations if self.model.correlations else {}
+        for (a, b), r in pairs.items():
+            if a not in deps or b not in deps:
+                continue
             ia, ib = self.model.input_names.index(a), self.model.input_names.index(b)
             da, db = self.model.inputs[a].dof, self.model.inputs[b].dof
             if (r != 0.0 and self.jacobian[j, ia] * u_in[ia] != 0.0 and self.jacobian[j, ib] * u_in[ib] != 0.0
@@ -205,19 +217,17 @@ def _second_order_cov(model: Model, env: dict[str, float], J: np.ndarray, Ux: np
     H = np.zeros((m, n, n))
     T = np.zeros((m, n, n, n))
     for j, y in enumerate(model.outputs):
-        memo: dict = {}
         deps = [names.index(v) for v in model.dependencies[y]]
         for a in deps:
-            da = diff(model.trees[y], names[a], memo)
             for b in deps:
                 if b < a:
                     continue
-                dab = diff(da, names[b], memo)
+                dab = model.derivative(y, names[a], names[b])
                 H[j, a, b] = H[j, b, a] = _value(dab, env, f"∂²{y}/∂{names[a]}∂{names[b]}")
                 for c in deps:
                     if c < b:
                         continue
-                    v = _value(diff(dab, names[c], memo), env, f"third derivative of {y}")
+                    v = _value(model.derivative(y, names[a], names[b], names[c]), env, f"third derivative of {y}")
                     for p in set(itertools.permutations((a, b, c))):
                         T[j][p] = v
     extra = np.zeros((m, m))
@@ -236,10 +246,10 @@ def gum(model: Model, second_order: bool = False) -> GumResult:
     names = model.input_names
     y_base = {y: _value(model.trees[y], env, f"output {y!r}") for y in model.outputs}
     J = np.zeros((len(model.outputs), len(names)))
+    index = {n: i for i, n in enumerate(names)}
     for j, y in enumerate(model.outputs):
-        memo: dict = {}
         for v in model.dependencies[y]:
-            J[j, names.index(v)] = _value(diff(model.trees[y], v, memo), env, f"sensitivity ∂{y}/∂{v}")
+            J[j, index[v]] = _value(model.derivative(y, v), env, f"sensitivity ∂{y}/∂{v}")
     u = model.uncertainties_base()
     Ux = model.correlation_matrix * np.outer(u, u)
     Uy = J @ Ux @ J.T

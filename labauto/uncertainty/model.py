@@ -22,7 +22,7 @@ import pint
 
 from labauto.uncertainty.distributions import CorrelatedObservations, Distribution
 from labauto.uncertainty.errors import ModelError
-from labauto.uncertainty.expression import (CONSTANTS, FUNCTIONS, Equation, Tree, parse_equation,
+from labauto.uncertainty.expression import (CONSTANTS, FUNCTIONS, Equation, Tree, diff, parse_equation,
                                             substitute, variables)
 from labauto.uncertainty.quantities import UnitScale, base_unit
 from labauto.units import ureg
@@ -99,6 +99,8 @@ class Model:
             if name not in used and name not in {v for eq in self.equations for v in eq.inputs_in_order}:
                 raise _error(f"input {name!r} is not used in any equation (a typo in the equation or "
                              "a left-over input?)", ("inputs", name))
+        self._derivatives: dict[tuple[str, ...], Tree] = {}
+        self._diff_memo: dict = {}
         self.correlations: dict[tuple[str, str], float] = {}
         self.correlation_matrix = np.eye(len(self.input_names))
         self._set_correlations(correlations)
@@ -147,6 +149,17 @@ class Model:
                 raise _error("the correlation coefficients are inconsistent: the correlation matrix is "
                              f"not positive semi-definite (smallest eigenvalue {w.min():.3g}); check the "
                              "values", ("correlations",))
+
+    # ------------------------------------------------------------------ derivatives
+    def derivative(self, output: str, *names: str) -> Tree:
+        """∂ⁿ output / ∂names… as a tree, computed once and cached (the model is immutable)."""
+        key = (output,) + tuple(names)
+        tree = self._derivatives.get(key)
+        if tree is None:
+            parent = self.trees[output] if len(names) == 1 else self.derivative(output, *names[:-1])
+            tree = diff(parent, names[-1], self._diff_memo)
+            self._derivatives[key] = tree
+        return tree
 
     # ------------------------------------------------------------------ numbers
     def estimates_base(self) -> dict[str, float]:

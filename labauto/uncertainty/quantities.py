@@ -9,6 +9,7 @@ they are converted as temperature differences (``1 °C`` of uncertainty is ``1 K
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pint
@@ -34,11 +35,13 @@ def as_quantity(value: Any, what: str) -> pint.Quantity:
     raise ModelError(f"{what}: expected a quantity such as '5 mV', got {value!r}")
 
 
+@lru_cache(maxsize=1024)
 def is_offset(unit: pint.Unit) -> bool:
     """True for units with an offset (°C, °F) where a value and a difference convert differently."""
     return not Q_(1.0, unit)._is_multiplicative
 
 
+@lru_cache(maxsize=1024)
 def delta_unit(unit: pint.Unit) -> pint.Unit:
     """The unit of a difference of ``unit`` values (``degC`` -> ``delta_degC``)."""
     if is_offset(unit):
@@ -50,10 +53,12 @@ def delta_unit(unit: pint.Unit) -> pint.Unit:
     return unit
 
 
+@lru_cache(maxsize=1024)
 def base_unit(unit: pint.Unit) -> pint.Unit:
     return Q_(1.0, delta_unit(unit)).to_base_units().units
 
 
+@lru_cache(maxsize=1024)
 def diff_factor(unit: pint.Unit) -> float:
     """Multiply a difference in ``unit`` by this to get it in SI base units."""
     return float(Q_(1.0, delta_unit(unit)).to_base_units().magnitude)
@@ -78,9 +83,13 @@ class UnitScale:
         return diff_factor(self.unit)
 
     def value_to_base(self, x: float) -> float:
+        if not is_offset(self.unit):
+            return float(x) * self.factor
         return float(Q_(x, self.unit).to_base_units().magnitude)
 
-    def value_from_base(self, x: float) -> pint.Quantity:
+    def value_from_base(self, x: Any) -> pint.Quantity:
+        if not is_offset(self.unit):
+            return Q_(x / self.factor, self.unit)
         return Q_(x, self.base).to(self.unit)
 
     def diff_from_base(self, dx: float) -> pint.Quantity:

@@ -161,20 +161,67 @@ def test_unsupported_schema_version(platform, lab, make_dcc, sign):
     assert "3.1.0 to 3.3.0" in r.json()["detail"]
 
 
-PTB_EXAMPLES = [
-    ("valid.xml", "signature", "not signed"),
-    ("valid_signature.xml", "signer", "not registered on the platform"),
-    ("invalid_signature.xml", "signature", "Digest mismatch"),
+PTB_REJECTED = [
+    ("valid.xml", "signature", "not signed"),               # schema-valid, but the platform needs a signature
     ("invalid_schema.xml", "schema", "uniqueIdentifier"),
     ("invalid_syntax.xml", "well-formed", "not well-formed XML"),
     ("invalid_schematron.xml", "schematron", "'en' is not declared in dcc:usedLangCodeISO639_1"),
 ]
 
 
-def test_ptb_examples_are_accepted_or_rejected_as_named(platform, lab, dcc_dir: Path):
-    """valid*.xml pass the well-formed and schema stages and fail only for lacking a signature
-    by a registered lab; each invalid_* fails at its own stage with its own message."""
-    for name, stage, message in PTB_EXAMPLES:
+def test_ptb_invalid_examples_are_rejected_at_their_stage(platform, lab, dcc_dir: Path):
+    """Each invalid_* example (and the unsigned valid.xml) fails at its own stage with its own
+    message; valid_signature.xml, signed by PTB's test certificate, is refused from Lab A."""
+    for name, stage, message in PTB_REJECTED:
         r = lab.publish((dcc_dir / "examples" / name).read_bytes())
         assert (r.status_code, r.json()["stage"]) == (422, stage), name
         assert message in r.json()["detail"], (name, r.json()["detail"])
+    r = lab.publish((dcc_dir / "examples" / "valid_signature.xml").read_bytes())
+    assert (r.status_code, r.json()["stage"]) == (422, "signer")
+    assert "CN=cert" in r.json()["detail"] and "not registered on the platform" in r.json()["detail"]
+
+
+def test_ptb_valid_example_signed_by_the_lab_is_accepted(platform, lab, dcc_dir: Path, sign):
+    doc = sign((dcc_dir / "examples" / "valid.xml").read_bytes(), lab.keys)
+    r = lab.publish(doc)
+    assert r.status_code == 201, r.text
+    assert (r.json()["certificate_id"], r.json()["sha256"]) == ("1234", sha256(doc))
+
+
+def test_ptb_signed_examples_with_ptbs_certificate_registered(platform, dcc_dir: Path):
+    """With PTB's test certificate (the one valid_signature.xml embeds) registered as a lab,
+    valid_signature.xml is accepted as it is and invalid_signature.xml is refused.  PTB's
+    certificate is valid 2026-01-06 to 2027-01-06; after that the platform refuses both the
+    registration and the plain-XMLDSig signature (no signing time: checked at the present)."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from lxml import etree
+
+    from labauto.certificate.signing import embedded_certificate
+
+    valid = (dcc_dir / "examples" / "valid_signature.xml").read_bytes()
+    invalid = (dcc_dir / "examples" / "invalid_signature.xml").read_bytes()
+    cert = embedded_certificate(etree.fromstring(valid))
+    pem = cert.public_bytes(Encoding.PEM).decode()
+    with platform.admin() as c:
+        reg = c.post("/api/v1/labs", json={"name": "PTB example", "accreditation_id": "PTB-1.24",
+                                           "certificate_pem": pem})
+    if cert.not_valid_before_utc <= dt.datetime.now(dt.timezone.utc) <= cert.not_valid_after_utc:
+        assert reg.status_code == 201, reg.text
+        with platform.admin() as c:
+            token = c.post(f"/api/v1/labs/{reg.json()['id']}/tokens").json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        r = httpx.post(f"{platform.base_url}/api/v1/certificates", headers=auth,
+                       files={"dcc": ("valid_signature.xml", valid, "application/xml")})
+        assert r.status_code == 201, r.text
+        with platform.public() as c:
+            rec = c.get("/api/v1/certificates/1234").json()
+        assert (rec["sha256"], rec["lab"], rec["status"]) == (sha256(valid), "PTB example", "valid")
+        assert "CN=cert" in rec["signer"]["subject"] and rec["signer"]["signing_time"] is None
+        r = httpx.post(f"{platform.base_url}/api/v1/certificates", headers=auth,
+                       files={"dcc": ("invalid_signature.xml", invalid, "application/xml")})
+        assert (r.status_code, r.json()["stage"]) == (422, "signature")
+        assert "Digest mismatch" in r.json()["detail"]
+    else:
+        assert reg.status_code == 422 and "is valid from 2026-01-06 to 2027-01-06" in reg.text

@@ -1,6 +1,8 @@
 """Verification by id and hash, the public page, revocation and search (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 from conftest import make_lab, sha256
 
@@ -25,6 +27,8 @@ def test_verify_by_hash_and_unknowns(platform, lab, make_dcc, sign):
     assert by_id["dates"] == {"receipt": "1957-08-13", "begin_performance": "2026-03-02",
                               "end_performance": "2026-03-02", "issue": None}
     assert by_id["signer"]["subject"] == "C=DE,O=Lab A,CN=Lab A signing"
+    signed_at = dt.datetime.fromisoformat(by_id["signer"]["signing_time"])     # the XAdES SigningTime
+    assert abs(signed_at - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=5)
     assert by_id["published_at"].endswith("+00:00")
 
 

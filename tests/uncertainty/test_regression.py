@@ -383,8 +383,8 @@ def test_fit_parameters_as_model_inputs_reproduce_gum_h3(gum_h3):
     inputs, corr = gum_h3.as_inputs(["y1", "y2"])
     assert set(corr) == {("y1", "y2")} and corr[("y1", "y2")] == pytest.approx(-0.930, abs=5e-4)
     assert inputs["y2"].dof == 9
-    model = Model("b = y1 + y2*dt", inputs={**inputs, "dt": Normal(Q_(10, "delta_degC"), Q_(0, "delta_degC"))},
-                  correlations=corr)
+    dt = Normal(Q_(10, "delta_degC"), Q_(0, "delta_degC"))  # t - t0 = 30 °C - 20 °C, exact
+    model = Model("b = y1 + y2*dt", inputs={**inputs, "dt": dt}, correlations=corr)
     res = gum(model)
     assert res.estimate("b").to("delta_degC").m == pytest.approx(-0.1494, abs=5e-5)
     assert res.u("b").to("mK").m == pytest.approx(4.1, abs=0.05)

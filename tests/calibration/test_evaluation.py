@@ -1,0 +1,69 @@
+"""The error-of-indication budget of one point, recomputed by hand from the documented model
+(labauto/evaluation.py; GUM 5.1.2, G.4.1 and G.6.4):
+
+    E = X_ind - V_ref + dX_res + dV_1        (all sensitivity coefficients +-1)
+
+    u(X_ind)  = s / sqrt(n),  nu = n - 1
+    u(V_ref)  = spec / z_0.995 (calibrator specification stated at 99 %, normal), nu = inf
+    u(dX_res) = (resolution / 2) / sqrt(3)
+    u(dV_1)   = 1 uV / sqrt(3)  (thermal EMFs, rectangular, from the procedure)
+    nu_eff    = u_c^4 / (u(X_ind)^4 / (n - 1))     (Welch-Satterthwaite)
+    k         = t_0.975(nu_eff);  U rounded up to two significant digits (ILAC-P14)
+"""
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+from scipy import stats
+
+from labauto.evaluation import evaluate_point
+from labauto.procedure import load_procedure
+from labauto.units import Q_
+
+READINGS = [10.000031, 10.000047, 10.000022, 10.000058, 10.000040]   # V, 10 V range
+
+
+def test_budget_matches_the_hand_calculation(quick_procedure):
+    proc = load_procedure(quick_procedure)
+    point = next(p for p in proc.points if p.nominal == Q_(10, "V"))
+    result = evaluate_point(point, proc, READINGS, "V")
+
+    n = len(READINGS)
+    mean = statistics.fmean(READINGS)
+    u_a = statistics.stdev(READINGS) / math.sqrt(n)
+    spec = point.standard_range.accuracy_halfwidth(Q_(10, "V")).to("V").magnitude
+    assert spec == pytest.approx(12e-6 * 10 + 20e-6)   # 5522A 32.99999 V range: 12 ppm + 20 uV
+    u_ref = spec / stats.norm.ppf(0.995)
+    u_res = 10e-6 / 2 / math.sqrt(3)
+    u_emf = 1e-6 / math.sqrt(3)
+    u_c = math.sqrt(u_a ** 2 + u_ref ** 2 + u_res ** 2 + u_emf ** 2)
+    nu_eff = u_c ** 4 / (u_a ** 4 / (n - 1))
+    k = stats.t.ppf(0.975, nu_eff)
+
+    b = result.budget
+    assert result.error.to("V").magnitude == pytest.approx(mean - 10, abs=1e-12)
+    assert b.combined_uncertainty.to("V").magnitude == pytest.approx(u_c, rel=1e-9)
+    assert b.dof_eff == pytest.approx(nu_eff, rel=1e-6)
+    assert result.coverage_factor == pytest.approx(k, rel=1e-6)
+    # ILAC-P14: U rounded UP to two significant digits
+    U = k * u_c
+    exp = math.floor(math.log10(U)) - 1
+    U_rounded = math.ceil(U / 10 ** exp - 1e-9) * 10 ** exp
+    assert result.expanded_uncertainty.to("V").magnitude == pytest.approx(U_rounded, rel=1e-9)
+    # the rows: one per input, shares sum to 1 (uncorrelated)
+    shares = {r.name: r.variance_share for r in b.rows}
+    assert set(shares) == {"X_ind", "V_ref", "dX_res", "dV_1"}
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-9)
+    assert shares["V_ref"] == pytest.approx(u_ref ** 2 / u_c ** 2, rel=1e-9)
+    # tolerance of the 34465A at 10 V on the 10 V range: 0.0035 % of reading + 0.0005 % of range
+    assert result.tolerance.to("uV").magnitude == pytest.approx(400.0)
+    assert result.tur == pytest.approx(400e-6 / U_rounded, rel=1e-9)
+    assert result.decision == "pass"
+
+
+def test_a_point_needs_two_readings(quick_procedure):
+    proc = load_procedure(quick_procedure)
+    with pytest.raises(ValueError, match="at least 2"):
+        evaluate_point(proc.points[0], proc, [0.1], "V")

@@ -1,0 +1,26 @@
+"""The Alembic migrations build exactly the schema the models describe (SQLite and PostgreSQL),
+and migrating twice is harmless."""
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from labauto.platform.server.db import Database, migrate
+from labauto.platform.server.models import Base
+
+
+def test_migrations_match_the_models(platform_db_url):
+    migrate(platform_db_url)
+    migrate(platform_db_url)                                    # idempotent
+    db = Database(platform_db_url)
+    try:
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(ctx, Base.metadata)
+            assert ctx.get_current_revision() == "0002"
+        assert diff == [], diff
+        columns = {c["name"] for c in inspect(db.engine).get_columns("certificates")}
+        assert {"signing_time", "sha256", "certificate_id", "revoked_at"} <= columns
+    finally:
+        db.dispose()
