@@ -56,6 +56,21 @@ def make_docs(n: int, key_pem: bytes, cert_pem: bytes, prefix: str = "BENCH") ->
     return docs
 
 
+def server_cpu_seconds(pid: int) -> float | None:
+    """User+system CPU time of the server process and its worker processes (Linux /proc), so the
+    figure does not depend on what else the machine runs; None elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        total = 0.0
+        for p in pids:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def bench_ingest(base_url: str, token: str, docs: list[bytes], workers: int = 4) -> float:
     clients = [httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
                for _ in range(workers)]
@@ -168,9 +183,15 @@ def main() -> None:
         with ServerProcess(url, dcc_dir() / "schema", admin_token=admin, workers=n_workers) as server:
             base = server.base_url
             token = register_lab(base, admin, "Bench Lab", "D-K-0", keys.cert_pem)
+            cpu0 = server_cpu_seconds(server.proc.pid)
             rate = bench_ingest(base, token, docs, workers=a.clients)
+            cpu1 = server_cpu_seconds(server.proc.pid)
             print(f"ingest: {rate:.0f} signed DCCs/s over HTTP, {a.clients} clients, {n_workers} server "
                   f"process{'es' if n_workers > 1 else ''}, {backend} (goal >= 200/s on SQLite)")
+            if cpu0 is not None and cpu1 is not None:
+                per = (cpu1 - cpu0) / len(docs) * 1000
+                print(f"        server CPU per publication {per:.2f} ms (at most {1000 / per:.0f}/s per "
+                      "fully available core)")
             if not last:
                 continue
             t0 = time.perf_counter()

@@ -28,7 +28,7 @@ def _rounded(p: PointResult) -> tuple[str, str]:
     """(error, U) strings in the error's unit, rounded per ILAC-P14."""
     u = p.error.units
     e, U = round_result(float(p.error.magnitude), float(p.expanded_uncertainty.to(u).magnitude))
-    return f"{e:f}", f"{U:f}"
+    return f"{abs(e) if e == 0 else e:f}", f"{U:f}"     # no "-0.0000" after rounding
 
 
 def _mean_str(p: PointResult, U_dec) -> str:
@@ -36,7 +36,7 @@ def _mean_str(p: PointResult, U_dec) -> str:
     nu = p.nominal.units
     U_n = p.expanded_uncertainty.to(nu).magnitude
     m, _ = round_result(float(p.mean.to(nu).magnitude), float(U_n))
-    return f"{m:f} {nu:~P}"
+    return f"{abs(m) if m == 0 else m:f} {nu:~P}"
 
 
 def _numbered_canvas(cert_id: str):
@@ -143,7 +143,7 @@ def render_pdf(result: CalibrationResult, *, dcc_sha256: str | None = None,
         e, U = _rounded(p)
         eu = f"{p.error.units:~P}"
         rows.append([p.point_id, f"{p.function} {p.range:~P}", f"{p.nominal:~P}",
-                     _mean_str(p, U), f"{e} {eu}", f"{U} {eu}", f"{p.coverage_factor:g}",
+                     _mean_str(p, U), f"{e} {eu}", f"{U} {eu}", f"{p.coverage_factor:.2f}",
                      f"{100 * p.coverage_probability:g} %",
                      f"{p.tolerance.to(p.error.units).magnitude:g} {eu}", p.decision.upper()])
     t = Table(rows, repeatRows=1)
@@ -182,7 +182,7 @@ def render_pdf(result: CalibrationResult, *, dcc_sha256: str | None = None,
                          f"{c.contribution:.3g~P}", f"{100 * c.variance_share:.1f} %"])
         nu = "inf" if b.dof_eff == float("inf") else (f"{b.dof_eff:.0f}" if b.dof_eff < 1000 else "> 1000")
         rows.append(["Combined", "", f"{b.combined_uncertainty:.3g~P}", "", nu, "", ""])
-        rows.append([f"Expanded (k = {b.coverage_factor:g})", "",
+        rows.append([f"Expanded (k = {b.coverage_factor:.2f})", "",
                      f"{round_uncertainty(float(p.expanded_uncertainty.magnitude)):f} "
                      f"{p.expanded_uncertainty.units:~P}", "", "", "", ""])
         t = Table(rows, repeatRows=1, colWidths=[42 * mm, 36 * mm, 22 * mm, 22 * mm, 10 * mm,

@@ -126,18 +126,25 @@ def call(fn: str, a: Tree) -> Tree:
     return ("f", fn, a)
 
 
-def variables(t: Tree) -> set[str]:
-    """Names of the variables a tree depends on."""
+def variables(t: Tree, _memo: dict | None = None) -> frozenset[str]:
+    """Names of the variables a tree depends on (``_memo`` caches sub-results by node)."""
+    memo = {} if _memo is None else _memo
+    key = (id(t), None)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is t:
+        return hit[1]
     kind = t[0]
     if kind == "c":
-        return set()
-    if kind == "v":
-        return {t[1]}
-    if kind == "f":
-        return variables(t[2])
-    out: set[str] = set()
-    for child in t[1:]:
-        out |= variables(child)
+        out: frozenset[str] = frozenset()
+    elif kind == "v":
+        out = frozenset((t[1],))
+    elif kind == "f":
+        out = variables(t[2], memo)
+    elif kind == "neg":
+        out = variables(t[1], memo)
+    else:
+        out = variables(t[1], memo) | variables(t[2], memo)
+    memo[key] = (t, out)
     return out
 
 
@@ -185,7 +192,7 @@ def diff(t: Tree, var: str, _memo: dict | None = None) -> Tree:
     if hit is not None and hit[0] is t:
         return hit[1]
     kind = t[0]
-    if kind == "c":
+    if kind == "c" or var not in variables(t, memo):
         d = ZERO
     elif kind == "v":
         d = ONE if t[1] == var else ZERO

@@ -92,15 +92,16 @@ class Model:
             raise _error(f"units given for unknown output(s) {', '.join(sorted(requested))}; outputs are "
                          f"{', '.join(self.trees)}", ("units",))
         self.outputs: tuple[str, ...] = tuple(self.trees)
+        self._diff_memo: dict = {}
+        deps = {y: variables(t, self._diff_memo) for y, t in self.trees.items()}
         self.dependencies: dict[str, tuple[str, ...]] = {
-            y: tuple(n for n in self.input_names if n in variables(t)) for y, t in self.trees.items()}
+            y: tuple(n for n in self.input_names if n in deps[y]) for y in self.trees}
         used = set().union(*self.dependencies.values()) if self.dependencies else set()
         for name in self.input_names:
             if name not in used and name not in {v for eq in self.equations for v in eq.inputs_in_order}:
                 raise _error(f"input {name!r} is not used in any equation (a typo in the equation or "
                              "a left-over input?)", ("inputs", name))
         self._derivatives: dict[tuple[str, ...], Tree] = {}
-        self._diff_memo: dict = {}
         self.correlations: dict[tuple[str, str], float] = {}
         self.correlation_matrix = np.eye(len(self.input_names))
         self._set_correlations(correlations)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import pytest
 from conftest import make_lab, sha256
 
 from labauto.platform.pki import self_signed
@@ -225,3 +224,28 @@ def test_ptb_signed_examples_with_ptbs_certificate_registered(platform, dcc_dir:
         assert "Digest mismatch" in r.json()["detail"]
     else:
         assert reg.status_code == 422 and "is valid from 2026-01-06 to 2027-01-06" in reg.text
+
+
+def _with_issue_date(xml: bytes, version: str) -> bytes:
+    from lxml import etree
+    root = etree.fromstring(xml)
+    root.set("schemaVersion", version)
+    loc = root.find("{https://ptb.de/dcc}administrativeData/{https://ptb.de/dcc}coreData/"
+                    "{https://ptb.de/dcc}performanceLocation")
+    el = etree.Element("{https://ptb.de/dcc}issueDate")
+    el.text = "2026-01-20"
+    loc.addnext(el)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def test_each_document_is_validated_against_its_own_schema_version(platform, lab, make_dcc, sign):
+    """dcc:issueDate exists from DCC 3.2.0 on: the same document is valid as 3.3.0 and not as 3.1.0."""
+    r = lab.publish(sign(_with_issue_date(make_dcc("SV-1"), "3.1.0"), lab.keys))
+    assert (r.status_code, r.json()["stage"]) == (422, "schema")
+    assert "not valid against the DCC 3.1.0 schema" in r.json()["detail"] and "issueDate" in r.json()["detail"]
+    assert lab.publish(sign(_with_issue_date(make_dcc("SV-1"), "3.3.0"), lab.keys)).status_code == 201
+    old = make_dcc("SV-2").replace(b'schemaVersion="3.3.0"', b'schemaVersion="3.1.0"')
+    assert lab.publish(sign(old, lab.keys)).status_code == 201
+    with platform.public() as c:
+        assert c.get("/api/v1/certificates/SV-1").json()["dates"]["issue"] == "2026-01-20"
+        assert c.get("/api/v1/certificates/SV-2").json()["schema_version"] == "3.1.0"

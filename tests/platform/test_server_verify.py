@@ -69,6 +69,7 @@ def test_public_verification_page(platform, lab, make_dcc, sign):
                  "SN&lt;script&gt;"):
         assert text in page.text, text
     assert "<script>" not in page.text
+    assert "C=DE,O=Lab A,CN=Lab A signing on 20" in page.text          # signer and XAdES signing time
     assert missing.status_code == 404 and "NOT FOUND" in missing.text
 
 

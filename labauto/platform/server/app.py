@@ -48,7 +48,8 @@ def create_app(settings: PlatformSettings) -> FastAPI:
                   "anyone verifies them by id or hash, searches them, follows traceability chains "
                   "and finds the certificates that depend on one (recall impact).")
 
-    def db(request: Request) -> Database:
+    # dependencies without I/O are async: a sync one costs a hop through the thread pool
+    async def db(request: Request) -> Database:
         return request.app.state.db
 
     DB = Annotated[Database, Depends(db)]
@@ -57,23 +58,27 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     def _unauthorised(detail: str) -> HTTPException:
         return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
-    def require_admin(creds: Creds) -> str:
+    async def require_admin(creds: Creds) -> str:
         if settings.admin_token is None:
             raise HTTPException(403, "the admin API is disabled (no admin token configured)")
         if creds is None or not hmac.compare_digest(creds.credentials.encode(), settings.admin_token.encode()):
             raise _unauthorised("admin token required")
         return "admin"
 
-    def require_lab(creds: Creds, database: DB) -> service.LabRef:
+    async def lab_token(creds: Creds) -> str:
+        """The bearer token of a lab request; the lab is looked up with the request's own
+        database work, in its worker thread (see :func:`_lab`)."""
         if creds is None:
             raise _unauthorised("a lab API token is required (Authorization: Bearer <token>)")
-        with database.read() as session:
-            lab = service.lab_for_token(session, creds.credentials)
+        return creds.credentials
+
+    LabToken = Annotated[str, Depends(lab_token)]
+
+    def _lab(session, token: str) -> service.LabRef:
+        lab = service.lab_for_token(session, token)
         if lab is None:
             raise _unauthorised("unknown or revoked API token")
         return lab
-
-    LabAuth = Annotated[service.LabRef, Depends(require_lab)]
 
     @app.exception_handler(service.ServiceError)
     async def _service_error(_request: Request, exc: service.ServiceError) -> JSONResponse:
@@ -186,6 +191,7 @@ def create_app(settings: PlatformSettings) -> FastAPI:
             return [service.lab_json(lab) for lab in session.scalars(select(Lab).order_by(Lab.id))]
 
     @app.get("/verify/{certificate_id}", response_class=HTMLResponse, tags=["public"],
+             responses={404: {"content": {"text/html": {}}, "description": "the NOT FOUND page"}},
              summary="Human verification page (the QR code on the PDF points here)")
     def verify_page(certificate_id: str, database: DB) -> HTMLResponse:
         with database.read() as session:
@@ -203,19 +209,20 @@ def create_app(settings: PlatformSettings) -> FastAPI:
                          403: {"model": S.Error, "description": "amending another lab's certificate"},
                          413: {"model": S.Error}, 422: {"model": S.Rejection}},
               summary="Publish a signed DCC (idempotent by content)")
-    async def publish(database: DB, lab: LabAuth,
+    async def publish(database: DB, token: LabToken,
                       dcc: Annotated[UploadFile, File(description="the signed DCC XML")],
                       pdf: Annotated[UploadFile | None, File(description="the PDF certificate")] = None,
                       json_file: Annotated[UploadFile | None, File(alias="json", description="the JSON form")] = None,
                       ) -> JSONResponse:
         dcc_b, pdf_b, json_b = await _read(dcc, "dcc"), await _read(pdf, "pdf"), await _read(json_file, "json")
-        out = await run_in_threadpool(_publish_sync, database, lab, dcc_b, pdf_b, json_b)
+        out = await run_in_threadpool(_publish_sync, database, token, dcc_b, pdf_b, json_b)
         return JSONResponse(out.json(), status_code=201 if out.created else 200)
 
-    def _publish_sync(database: Database, lab: service.LabRef, dcc_b: bytes, pdf_b: bytes | None,
+    def _publish_sync(database: Database, token: str, dcc_b: bytes, pdf_b: bytes | None,
                       json_b: bytes | None) -> publishing.PublishOutcome:
-        # a replay of a stored document is answered without admitting it again
         with database.read() as session:
+            lab = _lab(session, token)
+            # a replay of a stored document is answered without admitting it again
             same = publishing.stored_version(session, publishing.sha256_hex(dcc_b))
         if same is not None and same.lab_id == lab.id:
             return same
@@ -234,9 +241,9 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     @app.post(f"{API}/certificates/{{certificate_id}}/revoke", response_model=S.VerificationRecord,
               tags=["lab"], responses={**R401, **R404, 403: {"model": S.Error}},
               summary="Revoke a certificate (issuing lab only), with a reason")
-    def revoke(certificate_id: str, body: S.RevokeRequest, database: DB, lab: LabAuth) -> dict[str, Any]:
+    def revoke(certificate_id: str, body: S.RevokeRequest, database: DB, token: LabToken) -> dict[str, Any]:
         with database.write() as session:
-            row = service.revoke(session, lab, certificate_id, body.reason)
+            row = service.revoke(session, _lab(session, token), certificate_id, body.reason)
             session.flush()
             return service.record_json(row, session)
 

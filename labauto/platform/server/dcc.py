@@ -3,13 +3,15 @@
 Stages (each failure names its stage; the API returns it as ``stage``):
 ``well-formed`` (safe parse: no entities resolved, no DTD, no network), ``schema`` (the DCC
 XSD of the document's ``schemaVersion``, 3.1.0 - 3.3.0, from the configured schema
-directory laid out as ``vX.Y.Z/dcc.xsd``), ``schematron`` (a subset of PTB's rules, see
+directory laid out as ``vX.Y.Z/dcc.xsd``; 3.1.x without its signature, see
+:meth:`SchemaRegistry.validate`), ``schematron`` (a subset of PTB's rules, see
 :func:`check_rules`), ``signature`` (the enveloped XML signature verifies
-against the certificate it embeds) and — in :mod:`service` — ``signer`` (that certificate is
+against the certificate it embeds) and — in :mod:`publishing` — ``signer`` (that certificate is
 one registered for the publishing lab).
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import threading
@@ -23,6 +25,8 @@ from labauto.certificate.signing import SignatureError, VerifiedSignature, safe_
 DCC = "https://ptb.de/dcc"
 NS = {"dcc": DCC}
 MIN_VERSION, MAX_VERSION = (3, 1, 0), (3, 3, 0)
+SIGNATURE_IN_SCHEMA = (3, 2, 0)
+_DS_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
@@ -68,7 +72,11 @@ class SchemaRegistry:
         return schema
 
     def validate(self, root: etree._Element) -> str:
-        """Validate against the schema the document names; return its schemaVersion."""
+        """Validate against the schema the document names; return its schemaVersion.
+
+        DCC 3.2.0 added ``ds:Signature`` to the schema (the last child of the root).  A 3.1.x
+        document is validated without its signature — the part the enveloped signature covers.
+        """
         version = root.get("schemaVersion")
         if version is None:
             raise AdmissionError("schema", "the root element has no schemaVersion attribute")
@@ -76,9 +84,14 @@ class SchemaRegistry:
         if not m or not MIN_VERSION <= tuple(map(int, m.groups())) <= MAX_VERSION:
             raise AdmissionError("schema", f"DCC schemaVersion {version!r} is not supported; the "
                                  "platform accepts DCC 3.1.0 to 3.3.0")
+        target = root
+        if tuple(map(int, m.groups())) < SIGNATURE_IN_SCHEMA and root.find(_DS_SIGNATURE) is not None:
+            target = copy.deepcopy(root)
+            for sig in target.findall(_DS_SIGNATURE):
+                target.remove(sig)
         with _SCHEMA_LOCK:
             schema = self._schema(version)
-            ok = schema.validate(root)
+            ok = schema.validate(target)
             errors = [f"line {e.line}: {e.message}" for e in list(schema.error_log)[:5]]
         if not ok:
             raise AdmissionError("schema", f"not valid against the DCC {version} schema: "

@@ -39,7 +39,8 @@ def verification_page(rec: dict[str, Any], chain: dict[str, Any] | None = None) 
                 x for x in (rec["dates"]["begin_performance"], rec["dates"]["end_performance"]) if x)) or "—"),
             ("Issue date", rec["dates"]["issue"] or "—"),
             ("Published", rec["published_at"]),
-            ("Signed by", rec["signer"]["subject"])]
+            ("Signed by", rec["signer"]["subject"] + (f" on {rec['signer']['signing_time']}"
+                                                      if rec["signer"].get("signing_time") else ""))]
     if rec["status"] == "revoked":
         rows.append(("Revoked", f"{rec['revoked_at']}: {rec['revocation_reason']}"))
     if rec["superseded_by"]:

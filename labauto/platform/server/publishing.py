@@ -21,12 +21,15 @@ import json
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from labauto.platform.server.dcc import AdmissionError, Admitted, SchemaRegistry, admit
 from labauto.platform.server.models import (CertificateRecord, Document, ItemIdentifier, Lab,
                                             LabCertificate, Measurand, TraceLink, utcnow)
 from labauto.platform.server.service import Conflict, Forbidden, LabRef, Rejected, audit
+
+Db = Session | Connection
 
 # The hot path uses Core statements built once (their SQL and cache keys are computed once)
 # with bound parameters: no ORM identity map, no unit of work, no statement rebuilding.
@@ -74,9 +77,9 @@ def _status(revoked_at, superseded_by_id) -> str:
     return "revoked" if revoked_at is not None else "superseded" if superseded_by_id is not None else "valid"
 
 
-def stored_version(session: Session, sha256: str) -> PublishOutcome | None:
+def stored_version(db: Db, sha256: str) -> PublishOutcome | None:
     """The stored document with this SHA-256 (as an unchanged publication), if any."""
-    r = session.execute(_BY_SHA, {"sha": sha256}).first()
+    r = db.execute(_BY_SHA, {"sha": sha256}).first()
     if r is None:
         return None
     return PublishOutcome(r.certificate_id, sha256, _status(r.revoked_at, r.superseded_by_id), r.version,
@@ -106,40 +109,43 @@ def admit_submission(dcc: bytes, schemas: SchemaRegistry, *, pdf: bytes | None =
     return adm
 
 
-def _check_signer(session: Session, lab: LabRef, adm: Admitted) -> None:
+def _check_signer(db: Db, lab: LabRef, adm: Admitted) -> None:
     sig = adm.signature
-    owner = session.scalar(_CERT_OWNER, {"fp": sig.signer_fingerprint_sha256})
+    owner = db.scalar(_CERT_OWNER, {"fp": sig.signer_fingerprint_sha256})
     if owner == lab.id:
         return
-    who = (f"registered to lab {session.get(Lab, owner).name!r}" if owner is not None
+    who = (f"registered to lab {db.scalar(select(Lab.__table__.c.name).where(Lab.__table__.c.id == owner))!r}"
+           if owner is not None
            else "not registered on the platform")
     raise Rejected("signer", f"the DCC is signed by {sig.signer_subject} (certificate "
                    f"{sig.signer_fingerprint_sha256[:16]}…), which is {who}; lab {lab.name!r} "
                    "can publish only documents signed with its own registered certificate")
 
 
-def _current(session: Session, certificate_id: str):
-    return session.execute(_CURRENT, {"cid": certificate_id}).first()
+def _current(db: Db, certificate_id: str):
+    return db.execute(_CURRENT, {"cid": certificate_id}).first()
 
 
-def _supersede(session: Session, old, new_id: int, new_cid: str, new_sha: str, type_of_change: str | None,
+def _supersede(db: Db, old, new_id: int, new_cid: str, new_sha: str, type_of_change: str | None,
                lab: LabRef) -> None:
-    session.execute(_SUPERSEDE, {"row": old.id, "by": new_id, "at": utcnow()})
-    audit(session, f"lab:{lab.id}", "certificate.supersede", lab_id=lab.id,
+    db.execute(_SUPERSEDE, {"row": old.id, "by": new_id, "at": utcnow()})
+    audit(db, f"lab:{lab.id}", "certificate.supersede", lab_id=lab.id,
           certificate_id=old.certificate_id, sha256=old.sha256, superseded_by=new_cid,
           superseded_by_sha256=new_sha, type_of_change=type_of_change)
 
 
-def store(session: Session, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None = None,
+def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None = None,
           js: bytes | None = None) -> PublishOutcome:
     """Store an admitted document for ``lab`` in the caller's write transaction."""
+    if isinstance(db, Session):
+        db = db.connection()          # Core statements only: skip the Session's per-call work
     sha = sha256_hex(dcc)
-    same = stored_version(session, sha)
+    same = stored_version(db, sha)
     if same is not None and same.lab_id == lab.id:
         return same
-    _check_signer(session, lab, adm)
+    _check_signer(db, lab, adm)
     sig, facts = adm.signature, adm.facts
-    existing = _current(session, facts.certificate_id)
+    existing = _current(db, facts.certificate_id)
     version, superseded = 1, None
     if existing is not None:
         if facts.replaced_id != facts.certificate_id:
@@ -151,15 +157,15 @@ def store(session: Session, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: byte
             raise Forbidden(f"certificate {facts.certificate_id!r} was issued by another lab")
         version, superseded = existing.version + 1, existing
     elif facts.replaced_id:
-        superseded = _current(session, facts.replaced_id)
+        superseded = _current(db, facts.replaced_id)
         if superseded is not None and superseded.lab_id != lab.id:
             raise Forbidden(f"certificate {facts.replaced_id!r} was issued by another lab; "
                             f"lab {lab.name!r} cannot amend or substitute it")
         if superseded is not None and superseded.superseded_by_id is not None:
-            by = session.scalar(select(C.certificate_id).where(C.id == superseded.superseded_by_id))
+            by = db.scalar(select(C.certificate_id).where(C.id == superseded.superseded_by_id))
             raise Conflict(f"certificate {facts.replaced_id!r} is already superseded by {by!r}")
 
-    row_id = session.execute(_INSERT_RECORD, dict(
+    row_id = db.execute(_INSERT_RECORD, dict(
         certificate_id=facts.certificate_id, version=version, sha256=sha, lab_id=lab.id,
         schema_version=facts.schema_version, signer_fingerprint=sig.signer_fingerprint_sha256,
         signer_subject=sig.signer_subject, signing_time=sig.signing_time, item_name=facts.item_name,
@@ -168,38 +174,38 @@ def store(session: Session, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: byte
         issue_date=facts.issue_date, amends_certificate_id=facts.replaced_id,
         type_of_change=facts.type_of_change, published_at=utcnow(),
         has_pdf=pdf is not None, has_json=js is not None)).scalar_one()
-    session.execute(_INSERT_DOCUMENT, [dict(certificate_row_id=row_id, dcc=dcc, pdf=pdf, json=js)])
+    db.execute(_INSERT_DOCUMENT, [dict(certificate_row_id=row_id, dcc=dcc, pdf=pdf, json=js)])
     if facts.identifications:
-        session.execute(_INSERT_IDENTIFIERS, [dict(certificate_row_id=row_id, issuer=i[:64], value=v)
+        db.execute(_INSERT_IDENTIFIERS, [dict(certificate_row_id=row_id, issuer=i[:64], value=v)
                                                  for i, v in facts.identifications])
     if facts.measurands:
-        session.execute(_INSERT_MEASURANDS, [dict(certificate_row_id=row_id, name=m) for m in facts.measurands])
+        db.execute(_INSERT_MEASURANDS, [dict(certificate_row_id=row_id, name=m) for m in facts.measurands])
     if facts.references:
-        session.execute(_INSERT_LINKS, [dict(certificate_row_id=row_id, referral_id=r.referral_id,
+        db.execute(_INSERT_LINKS, [dict(certificate_row_id=row_id, referral_id=r.referral_id,
                                                  procedure=r.procedure, declared_hash=r.value)
                                             for r in facts.references])
-    audit(session, f"lab:{lab.id}", "certificate.publish", lab_id=lab.id,
+    audit(db, f"lab:{lab.id}", "certificate.publish", lab_id=lab.id,
           certificate_id=facts.certificate_id, sha256=sha, version=version,
           references=[r.referral_id for r in facts.references])
     if superseded is not None:
-        _supersede(session, superseded, row_id, facts.certificate_id, sha, facts.type_of_change, lab)
+        _supersede(db, superseded, row_id, facts.certificate_id, sha, facts.type_of_change, lab)
     status = "valid"
     # an amendment that arrived before the certificate it replaces supersedes it on arrival
-    early = existing is None and session.execute(
+    early = existing is None and db.execute(
         _EARLY_AMENDMENT, {"cid": facts.certificate_id, "lab": lab.id}).first()
     if early:
-        mine = _current(session, facts.certificate_id)
-        _supersede(session, mine, early.id, early.certificate_id, early.sha256, early.type_of_change, lab)
+        mine = _current(db, facts.certificate_id)
+        _supersede(db, mine, early.id, early.certificate_id, early.sha256, early.type_of_change, lab)
         status = "superseded"
     return PublishOutcome(facts.certificate_id, sha, status, version, created=True,
                           superseded=superseded.certificate_id if superseded is not None else None,
                           lab_id=lab.id)
 
 
-def publish(session: Session, lab: LabRef, dcc: bytes, schemas: SchemaRegistry, *,
+def publish(db: Db, lab: LabRef, dcc: bytes, schemas: SchemaRegistry, *,
             pdf: bytes | None = None, js: bytes | None = None) -> PublishOutcome:
     """Admit and store in one go (the command line and tests; the API splits the two)."""
-    same = stored_version(session, sha256_hex(dcc))
+    same = stored_version(db, sha256_hex(dcc))
     if same is not None and same.lab_id == lab.id:
         return same
-    return store(session, lab, dcc, admit_submission(dcc, schemas, pdf=pdf, js=js), pdf=pdf, js=js)
+    return store(db, lab, dcc, admit_submission(dcc, schemas, pdf=pdf, js=js), pdf=pdf, js=js)

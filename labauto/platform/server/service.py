@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from labauto.platform import pki
@@ -59,7 +60,7 @@ class Rejected(ServiceError):
 _INSERT_AUDIT = insert(AuditEvent.__table__)
 
 
-def audit(session: Session, actor: str, action: str, *, lab_id: int | None = None,
+def audit(session: Session | Connection, actor: str, action: str, *, lab_id: int | None = None,
           certificate_id: str | None = None, sha256: str | None = None, **detail: Any) -> None:
     """Append one event to the audit log, in the caller's transaction (a Core insert: it is
     written at once, in call order, and never becomes an ORM object that could be changed)."""
