@@ -41,6 +41,13 @@ def _cli(args: list[str], home: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def _run_in_child(procedure: Path, res: dict, workdir: Path, home: Path) -> subprocess.Popen:
+    """`labauto run` (plain engine) in a child process that the test can kill or interrupt."""
+    return _cli(["run", str(procedure), "--dut", res["dmm"], "--standard", res["calibrator"],
+                 "--workdir", str(workdir), "--no-prefect", "--settle-scale", "0",
+                 "--no-publish"], home)
+
+
 def _wait_for_points(workdir: Path, n: int, proc: subprocess.Popen, timeout: float = 60) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -58,9 +65,7 @@ def test_killed_run_resumes_without_remeasuring(quick_procedure, tmp_path, priva
     workdir = tmp_path / "work"
     with SimulatedLab(seed=3, latency="realistic") as lab:
         res = lab.resources
-        proc = _cli(["run", str(quick_procedure), "--dut", res["dmm"], "--standard",
-                     res["calibrator"], "--workdir", str(workdir), "--no-prefect",
-                     "--settle-scale", "0", "--no-publish"], private_home)
+        proc = _run_in_child(quick_procedure, res, workdir, private_home)
         journal_path = _wait_for_points(workdir, 2, proc)
         proc.send_signal(signal.SIGKILL)          # a crash: no cleanup code runs
         proc.wait(10)
@@ -95,9 +100,7 @@ def test_ctrl_c_leaves_the_calibrator_in_standby_and_the_readings_journaled(
     workdir = tmp_path / "work"
     with SimulatedLab(seed=4, latency="realistic") as lab:
         res = lab.resources
-        proc = _cli(["run", str(quick_procedure), "--dut", res["dmm"], "--standard",
-                     res["calibrator"], "--workdir", str(workdir), "--no-prefect",
-                     "--settle-scale", "0", "--no-publish"], private_home)
+        proc = _run_in_child(quick_procedure, res, workdir, private_home)
         journal_path = _wait_for_points(workdir, 1, proc)
         # wait until the second point is sourcing (operate on), then press Ctrl-C
         deadline = time.monotonic() + 20
