@@ -21,15 +21,28 @@ def outbox_path() -> Path:
     return Path(os.environ.get("LABAUTO_OUTBOX") or labauto_home() / "outbox.sqlite3")
 
 
+def dcc_dir() -> Path | None:
+    """PTB's DCC folder (``schema/vX.Y.Z/dcc.xsd``, ``examples/``): ``LABAUTO_DCC_DIR``, else the
+    nearest ``shared/dcc`` beside the project or beside one of its parent folders (a CI clone
+    may sit deeper than the working copy).  None when not found."""
+    if os.environ.get("LABAUTO_DCC_DIR"):
+        return Path(os.environ["LABAUTO_DCC_DIR"])
+    for parent in PROJECT_ROOT.parents:
+        candidate = parent / "shared" / "dcc"
+        if (candidate / "schema" / "v3.3.0" / "dcc.xsd").exists():
+            return candidate
+    return None
+
+
 def dcc_schema_dir() -> Path | None:
-    """PTB DCC schema folder (``vX.Y.Z/dcc.xsd``): LABAUTO_DCC_SCHEMA_DIR, LABAUTO_DCC_DIR/schema,
-    or ../shared/dcc/schema beside the project.  None when not available."""
+    """PTB DCC schema folder (``vX.Y.Z/dcc.xsd``): LABAUTO_DCC_SCHEMA_DIR, or the ``schema``
+    folder of :func:`dcc_dir`.  None when not available."""
     candidates = []
     if os.environ.get("LABAUTO_DCC_SCHEMA_DIR"):
         candidates.append(Path(os.environ["LABAUTO_DCC_SCHEMA_DIR"]))
-    if os.environ.get("LABAUTO_DCC_DIR"):
-        candidates.append(Path(os.environ["LABAUTO_DCC_DIR"]) / "schema")
-    candidates.append(PROJECT_ROOT.parent / "shared" / "dcc" / "schema")
+    d = dcc_dir()
+    if d is not None:
+        candidates.append(d / "schema")
     for c in candidates:
         if (c / "v3.3.0" / "dcc.xsd").exists():
             return c

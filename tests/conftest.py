@@ -36,7 +36,9 @@ def project_root() -> Path:
 
 @pytest.fixture(scope="session")
 def dcc_dir() -> Path:
-    d = Path(os.environ.get("LABAUTO_DCC_DIR", ROOT.parent / "shared" / "dcc"))
+    from labauto.config import dcc_dir as find_dcc_dir
+
+    d = find_dcc_dir() or ROOT.parent / "shared" / "dcc"
     if not (d / "schema" / "v3.3.0" / "dcc.xsd").exists():
         pytest.fail(f"PTB DCC schemas not found in {d} (set LABAUTO_DCC_DIR)")
     return d

@@ -28,6 +28,7 @@ half-widths must be compatible with the estimate's unit (differences for °C).
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -36,7 +37,7 @@ import pint
 from scipy import stats
 
 from labauto.uncertainty.errors import ModelError
-from labauto.uncertainty.quantities import UnitScale, as_quantity, delta_unit, diff_magnitude
+from labauto.uncertainty.quantities import UnitScale, as_quantity, delta_unit, diff_magnitude, quantity
 from labauto.units import Q_
 
 
@@ -56,6 +57,15 @@ def coverage_factor(p: float, dof: float = math.inf) -> float:
     """k with coverage probability ``p`` for a t-distribution with ``dof`` (normal for ∞)."""
     if not 0 < p < 1:
         raise ModelError(f"coverage probability must be between 0 and 1, got {p!r}")
+    try:
+        return _coverage_factor(p, dof)
+    except TypeError:  # unhashable argument (e.g. a numpy array): no cache
+        return _coverage_factor.__wrapped__(p, dof)
+
+
+@lru_cache(maxsize=4096)
+def _coverage_factor(p: float, dof: float) -> float:
+    """scipy's ppf takes ~50 µs a call; budgets ask for the same few (p, ν) over and over."""
     q = (1.0 + p) / 2.0
     return float(stats.norm.ppf(q) if math.isinf(dof) else stats.t.ppf(q, dof))
 
@@ -89,7 +99,7 @@ class Distribution:
     @property
     def u(self) -> pint.Quantity:
         """Standard uncertainty u(x) in the estimate's unit (a difference for °C)."""
-        return Q_(self.u_mag, delta_unit(self.estimate.units))
+        return quantity(self.u_mag, delta_unit(self.estimate.units))
 
     # -- Monte Carlo -------------------------------------------------------------------
     def deviations(self, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -223,6 +223,162 @@ def diff(t: Tree, var: str, _memo: dict | None = None) -> Tree:
     return d
 
 
+# --------------------------------------------------------------------------- numeric gradient
+# All first derivatives of a tree at one point, in a single bottom-up pass ("vector forward
+# mode").  It gives bit for bit the numbers ``evaluate(diff(t, v), env)`` gives: every
+# derivative is combined by the same rules as :func:`diff`, through numeric twins of the tree
+# builders that simplify exactly as they do (a constant stays a ``("c", x)`` tuple, anything
+# else is its number) and compute what :func:`evaluate` would compute on the tree the
+# builders would have made.  The GUM needs only these numbers; building 50 derivative trees
+# of a 50-input sum costs O(N²), this pass O(N).
+def _nv(a: Any) -> Any:
+    return a[1] if type(a) is tuple else a
+
+
+def _nz(a: Any) -> bool:
+    return type(a) is tuple and a[1] == 0.0
+
+
+def _nadd(a: Any, b: Any) -> Any:
+    if _nz(a):
+        return b
+    if _nz(b):
+        return a
+    if type(a) is tuple and type(b) is tuple:
+        return const(a[1] + b[1])
+    return _nv(a) + _nv(b)
+
+
+def _nsub(a: Any, b: Any) -> Any:
+    if _nz(b):
+        return a
+    if _nz(a):
+        return _nneg(b)
+    if type(a) is tuple and type(b) is tuple:
+        return const(a[1] - b[1])
+    return _nv(a) - _nv(b)
+
+
+def _nmul(a: Any, b: Any) -> Any:
+    if _nz(a) or _nz(b):
+        return ZERO
+    if type(a) is tuple and a[1] == 1.0:
+        return b
+    if type(b) is tuple and b[1] == 1.0:
+        return a
+    if type(a) is tuple and type(b) is tuple:
+        return const(a[1] * b[1])
+    return _nv(a) * _nv(b)
+
+
+def _ndiv(a: Any, b: Any) -> Any:
+    if _nz(a):
+        return ZERO
+    if type(b) is tuple and b[1] == 1.0:
+        return a
+    if type(a) is tuple and type(b) is tuple and b[1] != 0.0:
+        return const(a[1] / b[1])
+    return _nv(a) / _nv(b)
+
+
+def _npow(a: Any, b: Any) -> Any:
+    if _nz(b):
+        return ONE
+    if type(b) is tuple and b[1] == 1.0:
+        return a
+    if type(a) is tuple and type(b) is tuple:
+        return const(a[1] ** b[1])
+    return np.power(_nv(a), _nv(b))
+
+
+def _nneg(a: Any) -> Any:
+    if type(a) is tuple:
+        return const(-a[1])
+    return -a   # neg(neg(x)) -> x: -(-v) == v exactly
+
+
+def _ncall(fn: str, a: Any) -> Any:
+    if type(a) is tuple:
+        return const(float(FUNCTIONS[fn](a[1])))
+    return FUNCTIONS[fn](a)
+
+
+_ARG = "\0arg"
+_DFN_TREES: dict[str, Tree] = {}
+
+
+def _ndfn(fn: str, a: Any) -> Any:
+    """Numeric twin of :func:`_dfn` (its tree, built once per function, evaluated at a)."""
+    tree = _DFN_TREES.get(fn)
+    if tree is None:
+        tree = _DFN_TREES[fn] = _dfn(fn, ("v", _ARG))
+    return tree if tree[0] == "c" else evaluate(tree, {_ARG: a})
+
+
+def _nd(kind: str, vt: Any, va: Any, vb: Any, da: Any, db: Any) -> Any:
+    """∂t/∂v of a binary node from its value ``vt``, its children's values and derivatives: the
+    rules of :func:`diff`."""
+    if kind == "*":
+        return _nadd(_nmul(da, vb), _nmul(va, db))
+    if kind == "/":
+        return _nsub(_ndiv(da, vb), _ndiv(_nmul(va, db), _npow(vb, const(2))))
+    if kind == "**":
+        if _nz(db):
+            return _nmul(_nmul(vb, _npow(va, _nsub(vb, ONE))), da)
+        return _nmul(vt, _nadd(_nmul(db, _ncall("log", va)), _ndiv(_nmul(vb, da), va)))
+    if kind == "+":
+        return _nadd(da, db)
+    if kind == "-":
+        return _nsub(da, db)
+    raise ModelError(f"unknown expression node {kind!r}")  # pragma: no cover
+
+
+def gradient(t: Tree, env: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Value of ``t`` and ∂t/∂v for every variable v of ``t``, at the point ``env``.
+
+    The same numbers as ``evaluate(t, env)`` and ``evaluate(diff(t, v), env)`` (see above),
+    floats or numpy scalars; run it under ``np.errstate`` if non-finite values may occur.
+    """
+    memo: dict[int, tuple] = {}
+
+    def walk(n: Tree) -> tuple[Any, dict[str, Any], bool]:
+        hit = memo.get(id(n))
+        if hit is not None and hit[0] is n:
+            return hit[1]
+        kind = n[0]
+        if kind == "c":
+            out = (n, {}, False)
+        elif kind == "v":
+            out = (env[n[1]], {n[1]: ONE}, False)
+        elif kind == "neg":
+            va, ga, _ = walk(n[1])
+            g = {v: _nneg(d) for v, d in ga.items()}
+            out = (-_nv(va), g, any(_nz(d) for d in g.values()))
+        elif kind == "f":
+            fn = n[1]
+            va, ga, _ = walk(n[2])
+            dfn = _ndfn(fn, va) if ga else ZERO
+            g = {v: _nmul(dfn, d) for v, d in ga.items()}
+            out = (FUNCTIONS[fn](_nv(va)), g, any(_nz(d) for d in g.values()))
+        else:
+            (va, ga, za), (vb, gb, zb) = walk(n[1]), walk(n[2])
+            a, b = _nv(va), _nv(vb)
+            value = (a + b if kind == "+" else a - b if kind == "-" else a * b if kind == "*"
+                     else a / b if kind == "/" else np.power(a, b))
+            if kind == "+" and not za and ga.keys().isdisjoint(gb):
+                out = (value, {**ga, **gb}, zb)       # one term per variable: passed through
+            elif kind == "-" and not gb:
+                out = (value, ga, za)
+            else:
+                g = {v: _nd(kind, value, va, vb, ga.get(v, ZERO), gb.get(v, ZERO)) for v in ga.keys() | gb.keys()}
+                out = (value, g, any(_nz(d) for d in g.values()))
+        memo[id(n)] = (n, out)
+        return out
+
+    value, grads, _ = walk(t)
+    return value, grads
+
+
 # --------------------------------------------------------------------------- evaluation
 def evaluate(t: Tree, env: Mapping[str, Any]) -> Any:
     """Value of ``t`` with variables from ``env`` (floats or numpy arrays, broadcast)."""

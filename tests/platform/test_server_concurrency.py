@@ -35,6 +35,19 @@ def test_two_versions_racing_for_one_id_give_one_winner(platform, lab, make_dcc,
         assert c.get("/api/v1/certificates/CONC-2").json()["sha256"] == winner
 
 
+def test_two_substitutions_racing_for_one_certificate_give_one_winner(platform, lab, make_dcc, sign):
+    assert lab.publish(sign(make_dcc("CONC-3"), lab.keys)).status_code == 201
+    docs = [sign(make_dcc(f"CONC-3-R{i}", amends="CONC-3", type_of_change="substituted"), lab.keys)
+            for i in range(4)]
+    with cf.ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lab.publish, docs))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409], [r.text for r in responses]
+    winner = next(r for r in responses if r.status_code == 201).json()["certificate_id"]
+    with platform.public() as c:
+        assert c.get("/api/v1/certificates/CONC-3").json()["superseded_by"] == winner
+        assert c.get("/api/v1/certificates", params={"status": "valid"}).json()["total"] == 1
+
+
 def test_several_server_processes_share_one_sqlite_file(tmp_path, dcc_schema_dir, lab_keys, make_dcc, sign):
     """``--workers 2``: writes from both processes queue on SQLite's lock (BEGIN IMMEDIATE)."""
     admin = secrets.token_urlsafe(16)

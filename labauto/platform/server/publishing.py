@@ -49,7 +49,7 @@ _INSERT_DOCUMENT = insert(Document.__table__)
 _INSERT_IDENTIFIERS = insert(ItemIdentifier.__table__)
 _INSERT_MEASURANDS = insert(Measurand.__table__)
 _INSERT_LINKS = insert(TraceLink.__table__)
-_SUPERSEDE = update(T).where(C.id == bindparam("row")).values(
+_SUPERSEDE = update(T).where(C.id == bindparam("row"), C.superseded_by_id.is_(None)).values(
     superseded_by_id=bindparam("by"), superseded_at=bindparam("at"))
 
 
@@ -128,7 +128,10 @@ def _current(db: Db, certificate_id: str):
 
 def _supersede(db: Db, old, new_id: int, new_cid: str, new_sha: str, type_of_change: str | None,
                lab: LabRef) -> None:
-    db.execute(_SUPERSEDE, {"row": old.id, "by": new_id, "at": utcnow()})
+    if db.execute(_SUPERSEDE, {"row": old.id, "by": new_id, "at": utcnow()}).rowcount != 1:
+        # a concurrent publication superseded it first (the row lock made this one wait)
+        raise Conflict(f"certificate {old.certificate_id!r} was superseded by another publication "
+                       "meanwhile; look it up and publish again if this document is still needed")
     audit(db, f"lab:{lab.id}", "certificate.supersede", lab_id=lab.id,
           certificate_id=old.certificate_id, sha256=old.sha256, superseded_by=new_cid,
           superseded_by_sha256=new_sha, type_of_change=type_of_change)
@@ -146,6 +149,9 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
     _check_signer(db, lab, adm)
     sig, facts = adm.signature, adm.facts
     existing = _current(db, facts.certificate_id)
+    if existing is not None and existing.sha256 == sha and existing.lab_id == lab.id:
+        # stored by a concurrent publication since the check above (READ COMMITTED sees it now)
+        return stored_version(db, sha)
     version, superseded = 1, None
     if existing is not None:
         if facts.replaced_id != facts.certificate_id:
@@ -161,9 +167,9 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
         if superseded is not None and superseded.lab_id != lab.id:
             raise Forbidden(f"certificate {facts.replaced_id!r} was issued by another lab; "
                             f"lab {lab.name!r} cannot amend or substitute it")
-        if superseded is not None and superseded.superseded_by_id is not None:
-            by = db.scalar(select(C.certificate_id).where(C.id == superseded.superseded_by_id))
-            raise Conflict(f"certificate {facts.replaced_id!r} is already superseded by {by!r}")
+    if superseded is not None and superseded.superseded_by_id is not None:
+        by = db.scalar(select(C.certificate_id).where(C.id == superseded.superseded_by_id))
+        raise Conflict(f"certificate {facts.replaced_id!r} is already superseded by {by!r}")
 
     row_id = db.execute(_INSERT_RECORD, dict(
         certificate_id=facts.certificate_id, version=version, sha256=sha, lab_id=lab.id,
