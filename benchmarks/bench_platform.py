@@ -190,8 +190,8 @@ def main() -> None:
                   f"process{'es' if n_workers > 1 else ''}, {backend} (goal >= 200/s on SQLite)")
             if cpu0 is not None and cpu1 is not None:
                 per = (cpu1 - cpu0) / len(docs) * 1000
-                print(f"        server CPU per publication {per:.2f} ms (at most {1000 / per:.0f}/s per "
-                      "fully available core)")
+                print(f"        server CPU per publication {per:.2f} ms ({1000 / per:.0f} publications per "
+                      "CPU-second of the server process(es); depends less on other load than the rate)")
             if not last:
                 continue
             t0 = time.perf_counter()

@@ -149,12 +149,16 @@ def lpu_inputs() -> list[tuple[str, str, float, float, float]]:
 LPU_EQUATION = "y = " + " + ".join(f"x{2 * k + 1}*x{2 * k + 2}" for k in range(N_LPU // 2))
 
 
-def labauto_lpu() -> tuple[Model, Any]:
+def labauto_lpu_inputs() -> dict[str, Any]:
     inputs = {}
     for name, kind, x, p, nu in lpu_inputs():
         inputs[name] = (Rectangular(Q_(x, "V"), Q_(p, "V")) if kind == "rect"
                         else Normal(Q_(x, "V"), Q_(p, "V"), dof=nu))
-    model = Model(LPU_EQUATION, inputs=inputs)
+    return inputs
+
+
+def labauto_lpu(equation: str = LPU_EQUATION) -> tuple[Model, Any]:
+    model = Model(equation, inputs=labauto_lpu_inputs())
     return model, gum(model).budget("y")
 
 
@@ -191,9 +195,18 @@ def bench_lpu(repeat: int, suncal_runs: int) -> None:
         return g.u("y").magnitude, g.nu_eff("y")
 
     t_num, _ = best_of(numbers_only, repeat)
+    # parsed equations are cached by text: a new text each run shows a model's first build
+    fresh = iter(range(10 ** 9))
+    t_cold, _ = best_of(lambda: labauto_lpu(LPU_EQUATION + " " * next(fresh)), repeat)
+    t_inputs, inputs = best_of(labauto_lpu_inputs, repeat)
+    t_rest, _ = best_of(lambda: gum(Model(LPU_EQUATION, inputs=inputs)).budget("y"), repeat)
     u_lab = budget.combined_uncertainty.to("V**2").magnitude
     print(f"  labauto  Model() + gum() + budget   {fmt_t(t_full)}   u(y) = {u_lab:.9f} V²  "
           f"nu_eff = {budget.dof_eff:.1f}")
+    print(f"    of which 100 Q_(x, 'V') + 50 distributions {fmt_t(t_inputs)}   (pint's Q_ alone: "
+          f"{best_of(lambda: [Q_(1.0, 'V') for _ in range(100)], repeat)[0] * 1e3:.2f} ms)")
+    print(f"    of which Model() + gum() + budget  {fmt_t(t_rest)}   (inputs already built)")
+    print(f"  labauto  same, first build of a new equation text {fmt_t(t_cold)}   (parse + unit checks)")
     print(f"  labauto  gum() + budget (built)     {fmt_t(t_gum)}")
     print(f"  labauto  gum() + u + nu_eff (built) {fmt_t(t_num)}   (no budget table: like GTC)")
     if GTC is None:

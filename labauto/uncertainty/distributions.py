@@ -99,7 +99,7 @@ class Distribution:
     @property
     def u(self) -> pint.Quantity:
         """Standard uncertainty u(x) in the estimate's unit (a difference for °C)."""
-        return quantity(self.u_mag, delta_unit(self.estimate.units))
+        return quantity(self.u_mag, self.scale.delta)
 
     # -- Monte Carlo -------------------------------------------------------------------
     def deviations(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -112,7 +112,7 @@ class Distribution:
 
     def _diff(self, q: Any, what: str) -> float:
         qq = as_quantity(q, f"input {self.label!r} {what}")
-        m = diff_magnitude(qq, self.estimate.units, f"input {self.label!r} {what}")
+        m = diff_magnitude(qq, self.scale.unit, f"input {self.label!r} {what}")
         if not math.isfinite(m) or m < 0:
             raise ModelError(f"input {self.label!r}: {what} must be finite and >= 0, got {qq}")
         return m

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -369,6 +370,15 @@ def gradient(t: Tree, env: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
                 out = (value, {**ga, **gb}, zb)       # one term per variable: passed through
             elif kind == "-" and not gb:
                 out = (value, ga, za)
+            elif kind == "*" and ga.keys().isdisjoint(gb):
+                # d(a*b) = da*b + a*db with one of the two terms ZERO (diff's simplification)
+                g = {}
+                for v, d in ga.items():
+                    r = _nmul(d, vb)
+                    g[v] = ZERO if _nz(r) else r
+                for v, d in gb.items():
+                    g[v] = _nmul(va, d)
+                out = (value, g, any(_nz(d) for d in g.values()))
             else:
                 g = {v: _nd(kind, value, va, vb, ga.get(v, ZERO), gb.get(v, ZERO)) for v in ga.keys() | gb.keys()}
                 out = (value, g, any(_nz(d) for d in g.values()))
@@ -376,7 +386,7 @@ def gradient(t: Tree, env: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         return out
 
     value, grads, _ = walk(t)
-    return value, grads
+    return _nv(value), {v: _nv(d) for v, d in grads.items()}
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -433,6 +443,32 @@ class Equation:
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
 
+# pint unit arithmetic costs microseconds a call; a model uses the same few units over and over
+# (pint units are immutable and hashable, so the results can be shared)
+@lru_cache(maxsize=4096)
+def _same_dim(ua: pint.Unit, ub: pint.Unit) -> bool:
+    return ua.dimensionality == ub.dimensionality
+
+
+def _dimensionless(u: pint.Unit) -> bool:
+    return _same_dim(u, DIMENSIONLESS)
+
+
+@lru_cache(maxsize=4096)
+def _umul(ua: pint.Unit, ub: pint.Unit) -> pint.Unit:
+    return ua * ub
+
+
+@lru_cache(maxsize=4096)
+def _udiv(ua: pint.Unit, ub: pint.Unit) -> pint.Unit:
+    return ua / ub
+
+
+@lru_cache(maxsize=4096)
+def _upow(ua: pint.Unit, p: float) -> pint.Unit:
+    return ua ** p
+
+
 class _Converter:
     """AST -> tree, checking units on the way (``units`` maps a name to its base unit)."""
 
@@ -482,7 +518,7 @@ class _Converter:
         a, ua = self.convert(node.left)
         b, ub = self.convert(node.right)
         if op in "+-":
-            if ua.dimensionality != ub.dimensionality:
+            if not _same_dim(ua, ub):
                 raise self._fail(node, (
                     f"cannot {'add' if op == '+' else 'subtract'} "
                     f"{self._seg(node.left)!r} [{_dim_text(ua)}] and {self._seg(node.right)!r} "
@@ -490,21 +526,21 @@ class _Converter:
                     UnitConsistencyError)
             return (add(a, b) if op == "+" else sub(a, b)), ua
         if op == "*":
-            return mul(a, b), ua * ub
+            return mul(a, b), _umul(ua, ub)
         if op == "/":
-            return div(a, b), ua / ub
+            return div(a, b), _udiv(ua, ub)
         # power
-        if ub.dimensionality != DIMENSIONLESS.dimensionality:
+        if not _dimensionless(ub):
             raise self._fail(node.right, f"the exponent {self._seg(node.right)!r} has unit "
                                          f"[{_dim_text(ub)}]; an exponent must be dimensionless",
                              UnitConsistencyError)
-        if ua.dimensionality == DIMENSIONLESS.dimensionality:
+        if _dimensionless(ua):
             return pow_(a, b), DIMENSIONLESS
         if not _is_c(b):
             raise self._fail(node, f"{self._seg(node.left)!r} has unit [{_dim_text(ua)}] and is "
                                    f"raised to the non-constant power {self._seg(node.right)!r}; "
                                    "the result would have no definite unit", UnitConsistencyError)
-        return pow_(a, b), ua ** b[1]
+        return pow_(a, b), _upow(ua, b[1])
 
     def _call(self, node: ast.Call) -> tuple[Tree, pint.Unit]:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
@@ -514,9 +550,9 @@ class _Converter:
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             raise self._fail(node, f"{fn}() takes exactly one positional argument")
         a, ua = self.convert(node.args[0])
-        dimensionless = ua.dimensionality == DIMENSIONLESS.dimensionality
+        dimensionless = _dimensionless(ua)
         if fn == "sqrt":
-            return call(fn, a), ua ** 0.5
+            return call(fn, a), _upow(ua, 0.5)
         if fn in _UNIT_PRESERVING:
             return call(fn, a), ua
         if fn == "sign":
@@ -534,12 +570,44 @@ def _dim_text(u: pint.Unit) -> str:
     return f"{u:~P}"
 
 
+#: parsed equations by (text, units of the names in it): a model is often built again and
+#: again with the same equations (one per calibration point), and parsing with unit checks is
+#: most of building it.  Equations and trees are immutable, so they can be shared.
+_EQUATIONS: dict[tuple, Equation] = {}
+_EQUATIONS_MAX = 512
+
+
+@lru_cache(maxsize=_EQUATIONS_MAX)
+def _names_in(text: str) -> tuple[str, ...] | None:
+    """The names an equation text mentions (None if it does not parse: no caching then)."""
+    try:
+        module = ast.parse(text.strip(), mode="exec")
+    except (SyntaxError, ValueError):
+        return None
+    return tuple(sorted({node.id for node in ast.walk(module) if isinstance(node, ast.Name)}))
+
+
 def parse_equation(text: str, units: Mapping[str, pint.Unit], where: str = "") -> Equation:
     """Parse ``"Y = expression"``; ``units`` maps each known name to its SI base unit.
 
     Raises :class:`ModelError` for anything outside the whitelist and
-    :class:`UnitConsistencyError` for inconsistent units.
+    :class:`UnitConsistencyError` for inconsistent units.  Successful parses are remembered
+    (the result depends only on the text and the units of the names in it).
     """
+    names = _names_in(text) if isinstance(text, str) else None
+    if names is None:
+        return _parse_equation(text, units, where)
+    key = (text, tuple(None if (u := units.get(n)) is None else u._units for n in names))
+    eq = _EQUATIONS.get(key)
+    if eq is None:
+        eq = _parse_equation(text, units, where)
+        if len(_EQUATIONS) >= _EQUATIONS_MAX:
+            _EQUATIONS.clear()
+        _EQUATIONS[key] = eq
+    return eq
+
+
+def _parse_equation(text: str, units: Mapping[str, pint.Unit], where: str = "") -> Equation:
     where = where or f"equation {text!r}"
     if not isinstance(text, str) or not text.strip():
         raise ModelError(f"{where}: an equation must be a non-empty string 'Y = expression'")

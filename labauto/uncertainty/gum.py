@@ -40,8 +40,9 @@ import pint
 from labauto.uncertainty.budget import Contribution, UncertaintyBudget
 from labauto.uncertainty.distributions import Constant, coverage_factor
 from labauto.uncertainty.errors import ModelError, WelchSatterthwaiteError
-from labauto.uncertainty.expression import evaluate, to_text
+from labauto.uncertainty.expression import evaluate, gradient, to_text
 from labauto.uncertainty.model import Model
+from labauto.uncertainty.quantities import UnitScale, quantity
 from labauto.units import Q_
 
 METHOD = "GUM law of propagation of uncertainty (JCGM 100:2008)"
@@ -64,6 +65,9 @@ def _sensitivity_unit(y_unit: pint.Unit, x_unit: pint.Unit) -> tuple[pint.Unit, 
     if q.dimensionless:
         return q.to("dimensionless").units, float(q.to("dimensionless").magnitude)
     return q.units, 1.0
+
+
+_SENSITIVITY_UNITS: dict[tuple, tuple[pint.Unit, float]] = {}
 
 
 def welch_satterthwaite(u_c: float, components: list[tuple[float, float]]) -> float:
@@ -93,6 +97,13 @@ class GumResult:
     def _j(self, name: str | None) -> int:
         return self.model.outputs.index(self.model._output(name))
 
+    def _u_in(self) -> np.ndarray:
+        """u(x_i) in SI base units (from the diagonal of the input covariance), computed once."""
+        u = self.__dict__.get("_u_in_cache")
+        if u is None:
+            u = self.__dict__["_u_in_cache"] = np.sqrt(np.diag(self.input_covariance))
+        return u
+
     def estimate(self, name: str | None = None) -> pint.Quantity:
         y = self.model._output(name)
         return self.model.output_scales[y].value_from_base(self.y_base[y])
@@ -106,24 +117,35 @@ class GumResult:
     def sensitivity(self, output: str | None, input_name: str) -> pint.Quantity:
         """c_i = ∂y/∂x_i in (unit of y) / (unit of x_i)."""
         j = self._j(output)
-        i = self.model.input_names.index(input_name)
-        ys = self.model.output_scales[self.model.outputs[j]]
+        i = self.model.input_index.get(input_name)
+        if i is None:
+            i = self.model.input_names.index(input_name)   # raises the usual ValueError
+        return self._sensitivity(self.model.output_scales[self.model.outputs[j]], j, i, input_name)
+
+    def _sensitivity(self, ys: UnitScale, j: int, i: int, input_name: str) -> pint.Quantity:
         xs = self.model.input_scales[input_name]
-        unit, scale = _sensitivity_unit(ys.delta, xs.delta)
-        return Q_(self.jacobian[j, i] * xs.factor / ys.factor * scale, unit)
+        yd, xd = ys.delta, xs.delta
+        key = (yd._units, xd._units)   # (pint's Unit == costs microseconds; containers are shared)
+        hit = _SENSITIVITY_UNITS.get(key)
+        if hit is None:
+            if len(_SENSITIVITY_UNITS) > 4096:
+                _SENSITIVITY_UNITS.clear()
+            hit = _SENSITIVITY_UNITS[key] = _sensitivity_unit(yd, xd)
+        unit, scale = hit
+        return quantity(self.jacobian[j, i] * xs.factor / ys.factor * scale, unit)
 
     def nu_eff(self, name: str | None = None) -> float:
         """Welch-Satterthwaite ν_eff of one output (raises where it does not apply)."""
         j = self._j(name)
         y = self.model.outputs[j]
         deps = self.model.dependencies[y]
-        idx = [self.model.input_names.index(n) for n in deps]
-        u_in = np.sqrt(np.diag(self.input_covariance))
-        pairs = self.model.correlations if self.model.correlations else {}
-        for (a, b), r in pairs.items():
+        index = self.model.input_index
+        idx = [index[n] for n in deps]
+        u_in = self._u_in()
+        for (a, b), r in self.model.correlations.items():   # only the nonzero pairs given
             if a not in deps or b not in deps:
                 continue
-            ia, ib = self.model.input_names.index(a), self.model.input_names.index(b)
+            ia, ib = index[a], index[b]
             da, db = self.model.inputs[a].dof, self.model.inputs[b].dof
             if (r != 0.0 and self.jacobian[j, ia] * u_in[ia] != 0.0 and self.jacobian[j, ib] * u_in[ib] != 0.0
                     and not (math.isinf(da) and math.isinf(db))):
@@ -132,7 +154,8 @@ class GumResult:
                     f"inputs, but {a!r} (ν = {da:g}) and {b!r} (ν = {db:g}) are correlated (r = {r:.3g}). "
                     "No effective degrees of freedom can be given: state a coverage factor "
                     f"(budget({y!r}, k=...)) or evaluate with Monte Carlo (monte_carlo / --mc).")
-        comps = [(abs(self.jacobian[j, i]) * u_in[i], self.model.inputs[self.model.input_names[i]].dof) for i in idx]
+        inputs = self.model.inputs
+        comps = [(abs(self.jacobian[j, i]) * u_in[i], inputs[n].dof) for i, n in zip(idx, deps)]
         return welch_satterthwaite(math.sqrt(max(self.covariance_base[j, j], 0.0)), comps)
 
     def budget(self, name: str | None = None, coverage_probability: float = 0.95, k: float | None = None,
@@ -147,25 +170,26 @@ class GumResult:
         y = self.model.outputs[j]
         ys = self.model.output_scales[y]
         u_c = math.sqrt(max(self.covariance_base[j, j], 0.0))
-        u_in = np.sqrt(np.diag(self.input_covariance))
+        u_in = self._u_in()
+        index, inputs = self.model.input_index, self.model.inputs
         rows = []
         for n in self.model.dependencies[y]:
-            i = self.model.input_names.index(n)
-            dist = self.model.inputs[n]
+            i = index[n]
+            dist = inputs[n]
             if isinstance(dist, Constant):
                 continue
             c = self.jacobian[j, i]
             contrib = abs(c) * u_in[i]
             rows.append(Contribution(
                 name=n, estimate=dist.estimate, standard_uncertainty=dist.u, distribution=dist.kind,
-                dof=dist.dof, sensitivity=self.sensitivity(y, n),
+                dof=dist.dof, sensitivity=self._sensitivity(ys, j, i, n),
                 contribution=ys.diff_from_base(contrib),
                 variance_share=(contrib ** 2 / u_c ** 2) if u_c > 0 else 0.0, source=dist.label))
         method = METHOD_2ND if self.second_order else METHOD
         if k is None:
             nu = self.nu_eff(y)
             if dof_rounding == "floor":
-                nu_k = nu if math.isinf(nu) else max(1.0, math.floor(nu))
+                nu_k = nu if math.isinf(nu) else max(1.0, float(math.floor(nu)))
             elif dof_rounding == "none":
                 nu_k = nu
             else:
@@ -244,12 +268,25 @@ def gum(model: Model, second_order: bool = False) -> GumResult:
     """Evaluate ``model`` by the GUM law of propagation of uncertainty."""
     env = {k: np.float64(v) for k, v in model.estimates_base().items()}
     names = model.input_names
-    y_base = {y: _value(model.trees[y], env, f"output {y!r}") for y in model.outputs}
+    y_base, rows = {}, {}
+    for y in model.outputs:
+        # y and all its sensitivities in one pass: the same numbers as evaluating the tree and its
+        # derivative trees; anything unusual (non-finite, a literal division by zero inside
+        # sign(), ...) is left to the tree route, which gives the values or the errors
+        try:
+            with np.errstate(all="ignore"):
+                value, grads = gradient(model.trees[y], env)
+            value = float(value)
+            rows[y] = [float(grads[v]) for v in model.dependencies[y]]
+        except Exception:
+            value, rows[y] = math.nan, [math.nan] * len(model.dependencies[y])
+        y_base[y] = value if math.isfinite(value) else _value(model.trees[y], env, f"output {y!r}")
     J = np.zeros((len(model.outputs), len(names)))
-    index = {n: i for i, n in enumerate(names)}
+    index = model.input_index
     for j, y in enumerate(model.outputs):
-        for v in model.dependencies[y]:
-            J[j, index[v]] = _value(model.derivative(y, v), env, f"sensitivity ∂{y}/∂{v}")
+        for v, c in zip(model.dependencies[y], rows[y]):
+            J[j, index[v]] = c if math.isfinite(c) else _value(model.derivative(y, v), env,
+                                                                f"sensitivity ∂{y}/∂{v}")
     u = model.uncertainties_base()
     Ux = model.correlation_matrix * np.outer(u, u)
     Uy = J @ Ux @ J.T

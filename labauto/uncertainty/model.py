@@ -63,11 +63,12 @@ class Model:
                 dist.label = name
             self.inputs[name] = dist
         self.input_names: tuple[str, ...] = tuple(self.inputs)
+        self.input_index: dict[str, int] = {n: i for i, n in enumerate(self.input_names)}
         self.input_scales = {n: d.scale for n, d in self.inputs.items()}
 
         # parse equations in order; earlier outputs are known names for later ones
-        known_units: dict[str, pint.Unit] = {n: base_unit(d.estimate.units) for n, d in self.inputs.items()}
-        display: dict[str, pint.Unit] = {n: d.estimate.units for n, d in self.inputs.items()}
+        known_units: dict[str, pint.Unit] = {n: s.base for n, s in self.input_scales.items()}
+        display: dict[str, pint.Unit] = {n: s.unit for n, s in self.input_scales.items()}
         self.equations: list[Equation] = []
         self.trees: dict[str, Tree] = {}
         self.output_scales: dict[str, UnitScale] = {}
@@ -81,7 +82,8 @@ class Model:
                 raise _error(f"equation {i + 1}: output {eq.output!r} is also an input name", ("equations", i))
             if eq.output in self.trees:
                 raise _error(f"equation {i + 1}: output {eq.output!r} is defined twice", ("equations", i))
-            tree = substitute(eq.tree, self.trees)
+            uses_outputs = any(n in self.trees for n in eq.inputs_in_order)
+            tree = substitute(eq.tree, self.trees) if uses_outputs else eq.tree  # (same tree)
             self.equations.append(eq)
             self.trees[eq.output] = tree
             known_units[eq.output] = eq.unit
@@ -117,9 +119,13 @@ class Model:
                 raise _error(f"unit {requested!r} for output {eq.output!r} does not match its dimension "
                              f"{eq.unit.dimensionality}", ("units", eq.output))
             return unit
+        tried = set()   # each distinct unit once (pint's == costs microseconds; 50 inputs in V)
         for name in eq.inputs_in_order:   # same base unit (so rad and dimensionless differ)
-            if base_unit(display[name]) == eq.unit:
-                return display[name]
+            unit = display[name]
+            if unit._units not in tried:
+                tried.add(unit._units)
+                if base_unit(unit) == eq.unit:
+                    return unit
         return eq.unit
 
     def _set_correlations(self, correlations: Any) -> None:

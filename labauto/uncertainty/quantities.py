@@ -9,7 +9,7 @@ they are converted as temperature differences (``1 °C`` of uncertainty is ``1 K
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -84,31 +84,58 @@ def quantity(magnitude: Any, unit: pint.Unit) -> pint.Quantity:
     return Q_(magnitude, unit)
 
 
+_UNIT_INFO: dict[Any, tuple[pint.Unit, pint.Unit, float]] = {}   # container -> base, delta, factor
+_OFFSET: dict[Any, bool] = {}
+
+
 @dataclass(frozen=True)
 class UnitScale:
     """Conversion between a display unit and SI base units, for values and for differences.
 
-    ``base``, ``delta``, ``factor`` and ``offset`` are computed on first use and kept (pint
-    unit arithmetic costs microseconds; every budget row needs them).
+    ``base``, ``delta``, ``factor`` and ``offset`` are looked up once per unit (by its
+    container: pint's ``Unit ==`` and unit arithmetic cost microseconds, and every input and
+    budget row needs them) and kept on the instance.
     """
 
     unit: pint.Unit
 
-    @cached_property
+    def _info(self) -> tuple[pint.Unit, pint.Unit, float]:
+        info = self.__dict__.get("_info_")
+        if info is None:
+            key = self.unit._units
+            info = _UNIT_INFO.get(key)
+            if info is None:   # (an offset unit in a product raises here, every time)
+                info = (base_unit(self.unit), delta_unit(self.unit), diff_factor(self.unit))
+                if len(_UNIT_INFO) > 4096:
+                    _UNIT_INFO.clear()
+                _UNIT_INFO[key] = info
+            object.__setattr__(self, "_info_", info)
+        return info
+
+    @property
     def offset(self) -> bool:
-        return is_offset(self.unit)
+        off = self.__dict__.get("_offset_")
+        if off is None:
+            key = self.unit._units
+            off = _OFFSET.get(key)
+            if off is None:
+                if len(_OFFSET) > 4096:
+                    _OFFSET.clear()
+                off = _OFFSET[key] = is_offset(self.unit)
+            object.__setattr__(self, "_offset_", off)
+        return off
 
-    @cached_property
+    @property
     def base(self) -> pint.Unit:
-        return base_unit(self.unit)
+        return self._info()[0]
 
-    @cached_property
+    @property
     def delta(self) -> pint.Unit:
-        return delta_unit(self.unit)
+        return self._info()[1]
 
-    @cached_property
+    @property
     def factor(self) -> float:
-        return diff_factor(self.unit)
+        return self._info()[2]
 
     def value_to_base(self, x: float) -> float:
         if not self.offset:
@@ -136,9 +163,19 @@ def _diff_conversion(src_unit: pint.Unit, unit: pint.Unit) -> float | None:
     return Q_(1.0, src).to(target).magnitude
 
 
+_DIFF_FACTORS: dict[tuple, float | None] = {}   # by unit containers: pint's Unit == is slow
+_MISSING = object()
+
+
 def diff_magnitude(q: pint.Quantity, unit: pint.Unit, what: str) -> float:
     """Magnitude of the difference ``q`` expressed in (the delta form of) ``unit``."""
-    factor = _diff_conversion(q.units, unit)
+    key = (q._units, unit._units)
+    factor = _DIFF_FACTORS.get(key, _MISSING)
+    if factor is _MISSING:
+        factor = _diff_conversion(q.units, unit)
+        if len(_DIFF_FACTORS) > 4096:
+            _DIFF_FACTORS.clear()
+        _DIFF_FACTORS[key] = factor
     if factor is None:
         raise ModelError(f"{what}: {q:~P} is not compatible with the estimate's unit {unit:~P}")
     return float(q.magnitude * factor)

@@ -249,3 +249,16 @@ def test_each_document_is_validated_against_its_own_schema_version(platform, lab
     with platform.public() as c:
         assert c.get("/api/v1/certificates/SV-1").json()["dates"]["issue"] == "2026-01-20"
         assert c.get("/api/v1/certificates/SV-2").json()["schema_version"] == "3.1.0"
+
+
+def test_a_substitution_arriving_first_supersedes_the_original_on_arrival(platform, lab, make_dcc, sign):
+    """Outboxes deliver in any order: the substitute CAL-20-R may reach the platform before CAL-20."""
+    r = lab.publish(sign(make_dcc("CAL-20-R", amends="CAL-20", type_of_change="substituted"), lab.keys))
+    assert (r.status_code, r.json()["superseded"], r.json()["status"]) == (201, None, "valid")
+    r = lab.publish(sign(make_dcc("CAL-20"), lab.keys))
+    assert (r.status_code, r.json()["status"]) == (201, "superseded")
+    with platform.public() as c:
+        old = c.get("/api/v1/certificates/CAL-20").json()
+        new = c.get("/api/v1/certificates/CAL-20-R").json()
+    assert (old["status"], old["superseded_by"]) == ("superseded", "CAL-20-R")
+    assert (new["status"], new["supersedes"]) == ("valid", "CAL-20")

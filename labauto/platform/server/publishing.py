@@ -183,13 +183,13 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
     db.execute(_INSERT_DOCUMENT, [dict(certificate_row_id=row_id, dcc=dcc, pdf=pdf, json=js)])
     if facts.identifications:
         db.execute(_INSERT_IDENTIFIERS, [dict(certificate_row_id=row_id, issuer=i[:64], value=v)
-                                                 for i, v in facts.identifications])
+                                         for i, v in facts.identifications])
     if facts.measurands:
         db.execute(_INSERT_MEASURANDS, [dict(certificate_row_id=row_id, name=m) for m in facts.measurands])
     if facts.references:
         db.execute(_INSERT_LINKS, [dict(certificate_row_id=row_id, referral_id=r.referral_id,
-                                                 procedure=r.procedure, declared_hash=r.value)
-                                            for r in facts.references])
+                                        procedure=r.procedure, declared_hash=r.value)
+                                   for r in facts.references])
     audit(db, f"lab:{lab.id}", "certificate.publish", lab_id=lab.id,
           certificate_id=facts.certificate_id, sha256=sha, version=version,
           references=[r.referral_id for r in facts.references])
@@ -207,11 +207,3 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
                           superseded=superseded.certificate_id if superseded is not None else None,
                           lab_id=lab.id)
 
-
-def publish(db: Db, lab: LabRef, dcc: bytes, schemas: SchemaRegistry, *,
-            pdf: bytes | None = None, js: bytes | None = None) -> PublishOutcome:
-    """Admit and store in one go (the command line and tests; the API splits the two)."""
-    same = stored_version(db, sha256_hex(dcc))
-    if same is not None and same.lab_id == lab.id:
-        return same
-    return store(db, lab, dcc, admit_submission(dcc, schemas, pdf=pdf, js=js), pdf=pdf, js=js)
