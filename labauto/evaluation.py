@@ -137,5 +137,6 @@ def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None)
                  "The expanded uncertainty is the standard uncertainty multiplied by the coverage "
                  "factor k, which for the effective degrees of freedom gives a coverage probability "
                  "of approximately 95 % (t-distribution). It was evaluated per JCGM 100:2008 (GUM)."),
-        software=f"labauto {__version__}",
+        software=f"labauto {__version__}", country=lab.country,
+        language="en",     # the certificate texts labauto writes are English
     )

@@ -178,6 +178,8 @@ class CalibrationResult:
     remarks: tuple[str, ...] = ()
     software: str = ""             # "labauto 0.1.0"
     amends: str = ""               # certificate id this one amends/substitutes, if any
+    country: str = "DE"            # ISO 3166-1 alpha-2 of the issuing lab (DCC coreData)
+    language: str = "en"           # ISO 639-1 language of the certificate's texts
     schema_version: str = RESULTS_SCHEMA_VERSION
 
     @property
@@ -215,6 +217,8 @@ class CalibrationResult:
             "remarks": list(self.remarks),
             "software": self.software,
             "amends": self.amends,
+            "country": self.country,
+            "language": self.language,
         }
 
     @classmethod
@@ -233,5 +237,6 @@ class CalibrationResult:
             points=tuple(PointResult.from_dict(p) for p in d["points"]),
             traceability=d["traceability"], remarks=tuple(d.get("remarks", ())),
             software=d.get("software", ""), amends=d.get("amends", ""),
+            country=d.get("country", "DE"), language=d.get("language", "en"),
             schema_version=d.get("schema_version", RESULTS_SCHEMA_VERSION),
         )

@@ -100,9 +100,9 @@ def _admin(root, r: CalibrationResult) -> None:
     _sub(sw, _d("release"), labauto.__version__)
 
     core = _sub(adm, _d("coreData"))
-    _sub(core, _d("countryCodeISO3166_1"), "DE")
-    _sub(core, _d("usedLangCodeISO639_1"), "en")
-    _sub(core, _d("mandatoryLangCodeISO639_1"), "en")
+    _sub(core, _d("countryCodeISO3166_1"), r.country)
+    _sub(core, _d("usedLangCodeISO639_1"), r.language)
+    _sub(core, _d("mandatoryLangCodeISO639_1"), r.language)
     _sub(core, _d("uniqueIdentifier"), r.certificate_id)
     ids = _sub(core, _d("identifications"))
     _identification(ids, "calibrationLaboratory", r.run_id, "Run id")

@@ -97,6 +97,8 @@ def test_full_procedure_reports_the_true_dut_error_within_U(full_procedure, tmp_
         assert dp["k"] == pytest.approx(p.coverage_factor, abs=0.005)
         assert dp["conformity"] == "pass"
     assert b"\\volt" in xml
+    country = root.findtext(".//{https://ptb.de/dcc}coreData/{https://ptb.de/dcc}countryCodeISO3166_1")
+    assert country == load_lab().country == result.country
 
     # PDF exists and names the certificate id on its pages
     pypdf = pytest.importorskip("pypdf")
