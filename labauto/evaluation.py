@@ -88,6 +88,8 @@ def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float]
         coverage_factor=budget.coverage_factor, coverage_probability=budget.coverage_probability,
         tolerance=point.tolerance.to(U_reported.units), acceptance_limit=decision.acceptance_limit,
         decision=decision.decision, tur=float((point.tolerance / U_reported).to("dimensionless").magnitude),
+        conformance_probability=decision.conformance_probability,
+        specific_risk=decision.specific_risk,
     )
 
 

@@ -110,6 +110,8 @@ class PointResult:
     decision: str                  # "pass" | "fail" | "conditional pass" | "conditional fail"
     tur: float                     # test uncertainty ratio = tolerance / U
     reading_timestamps: tuple[str, ...] = ()
+    conformance_probability: float | None = None   # p_c that |true error| <= tolerance (JCGM 106)
+    specific_risk: float | None = None             # probability that the decision is wrong
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +134,8 @@ class PointResult:
             "acceptance_limit": q_to_dict(self.acceptance_limit),
             "decision": self.decision,
             "tur": self.tur,
+            "conformance_probability": self.conformance_probability,
+            "specific_risk": self.specific_risk,
         }
 
     @classmethod
@@ -149,6 +153,8 @@ class PointResult:
             tolerance=q_from_dict(d["tolerance"]),
             acceptance_limit=q_from_dict(d["acceptance_limit"]),
             decision=d["decision"], tur=float(d["tur"]),
+            conformance_probability=d.get("conformance_probability"),
+            specific_risk=d.get("specific_risk"),
         )
 
 

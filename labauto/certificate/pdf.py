@@ -188,8 +188,14 @@ def render_pdf(result: CalibrationResult, *, dcc_sha256: str | None = None,
         t = Table(rows, repeatRows=1, colWidths=[42 * mm, 36 * mm, 22 * mm, 22 * mm, 10 * mm,
                                                  22 * mm, 16 * mm])
         t.setStyle(_GRID)
+        risk = []
+        if p.conformance_probability is not None:
+            risk = [P(f"Decision {p.decision.upper()}: probability that the error lies within the "
+                      f"tolerance p_c = {100 * p.conformance_probability:.2f} %, probability that "
+                      f"this decision is wrong {100 * (p.specific_risk or 0.0):.2f} % (JCGM 106:2012, "
+                      f"normal distribution with u = U/k).")]
         story.append(KeepTogether([P(f"<b>{p.point_id}</b>: {b.measurand}".replace("<b>", "")
-                                     .replace("</b>", "")), t, Spacer(1, 3 * mm)]))
+                                     .replace("</b>", "")), t, *risk, Spacer(1, 3 * mm)]))
 
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,

@@ -67,3 +67,16 @@ def test_a_point_needs_two_readings(quick_procedure):
     proc = load_procedure(quick_procedure)
     with pytest.raises(ValueError, match="at least 2"):
         evaluate_point(proc.points[0], proc, [0.1], "V")
+
+
+def test_conformance_probability_is_recorded(quick_procedure):
+    """JCGM 106:2012 (7.3): with a normal PDF of the error, p_c = Phi((T - E)/u) - Phi((-T - E)/u)."""
+    proc = load_procedure(quick_procedure)
+    point = next(p for p in proc.points if p.nominal == Q_(10, "V"))
+    result = evaluate_point(point, proc, READINGS, "V")
+    u = result.expanded_uncertainty.to("V").magnitude / result.coverage_factor
+    e = result.error.to("V").magnitude
+    T = 400e-6
+    expected = stats.norm.cdf((T - e) / u) - stats.norm.cdf((-T - e) / u)
+    assert result.conformance_probability == pytest.approx(expected, rel=1e-6)
+    assert result.specific_risk == pytest.approx(1 - expected, rel=1e-6)   # accepted: PFA

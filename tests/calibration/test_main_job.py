@@ -105,6 +105,7 @@ def test_full_procedure_reports_the_true_dut_error_within_U(full_procedure, tmp_
     reader = pypdf.PdfReader(str(files["pdf"]))
     text = "\n".join(page.extract_text() for page in reader.pages)
     assert result.certificate_id in text and f"of {len(reader.pages)}" in text
+    assert "p_c =" in text     # specific risk of each decision (JCGM 106) in the budget annex
 
     # the signed DCC was committed to the publishing outbox (no platform configured here)
     with sqlite3.connect(Path(__import__("os").environ["LABAUTO_OUTBOX"])) as db:
