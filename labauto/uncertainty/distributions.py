@@ -204,14 +204,18 @@ class StudentT(Distribution):
         return self._s * rng.standard_t(self.dof, n)
 
 
-class Rectangular(Distribution):
-    """Uniform on [x − a, x + a]: u = a/√3."""
-
-    kind = "rectangular"
+class _SymmetricBounded(Distribution):
+    """A distribution symmetric about the estimate on [x − a, x + a] (``a``: the half-width)."""
 
     def __init__(self, estimate: Any, halfwidth: Any, label: str = "", dof: Any = math.inf):
         super().__init__(estimate, dof=dof, label=label)
         self.a = self._diff(halfwidth, "half-width")
+
+
+class Rectangular(_SymmetricBounded):
+    """Uniform on [x − a, x + a]: u = a/√3."""
+
+    kind = "rectangular"
 
     @classmethod
     def from_limits(cls, lower: Any, upper: Any, label: str = "", dof: Any = math.inf) -> "Rectangular":
@@ -230,14 +234,10 @@ class Rectangular(Distribution):
         return self.a * (2.0 * rng.random(n) - 1.0)
 
 
-class Triangular(Distribution):
+class Triangular(_SymmetricBounded):
     """Symmetric triangle on [x − a, x + a]: u = a/√6."""
 
     kind = "triangular"
-
-    def __init__(self, estimate: Any, halfwidth: Any, label: str = "", dof: Any = math.inf):
-        super().__init__(estimate, dof=dof, label=label)
-        self.a = self._diff(halfwidth, "half-width")
 
     @property
     def u_mag(self) -> float:
@@ -293,14 +293,10 @@ class CurvilinearTrapezoid(Distribution):
         return half * (2.0 * rng.random(n) - 1.0)
 
 
-class Arcsine(Distribution):
+class Arcsine(_SymmetricBounded):
     """U-shaped (arcsine) on [x − a, x + a], e.g. a sinusoidal cycle: u = a/√2 (JCGM 101 6.4.6)."""
 
     kind = "arcsine"
-
-    def __init__(self, estimate: Any, halfwidth: Any, label: str = "", dof: Any = math.inf):
-        super().__init__(estimate, dof=dof, label=label)
-        self.a = self._diff(halfwidth, "half-width")
 
     @property
     def u_mag(self) -> float:
