@@ -6,7 +6,6 @@ and the ``--no-prefect`` CLI path call :func:`run_calibration` directly.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,7 +18,7 @@ from labauto.lab import LabConfig, load_lab
 from labauto.procedure import load_procedure
 from labauto.publishing import publish_issued
 from labauto.results import CalibrationResult
-from labauto.uncertainty.rounding import round_quantity_pair
+from labauto.uncertainty.rounding import round_for_report
 
 
 @dataclass
@@ -110,19 +109,10 @@ def run_calibration(procedure_path: str | Path, *, dut_resource: str, standard_r
     return outcome
 
 
-def _decimals(u: Any) -> int:
-    """Decimal places that show ``u`` with two significant digits (ILAC-P14)."""
-    m = abs(float(u.magnitude))
-    return max(0, 1 - math.floor(math.log10(m))) if m > 0 else 0
-
-
-def _fmt(q: Any, unit: Any = None, *, like: Any = None) -> str:
-    """``q`` (in ``unit``) with as many decimals as ``like`` needs for two significant digits
-    (trailing zeros kept: "100.0000 mV"); without ``like``, the shortest exact form."""
+def _fmt(q: Any, unit: Any = None) -> str:
+    """``q`` (in ``unit``) in its shortest exact form."""
     q = q.to(unit) if unit is not None else q
-    if like is None:
-        return f"{q.magnitude + 0.0:.10g} {q.units:~P}"      # + 0.0: no "-0" after rounding
-    return f"{q.magnitude + 0.0:.{_decimals(like.to(q.units))}f} {q.units:~P}"
+    return f"{q.magnitude:.10g} {q.units:~P}"
 
 
 def results_table_rows(result: CalibrationResult) -> list[dict[str, Any]]:
@@ -132,15 +122,15 @@ def results_table_rows(result: CalibrationResult) -> list[dict[str, Any]]:
     rows = []
     for p in result.points:
         unit = p.expanded_uncertainty.units
-        err, U = round_quantity_pair(p.error, p.expanded_uncertainty)
-        mean, _ = round_quantity_pair(p.mean, p.expanded_uncertainty)
+        err, U = round_for_report(p.error, p.expanded_uncertainty)
+        mean, _ = round_for_report(p.mean, p.expanded_uncertainty, p.nominal.units)
         rows.append({
             "point": p.point_id,
             "range": _fmt(p.range),
             "nominal": _fmt(p.nominal),
-            "mean reading": _fmt(mean, p.nominal.units, like=U),
-            "error": _fmt(err, like=U),
-            "U": _fmt(U, like=U),
+            "mean reading": f"{mean:f} {p.nominal.units:~P}",
+            "error": f"{err:f} {unit:~P}",
+            "U": f"{U:f} {unit:~P}",
             "k": f"{p.coverage_factor:.2f}",
             "tolerance": "± " + _fmt(p.tolerance, unit),
             "TUR": f"{p.tur:.1f}",

@@ -18,25 +18,10 @@ from xml.sax.saxutils import escape
 
 from labauto.certificate.plot import error_plot
 from labauto.results import CalibrationResult, PointResult
-from labauto.uncertainty.rounding import round_result, round_uncertainty
+from labauto.uncertainty.rounding import round_for_report, round_uncertainty
 
 NOT_REPRODUCED = "This certificate shall not be reproduced except in full without the " \
                  "written approval of the issuing laboratory."
-
-
-def _rounded(p: PointResult) -> tuple[str, str]:
-    """(error, U) strings in the error's unit, rounded per ILAC-P14."""
-    u = p.error.units
-    e, U = round_result(float(p.error.magnitude), float(p.expanded_uncertainty.to(u).magnitude))
-    return f"{abs(e) if e == 0 else e:f}", f"{U:f}"     # no "-0.0000" after rounding
-
-
-def _mean_str(p: PointResult, U_dec) -> str:
-    """Mean indication in the nominal's unit at the decimal place of U."""
-    nu = p.nominal.units
-    U_n = p.expanded_uncertainty.to(nu).magnitude
-    m, _ = round_result(float(p.mean.to(nu).magnitude), float(U_n))
-    return f"{abs(m) if m == 0 else m:f} {nu:~P}"
 
 
 def _numbered_canvas(cert_id: str):
@@ -140,10 +125,12 @@ def render_pdf(result: CalibrationResult, *, dcc_sha256: str | None = None,
     rows = [["Point", "Range", "Nominal", "Mean indication", "Error", "U", "k", "p",
              "Tolerance ±", "Decision"]]
     for p in r.points:
-        e, U = _rounded(p)
+        e, U = round_for_report(p.error, p.expanded_uncertainty, p.error.units)
+        m, _ = round_for_report(p.mean, p.expanded_uncertainty, p.nominal.units)
         eu = f"{p.error.units:~P}"
         rows.append([p.point_id, f"{p.function} {p.range:~P}", f"{p.nominal:~P}",
-                     _mean_str(p, U), f"{e} {eu}", f"{U} {eu}", f"{p.coverage_factor:.2f}",
+                     f"{m:f} {p.nominal.units:~P}", f"{e:f} {eu}", f"{U:f} {eu}",
+                     f"{p.coverage_factor:.2f}",
                      f"{100 * p.coverage_probability:g} %",
                      f"{p.tolerance.to(p.error.units).magnitude:g} {eu}", p.decision.upper()])
     t = Table(rows, repeatRows=1)

@@ -11,6 +11,8 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 import pint
 
+from labauto.units import Q_
+
 SIGNIFICANT_DIGITS = 2
 
 
@@ -46,3 +48,20 @@ def round_quantity_pair(value: pint.Quantity, u: pint.Quantity,
     v = value.to(u.units)
     vr, ur = round_result(float(v.magnitude), float(u.magnitude), digits)
     return type(u)(float(vr), u.units), type(u)(float(ur), u.units)
+
+
+def round_for_report(value: pint.Quantity, u: pint.Quantity, unit: pint.Unit | str | None = None,
+                     digits: int = SIGNIFICANT_DIGITS) -> tuple[Decimal, Decimal]:
+    """(value, U) as a certificate states them, exact Decimals in ``unit`` (default: U's unit).
+
+    Rounded per :func:`round_result` in U's own unit, then rescaled by the power of ten between
+    the units, so a mean in V beside U = 110 µV gets exactly six decimals ("10.000050") with no
+    float noise; trailing zeros are kept and a value that rounds to zero has no sign."""
+    vr, ur = round_result(float(value.to(u.units).magnitude), float(u.magnitude), digits)
+    if unit is not None:
+        factor = float(Q_(1, u.units).to(unit).magnitude)
+        exponent = round(math.log10(factor))
+        if not math.isclose(factor, 10.0 ** exponent, rel_tol=1e-9):
+            raise ValueError(f"{u.units} -> {unit} is not a power of ten; report in U's unit")
+        vr, ur = vr.scaleb(exponent), ur.scaleb(exponent)
+    return (abs(vr) if vr == 0 else vr), ur
