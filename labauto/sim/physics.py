@@ -104,6 +104,12 @@ class Truth:
         spec = self._dmm_range(function, range_)
         return Q_(self._dut[_key(spec.range)](applied.to("V").magnitude), "V")
 
+    def dut_error_at_setting(self, function: str, range_: pint.Quantity,
+                             set_value: pint.Quantity) -> pint.Quantity:
+        """True error of the DUT's indication while the calibrator is set to ``set_value``:
+        the DUT sees the calibrator's true output, not its set value."""
+        return self.dut_error(function, range_, self.calibrator_output(set_value))
+
     def calibrator_output(self, set_value: pint.Quantity) -> pint.Quantity:
         """True output of the calibrator when set to ``set_value``."""
         return Q_(self.true_output_v(set_value.to("V").magnitude), "V")

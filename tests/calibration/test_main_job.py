@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import statistics
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,9 @@ from lxml import etree
 from labauto.calibration import run_calibration
 from labauto.certificate.dcc_xml import parse_dcc_summary
 from labauto.certificate.signing import verify_dcc
+from labauto.config import outbox_path
 from labauto.engine.journal import RunJournal
+from labauto.platform.outbox import Outbox
 from labauto.results import CalibrationResult
 from labauto.signing_identity import lab_signing_identity
 from labauto.lab import load_lab
@@ -38,8 +38,7 @@ def _calibrate(procedure: Path, tmp_path: Path, **lab_kwargs):
                                   standard_resource=lab.resources["calibrator"],
                                   runs_dir=tmp_path / "runs", out_dir=tmp_path / "certificates",
                                   settle_scale=0.0, timeout_ms=5000)
-        truth = {p.point_id: lab.truth.dut_error(p.function, p.range,
-                                                 lab.truth.calibrator_output(p.nominal))
+        truth = {p.point_id: lab.truth.dut_error_at_setting(p.function, p.range, p.nominal)
                  for p in outcome.result.points}
         standby = lab.calibrator_state()["operate"] is False
     return outcome, truth, standby
@@ -87,7 +86,7 @@ def test_full_procedure_reports_the_true_dut_error_within_U(full_procedure, tmp_
     root = etree.fromstring(xml)
     assert schema.validate(root), "\n".join(str(e) for e in schema.error_log)
     signer = verify_dcc(xml, lab_signing_identity(load_lab()).cert_pem)
-    assert "Calibration" in signer.signer_subject or signer.signer_subject
+    assert f"CN={load_lab().laboratory.name}" in signer.signer_subject
     summary = parse_dcc_summary(xml)
     assert summary["certificate_id"] == result.certificate_id
     assert summary["item_serial"] == "MY60012345"
@@ -108,10 +107,11 @@ def test_full_procedure_reports_the_true_dut_error_within_U(full_procedure, tmp_
     assert "p_c =" in text     # specific risk of each decision (JCGM 106) in the budget annex
 
     # the signed DCC was committed to the publishing outbox (no platform configured here)
-    with sqlite3.connect(Path(__import__("os").environ["LABAUTO_OUTBOX"])) as db:
-        rows = db.execute("select count(*) from sqlite_master where type='table'").fetchone()
-    assert rows[0] >= 1
-    assert outcome.issued.outbox_state == "pending"
+    box = Outbox(outbox_path())
+    entry = box.get(result.certificate_id)
+    box.close()
+    assert entry.state == outcome.issued.outbox_state == "pending"
+    assert entry.sha256 == outcome.issued.dcc_sha256 == hashlib.sha256(xml).hexdigest()
     assert outcome.publication["state"] == "queued"
 
     # the journal holds every reading that the certificate used
@@ -153,4 +153,3 @@ def test_issued_certificate_is_never_overwritten(quick_procedure, tmp_path):
     with pytest.raises(CertificateExists):
         evaluate_and_issue(outcome.run_folder, out_dir=tmp_path / "certificates")
     assert outcome.files["xml"].read_bytes() == before
-    assert not math.isnan(outcome.result.points[0].error.magnitude)
