@@ -50,8 +50,7 @@ def parse_quantity(text: str | float | int, expected: str | None = None) -> pint
     else:
         try:
             q = Q_(str(text).strip())
-        except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
-                AttributeError, TypeError) as exc:
+        except Exception as exc:  # pint raises many kinds (TokenError for "5 )", AssertionError for "1 V +")
             raise UnitError(f"cannot parse {text!r} as a quantity: {exc}") from None
         if not isinstance(q, pint.Quantity):  # e.g. "V" alone parses to a Unit-like quantity
             q = Q_(q)

@@ -15,8 +15,16 @@ import pint
 from labauto.units import Q_
 
 
+def unit_text(unit: pint.Unit) -> str:
+    """The unit as JSON states it (``"mV"``, ``"ppm"``, ``"%"``); ``""`` for a plain number.
+    Only a unit that *is* ``dimensionless`` is left out: ppm, % and mm/m are dimensionless too,
+    but dropping them would change the number read back."""
+    s = f"{unit:~C}"
+    return "" if s in ("", "dimensionless") else s
+
+
 def q_to_dict(q: pint.Quantity) -> dict[str, Any]:
-    return {"value": float(q.magnitude), "unit": f"{q.units:~C}" if not q.dimensionless else ""}
+    return {"value": float(q.magnitude), "unit": unit_text(q.units)}
 
 
 def q_from_dict(d: dict[str, Any]) -> pint.Quantity:

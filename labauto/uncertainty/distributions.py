@@ -247,15 +247,14 @@ class Triangular(_SymmetricBounded):
         return self.a * (rng.random(n) + rng.random(n) - 1.0)
 
 
-class Trapezoidal(Distribution):
+class Trapezoidal(_SymmetricBounded):
     """Symmetric trapezoid of half-width a whose top has half-width β·a (0 ≤ β ≤ 1):
     u² = a²(1 + β²)/6 (GUM 4.3.9; β = 0 triangular, β = 1 rectangular)."""
 
     kind = "trapezoidal"
 
     def __init__(self, estimate: Any, halfwidth: Any, beta: float, label: str = "", dof: Any = math.inf):
-        super().__init__(estimate, dof=dof, label=label)
-        self.a = self._diff(halfwidth, "half-width")
+        super().__init__(estimate, halfwidth, label=label, dof=dof)
         if not (isinstance(beta, (int, float)) and 0.0 <= float(beta) <= 1.0):
             raise ModelError(f"input {label!r}: trapezoid beta must be between 0 and 1, got {beta!r}")
         self.beta = float(beta)

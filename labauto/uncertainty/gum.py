@@ -30,7 +30,6 @@ truncation to the next lower integer), p = 95 % by default.
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
 import math
 from dataclasses import dataclass
 
@@ -58,7 +57,6 @@ def _value(tree: tuple, env: dict[str, float], what: str) -> float:
     return v
 
 
-@lru_cache(maxsize=1024)
 def _sensitivity_unit(y_unit: pint.Unit, x_unit: pint.Unit) -> tuple[pint.Unit, float]:
     """Unit of ∂y/∂x (reduced to a plain number when dimensionless) and the factor to it."""
     q = Q_(1.0, y_unit / x_unit)
@@ -71,11 +69,16 @@ _SENSITIVITY_UNITS: dict[tuple, tuple[pint.Unit, float]] = {}
 
 
 def welch_satterthwaite(u_c: float, components: list[tuple[float, float]]) -> float:
-    """ν_eff = u_c⁴ / Σ u_i⁴/ν_i for components (u_i(y), ν_i); ∞ when all ν_i are ∞."""
+    """ν_eff = u_c⁴ / Σ u_i⁴/ν_i for components (u_i(y), ν_i); ∞ when all ν_i are ∞.
+
+    A result within float noise of a whole number is that number: one component with ν = 9
+    scaled by c = 3 gives 8.999999999999995, whose ⌊ν_eff⌋ = 8 would inflate k.
+    """
     denom = sum(ui ** 4 / nu for ui, nu in components if not math.isinf(nu) and ui != 0.0)
     if denom == 0.0:
         return math.inf
-    return float(u_c ** 4 / denom)
+    nu = float(u_c ** 4 / denom)
+    return float(round(nu)) if abs(nu - round(nu)) <= 1e-9 * nu else nu
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from labauto.uncertainty.distributions import Normal, StudentT
 from labauto.uncertainty.errors import MonteCarloError, WelchSatterthwaiteError
 from labauto.uncertainty.expression import evaluate
 from labauto.uncertainty.model import Model
+from labauto.uncertainty.rounding import round_significant
 
 BLOCK = 200_000          # trials per vectorised block (memory ~ inputs x BLOCK x 8 bytes)
 
@@ -35,11 +36,7 @@ def numerical_tolerance(u: float, ndig: int) -> float:
     """δ = ½·10^l where u, rounded to ``ndig`` significant digits, is c·10^l (JCGM 101 7.9.2)."""
     if not (u > 0 and math.isfinite(u)):
         return 0.0
-    d = Decimal(repr(float(u)))
-    q = Decimal(1).scaleb(d.adjusted() - (ndig - 1))
-    r = d.quantize(q, rounding=ROUND_HALF_UP)
-    exponent = r.adjusted() - (ndig - 1)
-    return 0.5 * 10.0 ** exponent
+    return 0.5 * 10.0 ** round_significant(u, ndig, ROUND_HALF_UP).as_tuple().exponent
 
 
 def coverage_interval(sorted_y: np.ndarray, p: float, kind: str = "symmetric") -> tuple[float, float]:

@@ -16,23 +16,21 @@ import numpy as np
 import pint
 
 from labauto.uncertainty.errors import ModelError
-from labauto.units import Q_, ureg
+from labauto.units import Q_, UnitError, parse_quantity, ureg
 
 
 def as_quantity(value: Any, what: str) -> pint.Quantity:
-    """A pint quantity from a Quantity, a number (dimensionless) or a string like ``"5 mV"``."""
+    """A pint quantity from a Quantity, a number (dimensionless) or a string like ``"5 mV"``
+    (parsed by :func:`labauto.units.parse_quantity`)."""
     if isinstance(value, pint.Quantity):
         return value
     if isinstance(value, bool):
         raise ModelError(f"{what}: expected a quantity, got {value!r}")
-    if isinstance(value, (int, float)):
-        return Q_(float(value), "dimensionless")
-    if isinstance(value, str):
+    if isinstance(value, (int, float, str)):
         try:
-            q = Q_(value.strip())
-        except Exception as exc:  # pint raises many kinds
-            raise ModelError(f"{what}: cannot read {value!r} as a quantity ({exc})") from None
-        return q if isinstance(q, pint.Quantity) else Q_(q)
+            return parse_quantity(value)
+        except UnitError as exc:
+            raise ModelError(f"{what}: {exc}") from None
     raise ModelError(f"{what}: expected a quantity such as '5 mV', got {value!r}")
 
 
@@ -151,7 +149,6 @@ class UnitScale:
         return quantity(dx / self.factor, self.delta)
 
 
-@lru_cache(maxsize=1024)
 def _diff_conversion(src_unit: pint.Unit, unit: pint.Unit) -> float | None:
     """pint's factor from differences in ``src_unit`` to differences in ``unit``; None when the
     dimensions differ.  (pint converts multiplicative units as ``value * factor``, so applying

@@ -36,15 +36,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pint
 from scipy import linalg, stats
 
-from labauto.uncertainty.distributions import Normal
-from labauto.uncertainty.errors import UncertaintyError
-from labauto.units import Q_
+from labauto.uncertainty.distributions import Normal, coverage_factor
+from labauto.uncertainty.errors import ModelError, UncertaintyError
+from labauto.uncertainty.gum import welch_satterthwaite
+from labauto.uncertainty.quantities import delta_unit, is_offset
+from labauto.units import Q_, UnitError, parse_quantity
 
 #: Coverage probability of the chi-square consistency check (ISO/TS 28037 uses 95 %).
 CHI_SQUARE_PROBABILITY = 0.95
@@ -55,11 +57,6 @@ class RegressionError(UncertaintyError):
 
 
 # --------------------------------------------------------------------------- units helpers
-
-def _delta_unit(unit: pint.Unit) -> pint.Unit:
-    """Unit of a difference of two values in ``unit``: Δ°C for °C, the unit itself otherwise."""
-    return (Q_(1.0, unit) - Q_(0.0, unit)).units
-
 
 def _as_quantity(values: Any, what: str) -> pint.Quantity:
     """A 1-D quantity array from a quantity array, a sequence of quantities, or bare numbers."""
@@ -103,10 +100,9 @@ def _magnitudes(q: pint.Quantity, unit: pint.Unit, what: str) -> np.ndarray:
 
 def _parse(text: str, what: str) -> pint.Quantity:
     try:
-        q = Q_(text.strip())
-    except Exception as exc:  # pint raises several kinds for bad text
-        raise RegressionError(f"{what}: cannot read {text!r} as a quantity ({exc})") from None
-    return q if isinstance(q, pint.Quantity) else Q_(q)
+        return parse_quantity(text)
+    except UnitError as exc:
+        raise RegressionError(f"{what}: {exc}") from None
 
 
 def _scalar(value: Any, unit: pint.Unit, what: str) -> float:
@@ -128,8 +124,8 @@ def _uncertainty(value: Any, delta: pint.Unit, what: str) -> np.ndarray:
     if isinstance(value, str):
         value = _parse(value, what)
     if isinstance(value, pint.Quantity):
-        if not value.units == _delta_unit(value.units):           # °C given for a u: a Δ
-            value = Q_(value.magnitude, _delta_unit(value.units))
+        if is_offset(value.units):           # °C given for a u: a Δ
+            value = Q_(value.magnitude, delta_unit(value.units))
         mag = _magnitudes(value, delta, what)
     elif not isinstance(value, (int, float, np.floating, np.integer)) and any(
             isinstance(v, pint.Quantity) for v in value):
@@ -142,28 +138,6 @@ def _uncertainty(value: Any, delta: pint.Unit, what: str) -> np.ndarray:
     if not np.all(np.isfinite(mag)) or np.any(mag < 0):
         raise RegressionError(f"{what}: standard uncertainties must be finite and >= 0, got {mag}")
     return mag
-
-
-def _welch_satterthwaite(parts: Iterable[tuple[float, float]]) -> float:
-    """nu_eff = u^4 / sum(u_i^4 / nu_i) for independent components (GUM G.4.1)."""
-    parts = [(u, nu) for u, nu in parts if u > 0]
-    total = sum(u * u for u, _ in parts)
-    if total == 0:
-        return math.inf
-    denom = sum(u ** 4 / nu for u, nu in parts if not math.isinf(nu))
-    if denom == 0:
-        return math.inf
-    nu = total ** 2 / denom
-    return float(round(nu)) if abs(nu - round(nu)) <= 1e-9 * nu else nu  # 4 rather than 3.9999
-
-
-def _coverage_factor(dof: float, p: float = 0.95) -> float:
-    """Student-t coverage factor for ``dof`` degrees of freedom at coverage probability ``p``."""
-    if not 0 < p < 1:
-        raise RegressionError(f"coverage probability must be between 0 and 1, got {p}")
-    if math.isinf(dof):
-        return float(stats.norm.ppf((1 + p) / 2))
-    return float(stats.t.ppf((1 + p) / 2, dof))
 
 
 # --------------------------------------------------------------------------- results
@@ -186,7 +160,11 @@ class Prediction:
     sensitivity: pint.Quantity
 
     def coverage_factor(self, p: float = 0.95) -> float:
-        return _coverage_factor(self.dof, p)
+        """t_p(ν) (normal for ν = ∞), ν = :attr:`dof` unrounded."""
+        try:
+            return coverage_factor(p, self.dof)
+        except ModelError as exc:
+            raise RegressionError(str(exc)) from None
 
     def expanded_uncertainty(self, p: float = 0.95) -> pint.Quantity:
         return self.coverage_factor(p) * self.standard_uncertainty
@@ -245,8 +223,8 @@ class PolynomialFit:
     @property
     def standard_uncertainties(self) -> tuple[pint.Quantity, ...]:
         """u(ck) = sqrt(V_kk), in the units of the coefficient (Δ unit for offset units)."""
-        dy = _delta_unit(self.y_unit)
-        dx = _delta_unit(self.x_unit)
+        dy = delta_unit(self.y_unit)
+        dx = delta_unit(self.x_unit)
         return tuple(Q_(math.sqrt(self.covariance[k, k]), dy / dx ** k) for k in range(self.p))
 
     @property
@@ -340,7 +318,7 @@ class PolynomialFit:
         observation's known ``u_observation`` instead.
         """
         dx = self._dx(x, "predict: x")
-        dy = _delta_unit(self.y_unit)
+        dy = delta_unit(self.y_unit)
         nu_fit = float(self.dof) if self.method == "OLS" else math.inf
         u2_fit = self._u2_curve(dx)
         if new_observation or u_observation is not None:
@@ -359,10 +337,10 @@ class PolynomialFit:
         slope = self._df(dx)
         u_in = 0.0
         if u_x is not None:
-            u_in = abs(slope) * float(_uncertainty(u_x, _delta_unit(self.x_unit), "predict: u_x")[0])
+            u_in = abs(slope) * float(_uncertainty(u_x, delta_unit(self.x_unit), "predict: u_x")[0])
         u_curve = math.sqrt(u2_fit)
         total = math.sqrt(u2_fit + u_in ** 2 + parts_obs[0] ** 2)
-        dof = _welch_satterthwaite([(u_curve, nu_fit), (u_in, math.inf), parts_obs])
+        dof = welch_satterthwaite(total, [(u_curve, nu_fit), (u_in, math.inf), parts_obs])
         u_input = math.sqrt(u_in ** 2 + parts_obs[0] ** 2)
         return Prediction(
             value=Q_(self._f(dx), self.y_unit),
@@ -370,7 +348,7 @@ class PolynomialFit:
             dof=dof,
             u_curve=Q_(u_curve, dy),
             u_input=Q_(u_input, dy),
-            sensitivity=Q_(slope, dy / _delta_unit(self.x_unit)),
+            sensitivity=Q_(slope, dy / delta_unit(self.x_unit)),
         )
 
     def _span(self) -> float:
@@ -423,8 +401,8 @@ class PolynomialFit:
                 "inverse: a degree-0 fit is a constant; it does not depend on x, so x cannot "
                 "be determined from y")
         y_mag = _scalar(y, self.y_unit, "inverse: y")
-        dy = _delta_unit(self.y_unit)
-        dxu = _delta_unit(self.x_unit)
+        dy = delta_unit(self.y_unit)
+        dxu = delta_unit(self.x_unit)
         nu_fit = float(self.dof) if self.method == "OLS" else math.inf
         dx = self._solve(y_mag)
         slope = self._df(dx)
@@ -444,10 +422,11 @@ class PolynomialFit:
             u_obs = float(_uncertainty(u_y, dy, "inverse: u_y")[0])
         u_curve = math.sqrt(u2_fit) / abs(slope)
         u_in = u_obs / abs(slope)
+        total = math.hypot(u_curve, u_in)
         return Prediction(
             value=Q_(dx + self.x0.to(self.x_unit).magnitude, self.x_unit),
-            standard_uncertainty=Q_(math.hypot(u_curve, u_in), dxu),
-            dof=_welch_satterthwaite([(u_curve, nu_fit), (u_in, u_y_dof)]),
+            standard_uncertainty=Q_(total, dxu),
+            dof=welch_satterthwaite(total, [(u_curve, nu_fit), (u_in, u_y_dof)]),
             u_curve=Q_(u_curve, dxu),
             u_input=Q_(u_in, dxu),
             sensitivity=Q_(slope, dy / dxu),
@@ -504,7 +483,7 @@ def _build(method: str, degree: int, xq: pint.Quantity, yq: pint.Quantity, x0: p
            rsd: float | None = None) -> PolynomialFit:
     n = yq.magnitude.size
     nu = n - (degree + 1)
-    dy, dx = _delta_unit(yq.units), _delta_unit(xq.units)
+    dy, dx = delta_unit(yq.units), delta_unit(xq.units)
     coefs = tuple(Q_(float(coef[k]), yq.units if k == 0 else dy / dx ** k)
                   for k in range(degree + 1))
     cov = np.array(cov, dtype=float)
@@ -555,7 +534,7 @@ def wls(x: Any, y: Any, u_y: Any, *, degree: int = 1, x0: Any = None) -> Polynom
     n, p = ym.size, degree + 1
     if n < p:
         raise RegressionError(f"{n} points cannot determine {p} polynomial parameters")
-    u = _uncertainty(u_y, _delta_unit(yq.units), "u_y")
+    u = _uncertainty(u_y, delta_unit(yq.units), "u_y")
     if u.size == 1:
         u = np.full(n, u[0])
     if u.size != n:

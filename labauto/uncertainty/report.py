@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from labauto.uncertainty.budget import UncertaintyBudget
+from labauto.uncertainty.budget import UncertaintyBudget, unit_text
 from labauto.uncertainty.errors import WelchSatterthwaiteError
 from labauto.uncertainty.gum import GumResult
 from labauto.uncertainty.montecarlo import MonteCarloResult, validate_gum
@@ -19,11 +19,6 @@ SCHEMA = "labauto.uncertainty.result/1"
 
 def _num(x: float) -> float | None:
     return None if (x is None or not math.isfinite(x)) else float(x)
-
-
-def _unit(u: Any) -> str:
-    s = f"{u:~C}"
-    return "" if s in ("", "dimensionless") else s
 
 
 def output_budget(res: GumResult, y: str, p: float, k: float | None) -> tuple[UncertaintyBudget | None, str]:
@@ -44,7 +39,7 @@ def result_dict(res: GumResult, mc: MonteCarloResult | None = None, *, coverage_
         b, note = output_budget(res, y, coverage_probability, k)
         entry: dict[str, Any] = {
             "name": y,
-            "unit": _unit(unit),
+            "unit": unit_text(unit),
             "estimate": float(res.estimate(y).to(unit).magnitude),
             "standard_uncertainty": float(res.u(y).magnitude),
             "dof_eff": _num(b.dof_eff) if b else None,

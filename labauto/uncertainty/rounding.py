@@ -21,16 +21,21 @@ def _quantum(u: Decimal, digits: int) -> Decimal:
     return Decimal(1).scaleb(exponent)
 
 
+def round_significant(x: float, digits: int, rounding: str) -> Decimal:
+    """``x`` (> 0) to ``digits`` significant digits with the Decimal ``rounding`` mode; a carry
+    into a new place keeps ``digits`` digits (99 -> 1.0E+2, exponent 1, not 100)."""
+    d = Decimal(repr(float(x)))
+    r = d.quantize(_quantum(d, digits), rounding=rounding)
+    if r.adjusted() > d.adjusted():
+        r = r.quantize(_quantum(r, digits), rounding=rounding)
+    return r
+
+
 def round_uncertainty(u: float, digits: int = SIGNIFICANT_DIGITS) -> Decimal:
     """U rounded up to ``digits`` significant digits, e.g. 0.0001234 -> 0.00013."""
     if not math.isfinite(u) or u <= 0:
         raise ValueError(f"an expanded uncertainty must be finite and > 0, got {u!r}")
-    d = Decimal(repr(float(u)))
-    q = _quantum(d, digits)
-    r = d.quantize(q, rounding=ROUND_CEILING)
-    if r.adjusted() > d.adjusted():  # 99 -> 100: keep two significant digits
-        r = r.quantize(_quantum(r, digits), rounding=ROUND_CEILING)
-    return r
+    return round_significant(u, digits, ROUND_CEILING)
 
 
 def round_result(value: float, u: float, digits: int = SIGNIFICANT_DIGITS) -> tuple[Decimal, Decimal]:

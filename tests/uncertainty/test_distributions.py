@@ -102,3 +102,7 @@ def test_invalid_parameters_are_refused_with_the_reason():
     with pytest.raises(ModelError, match="finite degrees of freedom"):
         StudentT(Q_(1, "V"), Q_(1, "mV"), dof=math.inf)
     assert Constant(Q_(100, "g")).u.magnitude == 0
+    # malformed text (pint raises TokenError / AssertionError for these) is a ModelError too
+    for text in ("5 V)", "1 V +"):
+        with pytest.raises(ModelError, match="cannot parse"):
+            Normal(text, "1 mV")

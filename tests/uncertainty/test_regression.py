@@ -297,7 +297,7 @@ def test_inputs_as_list_of_quantities_in_mixed_units():
     p = f.predict("2000 mV", u_x="10 mV")
     assert p.u_input.to("uA").m == pytest.approx(6.0, rel=1e-12)
     assert p.standard_uncertainty.m ** 2 == pytest.approx(p.u_curve.m ** 2 + p.u_input.m ** 2)
-    with pytest.raises(RegressionError, match="cannot read '2 blah'"):
+    with pytest.raises(RegressionError, match="cannot parse '2 blah'"):
         f.predict("2 blah")
 
 

@@ -114,6 +114,28 @@ def test_budget_json_round_trip_keeps_values():
     assert again.combined_uncertainty.to("nm").magnitude == pytest.approx(b.combined_uncertainty.to("nm").magnitude)
 
 
+def test_budget_json_round_trip_keeps_dimensionless_scaled_units():
+    # ppm and degrees are dimensionless in pint; the JSON must still name them
+    m = Model("Y = G*sin(a)", inputs={"G": Normal(Q_(3, "ppm"), Q_(0.1, "ppm")),
+                                      "a": Normal(Q_(30, "degree"), Q_(0.5, "degree"))})
+    b = gum(m).budget("Y")
+    rows = {r["name"]: r for r in b.to_dict()["rows"]}
+    assert rows["G"]["estimate"] == {"value": 3.0, "unit": "ppm"}
+    assert rows["a"]["standard_uncertainty"] == {"value": 0.5, "unit": "deg"}
+    again = UncertaintyBudget.from_dict(b.to_dict())
+    assert again.rows[0].estimate.to("dimensionless").magnitude == pytest.approx(3e-6)
+    assert again.rows[1].estimate.to("rad").magnitude == pytest.approx(math.pi / 6)
+
+
+def test_welch_satterthwaite_of_a_scaled_single_component_keeps_its_dof():
+    # Y = 3 X with one t input, nu = 9: nu_eff = 9 exactly (GUM G.4.1), so k = t_95(9) = 2.26
+    # (GUM Table G.2), not t_95(8) = 2.31 from flooring a float 8.999999999999995.
+    from labauto.uncertainty import StudentT
+    b = gum(Model("Y = 3*X", inputs={"X": StudentT(Q_(1, "V"), Q_(3e-5, "V"), dof=9)})).budget("Y")
+    assert b.dof_eff == 9
+    assert b.coverage_factor == pytest.approx(2.26, abs=5e-3)
+
+
 # --------------------------------------------------------------------------- GUM H.2
 # Table H.2: five sets of simultaneous observations of V (V), I (mA) and phi (rad). Confirmed: [SUNCAL-H2]
 H2_V = [5.007, 4.994, 5.005, 4.990, 4.999]

@@ -60,6 +60,17 @@ def additive(dists) -> Model:
     return Model("Y = X1 + X2 + X3 + X4", inputs={f"X{i + 1}": d for i, d in enumerate(dists)})
 
 
+def assert_mcm(mc, decimals: int, *, u: float, interval: tuple[float, float], y: float | None = None):
+    """Y's MCM u, 95 % interval (and y if given) against a 9.2 table's digits (see mc_close)."""
+    s = mc.samples_base["Y"]
+    lo, hi = mc.interval()
+    if y is not None:
+        assert mc_close(mc.estimate().magnitude, y, decimals, block_se(s, np.mean))
+    assert mc_close(mc.u().magnitude, u, decimals, block_se(s, np.std))
+    assert mc_close(lo.magnitude, interval[0], decimals, block_se(s, lo95))
+    assert mc_close(hi.magnitude, interval[1], decimals, block_se(s, hi95))
+
+
 # --------------------------------------------------------------------------- 9.2
 def test_jcgm101_9_2_2_normal_inputs():
     m = additive([Normal(0, 1) for _ in range(4)])
@@ -69,25 +80,16 @@ def test_jcgm101_9_2_2_normal_inputs():
     assert g.combined_uncertainty.magnitude == pytest.approx(2.0)
     assert g.expanded_uncertainty.magnitude == pytest.approx(3.92, abs=0.005)
     mc = monte_carlo(m, 10 ** 6, seed=20080901)
-    y = mc.samples_base["Y"]
-    lo, hi = mc.interval()
     # Table 2, MCM (M = 10^6): 0.00, 2.00, [-3.92, 3.92] -- confirmed: suncal test/test_examples.py
-    assert mc_close(mc.estimate().magnitude, 0.00, 2, block_se(y, np.mean))
-    assert mc_close(mc.u().magnitude, 2.00, 2, block_se(y, np.std))
-    assert mc_close(lo.magnitude, -3.92, 2, block_se(y, lo95))
-    assert mc_close(hi.magnitude, 3.92, 2, block_se(y, hi95))
+    assert_mcm(mc, 2, y=0.00, u=2.00, interval=(-3.92, 3.92))
     assert validate_gum(gum(m), mc, ndig=2).validated
 
 
 def test_jcgm101_9_2_3_rectangular_inputs_and_validation():
     m = additive([Rectangular(0, math.sqrt(3)) for _ in range(4)])  # expectation 0, u = 1
     mc = monte_carlo(m, 10 ** 6, seed=2)
-    y = mc.samples_base["Y"]
-    lo, hi = mc.interval()
     # Table 3, MCM: y = 0.00, u = 2.00, interval [-3.88, 3.88] -- confirmed: suncal test/test_examples.py
-    assert mc_close(mc.u().magnitude, 2.00, 2, block_se(y, np.std))
-    assert mc_close(lo.magnitude, -3.88, 2, block_se(y, lo95))
-    assert mc_close(hi.magnitude, 3.88, 2, block_se(y, hi95))
+    assert_mcm(mc, 2, u=2.00, interval=(-3.88, 3.88))
     # 9.2.3: with ndig = 2, delta = 0.05 and d_low = d_high = 0.04 -> GUF validated
     # (not confirmed against the primary source; d = 3.92 - 3.88 = 0.04 follows from the confirmed
     # Table 3 interval and the GUF interval of Table 2/3)
@@ -105,13 +107,9 @@ def test_jcgm101_9_2_4_dominant_rectangular_input_is_not_validated():
     assert g.u("Y").magnitude == pytest.approx(10.1, abs=0.05)
     assert g.budget("Y").expanded_uncertainty.magnitude == pytest.approx(19.9, abs=0.05)
     mc = monte_carlo(m, 10 ** 6, seed=4)
-    y = mc.samples_base["Y"]
-    lo, hi = mc.interval()
     # Table 4, MCM: u = 10.1, interval [-17.0, 17.0]; the GUF interval is not validated
     # (not confirmed against the primary source)
-    assert mc_close(mc.u().magnitude, 10.1, 1, block_se(y, np.std))
-    assert mc_close(lo.magnitude, -17.0, 1, block_se(y, lo95))
-    assert mc_close(hi.magnitude, 17.0, 1, block_se(y, hi95))
+    assert_mcm(mc, 1, u=10.1, interval=(-17.0, 17.0))
     assert not validate_gum(g, mc, ndig=2).validated
 
 
