@@ -24,11 +24,9 @@ from labauto.conformity.rules import (
     simple_acceptance,
 )
 
-DecisionRule = GuardBandRule
-
 __all__ = [
     "ACCEPTED", "CONDITIONAL_FAIL", "CONDITIONAL_PASS", "FAIL", "PASS", "RULE_FORMS",
-    "ConformityError", "Decision", "DecisionRule", "GuardBandRule", "conformance_probability",
+    "ConformityError", "Decision", "GuardBandRule", "conformance_probability",
     "false_accept_bound", "guarded_acceptance", "non_binary", "parse_decision_rule",
     "simple_acceptance", "tur",
 ]

@@ -32,6 +32,7 @@ import pint
 from labauto.conformity.risk import conformance_probability, false_accept_bound, tur
 from labauto.errors import LabautoError
 from labauto.results import DecisionRuleRef
+from labauto.uncertainty.budget import q_to_dict
 
 REFERENCE = "ILAC-G8:09/2019"
 DEFAULT_COVERAGE_FACTOR = 2.0
@@ -75,8 +76,6 @@ class Decision:
         return self.probability_false_accept if self.accepted else self.probability_false_reject
 
     def to_dict(self) -> dict[str, Any]:
-        from labauto.uncertainty.budget import q_to_dict
-
         return {
             "decision": self.decision, "rule": self.rule, "error": q_to_dict(self.error),
             "expanded_uncertainty": q_to_dict(self.expanded_uncertainty),
@@ -176,11 +175,10 @@ class GuardBandRule:
         if not coverage_factor > 0:
             raise ConformityError(f"the coverage factor must be positive, not {coverage_factor}")
         w = self.r * U
-        al = T - w if w < T else T * 0
-        pass_zone_empty = w >= T and self.r > 0
+        al = T - w if w < T else T * 0      # w >= T: the acceptance interval is empty
         # limits belong to the better outcome; 1e-12·T absorbs rounding in T - w and unit changes
         e = abs(error) - 1e-12 * T
-        if e <= al and not pass_zone_empty:
+        if w < T and e <= al:
             decision = PASS
         elif self.binary:
             decision = FAIL

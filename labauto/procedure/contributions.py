@@ -21,8 +21,10 @@ from typing import Any
 
 import pint
 
-from labauto.procedure.schema import Problems, check_keys, text
-from labauto.units import Q_, UnitError, parse_quantity
+from labauto.procedure.schema import Problems, check_keys, quantity, text
+from labauto.uncertainty import Normal, Rectangular
+from labauto.uncertainty.budget import q_to_dict
+from labauto.units import Q_
 from labauto.yamlsource import PathKey
 
 DISTRIBUTIONS = ("rectangular", "normal")
@@ -64,8 +66,6 @@ class Contribution:
     def as_input(self, unit: pint.Unit | str) -> Any:
         """The contribution as an input quantity of a measurement model (estimate 0 in ``unit``):
         a :class:`labauto.uncertainty.Rectangular` or :class:`labauto.uncertainty.Normal`."""
-        from labauto.uncertainty import Normal, Rectangular
-
         zero = Q_(0.0, unit)
         if self.distribution == "rectangular":
             assert self.half_width is not None
@@ -83,7 +83,7 @@ class Contribution:
         for key in ("half_width", "standard_uncertainty", "expanded_uncertainty"):
             q = getattr(self, key)
             if q is not None:
-                d[key] = {"value": float(q.magnitude), "unit": f"{q.units:~C}"}
+                d[key] = q_to_dict(q)
         for key in ("k", "coverage_probability"):
             if getattr(self, key) is not None:
                 d[key] = getattr(self, key)
@@ -114,11 +114,8 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
     label = text(problems, path + ("label",), data.get("label", name), "contribution label")
 
     def amount(key: str) -> pint.Quantity:
-        try:
-            q = parse_quantity(data[key], unit)
-        except UnitError as exc:
-            raise problems.fail(path + (key,), f"{key}: {exc} ({function} contributions are "
-                                               f"in {unit})") from None
+        q = quantity(problems, path + (key,), data[key], unit, key,
+                     note=f"{function} contributions are in {unit}")
         if q.magnitude < 0:
             raise problems.fail(path + (key,), f"{key} must not be negative")
         return q

@@ -21,8 +21,8 @@ from labauto.errors import LabautoError, SourceError
 from labauto.instruments import FunctionSpec, InstrumentModel, RangeSpec, load_instrument_model
 from labauto.procedure.contributions import Contribution, parse_contribution
 from labauto.procedure.model import Procedure, TestPoint
-from labauto.procedure.schema import Invalid, ProcedureError, Problems, check_keys, text
-from labauto.units import UnitError, parse_quantity
+from labauto.procedure.schema import Invalid, ProcedureError, Problems, check_keys, quantity, text
+from labauto.units import Q_
 from labauto.yamlsource import PathKey, load
 
 # What the calibration engine (labauto.engine.measure) can drive today: a DMM measuring the DC
@@ -93,7 +93,7 @@ def _load(path: Path) -> Procedure:
     points: list[TestPoint] = []
     if "points" in d and dut_fn is not None and std_fn is not None and dut and standard:
         default_readings, default_settle = (settings["readings"], settings["settle_time"]) \
-            if settings else (2, parse_quantity("0 s"))
+            if settings else (2, Q_(0, "s"))
         points = _points(problems, d["points"], dut, dut_fn, standard, std_fn,
                          default_readings, default_settle)
     problems.raise_if_any()
@@ -186,10 +186,7 @@ def _readings(problems: Problems, path: PathKey, value: Any) -> int:
 
 
 def _settle_time(problems: Problems, path: PathKey, value: Any) -> pint.Quantity:
-    try:
-        q = parse_quantity(value, "s")
-    except UnitError as exc:
-        raise problems.fail(path, f"settle_time: {exc}") from None
+    q = quantity(problems, path, value, "s", "settle_time")
     if q.magnitude < 0:
         raise problems.fail(path, f"settle_time must not be negative, not {value!r}")
     return q
@@ -339,10 +336,7 @@ def _points(problems: Problems, data: Any, dut: InstrumentModel, dut_fn: Functio
 
 def _dut_range(problems: Problems, path: PathKey, value: Any, dut: InstrumentModel,
                fn: FunctionSpec) -> RangeSpec:
-    try:
-        rng = parse_quantity(value, f"{fn.unit:~P}")
-    except UnitError as exc:
-        raise problems.fail(path, f"range: {exc}") from None
+    rng = quantity(problems, path, value, f"{fn.unit:~P}", "range")
     try:
         return fn.range_named(rng)
     except KeyError as exc:
@@ -351,10 +345,7 @@ def _dut_range(problems: Problems, path: PathKey, value: Any, dut: InstrumentMod
 
 def _nominal(problems: Problems, path: PathKey, value: Any, unit: str, dut: InstrumentModel,
              fn: FunctionSpec, rng: RangeSpec) -> pint.Quantity:
-    try:
-        q = parse_quantity(value, unit)
-    except UnitError as exc:
-        raise problems.fail(path, f"nominal: {exc} ({fn.name} values are in {unit})") from None
+    q = quantity(problems, path, value, unit, "nominal", note=f"{fn.name} values are in {unit}")
     if not rng.covers(q):
         raise problems.fail(path, f"nominal {q:~P} is outside the limits of the "
                                   f"{rng.range:~P} range of the {dut.manufacturer} {dut.model} "

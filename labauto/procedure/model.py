@@ -15,10 +15,7 @@ from labauto.conformity import GuardBandRule
 from labauto.instruments import InstrumentModel, RangeSpec
 from labauto.procedure.contributions import Contribution
 from labauto.results import ProcedureRef
-
-
-def _q(q: pint.Quantity) -> dict[str, Any]:
-    return {"value": float(q.magnitude), "unit": f"{q.units:~C}"}
+from labauto.uncertainty.budget import q_to_dict
 
 
 @dataclass(frozen=True)
@@ -52,11 +49,12 @@ class TestPoint:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "index": self.index, "function": self.function,
-            "range": _q(self.range), "nominal": _q(self.nominal), "readings": self.readings,
-            "settle_time": _q(self.settle_time), "tolerance": _q(self.tolerance),
-            "dut_resolution": _q(self.dut_range.resolution),
-            "standard_range": _q(self.standard_range.range),
-            "standard_spec": _q(self.standard_spec), "line": self.line,
+            "range": q_to_dict(self.range), "nominal": q_to_dict(self.nominal),
+            "readings": self.readings, "settle_time": q_to_dict(self.settle_time),
+            "tolerance": q_to_dict(self.tolerance),
+            "dut_resolution": q_to_dict(self.dut_range.resolution),
+            "standard_range": q_to_dict(self.standard_range.range),
+            "standard_spec": q_to_dict(self.standard_spec), "line": self.line,
         }
 
 
@@ -97,7 +95,7 @@ class Procedure:
             "function": self.function, "dut": self.dut_model.key,
             "standard": self.standard_model.key,
             "settings": {"nplc": self.nplc, "autozero": self.autozero, "readings": self.readings,
-                         "settle_time": _q(self.settle_time)},
+                         "settle_time": q_to_dict(self.settle_time)},
             "decision_rule": self.decision_rule.to_dict(),
             "contributions": [c.to_dict() for c in self.contributions],
             "points": [p.to_dict() for p in self.points],

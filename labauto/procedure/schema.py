@@ -10,7 +10,10 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import pint
+
 from labauto.errors import SourceError
+from labauto.units import UnitError, parse_quantity
 from labauto.yamlsource import PathKey, SourceMap
 
 
@@ -93,3 +96,13 @@ def text(problems: Problems, key_path: PathKey, value: Any, what: str, *,
         raise problems.fail(key_path, f"{what} must be text; quote it (e.g. \"{value}\"), "
                                       "YAML reads unquoted numbers like 1.10 as 1.1")
     raise problems.fail(key_path, f"{what} must be non-empty text")
+
+
+def quantity(problems: Problems, key_path: PathKey, value: Any, unit: str, what: str, *,
+             note: str = "") -> pint.Quantity:
+    """``value`` parsed by :func:`labauto.units.parse_quantity` (a unit compatible with
+    ``unit``; a bare number is refused); a problem reads ``what: why (note)``."""
+    try:
+        return parse_quantity(value, unit)
+    except UnitError as exc:
+        raise problems.fail(key_path, f"{what}: {exc}" + (f" ({note})" if note else "")) from None

@@ -4,6 +4,7 @@ import math
 import pytest
 
 from labauto.procedure import load_procedure
+from labauto.uncertainty import Normal, Rectangular
 from labauto.units import Q_
 
 from procedure_base import text_with
@@ -77,18 +78,15 @@ def test_no_contributions_is_allowed(write):
 
 
 def test_as_input_gives_model_inputs_with_zero_estimate(write):
-    uncertainty = pytest.importorskip("labauto.uncertainty")
-    if not hasattr(uncertainty, "Rectangular"):
-        pytest.skip("labauto.uncertainty core not available yet")
     p = load_with(write, "  - {name: t, label: thermal EMFs, distribution: rectangular, "
                          "half_width: 1 uV}")
     rect = p.contributions[0].as_input("V")
-    assert isinstance(rect, uncertainty.Rectangular)
+    assert isinstance(rect, Rectangular)
     assert rect.label == "thermal EMFs"
     assert rect.u.to("uV").magnitude == pytest.approx(1 / math.sqrt(3))
     (c,) = load_with(write, "  - {name: x, distribution: normal, expanded_uncertainty: 3 uV, "
                             "k: 2}").contributions
     normal = c.as_input("mV")
-    assert isinstance(normal, uncertainty.Normal)
+    assert isinstance(normal, Normal)
     assert normal.u.to("uV").magnitude == pytest.approx(1.5)
     assert normal.x == 0.0

@@ -1,6 +1,6 @@
 """Every validation error names the file and the exact line of the mistake.
 
-Each test breaks one line of the BASE procedure in conftest.py (line numbers are in its
+Each test breaks one line of the BASE procedure in procedure_base.py (line numbers are in its
 comments) and asserts the line and the reason reported.
 """
 import pytest
@@ -14,6 +14,14 @@ from procedure_base import text_with
 def only(err: ProcedureError) -> tuple[int | None, str]:
     assert len(err.problems) == 1, err.problems
     return err.problems[0]
+
+
+def assert_one_problem(err: ProcedureError, line: int, *fragments: str) -> None:
+    """``err`` lists exactly one problem, on ``line``, whose reason contains every fragment."""
+    found, reason = only(err)
+    assert found == line, err.problems
+    for fragment in fragments:
+        assert fragment in reason, reason
 
 
 def test_base_procedure_is_valid(write):
@@ -47,94 +55,89 @@ def test_unknown_key_in_settings(problems):
     assert "missing the required key 'readings'" in found[9]
 
 
-def test_unknown_key_in_a_flow_point(problems):
-    err = problems({19: "  - {range: 10 V, nominal: [1 V, 10 V], reading: 20}"})
-    line, reason = only(err)
-    assert line == 19 and "unknown key 'reading'" in reason and "did you mean 'readings'" in reason
-
-
-def test_unknown_key_in_a_block_point_is_reported_on_its_own_line(problems):
-    line, reason = only(problems({22: "    settle_tme: 5 s"}))
-    assert line == 22 and "unknown key 'settle_tme'" in reason
-
-
-def test_unknown_key_in_a_contribution(problems):
-    line, reason = only(problems(
-        {16: "  - {name: thermal_emf, distribution: rectangular, halfwidth: 1 uV}"}))
-    assert line == 16 and "unknown key 'halfwidth'" in reason
-
-
-def test_missing_required_top_level_key(problems):
-    line, reason = only(problems({14: None}))   # delete decision_rule
-    assert line == 1 and "missing the required key 'decision_rule'" in reason
-
-
-# -- units ------------------------------------------------------------------------------------
-def test_missing_unit_on_a_nominal(problems):
-    line, reason = only(problems({21: "    nominal: 1000"}))
-    assert line == 21 and "has no unit" in reason
-
-
-def test_missing_unit_on_settle_time(problems):
-    line, reason = only(problems({13: "  settle_time: 2"}))
-    assert line == 13 and "has no unit" in reason
-
-
-def test_incompatible_unit_on_a_nominal(problems):
-    line, reason = only(problems({18: "  - {range: 100 mV, nominal: [10 mV, 10 A]}"}))
-    assert line == 18 and "'10 A' has unit A" in reason and "DCV values are in V" in reason
-
-
-def test_incompatible_unit_on_a_range(problems):
-    line, reason = only(problems({19: "  - {range: 10 A, nominal: [1 V, 10 V]}"}))
-    assert line == 19 and "'10 A' has unit A" in reason
-
-
-def test_incompatible_unit_on_a_contribution(problems):
-    line, reason = only(problems(
-        {16: "  - {name: thermal_emf, distribution: rectangular, half_width: 1 uA}"}))
-    assert line == 16 and "half_width" in reason and "in V" in reason
-
-
-# -- ranges and capability --------------------------------------------------------------------
-def test_point_outside_the_dut_range_limits(problems):
-    # 1000 V range: full scale 1050 V
-    line, reason = only(problems({21: "    nominal: 1100 V"}))
-    assert line == 21
-    assert "outside the limits of the 1000 V range" in reason and "1050 V" in reason
-
-
-def test_point_outside_the_dut_range_in_a_flow_list(problems):
-    line, reason = only(problems({19: "  - {range: 10 V, nominal: [1 V, 13 V]}"}))
-    assert line == 19 and "13 V is outside the limits of the 10 V range" in reason
-
-
-def test_point_beyond_the_standards_capability(problems):
+# -- one broken line, one problem on its line ---------------------------------------------------
+# (changes to BASE, the line reported, fragments of the reason)
+ONE_BROKEN_LINE = [
+    # unknown and missing keys
+    pytest.param({19: "  - {range: 10 V, nominal: [1 V, 10 V], reading: 20}"},
+                 19, ["unknown key 'reading'", "did you mean 'readings'"],
+                 id="unknown_key_in_a_flow_point"),
+    pytest.param({22: "    settle_tme: 5 s"},
+                 22, ["unknown key 'settle_tme'"],
+                 id="unknown_key_in_a_block_point_is_reported_on_its_own_line"),
+    pytest.param({16: "  - {name: thermal_emf, distribution: rectangular, halfwidth: 1 uV}"},
+                 16, ["unknown key 'halfwidth'"],
+                 id="unknown_key_in_a_contribution"),
+    pytest.param({14: None},                                  # delete decision_rule
+                 1, ["missing the required key 'decision_rule'"],
+                 id="missing_required_top_level_key"),
+    # units
+    pytest.param({21: "    nominal: 1000"},
+                 21, ["has no unit"],
+                 id="missing_unit_on_a_nominal"),
+    pytest.param({13: "  settle_time: 2"},
+                 13, ["has no unit"],
+                 id="missing_unit_on_settle_time"),
+    pytest.param({18: "  - {range: 100 mV, nominal: [10 mV, 10 A]}"},
+                 18, ["'10 A' has unit A", "DCV values are in V"],
+                 id="incompatible_unit_on_a_nominal"),
+    pytest.param({19: "  - {range: 10 A, nominal: [1 V, 10 V]}"},
+                 19, ["'10 A' has unit A"],
+                 id="incompatible_unit_on_a_range"),
+    pytest.param({16: "  - {name: thermal_emf, distribution: rectangular, half_width: 1 uA}"},
+                 16, ["half_width", "in V"],
+                 id="incompatible_unit_on_a_contribution"),
+    # ranges and capability
+    pytest.param({21: "    nominal: 1100 V"},                # 1000 V range: full scale 1050 V
+                 21, ["outside the limits of the 1000 V range", "1050 V"],
+                 id="point_outside_the_dut_range_limits"),
+    pytest.param({19: "  - {range: 10 V, nominal: [1 V, 13 V]}"},
+                 19, ["13 V is outside the limits of the 10 V range"],
+                 id="point_outside_the_dut_range_in_a_flow_list"),
     # within the DMM's 1000 V range (to 1050 V) but the 5522A sources at most 1020 V
-    line, reason = only(problems({21: "    nominal: 1040 V"}))
-    assert line == 21
-    assert "beyond the capability of the standard Fluke 5522A" in reason and "1020 V" in reason
+    pytest.param({21: "    nominal: 1040 V"},
+                 21, ["beyond the capability of the standard Fluke 5522A", "1020 V"],
+                 id="point_beyond_the_standards_capability"),
+    pytest.param({19: "  - {range: 20 V, nominal: [1 V, 10 V]}"},
+                 19, ["no DCV range 20 V", "100 mV, 1 V, 10 V"],
+                 id="unknown_dut_range"),
+    pytest.param({6: "dut: keysight_99999"},                  # the reason lists the known models
+                 6, ["unknown instrument model 'keysight_99999'", "keysight_34465a"],
+                 id="unknown_instrument_model"),
+    pytest.param({7: "standard: keysight_34465a"},
+                 7, ["must be a calibrator"],
+                 id="standard_that_is_not_a_calibrator"),
+    pytest.param({8: "function: ACV"},
+                 8, ["function 'ACV' is not supported"],
+                 id="unsupported_function"),
+    pytest.param({10: "  nplc: 3"},
+                 10, ["NPLC 3 is not offered", "0.02, 0.06, 0.2, 1, 10, 100"],
+                 id="nplc_the_dut_does_not_offer"),
+    # readings, rules, distributions, ids
+    *[pytest.param({12: f"  readings: {value}"}, 12, ["at least 2"],
+                   id=f"readings_below_two_in_settings[{value}]") for value in ("1", "0", "-3")],
+    pytest.param({19: "  - {range: 10 V, nominal: [1 V, 10 V], readings: 1}"},
+                 19, ["readings must be at least 2"],
+                 id="readings_below_two_on_a_point"),
+    pytest.param({12: "  readings: 2.5"},
+                 12, ["whole number"],
+                 id="readings_must_be_whole"),
+    pytest.param({14: "decision_rule: guard-band-X"},
+                 14, ["unknown decision rule 'guard-band-X'", "simple-acceptance",
+                      "non-binary-guard-band-U"],
+                 id="unknown_decision_rule"),
+    pytest.param({16: "  - {name: thermal_emf, distribution: triangular, half_width: 1 uV}"},
+                 16, ["unknown distribution 'triangular'", "rectangular or normal"],
+                 id="unknown_distribution"),
+    pytest.param({4: "  version: 1.10"},
+                 4, ["quote it"],
+                 id="version_must_be_quoted_text"),
+]
 
 
-def test_unknown_dut_range(problems):
-    line, reason = only(problems({19: "  - {range: 20 V, nominal: [1 V, 10 V]}"}))
-    assert line == 19 and "no DCV range 20 V" in reason and "100 mV, 1 V, 10 V" in reason
-
-
-def test_unknown_instrument_model(problems):
-    line, reason = only(problems({6: "dut: keysight_99999"}))
-    assert line == 6 and "unknown instrument model 'keysight_99999'" in reason
-    assert "keysight_34465a" in reason   # lists the known models
-
-
-def test_standard_that_is_not_a_calibrator(problems):
-    line, reason = only(problems({7: "standard: keysight_34465a"}))
-    assert line == 7 and "must be a calibrator" in reason
-
-
-def test_unsupported_function(problems):
-    line, reason = only(problems({8: "function: ACV"}))
-    assert line == 8 and "function 'ACV' is not supported" in reason
+@pytest.mark.parametrize("changes, line, fragments", ONE_BROKEN_LINE)
+def test_one_broken_line_is_reported_on_that_line(problems, changes, line, fragments):
+    assert_one_problem(problems(changes), line, *fragments)
 
 
 def test_function_the_dut_model_lacks(problems, tmp_path, monkeypatch):
@@ -146,66 +149,24 @@ def test_function_the_dut_model_lacks(problems, tmp_path, monkeypatch):
         "functions:\n  DCI:\n    quantity: A\n    ranges:\n"
         "      - {range: 1 A, resolution: 1 uA, accuracy: {reading: 0.01 %}}\n")
     monkeypatch.setenv("LABAUTO_INSTRUMENTS_PATH", str(tmp_path / "models"))
-    line, reason = only(problems({6: "dut: dmm_dci_only"}))
-    assert line == 8 and "has no function 'DCV'" in reason and "it has DCI" in reason
+    assert_one_problem(problems({6: "dut: dmm_dci_only"}), 8, "has no function 'DCV'", "it has DCI")
 
 
-def test_nplc_the_dut_does_not_offer(problems):
-    line, reason = only(problems({10: "  nplc: 3"}))
-    assert line == 10 and "NPLC 3 is not offered" in reason and "0.02, 0.06, 0.2, 1, 10, 100" in reason
-
-
-# -- readings, rules, distributions, ids ------------------------------------------------------
-@pytest.mark.parametrize("value", ["1", "0", "-3"])
-def test_readings_below_two_in_settings(problems, value):
-    line, reason = only(problems({12: f"  readings: {value}"}))
-    assert line == 12 and "at least 2" in reason
-
-
-def test_readings_below_two_on_a_point(problems):
-    line, reason = only(problems({19: "  - {range: 10 V, nominal: [1 V, 10 V], readings: 1}"}))
-    assert line == 19 and "readings must be at least 2" in reason
-
-
-def test_readings_must_be_whole(problems):
-    line, reason = only(problems({12: "  readings: 2.5"}))
-    assert line == 12 and "whole number" in reason
-
-
-def test_unknown_decision_rule(problems):
-    line, reason = only(problems({14: "decision_rule: guard-band-X"}))
-    assert line == 14 and "unknown decision rule 'guard-band-X'" in reason
-    assert "simple-acceptance" in reason and "non-binary-guard-band-U" in reason
-
-
-def test_unknown_distribution(problems):
-    line, reason = only(problems(
-        {16: "  - {name: thermal_emf, distribution: triangular, half_width: 1 uV}"}))
-    assert line == 16 and "unknown distribution 'triangular'" in reason
-    assert "rectangular or normal" in reason
-
-
+# -- point ids (lines 23, 24: appended points) -------------------------------------------------
 def test_duplicate_point_ids(problems):
     err = problems(extra=["  - range: 10 V", "    nominal: 10 V"])
-    line, reason = only(err)
-    assert line == 24 and "duplicate point id 'DCV-10V-+10V' (first at line 19)" in reason
+    assert_one_problem(err, 24, "duplicate point id 'DCV-10V-+10V' (first at line 19)")
 
 
 def test_duplicate_explicit_point_ids(problems):
     err = problems(extra=["  - {id: ZERO, range: 10 V, nominal: 0 V}",
                           "  - {id: ZERO, range: 100 mV, nominal: 0 mV}"])
-    line, reason = only(err)
-    assert line == 24 and "duplicate point id 'ZERO' (first at line 23)" in reason
+    assert_one_problem(err, 24, "duplicate point id 'ZERO' (first at line 23)")
 
 
 def test_explicit_id_needs_a_single_nominal(problems):
-    line, reason = only(problems(extra=["  - {id: TWO, range: 10 V, nominal: [2 V, 3 V]}"]))
-    assert line == 23 and "explicit id names one point" in reason
-
-
-def test_version_must_be_quoted_text(problems):
-    line, reason = only(problems({4: "  version: 1.10"}))
-    assert line == 4 and "quote it" in reason
+    err = problems(extra=["  - {id: TWO, range: 10 V, nominal: [2 V, 3 V]}"])
+    assert_one_problem(err, 23, "explicit id names one point")
 
 
 # -- several problems at once, and YAML-level errors -------------------------------------------
