@@ -33,13 +33,14 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from labauto.certificate.dcc_xml import DCC_NS, safe_parser  # noqa: E402
 from labauto.certificate.signing import sign_dcc  # noqa: E402
 from labauto.platform.pki import CertificateAuthority  # noqa: E402
 from labauto.platform.server.db import Database  # noqa: E402
 from labauto.platform.server.models import CertificateRecord, ItemIdentifier, Lab  # noqa: E402
 from labauto.platform.server.testing import ServerProcess, register_lab  # noqa: E402
 
-NS = {"dcc": "https://ptb.de/dcc"}
+NS = {"dcc": DCC_NS}
 
 
 def dcc_dir() -> Path:
@@ -47,8 +48,7 @@ def dcc_dir() -> Path:
 
 
 def make_docs(n: int, key_pem: bytes, cert_pem: bytes, prefix: str = "BENCH") -> list[bytes]:
-    template = etree.fromstring((dcc_dir() / "examples" / "valid.xml").read_bytes(),
-                                parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    template = etree.fromstring((dcc_dir() / "examples" / "valid.xml").read_bytes(), parser=safe_parser())
     docs = []
     for i in range(n):
         template.find("dcc:administrativeData/dcc:coreData/dcc:uniqueIdentifier", NS).text = f"{prefix}-{i:06d}"

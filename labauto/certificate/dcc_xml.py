@@ -2,19 +2,26 @@
 
 The document is built unsigned; ``labauto.certificate.signing`` appends an enveloped
 ``ds:Signature`` as last child of the root.  Units are D-SI strings from ``labauto.units.to_dsi``.
+
+Reading a DCC is shared here too: :func:`safe_parser` (no entities, DTDs or network) and
+:func:`read_identity` (its id and the id it amends), used by signing, the outbox and the platform.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pint
 from lxml import etree
 
 import labauto
-from labauto.results import CalibrationResult, Equipment, Party, PointResult
 from labauto.units import Q_, to_dsi, from_dsi
 
+if TYPE_CHECKING:   # annotations only: readers of DCCs need not import the results model
+    from labauto.results import CalibrationResult, Equipment, Party, PointResult
+
 DCC_NS = "https://ptb.de/dcc"
+DCC_ROOT = f"{{{DCC_NS}}}digitalCalibrationCertificate"
 SI_NS = "https://ptb.de/si"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 NSMAP = {"dcc": DCC_NS, "si": SI_NS, "xsi": XSI_NS}
@@ -215,7 +222,7 @@ def _point(parent, p: PointResult) -> None:
 def build_dcc(result: CalibrationResult) -> bytes:
     """The unsigned DCC XML document (UTF-8 bytes) for ``result``."""
     r = result
-    root = etree.Element(_d("digitalCalibrationCertificate"), nsmap=NSMAP)
+    root = etree.Element(DCC_ROOT, nsmap=NSMAP)
     root.set(f"{{{XSI_NS}}}schemaLocation", f"{DCC_NS} {DCC_NS}/v{SCHEMA_VERSION}/dcc.xsd")
     root.set("schemaVersion", SCHEMA_VERSION)
     _admin(root, r)
@@ -251,20 +258,56 @@ def build_dcc(result: CalibrationResult) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
+# ------------------------------------------------------------------ reading
+
+def safe_parser() -> etree.XMLParser:
+    """An lxml parser that resolves no entities, loads no DTD and touches no network."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           dtd_validation=False, huge_tree=False, remove_comments=False)
+
+
+def collapsed_text(el: etree._Element | None) -> str | None:
+    """The element's text with whitespace runs collapsed to one space; None if absent or blank."""
+    if el is None or el.text is None:
+        return None
+    return " ".join(el.text.split()) or None
+
+
+@dataclass(frozen=True)
+class DccIdentity:
+    """A DCC's ``dcc:uniqueIdentifier`` ("" if it has none) and, when it declares
+    ``dcc:reportAmendedSubstituted``, the id it replaces and the type of change."""
+
+    certificate_id: str
+    replaces: str | None
+    type_of_change: str | None
+
+
+def read_identity(root: etree._Element) -> DccIdentity:
+    """The identity of a parsed DCC (``dcc:administrativeData/dcc:coreData``)."""
+    core = root.find(f"{_d('administrativeData')}/{_d('coreData')}")
+    if core is None:
+        return DccIdentity("", None, None)
+    ras = core.find(_d("reportAmendedSubstituted"))
+    return DccIdentity(collapsed_text(core.find(_d("uniqueIdentifier"))) or "",
+                       None if ras is None else collapsed_text(ras.find(_d("replacedUniqueIdentifier"))),
+                       None if ras is None else collapsed_text(ras.find(_d("typeOfChange"))))
+
+
 def _real_q(real) -> pint.Quantity:
     return Q_(float(real.findtext(_s("value"))), from_dsi(real.findtext(_s("unit"))))
 
 
 def parse_dcc_summary(xml: bytes) -> dict[str, Any]:
     """Key content of a DCC: certificate id, item serial, and per point error/U/k/decision."""
-    root = etree.fromstring(xml)
+    root = etree.fromstring(xml, parser=safe_parser())
     ns = {"dcc": DCC_NS, "si": SI_NS}
+    ident = read_identity(root)
     out: dict[str, Any] = {
-        "certificate_id": root.findtext(".//dcc:coreData/dcc:uniqueIdentifier", namespaces=ns),
+        "certificate_id": ident.certificate_id or None,
         "item_serial": root.findtext(".//dcc:items/dcc:item/dcc:identifications/"
                                      "dcc:identification/dcc:value", namespaces=ns),
-        "amends": root.findtext(".//dcc:reportAmendedSubstituted/dcc:replacedUniqueIdentifier",
-                                namespaces=ns),
+        "amends": ident.replaces,
         "points": [],
     }
     for res in root.iterfind(".//dcc:results/dcc:result", namespaces=ns):

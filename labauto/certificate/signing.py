@@ -38,8 +38,9 @@ from signxml.exceptions import InvalidInput, InvalidSignature, SignXMLException
 from signxml.xades import (XAdESDataObjectFormat, XAdESSignatureConfiguration, XAdESSigner,
                            XAdESVerifier)
 
+from labauto.certificate.dcc_xml import DCC_NS, DCC_ROOT, safe_parser
+
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
-DCC_NS = "https://ptb.de/dcc"
 XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
 C14N_11 = CanonicalizationMethod.CANONICAL_XML_1_1
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -71,19 +72,15 @@ class VerifiedSignature:
     xades: bool = False
 
 
-def safe_parser() -> etree.XMLParser:
-    """An lxml parser that resolves no entities, loads no DTD and touches no network."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_comments=False)
-
-
 def parse_xml(xml: bytes) -> etree._Element:
-    """Parse ``xml`` safely; refuse a DOCTYPE (DTDs are never needed in a DCC)."""
+    """Parse ``xml`` safely (:func:`~labauto.certificate.dcc_xml.safe_parser`); refuse a
+    DOCTYPE (DTDs are never needed in a DCC)."""
     try:
         root = etree.fromstring(xml, parser=safe_parser())
     except etree.XMLSyntaxError as exc:
         raise SignatureError(f"not well-formed XML: {exc}") from exc
-    if root.getroottree().docinfo.doctype:
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
         raise SignatureError("the document carries a DOCTYPE declaration; DCCs must not use DTDs")
     return root
 
@@ -135,7 +132,7 @@ def sign_dcc(xml: bytes, key_pem: bytes, cert_pem: bytes, *, xades: bool = True,
     Raises :class:`SignatureError` if the document is not a DCC or is already signed.
     """
     root = parse_xml(xml)
-    if root.tag != f"{{{DCC_NS}}}digitalCalibrationCertificate":
+    if root.tag != DCC_ROOT:
         raise SignatureError(f"root element is {root.tag}, not dcc:digitalCalibrationCertificate")
     if _signatures(root):
         raise SignatureError("the DCC is already signed; sign the unsigned document")

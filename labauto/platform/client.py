@@ -244,7 +244,7 @@ class PlatformClient:
                     f"after acknowledging {result.get('certificate_id')}, the platform's record for "
                     f"sha256 {local} names {stored.get('certificate_id')} / {stored.get('sha256')}; "
                     "the entry stays queued", status_code=r.status_code)
-            record = {**stored, "created": result.get("created"), "superseded": result.get("superseded")}
+            record = {**stored, "superseded": result.get("superseded")}
         record["created"] = bool(result.get("created", r.status_code == 201))
         return record
 

@@ -44,10 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from labauto.certificate.dcc_xml import DCC_ROOT, DccIdentity, read_identity
 from labauto.errors import LabautoError
 
 STATES = ("pending", "acknowledged", "rejected")
-_DCC = "{https://ptb.de/dcc}"
 _SCHEMA_VERSION = 1
 
 _SCHEMA = ("""
@@ -150,15 +150,6 @@ class OutboxEntry:
     def is_amendment(self) -> bool:
         return self.replaces is not None
 
-    def describe(self) -> str:
-        """One line for logs and messages."""
-        base = f"{self.certificate_id} (sha256 {self.sha256[:12]}…, {self.state}"
-        if self.state == "pending" and self.attempts:
-            base += f", {self.attempts} failed attempt(s): {self.last_error}"
-        elif self.state == "rejected":
-            base += f": {self.last_error}"
-        return base + ")"
-
 
 def _row_entry(row: tuple) -> OutboxEntry:
     (seq, cid, sha, replaces, toc, state, enq, attempts, err, nxt, ack, created, pstatus, pver,
@@ -168,18 +159,9 @@ def _row_entry(row: tuple) -> OutboxEntry:
                        stage, bool(has_pdf), bool(has_json))
 
 
-@dataclass(frozen=True)
-class DccIdentity:
-    """What the outbox needs to know about a DCC: its id and the id it amends, if any."""
-
-    certificate_id: str
-    replaces: str | None
-    type_of_change: str | None
-
-
 def dcc_identity(xml: bytes) -> DccIdentity:
-    """``dcc:coreData/dcc:uniqueIdentifier`` and ``dcc:reportAmendedSubstituted`` of a DCC
-    (parsed safely: no entities, DTDs or network)."""
+    """What the outbox needs to know about a DCC: ``dcc:coreData/dcc:uniqueIdentifier`` and
+    ``dcc:reportAmendedSubstituted`` (parsed safely: no entities, DTDs or network)."""
     from labauto.certificate.signing import SignatureError, parse_xml
 
     if not isinstance(xml, (bytes, bytearray)):
@@ -188,21 +170,14 @@ def dcc_identity(xml: bytes) -> DccIdentity:
         root = parse_xml(bytes(xml))
     except SignatureError as exc:
         raise OutboxError(f"the DCC cannot be queued: {exc}") from exc
-    if root.tag != f"{_DCC}digitalCalibrationCertificate":
+    if root.tag != DCC_ROOT:
         raise OutboxError(f"the document is not a DCC (root element {root.tag}); only "
                           "dcc:digitalCalibrationCertificate documents are published")
-    core = root.find(f"{_DCC}administrativeData/{_DCC}coreData")
-    uid = core.find(f"{_DCC}uniqueIdentifier") if core is not None else None
-    cid = " ".join((uid.text or "").split()) if uid is not None else ""
-    if not cid:
+    ident = read_identity(root)
+    if not ident.certificate_id:
         raise OutboxError("the DCC has no dcc:administrativeData/dcc:coreData/dcc:uniqueIdentifier; "
                           "a certificate needs its id before it can be published")
-    ras = core.find(f"{_DCC}reportAmendedSubstituted")
-    replaces = toc = None
-    if ras is not None:
-        replaces = " ".join((ras.findtext(f"{_DCC}replacedUniqueIdentifier") or "").split()) or None
-        toc = " ".join((ras.findtext(f"{_DCC}typeOfChange") or "").split()) or None
-    return DccIdentity(cid, replaces, toc)
+    return ident
 
 
 def _iso(t: float | None) -> str:
@@ -337,10 +312,6 @@ class Outbox:
         found = self._entries("certificate_id = ?", (certificate_id,), "ORDER BY seq DESC LIMIT 1")
         return found[0] if found else None
 
-    def get_by_sha256(self, sha256: str) -> OutboxEntry | None:
-        found = self._entries("sha256 = ?", (sha256.lower(),))
-        return found[0] if found else None
-
     def entry(self, seq: int) -> OutboxEntry:
         found = self._entries("seq = ?", (seq,))
         if not found:
@@ -397,10 +368,7 @@ class Outbox:
         delay (or ``not_before``, a UNIX time the platform asked for, if later).
         ``count=False`` only records the error (a configuration problem, not the document's)."""
         if not count:
-            with self._write() as db:
-                db.execute("UPDATE entries SET last_error = ? WHERE seq = ? AND state = 'pending'",
-                           (str(error)[:4000], seq))
-            return self.entry(seq)
+            return self._update(seq, "last_error = ?", (str(error)[:4000],))
         with self._write() as db:
             row = db.execute("SELECT attempts FROM entries WHERE seq = ? AND state = 'pending'",
                              (seq,)).fetchone()

@@ -25,8 +25,7 @@ from rich.markup import escape as esc
 from rich.table import Table
 
 from labauto.errors import LabautoError
-from labauto.platform.client import (PlatformClient, PlatformError, PlatformNotFound,
-                                     PlatformUnavailable)
+from labauto.platform.client import PlatformClient, PlatformError, PlatformUnavailable
 from labauto.platform.outbox import STATES, Outbox, OutboxConflict, OutboxEntry
 from labauto.platform.publisher import DrainReport, drain as drain_outbox
 
@@ -194,8 +193,6 @@ def verify(certificate_id: str = typer.Argument(..., help="the certificate id"),
     with _client(url, token, timeout, need_token=False) as client:
         try:
             v = client.verify(certificate_id)
-        except PlatformNotFound as exc:
-            _fail(f"{exc}")
         except PlatformError as exc:
             _fail(str(exc), EXIT_QUEUED if isinstance(exc, PlatformUnavailable) else EXIT_REFUSED)
     local = box.get(certificate_id)

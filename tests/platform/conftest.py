@@ -11,25 +11,25 @@
 - ``platform``: a running server on loopback over that database (``.base_url``,
   ``.admin_token``, ``.database_url``, ``.admin()`` httpx client);
   ``lab``: "Lab A" registered there with ``lab_keys`` (``.token``, ``.client()``, ``.publish()``).
+
+The classes behind ``platform`` and ``lab``, ``make_lab`` and ``sha256`` are in platform_support.py.
 """
 from __future__ import annotations
 
 import copy
-import hashlib
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-import httpx
 import pytest
 from lxml import etree
+from platform_support import Platform, RegisteredLab, make_lab
 
+from labauto.certificate.dcc_xml import DCC_NS, safe_parser
 from labauto.certificate.signing import sign_dcc
 from labauto.platform.pki import CertificateAuthority, KeyPair
-from labauto.platform.server.testing import register_lab, running_server
+from labauto.platform.server.testing import running_server
 
-DCC_NS = "https://ptb.de/dcc"
 NS = {"dcc": DCC_NS}
 
 
@@ -57,31 +57,27 @@ def dcc_template(dcc_dir: Path) -> bytes:
     return (dcc_dir / "examples" / "valid.xml").read_bytes()
 
 
-def _set_text(el, text: str) -> None:
-    el.text = text
-
-
 def build_dcc(template: bytes, certificate_id: str, *, serial: str = "SN-0001",
               manufacturer: str = "Keysight", model: str = "34465A", end_date: str = "2026-01-15",
               amends: str | None = None, type_of_change: str = "amended",
               references: Sequence[tuple[str, str]] = (), measurand: str | None = None) -> bytes:
     """An unsigned schema-valid DCC 3.3.0 derived from PTB's valid.xml example."""
-    root = etree.fromstring(template, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    root = etree.fromstring(template, parser=safe_parser())
     core = root.find("dcc:administrativeData/dcc:coreData", NS)
-    _set_text(core.find("dcc:uniqueIdentifier", NS), certificate_id)
-    _set_text(core.find("dcc:beginPerformanceDate", NS), end_date)
-    _set_text(core.find("dcc:endPerformanceDate", NS), end_date)
+    core.find("dcc:uniqueIdentifier", NS).text = certificate_id
+    core.find("dcc:beginPerformanceDate", NS).text = end_date
+    core.find("dcc:endPerformanceDate", NS).text = end_date
     if amends is not None:
         ras = etree.Element(_d("reportAmendedSubstituted"))
         etree.SubElement(ras, _d("typeOfChange")).text = type_of_change
         etree.SubElement(ras, _d("replacedUniqueIdentifier")).text = amends
         core.find("dcc:performanceLocation", NS).addnext(ras)
     item = root.find("dcc:administrativeData/dcc:items/dcc:item", NS)
-    _set_text(item.find("dcc:manufacturer/dcc:name/dcc:content", NS), manufacturer)
-    _set_text(item.find("dcc:model", NS), model)
+    item.find("dcc:manufacturer/dcc:name/dcc:content", NS).text = manufacturer
+    item.find("dcc:model", NS).text = model
     for ident in item.findall("dcc:identifications/dcc:identification", NS):
         if ident.findtext("dcc:issuer", namespaces=NS) == "manufacturer":
-            _set_text(ident.find("dcc:value", NS), serial)
+            ident.find("dcc:value", NS).text = serial
     mes = root.find("dcc:measurementResults/dcc:measurementResult/dcc:measuringEquipments", NS)
     template_me = mes.find("dcc:measuringEquipment", NS)
     for ref_id, ref_sha in references:
@@ -116,10 +112,6 @@ def sign() -> Callable[[bytes, KeyPair], bytes]:
     return _sign
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def platform_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
@@ -127,52 +119,11 @@ def platform_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-@dataclass
-class Platform:
-    base_url: str
-    admin_token: str
-    database_url: str
-
-    def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30,
-                            headers={"Authorization": f"Bearer {self.admin_token}"})
-
-    def public(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30)
-
-
 @pytest.fixture
 def platform(platform_db_url: str, dcc_schema_dir: Path) -> Iterator[Platform]:
     admin = "admin-" + secrets.token_urlsafe(16)
     with running_server(platform_db_url, dcc_schema_dir, admin_token=admin) as base_url:
         yield Platform(base_url, admin, platform_db_url)
-
-
-@dataclass
-class RegisteredLab:
-    name: str
-    accreditation_id: str
-    token: str
-    keys: KeyPair
-    base_url: str
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30,
-                            headers={"Authorization": f"Bearer {self.token}"})
-
-    def publish(self, dcc: bytes, *, pdf: bytes | None = None, json: bytes | None = None) -> httpx.Response:
-        files = {"dcc": ("dcc.xml", dcc, "application/xml")}
-        if pdf is not None:
-            files["pdf"] = ("certificate.pdf", pdf, "application/pdf")
-        if json is not None:
-            files["json"] = ("certificate.json", json, "application/json")
-        with self.client() as c:
-            return c.post("/api/v1/certificates", files=files)
-
-
-def make_lab(platform: Platform, name: str, accreditation_id: str, keys: KeyPair) -> RegisteredLab:
-    token = register_lab(platform.base_url, platform.admin_token, name, accreditation_id, keys.cert_pem)
-    return RegisteredLab(name, accreditation_id, token, keys, platform.base_url)
 
 
 @pytest.fixture

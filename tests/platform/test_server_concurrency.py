@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 
 import httpx
-from conftest import sha256
+from platform_support import sha256
 
 from labauto.platform.server.testing import ServerProcess, register_lab
 

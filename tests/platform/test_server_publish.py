@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from conftest import make_lab, sha256
+from platform_support import make_lab, sha256
 
 from labauto.platform.pki import self_signed
 

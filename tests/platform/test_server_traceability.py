@@ -2,7 +2,7 @@
 "which certificates depend on X" (recall impact), with revocation visible along the chain."""
 from __future__ import annotations
 
-from conftest import sha256
+from platform_support import sha256
 
 
 def test_chain_dependents_dangling_and_revocation(platform, lab, make_dcc, sign):

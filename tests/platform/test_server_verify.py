@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import httpx
-from conftest import make_lab, sha256
+from platform_support import make_lab, sha256
 
 
 def test_verify_by_hash_and_unknowns(platform, lab, make_dcc, sign):

@@ -4,7 +4,7 @@ import datetime as dt
 import hmac
 import re
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from fastapi import Depends, FastAPI, File, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -249,37 +249,40 @@ def create_app(settings: PlatformSettings) -> FastAPI:
 
     # ------------------------------------------------------------------ admin
 
-    @app.post(f"{API}/labs", response_model=S.LabInfo, status_code=201, tags=["admin"],
-              responses={**R401, 409: {"model": S.Error}, 403: {"model": S.Error}},
-              summary="Register a lab with its accreditation id and signing certificate")
-    def create_lab(body: S.LabCreate, database: DB, actor: Annotated[str, Depends(require_admin)]) -> dict[str, Any]:
+    def _change_lab(database: Database, change: Callable[[Any], Lab], conflict: str) -> dict[str, Any]:
+        """Run ``change(session)`` in a write transaction and answer the lab it returns, with
+        its certificates reloaded; a unique-constraint race (IntegrityError) answers 409."""
         try:
             with database.write() as session:
-                lab = service.register_lab(session, body.name, body.accreditation_id, body.certificate_pem,
-                                           trusted_ca_pem=settings.trusted_ca_pem, actor=actor)
+                lab = change(session)
                 session.flush()
                 session.refresh(lab)
                 return service.lab_json(lab)
         except IntegrityError as exc:
-            raise HTTPException(409, "the lab or its certificate is already registered") from exc
+            raise HTTPException(409, conflict) from exc
+
+    @app.post(f"{API}/labs", response_model=S.LabInfo, status_code=201, tags=["admin"],
+              responses={**R401, 409: {"model": S.Error}, 403: {"model": S.Error}},
+              summary="Register a lab with its accreditation id and signing certificate")
+    def create_lab(body: S.LabCreate, database: DB, actor: Annotated[str, Depends(require_admin)]) -> dict[str, Any]:
+        return _change_lab(database, lambda session: service.register_lab(
+            session, body.name, body.accreditation_id, body.certificate_pem,
+            trusted_ca_pem=settings.trusted_ca_pem, actor=actor),
+            "the lab or its certificate is already registered")
 
     @app.post(f"{API}/labs/{{lab_id}}/certificates", response_model=S.LabInfo, status_code=201, tags=["admin"],
               responses={**R401, 404: {"model": S.Error}, 409: {"model": S.Error}, 403: {"model": S.Error}},
               summary="Register another signing certificate for a lab (key rollover)")
     def add_certificate(lab_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: S.LabCertificateAdd,
                         database: DB, actor: Annotated[str, Depends(require_admin)]) -> dict[str, Any]:
-        try:
-            with database.write() as session:
-                lab = session.get(Lab, lab_id)
-                if lab is None:
-                    raise service.NotFound(f"no lab with id {lab_id}")
-                service.add_lab_certificate(session, lab, body.certificate_pem,
-                                            trusted_ca_pem=settings.trusted_ca_pem, actor=actor)
-                session.flush()
-                session.refresh(lab)
-                return service.lab_json(lab)
-        except IntegrityError as exc:
-            raise HTTPException(409, "this certificate is already registered") from exc
+        def change(session) -> Lab:
+            lab = session.get(Lab, lab_id)
+            if lab is None:
+                raise service.NotFound(f"no lab with id {lab_id}")
+            service.add_lab_certificate(session, lab, body.certificate_pem,
+                                        trusted_ca_pem=settings.trusted_ca_pem, actor=actor)
+            return lab
+        return _change_lab(database, change, "this certificate is already registered")
 
     @app.post(f"{API}/labs/{{lab_id}}/tokens", response_model=S.TokenIssued, status_code=201, tags=["admin"],
               responses={**R401, 404: {"model": S.Error}, 403: {"model": S.Error}},

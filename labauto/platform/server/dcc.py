@@ -20,14 +20,20 @@ from pathlib import Path
 
 from lxml import etree
 
-from labauto.certificate.signing import SignatureError, VerifiedSignature, safe_parser, verify_dcc
+from labauto.certificate.dcc_xml import DCC_NS, DCC_ROOT, collapsed_text as _text, read_identity
+from labauto.certificate.signing import DS_NS, SignatureError, VerifiedSignature, parse_xml, verify_dcc
 
-DCC = "https://ptb.de/dcc"
-NS = {"dcc": DCC}
+NS = {"dcc": DCC_NS}
 MIN_VERSION, MAX_VERSION = (3, 1, 0), (3, 3, 0)
 SIGNATURE_IN_SCHEMA = (3, 2, 0)
-_DS_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
+_DS_SIGNATURE = f"{{{DS_NS}}}Signature"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    """``"3.3.0"`` as ``(3, 3, 0)``; None if it is not three dot-separated numbers."""
+    m = _VERSION_RE.match(text)
+    return tuple(map(int, m.groups())) if m else None
 
 
 class AdmissionError(ValueError):
@@ -55,8 +61,8 @@ class SchemaRegistry:
     def supported_versions(self) -> list[str]:
         out = []
         for d in sorted(self.schema_dir.glob("v*/dcc.xsd")):
-            m = _VERSION_RE.match(d.parent.name[1:])
-            if m and MIN_VERSION <= tuple(map(int, m.groups())) <= MAX_VERSION:
+            v = _version(d.parent.name[1:])
+            if v and MIN_VERSION <= v <= MAX_VERSION:
                 out.append(d.parent.name[1:])
         return out
 
@@ -80,12 +86,12 @@ class SchemaRegistry:
         version = root.get("schemaVersion")
         if version is None:
             raise AdmissionError("schema", "the root element has no schemaVersion attribute")
-        m = _VERSION_RE.match(version)
-        if not m or not MIN_VERSION <= tuple(map(int, m.groups())) <= MAX_VERSION:
+        v = _version(version)
+        if not v or not MIN_VERSION <= v <= MAX_VERSION:
             raise AdmissionError("schema", f"DCC schemaVersion {version!r} is not supported; the "
                                  "platform accepts DCC 3.1.0 to 3.3.0")
         target = root
-        if tuple(map(int, m.groups())) < SIGNATURE_IN_SCHEMA and root.find(_DS_SIGNATURE) is not None:
+        if v < SIGNATURE_IN_SCHEMA and root.find(_DS_SIGNATURE) is not None:
             target = copy.deepcopy(root)
             for sig in target.findall(_DS_SIGNATURE):
                 target.remove(sig)
@@ -100,15 +106,15 @@ class SchemaRegistry:
 
 
 def parse_well_formed(xml: bytes) -> etree._Element:
+    """The safe parse of :func:`~labauto.certificate.signing.parse_xml` (no entities, no DTD,
+    no network; a DOCTYPE is refused) and a DCC root element."""
     if not xml.strip():
         raise AdmissionError("well-formed", "the dcc file is empty")
     try:
-        root = etree.fromstring(xml, parser=safe_parser())
-    except etree.XMLSyntaxError as exc:
-        raise AdmissionError("well-formed", f"not well-formed XML: {exc}") from exc
-    if root.getroottree().docinfo.doctype or root.getroottree().docinfo.internalDTD is not None:
-        raise AdmissionError("well-formed", "DOCTYPE declarations (DTDs, entities) are not accepted")
-    if root.tag != f"{{{DCC}}}digitalCalibrationCertificate":
+        root = parse_xml(xml)
+    except SignatureError as exc:
+        raise AdmissionError("well-formed", str(exc)) from exc
+    if root.tag != DCC_ROOT:
         raise AdmissionError("schema", f"the root element is {root.tag}, not "
                              "dcc:digitalCalibrationCertificate")
     return root
@@ -141,12 +147,6 @@ class DccFacts:
     references: list[Reference] = field(default_factory=list)
 
 
-def _text(el: etree._Element | None) -> str | None:
-    if el is None or el.text is None:
-        return None
-    return " ".join(el.text.split()) or None
-
-
 def _content(el: etree._Element | None) -> str | None:
     """The English (else first) dcc:content of a textType element."""
     if el is None:
@@ -165,17 +165,14 @@ def _date(el: etree._Element | None) -> dt.date | None:
 
 def extract_facts(root: etree._Element, schema_version: str) -> DccFacts:
     """The certificate id, item, dates, amendment, measurands and references of a DCC."""
+    ident = read_identity(root)
+    f = DccFacts(certificate_id=ident.certificate_id, schema_version=schema_version,
+                 type_of_change=ident.type_of_change, replaced_id=ident.replaces)
     core = root.find("dcc:administrativeData/dcc:coreData", NS)
-    f = DccFacts(certificate_id=_text(core.find("dcc:uniqueIdentifier", NS)) or "",
-                 schema_version=schema_version)
     f.receipt_date = _date(core.find("dcc:receiptDate", NS))
     f.begin_date = _date(core.find("dcc:beginPerformanceDate", NS))
     f.end_date = _date(core.find("dcc:endPerformanceDate", NS))
     f.issue_date = _date(core.find("dcc:issueDate", NS))
-    ras = core.find("dcc:reportAmendedSubstituted", NS)
-    if ras is not None:
-        f.type_of_change = _text(ras.find("dcc:typeOfChange", NS))
-        f.replaced_id = _text(ras.find("dcc:replacedUniqueIdentifier", NS))
     items = root.findall("dcc:administrativeData/dcc:items/dcc:item", NS)
     if items:
         item = items[0]

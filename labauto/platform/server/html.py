@@ -45,7 +45,7 @@ def verification_page(rec: dict[str, Any], chain: dict[str, Any] | None = None) 
         rows.append(("Revoked", f"{rec['revoked_at']}: {rec['revocation_reason']}"))
     if rec["superseded_by"]:
         rows.append(("Superseded by", f"{rec['superseded_by']} (sha256 {rec['superseded_by_sha256']})"))
-    if chain is not None and len(chain["nodes"]) > 1 or (chain and chain["dangling"]):
+    if chain and (len(chain["nodes"]) > 1 or chain["dangling"]):
         trace = f"{len(chain['nodes']) - 1} reference certificate(s) on the platform"
         if chain["dangling"]:
             trace += f"; not on the platform: {', '.join(chain['dangling'])}"

@@ -18,6 +18,15 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def record_status(revoked_at: dt.datetime | None, superseded_by_id: int | None) -> str:
+    """A stored document is revoked, else superseded, else valid."""
+    if revoked_at is not None:
+        return "revoked"
+    if superseded_by_id is not None:
+        return "superseded"
+    return "valid"
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -93,11 +102,7 @@ class CertificateRecord(Base):
 
     @property
     def status(self) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.superseded_by_id is not None:
-            return "superseded"
-        return "valid"
+        return record_status(self.revoked_at, self.superseded_by_id)
 
 
 class Document(Base):

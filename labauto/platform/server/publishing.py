@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from labauto.platform.server.dcc import AdmissionError, Admitted, SchemaRegistry, admit
 from labauto.platform.server.models import (CertificateRecord, Document, ItemIdentifier, Lab,
-                                            LabCertificate, Measurand, TraceLink, utcnow)
+                                            LabCertificate, Measurand, TraceLink, record_status,
+                                            utcnow)
 from labauto.platform.server.service import Conflict, Forbidden, LabRef, Rejected, audit
 
 Db = Session | Connection
@@ -73,17 +74,13 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _status(revoked_at, superseded_by_id) -> str:
-    return "revoked" if revoked_at is not None else "superseded" if superseded_by_id is not None else "valid"
-
-
 def stored_version(db: Db, sha256: str) -> PublishOutcome | None:
     """The stored document with this SHA-256 (as an unchanged publication), if any."""
     r = db.execute(_BY_SHA, {"sha": sha256}).first()
     if r is None:
         return None
-    return PublishOutcome(r.certificate_id, sha256, _status(r.revoked_at, r.superseded_by_id), r.version,
-                          created=False, lab_id=r.lab_id)
+    return PublishOutcome(r.certificate_id, sha256, record_status(r.revoked_at, r.superseded_by_id),
+                          r.version, created=False, lab_id=r.lab_id)
 
 
 def _check_attachments(pdf: bytes | None, js: bytes | None) -> None:

@@ -14,8 +14,8 @@ class Error(BaseModel):
 
 class Rejection(BaseModel):
     detail: str
-    stage: str = Field(description="admission stage that refused the document: well-formed, "
-                       "schema, signature, signer or attachment")
+    stage: str = Field(description="admission stage that refused the document: attachment, "
+                       "well-formed, schema, schematron, signature or signer")
 
 
 class PublishResult(BaseModel):

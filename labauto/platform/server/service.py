@@ -172,14 +172,11 @@ def _iso(v: dt.date | dt.datetime | None) -> str | None:
     return v.isoformat() if v is not None else None
 
 
-def record_json(row: CertificateRecord, session: Session | None = None) -> dict[str, Any]:
+def record_json(row: CertificateRecord, session: Session) -> dict[str, Any]:
     """The verification record of one stored document."""
     sup = row.superseded_by
-    supersedes = None
-    if session is not None:
-        prev = session.scalar(select(CertificateRecord.certificate_id)
-                              .where(CertificateRecord.superseded_by_id == row.id).limit(1))
-        supersedes = prev
+    supersedes = session.scalar(select(CertificateRecord.certificate_id)
+                                .where(CertificateRecord.superseded_by_id == row.id).limit(1))
     return {
         "certificate_id": row.certificate_id,
         "version": row.version,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DB = "sqlite:///labauto-platform.sqlite3"
+DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class PlatformSettings:
     schema_dir: Path
     admin_token: str | None = None
     trusted_ca_pem: bytes | None = None
-    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     migrate_on_startup: bool = True
 
     @classmethod
@@ -42,7 +43,7 @@ class PlatformSettings:
                       admin_token=env.get("LABAUTO_PLATFORM_ADMIN_TOKEN") or None,
                       trusted_ca_pem=(ca_pem.encode() if ca_pem else
                                       Path(ca_path).read_bytes() if ca_path else None),
-                      max_upload_bytes=int(env.get("LABAUTO_PLATFORM_MAX_UPLOAD", 20 * 1024 * 1024)),
+                      max_upload_bytes=int(env.get("LABAUTO_PLATFORM_MAX_UPLOAD", DEFAULT_MAX_UPLOAD)),
                       migrate_on_startup=env.get("LABAUTO_PLATFORM_MIGRATE", "1") != "0")
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["schema_dir"] is None:
