@@ -19,7 +19,6 @@ Satterthwaite gives nu_eff and k = t_0.975(nu_eff); U = k u_c, reported per ILAC
 from __future__ import annotations
 
 import datetime as dt
-import math
 import statistics
 from typing import Any
 

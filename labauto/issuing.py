@@ -8,8 +8,6 @@ call (see ``labauto.publishing``).
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from labauto.certificate.json_writer import to_json
 from labauto.certificate.pdf import render_pdf
 from labauto.certificate.signing import sign_dcc
 from labauto.errors import LabautoError
+from labauto.files import write_durably
 from labauto.lab import LabConfig
 from labauto.results import CalibrationResult
 from labauto.signing_identity import lab_signing_identity
@@ -37,15 +36,6 @@ class IssuedCertificate:
     outbox_state: str = ""
 
 
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfig,
                       verify_base_url: str | None = None,
                       journal: Path | None = None) -> IssuedCertificate:
@@ -61,12 +51,12 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
     verify_url = f"{verify_base_url.rstrip('/')}/verify/{result.certificate_id}" if verify_base_url else None
     files = {"xml": folder / "certificate.xml", "json": folder / "certificate.json",
              "pdf": folder / "certificate.pdf"}
-    _write_durably(files["xml"], signed)
-    _write_durably(files["json"], to_json(result))
-    _write_durably(files["pdf"], render_pdf(result, dcc_sha256=sha, verify_url=verify_url))
+    write_durably(files["xml"], signed)
+    write_durably(files["json"], to_json(result))
+    write_durably(files["pdf"], render_pdf(result, dcc_sha256=sha, verify_url=verify_url))
     if journal is not None and Path(journal).exists():
         files["journal"] = folder / "journal.jsonl"
-        shutil.copyfile(journal, files["journal"])
+        write_durably(files["journal"], Path(journal).read_bytes())
     issued = IssuedCertificate(result.certificate_id, folder, files, sha, verify_url)
     from labauto.publishing import enqueue_issued
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from labauto.config import labauto_home
 from labauto.errors import LabautoError
+from labauto.files import write_durably
 from labauto.lab import LabConfig
 
 
@@ -32,15 +33,6 @@ class SigningIdentity:
     cert_pem: bytes
     ca_cert_pem: bytes | None      # issuer of cert_pem when known (the demo CA)
     origin: str                    # where it was loaded from (printed by the CLI)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _from_environment() -> SigningIdentity | None:
@@ -67,14 +59,14 @@ def demo_identity(lab: LabConfig, folder: Path | None = None) -> SigningIdentity
     if not ca_cert.exists():
         ca = CertificateAuthority.create("labauto demo CA (simulation only)",
                                          organization="labauto demo")
-        _write_private(ca_key, ca.key_pem)
-        ca_cert.write_bytes(ca.cert_pem)
+        write_durably(ca_key, ca.key_pem, private=True)
+        write_durably(ca_cert, ca.cert_pem)
     if not cert.exists():
         ca = CertificateAuthority(ca_key.read_bytes(), ca_cert.read_bytes())
         pair = ca.issue(lab.laboratory.name, organization=lab.laboratory.name,
                         country=lab.country or None)
-        _write_private(key, pair.key_pem)
-        cert.write_bytes(pair.cert_pem)
+        write_durably(key, pair.key_pem, private=True)
+        write_durably(cert, pair.cert_pem)
     return SigningIdentity(key.read_bytes(), cert.read_bytes(), ca_cert.read_bytes(),
                            f"demo PKI in {folder}")
 

@@ -12,12 +12,13 @@ server offers the same through its admin API.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+
+from labauto.files import write_durably
 
 app = typer.Typer(no_args_is_help=True, help="The NQI sharing platform reference server.")
 console = Console()
@@ -114,12 +115,6 @@ def issue_token(lab_id: int = typer.Option(..., help="lab id (from register-lab)
     typer.echo(f"token: {token}")
 
 
-def _write_secret(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
 @app.command("init-ca")
 def init_ca(out: Path = typer.Option(..., help="folder for ca.key.pem and ca.cert.pem"),
             name: str = typer.Option("labauto platform CA", help="CA common name")) -> None:
@@ -129,8 +124,8 @@ def init_ca(out: Path = typer.Option(..., help="folder for ca.key.pem and ca.cer
     if (out / "ca.key.pem").exists():
         _fail(f"{out / 'ca.key.pem'} exists; refusing to overwrite a CA key")
     ca = CertificateAuthority.create(name)
-    _write_secret(out / "ca.key.pem", ca.key_pem)
-    (out / "ca.cert.pem").write_bytes(ca.cert_pem)
+    write_durably(out / "ca.key.pem", ca.key_pem, private=True)
+    write_durably(out / "ca.cert.pem", ca.cert_pem)
     console.print(f"CA {name!r} written to {out}")
 
 
@@ -147,6 +142,6 @@ def issue_cert(ca: Path = typer.Option(..., help="folder with ca.key.pem and ca.
         _fail(f"cannot load the CA from {ca}: {exc}")
     pair = authority.issue(cn, days=days)
     out.mkdir(parents=True, exist_ok=True)
-    _write_secret(out / "lab.key.pem", pair.key_pem)
-    (out / "lab.cert.pem").write_bytes(pair.cert_pem)
+    write_durably(out / "lab.key.pem", pair.key_pem, private=True)
+    write_durably(out / "lab.cert.pem", pair.cert_pem)
     console.print(f"signing certificate for {cn!r} written to {out}")
