@@ -6,7 +6,7 @@ with a stable JSON form (``to_dict``/``from_dict``); quantities carry pint units
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pint

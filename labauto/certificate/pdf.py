@@ -17,7 +17,7 @@ from reportlab.platypus import (Image, KeepTogether, PageBreak, Paragraph, Simpl
 from xml.sax.saxutils import escape
 
 from labauto.certificate.plot import error_plot
-from labauto.results import CalibrationResult, PointResult
+from labauto.results import CalibrationResult
 from labauto.uncertainty.rounding import round_for_report, round_uncertainty
 
 NOT_REPRODUCED = "This certificate shall not be reproduced except in full without the " \

@@ -3,7 +3,6 @@ latency, plain engine) and `labauto procedure validate` on good and broken files
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
