@@ -10,7 +10,7 @@
 2. Verify: the store is filled to --store certificates by bulk inserts through the DB layer,
    then GET /api/v1/certificates/{id} (and /verify?sha256=) for random stored ids over HTTP;
    prints p50/p99 latency (goal p99 <= 20 ms with 1e5 certificates).
-Needs the PTB DCC schemas/examples (LABAUTO_DCC_DIR, default ../shared/dcc).
+Needs the PTB DCC schemas/examples (found by labauto.config.dcc_dir: LABAUTO_DCC_DIR, ../shared/dcc).
 """
 from __future__ import annotations
 
@@ -44,7 +44,12 @@ NS = {"dcc": DCC_NS}
 
 
 def dcc_dir() -> Path:
-    return Path(os.environ.get("LABAUTO_DCC_DIR", ROOT.parent / "shared" / "dcc"))
+    from labauto.config import dcc_dir as find_dcc_dir
+
+    d = find_dcc_dir()
+    if d is None:
+        sys.exit("PTB's DCC schemas and examples were not found; set LABAUTO_DCC_DIR")
+    return d
 
 
 def make_docs(n: int, key_pem: bytes, cert_pem: bytes, prefix: str = "BENCH") -> list[bytes]:

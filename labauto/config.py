@@ -21,14 +21,18 @@ def outbox_path() -> Path:
     return Path(os.environ.get("LABAUTO_OUTBOX") or labauto_home() / "outbox.sqlite3")
 
 
+# where the development and CI machines keep PTB's DCC files (LGPL-3 data, never copied here)
+WORKPLACE_DCC_DIR = Path("/work/shared/dcc")
+
+
 def dcc_dir() -> Path | None:
     """PTB's DCC folder (``schema/vX.Y.Z/dcc.xsd``, ``examples/``): ``LABAUTO_DCC_DIR``, else the
     nearest ``shared/dcc`` beside the project or beside one of its parent folders (a CI clone
-    may sit deeper than the working copy).  None when not found."""
+    may sit deeper than the working copy), else the workplace's shared folder (a clone in a
+    temporary directory).  None when not found."""
     if os.environ.get("LABAUTO_DCC_DIR"):
         return Path(os.environ["LABAUTO_DCC_DIR"])
-    for parent in PROJECT_ROOT.parents:
-        candidate = parent / "shared" / "dcc"
+    for candidate in [*(p / "shared" / "dcc" for p in PROJECT_ROOT.parents), WORKPLACE_DCC_DIR]:
         if (candidate / "schema" / "v3.3.0" / "dcc.xsd").exists():
             return candidate
     return None
