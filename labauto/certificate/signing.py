@@ -157,13 +157,27 @@ def sign_dcc(xml: bytes, key_pem: bytes, cert_pem: bytes, *, xades: bool = True,
 
 # ------------------------------------------------------------------ verification
 
+@functools.lru_cache(maxsize=64)
+def _der_certificate(der: bytes) -> x509.Certificate:
+    """A lab signs many DCCs with one certificate: parse its DER once (keyed by the bytes)."""
+    return x509.load_der_x509_certificate(der)
+
+
+@functools.lru_cache(maxsize=64)
+def _signer_identity(cert: x509.Certificate) -> tuple[bytes, str, str]:
+    """PEM, RFC 4514 subject and SHA-256 fingerprint of a certificate, computed once per
+    certificate (certificates compare and hash by their DER encoding)."""
+    return (cert.public_bytes(serialization.Encoding.PEM), cert.subject.rfc4514_string(),
+            cert.fingerprint(hashes.SHA256()).hex())
+
+
 def embedded_certificate(root: etree._Element) -> x509.Certificate | None:
     """The first X509Certificate in the document's signature KeyInfo, if any."""
     for sig in _signatures(root):
         el = sig.find(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate")
         if el is not None and el.text:
             try:
-                return x509.load_der_x509_certificate(base64.b64decode("".join(el.text.split())))
+                return _der_certificate(base64.b64decode("".join(el.text.split())))
             except ValueError as exc:
                 raise SignatureError(f"the X509Certificate in ds:KeyInfo is not a certificate: {exc}") from exc
     return None
@@ -277,8 +291,8 @@ def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = Non
         verified_time = props.findtext(f"{{{XADES_NS}}}SigningTime")
         if verified_time is None or _parse_time(verified_time) != signing_time:
             raise SignatureError("the signed xades:SigningTime differs from the one checked")
-    return VerifiedSignature(signer_cert_pem=cert.public_bytes(serialization.Encoding.PEM),
-                             signer_subject=cert.subject.rfc4514_string(),
-                             signer_fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),
+    pem, subject, fingerprint = _signer_identity(cert)
+    return VerifiedSignature(signer_cert_pem=pem, signer_subject=subject,
+                             signer_fingerprint_sha256=fingerprint,
                              signed_root=signed, signing_time=signing_time, xades=is_xades)
 

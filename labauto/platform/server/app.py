@@ -220,18 +220,20 @@ def create_app(settings: PlatformSettings) -> FastAPI:
 
     def _publish_sync(database: Database, token: str, dcc_b: bytes, pdf_b: bytes | None,
                       json_b: bytes | None) -> publishing.PublishOutcome:
-        with database.read() as session:
-            lab = _lab(session, token)
+        sha = publishing.sha256_hex(dcc_b)
+        with database.read_connection() as conn:      # Core statements only: no ORM session
+            lab = _lab(conn, token)
             # a replay of a stored document is answered without admitting it again
-            same = publishing.stored_version(session, publishing.sha256_hex(dcc_b))
+            same = publishing.stored_version(conn, sha)
         if same is not None and same.lab_id == lab.id:
             return same
         # parse, schema, signature: CPU only, outside the write transaction
         admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b)
         for attempt in range(3):
             try:
-                with database.write() as session:
-                    return publishing.store(session, lab, dcc_b, admitted, pdf=pdf_b, js=json_b)
+                with database.write_connection() as conn:
+                    return publishing.store(conn, lab, dcc_b, admitted, pdf=pdf_b, js=json_b,
+                                            sha256=sha)
             except (IntegrityError, OperationalError):
                 # a concurrent publication of the same document/id won the race: look again
                 if attempt == 2:

@@ -18,7 +18,7 @@ from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -77,8 +77,8 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(self.engine.execution_options(**{WRITE: True}),
-                                            expire_on_commit=False)
+        self._write_engine = self.engine.execution_options(**{WRITE: True})
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
 
@@ -93,6 +93,21 @@ class Database:
         lock = self._write_lock or contextlib.nullcontext()
         with lock, self._write_sessions() as session, session.begin():
             yield session
+
+    @contextlib.contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A Core connection in a read transaction (hot paths issuing Core statements only: no
+        ORM session bookkeeping); rolled back at the end."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """Like :meth:`write` (same lock, ``BEGIN IMMEDIATE`` on SQLite, commit on success,
+        rollback on error) with a Core connection instead of an ORM session."""
+        lock = self._write_lock or contextlib.nullcontext()
+        with lock, self._write_engine.begin() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -135,11 +135,12 @@ def _supersede(db: Db, old, new_id: int, new_cid: str, new_sha: str, type_of_cha
 
 
 def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None = None,
-          js: bytes | None = None) -> PublishOutcome:
-    """Store an admitted document for ``lab`` in the caller's write transaction."""
+          js: bytes | None = None, sha256: str | None = None) -> PublishOutcome:
+    """Store an admitted document for ``lab`` in the caller's write transaction
+    (``sha256``: the caller's :func:`sha256_hex` of ``dcc``, if it has it already)."""
     if isinstance(db, Session):
         db = db.connection()          # Core statements only: skip the Session's per-call work
-    sha = sha256_hex(dcc)
+    sha = sha256 or sha256_hex(dcc)
     same = stored_version(db, sha)
     if same is not None and same.lab_id == lab.id:
         return same

@@ -148,7 +148,7 @@ class LabRef:
     name: str
 
 
-def lab_for_token(session: Session, token: str) -> LabRef | None:
+def lab_for_token(session: Session | Connection, token: str) -> LabRef | None:
     """The lab owning an unrevoked token, or None (one indexed lookup of the token's hash)."""
     digest = hash_token(token)
     row = session.execute(_TOKEN_LAB, {"digest": digest}).first()
