@@ -41,9 +41,13 @@ def _cli(args: list[str], home: Path) -> subprocess.Popen:
 
 
 def _run_in_child(procedure: Path, res: dict, workdir: Path, home: Path) -> subprocess.Popen:
-    """`labauto run` (plain engine) in a child process that the test can kill or interrupt."""
+    """`labauto run` (plain engine) in a child process that the test can kill or interrupt.
+
+    Half the procedure's 1 s settle time keeps each point sourcing for at least 0.5 s: a window
+    the test cannot miss on a loaded machine (with no settling the four points took ~0.6 s
+    together, and a test that was descheduled for that long found the run already ended)."""
     return _cli(["run", str(procedure), "--dut", res["dmm"], "--standard", res["calibrator"],
-                 "--workdir", str(workdir), "--no-prefect", "--settle-scale", "0",
+                 "--workdir", str(workdir), "--no-prefect", "--settle-scale", "0.5",
                  "--no-publish"], home)
 
 
