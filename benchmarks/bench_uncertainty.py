@@ -157,8 +157,17 @@ def labauto_lpu_inputs() -> dict[str, Any]:
     return inputs
 
 
-def labauto_lpu(equation: str = LPU_EQUATION) -> tuple[Model, Any]:
-    model = Model(equation, inputs=labauto_lpu_inputs())
+def labauto_lpu_inputs_unit() -> dict[str, Any]:
+    """The same inputs as plain numbers with ``unit="V"`` (no pint quantity built per number)."""
+    inputs = {}
+    for name, kind, x, p, nu in lpu_inputs():
+        inputs[name] = (Rectangular(x, p, unit="V") if kind == "rect" else Normal(x, p, dof=nu, unit="V"))
+    return inputs
+
+
+def labauto_lpu(equation: str = LPU_EQUATION, inputs: Callable[[], dict[str, Any]] = labauto_lpu_inputs
+                ) -> tuple[Model, Any]:
+    model = Model(equation, inputs=inputs())
     return model, gum(model).budget("y")
 
 
@@ -188,27 +197,34 @@ def bench_lpu(repeat: int, suncal_runs: int) -> None:
     print(f"(b) GUM LPU + Welch-Satterthwaite, {N_LPU}-input model y = x1*x2 + ... + x49*x50")
     labauto_lpu()  # warm-up
     t_full, (model, budget) = best_of(labauto_lpu, repeat)
+    t_unit, (_, budget_unit) = best_of(lambda: labauto_lpu(inputs=labauto_lpu_inputs_unit), repeat)
     t_gum, _ = best_of(lambda: gum(model).budget("y"), repeat)
 
-    def numbers_only() -> tuple[float, float]:  # what GTC computes: u(y) and nu_eff, no table
-        g = gum(model)
+    def numbers_only(m: Model) -> tuple[float, float]:  # what GTC computes: u(y) and nu_eff, no table
+        g = gum(m)
         return g.u("y").magnitude, g.nu_eff("y")
 
-    t_num, _ = best_of(numbers_only, repeat)
+    t_num, _ = best_of(lambda: numbers_only(model), repeat)
+    t_unit_num, _ = best_of(lambda: numbers_only(Model(LPU_EQUATION, inputs=labauto_lpu_inputs_unit())), repeat)
     # parsed equations are cached by text: a new text each run shows a model's first build
     fresh = iter(range(10 ** 9))
     t_cold, _ = best_of(lambda: labauto_lpu(LPU_EQUATION + " " * next(fresh)), repeat)
     t_inputs, inputs = best_of(labauto_lpu_inputs, repeat)
+    t_inputs_unit, _ = best_of(labauto_lpu_inputs_unit, repeat)
     t_rest, _ = best_of(lambda: gum(Model(LPU_EQUATION, inputs=inputs)).budget("y"), repeat)
     u_lab = budget.combined_uncertainty.to("V**2").magnitude
+    assert budget_unit.combined_uncertainty.to("V**2").magnitude == u_lab
     print(f"  labauto  Model() + gum() + budget   {fmt_t(t_full)}   u(y) = {u_lab:.9f} V²  "
-          f"nu_eff = {budget.dof_eff:.1f}")
+          f"nu_eff = {budget.dof_eff:.1f}   (inputs from pint quantities)")
     print(f"    of which 100 Q_(x, 'V') + 50 distributions {fmt_t(t_inputs)}   (pint's Q_ alone: "
           f"{best_of(lambda: [Q_(1.0, 'V') for _ in range(100)], repeat)[0] * 1e3:.2f} ms)")
     print(f"    of which Model() + gum() + budget  {fmt_t(t_rest)}   (inputs already built)")
+    print(f"  labauto  same, inputs as Normal(x, u, unit='V') {fmt_t(t_unit)}   (50 distributions: "
+          f"{t_inputs_unit * 1e3:.2f} ms; same u(y), nu_eff)")
     print(f"  labauto  same, first build of a new equation text {fmt_t(t_cold)}   (parse + unit checks)")
     print(f"  labauto  gum() + budget (built)     {fmt_t(t_gum)}")
     print(f"  labauto  gum() + u + nu_eff (built) {fmt_t(t_num)}   (no budget table: like GTC)")
+    print(f"  labauto  50 inputs (unit=) + Model() + gum() + u + nu_eff {fmt_t(t_unit_num)}   (GTC's work)")
     if GTC is None:
         print("  GTC      (not installed: .venv/bin/pip install GTC)")
     else:
@@ -216,10 +232,13 @@ def bench_lpu(repeat: int, suncal_runs: int) -> None:
         t_gtc, (v, u, nu) = best_of(gtc_lpu, repeat)
         print(f"  GTC      ureal() x50 + expr + u + dof {fmt_t(t_gtc)}   u(y) = {u:.9f} V²  "
               f"nu_eff = {nu:.1f}   (relative difference in u: {abs(u - u_lab) / u_lab:.1e})")
-        for label, t in (("Model() + gum() + budget", t_full), ("gum() + budget, built model", t_gum),
+        for label, t in (("inputs (unit=) + Model + gum + u + nu_eff", t_unit_num),
+                         ("inputs (unit=) + Model + gum + budget", t_unit),
+                         ("inputs (Q_) + Model + gum + budget", t_full),
+                         ("gum() + budget, built model", t_gum),
                          ("gum() + u + nu_eff, built model", t_num)):
-            print(f"  goal labauto <= GTC, {label:32s}: {'MET' if t <= t_gtc else 'NOT MET'} "
-                  f"(labauto takes {t / t_gtc:5.1f}x GTC's time)")
+            print(f"  goal labauto <= GTC, {label:42s}: {'MET' if t <= t_gtc else 'NOT MET'} "
+                  f"(labauto takes {t / t_gtc:5.2f}x GTC's time)")
     if suncal is None:
         print("  suncal   (not installed: .venv/bin/pip install suncal)")
     elif suncal_runs < 1:

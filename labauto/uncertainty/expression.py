@@ -438,6 +438,7 @@ class Equation:
     unit: pint.Unit
     text: str
     inputs_in_order: tuple[str, ...]   # input names in order of first appearance
+    variables: frozenset[str] = frozenset()   # names the tree depends on (after simplification)
 
 
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
@@ -467,6 +468,30 @@ def _udiv(ua: pint.Unit, ub: pint.Unit) -> pint.Unit:
 @lru_cache(maxsize=4096)
 def _upow(ua: pint.Unit, p: float) -> pint.Unit:
     return ua ** p
+
+
+def unit_of(t: Tree, units: Mapping[str, pint.Unit]) -> pint.Unit:
+    """The unit of ``t`` composed from the units of its variables as given (not reduced to SI
+    base units): ``x1*x2`` with both in V is V², ``U*I`` in V and mA is V·mA.  The tree must
+    have passed the unit checks of :func:`parse_equation` (sums of one dimension take the unit
+    of their first term; functions other than ``abs`` are dimensionless)."""
+    kind = t[0]
+    if kind == "c":
+        return DIMENSIONLESS
+    if kind == "v":
+        return units[t[1]]
+    if kind == "neg":
+        return unit_of(t[1], units)
+    if kind == "f":
+        return unit_of(t[2], units) if t[1] in _UNIT_PRESERVING else DIMENSIONLESS
+    if kind in ("+", "-"):
+        return unit_of(t[1], units)
+    if kind == "*":
+        return _umul(unit_of(t[1], units), unit_of(t[2], units))
+    if kind == "/":
+        return _udiv(unit_of(t[1], units), unit_of(t[2], units))
+    base = unit_of(t[1], units)   # "**": a dimensioned base has a constant exponent
+    return _upow(base, t[2][1]) if t[2][0] == "c" else DIMENSIONLESS
 
 
 class _Converter:
@@ -626,7 +651,7 @@ def _parse_equation(text: str, units: Mapping[str, pint.Unit], where: str = "") 
         raise ModelError(f"{where}: {output!r} is a reserved name and cannot be an output")
     conv = _Converter(text.strip(), units, where)
     tree, unit = conv.convert(body[0].value)
-    return Equation(output, tree, unit, text.strip(), tuple(conv.seen))
+    return Equation(output, tree, unit, text.strip(), tuple(conv.seen), variables(tree))
 
 
 def substitute(t: Tree, replacements: Mapping[str, Tree]) -> Tree:

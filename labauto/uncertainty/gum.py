@@ -123,9 +123,11 @@ class GumResult:
         i = self.model.input_index.get(input_name)
         if i is None:
             i = self.model.input_names.index(input_name)   # raises the usual ValueError
-        return self._sensitivity(self.model.output_scales[self.model.outputs[j]], j, i, input_name)
+        return self._sensitivity(self.model.output_scales[self.model.outputs[j]], float(self.jacobian[j, i]),
+                                 input_name)
 
-    def _sensitivity(self, ys: UnitScale, j: int, i: int, input_name: str) -> pint.Quantity:
+    def _sensitivity(self, ys: UnitScale, c_base: float, input_name: str) -> pint.Quantity:
+        """c_i from its value ``c_base`` in SI base units."""
         xs = self.model.input_scales[input_name]
         yd, xd = ys.delta, xs.delta
         key = (yd._units, xd._units)   # (pint's Unit == costs microseconds; containers are shared)
@@ -135,7 +137,7 @@ class GumResult:
                 _SENSITIVITY_UNITS.clear()
             hit = _SENSITIVITY_UNITS[key] = _sensitivity_unit(yd, xd)
         unit, scale = hit
-        return quantity(self.jacobian[j, i] * xs.factor / ys.factor * scale, unit)
+        return quantity(c_base * xs.factor / ys.factor * scale, unit)
 
     def nu_eff(self, name: str | None = None) -> float:
         """Welch-Satterthwaite ν_eff of one output (raises where it does not apply)."""
@@ -173,7 +175,8 @@ class GumResult:
         y = self.model.outputs[j]
         ys = self.model.output_scales[y]
         u_c = math.sqrt(max(self.covariance_base[j, j], 0.0))
-        u_in = self._u_in()
+        u_in = self._u_in().tolist()        # plain floats: numpy scalar indexing and arithmetic
+        jac = self.jacobian[j].tolist()      # cost ~10x more, 50 rows a budget
         index, inputs = self.model.input_index, self.model.inputs
         rows = []
         for n in self.model.dependencies[y]:
@@ -181,11 +184,11 @@ class GumResult:
             dist = inputs[n]
             if isinstance(dist, Constant):
                 continue
-            c = self.jacobian[j, i]
+            c = jac[i]
             contrib = abs(c) * u_in[i]
             rows.append(Contribution(
                 name=n, estimate=dist.estimate, standard_uncertainty=dist.u, distribution=dist.kind,
-                dof=dist.dof, sensitivity=self._sensitivity(ys, j, i, n),
+                dof=dist.dof, sensitivity=self._sensitivity(ys, c, n),
                 contribution=ys.diff_from_base(contrib),
                 variance_share=(contrib ** 2 / u_c ** 2) if u_c > 0 else 0.0, source=dist.label))
         method = METHOD_2ND if self.second_order else METHOD

@@ -15,6 +15,7 @@ Errors carry ``key`` (a key path such as ``("equations", 0)``) so model files ca
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -22,10 +23,33 @@ import pint
 
 from labauto.uncertainty.distributions import CorrelatedObservations, Distribution
 from labauto.uncertainty.errors import ModelError
-from labauto.uncertainty.expression import (CONSTANTS, FUNCTIONS, Equation, Tree, diff, parse_equation,
-                                            substitute, variables)
+from labauto.uncertainty.expression import (CONSTANTS, FUNCTIONS, Equation, Tree, _dimensionless, diff,
+                                            parse_equation, substitute, unit_of, variables)
 from labauto.uncertainty.quantities import UnitScale, base_unit
 from labauto.units import ureg
+
+
+_COMPOSED_UNITS: dict[tuple, pint.Unit] = {}
+#: coherent SI units with special names, and the prefixes, that a composed unit is stated in
+#: when it is one of them exactly (mA·V -> mW, V/mA -> kΩ, A·s·V -> J)
+_NAMED_SI = ("watt", "joule", "newton", "pascal", "ohm", "siemens", "coulomb", "farad", "henry",
+             "tesla", "weber", "hertz")
+_PREFIXES = {1.0: "", 1e-3: "milli", 1e-6: "micro", 1e-9: "nano", 1e-12: "pico", 1e3: "kilo",
+             1e6: "mega", 1e9: "giga"}
+
+
+def _named_unit(unit: pint.Unit) -> pint.Unit:
+    """``unit`` as a prefixed SI unit with a special name when it is exactly one, else itself."""
+    dim = unit.dimensionality
+    for name in _NAMED_SI:
+        named = ureg.Unit(name)
+        if named.dimensionality == dim:
+            factor = float(ureg.Quantity(1.0, unit).to(named).magnitude)
+            for value, prefix in _PREFIXES.items():
+                if math.isclose(factor, value, rel_tol=1e-12):
+                    return ureg.Unit(prefix + name)
+            return unit
+    return unit
 
 
 def _error(msg: str, key: tuple = (), cls: type = ModelError) -> ModelError:
@@ -95,7 +119,8 @@ class Model:
                          f"{', '.join(self.trees)}", ("units",))
         self.outputs: tuple[str, ...] = tuple(self.trees)
         self._diff_memo: dict = {}
-        deps = {y: variables(t, self._diff_memo) for y, t in self.trees.items()}
+        deps = {eq.output: eq.variables if self.trees[eq.output] is eq.tree
+                else variables(self.trees[eq.output], self._diff_memo) for eq in self.equations}
         self.dependencies: dict[str, tuple[str, ...]] = {
             y: tuple(n for n in self.input_names if n in deps[y]) for y in self.trees}
         used = set().union(*self.dependencies.values()) if self.dependencies else set()
@@ -126,7 +151,20 @@ class Model:
                 tried.add(unit._units)
                 if base_unit(unit) == eq.unit:
                     return unit
-        return eq.unit
+        if _dimensionless(eq.unit):   # a ratio stays a plain number (not mV/V)
+            return eq.unit
+        # no input has the output's unit (a product, a quotient): compose the inputs' units
+        # (V·V -> V², not kg²·m⁴/A²/s⁶); remembered per equation text and input units
+        key = (eq.text, tuple(display[n]._units for n in eq.inputs_in_order))
+        unit = _COMPOSED_UNITS.get(key)
+        if unit is None:
+            unit = _named_unit(unit_of(eq.tree, display))
+            if base_unit(unit) != eq.unit:   # (not expected after the unit checks; be safe)
+                unit = eq.unit
+            if len(_COMPOSED_UNITS) > 1024:
+                _COMPOSED_UNITS.clear()
+            _COMPOSED_UNITS[key] = unit
+        return unit
 
     def _set_correlations(self, correlations: Any) -> None:
         index = {n: i for i, n in enumerate(self.input_names)}

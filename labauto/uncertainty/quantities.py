@@ -8,7 +8,6 @@ they are converted as temperature differences (``1 °C`` of uncertainty is ``1 K
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -82,58 +81,48 @@ def quantity(magnitude: Any, unit: pint.Unit) -> pint.Quantity:
     return Q_(magnitude, unit)
 
 
-_UNIT_INFO: dict[Any, tuple[pint.Unit, pint.Unit, float]] = {}   # container -> base, delta, factor
-_OFFSET: dict[Any, bool] = {}
+_SCALES: dict[Any, "UnitScale"] = {}   # by unit container: pint's Unit == and arithmetic cost µs
 
 
-@dataclass(frozen=True)
 class UnitScale:
     """Conversion between a display unit and SI base units, for values and for differences.
 
-    ``base``, ``delta``, ``factor`` and ``offset`` are looked up once per unit (by its
-    container: pint's ``Unit ==`` and unit arithmetic cost microseconds, and every input and
-    budget row needs them) and kept on the instance.
+    ``base`` (SI base unit), ``delta`` (the unit of a difference: ``delta_degC`` for ``degC``),
+    ``factor`` (difference in ``unit`` -> SI base) and ``offset`` (°C, °F) are worked out once
+    per unit: ``UnitScale(unit)`` returns the one shared, immutable instance for that unit
+    (every input, output and budget row needs them, and pint takes microseconds for each).
+    An offset unit inside a product (``degC*m``) is refused here, when the unit is first used.
     """
 
+    __slots__ = ("unit", "base", "delta", "factor", "offset")
     unit: pint.Unit
+    base: pint.Unit
+    delta: pint.Unit
+    factor: float
+    offset: bool
 
-    def _info(self) -> tuple[pint.Unit, pint.Unit, float]:
-        info = self.__dict__.get("_info_")
-        if info is None:
-            key = self.unit._units
-            info = _UNIT_INFO.get(key)
-            if info is None:   # (an offset unit in a product raises here, every time)
-                info = (base_unit(self.unit), delta_unit(self.unit), diff_factor(self.unit))
-                if len(_UNIT_INFO) > 4096:
-                    _UNIT_INFO.clear()
-                _UNIT_INFO[key] = info
-            object.__setattr__(self, "_info_", info)
-        return info
+    def __new__(cls, unit: pint.Unit) -> "UnitScale":
+        key = unit._units
+        scale = _SCALES.get(key)
+        if scale is None:
+            scale = object.__new__(cls)
+            offset = is_offset(unit)
+            values = (unit, base_unit(unit), delta_unit(unit), diff_factor(unit), offset)
+            for name, value in zip(cls.__slots__, values):
+                object.__setattr__(scale, name, value)
+            if len(_SCALES) > 4096:
+                _SCALES.clear()
+            _SCALES[key] = scale
+        return scale
 
-    @property
-    def offset(self) -> bool:
-        off = self.__dict__.get("_offset_")
-        if off is None:
-            key = self.unit._units
-            off = _OFFSET.get(key)
-            if off is None:
-                if len(_OFFSET) > 4096:
-                    _OFFSET.clear()
-                off = _OFFSET[key] = is_offset(self.unit)
-            object.__setattr__(self, "_offset_", off)
-        return off
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("UnitScale is immutable")
 
-    @property
-    def base(self) -> pint.Unit:
-        return self._info()[0]
+    def __reduce__(self) -> tuple:   # unpickles to the shared instance for the unit
+        return (UnitScale, (self.unit,))
 
-    @property
-    def delta(self) -> pint.Unit:
-        return self._info()[1]
-
-    @property
-    def factor(self) -> float:
-        return self._info()[2]
+    def __repr__(self) -> str:
+        return f"UnitScale({self.unit:~P})"
 
     def value_to_base(self, x: float) -> float:
         if not self.offset:

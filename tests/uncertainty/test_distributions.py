@@ -106,3 +106,63 @@ def test_invalid_parameters_are_refused_with_the_reason():
     for text in ("5 V)", "1 V +"):
         with pytest.raises(ModelError, match="cannot parse"):
             Normal(text, "1 mV")
+
+
+# --------------------------------------------------------------------------- numbers with unit=
+@pytest.mark.parametrize("with_unit, with_quantities", [
+    (lambda: Normal(10.0001, 20e-6, dof=9, unit="V"), lambda: Normal(Q_(10.0001, "V"), Q_(20e-6, "V"), dof=9)),
+    (lambda: StudentT(0.0, 3e-6, dof=9, unit="V"), lambda: StudentT(Q_(0.0, "V"), Q_(3e-6, "V"), dof=9)),
+    (lambda: Rectangular(1, 3, unit="mV"), lambda: Rectangular(Q_(1, "mV"), Q_(3, "mV"))),
+    (lambda: Triangular(1.0, 3.0, unit="mV"), lambda: Triangular(Q_(1.0, "mV"), Q_(3.0, "mV"))),
+    (lambda: Trapezoidal(1.0, 3.0, 0.5, unit="mV"), lambda: Trapezoidal(Q_(1.0, "mV"), Q_(3.0, "mV"), 0.5)),
+    (lambda: CurvilinearTrapezoid(1.0, 3.0, 1.0, unit="mV"),
+     lambda: CurvilinearTrapezoid(Q_(1.0, "mV"), Q_(3.0, "mV"), Q_(1.0, "mV"))),
+    (lambda: Arcsine(1.0, 3.0, unit="mV"), lambda: Arcsine(Q_(1.0, "mV"), Q_(3.0, "mV"))),
+    (lambda: Constant(5.0, unit="kg"), lambda: Constant(Q_(5.0, "kg"))),
+    (lambda: Normal.from_expanded(10.0, 45e-3, k=2, unit="g"), lambda: Normal.from_expanded(Q_(10.0, "g"), Q_(45, "mg"), k=2)),
+])
+def test_plain_numbers_with_unit_are_the_same_input_as_quantities(with_unit, with_quantities):
+    a, b = with_unit(), with_quantities()
+    assert type(a) is type(b)
+    assert a.estimate == b.estimate and f"{a.estimate.units:~P}" == f"{b.estimate.units:~P}"
+    assert a.u.to(b.u.units).magnitude == pytest.approx(b.u.magnitude, rel=1e-15)
+    assert a.dof == b.dof
+    assert a.sample_base(np.random.default_rng(3), 5).tolist() == pytest.approx(
+        b.sample_base(np.random.default_rng(3), 5).tolist(), rel=1e-15)
+    if b.expanded is not None:
+        assert a.expanded[0].to("mg").magnitude == pytest.approx(45.0) and a.expanded[1] == 2.0
+
+
+def test_unit_keyword_for_an_offset_unit_takes_the_uncertainty_as_a_difference():
+    t = Normal(20.0, 0.1, unit="degC")
+    assert t.estimate.to("K").magnitude == pytest.approx(293.15)
+    assert f"{t.u.units:~P}" == "Δ°C"
+    assert t.u.to("K").magnitude == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Normal(Q_(1.0, "V"), 0.1, unit="V"), "not both"),
+    (lambda: Normal(1.0, Q_(0.1, "V"), unit="V"), "not both"),
+    (lambda: Normal(1.0, 0.1, unit="furlongz", label="v_ref"), "'v_ref'.*unit='furlongz' is not a known unit"),
+    (lambda: Normal("1.0", 0.1, unit="V"), "plain number"),
+    (lambda: Rectangular(1.0, -0.1, unit="V"), "half-width must be finite and >= 0"),
+    (lambda: Normal(float("nan"), 0.1, unit="V"), "finite number"),
+])
+def test_unit_keyword_refuses_mixed_or_bad_arguments(make, message):
+    with pytest.raises(ModelError, match=message):
+        make()
+
+
+def test_unit_scale_is_one_immutable_instance_per_unit():
+    import pickle
+
+    from labauto.uncertainty.quantities import UnitScale
+    from labauto.units import ureg
+    a, b = UnitScale(ureg.Unit("mV")), UnitScale(Q_(1.0, "mV").units)
+    assert a is b
+    assert a.factor == pytest.approx(1e-3) and f"{a.base:~P}" == "kg·m²/A/s³"
+    with pytest.raises(AttributeError):
+        a.factor = 2.0
+    assert pickle.loads(pickle.dumps(a)) is a
+    c = UnitScale(ureg.Unit("degC"))
+    assert c.offset and f"{c.delta:~P}" == "Δ°C" and c.value_to_base(20.0) == pytest.approx(293.15)

@@ -74,6 +74,25 @@ def test_output_unit_can_be_chosen_and_is_checked():
               units={"P": "m"})
 
 
+@pytest.mark.parametrize("equations, inputs, expected", [
+    # no input has the output's unit: the inputs' units composed, not SI base units
+    ("y = a*b", {"a": ("V", 10.0), "b": ("V", 2.0)}, (20.0, "V²")),
+    # ... stated in a prefixed SI unit with a special name when the composition is exactly one
+    ("P = U*I", {"U": ("V", 10.0), "I": ("mA", 2.0)}, (20.0, "mW")),
+    ("R = U/I", {"U": ("V", 10.0), "I": ("mA", 2.0)}, (5.0, "kΩ")),
+    ("f = 1/T", {"T": ("ms", 10.0)}, (0.1, "kHz")),
+    (["P = U*I", "E = P*t"], {"U": ("V", 10.0), "I": ("A", 2.0), "t": ("s", 3.0)}, (60.0, "J")),
+    # a ratio of like quantities is a plain number, not mV/V
+    ("r = U/V", {"U": ("mV", 10.0), "V": ("V", 2.0)}, (0.005, "")),
+    # an input with the output's unit still gives it (the first one in the equation)
+    ("E = X - V", {"X": ("mV", 10.0), "V": ("V", 0.001)}, (9.0, "mV")),
+])
+def test_output_unit_is_composed_from_the_input_units(equations, inputs, expected):
+    m = Model(equations, inputs={n: Normal(x, x * 1e-4, unit=u) for n, (u, x) in inputs.items()})
+    y = gum(m).estimate(m.outputs[-1])
+    assert (round(y.magnitude, 9), f"{y.units:~P}") == expected
+
+
 def test_symbolic_derivatives_match_finite_differences():
     names = {"x": None, "y": None}
     eq = parse_equation("f = sqrt(x)*exp(y/x) + atan(x*y)**2 - log10(x)/y + abs(y - x)**1.5",

@@ -91,6 +91,21 @@ def test_gum_h1_end_gauge_first_order():
     assert float(round_uncertainty(b99.expanded_uncertainty.to("nm").magnitude)) == 93
 
 
+def test_gum_h1_inputs_as_numbers_with_unit_give_the_same_budget():
+    m = Model("l = l_s + d - l_s*(d_alpha*theta + alpha_s*d_theta)", inputs={
+        "l_s": Normal(50000623.6, 25, dof=18, unit="nm"), "d": Normal(215, 9.7, dof=25.6, unit="nm"),
+        "alpha_s": Rectangular(11.5e-6, 2e-6, unit="1/K"), "theta": Normal(-0.1, 0.41, unit="K"),
+        "d_alpha": Rectangular(0, 1e-6, dof=50, unit="1/K"), "d_theta": Rectangular(0, 0.05, dof=2, unit="K")})
+    a, b = gum(m).budget("l"), gum(end_gauge_model()).budget("l")
+    assert a.estimate.to("nm").magnitude == pytest.approx(b.estimate.to("nm").magnitude, rel=1e-15)
+    assert a.combined_uncertainty.to("nm").magnitude == pytest.approx(32, abs=0.5)
+    assert a.combined_uncertainty.to("nm").magnitude == pytest.approx(b.combined_uncertainty.to("nm").magnitude,
+                                                                       rel=1e-14)
+    assert a.dof_eff == pytest.approx(b.dof_eff, rel=1e-12) and a.coverage_factor == b.coverage_factor
+    assert [(r.name, f"{r.sensitivity.units:~P}") for r in a.rows] == \
+        [(r.name, f"{r.sensitivity.units:~P}") for r in b.rows]
+
+
 def test_gum_h1_end_gauge_second_order():
     # H.1.7: with the second-order terms u_c(l) = 34 nm. Confirmed: [GTC-H1] "u=34. ... agrees with the GUM"
     res = gum(end_gauge_model(), second_order=True)
