@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from labauto.certificate.dcc_xml import DCC_NS, safe_parser  # noqa: E402
 from labauto.certificate.signing import sign_dcc  # noqa: E402
-from labauto.platform.pki import CertificateAuthority  # noqa: E402
+from labauto.certificate.pki import CertificateAuthority  # noqa: E402
 from labauto.platform.server.db import Database  # noqa: E402
 from labauto.platform.server.models import CertificateRecord, ItemIdentifier, Lab  # noqa: E402
 from labauto.platform.server.testing import ServerProcess, register_lab  # noqa: E402

@@ -51,7 +51,7 @@ def _from_environment() -> SigningIdentity | None:
 
 def demo_identity(lab: LabConfig, folder: Path | None = None) -> SigningIdentity:
     """The demonstration CA and lab certificate in ``folder`` (created on first use)."""
-    from labauto.platform.pki import CertificateAuthority
+    from labauto.certificate.pki import CertificateAuthority
 
     folder = folder or labauto_home() / "pki"
     ca_key, ca_cert = folder / "demo-ca.key.pem", folder / "demo-ca.cert.pem"

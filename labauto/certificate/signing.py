@@ -30,7 +30,7 @@ import functools
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from signxml import (CanonicalizationMethod, DigestAlgorithm, SignatureConfiguration,
                      SignatureMethod, XMLSigner, XMLVerifier, methods)
@@ -38,6 +38,7 @@ from signxml.exceptions import InvalidInput, InvalidSignature, SignXMLException
 from signxml.xades import (XAdESDataObjectFormat, XAdESSignatureConfiguration, XAdESSigner,
                            XAdESVerifier)
 
+from labauto.certificate import pki
 from labauto.certificate.dcc_xml import DCC_NS, DCC_ROOT, safe_parser
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -95,17 +96,17 @@ def _signatures(root: etree._Element) -> list[etree._Element]:
 def _private_key(key_pem: bytes):
     """Loading an RSA key checks it (~20 ms); a lab signs many DCCs with one key."""
     try:
-        return serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError) as exc:
-        raise SignatureError(f"the signing key is not an unencrypted PEM private key: {exc}") from exc
+        return pki.load_private_key(key_pem)
+    except pki.PKIError as exc:
+        raise SignatureError(f"the signing key is {exc}") from exc
 
 
 @functools.lru_cache(maxsize=8)
 def _certificate(cert_pem: bytes) -> x509.Certificate:
     try:
-        return x509.load_pem_x509_certificate(cert_pem)
-    except ValueError as exc:
-        raise SignatureError(f"the signing certificate is not a PEM X.509 certificate: {exc}") from exc
+        return pki.load_certificate(cert_pem)
+    except pki.PKIError as exc:
+        raise SignatureError(f"the signing certificate is {exc}") from exc
 
 
 class _DccXAdESSigner(XAdESSigner):
@@ -167,8 +168,7 @@ def _der_certificate(der: bytes) -> x509.Certificate:
 def _signer_identity(cert: x509.Certificate) -> tuple[bytes, str, str]:
     """PEM, RFC 4514 subject and SHA-256 fingerprint of a certificate, computed once per
     certificate (certificates compare and hash by their DER encoding)."""
-    return (cert.public_bytes(serialization.Encoding.PEM), cert.subject.rfc4514_string(),
-            cert.fingerprint(hashes.SHA256()).hex())
+    return cert.public_bytes(serialization.Encoding.PEM), pki.subject_text(cert), pki.fingerprint_sha256(cert)
 
 
 def embedded_certificate(root: etree._Element) -> x509.Certificate | None:
@@ -251,10 +251,9 @@ def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = Non
     is_xades = sig.find(f"{{{DS_NS}}}Object/{{{XADES_NS}}}QualifyingProperties") is not None
     uris = _check_references(sig, is_xades)
     if trusted_cert_pem is not None:
-        from labauto.platform.pki import PKIError, load_certificate
         try:
-            cert = load_certificate(trusted_cert_pem)
-        except PKIError as exc:
+            cert = pki.load_certificate(trusted_cert_pem)
+        except pki.PKIError as exc:
             raise SignatureError(f"trusted certificate: {exc}") from exc
     else:
         cert = embedded_certificate(root)
@@ -266,10 +265,10 @@ def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = Non
     if signing_time is not None and signing_time > now + _CLOCK_SKEW:
         raise SignatureError(f"the XAdES signing time {signing_time.isoformat()} lies in the future")
     at = signing_time or now
-    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
-        raise SignatureError(f"the signing certificate {cert.subject.rfc4514_string()} is valid from "
-                             f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
-                             f"not at the {'signing' if signing_time else 'present'} time {at:%Y-%m-%d %H:%M} UTC")
+    try:
+        pki.check_valid_now(cert, at, when="the signing time" if signing_time else "the present time")
+    except pki.PKIError as exc:
+        raise SignatureError(f"the signing {exc}") from exc
     try:
         if is_xades:
             config = XAdESSignatureConfiguration(expect_references=len(uris), verification_time=at, **_ALGORITHMS)

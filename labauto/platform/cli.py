@@ -119,7 +119,7 @@ def issue_token(lab_id: int = typer.Option(..., help="lab id (from register-lab)
 def init_ca(out: Path = typer.Option(..., help="folder for ca.key.pem and ca.cert.pem"),
             name: str = typer.Option("labauto platform CA", help="CA common name")) -> None:
     """Create a self-managed CA for lab signing certificates."""
-    from labauto.platform.pki import CertificateAuthority
+    from labauto.certificate.pki import CertificateAuthority
     out.mkdir(parents=True, exist_ok=True)
     if (out / "ca.key.pem").exists():
         _fail(f"{out / 'ca.key.pem'} exists; refusing to overwrite a CA key")
@@ -135,7 +135,7 @@ def issue_cert(ca: Path = typer.Option(..., help="folder with ca.key.pem and ca.
                out: Path = typer.Option(..., help="folder for lab.key.pem and lab.cert.pem"),
                days: int = typer.Option(825, help="validity in days")) -> None:
     """Issue a lab signing key and certificate from the self-managed CA."""
-    from labauto.platform.pki import CertificateAuthority, PKIError
+    from labauto.certificate.pki import CertificateAuthority, PKIError
     try:
         authority = CertificateAuthority((ca / "ca.key.pem").read_bytes(), (ca / "ca.cert.pem").read_bytes())
     except (OSError, PKIError) as exc:

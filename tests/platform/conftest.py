@@ -27,7 +27,7 @@ from platform_support import Platform, RegisteredLab, make_lab
 
 from labauto.certificate.dcc_xml import DCC_NS, safe_parser
 from labauto.certificate.signing import sign_dcc
-from labauto.platform.pki import CertificateAuthority, KeyPair
+from labauto.certificate.pki import CertificateAuthority, KeyPair
 from labauto.platform.server.testing import running_server
 
 NS = {"dcc": DCC_NS}

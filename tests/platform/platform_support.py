@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from labauto.platform.pki import KeyPair
+from labauto.certificate.pki import KeyPair
 from labauto.platform.server.testing import register_lab
 
 

@@ -7,7 +7,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from labauto.platform import pki
+from labauto.certificate import pki
 
 
 def test_issued_certificate_chains_to_the_ca_and_not_to_another(platform_ca, lab_keys):

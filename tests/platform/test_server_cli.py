@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from labauto.certificate.signing import sign_dcc
 from labauto.platform.cli import app
-from labauto.platform.pki import check_issued_by
+from labauto.certificate.pki import check_issued_by
 from labauto.platform.server.testing import running_server
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 from platform_support import make_lab, sha256
 
-from labauto.platform.pki import self_signed
+from labauto.certificate.pki import self_signed
 
 
 def test_health_and_openapi(platform):

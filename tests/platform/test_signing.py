@@ -7,7 +7,7 @@ import pytest
 from lxml import etree
 
 from labauto.certificate.signing import DS_NS, SignatureError, sign_dcc, verify_dcc
-from labauto.platform import pki
+from labauto.certificate import pki
 
 
 @pytest.fixture(scope="module")

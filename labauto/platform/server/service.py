@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from labauto.platform import pki
+from labauto.certificate import pki
 from labauto.platform.server.models import (ApiToken, AuditEvent, CertificateRecord, Document,
                                             ItemIdentifier, Lab, LabCertificate, Measurand, utcnow)
 

@@ -2,8 +2,10 @@
 
 The platform registers each lab with an X.509 certificate; the lab signs its DCCs with the
 matching private key.  This module makes the keys and certificates (for tests, the demo and
-small deployments) and answers the questions the platform asks about them: is this PEM a
-certificate, what is its SHA-256 fingerprint, was it issued by that CA, is it valid now.
+small deployments) and answers the questions both sides ask about them: is this PEM a
+certificate or a key, what is its SHA-256 fingerprint, was it issued by that CA, is it valid
+at a given time.  It sits beside :mod:`labauto.certificate.signing`, which loads keys and
+certificates through it; the platform imports it from here.
 Only ``cryptography`` is used; keys are RSA (the DCC examples use RSA-SHA256).
 """
 from __future__ import annotations
@@ -82,15 +84,17 @@ def subject_text(cert: x509.Certificate | bytes | str) -> str:
     return cert.subject.rfc4514_string()
 
 
-def check_valid_now(cert: x509.Certificate | bytes | str, at: dt.datetime | None = None) -> None:
-    """Raise :class:`PKIError` unless ``at`` (default now) lies in the certificate's validity."""
+def check_valid_now(cert: x509.Certificate | bytes | str, at: dt.datetime | None = None,
+                    when: str = "") -> None:
+    """Raise :class:`PKIError` unless ``at`` (default now) lies in the certificate's validity;
+    ``when`` names the moment in the message ("the signing time")."""
     if not isinstance(cert, x509.Certificate):
         cert = load_certificate(cert)
     at = at or _now()
     if at < cert.not_valid_before_utc or at > cert.not_valid_after_utc:
         raise PKIError(f"certificate {cert.subject.rfc4514_string()} is valid from "
                        f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}, "
-                       f"not at {at:%Y-%m-%d %H:%M} UTC")
+                       f"not at {when + ' ' if when else ''}{at:%Y-%m-%d %H:%M} UTC")
 
 
 def check_issued_by(cert_pem: bytes | str, ca_cert_pem: bytes | str) -> None:
