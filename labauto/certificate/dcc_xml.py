@@ -217,6 +217,14 @@ def _point(parent, p: PointResult) -> None:
     _quantity(mdd, "basic_toleranceLimitUpper", "Upper tolerance limit", p.tolerance.to(u))
     _quantity(mdd, "basic_acceptanceLimitLower", "Lower acceptance limit", -p.acceptance_limit.to(u))
     _quantity(mdd, "basic_acceptanceLimitUpper", "Upper acceptance limit", p.acceptance_limit.to(u))
+    # JCGM 106:2012: the probability that the true error lies within the tolerance, and the
+    # probability that the decision stated above is wrong (no basic_ refType exists for these)
+    if p.conformance_probability is not None:
+        _quantity(mdd, "labauto_conformanceProbability", "Conformance probability (JCGM 106:2012)",
+                  Q_(p.conformance_probability, "dimensionless"))
+    if p.specific_risk is not None:
+        _quantity(mdd, "labauto_specificRisk", "Specific risk of the decision (JCGM 106:2012)",
+                  Q_(p.specific_risk, "dimensionless"))
 
 
 def build_dcc(result: CalibrationResult) -> bytes:
@@ -325,4 +333,8 @@ def parse_dcc_summary(xml: bytes) -> dict[str, Any]:
             "coverage_probability": float(mu.findtext("si:coverageProbability", namespaces=ns)),
             "conformity": err.findtext(".//dcc:metaData/dcc:conformity", namespaces=ns),
         })
+        for key, ref in (("conformance_probability", "labauto_conformanceProbability"),
+                         ("specific_risk", "labauto_specificRisk")):
+            value = err.find(f".//dcc:metaData/dcc:data/dcc:quantity[@refType='{ref}']/si:real/si:value", ns)
+            out["points"][-1][key] = None if value is None else float(value.text)
     return out

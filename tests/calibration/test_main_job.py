@@ -95,6 +95,10 @@ def test_full_procedure_reports_the_true_dut_error_within_U(full_procedure, tmp_
             p.expanded_uncertainty.magnitude, rel=1e-12)
         assert dp["k"] == pytest.approx(p.coverage_factor, abs=0.005)
         assert dp["conformity"] == "pass"
+        # JCGM 106 conformance probability and specific risk, as in the JSON result
+        assert p.conformance_probability is not None and p.specific_risk is not None
+        assert dp["conformance_probability"] == pytest.approx(p.conformance_probability, rel=1e-12)
+        assert dp["specific_risk"] == pytest.approx(p.specific_risk, rel=1e-12, abs=1e-300)
     assert b"\\volt" in xml
     country = root.findtext(".//{https://ptb.de/dcc}coreData/{https://ptb.de/dcc}countryCodeISO3166_1")
     assert country == load_lab().country == result.country

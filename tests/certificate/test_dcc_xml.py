@@ -79,3 +79,28 @@ def test_units_are_dsi(cal_result):
     assert b"<si:unit>\\micro\\volt</si:unit>" in xml
     assert b"<si:unit>\\milli\\volt</si:unit>" in xml
     assert b"<si:unit>\\degreecelsius</si:unit>" in xml
+
+
+def test_conformance_probability_and_specific_risk_are_in_the_dcc(schema, cal_result):
+    """JCGM 106 figures per point (labauto_ refTypes in the conformity metadata), schema-valid and
+    read back; a result without them (older runs) writes none."""
+    import dataclasses
+
+    from labauto.conformity.risk import conformance_probability
+    points = []
+    for p in cal_result.points:
+        pc = conformance_probability(p.error, p.expanded_uncertainty / p.coverage_factor, p.tolerance)
+        points.append(dataclasses.replace(p, conformance_probability=pc,
+                                          specific_risk=1 - pc if p.decision == "pass" else pc))
+    xml = build_dcc(dataclasses.replace(cal_result, points=tuple(points)))
+    _assert_valid(schema, xml)
+    got = parse_dcc_summary(xml)["points"]
+    for g, p in zip(got, points):
+        assert g["conformance_probability"] == pytest.approx(p.conformance_probability, rel=1e-12)
+        assert g["specific_risk"] == pytest.approx(p.specific_risk, rel=1e-12, abs=1e-300)
+    # the failing point (P08): its error lies outside the tolerance, so conformance is less likely
+    # than not (0.115), and the risk that "fail" is wrong is that same probability
+    assert got[7]["conformity"] == "fail" and 0 < got[7]["conformance_probability"] < 0.5
+    assert got[7]["specific_risk"] == got[7]["conformance_probability"]
+    assert b'refType="labauto_conformanceProbability"' in xml and b"<si:unit>\\one</si:unit>" in xml
+    assert all(g["conformance_probability"] is None for g in parse_dcc_summary(build_dcc(cal_result))["points"])
