@@ -88,7 +88,7 @@ def register_lab(name: str = typer.Option(..., help="lab name"),
             lab = service.register_lab(session, name, accreditation_id, cert.read_text(),
                                        trusted_ca_pem=trusted_ca.read_bytes() if trusted_ca else None,
                                        actor="cli")
-            token = service.issue_token(session, lab.id, actor="cli")
+            token = service.issue_token(session, lab.id, actor="cli").token
             lab_id = lab.id
     except service.ServiceError as exc:
         _fail(exc.detail)
@@ -107,12 +107,49 @@ def issue_token(lab_id: int = typer.Option(..., help="lab id (from register-lab)
     database = Database(_db(db))
     try:
         with database.write() as session:
-            token = service.issue_token(session, lab_id, actor="cli")
+            issued = service.issue_token(session, lab_id, actor="cli")
     except service.ServiceError as exc:
         _fail(exc.detail)
     finally:
         database.dispose()
-    typer.echo(f"token: {token}")
+    console.print(f"token id {issued.id} for lab {lab_id}")
+    typer.echo(f"token: {issued.token}")
+
+
+@app.command("revoke-token")
+def revoke_token(lab_id: int = typer.Option(..., help="lab id"),
+                 token_id: int = typer.Option(..., help="token id (from issue-token or list-tokens)"),
+                 db: Optional[str] = DB_OPT) -> None:
+    """Revoke a lab's API token (lost or leaked); the lab's other tokens keep working."""
+    from labauto.platform.server import service
+    from labauto.platform.server.db import Database
+    database = Database(_db(db))
+    try:
+        with database.write() as session:
+            row = service.token_json(service.revoke_token(session, lab_id, token_id, actor="cli"))
+    except service.ServiceError as exc:
+        _fail(exc.detail)
+    finally:
+        database.dispose()
+    console.print(f"token {token_id} of lab {lab_id} revoked at {row['revoked_at']}")
+
+
+@app.command("list-tokens")
+def list_tokens(lab_id: int = typer.Option(..., help="lab id"), db: Optional[str] = DB_OPT) -> None:
+    """A lab's API tokens: id, issued, revoked (the tokens themselves are not stored)."""
+    from labauto.platform.server import service
+    from labauto.platform.server.db import Database
+    database = Database(_db(db))
+    try:
+        with database.read() as session:
+            rows = [service.token_json(t) for t in service.lab_tokens(session, lab_id)]
+    except service.ServiceError as exc:
+        _fail(exc.detail)
+    finally:
+        database.dispose()
+    for row in rows:
+        typer.echo(f"{row['id']}\tissued {row['created_at']}\t"
+                   + (f"revoked {row['revoked_at']}" if row["revoked_at"] else "in use"))
 
 
 @app.command("init-ca")

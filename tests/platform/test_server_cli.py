@@ -44,3 +44,18 @@ def test_cli_ca_registration_and_publish(tmp_path, dcc_schema_dir, make_dcc):
             r = httpx.post(f"{url}/api/v1/certificates", headers={"Authorization": f"Bearer {t}"},
                            files={"dcc": ("d.xml", sign_dcc(make_dcc(f"CLI-{i}"), key, cert))})
             assert r.status_code == 201, r.text
+
+    # list the lab's tokens, revoke the first (a lost one): it is refused, the second still works
+    r = runner.invoke(app, ["list-tokens", "--db", db, "--lab-id", "1"])
+    assert r.exit_code == 0 and [line.split("\t")[0] for line in r.output.splitlines()] == ["1", "2"]
+    assert all(line.endswith("in use") for line in r.output.splitlines())
+    r = runner.invoke(app, ["revoke-token", "--db", db, "--lab-id", "1", "--token-id", "1"])
+    assert r.exit_code == 0 and "token 1 of lab 1 revoked" in r.output
+    assert runner.invoke(app, ["revoke-token", "--db", db, "--lab-id", "1", "--token-id", "7"]).exit_code == 2
+    lines = runner.invoke(app, ["list-tokens", "--db", db, "--lab-id", "1"]).output.splitlines()
+    assert "revoked" in lines[0] and lines[1].endswith("in use")
+    with running_server(db, dcc_schema_dir, admin_token="adm") as url:
+        for i, (t, status) in enumerate(((token, 401), (token2, 201))):
+            r = httpx.post(f"{url}/api/v1/certificates", headers={"Authorization": f"Bearer {t}"},
+                           files={"dcc": ("d.xml", sign_dcc(make_dcc(f"CLI-R{i}"), key, cert))})
+            assert r.status_code == status, r.text

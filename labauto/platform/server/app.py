@@ -292,7 +292,25 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     def create_token(lab_id: Annotated[int, Path(ge=1, le=2**31 - 1)], database: DB,
                      actor: Annotated[str, Depends(require_admin)]) -> dict[str, Any]:
         with database.write() as session:
-            return {"lab_id": lab_id, "token": service.issue_token(session, lab_id, actor=actor)}
+            issued = service.issue_token(session, lab_id, actor=actor)
+            return {"lab_id": lab_id, "token_id": issued.id, "token": issued.token}
+
+    @app.get(f"{API}/labs/{{lab_id}}/tokens", response_model=list[S.TokenInfo], tags=["admin"],
+             responses={**R401, 404: {"model": S.Error}, 403: {"model": S.Error}},
+             summary="A lab's API tokens (ids and dates only; the tokens themselves are not stored)")
+    def list_tokens(lab_id: Annotated[int, Path(ge=1, le=2**31 - 1)], database: DB,
+                    actor: Annotated[str, Depends(require_admin)]) -> list[dict[str, Any]]:
+        with database.read() as session:
+            return [service.token_json(t) for t in service.lab_tokens(session, lab_id)]
+
+    @app.delete(f"{API}/labs/{{lab_id}}/tokens/{{token_id}}", response_model=S.TokenInfo, tags=["admin"],
+                responses={**R401, 404: {"model": S.Error}, 403: {"model": S.Error}},
+                summary="Revoke a lab's API token (lost or leaked); its requests are refused from now on")
+    def delete_token(lab_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                     token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], database: DB,
+                     actor: Annotated[str, Depends(require_admin)]) -> dict[str, Any]:
+        with database.write() as session:
+            return service.token_json(service.revoke_token(session, lab_id, token_id, actor=actor))
 
     @app.get(f"{API}/audit", response_model=list[S.AuditEntry], tags=["admin"],
              responses={**R401, 403: {"model": S.Error}}, summary="The append-only audit log")

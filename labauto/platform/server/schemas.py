@@ -173,7 +173,15 @@ class LabInfo(BaseModel):
 
 class TokenIssued(BaseModel):
     lab_id: int
+    token_id: int = Field(description="names the token for listing and revocation")
     token: str = Field(description="shown once; only its SHA-256 is stored")
+
+
+class TokenInfo(BaseModel):
+    id: int
+    lab_id: int
+    created_at: str
+    revoked_at: str | None = Field(description="null while the token is in use")
 
 
 class AuditEntry(BaseModel):

@@ -114,7 +114,15 @@ def add_lab_certificate(session: Session, lab: Lab, cert_pem: str, *,
     return lc
 
 
-def issue_token(session: Session, lab_id: int, *, actor: str = "admin") -> str:
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new API token (shown once) and the id that names it for listing and revocation."""
+
+    id: int
+    token: str
+
+
+def issue_token(session: Session, lab_id: int, *, actor: str = "admin") -> IssuedToken:
     """A new API token for the lab; only its SHA-256 is stored, the token is shown once."""
     if session.get(Lab, lab_id) is None:
         raise NotFound(f"no lab with id {lab_id}")
@@ -123,16 +131,31 @@ def issue_token(session: Session, lab_id: int, *, actor: str = "admin") -> str:
     session.add(row)
     session.flush()
     audit(session, actor, "token.issue", lab_id=lab_id, token_id=row.id)
-    return token
+    return IssuedToken(row.id, token)
 
 
-def revoke_token(session: Session, token_id: int, *, actor: str = "admin") -> None:
+def lab_tokens(session: Session, lab_id: int) -> list[ApiToken]:
+    """The lab's tokens (revoked ones too), oldest first."""
+    if session.get(Lab, lab_id) is None:
+        raise NotFound(f"no lab with id {lab_id}")
+    return list(session.scalars(select(ApiToken).where(ApiToken.lab_id == lab_id).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, lab_id: int, token_id: int, *, actor: str = "admin") -> ApiToken:
+    """Revoke one of the lab's tokens (a lost or leaked one); the lab's other tokens keep working.
+    Revoking a revoked token changes nothing (and is not audited twice)."""
     row = session.get(ApiToken, token_id)
-    if row is None:
-        raise NotFound(f"no token with id {token_id}")
+    if row is None or row.lab_id != lab_id:
+        raise NotFound(f"lab {lab_id} has no token with id {token_id}")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit(session, actor, "token.revoke", lab_id=row.lab_id, token_id=token_id)
+    return row
+
+
+def token_json(row: ApiToken) -> dict[str, Any]:
+    return {"id": row.id, "lab_id": row.lab_id, "created_at": _iso(row.created_at),
+            "revoked_at": _iso(row.revoked_at)}
 
 
 _TOKEN_LAB = (select(Lab.__table__.c.id, Lab.__table__.c.name, ApiToken.__table__.c.token_sha256)
