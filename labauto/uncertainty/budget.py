@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pint
 
@@ -39,9 +39,12 @@ def _dof_from_json(nu: float | None) -> float:
     return math.inf if nu is None else float(nu)
 
 
-@dataclass(frozen=True)
-class Contribution:
-    """One input's row: estimate x_i, u(x_i), distribution, ν_i, c_i, u_i(y) = |c_i| u(x_i)."""
+class Contribution(NamedTuple):
+    """One input's row: estimate x_i, u(x_i), distribution, ν_i, c_i, u_i(y) = |c_i| u(x_i).
+
+    Immutable; a named tuple rather than a frozen dataclass because a budget builds one per
+    input and a frozen dataclass takes ~1 µs to construct (a third of a 50-row budget's time).
+    """
 
     name: str
     estimate: pint.Quantity
