@@ -11,6 +11,8 @@
     mc = monte_carlo(model, adaptive=True, seed=1)
     validate_gum(gum(model), mc)               # JCGM 101 clause 8
 
+    Model(python_function, inputs={...}, outputs="E")   # a model written as code (function_model)
+
 See docs/uncertainty.md for the model-file format, the JSON output and the rules applied.
 """
 from labauto.uncertainty.budget import Contribution, UncertaintyBudget
@@ -21,12 +23,13 @@ from labauto.uncertainty.errors import (ModelError, MonteCarloError, Uncertainty
                                         WelchSatterthwaiteError)
 from labauto.uncertainty.gum import GumResult, gum, welch_satterthwaite
 from labauto.uncertainty.model import Model
+from labauto.uncertainty.function_model import FunctionModel
 from labauto.uncertainty.montecarlo import (MonteCarloResult, Validation, coverage_interval, monte_carlo,
                                             numerical_tolerance, validate_gum)
 
 __all__ = [
     "Arcsine", "Constant", "Contribution", "CorrelatedObservations", "CurvilinearTrapezoid", "Distribution",
-    "GumResult", "Model", "ModelError", "MonteCarloError", "MonteCarloResult", "Normal", "Rectangular",
+    "FunctionModel", "GumResult", "Model", "ModelError", "MonteCarloError", "MonteCarloResult", "Normal", "Rectangular",
     "StudentT", "Trapezoidal", "Triangular", "TypeA", "TypeAInput", "UncertaintyBudget",
     "UncertaintyError", "UnitConsistencyError", "Validation", "WelchSatterthwaiteError",
     "coverage_factor", "coverage_interval", "gum", "monte_carlo", "numerical_tolerance",

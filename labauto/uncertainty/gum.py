@@ -39,22 +39,12 @@ import pint
 from labauto.uncertainty.budget import Contribution, UncertaintyBudget
 from labauto.uncertainty.distributions import Constant, coverage_factor
 from labauto.uncertainty.errors import ModelError, WelchSatterthwaiteError
-from labauto.uncertainty.expression import evaluate, gradient, to_text
-from labauto.uncertainty.model import Model
+from labauto.uncertainty.model import Model, finite_value
 from labauto.uncertainty.quantities import UnitScale, quantity
 from labauto.units import Q_
 
 METHOD = "GUM law of propagation of uncertainty (JCGM 100:2008)"
 METHOD_2ND = "GUM law of propagation of uncertainty with second-order terms (JCGM 100:2008 5.1.2)"
-
-
-def _value(tree: tuple, env: dict[str, float], what: str) -> float:
-    with np.errstate(all="ignore"):
-        v = float(evaluate(tree, env))
-    if not math.isfinite(v):
-        raise ModelError(f"{what} is not finite at the input estimates ({to_text(tree)[:200]}); "
-                         "check the estimates (division by zero, log of a non-positive value, ...)")
-    return v
 
 
 def _sensitivity_unit(y_unit: pint.Unit, x_unit: pint.Unit) -> tuple[pint.Unit, float]:
@@ -253,11 +243,11 @@ def _second_order_cov(model: Model, env: dict[str, float], J: np.ndarray, Ux: np
                 if b < a:
                     continue
                 dab = model.derivative(y, names[a], names[b])
-                H[j, a, b] = H[j, b, a] = _value(dab, env, f"∂²{y}/∂{names[a]}∂{names[b]}")
+                H[j, a, b] = H[j, b, a] = finite_value(dab, env, f"∂²{y}/∂{names[a]}∂{names[b]}")
                 for c in deps:
                     if c < b:
                         continue
-                    v = _value(model.derivative(y, names[a], names[b], names[c]), env, f"third derivative of {y}")
+                    v = finite_value(model.derivative(y, names[a], names[b], names[c]), env, f"third derivative of {y}")
                     for p in set(itertools.permutations((a, b, c))):
                         T[j][p] = v
     extra = np.zeros((m, m))
@@ -272,31 +262,15 @@ def _second_order_cov(model: Model, env: dict[str, float], J: np.ndarray, Ux: np
 
 def gum(model: Model, second_order: bool = False) -> GumResult:
     """Evaluate ``model`` by the GUM law of propagation of uncertainty."""
-    env = {k: np.float64(v) for k, v in model.estimates_base().items()}
-    names = model.input_names
-    y_base, rows = {}, {}
-    for y in model.outputs:
-        # y and all its sensitivities in one pass: the same numbers as evaluating the tree and its
-        # derivative trees; anything unusual (non-finite, a literal division by zero inside
-        # sign(), ...) is left to the tree route, which gives the values or the errors
-        try:
-            with np.errstate(all="ignore"):
-                value, grads = gradient(model.trees[y], env)
-            value = float(value)
-            rows[y] = [float(grads[v]) for v in model.dependencies[y]]
-        except Exception:
-            value, rows[y] = math.nan, [math.nan] * len(model.dependencies[y])
-        y_base[y] = value if math.isfinite(value) else _value(model.trees[y], env, f"output {y!r}")
-    J = np.zeros((len(model.outputs), len(names)))
-    index = model.input_index
-    for j, y in enumerate(model.outputs):
-        for v, c in zip(model.dependencies[y], rows[y]):
-            J[j, index[v]] = c if math.isfinite(c) else _value(model.derivative(y, v), env,
-                                                                f"sensitivity ∂{y}/∂{v}")
+    if second_order and not model.symbolic:
+        raise ModelError("second-order terms (GUM 5.1.2) need exact second and third derivatives: "
+                         "give the model as equations, or evaluate it by Monte Carlo")
+    y_base, J = model.linearise()
     u = model.uncertainties_base()
     Ux = model.correlation_matrix * np.outer(u, u)
     Uy = J @ Ux @ J.T
     if second_order:
+        env = {k: np.float64(v) for k, v in model.estimates_base().items()}
         Uy = Uy + _second_order_cov(model, env, J, Ux)
     return GumResult(model=model, y_base=y_base, jacobian=J, input_covariance=Ux,
                      covariance_base=Uy, second_order=second_order)

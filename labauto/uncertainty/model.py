@@ -24,12 +24,23 @@ import pint
 from labauto.uncertainty.distributions import CorrelatedObservations, Distribution
 from labauto.uncertainty.errors import ModelError
 from labauto.uncertainty.expression import (CONSTANTS, FUNCTIONS, Equation, Tree, _dimensionless, diff,
-                                            parse_equation, substitute, unit_of, variables)
+                                            evaluate, gradient, parse_equation, substitute, to_text,
+                                            unit_of, variables)
 from labauto.uncertainty.quantities import UnitScale, base_unit
 from labauto.units import ureg
 
 
 _COMPOSED_UNITS: dict[tuple, pint.Unit] = {}
+
+
+def finite_value(tree: Tree, env: Mapping[str, Any], what: str) -> float:
+    """``tree`` evaluated at ``env`` as a float; :class:`ModelError` if it is not finite."""
+    with np.errstate(all="ignore"):
+        v = float(evaluate(tree, env))
+    if not math.isfinite(v):
+        raise ModelError(f"{what} is not finite at the input estimates ({to_text(tree)[:200]}); "
+                         "check the estimates (division by zero, log of a non-positive value, ...)")
+    return v
 #: coherent SI units with special names, and the prefixes, that a composed unit is stated in
 #: when it is one of them exactly (mA·V -> mW, V/mA -> kΩ, A·s·V -> J)
 _NAMED_SI = ("watt", "joule", "newton", "pascal", "ohm", "siemens", "coulomb", "farad", "henry",
@@ -52,6 +63,19 @@ def _named_unit(unit: pint.Unit) -> pint.Unit:
     return unit
 
 
+def requested_unit(output: str, requested: Any, base: pint.Unit) -> pint.Unit:
+    """The unit asked for an output (``units={"l": "mm"}``), checked against the output's
+    unit in SI base units ``base``."""
+    try:
+        unit = ureg.Unit(str(requested))
+    except Exception:
+        raise _error(f"unit {requested!r} for output {output!r} is not a known unit", ("units", output)) from None
+    if base_unit(unit).dimensionality != base.dimensionality:
+        raise _error(f"unit {requested!r} for output {output!r} does not match its dimension "
+                     f"{base.dimensionality}", ("units", output))
+    return unit
+
+
 def _error(msg: str, key: tuple = (), cls: type = ModelError) -> ModelError:
     err = cls(msg)
     err.key = key  # type: ignore[attr-defined]
@@ -65,30 +89,19 @@ class Model:
     >>> Model("E = X_ind - V_ref + dX_res", inputs={...}, correlations={("a", "b"): 0.5})
     """
 
+    def __new__(cls, equations: Any = None, *args: Any, **kwargs: Any) -> "Model":
+        if cls is Model and callable(equations):   # Model(f, inputs=...): a Python function model
+            from labauto.uncertainty.function_model import FunctionModel
+            return super().__new__(FunctionModel)
+        return super().__new__(cls)
+
     def __init__(self, equations: str | Sequence[str], inputs: Mapping[str, Distribution] | CorrelatedObservations,
                  correlations: Mapping[tuple[str, str], float] | Iterable[Sequence[Any]] | None = None,
                  units: Mapping[str, Any] | None = None, title: str = ""):
-        if isinstance(inputs, CorrelatedObservations):
-            correlations = {**inputs.correlations, **dict(_corr_items(correlations))}
-            inputs = inputs.inputs
+        correlations = self._set_inputs(inputs, correlations, title)
         eq_texts = [equations] if isinstance(equations, str) else list(equations)
         if not eq_texts:
             raise _error("a model needs at least one equation", ("equations",))
-        self.title = title
-        self.inputs: dict[str, Distribution] = {}
-        for name, dist in inputs.items():
-            if not isinstance(name, str) or not name.isidentifier() or name in FUNCTIONS or name in CONSTANTS:
-                raise _error(f"input name {name!r} is not usable in equations (use letters, digits "
-                             "and _, not a function name)", ("inputs", name))
-            if not isinstance(dist, Distribution):
-                raise _error(f"input {name!r}: expected a distribution (Normal, Rectangular, TypeA..., "
-                             f"got {type(dist).__name__})", ("inputs", name))
-            if not dist.label:
-                dist.label = name
-            self.inputs[name] = dist
-        self.input_names: tuple[str, ...] = tuple(self.inputs)
-        self.input_index: dict[str, int] = {n: i for i, n in enumerate(self.input_names)}
-        self.input_scales = {n: d.scale for n, d in self.inputs.items()}
 
         # parse equations in order; earlier outputs are known names for later ones
         known_units: dict[str, pint.Unit] = {n: s.base for n, s in self.input_scales.items()}
@@ -129,21 +142,38 @@ class Model:
                 raise _error(f"input {name!r} is not used in any equation (a typo in the equation or "
                              "a left-over input?)", ("inputs", name))
         self._derivatives: dict[tuple[str, ...], Tree] = {}
-        self.correlations: dict[tuple[str, str], float] = {}
-        self.correlation_matrix = np.eye(len(self.input_names))
         self._set_correlations(correlations)
 
     # ------------------------------------------------------------------ construction helpers
+    def _set_inputs(self, inputs: Mapping[str, Distribution] | CorrelatedObservations, correlations: Any,
+                    title: str) -> Any:
+        """Check and keep the inputs (shared by equation and function models); returns the
+        correlations to set, with those of correlated Type A series added."""
+        if isinstance(inputs, CorrelatedObservations):
+            correlations = {**inputs.correlations, **dict(_corr_items(correlations))}
+            inputs = inputs.inputs
+        self.title = title
+        self.inputs: dict[str, Distribution] = {}
+        for name, dist in inputs.items():
+            if not isinstance(name, str) or not name.isidentifier() or name in FUNCTIONS or name in CONSTANTS:
+                raise _error(f"input name {name!r} is not usable in equations (use letters, digits "
+                             "and _, not a function name)", ("inputs", name))
+            if not isinstance(dist, Distribution):
+                raise _error(f"input {name!r}: expected a distribution (Normal, Rectangular, TypeA..., "
+                             f"got {type(dist).__name__})", ("inputs", name))
+            if not dist.label:
+                dist.label = name
+            self.inputs[name] = dist
+        self.input_names: tuple[str, ...] = tuple(self.inputs)
+        self.input_index: dict[str, int] = {n: i for i, n in enumerate(self.input_names)}
+        self.input_scales = {n: d.scale for n, d in self.inputs.items()}
+        self.correlations: dict[tuple[str, str], float] = {}
+        self.correlation_matrix = np.eye(len(self.input_names))
+        return correlations
+
     def _display_unit(self, eq: Equation, display: Mapping[str, pint.Unit], requested: Any, i: int) -> pint.Unit:
         if requested is not None:
-            try:
-                unit = ureg.Unit(str(requested))
-            except Exception:
-                raise _error(f"unit {requested!r} for output {eq.output!r} is not a known unit", ("units", eq.output)) from None
-            if base_unit(unit).dimensionality != eq.unit.dimensionality:
-                raise _error(f"unit {requested!r} for output {eq.output!r} does not match its dimension "
-                             f"{eq.unit.dimensionality}", ("units", eq.output))
-            return unit
+            return requested_unit(eq.output, requested, eq.unit)
         tried = set()   # each distinct unit once (pint's == costs microseconds; 50 inputs in V)
         for name in eq.inputs_in_order:   # same base unit (so rad and dimensionless differ)
             unit = display[name]
@@ -206,6 +236,40 @@ class Model:
             self._derivatives[key] = tree
         return tree
 
+    # ------------------------------------------------------------------ evaluation
+    #: True when the model has exact higher derivatives (GUM second-order terms)
+    symbolic = True
+
+    def linearise(self) -> tuple[dict[str, float], np.ndarray]:
+        """Output values y_j and the sensitivity matrix J[j, i] = ∂y_j/∂x_i at the input
+        estimates, all in SI base units (the GUM's linearisation)."""
+        env = {k: np.float64(v) for k, v in self.estimates_base().items()}
+        y_base, rows = {}, {}
+        for y in self.outputs:
+            # y and all its sensitivities in one pass: the same numbers as evaluating the tree and
+            # its derivative trees; anything unusual (non-finite, a literal division by zero inside
+            # sign(), ...) is left to the tree route, which gives the values or the errors
+            try:
+                with np.errstate(all="ignore"):
+                    value, grads = gradient(self.trees[y], env)
+                value = float(value)
+                rows[y] = [float(grads[v]) for v in self.dependencies[y]]
+            except Exception:
+                value, rows[y] = math.nan, [math.nan] * len(self.dependencies[y])
+            y_base[y] = value if math.isfinite(value) else finite_value(self.trees[y], env, f"output {y!r}")
+        J = np.zeros((len(self.outputs), len(self.input_names)))
+        for j, y in enumerate(self.outputs):
+            for v, c in zip(self.dependencies[y], rows[y]):
+                J[j, self.input_index[v]] = c if math.isfinite(c) else finite_value(
+                    self.derivative(y, v), env, f"sensitivity ∂{y}/∂{v}")
+        return y_base, J
+
+    def evaluate_base(self, env: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+        """The outputs for ``n`` trials of the inputs (arrays in SI base units), as arrays of
+        length ``n`` in SI base units (Monte Carlo); run under ``np.errstate`` as needed."""
+        return {y: np.broadcast_to(np.asarray(evaluate(self.trees[y], env), dtype=float), (n,)).copy()
+                for y in self.outputs}
+
     # ------------------------------------------------------------------ numbers
     def estimates_base(self) -> dict[str, float]:
         """Input estimates in SI base units."""
@@ -228,7 +292,7 @@ class Model:
             if len(self.outputs) != 1:
                 raise ModelError(f"the model has several outputs ({', '.join(self.outputs)}); name one")
             return self.outputs[0]
-        if name not in self.trees:
+        if name not in self.outputs:
             raise ModelError(f"unknown output {name!r}; outputs are {', '.join(self.outputs)}")
         return name
 

@@ -25,7 +25,6 @@ import pint
 
 from labauto.uncertainty.distributions import Normal, StudentT
 from labauto.uncertainty.errors import MonteCarloError, WelchSatterthwaiteError
-from labauto.uncertainty.expression import evaluate
 from labauto.uncertainty.model import Model
 from labauto.uncertainty.rounding import round_significant
 
@@ -131,8 +130,9 @@ def _evaluate_block(model: Model, sampler: _Sampler, rng: np.random.Generator, n
     env = sampler.draw(rng, n)
     out = {}
     with np.errstate(all="ignore"):
+        values = model.evaluate_base(env, n)
         for y in model.outputs:
-            v = np.broadcast_to(np.asarray(evaluate(model.trees[y], env), dtype=float), (n,)).copy()
+            v = values[y]
             bad = int(np.count_nonzero(~np.isfinite(v)))
             if bad:
                 raise MonteCarloError(

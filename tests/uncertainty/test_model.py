@@ -161,3 +161,11 @@ def test_calibration_error_model_as_used_by_the_evaluation():
     assert b.combined_uncertainty.to("V").magnitude == pytest.approx(u, rel=1e-4)
     assert [r.source for r in b.rows] == ["mean indication", "calibrator", "resolution"]
     assert [r.sensitivity.magnitude for r in b.rows] == [1.0, -1.0, 1.0]
+
+
+def test_an_equation_model_survives_pickling():
+    # (Model.__new__ picks the function-model class for callables; unpickling calls it without arguments)
+    import pickle
+    m = Model("y = 2*a", inputs={"a": Normal(1.0, 0.1, unit="V")})
+    again = pickle.loads(pickle.dumps(m))
+    assert type(again) is Model and gum(again).u("y").to("V").magnitude == pytest.approx(0.2)
