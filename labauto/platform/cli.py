@@ -112,7 +112,7 @@ def issue_token(lab_id: int = typer.Option(..., help="lab id (from register-lab)
         _fail(exc.detail)
     finally:
         database.dispose()
-    console.print(f"token id {issued.id} for lab {lab_id}")
+    typer.echo(f"token id {issued.id} for lab {lab_id}", err=True)   # stdout: the token line only
     typer.echo(f"token: {issued.token}")
 
 

@@ -12,15 +12,18 @@ as code (a lookup, a loop, a library call); for those, pass the function::
 The function is called with one keyword argument per input (its parameter names are the input
 names), each a pint quantity of :mod:`labauto.units` — a number when the model is checked, a
 numpy array for Monte Carlo — and returns a quantity (a plain number is dimensionless), a
-tuple of them (name them with ``outputs=[...]``) or a dict ``{output name: quantity}``.  Write
+tuple of them (name them with ``outputs=[...]``), a named tuple or a dict
+``{output name: quantity}``.  Write
 it with numpy functions (``np.sqrt``, not ``math.sqrt``) so that it works on arrays.
 
 * Units: the function is called once with the input estimates when the model is built; pint
   refuses inconsistent units there (:class:`UnitConsistencyError`), before any uncertainty is
   computed.  An output's unit is the unit the function returns it in (``units=`` overrides).
-* Sensitivity coefficients: numerical, by central differences with steps h = u(x_i)/100 and
-  h/2 combined by Richardson extrapolation (truncation error O(h⁴); for a quadratic model
-  exact up to rounding), all 4N + 1 points in one vectorised call.  No second-order terms
+* The function always gets each input in the unit it was given in (an estimate in °C comes as
+  a °C quantity, also for Monte Carlo), so code that reads ``.magnitude`` behaves the same.
+* Sensitivity coefficients: numerical, by central differences with steps h = u(x_i)/100 (at
+  least 10⁻⁷·|x_i|) and h/2 combined by Richardson extrapolation (truncation error O(h⁴); for
+  a quadratic model exact up to rounding), all 4N + 1 points in one vectorised call.  No second-order terms
   (they need exact higher derivatives): use Monte Carlo for a strongly non-linear function.
 """
 from __future__ import annotations
@@ -39,8 +42,19 @@ from labauto.uncertainty.model import Model, _error, requested_unit
 from labauto.uncertainty.quantities import UnitScale, base_unit
 from labauto.units import Q_, ureg
 
-#: relative step of the numerical derivatives, in units of u(x_i)
+#: step of the numerical derivatives, in units of u(x_i) ...
 STEP = 1e-2
+#: ... but at least this fraction of |x_i|
+MIN_RELATIVE_STEP = 1e-7
+
+
+def _as_mapping(result: Any) -> Mapping[str, Any] | None:
+    """A dict result, or a named tuple's fields as one; None for anything else."""
+    if isinstance(result, Mapping):
+        return result
+    if isinstance(result, tuple) and hasattr(result, "_asdict"):
+        return result._asdict()
+    return None
 
 
 @dataclass(frozen=True)
@@ -56,11 +70,13 @@ class FunctionModel(Model):
 
     symbolic = False
 
-    def __init__(self, function: Callable[..., Any],
+    def __init__(self, equations: Callable[..., Any],
                  inputs: Mapping[str, Distribution] | CorrelatedObservations,
                  correlations: Mapping[tuple[str, str], float] | Iterable[Sequence[Any]] | None = None,
                  units: Mapping[str, Any] | None = None, title: str = "",
                  outputs: str | Sequence[str] | None = None):
+        """``equations`` is the function (the parameter keeps :class:`Model`'s name)."""
+        function = equations
         correlations = self._set_inputs(inputs, correlations, title)
         self.function = function
         name = getattr(function, "__name__", "model")
@@ -80,8 +96,9 @@ class FunctionModel(Model):
             raise _error(f"units given for unknown output(s) {', '.join(sorted(requested))}; outputs are "
                          f"{', '.join(self.outputs)}", ("units",))
         args = ", ".join(self._params)
+        keyed = _as_mapping(at_estimates) is not None
         self.equations = [FunctionEquation(y, f"{y} = {self._name}({args})"
-                                           + (f"[{j}]" if len(self.outputs) > 1 else ""))
+                                           + ((f"[{y!r}]" if keyed else f"[{j}]") if len(self.outputs) > 1 else ""))
                           for j, y in enumerate(self.outputs)]
         deps = tuple(n for n in self.input_names if n in self._params)
         self.dependencies: dict[str, tuple[str, ...]] = {y: deps for y in self.outputs}
@@ -122,8 +139,9 @@ class FunctionModel(Model):
 
     def _output_names(self, result: Any, outputs: str | Sequence[str] | None, name: str) -> tuple[str, ...]:
         given = [outputs] if isinstance(outputs, str) else list(outputs or [])
-        if isinstance(result, Mapping):
-            names = [str(k) for k in result]
+        mapping = _as_mapping(result)
+        if mapping is not None:   # a dict or a named tuple: the function names its outputs
+            names = [str(k) for k in mapping]
             if given and given != names:
                 raise _error(f"outputs={given} but {self._name}() returns {names}", ("outputs",))
         elif isinstance(result, (tuple, list)):
@@ -147,16 +165,24 @@ class FunctionModel(Model):
         return tuple(names)
 
     def _split(self, result: Any) -> list[Any]:
-        if isinstance(result, Mapping):
-            return [result[y] for y in self.outputs] if hasattr(self, "outputs") else list(result.values())
+        mapping = _as_mapping(result)
+        if mapping is not None:
+            return [mapping[y] for y in self.outputs] if hasattr(self, "outputs") else list(mapping.values())
         if isinstance(result, (tuple, list)):
             return list(result)
         return [result]
 
     # ------------------------------------------------------------------ evaluation
     def _call_base(self, env: Mapping[str, Any]) -> dict[str, Any]:
-        """The outputs (SI base magnitudes) for inputs given as SI base magnitudes."""
-        kwargs = {n: Q_(env[n], self.input_scales[n].base) for n in self._params}
+        """The outputs (SI base magnitudes) for inputs given as SI base magnitudes.  The function
+        gets each input in the unit it was given in (as when the model was checked), so code
+        that reads ``.magnitude`` (a table look-up) or uses an offset unit (°C) computes what
+        it computed then."""
+        kwargs = {}
+        for n in self._params:
+            scale = self.input_scales[n]
+            kwargs[n] = (Q_(env[n], scale.base).to(scale.unit) if scale.offset
+                         else Q_(env[n] / scale.factor, scale.unit))
         values = self._split(self.function(**kwargs))
         out = {}
         for y, q in zip(self.outputs, values):
@@ -173,10 +199,10 @@ class FunctionModel(Model):
         n_in = len(self.input_names)
         cols = 1 + 4 * n_in
         env = {n: np.full(cols, x[n], dtype=float) for n in self.input_names}
-        steps = np.empty(n_in)
         for i, n in enumerate(self.input_names):
-            h = STEP * u[i] if u[i] > 0 else (1e-6 * abs(x[n]) or 1e-9)
-            steps[i] = h
+            # u/100, but not below 1e-7 |x|: smaller steps drown in the rounding of x + h and
+            # of y (a frequency with u/x = 1e-12 would give c wrong in the 2nd digit)
+            h = max(STEP * u[i], MIN_RELATIVE_STEP * abs(x[n])) or 1e-9
             for k, d in enumerate((h, -h, h / 2, -h / 2)):
                 env[n][1 + 4 * i + k] = x[n] + d
         try:
@@ -184,7 +210,11 @@ class FunctionModel(Model):
                 values = {y: np.broadcast_to(np.asarray(v, dtype=float), (cols,))
                           for y, v in self._call_base(env).items()}
         except Exception:   # not vectorised (math.sqrt, if/else on a value ...): point by point
-            values = self._pointwise(env, cols)
+            try:
+                values = self._pointwise(env, cols)
+            except Exception as exc:
+                raise ModelError(f"{self._name}() failed within u(x) of the input estimates "
+                                 f"({type(exc).__name__}: {exc})") from None
         y_base: dict[str, float] = {}
         J = np.zeros((len(self.outputs), n_in))
         for j, y in enumerate(self.outputs):
@@ -195,9 +225,9 @@ class FunctionModel(Model):
             for i, n in enumerate(self.input_names):
                 if n not in self._params:
                     continue
-                h = steps[i]
+                a = env[n][1 + 4 * i: 5 + 4 * i]   # the points actually taken (x ± h rounds)
                 p, m, p2, m2 = v[1 + 4 * i: 5 + 4 * i]
-                d1, d2 = (p - m) / (2 * h), (p2 - m2) / h
+                d1, d2 = (p - m) / (a[0] - a[1]), (p2 - m2) / (a[2] - a[3])
                 c = d2 + (d2 - d1) / 3.0          # Richardson: the h² error terms cancel
                 if not math.isfinite(c):
                     raise ModelError(f"sensitivity ∂{y}/∂{n} of {self._name}() is not finite at the "

@@ -42,9 +42,10 @@ def finite_value(tree: Tree, env: Mapping[str, Any], what: str) -> float:
                          "check the estimates (division by zero, log of a non-positive value, ...)")
     return v
 #: coherent SI units with special names, and the prefixes, that a composed unit is stated in
-#: when it is one of them exactly (mA·V -> mW, V/mA -> kΩ, A·s·V -> J)
-_NAMED_SI = ("watt", "joule", "newton", "pascal", "ohm", "siemens", "coulomb", "farad", "henry",
-             "tesla", "weber", "hertz")
+#: when it is one of them exactly (V/mA -> kΩ, mA·s -> mC).  Only names that are unambiguous for
+#: their dimension: not W (V·A is also apparent power), J (N·m is also torque) or Hz (1/s is also
+#: a count rate or an angular velocity) - give units= for those.
+_NAMED_SI = ("newton", "pascal", "ohm", "siemens", "coulomb", "farad", "henry", "tesla", "weber")
 _PREFIXES = {1.0: "", 1e-3: "milli", 1e-6: "micro", 1e-9: "nano", 1e-12: "pico", 1e3: "kilo",
              1e6: "mega", 1e9: "giga"}
 

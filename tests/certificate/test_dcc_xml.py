@@ -86,12 +86,14 @@ def test_conformance_probability_and_specific_risk_are_in_the_dcc(schema, cal_re
     read back; a result without them (older runs) writes none."""
     import dataclasses
 
-    from labauto.conformity.risk import conformance_probability
+    from labauto.conformity.rules import simple_acceptance
     points = []
-    for p in cal_result.points:
-        pc = conformance_probability(p.error, p.expanded_uncertainty / p.coverage_factor, p.tolerance)
-        points.append(dataclasses.replace(p, conformance_probability=pc,
-                                          specific_risk=1 - pc if p.decision == "pass" else pc))
+    for p in cal_result.points:   # the figures the evaluation attaches (labauto.evaluation)
+        d = simple_acceptance().decide(p.error, p.expanded_uncertainty, p.tolerance,
+                                       coverage_factor=p.coverage_factor)
+        assert d.decision == p.decision
+        points.append(dataclasses.replace(p, conformance_probability=d.conformance_probability,
+                                          specific_risk=d.specific_risk))
     xml = build_dcc(dataclasses.replace(cal_result, points=tuple(points)))
     _assert_valid(schema, xml)
     got = parse_dcc_summary(xml)["points"]
@@ -99,8 +101,11 @@ def test_conformance_probability_and_specific_risk_are_in_the_dcc(schema, cal_re
         assert g["conformance_probability"] == pytest.approx(p.conformance_probability, rel=1e-12)
         assert g["specific_risk"] == pytest.approx(p.specific_risk, rel=1e-12, abs=1e-300)
     # the failing point (P08): its error lies outside the tolerance, so conformance is less likely
-    # than not (0.115), and the risk that "fail" is wrong is that same probability
+    # than not (0.115), and the risk that "fail" is wrong (false reject) is that same probability;
+    # for a passing point the risk is the false-accept probability 1 - p_c
     assert got[7]["conformity"] == "fail" and 0 < got[7]["conformance_probability"] < 0.5
-    assert got[7]["specific_risk"] == got[7]["conformance_probability"]
+    assert got[7]["specific_risk"] == pytest.approx(got[7]["conformance_probability"], rel=1e-12)
+    assert got[0]["conformity"] == "pass"
+    assert got[0]["specific_risk"] == pytest.approx(1 - got[0]["conformance_probability"], rel=1e-9, abs=1e-15)
     assert b'refType="labauto_conformanceProbability"' in xml and b"<si:unit>\\one</si:unit>" in xml
     assert all(g["conformance_probability"] is None for g in parse_dcc_summary(build_dcc(cal_result))["points"])

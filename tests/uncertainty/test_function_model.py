@@ -87,7 +87,7 @@ def test_several_outputs_from_a_dict_with_correlated_inputs():
     assert a.u("Z").to("ohm").magnitude == pytest.approx(0.236, abs=5e-4)
     assert a.corr("X", "Z") == pytest.approx(0.993, abs=5e-4)
     doc = result_dict(a, None, k=2)
-    assert doc["model"]["equations"][0] == "R = impedance(V, I, phi)[0]"
+    assert doc["model"]["equations"][0] == "R = impedance(V, I, phi)['R']"
 
 
 def test_tuple_outputs_need_names_and_a_non_vectorised_function_still_works_for_the_gum():
@@ -140,4 +140,59 @@ def test_non_finite_sensitivity_is_reported():
 
     m = Model(root, inputs={"x": Normal(0.0, 1e-3, unit="m**2")}, outputs="y")
     with pytest.raises(ModelError, match="not finite"):
+        gum(m)
+
+
+def test_the_function_gets_each_input_in_its_own_unit_also_for_gum_and_monte_carlo():
+    # a correction table read by .magnitude in degC (the review found the GUM fed it kelvin)
+    table_t, table_c = [15.0, 20.0, 25.0, 30.0], [0.010, 0.020, 0.035, 0.050]
+
+    def corrected(t):
+        return t + Q_(np.interp(t.magnitude, table_t, table_c), "delta_degC")
+
+    m = Model(corrected, inputs={"t": Normal(22.0, 0.05, unit="degC")}, outputs="t_c")
+    g = gum(m)
+    # 22 degC + 0.026 degC (interpolated between 0.020 and 0.035); slope 1 + 0.003/K
+    assert g.estimate("t_c").to("degC").magnitude == pytest.approx(22.026, abs=1e-12)
+    assert g.sensitivity("t_c", "t").magnitude == pytest.approx(1.003, rel=1e-9)
+    mc = monte_carlo(m, 100_000, seed=2)
+    assert mc.estimate("t_c").to("degC").magnitude == pytest.approx(22.026, abs=0.001)
+    # an offset-unit value used as such: 2 x 22 degC is what pint says it is, in both routes
+    twice = Model(lambda t: 2 * t, inputs={"t": Normal(22.0, 0.05, unit="degC")}, outputs="y")
+    assert gum(twice).estimate("y").to("degC").magnitude == pytest.approx(2 * Q_(22.0, "degC").magnitude)
+
+
+@pytest.mark.parametrize("relative_u", [1e-9, 1e-11, 1e-13])
+def test_sensitivity_stays_exact_for_tiny_relative_uncertainties(relative_u):
+    # frequency calibrations: u/x of 1e-11 to 1e-13 (steps of u/100 alone drowned in rounding)
+    def double(nu):
+        return 2 * nu
+
+    m = Model(double, inputs={"nu": Normal(10e6, 10e6 * relative_u, unit="Hz")}, outputs="f")
+    assert gum(m).sensitivity("f", "nu").magnitude == pytest.approx(2.0, rel=1e-7)
+    assert gum(m).u("f").to("Hz").magnitude == pytest.approx(2 * 10e6 * relative_u, rel=1e-7)
+
+
+def test_named_tuple_outputs_take_their_field_names():
+    from collections import namedtuple
+    Polar = namedtuple("Polar", "r angle")
+
+    def polar(x, y):
+        return Polar(np.hypot(x, y), np.arctan2(y, x))
+
+    inputs = {"x": Normal(3.0, 0.01, unit="m"), "y": Normal(4.0, 0.01, unit="m")}
+    g = gum(Model(equations=polar, inputs=inputs))          # (keyword form of Model works too)
+    assert g.outputs == ("r", "angle")
+    assert g.estimate("r").to("m").magnitude == pytest.approx(5.0)
+    assert g.estimate("angle").to("rad").magnitude == pytest.approx(math.atan2(4, 3))
+    with pytest.raises(ModelError, match=r"outputs=\['angle', 'r'\] but polar\(\) returns \['r', 'angle'\]"):
+        Model(polar, inputs=inputs, outputs=["angle", "r"])
+
+
+def test_a_scalar_only_function_failing_near_the_estimate_is_a_model_error():
+    def root(x):
+        return math.sqrt(x.m_as("m**2")) * Q_(1, "m")      # math: no arrays, and no negative x
+
+    m = Model(root, inputs={"x": Normal(1e-12, 1e-9, unit="m**2")}, outputs="y")
+    with pytest.raises(ModelError, match="failed within u\\(x\\) of the input estimates.*ValueError"):
         gum(m)

@@ -78,10 +78,13 @@ def test_output_unit_can_be_chosen_and_is_checked():
     # no input has the output's unit: the inputs' units composed, not SI base units
     ("y = a*b", {"a": ("V", 10.0), "b": ("V", 2.0)}, (20.0, "V²")),
     # ... stated in a prefixed SI unit with a special name when the composition is exactly one
-    ("P = U*I", {"U": ("V", 10.0), "I": ("mA", 2.0)}, (20.0, "mW")),
     ("R = U/I", {"U": ("V", 10.0), "I": ("mA", 2.0)}, (5.0, "kΩ")),
-    ("f = 1/T", {"T": ("ms", 10.0)}, (0.1, "kHz")),
-    (["P = U*I", "E = P*t"], {"U": ("V", 10.0), "I": ("A", 2.0), "t": ("s", 3.0)}, (60.0, "J")),
+    ("Q = I*t", {"I": ("mA", 2.0), "t": ("s", 3.0)}, (6.0, "mC")),
+    # ... but not where the name is ambiguous: V·A may be apparent power, N·m torque, 1/s a rate
+    ("P = U*I", {"U": ("V", 10.0), "I": ("mA", 2.0)}, (20.0, "mA·V")),
+    ("M = F*l", {"F": ("N", 10.0), "l": ("m", 0.5)}, (5.0, "m·N")),
+    ("f = 1/T", {"T": ("ms", 10.0)}, (0.1, "1/ms")),
+    (["P = U*I", "E = P*t"], {"U": ("V", 10.0), "I": ("A", 2.0), "t": ("s", 3.0)}, (60.0, "A·s·V")),
     # a ratio of like quantities is a plain number, not mV/V
     ("r = U/V", {"U": ("mV", 10.0), "V": ("V", 2.0)}, (0.005, "")),
     # an input with the output's unit still gives it (the first one in the equation)
