@@ -104,7 +104,7 @@ def _admin(root, r: CalibrationResult) -> None:
     adm = _sub(root, _d("administrativeData"))
     sw = _sub(_sub(adm, _d("dccSoftware")), _d("software"))
     _text(sw, "name", "labauto")
-    _sub(sw, _d("release"), labauto.__version__)
+    _sub(sw, _d("release"), f"v{labauto.__version__}")   # PTB's release format: a letter first
 
     core = _sub(adm, _d("coreData"))
     _sub(core, _d("countryCodeISO3166_1"), r.country)

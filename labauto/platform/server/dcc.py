@@ -4,7 +4,7 @@ Stages (each failure names its stage; the API returns it as ``stage``):
 ``well-formed`` (safe parse: no entities resolved, no DTD, no network), ``schema`` (the DCC
 XSD of the document's ``schemaVersion``, 3.1.0 - 3.3.0, from the configured schema
 directory laid out as ``vX.Y.Z/dcc.xsd``; 3.1.x without its signature, see
-:meth:`SchemaRegistry.validate`), ``schematron`` (a subset of PTB's rules, see
+:meth:`SchemaRegistry.validate`), ``schematron`` (PTB's error-role Schematron rules, see
 :func:`check_rules`), ``signature`` (the enveloped XML signature verifies
 against the certificate it embeds) and — in :mod:`publishing` — ``signer`` (that certificate is
 one registered for the publishing lab).
@@ -217,20 +217,17 @@ class Admitted:
 
 
 def check_rules(root: etree._Element) -> None:
-    """The part of PTB's Schematron rules (schema/dcc.sch, XSLT 2 - which lxml cannot run) that
-    the platform enforces: every ``dcc:content/@lang`` is declared in
-    ``dcc:coreData/dcc:usedLangCodeISO639_1`` (the sch "language attributes" pattern)."""
-    declared = {(e.text or "").strip() for e in root.iterfind(
-        "dcc:administrativeData/dcc:coreData/dcc:usedLangCodeISO639_1", NS)}
-    for el in root.iterfind(".//dcc:content[@lang]", NS):
-        if el.get("lang") not in declared:
-            raise AdmissionError("schematron", f"line {el.sourceline}: invalid language code: "
-                                 f"{el.get('lang')!r} is not declared in dcc:usedLangCodeISO639_1 "
-                                 f"(declared: {', '.join(sorted(declared)) or 'none'})")
+    """The ``schematron`` stage: every rule of role ``error`` of PTB's Schematron (schema/dcc.sch,
+    XSLT 2 - which lxml cannot run), implemented in :mod:`labauto.platform.server.schematron`;
+    PTB's warnings are not enforced."""
+    # imported here: schematron imports AdmissionError from this module
+    from labauto.platform.server import schematron
+
+    schematron.check(root)
 
 
 def admit(xml: bytes, schemas: SchemaRegistry) -> Admitted:
-    """Run the well-formed, schema, Schematron-subset and signature stages; return the facts."""
+    """Run the well-formed, schema, Schematron and signature stages; return the facts."""
     root = parse_well_formed(xml)
     version = schemas.validate(root)
     check_rules(root)

@@ -1,0 +1,441 @@
+"""PTB's error-role Schematron rules (:mod:`labauto.platform.server.schematron`), reached through
+the admission stage :func:`~labauto.platform.server.dcc.check_rules`.
+
+Each case takes a valid DCC — PTB's ``examples/valid.xml`` (read from the shared DCC folder,
+never copied) or labauto's own ``build_dcc`` output — breaks one thing with an edit that adds no
+line before the offending element, and expects stage ``schematron``, PTB's message and the line
+of the offending element.  Some cases build structures the DCC 3.3.0 XSD would refuse: PTB's
+tests name paths that only exist outside it (see the docstrings in the module); the rules run on
+the tree.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from lxml import etree
+
+from labauto.certificate.dcc_xml import build_dcc
+from labauto.platform.server.dcc import AdmissionError, check_rules, parse_well_formed
+
+TESTS = Path(__file__).resolve().parents[1]
+
+Edit = Callable[[bytes], bytes]
+
+
+def replace(old: bytes, new: bytes) -> Edit:
+    """Replace the first occurrence of ``old`` (which must be there)."""
+    def edit(doc: bytes) -> bytes:
+        assert old in doc, old
+        return doc.replace(old, new, 1)
+    return edit
+
+
+def after(old: bytes, insertion: bytes) -> Edit:
+    return replace(old, old + insertion)
+
+
+def after_match(pattern: bytes, insertion: bytes) -> Edit:
+    """Insert after the first match of the regular expression ``pattern``."""
+    def edit(doc: bytes) -> bytes:
+        m = re.search(pattern, doc)
+        assert m, pattern
+        return doc[:m.end()] + insertion + doc[m.end():]
+    return edit
+
+
+def edits(*steps: Edit) -> Edit:
+    def edit(doc: bytes) -> bytes:
+        for step in steps:
+            doc = step(doc)
+        return doc
+    return edit
+
+
+def strip_lang(doc: bytes) -> bytes:
+    return doc.replace(b' lang="de"', b"").replace(b' lang="en"', b"")
+
+
+@dataclass
+class Case:
+    id: str
+    edit: Edit
+    blame: bytes        # regular expression: the offending element starts where it matches
+    message: str        # PTB's message, filled in
+    base: str = "ptb"   # "ptb" (examples/valid.xml) or "labauto" (build_dcc)
+
+
+REL_LIST = (b"<dcc:relativeUncertainty><dcc:relativeUncertaintyXmlList><si:valueXMLList>0.01"
+            b"</si:valueXMLList><si:unitXMLList>\\one</si:unitXMLList>"
+            b"</dcc:relativeUncertaintyXmlList></dcc:relativeUncertainty>")
+REL_SINGLE = (b"<dcc:relativeUncertainty><dcc:relativeUncertainty><si:value>%s</si:value>"
+              b"<si:unit>\\one</si:unit></dcc:relativeUncertainty></dcc:relativeUncertainty>")
+EXPANDED_UNC = (b"<si:expandedUnc><si:uncertainty>%s</si:uncertainty><si:coverageFactor>2"
+                b"</si:coverageFactor><si:coverageProbability>0.95</si:coverageProbability>"
+                b"</si:expandedUnc>")
+EXPANDED_UNC_LIST = (b"<si:realListXMLList><si:expandedUncXMLList><si:uncertaintyXMLList>0.1"
+                     b"</si:uncertaintyXMLList><si:coverageFactorXMLList>2"
+                     b"</si:coverageFactorXMLList><si:coverageProbabilityXMLList>0.95"
+                     b"</si:coverageProbabilityXMLList>"
+                     b"</si:expandedUncXMLList></si:realListXMLList>")
+RANGE_MIN = b'<dcc:quantity refType="basic_validityRangeMin">'
+LIMIT_LOWER = b'<dcc:quantity refType="basic_acceptanceLimitLower">'
+ERROR_VALUES = b"<si:valueXMLList>0.072 0.089 0.107 -0.009 -0.084</si:valueXMLList>"
+ERROR_REAL_LIST_END = (rb"<si:distributionXMLList>normal</si:distributionXMLList>\s*"
+                       rb"</si:expandedUncXMLList>\s*</si:realListXMLList>")
+SPACING = ("contains improper spacing. Ensure exactly one space separates entries with no "
+           "leading/trailing spaces.")
+
+
+def list_case(id: str, edit: Edit, blame: bytes, subject: str, value: str) -> Case:
+    return Case(f"lists-{id}", edit, blame,
+                f"Invalid list formatting: {subject} {SPACING} Found: {value!r}.")
+
+
+CASES = [
+    # usedMethods placement
+    Case("used-methods-list", lambda d: re.sub(rb"<dcc:usedMethods>.*?</dcc:usedMethods>", b"", d,
+                                               count=1, flags=re.S),
+         rb'<dcc:list refType="gp_table1">',
+         "Missing measurement methods: No methods declared globally, locally, or for individual "
+         "quantities. Each quantity must have associated used methods declared."),
+    Case("used-methods-quantity", lambda d: re.sub(rb"<dcc:usedMethods>.*?</dcc:usedMethods>", b"",
+                                                   d, count=1, flags=re.S),
+         rb'<dcc:quantity refType="basic_nominalValue">',
+         "Missing measurement methods: No methods declared globally or locally for this quantity. "
+         "Measurement methods are required.", base="labauto"),
+    # influenceConditions placement
+    Case("influence-conditions-list",
+         lambda d: re.sub(rb"<dcc:influenceConditions>.*?</dcc:influenceConditions>", b"", d,
+                          count=1, flags=re.S),
+         rb'<dcc:list refType="gp_table1">',
+         "Missing influence conditions: No conditions declared globally, locally, or for "
+         "individual quantities. Each quantity must have associated influence conditions."),
+    Case("influence-conditions-quantity",
+         lambda d: re.sub(rb"<dcc:influenceConditions>.*?</dcc:influenceConditions>", b"", d,
+                          count=1, flags=re.S),
+         rb'<dcc:quantity refType="basic_nominalValue">',
+         "Missing influence conditions: No conditions declared globally or locally for this "
+         "quantity. Influence conditions are required.", base="labauto"),
+    # @refId links
+    Case("ref-id-unknown", replace(b"<dcc:measurementResult>",
+                                   b'<dcc:measurementResult refId="table9">'),
+         rb"<dcc:measurementResult refId",
+         "Invalid reference ID: The refId 'table9' does not correspond to any existing ID in the "
+         "document."),
+    # languages of dcc:content
+    Case("lang-undeclared", replace(b'<dcc:content lang="en">Order no.',
+                                    b'<dcc:content lang="fr">Order no.'),
+         rb'<dcc:content lang="fr">',
+         "Invalid language code: The language code 'fr' is not declared in "
+         "dcc:usedLangCodeISO639_1. Available codes are: en, de."),
+    Case("lang-missing", replace(b'<dcc:content lang="de">Auftrags Nr.</dcc:content>', b""),
+         rb'<dcc:name>\s*<dcc:content lang="en">Order no\.',
+         "The dcc:content elements use only [en] of the declared languages [en, de]. Add missing "
+         "languages or use one without a @lang attribute."),
+    Case("lang-twice", replace(b'<dcc:content lang="de">Auftrags Nr.',
+                               b'<dcc:content lang="en">Auftrags Nr.'),
+         rb'<dcc:name>\s*<dcc:content lang="en">Auftrags',
+         "Duplicate language codes detected in dcc:content elements: [en, en]. Each dcc:content "
+         "element must use a unique @lang value."),
+    # performance dates
+    Case("end-before-begin", replace(b"<dcc:endPerformanceDate>1957-08-13<",
+                                     b"<dcc:endPerformanceDate>1957-08-12<"),
+         rb"<dcc:endPerformanceDate>",
+         "Invalid date range: The calibration end date (1957-08-12) cannot be before the beginning "
+         "date (1957-08-13)."),
+    Case("end-before-begin-timezones",   # begins 1957-08-13T02:00Z, ends 1957-08-13T00:00Z
+         edits(replace(b"<dcc:beginPerformanceDate>1957-08-13<",
+                       b"<dcc:beginPerformanceDate>1957-08-13-02:00<"),
+               replace(b"<dcc:endPerformanceDate>1957-08-13<",
+                       b"<dcc:endPerformanceDate>1957-08-13Z<")),
+         rb"<dcc:endPerformanceDate>",
+         "Invalid date range: The calibration end date (1957-08-13Z) cannot be before the "
+         "beginning date (1957-08-13-02:00)."),
+    # software release
+    Case("release-format", replace(b"<dcc:release>v8.2<", b"<dcc:release>8.2<"),
+         rb"<dcc:release>",
+         "Invalid release version format: The release version '8.2' for software "
+         "'Notepad++ (32-bit)' does not follow the required format (e.g., 'v1.2.3' or 'A 1.0')."),
+    # ISO codes
+    Case("iso-639-used", lambda d: d.replace(b"<dcc:usedLangCodeISO639_1>de<",
+                                             b"<dcc:usedLangCodeISO639_1>xx<")
+                                    .replace(b'lang="de"', b'lang="xx"'),
+         rb"<dcc:usedLangCodeISO639_1>xx",
+         "Invalid ISO 639-1 language code: 'xx' is not a valid language code according to the "
+         "ISO 639-1 standard."),
+    Case("iso-639-mandatory", replace(b"<dcc:mandatoryLangCodeISO639_1>en<",
+                                      b"<dcc:mandatoryLangCodeISO639_1>qq<"),
+         rb"<dcc:mandatoryLangCodeISO639_1>",
+         "Invalid ISO 639-1 language code: 'qq' is not a valid language code according to the "
+         "ISO 639-1 standard."),
+    Case("iso-3166", replace(b"<dcc:countryCodeISO3166_1>DE<", b"<dcc:countryCodeISO3166_1>XX<"),
+         rb"<dcc:countryCodeISO3166_1>",
+         "Invalid ISO 3166-1 country code: 'XX' is not a valid country code according to the "
+         "ISO 3166-1 standard."),
+    Case("iso-3166-substring",   # PTB's contains() would take it: a substring of the list
+         replace(b"<dcc:countryCodeISO3166_1>DE<", b"<dcc:countryCodeISO3166_1>D<"),
+         rb"<dcc:countryCodeISO3166_1>",
+         "Invalid ISO 3166-1 country code: 'D' is not a valid country code according to the "
+         "ISO 3166-1 standard."),
+    # relative uncertainty, the five reports on dcc:quantity in PTB's order
+    Case("rel-unc-list-without-expanded-unc-list", after(LIMIT_LOWER, REL_LIST),
+         re.escape(LIMIT_LOWER),
+         "Missing expanded uncertainty: Relative uncertainty is provided but corresponding "
+         "expanded uncertainty is missing."),
+    Case("rel-unc-single-without-expanded-unc", after(RANGE_MIN, REL_SINGLE % b"0.01"),
+         re.escape(RANGE_MIN),
+         "Missing expanded uncertainty: Relative uncertainty is provided but corresponding "
+         "expanded uncertainty is missing."),
+    Case("rel-unc-single-with-value-list",
+         after(LIMIT_LOWER, b"<si:real>" + EXPANDED_UNC % b"0.1" + b"</si:real>"
+               + REL_SINGLE % b"0.01"),
+         re.escape(LIMIT_LOWER),
+         "Inconsistent data format: Value list requires relative uncertainty list, not single "
+         "relative uncertainty value."),
+    Case("rel-unc-list-with-single-value", after(RANGE_MIN, EXPANDED_UNC_LIST + REL_LIST),
+         re.escape(RANGE_MIN),
+         "Inconsistent data format: Single value requires single relative uncertainty, not "
+         "relative uncertainty list."),
+    Case("rel-unc-calculation",
+         edits(after(b"<si:value>306</si:value>", EXPANDED_UNC % b"0.5"),
+               after(RANGE_MIN, REL_SINGLE % b"0.002")),
+         re.escape(RANGE_MIN),
+         "Incorrect relative uncertainty calculation: The relative uncertainty value (0.002) does "
+         "not match the calculation (uncertainty/value = 0.0016339869281045752)."),
+    Case("rel-unc-list-count",
+         after_match(ERROR_REAL_LIST_END, REL_LIST.replace(b">0.01<", b">0.01 0.02 0.03<")),
+         rb"<dcc:relativeUncertainty>",
+         "Count mismatch: The number of relative uncertainty values (3) must match the number of "
+         "measurement values (5) when not using a constant uncertainty."),
+    Case("expanded-unc-list-count",
+         replace(b"<si:uncertaintyXMLList>0.061<", b"<si:uncertaintyXMLList>0.061 0.062<"),
+         rb"<si:realListXMLList>\s*<si:valueXMLList>0\.072",
+         "Count mismatch: The number of expanded uncertainty values (2) must match the number of "
+         "measurement values (5) when not using constant uncertainty."),
+    # units
+    Case("unit-with-space", replace(b"<si:unit>\\kelvin<", b"<si:unit>\\milli \\kelvin<"),
+         rb"<si:unit>",
+         "Invalid unit format: Units cannot contain spaces. Found '\\milli \\kelvin'."),
+    Case("unit-list-count", after_match(re.escape(ERROR_VALUES) + rb"\s*<si:unitXMLList>\\kelvin",
+                                        b" \\kelvin"),
+         rb"<si:unitXMLList>\\kelvin \\kelvin",
+         "Unit count mismatch: If units vary across values, you must provide a unit for each "
+         "value. Found 2 units for 5 values."),
+    # non-SI units
+    Case("non-si-unit-undeclared",
+         after(RANGE_MIN, b"<si:hybrid><si:real><si:value>91.13</si:value>"
+                          b"<si:unit>|degreeFahrenheit</si:unit></si:real></si:hybrid>"),
+         re.escape(RANGE_MIN),
+         "Undeclared non-SI unit: The unit '|degreeFahrenheit' appears to be a non-SI unit but is "
+         "not declared in the dcc:nonSIUnit statements."),
+    Case("non-si-unit-without-definition",
+         after(b'<dcc:statement refType="basic_validityRange">',
+               b"<dcc:nonSIUnit>|mmHg</dcc:nonSIUnit>"),
+         rb'<dcc:statement refType="basic_validityRange">',
+         "Missing non-SI unit definition: The non-SI unit '|mmHg' must have a corresponding "
+         "definition in dcc:nonSIDefinition."),
+    Case("non-si-definition-without-unit",
+         after(b'<dcc:statement refType="basic_validityRange">',
+               b"<dcc:nonSIDefinition>millimetre of mercury, 133.322 Pa</dcc:nonSIDefinition>"),
+         rb'<dcc:statement refType="basic_validityRange">',
+         "Missing non-SI unit declaration: The non-SI unit definition must have a corresponding "
+         "unit declaration in dcc:nonSIUnit."),
+    # duplicate language declarations (without lang-tagged contents: with them, the language
+    # pattern's count rule fails first)
+    Case("used-lang-declared-twice",
+         edits(strip_lang, after(b"<dcc:usedLangCodeISO639_1>de</dcc:usedLangCodeISO639_1>",
+                                 b"<dcc:usedLangCodeISO639_1>de</dcc:usedLangCodeISO639_1>")),
+         rb"<dcc:usedLangCodeISO639_1>de",
+         "Duplicate language code: The language code 'de' is declared multiple times. Each "
+         "language code may only be declared once."),
+    # XML list formatting, in PTB's order of rules
+    list_case("value", replace(b">0.072 0.089 ", b">0.072  0.089 "), rb"0\.072  0\.089",
+              "XML list", "0.072  0.089 0.107 -0.009 -0.084"),
+    list_case("unit", replace(b"<si:unitXMLList>\\kelvin<", b"<si:unitXMLList>\\kelvin\t<"),
+              rb"<si:unitXMLList>", "Unit XML list", "\\kelvin\t"),
+    list_case("label", after(ERROR_VALUES, b"<si:labelXMLList>a  b</si:labelXMLList>"),
+              re.escape(ERROR_VALUES), "Label XML list", "a  b"),
+    list_case("si-date-time",
+              after(ERROR_VALUES, b"<si:dateTimeXMLList> 1957-08-13T10:00:00Z"
+                                  b"</si:dateTimeXMLList>"),
+              re.escape(ERROR_VALUES), "DateTime XML list", " 1957-08-13T10:00:00Z"),
+    list_case("uncertainty", replace(b"<si:uncertaintyXMLList>0.061<",
+                                     b"<si:uncertaintyXMLList>\t0.061<"),
+              rb"<si:uncertaintyXMLList>", "Uncertainty XML list", "\t0.061"),
+    list_case("coverage-factor", replace(b"<si:coverageFactorXMLList>2<",
+                                         b"<si:coverageFactorXMLList>2 <"),
+              rb"<si:coverageFactorXMLList>", "Coverage factor XML list", "2 "),
+    list_case("coverage-probability", replace(b"<si:coverageProbabilityXMLList>0.95<",
+                                              b"<si:coverageProbabilityXMLList> 0.95<"),
+              rb"<si:coverageProbabilityXMLList>", "Coverage probability XML list", " 0.95"),
+    list_case("distribution", replace(b"<si:distributionXMLList>normal<",
+                                      b"<si:distributionXMLList>normal  normal<"),
+              rb"<si:distributionXMLList>", "Distribution XML list", "normal  normal"),
+    list_case("standard-unc", after(ERROR_VALUES, b"<si:standardUncXMLList>0.03  0.03"
+                                                  b"</si:standardUncXMLList>"),
+              re.escape(ERROR_VALUES), "Standard uncertainty XML list", "0.03  0.03"),
+    list_case("interval-min",
+              after(ERROR_VALUES, b"<si:intervalMinXMLList></si:intervalMinXMLList>"),
+              re.escape(ERROR_VALUES), "Interval minimum XML list", ""),
+    list_case("interval-max",   # a character reference: the string value ends in a newline
+              after(ERROR_VALUES, b"<si:intervalMaxXMLList>1 2&#10;</si:intervalMaxXMLList>"),
+              re.escape(ERROR_VALUES), "Interval maximum XML list", "1 2\n"),
+    list_case("dcc-date-time-list-type",   # PTB's context, literally (the name of an XSD type)
+              after(b'<dcc:list refType="gp_table1">',
+                    b"<dcc:dateTimeXMLListType>1957-08-13T10:00:00Z  1957-08-13T11:00:00Z"
+                    b"</dcc:dateTimeXMLListType>"),
+              rb'<dcc:list refType="gp_table1">', "DateTime list",
+              "1957-08-13T10:00:00Z  1957-08-13T11:00:00Z"),
+    list_case("dcc-date-time-list",        # the element of that type
+              after(b'<dcc:list refType="gp_table1">',
+                    b"<dcc:dateTimeXMLList>1957-08-13T10:00:00Z  1957-08-13T11:00:00Z"
+                    b"</dcc:dateTimeXMLList>"),
+              rb'<dcc:list refType="gp_table1">', "DateTime list",
+              "1957-08-13T10:00:00Z  1957-08-13T11:00:00Z"),
+    list_case("conformity-status-list-type",   # PTB's context, literally
+              after(b"<dcc:conformityXMLList>pass</dcc:conformityXMLList>",
+                    b"<dcc:stringConformityStatementStatusXMLListType>pass  fail"
+                    b"</dcc:stringConformityStatementStatusXMLListType>"),
+              rb"<dcc:conformityXMLList>", "Conformity statement status list", "pass  fail"),
+    list_case("conformity",                    # the element of that type
+              replace(b"<dcc:conformityXMLList>pass<", b"<dcc:conformityXMLList>pass <"),
+              rb"<dcc:conformityXMLList>", "Conformity statement status list", "pass "),
+    Case("lists-ref-type", replace(b'refType="gp_table1"', b'refType="gp_table1 "'),
+         rb"<dcc:list refType",
+         f"Invalid attribute formatting: The refType attribute 'gp_table1 ' {SPACING}"),
+    Case("lists-ref-id", replace(b"<dcc:measurementResult>",
+                                 b'<dcc:measurementResult id="r1" refId="r1  r1">'),
+         rb"<dcc:measurementResult id",
+         f"Invalid attribute formatting: The refId attribute 'r1  r1' {SPACING}"),
+]
+
+
+def _certificate_fixtures():
+    """tests/certificate/conftest.py (its ``make_result()``), loaded under its own name."""
+    spec = importlib.util.spec_from_file_location("labauto_certificate_fixtures",
+                                                  TESTS / "certificate" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def labauto_dcc() -> bytes:
+    """labauto's own unsigned DCC 3.3.0 for the hand-built DC-voltage calibration."""
+    return build_dcc(_certificate_fixtures().make_result())
+
+
+@pytest.fixture(scope="module")
+def bases(dcc_template: bytes, labauto_dcc: bytes) -> dict[str, bytes]:
+    return {"ptb": dcc_template, "labauto": labauto_dcc}
+
+
+def rules(xml: bytes) -> None:
+    check_rules(parse_well_formed(xml))
+
+
+def line_of(doc: bytes, pattern: bytes) -> int:
+    m = re.search(pattern, doc)
+    assert m, pattern
+    return doc.count(b"\n", 0, m.start()) + 1
+
+
+def test_the_bases_pass(bases):
+    for xml in bases.values():
+        rules(xml)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_each_error_rule_refuses_with_ptbs_message_and_the_line(case: Case, bases):
+    doc = case.edit(bases[case.base])
+    assert doc != bases[case.base]
+    with pytest.raises(AdmissionError) as err:
+        rules(doc)
+    assert err.value.stage == "schematron"
+    assert err.value.detail == f"line {line_of(doc, case.blame)}: {case.message}"
+
+
+IDENT_NAME = (b'<dcc:content lang="de">Auftrags Nr.</dcc:content>\n'
+              b'            <dcc:content lang="en">Order no.</dcc:content>')
+
+ACCEPTED = [
+    # warnings and information are not enforced
+    ("schema-version-outdated", replace(b'schemaVersion="3.3.0"', b'schemaVersion="3.2.0"')),
+    ("id-not-referenced", replace(b"<dcc:measurementResult>", b'<dcc:measurementResult id="r1">')),
+    ("identical-units-listed",
+     after_match(re.escape(ERROR_VALUES) + rb"\s*<si:unitXMLList>\\kelvin",
+                 b" \\kelvin \\kelvin \\kelvin \\kelvin")),
+    ("content-without-lang", replace(IDENT_NAME, b"<dcc:content>Order no.</dcc:content>")),
+    # (no dcc:usedSoftware anywhere in valid.xml: a warning)
+    # literal readings of PTB's tests
+    ("ref-id-with-one-known-token",
+     replace(b"<dcc:measurementResult>", b'<dcc:measurementResult id="r1" refId="r1 elsewhere">')),
+    ("tab-between-entries", replace(b">0.072 0.089 ", b">0.072\t0.089 ")),
+    ("dates-in-timezones", edits(replace(b"<dcc:beginPerformanceDate>1957-08-13<",
+                                         b"<dcc:beginPerformanceDate>1957-08-13+02:00<"),
+                                 replace(b"<dcc:endPerformanceDate>1957-08-13<",
+                                         b"<dcc:endPerformanceDate>1957-08-13Z<"))),
+    ("languages-in-another-order", replace(IDENT_NAME, b'<dcc:content lang="en">Order no.'
+                                                       b'</dcc:content><dcc:content lang="de">'
+                                                       b'Auftrags Nr.</dcc:content>')),
+    ("release-with-space", replace(b"<dcc:release>v8.2<", b"<dcc:release>A 1.0.12.999<")),
+    # assigned ISO 3166-1 codes missing from PTB's list are accepted (Algeria)
+    ("country-missing-from-ptbs-list", replace(b"<dcc:countryCodeISO3166_1>DE<", b"<dcc:countryCodeISO3166_1>DZ<")),
+    ("constant-relative-uncertainty", after_match(ERROR_REAL_LIST_END, REL_LIST)),
+    ("relative-uncertainty-exact", edits(after(b"<si:value>306</si:value>", EXPANDED_UNC % b"3.06"),
+                                         after(RANGE_MIN, REL_SINGLE % b"0.01"))),
+    ("non-si-unit-declared",
+     edits(after(RANGE_MIN, b"<si:hybrid><si:real><si:value>91.13</si:value>"
+                            b"<si:unit>|degreeFahrenheit</si:unit></si:real></si:hybrid>"),
+           after(b'<dcc:statement refType="basic_validityRange">',
+                 b"<dcc:nonSIDefinition>degree Fahrenheit: 5/9 K</dcc:nonSIDefinition>"
+                 b"<dcc:nonSIUnit>|degreeFahrenheit</dcc:nonSIUnit>"))),
+]
+
+
+@pytest.mark.parametrize("edit", [e for _, e in ACCEPTED], ids=[i for i, _ in ACCEPTED])
+def test_warnings_and_literal_readings_are_accepted(edit: Edit, dcc_template: bytes):
+    doc = edit(dcc_template)
+    assert doc != dcc_template
+    rules(doc)
+
+
+def _ptb_error_messages(dcc_dir: Path) -> list[str]:
+    """The text of every role="error" assert/report of PTB's dcc.sch up to its first
+    ``sch:value-of``, whitespace collapsed."""
+    sch = etree.parse(str(dcc_dir / "schema" / "dcc.sch"))
+    ns = {"sch": "http://purl.oclc.org/dsdl/schematron"}
+    return [" ".join((el.text or "").split())
+            for el in sch.xpath("//sch:assert[@role='error'] | //sch:report[@role='error']",
+                                namespaces=ns)]
+
+
+def test_every_ptb_error_rule_has_a_case(dcc_dir: Path):
+    messages = _ptb_error_messages(dcc_dir)
+    assert len(messages) == 41   # PTB's dcc.sch for DCC 3.3.0
+    for message in messages:
+        assert any(c.message.startswith(message) for c in CASES), message
+
+
+def test_ptb_examples(dcc_dir: Path):
+    examples = dcc_dir / "examples"
+    for name in ("valid.xml", "valid_signature.xml"):
+        rules((examples / name).read_bytes())
+    bad = (examples / "invalid_schematron.xml").read_bytes()
+    with pytest.raises(AdmissionError) as err:
+        rules(bad)
+    assert err.value.stage == "schematron"
+    assert err.value.detail == (
+        f"line {line_of(bad, rb'lang=.en.')}: Invalid language code: The language code 'en' is "
+        "not declared in dcc:usedLangCodeISO639_1. Available codes are: de.")
+
+
+def test_labauto_dcc_passes_all_rules(labauto_dcc: bytes):
+    # (dcc:release is written in PTB's format, a letter first: "v0.1.0")
+    assert re.search(rb"<dcc:release>v\d", labauto_dcc)
+    rules(labauto_dcc)
