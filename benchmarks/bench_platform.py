@@ -159,9 +159,30 @@ def bench_verify(base_url: str, targets: list[tuple[str, str]], n: int = 2000) -
             "hash_p50": statistics.median(by_hash) * ms, "hash_p99": percentile(by_hash, 99) * ms}
 
 
+def ensure_postgres_database(url: str) -> None:
+    """Create the PostgreSQL database of ``url`` if the server does not have it yet."""
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = sqlalchemy.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(n)s",
+                                          {"n": target.database}).first()
+            if not exists:
+                conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
+                print(f"created database {target.database!r}")
+    except sqlalchemy.exc.OperationalError as exc:
+        raise SystemExit(f"cannot reach the PostgreSQL server of {url}: {exc.orig}") from None
+    finally:
+        admin.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", help="database URL of an empty database (default: SQLite files in a temp folder)")
+    ap.add_argument("--db", help="database URL of an empty database, created if PostgreSQL does not have it "
+                                 "(default: SQLite files in a temp folder)")
     ap.add_argument("--ingest", type=int, default=600, help="signed DCCs to publish per run")
     ap.add_argument("--store", type=int, default=100_000, help="certificates in the store for verify")
     ap.add_argument("--requests", type=int, default=2000, help="verify requests (each by id and by hash)")
@@ -173,6 +194,8 @@ def main() -> None:
     if a.db and len(workers) > 1:
         raise SystemExit("--db takes one empty database: give a single --workers value with it")
     backend = "SQLite" if not a.db or a.db.startswith("sqlite") else "PostgreSQL"
+    if backend == "PostgreSQL":
+        ensure_postgres_database(a.db)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     ca = CertificateAuthority.create("bench CA")
     keys = ca.issue("Bench Lab")

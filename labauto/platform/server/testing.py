@@ -39,7 +39,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(base_url: str, timeout: float = 30.0) -> None:
+def wait_healthy(base_url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    """Wait until the platform answers its health check; with ``proc`` (the server process),
+    fail at once if it exits first (a bad database URL, a port in use) instead of at the timeout."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -47,6 +49,9 @@ def wait_healthy(base_url: str, timeout: float = 30.0) -> None:
                 return
         except httpx.TransportError:
             pass
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the platform server for {base_url} exited with code {proc.returncode} "
+                               "before it became healthy (its error is printed above)")
         if time.monotonic() > deadline:
             raise TimeoutError(f"the platform at {base_url} did not become healthy in {timeout} s")
         time.sleep(0.05)
@@ -75,8 +80,8 @@ class ServerProcess:
              "--workers", str(self.workers)],
             env=env)
         try:
-            wait_healthy(self.base_url, timeout)
-        except TimeoutError:
+            wait_healthy(self.base_url, timeout, self.proc)
+        except (TimeoutError, RuntimeError):
             self.kill()
             raise
         return self.base_url
