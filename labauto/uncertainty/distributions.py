@@ -75,6 +75,8 @@ def _unit(unit: Any, label: str) -> pint.Unit:
             return hit
     elif isinstance(unit, pint.Unit):
         return unit
+    elif isinstance(unit, pint.Quantity):
+        raise ModelError(f"input {label!r}: unit= takes a unit such as 'mV', not a quantity ({unit:~P})")
     try:
         parsed = ureg.Unit(str(unit))
     except Exception:

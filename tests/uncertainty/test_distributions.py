@@ -145,6 +145,7 @@ def test_unit_keyword_for_an_offset_unit_takes_the_uncertainty_as_a_difference()
     (lambda: Normal(1.0, Q_(0.1, "V"), unit="V"), "not both"),
     (lambda: Normal(1.0, 0.1, unit="furlongz", label="v_ref"), "'v_ref'.*unit='furlongz' is not a known unit"),
     (lambda: Normal("1.0", 0.1, unit="V"), "plain number"),
+    (lambda: Normal(1.0, 0.1, unit=Q_(1, "mV")), "takes a unit such as 'mV', not a quantity"),
     (lambda: Rectangular(1.0, -0.1, unit="V"), "half-width must be finite and >= 0"),
     (lambda: Normal(float("nan"), 0.1, unit="V"), "finite number"),
 ])
