@@ -197,6 +197,10 @@ def _guarded(fn: Any) -> None:
     except LabautoError as exc:
         console.print(f"[bold red]error:[/bold red] {exc}")
         raise typer.Exit(1)
+    except OSError as exc:   # a disk or file problem outside the journal (which names itself)
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        console.print(f"[bold red]error:[/bold red] {exc.strerror or exc}{where}")
+        raise typer.Exit(1)
     except KeyboardInterrupt:
         console.print("[bold yellow]interrupted[/bold yellow]: instruments were put in standby; every "
                       "reading taken is in the run journal — continue with `labauto resume RUN_FOLDER`.")

@@ -92,12 +92,32 @@ class RunJournal:
         return j
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n"
+        """Append one record and fsync it.  The record is on disk whole when this returns;
+        otherwise :class:`JournalError` (naming the file) is raised and the file is cut back to
+        its length before the append, so a disk that fills mid-record leaves no torn line for
+        the next record to be glued onto."""
+        data = (json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             try:
-                os.write(fd, line.encode("utf-8"))
-                os.fsync(fd)
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            except OSError as exc:
+                raise JournalError(f"{self.path}: cannot open the run journal: {exc}") from exc
+            try:
+                start = os.fstat(fd).st_size
+                try:
+                    written = 0
+                    while written < len(data):     # os.write may write less than asked
+                        written += os.write(fd, data[written:])
+                    os.fsync(fd)
+                except OSError as exc:
+                    try:
+                        os.ftruncate(fd, start)
+                        os.fsync(fd)
+                    except OSError:
+                        pass
+                    raise JournalError(f"{self.path}: cannot record {record.get('type', 'a record')} "
+                                       f"(disk full or not writable?): {exc}; the journal is kept as "
+                                       "it was before this record") from exc
             finally:
                 os.close(fd)
 

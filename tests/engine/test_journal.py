@@ -77,3 +77,33 @@ def test_every_line_is_json_with_timestamp(tmp_path):
     j.reading("P1", 1, 0, 1.25, "mV")
     recs = [json.loads(x) for x in j.path.read_text().splitlines()]
     assert recs[1]["value"] == 1.25 and recs[1]["unit"] == "mV" and "T" in recs[1]["t"]
+
+
+def test_a_record_the_disk_cannot_take_is_refused_whole_and_the_journal_stays_readable(tmp_path):
+    # a disk filling mid-record (here: a file-size limit in a child process) must not leave a torn
+    # line that the next record is glued onto; the error names the journal file
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent(f"""
+        import resource, signal
+        from labauto.engine.journal import JournalError, RunJournal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        j = RunJournal.create({str(tmp_path / "journal.jsonl")!r}, {{"run_id": "x"}})
+        j.reading("P1", 1, 0, 10.000012, "V")
+        size = j.path.stat().st_size
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 40, resource.RLIM_INFINITY))
+        try:
+            j.reading("P1", 1, 1, 10.000013, "V")
+        except JournalError as exc:
+            print("refused:", exc)
+        assert j.path.stat().st_size == size, "the torn part was not cut back"
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        j.reading("P1", 1, 1, 10.000013, "V")
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "refused:" in out.stdout and "journal.jsonl: cannot record reading" in out.stdout
+    state = RunJournal(tmp_path / "journal.jsonl").read()
+    assert [r["value"] for r in state.points["P1"].attempts[1]] == [10.000012, 10.000013]
+    assert not state.torn_tail
