@@ -1,9 +1,18 @@
 """Writing files so that a crash never leaves a half-written one: write a temporary file beside
-the target, fsync it, then rename it over the target (atomic on POSIX)."""
+the target, fsync it, rename it over the target (atomic on POSIX), then fsync the folder."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in the folder ``path`` durable (POSIX: fsync the folder)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_durably(path: Path, data: bytes, *, private: bool = False) -> None:
@@ -17,3 +26,4 @@ def write_durably(path: Path, data: bytes, *, private: bool = False) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    fsync_dir(path.parent)          # the rename itself survives a power cut

@@ -8,6 +8,8 @@ call (see ``labauto.publishing``).
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from labauto.certificate.json_writer import to_json
 from labauto.certificate.pdf import render_pdf
 from labauto.certificate.signing import sign_dcc
 from labauto.errors import LabautoError
-from labauto.files import write_durably
+from labauto.files import fsync_dir, write_durably
 from labauto.lab import LabConfig
 from labauto.results import CalibrationResult
 from labauto.signing_identity import lab_signing_identity
@@ -39,26 +41,63 @@ class IssuedCertificate:
 def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfig,
                       verify_base_url: str | None = None,
                       journal: Path | None = None) -> IssuedCertificate:
-    folder = Path(out_dir) / result.certificate_id
-    if (folder / "certificate.xml").exists():
+    """Write the certificate's files and queue the signed DCC for publishing.
+
+    The files are written into a staging folder (``.<id>.partial``) and the folder is renamed
+    to ``<id>`` as the last step, so a certificate folder is complete or absent: a crash, a
+    full disk or Ctrl-C while issuing leaves only the staging folder, which the next attempt
+    replaces (nothing of it was issued or queued).  An existing certificate folder is never
+    overwritten (:class:`CertificateExists`); if its signed DCC is not yet in the outbox (a
+    crash between the rename and the queueing), it is queued before the error is raised.
+    """
+    out_dir = Path(out_dir)
+    folder = out_dir / result.certificate_id
+    if folder.exists():
+        queued = _queue_existing(folder, result.certificate_id)
         raise CertificateExists(
-            f"certificate {result.certificate_id} was already issued ({folder}); issue an "
+            f"certificate {result.certificate_id} was already issued ({folder}{queued}); issue an "
             "amendment instead of overwriting it")
-    folder.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".{result.certificate_id}.partial"
+    if staging.exists():               # an earlier attempt that never completed: never issued
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
     identity = lab_signing_identity(lab)
     signed = sign_dcc(build_dcc(result), identity.key_pem, identity.cert_pem)
     sha = hashlib.sha256(signed).hexdigest()
     verify_url = f"{verify_base_url.rstrip('/')}/verify/{result.certificate_id}" if verify_base_url else None
-    files = {"xml": folder / "certificate.xml", "json": folder / "certificate.json",
-             "pdf": folder / "certificate.pdf"}
-    write_durably(files["xml"], signed)
-    write_durably(files["json"], to_json(result))
-    write_durably(files["pdf"], render_pdf(result, dcc_sha256=sha, verify_url=verify_url))
+    contents = {"xml": signed, "json": to_json(result),
+                "pdf": render_pdf(result, dcc_sha256=sha, verify_url=verify_url)}
     if journal is not None and Path(journal).exists():
-        files["journal"] = folder / "journal.jsonl"
-        write_durably(files["journal"], Path(journal).read_bytes())
-    issued = IssuedCertificate(result.certificate_id, folder, files, sha, verify_url)
+        contents["journal"] = Path(journal).read_bytes()
+    for kind, data in contents.items():
+        write_durably(staging / FILE_NAMES[kind], data)
+    try:
+        os.rename(staging, folder)     # the certificate appears complete, or not at all
+    except OSError as exc:             # another process issued it meanwhile
+        shutil.rmtree(staging, ignore_errors=True)
+        raise CertificateExists(f"certificate {result.certificate_id} was issued meanwhile ({folder}): {exc}") from exc
+    fsync_dir(out_dir)
+    issued = IssuedCertificate(result.certificate_id, folder,
+                               {kind: folder / FILE_NAMES[kind] for kind in contents}, sha, verify_url)
     from labauto.publishing import enqueue_issued
 
     issued.outbox_state = enqueue_issued(issued)
     return issued
+
+
+FILE_NAMES = {"xml": "certificate.xml", "json": "certificate.json", "pdf": "certificate.pdf",
+              "journal": "journal.jsonl"}
+
+
+def _queue_existing(folder: Path, certificate_id: str) -> str:
+    """Queue an issued certificate's signed DCC (idempotent: the outbox keeps one entry per
+    document); a few words for the error message."""
+    xml = folder / FILE_NAMES["xml"]
+    if not xml.exists():
+        return ""
+    from labauto.publishing import enqueue_issued
+
+    files = {kind: folder / name for kind, name in FILE_NAMES.items() if (folder / name).exists()}
+    state = enqueue_issued(IssuedCertificate(certificate_id, folder, files,
+                                             hashlib.sha256(xml.read_bytes()).hexdigest()))
+    return f"; its DCC is in the publishing outbox: {state}"
