@@ -107,10 +107,10 @@ def lab_instruments(run: Run, resource_manager: Any = None,
     """
     with ExitStack() as stack:
         dmm = stack.enter_context(open_instrument(
-            run.settings.dut_resource, run.procedure.dut_model.key,
+            run.settings.dut_resource, run.procedure.dut_model,
             timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager))
         cal = stack.enter_context(open_instrument(
-            run.settings.standard_resource, run.procedure.standard_model.key,
+            run.settings.standard_resource, run.procedure.standard_model,
             timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager))
         identities = {"item": dmm.identity, "reference": cal.identity}
         if check_identities is not None:

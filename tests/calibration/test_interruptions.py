@@ -139,3 +139,25 @@ def test_instrument_error_mid_point_is_named_and_leaves_standby(quick_procedure,
     record = state.points[first.id]
     assert not record.completed and len(record.attempts) == 1
     assert "InstrumentError" in run.journal.path.read_text()
+
+
+def test_a_procedure_local_instrument_model_is_the_one_the_run_opens(quick_procedure, tmp_path):
+    # docs/procedures.md: instrument keys may be folders relative to the procedure file.  The run
+    # must drive the instrument with that model (its identity pattern here only accepts serials
+    # starting "XX", which the simulated DMM's is not), not a stock model of the same name.
+    import shutil
+    models = tmp_path / "lab_models" / "keysight_34465a"
+    shutil.copytree(ROOT / "instruments" / "keysight_34465a", models)
+    text = (models / "model.yaml").read_text()
+    (models / "model.yaml").write_text(text.replace("(?P<serial>[^,]+)", "(?P<serial>XX[^,]+)"))
+    proc = tmp_path / "local.yaml"
+    proc.write_text(quick_procedure.read_text().replace("dut: keysight_34465a", "dut: lab_models/keysight_34465a"))
+    procedure = load_procedure(proc)
+    assert procedure.dut_model.folder == models
+    from labauto.instruments import IdentityMismatch
+    with SimulatedLab(seed=2, latency="zero") as lab:
+        run = start_run(procedure, tmp_path / "runs",
+                        RunSettings(lab.resources["dmm"], lab.resources["calibrator"], 5000, 0.0, "t"))
+        with pytest.raises(IdentityMismatch, match=r"XX\[\^,\]\+"):
+            execute_points(run, sleep=lambda s: None)
+        assert lab.calibrator_state()["operate"] is False
