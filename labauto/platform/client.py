@@ -237,7 +237,14 @@ class PlatformClient:
                 "transit or by the platform; the entry stays queued", status_code=r.status_code)
         record: dict[str, Any] = dict(result)
         if confirm:
-            stored = self.verify_hash(local)
+            try:
+                stored = self.verify_hash(local)
+            except PlatformRejected as exc:   # e.g. 404 from a lagging replica or a proxy: the
+                # platform did answer 201; keep the entry queued and check again later
+                raise PlatformUnavailable(
+                    f"the platform acknowledged {result.get('certificate_id')} but reading it back by "
+                    f"sha256 {local} failed (HTTP {exc.status_code}: {exc}); the entry stays queued",
+                    status_code=exc.status_code) from exc
             if (str(stored.get("sha256", "")).lower() != local
                     or stored.get("certificate_id") != result.get("certificate_id")):
                 raise PlatformMismatch(

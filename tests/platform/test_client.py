@@ -222,6 +222,12 @@ def test_an_acknowledgement_with_another_hash_is_a_mismatch(scripted):
             c.publish(dcc)
         assert c.publish(dcc, confirm=False)["created"] is True
     assert ("GET", "/api/v1/verify") in s2.requests
+    # the acknowledgement is right but the read-back finds nothing yet (a lagging replica, a
+    # proxy): not a rejection - the entry must stay queued and be checked again
+    missing = json.dumps({"detail": f"no document with sha256 {sha(dcc)}"}).encode()
+    s3 = scripted({"/api/v1/certificates": (201, {}, ok), "/api/v1/verify": (404, {}, missing)})
+    with PlatformClient(s3.url, "t") as c, pytest.raises(PlatformUnavailable, match="reading it back"):
+        c.publish(dcc)
 
 
 def test_verify_checks_document_signature_and_status(srv, signed):
