@@ -8,6 +8,7 @@ points not yet completed, opening the instruments once and always leaving them s
 """
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
@@ -95,6 +96,38 @@ def open_run(folder: str | Path, procedure_path: str | Path | None = None,
 IdentityCheck = Callable[[dict[str, Any]], None]
 
 
+class RunInUse(JournalError):
+    """Another labauto session is measuring this run (two sessions would measure every point twice)."""
+
+
+@contextmanager
+def run_lock(run: Run) -> Iterator[None]:
+    """Hold the run folder's lock (an OS file lock, released by the kernel if the holder dies)
+    while instruments are driven for this run; a second session is refused at once."""
+    try:
+        import fcntl
+    except ImportError:            # no flock (Windows): not exclusive, as before
+        yield
+        return
+    path = run.folder / "run.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise RunInUse(f"run {run.folder} is being measured by another labauto session (pid {holder}); "
+                           "let it finish, or stop it and `labauto resume` the run") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def lab_instruments(run: Run, resource_manager: Any = None,
                     check_identities: IdentityCheck | None = None) -> Iterator[tuple[Any, Any]]:
@@ -149,6 +182,20 @@ def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
                 obs.point_skipped(p, "completed in an earlier session of this run")
     if not todo:
         return
+    with run_lock(run):
+        # another session may have completed points meanwhile: a completed point is never
+        # measured again in the same run
+        done = run.state().completed_ids()
+        for p in todo:
+            if p.id in done and points is not None:
+                obs.point_skipped(p, "completed in another session of this run")
+        todo = [p for p in todo if p.id not in done]
+        if todo:
+            _measure(run, todo, resource_manager, check_identities, sleep, obs)
+
+
+def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_identities: IdentityCheck | None,
+             sleep: Callable[[float], None], obs: RunObserver) -> None:
     with lab_instruments(run, resource_manager, check_identities) as (dmm, cal):
         for point in todo:
             record = run.state().points.get(point.id)

@@ -161,3 +161,20 @@ def test_a_procedure_local_instrument_model_is_the_one_the_run_opens(quick_proce
         with pytest.raises(IdentityMismatch, match=r"XX\[\^,\]\+"):
             execute_points(run, sleep=lambda s: None)
         assert lab.calibrator_state()["operate"] is False
+
+
+def test_a_second_session_on_the_same_run_is_refused(quick_procedure, tmp_path):
+    # e.g. `labauto resume` while the original run is still measuring: every point would be
+    # measured twice, the two sessions' readings mixed in one journal
+    from labauto.engine.run import RunInUse, open_run, run_lock
+    procedure = load_procedure(quick_procedure)
+    with SimulatedLab(seed=3, latency="zero") as lab:
+        run = start_run(procedure, tmp_path / "runs",
+                        RunSettings(lab.resources["dmm"], lab.resources["calibrator"], 5000, 0.0, "t"))
+        other = open_run(run.folder)
+        with run_lock(run):
+            with pytest.raises(RunInUse, match=f"pid {os.getpid()}"):
+                execute_points(other, sleep=lambda s: None)
+        assert not RunJournal(run.journal.path).read().points      # nothing was measured
+        execute_points(other, sleep=lambda s: None)                 # the lock is free again
+    assert len(run.state().completed_ids()) == len(procedure.points)
