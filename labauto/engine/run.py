@@ -67,7 +67,8 @@ def start_run(procedure: Procedure, runs_dir: str | Path, settings: RunSettings,
     journal = RunJournal.create(folder / JOURNAL_NAME, {
         "run_id": run_id,
         "procedure": {"id": procedure.id, "version": procedure.version,
-                      "path": str(procedure.path), "sha256": procedure.sha256},
+                      "path": str(procedure.path), "resolved_path": str(Path(procedure.path).resolve()),
+                      "sha256": procedure.sha256},
         "points": [p.id for p in procedure.points],
         "settings": settings.to_dict(),
     })
@@ -82,6 +83,9 @@ def open_run(folder: str | Path, procedure_path: str | Path | None = None,
     journal = RunJournal(folder / JOURNAL_NAME)
     header = journal.read().header
     proc_path = Path(procedure_path or header["procedure"]["path"])
+    resolved = header["procedure"].get("resolved_path")
+    if procedure_path is None and not proc_path.exists() and resolved:
+        proc_path = Path(resolved)     # the run was started from another working folder
     procedure = load_procedure(proc_path)
     if procedure.sha256 != header["procedure"]["sha256"]:
         raise JournalError(

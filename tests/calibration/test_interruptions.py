@@ -178,3 +178,13 @@ def test_a_second_session_on_the_same_run_is_refused(quick_procedure, tmp_path):
         assert not RunJournal(run.journal.path).read().points      # nothing was measured
         execute_points(other, sleep=lambda s: None)                 # the lock is free again
     assert len(run.state().completed_ids()) == len(procedure.points)
+
+
+def test_a_run_started_with_a_relative_procedure_path_resumes_from_another_folder(tmp_path, monkeypatch):
+    from labauto.engine.run import open_run
+    monkeypatch.chdir(ROOT)
+    run = start_run(load_procedure("procedures/keysight_34465a_dcv_quick.yaml"), tmp_path / "runs",
+                    RunSettings("TCPIP0::x::1::SOCKET", "TCPIP0::x::2::SOCKET"))
+    monkeypatch.chdir(tmp_path)
+    again = open_run(run.folder)
+    assert again.procedure.sha256 == run.procedure.sha256 and again.run_id == run.run_id
