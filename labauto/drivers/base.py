@@ -2,9 +2,12 @@
 safe state it is left in (a no-op for meters; standby and 0 V for sources)."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 import traceback
-from typing import Any
+from typing import Any, Iterator
 
 from labauto.drivers.identity import Identity, parse_identity
 from labauto.instruments import InstrumentModel
@@ -12,6 +15,26 @@ from labauto.visa.errors import SafeStateError, TransientVisaError, VisaError
 from labauto.visa.session import VisaSession
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold back SIGINT (Ctrl-C) for the ``with`` block and deliver it as KeyboardInterrupt
+    right after: putting a source in standby takes a few SCPI commands, and an impatient second
+    Ctrl-C in the middle would leave the output live.  Only the main thread can handle
+    signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if pending:
+        log.warning("Ctrl-C held back until the instrument reached its safe state")
+        raise KeyboardInterrupt
 
 
 class Instrument:
@@ -64,7 +87,8 @@ class Instrument:
         other non-Exception leaving the block is never replaced: it gets a note instead."""
         try:
             try:
-                self.safe_state()
+                with _interrupts_deferred():   # a second Ctrl-C must not cut the standby short
+                    self.safe_state()
             except Exception as first:  # noqa: BLE001 - every failure must be reported
                 failure = self._retry_safe_state(first)
                 if failure is None:

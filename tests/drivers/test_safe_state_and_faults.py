@@ -54,6 +54,30 @@ def test_keyboard_interrupt_leaves_standby_and_propagates(lab):
     _assert_safe(lab)
 
 
+def test_a_second_ctrl_c_during_the_standby_is_held_back_until_the_source_is_safe(lab, monkeypatch):
+    import os
+    import signal
+    from labauto.drivers.fluke import Fluke5522A
+    real = Fluke5522A.safe_state
+
+    calls = []
+
+    def interrupted_safe_state(self):
+        calls.append(1)
+        if len(calls) == 2:                      # (the first call is the safe state on opening)
+            os.kill(os.getpid(), signal.SIGINT)  # the operator presses Ctrl-C again, right now
+        real(self)                               # ... the STBY and OUT 0 V still go out
+
+    monkeypatch.setattr(Fluke5522A, "safe_state", interrupted_safe_state)
+    with pytest.raises(KeyboardInterrupt):
+        with open_instrument(lab.resources["calibrator"], CAL, timeout_ms=1000) as cal:
+            _live(lab, cal)
+            raise KeyboardInterrupt              # the first Ctrl-C
+    _assert_safe(lab)
+    assert cal.session.closed
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler restored
+
+
 def test_opening_a_source_puts_it_in_safe_state_first(lab):
     lab.calibrator.handle("OUT 5 V;OPER")
     assert lab.calibrator_state()["operate"] is True
