@@ -99,11 +99,11 @@ class RunJournal:
         data = (json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
         with self._lock:
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
             except OSError as exc:
                 raise JournalError(f"{self.path}: cannot open the run journal: {exc}") from exc
             try:
-                start = os.fstat(fd).st_size
+                start = _repair_tail(fd, os.fstat(fd).st_size)
                 try:
                     written = 0
                     while written < len(data):     # os.write may write less than asked
@@ -158,11 +158,8 @@ class RunJournal:
                 if no == len(lines) and torn:
                     continue
                 raise JournalError(f"{self.path}:{no}: corrupt journal record") from None
-        if torn:
-            # drop the torn bytes so later appends start on a fresh line
-            with open(self.path, "r+b") as f:
-                f.truncate(len(raw) - len(lines[-1]))
-                os.fsync(f.fileno())
+        # (reading never changes the file: another process may be appending this very line;
+        # the next append repairs a tail torn by a crash, see _repair_tail)
         if not records or records[0].get("type") != "run":
             raise JournalError(f"{self.path}: not a labauto run journal (no run header)")
         points: dict[str, PointRecord] = {}
@@ -190,6 +187,27 @@ class RunJournal:
             elif kind == "point_failed":
                 p.failures.append(rec)
         return JournalState(records[0], points, ended, torn, instruments)
+
+
+def _repair_tail(fd: int, size: int) -> int:
+    """Before an append: a last line without its newline was torn by a crash mid-record.  If it
+    is nevertheless a whole JSON record (only the newline was lost) it is kept and the newline
+    added; otherwise the torn bytes are cut off.  Returns the (new) file size."""
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    chunk = min(size, 1 << 20)
+    tail = os.pread(fd, chunk, size - chunk)
+    cut = tail.rfind(b"\n") + 1            # start of the torn line within the chunk
+    line = tail[cut:]
+    try:
+        json.loads(line)
+    except ValueError:
+        os.ftruncate(fd, size - len(line))
+        os.fsync(fd)
+        return size - len(line)
+    os.write(fd, b"\n")
+    os.fsync(fd)
+    return size + 1
 
 
 def _fsync_dir(path: Path) -> None:

@@ -107,3 +107,18 @@ def test_a_record_the_disk_cannot_take_is_refused_whole_and_the_journal_stays_re
     state = RunJournal(tmp_path / "journal.jsonl").read()
     assert [r["value"] for r in state.points["P1"].attempts[1]] == [10.000012, 10.000013]
     assert not state.torn_tail
+
+
+def test_a_whole_last_record_that_lost_only_its_newline_is_kept(tmp_path):
+    # a crash after the JSON but before the newline: the record is complete and must survive
+    j = _journal(tmp_path)
+    j.point_start("P1", 1)
+    with open(j.path, "ab") as f:
+        f.write(b'{"attempt":1,"index":0,"point_id":"P1","t":"x","type":"reading","unit":"V","value":1.5}')
+    s = j.read()
+    assert s.torn_tail and [r["value"] for r in s.points["P1"].attempts[1]] == [1.5]
+    size = j.path.stat().st_size
+    assert RunJournal(j.path).read() and j.path.stat().st_size == size     # reading changes nothing
+    j.reading("P1", 1, 1, 2.5, "V")
+    s = j.read()
+    assert not s.torn_tail and [r["value"] for r in s.points["P1"].attempts[1]] == [1.5, 2.5]
