@@ -14,8 +14,8 @@ Accuracy specifications are ± half-widths built from any of these terms::
 """
 from __future__ import annotations
 
-import functools
 import os
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +101,7 @@ class InstrumentModel:
     folder: Path
     simulation: Path | None
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    sha256: str = ""                 # of model.yaml: its specifications set tolerances and budgets
 
     @property
     def key(self) -> str:
@@ -204,20 +205,37 @@ def parse_model(path: Path) -> InstrumentModel:
         manufacturer=str(d["manufacturer"]), model=str(d["model"]),
         description=str(d.get("description", "")), role=str(d["role"]), driver=str(d["driver"]),
         identity=identity, folder=path.parent, simulation=(path.parent / sim) if sim else None,
-        functions=functions)
+        functions=functions, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
-@functools.lru_cache(maxsize=None)
+_MODELS: dict[Path, tuple[tuple[int, int], InstrumentModel]] = {}
+
+
 def load_instrument_model(name: str) -> InstrumentModel:
-    """Instrument model by folder name (``keysight_34465a``) or path to a model.yaml/folder."""
+    """Instrument model by folder name (``keysight_34465a``) or path to a model.yaml/folder.
+
+    Parsed once per file and parsed again when the file changes (its modification time or
+    size), so a long-running process never uses a stale specification."""
+    path = _model_file(name)
+    st = path.stat()
+    signature = (st.st_mtime_ns, st.st_size)
+    hit = _MODELS.get(path)
+    if hit is not None and hit[0] == signature:
+        return hit[1]
+    model = parse_model(path)
+    _MODELS[path] = (signature, model)
+    return model
+
+
+def _model_file(name: str) -> Path:
     p = Path(name)
     if p.suffix in (".yaml", ".yml") and p.exists():
-        return parse_model(p)
+        return p.resolve()
     if (p / "model.yaml").exists():
-        return parse_model(p / "model.yaml")
+        return (p / "model.yaml").resolve()
     for d in search_path():
         candidate = d / name / "model.yaml"
         if candidate.exists():
-            return parse_model(candidate)
+            return candidate.resolve()
     raise LabautoError(f"unknown instrument model {name!r}; known models: "
                        f"{', '.join(available_models()) or 'none'} (searched {search_path()})")

@@ -70,9 +70,17 @@ def start_run(procedure: Procedure, runs_dir: str | Path, settings: RunSettings,
                       "path": str(procedure.path), "resolved_path": str(Path(procedure.path).resolve()),
                       "sha256": procedure.sha256},
         "points": [p.id for p in procedure.points],
+        "instrument_models": _model_hashes(procedure),
         "settings": settings.to_dict(),
     })
     return Run(run_id, folder, procedure, settings, journal)
+
+
+def _model_hashes(procedure: Procedure) -> dict[str, dict[str, str]]:
+    """The instrument model files a run depends on (their specifications set the tolerances and
+    the standard's uncertainty contributions), by role."""
+    return {role: {"key": m.key, "path": str(m.folder / "model.yaml"), "sha256": m.sha256}
+            for role, m in (("dut", procedure.dut_model), ("standard", procedure.standard_model))}
 
 
 def open_run(folder: str | Path, procedure_path: str | Path | None = None,
@@ -92,6 +100,14 @@ def open_run(folder: str | Path, procedure_path: str | Path | None = None,
             f"{proc_path} changed since run {header['run_id']} started (sha256 "
             f"{procedure.sha256[:12]}… vs {header['procedure']['sha256'][:12]}…); a run can only "
             "be resumed with the procedure it started with")
+    for role, now in _model_hashes(procedure).items():
+        then = header.get("instrument_models", {}).get(role)   # (absent in journals before 2026-11-25)
+        if then is not None and then["sha256"] != now["sha256"]:
+            raise JournalError(
+                f"the {role} instrument model {now['path']} changed since run {header['run_id']} started "
+                f"(sha256 {now['sha256'][:12]}… vs {then['sha256'][:12]}…): its specifications set the "
+                "tolerances and uncertainty contributions, so the run can only be resumed or "
+                "evaluated with the model it started with")
     if settings is None:
         settings = RunSettings(**header["settings"])
     return Run(header["run_id"], folder, procedure, settings, journal)

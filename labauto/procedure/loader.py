@@ -58,12 +58,20 @@ def load_procedure(path: str | Path) -> Procedure:
         key = (str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest())
     except OSError:
         key = None       # _load reports the unreadable file with its path
-    if key in _CACHE:
-        return _CACHE[key]
+    hit = _CACHE.get(key) if key is not None else None
+    if hit is not None and _models_unchanged(hit):
+        return hit
     procedure = _load(path)
     if key is not None and procedure.sha256 == key[1]:
         _CACHE[key] = procedure
     return procedure
+
+
+def _models_unchanged(procedure: Procedure) -> bool:
+    """The instrument model files the cached procedure was resolved with are still the same
+    (their specifications set its tolerances)."""
+    return all(load_instrument_model(str(m.folder)).sha256 == m.sha256
+               for m in (procedure.dut_model, procedure.standard_model))
 
 
 def _load(path: Path) -> Procedure:

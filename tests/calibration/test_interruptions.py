@@ -188,3 +188,21 @@ def test_a_run_started_with_a_relative_procedure_path_resumes_from_another_folde
     monkeypatch.chdir(tmp_path)
     again = open_run(run.folder)
     assert again.procedure.sha256 == run.procedure.sha256 and again.run_id == run.run_id
+
+
+def test_a_run_is_not_resumed_with_a_changed_instrument_model(quick_procedure, tmp_path):
+    # the model files' specifications set tolerances and budgets: like the procedure, they are
+    # fixed for the life of a run (their SHA-256 is in the journal header)
+    import shutil
+    from labauto.engine.run import open_run
+    models = tmp_path / "lab_models" / "keysight_34465a"
+    shutil.copytree(ROOT / "instruments" / "keysight_34465a", models)
+    proc = tmp_path / "local.yaml"
+    proc.write_text(quick_procedure.read_text().replace("dut: keysight_34465a", "dut: lab_models/keysight_34465a"))
+    run = start_run(load_procedure(proc), tmp_path / "runs",
+                    RunSettings("TCPIP0::x::1::SOCKET", "TCPIP0::x::2::SOCKET"))
+    assert run.state().header["instrument_models"]["dut"]["sha256"] == run.procedure.dut_model.sha256
+    open_run(run.folder)                                    # unchanged: fine
+    (models / "model.yaml").write_text((models / "model.yaml").read_text() + "\n# edited\n")
+    with pytest.raises(JournalError, match="dut instrument model .*model.yaml changed since run"):
+        open_run(run.folder)
