@@ -167,6 +167,9 @@ class PlatformClient:
         except httpx.TransportError as exc:
             raise PlatformUnavailable(f"cannot reach the platform at {self.base_url}: "
                                       f"{type(exc).__name__}: {exc}") from exc
+        except httpx.RequestError as exc:    # a garbled answer (DecodingError), redirect loops ...
+            raise PlatformUnavailable(f"the platform at {self.base_url} answered {method} {url} with "
+                                      f"something unusable: {type(exc).__name__}: {exc}") from exc
         if r.status_code < 400:
             return r
         detail, stage = _detail(r)

@@ -377,3 +377,14 @@ def test_only_one_drain_at_a_time(srv, tmp_path, signed):
         assert held
         report = drain(box, c, deadline_s=0.2)
     assert report.delivered == 0 and report.remaining == 1 and "another publisher" in report.stopped
+
+
+def test_a_garbled_answer_is_transient():
+    import httpx
+
+    def handler(request):
+        raise httpx.DecodingError("bad gzip stream", request=request)
+
+    with PlatformClient("http://platform.test", "t", transport=httpx.MockTransport(handler)) as c:
+        with pytest.raises(PlatformUnavailable, match="something unusable: DecodingError"):
+            c.publish(b"<dcc>the document</dcc>")
