@@ -60,7 +60,8 @@ class LabConfig:
         """The register entry for a connected standard, checked for being calibrated and due."""
         today = today or dt.date.today()
         for s in self.standards:
-            if s.model == model and s.serial == serial:
+            if (s.manufacturer.casefold() == manufacturer.casefold() and s.model == model
+                    and s.serial == serial):
                 if s.calibration_due < today:
                     raise StandardNotUsable(
                         f"reference standard {manufacturer} {model} serial {serial} was due for "

@@ -24,6 +24,11 @@ def test_register_refuses_unknown_and_overdue_standards():
                                 today=s.calibration_due + dt.timedelta(days=1))
     with pytest.raises(StandardNotUsable, match="not in the register"):
         lab.reference_equipment("Fluke", s.model, "OTHER-SERIAL", "R", "IDN", "1.0")
+    # the manufacturer counts too (case as the instrument spells it: *IDN? says "FLUKE")
+    assert lab.reference_equipment("FLUKE", s.model, s.serial, "R", "IDN", "1.0",
+                                   today=s.calibration_due).certificate_id == s.certificate_id
+    with pytest.raises(StandardNotUsable, match="not in the register"):
+        lab.reference_equipment("Other Corp", s.model, s.serial, "R", "IDN", "1.0", today=s.calibration_due)
 
 
 def test_bad_lab_file_names_line(tmp_path):
