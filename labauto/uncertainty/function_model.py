@@ -81,8 +81,8 @@ class FunctionModel(Model):
         self.function = function
         name = getattr(function, "__name__", "model")
         self._name = name if name.isidentifier() else "model"
-        self._params = self._parameters(function)
-        at_estimates = self._call_checked({n: self.inputs[n].estimate for n in self._params})
+        self._check_parameters(function)   # every input is a parameter of f, and f gets every input
+        at_estimates = self._call_checked({n: d.estimate for n, d in self.inputs.items()})
         self.outputs: tuple[str, ...] = self._output_names(at_estimates, outputs, name)
         values = self._split(at_estimates)
         requested = dict(units or {})
@@ -95,25 +95,24 @@ class FunctionModel(Model):
         if requested:
             raise _error(f"units given for unknown output(s) {', '.join(sorted(requested))}; outputs are "
                          f"{', '.join(self.outputs)}", ("units",))
-        args = ", ".join(self._params)
+        args = ", ".join(self.input_names)
         keyed = _as_mapping(at_estimates) is not None
         self.equations = [FunctionEquation(y, f"{y} = {self._name}({args})"
                                            + ((f"[{y!r}]" if keyed else f"[{j}]") if len(self.outputs) > 1 else ""))
                           for j, y in enumerate(self.outputs)]
-        deps = tuple(n for n in self.input_names if n in self._params)
-        self.dependencies: dict[str, tuple[str, ...]] = {y: deps for y in self.outputs}
+        self.dependencies: dict[str, tuple[str, ...]] = {y: self.input_names for y in self.outputs}
         self._set_correlations(correlations)
 
     # ------------------------------------------------------------------ construction
-    def _parameters(self, function: Callable[..., Any]) -> tuple[str, ...]:
+    def _check_parameters(self, function: Callable[..., Any]) -> None:
         try:
             sig = inspect.signature(function)
         except (TypeError, ValueError):
             raise _error(f"cannot read the parameters of {function!r}; give a function whose "
                          "parameters are the input names", ("equations",)) from None
         kinds = {p.kind for p in sig.parameters.values()}
-        if inspect.Parameter.VAR_KEYWORD in kinds:   # f(**x): every input is passed
-            return self.input_names
+        if inspect.Parameter.VAR_KEYWORD in kinds:   # f(**x): takes every input
+            return
         params = [p for p in sig.parameters.values()
                   if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         for p in params:
@@ -125,7 +124,6 @@ class FunctionModel(Model):
             if n not in names:
                 raise _error(f"input {n!r} is not a parameter of {self._name}() (a typo, or a "
                              "left-over input?)", ("inputs", n))
-        return tuple(n for n in self.input_names if n in names)
 
     def _call_checked(self, kwargs: Mapping[str, Any]) -> Any:
         try:
@@ -167,7 +165,7 @@ class FunctionModel(Model):
     def _split(self, result: Any) -> list[Any]:
         mapping = _as_mapping(result)
         if mapping is not None:
-            return [mapping[y] for y in self.outputs] if hasattr(self, "outputs") else list(mapping.values())
+            return [mapping[y] for y in self.outputs]
         if isinstance(result, (tuple, list)):
             return list(result)
         return [result]
@@ -179,7 +177,7 @@ class FunctionModel(Model):
         that reads ``.magnitude`` (a table look-up) or uses an offset unit (°C) computes what
         it computed then."""
         kwargs = {}
-        for n in self._params:
+        for n in self.input_names:
             scale = self.input_scales[n]
             kwargs[n] = (Q_(env[n], scale.base).to(scale.unit) if scale.offset
                          else Q_(env[n] / scale.factor, scale.unit))
@@ -223,8 +221,6 @@ class FunctionModel(Model):
                 raise ModelError(f"output {y!r} of {self._name}() is not finite at the input estimates")
             y_base[y] = float(v[0])
             for i, n in enumerate(self.input_names):
-                if n not in self._params:
-                    continue
                 a = env[n][1 + 4 * i: 5 + 4 * i]   # the points actually taken (x ± h rounds)
                 p, m, p2, m2 = v[1 + 4 * i: 5 + 4 * i]
                 d1, d2 = (p - m) / (a[0] - a[1]), (p2 - m2) / (a[2] - a[3])
