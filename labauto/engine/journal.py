@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from labauto.errors import LabautoError
+from labauto.files import fsync_dir
 
 
 class JournalError(LabautoError):
@@ -88,7 +89,7 @@ class RunJournal:
             raise JournalError(f"{j.path} already exists; resume the run instead of starting it again")
         j.path.parent.mkdir(parents=True, exist_ok=True)
         j.append({"type": "run", "t": now_iso(), **header})
-        _fsync_dir(j.path.parent)
+        fsync_dir(j.path.parent)
         return j
 
     def append(self, record: dict[str, Any]) -> None:
@@ -208,16 +209,3 @@ def _repair_tail(fd: int, size: int) -> int:
     os.write(fd, b"\n")
     os.fsync(fd)
     return size + 1
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -8,7 +8,6 @@ points not yet completed, opening the instruments once and always leaving them s
 """
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from labauto.drivers import open_instrument
+from labauto.files import lock_holder, pid_lock
 from labauto.engine.journal import JournalError, JournalState, RunJournal
 from labauto.engine.measure import measure_point
 from labauto.engine.observer import RunObserver, current_observer
@@ -124,28 +124,12 @@ class RunInUse(JournalError):
 def run_lock(run: Run) -> Iterator[None]:
     """Hold the run folder's lock (an OS file lock, released by the kernel if the holder dies)
     while instruments are driven for this run; a second session is refused at once."""
-    try:
-        import fcntl
-    except ImportError:            # no flock (Windows): not exclusive, as before
-        yield
-        return
     path = run.folder / "run.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise RunInUse(f"run {run.folder} is being measured by another labauto session (pid {holder}); "
-                           "let it finish, or stop it and `labauto resume` the run") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    with pid_lock(path) as held:
+        if not held:
+            raise RunInUse(f"run {run.folder} is being measured by another labauto session (pid "
+                           f"{lock_holder(path) or '?'}); let it finish, or stop it and `labauto resume` the run")
+        yield
 
 
 @contextmanager

@@ -46,6 +46,7 @@ from typing import Callable, Iterator
 
 from labauto.certificate.dcc_xml import DCC_ROOT, DccIdentity, read_identity
 from labauto.errors import LabautoError
+from labauto.files import lock_holder, pid_lock
 
 STATES = ("pending", "acknowledged", "rejected")
 _SCHEMA_VERSION = 1
@@ -404,42 +405,17 @@ class Outbox:
 
     # ------------------------------------------------------------------ one publisher at a time
 
-    @contextlib.contextmanager
     def drain_lock(self, timeout_s: float = 0.0, sleep: Callable[[float], None] = time.sleep
-                   ) -> Iterator[bool]:
+                   ) -> contextlib.AbstractContextManager[bool]:
         """Hold the outbox's publisher lock (an OS file lock beside the database, released by
         the kernel if the holder dies) for the ``with`` block; yields False if another
         publisher still holds it after ``timeout_s``."""
-        try:
-            import fcntl
-        except ImportError:          # no flock (Windows): delivery is still safe, only not exclusive
-            yield True
-            return
-        lock_path = self.path.with_name(self.path.name + ".drain-lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            end = time.monotonic() + timeout_s
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= end:
-                        yield False
-                        return
-                    sleep(0.05)
-            try:
-                os.ftruncate(fd, 0)
-                os.write(fd, str(os.getpid()).encode())
-                yield True
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        return pid_lock(self._drain_lock_path, timeout_s, sleep)
 
     def drain_lock_holder(self) -> str | None:
         """The pid recorded by the last publisher that took the lock (for messages)."""
-        try:
-            return self.path.with_name(self.path.name + ".drain-lock").read_text().strip() or None
-        except OSError:
-            return None
+        return lock_holder(self._drain_lock_path)
+
+    @property
+    def _drain_lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".drain-lock")
