@@ -4,6 +4,8 @@
     labauto platform migrate --db URL
     labauto platform register-lab --db URL --name N --accreditation-id A --cert lab.cert.pem
     labauto platform issue-token --db URL --lab-id ID
+    labauto platform list-tokens --db URL --lab-id ID
+    labauto platform revoke-token --db URL --lab-id ID --token-id T
     labauto platform init-ca --out DIR            (self-managed CA: ca.key.pem, ca.cert.pem)
     labauto platform issue-cert --ca DIR --cn NAME --out DIR   (lab.key.pem, lab.cert.pem)
 
@@ -12,8 +14,9 @@ server offers the same through its admin API.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Optional
+from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -35,6 +38,24 @@ def _db(url: Optional[str]) -> str:
 def _fail(msg: str) -> None:
     console.print(f"[red]error:[/red] {msg}")
     raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _session(db: Optional[str], *, write: bool = True, migrate: bool = False) -> Iterator[Any]:
+    """A database session of the platform's service layer for one CLI command; a service
+    error (unknown lab, duplicate ...) ends the command with its message and exit code 2."""
+    from labauto.platform.server import service
+    from labauto.platform.server.db import Database, migrate as run_migrate
+    database = Database(_db(db))
+    try:
+        if migrate:
+            run_migrate(database.engine)
+        with (database.write() if write else database.read()) as session:
+            yield session
+    except service.ServiceError as exc:
+        _fail(exc.detail)
+    finally:
+        database.dispose()
 
 
 @app.command()
@@ -80,20 +101,12 @@ def register_lab(name: str = typer.Option(..., help="lab name"),
                                                            help="require the certificate to be issued by this CA")) -> None:
     """Register a lab and print its id and a new API token (shown once)."""
     from labauto.platform.server import service
-    from labauto.platform.server.db import Database, migrate as run_migrate
-    database = Database(_db(db))
-    try:
-        run_migrate(database.engine)
-        with database.write() as session:
-            lab = service.register_lab(session, name, accreditation_id, cert.read_text(),
-                                       trusted_ca_pem=trusted_ca.read_bytes() if trusted_ca else None,
-                                       actor="cli")
-            token = service.issue_token(session, lab.id, actor="cli").token
-            lab_id = lab.id
-    except service.ServiceError as exc:
-        _fail(exc.detail)
-    finally:
-        database.dispose()
+    with _session(db, migrate=True) as session:
+        lab = service.register_lab(session, name, accreditation_id, cert.read_text(),
+                                   trusted_ca_pem=trusted_ca.read_bytes() if trusted_ca else None,
+                                   actor="cli")
+        token = service.issue_token(session, lab.id, actor="cli").token
+        lab_id = lab.id
     console.print(f"lab {lab_id}: {name} ({accreditation_id})")
     typer.echo(f"token: {token}")
 
@@ -103,15 +116,8 @@ def issue_token(lab_id: int = typer.Option(..., help="lab id (from register-lab)
                 db: Optional[str] = DB_OPT) -> None:
     """Issue another API token for a lab (shown once; only its hash is stored)."""
     from labauto.platform.server import service
-    from labauto.platform.server.db import Database
-    database = Database(_db(db))
-    try:
-        with database.write() as session:
-            issued = service.issue_token(session, lab_id, actor="cli")
-    except service.ServiceError as exc:
-        _fail(exc.detail)
-    finally:
-        database.dispose()
+    with _session(db) as session:
+        issued = service.issue_token(session, lab_id, actor="cli")
     typer.echo(f"token id {issued.id} for lab {lab_id}", err=True)   # stdout: the token line only
     typer.echo(f"token: {issued.token}")
 
@@ -122,15 +128,8 @@ def revoke_token(lab_id: int = typer.Option(..., help="lab id"),
                  db: Optional[str] = DB_OPT) -> None:
     """Revoke a lab's API token (lost or leaked); the lab's other tokens keep working."""
     from labauto.platform.server import service
-    from labauto.platform.server.db import Database
-    database = Database(_db(db))
-    try:
-        with database.write() as session:
-            row = service.token_json(service.revoke_token(session, lab_id, token_id, actor="cli"))
-    except service.ServiceError as exc:
-        _fail(exc.detail)
-    finally:
-        database.dispose()
+    with _session(db) as session:
+        row = service.token_json(service.revoke_token(session, lab_id, token_id, actor="cli"))
     console.print(f"token {token_id} of lab {lab_id} revoked at {row['revoked_at']}")
 
 
@@ -138,15 +137,8 @@ def revoke_token(lab_id: int = typer.Option(..., help="lab id"),
 def list_tokens(lab_id: int = typer.Option(..., help="lab id"), db: Optional[str] = DB_OPT) -> None:
     """A lab's API tokens: id, issued, revoked (the tokens themselves are not stored)."""
     from labauto.platform.server import service
-    from labauto.platform.server.db import Database
-    database = Database(_db(db))
-    try:
-        with database.read() as session:
-            rows = [service.token_json(t) for t in service.lab_tokens(session, lab_id)]
-    except service.ServiceError as exc:
-        _fail(exc.detail)
-    finally:
-        database.dispose()
+    with _session(db, write=False) as session:
+        rows = [service.token_json(t) for t in service.lab_tokens(session, lab_id)]
     for row in rows:
         typer.echo(f"{row['id']}\tissued {row['created_at']}\t"
                    + (f"revoked {row['revoked_at']}" if row["revoked_at"] else "in use"))
