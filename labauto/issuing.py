@@ -38,6 +38,10 @@ class IssuedCertificate:
     outbox_state: str = ""
 
 
+FILE_NAMES = {"xml": "certificate.xml", "json": "certificate.json", "pdf": "certificate.pdf",
+              "journal": "journal.jsonl"}
+
+
 def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfig,
                       verify_base_url: str | None = None,
                       journal: Path | None = None) -> IssuedCertificate:
@@ -83,10 +87,6 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
 
     issued.outbox_state = enqueue_issued(issued)
     return issued
-
-
-FILE_NAMES = {"xml": "certificate.xml", "json": "certificate.json", "pdf": "certificate.pdf",
-              "journal": "journal.jsonl"}
 
 
 def _queue_existing(folder: Path, certificate_id: str) -> str:
