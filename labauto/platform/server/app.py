@@ -12,10 +12,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from labauto.platform.server import html, publishing, service, traceability
+from labauto.platform.server import html, publishing, scope, scope_routes, service, traceability
 from labauto.platform.server import schemas as S
 from labauto.platform.server.db import Database, migrate
 from labauto.platform.server.dcc import SchemaRegistry
+from labauto.platform.server.dcc_results import extract_results
 from labauto.platform.server.models import Lab
 from labauto.platform.server.settings import PlatformSettings
 
@@ -227,13 +228,19 @@ def create_app(settings: PlatformSettings) -> FastAPI:
             same = publishing.stored_version(conn, sha)
         if same is not None and same.lab_id == lab.id:
             return same
-        # parse, schema, signature: CPU only, outside the write transaction
+        # parse, schema, signature, the results: CPU only, outside the write transaction
         admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b)
+        results = extract_results(admitted.signature.signed_root)
         for attempt in range(3):
             try:
                 with database.write_connection() as conn:
-                    return publishing.store(conn, lab, dcc_b, admitted, pdf=pdf_b, js=json_b,
-                                            sha256=sha)
+                    # the accreditation scope on the calibration date (422 at stage "scope")
+                    coverage = scope.check(conn, lab.id, admitted.facts.end_date, results)
+                    out = publishing.store(conn, lab, dcc_b, admitted, pdf=pdf_b, js=json_b,
+                                           sha256=sha)
+                    if out.created:
+                        scope.record_coverage(conn, scope.certificate_row_id(conn, out.sha256), coverage)
+                    return out
             except (IntegrityError, OperationalError):
                 # a concurrent publication of the same document/id won the race: look again
                 if attempt == 2:
@@ -323,6 +330,7 @@ def create_app(settings: PlatformSettings) -> FastAPI:
             return service.audit_events(session, certificate_id=certificate_id, lab_id=lab_id,
                                         limit=limit, offset=offset)
 
+    app.include_router(scope_routes.make_router(settings))      # accreditation (docs/accreditation.md)
     return app
 
 

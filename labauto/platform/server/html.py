@@ -29,6 +29,7 @@ def not_found_page(certificate_id: str) -> str:
 
 
 def verification_page(rec: dict[str, Any], chain: dict[str, Any] | None = None) -> str:
+    from labauto.platform.server.scope_html import accreditation_section
     colour, label = _COLOURS[rec["status"]]
     item = rec["item"]
     rows = [("Certificate", rec["certificate_id"] + (f" (version {rec['version']})" if rec["version"] > 1 else "")),
@@ -61,5 +62,6 @@ def verification_page(rec: dict[str, Any], chain: dict[str, Any] | None = None) 
             f"<code>{escape(rec['sha256'])}</code></p>"
             f"<p>Compare it with the value printed on your copy. "
             f"<a href=\"/api/v1/certificates/{cid}/document\">Download the signed DCC (XML)</a> · "
-            f"<a href=\"/api/v1/certificates/{cid}\">machine-readable record (JSON)</a></p>")
+            f"<a href=\"/api/v1/certificates/{cid}\">machine-readable record (JSON)</a></p>"
+            + (accreditation_section(rec["accreditation"]) if rec.get("accreditation") else ""))
     return _page(f"Certificate {rec['certificate_id']}: {label}", body)

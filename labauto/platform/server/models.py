@@ -168,3 +168,8 @@ def _refuse_audit_changes(session: Session, flush_context, instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
             raise AuditLogIsAppendOnly("the audit log is append-only: events cannot be changed or deleted")
+
+
+# accreditation bodies, scopes and result coverage live in their own module; imported here so
+# Base.metadata (migrations, their test) always knows them
+from labauto.platform.server import scope_models  # noqa: E402,F401

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from labauto.platform.server.scope_schemas import Accreditation
+
 
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
@@ -15,7 +17,7 @@ class Error(BaseModel):
 class Rejection(BaseModel):
     detail: str
     stage: str = Field(description="admission stage that refused the document: attachment, "
-                       "well-formed, schema, schematron, signature or signer")
+                       "well-formed, schema, schematron, signature, signer or scope")
 
 
 class PublishResult(BaseModel):
@@ -82,6 +84,8 @@ class VerificationRecord(BaseModel):
     has_pdf: bool
     has_json: bool
     verification_url: str
+    accreditation: Accreditation = Field(description="accreditation status of the document and of each "
+                                         "result on the calibration date (docs/accreditation.md)")
 
 
 class SearchResult(BaseModel):

@@ -228,7 +228,13 @@ def record_json(row: CertificateRecord, session: Session) -> dict[str, Any]:
         "has_pdf": row.has_pdf,
         "has_json": row.has_json,
         "verification_url": f"/verify/{row.certificate_id}",
+        "accreditation": accreditation_json(session, row),
     }
+
+
+def accreditation_json(session: Session, row: CertificateRecord) -> dict[str, Any]:
+    from labauto.platform.server import scope      # scope builds on this module
+    return scope.accreditation_json(session, row)
 
 
 def current(session: Session, certificate_id: str) -> CertificateRecord | None:

@@ -1,0 +1,228 @@
+"""The results of a DCC as (quantity, value, expanded uncertainty, coverage factor, frequency),
+for the accreditation-scope check and the search by quantity and range.
+
+A result is a ``dcc:quantity`` carrying an expanded uncertainty — in ``si:real``
+(``si:measurementUncertaintyUnivariate/si:expandedMU`` or the older ``si:expandedUnc``) or in
+``si:realListXMLList`` (``si:expandedMUXMLList`` / ``si:expandedUncXMLList``; one uncertainty
+for all values or one per value), or the first of a ``si:hybrid``.  Its value for the range
+check is its sibling ``basic_nominalValue`` (else ``basic_referenceValue``, else
+``basic_measuredValue``) when it is an error of indication, else its own value; a relative
+uncertainty (a dimensionless quantity) is multiplied by that value.  A sibling quantity in hertz
+is the frequency.
+
+The quantity is keyed on the D-SI unit's dimension (V, A, Ω, Hz, K ...); voltage and current
+are AC when a frequency is given or a ``refType``/name says so (``ACV``, ``AC``,
+``alternating``), else DC.  Units are read with :func:`labauto.units.from_dsi` (cached).
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+import pint
+from lxml import etree
+
+from labauto.certificate.dcc_xml import DCC_NS, SI_NS
+from labauto.platform.server.cmc import KINDS, QuantityKind, difference_in, kind
+from labauto.units import Q_, UnitError, from_dsi
+
+NS = {"dcc": DCC_NS, "si": SI_NS}
+MAX_RESULTS = 5000
+_D = f"{{{DCC_NS}}}"
+_S = f"{{{SI_NS}}}"
+_VALUE_REFS = ("basic_nominalValue", "basic_referenceValue", "basic_measuredValue")
+_AC = {"ac", "acv", "aci", "alternating", "rms", "acvoltage", "accurrent"}
+_DC = {"dc", "dcv", "dci", "direct", "dcvoltage", "dccurrent"}
+
+
+@dataclass(frozen=True)
+class DccResult:
+    position: int
+    name: str
+    kind: QuantityKind | None     # None: a unit no scope quantity has
+    value: float                  # in kind.unit (or the D-SI unit's base when kind is None)
+    uncertainty: float            # expanded, same unit
+    k: float
+    frequency: float | None       # Hz
+    unit: str                     # the unit value and uncertainty are in
+
+
+@functools.lru_cache(maxsize=512)
+def _unit(dsi: str) -> pint.Unit | None:
+    try:
+        return from_dsi(dsi.strip())
+    except (UnitError, ValueError, pint.errors.PintError):
+        return None
+
+
+def _floats(text: str | None) -> list[float]:
+    try:
+        return [float(t) for t in (text or "").split()]
+    except ValueError:
+        return []
+
+
+def _content(el) -> str:
+    if el is None:
+        return ""
+    contents = el.findall("dcc:content", NS)
+    for c in contents:
+        if c.get("lang") == "en" and c.text:
+            return " ".join(c.text.split())
+    return " ".join((contents[0].text or "").split()) if contents else ""
+
+
+@dataclass
+class _Values:
+    values: list[float]
+    unit: pint.Unit | None
+    dsi: str
+    U: list[float]
+    k: list[float]
+
+
+def _real_values(q) -> _Values | None:
+    """Values, unit and expanded uncertainties of a dcc:quantity (first of a si:hybrid)."""
+    node = q.find("si:hybrid", NS)
+    base = node if node is not None else q
+    real = base.find("si:real", NS)
+    if real is not None:
+        dsi = real.findtext("si:unit", default="", namespaces=NS)
+        vals = _floats(real.findtext("si:value", namespaces=NS))
+        mu = real.find("si:measurementUncertaintyUnivariate/si:expandedMU", NS)
+        if mu is not None:
+            U = _floats(mu.findtext("si:valueExpandedMU", namespaces=NS))
+        else:
+            mu = real.find("si:expandedUnc", NS)
+            U = _floats(mu.findtext("si:uncertainty", namespaces=NS)) if mu is not None else []
+        k = _floats(mu.findtext("si:coverageFactor", namespaces=NS)) if mu is not None else []
+        return _Values(vals, _unit(dsi), dsi, U, k)
+    lst = base.find("si:realListXMLList", NS)
+    if lst is not None:
+        dsi = (lst.findtext("si:unitXMLList", default="", namespaces=NS).split() or [""])[0]
+        vals = _floats(lst.findtext("si:valueXMLList", namespaces=NS))
+        mu = lst.find("si:measurementUncertaintyUnivariateXMLList/si:expandedMUXMLList", NS)
+        if mu is not None:
+            U = _floats(mu.findtext("si:valueExpandedMUXMLList", namespaces=NS))
+            k = _floats(mu.findtext("si:coverageFactorXMLList", namespaces=NS))
+        else:
+            mu = lst.find("si:expandedUncXMLList", NS)
+            U = _floats(mu.findtext("si:uncertaintyXMLList", namespaces=NS)) if mu is not None else []
+            k = _floats(mu.findtext("si:coverageFactorXMLList", namespaces=NS)) if mu is not None else []
+        return _Values(vals, _unit(dsi), dsi, U, k)
+    return None
+
+
+def _broadcast(xs: list[float], n: int) -> list[float] | None:
+    if len(xs) == n:
+        return xs
+    if len(xs) == 1:
+        return xs * n
+    return None
+
+
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _tokens(*texts: str) -> set[str]:
+    out: set[str] = set()
+    for t in texts:
+        for w in re.split(r"[^A-Za-z0-9]+", t or ""):
+            if w:
+                out.add(w.lower())
+                out.update(p.lower() for p in _WORD.findall(w))
+    return out
+
+
+def _classify(unit: pint.Unit, hints: set[str], has_frequency: bool) -> QuantityKind | None:
+    dim = (1 * unit).dimensionality
+    matches = [k for k in KINDS if Q_(1, k.unit).dimensionality == dim]
+    if not matches:
+        return None
+    if len(matches) == 1:
+        return matches[0]
+    ac = has_frequency or bool(hints & _AC)
+    dc = bool(hints & _DC)
+    for k in matches:
+        if k.alternating == (ac and not dc):
+            return k
+    return matches[0]
+
+
+def _siblings(q) -> list:
+    parent = q.getparent()
+    return [s for s in parent if s.tag == f"{_D}quantity" and s is not q]
+
+
+def _frequency(q, result) -> list[float] | None:
+    for s in _siblings(q):
+        v = _real_values(s)
+        if v and v.unit is not None and v.values:
+            try:
+                hz = [float(Q_(x, v.unit).to("Hz").magnitude) for x in v.values]
+            except pint.DimensionalityError:
+                continue
+            return hz
+    return None
+
+
+def extract_results(root: etree._Element) -> list[DccResult]:
+    """Every result with an expanded uncertainty, in document order (at most MAX_RESULTS)."""
+    out: list[DccResult] = []
+    for result in root.iterfind("dcc:measurementResults/dcc:measurementResult/dcc:results/dcc:result", NS):
+        rname = _content(result.find("dcc:name", NS))
+        for q in result.find("dcc:data", NS).iter(f"{_D}quantity") if result.find("dcc:data", NS) is not None else ():
+            # quantities inside measurementMetaData are limits and probabilities, not results
+            if any(a.tag == f"{_D}measurementMetaData" for a in q.iterancestors()):
+                continue
+            own = _real_values(q)
+            if own is None or not own.U or own.unit is None or not own.values:
+                continue
+            n = len(own.values)
+            U, ks = _broadcast(own.U, n), _broadcast(own.k or [2.0], n)
+            if U is None or ks is None:
+                continue
+            values, unit = own.values, own.unit
+            siblings = {s.get("refType", ""): s for s in _siblings(q)}
+            ref = q.get("refType", "") or ""
+            if "basic_measurementError" in ref.split() or (1 * own.unit).dimensionless:
+                for vref in _VALUE_REFS:
+                    s = siblings.get(vref)
+                    sv = _real_values(s) if s is not None else None
+                    if sv is not None and sv.unit is not None and len(sv.values) == n:
+                        if (1 * own.unit).dimensionless:     # relative uncertainty of that value
+                            U = [abs(u * float(Q_(1, own.unit).to("").magnitude) * x)
+                                 for u, x in zip(U, sv.values)]
+                            unit = sv.unit
+                        elif (1 * sv.unit).dimensionality != (1 * own.unit).dimensionality:
+                            continue
+                        values = sv.values
+                        value_unit = sv.unit
+                        break
+                else:
+                    value_unit = own.unit
+            else:
+                value_unit = own.unit
+            freq = _frequency(q, result)
+            if freq is not None:
+                freq = _broadcast(freq, n)
+            hints = _tokens(rname, ref, result.get("refType", ""), _content(q.find("dcc:name", NS)),
+                            q.getparent().get("refType", ""))
+            k = _classify(value_unit, hints, freq is not None)
+            target = k.unit if k is not None else str((1 * value_unit).to_base_units().units)
+            for i in range(n):
+                if len(out) >= MAX_RESULTS:
+                    return out
+                try:
+                    x = float(Q_(values[i], value_unit).to(target).magnitude)
+                    u = difference_in(Q_(U[i], unit), target)
+                except (pint.DimensionalityError, pint.errors.OffsetUnitCalculusError):
+                    continue
+                name = rname or _content(q.find("dcc:name", NS)) or ref or "result"
+                out.append(DccResult(len(out) + 1, (f"{name} [{i + 1}]" if n > 1 else name)[:255], k, x,
+                                     abs(u), ks[i], freq[i] if freq else None, target))
+    return out
+
+
+__all__ = ["DccResult", "extract_results", "kind"]
