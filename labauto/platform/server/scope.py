@@ -146,7 +146,9 @@ def import_scope(session: Session, body: BodyRef, lab_id: int, doc: ScopeDocumen
         scope_id=scope.id, line=r.line, quantity=r.kind.name, unit=r.kind.unit, range_min=r.range_min,
         range_max=r.range_max, frequency_min=r.frequency_min, frequency_max=r.frequency_max,
         conditions=r.conditions, cmc_text=r.cmc_text, range_text=r.range_text[:255],
-        frequency_text=r.frequency_text[:255], cmc_relative=r.cmc.relative, cmc_absolute=r.cmc.absolute,
+        frequency_text=r.frequency_text[:255], cmc_relative=r.cmc.relative,
+        # a table's smallest CMC: the lower bound the capability search filters and sorts by
+        cmc_absolute=min(p[1] for p in r.cmc.table) if r.cmc.table else r.cmc.absolute,
         cmc_table=[list(p) for p in r.cmc.table] if r.cmc.table else None, k=r.cmc.k) for r in doc.rows])
     audit(session, actor or f"body:{body.id}", "scope.import", lab_id=lab_id, body_id=body.id, version=version,
           rows=len(doc.rows), valid_from=valid_from.isoformat(),
@@ -494,24 +496,33 @@ def capabilities(session: Session, quantity: str, value: str | None = None, max_
             q = q.where(or_(R.cmc_table.is_not(None), R.cmc_relative * ax + R.cmc_absolute <= limit_abs * (1 + 1e-9)))
     if f is not None:
         q = q.where(or_(R.frequency_min.is_(None), and_(R.frequency_min <= f, R.frequency_max >= f)))
-    if x is not None:
-        q = q.order_by(R.cmc_relative * abs(x) + R.cmc_absolute, S.lab_id)
+    if x is None:           # every row of the quantity, by lab
+        rows = session.execute(q.order_by(S.lab_id, R.range_min, R.frequency_min).limit(limit)).all()
     else:
-        q = q.order_by(S.lab_id, R.range_min)
-    items = []
-    for row in session.execute(q.limit(limit * 2 if limit_abs is not None else limit)):
+        # a table row's cmc_absolute is its smallest point: a lower bound, checked exactly below;
+        # each lab's three best rows by that bound, best first
+        lower = (R.cmc_relative * abs(x) + R.cmc_absolute).label("lower")
+        inner = q.add_columns(lower, func.row_number().over(partition_by=S.lab_id, order_by=(lower, R.id))
+                              .label("rank")).subquery()
+        rows = session.execute(select(inner).where(inner.c.rank <= 3)
+                               .order_by(inner.c.lower, inner.c.lab_id).limit(limit * 3)).all()
+    items, seen = [], set()
+    for row in rows:
         cmc_at = _cmc(row).at(x) if x is not None else None
-        if limit_abs is not None and cmc_at is not None and cmc_at > limit_abs * (1 + 1e-9):
+        if limit_abs is not None and cmc_at > limit_abs * (1 + 1e-9):
             continue        # a table row above the limit
+        if x is not None:
+            if row.lab_id in seen:
+                continue
+            seen.add(row.lab_id)
         items.append({"lab_id": row.lab_id, "lab": row.lab, "accreditation_id": row.accreditation_id,
                       "scope_version": row.version, "valid_from": _iso(_date(row.valid_from)),
                       "valid_until": _iso(_date(row.valid_until)) if row.valid_until else None,
                       "row": row_json(row), "cmc_at_value": cmc_at,
                       "cmc_at_value_text": _fmt(cmc_at, k.unit) if cmc_at is not None else None})
-        if len(items) >= limit:
-            break
     if x is not None:
         items.sort(key=lambda i: (i["cmc_at_value"], i["lab_id"]))
+    items = items[:limit]
     return {"quantity": k.name, "unit": k.unit, "value": x, "frequency": f, "max_cmc": limit_abs,
             "date": on.isoformat(), "count": len(items), "items": items}
 
