@@ -174,3 +174,9 @@ def issue_cert(ca: Path = typer.Option(..., help="folder with ca.key.pem and ca.
     write_durably(out / "lab.key.pem", pair.key_pem, private=True)
     write_durably(out / "lab.cert.pem", pair.cert_pem)
     console.print(f"signing certificate for {cn!r} written to {out}")
+
+
+# accreditation bodies, scopes and capability search (labauto/platform/scope_cli.py)
+from labauto.platform import scope_cli  # noqa: E402
+
+scope_cli.register(app)
