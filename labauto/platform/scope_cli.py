@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
                           f"{v['valid_from']}" + (f" to {v['valid_until']}" if v["valid_until"] else "")
                           + f"; today {state}", title_justify="left")
             for col in ("line", "quantity", "range", "frequency", "CMC", "k", "conditions"):
-                table.add_column(col, no_wrap=col in ("CMC", "range"))
+                table.add_column(col, no_wrap=col in ("line", "quantity", "range", "CMC", "k"))
             for r in v["rows"]:
                 table.add_row(str(r["line"]), r["quantity"], r["range"], r["frequency"] or "", r["cmc"],
                               f"{r['k']:g}", r["conditions"] or "")
@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
                       + (f" at {value}" if value else "") + (f" with a CMC <= {max_cmc}" if max_cmc else "")
                       + f" on {found['date']}", title_justify="left")
         for col in ("lab", "accreditation", "range", "CMC", "CMC at value", "conditions"):
-            table.add_column(col, no_wrap=col in ("CMC", "range"))
+            table.add_column(col, no_wrap=col in ("lab", "accreditation", "CMC at value"))
         for i in found["items"]:
             table.add_row(i["lab"], i["accreditation_id"],
                           i["row"]["range"] + (f" at {i['row']['frequency']}" if i["row"]["frequency"] else ""),
