@@ -1,0 +1,249 @@
+"""Benchmark of accreditation on the platform: capability search latency and the cost of the
+scope check on ingest.
+
+    .venv/bin/python benchmarks/bench_scope.py [--db postgresql://postgres@127.0.0.1:5432/bench_scope]
+                                               [--labs 1000] [--rows 100] [--requests 1000] [--runs 3]
+                                               [--ingest 150]
+
+1. Capability search: the store gets --labs labs, each with one scope of --rows CMC rows (ten
+   quantities x ten ranges; AC rows in two frequency bands), bulk-inserted through the DB layer;
+   then GET /api/v1/capabilities?quantity=...&value=...&max_cmc=... over HTTP on loopback
+   (the server in its own process) for random quantities, values and limits; prints p50/p99 per
+   run and the range over --runs runs (goal p99 <= 20 ms with 1,000 labs x 100 rows on
+   PostgreSQL).
+2. Ingest: the same publishing pipeline in-process — admission (parse, schema, Schematron,
+   signature) and the store transaction — without and with the scope step (read the results,
+   check them against the lab's 100-row scope, record their status), alternating documents
+   A/B so both see the same machine load; prints ms per document and the ratio per run (goal:
+   the scope check adds <= 10 %).  The HTTP and multipart work of a real publication (about
+   1 ms) is left out, so the ratio is an upper bound.
+Default database: PostgreSQL at 127.0.0.1 (database created if missing; emptied first).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import secrets
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_platform import dcc_dir, ensure_postgres_database, percentile  # noqa: E402
+
+from labauto.certificate.pki import CertificateAuthority  # noqa: E402
+from labauto.certificate.signing import sign_dcc  # noqa: E402
+from labauto.platform.server import publishing, scope  # noqa: E402
+from labauto.platform.server.db import Database, migrate  # noqa: E402
+from labauto.platform.server.dcc import SchemaRegistry  # noqa: E402
+from labauto.platform.server.dcc_results import extract_results  # noqa: E402
+from labauto.platform.server.models import Base, Lab, utcnow  # noqa: E402
+from labauto.platform.server.scope_models import AccreditationBody, Scope, ScopeRow  # noqa: E402
+from labauto.platform.server.service import LabRef, register_lab  # noqa: E402
+from labauto.platform.server.testing import ServerProcess, dcc_with_results  # noqa: E402
+
+# quantity, SI unit, decade ranges starting at, alternating
+QUANTITIES = [("DC voltage", "V", 1e-3, False), ("AC voltage", "V", 1e-3, True), ("DC current", "A", 1e-6, False),
+              ("AC current", "A", 1e-6, True), ("resistance", "ohm", 1e-2, False), ("frequency", "Hz", 1.0, False),
+              ("capacitance", "F", 1e-12, False), ("inductance", "H", 1e-6, False), ("power", "W", 1e-3, False),
+              ("temperature", "K", 80.0, False)]
+
+
+def reset(url: str) -> None:
+    db = Database(url)
+    try:
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+            else:
+                Base.metadata.drop_all(conn)
+    finally:
+        db.dispose()
+    migrate(url)
+
+
+def fill_scopes(url: str, labs: int, rows_per_lab: int, seed: int = 7) -> None:
+    """``labs`` labs, each with one scope version of ``rows_per_lab`` non-overlapping rows."""
+    rng = random.Random(seed)
+    db = Database(url)
+    now = utcnow()
+    try:
+        with db.write() as s:
+            body = AccreditationBody(name="bench body")
+            s.add(body)
+            s.flush()
+            s.execute(Lab.__table__.insert(), [dict(name=f"Bench lab {i:04d}", accreditation_id=f"D-K-{i:05d}",
+                                                    created_at=now) for i in range(labs)])
+            lab_ids = [r[0] for r in s.execute(Lab.__table__.select().with_only_columns(Lab.__table__.c.id)
+                                               .order_by(Lab.__table__.c.id))]
+            s.execute(Scope.__table__.insert(), [dict(lab_id=i, body_id=body.id, version=1,
+                                                      valid_from=dt.date(2026, 1, 1), source_name="bench.csv",
+                                                      source_sha256="0" * 64, row_count=rows_per_lab,
+                                                      created_at=now) for i in lab_ids])
+            scope_ids = [r[0] for r in s.execute(Scope.__table__.select().with_only_columns(Scope.__table__.c.id))]
+            per_quantity = max(1, rows_per_lab // len(QUANTITIES))
+            batch = []
+            for sid in scope_ids:
+                n = 0
+                for name, unit, start, ac in QUANTITIES:
+                    bands = [(10.0, 1e3), (1e3, 1e5)] if ac else [(None, None)]
+                    decades = max(1, per_quantity // len(bands))
+                    for d in range(decades):
+                        lo, hi = start * 10 ** d, start * 10 ** (d + 1)
+                        for fmin, fmax in bands:
+                            if n >= rows_per_lab:
+                                break
+                            rel = rng.uniform(1e-6, 50e-6) * (10 if ac else 1)
+                            batch.append(dict(scope_id=sid, line=n + 2, quantity=name, unit=unit, range_min=lo,
+                                              range_max=hi, frequency_min=fmin, frequency_max=fmax, conditions="",
+                                              cmc_text=f"{rel * 1e6:.2f} µ{unit}/{unit} + x", range_text=f"{lo:g} to {hi:g}",
+                                              frequency_text="" if fmin is None else f"{fmin:g} Hz to {fmax:g} Hz",
+                                              cmc_relative=rel, cmc_absolute=lo * rng.uniform(1e-7, 1e-5),
+                                              cmc_table=None, k=2.0))
+                            n += 1
+                if len(batch) >= 20_000:
+                    s.execute(ScopeRow.__table__.insert(), batch)
+                    batch = []
+            if batch:
+                s.execute(ScopeRow.__table__.insert(), batch)
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("ANALYZE")
+    finally:
+        db.dispose()
+
+
+def bench_search(base_url: str, n: int, seed: int) -> dict[str, float]:
+    rng = random.Random(seed)
+    times, counts = [], []
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        for _ in range(30):
+            c.get("/api/v1/capabilities", params={"quantity": "DC voltage", "value": "10 V"})
+        for _ in range(n):
+            name, unit, start, ac = rng.choice(QUANTITIES)
+            value = start * 10 ** rng.uniform(0, 9)
+            params = {"quantity": name, "value": f"{value:.6g} {unit}", "max_cmc": f"{rng.uniform(2, 40):.3g} ppm"}
+            if ac:
+                params["frequency"] = f"{rng.choice([50, 1000, 20000])} Hz"
+            t0 = time.perf_counter()
+            r = c.get("/api/v1/capabilities", params=params)
+            times.append(time.perf_counter() - t0)
+            assert r.status_code == 200, r.text
+            counts.append(r.json()["count"])
+    return {"p50": statistics.median(times) * 1e3, "p99": percentile(times, 99) * 1e3,
+            "mean_hits": statistics.mean(counts)}
+
+
+def bench_ingest(url: str, n: int, runs: int) -> list[tuple[float, float]]:
+    """(ms per document without, with the scope step) per run."""
+    ca = CertificateAuthority.create("bench CA")
+    keys = ca.issue("Bench ingest lab")
+    schemas = SchemaRegistry(dcc_dir() / "schema")
+    template = (dcc_dir() / "examples" / "valid.xml").read_bytes()
+    from lxml import etree
+
+    from labauto.certificate.dcc_xml import DCC_NS, safe_parser
+    root = etree.fromstring(template, parser=safe_parser())
+    cid = root.find(f"{{{DCC_NS}}}administrativeData/{{{DCC_NS}}}coreData/{{{DCC_NS}}}uniqueIdentifier")
+    # ten DC voltage points shaped like labauto's DCC, inside the lab's scope
+    points = [{"nominal": f"{v} V", "U": f"{max(30e-6 * abs(v), 20e-6) * 1e6:.1f} µV"}
+              for v in (0.01, 0.1, -0.1, 1, -1, 10, -10, 100, 500, 1000)]
+    db = Database(url)
+    try:
+        with db.write() as s:
+            lab = register_lab(s, "Ingest lab", "D-K-INGEST", keys.cert_pem.decode(), actor="bench")
+            body = scope.register_body(s, "Ingest body")
+            from labauto.platform.server.scope_file import parse
+            rows = ["quantity,range_min,range_max,frequency_min,frequency_max,conditions,cmc,k",
+                    "DC voltage,0 V,10 µV,,,,5 µV/V + 1 nV,2"]
+            for d in range(-5, 4):
+                rows.append(f"DC voltage,{10.0 ** d:g} V,{10.0 ** (d + 1):g} V,,,,5 µV/V + {10.0 ** d:g} µV,2")
+            for i in range(90):                    # the rest of the 100 rows: other quantities
+                rows.append(f"resistance,{i + 1} Ω,{i + 2} Ω,,,,10 µΩ/Ω + 1 µΩ,2" if i < 60 else
+                            f"AC voltage,{i} V,{i + 1} V,10 Hz,1 kHz,,100 µV/V + 1 µV,2")
+            scope.import_scope(s, scope.BodyRef(body.id, body.name), lab.id, parse("\n".join(rows), "ingest.csv"),
+                               source_name="ingest.csv", source_sha256="0" * 64, valid_from=dt.date(2025, 1, 1))
+            ref = LabRef(lab.id, lab.name)
+
+        def docs(tag: str, count: int) -> list[bytes]:
+            out = []
+            for i in range(count):
+                cid.text = f"INGEST-{tag}-{i:05d}"
+                base = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+                out.append(sign_dcc(dcc_with_results(base, points), keys.key_pem, keys.cert_pem))
+            return out
+
+        results = []
+        for run in range(runs):
+            a, b = docs(f"A{run}", n), docs(f"B{run}", n)
+            t_base = t_scope = 0.0
+            for da, dbb in zip(a, b):
+                t0 = time.perf_counter()
+                adm = publishing.admit_submission(da, schemas)
+                with db.write_connection() as conn:
+                    publishing.store(conn, ref, da, adm)
+                t1 = time.perf_counter()
+                adm = publishing.admit_submission(dbb, schemas)
+                found = extract_results(adm.signature.signed_root)
+                with db.write_connection() as conn:
+                    coverage = scope.check(conn, ref.id, adm.facts.end_date, found)
+                    out = publishing.store(conn, ref, dbb, adm)
+                    scope.record_coverage(conn, scope.certificate_row_id(conn, out.sha256), coverage)
+                t2 = time.perf_counter()
+                assert len(coverage) == 10 and all(c.covered for c in coverage), coverage
+                t_base += t1 - t0
+                t_scope += t2 - t1
+            results.append((t_base / n * 1e3, t_scope / n * 1e3))
+    finally:
+        db.dispose()
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/labauto_bench_scope",
+                    help="database URL (emptied first); PostgreSQL databases are created if missing")
+    ap.add_argument("--labs", type=int, default=1000)
+    ap.add_argument("--rows", type=int, default=100)
+    ap.add_argument("--requests", type=int, default=1000, help="capability searches per run")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--ingest", type=int, default=150, help="documents per arm and run")
+    a = ap.parse_args()
+    if a.db.startswith("postgres"):
+        ensure_postgres_database(a.db)
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; database {a.db}")
+    reset(a.db)
+    t0 = time.perf_counter()
+    fill_scopes(a.db, a.labs, a.rows)
+    print(f"filled {a.labs} labs x {a.rows} scope rows in {time.perf_counter() - t0:.1f} s")
+    admin = secrets.token_urlsafe(16)
+    p50s, p99s = [], []
+    with ServerProcess(a.db, dcc_dir() / "schema", admin_token=admin) as server:
+        for run in range(a.runs):
+            r = bench_search(server.base_url, a.requests, seed=run)
+            p50s.append(r["p50"])
+            p99s.append(r["p99"])
+            print(f"capability search run {run + 1}: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms "
+                  f"({a.requests} requests, {r['mean_hits']:.0f} labs found on average)")
+    print(f"capability search over {a.runs} runs: p50 {min(p50s):.2f}-{max(p50s):.2f} ms, "
+          f"p99 {min(p99s):.2f}-{max(p99s):.2f} ms (goal p99 <= 20 ms)")
+    ratios = []
+    for run, (base, with_scope) in enumerate(bench_ingest(a.db, a.ingest, a.runs), 1):
+        ratios.append(with_scope / base - 1)
+        print(f"ingest run {run}: {base:.2f} ms/document without the scope step, {with_scope:.2f} ms with it "
+              f"(+{ratios[-1] * 100:.1f} %)")
+    print(f"scope check cost over {a.runs} runs: +{min(ratios) * 100:.1f} % to +{max(ratios) * 100:.1f} % "
+          f"of the in-process publishing time (goal <= 10 %; HTTP excluded, so an upper bound)")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
