@@ -146,3 +146,11 @@ def test_results_of_ptb_example_are_temperatures(dcc_dir):
     assert [r.kind.name for r in results] == ["temperature"] * 5
     assert [r.value for r in results] == [306.248, 373.121, 448.253, 523.319, 593.154]
     assert {(r.uncertainty, r.k, r.unit) for r in results} == {(0.061, 2.0, "K")}
+
+
+def test_results_that_are_not_finite_numbers_are_skipped(dcc_template):
+    from labauto.platform.server.testing import dcc_with_results
+    xml = dcc_with_results(dcc_template, [{"nominal": "10 V", "U": "20 µV"}, {"nominal": "1 V", "U": "5 µV"}])
+    xml = xml.replace(b"<si:value>10.0</si:value>", b"<si:value>NaN</si:value>")
+    results = extract_results(etree.fromstring(xml))
+    assert [(r.value, r.uncertainty) for r in results] == [(1.0, pytest.approx(5e-6))]

@@ -17,6 +17,7 @@ are AC when a frequency is given or a ``refType``/name says so (``ACV``, ``AC``,
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
 
@@ -57,10 +58,13 @@ def _unit(dsi: str) -> pint.Unit | None:
 
 
 def _floats(text: str | None) -> list[float]:
+    """The numbers of an XML list; empty if any is not a finite number (xs:double allows NaN
+    and INF, which no scope check or search can use)."""
     try:
-        return [float(t) for t in (text or "").split()]
+        values = [float(t) for t in (text or "").split()]
     except ValueError:
         return []
+    return values if all(math.isfinite(v) for v in values) else []
 
 
 def _content(el) -> str:
@@ -200,8 +204,8 @@ def extract_results(root: etree._Element) -> list[DccResult]:
                         values = sv.values
                         value_unit = sv.unit
                         break
-                else:
-                    value_unit = own.unit
+                else:       # an error (or a relative U) without the value it belongs to
+                    continue
             else:
                 value_unit = own.unit
             freq = _frequency(q, result)
