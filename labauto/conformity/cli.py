@@ -114,7 +114,7 @@ def global_cmd(
     except (RiskError, ValueError) as exc:
         _fail(str(exc))
     data = {"prior": prior_text, "guard_band": w, **risk.to_dict(),
-            "reference": "JCGM 106:2012 9.5 (R_C eq. 27, R_P eq. 28)"}
+            "reference": "JCGM 106:2012 9.5"}
     _print(data, as_json, [
         f"population {prior_text}: conforming with p0 = {_pct(risk.conformance_probability)}",
         f"tolerance [{_lim(risk.tolerance[0])}, {_lim(risk.tolerance[1])}], u = {u:g}, "

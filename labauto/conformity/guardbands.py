@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from labauto.conformity.global_risk import GlobalRisk, RiskError, global_risk
+from labauto.conformity.global_risk import GlobalRisk, RiskError, global_risk, global_risk_normal
 
 TUR_RULES = ("U", "rss", "rp10", "dobbert")
 
@@ -109,13 +109,18 @@ def acceptance_limit_for_conformance(p: float, u: float, *, lower: float | None 
 def guard_band_for_global_risk(prior: Any, u: float, target: float, *, lower: float | None = None,
                                upper: float | None = None) -> tuple[float, GlobalRisk]:
     """The guard band w >= 0 (applied to every finite tolerance limit) at which R_C = ``target``,
-    and the risks with it.  w = 0 when simple acceptance already meets the target."""
+    and the risks with it.  w = 0 when simple acceptance already meets the target.  A normal
+    prior (``scipy.stats.norm``) is computed in closed form, any other by quadrature."""
     from scipy.optimize import brentq
     if not 0 < target < 1:
         raise RiskError(f"the target false-accept risk must lie between 0 and 1, not {target}")
+    normal = getattr(getattr(prior, "dist", None), "name", "") == "norm" and u > 0
 
     def risks(w: float) -> GlobalRisk:
         acc = (None if lower is None else lower + w, None if upper is None else upper - w)
+        if normal:
+            return global_risk_normal(float(prior.mean()), float(prior.std()), u,
+                                      tolerance=(lower, upper), acceptance=acc)
         return global_risk(prior, u, tolerance=(lower, upper), acceptance=acc)
 
     r0 = risks(0.0)

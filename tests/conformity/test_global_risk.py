@@ -182,3 +182,18 @@ def test_specific_risk_guard_band_is_iso_14253_0_83_U():
     # a tolerance too narrow for the uncertainty: no result can conform with 95 %
     with pytest.raises(RiskError, match="too narrow"):
         acceptance_limit_for_conformance(0.95, 1.0, lower=-1, upper=1)
+
+
+def test_owens_t_bivariate_normal_equals_scipys_multivariate_normal():
+    from scipy.stats import multivariate_normal
+
+    from labauto.conformity.global_risk import bivariate_normal_cdf
+    rng = np.random.default_rng(5)
+    cases = [(0.0, 0.7, 0.5), (-1.1, 0.0, 0.9), (0.0, 0.0, -0.3), (2.5, -0.4, 0.97)]
+    cases += [(float(h), float(k), float(r)) for h, k, r in
+              zip(rng.normal(0, 2, 40), rng.normal(0, 2, 40), rng.uniform(-0.99, 0.99, 40))]
+    for h, k, rho in cases:
+        ref = multivariate_normal([0, 0], [[1, rho], [rho, 1]], abseps=1e-13, releps=1e-12).cdf([h, k])
+        assert bivariate_normal_cdf(h, k, rho) == pytest.approx(ref, abs=1e-12), (h, k, rho)
+    assert bivariate_normal_cdf(math.inf, 0.3, 0.5) == pytest.approx(stats.norm.cdf(0.3))
+    assert bivariate_normal_cdf(-math.inf, 0.3, 0.5) == 0.0
