@@ -17,6 +17,7 @@ from reportlab.platypus import (Image, KeepTogether, PageBreak, Paragraph, Simpl
 from xml.sax.saxutils import escape
 
 from labauto.certificate.plot import error_plot
+from labauto.conditions import conditions_text
 from labauto.results import CalibrationResult
 from labauto.uncertainty.rounding import round_for_report, round_uncertainty
 
@@ -84,10 +85,7 @@ def render_pdf(result: CalibrationResult, *, dcc_sha256: str | None = None,
     if r.amends:
         story.append(P(f"This certificate amends and replaces certificate {r.amends}."))
     it = r.item
-    env = "; ".join(f"{k.replace('_', ' ')} {v['value']:g} {v.get('unit', '')}"
-                    + (f" ± {v['uncertainty']:g}" if v.get("uncertainty") is not None else "")
-                    for k, v in sorted(r.environment.items()))
-    env = env.replace("degC", "°C").replace("percent", "%rh")
+    env = conditions_text(r.environment)
     story.append(_kv_table([
         ["Customer", P(f"{r.customer.name}, {r.customer.address}"
                        + (f" (customer no. {r.customer.identifier})" if r.customer.identifier else ""))],
@@ -99,7 +97,7 @@ def render_pdf(result: CalibrationResult, *, dcc_sha256: str | None = None,
         ["Date of calibration", f"{r.calibration_date} (last reading {r.calibration_end})"],
         ["Date of issue", r.issue_date],
         ["Location", P(r.location)],
-        ["Environmental conditions", P(env or "not recorded")],
+        ["Environmental conditions", P(env)],
         ["Calibration performed by", P(r.performed_by)],
         ["Software", P(r.software or "labauto")],
     ]))
