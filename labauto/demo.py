@@ -54,6 +54,9 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     os.environ["LABAUTO_HOME"] = str(workdir / "home")
+    # the simulated instruments belong to this process alone (and every simulated lab has the
+    # same serial numbers): their locks live in the working folder, not the machine-wide folder
+    os.environ["LABAUTO_LOCK_DIR"] = str(workdir / "locks")
     procedure = Path(procedure or DEFAULT_PROCEDURE)
     console.rule("[bold]labauto demo: DC-voltage calibration of a simulated 34465A")
     with ExitStack() as stack:
