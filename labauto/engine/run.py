@@ -208,4 +208,5 @@ def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_i
             attempt = record.next_attempt if record else 1
             measure_point(point, dmm, cal, run.journal, attempt, nplc=run.procedure.nplc,
                           autozero=run.procedure.autozero, settle_scale=run.settings.settle_scale,
-                          sleep=sleep, observer=obs)
+                          sleep=sleep, observer=obs,
+                          plausibility_limit=run.procedure.plausibility_limit)
