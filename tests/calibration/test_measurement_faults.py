@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -53,8 +54,9 @@ class StandbyFromAnotherSession:
     """An observer that, at the given reading of the given point, puts the calibrator in standby
     (or sends ``command``) through a connection of its own, as a second run would."""
 
-    def __init__(self, port: int, point_index: int, reading: int):
-        self.port, self.point_index, self.at = port, point_index, reading
+    def __init__(self, lab: SimulatedLab, point_index: int, reading: int):
+        self.lab, self.point_index, self.at = lab, point_index, reading
+        self.port = _port(lab.resources["calibrator"])
         self.command = b"STBY\n"
         self.done = False
 
@@ -63,8 +65,13 @@ class StandbyFromAnotherSession:
 
     def reading(self, point, index, value):
         if not self.done and point.index == self.point_index and index == self.at:
+            before = len(self.lab.calibrator_state()["history"])
             with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
                 s.sendall(self.command)
+            deadline = time.monotonic() + 10      # until the calibrator has executed it
+            while len(self.lab.calibrator_state()["history"]) == before:
+                assert time.monotonic() < deadline, "the calibrator did not execute the command"
+                time.sleep(0.001)
             self.done = True
 
     def point_finished(self, point):
@@ -86,7 +93,7 @@ def test_an_implausible_reading_stops_the_run_and_never_reaches_a_certificate(qu
     with SimulatedLab(seed=12, latency="zero") as lab:
         run = start_run(procedure, tmp_path / "runs",
                         RunSettings(lab.resources["dmm"], lab.resources["calibrator"], 5000, 0.0, "t"))
-        spoiler = StandbyFromAnotherSession(_port(lab.resources["calibrator"]), ten_volts.index, 1)
+        spoiler = StandbyFromAnotherSession(lab, ten_volts.index, 1)
         with pytest.raises(MeasurementFault) as info:
             execute_points(run, sleep=lambda s: None, observer=spoiler)
         msg = str(info.value)
@@ -97,9 +104,9 @@ def test_an_implausible_reading_stops_the_run_and_never_reaches_a_certificate(qu
         record = state.points[ten_volts.id]
         assert not record.completed and record.faults
         fault = record.faults[0]
-        # the standby (sent on its own connection after reading 1) reaches the DMM's input by
-        # reading 2 or 3; the 0 V reading is journalled, and it is the last one taken
-        assert fault["index"] in (2, 3) and abs(fault["value"]) < 0.01
+        # the standby (sent on its own connection after reading 1) is in effect at reading 2;
+        # the 0 V reading is journalled, and it is the last one taken
+        assert fault["index"] == 2 and abs(fault["value"]) < 0.01
         taken = [r["value"] for r in record.attempts[1]]
         assert len(taken) == fault["index"] + 1 and taken[-1] == fault["value"]
         assert "MeasurementFault" in record.failures[0]["error"]
@@ -144,7 +151,7 @@ def test_an_overload_is_a_measurement_fault_naming_the_point(quick_procedure, tm
     with SimulatedLab(seed=13, latency="zero") as lab:
         run = start_run(procedure, tmp_path / "runs",
                         RunSettings(lab.resources["dmm"], lab.resources["calibrator"], 5000, 0.0, "t"))
-        spoiler = StandbyFromAnotherSession(_port(lab.resources["calibrator"]), ten_volts.index, 0)
+        spoiler = StandbyFromAnotherSession(lab, ten_volts.index, 0)
         spoiler.command = b"OUT 20 V\n"
         with pytest.raises(MeasurementFault, match=re.escape(f"point {ten_volts.id} ") + ".*overload") as info:
             execute_points(run, sleep=lambda s: None, observer=spoiler)
