@@ -145,9 +145,11 @@ def _report(result: Any, summary: dict[str, Any]) -> None:
 
     print_results(result)
     env = result.environment
-    colour = "red" if env.get("within_limits") is False else ("yellow" if not env.get("recorded") else "")
-    text = escape(conditions_text(env))
-    console.print(f"Environmental conditions: {f'[{colour}]{text}[/{colour}]' if colour else text}")
+    if not env.get("recorded"):          # the certificate's own sentence (no --environment)
+        console.print(f"[yellow]{escape(conditions_text(env))}[/yellow]")
+    else:
+        colour = "red" if env.get("within_limits") is False else "default"
+        console.print(f"Environmental conditions: [{colour}]{escape(conditions_text(env))}[/{colour}]")
     console.print("\n[bold]Certificate files[/bold]")
     for kind, path in summary["files"].items():
         console.print(f"  {kind:<8} {path}")
