@@ -127,3 +127,32 @@ def test_without_a_logger_the_certificate_says_not_recorded(quick_procedure, tmp
     assert b"not recorded by an instrument" in xml and b"basic_temperatureMin" not in xml
     text = _pdf_text(outcome.files["pdf"])
     assert "not recorded by an instrument" in text and "23.0" not in text.split("Environmental conditions")[1][:120]
+
+
+def test_a_lost_logger_stops_the_run_naming_it_and_keeps_the_readings(quick_procedure, tmp_path):
+    from labauto.engine.run import RunSettings, execute_points, start_run
+    from labauto.lab import load_lab
+    from labauto.procedure import load_procedure
+    from labauto.visa.errors import VisaError
+
+    lab_config = load_lab()
+    with SimulatedLab(seed=5, latency="zero") as lab:
+        logger = lab.resources["environment"]
+        run = start_run(load_procedure(quick_procedure), tmp_path / "runs",
+                        RunSettings(lab.resources["dmm"], lab.resources["calibrator"], 2000, 0.0, "t",
+                                    environment_resource=lab.resources["environment"]))
+
+        class CableOff(NullObserver):           # the logger's cable is pulled after the first point
+            def point_finished(self, point):
+                lab.inject_fault("environment", "drop", on="SEND", count=None)
+
+        with pytest.raises(VisaError) as err:
+            execute_points(run, check_identities=lab_config.check_identities,
+                           environment=lab_config.environment, observer=CableOff())
+        assert lab.calibrator_state()["operate"] is False          # left in standby
+    assert "Vaisala HMT330" in str(err.value) and logger in str(err.value), str(err.value)
+    state = run.state()
+    assert state.instruments["environment"]["serial"] == "S4420017"
+    first = run.procedure.points[0].id
+    assert state.completed_ids() == {first} and len(state.points[first].readings) > 0
+    assert [c["when"] for c in state.conditions] == ["start"]      # nothing was made up
