@@ -18,7 +18,7 @@ def test_migrations_match_the_models(platform_db_url):
         with db.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             diff = compare_metadata(ctx, Base.metadata)
-            assert ctx.get_current_revision() == "0003"
+            assert ctx.get_current_revision() == "0004"
         assert diff == [], diff
         columns = {c["name"] for c in inspect(db.engine).get_columns("certificates")}
         assert {"signing_time", "sha256", "certificate_id", "revoked_at"} <= columns

@@ -1,15 +1,15 @@
 """Accreditation bodies and their tokens, labs' scope versions and CMC rows, and the
 accreditation status of each published result.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003 (the signer revocation table)
 Create Date: 2026-12-05
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
