@@ -115,3 +115,25 @@ def configured_tsa() -> TsaConfig | None:
     if platform:
         return TsaConfig(platform.rstrip("/") + "/api/v1/tsa", token)
     return None
+
+
+def pyhanko_timestamper(send: Callable[[bytes], bytes]):
+    """A pyHanko ``TimeStamper`` (for PAdES signatures) that sends its requests through
+    ``send``; pyHanko checks the status and the nonce of the answer."""
+    import asyncio
+
+    from asn1crypto import tsp
+    from pyhanko.sign.timestamps import TimeStamper
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+
+    class _SendingTimeStamper(TimeStamper):
+        async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+            answer = await asyncio.to_thread(send, req.dump())
+            try:
+                response = tsp.TimeStampResp.load(answer)
+                response["time_stamp_token"]
+            except (ValueError, TypeError) as exc:
+                raise TimestampRequestError(f"the TSA did not grant a time-stamp: {_status_text(answer)}") from exc
+            return response
+
+    return _SendingTimeStamper()

@@ -18,6 +18,7 @@ from labauto.platform.server.db import Database, migrate
 from labauto.platform.server.dcc import SchemaRegistry
 from labauto.platform.server.models import Lab
 from labauto.platform.server.settings import PlatformSettings
+from labauto.platform.server.trust_services import TrustServices, add_trust_routes
 
 API = "/api/v1"
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -64,6 +65,10 @@ def create_app(settings: PlatformSettings) -> FastAPI:
         if creds is None or not hmac.compare_digest(creds.credentials.encode(), settings.admin_token.encode()):
             raise _unauthorised("admin token required")
         return "admin"
+
+    trust = TrustServices.from_settings(settings)
+    app.state.trust = trust
+    add_trust_routes(app, trust, require_admin)
 
     async def lab_token(creds: Creds) -> str:
         """The bearer token of a lab request; the lab is looked up with the request's own

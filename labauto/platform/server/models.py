@@ -50,6 +50,10 @@ class LabCertificate(Base):
     cert_pem: Mapped[str] = mapped_column(Text)
     not_after: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # revocation of this *signing certificate* by the platform CA (listed in its CRL)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    invalid_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     lab: Mapped[Lab] = relationship(back_populates="certificates")
 
 
