@@ -86,7 +86,7 @@ def add_trust_routes(app: FastAPI, trust: TrustServices, require_admin: Callable
     """Add the TSA, CRL, CA and signing-certificate revocation routes to ``app``."""
 
     def _no_ca() -> HTTPException:
-        return HTTPException(503, "this platform runs no CA, so no time-stamping authority and no "
+        return HTTPException(404, "this platform runs no CA, so no time-stamping authority and no "
                              "CRL (its operator sets LABAUTO_PLATFORM_CA_KEY and LABAUTO_PLATFORM_CA_CERT)")
 
     @app.post(f"{API}/tsa", tags=["lab"], response_class=Response,
@@ -94,7 +94,7 @@ def add_trust_routes(app: FastAPI, trust: TrustServices, require_admin: Callable
               responses={200: {"content": {TIMESTAMP_REPLY: {}}, "description": "a TimeStampResp"},
                          401: {"description": "missing or unknown token"},
                          413: {"description": "request too large"}, 415: {"description": "wrong media type"},
-                         503: {"description": "no CA configured"}})
+                         404: {"description": "no CA configured"}})
     async def timestamp(request: Request, creds: LabCreds) -> Response:
         if creds is None:
             raise HTTPException(401, "a lab API token is required (Authorization: Bearer <token>)",
@@ -125,7 +125,7 @@ def add_trust_routes(app: FastAPI, trust: TrustServices, require_admin: Callable
 
     @app.get(f"{API}/crl", tags=["public"], response_class=Response,
              summary="The platform CA's certificate revocation list (revoked lab signing certificates)",
-             responses={200: {"content": {"application/pkix-crl": {}}}, 503: {"description": "no CA configured"}})
+             responses={200: {"content": {"application/pkix-crl": {}}}, 404: {"description": "no CA configured"}})
     def crl(request: Request) -> Response:
         if trust.ca is None:
             raise _no_ca()
@@ -139,7 +139,7 @@ def add_trust_routes(app: FastAPI, trust: TrustServices, require_admin: Callable
 
     @app.get(f"{API}/ca", tags=["public"], response_class=Response,
              summary="The platform CA's certificate (the trust anchor of its TSA and CRL)",
-             responses={200: {"content": {"application/x-pem-file": {}}}, 503: {"description": "no CA configured"}})
+             responses={200: {"content": {"application/x-pem-file": {}}}, 404: {"description": "no CA configured"}})
     def ca_certificate() -> Response:
         if trust.ca is None:
             raise _no_ca()
