@@ -18,14 +18,17 @@ from labauto.certificate.xades_t import (EXC_C14N, add_signature_timestamp, chec
                                          signature_value_octets)
 from labauto.platform.tsa_client import TimestampUnavailable, stamp_via
 
-STAMPED_AT = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)   # after the TSA certificate starts
+@pytest.fixture(scope="module")
+def stamped_at() -> dt.datetime:
+    """The TSA's fixed clock: the time its certificate is made (it is valid from 5 min before)."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
 @pytest.fixture(scope="module")
-def tsa(platform_ca) -> TimeStampingAuthority:
+def tsa(platform_ca, stamped_at) -> TimeStampingAuthority:
     pair = issue_tsa_certificate(platform_ca)
     return TimeStampingAuthority(pair.key_pem, pair.cert_pem, [platform_ca.cert_pem],
-                                 clock=lambda: STAMPED_AT)
+                                 clock=lambda: stamped_at)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def test_a_lab_certificate_cannot_run_a_tsa(platform_ca, lab_keys):
         TimeStampingAuthority(lab_keys.key_pem, lab_keys.cert_pem)
 
 
-def test_the_signature_time_stamp_sits_in_the_unsigned_properties(stamped_dcc, tsa):
+def test_the_signature_time_stamp_sits_in_the_unsigned_properties(stamped_dcc, stamped_at):
     root = etree.fromstring(stamped_dcc)
     ns = {"ds": DS_NS, "xades": XADES_NS}
     sts = root.find("ds:Signature/ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/"
@@ -63,16 +66,16 @@ def test_the_signature_time_stamp_sits_in_the_unsigned_properties(stamped_dcc, t
     c14n = etree.tostring(value, method="c14n", exclusive=True)
     assert c14n.startswith(b'<ds:SignatureValue xmlns:ds="http://www.w3.org/2000/09/xmldsig#"')
     assert tst_info["message_imprint"]["hashed_message"].native == hashlib.sha256(c14n).digest()
-    assert tst_info["gen_time"].native == STAMPED_AT
+    assert tst_info["gen_time"].native == stamped_at
     assert tst_info["policy"].dotted == "0.4.0.2023.1.1"
     # the time-stamp does not disturb the XAdES signature
     assert verify_dcc(stamped_dcc).signer_subject == "C=DE,O=Lab A,CN=Lab A signing"
 
 
-def test_a_valid_token_gives_the_trusted_time(stamped_dcc, platform_ca):
+def test_a_valid_token_gives_the_trusted_time(stamped_dcc, platform_ca, stamped_at):
     verdict = check_signature_timestamp(stamped_dcc, [platform_ca.cert_pem])
     assert verdict.ok, verdict.reason
-    assert verdict.time == STAMPED_AT
+    assert verdict.time == stamped_at
     assert verdict.tsa == "Organization: labauto, Common Name: labauto platform TSA"
 
 
