@@ -9,7 +9,8 @@ stops issuing: the certificate is issued without token and ``timestamp`` says so
 Issued certificates are immutable: a folder per certificate id, files written to a temporary
 name, fsync'ed and renamed; an existing certificate is never overwritten (corrections are new,
 linked certificates).  The signed DCC is committed to the publishing outbox before any network
-call (see ``labauto.publishing``).
+call (see ``labauto.publishing``) — unless publication was not requested (``queue=False``,
+``--no-publish``): then nothing is queued, and ``labauto publish add`` queues it later.
 """
 from __future__ import annotations
 
@@ -53,8 +54,8 @@ FILE_NAMES = {"xml": "certificate.xml", "json": "certificate.json", "pdf": "cert
 
 def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfig,
                       verify_base_url: str | None = None,
-                      journal: Path | None = None) -> IssuedCertificate:
-    """Write the certificate's files and queue the signed DCC for publishing.
+                      journal: Path | None = None, queue: bool = True) -> IssuedCertificate:
+    """Write the certificate's files and (``queue``) queue the signed DCC for publishing.
 
     The files are written into a staging folder (``.<id>.partial``) and the folder is renamed
     to ``<id>`` as the last step, so a certificate folder is complete or absent: a crash, a
@@ -66,7 +67,7 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
     out_dir = Path(out_dir)
     folder = out_dir / result.certificate_id
     if folder.exists():
-        queued = _queue_existing(folder, result.certificate_id)
+        queued = _queue_existing(folder, result.certificate_id) if queue else ""
         raise CertificateExists(
             f"certificate {result.certificate_id} was already issued ({folder}{queued}); issue an "
             "amendment instead of overwriting it")
@@ -78,8 +79,8 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
     signed, stamp = timestamp_signed_dcc(sign_dcc(build_dcc(result), identity.key_pem, identity.cert_pem))
     sha = hashlib.sha256(signed).hexdigest()
     verify_url = f"{verify_base_url.rstrip('/')}/verify/{result.certificate_id}" if verify_base_url else None
-    pdf = _signed_pdf(render_pdf(result, dcc_sha256=sha, verify_url=verify_url), identity,
-                      stamp.pdf_timestamper)
+    rendered = render_pdf(result, dcc_sha256=sha, verify_url=verify_url, pades_signed=True)
+    pdf = _signed_pdf(rendered, identity, stamp.pdf_timestamper)
     contents = {"xml": signed, "json": to_json(result), "pdf": pdf}
     if journal is not None and Path(journal).exists():
         contents["journal"] = Path(journal).read_bytes()
@@ -94,9 +95,10 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
     issued = IssuedCertificate(result.certificate_id, folder,
                                {kind: folder / FILE_NAMES[kind] for kind in contents}, sha, verify_url,
                                timestamp=stamp.detail)
-    from labauto.publishing import enqueue_issued
+    if queue:
+        from labauto.publishing import enqueue_issued
 
-    issued.outbox_state = enqueue_issued(issued)
+        issued.outbox_state = enqueue_issued(issued)
     return issued
 
 
