@@ -27,7 +27,7 @@ from labauto.certificate.timestamp_token import run_sync
 FIELD_NAME = "LabSignature"
 # bottom margin of the last page, between the footer's left text and its page number (points)
 _MM = 72 / 25.4
-STAMP_BOX = (62 * _MM, 11 * _MM, 148 * _MM, 17.5 * _MM)
+STAMP_BOX = (62 * _MM, 11 * _MM, 168 * _MM, 17.5 * _MM)
 
 
 class PdfSigningError(ValueError):
@@ -73,7 +73,7 @@ def sign_pdf(pdf: bytes, key_pem: bytes, cert_pem: bytes, *, chain_pems: Iterabl
                                         reason=reason, location=location,
                                         use_pades_lta=False)
     style = TextStampStyle(
-        stamp_text="Digitally signed by %(signer)s\n%(ts)s. Any change to this PDF voids the signature.",
+        stamp_text="Digitally signed by %(signer)s\n%(ts)s; any change to this PDF voids the signature",
         border_width=0, timestamp_format="%Y-%m-%d %H:%M:%S %Z",
         text_box_style=TextBoxStyle(font=SimpleFontEngineFactory("Helvetica", 0.5), font_size=7))
     try:
