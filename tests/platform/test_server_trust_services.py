@@ -35,9 +35,9 @@ def test_a_lab_time_stamps_a_dcc_through_the_platform(platform, lab, make_dcc, s
 
 def test_the_tsa_wants_a_lab_token_before_anything(platform, lab):
     url = f"{platform.base_url}/api/v1/tsa"
-    r = httpx.post(url, content=_request(), headers={"Content-Type": "application/timestamp-query"})
+    r = httpx.post(url, timeout=30, content=_request(), headers={"Content-Type": "application/timestamp-query"})
     assert r.status_code == 401
-    r = httpx.post(url, content=_request(), headers={"Content-Type": "application/timestamp-query",
+    r = httpx.post(url, timeout=30, content=_request(), headers={"Content-Type": "application/timestamp-query",
                                                        "Authorization": "Bearer lat_nope"})
     assert r.status_code == 401 and "unknown or revoked" in r.text
     with pytest.raises(TimestampUnavailable, match="HTTP 401"):
@@ -46,11 +46,11 @@ def test_the_tsa_wants_a_lab_token_before_anything(platform, lab):
 
 def test_the_tsa_checks_media_type_and_size(platform, lab):
     url, auth = f"{platform.base_url}/api/v1/tsa", {"Authorization": f"Bearer {lab.token}"}
-    r = httpx.post(url, content=_request(), headers={**auth, "Content-Type": "application/octet-stream"})
+    r = httpx.post(url, timeout=30, content=_request(), headers={**auth, "Content-Type": "application/octet-stream"})
     assert r.status_code == 415
-    r = httpx.post(url, content=b"\0" * 20_000, headers={**auth, "Content-Type": "application/timestamp-query"})
+    r = httpx.post(url, timeout=30, content=b"\0" * 20_000, headers={**auth, "Content-Type": "application/timestamp-query"})
     assert r.status_code == 413
-    r = httpx.post(url, content=b"\x30\x00", headers={**auth, "Content-Type": "application/timestamp-query"})
+    r = httpx.post(url, timeout=30, content=b"\x30\x00", headers={**auth, "Content-Type": "application/timestamp-query"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/timestamp-reply"
     with pytest.raises(ValueError):               # a rejection: no token in it
         tsp.TimeStampResp.load(r.content)["time_stamp_token"]
