@@ -94,6 +94,7 @@ class PdfSignatureCheck:
     to a trust anchor) and covers the whole file; ``reason`` says what failed."""
     ok: bool
     reason: str = ""
+    intact: bool = False                         # unchanged since signing, whole file covered
     signer: str | None = None
     signer_cert: x509.Certificate | None = None
     signing_time: dt.datetime | None = None      # the signature time-stamp's time, if any
@@ -141,6 +142,7 @@ def verify_pdf(pdf: bytes, trust_anchors: Iterable[bytes]) -> PdfSignatureCheck:
     if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
         return PdfSignatureCheck(False, "the PDF was changed after it was signed: content was "
                                  "appended that the signature does not cover", **base)
+    base["intact"] = True
     if not status.trusted:
         return PdfSignatureCheck(False, f"the signer's certificate ({base['signer']}) does not chain to "
                                  f"a trusted anchor ({getattr(status.trust_problem_indic, 'name', '')})",

@@ -31,6 +31,15 @@ from labauto.certificate import pki
 REASONS = {r.name: r for r in x509.ReasonFlags if r not in (x509.ReasonFlags.unspecified,)} | {
     "unspecified": x509.ReasonFlags.unspecified}
 DEFAULT_VALIDITY = dt.timedelta(days=1)
+# a time-stamp token's genTime is given to the second (no accuracy field): the signature existed
+# at some instant of that second, so it is proven earlier than a moment only if the whole
+# second lies before it
+TOKEN_RESOLUTION = dt.timedelta(seconds=1)
+
+
+def proven_before(trusted_time: dt.datetime | None, moment: dt.datetime) -> bool:
+    """Whether a token time proves that the signature existed before ``moment``."""
+    return trusted_time is not None and trusted_time + TOKEN_RESOLUTION <= moment
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,7 @@ def check_signer_revocation(signer: x509.Certificate, crl_der: bytes, issuer: x5
     cutoff = min(revoked_at, invalid_since) if invalid_since else revoked_at
     details = dict(revoked_at=revoked_at, revocation_reason=reason, crl_next_update=next_update)
     subject = signer.subject.rfc4514_string()
-    if trusted_time is not None and trusted_time < cutoff:
+    if proven_before(trusted_time, cutoff):
         return RevocationCheck("revoked_after_signing", f"the signer's certificate {subject} was "
                                f"revoked on {revoked_at:%Y-%m-%d %H:%M} UTC ({reason}), after the "
                                f"time-stamped signing time {trusted_time:%Y-%m-%d %H:%M:%S} UTC: "

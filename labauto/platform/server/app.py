@@ -19,6 +19,7 @@ from labauto.platform.server.dcc import SchemaRegistry
 from labauto.platform.server.models import Lab
 from labauto.platform.server.settings import PlatformSettings
 from labauto.platform.server.trust_services import TrustServices, add_trust_routes
+from labauto.platform.server.upload_verification import add_upload_routes
 
 API = "/api/v1"
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -69,6 +70,7 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     trust = TrustServices.from_settings(settings)
     app.state.trust = trust
     add_trust_routes(app, trust, require_admin)
+    add_upload_routes(app, trust, settings.max_upload_bytes)
 
     async def lab_token(creds: Creds) -> str:
         """The bearer token of a lab request; the lab is looked up with the request's own
@@ -233,7 +235,8 @@ def create_app(settings: PlatformSettings) -> FastAPI:
         if same is not None and same.lab_id == lab.id:
             return same
         # parse, schema, signature: CPU only, outside the write transaction
-        admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b)
+        admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b,
+                                               time_anchors=trust.time_anchors)
         for attempt in range(3):
             try:
                 with database.write_connection() as conn:

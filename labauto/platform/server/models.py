@@ -97,6 +97,7 @@ class CertificateRecord(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revocation_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     has_pdf: Mapped[bool] = mapped_column(default=False)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     has_json: Mapped[bool] = mapped_column(default=False)
 
     lab: Mapped[Lab] = relationship(lazy="joined")

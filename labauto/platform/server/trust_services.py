@@ -22,7 +22,7 @@ Routes (HTTP contract in docs/platform.md):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Request
@@ -46,24 +46,28 @@ LabCreds = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 @dataclass
 class TrustServices:
-    """The platform CA (None without one) and the TSA it certified at start-up."""
+    """The platform CA (None without one), the TSA it certified at start-up, and the anchors a
+    signature time-stamp must chain to (the platform CA, the CA of the labs' certificates)."""
     ca: pki.CertificateAuthority | None
     tsa: TimeStampingAuthority | None
     crl_validity: dt.timedelta = DEFAULT_VALIDITY
 
     @classmethod
     def from_settings(cls, settings: PlatformSettings) -> "TrustServices":
+        lab_ca = [settings.trusted_ca_pem] if settings.trusted_ca_pem else []
         if not settings.ca_key_pem or not settings.ca_cert_pem:
-            return cls(None, None)
+            return cls(None, None, time_anchors=lab_ca)
         ca = pki.CertificateAuthority(settings.ca_key_pem, settings.ca_cert_pem)
         pair = issue_tsa_certificate(ca, "labauto platform TSA", organization=_organization(ca))
         tsa = TimeStampingAuthority(pair.key_pem, pair.cert_pem, [ca.cert_pem],
                                     policy=settings.tsa_policy or DEFAULT_POLICY)
-        return cls(ca, tsa)
+        return cls(ca, tsa, time_anchors=[ca.cert_pem] + lab_ca)
+
+    time_anchors: list[bytes] = field(default_factory=list)
 
     @property
     def trust_anchors(self) -> list[bytes]:
-        """The certificates a verifier on this platform trusts for time-stamps."""
+        """The platform CA's certificate (the anchor of its TSA and CRL), if it has one."""
         return [self.ca.cert_pem] if self.ca else []
 
 

@@ -19,9 +19,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("revocation_reason", sa.String(32), nullable=True))
         batch.add_column(sa.Column("invalid_since", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("certificates") as batch:
+        batch.add_column(sa.Column("pdf_sha256", sa.String(64), nullable=True))
+        batch.create_index("ix_certificates_pdf_sha256", ["pdf_sha256"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("certificates") as batch:
+        batch.drop_index("ix_certificates_pdf_sha256")
+        batch.drop_column("pdf_sha256")
     with op.batch_alter_table("lab_certificates") as batch:
         batch.drop_column("invalid_since")
         batch.drop_column("revocation_reason")
