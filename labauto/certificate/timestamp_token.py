@@ -24,9 +24,12 @@ from cryptography import x509
 
 from labauto.certificate import pki
 
-# pyHanko logs a failed path or imprint as a warning with a traceback; the verdict says it
-logging.getLogger("pyhanko").addHandler(logging.NullHandler())
-logging.getLogger("pyhanko_certvalidator").addHandler(logging.NullHandler())
+# pyHanko logs a failed path or imprint as a warning with a traceback, which a host that
+# configures logging (Prefect, uvicorn) would print to the technician; the verdicts of this
+# module and of pdf_signing carry the reason instead
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+    logging.getLogger(_name).propagate = False
 
 _HASHES = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
 
