@@ -26,6 +26,7 @@ from labauto.platform.publish_cli import app as publish_app
 from labauto.procedure.cli import app as procedure_app
 from labauto.sim.cli import app as sim_app
 from labauto.uncertainty.cli import app as uncertainty_app
+from labauto.conformity.cli import app as risk_app
 
 app = typer.Typer(help="labauto: calibration-laboratory automation", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -33,6 +34,7 @@ app.add_typer(procedure_app, name="procedure", help="Validate and inspect proced
 app.add_typer(instruments_app, name="instruments", help="List and identify instruments.")
 app.add_typer(sim_app, name="sim", help="The simulated lab (coupled DMM + calibrator over SCPI sockets).")
 app.add_typer(uncertainty_app, name="uncertainty", help="Evaluate measurement models (GUM, Monte Carlo).")
+app.add_typer(risk_app, name="risk", help="Decision risks (JCGM 106): global R_C/R_P, guard bands.")
 app.add_typer(platform_app, name="platform", help="The NQI sharing platform reference server.")
 app.add_typer(publish_app, name="publish", help="Publish certificates through the durable outbox.")
 
