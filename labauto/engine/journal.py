@@ -10,6 +10,11 @@ line anywhere else is corruption and is refused).  Record types::
     reading      point id, attempt, index, value, unit, timestamp
     point_done   point id, attempt (all readings of the attempt are in)
     point_failed point id, attempt, error text (the readings taken so far stay recorded)
+    fault        point id, attempt, reading index/value/unit, instrument, reason: a reading that
+                 cannot belong to the point (labauto/engine/plausibility.py); its attempt is
+                 never completed, even if a point_done followed
+    conditions   ambient conditions read from the environment logger (when, why, values, and
+                 any excursion beyond the lab's limits)
     run_end      status
 
 A point counts as completed when a ``point_done`` closes one of its attempts; resuming a run
@@ -45,6 +50,7 @@ class PointRecord:
     attempts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)   # attempt -> readings
     done_attempt: int | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)     # implausible readings
 
     @property
     def completed(self) -> bool:
@@ -69,6 +75,7 @@ class JournalState:
     ended: dict[str, Any] | None
     torn_tail: bool = False
     instruments: dict[str, dict[str, Any]] = field(default_factory=dict)   # role -> identity record
+    conditions: list[dict[str, Any]] = field(default_factory=list)         # environment readings
 
     def completed_ids(self) -> set[str]:
         return {pid for pid, p in self.points.items() if p.completed}
@@ -165,6 +172,7 @@ class RunJournal:
             raise JournalError(f"{self.path}: not a labauto run journal (no run header)")
         points: dict[str, PointRecord] = {}
         instruments: dict[str, dict[str, Any]] = {}
+        conditions: list[dict[str, Any]] = []
         ended = None
         for rec in records[1:]:
             kind = rec.get("type")
@@ -173,6 +181,9 @@ class RunJournal:
                 continue
             if kind == "instrument":
                 instruments.setdefault(rec["role"], rec)
+                continue
+            if kind == "conditions":
+                conditions.append(rec)
                 continue
             pid = rec.get("point_id")
             if pid is None:
@@ -184,10 +195,13 @@ class RunJournal:
             elif kind == "reading":
                 p.attempts.setdefault(att, []).append(rec)
             elif kind == "point_done":
-                p.done_attempt = att
+                if not any(int(f.get("attempt", 1)) == att for f in p.faults):
+                    p.done_attempt = att
+            elif kind == "fault":
+                p.faults.append(rec)
             elif kind == "point_failed":
                 p.failures.append(rec)
-        return JournalState(records[0], points, ended, torn, instruments)
+        return JournalState(records[0], points, ended, torn, instruments, conditions)
 
 
 def _repair_tail(fd: int, size: int) -> int:
