@@ -45,7 +45,11 @@ def test_writers_queued_during_a_commit_share_the_next_one(db):
     def first(conn):
         conn.execute(text("INSERT INTO t (x) VALUES (0)"))
         queued.wait(timeout=10)              # the five others have started
-        threading.Event().wait(0.3)          # ... and are waiting in the queue
+        for _ in range(1000):                # ... and are waiting in the queue
+            with db._group._cv:
+                if len(db._group._queue) == 5:
+                    break
+            threading.Event().wait(0.01)
         return 0
 
     def worker(i):
@@ -70,6 +74,7 @@ def test_writers_queued_during_a_commit_share_the_next_one(db):
 
 
 def test_a_writers_error_undoes_only_its_own_statements(db):
+    db.write_grouped(lambda conn: conn.execute(text("INSERT INTO t (x) VALUES (999)")))
     gate = threading.Barrier(4)
     errors, done = {}, {}
 
@@ -77,7 +82,7 @@ def test_a_writers_error_undoes_only_its_own_statements(db):
         def fn(conn):
             conn.execute(text("INSERT INTO t (x) VALUES (:x)"), {"x": 100 + i})
             if i == 2:
-                conn.execute(text("INSERT INTO t (x) VALUES (101)"))   # duplicate of writer 1's
+                conn.execute(text("INSERT INTO t (x) VALUES (999)"))   # already stored
             return i
         return fn
 
@@ -95,7 +100,7 @@ def test_a_writers_error_undoes_only_its_own_statements(db):
         t.join(20)
     assert set(errors) == {2} and "UNIQUE" in str(errors[2])
     assert done == {0: 0, 1: 1, 3: 3}
-    assert _rows(db) == [100, 101, 103]      # writer 2's first insert (102) was undone too
+    assert _rows(db) == [100, 101, 103, 999]   # writer 2's first insert (102) was undone too
 
 
 def test_a_failed_commit_fails_every_writer_of_the_group_and_stores_nothing(db):
