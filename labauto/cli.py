@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from labauto.certificate.verify_cli import app as dcc_app
 from labauto.drivers.cli import app as instruments_app
 from labauto.errors import LabautoError
 from labauto.platform.cli import app as platform_app
@@ -35,6 +36,7 @@ app.add_typer(sim_app, name="sim", help="The simulated lab (coupled DMM + calibr
 app.add_typer(uncertainty_app, name="uncertainty", help="Evaluate measurement models (GUM, Monte Carlo).")
 app.add_typer(platform_app, name="platform", help="The NQI sharing platform reference server.")
 app.add_typer(publish_app, name="publish", help="Publish certificates through the durable outbox.")
+app.add_typer(dcc_app, name="dcc", help="Check DCC files: schema, PTB's rules, signature, trust chain.")
 
 console = Console()
 
