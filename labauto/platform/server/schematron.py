@@ -26,6 +26,7 @@ leaves exactly what an enveloped signature covers.
 """
 from __future__ import annotations
 
+import importlib.util
 import re
 import threading
 from dataclasses import dataclass, field
@@ -90,15 +91,15 @@ class RuleBook:
                 self._executables[name] = self._compile(self.schema_dir / name)
 
     def _compile(self, sch: Path):
-        from dcclib.validation import schematron as dcclib_schematron   # the bundled SchXslt
         from saxonche import PySaxonApiError, PySaxonProcessor
 
         if self._proc is None:
             self._proc = PySaxonProcessor(license=False)
         xslt = self._proc.new_xslt30_processor()
+        schxslt = schxslt_dir()
         try:
-            xslt.set_cwd(dcclib_schematron.SCHXSLT_PATH)
-            compiler = xslt.compile_stylesheet(stylesheet_file=dcclib_schematron.SVRL_COMPILE_XSLT_PATH)
+            xslt.set_cwd(str(schxslt))
+            compiler = xslt.compile_stylesheet(stylesheet_file=str(schxslt / "compile-for-svrl.xsl"))
             compiler.set_parameter("schxslt.svrl.compact", self._proc.make_boolean_value(True))
             stylesheet = compiler.transform_to_string(xdm_node=self._proc.parse_xml(xml_file_name=str(sch)))
             return xslt.compile_stylesheet(stylesheet_text=stylesheet)
@@ -142,6 +143,19 @@ class RuleBook:
                               _line(root, location))
             (report.warnings if role == "warning" else report.errors).append(finding)
         return report
+
+
+def schxslt_dir() -> Path:
+    """SchXslt's XSLT files as PTB's ``dcclib`` bundles them, found without importing ``dcclib``
+    (its package import pulls in a JSON toolkit that creates a cache folder in the user's home)."""
+    spec = importlib.util.find_spec("dcclib")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("PTB's dcclib is not installed (pip install dcclib): it carries SchXslt, "
+                           "which compiles dcc.sch")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "validation" / "schema" / "schxslt"
+    if not (folder / "compile-for-svrl.xsl").is_file():
+        raise RuntimeError(f"SchXslt's compile-for-svrl.xsl is not in {folder} (dcclib changed its layout?)")
+    return folder
 
 
 def _without_signature(root: etree._Element) -> str:
