@@ -136,9 +136,13 @@ def validate_chain(cert: x509.Certificate, anchors: list[x509.Certificate], at: 
         return list(verifier.verify(cert, list(intermediates)).chain)
     except VerificationError as exc:
         names = ", ".join(a.subject.rfc4514_string() for a in anchors[:3])
+        known = {c.subject for c in [*anchors, *intermediates]}
+        reason = (f"the certificate of its issuer, {cert.issuer.rfc4514_string()}, is neither a trust "
+                  "anchor nor among the intermediate certificates given"
+                  if cert.issuer not in known and cert.issuer != cert.subject else str(exc))
         raise PKIError(f"no valid chain from {cert.subject.rfc4514_string()} to a trust anchor "
                        f"({names}{', ...' if len(anchors) > 3 else ''}) at {at:%Y-%m-%d %H:%M} UTC: "
-                       f"{exc}") from exc
+                       f"{reason}") from exc
 
 
 def registration_time(cert: x509.Certificate) -> dt.datetime:

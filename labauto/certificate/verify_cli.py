@@ -67,7 +67,7 @@ def verify(file: Path = typer.Argument(..., help="the DCC XML file"),
     from labauto.platform.server.dcc import SchemaRegistry
     from labauto.platform.server.verification import Verifier
 
-    console = Console(stderr=as_json)
+    console = Console(stderr=as_json, soft_wrap=True)     # long lines stay whole in a pipe
     if not file.is_file():
         _usage(console, f"{file}: no such file")
     anchors, intermediates = [], []

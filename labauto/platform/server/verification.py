@@ -52,7 +52,8 @@ class Stage:
     data: dict[str, Any] = field(default_factory=dict)
 
     def json(self) -> dict[str, Any]:
-        return {**self.data, "stage": self.name, "status": self.status, "detail": self.detail}
+        base = {"stage": self.name, "status": self.status, "detail": self.detail}
+        return {**base, **{k: v for k, v in self.data.items() if k not in base}}
 
 
 @dataclass
