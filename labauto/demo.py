@@ -46,7 +46,8 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
         lab = stack.enter_context(SimulatedLab(seed=seed, latency=latency,
                                                out_of_tolerance=out_of_tolerance))
         console.print(f"simulated lab ({latency} timing, seed {seed}): DMM {lab.resources['dmm']}, "
-                      f"calibrator {lab.resources['calibrator']}")
+                      f"calibrator {lab.resources['calibrator']}, thermo-hygrometer "
+                      f"{lab.resources['environment']}")
         base_url = None
         if with_platform:
             from labauto.demo_platform import start_demo_platform
@@ -59,7 +60,7 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
                                   workdir=workdir, lab=DEFAULT_LAB_FILE, use_prefect=use_prefect,
                                   settle_scale=1.0 if latency == "realistic" else 0.0,
                                   timeout_ms=10000, publish=True, resume_folder=None,
-                                  verify_base_url=base_url)
+                                  verify_base_url=base_url, environment=lab.resources["environment"])
         report(result, summary)
         if base_url:
             record = httpx.get(f"{base_url}/api/v1/certificates/{result.certificate_id}", timeout=10).json()
