@@ -39,6 +39,9 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
     home = use_lab_home(LabHome(workdir / "home", "the demo's working folder"))
     _isolate_from_the_lab(home.path)
     _keep_caches_in(workdir)
+    # the simulated instruments belong to this process alone (and every simulated lab has the
+    # same serial numbers): their locks live in the working folder, not the machine-wide folder
+    os.environ["LABAUTO_LOCK_DIR"] = str(workdir / "locks")
     procedure = Path(procedure or DEFAULT_PROCEDURE)
     console.rule("[bold]labauto demo: DC-voltage calibration of a simulated 34465A")
     console.print(f"Lab home: {home.describe()}")

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from labauto.drivers import open_instrument
 from labauto.files import lock_holder, pid_lock
 from labauto.engine.conditions import ConditionsMonitor, environment_logger
 from labauto.engine.journal import JournalError, JournalState, RunJournal
+from labauto.engine.locks import InstrumentLocks, open_locked
 from labauto.engine.measure import measure_point
 from labauto.engine.observer import RunObserver, current_observer
+from labauto.engine.preflight import DUT, STANDARD
 from labauto.procedure import Procedure, TestPoint, load_procedure
 
 JOURNAL_NAME = "journal.jsonl"
@@ -137,7 +138,8 @@ def run_lock(run: Run) -> Iterator[None]:
 @contextmanager
 def lab_instruments(run: Run, resource_manager: Any = None,
                     check_identities: IdentityCheck | None = None) -> Iterator[tuple[Any, Any]]:
-    """Open DUT and standard, identity-checked; record who they are; always leave them safe.
+    """Open DUT and standard, identity-checked, under the instrument locks (see
+    :mod:`labauto.engine.locks`); record who they are; always leave them safe, then unlock.
 
     ``check_identities`` (e.g. the lab's register of reference standards) may refuse the
     instruments before anything is measured.  On a resumed run the DUT and standard must be the
@@ -145,12 +147,12 @@ def lab_instruments(run: Run, resource_manager: Any = None,
     journal.
     """
     with ExitStack() as stack:
-        dmm = stack.enter_context(open_instrument(
-            run.settings.dut_resource, run.procedure.dut_model,
-            timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager))
-        cal = stack.enter_context(open_instrument(
-            run.settings.standard_resource, run.procedure.standard_model,
-            timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager))
+        locks = stack.enter_context(InstrumentLocks(run.run_id))   # released after both are safe
+        dmm = open_locked(stack, locks, DUT, run.settings.dut_resource, run.procedure.dut_model,
+                          timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager)
+        cal = open_locked(stack, locks, STANDARD, run.settings.standard_resource,
+                          run.procedure.standard_model, timeout_ms=run.settings.timeout_ms,
+                          resource_manager=resource_manager)
         identities = {"item": dmm.identity, "reference": cal.identity}
         if check_identities is not None:
             check_identities(identities)
@@ -220,6 +222,7 @@ def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_i
             attempt = record.next_attempt if record else 1
             measure_point(point, dmm, cal, run.journal, attempt, nplc=run.procedure.nplc,
                           autozero=run.procedure.autozero, settle_scale=run.settings.settle_scale,
-                          sleep=sleep, observer=obs)
+                          sleep=sleep, observer=obs,
+                          plausibility_limit=run.procedure.plausibility_limit)
             monitor.poll(f"after {point.id}")
         monitor.poll("end")

@@ -21,6 +21,7 @@ from labauto.errors import LabautoError, SourceError
 from labauto.instruments import FunctionSpec, InstrumentModel, RangeSpec, load_instrument_model
 from labauto.procedure.contributions import Contribution, parse_contribution
 from labauto.procedure.model import Procedure, TestPoint
+from labauto.engine.plausibility import DEFAULT_LIMIT
 from labauto.procedure.schema import Invalid, ProcedureError, Problems, check_keys, quantity, text
 from labauto.units import Q_
 from labauto.yamlsource import PathKey, load
@@ -36,6 +37,7 @@ TOP_OPTIONAL = ("contributions",)
 META_REQUIRED = ("id", "title", "version", "method")
 META_OPTIONAL = ("description",)
 SETTINGS_KEYS = ("nplc", "autozero", "readings", "settle_time")
+SETTINGS_OPTIONAL = ("plausibility_limit",)
 POINT_REQUIRED = ("range", "nominal")
 POINT_OPTIONAL = ("id", "readings", "settle_time")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
@@ -111,7 +113,8 @@ def _load(path: Path) -> Procedure:
         description=meta.get("description", ""), path=path, sha256=doc.sha256,
         function=dut_fn.name, dut_model=dut, standard_model=standard, nplc=settings["nplc"],
         autozero=settings["autozero"], readings=settings["readings"],
-        settle_time=settings["settle_time"], decision_rule=rule,
+        settle_time=settings["settle_time"], plausibility_limit=settings["plausibility_limit"],
+        decision_rule=rule,
         contributions=contributions, points=tuple(points))
 
 
@@ -202,7 +205,8 @@ def _settle_time(problems: Problems, path: PathKey, value: Any) -> pint.Quantity
 
 def _settings(problems: Problems, data: Any, dut_fn: FunctionSpec | None,
               dut: InstrumentModel | None) -> dict[str, Any]:
-    check_keys(problems, ("settings",), data, "the 'settings' section", required=SETTINGS_KEYS)
+    check_keys(problems, ("settings",), data, "the 'settings' section", required=SETTINGS_KEYS,
+               optional=SETTINGS_OPTIONAL)
     out: dict[str, Any] = {}
     nplc = data["nplc"]
     if isinstance(nplc, bool) or not isinstance(nplc, (int, float)) or not nplc > 0:
@@ -228,6 +232,11 @@ def _settings(problems: Problems, data: Any, dut_fn: FunctionSpec | None,
             pass
     if len(out) < len(SETTINGS_KEYS):
         raise Invalid("settings")
+    limit = data.get("plausibility_limit", DEFAULT_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+        raise problems.fail(("settings", "plausibility_limit"),
+                            f"plausibility_limit must be a positive number of tolerances, not {limit!r}")
+    out["plausibility_limit"] = float(limit)
     return out
 
 

@@ -77,6 +77,7 @@ class Procedure:
     contributions: tuple[Contribution, ...]
     points: tuple[TestPoint, ...]
     description: str = ""
+    plausibility_limit: float = 10.0  # a reading this many tolerances from nominal is a fault
 
     @property
     def ref(self) -> ProcedureRef:
@@ -95,7 +96,8 @@ class Procedure:
             "function": self.function, "dut": self.dut_model.key,
             "standard": self.standard_model.key,
             "settings": {"nplc": self.nplc, "autozero": self.autozero, "readings": self.readings,
-                         "settle_time": q_to_dict(self.settle_time)},
+                         "settle_time": q_to_dict(self.settle_time),
+                         "plausibility_limit": self.plausibility_limit},
             "decision_rule": self.decision_rule.to_dict(),
             "contributions": [c.to_dict() for c in self.contributions],
             "points": [p.to_dict() for p in self.points],
