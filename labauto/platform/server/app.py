@@ -303,9 +303,10 @@ def create_app(settings: PlatformSettings) -> FastAPI:
         admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b)
         for attempt in range(3):
             try:
-                with database.write_connection() as conn:
-                    return publishing.store(conn, lab, dcc_b, admitted, pdf=pdf_b, js=json_b,
-                                            sha256=sha)
+                # committed with the publications arriving meanwhile (one fsync for the group);
+                # returns after the commit holding this one
+                return database.write_grouped(lambda conn: publishing.store(
+                    conn, lab, dcc_b, admitted, pdf=pdf_b, js=json_b, sha256=sha))
             except (IntegrityError, OperationalError):
                 # a concurrent publication of the same document/id won the race: look again
                 if attempt == 2:
