@@ -65,6 +65,18 @@ class TrustServices:
 
     time_anchors: list[bytes] = field(default_factory=list)
 
+    def issued_by_ca(self, issuer_cert) -> bool:
+        """Whether ``issuer_cert`` (a certificate of a chain) is this platform's CA."""
+        return self.ca is not None and issuer_cert.subject == pki.load_certificate(self.ca.cert_pem).subject
+
+    def current_crl(self, database) -> bytes:
+        """The CA's CRL as ``GET /api/v1/crl`` serves it now (DER)."""
+        from labauto.platform.server.signer_revocation import crl_entries
+
+        with database.read() as session:
+            entries = crl_entries(session, self.ca.cert_pem)
+        return build_crl(self.ca, entries, validity=self.crl_validity)
+
     @property
     def trust_anchors(self) -> list[bytes]:
         """The platform CA's certificate (the anchor of its TSA and CRL), if it has one."""
@@ -133,12 +145,7 @@ def add_trust_routes(app: FastAPI, trust: TrustServices, require_admin: Callable
     def crl(request: Request) -> Response:
         if trust.ca is None:
             raise _no_ca()
-        from labauto.platform.server.signer_revocation import crl_entries
-
-        with request.app.state.db.read() as session:
-            entries = crl_entries(session, trust.ca.cert_pem)
-        der = build_crl(trust.ca, entries, validity=trust.crl_validity)
-        return Response(der, media_type="application/pkix-crl",
+        return Response(trust.current_crl(request.app.state.db), media_type="application/pkix-crl",
                         headers={"Cache-Control": "public, max-age=300"})
 
     @app.get(f"{API}/ca", tags=["public"], response_class=Response,

@@ -4,10 +4,11 @@ published, valid, unrevoked document.
 ``GET /verify`` shows the upload form; ``POST /verify`` (multipart field ``file``) answers an
 HTML page with one verdict and the checks behind it.  Nothing is stored.
 
-For a **DCC**: its SHA-256 is looked up among the published documents; its XML signature is
-verified (:func:`labauto.certificate.signing.verify_dcc`); a XAdES-T time-stamp is checked
-against the platform's trust anchors; the signer must be a signing certificate registered on
-the platform and not revoked before the time-stamp's time.
+For a **DCC**: the stages of the platform's verification report (the same
+:class:`~labauto.platform.server.verification.Verifier` as ``POST /api/v1/verify``: schema,
+rules, signature, signer, time from the XAdES-T time-stamp, chain to the platform's anchors,
+revocation from its CA's CRL), the signer's registration on the platform, and whether a
+published document has its SHA-256, with that record's status.
 For a **PDF**: its PAdES signature must be intact, cover the whole file and be by a registered,
 unrevoked signing certificate (:func:`labauto.certificate.pdf_signing.verify_pdf`); its SHA-256
 must be that of a published PDF.  Only then, and if the published record is ``valid``, is the
@@ -53,9 +54,9 @@ def _signer_registration(session: Session, cert, trusted_time: dt.datetime | Non
     fp = pki.fingerprint_sha256(cert)
     row = session.scalar(select(LabCertificate).where(LabCertificate.fingerprint_sha256 == fp))
     if row is None:
-        return [Check("signer", False, f"{cert.subject.rfc4514_string()} is not a signing certificate "
+        return [Check("registered", False, f"{cert.subject.rfc4514_string()} is not a signing certificate "
                       "registered on this platform")]
-    checks = [Check("signer", True, f"{row.subject}, registered to {row.lab.name} "
+    checks = [Check("registered", True, f"{row.subject}, registered to {row.lab.name} "
                     f"(accreditation {row.lab.accreditation_id})")]
     refusal = revoked_signer_refusal(row.revoked_at, row.revocation_reason, row.invalid_since,
                                      trusted_time, row.subject)
@@ -85,33 +86,28 @@ def _record_checks(session: Session, row: CertificateRecord | None, what: str) -
             Check("status", status_ok, detail)], rec
 
 
-def verify_dcc_upload(session: Session, data: bytes, anchors: list[bytes]) -> UploadVerdict:
-    from labauto.certificate.signing import SignatureError, parse_xml, verify_dcc
-    from labauto.certificate.xades_t import check_signature_timestamp
+_STAGE_OK = {"pass": True, "warn": True, "fail": False, "skip": None}
 
-    checks: list[Check] = []
-    sha = hashlib.sha256(data).hexdigest()
-    try:
-        root = parse_xml(data)
-        signature = verify_dcc(root)
-        checks.append(Check("signature", True, f"the XML signature holds (signed by {signature.signer_subject})"))
-    except SignatureError as exc:
-        checks.append(Check("signature", False, str(exc)))
-        signature = None
-    trusted_time = None
-    if signature is not None:
-        stamp = check_signature_timestamp(root, anchors)
-        if stamp is None:
-            claimed = f" {signature.signing_time:%Y-%m-%d %H:%M:%S} UTC" if signature.signing_time else ""
-            checks.append(Check("time", None, f"no time-stamp: the signing time{claimed} is the signer's claim"))
-        elif stamp.ok:
-            trusted_time = stamp.time
-            checks.append(Check("time", True, f"time-stamped {stamp.time:%Y-%m-%d %H:%M:%S} UTC by {stamp.tsa}"))
-        else:
-            checks.append(Check("time", False, stamp.reason))
-        checks += _signer_registration(session, pki.load_certificate(signature.signer_cert_pem), trusted_time)
-    more, rec = _record_checks(session, service.by_sha256(session, sha), "DCC")
-    return _verdict("dcc", checks + more, rec, sha)
+
+def verify_dcc_upload(session: Session, data: bytes, verifier) -> UploadVerdict:
+    """The stages of the platform's DCC verification report (schema, rules, signature, signer,
+    time, chain, revocation: :class:`~.verification.Verifier`), then the signer's registration
+    and whether the platform published this document."""
+    report = verifier.verify(data)
+    checks = [Check(s.name, _STAGE_OK[s.status], s.detail) for s in report.stages if s.name != "platform"]
+    sig = next((s for s in report.stages if s.name == "signature"), None)
+    if sig is not None and sig.status == "pass":
+        from labauto.certificate.signing import embedded_certificate, parse_xml
+
+        cert = embedded_certificate(parse_xml(data))
+        time = next((s for s in report.stages if s.name == "time"), None)
+        trusted = (dt.datetime.fromisoformat(time.data["time"]) if time is not None and time.status == "pass"
+                   and time.data.get("source", "").startswith("signature time-stamp") else None)
+        crl_said = any(s.name == "revocation" and s.status != "skip" for s in report.stages)
+        checks += [c for c in _signer_registration(session, cert, trusted)
+                   if c.stage == "registered" or not crl_said]   # the platform's own record
+    more, rec = _record_checks(session, service.by_sha256(session, report.sha256), "DCC")
+    return _verdict("dcc", checks + more, rec, report.sha256)
 
 
 def verify_pdf_upload(session: Session, data: bytes, anchors: list[bytes]) -> UploadVerdict:
@@ -144,20 +140,22 @@ def _verdict(kind: str, checks: list[Check], rec: dict | None, sha: str) -> Uplo
     if not failed:
         return UploadVerdict(kind, "PUBLISHED AND VALID", True, checks, rec)
     first = failed[0].stage
-    label = {"signature": "SIGNATURE BROKEN", "time": "TIME-STAMP NOT TRUSTED", "signer": "UNKNOWN SIGNER",
-             "revocation": "SIGNER REVOKED", "published": "NOT PUBLISHED HERE"}.get(first)
+    label = {"well-formed": "NOT A VALID DCC", "schema": "NOT A VALID DCC", "rules": "NOT A VALID DCC",
+             "signature": "SIGNATURE BROKEN", "time": "TIME-STAMP NOT TRUSTED", "registered": "UNKNOWN SIGNER",
+             "chain": "SIGNER NOT TRUSTED", "revocation": "SIGNER REVOKED",
+             "published": "NOT PUBLISHED HERE"}.get(first)
     if label is None:
         label = (rec or {}).get("status", "not valid").upper()
     return UploadVerdict(kind, label, False, checks, rec)
 
 
-def verify_upload(session: Session, data: bytes, anchors: list[bytes]) -> UploadVerdict:
+def verify_upload(session: Session, data: bytes, anchors: list[bytes], verifier) -> UploadVerdict:
     """The verdict on an uploaded PDF or DCC (anything else: "not a PDF or DCC")."""
     if data.startswith(b"%PDF-"):
         return verify_pdf_upload(session, data, anchors)
     head = data.lstrip()[:1]
     if head == b"<" or data.startswith(b"\xef\xbb\xbf"):
-        return verify_dcc_upload(session, data, anchors)
+        return verify_dcc_upload(session, data, verifier)
     return UploadVerdict("unknown", "NOT A PDF OR DCC", False,
                          [Check("file", False, "the file is neither a PDF nor an XML document")])
 
@@ -199,7 +197,7 @@ def result_page(v: UploadVerdict, filename: str) -> str:
                  f"<table>{rows}</table>{link}<h2 style=\"font-size:1.1rem\">Verify another file</h2>{_FORM}")
 
 
-def add_upload_routes(app, trust, max_upload_bytes: int) -> None:
+def add_upload_routes(app, trust, max_upload_bytes: int, dcc_verifier) -> None:
     """``GET /verify`` (the form) and ``POST /verify`` (the verdict page) on ``app``."""
     @app.get("/verify", response_class=HTMLResponse, tags=["public"],
              summary="Verify a PDF or DCC you hold: the upload form")
@@ -217,7 +215,9 @@ def add_upload_routes(app, trust, max_upload_bytes: int) -> None:
                 "file", False, f"the file exceeds {max_upload_bytes} bytes")]), name), status_code=413)
 
         def work() -> str:
-            with request.app.state.db.read() as session:
-                return result_page(verify_upload(session, data, trust.time_anchors), name)
+            database = request.app.state.db
+            with database.read() as session:
+                return result_page(verify_upload(session, data, trust.time_anchors,
+                                                 dcc_verifier(database)), name)
 
         return HTMLResponse(await run_in_threadpool(work))
