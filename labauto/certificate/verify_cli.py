@@ -4,7 +4,12 @@ stage by stage (the same :class:`~labauto.platform.server.verification.Verifier`
 ``POST /api/v1/verify``).
 
     labauto dcc verify DCC.xml [--trust-anchor PEM ...] [--intermediate PEM ...]
-                               [--platform URL] [--schema-dir DIR] [--json]
+                               [--crl DER ...] [--platform URL] [--schema-dir DIR] [--json]
+
+A XAdES-T time-stamp is trusted when its TSA chains to a ``--trust-anchor`` (give the
+platform's CA, ``GET /api/v1/ca``); its time is then the time the chain is judged at.  The
+revocation stage checks the signer against the ``--crl`` of its issuer (with ``--platform``, the
+platform CA's CRL is fetched too).
 
 Exit status: 0 valid (every stage passed or only warned), 1 not valid (a stage failed, or could
 not be checked: e.g. no trust anchor given), 2 usage error (file not found, unreadable PEM, no
