@@ -22,5 +22,7 @@ def test_migrations_match_the_models(platform_db_url):
         assert diff == [], diff
         columns = {c["name"] for c in inspect(db.engine).get_columns("certificates")}
         assert {"signing_time", "sha256", "certificate_id", "revoked_at"} <= columns
+        signer_columns = {c["name"] for c in inspect(db.engine).get_columns("lab_certificates")}
+        assert {"revoked_at", "revocation_reason", "invalid_since"} <= signer_columns
     finally:
         db.dispose()
