@@ -19,6 +19,7 @@ from labauto.platform.server.db import Database, migrate
 from labauto.platform.server.dcc import SchemaRegistry
 from labauto.platform.server.dcc_results import extract_results
 from labauto.platform.server.limits import BodyLimit, RateLimit
+from labauto.platform.server.scope import BODY_TOKEN_PREFIX, body_for_token
 from labauto.platform.server.verification import Verifier
 from labauto.platform.server.models import Lab
 from labauto.platform.server.settings import PlatformSettings
@@ -30,6 +31,7 @@ API = "/api/v1"
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _NO_NUL = r"^[^\x00]*$"      # a NUL byte in a search text would match every certificate on SQLite
 _LAB_ROUTE = re.compile(r"^/api/v1/(certificates(/[^/]+/revoke)?|tsa)$")
+_SCOPE_ROUTE = re.compile(r"^/api/v1/labs/[^/]+/(scopes|scope/[^/]+)$")   # an accreditation body's routes
 bearer = HTTPBearer(auto_error=False, description="a lab API token, or the admin token for admin operations")
 
 R401 = {401: {"model": S.Error, "description": "missing or unknown token"}}
@@ -79,6 +81,17 @@ def create_app(settings: PlatformSettings) -> FastAPI:
         auth = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
         scheme, _, token = auth.partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
+        if _SCOPE_ROUTE.match(path) and token.startswith(BODY_TOKEN_PREFIX):
+            # an accreditation body acts on a lab's scope with its own token; the route checks
+            # that this body keeps that lab's scope
+            database = scope["app"].state.db
+
+            def body() -> Any:
+                with database.read_connection() as conn:
+                    return body_for_token(conn, token)
+            if await run_in_threadpool(body) is None:
+                return "unknown or revoked accreditation-body token"
+            return None
         if path.startswith(f"{API}/labs"):
             if settings.admin_token is None:
                 return None                      # the route answers 403: admin API disabled
