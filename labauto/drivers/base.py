@@ -10,6 +10,7 @@ import traceback
 from typing import Any, Iterator
 
 from labauto.drivers.identity import Identity, parse_identity
+from labauto.drivers.language import language_for
 from labauto.instruments import InstrumentModel
 from labauto.visa.errors import SafeStateError, TransientVisaError, VisaError
 from labauto.visa.session import VisaSession
@@ -38,17 +39,20 @@ def _interrupts_deferred() -> Iterator[None]:
 
 
 class Instrument:
-    """Base driver.  Subclasses set ``error_query`` and implement their command sets."""
-
-    error_query = "SYST:ERR?"
-    identity_query = "*IDN?"
+    """Base driver: a session, the model file, its command language (labauto.drivers.language)."""
 
     def __init__(self, session: VisaSession, model: InstrumentModel, **options: Any):
         if options:
             raise TypeError(f"{type(self).__name__} has no options {sorted(options)}")
         self.session = session
         self.model = model
+        self.language = language_for(model.language)
         self._identity: Identity | None = None
+
+    @classmethod
+    def error_query_for(cls, model: InstrumentModel) -> str:
+        """The query that reads one entry of the model's error queue."""
+        return model.error_query or language_for(model.language).error_query
 
     @property
     def name(self) -> str:
@@ -68,10 +72,10 @@ class Instrument:
 
     def connect(self) -> Identity:
         """Query and check the identity, clear stale errors, then reach the safe state."""
-        idn = self.session.raw_query(self.identity_query)
+        idn = self.session.raw_query(self.language.identity_query)
         self._identity = parse_identity(idn, self.resource, self.model)
-        self.session.raw_write("*CLS")
-        self.session.check_errors("*CLS")
+        self.session.raw_write(self.language.clear_command)
+        self.session.check_errors(self.language.clear_command)
         self.safe_state()
         return self._identity
 

@@ -36,11 +36,11 @@ def list_(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP)) -> Non
     for r in found:
         console.print(f"  {r}")
     table = Table(title="Instrument models")
-    for col in ("model", "manufacturer", "type", "role", "driver"):
+    for col in ("model", "manufacturer", "type", "role", "functions"):
         table.add_column(col)
     for name in available_models():
         m = load_instrument_model(name)
-        table.add_row(name, m.manufacturer, m.model, m.role, m.driver)
+        table.add_row(name, m.manufacturer, m.model, m.role, ", ".join(m.functions))
     console.print(table)
 
 

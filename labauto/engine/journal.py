@@ -174,6 +174,8 @@ class RunJournal:
             if kind == "instrument":
                 instruments.setdefault(rec["role"], rec)
                 continue
+            if kind == "operator_step":      # a confirmation, not a measurement
+                continue
             pid = rec.get("point_id")
             if pid is None:
                 continue

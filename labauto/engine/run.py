@@ -17,10 +17,11 @@ from typing import Any, Callable, Iterator, Sequence
 
 from labauto.drivers import open_instrument
 from labauto.files import lock_holder, pid_lock
-from labauto.engine.journal import JournalError, JournalState, RunJournal
+from labauto.engine.journal import JournalError, JournalState, RunJournal, now_iso
 from labauto.engine.measure import measure_point
 from labauto.engine.observer import RunObserver, current_observer
-from labauto.procedure import Procedure, TestPoint, load_procedure
+from labauto.engine.operator import current_operator
+from labauto.procedure import OperatorStep, Procedure, TestPoint, load_procedure
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -135,7 +136,8 @@ def run_lock(run: Run) -> Iterator[None]:
 @contextmanager
 def lab_instruments(run: Run, resource_manager: Any = None,
                     check_identities: IdentityCheck | None = None) -> Iterator[tuple[Any, Any]]:
-    """Open DUT and standard, identity-checked; record who they are; always leave them safe.
+    """Open DUT and standard (a meter and a source, in either order), identity-checked; record
+    who they are; always leave them safe.
 
     ``check_identities`` (e.g. the lab's register of reference standards) may refuse the
     instruments before anything is measured.  On a resumed run the DUT and standard must be the
@@ -143,17 +145,17 @@ def lab_instruments(run: Run, resource_manager: Any = None,
     journal.
     """
     with ExitStack() as stack:
-        dmm = stack.enter_context(open_instrument(
+        dut = stack.enter_context(open_instrument(
             run.settings.dut_resource, run.procedure.dut_model,
             timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager))
-        cal = stack.enter_context(open_instrument(
+        standard = stack.enter_context(open_instrument(
             run.settings.standard_resource, run.procedure.standard_model,
             timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager))
-        identities = {"item": dmm.identity, "reference": cal.identity}
+        identities = {"item": dut.identity, "reference": standard.identity}
         if check_identities is not None:
             check_identities(identities)
         _record_identities(run, identities)
-        yield dmm, cal
+        yield dut, standard
 
 
 def _record_identities(run: Run, identities: dict[str, Any]) -> None:
@@ -200,10 +202,26 @@ def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
 
 def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_identities: IdentityCheck | None,
              sleep: Callable[[float], None], obs: RunObserver) -> None:
-    with lab_instruments(run, resource_manager, check_identities) as (dmm, cal):
-        for point in todo:
+    operator = current_operator()
+    with lab_instruments(run, resource_manager, check_identities) as (dut, standard):
+        meter, source = (standard, dut) if run.procedure.direction == "source" else (dut, standard)
+        for n, point in enumerate(todo):
+            for step in steps_before(run.procedure, point, first_of_session=n == 0):
+                source.standby()          # nobody moves leads on live terminals
+                operator.confirm(step, point)
+                run.journal.append({"type": "operator_step", "point_id": point.id,
+                                    "text": step.text, "line": step.line, "t": now_iso()})
             record = run.state().points.get(point.id)
             attempt = record.next_attempt if record else 1
-            measure_point(point, dmm, cal, run.journal, attempt, nplc=run.procedure.nplc,
-                          autozero=run.procedure.autozero, settle_scale=run.settings.settle_scale,
-                          sleep=sleep, observer=obs)
+            measure_point(point, meter, source, run.journal, attempt,
+                          settle_scale=run.settings.settle_scale, sleep=sleep, observer=obs)
+
+
+def steps_before(procedure: Procedure, point: TestPoint, *, first_of_session: bool) -> tuple[OperatorStep, ...]:
+    """The operator steps to confirm before measuring ``point``: its own; and when a session
+    starts (or resumes) there, the last step written before it, so the technician confirms the
+    set-up the point needs (the leads may have been moved while the run was stopped)."""
+    if point.steps or not first_of_session:
+        return point.steps
+    earlier = [s for p in procedure.points[:point.index] for s in p.steps]
+    return tuple(earlier[-1:])
