@@ -33,7 +33,7 @@ from labauto.yamlsource import PathKey
 
 DISTRIBUTIONS = ("rectangular", "normal")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_COMMON = ("name", "label", "distribution", "function")
+_COMMON = ("name", "label", "distribution", "function", "range")
 _AMOUNTS = {
     "rectangular": ("half_width",),
     "normal": ("standard_uncertainty", "expanded_uncertainty", "k", "coverage_probability", "dof"),
@@ -55,6 +55,7 @@ class Contribution:
     dof: float = math.inf                       # normal: degrees of freedom of u
     functions: tuple[str, ...] = ()             # the functions it applies to
     scoped: bool = False                        # the file named them (function: ...)
+    ranges: tuple[pint.Quantity, ...] = ()      # only points on these meter ranges (): all
 
     @property
     def relative(self) -> bool:
@@ -64,8 +65,14 @@ class Contribution:
             else self.expanded_uncertainty)
         return amount is not None and amount.dimensionless
 
-    def applies_to(self, function: str) -> bool:
-        return function in self.functions
+    def applies_to(self, function: str, meter_range: pint.Quantity | None = None) -> bool:
+        if function not in self.functions:
+            return False
+        if not self.ranges or meter_range is None:
+            return True
+        return any(r.dimensionality == meter_range.dimensionality and
+                   math.isclose(r.to(meter_range.units).magnitude, meter_range.magnitude,
+                                rel_tol=1e-9) for r in self.ranges)
 
     @property
     def u(self) -> pint.Quantity:
@@ -108,6 +115,8 @@ class Contribution:
                              "distribution": self.distribution}
         if self.scoped:
             d["functions"] = list(self.functions)
+        if self.ranges:
+            d["ranges"] = [q_to_dict(r) for r in self.ranges]
         for key in ("half_width", "standard_uncertainty", "expanded_uncertainty"):
             q = getattr(self, key)
             if q is not None:
@@ -135,9 +144,14 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
         raise problems.fail(path + ("distribution",),
                             f"unknown distribution {dist!r}; use {' or '.join(DISTRIBUTIONS)}")
     check_keys(problems, path, data, f"a {dist} contribution", required=("name", "distribution"),
-               optional=("label", "function") + _AMOUNTS[dist])
+               optional=("label", "function", "range") + _AMOUNTS[dist])
     scope = functions if functions is not None else (function,)
     scoped = "function" in data
+    ranges: tuple[pint.Quantity, ...] = ()
+    if "range" in data:
+        raw = data["range"] if isinstance(data["range"], list) else [data["range"]]
+        ranges = tuple(quantity(problems, path + ("range",), r, unit, "range",
+                                note=f"{function} ranges are in {unit}") for r in raw)
     name = text(problems, path + ("name",), data["name"], "contribution name")
     if not _NAME.match(name):
         raise problems.fail(path + ("name",), f"contribution name {name!r} must be an identifier "
@@ -161,7 +175,7 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
     if dist == "rectangular":
         if "half_width" not in data:
             raise problems.fail(path, "a rectangular contribution needs half_width (e.g. 1 uV)")
-        return Contribution(name, label, dist, half_width=amount("half_width"), functions=scope, scoped=scoped)
+        return Contribution(name, label, dist, half_width=amount("half_width"), functions=scope, scoped=scoped, ranges=ranges)
     given = [k for k in ("standard_uncertainty", "expanded_uncertainty") if k in data]
     if len(given) != 1:
         raise problems.fail(path, "a normal contribution needs exactly one of "
@@ -173,14 +187,14 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
                 raise problems.fail(path + (key,), f"{key} belongs to expanded_uncertainty; "
                                                    "standard_uncertainty is already u")
         return Contribution(name, label, dist, standard_uncertainty=amount(given[0]), dof=dof,
-                            functions=scope, scoped=scoped)
+                            functions=scope, scoped=scoped, ranges=ranges)
     if ("k" in data) == ("coverage_probability" in data):
         raise problems.fail(path + ("expanded_uncertainty",),
                             "expanded_uncertainty needs exactly one of k or coverage_probability")
     k = number("k", 0, math.inf, "> 0") if "k" in data else None
     p = number("coverage_probability", 0, 0.999999, "between 0 and 1") if k is None else None
     return Contribution(name, label, dist, expanded_uncertainty=amount(given[0]), k=k,
-                        coverage_probability=p, dof=dof, functions=scope, scoped=scoped)
+                        coverage_probability=p, dof=dof, functions=scope, scoped=scoped, ranges=ranges)
 
 
 def _relative(value: Any) -> pint.Quantity | None:

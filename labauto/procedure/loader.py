@@ -598,7 +598,8 @@ def _point(problems: Problems, npath: PathKey, nominal_raw: Any, fpath: PathKey 
         readings=g.readings, settle_time=g.settle, tolerance=tolerance, dut_range=dut_range,
         standard_range=std_range, line=line, frequency=frequency, meter_settings=meter_settings,
         source_settings=source_settings,
-        contributions=tuple(c for c in ctx.contributions if c.applies_to(g.function)))
+        contributions=tuple(c for c in ctx.contributions
+                            if c.applies_to(g.function, g.meter_range.range)))
 
 
 def _fastest_filter(fn: FunctionSpec, frequency: pint.Quantity) -> Any:

@@ -1,10 +1,13 @@
-"""The simulated lab: a DMM (the DUT) wired to a calibrator (the standard), each reachable
-over its own raw SCPI socket, both driven by one hidden ``Truth`` and one clock.
+"""The simulated lab: a meter ("dmm") wired to a source ("calibrator"), each reachable over its
+own raw SCPI socket, both driven by one hidden ``Truth`` and one clock.  Either one is the DUT
+(``dut="meter"``: a DMM calibrated against a calibrator; ``dut="source"``: a calibrator or
+supply verified with a reference meter); every function of their model files is simulated.
 
     with SimulatedLab(seed=1, latency="zero") as lab:
         resources = lab.resources     # {"dmm": "TCPIP0::127.0.0.1::P::SOCKET", "calibrator": ...}
         ...
         lab.truth.dut_error("DCV", Q_(10, "V"), Q_(10, "V"))
+        lab.truth.dut_error("ACV", Q_(1, "V"), Q_(1, "V"), frequency=Q_(1, "kHz"))
 
 ``latency="realistic"`` makes readings take their real time (NPLC × 20 ms, doubled with
 autozero, + 1 ms) and the output settle in real time (τ = 0.05 s); ``"zero"`` runs on a
@@ -32,13 +35,17 @@ LATENCIES = ("zero", "realistic")
 
 
 def parse_out_of_tolerance(value: Any) -> tuple[str, pint.Quantity] | None:
-    """``None`` | ``("DCV", Q_(10, "V"))`` | ``Q_(10, "V")`` | ``"10 V"`` -> (function, range)."""
+    """``None`` | ``("ACV", Q_(1, "V"))`` | ``Q_(10, "V")`` | ``"10 V"`` | ``"DCI 1 A"``
+    -> (function, range); without a function, DCV."""
     if value is None:
         return None
     if isinstance(value, tuple):
         function, rng = value
-        return str(function), parse_quantity(rng, "V") if isinstance(rng, str) else rng
+        return str(function), parse_quantity(rng, None) if isinstance(rng, str) else rng
     if isinstance(value, str):
+        head, _, rest = value.strip().partition(" ")
+        if head.isalpha() and head.isupper() and len(head) >= 3 and rest:
+            return head, parse_quantity(rest, None)
         return "DCV", parse_quantity(value, "V")
     return "DCV", value
 
@@ -52,7 +59,7 @@ class SimulatedLab:
                  dmm_port: int = 0, calibrator_port: int = 0,
                  settling_time_constant: pint.Quantity | None = None,
                  error_fraction: float = 0.3, dmm_serial: str = "MY60012345",
-                 calibrator_serial: str = "3456789"):
+                 calibrator_serial: str = "3456789", dut: str = "meter"):
         if latency not in LATENCIES:
             raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
         self.seed, self.latency = seed, latency
@@ -60,8 +67,9 @@ class SimulatedLab:
         dmm_m, cal_m = load_instrument_model(dmm_model), load_instrument_model(calibrator_model)
         oot = parse_out_of_tolerance(out_of_tolerance)
         try:
-            self.truth = Truth(dmm_m, cal_m, seed, fraction=error_fraction, out_of_tolerance=oot)
-        except KeyError as exc:
+            self.truth = Truth(dmm_m, cal_m, seed, fraction=error_fraction, out_of_tolerance=oot,
+                               dut=dut)
+        except (KeyError, ValueError) as exc:
             raise LabautoError(f"out_of_tolerance {out_of_tolerance!r}: {exc.args[0]}") from None
         if settling_time_constant is None:
             tau = REALISTIC_SETTLING_S if latency == "realistic" else 0.0
@@ -72,6 +80,7 @@ class SimulatedLab:
                                 seed=seed)
         self.calibrator = SimulatedCalibrator(cal_m, self.truth, self.wire, self.clock,
                                               serial=calibrator_serial)
+        self.calibrator.load = self.dmm.burden_ohm      # compliance: the meter's shunt
         self._host, self._ports = host, {"dmm": dmm_port, "calibrator": calibrator_port}
         self._servers: dict[str, ScpiSocketServer] = {}
 
@@ -109,16 +118,21 @@ class SimulatedLab:
 
     # -- inspection --------------------------------------------------------------------------
     def calibrator_state(self) -> dict[str, Any]:
-        """``{"operate": bool, "output": set value, "terminals": voltage now, "history": [...]}``."""
+        """``{"operate": bool, "function": ..., "output": set value, "terminals": value now,
+        "frequency": ..., "history": [...]}``."""
         with self.calibrator.lock:
-            return {"operate": self.calibrator.operate,
-                    "output": Q_(self.calibrator.set_v, "V"),
-                    "terminals": Q_(self.wire.voltage(self.clock.now()), "V"),
-                    "history": list(self.calibrator.history)}
+            cal = self.calibrator
+            unit = cal.model.functions[cal.function].unit if cal.function in cal.model.functions \
+                else Q_(1, "V").units
+            return {"operate": cal.operate, "function": cal.function,
+                    "output": Q_(cal.set_value, unit),
+                    "terminals": Q_(self.wire.voltage(self.clock.now()), unit),
+                    "frequency": None if cal.frequency is None else Q_(cal.frequency, "Hz"),
+                    "history": list(cal.history)}
 
     def dmm_state(self) -> dict[str, Any]:
         with self.dmm.lock:
-            return self.dmm.state()
+            return self.dmm.state_dict()
 
     def advance(self, seconds: float) -> None:
         """Let simulated time pass (zero-latency lab only)."""

@@ -111,7 +111,7 @@ def test_explicit_dut_error(lab):
 def test_autozero_off_adds_the_uncorrected_zero_offset(lab):
     on = _measure(lab, 0.0, 10.0, 100, 30, autozero=True)
     off = _measure(lab, 0.0, 10.0, 100, 30, autozero=False)
-    az = lab.truth._autozero[10.0]
+    az = lab.truth.autozero_offset("DCV", V10).to("V").m
     assert off.mean() - on.mean() == pytest.approx(az, abs=3e-6)
 
 
