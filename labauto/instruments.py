@@ -93,8 +93,10 @@ class RangeSpec:
         return self.minimum <= value <= self.maximum
 
     def band_for(self, frequency: pint.Quantity) -> Band:
-        """The band that specifies ``frequency`` (KeyError naming the bands otherwise)."""
-        for b in self.bands:
+        """The band that specifies ``frequency`` (KeyError naming the bands otherwise).  A
+        frequency on the edge of two bands belongs to the band that starts there (bands are
+        half-open, [from, to), except the last)."""
+        for b in reversed(self.bands):
             if b.covers(frequency):
                 return b
         raise KeyError(f"{frequency:~P} is outside every specified band of the {self.range:~P} "

@@ -192,11 +192,13 @@ class Source(_Templated):
         super().__init__(session, model, **options)
         self.limits: dict[str, pint.Quantity] = {}
         for name, limit in (limits or {}).items():
-            self.limits[name] = _quantity(limit, f"{name} limit", self._function(name))
+            _quantity(limit, f"{name} limit", self._function(name))     # checks the unit
+            self.limits[name] = limit
         if voltage_limit is not None:
             for fn in model.functions.values():
                 if fn.unit.dimensionality == Q_(1, "V").dimensionality:
-                    self.limits.setdefault(fn.name, _quantity(voltage_limit, "voltage_limit", fn))
+                    _quantity(voltage_limit, "voltage_limit", fn)
+                    self.limits.setdefault(fn.name, voltage_limit)
         self.function: str | None = None
 
     def apply(self, function: str, value: pint.Quantity, frequency: pint.Quantity | None = None,

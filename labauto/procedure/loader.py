@@ -635,14 +635,14 @@ def _check_compliance(problems: Problems, npath: PathKey, nominal: pint.Quantity
         shunt = g.meter_range.property("shunt_resistance")
         if shunt is not None and (abs(nominal) * shunt).to("V") > compliance:
             raise problems.fail(npath, f"{nominal:~P} through the {g.meter_range.range:~P} range's "
-                                       f"{shunt:~P} shunt needs {(abs(nominal) * shunt).to('V'):~P}, "
+                                       f"{shunt:~P} shunt needs {(abs(nominal) * shunt).to('V'):.4g~P}, "
                                        f"beyond the {src.manufacturer} {src.model}'s compliance "
                                        f"voltage {compliance:~P} on this range")
     elif nominal.check("[length] ** 2 * [mass] / [current] / [time] ** 3") and compliance.check("[current]"):
         r_in = g.meter_range.property("input_resistance")
         if r_in is not None and (abs(nominal) / r_in).to("A") > compliance:
             raise problems.fail(npath, f"{nominal:~P} across the {r_in:~P} input draws "
-                                       f"{(abs(nominal) / r_in).to('mA'):~P}, beyond the "
+                                       f"{(abs(nominal) / r_in).to('mA'):.4g~P}, beyond the "
                                        f"{src.manufacturer} {src.model}'s compliance current "
                                        f"{compliance:~P}")
 
