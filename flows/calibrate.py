@@ -28,6 +28,7 @@ from labauto.calibration import (
     start_or_resume_run,
     summary_markdown,
 )
+from labauto.publishing import not_requested
 from labauto.visa.errors import TransientVisaError
 
 
@@ -55,9 +56,9 @@ def measure_point_task(run_folder: str, point_id: str, dut_resource: str, standa
 
 @task(name="evaluate-and-issue", cache_policy=NO_CACHE)
 def evaluate_task(run_folder: str, lab_file: str | None, out_dir: str,
-                  verify_base_url: str | None) -> CalibrationOutcome:
+                  verify_base_url: str | None, queue: bool = True) -> CalibrationOutcome:
     return evaluate_and_issue(run_folder, lab_file=lab_file, out_dir=out_dir,
-                              verify_base_url=verify_base_url)
+                              verify_base_url=verify_base_url, queue=queue)
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -81,12 +82,12 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
     for point_id in pending:  # sequential: one DUT, one standard
         measure_point_task(str(run.folder), point_id, dut_resource, standard_resource, lab_file,
                            settle_scale, timeout_ms)
-    outcome = evaluate_task(str(run.folder), lab_file, out_dir, verify_base_url)
+    outcome = evaluate_task(str(run.folder), lab_file, out_dir, verify_base_url, queue=publish)
     create_table_artifact(key="calibration-results", table=results_table_rows(outcome.result),
                           description=f"Results of certificate {outcome.result.certificate_id}")
     create_markdown_artifact(key="certificate-summary", markdown=summary_markdown(outcome),
                              description=f"Certificate {outcome.result.certificate_id}")
-    publication = publish_task(outcome) if publish else {"state": "not requested"}
+    publication = publish_task(outcome) if publish else not_requested(outcome.issued)
     return {"run_id": run.run_id, "certificate_id": outcome.result.certificate_id,
             "files": {k: str(v) for k, v in outcome.files.items()},
             "overall_decision": outcome.result.overall_decision, "publication": publication,

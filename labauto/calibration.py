@@ -16,7 +16,7 @@ from labauto.evaluation import evaluate_run
 from labauto.issuing import IssuedCertificate, issue_certificate
 from labauto.lab import LabConfig, load_lab
 from labauto.procedure import load_procedure
-from labauto.publishing import publish_issued
+from labauto.publishing import not_requested, publish_issued
 from labauto.results import CalibrationResult
 from labauto.uncertainty.rounding import round_for_report
 
@@ -74,12 +74,14 @@ def measure_points(run: Run, point_ids: Sequence[str] | None = None, *,
 def evaluate_and_issue(run_folder: str | Path, *, lab_file: str | Path | None = None,
                        out_dir: str | Path = "certificates",
                        verify_base_url: str | None = None,
-                       issue_date: dt.date | None = None) -> CalibrationOutcome:
+                       issue_date: dt.date | None = None, queue: bool = True) -> CalibrationOutcome:
+    """Evaluate the run and issue its certificate; ``queue``: put the signed DCC in the
+    publishing outbox (False when publication was not requested)."""
     run = open_run(run_folder)
     lab = load_lab(lab_file)
     result = evaluate_run(run, lab, issue_date=issue_date)
     issued = issue_certificate(result, Path(out_dir), lab=lab, verify_base_url=verify_base_url,
-                               journal=run.journal.path)
+                               journal=run.journal.path, queue=queue)
     run.journal.run_end("issued", certificate_id=result.certificate_id,
                         dcc_sha256=issued.dcc_sha256)
     return CalibrationOutcome(result, issued, Path(run_folder))
@@ -103,9 +105,11 @@ def run_calibration(procedure_path: str | Path, *, dut_resource: str, standard_r
                               settle_scale=settle_scale, timeout_ms=timeout_ms, lab_file=lab_file)
     measure_points(run, lab_file=lab_file, observer=observer, resource_manager=resource_manager)
     outcome = evaluate_and_issue(run.folder, lab_file=lab_file, out_dir=out_dir,
-                                 verify_base_url=verify_base_url)
+                                 verify_base_url=verify_base_url, queue=publish)
     if publish:
         publish_outcome(outcome)
+    else:
+        outcome.publication = not_requested(outcome.issued)
     return outcome
 
 

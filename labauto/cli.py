@@ -124,6 +124,16 @@ def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Op
             set_observer(previous)
 
 
+LAB_HOME_HELP = ("lab home: signing keys, publishing outbox, state (default: LABAUTO_HOME, else "
+                 "home: in the lab file, else ~/.labauto)")
+
+
+def _show_lab_home(option: Optional[Path], lab: Optional[Path]) -> None:
+    from labauto.labhome import select_lab_home
+
+    console.print(f"Lab home: {select_lab_home(option, lab).describe()}")
+
+
 def _report(result: Any, summary: dict[str, Any]) -> None:
     print_results(result)
     console.print("\n[bold]Certificate files[/bold]")
@@ -140,24 +150,32 @@ def run(procedure: Path = typer.Argument(..., help="procedure YAML file"),
         dut: str = typer.Option(..., "--dut", help="VISA resource of the item (DUT)"),
         standard: str = typer.Option(..., "--standard", help="VISA resource of the reference standard"),
         lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB", help="lab configuration YAML"),
-        workdir: Path = typer.Option(Path("labauto-data"), "--workdir", help="runs/, certificates/, outbox"),
+        workdir: Path = typer.Option(Path("labauto-data"), "--workdir",
+                                     help="working folder: runs/ (journals) and certificates/"),
+        lab_home: Optional[Path] = typer.Option(None, "--lab-home", help=LAB_HOME_HELP),
         prefect: bool = typer.Option(True, "--prefect/--no-prefect", help="run as a Prefect flow"),
         settle_scale: float = typer.Option(1.0, help="multiplier of the procedure's settle times"),
         timeout_ms: int = typer.Option(10000, help="VISA timeout per command"),
-        publish: bool = typer.Option(True, "--publish/--no-publish"),
+        publish: bool = typer.Option(True, "--publish/--no-publish",
+                                     help="queue the certificate in the lab home's outbox and deliver it; "
+                                     "--no-publish: issue only, queue nothing"),
         verify_url: Optional[str] = typer.Option(None, envvar="LABAUTO_PLATFORM_URL",
                                                  help="platform base URL (for the QR code and publishing)")) -> None:
     """Calibrate the instrument at --dut against --standard following PROCEDURE."""
-    _guarded(lambda: _report(*_execute(procedure, dut, standard, workdir=workdir, lab=lab,
-                                       use_prefect=prefect, settle_scale=settle_scale,
-                                       timeout_ms=timeout_ms, publish=publish, resume_folder=None,
-                                       verify_base_url=verify_url)))
+    def go() -> None:
+        _show_lab_home(lab_home, lab)
+        _report(*_execute(procedure, dut, standard, workdir=workdir, lab=lab,
+                          use_prefect=prefect, settle_scale=settle_scale,
+                          timeout_ms=timeout_ms, publish=publish, resume_folder=None,
+                          verify_base_url=verify_url))
+    _guarded(go)
 
 
 @app.command()
 def resume(run_folder: Path = typer.Argument(..., help="folder of the interrupted run (has journal.jsonl)"),
            dut: Optional[str] = typer.Option(None, "--dut"), standard: Optional[str] = typer.Option(None, "--standard"),
            lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB"),
+           lab_home: Optional[Path] = typer.Option(None, "--lab-home", help=LAB_HOME_HELP),
            prefect: bool = typer.Option(True, "--prefect/--no-prefect"),
            publish: bool = typer.Option(True, "--publish/--no-publish"),
            verify_url: Optional[str] = typer.Option(None, envvar="LABAUTO_PLATFORM_URL")) -> None:
@@ -165,6 +183,7 @@ def resume(run_folder: Path = typer.Argument(..., help="folder of the interrupte
     from labauto.engine.run import open_run
 
     def go() -> None:
+        _show_lab_home(lab_home, lab)
         run_ = open_run(run_folder)
         s = run_.settings
         _report(*_execute(run_.procedure.path, dut or s.dut_resource, standard or s.standard_resource,
@@ -175,7 +194,8 @@ def resume(run_folder: Path = typer.Argument(..., help="folder of the interrupte
 
 
 @app.command()
-def demo(workdir: Path = typer.Option(Path("out/demo"), "--workdir"),
+def demo(workdir: Path = typer.Option(Path("out/demo"), "--workdir",
+                                     help="everything the demo writes, its lab home (WORKDIR/home) included"),
          procedure: Path = typer.Option(None, "--procedure", help="default: procedures/keysight_34465a_dcv.yaml"),
          latency: str = typer.Option("realistic", help="simulated lab timing: realistic | zero"),
          seed: int = typer.Option(2026, help="simulation seed (same seed, same readings)"),

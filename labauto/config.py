@@ -1,4 +1,7 @@
-"""Where labauto keeps its local state: ``LABAUTO_HOME`` (default ``~/.labauto``).
+"""Where labauto finds things: the lab home in use, PTB's DCC schemas, the project root.
+
+The lab home (keys, outbox, state) is chosen by ``labauto.labhome`` and handed to the rest of
+the process as ``LABAUTO_HOME``; without it, the documented default ``~/.labauto``.
 
     <home>/pki/          the lab's signing key and certificate when the lab file names none
     <home>/outbox.sqlite3  the durable publishing outbox (LABAUTO_OUTBOX overrides)

@@ -5,45 +5,28 @@
                                                          DCC schemas are available
     procedures/keysight_34465a_dcv.yaml through the Prefect flow 'calibrate'
     -> certificate PDF + signed DCC XML + JSON -> outbox -> platform -> verified
+
+Everything it writes stays in its working folder (``--workdir``, default ``out/demo``): the
+lab home (demo keys, outbox) is ``<workdir>/home``, the platform's database and the demo lab's
+API token are beside it, and so are Prefect's embedded server database and matplotlib's cache
+unless PREFECT_HOME / PREFECT_API_URL / MPLCONFIGDIR say otherwise.  It runs any number of
+times in a row in the same folder, each run issuing a new certificate.
 """
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Callable
 
 import httpx
 from rich.console import Console
 
-from labauto.config import PROJECT_ROOT, dcc_schema_dir
-from labauto.lab import load_lab
+from labauto.config import PROJECT_ROOT
+from labauto.labhome import LabHome, use_lab_home
+from labauto.lab import DEFAULT_LAB_FILE, load_lab
 from labauto.sim import SimulatedLab
 
 DEFAULT_PROCEDURE = PROJECT_ROOT / "procedures" / "keysight_34465a_dcv.yaml"
-
-
-def _start_platform(console: Console, workdir: Path, stack: Any) -> str | None:
-    schema_dir = dcc_schema_dir()
-    if schema_dir is None:
-        console.print("[yellow]PTB DCC schemas not found (set LABAUTO_DCC_DIR): the platform is not "
-                      "started; the certificate stays queued in the outbox.[/yellow]")
-        return None
-    from labauto.platform.server.testing import register_lab, running_server
-    from labauto.signing_identity import lab_signing_identity
-
-    admin = secrets.token_urlsafe(24)
-    db = workdir / "platform.sqlite3"
-    lab = load_lab()
-    ident = lab_signing_identity(lab)
-    base_url = stack.enter_context(running_server(f"sqlite:///{db}", schema_dir, admin_token=admin,
-                                                  trusted_ca_pem=ident.ca_cert_pem))
-    token = register_lab(base_url, admin, lab.laboratory.name, lab.laboratory.identifier,
-                         ident.cert_pem.decode())
-    os.environ["LABAUTO_PLATFORM_URL"] = base_url
-    os.environ["LABAUTO_PLATFORM_TOKEN"] = token
-    console.print(f"reference NQI platform: {base_url} (SQLite {db}, schemas {schema_dir})")
-    return base_url
 
 
 def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency: str, seed: int,
@@ -53,17 +36,27 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
 
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    os.environ["LABAUTO_HOME"] = str(workdir / "home")
+    home = use_lab_home(LabHome(workdir / "home", "the demo's working folder"))
+    _isolate_from_the_lab(home.path)
+    _keep_caches_in(workdir)
     procedure = Path(procedure or DEFAULT_PROCEDURE)
     console.rule("[bold]labauto demo: DC-voltage calibration of a simulated 34465A")
+    console.print(f"Lab home: {home.describe()}")
     with ExitStack() as stack:
         lab = stack.enter_context(SimulatedLab(seed=seed, latency=latency,
                                                out_of_tolerance=out_of_tolerance))
         console.print(f"simulated lab ({latency} timing, seed {seed}): DMM {lab.resources['dmm']}, "
                       f"calibrator {lab.resources['calibrator']}")
-        base_url = _start_platform(console, workdir, stack) if with_platform else None
+        base_url = None
+        if with_platform:
+            from labauto.demo_platform import start_demo_platform
+            from labauto.signing_identity import lab_signing_identity
+
+            lab_config = load_lab(DEFAULT_LAB_FILE)
+            base_url = start_demo_platform(console, workdir, stack, lab_config,
+                                           lab_signing_identity(lab_config))
         result, summary = execute(procedure, lab.resources["dmm"], lab.resources["calibrator"],
-                                  workdir=workdir, lab=None, use_prefect=use_prefect,
+                                  workdir=workdir, lab=DEFAULT_LAB_FILE, use_prefect=use_prefect,
                                   settle_scale=1.0 if latency == "realistic" else 0.0,
                                   timeout_ms=10000, publish=True, resume_folder=None,
                                   verify_base_url=base_url)
@@ -76,3 +69,23 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
                      <= p.expanded_uncertainty for p in result.points)
         console.print(f"simulation check: the simulated DUT's true error lies within ± U at "
                       f"{inside} of {len(result.points)} points")
+
+
+def _isolate_from_the_lab(home: Path) -> None:
+    """The demo signs with its own demonstration keys, queues into its own outbox and uses the
+    embedded lab file, whatever a real lab configured in this shell (LABAUTO_SIGNING_KEY/CERT,
+    LABAUTO_OUTBOX): simulated certificates never reach a real lab's outbox or carry its
+    signature."""
+    for var in ("LABAUTO_SIGNING_KEY", "LABAUTO_SIGNING_CERT", "LABAUTO_PLATFORM_URL",
+                "LABAUTO_PLATFORM_TOKEN"):
+        os.environ.pop(var, None)
+    os.environ["LABAUTO_OUTBOX"] = str(home / "outbox.sqlite3")
+
+
+def _keep_caches_in(workdir: Path) -> None:
+    """Prefect's embedded server database and matplotlib's font cache go into the demo's
+    working folder unless the user chose their places (PREFECT_HOME, a Prefect server in
+    PREFECT_API_URL, MPLCONFIGDIR): the demo writes nothing outside its folder."""
+    if not os.environ.get("PREFECT_HOME") and not os.environ.get("PREFECT_API_URL"):
+        os.environ["PREFECT_HOME"] = str(workdir / "prefect")
+    os.environ.setdefault("MPLCONFIGDIR", str(workdir / "cache" / "matplotlib"))

@@ -108,10 +108,9 @@ def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None)
         calibration_date=start[:10], calibration_end=end, issue_date=issued.isoformat(),
         receipt_date=state.header["t"][:10], location=lab.location,
         environment=lab.environment_dict(), points=tuple(points), traceability=lab.traceability,
-        remarks=(f"Method: {proc.method}",
-                 "The expanded uncertainty is the standard uncertainty multiplied by the coverage "
-                 "factor k, which for the effective degrees of freedom gives a coverage probability "
-                 "of approximately 95 % (t-distribution). It was evaluated per JCGM 100:2008 (GUM)."),
+        # the uncertainty statement (U, k, p, GUM) is written by each certificate writer from
+        # the points' data; a remark repeating it was printed twice
+        remarks=(f"Method: {proc.method}",),
         software=f"labauto {__version__}", country=lab.country,
         language="en",     # the certificate texts labauto writes are English
     )

@@ -3,7 +3,8 @@
 Issued certificates are immutable: a folder per certificate id, files written to a temporary
 name, fsync'ed and renamed; an existing certificate is never overwritten (corrections are new,
 linked certificates).  The signed DCC is committed to the publishing outbox before any network
-call (see ``labauto.publishing``).
+call (see ``labauto.publishing``) — unless publication was not requested (``queue=False``,
+``--no-publish``): then nothing is queued, and ``labauto publish add`` queues it later.
 """
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ FILE_NAMES = {"xml": "certificate.xml", "json": "certificate.json", "pdf": "cert
 
 def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfig,
                       verify_base_url: str | None = None,
-                      journal: Path | None = None) -> IssuedCertificate:
-    """Write the certificate's files and queue the signed DCC for publishing.
+                      journal: Path | None = None, queue: bool = True) -> IssuedCertificate:
+    """Write the certificate's files and (``queue``) queue the signed DCC for publishing.
 
     The files are written into a staging folder (``.<id>.partial``) and the folder is renamed
     to ``<id>`` as the last step, so a certificate folder is complete or absent: a crash, a
@@ -57,7 +58,7 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
     out_dir = Path(out_dir)
     folder = out_dir / result.certificate_id
     if folder.exists():
-        queued = _queue_existing(folder, result.certificate_id)
+        queued = _queue_existing(folder, result.certificate_id) if queue else ""
         raise CertificateExists(
             f"certificate {result.certificate_id} was already issued ({folder}{queued}); issue an "
             "amendment instead of overwriting it")
@@ -83,9 +84,10 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
     fsync_dir(out_dir)
     issued = IssuedCertificate(result.certificate_id, folder,
                                {kind: folder / FILE_NAMES[kind] for kind in contents}, sha, verify_url)
-    from labauto.publishing import enqueue_issued
+    if queue:
+        from labauto.publishing import enqueue_issued
 
-    issued.outbox_state = enqueue_issued(issued)
+        issued.outbox_state = enqueue_issued(issued)
     return issued
 
 

@@ -53,6 +53,7 @@ class LabConfig:
     environment: dict[str, pint.Quantity]
     traceability: str
     standards: tuple[RegisteredStandard, ...]
+    home: Path | None = None       # the lab home (keys, outbox, state); see labauto.labhome
 
     def reference_equipment(self, manufacturer: str, model: str, serial: str, resource: str,
                             identity: str, firmware: str,
@@ -108,7 +109,7 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
     for key in _REQUIRED:
         if key not in d:
             raise src.error((), f"missing required key {key!r}")
-    unknown = set(d) - set(_REQUIRED) - {"language"}
+    unknown = set(d) - set(_REQUIRED) - {"language", "home"}
     if unknown:
         raise src.error((sorted(unknown)[0],), f"unknown key {sorted(unknown)[0]!r}")
     env: dict[str, pint.Quantity] = {}
@@ -137,4 +138,14 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
         location=str(d["location"]), performed_by=str(d["performed_by"]),
         authoriser=_party(src, "authoriser", d["authoriser"]),
         customer=_party(src, "customer", d["customer"]), environment=env,
-        traceability=" ".join(str(d["traceability"]).split()), standards=tuple(standards))
+        traceability=" ".join(str(d["traceability"]).split()), standards=tuple(standards),
+        home=_home(src, p, d.get("home")))
+
+
+def _home(src: SourceMap, lab_file: Path, value: Any) -> Path | None:
+    """``home:`` of the lab file: a folder, relative to the lab file's own folder."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise src.error(("home",), "home must be a folder path (the lab home: keys, outbox, state)")
+    return (lab_file.parent / Path(value).expanduser()).resolve()

@@ -32,6 +32,13 @@ def enqueue_issued(issued: Any) -> str:
         box.close()
 
 
+def not_requested(issued: Any) -> dict[str, Any]:
+    """The publication state of a certificate issued with publication not requested: it is not
+    in the outbox, so no later ``labauto publish drain`` sends it."""
+    return {"state": "not requested",
+            "detail": f"— not queued; `labauto publish add {issued.files['xml']}` queues it"}
+
+
 def publish_issued(issued: Any, *, deadline_s: float = 30.0) -> dict[str, Any]:
     """Deliver the outbox now if a platform is configured; report this certificate's state as
     the outbox records it (acknowledged = stored by the platform with the same SHA-256)."""

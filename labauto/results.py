@@ -197,6 +197,9 @@ class CalibrationResult:
     amends: str = ""               # certificate id this one amends/substitutes, if any
     country: str = "DE"            # ISO 3166-1 alpha-2 of the issuing lab (DCC coreData)
     language: str = "en"           # ISO 639-1 language of the certificate's texts
+    item_condition: str = ""       # the item's condition on receipt, as the technician found it
+    adjusted: bool = False         # the item was adjusted during the calibration (issue 14 sets
+                                   # it with as-found/as-left results; until then: not adjusted)
     schema_version: str = RESULTS_SCHEMA_VERSION
 
     @property
@@ -236,6 +239,8 @@ class CalibrationResult:
             "amends": self.amends,
             "country": self.country,
             "language": self.language,
+            "item_condition": self.item_condition,
+            "adjusted": self.adjusted,
         }
 
     @classmethod
@@ -255,5 +260,6 @@ class CalibrationResult:
             traceability=d["traceability"], remarks=tuple(d.get("remarks", ())),
             software=d.get("software", ""), amends=d.get("amends", ""),
             country=d.get("country", "DE"), language=d.get("language", "en"),
+            item_condition=d.get("item_condition", ""), adjusted=bool(d.get("adjusted", False)),
             schema_version=d.get("schema_version", RESULTS_SCHEMA_VERSION),
         )

@@ -1,32 +1,106 @@
-"""Human-readable calibration certificate (PDF, reportlab) with the ISO/IEC 17025 7.8.2.1 /
-7.8.4.1 content: identification, dates, method, results with U rounded per ILAC-P14,
-statements, authoriser, error plot, budget annex, and optionally the signed DCC's SHA-256 and a
-QR code to its verification URL.  Every page carries the certificate id and "Page i of N"."""
+"""Human-readable calibration certificate (PDF, reportlab).
+
+Content per ISO/IEC 17025:2017 7.8.2.1 and 7.8.4.1 (the item letters are cited in the code):
+title; laboratory name and address; location of the calibration; the certificate id and
+"Page i of N" on every page and a marked end; customer; method; description, identification and
+condition on receipt of the item; dates of receipt, calibration and issue; the statement that the
+results relate only to the item calibrated; results with units, each with its expanded
+uncertainty, k and coverage probability, and the number of readings; conditions; traceability;
+whether the item was adjusted; the decision rule of the conformity statement; the authoriser;
+the electronic-signature statement; the uncertainty budgets as an annex.
+
+Layout: identification, statements and the authorisation block (kept with the statement before
+it, so that no page holds only the signature) come first; then one results section per function
+(:func:`results_section`, one table builder each), the error plot, and the budget annex.
+The text is set in DejaVu Sans, embedded (:mod:`labauto.certificate.pdf_fonts`).
+"""
 from __future__ import annotations
 
+import datetime as dt
 import io
-
-import qrcode
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
-from reportlab.lib.units import mm
-from reportlab.pdfgen import canvas as rl_canvas
-from reportlab.platypus import (Image, KeepTogether, PageBreak, Paragraph, SimpleDocTemplate,
-                                Spacer, Table, TableStyle)
+from collections import OrderedDict
+from typing import Sequence
 from xml.sax.saxutils import escape
 
-from labauto.certificate.plot import error_plot
-from labauto.results import CalibrationResult
-from labauto.uncertainty.rounding import round_for_report, round_uncertainty
+from labauto.results import CalibrationResult, PointResult
 
 NOT_REPRODUCED = "This certificate shall not be reproduced except in full without the " \
                  "written approval of the issuing laboratory."
+RELATES_ONLY = "The results relate only to the item calibrated, at the time of calibration and " \
+               "under the conditions stated in this certificate."
+END_MARK = "End of certificate"
 
 
-def _numbered_canvas(cert_id: str):
+def format_datetime(text: str) -> str:
+    """An ISO 8601 date-time as a certificate states it: ``2026-12-05 08:35 UTC`` (minutes, UTC);
+    a date stays a date."""
+    if len(text) <= 10:
+        return text
+    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if t.tzinfo is not None:
+        return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return t.strftime("%Y-%m-%d %H:%M")
+
+
+def calibration_dates(r: CalibrationResult) -> str:
+    end = format_datetime(r.calibration_end) if r.calibration_end else ""
+    if not end:
+        return r.calibration_date
+    if end[:10] == r.calibration_date:
+        return f"{r.calibration_date} (last reading {end[11:]})"
+    return f"{r.calibration_date} to {end[:10]} (last reading {end})"
+
+
+def environment_text(r: CalibrationResult) -> str:
+    """The environmental conditions as one line (h2-labhome replaces this with the range
+    observed during the run)."""
+    env = "; ".join(f"{k.replace('_', ' ')} {v['value']:g} {v.get('unit', '')}"
+                    + (f" ± {v['uncertainty']:g}" if v.get("uncertainty") is not None else "")
+                    for k, v in sorted(r.environment.items()))
+    return env.replace("degC", "°C").replace("percent", "%rh")
+
+
+def readings_text(points: Sequence[PointResult]) -> str:
+    counts = sorted({len(p.readings) for p in points})
+    if len(counts) == 1:
+        return (f"{counts[0]} readings per point; the results state their mean and the "
+                "uncertainty includes their experimental standard deviation of the mean")
+    return f"{counts[0]} to {counts[-1]} readings per point (column n of the results)"
+
+
+def adjustment_text(r: CalibrationResult) -> str:
+    if r.adjusted:
+        return "adjusted during the calibration; results before and after the adjustment are stated"
+    return "not adjusted; the results are as found"
+
+
+def signature_statement(r: CalibrationResult, dcc_sha256: str | None, pades_signed: bool) -> str:
+    """The electronic-signature statement.  ``pades_signed`` is the hook for the PAdES signature
+    of the PDF itself: the caller that signs the rendered PDF passes True."""
+    if pades_signed:
+        return ("This certificate is signed electronically and is valid without a handwritten "
+                "signature: this PDF carries the laboratory's electronic signature (PAdES), shown "
+                "in the signature panel of a PDF reader, and the digital calibration certificate "
+                "(DCC, XML) with the same results carries the laboratory's XML signature (XAdES).")
+    if dcc_sha256:
+        return ("This certificate is issued electronically and is valid without a handwritten "
+                "signature. Its authoritative electronic form is the digital calibration "
+                "certificate (DCC, XML) with the same results, signed by the laboratory with an "
+                "XML signature (XAdES); its SHA-256 is stated below. This PDF is the "
+                "human-readable form of that DCC and carries no electronic signature of its own.")
+    return "This PDF carries no electronic signature."
+
+
+def _numbered_canvas(cert_id: str, font: str):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen import canvas as rl_canvas
+
     class NumberedCanvas(rl_canvas.Canvas):
+        """Draws the footer (certificate id, "Page i of N") once the page count is known."""
+
         def __init__(self, *a, **kw):
+            kw["initialFontName"] = font     # else Helvetica is put in the file, unused
             super().__init__(*a, **kw)
             self._pages: list[dict] = []
 
@@ -38,156 +112,237 @@ def _numbered_canvas(cert_id: str):
             n = len(self._pages)
             for state in self._pages:
                 self.__dict__.update(state)
-                self.setFont("Helvetica", 8)
+                self.setFont(font, 8)
                 self.drawString(18 * mm, 10 * mm, f"Certificate {cert_id}")
                 self.drawRightString(A4[0] - 18 * mm, 10 * mm,
                                      f"Page {self._pageNumber} of {n}")
-                self.setFont("Helvetica", 6.5)
+                self.setFont(font, 6.5)
                 self.drawCentredString(A4[0] / 2, 6 * mm, NOT_REPRODUCED)
                 super().showPage()
             super().save()
     return NumberedCanvas
 
 
-def _kv_table(rows, col0=45 * mm):
-    t = Table(rows, colWidths=[col0, A4[0] - 36 * mm - col0])
-    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                           ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-                           ("FONTNAME", (0, 0), (0, -1), "Helvetica-Bold"),
-                           ("BOTTOMPADDING", (0, 0), (-1, -1), 2), ("TOPPADDING", (0, 0), (-1, -1), 2)]))
-    return t
+class _Doc:
+    """Styles and paragraph helpers of one certificate."""
+
+    def __init__(self) -> None:
+        from reportlab.lib.styles import getSampleStyleSheet
+
+        from labauto.certificate.pdf_fonts import BOLD, BOLD_ITALIC, register_fonts
+        from labauto.certificate.pdf_tables import make_styles
+
+        self.font = register_fonts()
+        ss = getSampleStyleSheet()
+        body = ss["BodyText"].clone("b", fontName=self.font, fontSize=8.5, leading=11)
+        self.st = make_styles(body)
+        self.h1 = ss["Title"].clone("t", fontName=BOLD, fontSize=17, leading=21)
+        self.h2 = ss["Heading2"].clone("h2", fontName=BOLD, fontSize=11, spaceBefore=8, spaceAfter=4)
+        self.h3 = ss["Heading3"].clone("h3", fontName=BOLD_ITALIC, fontSize=11, spaceAfter=3)
+        self.small = body.clone("small", fontSize=7.5, leading=9.5)
+        self.end = body.clone("end", alignment=1, spaceBefore=6)
+
+    def p(self, text: str, style=None):
+        from reportlab.platypus import Paragraph
+
+        return Paragraph(escape(text), style or self.st.body)
+
+    def markup(self, text: str, style=None):
+        from reportlab.platypus import Paragraph
+
+        return Paragraph(text, style or self.st.body)
 
 
-_GRID = TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf3")),
-                    ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-                    ("FONTSIZE", (0, 0), (-1, -1), 7.5), ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
-                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])
+def _by_function(points: Sequence[PointResult]) -> "OrderedDict[str, list[PointResult]]":
+    groups: "OrderedDict[str, list[PointResult]]" = OrderedDict()
+    for p in points:
+        groups.setdefault(p.function, []).append(p)
+    return groups
+
+
+def header_section(r: CalibrationResult, d: _Doc) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
+
+    lab = r.laboratory
+    story = [d.markup(f"<b>{escape(lab.name)}</b>", d.h3),                         # 7.8.2.1 b)
+             d.p(" · ".join(x for x in (lab.address, lab.email) if x)),
+             d.p(f"Accredited calibration laboratory, accreditation {lab.identifier}"),
+             Spacer(1, 3 * mm),
+             d.p(r.title, d.h1),                                                    # a)
+             d.markup(f"Certificate no. <b>{escape(r.certificate_id)}</b>", d.h3)]  # d)
+    if r.amends:
+        story.append(d.p(f"This certificate amends and replaces certificate {r.amends}."))
+    return story
+
+
+def identification_section(r: CalibrationResult, d: _Doc) -> list:
+    from labauto.certificate.pdf_tables import identification_table
+
+    it, c = r.item, r.customer
+    item = f"{it.manufacturer} {it.model}, serial no. {it.serial_number}" \
+        + (f", firmware {it.firmware}" if it.firmware else "")
+    rows = [
+        ("Customer", escape(f"{c.name}, {c.address}"                               # e)
+                            + (f" (customer no. {c.identifier})" if c.identifier else ""))),
+        ("Item calibrated", escape(item)),                                          # g)
+        ("Condition on receipt", escape(r.item_condition or "not recorded")),       # g)
+        ("Adjustment", escape(adjustment_text(r))),                                 # 7.8.4.1 d)
+        ("Method / procedure", escape(f"{r.procedure.id} \"{r.procedure.title}\" version "  # f)
+                                      f"{r.procedure.version}, SHA-256 {r.procedure.sha256}")),
+        ("Readings", escape(readings_text(r.points))),
+        ("Date of receipt", escape(r.receipt_date)),                                # h)
+        ("Date of calibration", escape(calibration_dates(r))),                      # i)
+        ("Date of issue", escape(r.issue_date)),                                    # j)
+        ("Location", escape(r.location)),                                           # c)
+        ("Environmental conditions", escape(environment_text(r) or "not recorded")),  # 7.8.4.1 b)
+        ("Calibration performed by", escape(r.performed_by)),
+        ("Software", escape(r.software or "labauto")),
+    ]
+    return [identification_table(rows, d.st)]
+
+
+def standards_section(r: CalibrationResult, d: _Doc) -> list:
+    from labauto.certificate.pdf_tables import standards_table
+
+    return [d.p("Reference standards", d.h2), standards_table(r.standards, d.st)]
+
+
+def statements_section(r: CalibrationResult, d: _Doc) -> list:
+    ks = ", ".join(dict.fromkeys(f"{k:.2f}" for k in sorted(p.coverage_factor for p in r.points)))
+    ps = ", ".join(dict.fromkeys(f"{100 * x:g} %" for x in sorted(p.coverage_probability
+                                                                  for p in r.points)))
+    story = [d.p("Statements", d.h2),
+             d.p(RELATES_ONLY),                                                     # 7.8.2.1 l)
+             d.p("Traceability: " + r.traceability),                                # 7.8.4.1 c)
+             d.markup("Measurement uncertainty: the reported expanded uncertainty <i>U</i> is the "
+                      "combined standard uncertainty multiplied by the coverage factor <i>k</i> "
+                      f"stated for each point (<i>k</i> = {ks}); for the effective degrees of "
+                      "freedom of each budget it corresponds to a coverage probability <i>p</i> of "
+                      f"approximately {ps}. It was evaluated according to JCGM 100:2008 (GUM); "
+                      "values are rounded according to ILAC-P14:09/2020."),
+             d.p(f"Conformity: decision rule \"{r.decision_rule.name}\" "                 # 7.8.6
+                 f"({r.decision_rule.reference}): {r.decision_rule.description} "
+                 f"Overall result: {r.overall_decision.upper()}.")]
+    story += [d.p("Remark: " + x) for x in r.remarks]
+    return story
+
+
+def results_section(function: str, points: Sequence[PointResult], d: _Doc) -> list:
+    """The heading and results table of one function (7.8.2.1 m), 7.8.4.1 a))."""
+    from labauto.certificate.pdf_tables import results_table
+
+    heading = d.p(f"Results: {function}", d.h2)
+    heading.keepWithNext = 1
+    return [heading, results_table(points, d.st)]
+
+
+def plot_section(r: CalibrationResult, d: _Doc) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, Spacer
+
+    from labauto.certificate.plot import error_plot
+
+    png = error_plot(r)
+    return [Spacer(1, 3 * mm), Image(io.BytesIO(png), width=145 * mm, height=145 * mm * 720 / 1050),
+            d.p("Figure: error of indication with its expanded uncertainty U (bars) and the "
+                "tolerance limits (red dashed), per range.", d.small)]
+
+
+def authorisation_section(r: CalibrationResult, d: _Doc, *, dcc_sha256: str | None,
+                          verify_url: str | None, pades_signed: bool) -> list:
+    """Authoriser (7.8.2.1 o)), date of issue, the electronic-signature statement, the signed
+    DCC's SHA-256 and, with a verification URL, a QR code to it beside the text."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, Table, TableStyle
+
+    from labauto.certificate.pdf_tables import CONTENT_WIDTH
+
+    a = r.authoriser
+    text = [d.p(f"Authorised by: {a.name}" + (f", {a.identifier}" if a.identifier else "")),
+            d.p(f"Date of issue: {r.issue_date}"),
+            d.p("Electronic signature: " + signature_statement(r, dcc_sha256, pades_signed))]
+    if dcc_sha256:
+        text.append(d.p(f"SHA-256 of the signed digital calibration certificate (DCC): {dcc_sha256}"))
+    if not verify_url:
+        return [d.p("Authorisation", d.h2), *text]
+    import qrcode
+
+    qr = qrcode.QRCode(border=1, box_size=4)
+    qr.add_data(verify_url)
+    qr.make(fit=True)
+    buf = io.BytesIO()
+    qr.make_image().save(buf, format="PNG")
+    text.append(d.p(f"Verify this certificate at: {verify_url}"))
+    side = 26 * mm
+    t = Table([[text, Image(io.BytesIO(buf.getvalue()), width=side, height=side)]],
+              colWidths=[CONTENT_WIDTH - side - 4 * mm, side + 4 * mm])
+    t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), d.font), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                           ("LEFTPADDING", (0, 0), (0, 0), 0),
+                           ("RIGHTPADDING", (-1, 0), (-1, 0), 0), ("ALIGN", (-1, 0), (-1, 0), "RIGHT")]))
+    return [d.p("Authorisation", d.h2), t]
+
+
+def budget_annex(r: CalibrationResult, d: _Doc) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, Spacer
+
+    from labauto.certificate.pdf_tables import budget_table
+
+    story = [d.p("Annex: uncertainty budgets", d.h2)]
+    for p in r.points:
+        risk = []
+        if p.conformance_probability is not None:
+            risk = [d.p(f"Decision {p.decision.upper()}: probability that the error lies within "
+                        f"the tolerance p_c = {100 * p.conformance_probability:.2f} %, probability "
+                        f"that this decision is wrong {100 * (p.specific_risk or 0.0):.2f} % "
+                        "(JCGM 106:2012, normal distribution with u = U/k).", d.small)]
+        story.append(KeepTogether([d.markup(f"<b>{escape(p.point_id)}</b>: "
+                                            f"{escape(p.budget.measurand)}"),
+                                   budget_table(p, d.st), *risk, Spacer(1, 3 * mm)]))
+    return story
+
+
+def build_story(result: CalibrationResult, *, dcc_sha256: str | None = None,
+                verify_url: str | None = None, pades_signed: bool = False) -> list:
+    """The flowables of the certificate, in reading order."""
+    from reportlab.platypus import KeepTogether, PageBreak
+
+    r, d = result, _Doc()
+    story = header_section(r, d) + identification_section(r, d) + standards_section(r, d)
+    statements = statements_section(r, d)
+    # the authorisation moves with the statement before it: a page never holds it alone
+    story += statements[:-1]
+    story.append(KeepTogether(statements[-1:] + authorisation_section(
+        r, d, dcc_sha256=dcc_sha256, verify_url=verify_url, pades_signed=pades_signed)))
+    for function, points in _by_function(r.points).items():
+        story += results_section(function, points, d)
+    story.append(KeepTogether(plot_section(r, d)))
+    story.append(PageBreak())
+    story += budget_annex(r, d)
+    story.append(d.p(f"— {END_MARK} {r.certificate_id} —", d.end))                  # 7.8.2.1 d)
+    return story
 
 
 def render_pdf(result: CalibrationResult, *, dcc_sha256: str | None = None,
-               verify_url: str | None = None) -> bytes:
-    """The certificate as PDF bytes."""
-    r = result
-    ss = getSampleStyleSheet()
-    body = ss["BodyText"].clone("b", fontSize=8.5, leading=11)
-    h2 = ss["Heading2"].clone("h2", fontSize=11, spaceBefore=8, spaceAfter=4)
-    P = lambda text, st=body: Paragraph(escape(text), st)  # noqa: E731
-    story = []
-    lab = r.laboratory
-    story += [Paragraph(f"<b>{escape(lab.name)}</b>", ss["Heading3"]),
-              P(f"{lab.address} · {lab.email}"),
-              P(f"Accredited calibration laboratory, accreditation {lab.identifier}"),
-              Spacer(1, 4 * mm),
-              Paragraph(escape(r.title), ss["Title"]),
-              Paragraph(f"Certificate no. <b>{escape(r.certificate_id)}</b>", ss["Heading3"])]
-    if r.amends:
-        story.append(P(f"This certificate amends and replaces certificate {r.amends}."))
-    it = r.item
-    env = "; ".join(f"{k.replace('_', ' ')} {v['value']:g} {v.get('unit', '')}"
-                    + (f" ± {v['uncertainty']:g}" if v.get("uncertainty") is not None else "")
-                    for k, v in sorted(r.environment.items()))
-    env = env.replace("degC", "°C").replace("percent", "%rh")
-    story.append(_kv_table([
-        ["Customer", P(f"{r.customer.name}, {r.customer.address}"
-                       + (f" (customer no. {r.customer.identifier})" if r.customer.identifier else ""))],
-        ["Item calibrated", P(f"{it.manufacturer} {it.model}, serial no. {it.serial_number}"
-                              + (f", firmware {it.firmware}" if it.firmware else ""))],
-        ["Method / procedure", P(f"{r.procedure.id} \"{r.procedure.title}\" version "
-                                 f"{r.procedure.version}, SHA-256 {r.procedure.sha256}")],
-        ["Date of receipt", r.receipt_date],
-        ["Date of calibration", f"{r.calibration_date} (last reading {r.calibration_end})"],
-        ["Date of issue", r.issue_date],
-        ["Location", P(r.location)],
-        ["Environmental conditions", P(env or "not recorded")],
-        ["Calibration performed by", P(r.performed_by)],
-        ["Software", P(r.software or "labauto")],
-    ]))
-    story.append(Paragraph("Reference standards", h2))
-    rows = [["Standard", "Serial no.", "Certificate", "Issued by", "Due"]]
-    for s in r.standards:
-        rows.append([f"{s.manufacturer} {s.model}", s.serial_number, s.certificate_id,
-                     s.calibrated_by, s.calibration_due])
-    story.append(Table(rows, style=_GRID, repeatRows=1))
-    story.append(Paragraph("Statements", h2))
-    story += [P("Traceability: " + r.traceability),
-              P("Measurement uncertainty: the reported expanded uncertainty U is the combined "
-                "standard uncertainty multiplied by the coverage factor k stated for each "
-                "point; it corresponds to the coverage probability p stated (approximately "
-                "95 %). It was evaluated according to JCGM 100:2008 (GUM). Values are rounded "
-                "according to ILAC-P14:09/2020."),
-              P(f"Conformity: decision rule \"{r.decision_rule.name}\" ({r.decision_rule.reference}): "
-                f"{r.decision_rule.description} Overall result: {r.overall_decision.upper()}.")]
-    story += [P("Remark: " + x) for x in r.remarks]
+               verify_url: str | None = None, pades_signed: bool = False) -> bytes:
+    """The certificate as PDF bytes (deterministic for the same arguments).
 
-    story.append(PageBreak())
-    story.append(Paragraph("Results", h2))
-    rows = [["Point", "Range", "Nominal", "Mean indication", "Error", "U", "k", "p",
-             "Tolerance ±", "Decision"]]
-    for p in r.points:
-        e, U = round_for_report(p.error, p.expanded_uncertainty, p.error.units)
-        m, _ = round_for_report(p.mean, p.expanded_uncertainty, p.nominal.units)
-        eu = f"{p.error.units:~P}"
-        rows.append([p.point_id, f"{p.function} {p.range:~P}", f"{p.nominal:~P}",
-                     f"{m:f} {p.nominal.units:~P}", f"{e:f} {eu}", f"{U:f} {eu}",
-                     f"{p.coverage_factor:.2f}",
-                     f"{100 * p.coverage_probability:g} %",
-                     f"{p.tolerance.to(p.error.units).magnitude:g} {eu}", p.decision.upper()])
-    t = Table(rows, repeatRows=1)
-    t.setStyle(_GRID)
-    for i, p in enumerate(r.points, start=1):
-        if p.decision != "pass":
-            t.setStyle(TableStyle([("TEXTCOLOR", (-1, i), (-1, i), colors.red)]))
-    story.append(t)
-    story.append(Spacer(1, 4 * mm))
-    png = error_plot(r)
-    story.append(Image(io.BytesIO(png), width=145 * mm, height=145 * mm * 720 / 1050))
+    ``pades_signed``: the caller signs the returned PDF with a PAdES signature (the certificate
+    then says so); without it, the statement names the signed DCC as the signed form.
+    """
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
 
-    auth = [P(f"Authorised by: {r.authoriser.name}"
-              + (f", {r.authoriser.identifier}" if r.authoriser.identifier else "")),
-            P(f"Date of issue: {r.issue_date}")]
-    if dcc_sha256:
-        auth.append(P(f"SHA-256 of the signed digital calibration certificate (DCC): {dcc_sha256}"))
-    if verify_url:
-        qr = qrcode.QRCode(border=1, box_size=4)
-        qr.add_data(verify_url)
-        qr.make(fit=True)
-        buf = io.BytesIO()
-        qr.make_image().save(buf, format="PNG")
-        auth += [P(f"Verify this certificate at: {verify_url}"),
-                 Image(io.BytesIO(buf.getvalue()), width=28 * mm, height=28 * mm, hAlign="LEFT")]
-    story.append(KeepTogether([Paragraph("Authorisation", h2)] + auth))
+    from labauto.certificate.pdf_fonts import register_fonts
 
-    story.append(PageBreak())
-    story.append(Paragraph("Annex: uncertainty budgets", h2))
-    for p in r.points:
-        b = p.budget
-        rows = [["Input quantity", "Source", "u(x)", "Distribution", "dof", "|c|·u(x)", "Share"]]
-        for c in b.rows:
-            rows.append([c.name, c.source, f"{c.standard_uncertainty:.3g~P}", c.distribution,
-                         "inf" if c.dof == float("inf") else f"{c.dof:g}",
-                         f"{c.contribution:.3g~P}", f"{100 * c.variance_share:.1f} %"])
-        nu = "inf" if b.dof_eff == float("inf") else (f"{b.dof_eff:.0f}" if b.dof_eff < 1000 else "> 1000")
-        rows.append(["Combined", "", f"{b.combined_uncertainty:.3g~P}", "", nu, "", ""])
-        rows.append([f"Expanded (k = {b.coverage_factor:.2f})", "",
-                     f"{round_uncertainty(float(p.expanded_uncertainty.magnitude)):f} "
-                     f"{p.expanded_uncertainty.units:~P}", "", "", "", ""])
-        t = Table(rows, repeatRows=1, colWidths=[42 * mm, 36 * mm, 22 * mm, 22 * mm, 10 * mm,
-                                                 22 * mm, 16 * mm])
-        t.setStyle(_GRID)
-        risk = []
-        if p.conformance_probability is not None:
-            risk = [P(f"Decision {p.decision.upper()}: probability that the error lies within the "
-                      f"tolerance p_c = {100 * p.conformance_probability:.2f} %, probability that "
-                      f"this decision is wrong {100 * (p.specific_risk or 0.0):.2f} % (JCGM 106:2012, "
-                      f"normal distribution with u = U/k).")]
-        story.append(KeepTogether([P(f"<b>{p.point_id}</b>: {b.measurand}".replace("<b>", "")
-                                     .replace("</b>", "")), t, *risk, Spacer(1, 3 * mm)]))
-
+    story = build_story(result, dcc_sha256=dcc_sha256, verify_url=verify_url,
+                        pades_signed=pades_signed)
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
                             topMargin=15 * mm, bottomMargin=18 * mm,
-                            title=f"{r.title} {r.certificate_id}", author=lab.name,
-                            invariant=1)
-    doc.build(story, canvasmaker=_numbered_canvas(r.certificate_id))
+                            title=f"{result.title} {result.certificate_id}",
+                            author=result.laboratory.name, invariant=1)
+    doc.build(story, canvasmaker=_numbered_canvas(result.certificate_id, register_fonts()))
     return out.getvalue()

@@ -8,7 +8,9 @@
     labauto publish retry CERT_ID                       queue a rejected entry again, unchanged
 
 Platform: ``--url``/LABAUTO_PLATFORM_URL and ``--token``/LABAUTO_PLATFORM_TOKEN; outbox file:
-``--outbox``, else LABAUTO_OUTBOX, else ``$LABAUTO_HOME/outbox.sqlite3``.
+``--outbox``, else LABAUTO_OUTBOX, else ``outbox.sqlite3`` in the lab home (``--lab-home``,
+LABAUTO_HOME, ``home:`` of the lab file, ``~/.labauto``; see ``labauto.labhome``), which every
+command prints.
 Exit status: 0 done, 1 rejected / refused / not verified, 2 usage or configuration error,
 3 still queued (the outbox keeps it; run ``labauto publish drain`` later).
 """
@@ -39,7 +41,9 @@ URL = typer.Option(None, "--url", envvar="LABAUTO_PLATFORM_URL", help="platform 
 TOKEN = typer.Option(None, "--token", envvar="LABAUTO_PLATFORM_TOKEN", help="the lab's API token",
                      show_default=False)
 OUTBOX = typer.Option(None, "--outbox", help="outbox file (default: LABAUTO_OUTBOX or "
-                      "$LABAUTO_HOME/outbox.sqlite3)")
+                      "outbox.sqlite3 in the lab home)")
+LAB_HOME = typer.Option(None, "--lab-home", help="lab home (default: LABAUTO_HOME, else home: in "
+                        "the lab file LABAUTO_LAB, else ~/.labauto)")
 TIMEOUT = typer.Option(30.0, "--timeout", min=0.1, help="seconds per HTTP request")
 DEADLINE = typer.Option(30.0, "--deadline", min=0.0, help="seconds to keep retrying")
 PDF = typer.Option(None, "--pdf", exists=True, dir_okay=False, help="the PDF certificate")
@@ -52,9 +56,11 @@ def _fail(msg: str, code: int = EXIT_REFUSED) -> None:
     raise typer.Exit(code)
 
 
-def _outbox(path: Optional[Path]) -> Outbox:
+def _outbox(path: Optional[Path], lab_home: Optional[Path] = None) -> Outbox:
     from labauto.config import outbox_path
+    from labauto.labhome import select_lab_home
     try:
+        console.print(esc(f"Lab home: {select_lab_home(lab_home).describe()}"))
         return Outbox(path or outbox_path())
     except LabautoError as exc:
         _fail(str(exc), EXIT_CONFIG)
@@ -116,17 +122,18 @@ def _run_drain(box: Outbox, client: PlatformClient, deadline: float) -> DrainRep
 
 @app.command()
 def add(dcc: Path = DCC, pdf: Optional[Path] = PDF, json: Optional[Path] = JSON,
-        outbox: Optional[Path] = OUTBOX) -> None:
+        outbox: Optional[Path] = OUTBOX, lab_home: Optional[Path] = LAB_HOME) -> None:
     """Queue a signed DCC durably, without contacting the platform."""
-    _enqueue(_outbox(outbox), dcc, pdf, json)
+    _enqueue(_outbox(outbox, lab_home), dcc, pdf, json)
 
 
 @app.command()
 def send(dcc: Path = DCC, pdf: Optional[Path] = PDF, json: Optional[Path] = JSON,
          url: Optional[str] = URL, token: Optional[str] = TOKEN, outbox: Optional[Path] = OUTBOX,
+         lab_home: Optional[Path] = LAB_HOME,
          deadline: float = DEADLINE, timeout: float = TIMEOUT) -> None:
     """Queue a signed DCC durably, then deliver the outbox (this document included)."""
-    box = _outbox(outbox)
+    box = _outbox(outbox, lab_home)
     entry = _enqueue(box, dcc, pdf, json)
     if entry.state == "pending":
         if not url or not token:
@@ -142,11 +149,12 @@ def send(dcc: Path = DCC, pdf: Optional[Path] = PDF, json: Optional[Path] = JSON
 
 @app.command()
 def drain(url: Optional[str] = URL, token: Optional[str] = TOKEN, outbox: Optional[Path] = OUTBOX,
+         lab_home: Optional[Path] = LAB_HOME,
           deadline: float = DEADLINE, timeout: float = TIMEOUT,
           now: bool = typer.Option(False, "--now", help="ignore the backoff schedule: try every "
                                    "pending entry now")) -> None:
     """Deliver the due entries of the outbox, retrying transient failures until the deadline."""
-    box = _outbox(outbox)
+    box = _outbox(outbox, lab_home)
     client = _client(url, token, timeout, need_token=True)
     if now:
         box.retry_now()
@@ -160,11 +168,11 @@ def drain(url: Optional[str] = URL, token: Optional[str] = TOKEN, outbox: Option
 
 
 @app.command()
-def status(outbox: Optional[Path] = OUTBOX,
+def status(outbox: Optional[Path] = OUTBOX, lab_home: Optional[Path] = LAB_HOME,
            state: Optional[str] = typer.Option(None, "--state", help="only entries in this state: "
                                                + ", ".join(STATES))) -> None:
     """Show the outbox: every entry, its state and the platform's last answer."""
-    box = _outbox(outbox)
+    box = _outbox(outbox, lab_home)
     try:
         entries = box.entries(state)
     except LabautoError as exc:
@@ -186,10 +194,11 @@ def status(outbox: Optional[Path] = OUTBOX,
 @app.command()
 def verify(certificate_id: str = typer.Argument(..., help="the certificate id"),
            url: Optional[str] = URL, token: Optional[str] = TOKEN, outbox: Optional[Path] = OUTBOX,
+           lab_home: Optional[Path] = LAB_HOME,
            timeout: float = TIMEOUT) -> None:
     """Check a published certificate: record, stored document hash, XML signature, signer,
     status, and that it is the document this lab queued."""
-    box = _outbox(outbox)
+    box = _outbox(outbox, lab_home)
     with _client(url, token, timeout, need_token=False) as client:
         try:
             v = client.verify(certificate_id)
@@ -229,10 +238,10 @@ def verify(certificate_id: str = typer.Argument(..., help="the certificate id"),
 
 @app.command()
 def retry(certificate_id: str = typer.Argument(..., help="the certificate id"),
-          outbox: Optional[Path] = OUTBOX) -> None:
+          outbox: Optional[Path] = OUTBOX, lab_home: Optional[Path] = LAB_HOME) -> None:
     """Queue a rejected entry again, unchanged (after fixing what the platform objected to
     outside the document, e.g. registering the lab's signing certificate)."""
-    box = _outbox(outbox)
+    box = _outbox(outbox, lab_home)
     entry = box.get(certificate_id)
     if entry is None:
         _fail(f"no entry for {certificate_id} in the outbox {box.path}")

@@ -55,6 +55,7 @@ class Contribution(NamedTuple):
     contribution: pint.Quantity         # |c_i| u(x_i), unit of y
     variance_share: float               # share of u_c(y)^2, 0..1 (correlation terms excluded)
     source: str = ""                    # "Type A", "calibrator specification", ...
+    note: str = ""                      # how u(x_i) was obtained, where it needs saying (t inputs)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class Contribution(NamedTuple):
             "contribution": q_to_dict(self.contribution),
             "variance_share": self.variance_share,
             "source": self.source,
+            **({"note": self.note} if self.note else {}),
         }
 
     @classmethod
@@ -81,6 +83,7 @@ class Contribution(NamedTuple):
             contribution=q_from_dict(d["contribution"]),
             variance_share=float(d["variance_share"]),
             source=d.get("source", ""),
+            note=d.get("note", ""),
         )
 
 

@@ -9,7 +9,7 @@ used by Monte Carlo).  Formulas, with a the half-width:
 distribution               u(x)                              reference
 =========================  ================================  =============================
 Normal                     u (or U/k)                        GUM 4.3.4, JCGM 101 6.4.7
-StudentT (scaled, shifted) scale (GUM); MC draws t_ν          JCGM 101 6.4.9
+StudentT (scaled, shifted) scale s, or u given (s=u√((ν−2)/ν)) JCGM 101 6.4.9
 Rectangular                a/√3                              GUM 4.3.7, JCGM 101 6.4.2
 Triangular                 a/√6                              GUM 4.3.9, JCGM 101 6.4.5
 Trapezoidal (β)            a·√((1+β²)/6)                     GUM 4.3.9, JCGM 101 6.4.4
@@ -236,24 +236,74 @@ class Constant(Distribution):
 
 
 class StudentT(Distribution):
-    """Scaled and shifted t-distribution t_ν(x, s²) (JCGM 101 6.4.9).
+    """Scaled and shifted t-distribution t_ν(x, s²) (JCGM 101 6.4.9), given by its scale ``s``
+    or by its standard uncertainty ``u`` (its standard deviation), never both.
 
-    For the GUM, u(x) = ``scale`` with ν degrees of freedom (a Type A mean: s/√n, ν = n−1).
-    Monte Carlo draws x + scale·T_ν.
+    * scale given (a Type A mean: s/√n, ν = n−1): the GUM uses u(x) = s with ν degrees of
+      freedom (GUM 4.2.3, G.3); Monte Carlo draws x + s·T_ν, whose standard deviation
+      s·√(ν/(ν−2)) is larger.
+    * standard uncertainty given (as published budgets state it): the GUM uses u(x) = u;
+      Monte Carlo draws with the scale s = u·√((ν−2)/ν), so its standard deviation is u.
+      This needs ν > 2 (for ν ≤ 2 a t-distribution has no finite standard deviation).
+
+    ``given`` says which one was given; :attr:`note` states it, and the u used, for the budget.
     """
 
     kind = "t"
 
-    def __init__(self, estimate: Any, scale: Any, dof: Any, label: str = "", unit: Any = None):
+    def __init__(self, estimate: Any, scale: Any = None, dof: Any = None, label: str = "",
+                 unit: Any = None, *, standard_uncertainty: Any = None):
+        if dof is None:
+            raise ModelError(f"input {label!r}: a t-distribution needs its degrees of freedom (dof)")
         super().__init__(estimate, dof=dof, label=label, unit=unit)
         if math.isinf(self.dof):
             raise ModelError(f"input {label!r}: a t-distribution needs finite degrees of freedom; "
                              "use Normal for ν = ∞")
-        self._s = self._diff(scale, "scale")
+        if (scale is None) == (standard_uncertainty is None):
+            raise ModelError(f"input {label!r}: give a t-distribution either its scale or its "
+                             "standard uncertainty, not "
+                             + ("both" if scale is not None else "neither"))
+        if scale is not None:
+            self.given = "scale"
+            self._s = self._diff(scale, "scale")
+            self._u = self._s
+        else:
+            if not self.dof > 2:
+                raise ModelError(f"input {label!r}: a t-distribution with ν = {self.dof:g} ≤ 2 has no "
+                                 "finite standard deviation; give its scale instead of its "
+                                 "standard uncertainty")
+            self.given = "standard_uncertainty"
+            self._u = self._diff(standard_uncertainty, "standard uncertainty")
+            self._s = self._u * math.sqrt((self.dof - 2) / self.dof)
 
     @property
     def u_mag(self) -> float:
+        return self._u
+
+    @property
+    def scale_mag(self) -> float:
         return self._s
+
+    @property
+    def scale_parameter(self) -> pint.Quantity:
+        """The scale s of the t-distribution (what Monte Carlo multiplies T_ν by)."""
+        return quantity(self._s, self.scale.delta)
+
+    @property
+    def note(self) -> str:
+        s, nu = f"{self.scale_parameter:~.4gP}", f"{self.dof:g}"
+        if self.given == "scale":
+            sd = quantity(self._s * math.sqrt(self.dof / (self.dof - 2)), self.scale.delta) \
+                if self.dof > 2 else None
+            return (f"t-distribution given by its scale s = {s} (ν = {nu}); the GUM uses u = s "
+                    "(GUM 4.2.3, G.3)" + (f"; its standard deviation s·√(ν/(ν−2)) = {sd:~.4gP} "
+                                          "is what Monte Carlo draws" if sd is not None else ""))
+        return (f"t-distribution given by its standard uncertainty u = {self.u:~.4gP} (ν = {nu}); "
+                f"the GUM uses u; Monte Carlo draws with the scale s = u·√((ν−2)/ν) = {s}")
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "given": self.given,
+                "scale": f"{self.scale_parameter:~P}", "note": self.note}
 
     def deviations(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self._s * rng.standard_t(self.dof, n)

@@ -40,8 +40,8 @@ from labauto.uncertainty.budget import Contribution, UncertaintyBudget
 from labauto.uncertainty.distributions import Constant, coverage_factor
 from labauto.uncertainty.errors import ModelError, WelchSatterthwaiteError
 from labauto.uncertainty.model import Model, finite_value
-from labauto.uncertainty.quantities import UnitScale, quantity
-from labauto.units import Q_
+from labauto.uncertainty.quantities import UnitScale, is_logarithmic, quantity
+from labauto.units import Q_, ureg
 
 METHOD = "GUM law of propagation of uncertainty (JCGM 100:2008)"
 METHOD_2ND = "GUM law of propagation of uncertainty with second-order terms (JCGM 100:2008 5.1.2)"
@@ -49,6 +49,9 @@ METHOD_2ND = "GUM law of propagation of uncertainty with second-order terms (JCG
 
 def _sensitivity_unit(y_unit: pint.Unit, x_unit: pint.Unit) -> tuple[pint.Unit, float]:
     """Unit of ∂y/∂x (reduced to a plain number when dimensionless) and the factor to it."""
+    if is_logarithmic(y_unit) or is_logarithmic(x_unit):   # dB/dB = 1; dB/Np stays dB/Np
+        unit = y_unit / x_unit
+        return (unit if unit._units else ureg.Unit("dimensionless")), 1.0
     q = Q_(1.0, y_unit / x_unit)
     if q.dimensionless:
         return q.to("dimensionless").units, float(q.to("dimensionless").magnitude)
@@ -180,7 +183,8 @@ class GumResult:
                 name=n, estimate=dist.estimate, standard_uncertainty=dist.u, distribution=dist.kind,
                 dof=dist.dof, sensitivity=self._sensitivity(ys, c, n),
                 contribution=ys.diff_from_base(contrib),
-                variance_share=(contrib ** 2 / u_c ** 2) if u_c > 0 else 0.0, source=dist.label))
+                variance_share=(contrib ** 2 / u_c ** 2) if u_c > 0 else 0.0, source=dist.label,
+                note=getattr(dist, "note", "")))
         method = METHOD_2ND if self.second_order else METHOD
         if k is None:
             nu = self.nu_eff(y)

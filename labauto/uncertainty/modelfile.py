@@ -14,7 +14,9 @@
       alpha_s: {distribution: rectangular, estimate: 11.5e-6 1/K, halfwidth: 2e-6 1/K}
       x:       {distribution: rectangular, lower: 9.9 V, upper: 10.1 V}
       theta:   {distribution: arcsine, estimate: 0 K, halfwidth: 0.5 K}
-      y:       {distribution: triangular | trapezoidal (beta) | curvilinear_trapezoid (d) | t (u, dof)}
+      y:       {distribution: triangular | trapezoidal (beta) | curvilinear_trapezoid (d)}
+      t1:      {distribution: t, estimate: 1 V, u: 3 uV, dof: 9}          # u = its standard deviation
+      t2:      {distribution: t, estimate: 1 V, scale: 3 uV, dof: 9}      # or its scale (s/√n)
       X_ind:   {distribution: type_a, observations: [10.0012, 10.0015], unit: V}
       m_nom:   {distribution: constant, estimate: 100 g}
     correlations:
@@ -49,7 +51,7 @@ TOP_KEYS = {"title", "description", "reference", "equations", "units", "coverage
 #: distribution name -> (required keys, optional keys); "estimate" is implied where listed
 DISTRIBUTIONS: dict[str, tuple[set[str], set[str]]] = {
     "normal": (set(), {"estimate", "u", "U", "k", "coverage_probability", "dof"}),
-    "t": ({"estimate", "u", "dof"}, set()),
+    "t": ({"estimate", "dof"}, {"u", "standard_uncertainty", "scale"}),
     "rectangular": (set(), {"estimate", "halfwidth", "lower", "upper", "dof"}),
     "triangular": ({"estimate", "halfwidth"}, {"dof"}),
     "trapezoidal": ({"estimate", "halfwidth", "beta"}, {"dof"}),
@@ -146,7 +148,19 @@ def _input(name: str, spec: Any, src: SourceMap) -> Distribution:
                     raise src.error(key + (kk,), f"input {name!r}: {kk} must be a number, got {v!r}")
             return Normal.from_expanded(q("estimate"), q("U"), k=k, coverage_probability=p, dof=dof, label=label)
         if dist == "t":
-            return StudentT(q("estimate"), q("u"), dof=dof, label=label)
+            given = [k for k in ("scale", "u", "standard_uncertainty") if k in spec]
+            if len(given) != 1:
+                raise src.error(key, f"input {name!r}: give a t input exactly one of scale (the "
+                                     "t-distribution's scale, e.g. s/√n of a Type A mean) or u / "
+                                     "standard_uncertainty (its standard deviation, as budgets state "
+                                     "it)" + (f"; got {' and '.join(given)}" if given else ""))
+            if given[0] == "scale":
+                return StudentT(q("estimate"), q("scale"), dof=dof, label=label)
+            if not dof > 2:
+                raise src.error(key + ("dof",), f"input {name!r}: a t-distribution with dof = {dof:g} "
+                                                "≤ 2 has no standard deviation; give its scale instead "
+                                                f"of {given[0]}")
+            return StudentT(q("estimate"), dof=dof, label=label, standard_uncertainty=q(given[0]))
         if dist == "rectangular":
             if "halfwidth" in spec:
                 if not {"estimate"} <= set(spec) or {"lower", "upper"} & set(spec):

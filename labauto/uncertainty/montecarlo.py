@@ -113,7 +113,9 @@ class _Sampler:
                 z = z / np.sqrt(rng.chisquare(nu, n) / nu)[:, None]
             for col, name in enumerate(members):
                 d = self.model.inputs[name]
-                out[name] = d.scale.value_to_base(d.x) + z[:, col] * d.u_mag * d.scale.factor
+                # a t input given by its standard uncertainty is drawn with its scale
+                s = getattr(d, "scale_mag", d.u_mag) if kind == "mvt" else d.u_mag
+                out[name] = d.scale.value_to_base(d.x) + z[:, col] * s * d.scale.factor
         return out
 
 

@@ -5,6 +5,12 @@ magnitudes in SI base units so that ``mm + nm`` needs no conversion factors in t
 Uncertainties, half-widths and sensitivities are *differences*: for offset units (°C, °F)
 they are converted as temperature differences (``1 °C`` of uncertainty is ``1 K``, not
 ``274.15 K``).
+
+Levels in a logarithmic unit of a pure ratio (dB, Np, B, octave, decade) are numbers that
+combine additively (an attenuation ``A = A_s + d_A``, its uncertainty ``0.02 dB``): their
+"base" is dB (1 Np = 8.686 dB), a value and a difference convert alike, and they are never
+converted to the linear ratio.  Logarithmic units with a reference (dBm, dBW, dBV ...) are
+refused with a reason: a model states such a level in dB and names the reference.
 """
 from __future__ import annotations
 
@@ -34,14 +40,36 @@ def as_quantity(value: Any, what: str) -> pint.Quantity:
 
 
 @lru_cache(maxsize=1024)
+def is_logarithmic(unit: pint.Unit) -> bool:
+    """True for units built on a logarithmic unit (dB, Np, dBm ...)."""
+    return any(getattr(getattr(ureg._units.get(name), "converter", None), "is_logarithmic", False)
+               for name in unit._units)
+
+
+_LEVEL_BASE = ureg.Unit("dB")
+
+
+def _check_level(unit: pint.Unit) -> None:
+    """A logarithmic unit must be a level of a pure ratio used alone (dB, not dBm or dB/m)."""
+    if len(unit._units) != 1 or next(iter(unit._units.values())) != 1 \
+            or not Q_(1.0, unit).dimensionless:
+        raise ModelError(f"unit {unit:~P}: a logarithmic unit is supported only as a level of a pure "
+                         "ratio used alone (dB, Np, B), whose values add; state a level with a "
+                         "reference (dBm, dBV ...) in dB and name the reference in the label or title")
+
+
+@lru_cache(maxsize=1024)
 def is_offset(unit: pint.Unit) -> bool:
     """True for units with an offset (°C, °F) where a value and a difference convert differently."""
-    return not Q_(1.0, unit)._is_multiplicative
+    return not Q_(1.0, unit)._is_multiplicative and not is_logarithmic(unit)
 
 
 @lru_cache(maxsize=1024)
 def delta_unit(unit: pint.Unit) -> pint.Unit:
-    """The unit of a difference of ``unit`` values (``degC`` -> ``delta_degC``)."""
+    """The unit of a difference of ``unit`` values (``degC`` -> ``delta_degC``, ``dB`` -> ``dB``)."""
+    if is_logarithmic(unit):
+        _check_level(unit)
+        return unit
     if is_offset(unit):
         names = list(unit._units)
         if len(names) == 1 and unit._units[names[0]] == 1:
@@ -53,12 +81,18 @@ def delta_unit(unit: pint.Unit) -> pint.Unit:
 
 @lru_cache(maxsize=1024)
 def base_unit(unit: pint.Unit) -> pint.Unit:
+    if is_logarithmic(unit):      # levels are computed in dB (never as the linear ratio)
+        delta_unit(unit)
+        return _LEVEL_BASE
     return Q_(1.0, delta_unit(unit)).to_base_units().units
 
 
 @lru_cache(maxsize=1024)
 def diff_factor(unit: pint.Unit) -> float:
     """Multiply a difference in ``unit`` by this to get it in SI base units."""
+    if is_logarithmic(unit):      # 1 Np of level difference is 8.686 dB
+        delta_unit(unit)
+        return float(Q_(1.0, unit).to(_LEVEL_BASE).magnitude)
     return float(Q_(1.0, delta_unit(unit)).to_base_units().magnitude)
 
 
@@ -144,6 +178,8 @@ def _diff_conversion(src_unit: pint.Unit, unit: pint.Unit) -> float | None:
     the cached factor gives the same float as ``Q_(value, src).to(target)``.)"""
     target = delta_unit(unit)
     src = delta_unit(src_unit)
+    if is_logarithmic(src) != is_logarithmic(target):
+        return None      # 0.02 (a ratio) is not 0.02 dB: pint would convert 1 -> 0 dB
     if Q_(1.0, src).dimensionality != Q_(1.0, target).dimensionality:
         return None
     return Q_(1.0, src).to(target).magnitude

@@ -55,6 +55,7 @@ def rich_table(b: UncertaintyBudget, title: str | None = None) -> Any:
     from rich.table import Table
 
     sources = [f"{r.name}: {r.source}" for r in b.rows if r.source and r.source != r.name]
+    sources += [f"{r.name}: {r.note}" for r in b.rows if r.note]
     t = Table(title=title or f"Uncertainty budget of {b.measurand}", title_justify="left",
               caption="; ".join(sources) or None, caption_justify="left")
     cols = [c for c in COLUMNS if c != "source"]
@@ -79,6 +80,7 @@ def markdown(b: UncertaintyBudget) -> str:
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in budget_rows(b)]
     lines.append("")
     lines += [f"- {k}: {_md_cell(v)}" for k, v in summary_lines(b)]
+    lines += [f"- {r.name}: {_md_cell(r.note)}" for r in b.rows if r.note]
     return "\n".join(lines) + "\n"
 
 
@@ -88,5 +90,6 @@ def to_html(b: UncertaintyBudget) -> str:
     head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in budget_rows(b))
     dl = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in summary_lines(b))
+    dl += "".join(f"<dt>{e(r.name)}</dt><dd>{e(r.note)}</dd>" for r in b.rows if r.note)
     return (f'<table class="uncertainty-budget"><caption>Uncertainty budget of {e(b.measurand)}</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><dl>{dl}</dl>")

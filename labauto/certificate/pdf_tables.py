@@ -1,0 +1,194 @@
+"""The certificate's tables, one builder per section: identification, reference standards,
+results of one function, uncertainty budget of one point.
+
+Every cell that holds free text is a Paragraph in a column of fixed width, so long texts wrap
+inside their cell instead of running into the neighbour; numbers are printed in engineering
+units ("28.9 nV", not "2.89e-08 V") and, where a power of ten is unavoidable, with a real
+superscript.  Reportlab is imported here, so import this module only when rendering.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+from xml.sax.saxutils import escape
+
+import pint
+from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, Table, TableStyle
+
+from labauto.certificate.pdf_fonts import BOLD, REGULAR
+from labauto.results import Equipment, PointResult
+from labauto.uncertainty.rounding import round_for_report, round_uncertainty
+from labauto.units import engineering_unit
+
+# A4 (210 mm) less 18 mm margins each side, less the 6 pt padding on each side of the frame
+CONTENT_WIDTH = 174 * mm - 12
+
+
+@dataclass(frozen=True)
+class Styles:
+    body: ParagraphStyle
+    cell: ParagraphStyle          # table text, left aligned
+    num: ParagraphStyle           # table numbers, right aligned
+    head: ParagraphStyle          # table header row
+    key: ParagraphStyle           # left column of the identification table
+
+
+def make_styles(base: ParagraphStyle) -> Styles:
+    cell = ParagraphStyle("cell", parent=base, fontName=REGULAR, fontSize=7.5, leading=9)
+    return Styles(body=base, cell=cell,
+                  num=ParagraphStyle("num", parent=cell, alignment=2),
+                  head=ParagraphStyle("head", parent=cell, fontName=BOLD),
+                  key=ParagraphStyle("key", parent=base, fontName=BOLD))
+
+
+# every table names the font: reportlab's cell default (Helvetica) would be put in the file
+GRID = TableStyle([("FONTNAME", (0, 0), (-1, -1), REGULAR),
+                   ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                   ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf3")),
+                   ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                   ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                   ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)])
+
+
+NBSP = "\u00a0"                   # joins a number and its unit: they never wrap apart
+PADDING = 6                       # left + right cell padding of GRID, points
+
+
+def column_widths(data: list[list[Paragraph]], fractions: Sequence[float]) -> list[float]:
+    """Widths that fit every column's longest unbreakable word (a number with its unit is one:
+    it is joined by a no-break space), the space left over shared in ``fractions``; if the
+    words do not fit side by side, those widths scaled down (long words are then split)."""
+    need = [max(row[i].minWidth() for row in data) + PADDING for i in range(len(fractions))]
+    spare = CONTENT_WIDTH - sum(need)
+    if spare < 0:
+        return [CONTENT_WIDTH * n / sum(need) for n in need]
+    return [n + spare * f / sum(fractions) for n, f in zip(need, fractions)]
+
+
+def _grid_table(header: Sequence[str], rows: list[list], fractions: Sequence[float],
+                st: Styles, numeric: Sequence[bool]) -> Table:
+    """A gridded table of Paragraph cells: text columns left, numeric columns right aligned."""
+    def cell(value, col: int):
+        if isinstance(value, Paragraph):
+            return value
+        return Paragraph(str(value), st.num if numeric[col] else st.cell)
+
+    data = [[Paragraph(h, st.head) for h in header]]      # header texts are markup
+    data += [[cell(v, i) for i, v in enumerate(row)] for row in rows]
+    t = Table(data, colWidths=column_widths(data, fractions), repeatRows=1)
+    t.setStyle(GRID)
+    return t
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+def number_markup(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits as Paragraph markup; outside 1e-3 .. 1e6 as a
+    mantissa times a power of ten with a real superscript (``2.89×10<super>-8</super>``)."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else escape(str(x))
+    exp = math.floor(math.log10(abs(x)))
+    if -3 <= exp < 6:
+        return f"{x:.{max(0, digits - 1 - exp)}f}"
+    mantissa = x / 10 ** exp
+    if abs(round(mantissa, digits - 1)) >= 10:
+        mantissa, exp = mantissa / 10, exp + 1
+    return f"{mantissa:.{digits - 1}f}×10<super>{'−' if exp < 0 else ''}{abs(exp)}</super>"
+
+
+def unit_text(u: pint.Unit | pint.Quantity) -> str:
+    units = u.units if isinstance(u, pint.Quantity) else u
+    return escape(f"{units:~P}")
+
+
+def quantity_markup(q: pint.Quantity, digits: int = 3, unit: pint.Unit | None = None) -> str:
+    """``q`` in ``unit`` (default: its engineering unit, nV ... MV) to ``digits`` significant
+    digits, as Paragraph markup."""
+    unit = unit or engineering_unit(q)
+    q = q.to(unit)
+    text = number_markup(float(q.magnitude), digits)
+    u = unit_text(q)
+    return f"{text}{NBSP}{u}" if u else text
+
+
+def dof_text(nu: float) -> str:
+    if nu == math.inf:
+        return "∞"
+    return ">\u00a01000" if nu >= 1000 else f"{nu:.0f}" if nu >= 10 else f"{nu:.1f}".rstrip("0").rstrip(".")
+
+
+# -- sections --------------------------------------------------------------------------------
+
+KEY_WIDTH = 47 * mm
+
+
+def identification_table(rows: list[tuple[str, str]], st: Styles) -> Table:
+    """Two columns, key and value (value is Paragraph markup)."""
+    data = [[Paragraph(escape(k), st.key), Paragraph(v, st.body)] for k, v in rows]
+    t = Table(data, colWidths=[KEY_WIDTH, CONTENT_WIDTH - KEY_WIDTH])
+    t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), REGULAR), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                           ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                           ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                           ("TOPPADDING", (0, 0), (-1, -1), 1.5)]))
+    return t
+
+
+def standards_table(standards: Sequence[Equipment], st: Styles) -> Table:
+    rows = [[escape(f"{s.manufacturer} {s.model}"), escape(s.serial_number),
+             escape(s.certificate_id), escape(s.calibrated_by), escape(s.calibration_due)]
+            for s in standards]
+    return _grid_table(["Reference standard", "Serial no.", "Calibration certificate",
+                        "Calibrated by", "Calibration due"], rows, [32, 16, 26, 32, 16], st,
+                       [False] * 5)
+
+
+RESULT_HEADER = ["Point", "Range", "Nominal value", "Mean indication", "n", "Error", "<i>U</i>",
+                 "<i>k</i>", "<i>p</i>", "Tolerance\u00a0±", "Decision"]
+
+
+def results_table(points: Sequence[PointResult], st: Styles) -> Table:
+    """The results of the points of one function: mean of n readings, error with U (ILAC-P14
+    rounding), k, p, tolerance and decision."""
+    rows = []
+    for p in points:
+        e, U = round_for_report(p.error, p.expanded_uncertainty, p.error.units)
+        m, _ = round_for_report(p.mean, p.expanded_uncertainty, p.nominal.units)
+        eu = unit_text(p.error)
+        decision = escape(p.decision.upper())
+        if p.decision != "pass":
+            decision = f'<font color="#c00000"><b>{decision}</b></font>'
+        rows.append([escape(p.point_id), escape(f"{p.range:~P}").replace(" ", NBSP),
+                     escape(f"{p.nominal:~P}").replace(" ", NBSP),
+                     f"{m:f}{NBSP}{unit_text(p.nominal)}", str(len(p.readings)),
+                     f"{e:f}{NBSP}{eu}", f"{U:f}{NBSP}{eu}", f"{p.coverage_factor:.2f}",
+                     f"{100 * p.coverage_probability:g}{NBSP}%",
+                     f"{p.tolerance.to(p.error.units).magnitude:g}{NBSP}{eu}", decision])
+    return _grid_table(RESULT_HEADER, rows, [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], st,
+                       [False, True, True, True, True, True, True, True, True, True, False])
+
+
+BUDGET_HEADER = ["Input quantity", "Source of the value", "u(x<sub>i</sub>)", "Distribution",
+                 "ν<sub>i</sub>", "|c<sub>i</sub>|·u(x<sub>i</sub>)", "Share"]
+
+
+def budget_table(p: PointResult, st: Styles) -> Table:
+    """The uncertainty budget of one point, every value in its own engineering unit."""
+    b = p.budget
+    rows = [[escape(c.name), escape(c.source), quantity_markup(c.standard_uncertainty),
+             escape(c.distribution), dof_text(c.dof), quantity_markup(c.contribution),
+             f"{100 * c.variance_share:.1f}{NBSP}%"] for c in b.rows]
+    rows.append(["<b>Combined standard uncertainty</b>", "", "", "", dof_text(b.dof_eff),
+                 f"<b>{quantity_markup(b.combined_uncertainty)}</b>", ""])
+    U = p.expanded_uncertainty
+    rows.append([f"<b>Expanded uncertainty</b> (k = {b.coverage_factor:.2f}, "
+                 f"p ≈ {100 * p.coverage_probability:g} %)", "", "", "", "",
+                 f"<b>{round_uncertainty(float(U.magnitude)):f}{NBSP}{unit_text(U)}</b>", ""])
+    t = _grid_table(BUDGET_HEADER, rows, [3, 2, 0, 1, 0, 0, 0], st,
+                    [False, False, True, False, True, True, True])
+    n = len(rows)
+    t.setStyle(TableStyle([("SPAN", (0, n - 1), (3, n - 1)), ("SPAN", (0, n), (4, n))]))
+    return t
