@@ -94,9 +94,9 @@ class RangeSpec:
 
     def band_for(self, frequency: pint.Quantity) -> Band:
         """The band that specifies ``frequency`` (KeyError naming the bands otherwise).  A
-        frequency on the edge of two bands belongs to the band that starts there (bands are
-        half-open, [from, to), except the last)."""
-        for b in reversed(self.bands):
+        frequency on the edge of two bands belongs to the band that ends there, as data sheets
+        mean it (1 kHz is in "100 Hz to 1 kHz"): bands are (from, to], except the first."""
+        for b in self.bands:
             if b.covers(frequency):
                 return b
         raise KeyError(f"{frequency:~P} is outside every specified band of the {self.range:~P} "

@@ -80,7 +80,7 @@ class Flatness:
 
     def __call__(self, f: float) -> float:
         g = self.hf * (f / 1e5) ** 2 - self.lf * (10.0 / max(f, 1e-3)) ** 2
-        limit = next((a for lo, hi, a in reversed(self.allowance) if lo <= f <= hi),
+        limit = next((a for lo, hi, a in self.allowance if lo <= f <= hi),
                      self.allowance[-1][2] if f > self.allowance[-1][1] else self.allowance[0][2])
         return max(-limit, min(limit, g))
 
@@ -90,7 +90,7 @@ def _terms(r: RangeSpec, unit: pint.Unit, frequency: float | None = None) -> tup
     ``frequency`` for a banded range (None: its best band)."""
     if r.bands:
         band = min(r.bands, key=lambda b: _rel(b.accuracy)) if frequency is None else \
-            next((b for b in reversed(r.bands) if b.covers(Q_(frequency, "Hz"))), r.bands[-1])
+            next((b for b in r.bands if b.covers(Q_(frequency, "Hz"))), r.bands[-1])
         acc = band.accuracy
     else:
         acc = r.accuracy

@@ -37,7 +37,7 @@ def _problems(write_procedure, *lines: str) -> list[tuple[int, str]]:
 def test_points_of_every_function(write_procedure):
     p = load_procedure(write_procedure(HEAD + "\n".join([
         "  - {function: DCV, range: 10 V, nominal: 10 V}",
-        "  - {function: ACV, range: 1 V, nominal: 1 V, frequency: [10 Hz, 1 kHz]}",
+        "  - {function: ACV, range: 1 V, nominal: 1 V, frequency: [20 Hz, 1 kHz]}",
         "  - step: Move the lead to the 3 A terminal",
         "  - {function: DCI, range: 1 A, nominal: 1 A}",
         "  - {function: ACI, range: 1 A, nominal: 1 A, frequency: 1 kHz}",
@@ -46,21 +46,21 @@ def test_points_of_every_function(write_procedure):
         "  - {function: FREQ, range: 300 kHz, nominal: 1 kHz}",
     ]) + "\n"))
     ids = [pt.id for pt in p.points]
-    assert ids == ["DCV-10V-+10V", "ACV-1V-+1V-10Hz", "ACV-1V-+1V-1kHz", "DCI-1A-+1A",
+    assert ids == ["DCV-10V-+10V", "ACV-1V-+1V-20Hz", "ACV-1V-+1V-1kHz", "DCI-1A-+1A",
                    "ACI-1A-+1A-1kHz", "RES4W-1kOhm-+1kOhm", "RES2W-1kOhm-+1kOhm",
                    "FREQ-300kHz-+1kHz"]
     by = {pt.id: pt for pt in p.points}
     assert by["DCV-10V-+10V"].meter_settings == {"nplc": 10.0, "autozero": True}
-    # the fastest AC filter the signal allows: 3 Hz at 10 Hz, 200 Hz at 1 kHz
-    assert by["ACV-1V-+1V-10Hz"].meter_settings == {"bandwidth": Q_(3, "Hz")}
+    # the fastest AC filter the signal allows: 20 Hz at 20 Hz, 200 Hz at 1 kHz
+    assert by["ACV-1V-+1V-20Hz"].meter_settings == {"bandwidth": Q_(20, "Hz")}
     assert by["ACV-1V-+1V-1kHz"].meter_settings == {"bandwidth": Q_(200, "Hz")}
     assert by["RES4W-1kOhm-+1kOhm"].meter_settings["offset_compensation"] is True
     assert by["RES4W-1kOhm-+1kOhm"].source_settings == {"compensation": "NONE"}
     assert by["RES2W-1kOhm-+1kOhm"].source_settings == {"compensation": "WIRE2"}
     assert [s.text for s in by["DCI-1A-+1A"].steps] == ["Move the lead to the 3 A terminal"]
     assert by["DCI-1A-+1A"].steps[0].line == 16
-    # tolerances per function and band: 34465A ACV 1 V at 10 Hz: 0.06 % + 0.04 % of 1 V
-    assert by["ACV-1V-+1V-10Hz"].tolerance.to("mV").m == pytest.approx(1.0)
+    # tolerances per function and band: 34465A ACV 1 V at 20 Hz: 0.06 % + 0.04 % of 1 V
+    assert by["ACV-1V-+1V-20Hz"].tolerance.to("mV").m == pytest.approx(1.0)
     # 34465A 4-wire 1 kOhm: 0.0080 % of reading + 0.0006 % of range = 86 mOhm
     assert by["RES4W-1kOhm-+1kOhm"].tolerance.to("mohm").m == pytest.approx(86)
     # 2-wire: + 0.2 Ohm (no math null)
