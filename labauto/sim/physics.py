@@ -72,7 +72,8 @@ class LinearError:
 @dataclass(frozen=True)
 class Flatness:
     """Relative error of an AC range against frequency: ``hf × (f/100 kHz)² − lf × (10 Hz/f)²``,
-    clipped to ``fraction`` of the extra allowance of the band that contains f."""
+    clipped to ``fraction`` of the extra allowance of the band that contains f (the smaller
+    one near an edge)."""
 
     hf: float
     lf: float
@@ -80,8 +81,12 @@ class Flatness:
 
     def __call__(self, f: float) -> float:
         g = self.hf * (f / 1e5) ** 2 - self.lf * (10.0 / max(f, 1e-3)) ** 2
-        limit = next((a for lo, hi, a in self.allowance if lo <= f <= hi),
-                     self.allowance[-1][2] if f > self.allowance[-1][1] else self.allowance[0][2])
+        # near a band edge (within 5 %) the smaller allowance of the two bands applies: real
+        # flatness has no step at a data-sheet edge, and a reading a few ppm beyond the edge
+        # must not jump to the next band's allowance
+        near = [a for lo, hi, a in self.allowance if lo / 1.05 <= f <= hi * 1.05]
+        limit = min(near) if near else (
+            self.allowance[-1][2] if f > self.allowance[-1][1] else self.allowance[0][2])
         return max(-limit, min(limit, g))
 
 
