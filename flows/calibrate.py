@@ -46,10 +46,11 @@ def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
 @task(name="measure-point", task_run_name="measure {point_id}", retries=2, retry_delay_seconds=1,
       retry_condition_fn=_retry_transient_only, cache_policy=NO_CACHE)
 def measure_point_task(run_folder: str, point_id: str, dut_resource: str, standard_resource: str,
-                       lab_file: str | None, settle_scale: float, timeout_ms: int) -> str:
+                       lab_file: str | None, settle_scale: float, timeout_ms: int,
+                       environment_resource: str | None = None) -> str:
     run = reopen_run(run_folder, dut_resource=dut_resource,
                              standard_resource=standard_resource, settle_scale=settle_scale,
-                             timeout_ms=timeout_ms)
+                             timeout_ms=timeout_ms, environment_resource=environment_resource)
     measure_points(run, [point_id], lab_file=lab_file)
     return point_id
 
@@ -70,18 +71,20 @@ def publish_task(outcome: CalibrationOutcome) -> dict[str, Any]:
 def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_dir: str = "runs",
               out_dir: str = "certificates", lab_file: str | None = None,
               resume_run: str | None = None, settle_scale: float = 1.0, timeout_ms: int = 10000,
-              verify_base_url: str | None = None, publish: bool = True) -> dict[str, Any]:
-    """Calibrate the DUT at ``dut_resource`` against the standard at ``standard_resource``."""
+              verify_base_url: str | None = None, publish: bool = True,
+              environment_resource: str | None = None) -> dict[str, Any]:
+    """Calibrate the DUT at ``dut_resource`` against the standard at ``standard_resource``;
+    ``environment_resource``: the thermo-hygrometer that records the ambient conditions."""
     log = get_run_logger()
     run = start_or_resume_run(
         procedure, runs_dir=runs_dir, resume_folder=resume_run, dut_resource=dut_resource,
         standard_resource=standard_resource, settle_scale=settle_scale, timeout_ms=timeout_ms,
-        lab_file=lab_file)
+        lab_file=lab_file, environment_resource=environment_resource)
     pending = [p.id for p in run.pending_points()]
     log.info("run %s: %d of %d points to measure", run.run_id, len(pending), len(run.procedure.points))
     for point_id in pending:  # sequential: one DUT, one standard
         measure_point_task(str(run.folder), point_id, dut_resource, standard_resource, lab_file,
-                           settle_scale, timeout_ms)
+                           settle_scale, timeout_ms, run.settings.environment_resource or None)
     outcome = evaluate_task(str(run.folder), lab_file, out_dir, verify_base_url, queue=publish)
     create_table_artifact(key="calibration-results", table=results_table_rows(outcome.result),
                           description=f"Results of certificate {outcome.result.certificate_id}")

@@ -5,6 +5,7 @@ and the ``--no-prefect`` CLI path call :func:`run_calibration` directly.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,20 +37,26 @@ class CalibrationOutcome:
 def start_or_resume_run(procedure_path: str | Path, *, runs_dir: str | Path,
                         dut_resource: str, standard_resource: str,
                         resume_folder: str | Path | None = None, settle_scale: float = 1.0,
-                        timeout_ms: int = 10000, lab_file: str | Path | None = None) -> Run:
+                        timeout_ms: int = 10000, lab_file: str | Path | None = None,
+                        environment_resource: str | None = None) -> Run:
     settings = RunSettings(dut_resource, standard_resource, timeout_ms, settle_scale,
-                           load_lab(lab_file).performed_by)
+                           load_lab(lab_file).performed_by, environment_resource or "")
     if resume_folder:
         return open_run(resume_folder, procedure_path, settings)
     return start_run(load_procedure(procedure_path), runs_dir, settings)
 
 
 def reopen_run(folder: str | Path, *, dut_resource: str, standard_resource: str,
-               settle_scale: float = 1.0, timeout_ms: int = 10000) -> Run:
+               settle_scale: float = 1.0, timeout_ms: int = 10000,
+               environment_resource: str | None = None) -> Run:
+    """Reopen a run with these resources (the operator and, unless given, the environment
+    logger as the run started)."""
     run = open_run(folder)
-    settings = RunSettings(dut_resource, standard_resource, timeout_ms, settle_scale,
-                           run.settings.operator)
-    run.settings = settings
+    run.settings = dataclasses.replace(
+        run.settings, dut_resource=dut_resource, standard_resource=standard_resource,
+        timeout_ms=timeout_ms, settle_scale=settle_scale,
+        environment_resource=run.settings.environment_resource if environment_resource is None
+        else environment_resource)
     return run
 
 
@@ -65,7 +72,8 @@ def measure_points(run: Run, point_ids: Sequence[str] | None = None, *,
         by_id = {p.id: p for p in run.procedure.points}
         points = [by_id[i] for i in point_ids]
     kwargs: dict[str, Any] = {"resource_manager": resource_manager, "observer": observer,
-                              "check_identities": lab.check_identities}
+                              "check_identities": lab.check_identities,
+                              "environment": lab.environment}
     if sleep is not None:
         kwargs["sleep"] = sleep
     execute_points(run, points, **kwargs)
@@ -98,11 +106,14 @@ def run_calibration(procedure_path: str | Path, *, dut_resource: str, standard_r
                     settle_scale: float = 1.0, timeout_ms: int = 10000,
                     verify_base_url: str | None = None, publish: bool = True,
                     observer: RunObserver | None = None,
-                    resource_manager: Any = None) -> CalibrationOutcome:
-    """The main job without Prefect: every point, then evaluation, certificate and publishing."""
+                    resource_manager: Any = None,
+                    environment_resource: str | None = None) -> CalibrationOutcome:
+    """The main job without Prefect: every point, then evaluation, certificate and publishing.
+    ``environment_resource``: the thermo-hygrometer recording the ambient conditions."""
     run = start_or_resume_run(procedure_path, runs_dir=runs_dir, dut_resource=dut_resource,
                               standard_resource=standard_resource, resume_folder=resume_folder,
-                              settle_scale=settle_scale, timeout_ms=timeout_ms, lab_file=lab_file)
+                              settle_scale=settle_scale, timeout_ms=timeout_ms, lab_file=lab_file,
+                              environment_resource=environment_resource)
     measure_points(run, lab_file=lab_file, observer=observer, resource_manager=resource_manager)
     outcome = evaluate_and_issue(run.folder, lab_file=lab_file, out_dir=out_dir,
                                  verify_base_url=verify_base_url, queue=publish)

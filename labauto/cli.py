@@ -26,6 +26,7 @@ from labauto.platform.publish_cli import app as publish_app
 from labauto.procedure.cli import app as procedure_app
 from labauto.sim.cli import app as sim_app
 from labauto.uncertainty.cli import app as uncertainty_app
+from labauto.conformity.cli import app as risk_app
 
 app = typer.Typer(help="labauto: calibration-laboratory automation", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -33,6 +34,7 @@ app.add_typer(procedure_app, name="procedure", help="Validate and inspect proced
 app.add_typer(instruments_app, name="instruments", help="List and identify instruments.")
 app.add_typer(sim_app, name="sim", help="The simulated lab (coupled DMM + calibrator over SCPI sockets).")
 app.add_typer(uncertainty_app, name="uncertainty", help="Evaluate measurement models (GUM, Monte Carlo).")
+app.add_typer(risk_app, name="risk", help="Decision risks (JCGM 106): global R_C/R_P, guard bands.")
 app.add_typer(platform_app, name="platform", help="The NQI sharing platform reference server.")
 app.add_typer(publish_app, name="publish", help="Publish certificates through the durable outbox.")
 
@@ -103,7 +105,7 @@ def _operator(observer: Any, confirm_steps: bool) -> Any:
 def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Optional[Path],
              use_prefect: bool, settle_scale: float, timeout_ms: int, publish: bool,
              resume_folder: Optional[Path], verify_base_url: Optional[str],
-             confirm_steps: bool = False) -> Any:
+             environment: Optional[str] = None, confirm_steps: bool = False) -> Any:
     from labauto.engine.observer import set_observer
     from labauto.engine.operator import set_operator
     from labauto.progress import RichRunObserver
@@ -124,7 +126,8 @@ def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Op
                                     out_dir=str(out_dir), lab_file=str(lab) if lab else None,
                                     resume_run=str(resume_folder) if resume_folder else None,
                                     settle_scale=settle_scale, timeout_ms=timeout_ms,
-                                    verify_base_url=verify_base_url, publish=publish)
+                                    verify_base_url=verify_base_url, publish=publish,
+                                    environment_resource=environment)
                 import json
 
                 from labauto.results import CalibrationResult
@@ -137,7 +140,7 @@ def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Op
                                       runs_dir=runs_dir, out_dir=out_dir, lab_file=lab,
                                       resume_folder=resume_folder, settle_scale=settle_scale,
                                       timeout_ms=timeout_ms, verify_base_url=verify_base_url,
-                                      publish=publish)
+                                      publish=publish, environment_resource=environment)
             return outcome.result, {"certificate_id": outcome.result.certificate_id,
                                     "files": {k: str(v) for k, v in outcome.files.items()},
                                     "publication": outcome.publication,
@@ -158,7 +161,17 @@ def _show_lab_home(option: Optional[Path], lab: Optional[Path]) -> None:
 
 
 def _report(result: Any, summary: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    from labauto.conditions import conditions_text
+
     print_results(result)
+    env = result.environment
+    if not env.get("recorded"):          # the certificate's own sentence (no --environment)
+        console.print(f"[yellow]{escape(conditions_text(env))}[/yellow]")
+    else:
+        colour = "red" if env.get("within_limits") is False else "default"
+        console.print(f"Environmental conditions: [{colour}]{escape(conditions_text(env))}[/{colour}]")
     console.print("\n[bold]Certificate files[/bold]")
     for kind, path in summary["files"].items():
         console.print(f"  {kind:<8} {path}")
@@ -172,6 +185,10 @@ def _report(result: Any, summary: dict[str, Any]) -> None:
 def run(procedure: Path = typer.Argument(..., help="procedure YAML file"),
         dut: str = typer.Option(..., "--dut", help="VISA resource of the item (DUT)"),
         standard: str = typer.Option(..., "--standard", help="VISA resource of the reference standard"),
+        environment: Optional[str] = typer.Option(
+            None, "--environment", help="VISA resource of the environment logger (thermo-hygrometer; "
+            "model: the lab file's environment: logger_model); without it the certificate says the "
+            "conditions were not recorded"),
         lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB", help="lab configuration YAML"),
         workdir: Path = typer.Option(Path("labauto-data"), "--workdir",
                                      help="working folder: runs/ (journals) and certificates/"),
@@ -195,13 +212,16 @@ def run(procedure: Path = typer.Argument(..., help="procedure YAML file"),
         _report(*_execute(procedure, dut, standard, workdir=workdir, lab=lab,
                           use_prefect=prefect, settle_scale=settle_scale,
                           timeout_ms=timeout_ms, publish=publish, resume_folder=None,
-                          verify_base_url=verify_url, confirm_steps=yes))
+                          verify_base_url=verify_url, environment=environment,
+                          confirm_steps=yes))
     _guarded(go)
 
 
 @app.command()
 def resume(run_folder: Path = typer.Argument(..., help="folder of the interrupted run (has journal.jsonl)"),
            dut: Optional[str] = typer.Option(None, "--dut"), standard: Optional[str] = typer.Option(None, "--standard"),
+           environment: Optional[str] = typer.Option(None, "--environment",
+                                                     help="environment logger (default: the run's)"),
            lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB"),
            lab_home: Optional[Path] = typer.Option(None, "--lab-home", help=LAB_HOME_HELP),
            prefect: bool = typer.Option(True, "--prefect/--no-prefect"),
@@ -220,6 +240,7 @@ def resume(run_folder: Path = typer.Argument(..., help="folder of the interrupte
                           workdir=run_folder.parent.parent, lab=lab, use_prefect=prefect,
                           settle_scale=s.settle_scale, timeout_ms=s.timeout_ms, publish=publish,
                           resume_folder=run_folder, verify_base_url=verify_url,
+                          environment=environment or s.environment_resource or None,
                           confirm_steps=yes))
     _guarded(go)
 

@@ -54,7 +54,8 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
         dut_res, std_res = (lab.resources["calibrator"], lab.resources["dmm"]) \
             if plan.direction == "source" else (lab.resources["dmm"], lab.resources["calibrator"])
         console.print(f"simulated lab ({latency} timing, seed {seed}): {meter.name} "
-                      f"{lab.resources['dmm']}, {source.name} {lab.resources['calibrator']}")
+                      f"{lab.resources['dmm']}, {source.name} {lab.resources['calibrator']}, "
+                      f"thermo-hygrometer {lab.resources['environment']}")
         base_url = None
         if with_platform:
             from labauto.demo_platform import start_demo_platform
@@ -67,7 +68,8 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
                                   workdir=workdir, lab=DEFAULT_LAB_FILE, use_prefect=use_prefect,
                                   settle_scale=1.0 if latency == "realistic" else 0.0,
                                   timeout_ms=10000, publish=True, resume_folder=None,
-                                  verify_base_url=base_url, confirm_steps=True)
+                                  verify_base_url=base_url, environment=lab.resources["environment"],
+                                  confirm_steps=True)
         report(result, summary)
         if base_url:
             record = httpx.get(f"{base_url}/api/v1/certificates/{result.certificate_id}", timeout=10).json()

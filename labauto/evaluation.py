@@ -72,6 +72,26 @@ def _equipment(rec: dict[str, Any], role: str) -> Equipment:
                      resource=rec.get("resource", ""), identity=rec.get("identity", ""))
 
 
+def _environment(state: Any, lab: LabConfig, today: dt.date) -> dict[str, Any]:
+    """The conditions the run's environment logger recorded (journal ``conditions`` records),
+    summarised for the certificate; "not recorded" without a logger."""
+    from labauto.conditions import summarize
+
+    logger = state.instruments.get("environment")
+    if logger is None or not state.conditions:
+        return summarize([], None, {}, {})
+    from labauto.drivers.environment import load_environment_logger_model
+
+    model = load_environment_logger_model(state.conditions[0].get("model") or lab.environment.logger_model)
+    entry = lab.reference_equipment(logger["manufacturer"], logger["model"], logger["serial"],
+                                    logger.get("resource", ""), logger.get("identity", ""),
+                                    logger.get("firmware", ""), today=today)
+    who = {"manufacturer": entry.manufacturer, "model": entry.model, "serial": entry.serial_number,
+           "certificate_id": entry.certificate_id, "calibration_due": entry.calibration_due,
+           "datasheet": model.datasheet}
+    return summarize(state.conditions, who, model.quantities, lab.environment.limits)
+
+
 def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None) -> CalibrationResult:
     """All points of a completed run -> the certificate's data."""
     state = run.state()
@@ -94,6 +114,9 @@ def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None)
                                        ref.get("firmware", ""),
                                        today=dt.date.fromisoformat(min(times)[:10]))
     start, end = min(times), max(times)
+    environment = _environment(state, lab, today=dt.date.fromisoformat(start[:10]))
+    conditions_remark = (() if environment.get("within_limits", True)
+                         else (environment["statement"],))
     issued = issue_date or dt.date.today()
     proc = run.procedure
     return CalibrationResult(
@@ -107,10 +130,10 @@ def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None)
         decision_rule=proc.decision_rule.ref,
         calibration_date=start[:10], calibration_end=end, issue_date=issued.isoformat(),
         receipt_date=state.header["t"][:10], location=lab.location,
-        environment=lab.environment_dict(), points=tuple(points), traceability=lab.traceability,
+        environment=environment, points=tuple(points), traceability=lab.traceability,
         # the uncertainty statement (U, k, p, GUM) is written by each certificate writer from
         # the points' data; a remark repeating it was printed twice
-        remarks=(f"Method: {proc.method}",),
+        remarks=(f"Method: {proc.method}", *conditions_remark),
         software=f"labauto {__version__}", country=lab.country,
         language="en",     # the certificate texts labauto writes are English
     )

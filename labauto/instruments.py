@@ -537,6 +537,9 @@ def parse_model(path: Path) -> InstrumentModel:
     d, src = doc.data, doc.source
     if not isinstance(d, dict):
         raise SourceError(str(path), 1, "an instrument description must be a mapping")
+    if d.get("role") == "environment_logger":
+        raise src.error(("role",), "this is an environment-logger model: it is read by "
+                        "labauto.drivers.environment.load_environment_logger_model")
     for key in ("manufacturer", "model", "role", "identity", "functions"):
         if key not in d:
             raise src.error((), f"missing required key {key!r}")

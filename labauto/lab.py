@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pint
-
+from labauto.conditions import EnvironmentSettings, Limits
 from labauto.errors import LabautoError
 from labauto.results import Equipment, Party
 from labauto.units import UnitError, parse_quantity
@@ -50,7 +49,7 @@ class LabConfig:
     performed_by: str
     authoriser: Party
     customer: Party
-    environment: dict[str, pint.Quantity]
+    environment: EnvironmentSettings
     traceability: str
     standards: tuple[RegisteredStandard, ...]
     home: Path | None = None       # the lab home (keys, outbox, state); see labauto.labhome
@@ -81,14 +80,13 @@ class LabConfig:
             "certificate and due date before using it")
 
     def check_identities(self, identities: dict[str, Any]) -> None:
-        """Refuse a run whose reference standard is unregistered or overdue (before measuring)."""
-        ref = identities.get("reference")
-        if ref is not None:
-            self.reference_equipment(ref.manufacturer, ref.model, ref.serial, ref.resource,
-                                     ref.raw, ref.firmware)
-
-    def environment_dict(self) -> dict[str, Any]:
-        return {k: {"value": float(v.magnitude), "unit": f"{v.units:~C}"} for k, v in self.environment.items()}
+        """Refuse a run whose reference standard or environment logger is unregistered or
+        overdue (before measuring)."""
+        for role in ("reference", "environment"):
+            ident = identities.get(role)
+            if ident is not None:
+                self.reference_equipment(ident.manufacturer, ident.model, ident.serial,
+                                         ident.resource, ident.raw, ident.firmware)
 
 
 def _party(src: SourceMap, key: str, d: Any) -> Party:
@@ -112,12 +110,7 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
     unknown = set(d) - set(_REQUIRED) - {"language", "home"}
     if unknown:
         raise src.error((sorted(unknown)[0],), f"unknown key {sorted(unknown)[0]!r}")
-    env: dict[str, pint.Quantity] = {}
-    for k, v in d["environment"].items():
-        try:
-            env[k] = parse_quantity(v)
-        except UnitError as exc:
-            raise src.error(("environment", k), str(exc)) from None
+    env = _environment(src, d["environment"])
     standards = []
     for i, s in enumerate(d["reference_standards"]):
         missing = {"manufacturer", "model", "serial", "certificate_id", "calibrated_by",
@@ -140,6 +133,36 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
         customer=_party(src, "customer", d["customer"]), environment=env,
         traceability=" ".join(str(d["traceability"]).split()), standards=tuple(standards),
         home=_home(src, p, d.get("home")))
+
+
+_QUANTITY_UNITS = {"temperature": "degC", "relative_humidity": "percent"}
+
+
+def _environment(src: SourceMap, d: Any) -> EnvironmentSettings:
+    """``environment: {logger_model: NAME, limits: {temperature: {min: .., max: ..}, ...}}``."""
+    if not isinstance(d, dict):
+        raise src.error(("environment",), "environment must be a mapping with logger_model and limits")
+    unknown = set(d) - {"logger_model", "limits"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise src.error(("environment", key), f"unknown key {key!r} in environment (logger_model, "
+                        "limits); the conditions are measured during the run, not set here")
+    limits = {}
+    for name, lim in (d.get("limits") or {}).items():
+        at = ("environment", "limits", name)
+        if name not in _QUANTITY_UNITS:
+            raise src.error(at, f"unknown quantity {name!r}; use {sorted(_QUANTITY_UNITS)}")
+        if not isinstance(lim, dict) or set(lim) != {"min", "max"}:
+            raise src.error(at, "limits need min and max, e.g. {min: 22 degC, max: 24 degC}")
+        try:
+            lo, hi = (parse_quantity(lim[k], _QUANTITY_UNITS[name]) for k in ("min", "max"))
+        except UnitError as exc:
+            raise src.error(at, str(exc)) from None
+        if not lo < hi:
+            raise src.error(at + ("max",), f"max must be above min ({lim['min']})")
+        limits[name] = Limits(lo, hi)
+    model = d.get("logger_model")
+    return EnvironmentSettings(str(model) if model else None, limits)
 
 
 def _home(src: SourceMap, lab_file: Path, value: Any) -> Path | None:

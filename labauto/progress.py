@@ -42,6 +42,13 @@ class RichRunObserver:
     def point_finished(self, point: Any) -> None:
         self.progress.update(self._task(point), status="[green]done")
 
+    def conditions(self, when: str, values: dict[str, pint.Quantity], problems: list[str]) -> None:
+        """A reading of the environment logger: an excursion beyond the lab's limits is shown
+        at once (every reading is in the journal)."""
+        if problems:
+            self.progress.console.print(f"[bold red]environment ({when}):[/bold red] "
+                                        + "; ".join(problems) + " — the certificate will state it")
+
     def point_skipped(self, point: Any, reason: str) -> None:
         t = self._task(point)
         self.progress.update(t, completed=point.readings, status="[cyan]resumed: already measured")

@@ -198,6 +198,49 @@ _ENV_REF = {"temperature": "basic_temperature", "humidity": "basic_humidityRelat
             "relative_humidity": "basic_humidityRelative"}
 
 
+def _influence_conditions(mr, env: dict[str, Any]) -> None:
+    """Ambient conditions: the range the environment logger observed, as PTB's examples state
+    it (basic_temperatureMin/Max, with the logger's expanded uncertainty), with a description
+    saying how they were recorded; "not recorded" is a statement, never a value."""
+    ics = _sub(mr, _d("influenceConditions"))
+    if "recorded" not in env:          # certificates issued before conditions were recorded
+        for key, val in sorted(env.items()):
+            ref = _ENV_REF.get(key, f"labauto_{key}")
+            ic = _sub(ics, _d("influenceCondition"), refType=ref)
+            _text(ic, "name", f"Ambient condition {key.replace('_', ' ')}", "en")
+            unit = val.get("unit") or "dimensionless"
+            unc = {} if val.get("uncertainty") is None else {"U": Q_(val["uncertainty"], unit)}
+            _quantity(_sub(ic, _d("data")), ref, key.replace("_", " "), Q_(val["value"], unit), **unc)
+        return
+    if not env["recorded"]:
+        ic = _sub(ics, _d("influenceCondition"), refType="basic_temperature")
+        _text(ic, "name", "Ambient conditions", "en")
+        _text(ic, "description", env["statement"], "en")
+        _text(_sub(ic, _d("data")), "text", env["statement"], "en")
+        return
+    from labauto.conditions import ordered
+
+    for key, q in ordered(env["quantities"]):
+        ref = _ENV_REF.get(key, f"labauto_{key}")
+        ic = _sub(ics, _d("influenceCondition"), refType=ref)
+        label = key.replace("_", " ")
+        _text(ic, "name", f"Ambient condition {label}", "en")
+        lim = q.get("limits")
+        within = "" if lim is None else (
+            f" Limits of the laboratory: {lim['min']:g} to {lim['max']:g} ({q['unit']}): "
+            + ("within." if q.get("within_limits") else "OUTSIDE the limits."))
+        _text(ic, "description", env["statement"] + within, "en")
+        data = _sub(ic, _d("data"))
+        unc = {}
+        if q.get("uncertainty") is not None:
+            unc = {"U": Q_(q["uncertainty"], q["uncertainty_unit"]), "k": q["coverage_factor"]}
+        for bound in ("min", "max"):
+            value = Q_(q[bound], q["unit"])
+            if not value._is_multiplicative:     # °C: stated in kelvin, as U is a difference
+                value = value.to("K")
+            _quantity(data, f"{ref}{bound.capitalize()}", f"{label} {bound}", value, **unc)
+
+
 def _point(parent, p: PointResult) -> None:
     res = _sub(parent, _d("result"), refType="basic_measuringResult")
     _text(res, "name", f"{p.point_id}: {p.function} {p.nominal:~P} (range {p.range:~P})", "en")
@@ -249,17 +292,7 @@ def build_dcc(result: CalibrationResult) -> bytes:
     for e in r.standards:
         _equipment(mes, e)
     if r.environment:
-        ics = _sub(mr, _d("influenceConditions"))
-        for key, val in sorted(r.environment.items()):
-            ic = _sub(ics, _d("influenceCondition"),
-                      refType=_ENV_REF.get(key, f"labauto_{key}"))
-            _text(ic, "name", f"Ambient condition {key.replace('_', ' ')}", "en")
-            q = Q_(val["value"], val.get("unit") or "dimensionless")
-            unc = {}
-            if val.get("uncertainty") is not None:
-                unc = dict(U=Q_(val["uncertainty"], val.get("unit") or "dimensionless"))
-            _quantity(_sub(ic, _d("data")), _ENV_REF.get(key, f"labauto_{key}"),
-                      key.replace("_", " "), q, **unc)
+        _influence_conditions(mr, r.environment)
     results = _sub(mr, _d("results"))
     for p in r.points:
         _point(results, p)

@@ -52,12 +52,12 @@ def calibration_dates(r: CalibrationResult) -> str:
 
 
 def environment_text(r: CalibrationResult) -> str:
-    """The environmental conditions as one line (h2-labhome replaces this with the range
-    observed during the run)."""
-    env = "; ".join(f"{k.replace('_', ' ')} {v['value']:g} {v.get('unit', '')}"
-                    + (f" ± {v['uncertainty']:g}" if v.get("uncertainty") is not None else "")
-                    for k, v in sorted(r.environment.items()))
-    return env.replace("degC", "°C").replace("percent", "%rh")
+    """The environmental conditions as one line: the range the environment logger observed,
+    with its uncertainty and the lab's limits, or that they were not recorded
+    (:func:`labauto.conditions.conditions_text`)."""
+    from labauto.conditions import conditions_text
+
+    return conditions_text(r.environment)
 
 
 def readings_text(points: Sequence[PointResult]) -> str:

@@ -42,7 +42,9 @@ ACCEPTED = frozenset({PASS, CONDITIONAL_PASS})
 
 _RULE_NAME = re.compile(r"^(?P<nb>non-binary-)?guard-band-(?P<r>\d+(?:\.\d+)?)?U$")
 RULE_FORMS = ("simple-acceptance", "guard-band-U", "guard-band-<r>U (e.g. guard-band-1.5U)",
-              "non-binary-guard-band-U", "non-binary-guard-band-<r>U")
+              "non-binary-guard-band-U", "non-binary-guard-band-<r>U",
+              "guarded-acceptance-<U | <r>U | rss | rp10 | dobbert>", "guarded-rejection-<U | <r>U>",
+              "or a mapping {rule: guarded-acceptance, ...} (docs/conformity.md)")
 
 
 class ConformityError(LabautoError, ValueError):

@@ -38,7 +38,14 @@ def list_(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP)) -> Non
     table = Table(title="Instrument models")
     for col in ("model", "manufacturer", "type", "role", "functions"):
         table.add_column(col)
+    from labauto.drivers.environment import is_environment_logger, load_environment_logger_model
+
     for name in available_models():
+        if is_environment_logger(name):
+            e = load_environment_logger_model(name)
+            table.add_row(name, e.manufacturer, e.model, "environment_logger",
+                          "labauto.drivers.environment:EnvironmentLogger")
+            continue
         m = load_instrument_model(name)
         table.add_row(name, m.manufacturer, m.model, m.role, ", ".join(m.functions))
     console.print(table)
@@ -62,7 +69,9 @@ def identify(resource: str = typer.Argument(..., help="VISA resource string"),
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     console.print(f"{resource}: {idn}")
-    names = [model] if model else available_models()
+    from labauto.drivers.environment import is_environment_logger
+
+    names = [model] if model else [n for n in available_models() if not is_environment_logger(n)]
     matches = []
     for name in names:
         try:

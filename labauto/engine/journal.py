@@ -10,6 +10,8 @@ line anywhere else is corruption and is refused).  Record types::
     reading      point id, attempt, index, value, unit, timestamp
     point_done   point id, attempt (all readings of the attempt are in)
     point_failed point id, attempt, error text (the readings taken so far stay recorded)
+    conditions   ambient conditions read from the environment logger (when, why, values, and
+                 any excursion beyond the lab's limits)
     run_end      status
 
 A point counts as completed when a ``point_done`` closes one of its attempts; resuming a run
@@ -69,6 +71,7 @@ class JournalState:
     ended: dict[str, Any] | None
     torn_tail: bool = False
     instruments: dict[str, dict[str, Any]] = field(default_factory=dict)   # role -> identity record
+    conditions: list[dict[str, Any]] = field(default_factory=list)         # environment readings
 
     def completed_ids(self) -> set[str]:
         return {pid for pid, p in self.points.items() if p.completed}
@@ -165,6 +168,7 @@ class RunJournal:
             raise JournalError(f"{self.path}: not a labauto run journal (no run header)")
         points: dict[str, PointRecord] = {}
         instruments: dict[str, dict[str, Any]] = {}
+        conditions: list[dict[str, Any]] = []
         ended = None
         for rec in records[1:]:
             kind = rec.get("type")
@@ -175,6 +179,9 @@ class RunJournal:
                 instruments.setdefault(rec["role"], rec)
                 continue
             if kind == "operator_step":      # a confirmation, not a measurement
+                continue
+            if kind == "conditions":
+                conditions.append(rec)
                 continue
             pid = rec.get("point_id")
             if pid is None:
@@ -189,7 +196,7 @@ class RunJournal:
                 p.done_attempt = att
             elif kind == "point_failed":
                 p.failures.append(rec)
-        return JournalState(records[0], points, ended, torn, instruments)
+        return JournalState(records[0], points, ended, torn, instruments, conditions)
 
 
 def _repair_tail(fd: int, size: int) -> int:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from labauto.drivers import open_instrument
 from labauto.files import lock_holder, pid_lock
+from labauto.engine.conditions import ConditionsMonitor, environment_logger
 from labauto.engine.journal import JournalError, JournalState, RunJournal, now_iso
 from labauto.engine.measure import measure_point
 from labauto.engine.observer import RunObserver, current_observer
@@ -36,6 +37,7 @@ class RunSettings:
     timeout_ms: int = 10000
     settle_scale: float = 1.0
     operator: str = ""
+    environment_resource: str = ""     # the environment logger (thermo-hygrometer), if any
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -177,8 +179,12 @@ def _record_identities(run: Run, identities: dict[str, Any]) -> None:
 def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
                    resource_manager: Any = None, observer: RunObserver | None = None,
                    sleep: Callable[[float], None] = time.sleep,
-                   check_identities: IdentityCheck | None = None) -> None:
-    """Measure ``points`` (default: every point not yet completed) with one instrument session."""
+                   check_identities: IdentityCheck | None = None,
+                   environment: Any = None) -> None:
+    """Measure ``points`` (default: every point not yet completed) with one instrument session;
+    with an environment logger (``run.settings.environment_resource`` and the lab file's
+    ``environment`` settings), the conditions are read at its start, after each point and at
+    its end."""
     obs = observer or current_observer()
     state = run.state()
     todo = list(points) if points is not None else run.pending_points()
@@ -197,14 +203,22 @@ def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
                 obs.point_skipped(p, "completed in another session of this run")
         todo = [p for p in todo if p.id not in done]
         if todo:
-            _measure(run, todo, resource_manager, check_identities, sleep, obs)
+            _measure(run, todo, resource_manager, check_identities, sleep, obs, environment)
 
 
 def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_identities: IdentityCheck | None,
-             sleep: Callable[[float], None], obs: RunObserver) -> None:
+             sleep: Callable[[float], None], obs: RunObserver, environment: Any = None) -> None:
     operator = current_operator()
-    with lab_instruments(run, resource_manager, check_identities) as (dut, standard):
+    with lab_instruments(run, resource_manager, check_identities) as (dut, standard), \
+            environment_logger(run, environment, resource_manager) as logger:
         meter, source = (standard, dut) if run.procedure.direction == "source" else (dut, standard)
+        if logger is not None:
+            identity = {"environment": logger.identity}
+            if check_identities is not None:
+                check_identities(identity)
+            _record_identities(run, identity)
+        monitor = ConditionsMonitor(run, logger, environment, obs)
+        monitor.poll("start")
         for n, point in enumerate(todo):
             for step in steps_before(run.procedure, point, first_of_session=n == 0):
                 source.standby()          # nobody moves leads on live terminals
@@ -215,6 +229,8 @@ def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_i
             attempt = record.next_attempt if record else 1
             measure_point(point, meter, source, run.journal, attempt,
                           settle_scale=run.settings.settle_scale, sleep=sleep, observer=obs)
+            monitor.poll(f"after {point.id}")
+        monitor.poll("end")
 
 
 def steps_before(procedure: Procedure, point: TestPoint, *, first_of_session: bool) -> tuple[OperatorStep, ...]:

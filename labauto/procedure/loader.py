@@ -16,7 +16,7 @@ from typing import Any
 
 import pint
 
-from labauto.conformity import ConformityError, GuardBandRule, parse_decision_rule
+from labauto.conformity import ConformityError, DecisionRule, parse_rule
 from labauto.errors import LabautoError, SourceError
 from labauto.instruments import (FunctionSpec, InstrumentModel, RangeSpec, load_instrument_model,
                                  setting_word)
@@ -288,12 +288,29 @@ def _setting_label(name: str) -> str:
     return "NPLC" if name == "nplc" else name
 
 
-def _decision_rule(problems: Problems, value: Any) -> GuardBandRule:
+RULE_KEYS = ("guard_band", "conformance_probability", "false_accept_risk", "in_tolerance_probability")
+
+
+def _decision_rule(problems: Problems, value: Any) -> DecisionRule:
+    """A rule name (``guard-band-U``, ``guarded-acceptance-dobbert`` ...) or a mapping
+    ``{rule: guarded-acceptance | guarded-rejection, <guard band or risk target>}``."""
+    if isinstance(value, dict):
+        check_keys(problems, ("decision_rule",), value, "the decision_rule mapping",
+                   required=("rule",), optional=RULE_KEYS)
+        try:
+            return parse_rule(value)
+        except ConformityError as exc:
+            reason = str(exc)
+            key = next((k for k in ("rule",) + RULE_KEYS if reason.startswith(k) and k in value),
+                       None)
+            raise problems.fail(("decision_rule", key) if key else ("decision_rule",),
+                                f"decision_rule: {reason}") from None
     if not isinstance(value, str):
         raise problems.fail(("decision_rule",), "decision_rule must be a rule name such as "
-                                                "simple-acceptance or guard-band-U")
+                                                "simple-acceptance or guard-band-U, or a mapping "
+                                                "{rule: guarded-acceptance, guard_band: dobbert}")
     try:
-        return parse_decision_rule(value)
+        return parse_rule(value)
     except ConformityError as exc:
         raise problems.fail(("decision_rule",), str(exc)) from None
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pint
 
-from labauto.conformity import GuardBandRule
+from labauto.conformity import DecisionRule
 from labauto.instruments import InstrumentModel, RangeSpec
 from labauto.procedure.contributions import Contribution
 from labauto.results import ProcedureRef
@@ -108,7 +108,7 @@ class Procedure:
     settings: dict[str, Any]         # meter/source setting defaults the file gives (nplc ...)
     readings: int                    # default readings per point
     settle_time: pint.Quantity       # default settle time per point
-    decision_rule: GuardBandRule
+    decision_rule: DecisionRule
     contributions: tuple[Contribution, ...]
     points: tuple[TestPoint, ...]
     description: str = ""

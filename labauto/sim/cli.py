@@ -25,20 +25,25 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
           latency: str = typer.Option("realistic", help="realistic | zero"),
           dmm_port: int = typer.Option(0, help="TCP port of the DMM (0: any free port)"),
           calibrator_port: int = typer.Option(0, help="TCP port of the calibrator (0: any)"),
+          environment_port: int = typer.Option(0, help="TCP port of the room's thermo-hygrometer (0: any)"),
+          room_temperature: float = typer.Option(23.0, help="the room's set temperature in °C"),
+          room_humidity: float = typer.Option(45.0, help="the room's set relative humidity in %RH"),
           host: str = typer.Option("127.0.0.1", help="address to listen on"),
           out_of_tolerance: Optional[str] = typer.Option(
               None, "--out-of-tolerance", metavar="RANGE",
               help="make the DUT out of tolerance on this range: '10 V' (DCV) or 'ACV 1 V'"),
           run_for: float = typer.Option(0.0, help="stop after this many seconds (0: until Ctrl-C)",
                                         hidden=True)) -> None:
-    """Start the simulated DMM and calibrator; print their VISA resource strings."""
+    """Start the simulated DMM, calibrator and thermo-hygrometer; print their VISA resource strings."""
     console = Console()
     if latency not in LATENCIES:
         raise typer.BadParameter(f"use one of {', '.join(LATENCIES)}", param_hint="--latency")
     try:
         oot = parse_out_of_tolerance(out_of_tolerance)
         lab = SimulatedLab(seed=seed, latency=latency, out_of_tolerance=oot,
-                           host=host, dmm_port=dmm_port, calibrator_port=calibrator_port)
+                           host=host, dmm_port=dmm_port, calibrator_port=calibrator_port,
+                           environment_port=environment_port, room_temperature=room_temperature,
+                           room_humidity=room_humidity)
         resources = lab.start()
     except (LabautoError, UnitError) as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -4,7 +4,8 @@ own raw SCPI socket, both driven by one hidden ``Truth`` and one clock.  Either 
 supply verified with a reference meter); every function of their model files is simulated.
 
     with SimulatedLab(seed=1, latency="zero") as lab:
-        resources = lab.resources     # {"dmm": "TCPIP0::127.0.0.1::P::SOCKET", "calibrator": ...}
+        resources = lab.resources     # {"dmm": "TCPIP0::127.0.0.1::P::SOCKET", "calibrator": ...,
+                                      #  "environment": the room's thermo-hygrometer}
         ...
         lab.truth.dut_error("DCV", Q_(10, "V"), Q_(10, "V"))
         lab.truth.dut_error("ACV", Q_(1, "V"), Q_(1, "V"), frequency=Q_(1, "kHz"))
@@ -28,6 +29,7 @@ from labauto.sim.clock import RealClock, VirtualClock
 from labauto.sim.dmm import SimulatedDmm
 from labauto.sim.physics import Truth, Wire
 from labauto.sim.server import Fault, ScpiSocketServer
+from labauto.sim.thermohygrometer import SimulatedThermoHygrometer
 from labauto.units import Q_, parse_quantity
 
 REALISTIC_SETTLING_S = 0.05      # 1e-6 of a step within 0.7 s (14 τ)
@@ -59,7 +61,8 @@ class SimulatedLab:
                  dmm_port: int = 0, calibrator_port: int = 0,
                  settling_time_constant: pint.Quantity | None = None,
                  error_fraction: float = 0.3, dmm_serial: str = "MY60012345",
-                 calibrator_serial: str = "3456789", dut: str = "meter"):
+                 calibrator_serial: str = "3456789", room_temperature: float = 23.0,
+                 room_humidity: float = 45.0, environment_port: int = 0, dut: str = "meter"):
         if latency not in LATENCIES:
             raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
         self.seed, self.latency = seed, latency
@@ -81,16 +84,22 @@ class SimulatedLab:
         self.calibrator = SimulatedCalibrator(cal_m, self.truth, self.wire, self.clock,
                                               serial=calibrator_serial)
         self.calibrator.load = self.dmm.burden_ohm      # compliance: the meter's shunt
-        self._host, self._ports = host, {"dmm": dmm_port, "calibrator": calibrator_port}
+        # the room, recorded by a thermo-hygrometer (after a Vaisala HMT330) on its own socket
+        self.thermohygrometer = SimulatedThermoHygrometer(self.clock, seed=seed,
+                                                          temperature=room_temperature,
+                                                          humidity=room_humidity)
+        self._host, self._ports = host, {"dmm": dmm_port, "calibrator": calibrator_port,
+                                         "environment": environment_port}
         self._servers: dict[str, ScpiSocketServer] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> dict[str, str]:
-        """Start both socket servers; return their VISA resource strings."""
+        """Start the socket servers; return their VISA resource strings."""
         if self._servers:
             return self.resources
         try:
-            for name, inst in (("dmm", self.dmm), ("calibrator", self.calibrator)):
+            for name, inst in (("dmm", self.dmm), ("calibrator", self.calibrator),
+                               ("environment", self.thermohygrometer)):
                 srv = ScpiSocketServer(inst, name, self._host, self._ports[name])
                 srv.start()
                 self._servers[name] = srv
@@ -142,7 +151,7 @@ class SimulatedLab:
     def inject_fault(self, instrument: str, kind: str, *, on: str | None = None,
                      count: int | None = 1, code: int = -300,
                      message: str = "Device-specific error") -> None:
-        """Make ``instrument`` ("dmm" | "calibrator") misbehave on matching commands.
+        """Make ``instrument`` ("dmm" | "calibrator" | "environment") misbehave on matching commands.
 
         ``kind``: "drop" (close the connection), "hang" (never answer), "error" (reject with
         ``code``/``message`` in the error queue).  ``on`` is a regex searched in the command

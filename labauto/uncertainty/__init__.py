@@ -17,7 +17,7 @@ See docs/uncertainty.md for the model-file format, the JSON output and the rules
 """
 from labauto.uncertainty.budget import Contribution, UncertaintyBudget
 from labauto.uncertainty.distributions import (Arcsine, Constant, CorrelatedObservations, CurvilinearTrapezoid,
-                                               Distribution, Normal, Rectangular, StudentT, Trapezoidal,
+                                               Distribution, Gamma, Normal, Rectangular, StudentT, Trapezoidal,
                                                Triangular, TypeA, TypeAInput, coverage_factor)
 from labauto.uncertainty.errors import (ModelError, MonteCarloError, UncertaintyError, UnitConsistencyError,
                                         WelchSatterthwaiteError)
@@ -30,7 +30,7 @@ from labauto.uncertainty.montecarlo import (MonteCarloResult, Validation, covera
 __all__ = [
     "Arcsine", "Constant", "Contribution", "CorrelatedObservations", "CurvilinearTrapezoid", "Distribution",
     "FunctionModel", "GumResult", "Model", "ModelError", "MonteCarloError", "MonteCarloResult", "Normal", "Rectangular",
-    "StudentT", "Trapezoidal", "Triangular", "TypeA", "TypeAInput", "UncertaintyBudget",
+    "Gamma", "StudentT", "Trapezoidal", "Triangular", "TypeA", "TypeAInput", "UncertaintyBudget",
     "UncertaintyError", "UnitConsistencyError", "Validation", "WelchSatterthwaiteError",
     "coverage_factor", "coverage_interval", "gum", "monte_carlo", "numerical_tolerance",
     "validate_gum", "welch_satterthwaite",

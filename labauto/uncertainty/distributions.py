@@ -15,6 +15,7 @@ Triangular                 a/√6                              GUM 4.3.9, JCGM 1
 Trapezoidal (β)            a·√((1+β²)/6)                     GUM 4.3.9, JCGM 101 6.4.4
 CurvilinearTrapezoid (d)   √(a²/3 + d²/9)                    JCGM 101 6.4.3
 Arcsine (U-shaped)         a/√2                              JCGM 101 6.4.6
+Gamma (x > 0)              u (shape (x/u)², rate x/u²)       JCGM 106 9.5.4
 =========================  ================================  =============================
 
 Type A inputs (:class:`TypeA`) come from raw observations: x = mean, u = s/√n, ν = n−1
@@ -307,6 +308,32 @@ class StudentT(Distribution):
 
     def deviations(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self._s * rng.standard_t(self.dof, n)
+
+
+class Gamma(Distribution):
+    """Gamma distribution with expectation x > 0 and standard deviation u: shape α = (x/u)²,
+    rate λ = x/u² (JCGM 106:2012 9.5.4 uses it for a quantity that cannot be negative, the radial
+    error motion of bearings: α = 4, λ = 4 µm⁻¹, i.e. x = 1 µm, u = 0.5 µm)."""
+
+    kind = "gamma"
+
+    def __init__(self, estimate: Any, u: Any, dof: Any = math.inf, label: str = "", unit: Any = None):
+        super().__init__(estimate, dof=dof, label=label, unit=unit)
+        self._u = self._diff(u, "standard uncertainty")
+        if self.scale.offset or not (self.x > 0 and self._u > 0):
+            raise ModelError(f"input {label!r}: a gamma distribution needs an estimate > 0 (its "
+                             "expectation, in a unit without offset) and a standard uncertainty > 0")
+
+    @property
+    def u_mag(self) -> float:
+        return self._u
+
+    @property
+    def shape(self) -> float:
+        return (self.x / self._u) ** 2
+
+    def deviations(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.gamma(self.shape, self._u ** 2 / self.x, n) - self.x
 
 
 class _SymmetricBounded(Distribution):

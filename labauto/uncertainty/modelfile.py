@@ -17,6 +17,7 @@
       y:       {distribution: triangular | trapezoidal (beta) | curvilinear_trapezoid (d)}
       t1:      {distribution: t, estimate: 1 V, u: 3 uV, dof: 9}          # u = its standard deviation
       t2:      {distribution: t, estimate: 1 V, scale: 3 uV, dof: 9}      # or its scale (s/√n)
+      r:       {distribution: gamma, estimate: 1 um, u: 0.5 um}          # expectation > 0, sd
       X_ind:   {distribution: type_a, observations: [10.0012, 10.0015], unit: V}
       m_nom:   {distribution: constant, estimate: 100 g}
     correlations:
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from labauto.errors import SourceError
-from labauto.uncertainty.distributions import (Arcsine, Constant, CurvilinearTrapezoid, Distribution, Normal,
+from labauto.uncertainty.distributions import (Arcsine, Constant, CurvilinearTrapezoid, Distribution, Gamma, Normal,
                                                Rectangular, StudentT, Trapezoidal, Triangular, TypeA)
 from labauto.uncertainty.errors import ModelError
 from labauto.uncertainty.model import Model
@@ -57,6 +58,7 @@ DISTRIBUTIONS: dict[str, tuple[set[str], set[str]]] = {
     "trapezoidal": ({"estimate", "halfwidth", "beta"}, {"dof"}),
     "curvilinear_trapezoid": ({"estimate", "halfwidth", "d"}, {"dof"}),
     "arcsine": ({"estimate", "halfwidth"}, {"dof"}),
+    "gamma": ({"estimate", "u"}, {"dof"}),
     "type_a": ({"observations"}, {"unit"}),
     "constant": ({"estimate"}, set()),
 }
@@ -178,6 +180,8 @@ def _input(name: str, spec: Any, src: SourceMap) -> Distribution:
             return Trapezoidal(q("estimate"), q("halfwidth"), float(beta), label=label, dof=dof)
         if dist == "curvilinear_trapezoid":
             return CurvilinearTrapezoid(q("estimate"), q("halfwidth"), q("d"), label=label, dof=dof)
+        if dist == "gamma":
+            return Gamma(q("estimate"), q("u"), label=label, dof=dof)
         if dist == "arcsine":
             return Arcsine(q("estimate"), q("halfwidth"), label=label, dof=dof)
         if dist == "constant":

@@ -197,6 +197,13 @@ class VisaSession:
         log.debug("%s -> %s", self.resource_name, answer)
         return answer
 
+    def raw_read(self, what: str = "read") -> str:
+        """Read one more line of a multi-line answer (no error-queue check); ``what`` names the
+        answer in error messages."""
+        answer = self._do(what, lambda: self._res.read()).strip()
+        log.debug("%s -> %s", self.resource_name, answer)
+        return answer
+
     # -- checked I/O ---------------------------------------------------------------------
     def write(self, command: str) -> None:
         """Send ``command`` and raise InstrumentError if the error queue is not empty."""

@@ -38,6 +38,9 @@ def _demo(workdir, *extra: str) -> tuple[str, str]:
     m = re.search(r"platform verification: valid, stored sha256 ([0-9a-f]{64})", out)
     assert m, out
     assert (workdir / "certificates" / cert_id / "certificate.xml").is_file()
+    # the demo's thermo-hygrometer recorded the room, within the lab's limits
+    assert re.search(r"Environmental conditions: temperature 2\d\.\d\d to 2\d\.\d\d °C \(U = 0\.23 K, k = 2\), "
+                     r"limits 22 to 24 °C; relative humidity", out), out
     return cert_id, m.group(1)
 
 

@@ -85,6 +85,8 @@ def test_run_prints_its_lab_home_and_no_publish_leaves_its_outbox_empty(quick_pr
     assert quiet.exit_code == 0, quiet.output
     assert f"Lab home: {home} (from --lab-home)" in quiet.output
     assert "Publication: not requested — not queued" in quiet.output
+    # no --environment: the certificate's sentence, no invented conditions
+    assert "Environmental conditions were not recorded by an instrument" in " ".join(quiet.output.split())
     quiet_id = re.search(r"Certificate (LA-\d{4}-[\w-]+)", quiet.output).group(1)
     assert published.exit_code == 0, published.output
     published_id = re.search(r"Certificate (LA-\d{4}-[\w-]+)", published.output).group(1)

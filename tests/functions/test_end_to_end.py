@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 
+from pathlib import Path
+
 import pytest
 from lxml import etree
 
@@ -16,7 +18,7 @@ from labauto.procedure import load_procedure
 from labauto.sim import SimulatedLab
 from labauto.units import Q_
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 PV = ROOT / "procedures" / "keysight_34465a_verification.yaml"
 

@@ -2,13 +2,15 @@
 and command templates validated against the role when the file loads (file:line)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from labauto.errors import SourceError
 from labauto.instruments import load_instrument_model
 from labauto.units import Q_
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 METER = """\
 manufacturer: Acme

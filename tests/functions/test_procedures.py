@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import glob
 
+from pathlib import Path
+
 import pytest
 
 from labauto.procedure import ProcedureError, load_procedure
 from labauto.units import Q_
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 HEAD = """\
 procedure:

@@ -49,7 +49,7 @@ def test_meter_reads_the_true_output_through_the_dut_error(lab, function, rng, v
 def test_ac_flatness_changes_the_error_with_frequency(lab):
     rng = Q_(1, "V")
     errors = [lab.truth.dut_error("ACV", rng, rng, Q_(f, "Hz")).to("uV").m
-              for f in (10, 1e3, 2e4, 6e4, 1.5e5)]
+              for f in (7, 1e3, 35e3, 75e3, 2e5)]   # one per band
     assert len({round(e, 3) for e in errors}) >= 4     # (neighbouring bands may clip alike)
     spec = lab.truth.meter_model.function("ACV").range_named(rng)
     for f in (5, 10, 1e3, 2e4, 6e4, 1.5e5):   # within 30 % of the band's spec everywhere

@@ -14,6 +14,7 @@ def test_serve_prints_resources_and_stops():
     assert result.exit_code == 0, result.output
     assert re.search(r"dmm\s+TCPIP0::127\.0\.0\.1::\d+::SOCKET", result.output)
     assert re.search(r"calibrator\s+TCPIP0::127\.0\.0\.1::\d+::SOCKET", result.output)
+    assert re.search(r"environment\s+TCPIP0::127\.0\.0\.1::\d+::SOCKET", result.output)
     assert "seed 7" in result.output and "out of tolerance on 10 V" in result.output
 
 

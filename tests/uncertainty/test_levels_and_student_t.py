@@ -152,3 +152,19 @@ def test_model_file_t_errors_name_the_line(spec, line, match):
     with pytest.raises(SourceError, match=match) as exc:
         loads_model(f"equations: ['Y = a']\ninputs:\n  a: {spec}\n", "m.yaml")
     assert exc.value.line == line
+
+
+# -- gamma inputs (a one-sided quantity; also a prior for global risk) -------------------------
+
+def test_gamma_input_from_a_model_file():
+    mf = loads_model("equations: ['Y = 2*r']\ninputs:\n  r: {distribution: gamma, estimate: 1 um, u: 0.5 um}\n",
+                     "m.yaml")
+    r = mf.model.inputs["r"]
+    assert r.kind == "gamma" and r.shape == pytest.approx(4.0)           # JCGM 106 9.5.4: α = 4
+    assert gum(mf.model).budget("Y").combined_uncertainty.to("um").magnitude == pytest.approx(1.0)
+    d = r.deviations(np.random.default_rng(3), 400_000)
+    assert d.mean() == pytest.approx(0.0, abs=3e-3) and d.std() == pytest.approx(0.5, rel=0.01)
+    assert d.min() >= -1.0                                               # never below zero
+    with pytest.raises(SourceError, match="estimate > 0"):
+        loads_model("equations: ['Y = r']\ninputs:\n  r: {distribution: gamma, estimate: -1 um, u: 0.5 um}\n",
+                    "m.yaml")
