@@ -2,6 +2,7 @@
 
 The calibration engine (``labauto.engine``) is plain Python; this module only orchestrates it:
 
+    pre-flight: procedure, register, instrument identities; instrument locks held from here
     measure <point> (x N, retried on transient VISA errors, never cached)
       -> evaluate -> issue certificate (PDF, signed DCC XML, JSON) -> publish via the outbox
 
@@ -22,6 +23,7 @@ from labauto.calibration import (
     CalibrationOutcome,
     evaluate_and_issue,
     measure_points,
+    preflight,
     publish_outcome,
     reopen_run,
     results_table_rows,
@@ -72,19 +74,28 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
               out_dir: str = "certificates", lab_file: str | None = None,
               resume_run: str | None = None, settle_scale: float = 1.0, timeout_ms: int = 10000,
               verify_base_url: str | None = None, publish: bool = True,
+              run_id: str | None = None,
               environment_resource: str | None = None) -> dict[str, Any]:
     """Calibrate the DUT at ``dut_resource`` against the standard at ``standard_resource``;
-    ``environment_resource``: the thermo-hygrometer that records the ambient conditions."""
+    ``environment_resource``: the thermo-hygrometer that records the ambient conditions.
+
+    The instrument locks are taken by the pre-flight checks and held until the last point's
+    task has left the instruments safe: no other run can take them between two tasks."""
     log = get_run_logger()
-    run = start_or_resume_run(
-        procedure, runs_dir=runs_dir, resume_folder=resume_run, dut_resource=dut_resource,
-        standard_resource=standard_resource, settle_scale=settle_scale, timeout_ms=timeout_ms,
-        lab_file=lab_file, environment_resource=environment_resource)
-    pending = [p.id for p in run.pending_points()]
-    log.info("run %s: %d of %d points to measure", run.run_id, len(pending), len(run.procedure.points))
-    for point_id in pending:  # sequential: one DUT, one standard
-        measure_point_task(str(run.folder), point_id, dut_resource, standard_resource, lab_file,
-                           settle_scale, timeout_ms, run.settings.environment_resource or None)
+    with preflight(procedure, dut_resource=dut_resource, standard_resource=standard_resource,
+                   lab_file=lab_file, resume_folder=resume_run, run_id=run_id,
+                   timeout_ms=timeout_ms) as checked:
+        run = start_or_resume_run(
+            procedure, runs_dir=runs_dir, resume_folder=resume_run, dut_resource=dut_resource,
+            standard_resource=standard_resource, settle_scale=settle_scale, timeout_ms=timeout_ms,
+            lab_file=lab_file, environment_resource=environment_resource, run_id=checked.run_id)
+        pending = [p.id for p in run.pending_points()]
+        log.info("run %s: %d of %d points to measure", run.run_id, len(pending),
+                 len(run.procedure.points))
+        for point_id in pending:  # sequential: one DUT, one standard
+            measure_point_task(str(run.folder), point_id, dut_resource, standard_resource,
+                               lab_file, settle_scale, timeout_ms,
+                               run.settings.environment_resource or None)
     outcome = evaluate_task(str(run.folder), lab_file, out_dir, verify_base_url, queue=publish)
     create_table_artifact(key="calibration-results", table=results_table_rows(outcome.result),
                           description=f"Results of certificate {outcome.result.certificate_id}")

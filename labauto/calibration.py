@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from labauto.engine.observer import RunObserver
-from labauto.engine.run import Run, RunSettings, execute_points, open_run, start_run
+from labauto.engine.preflight import reserved_instruments
+from labauto.engine.run import Run, RunSettings, execute_points, new_run_id, open_run, start_run
 from labauto.evaluation import evaluate_run
 from labauto.issuing import IssuedCertificate, issue_certificate
 from labauto.lab import LabConfig, load_lab
-from labauto.procedure import load_procedure
+from labauto.procedure import Procedure, load_procedure
 from labauto.publishing import not_requested, publish_issued
 from labauto.results import CalibrationResult
 from labauto.uncertainty.rounding import round_for_report
@@ -34,16 +36,48 @@ class CalibrationOutcome:
         return self.issued.files
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What the pre-flight checks found: the run id, the procedure, the lab, and who the
+    instruments are (``{"item": Identity, "reference": Identity}``)."""
+
+    run_id: str
+    procedure: Procedure
+    lab: LabConfig
+    identities: dict[str, Any]
+
+
+@contextmanager
+def preflight(procedure_path: str | Path, *, dut_resource: str, standard_resource: str,
+              lab_file: str | Path | None = None, resume_folder: str | Path | None = None,
+              run_id: str | None = None, timeout_ms: int = 10000,
+              resource_manager: Any = None) -> Iterator[Checked]:
+    """Check procedure, lab register and instruments before a run exists, and hold the
+    instrument locks for the ``with`` block (see :mod:`labauto.engine.preflight`).  The run id
+    is a resumed run's own, ``run_id``, or a new one.  Nothing is created on disk."""
+    lab = load_lab(lab_file)
+    if resume_folder:
+        run = open_run(resume_folder, procedure_path)     # refuses a changed procedure or model
+        procedure, run_id = run.procedure, run.run_id
+    else:
+        procedure, run_id = load_procedure(procedure_path), run_id or new_run_id()
+    with reserved_instruments(run_id, procedure, dut_resource, standard_resource,
+                              timeout_ms=timeout_ms, check_identities=lab.check_identities,
+                              resource_manager=resource_manager) as identities:
+        yield Checked(run_id, procedure, lab, identities)
+
+
 def start_or_resume_run(procedure_path: str | Path, *, runs_dir: str | Path,
                         dut_resource: str, standard_resource: str,
                         resume_folder: str | Path | None = None, settle_scale: float = 1.0,
                         timeout_ms: int = 10000, lab_file: str | Path | None = None,
-                        environment_resource: str | None = None) -> Run:
+                        environment_resource: str | None = None,
+                        run_id: str | None = None) -> Run:
     settings = RunSettings(dut_resource, standard_resource, timeout_ms, settle_scale,
                            load_lab(lab_file).performed_by, environment_resource or "")
     if resume_folder:
         return open_run(resume_folder, procedure_path, settings)
-    return start_run(load_procedure(procedure_path), runs_dir, settings)
+    return start_run(load_procedure(procedure_path), runs_dir, settings, run_id)
 
 
 def reopen_run(folder: str | Path, *, dut_resource: str, standard_resource: str,
@@ -106,15 +140,21 @@ def run_calibration(procedure_path: str | Path, *, dut_resource: str, standard_r
                     settle_scale: float = 1.0, timeout_ms: int = 10000,
                     verify_base_url: str | None = None, publish: bool = True,
                     observer: RunObserver | None = None,
-                    resource_manager: Any = None,
+                    resource_manager: Any = None, run_id: str | None = None,
                     environment_resource: str | None = None) -> CalibrationOutcome:
-    """The main job without Prefect: every point, then evaluation, certificate and publishing.
-    ``environment_resource``: the thermo-hygrometer recording the ambient conditions."""
-    run = start_or_resume_run(procedure_path, runs_dir=runs_dir, dut_resource=dut_resource,
-                              standard_resource=standard_resource, resume_folder=resume_folder,
-                              settle_scale=settle_scale, timeout_ms=timeout_ms, lab_file=lab_file,
-                              environment_resource=environment_resource)
-    measure_points(run, lab_file=lab_file, observer=observer, resource_manager=resource_manager)
+    """The main job without Prefect: pre-flight checks, every point, then evaluation,
+    certificate and publishing.  The instrument locks are held from the pre-flight checks
+    until the last point's instruments are safe and closed.  ``environment_resource``: the
+    thermo-hygrometer recording the ambient conditions."""
+    with preflight(procedure_path, dut_resource=dut_resource, standard_resource=standard_resource,
+                   lab_file=lab_file, resume_folder=resume_folder, run_id=run_id,
+                   timeout_ms=timeout_ms, resource_manager=resource_manager) as checked:
+        run = start_or_resume_run(procedure_path, runs_dir=runs_dir, dut_resource=dut_resource,
+                                  standard_resource=standard_resource, resume_folder=resume_folder,
+                                  settle_scale=settle_scale, timeout_ms=timeout_ms,
+                                  lab_file=lab_file, environment_resource=environment_resource,
+                                  run_id=checked.run_id)
+        measure_points(run, lab_file=lab_file, observer=observer, resource_manager=resource_manager)
     outcome = evaluate_and_issue(run.folder, lab_file=lab_file, out_dir=out_dir,
                                  verify_base_url=verify_base_url, queue=publish)
     if publish:

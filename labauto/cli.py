@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -106,12 +107,61 @@ def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Op
              use_prefect: bool, settle_scale: float, timeout_ms: int, publish: bool,
              resume_folder: Optional[Path], verify_base_url: Optional[str],
              environment: Optional[str] = None, confirm_steps: bool = False) -> Any:
+    runs_dir, out_dir = workdir / "runs", workdir / "certificates"
+    _sigterm_as_interrupt()
+    from labauto.engine.run import new_run_id
+
+    run_id = None if resume_folder else new_run_id()
+    folder = Path(resume_folder) if resume_folder else runs_dir / str(run_id)
+    try:
+        with _checked_start(procedure, dut, standard, lab=lab, resume_folder=resume_folder,
+                            run_id=run_id, timeout_ms=timeout_ms) as checked:
+            return _run_checked(procedure, dut, standard, run_id=checked.run_id, runs_dir=runs_dir,
+                                out_dir=out_dir, lab=lab, use_prefect=use_prefect,
+                                settle_scale=settle_scale, timeout_ms=timeout_ms, publish=publish,
+                                resume_folder=resume_folder, verify_base_url=verify_base_url,
+                                environment=environment, confirm_steps=confirm_steps)
+    except KeyboardInterrupt as exc:
+        exc.run_folder = folder if (folder / "journal.jsonl").exists() else None  # type: ignore[attr-defined]
+        raise
+
+
+class StartRefused(LabautoError):
+    """The pre-flight checks refused the run: nothing was measured, no run folder exists."""
+
+
+@contextlib.contextmanager
+def _checked_start(procedure: Path, dut: str, standard: str, *, lab: Optional[Path],
+                   resume_folder: Optional[Path], run_id: Optional[str], timeout_ms: int) -> Any:
+    """The pre-flight checks (before Prefect starts, before a run folder exists), then the
+    instrument locks held for the ``with`` block."""
+    from labauto.calibration import preflight
+
+    with contextlib.ExitStack() as stack:
+        try:
+            checked = stack.enter_context(preflight(
+                procedure, dut_resource=dut, standard_resource=standard, lab_file=lab,
+                resume_folder=resume_folder, run_id=run_id, timeout_ms=timeout_ms))
+        except LabautoError as exc:
+            raise StartRefused(str(exc)) from exc
+        item, ref = checked.identities["item"], checked.identities["reference"]
+        console.print(f"pre-flight checks passed: procedure {checked.procedure.id} "
+                      f"({len(checked.procedure.points)} points), item {item.manufacturer} "
+                      f"{item.model} s/n {item.serial}, standard {ref.manufacturer} {ref.model} "
+                      f"s/n {ref.serial} (register: {checked.lab.path}); instruments locked for "
+                      f"run {checked.run_id}")
+        yield checked
+
+
+def _run_checked(procedure: Path, dut: str, standard: str, *, run_id: str, runs_dir: Path,
+                 out_dir: Path, lab: Optional[Path], use_prefect: bool, settle_scale: float,
+                 timeout_ms: int, publish: bool, resume_folder: Optional[Path],
+                 verify_base_url: Optional[str], environment: Optional[str],
+                 confirm_steps: bool = False) -> Any:
     from labauto.engine.observer import set_observer
     from labauto.engine.operator import set_operator
     from labauto.progress import RichRunObserver
 
-    runs_dir, out_dir = workdir / "runs", workdir / "certificates"
-    _sigterm_as_interrupt()
     with RichRunObserver(console) as observer:
         previous = set_observer(observer)
         previous_operator = set_operator(_operator(observer, confirm_steps))
@@ -127,7 +177,7 @@ def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Op
                                     resume_run=str(resume_folder) if resume_folder else None,
                                     settle_scale=settle_scale, timeout_ms=timeout_ms,
                                     verify_base_url=verify_base_url, publish=publish,
-                                    environment_resource=environment)
+                                    run_id=run_id, environment_resource=environment)
                 import json
 
                 from labauto.results import CalibrationResult
@@ -140,7 +190,8 @@ def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Op
                                       runs_dir=runs_dir, out_dir=out_dir, lab_file=lab,
                                       resume_folder=resume_folder, settle_scale=settle_scale,
                                       timeout_ms=timeout_ms, verify_base_url=verify_base_url,
-                                      publish=publish, environment_resource=environment)
+                                      publish=publish, run_id=run_id,
+                                      environment_resource=environment)
             return outcome.result, {"certificate_id": outcome.result.certificate_id,
                                     "files": {k: str(v) for k, v in outcome.files.items()},
                                     "publication": outcome.publication,
@@ -269,6 +320,10 @@ def demo(workdir: Path = typer.Option(Path("out/demo"), "--workdir",
 def _guarded(fn: Any) -> None:
     try:
         fn()
+    except StartRefused as exc:
+        console.print(f"[bold red]error:[/bold red] {exc}")
+        console.print("nothing was measured; no run was started")
+        raise typer.Exit(2)
     except LabautoError as exc:
         console.print(f"[bold red]error:[/bold red] {exc}")
         raise typer.Exit(1)
@@ -276,9 +331,15 @@ def _guarded(fn: Any) -> None:
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         console.print(f"[bold red]error:[/bold red] {exc.strerror or exc}{where}")
         raise typer.Exit(1)
-    except KeyboardInterrupt:
-        console.print("[bold yellow]interrupted[/bold yellow]: instruments were put in standby; every "
-                      "reading taken is in the run journal — continue with `labauto resume RUN_FOLDER`.")
+    except KeyboardInterrupt as exc:
+        folder = getattr(exc, "run_folder", None)
+        if folder is None:
+            console.print("[bold yellow]interrupted[/bold yellow] before the run started: nothing "
+                          "was measured; instruments were left in standby.")
+        else:
+            console.print(f"[bold yellow]interrupted[/bold yellow]: instruments were put in standby; "
+                          f"every reading taken is in the run journal — continue with "
+                          f"`labauto resume {folder}`.")
         raise typer.Exit(130)
 
 

@@ -40,6 +40,9 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
     home = use_lab_home(LabHome(workdir / "home", "the demo's working folder"))
     _isolate_from_the_lab(home.path)
     _keep_caches_in(workdir)
+    # the simulated instruments belong to this process alone (and every simulated lab has the
+    # same serial numbers): their locks live in the working folder, not the machine-wide folder
+    os.environ["LABAUTO_LOCK_DIR"] = str(workdir / "locks")
     procedure = Path(procedure or DEFAULT_PROCEDURE)
     plan = load_procedure(procedure)           # a bad file stops here, before anything starts
     meter, source = plan.meter_model, plan.source_model

@@ -26,18 +26,23 @@ def fsync_dir(path: Path) -> None:
 
 @contextlib.contextmanager
 def pid_lock(path: Path, timeout_s: float = 0.0,
-             sleep: Callable[[float], None] = time.sleep) -> Iterator[bool]:
+             sleep: Callable[[float], None] = time.sleep, *, content: str | None = None,
+             mode: int | None = None) -> Iterator[bool]:
     """Hold an exclusive OS file lock on ``path`` for the ``with`` block (released by the kernel
-    if the holder dies), with the holder's pid written into the file for messages; yields
-    False if another process still holds it after ``timeout_s``.  Without flock (Windows) it
-    yields True: not exclusive."""
+    if the holder dies), with the holder's pid (or ``content``) written into the file for
+    messages; yields False if another process still holds it after ``timeout_s``.  ``mode``:
+    permissions of the lock file (e.g. 0o666 for a lock folder shared by several users).
+    Without flock (Windows) it yields True: not exclusive."""
     try:
         import fcntl
     except ImportError:
         yield True
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644 if mode is None else mode)
     try:
+        if mode is not None:
+            with contextlib.suppress(OSError):    # (only the file's owner may change it)
+                os.fchmod(fd, mode)
         end = time.monotonic() + timeout_s
         while True:
             try:
@@ -50,7 +55,7 @@ def pid_lock(path: Path, timeout_s: float = 0.0,
                 sleep(0.05)
         try:
             os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            os.pwrite(fd, (str(os.getpid()) if content is None else content).encode(), 0)
             yield True
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -59,7 +64,7 @@ def pid_lock(path: Path, timeout_s: float = 0.0,
 
 
 def lock_holder(path: Path) -> str | None:
-    """The pid recorded in a :func:`pid_lock` file by its last holder, if any."""
+    """The pid (or content) recorded in a :func:`pid_lock` file by its last holder, if any."""
     try:
         return Path(path).read_text().strip() or None
     except OSError:

@@ -4,6 +4,7 @@
 - ``postgres_url``: a fresh database on the PostgreSQL server at 127.0.0.1:5432; skipped when
   no server answers, except with LABAUTO_REQUIRE_POSTGRES=1 (CI), where it fails instead.
 - ``prefect_harness``: one session-scoped Prefect test harness (ephemeral server, temp home).
+- ``LABAUTO_LOCK_DIR``: the instrument locks of this session live in a temporary folder.
 """
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
+
+# Instrument locks (labauto.engine.locks): a lock folder of this test session's own.  The
+# simulated instruments of every test have the same serial numbers, so sessions sharing the
+# machine-wide default folder would refuse each other's runs.
+os.environ.setdefault("LABAUTO_LOCK_DIR", tempfile.mkdtemp(prefix="labauto-locks-"))
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LABAUTO_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

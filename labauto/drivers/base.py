@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 import traceback
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from labauto.drivers.identity import Identity, parse_identity
 from labauto.drivers.language import language_for
@@ -70,10 +70,16 @@ class Instrument:
                             instrument=self.name, resource=self.resource)
         return self._identity
 
-    def connect(self) -> Identity:
-        """Query and check the identity, clear stale errors, then reach the safe state."""
+    def connect(self, on_identity: Callable[[Identity], None] | None = None) -> Identity:
+        """Query and check the identity, clear stale errors, then reach the safe state.
+
+        ``on_identity`` runs between ``*IDN?`` and every other command (the engine takes the
+        instrument's identity lock there); if it raises, nothing more is sent."""
         idn = self.session.raw_query(self.language.identity_query)
-        self._identity = parse_identity(idn, self.resource, self.model)
+        identity = parse_identity(idn, self.resource, self.model)
+        if on_identity is not None:
+            on_identity(identity)
+        self._identity = identity
         self.session.raw_write(self.language.clear_command)
         self.session.check_errors(self.language.clear_command)
         self.safe_state()

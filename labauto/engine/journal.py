@@ -10,6 +10,9 @@ line anywhere else is corruption and is refused).  Record types::
     reading      point id, attempt, index, value, unit, timestamp
     point_done   point id, attempt (all readings of the attempt are in)
     point_failed point id, attempt, error text (the readings taken so far stay recorded)
+    fault        point id, attempt, reading index/value/unit, instrument, reason: a reading that
+                 cannot belong to the point (labauto/engine/plausibility.py); its attempt is
+                 never completed, even if a point_done followed
     conditions   ambient conditions read from the environment logger (when, why, values, and
                  any excursion beyond the lab's limits)
     run_end      status
@@ -47,6 +50,7 @@ class PointRecord:
     attempts: dict[int, list[dict[str, Any]]] = field(default_factory=dict)   # attempt -> readings
     done_attempt: int | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)     # implausible readings
 
     @property
     def completed(self) -> bool:
@@ -193,7 +197,10 @@ class RunJournal:
             elif kind == "reading":
                 p.attempts.setdefault(att, []).append(rec)
             elif kind == "point_done":
-                p.done_attempt = att
+                if not any(int(f.get("attempt", 1)) == att for f in p.faults):
+                    p.done_attempt = att
+            elif kind == "fault":
+                p.faults.append(rec)
             elif kind == "point_failed":
                 p.failures.append(rec)
         return JournalState(records[0], points, ended, torn, instruments, conditions)

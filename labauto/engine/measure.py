@@ -9,17 +9,20 @@ import pint
 
 from labauto.engine.journal import RunJournal
 from labauto.engine.observer import RunObserver, current_observer
+from labauto.engine.plausibility import DEFAULT_LIMIT, check_reading, fault_from_error
 
 
 def measure_point(point: Any, meter: Any, source: Any, journal: RunJournal, attempt: int, *,
                   settle_scale: float = 1.0, sleep: Callable[[float], None] = time.sleep,
-                  observer: RunObserver | None = None) -> list[pint.Quantity]:
+                  observer: RunObserver | None = None,
+                  plausibility_limit: float = DEFAULT_LIMIT) -> list[pint.Quantity]:
     """Run one attempt at ``point``; every reading is in the journal before the next is taken.
 
     ``meter`` reads what ``source`` outputs (the DUT is one of them, the standard the other).
     The source is left in standby when the point is done.  On an error the attempt is marked
     failed in the journal (its readings stay recorded) and the error propagates; the caller's
-    instrument context puts the sources in their safe state.
+    instrument context puts the sources in their safe state.  A reading that cannot belong to
+    the point (see :mod:`labauto.engine.plausibility`) is such an error.
     """
     obs = observer or current_observer()
     info: dict[str, Any] = {"function": point.function, "nominal": _q(point.nominal),
@@ -40,11 +43,16 @@ def measure_point(point: Any, meter: Any, source: Any, journal: RunJournal, atte
         for index in range(point.readings):
             value = meter.read(n=1)[0].to(point.nominal.units)
             journal.reading(point.id, attempt, index, float(value.magnitude), unit)
+            check_reading(point, attempt, index, value, journal=journal, instrument=meter,
+                          limit=plausibility_limit)     # an implausible reading stops the point
             readings.append(value)
             obs.reading(point, index, value)
         source.standby()
     except BaseException as exc:  # KeyboardInterrupt too: record, then let it propagate
+        fault = fault_from_error(exc, point, attempt, journal=journal, instrument=meter)
         journal.point_failed(point.id, attempt, f"{type(exc).__name__}: {exc}")
+        if fault is not None:       # an overload: a measurement fault naming the point
+            raise fault from exc
         raise
     journal.point_done(point.id, attempt)
     obs.point_finished(point)

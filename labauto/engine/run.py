@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from labauto.drivers import open_instrument
 from labauto.files import lock_holder, pid_lock
 from labauto.engine.conditions import ConditionsMonitor, environment_logger
 from labauto.engine.journal import JournalError, JournalState, RunJournal, now_iso
+from labauto.engine.locks import InstrumentLocks, open_locked
 from labauto.engine.measure import measure_point
 from labauto.engine.observer import RunObserver, current_observer
 from labauto.engine.operator import current_operator
+from labauto.engine.preflight import DUT, STANDARD
 from labauto.procedure import OperatorStep, Procedure, TestPoint, load_procedure
 
 JOURNAL_NAME = "journal.jsonl"
@@ -138,8 +139,9 @@ def run_lock(run: Run) -> Iterator[None]:
 @contextmanager
 def lab_instruments(run: Run, resource_manager: Any = None,
                     check_identities: IdentityCheck | None = None) -> Iterator[tuple[Any, Any]]:
-    """Open DUT and standard (a meter and a source, in either order), identity-checked; record
-    who they are; always leave them safe.
+    """Open DUT and standard (a meter and a source, in either order), identity-checked, under
+    the instrument locks (see :mod:`labauto.engine.locks`); record who they are; always leave
+    them safe, then unlock.
 
     ``check_identities`` (e.g. the lab's register of reference standards) may refuse the
     instruments before anything is measured.  On a resumed run the DUT and standard must be the
@@ -147,12 +149,12 @@ def lab_instruments(run: Run, resource_manager: Any = None,
     journal.
     """
     with ExitStack() as stack:
-        dut = stack.enter_context(open_instrument(
-            run.settings.dut_resource, run.procedure.dut_model,
-            timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager))
-        standard = stack.enter_context(open_instrument(
-            run.settings.standard_resource, run.procedure.standard_model,
-            timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager))
+        locks = stack.enter_context(InstrumentLocks(run.run_id))   # released after both are safe
+        dut = open_locked(stack, locks, DUT, run.settings.dut_resource, run.procedure.dut_model,
+                          timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager)
+        standard = open_locked(stack, locks, STANDARD, run.settings.standard_resource,
+                               run.procedure.standard_model, timeout_ms=run.settings.timeout_ms,
+                               resource_manager=resource_manager)
         identities = {"item": dut.identity, "reference": standard.identity}
         if check_identities is not None:
             check_identities(identities)
@@ -228,7 +230,8 @@ def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_i
             record = run.state().points.get(point.id)
             attempt = record.next_attempt if record else 1
             measure_point(point, meter, source, run.journal, attempt,
-                          settle_scale=run.settings.settle_scale, sleep=sleep, observer=obs)
+                          settle_scale=run.settings.settle_scale, sleep=sleep, observer=obs,
+                          plausibility_limit=run.procedure.plausibility_limit)
             monitor.poll(f"after {point.id}")
         monitor.poll("end")
 

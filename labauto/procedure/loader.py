@@ -22,6 +22,7 @@ from labauto.instruments import (FunctionSpec, InstrumentModel, RangeSpec, load_
                                  setting_word)
 from labauto.procedure.contributions import Contribution, parse_contribution
 from labauto.procedure.model import OperatorStep, Procedure, TestPoint
+from labauto.engine.plausibility import DEFAULT_LIMIT
 from labauto.procedure.schema import Invalid, ProcedureError, Problems, check_keys, quantity, text
 from labauto.units import Q_
 from labauto.yamlsource import PathKey, load
@@ -38,6 +39,7 @@ TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference")
 META_REQUIRED = ("id", "title", "version", "method")
 META_OPTIONAL = ("description",)
 SETTINGS_REQUIRED = ("readings", "settle_time")
+SETTINGS_OPTIONAL = ("plausibility_limit",)
 POINT_REQUIRED = ("range", "nominal")
 POINT_OPTIONAL = ("id", "function", "frequency", "settings", "readings", "settle_time")
 STEP_KEYS = ("step",)
@@ -119,7 +121,9 @@ def _load(path: Path) -> Procedure:
         id=meta["id"], title=meta["title"], version=meta["version"], method=meta["method"],
         description=meta.get("description", ""), path=path, sha256=doc.sha256,
         function=default_fn or points[0].function, dut_model=dut, standard_model=standard,
-        settings={k: v for k, v in settings.items() if k not in SETTINGS_REQUIRED},
+        settings={k: v for k, v in settings.items()
+                  if k not in SETTINGS_REQUIRED + SETTINGS_OPTIONAL},
+        plausibility_limit=settings.get("plausibility_limit", DEFAULT_LIMIT),
         readings=settings["readings"], settle_time=settings["settle_time"], decision_rule=rule,
         contributions=contributions, points=tuple(points), measurement_model=model_name)
 
@@ -261,7 +265,8 @@ def _settings(problems: Problems, data: Any, dut: InstrumentModel | None,
     offered = _offered_settings(dut, standard) if direction else \
         set(data if isinstance(data, dict) else ())     # instruments unknown: check them later
     check_keys(problems, ("settings",), data, "the 'settings' section",
-               required=SETTINGS_REQUIRED, optional=tuple(sorted(offered)))
+               required=SETTINGS_REQUIRED,
+               optional=SETTINGS_OPTIONAL + tuple(sorted(offered)))
     out: dict[str, Any] = {}
     for key, parse in (("readings", _readings), ("settle_time", _settle_time)):
         try:
@@ -276,6 +281,11 @@ def _settings(problems: Problems, data: Any, dut: InstrumentModel | None,
         out[key] = value
     if any(k not in out for k in SETTINGS_REQUIRED):
         raise Invalid("settings")
+    limit = data.get("plausibility_limit", DEFAULT_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+        raise problems.fail(("settings", "plausibility_limit"),
+                            f"plausibility_limit must be a positive number of tolerances, not {limit!r}")
+    out["plausibility_limit"] = float(limit)
     return out
 
 

@@ -112,6 +112,7 @@ class Procedure:
     contributions: tuple[Contribution, ...]
     points: tuple[TestPoint, ...]
     description: str = ""
+    plausibility_limit: float = 10.0  # a reading this many tolerances from nominal is a fault
     measurement_model: str = "error of indication"    # labauto.models name
     reference: str = "specification"                   # how the standard's value is known
     reference_certificate: Any = None                  # labauto.models.reference.Certificate
@@ -164,7 +165,8 @@ class Procedure:
             "direction": self.direction, "measurement_model": self.measurement_model,
             "reference": self.reference,
             "settings": {**{k: _setting(v) for k, v in self.settings.items()},
-                         "readings": self.readings, "settle_time": q_to_dict(self.settle_time)},
+                         "readings": self.readings, "settle_time": q_to_dict(self.settle_time),
+                         "plausibility_limit": self.plausibility_limit},
             "decision_rule": self.decision_rule.to_dict(),
             "contributions": [c.to_dict() for c in self.contributions],
             "points": [p.to_dict() for p in self.points],

@@ -78,9 +78,11 @@ def test_killed_run_resumes_without_remeasuring(quick_procedure, tmp_path, priva
         assert not state.ended
         lines_before = journal_path.read_text().splitlines()
 
+        # the lab has realistic timing: the output must settle (with no settle time the first
+        # reading at -10 V was taken mid-slew, -6.7 V, and is stopped as a measurement fault)
         outcome = run_calibration(quick_procedure, dut_resource=res["dmm"],
                                   standard_resource=res["calibrator"],
-                                  resume_folder=journal_path.parent, settle_scale=0.0,
+                                  resume_folder=journal_path.parent, settle_scale=0.5,
                                   out_dir=tmp_path / "certificates", publish=False)
     final = RunJournal(journal_path).read()
     procedure = load_procedure(quick_procedure)

@@ -104,3 +104,51 @@ def test_instrument_error_is_not_retried(prefect_harness, tmp_path):
     first = load_procedure(QUICK).points[0].id
     assert len(journal.points[first].attempts) == 1     # permanent error: no retry
     assert "-222" in journal_path.read_text()
+
+
+_PROBE = """
+import sys
+from labauto.engine.locks import InstrumentBusy, InstrumentLocks
+for resource in sys.argv[1:]:
+    try:
+        with InstrumentLocks("PROBE", timeout_s=0) as locks:
+            locks.acquire_resource(resource, "probe")
+        print("free")
+    except InstrumentBusy as exc:
+        print("busy", exc)
+"""
+
+
+def test_the_flow_holds_the_instrument_locks_between_its_tasks(prefect_harness, tmp_path,
+                                                                monkeypatch):
+    # Each measure task reopens the instruments; between two tasks another run (another
+    # process) must still find them locked by this flow run, not free to grab.
+    import subprocess
+    import sys
+
+    import flows.calibrate as flow_module
+    from flows.calibrate import calibrate
+
+    probes: list[str] = []
+    original = flow_module.measure_points
+
+    def measure_then_probe(run, point_ids, **kwargs):
+        original(run, point_ids, **kwargs)        # the task's instruments are safe and closed now
+        if not probes:
+            out = subprocess.run([sys.executable, "-c", _PROBE, run.settings.dut_resource,
+                                  run.settings.standard_resource], capture_output=True, text=True,
+                                 timeout=60, cwd=ROOT)
+            probes.extend(out.stdout.splitlines() or [out.stderr])
+
+    monkeypatch.setattr(flow_module, "measure_points", measure_then_probe)
+    with SimulatedLab(seed=11, latency="zero") as lab:
+        state = calibrate(str(QUICK), lab.resources["dmm"], lab.resources["calibrator"],
+                          runs_dir=str(tmp_path / "runs"), out_dir=str(tmp_path / "certs"),
+                          settle_scale=0.0, timeout_ms=5000, publish=False, return_state=True)
+        after = subprocess.run([sys.executable, "-c", _PROBE, lab.resources["dmm"],
+                                lab.resources["calibrator"]], capture_output=True, text=True,
+                               timeout=60, cwd=ROOT).stdout.splitlines()
+    assert state.is_completed(), state
+    run_id = state.result()["run_id"]
+    assert len(probes) == 2 and all(p.startswith("busy") and f"run {run_id} " in p for p in probes), probes
+    assert after == ["free", "free"], "the locks are released when the flow run ends"

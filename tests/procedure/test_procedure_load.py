@@ -136,7 +136,8 @@ def test_to_dict_is_json(full):
     d = json.loads(json.dumps(full.to_dict()))
     assert d["id"] == "KS34465A-DCV" and d["dut"] == "keysight_34465a"
     assert d["settings"] == {"nplc": 10.0, "autozero": True, "readings": 6,
-                             "settle_time": {"value": 1, "unit": "s"}}
+                             "settle_time": {"value": 1, "unit": "s"},
+                             "plausibility_limit": 10.0}
     assert d["decision_rule"]["name"] == "simple-acceptance"
     assert d["contributions"][0] == {"name": "thermal_emf",
                                      "label": "thermal EMFs in the connections",
