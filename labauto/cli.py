@@ -39,7 +39,9 @@ app.add_typer(risk_app, name="risk", help="Decision risks (JCGM 106): global R_C
 app.add_typer(platform_app, name="platform", help="The NQI sharing platform reference server.")
 app.add_typer(publish_app, name="publish", help="Publish certificates through the durable outbox.")
 
-console = Console()
+# on a terminal rich wraps long lines at its width; in a pipe or a file (no terminal: rich
+# assumes 80 columns) a message is written whole, so a label and its path stay on one line
+console = Console(soft_wrap=not sys.stdout.isatty())
 
 
 def _quiet_prefect() -> None:
@@ -47,6 +49,8 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+    # the embedded server needs more than the default 20 s on a busy 2-core machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 def _sigterm_as_interrupt() -> None:

@@ -1,4 +1,5 @@
-"""Rich progress display of a calibration run: one bar per test point (readings taken / N)."""
+"""Rich progress display of a calibration run: one bar per test point (readings taken / N) and
+the running mean of the point's readings, the value the results table reports."""
 from __future__ import annotations
 
 from typing import Any
@@ -14,9 +15,10 @@ class RichRunObserver:
     def __init__(self, console: Console | None = None):
         self.progress = Progress(
             TextColumn("{task.fields[point]:<22}"), BarColumn(bar_width=28), MofNCompleteColumn(),
-            TextColumn("{task.fields[last]:>18}"), TextColumn("{task.fields[status]}"),
+            TextColumn("{task.fields[last]:>23}"), TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(), console=console or Console(), transient=False)
         self._tasks: dict[str, Any] = {}
+        self._values: dict[str, list[pint.Quantity]] = {}
 
     def __enter__(self) -> "RichRunObserver":
         self.progress.start()
@@ -34,10 +36,14 @@ class RichRunObserver:
     def point_started(self, point: Any, attempt: int) -> None:
         t = self._task(point)
         self.progress.reset(t, total=point.readings)
+        self._values[point.id] = []          # a new attempt starts a new mean
         self.progress.update(t, status="measuring" if attempt == 1 else f"attempt {attempt}")
 
     def reading(self, point: Any, index: int, value: pint.Quantity) -> None:
-        self.progress.update(self._task(point), completed=index + 1, last=f"{value:.8g~P}")
+        values = self._values.setdefault(point.id, [])
+        values.append(value.to(point.nominal.units))
+        mean = sum(values[1:], values[0]) / len(values)
+        self.progress.update(self._task(point), completed=index + 1, last=f"mean {mean:.8g~P}")
 
     def point_finished(self, point: Any) -> None:
         self.progress.update(self._task(point), status="[green]done")

@@ -1,0 +1,110 @@
+"""What a technician sees when a run cannot start, is interrupted, or is piped into a file:
+pre-flight errors before Prefect starts (one message, exit 2, no run folder), the interrupt
+message with the real run folder, whole lines in a pipe, and a progress display of the mean."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from typer.testing import CliRunner
+
+from labauto.cli import app
+from labauto.sim import SimulatedLab
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def test_a_bad_procedure_is_refused_before_prefect_starts(quick_procedure, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    text = quick_procedure.read_text().replace("readings: 5", "readings: 1")
+    bad.write_text(text)
+    line = text.splitlines().index("  readings: 1") + 1
+    with SimulatedLab(seed=20, latency="zero") as lab:
+        result = runner.invoke(app, ["run", str(bad), "--dut", lab.resources["dmm"], "--standard",
+                                     lab.resources["calibrator"], "--workdir", str(tmp_path / "w")],
+                               env={"COLUMNS": "250"})
+    out = result.output
+    assert result.exit_code == 2, out
+    assert f"bad.yaml:{line}:" in out and "readings must be at least 2" in out
+    assert "Traceback" not in out and "Prefect" not in out       # the flow never started
+    assert "nothing was measured; no run was started" in out
+    assert not (tmp_path / "w" / "runs").exists() or not list((tmp_path / "w" / "runs").iterdir())
+
+
+def test_an_unreachable_instrument_is_refused_before_prefect_starts(quick_procedure, tmp_path):
+    with SimulatedLab(seed=21, latency="zero") as lab:
+        dead = "TCPIP0::127.0.0.1::1::SOCKET"           # nothing listens on port 1
+        result = runner.invoke(app, ["run", str(quick_procedure), "--dut", lab.resources["dmm"],
+                                     "--standard", dead, "--workdir", str(tmp_path / "w"),
+                                     "--timeout-ms", "2000"], env={"COLUMNS": "250"})
+        assert lab.calibrator_state()["history"] == []
+    out = result.output
+    assert result.exit_code == 2, out
+    assert dead in out and "Traceback" not in out and "Prefect" not in out
+    assert not list((tmp_path / "w").glob("runs/*")), "a failed start leaves no run folder"
+
+
+def test_the_interrupt_message_names_the_real_run_folder(quick_procedure, tmp_path, monkeypatch):
+    import labauto.calibration as calibration
+
+    def interrupted(run, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(calibration, "measure_points", interrupted)
+    with SimulatedLab(seed=22, latency="zero") as lab:
+        result = runner.invoke(app, ["run", str(quick_procedure), "--dut", lab.resources["dmm"],
+                                     "--standard", lab.resources["calibrator"], "--workdir",
+                                     str(tmp_path / "w"), "--no-prefect", "--no-publish"],
+                               env={"COLUMNS": "300"})
+    assert result.exit_code == 130, result.output
+    folder = next((tmp_path / "w" / "runs").iterdir())
+    assert f"labauto resume {folder}`" in result.output
+    assert "RUN_FOLDER" not in result.output
+
+
+def test_piped_output_keeps_labels_and_paths_on_one_line(quick_procedure, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update(LABAUTO_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
+    workdir = tmp_path / "a-rather-long-working-folder-name" / "for-this-technician"
+    with SimulatedLab(seed=23, latency="zero") as lab:
+        proc = subprocess.run([sys.executable, "-m", "labauto.cli", "run", str(quick_procedure),
+                               "--dut", lab.resources["dmm"], "--standard", lab.resources["calibrator"],
+                               "--workdir", str(workdir), "--no-prefect", "--no-publish",
+                               "--settle-scale", "0"],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.splitlines()
+    run_folder = next((workdir / "runs").iterdir())
+    assert f"Run journal: {run_folder}" in lines, proc.stdout
+    pdf = next(workdir.glob("certificates/*/certificate.pdf"))
+    assert any(line.strip() == f"pdf      {pdf}" for line in lines), proc.stdout
+    assert any(line.startswith("pre-flight checks passed:") and line.endswith(
+        f"instruments locked for run {run_folder.name}") for line in lines), proc.stdout
+
+
+class _Point:
+    id, readings = "DCV-10V-+10V", 3
+
+    def __init__(self):
+        from labauto.units import Q_
+        self.nominal = Q_(10, "V")
+
+
+def test_the_progress_display_shows_the_running_mean():
+    from labauto.progress import RichRunObserver
+    from labauto.units import Q_
+
+    console = Console(record=True, width=120, force_terminal=False)
+    point = _Point()
+    with RichRunObserver(console) as obs:
+        obs.point_started(point, 1)
+        for i, v in enumerate((10.00001, 10.00003, 10.00005)):
+            obs.reading(point, i, Q_(v, "V"))
+        obs.point_finished(point)
+    text = console.export_text()
+    assert "mean 10.00003 V" in text and "10.00005" not in text
