@@ -5,7 +5,10 @@ Prefect flow (embedded ephemeral server; its start-up is reported separately), a
 framework's per-point overhead with the instrument dwell time per point measured on the
 realistic-timing lab (NPLC x 20 ms per reading, autozero, settle time).
 
-    .venv/bin/python benchmarks/bench_calibration.py [--points 30] [--realistic-points 3]
+    .venv/bin/python benchmarks/bench_calibration.py [--points 30] [--realistic-points 3] [--repeat 5]
+
+Every figure is a range over --repeat runs (min-max, median); the overhead ratio divides the
+flow's median time per point by the realistic lab's median time per point, both from this run.
 """
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
 
 from labauto.sim import SimulatedLab  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import report  # noqa: E402
 
 BASE_PROCEDURE = ROOT / "procedures" / "keysight_34465a_dcv.yaml"
 # 30 points over the five ranges: 6 per range (0, ±10 %, ±50 %, +100 % of range)
@@ -74,20 +80,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--points", type=int, default=30)
     ap.add_argument("--realistic-points", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5, help="runs per figure")
     args = ap.parse_args()
+    report.header("")
     tmp = Path(tempfile.mkdtemp(prefix="labauto-bench-"))
     os.environ["LABAUTO_HOME"] = str(tmp / "home")
     proc = make_procedure(args.points, tmp)
     from labauto.procedure import load_procedure
 
     p = load_procedure(proc)
-    n_read = sum(pt.readings for pt in p.points)
-    print(f"procedure: {len(p.points)} points, {n_read} readings, NPLC {p.nplc}, autozero {p.autozero}")
+    n, n_read = len(p.points), sum(pt.readings for pt in p.points)
+    print(f"procedure: {n} points, {n_read} readings, NPLC {p.nplc}, autozero {p.autozero}")
+    per_point = lambda ts: [1e3 * t / n for t in ts]  # noqa: E731
 
     with SimulatedLab(seed=7, latency="zero") as lab:
         run_engine(proc, lab, tmp / "warm", 0.0)            # imports, first-use caches
-        t_engine = statistics.median(run_engine(proc, lab, tmp / f"e{i}", 0.0) for i in range(3))
-    print(f"zero-latency lab, plain engine : total {t_engine:7.3f} s  per point {1e3 * t_engine / len(p.points):7.2f} ms"
+        t_engine = [run_engine(proc, lab, tmp / f"e{i}", 0.0) for i in range(args.repeat)]
+    print(f"zero-latency lab, plain engine : per point {report.span(per_point(t_engine), '{:.1f}', 'ms')}"
           "  (incl. evaluation + certificate)")
 
     from prefect.testing.utilities import prefect_test_harness
@@ -97,21 +106,24 @@ def main() -> None:
         t_start = time.perf_counter() - t0
         with SimulatedLab(seed=7, latency="zero") as lab:
             run_flow(proc, lab, tmp / "fwarm")
-            t_flow = statistics.median(run_flow(proc, lab, tmp / f"f{i}") for i in range(2))
-    print(f"zero-latency lab, Prefect flow : total {t_flow:7.3f} s  per point {1e3 * t_flow / len(p.points):7.2f} ms"
+            t_flow = [run_flow(proc, lab, tmp / f"f{i}") for i in range(args.repeat)]
+    print(f"zero-latency lab, Prefect flow : per point {report.span(per_point(t_flow), '{:.1f}', 'ms')}"
           f"  (+ {t_start:.1f} s ephemeral server start, once per process)")
-    prefect_overhead = (t_flow - t_engine) / len(p.points)
-    print(f"Prefect overhead per point     : {1e3 * prefect_overhead:7.2f} ms")
+    overhead = [(f - e) / n * 1e3 for f, e in zip(sorted(t_flow), sorted(t_engine))]
+    print(f"Prefect overhead per point     : {report.span(overhead, '{:.1f}', 'ms')} (flow - engine, "
+          "runs paired by rank)")
 
     # instrument dwell time per point on the realistic lab, measured on a few points
     real_proc = make_procedure(args.realistic_points, tmp / "r")
     with SimulatedLab(seed=7, latency="realistic") as lab:
-        t_real = run_engine(real_proc, lab, tmp / "real", 1.0)
-    dwell = t_real / args.realistic_points
-    framework_per_point = t_flow / len(p.points)
-    print(f"realistic lab, plain engine    : {dwell:7.3f} s per point (instrument dwell: settle + readings)")
-    print(f"framework overhead / dwell     : {100 * framework_per_point / dwell:6.2f} %  "
-          f"(Prefect flow per point on the zero-latency lab / realistic time per point)")
+        t_real = [run_engine(real_proc, lab, tmp / f"real{i}", 1.0) for i in range(max(1, args.repeat // 2))]
+    dwell = [t / args.realistic_points for t in t_real]
+    print(f"realistic lab, plain engine    : {report.span(dwell, '{:.3f}', 's')} per point (instrument "
+          "dwell: settle + readings)")
+    ratio = 100 * statistics.median(t_flow) / n / statistics.median(dwell)
+    print(f"framework overhead / dwell     : {ratio:6.2f} %  (median Prefect-flow time per point on the "
+          "zero-latency lab / median realistic time per point, same run)")
+    report.footer()
 
 
 if __name__ == "__main__":

@@ -1,12 +1,17 @@
 """Benchmark of the reference NQI platform: ingest rate of signed DCCs and verify latency.
 
-    .venv/bin/python benchmarks/bench_platform.py [--db URL] [--ingest 600] [--store 100000]
-                                                  [--workers 1,2] [--clients 4]
+    .venv/bin/python benchmarks/bench_platform.py [--db URL] [--ingest 600] [--repeat 5]
+                                                  [--store 100000] [--workers 1,2] [--clients 4]
 
+0. Stages: the publish pipeline in this process, stage by stage (parse, XSD, Schematron,
+   signature, facts, DB write), thread CPU ms per document, so each stage's figure stays
+   meaningful when another changes (and does not count other processes' load).
 1. Ingest: N distinct DCCs (PTB's valid.xml with new ids, XAdES-signed by a CA-issued lab key)
    are published over HTTP on loopback by 4 concurrent clients to the server in its own
-   process(es), once per --workers count (a fresh store each time); prints documents/s (goal
-   >= 200/s on SQLite).  Signing happens before the clock starts.
+   process(es), --repeat times per --workers count (a fresh store each time); prints the range
+   of documents/s (goal >= 200/s on SQLite) and of the server's CPU time per publication.
+   Signing happens before the clock starts.  SQLite runs with synchronous=FULL in WAL mode:
+   every acknowledged publication is fsynced (it survives a process crash and a power loss).
 2. Verify: the store is filled to --store certificates by bulk inserts through the DB layer,
    then GET /api/v1/certificates/{id} (and /verify?sha256=) for random stored ids over HTTP;
    prints p50/p99 latency (goal p99 <= 20 ms with 1e5 certificates).
@@ -40,6 +45,9 @@ from labauto.platform.server.db import Database  # noqa: E402
 from labauto.platform.server.models import CertificateRecord, ItemIdentifier, Lab  # noqa: E402
 from labauto.platform.server.testing import ServerProcess, register_lab  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import report  # noqa: E402
+
 NS = {"dcc": DCC_NS}
 
 
@@ -59,6 +67,56 @@ def make_docs(n: int, key_pem: bytes, cert_pem: bytes, prefix: str = "BENCH") ->
         template.find("dcc:administrativeData/dcc:coreData/dcc:uniqueIdentifier", NS).text = f"{prefix}-{i:06d}"
         docs.append(sign_dcc(etree.tostring(template, xml_declaration=True, encoding="UTF-8"), key_pem, cert_pem))
     return docs
+
+
+STAGES = ("parse", "XSD", "Schematron", "signature", "facts", "DB write")
+
+
+def bench_stages(docs: list[bytes], key_cert_pem: bytes, database_url: str) -> dict[str, list[float]]:
+    """The publish pipeline in this process, one document at a time, stage by stage (the stages
+    of ``publishing.admit_submission`` + ``publishing.store`` as the server runs them); returns the
+    CPU time of this thread per document and stage in ms (thread CPU time: what another
+    engineer's test run on the same cores takes does not count) and the wall time of the DB
+    write (it waits for fsync)."""
+    from labauto.certificate.signing import verify_dcc
+    from labauto.platform.server import dcc as admission, publishing
+    from labauto.platform.server.db import migrate
+    from labauto.platform.server.service import LabRef, register_lab as register
+
+    schemas = admission.SchemaRegistry(dcc_dir() / "schema")
+    migrate(database_url)
+    db = Database(database_url)
+    with db.write() as s:
+        lab = register(s, "Stage Lab", "D-K-STAGE", key_cert_pem.decode())
+        ref = LabRef(lab.id, lab.name)
+    out: dict[str, list[float]] = {k: [] for k in STAGES + ("DB write (wall)",)}
+    clock = time.thread_time
+    try:
+        for dcc in docs:
+            t0 = clock()
+            root = admission.parse_well_formed(dcc)
+            t1 = clock()
+            version = schemas.validate(root)
+            t2 = clock()
+            admission.check_rules(root)
+            t3 = clock()
+            sig = verify_dcc(root)
+            t4 = clock()
+            facts = admission.extract_facts(sig.signed_root, version)
+            t5 = clock()
+            w0 = time.perf_counter()
+            db.write_grouped(lambda conn: publishing.store(conn, ref, dcc, admission.Admitted(root, facts, sig)))
+            t6, w1 = clock(), time.perf_counter()
+            for k, a, b in zip(STAGES, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6)):
+                out[k].append((b - a) * 1000)
+            out["DB write (wall)"].append((w1 - w0) * 1000)
+        if not out:                   # the store held enough already: verify the stored ones
+            with db.read() as s:
+                out = [tuple(r) for r in s.execute(CertificateRecord.__table__.select().with_only_columns(
+                    CertificateRecord.certificate_id, CertificateRecord.sha256)).all()]
+    finally:
+        db.dispose()
+    return out
 
 
 def server_cpu_seconds(pid: int) -> float | None:
@@ -128,6 +186,10 @@ def bulk_fill(database_url: str, total: int, batch: int = 5000) -> list[tuple[st
                 s.execute(ItemIdentifier.__table__.insert(),
                           [dict(certificate_row_id=ids[r["certificate_id"]], issuer="manufacturer",
                                 value=r["item_serial"]) for r in rows])
+        if not out:                   # the store held enough already: verify the stored ones
+            with db.read() as s:
+                out = [tuple(r) for r in s.execute(CertificateRecord.__table__.select().with_only_columns(
+                    CertificateRecord.certificate_id, CertificateRecord.sha256)).all()]
     finally:
         db.dispose()
     return out
@@ -179,58 +241,82 @@ def ensure_postgres_database(url: str) -> None:
         admin.dispose()
 
 
+def print_stages(runs: list[dict[str, list[float]]]) -> None:
+    """Per stage: the range over runs of the per-run median (ms per document)."""
+    print("per-stage breakdown, in-process, one document at a time (thread CPU ms per document: "
+          "range over runs of each run's median):")
+    total = []
+    for k in runs[0]:
+        medians = [statistics.median(r[k]) for r in runs]
+        print(f"  {k:16s} {report.span(medians, '{:.2f}', 'ms')}")
+    for r in runs:
+        total.append(sum(statistics.median(r[k]) for k in STAGES))
+    print(f"  {'sum (CPU)':16s} {report.span(total, '{:.2f}', 'ms')} -> at most "
+          f"{1000 / max(total):.0f}-{1000 / min(total):.0f} publications per CPU-second")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", help="database URL of an empty database, created if PostgreSQL does not have it "
                                  "(default: SQLite files in a temp folder)")
     ap.add_argument("--ingest", type=int, default=600, help="signed DCCs to publish per run")
+    ap.add_argument("--repeat", type=int, default=5, help="ingest runs per --workers value (ranges are printed)")
     ap.add_argument("--store", type=int, default=100_000, help="certificates in the store for verify")
     ap.add_argument("--requests", type=int, default=2000, help="verify requests (each by id and by hash)")
     ap.add_argument("--workers", default="1,2", help="server processes, one ingest run per value")
     ap.add_argument("--clients", type=int, default=4, help="concurrent publishing clients")
+    ap.add_argument("--stage-docs", type=int, default=300, help="documents per in-process stage run")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="labauto-bench-")
     workers = [int(w) for w in a.workers.split(",")]
-    if a.db and len(workers) > 1:
-        raise SystemExit("--db takes one empty database: give a single --workers value with it")
+    if a.db and (len(workers) > 1 or a.repeat > 1):
+        raise SystemExit("--db takes one empty database: give a single --workers value and --repeat 1 with it")
     backend = "SQLite" if not a.db or a.db.startswith("sqlite") else "PostgreSQL"
     if backend == "PostgreSQL":
         ensure_postgres_database(a.db)
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    report.header("")
     ca = CertificateAuthority.create("bench CA")
     keys = ca.issue("Bench Lab")
     admin = secrets.token_urlsafe(16)
-    for run, n_workers in enumerate(workers):
-        t0 = time.perf_counter()
-        docs = make_docs(a.ingest, keys.key_pem, keys.cert_pem, prefix=f"BENCH{run}")
-        print(f"signed {len(docs)} DCCs (XAdES, {len(docs[0])} bytes each) in {time.perf_counter() - t0:.1f} s "
-              f"({len(docs) / (time.perf_counter() - t0):.0f}/s signing)")
-        url = a.db or f"sqlite:///{tmp}/platform-{run}.sqlite3"
-        last = run == len(workers) - 1
-        # the server runs in its own process(es), as deployed, so the clients do not share its GIL
-        with ServerProcess(url, dcc_dir() / "schema", admin_token=admin, workers=n_workers) as server:
-            base = server.base_url
-            token = register_lab(base, admin, "Bench Lab", "D-K-0", keys.cert_pem)
-            cpu0 = server_cpu_seconds(server.proc.pid)
-            rate = bench_ingest(base, token, docs, workers=a.clients)
-            cpu1 = server_cpu_seconds(server.proc.pid)
-            print(f"ingest: {rate:.0f} signed DCCs/s over HTTP, {a.clients} clients, {n_workers} server "
-                  f"process{'es' if n_workers > 1 else ''}, {backend} (goal >= 200/s on SQLite)")
-            if cpu0 is not None and cpu1 is not None:
-                per = (cpu1 - cpu0) / len(docs) * 1000
-                print(f"        server CPU per publication {per:.2f} ms ({1000 / per:.0f} publications per "
-                      "CPU-second of the server process(es); depends less on other load than the rate)")
-            if not last:
-                continue
-            t0 = time.perf_counter()
-            targets = bulk_fill(url, a.store)
-            print(f"bulk-filled the store to {a.store} certificates in {time.perf_counter() - t0:.1f} s")
-            res = bench_verify(base, targets, a.requests)
-            print(f"verify by id   ({a.requests} requests, {a.store} stored, {backend}): p50 {res['id_p50']:.2f} ms, "
-                  f"p99 {res['id_p99']:.2f} ms (goal p99 <= 20 ms)")
-            print(f"verify by hash ({a.requests} requests, {a.store} stored, {backend}): p50 {res['hash_p50']:.2f} ms, "
-                  f"p99 {res['hash_p99']:.2f} ms")
-    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+    t0 = time.perf_counter()
+    docs = make_docs(a.ingest, keys.key_pem, keys.cert_pem, prefix="BENCH")
+    print(f"signed {len(docs)} DCCs (XAdES, {len(docs[0])} bytes each) in {time.perf_counter() - t0:.1f} s")
+    if not a.db and a.stage_docs > 0:
+        stage_runs = [bench_stages(docs[:a.stage_docs], keys.cert_pem, f"sqlite:///{tmp}/stages-{i}.sqlite3")
+                      for i in range(a.repeat)]
+        print_stages(stage_runs)
+
+    for n_workers in workers:
+        rates, cpu = [], []
+        for run in range(a.repeat):
+            # each run publishes the same documents into a fresh store
+            url = a.db or f"sqlite:///{tmp}/platform-{n_workers}-{run}.sqlite3"
+            # the server runs in its own process(es), as deployed, so the clients do not share its GIL
+            with ServerProcess(url, dcc_dir() / "schema", admin_token=admin, workers=n_workers) as server:
+                base = server.base_url
+                token = register_lab(base, admin, "Bench Lab", "D-K-0", keys.cert_pem)
+                cpu0 = server_cpu_seconds(server.proc.pid)
+                rates.append(bench_ingest(base, token, docs, workers=a.clients))
+                cpu1 = server_cpu_seconds(server.proc.pid)
+                if cpu0 is not None and cpu1 is not None:
+                    cpu.append((cpu1 - cpu0) / len(docs) * 1000)
+                last = n_workers == workers[-1] and run == a.repeat - 1
+                if last:
+                    t0 = time.perf_counter()
+                    targets = bulk_fill(url, a.store)
+                    print(f"bulk-filled the store to {a.store} certificates in {time.perf_counter() - t0:.1f} s")
+                    res = bench_verify(base, targets, a.requests)
+        procs = f"{n_workers} server process{'es' if n_workers > 1 else ''}"
+        print(f"ingest, {procs}, {backend}, {a.clients} clients over HTTP, {len(docs)} signed DCCs per run: "
+              f"{report.span(rates, '{:.0f}', '/s')} (goal >= 200/s on SQLite with 1 process)")
+        if cpu:
+            print(f"        server CPU per publication {report.span(cpu, '{:.2f}', 'ms')}")
+    print(f"verify by id   ({a.requests} requests, {a.store} stored, {backend}): p50 {res['id_p50']:.2f} ms, "
+          f"p99 {res['id_p99']:.2f} ms (goal p99 <= 20 ms)")
+    print(f"verify by hash ({a.requests} requests, {a.store} stored, {backend}): p50 {res['hash_p50']:.2f} ms, "
+          f"p99 {res['hash_p99']:.2f} ms")
+    report.footer()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@
         y = x1*x2 + x3*x4 + ... + x49*x50
     labauto vs GTC vs suncal.  Goal: labauto at least as fast as GTC.
 
-Timing is best of N wall-clock runs (time.perf_counter) in one process.  For labauto the LPU
+Timing: N wall-clock runs (time.perf_counter) in one process; printed as median (min, max);
+a ratio to GTC compares medians measured in the same process, one after the other.  For labauto the LPU
 figure is given twice: building the Model from its equation text plus gum() and the budget
 (the fair comparison with GTC, which has no separate build step), and gum() + budget on a
 model already built (the repeated-evaluation case, e.g. one model per calibration point).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -30,6 +32,8 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import report  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -47,17 +51,28 @@ except ImportError:  # pragma: no cover - optional comparison
     suncal = None
 
 
-def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Minimum wall time of ``repeat`` calls, and the last result."""
-    best, result = math.inf, None
+class Timing(float):
+    """The median of repeated wall times (a float, so ratios compare medians), with the range."""
+
+    def __new__(cls, times: list[float]) -> "Timing":
+        t = super().__new__(cls, statistics.median(times))
+        t.times = sorted(times)
+        return t
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> tuple[Timing, Any]:
+    """Wall times of ``repeat`` calls (median, with min and max), and the last result."""
+    times, result = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
         result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+        times.append(time.perf_counter() - t0)
+    return Timing(times), result
 
 
 def fmt_t(t: float) -> str:
+    if isinstance(t, Timing) and len(t.times) > 1:
+        return f"{t * 1e3:9.2f} ms (min {t.times[0] * 1e3:.2f}, max {t.times[-1] * 1e3:.2f})"
     return f"{t * 1e3:9.2f} ms"
 
 
@@ -247,12 +262,12 @@ def bench_lpu(repeat: int, suncal_runs: int) -> None:
         t_sc, res = best_of(suncal_lpu, suncal_runs)
         u_sc = float(res.uncertainty["y"])
         print(f"  suncal   Model() + calculate_gum()   {fmt_t(t_sc)}   u(y) = {u_sc:.9f} V²  "
-              f"nu_eff = {float(res.degf['y']):.1f}   (best of {suncal_runs}; symbolic, sympy)")
+              f"nu_eff = {float(res.degf['y']):.1f}   (median of {suncal_runs}; symbolic, sympy)")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=7, help="best of N runs (default 7)")
+    ap.add_argument("--repeat", type=int, default=7, help="runs per figure (default 7)")
     ap.add_argument("--trials", type=int, default=10 ** 6, help="Monte Carlo trials (default 1e6)")
     ap.add_argument("--suncal-lpu-runs", type=int, default=1,
                     help="runs of suncal's 50-input GUM, ~2 min each (default 1; 0 skips)")
@@ -260,10 +275,13 @@ def main(argv: list[str] | None = None) -> None:
     versions = [f"python {platform.python_version()}", f"numpy {np.__version__}"]
     versions.append(f"GTC {GTC.version}" if GTC is not None else "GTC missing")
     versions.append(f"suncal {suncal.version.__version__}" if suncal is not None else "suncal missing")
-    print("labauto uncertainty benchmark -- " + ", ".join(versions) + f"; best of {args.repeat}")
+    report.header("")
+    print("labauto uncertainty benchmark -- " + ", ".join(versions) + f"; median (min, max) of "
+          f"{args.repeat} runs")
     bench_mc(args.repeat, args.trials)
     print()
     bench_lpu(args.repeat, args.suncal_lpu_runs)
+    report.footer()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from labauto.certificate.verify_cli import app as dcc_app
 from labauto.drivers.cli import app as instruments_app
 from labauto.errors import LabautoError
 from labauto.platform.cli import app as platform_app
@@ -38,6 +39,7 @@ app.add_typer(uncertainty_app, name="uncertainty", help="Evaluate measurement mo
 app.add_typer(risk_app, name="risk", help="Decision risks (JCGM 106): global R_C/R_P, guard bands.")
 app.add_typer(platform_app, name="platform", help="The NQI sharing platform reference server.")
 app.add_typer(publish_app, name="publish", help="Publish certificates through the durable outbox.")
+app.add_typer(dcc_app, name="dcc", help="Check DCC files: schema, PTB's rules, signature, trust chain.")
 
 # on a terminal rich wraps long lines at its width; in a pipe or a file (no terminal: rich
 # assumes 80 columns) a message is written whole, so a label and its path stay on one line

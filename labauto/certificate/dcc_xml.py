@@ -100,11 +100,17 @@ def _date(iso: str) -> str:
     return iso[:10]
 
 
-def _admin(root, r: CalibrationResult) -> None:
-    adm = _sub(root, _d("administrativeData"))
-    sw = _sub(_sub(adm, _d("dccSoftware")), _d("software"))
+def _software(parent) -> None:
+    """labauto as a ``dcc:software`` of ``parent`` (a softwareListType: dccSoftware, usedSoftware)."""
+    sw = _sub(parent, _d("software"))
     _text(sw, "name", "labauto")
     _sub(sw, _d("release"), f"v{labauto.__version__}")   # PTB's release format: a letter first
+    _sub(sw, _d("type"), "application")
+
+
+def _admin(root, r: CalibrationResult) -> None:
+    adm = _sub(root, _d("administrativeData"))
+    _software(_sub(adm, _d("dccSoftware")))
 
     core = _sub(adm, _d("coreData"))
     _sub(core, _d("countryCodeISO3166_1"), r.country)
@@ -288,6 +294,9 @@ def build_dcc(result: CalibrationResult) -> bytes:
     m = _sub(um, _d("usedMethod"), refType="basic_uncertainty")
     _text(m, "name", "Expanded uncertainty", "en")
     _sub(m, _d("norm"), "JCGM 100:2008")
+    # the software that drove the instruments and evaluated the results, for every result of
+    # this measurementResult (PTB's dcc.sch warns when a result declares no usedSoftware)
+    _software(_sub(mr, _d("usedSoftware")))
     mes = _sub(mr, _d("measuringEquipments"))
     for e in r.standards:
         _equipment(mes, e)

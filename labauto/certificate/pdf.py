@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 from collections import OrderedDict
 from typing import Sequence
 from xml.sax.saxutils import escape
@@ -283,6 +284,19 @@ def authorisation_section(r: CalibrationResult, d: _Doc, *, dcc_sha256: str | No
     return [d.p("Authorisation", d.h2), t]
 
 
+def _limit_note(p: PointResult) -> str:
+    """`` against the acceptance limit ±AL (tolerance ±T)`` where a guard band moved the limit
+    (guarded acceptance or rejection), so that the decision can be checked from the page."""
+    tol = p.tolerance
+    al = p.acceptance_limit.to(tol.units)
+    if math.isclose(float(al.magnitude), float(tol.magnitude), rel_tol=1e-9, abs_tol=0.0):
+        return ""
+    unit, NBSP = f"{tol.units:~P}", "\u00a0"
+    return (f" against the acceptance limit ±{float(al.magnitude):.4g}{NBSP}{unit} (tolerance "
+            f"±{float(tol.magnitude):.4g}{NBSP}{unit}, guard band "
+            f"{abs(float(tol.magnitude) - float(al.magnitude)):.3g}{NBSP}{unit})")
+
+
 def budget_annex(r: CalibrationResult, d: _Doc) -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Spacer
@@ -293,7 +307,7 @@ def budget_annex(r: CalibrationResult, d: _Doc) -> list:
     for p in r.points:
         risk = []
         if p.conformance_probability is not None:
-            risk = [d.p(f"Decision {p.decision.upper()}: probability that the error lies within "
+            risk = [d.p(f"Decision {p.decision.upper()}{_limit_note(p)}: probability that the error lies within "
                         f"the tolerance p_c = {100 * p.conformance_probability:.2f} %, probability "
                         f"that this decision is wrong {100 * (p.specific_risk or 0.0):.2f} % "
                         "(JCGM 106:2012, normal distribution with u = U/k).", d.small)]

@@ -3,8 +3,8 @@
 The platform registers each lab with an X.509 certificate; the lab signs its DCCs with the
 matching private key.  This module makes the keys and certificates (for tests, the demo and
 small deployments) and answers the questions both sides ask about them: is this PEM a
-certificate or a key, what is its SHA-256 fingerprint, was it issued by that CA, is it valid
-at a given time.  It sits beside :mod:`labauto.certificate.signing`, which loads keys and
+certificate or a key, what is its SHA-256 fingerprint, does it chain (through intermediate CAs)
+to a trust anchor at a given time, is it valid at a given time.  It sits beside :mod:`labauto.certificate.signing`, which loads keys and
 certificates through it; the platform imports it from here.
 Only ``cryptography`` is used; keys are RSA (the DCC examples use RSA-SHA256).
 """
@@ -21,7 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 class PKIError(ValueError):
-    """A certificate or key is malformed, expired, or not issued by the expected CA."""
+    """A certificate or key is malformed, expired, or does not chain to a trust anchor."""
 
 
 @dataclass(frozen=True)
@@ -97,14 +97,60 @@ def check_valid_now(cert: x509.Certificate | bytes | str, at: dt.datetime | None
                        f"not at {when + ' ' if when else ''}{at:%Y-%m-%d %H:%M} UTC")
 
 
-def check_issued_by(cert_pem: bytes | str, ca_cert_pem: bytes | str) -> None:
-    """Raise :class:`PKIError` unless ``cert_pem`` is signed by the CA in ``ca_cert_pem``."""
-    cert, ca = load_certificate(cert_pem), load_certificate(ca_cert_pem)
+def load_certificates(pem: bytes | str) -> list[x509.Certificate]:
+    """Every certificate of a PEM bundle (one or more ``BEGIN CERTIFICATE`` blocks)."""
+    data = pem.encode() if isinstance(pem, str) else pem
     try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature) as exc:
-        raise PKIError(f"certificate {cert.subject.rfc4514_string()} was not issued by "
-                       f"{ca.subject.rfc4514_string()}: {exc or 'bad signature'}") from exc
+        return x509.load_pem_x509_certificates(data)
+    except (ValueError, TypeError) as exc:
+        raise PKIError(f"not a PEM X.509 certificate bundle: {exc}") from exc
+
+
+def validate_chain(cert: x509.Certificate, anchors: list[x509.Certificate], at: dt.datetime, *,
+                   intermediates: list[x509.Certificate] = ()) -> list[x509.Certificate]:
+    """The chain from ``cert`` through ``intermediates`` to one of ``anchors``, every certificate
+    valid at ``at``; :class:`PKIError` says why there is none.
+
+    Path building and checking are ``cryptography``'s (``x509.verification``, RFC 5280 with the
+    CA/Browser-Forum profile for the CA certificates: basic constraints, key usage keyCertSign,
+    path length, signatures, validity at ``at``).  The signer's own extensions are not held to
+    the Web PKI profile (a document-signing certificate needs no DNS name or TLS usage); if it
+    states a key usage, it must allow signatures (digitalSignature or contentCommitment)."""
+    from cryptography.x509.verification import (ExtensionPolicy, PolicyBuilder, Store,
+                                                VerificationError)
+
+    if not anchors:
+        raise PKIError("no trust anchor is configured")
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not (usage.digital_signature or usage.content_commitment):
+            raise PKIError(f"certificate {cert.subject.rfc4514_string()} may not sign documents "
+                           "(its key usage allows neither digitalSignature nor contentCommitment)")
+    except x509.ExtensionNotFound:
+        pass
+    verifier = (PolicyBuilder().store(Store(list(anchors))).time(at)
+                .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+                                    ee_policy=ExtensionPolicy.permit_all())
+                .build_client_verifier())
+    try:
+        return list(verifier.verify(cert, list(intermediates)).chain)
+    except VerificationError as exc:
+        names = ", ".join(a.subject.rfc4514_string() for a in anchors[:3])
+        known = {c.subject for c in [*anchors, *intermediates]}
+        reason = (f"the certificate of its issuer, {cert.issuer.rfc4514_string()}, is neither a trust "
+                  "anchor nor among the intermediate certificates given"
+                  if cert.issuer not in known and cert.issuer != cert.subject else str(exc))
+        raise PKIError(f"no valid chain from {cert.subject.rfc4514_string()} to a trust anchor "
+                       f"({names}{', ...' if len(anchors) > 3 else ''}) at {at:%Y-%m-%d %H:%M} UTC: "
+                       f"{reason}") from exc
+
+
+def registration_time(cert: x509.Certificate) -> dt.datetime:
+    """When a chain is checked for a certificate being registered: now if it is valid now, else
+    the last moment it was valid (an expired certificate still verifies what it signed in its
+    time) — a certificate not valid yet is checked at its start."""
+    now = _now()
+    return max(cert.not_valid_before_utc, min(now, cert.not_valid_after_utc))
 
 
 class CertificateAuthority:

@@ -183,6 +183,19 @@ def embedded_certificate(root: etree._Element) -> x509.Certificate | None:
     return None
 
 
+def embedded_certificates(root: etree._Element) -> list[x509.Certificate]:
+    """Every X509Certificate in the signature's KeyInfo (the signer's, then any CA certificates
+    the signer added to help build its chain)."""
+    out = []
+    for sig in _signatures(root):
+        for el in sig.iterfind(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate"):
+            try:
+                out.append(_der_certificate(base64.b64decode("".join((el.text or "").split()))))
+            except ValueError as exc:
+                raise SignatureError(f"an X509Certificate in ds:KeyInfo is not a certificate: {exc}") from exc
+    return out
+
+
 def _parse_time(text: str) -> dt.datetime:
     """An xsd:dateTime as an aware UTC datetime (no offset = UTC)."""
     text = text.strip()
@@ -231,7 +244,8 @@ def _check_references(sig: etree._Element, is_xades: bool) -> list[str]:
     return uris
 
 
-def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = None) -> VerifiedSignature:
+def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = None, *,
+               check_validity: bool = True) -> VerifiedSignature:
     """Verify the DCC's enveloped signature and return the signer (and the XAdES signing time).
 
     With ``trusted_cert_pem`` the signature must verify against that certificate (whatever the
@@ -239,6 +253,8 @@ def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = Non
     proves integrity, not identity: the caller decides whether it trusts that signer.  The
     certificate must be valid at the XAdES signing time (else now), and a signing time may not
     lie in the future.  Raises :class:`SignatureError` with the reason otherwise.
+    ``check_validity=False`` leaves the certificate's validity to the caller (a verification
+    report judges it with the whole chain, at the signing time).
     """
     root = parse_xml(xml) if isinstance(xml, bytes) else xml
     sigs = _signatures(root)
@@ -266,9 +282,12 @@ def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = Non
         raise SignatureError(f"the XAdES signing time {signing_time.isoformat()} lies in the future")
     at = signing_time or now
     try:
-        pki.check_valid_now(cert, at, when="the signing time" if signing_time else "the present time")
+        if check_validity:
+            pki.check_valid_now(cert, at, when="the signing time" if signing_time else "the present time")
     except pki.PKIError as exc:
         raise SignatureError(f"the signing {exc}") from exc
+    if not check_validity:      # signxml checks the validity too: give it a moment it holds
+        at = max(cert.not_valid_before_utc, min(at, cert.not_valid_after_utc))
     try:
         if is_xades:
             config = XAdESSignatureConfiguration(expect_references=len(uris), verification_time=at, **_ALGORITHMS)

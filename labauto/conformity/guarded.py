@@ -41,10 +41,10 @@ from labauto.units import Q_
 REFERENCE = "JCGM 106:2012"
 MODES = ("acceptance", "rejection")
 _SOURCES = {
-    "rss": "by the root-sum-square method, AL = √(TL² − U²), i.e. w = TL − √(TL² − U²)",
-    "rp10": "by the NCSLI RP-10 method, AL = min(TL, 1.25·TL − U), i.e. w = U − TL/4 for TUR < 4, "
+    "rss": "root-sum-square method, AL = √(TL² − U²), i.e. w = TL − √(TL² − U²)",
+    "rp10": "NCSLI RP-10 method, AL = min(TL, 1.25·TL − U), i.e. w = U − TL/4 for TUR < 4, "
             "else 0",
-    "dobbert": "by Dobbert's managed guard band (M. Dobbert, A Guard-Band Strategy for Managing "
+    "dobbert": "Dobbert's managed guard band (M. Dobbert, A Guard-Band Strategy for Managing "
                "False-Accept Risk, NCSLI Measure 3(4), 2008), w = M·U with M = 1.04 − exp(0.38·ln TUR "
                "− 0.54), w = 0 for TUR ≥ 4.6; it keeps the global probability of a false accept at or "
                "below 2 % whatever the in-tolerance probability of the population",
@@ -130,12 +130,12 @@ class RiskBasedRule:
         model = ("The risks assume a normal distribution of the error with standard uncertainty "
                  "u = U/k (JCGM 106:2012 7).")
         if self.mode == "acceptance":
-            return (f"Binary statement with guarded acceptance ({REFERENCE} 8.3.2; guard band "
+            return (f"Binary statement with guarded acceptance ({REFERENCE} 8.3.2; guard band: "
                     f"{self.guard_band_text}; U the expanded uncertainty, TUR = TL/U). Pass: the "
                     "error of indication lies within the acceptance limit AL = TL − w, TL being the "
                     "tolerance limit (the manufacturer's specification). Fail: it lies outside AL "
                     f"(the acceptance interval is empty where w ≥ TL). {model}")
-        return (f"Binary statement with guarded rejection ({REFERENCE} 8.3.3; guard band "
+        return (f"Binary statement with guarded rejection ({REFERENCE} 8.3.3; guard band: "
                 f"{self.guard_band_text}; U the expanded uncertainty). Pass: the error of indication "
                 "lies within the rejection limit RL = TL + w, TL being the tolerance limit (the "
                 "manufacturer's specification); a result between TL and RL is accepted although it "

@@ -50,7 +50,7 @@ def implausibility(reading: pint.Quantity, *, nominal: pint.Quantity, minimum: p
     tol = abs(float(tolerance.to(unit).magnitude))
     distance = abs(x - float(nominal.magnitude))
     if tol > 0 and distance > limit * tol:
-        return (f"{distance / tol:.3g} tolerances (± {_fmt(tolerance)}) from the nominal value; "
+        return (f"{distance / tol:.3g} tolerances (± {_fmt(tolerance.to_compact())}) from the nominal value; "
                 f"the limit is {limit:g} (procedure setting plausibility_limit)")
     return None
 
@@ -95,7 +95,8 @@ def _fault(point: Any, attempt: int, journal: Any, instrument: Any, reason: str,
     return MeasurementFault(
         f"measurement fault at point {point.id} ({_fmt(point.nominal)} on the {_fmt(point.range)} "
         f"range): {shown} from {name}: {reason}. It cannot belong to the point: check the "
-        "connections, and that no other session drives these instruments. The run was stopped "
+        "connections, that the settle time lets the source settle, and that no other session "
+        "drives these instruments. The run was stopped "
         "and the sources put in standby; the journal keeps the fault (never evaluated into a "
         "certificate); `labauto resume` measures the point again.")
 

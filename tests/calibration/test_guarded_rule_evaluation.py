@@ -45,3 +45,20 @@ def test_guarded_rejection_with_a_probability_target(tmp_path, quick_procedure):
     # RL where p_c = 5 %: far from the other limit RL = T + z_0.95·u
     assert r.acceptance_limit.to("uV").magnitude == pytest.approx(T + 1.6448536269514722 * u, rel=1e-6)
     assert r.decision == "pass"
+
+
+def test_the_acceptance_limit_note_of_a_guarded_rule(tmp_path, quick_procedure):
+    """The certificate's budget annex states AL next to the tolerance, so that a reader can
+    check a guarded decision from the page (simple acceptance: nothing added)."""
+    from labauto.certificate.pdf import _limit_note
+    proc = _procedure(tmp_path, quick_procedure, "decision_rule: guarded-acceptance-rss")
+    point = next(p for p in proc.points if p.nominal == Q_(10, "V"))
+    r = evaluate_point(point, proc, READINGS, "V")
+    T = r.tolerance.magnitude
+    U = r.expanded_uncertainty.to(r.tolerance.units).magnitude
+    al = math.sqrt(T * T - U * U)
+    unit = f"{r.tolerance.units:~P}"
+    assert _limit_note(r) == (f" against the acceptance limit ±{al:.4g}\u00a0{unit} (tolerance "
+                              f"±{T:.4g}\u00a0{unit}, guard band {T - al:.3g}\u00a0{unit})")
+    plain = _procedure(tmp_path / "..", quick_procedure, "decision_rule: simple-acceptance")
+    assert _limit_note(evaluate_point(plain.point(point.id), plain, READINGS, "V")) == ""

@@ -11,13 +11,17 @@ from labauto.certificate import pki
 
 
 def test_issued_certificate_chains_to_the_ca_and_not_to_another(platform_ca, lab_keys):
-    pki.check_issued_by(lab_keys.cert_pem, platform_ca.cert_pem)
+    signer, now = pki.load_certificate(lab_keys.cert_pem), dt.datetime.now(dt.timezone.utc)
+    chain = pki.validate_chain(signer, pki.load_certificates(platform_ca.cert_pem), now)
+    assert [c.subject.rfc4514_string() for c in chain] == ["C=DE,O=Lab A,CN=Lab A signing",
+                                                           "O=labauto,CN=labauto test CA"]
     stranger = pki.CertificateAuthority.create("another CA")
-    with pytest.raises(pki.PKIError, match="was not issued by O=labauto,CN=another CA"):
-        pki.check_issued_by(lab_keys.cert_pem, stranger.cert_pem)
+    with pytest.raises(pki.PKIError, match="no valid chain from C=DE,O=Lab A,CN=Lab A signing to a "
+                       "trust anchor \\(O=labauto,CN=another CA\\)"):
+        pki.validate_chain(signer, pki.load_certificates(stranger.cert_pem), now)
     impostor = pki.CertificateAuthority.create("labauto test CA")   # same name, other key
-    with pytest.raises(pki.PKIError, match="was not issued by O=labauto,CN=labauto test CA"):
-        pki.check_issued_by(lab_keys.cert_pem, impostor.cert_pem)
+    with pytest.raises(pki.PKIError, match="no valid chain"):
+        pki.validate_chain(signer, pki.load_certificates(impostor.cert_pem), now)
 
 
 def test_certificate_fields_and_fingerprint(lab_keys):

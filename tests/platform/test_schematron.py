@@ -1,12 +1,13 @@
-"""PTB's error-role Schematron rules (:mod:`labauto.platform.server.schematron`), reached through
-the admission stage :func:`~labauto.platform.server.dcc.check_rules`.
+"""PTB's Schematron rules (dcc.sch) on the real engine (:mod:`labauto.platform.server.schematron`:
+SchXslt on Saxon-HE), reached through the admission stage
+:func:`~labauto.platform.server.dcc.check_rules` and the :class:`RuleBook` itself.
 
 Each case takes a valid DCC — PTB's ``examples/valid.xml`` (read from the shared DCC folder,
 never copied) or labauto's own ``build_dcc`` output — breaks one thing with an edit that adds no
-line before the offending element, and expects stage ``schematron``, PTB's message and the line
-of the offending element.  Some cases build structures the DCC 3.3.0 XSD would refuse: PTB's
-tests name paths that only exist outside it (see the docstrings in the module); the rules run on
-the tree.
+line before the offending element, and expects an error finding with PTB's message at the line
+of the offending element, and the admission stage ``schematron``.  Some cases build structures
+the DCC 3.3.0 XSD would refuse (PTB's rules name paths that exist only outside it); the rules
+run on the tree.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import pytest
 from lxml import etree
 
 from labauto.certificate.dcc_xml import build_dcc
-from labauto.platform.server.dcc import AdmissionError, check_rules, parse_well_formed
+from labauto.platform.server.dcc import AdmissionError, SchemaRegistry, check_rules, parse_well_formed
+from labauto.platform.server.schematron import RulesReport
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -92,8 +94,8 @@ SPACING = ("contains improper spacing. Ensure exactly one space separates entrie
 
 
 def list_case(id: str, edit: Edit, blame: bytes, subject: str, value: str) -> Case:
-    return Case(f"lists-{id}", edit, blame,
-                f"Invalid list formatting: {subject} {SPACING} Found: {value!r}.")
+    # (PTB's message does not quote the value: ``value`` documents the case)
+    return Case(f"lists-{id}", edit, blame, f"Invalid list formatting: {subject} {SPACING}")
 
 
 CASES = [
@@ -132,7 +134,7 @@ CASES = [
                                     b'<dcc:content lang="fr">Order no.'),
          rb'<dcc:content lang="fr">',
          "Invalid language code: The language code 'fr' is not declared in "
-         "dcc:usedLangCodeISO639_1. Available codes are: en, de."),
+         "dcc:usedLangCodeISO639_1. Available codes are:en, de."),
     Case("lang-missing", replace(b'<dcc:content lang="de">Auftrags Nr.</dcc:content>', b""),
          rb'<dcc:name>\s*<dcc:content lang="en">Order no\.',
          "The dcc:content elements use only [en] of the declared languages [en, de]. Add missing "
@@ -160,7 +162,7 @@ CASES = [
     Case("release-format", replace(b"<dcc:release>v8.2<", b"<dcc:release>8.2<"),
          rb"<dcc:release>",
          "Invalid release version format: The release version '8.2' for software "
-         "'Notepad++ (32-bit)' does not follow the required format (e.g., 'v1.2.3' or 'A 1.0')."),
+         "' Notepad++ (32-bit)' does not follow the required format (e.g., 'v1.2.3' or 'A 1.0')."),
     # ISO codes
     Case("iso-639-used", lambda d: d.replace(b"<dcc:usedLangCodeISO639_1>de<",
                                              b"<dcc:usedLangCodeISO639_1>xx<")
@@ -177,10 +179,10 @@ CASES = [
          rb"<dcc:countryCodeISO3166_1>",
          "Invalid ISO 3166-1 country code: 'XX' is not a valid country code according to the "
          "ISO 3166-1 standard."),
-    Case("iso-3166-substring",   # PTB's contains() would take it: a substring of the list
-         replace(b"<dcc:countryCodeISO3166_1>DE<", b"<dcc:countryCodeISO3166_1>D<"),
+    Case("iso-3166-missing-from-ptbs-list",   # assigned (Algeria), but not in PTB's list
+         replace(b"<dcc:countryCodeISO3166_1>DE<", b"<dcc:countryCodeISO3166_1>DZ<"),
          rb"<dcc:countryCodeISO3166_1>",
-         "Invalid ISO 3166-1 country code: 'D' is not a valid country code according to the "
+         "Invalid ISO 3166-1 country code: 'DZ' is not a valid country code according to the "
          "ISO 3166-1 standard."),
     # relative uncertainty, the five reports on dcc:quantity in PTB's order
     Case("rel-unc-list-without-expanded-unc-list", after(LIMIT_LOWER, REL_LIST),
@@ -206,7 +208,7 @@ CASES = [
                after(RANGE_MIN, REL_SINGLE % b"0.002")),
          re.escape(RANGE_MIN),
          "Incorrect relative uncertainty calculation: The relative uncertainty value (0.002) does "
-         "not match the calculation (uncertainty/value = 0.0016339869281045752)."),
+         "not match the calculation (uncertainty/value =0.0016339869281045752)."),
     Case("rel-unc-list-count",
          after_match(ERROR_REAL_LIST_END, REL_LIST.replace(b">0.01<", b">0.01 0.02 0.03<")),
          rb"<dcc:relativeUncertainty>",
@@ -216,7 +218,7 @@ CASES = [
          replace(b"<si:uncertaintyXMLList>0.061<", b"<si:uncertaintyXMLList>0.061 0.062<"),
          rb"<si:realListXMLList>\s*<si:valueXMLList>0\.072",
          "Count mismatch: The number of expanded uncertainty values (2) must match the number of "
-         "measurement values (5) when not using constant uncertainty."),
+         "measurement values ( 5) when not using constant uncertainty."),
     # units
     Case("unit-with-space", replace(b"<si:unit>\\kelvin<", b"<si:unit>\\milli \\kelvin<"),
          rb"<si:unit>",
@@ -291,27 +293,18 @@ CASES = [
                     b"</dcc:dateTimeXMLListType>"),
               rb'<dcc:list refType="gp_table1">', "DateTime list",
               "1957-08-13T10:00:00Z  1957-08-13T11:00:00Z"),
-    list_case("dcc-date-time-list",        # the element of that type
-              after(b'<dcc:list refType="gp_table1">',
-                    b"<dcc:dateTimeXMLList>1957-08-13T10:00:00Z  1957-08-13T11:00:00Z"
-                    b"</dcc:dateTimeXMLList>"),
-              rb'<dcc:list refType="gp_table1">', "DateTime list",
-              "1957-08-13T10:00:00Z  1957-08-13T11:00:00Z"),
     list_case("conformity-status-list-type",   # PTB's context, literally
               after(b"<dcc:conformityXMLList>pass</dcc:conformityXMLList>",
                     b"<dcc:stringConformityStatementStatusXMLListType>pass  fail"
                     b"</dcc:stringConformityStatementStatusXMLListType>"),
               rb"<dcc:conformityXMLList>", "Conformity statement status list", "pass  fail"),
-    list_case("conformity",                    # the element of that type
-              replace(b"<dcc:conformityXMLList>pass<", b"<dcc:conformityXMLList>pass <"),
-              rb"<dcc:conformityXMLList>", "Conformity statement status list", "pass "),
     Case("lists-ref-type", replace(b'refType="gp_table1"', b'refType="gp_table1 "'),
          rb"<dcc:list refType",
          f"Invalid attribute formatting: The refType attribute 'gp_table1 ' {SPACING}"),
     Case("lists-ref-id", replace(b"<dcc:measurementResult>",
                                  b'<dcc:measurementResult id="r1" refId="r1  r1">'),
          rb"<dcc:measurementResult id",
-         f"Invalid attribute formatting: The refId attribute 'r1  r1' {SPACING}"),
+         f"Invalid attribute formatting: The refId attribute 'r1 r1' {SPACING}"),
 ]
 
 
@@ -335,8 +328,18 @@ def bases(dcc_template: bytes, labauto_dcc: bytes) -> dict[str, bytes]:
     return {"ptb": dcc_template, "labauto": labauto_dcc}
 
 
-def rules(xml: bytes) -> None:
-    check_rules(parse_well_formed(xml))
+@pytest.fixture(scope="module")
+def registry(dcc_schema_dir: Path) -> SchemaRegistry:
+    return SchemaRegistry(dcc_schema_dir)
+
+
+def rules(xml: bytes, registry: SchemaRegistry, version: str = "3.3.0") -> RulesReport:
+    """The admission stage (raises on an error finding) and, when it passes, its report."""
+    return check_rules(parse_well_formed(xml), version, registry)
+
+
+def findings(xml: bytes, registry: SchemaRegistry, version: str = "3.3.0") -> RulesReport:
+    return registry.rules.check(parse_well_formed(xml), version)
 
 
 def line_of(doc: bytes, pattern: bytes) -> int:
@@ -345,19 +348,21 @@ def line_of(doc: bytes, pattern: bytes) -> int:
     return doc.count(b"\n", 0, m.start()) + 1
 
 
-def test_the_bases_pass(bases):
+def test_the_bases_pass(bases, registry):
     for xml in bases.values():
-        rules(xml)
+        assert rules(xml, registry).errors == []
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_each_error_rule_refuses_with_ptbs_message_and_the_line(case: Case, bases):
+def test_each_error_rule_refuses_with_ptbs_message_and_the_line(case: Case, bases, registry):
     doc = case.edit(bases[case.base])
     assert doc != bases[case.base]
+    report = findings(doc, registry)
+    assert (f"line {line_of(doc, case.blame)}: {case.message}") in [f.text() for f in report.errors]
     with pytest.raises(AdmissionError) as err:
-        rules(doc)
+        rules(doc, registry)
     assert err.value.stage == "schematron"
-    assert err.value.detail == f"line {line_of(doc, case.blame)}: {case.message}"
+    assert err.value.detail.startswith("breaks PTB's DCC rules: line ")
 
 
 IDENT_NAME = (b'<dcc:content lang="de">Auftrags Nr.</dcc:content>\n'
@@ -384,8 +389,14 @@ ACCEPTED = [
                                                        b'</dcc:content><dcc:content lang="de">'
                                                        b'Auftrags Nr.</dcc:content>')),
     ("release-with-space", replace(b"<dcc:release>v8.2<", b"<dcc:release>A 1.0.12.999<")),
-    # assigned ISO 3166-1 codes missing from PTB's list are accepted (Algeria)
-    ("country-missing-from-ptbs-list", replace(b"<dcc:countryCodeISO3166_1>DE<", b"<dcc:countryCodeISO3166_1>DZ<")),
+    # PTB's contains() takes any substring of its code list
+    ("country-code-substring-of-ptbs-list",
+     replace(b"<dcc:countryCodeISO3166_1>DE<", b"<dcc:countryCodeISO3166_1>D<")),
+    # PTB's list-spacing contexts name XSD types, not the elements of those types
+    ("date-time-list-element", after(b'<dcc:list refType="gp_table1">',
+                                     b"<dcc:dateTimeXMLList>1957-08-13T10:00:00Z  1957-08-13T11:00:00Z"
+                                     b"</dcc:dateTimeXMLList>")),
+    ("conformity-list-element", replace(b"<dcc:conformityXMLList>pass<", b"<dcc:conformityXMLList>pass <")),
     ("constant-relative-uncertainty", after_match(ERROR_REAL_LIST_END, REL_LIST)),
     ("relative-uncertainty-exact", edits(after(b"<si:value>306</si:value>", EXPANDED_UNC % b"3.06"),
                                          after(RANGE_MIN, REL_SINGLE % b"0.01"))),
@@ -399,10 +410,10 @@ ACCEPTED = [
 
 
 @pytest.mark.parametrize("edit", [e for _, e in ACCEPTED], ids=[i for i, _ in ACCEPTED])
-def test_warnings_and_literal_readings_are_accepted(edit: Edit, dcc_template: bytes):
+def test_warnings_and_literal_readings_are_accepted(edit: Edit, dcc_template: bytes, registry):
     doc = edit(dcc_template)
     assert doc != dcc_template
-    rules(doc)
+    assert rules(doc, registry).errors == []
 
 
 def _ptb_error_messages(dcc_dir: Path) -> list[str]:
@@ -422,20 +433,49 @@ def test_every_ptb_error_rule_has_a_case(dcc_dir: Path):
         assert any(c.message.startswith(message) for c in CASES), message
 
 
-def test_ptb_examples(dcc_dir: Path):
+def test_ptb_examples(dcc_dir: Path, registry):
     examples = dcc_dir / "examples"
-    for name in ("valid.xml", "valid_signature.xml"):
-        rules((examples / name).read_bytes())
+    for name in ("valid.xml", "valid_signature.xml", "invalid_signature.xml"):
+        report = rules((examples / name).read_bytes(), registry)
+        assert report.errors == []
+        # PTB's examples declare no dcc:usedSoftware: PTB's one warning
+        assert {f.message for f in report.warnings} == {
+            "Software information missing: Consider declaring software used during measurement "
+            "process (globally, locally, or per quantity)."}
     bad = (examples / "invalid_schematron.xml").read_bytes()
+    report = findings(bad, registry)
+    assert (f"line {line_of(bad, rb'lang=.en.')}: Invalid language code: The language code 'en' is "
+            "not declared in dcc:usedLangCodeISO639_1. Available codes are:de.") in [f.text() for f in report.errors]
     with pytest.raises(AdmissionError) as err:
-        rules(bad)
+        rules(bad, registry)
     assert err.value.stage == "schematron"
-    assert err.value.detail == (
-        f"line {line_of(bad, rb'lang=.en.')}: Invalid language code: The language code 'en' is "
-        "not declared in dcc:usedLangCodeISO639_1. Available codes are: de.")
 
 
-def test_labauto_dcc_passes_all_rules(labauto_dcc: bytes):
+def test_labauto_dcc_passes_all_rules_without_a_warning(labauto_dcc: bytes, registry):
     # (dcc:release is written in PTB's format, a letter first: "v0.1.0")
     assert re.search(rb"<dcc:release>v\d", labauto_dcc)
-    rules(labauto_dcc)
+    report = rules(labauto_dcc, registry)
+    assert report.applied and report.errors == [] and report.warnings == []
+
+
+def test_a_signed_dcc_is_checked_without_its_signature(labauto_dcc: bytes, registry, lab_keys):
+    """The rules see the DCC content, not the XML signature (see the schematron module): a
+    signed DCC has exactly the findings of the unsigned one, and its tree is left intact."""
+    from labauto.certificate.signing import sign_dcc, verify_dcc
+
+    signed = sign_dcc(labauto_dcc, lab_keys.key_pem, lab_keys.cert_pem)
+    root = parse_well_formed(signed)
+    report = registry.rules.check(root, "3.3.0")
+    assert report.errors == [] and report.warnings == []
+    verify_dcc(root)          # the signature was put back where it was
+
+
+def test_rules_follow_the_declared_version(dcc_template: bytes, registry):
+    """dcc.sch is PTB's rule set for 3.3.0: it applies to 3.3.x; for other versions there are
+    no published rules and the report says so (the XSD alone decides)."""
+    broken = dcc_template.replace(b"<dcc:countryCodeISO3166_1>DE<", b"<dcc:countryCodeISO3166_1>XX<")
+    assert findings(broken, registry, "3.3.1").errors
+    for version in ("3.2.1", "3.1.0", "2.4.0"):
+        report = findings(broken, registry, version)
+        assert not report.applied and report.errors == [] and report.warnings == []
+        assert report.note == f"no Schematron rules published for this version ({version}): XSD only"

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from labauto.certificate.signing import sign_dcc
 from labauto.platform.cli import app
-from labauto.certificate.pki import check_issued_by
+from labauto.certificate import pki
 from labauto.platform.server.testing import running_server
 
 runner = CliRunner()
@@ -24,7 +24,10 @@ def test_cli_ca_registration_and_publish(tmp_path, dcc_schema_dir, make_dcc):
                             str(tmp_path / "lab")])
     assert r.exit_code == 0, r.output
     cert, key = (tmp_path / "lab" / "lab.cert.pem").read_bytes(), (tmp_path / "lab" / "lab.key.pem").read_bytes()
-    check_issued_by(cert, (tmp_path / "ca" / "ca.cert.pem").read_bytes())
+    signer = pki.load_certificate(cert)
+    chain = pki.validate_chain(signer, pki.load_certificates((tmp_path / "ca" / "ca.cert.pem").read_bytes()),
+                               pki.registration_time(signer))
+    assert [c.subject.rfc4514_string() for c in chain] == ["CN=Lab C", "O=labauto,CN=labauto platform CA"]
 
     assert runner.invoke(app, ["migrate", "--db", db]).exit_code == 0
     r = runner.invoke(app, ["register-lab", "--db", db, "--name", "Lab C", "--accreditation-id", "D-K-3",

@@ -12,15 +12,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from labauto.certificate import pki
 from labauto.platform.server import html, publishing, service, traceability
 from labauto.platform.server import schemas as S
 from labauto.platform.server.db import Database, migrate
 from labauto.platform.server.dcc import SchemaRegistry
+from labauto.platform.server.limits import BodyLimit, RateLimit
+from labauto.platform.server.verification import Verifier
 from labauto.platform.server.models import Lab
 from labauto.platform.server.settings import PlatformSettings
 
 API = "/api/v1"
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_NO_NUL = r"^[^\x00]*$"      # a NUL byte in a search text would match every certificate on SQLite
+_LAB_ROUTE = re.compile(r"^/api/v1/certificates(/[^/]+/revoke)?$")
 bearer = HTTPBearer(auto_error=False, description="a lab API token, or the admin token for admin operations")
 
 R401 = {401: {"model": S.Error, "description": "missing or unknown token"}}
@@ -29,7 +34,10 @@ R404 = {404: {"model": S.Error, "description": "unknown certificate"}}
 
 def create_app(settings: PlatformSettings) -> FastAPI:
     """The platform app for ``settings`` (migrates the database at startup unless told not to)."""
-    schemas = SchemaRegistry(settings.schema_dir)
+    schemas = SchemaRegistry(settings.schema_dir)        # compiles PTB's Schematron once, here
+    verify_schemas = SchemaRegistry(settings.schema_dir, any_version=True)
+    anchors = pki.load_certificates(settings.trusted_ca_pem) if settings.trusted_ca_pem else []
+    verify_limit = RateLimit(settings.verify_rate_per_minute, burst=max(1, settings.verify_rate_per_minute // 3))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -51,6 +59,40 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     # dependencies without I/O are async: a sync one costs a hop through the thread pool
     async def db(request: Request) -> Database:
         return request.app.state.db
+
+    def _platform_record(database: Database, sha256: str) -> dict[str, Any] | None:
+        with database.read() as session:
+            row = service.by_sha256(session, sha256)
+            return service.record_json(row, session) if row is not None else None
+
+    async def authenticate(scope: dict) -> str | None:
+        """Credentials of a write request, checked before its body is read (see limits)."""
+        if scope["method"] not in ("POST", "PUT", "PATCH", "DELETE"):
+            return None
+        path = scope["path"]
+        auth = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = auth.partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        if path.startswith(f"{API}/labs"):
+            if settings.admin_token is None:
+                return None                      # the route answers 403: admin API disabled
+            if not token or not hmac.compare_digest(token.encode(), settings.admin_token.encode()):
+                return "admin token required"
+        elif _LAB_ROUTE.match(path):
+            if not token:
+                return "a lab API token is required (Authorization: Bearer <token>)"
+            database = scope["app"].state.db
+
+            def lookup() -> service.LabRef | None:
+                with database.read_connection() as conn:
+                    return service.lab_for_token(conn, token)
+            lab = await run_in_threadpool(lookup)
+            if lab is None:
+                return "unknown or revoked API token"
+            scope.setdefault("state", {})["lab"] = lab
+        return None
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, authenticate=authenticate)
 
     DB = Annotated[Database, Depends(db)]
     Creds = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -101,6 +143,31 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.post(f"{API}/verify", response_model=S.VerificationReport, tags=["public"],
+              responses={413: {"model": S.Error}, 429: {"model": S.Error}, 400: {"model": S.Error}},
+              summary="Verify any DCC: schema, rules, signature, chain to a trust anchor, time, "
+                      "revocation, and whether the platform holds it (nothing is stored)")
+    async def verify_upload(request: Request, database: DB,
+                            dcc: Annotated[UploadFile, File(description="the DCC XML to verify")],
+                            trust_anchor: Annotated[UploadFile | None, File(
+                                description="PEM trust anchor(s) to use instead of the platform's")] = None,
+                            ) -> JSONResponse:
+        wait = verify_limit.allow(request.client.host if request.client else "?")
+        if wait:
+            raise HTTPException(429, f"too many verification requests; retry in {wait:.0f} s",
+                                headers={"Retry-After": str(max(1, round(wait)))})
+        xml, pem = await _read(dcc, "dcc"), await _read(trust_anchor, "trust_anchor")
+        given = None
+        if pem is not None:
+            try:
+                given = pki.load_certificates(pem)
+            except pki.PKIError as exc:
+                raise HTTPException(400, f"trust_anchor: {exc}") from exc
+        verifier = Verifier(verify_schemas, anchors,
+                            platform=lambda sha: _platform_record(database, sha))
+        report = await run_in_threadpool(verifier.verify, xml, anchors=given)
+        return JSONResponse(report.json())
+
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/docs")
@@ -115,7 +182,7 @@ def create_app(settings: PlatformSettings) -> FastAPI:
              responses={**R404, 400: {"model": S.Error}},
              summary="Verify a certificate by the SHA-256 of its document (or by id)")
     def verify(database: DB, sha256: Annotated[str | None, Query(max_length=64)] = None,
-               certificate_id: Annotated[str | None, Query(max_length=255)] = None) -> dict[str, Any]:
+               certificate_id: Annotated[str | None, Query(max_length=255, pattern=_NO_NUL)] = None) -> dict[str, Any]:
         with database.read() as session:
             if sha256 is not None:
                 if not _HEX64.match(sha256):
@@ -166,13 +233,15 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     @app.get(f"{API}/certificates", response_model=S.SearchResult, tags=["public"],
              summary="Search certificates")
     def search(database: DB,
-               serial: Annotated[str | None, Query(max_length=255, description="exact item identification")] = None,
-               manufacturer: Annotated[str | None, Query(max_length=255)] = None,
-               model: Annotated[str | None, Query(max_length=255)] = None,
-               lab: Annotated[str | None, Query(max_length=255, description="name, accreditation id or id")] = None,
+               serial: Annotated[str | None, Query(max_length=255, pattern=_NO_NUL,
+                                                   description="exact item identification")] = None,
+               manufacturer: Annotated[str | None, Query(max_length=255, pattern=_NO_NUL)] = None,
+               model: Annotated[str | None, Query(max_length=255, pattern=_NO_NUL)] = None,
+               lab: Annotated[str | None, Query(max_length=255, pattern=_NO_NUL,
+                                                description="name, accreditation id or id")] = None,
                date_from: Annotated[dt.date | None, Query(description="end of calibration >= this")] = None,
                date_to: Annotated[dt.date | None, Query(description="end of calibration <= this")] = None,
-               measurand: Annotated[str | None, Query(max_length=255)] = None,
+               measurand: Annotated[str | None, Query(max_length=255, pattern=_NO_NUL)] = None,
                status: Annotated[str | None, Query(pattern="^(valid|superseded|revoked)$")] = None,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
@@ -205,35 +274,39 @@ def create_app(settings: PlatformSettings) -> FastAPI:
 
     @app.post(f"{API}/certificates", response_model=S.PublishResult, status_code=201, tags=["lab"],
               responses={**R401, 200: {"model": S.PublishResult, "description": "identical document already stored"},
-                         409: {"model": S.Error, "description": "another document under this id"},
+                         409: {"model": S.Error, "description": "another document under this id, or a "
+                               "replay of a stored document with a different PDF or JSON"},
                          403: {"model": S.Error, "description": "amending another lab's certificate"},
                          413: {"model": S.Error}, 422: {"model": S.Rejection}},
               summary="Publish a signed DCC (idempotent by content)")
-    async def publish(database: DB, token: LabToken,
+    async def publish(request: Request, database: DB, token: LabToken,
                       dcc: Annotated[UploadFile, File(description="the signed DCC XML")],
                       pdf: Annotated[UploadFile | None, File(description="the PDF certificate")] = None,
                       json_file: Annotated[UploadFile | None, File(alias="json", description="the JSON form")] = None,
                       ) -> JSONResponse:
         dcc_b, pdf_b, json_b = await _read(dcc, "dcc"), await _read(pdf, "pdf"), await _read(json_file, "json")
-        out = await run_in_threadpool(_publish_sync, database, token, dcc_b, pdf_b, json_b)
+        out = await run_in_threadpool(_publish_sync, database, token, dcc_b, pdf_b, json_b,
+                                      request.scope.get("state", {}).get("lab"))
         return JSONResponse(out.json(), status_code=201 if out.created else 200)
 
     def _publish_sync(database: Database, token: str, dcc_b: bytes, pdf_b: bytes | None,
-                      json_b: bytes | None) -> publishing.PublishOutcome:
+                      json_b: bytes | None, lab: service.LabRef | None = None) -> publishing.PublishOutcome:
         sha = publishing.sha256_hex(dcc_b)
         with database.read_connection() as conn:      # Core statements only: no ORM session
-            lab = _lab(conn, token)
+            lab = lab or _lab(conn, token)            # (the body-limit middleware looked it up)
             # a replay of a stored document is answered without admitting it again
             same = publishing.stored_version(conn, sha)
-        if same is not None and same.lab_id == lab.id:
-            return same
+            if same is not None and same.lab_id == lab.id:
+                publishing.check_replay_attachments(conn, sha, pdf_b, json_b)
+                return same
         # parse, schema, signature: CPU only, outside the write transaction
         admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b)
         for attempt in range(3):
             try:
-                with database.write_connection() as conn:
-                    return publishing.store(conn, lab, dcc_b, admitted, pdf=pdf_b, js=json_b,
-                                            sha256=sha)
+                # committed with the publications arriving meanwhile (one fsync for the group);
+                # returns after the commit holding this one
+                return database.write_grouped(lambda conn: publishing.store(
+                    conn, lab, dcc_b, admitted, pdf=pdf_b, js=json_b, sha256=sha))
             except (IntegrityError, OperationalError):
                 # a concurrent publication of the same document/id won the race: look again
                 if attempt == 2:
@@ -315,7 +388,7 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     @app.get(f"{API}/audit", response_model=list[S.AuditEntry], tags=["admin"],
              responses={**R401, 403: {"model": S.Error}}, summary="The append-only audit log")
     def get_audit(database: DB, actor: Annotated[str, Depends(require_admin)],
-                  certificate_id: Annotated[str | None, Query(max_length=255)] = None,
+                  certificate_id: Annotated[str | None, Query(max_length=255, pattern=_NO_NUL)] = None,
                   lab_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[dict[str, Any]]:

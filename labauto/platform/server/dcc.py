@@ -4,8 +4,8 @@ Stages (each failure names its stage; the API returns it as ``stage``):
 ``well-formed`` (safe parse: no entities resolved, no DTD, no network), ``schema`` (the DCC
 XSD of the document's ``schemaVersion``, 3.1.0 - 3.3.0, from the configured schema
 directory laid out as ``vX.Y.Z/dcc.xsd``; 3.1.x without its signature, see
-:meth:`SchemaRegistry.validate`), ``schematron`` (PTB's error-role Schematron rules, see
-:func:`check_rules`), ``signature`` (the enveloped XML signature verifies
+:meth:`SchemaRegistry.validate`), ``schematron`` (PTB's Schematron rules for the document's
+version on a real engine, see :func:`check_rules`), ``signature`` (the enveloped XML signature verifies
 against the certificate it embeds) and — in :mod:`publishing` — ``signer`` (that certificate is
 one registered for the publishing lab).
 """
@@ -22,6 +22,7 @@ from lxml import etree
 
 from labauto.certificate.dcc_xml import DCC_NS, DCC_ROOT, collapsed_text as _text, read_identity
 from labauto.certificate.signing import DS_NS, SignatureError, VerifiedSignature, parse_xml, verify_dcc
+from labauto.platform.server.schematron import RuleBook, RulesReport
 
 NS = {"dcc": DCC_NS}
 MIN_VERSION, MAX_VERSION = (3, 1, 0), (3, 3, 0)
@@ -46,23 +47,37 @@ class AdmissionError(ValueError):
 
 _SCHEMAS: dict[Path, etree.XMLSchema] = {}
 _SCHEMA_LOCK = threading.Lock()
+_RULEBOOKS: dict[Path, RuleBook] = {}
 
 
 class SchemaRegistry:
     """Compiled DCC schemas by version, loaded once per process and used under a lock
-    (an lxml ``XMLSchema`` keeps its error log on the object)."""
+    (an lxml ``XMLSchema`` keeps its error log on the object), and PTB's Schematron rules of
+    the same folder (:attr:`rules`, compiled once per process when the registry is made).
 
-    def __init__(self, schema_dir: Path | str) -> None:
+    ``any_version``: accept every version the folder has a schema for (verification of any
+    DCC); by default only the versions the platform stores (3.1.0 - 3.3.0)."""
+
+    def __init__(self, schema_dir: Path | str, *, any_version: bool = False) -> None:
         self.schema_dir = Path(schema_dir)
+        self.any_version = any_version
         if not self.schema_dir.is_dir():
             raise FileNotFoundError(f"DCC schema directory {self.schema_dir} does not exist "
                                     "(expected vX.Y.Z/dcc.xsd inside)")
+        key = self.schema_dir.resolve()
+        with _SCHEMA_LOCK:
+            if key not in _RULEBOOKS:
+                _RULEBOOKS[key] = RuleBook(key)
+            self.rules = _RULEBOOKS[key]
+
+    def _accepts(self, v: tuple[int, ...]) -> bool:
+        return self.any_version or MIN_VERSION <= v <= MAX_VERSION
 
     def supported_versions(self) -> list[str]:
         out = []
-        for d in sorted(self.schema_dir.glob("v*/dcc.xsd")):
+        for d in sorted(self.schema_dir.glob("v*/dcc.xsd"), key=lambda d: _version(d.parent.name[1:]) or ()):
             v = _version(d.parent.name[1:])
-            if v and MIN_VERSION <= v <= MAX_VERSION:
+            if v and self._accepts(v):
                 out.append(d.parent.name[1:])
         return out
 
@@ -87,9 +102,10 @@ class SchemaRegistry:
         if version is None:
             raise AdmissionError("schema", "the root element has no schemaVersion attribute")
         v = _version(version)
-        if not v or not MIN_VERSION <= v <= MAX_VERSION:
-            raise AdmissionError("schema", f"DCC schemaVersion {version!r} is not supported; the "
-                                 "platform accepts DCC 3.1.0 to 3.3.0")
+        if not v or not self._accepts(v):
+            accepted = ("the versions of the schema folder: " + ", ".join(self.supported_versions())
+                        if self.any_version else "the platform accepts DCC 3.1.0 to 3.3.0")
+            raise AdmissionError("schema", f"DCC schemaVersion {version!r} is not supported; {accepted}")
         target = root
         if v < SIGNATURE_IN_SCHEMA and root.find(_DS_SIGNATURE) is not None:
             target = copy.deepcopy(root)
@@ -216,21 +232,23 @@ class Admitted:
     signature: VerifiedSignature
 
 
-def check_rules(root: etree._Element) -> None:
-    """The ``schematron`` stage: every rule of role ``error`` of PTB's Schematron (schema/dcc.sch,
-    XSLT 2 - which lxml cannot run), implemented in :mod:`labauto.platform.server.schematron`;
-    PTB's warnings are not enforced."""
-    # imported here: schematron imports AdmissionError from this module
-    from labauto.platform.server import schematron
-
-    schematron.check(root)
+def check_rules(root: etree._Element, version: str, schemas: SchemaRegistry) -> RulesReport:
+    """The ``schematron`` stage: PTB's Schematron rules for ``version`` on a real engine
+    (:mod:`labauto.platform.server.schematron`); an error-role finding refuses the document,
+    warnings are returned."""
+    report = schemas.rules.check(root, version)
+    if report.errors:
+        more = f" (and {len(report.errors) - 3} more)" if len(report.errors) > 3 else ""
+        raise AdmissionError("schematron", "breaks PTB's DCC rules: "
+                             + "; ".join(f.text() for f in report.errors[:3]) + more)
+    return report
 
 
 def admit(xml: bytes, schemas: SchemaRegistry) -> Admitted:
     """Run the well-formed, schema, Schematron and signature stages; return the facts."""
     root = parse_well_formed(xml)
     version = schemas.validate(root)
-    check_rules(root)
+    check_rules(root, version, schemas)
     try:
         sig = verify_dcc(root)
     except SignatureError as exc:

@@ -83,6 +83,26 @@ def stored_version(db: Db, sha256: str) -> PublishOutcome | None:
                           r.version, created=False, lab_id=r.lab_id)
 
 
+_STORED_ATTACHMENTS = (select(Document.__table__.c.pdf, Document.__table__.c.json)
+                       .join_from(Document.__table__, T, Document.__table__.c.certificate_row_id == C.id)
+                       .where(C.sha256 == bindparam("sha")))
+
+
+def check_replay_attachments(db: Db, sha256: str, pdf: bytes | None, js: bytes | None) -> None:
+    """A replay of a stored DCC may repeat its PDF and JSON or leave them out; one carrying a PDF
+    or JSON other than the stored one (or one where none was stored) is a 409: a published
+    certificate is immutable, its files are never added or replaced (publish a new version)."""
+    if pdf is None and js is None:
+        return
+    stored = db.execute(_STORED_ATTACHMENTS, {"sha": sha256}).first()
+    for kind, new, old in (("pdf", pdf, stored.pdf), ("json", js, stored.json)):
+        if new is not None and new != old:
+            raise Conflict(f"this DCC (sha256 {sha256}) is already published "
+                           + (f"without a {kind}" if old is None else f"with a different {kind}")
+                           + "; a published certificate is immutable: its files cannot be added or "
+                           "replaced (publish an amended DCC as a new version to change them)")
+
+
 def _check_attachments(pdf: bytes | None, js: bytes | None) -> None:
     if pdf is not None and not pdf.startswith(b"%PDF-"):
         raise Rejected("attachment", "the pdf file is not a PDF (it does not start with %PDF-)")
@@ -103,6 +123,12 @@ def admit_submission(dcc: bytes, schemas: SchemaRegistry, *, pdf: bytes | None =
         raise Rejected(exc.stage, exc.detail) from exc
     if not adm.facts.certificate_id:
         raise Rejected("schema", "dcc:coreData/dcc:uniqueIdentifier is empty")
+    if "/" in adm.facts.certificate_id:
+        # every certificate is addressed as /certificates/{id}, /verify/{id} (the QR code):
+        # a "/" (even as %2F) splits the path, so such an id could be stored but never fetched
+        raise Rejected("identifier", f"the certificate id {adm.facts.certificate_id!r} contains '/', "
+                       "which cannot stand in the platform's URLs (/api/v1/certificates/{id}, the QR "
+                       "code's /verify/{id}); use another separator, e.g. '-'")
     return adm
 
 
@@ -143,6 +169,7 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
     sha = sha256 or sha256_hex(dcc)
     same = stored_version(db, sha)
     if same is not None and same.lab_id == lab.id:
+        check_replay_attachments(db, sha, pdf, js)
         return same
     _check_signer(db, lab, adm)
     sig, facts = adm.signature, adm.facts

@@ -15,7 +15,7 @@ class Error(BaseModel):
 class Rejection(BaseModel):
     detail: str
     stage: str = Field(description="admission stage that refused the document: attachment, "
-                       "well-formed, schema, schematron, signature or signer")
+                       "well-formed, schema, identifier, schematron, signature or signer")
 
 
 class PublishResult(BaseModel):
@@ -193,3 +193,18 @@ class AuditEntry(BaseModel):
     certificate_id: str | None
     sha256: str | None
     detail: dict
+
+
+class VerificationStage(BaseModel, extra="allow"):
+    stage: str = Field(description="well-formed, schema, rules, signature, signer, time, chain, "
+                       "revocation or platform")
+    status: str = Field(description="pass, warn, fail or skip (not checked, with the reason)")
+    detail: str
+
+
+class VerificationReport(BaseModel):
+    valid: bool = Field(description="no stage failed, and every stage that could fail was checked")
+    sha256: str
+    certificate_id: str | None
+    schema_version: str | None
+    stages: list[VerificationStage]

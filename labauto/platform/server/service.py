@@ -93,12 +93,20 @@ def register_lab(session: Session, name: str, accreditation_id: str, cert_pem: s
 
 def add_lab_certificate(session: Session, lab: Lab, cert_pem: str, *,
                         trusted_ca_pem: bytes | None = None, actor: str = "admin") -> LabCertificate:
-    """Register (another) signing certificate for ``lab`` (key rollover)."""
+    """Register (another) signing certificate for ``lab`` (key rollover).
+
+    ``cert_pem`` is the signing certificate, optionally followed by its intermediate CA
+    certificates; with ``trusted_ca_pem`` (one or more trust anchors) the certificate must chain
+    through those intermediates to an anchor at a time it is valid (:func:`pki.registration_time`).
+    An expired certificate may be registered: what matters for a signature is its validity at
+    the signing time, which publishing checks."""
     try:
-        cert = pki.load_certificate(cert_pem)
-        pki.check_valid_now(cert)
+        bundle = pki.load_certificates(cert_pem)
+        cert = bundle[0]
+        cert_pem = cert.public_bytes(pki.serialization.Encoding.PEM).decode()
         if trusted_ca_pem:
-            pki.check_issued_by(cert_pem, trusted_ca_pem)
+            pki.validate_chain(cert, pki.load_certificates(trusted_ca_pem), pki.registration_time(cert),
+                               intermediates=bundle[1:])
     except pki.PKIError as exc:
         raise Invalid(f"signing certificate refused: {exc}") from exc
     fp = pki.fingerprint_sha256(cert)

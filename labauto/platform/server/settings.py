@@ -4,9 +4,13 @@ LABAUTO_PLATFORM_DB            database URL (default: SQLite file ./labauto-plat
 LABAUTO_PLATFORM_SCHEMA_DIR    DCC schema directory (vX.Y.Z/dcc.xsd inside)
 LABAUTO_PLATFORM_ADMIN_TOKEN   token for the admin API (lab registration, tokens, audit);
                                unset = admin API disabled
-LABAUTO_PLATFORM_TRUSTED_CA    PEM file of a CA that must have issued every lab certificate
-                               (unset = any valid certificate the admin registers)
-LABAUTO_PLATFORM_MAX_UPLOAD    largest accepted upload part in bytes (default 20 MB)
+LABAUTO_PLATFORM_TRUSTED_CA    PEM file of the trust anchors (one or more CA certificates) every
+                               lab certificate must chain to, and verification checks chains
+                               against (unset = any certificate the admin registers; no anchors)
+LABAUTO_PLATFORM_MAX_UPLOAD    largest accepted upload part in bytes (default 20 MB); a whole
+                               request body may be three parts plus 64 KiB
+LABAUTO_PLATFORM_VERIFY_RATE   POST /api/v1/verify requests per minute and client address
+                               (default 30, per server process)
 
 (``to_env`` also uses LABAUTO_PLATFORM_TRUSTED_CA_PEM — the PEM itself — and
 LABAUTO_PLATFORM_MIGRATE=0 to hand settings to the worker processes of a multi-worker server.)
@@ -19,6 +23,7 @@ from pathlib import Path
 
 DEFAULT_DB = "sqlite:///labauto-platform.sqlite3"
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+DEFAULT_VERIFY_RATE = 30
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,12 @@ class PlatformSettings:
     trusted_ca_pem: bytes | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     migrate_on_startup: bool = True
+    verify_rate_per_minute: int = DEFAULT_VERIFY_RATE
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body (a DCC, a PDF and a JSON part, plus multipart overhead)."""
+        return 3 * self.max_upload_bytes + 64 * 1024
 
     @classmethod
     def from_env(cls, **overrides) -> "PlatformSettings":
@@ -44,7 +55,8 @@ class PlatformSettings:
                       trusted_ca_pem=(ca_pem.encode() if ca_pem else
                                       Path(ca_path).read_bytes() if ca_path else None),
                       max_upload_bytes=int(env.get("LABAUTO_PLATFORM_MAX_UPLOAD", DEFAULT_MAX_UPLOAD)),
-                      migrate_on_startup=env.get("LABAUTO_PLATFORM_MIGRATE", "1") != "0")
+                      migrate_on_startup=env.get("LABAUTO_PLATFORM_MIGRATE", "1") != "0",
+                      verify_rate_per_minute=int(env.get("LABAUTO_PLATFORM_VERIFY_RATE", DEFAULT_VERIFY_RATE)))
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["schema_dir"] is None:
             raise ValueError("no DCC schema directory: pass --schema-dir or set LABAUTO_PLATFORM_SCHEMA_DIR")
@@ -56,6 +68,7 @@ class PlatformSettings:
         env = {"LABAUTO_PLATFORM_DB": self.database_url, "LABAUTO_PLATFORM_SCHEMA_DIR": str(self.schema_dir),
                "LABAUTO_PLATFORM_MAX_UPLOAD": str(self.max_upload_bytes),
                "LABAUTO_PLATFORM_MIGRATE": "1" if self.migrate_on_startup else "0",
+               "LABAUTO_PLATFORM_VERIFY_RATE": str(self.verify_rate_per_minute),
                "LABAUTO_PLATFORM_ADMIN_TOKEN": self.admin_token or "",
                "LABAUTO_PLATFORM_TRUSTED_CA_PEM": (self.trusted_ca_pem or b"").decode()}
         return env

@@ -1,0 +1,121 @@
+"""What PTB's Schematron stage adds to the ingest of a signed DCC (goal: <= 20 %).
+
+    .venv/bin/python benchmarks/bench_schematron.py [--docs 300] [--runs 5] [--ingest 300]
+
+1. In process, per document, for N XAdES-signed DCCs (PTB's valid.xml with new ids, 25 kB, and
+   labauto's own DCC of the certificate tests, 14 points): the admission stages parse, schema,
+   rules (Saxon-HE running the compiled dcc.sch) and signature, each timed on its own; --runs
+   repetitions, printed as ranges.
+2. In the same run, the ingest over HTTP as bench_platform.py measures it (one server process,
+   SQLite, 4 clients): documents/s and the server's CPU time per publication, which includes the
+   rules stage.  The rules' share is printed against the publication without them
+   (server CPU per publication minus the rules' time).
+Needs PTB's DCC folder (LABAUTO_DCC_DIR or ../shared/dcc).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from labauto.certificate.pki import CertificateAuthority  # noqa: E402
+from labauto.certificate.signing import sign_dcc, verify_dcc  # noqa: E402
+from labauto.platform.server.dcc import SchemaRegistry, parse_well_formed  # noqa: E402
+
+
+def _module(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench_platform = _module(ROOT / "benchmarks" / "bench_platform.py", "bench_platform")
+
+
+def labauto_docs(n: int, key_pem: bytes, cert_pem: bytes) -> list[bytes]:
+    from labauto.certificate.dcc_xml import build_dcc
+    fixtures = _module(ROOT / "tests" / "certificate" / "conftest.py", "certificate_fixtures")
+    return [sign_dcc(build_dcc(fixtures.make_result(certificate_id=f"LA-{i:05d}")), key_pem, cert_pem)
+            for i in range(n)]
+
+
+def stage_times(docs: list[bytes], registry: SchemaRegistry) -> dict[str, float]:
+    """Median CPU milliseconds per document of each admission stage (process CPU time, so the
+    figures depend little on what else the machine runs)."""
+    times: dict[str, list[float]] = {"parse": [], "schema": [], "rules": [], "signature": []}
+    for xml in docs:
+        t0 = time.process_time()
+        root = parse_well_formed(xml)
+        t1 = time.process_time()
+        version = registry.validate(root)
+        t2 = time.process_time()
+        report = registry.rules.check(root, version)
+        t3 = time.process_time()
+        verify_dcc(root)
+        t4 = time.process_time()
+        assert not report.errors, report.errors[:1]
+        for k, a, b in (("parse", t0, t1), ("schema", t1, t2), ("rules", t2, t3), ("signature", t3, t4)):
+            times[k].append((b - a) * 1000)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def rng(values: list[float], fmt: str = ".2f") -> str:
+    return f"{min(values):{fmt}}–{max(values):{fmt}}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, default=300, help="documents per in-process run")
+    ap.add_argument("--runs", type=int, default=5, help="in-process repetitions")
+    ap.add_argument("--ingest", type=int, default=300, help="documents published over HTTP (0: skip)")
+    a = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    ca = CertificateAuthority.create("bench CA")
+    keys = ca.issue("Bench Lab")
+    schema_dir = bench_platform.dcc_dir() / "schema"
+    t0 = time.perf_counter()
+    registry = SchemaRegistry(schema_dir)
+    print(f"compiled dcc.sch (SchXslt + Saxon-HE) and loaded the registry in {time.perf_counter() - t0:.2f} s")
+    sets = {"PTB valid.xml": bench_platform.make_docs(a.docs, keys.key_pem, keys.cert_pem),
+            "labauto DCC": labauto_docs(min(a.docs, 100), keys.key_pem, keys.cert_pem)}
+    rules_ptb = []
+    for name, docs in sets.items():
+        runs = [stage_times(docs, registry) for _ in range(a.runs)]
+        total = [sum(r.values()) for r in runs]
+        print(f"{name} ({len(docs[0])} bytes signed), ms per document over {a.runs} runs of {len(docs)}: "
+              + ", ".join(f"{k} {rng([r[k] for r in runs])}" for k in runs[0])
+              + f"; admission {rng(total)}; rules share of admission {rng([r['rules'] / t * 100 for r, t in zip(runs, total)], '.0f')} %")
+        if name == "PTB valid.xml":
+            rules_ptb = [r["rules"] for r in runs]
+    if not a.ingest:
+        return
+    tmp = tempfile.mkdtemp(prefix="labauto-bench-")
+    admin = secrets.token_urlsafe(16)
+    docs = bench_platform.make_docs(a.ingest, keys.key_pem, keys.cert_pem, prefix="INGEST")
+    with bench_platform.ServerProcess(f"sqlite:///{tmp}/platform.sqlite3", schema_dir, admin_token=admin,
+                                      workers=1) as server:
+        token = bench_platform.register_lab(server.base_url, admin, "Bench Lab", "D-K-0", keys.cert_pem)
+        cpu0 = bench_platform.server_cpu_seconds(server.proc.pid)
+        rate = bench_platform.bench_ingest(server.base_url, token, docs, workers=4)
+        cpu1 = bench_platform.server_cpu_seconds(server.proc.pid)
+    print(f"ingest: {rate:.0f} DCCs/s over HTTP (1 server process, SQLite, 4 clients)")
+    if cpu0 is not None and cpu1 is not None:
+        per = (cpu1 - cpu0) / len(docs) * 1000
+        rules = statistics.median(rules_ptb)
+        print(f"        server CPU per publication {per:.2f} ms, of which the rules stage {rules:.2f} ms: "
+              f"+{rules / (per - rules) * 100:.0f} % over the publication without it (goal <= 20 %)")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
