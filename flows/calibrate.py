@@ -105,4 +105,4 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
     return {"run_id": run.run_id, "certificate_id": outcome.result.certificate_id,
             "files": {k: str(v) for k, v in outcome.files.items()},
             "overall_decision": outcome.result.overall_decision, "publication": publication,
-            "run_folder": str(Path(run.folder))}
+            "timestamp": outcome.issued.timestamp, "run_folder": str(Path(run.folder))}

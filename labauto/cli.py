@@ -201,6 +201,7 @@ def _run_checked(procedure: Path, dut: str, standard: str, *, run_id: str, runs_
             return outcome.result, {"certificate_id": outcome.result.certificate_id,
                                     "files": {k: str(v) for k, v in outcome.files.items()},
                                     "publication": outcome.publication,
+                                    "timestamp": outcome.issued.timestamp,
                                     "run_folder": str(outcome.run_folder)}
         finally:
             set_observer(previous)
@@ -232,6 +233,8 @@ def _report(result: Any, summary: dict[str, Any]) -> None:
     console.print("\n[bold]Certificate files[/bold]")
     for kind, path in summary["files"].items():
         console.print(f"  {kind:<8} {path}")
+    if summary.get("timestamp"):
+        console.print(f"[bold]Trusted time[/bold]: {summary['timestamp']}")
     pub = summary.get("publication") or {}
     if pub:
         console.print(f"[bold]Publication[/bold]: {pub.get('state')} {pub.get('detail', '')}")

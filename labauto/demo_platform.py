@@ -48,12 +48,26 @@ def start_demo_platform(console: Any, workdir: Path, stack: Any, lab: LabConfig,
     admin = secrets.token_urlsafe(24)
     db = workdir / "platform.sqlite3"
     base_url = stack.enter_context(running_server(f"sqlite:///{db}", schema_dir, admin_token=admin,
-                                                  trusted_ca_pem=identity.ca_cert_pem))
+                                                  trusted_ca_pem=identity.ca_cert_pem,
+                                                  ca=_demo_ca(identity)))
     token = demo_lab_token(base_url, admin, lab, identity.cert_pem, workdir / TOKEN_FILE)
     os.environ["LABAUTO_PLATFORM_URL"] = base_url
     os.environ["LABAUTO_PLATFORM_TOKEN"] = token
     console.print(f"reference NQI platform: {base_url} (SQLite {db}, schemas {schema_dir})")
     return base_url
+
+
+def _demo_ca(identity: Any):
+    """The demo CA (simulation only) doubles as the platform's own CA, so the demo platform runs
+    its time-stamping authority and CRL; with a real identity (LABAUTO_SIGNING_KEY) there is no
+    CA key here and the platform runs without them (certificates are then not time-stamped)."""
+    from labauto.certificate.pki import CertificateAuthority
+    from labauto.config import labauto_home
+
+    key = labauto_home() / "pki" / "demo-ca.key.pem"
+    if identity.ca_cert_pem is None or not key.exists():
+        return None
+    return CertificateAuthority(key.read_bytes(), identity.ca_cert_pem)
 
 
 def demo_lab_token(base_url: str, admin_token: str, lab: LabConfig, cert_pem: bytes,

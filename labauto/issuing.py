@@ -1,4 +1,10 @@
-"""Issue a certificate: JSON, DCC XML (signed), PDF, written durably, then queued for publishing.
+"""Issue a certificate: JSON, DCC XML (signed, time-stamped), PDF (signed), written durably,
+then queued for publishing.
+
+The DCC is signed (XAdES) and, when the lab has a time-stamping authority, time-stamped
+(XAdES-T, :mod:`labauto.timestamping`); the PDF is rendered with the DCC's SHA-256 and then
+signed with the same lab key (PAdES, time-stamped by the same TSA).  An unreachable TSA never
+stops issuing: the certificate is issued without token and ``timestamp`` says so.
 
 Issued certificates are immutable: a folder per certificate id, files written to a temporary
 name, fsync'ed and renamed; an existing certificate is never overwritten (corrections are new,
@@ -17,12 +23,14 @@ from pathlib import Path
 from labauto.certificate.dcc_xml import build_dcc
 from labauto.certificate.json_writer import to_json
 from labauto.certificate.pdf import render_pdf
+from labauto.certificate.pdf_signing import sign_pdf
 from labauto.certificate.signing import sign_dcc
 from labauto.errors import LabautoError
 from labauto.files import fsync_dir, write_durably
 from labauto.lab import LabConfig
 from labauto.results import CalibrationResult
-from labauto.signing_identity import lab_signing_identity
+from labauto.signing_identity import SigningIdentity, lab_signing_identity
+from labauto.timestamping import timestamp_signed_dcc
 
 
 class CertificateExists(LabautoError):
@@ -37,6 +45,7 @@ class IssuedCertificate:
     dcc_sha256: str = ""
     verify_url: str | None = None
     outbox_state: str = ""
+    timestamp: str = ""          # whether (and by whom) the DCC and PDF were time-stamped
 
 
 FILE_NAMES = {"xml": "certificate.xml", "json": "certificate.json", "pdf": "certificate.pdf",
@@ -67,11 +76,12 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     identity = lab_signing_identity(lab)
-    signed = sign_dcc(build_dcc(result), identity.key_pem, identity.cert_pem)
+    signed, stamp = timestamp_signed_dcc(sign_dcc(build_dcc(result), identity.key_pem, identity.cert_pem))
     sha = hashlib.sha256(signed).hexdigest()
     verify_url = f"{verify_base_url.rstrip('/')}/verify/{result.certificate_id}" if verify_base_url else None
-    contents = {"xml": signed, "json": to_json(result),
-                "pdf": render_pdf(result, dcc_sha256=sha, verify_url=verify_url)}
+    rendered = render_pdf(result, dcc_sha256=sha, verify_url=verify_url, pades_signed=True)
+    pdf = _signed_pdf(rendered, identity, stamp.pdf_timestamper)
+    contents = {"xml": signed, "json": to_json(result), "pdf": pdf}
     if journal is not None and Path(journal).exists():
         contents["journal"] = Path(journal).read_bytes()
     for kind, data in contents.items():
@@ -83,12 +93,27 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
         raise CertificateExists(f"certificate {result.certificate_id} was issued meanwhile ({folder}): {exc}") from exc
     fsync_dir(out_dir)
     issued = IssuedCertificate(result.certificate_id, folder,
-                               {kind: folder / FILE_NAMES[kind] for kind in contents}, sha, verify_url)
+                               {kind: folder / FILE_NAMES[kind] for kind in contents}, sha, verify_url,
+                               timestamp=stamp.detail)
     if queue:
         from labauto.publishing import enqueue_issued
 
         issued.outbox_state = enqueue_issued(issued)
     return issued
+
+
+def _signed_pdf(pdf: bytes, identity: SigningIdentity, timestamper) -> bytes:
+    """The rendered PDF signed with the lab key (PAdES B-T with ``timestamper``); if the TSA
+    fails between the DCC's time-stamp and the PDF's, the PDF is signed without one (B-B)."""
+    from labauto.platform.tsa_client import TimestampUnavailable
+
+    chain = [identity.ca_cert_pem] if identity.ca_cert_pem else []
+    try:
+        return sign_pdf(pdf, identity.key_pem, identity.cert_pem, chain_pems=chain, timestamper=timestamper)
+    except (OSError, TimestampUnavailable):   # pyHanko's TimestampRequestError is an OSError
+        if timestamper is None:
+            raise
+        return sign_pdf(pdf, identity.key_pem, identity.cert_pem, chain_pems=chain)
 
 
 def _queue_existing(folder: Path, certificate_id: str) -> str:

@@ -4,7 +4,12 @@ stage by stage (the same :class:`~labauto.platform.server.verification.Verifier`
 ``POST /api/v1/verify``).
 
     labauto dcc verify DCC.xml [--trust-anchor PEM ...] [--intermediate PEM ...]
-                               [--platform URL] [--schema-dir DIR] [--json]
+                               [--crl DER ...] [--platform URL] [--schema-dir DIR] [--json]
+
+A XAdES-T time-stamp is trusted when its TSA chains to a ``--trust-anchor`` (give the
+platform's CA, ``GET /api/v1/ca``); its time is then the time the chain is judged at.  The
+revocation stage checks the signer against the ``--crl`` of its issuer (with ``--platform``, the
+platform CA's CRL is fetched too).
 
 Exit status: 0 valid (every stage passed or only warned), 1 not valid (a stage failed, or could
 not be checked: e.g. no trust anchor given), 2 usage error (file not found, unreadable PEM, no
@@ -49,6 +54,18 @@ def _platform_lookup(url: str):
     return lookup
 
 
+def _platform_crl(url: str) -> list[bytes]:
+    """The platform CA's CRL, if the platform runs a CA and answers (else none: the revocation
+    stage then says no CRL is known)."""
+    import httpx
+
+    try:
+        r = httpx.get(f"{url.rstrip('/')}/api/v1/crl", timeout=15)
+    except httpx.HTTPError:
+        return []
+    return [r.content] if r.status_code == 200 else []
+
+
 @app.command()
 def verify(file: Path = typer.Argument(..., help="the DCC XML file"),
            trust_anchor: Optional[List[Path]] = typer.Option(
@@ -58,6 +75,9 @@ def verify(file: Path = typer.Argument(..., help="the DCC XML file"),
            platform: Optional[str] = typer.Option(
                None, "--platform", envvar="LABAUTO_PLATFORM_URL",
                help="platform base URL: also say whether it holds this document"),
+           crl: Optional[List[Path]] = typer.Option(
+               None, "--crl", help="DER CRL file of a CA of the chain (revocation stage); repeatable. "
+               "With --platform its CRL (GET /api/v1/crl) is fetched too"),
            schema_dir: Optional[Path] = typer.Option(
                None, "--schema-dir", help="PTB's DCC schema folder (default: LABAUTO_DCC_DIR/schema, ../shared/dcc/schema)"),
            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
@@ -84,8 +104,22 @@ def verify(file: Path = typer.Argument(..., help="the DCC XML file"),
         xml = file.read_bytes()
     except OSError as exc:
         _usage(console, f"{file}: {exc.strerror}")
+    crls = []
+    for p in crl or []:
+        try:
+            crls.append(p.read_bytes())
+        except OSError as exc:
+            _usage(console, f"{p}: {exc.strerror}")
+    if platform:
+        crls += _platform_crl(platform)
+    from labauto.platform.server.trust_stages import crl_from, crl_revocation_check, timestamp_time_check
+    try:
+        crl_source = crl_from(crls)
+    except pki.PKIError as exc:
+        _usage(console, f"--crl: {exc}")
     verifier = Verifier(SchemaRegistry(folder, any_version=True), anchors,
-                        platform=_platform_lookup(platform) if platform else None)
+                        platform=_platform_lookup(platform) if platform else None,
+                        time_check=timestamp_time_check(), revocation_check=crl_revocation_check(crl_source))
     report = verifier.verify(xml, intermediates=intermediates)
     if as_json:
         print(json.dumps(report.json(), indent=2))

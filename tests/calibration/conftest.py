@@ -17,7 +17,7 @@ def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LABAUTO_HOME", str(home))
     monkeypatch.setenv("LABAUTO_OUTBOX", str(home / "outbox.sqlite3"))
     for var in ("LABAUTO_PLATFORM_URL", "LABAUTO_PLATFORM_TOKEN", "LABAUTO_SIGNING_KEY",
-                "LABAUTO_SIGNING_CERT"):
+                "LABAUTO_SIGNING_CERT", "LABAUTO_TSA_URL", "LABAUTO_TSA_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     return home
 

@@ -120,9 +120,10 @@ def platform_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def platform(platform_db_url: str, dcc_schema_dir: Path) -> Iterator[Platform]:
+def platform(platform_db_url: str, dcc_schema_dir: Path,
+             platform_ca: CertificateAuthority) -> Iterator[Platform]:
     admin = "admin-" + secrets.token_urlsafe(16)
-    with running_server(platform_db_url, dcc_schema_dir, admin_token=admin) as base_url:
+    with running_server(platform_db_url, dcc_schema_dir, admin_token=admin, ca=platform_ca) as base_url:
         yield Platform(base_url, admin, platform_db_url)
 
 

@@ -18,9 +18,11 @@ def test_migrations_match_the_models(platform_db_url):
         with db.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             diff = compare_metadata(ctx, Base.metadata)
-            assert ctx.get_current_revision() == "0002"
+            assert ctx.get_current_revision() == "0003"
         assert diff == [], diff
         columns = {c["name"] for c in inspect(db.engine).get_columns("certificates")}
         assert {"signing_time", "sha256", "certificate_id", "revoked_at"} <= columns
+        signer_columns = {c["name"] for c in inspect(db.engine).get_columns("lab_certificates")}
+        assert {"revoked_at", "revocation_reason", "invalid_since"} <= signer_columns
     finally:
         db.dispose()

@@ -21,11 +21,14 @@ from labauto.platform.server.limits import BodyLimit, RateLimit
 from labauto.platform.server.verification import Verifier
 from labauto.platform.server.models import Lab
 from labauto.platform.server.settings import PlatformSettings
+from labauto.platform.server.trust_services import TrustServices, add_trust_routes
+from labauto.platform.server.trust_stages import crl_revocation_check, timestamp_time_check
+from labauto.platform.server.upload_verification import add_upload_routes
 
 API = "/api/v1"
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _NO_NUL = r"^[^\x00]*$"      # a NUL byte in a search text would match every certificate on SQLite
-_LAB_ROUTE = re.compile(r"^/api/v1/certificates(/[^/]+/revoke)?$")
+_LAB_ROUTE = re.compile(r"^/api/v1/(certificates(/[^/]+/revoke)?|tsa)$")
 bearer = HTTPBearer(auto_error=False, description="a lab API token, or the admin token for admin operations")
 
 R401 = {401: {"model": S.Error, "description": "missing or unknown token"}}
@@ -37,6 +40,8 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     schemas = SchemaRegistry(settings.schema_dir)        # compiles PTB's Schematron once, here
     verify_schemas = SchemaRegistry(settings.schema_dir, any_version=True)
     anchors = pki.load_certificates(settings.trusted_ca_pem) if settings.trusted_ca_pem else []
+    if settings.ca_cert_pem and pki.load_certificate(settings.ca_cert_pem) not in anchors:
+        anchors.append(pki.load_certificate(settings.ca_cert_pem))   # the platform's own CA
     verify_limit = RateLimit(settings.verify_rate_per_minute, burst=max(1, settings.verify_rate_per_minute // 3))
 
     @asynccontextmanager
@@ -107,6 +112,23 @@ def create_app(settings: PlatformSettings) -> FastAPI:
             raise _unauthorised("admin token required")
         return "admin"
 
+    trust = TrustServices.from_settings(settings)
+    app.state.trust = trust
+    add_trust_routes(app, trust, require_admin)
+
+    def platform_crl(database: Database, issuer) -> bytes | None:
+        """The platform CA's current CRL when ``issuer`` is that CA (None for any other issuer)."""
+        return trust.current_crl(database) if trust.issued_by_ca(issuer) else None
+
+    def dcc_verifier(database: Database) -> Verifier:
+        """The verifier of POST /api/v1/verify and the verify page: the platform's anchors, its
+        TSA's anchors for time-stamps, its CA's CRL, its store for the platform stage."""
+        return Verifier(verify_schemas, anchors, platform=lambda sha: _platform_record(database, sha),
+                        time_check=timestamp_time_check(trust.time_anchors),
+                        revocation_check=crl_revocation_check(lambda issuer: platform_crl(database, issuer)))
+
+    add_upload_routes(app, trust, settings.max_upload_bytes, dcc_verifier)
+
     async def lab_token(creds: Creds) -> str:
         """The bearer token of a lab request; the lab is looked up with the request's own
         database work, in its worker thread (see :func:`_lab`)."""
@@ -163,9 +185,7 @@ def create_app(settings: PlatformSettings) -> FastAPI:
                 given = pki.load_certificates(pem)
             except pki.PKIError as exc:
                 raise HTTPException(400, f"trust_anchor: {exc}") from exc
-        verifier = Verifier(verify_schemas, anchors,
-                            platform=lambda sha: _platform_record(database, sha))
-        report = await run_in_threadpool(verifier.verify, xml, anchors=given)
+        report = await run_in_threadpool(dcc_verifier(database).verify, xml, anchors=given)
         return JSONResponse(report.json())
 
     @app.get("/", include_in_schema=False)
@@ -300,7 +320,8 @@ def create_app(settings: PlatformSettings) -> FastAPI:
                 publishing.check_replay_attachments(conn, sha, pdf_b, json_b)
                 return same
         # parse, schema, signature: CPU only, outside the write transaction
-        admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b)
+        admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b,
+                                               time_anchors=trust.time_anchors)
         for attempt in range(3):
             try:
                 # committed with the publications arriving meanwhile (one fsync for the group);

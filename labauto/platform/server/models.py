@@ -50,6 +50,10 @@ class LabCertificate(Base):
     cert_pem: Mapped[str] = mapped_column(Text)
     not_after: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # revocation of this *signing certificate* by the platform CA (listed in its CRL)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    invalid_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     lab: Mapped[Lab] = relationship(back_populates="certificates")
 
 
@@ -93,6 +97,7 @@ class CertificateRecord(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revocation_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     has_pdf: Mapped[bool] = mapped_column(default=False)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     has_json: Mapped[bool] = mapped_column(default=False)
 
     lab: Mapped[Lab] = relationship(lazy="joined")

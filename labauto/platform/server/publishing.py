@@ -16,6 +16,7 @@ Rules:
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from labauto.platform.server.models import (CertificateRecord, Document, ItemIde
                                             LabCertificate, Measurand, TraceLink, record_status,
                                             utcnow)
 from labauto.platform.server.service import Conflict, Forbidden, LabRef, Rejected, audit
+from labauto.platform.server.trust_admission import (check_signed_pdf, check_timestamp,
+                                                     revoked_signer_refusal)
 
 Db = Session | Connection
 
@@ -43,8 +46,9 @@ _CURRENT = (select(C.id, C.certificate_id, C.sha256, C.lab_id, C.version, C.supe
 _EARLY_AMENDMENT = (select(C.id, C.certificate_id, C.sha256, C.type_of_change)
                     .where(C.amends_certificate_id == bindparam("cid"), C.certificate_id != bindparam("cid"),
                            C.lab_id == bindparam("lab")).order_by(C.id).limit(1))
-_CERT_OWNER = select(LabCertificate.__table__.c.lab_id).where(
-    LabCertificate.__table__.c.fingerprint_sha256 == bindparam("fp"))
+_LC = LabCertificate.__table__.c
+_CERT_OWNER = select(_LC.lab_id, _LC.subject, _LC.revoked_at, _LC.revocation_reason, _LC.invalid_since).where(
+    _LC.fingerprint_sha256 == bindparam("fp"))
 _INSERT_RECORD = insert(T).returning(C.id)
 _INSERT_DOCUMENT = insert(Document.__table__)
 _INSERT_IDENTIFIERS = insert(ItemIdentifier.__table__)
@@ -114,8 +118,11 @@ def _check_attachments(pdf: bytes | None, js: bytes | None) -> None:
 
 
 def admit_submission(dcc: bytes, schemas: SchemaRegistry, *, pdf: bytes | None = None,
-                     js: bytes | None = None) -> Admitted:
-    """The database-free admission stages; :class:`Rejected` names the failing stage."""
+                     js: bytes | None = None, time_anchors: list[bytes] = ()) -> Admitted:
+    """The database-free admission stages; :class:`Rejected` names the failing stage.  After the
+    DCC's own stages: ``time`` (a signature time-stamp must chain to ``time_anchors``) and
+    ``pdf`` (a signed PDF must be unchanged and signed by the DCC's signer), see
+    :mod:`labauto.platform.server.trust_admission`."""
     _check_attachments(pdf, js)
     try:
         adm = admit(dcc, schemas)
@@ -129,13 +136,20 @@ def admit_submission(dcc: bytes, schemas: SchemaRegistry, *, pdf: bytes | None =
         raise Rejected("identifier", f"the certificate id {adm.facts.certificate_id!r} contains '/', "
                        "which cannot stand in the platform's URLs (/api/v1/certificates/{id}, the QR "
                        "code's /verify/{id}); use another separator, e.g. '-'")
-    return adm
+    trust = check_timestamp(adm.root, list(time_anchors))
+    check_signed_pdf(pdf, adm.signature.signer_fingerprint_sha256)
+    return dataclasses.replace(adm, trusted_time=trust.trusted_time)
 
 
 def _check_signer(db: Db, lab: LabRef, adm: Admitted) -> None:
     sig = adm.signature
-    owner = db.scalar(_CERT_OWNER, {"fp": sig.signer_fingerprint_sha256})
+    registered = db.execute(_CERT_OWNER, {"fp": sig.signer_fingerprint_sha256}).first()
+    owner = registered.lab_id if registered is not None else None
     if owner == lab.id:
+        refusal = revoked_signer_refusal(registered.revoked_at, registered.revocation_reason,
+                                         registered.invalid_since, adm.trusted_time, registered.subject)
+        if refusal:
+            raise Rejected("revocation", refusal)
         return
     who = (f"registered to lab {db.scalar(select(Lab.__table__.c.name).where(Lab.__table__.c.id == owner))!r}"
            if owner is not None
@@ -204,7 +218,8 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
         receipt_date=facts.receipt_date, begin_date=facts.begin_date, end_date=facts.end_date,
         issue_date=facts.issue_date, amends_certificate_id=facts.replaced_id,
         type_of_change=facts.type_of_change, published_at=utcnow(),
-        has_pdf=pdf is not None, has_json=js is not None)).scalar_one()
+        has_pdf=pdf is not None, has_json=js is not None,
+        pdf_sha256=sha256_hex(pdf) if pdf is not None else None)).scalar_one()
     db.execute(_INSERT_DOCUMENT, [dict(certificate_row_id=row_id, dcc=dcc, pdf=pdf, json=js)])
     if facts.identifications:
         db.execute(_INSERT_IDENTIFIERS, [dict(certificate_row_id=row_id, issuer=i[:64], value=v)

@@ -11,8 +11,14 @@ LABAUTO_PLATFORM_MAX_UPLOAD    largest accepted upload part in bytes (default 20
                                request body may be three parts plus 64 KiB
 LABAUTO_PLATFORM_VERIFY_RATE   POST /api/v1/verify requests per minute and client address
                                (default 30, per server process)
+LABAUTO_PLATFORM_CA_KEY        PEM files of the platform's own CA (key and certificate): with
+LABAUTO_PLATFORM_CA_CERT       them the platform runs an RFC 3161 time-stamping authority for
+                               its labs (POST /api/v1/tsa) and publishes the CA's CRL of revoked
+                               signing certificates (GET /api/v1/crl); unset = neither
+LABAUTO_PLATFORM_TSA_POLICY    the TSA's policy OID (default ETSI EN 319 421 best practices)
 
-(``to_env`` also uses LABAUTO_PLATFORM_TRUSTED_CA_PEM — the PEM itself — and
+(``to_env`` also uses LABAUTO_PLATFORM_TRUSTED_CA_PEM, LABAUTO_PLATFORM_CA_KEY_PEM and
+LABAUTO_PLATFORM_CA_CERT_PEM — the PEMs themselves — and
 LABAUTO_PLATFORM_MIGRATE=0 to hand settings to the worker processes of a multi-worker server.)
 """
 from __future__ import annotations
@@ -34,6 +40,9 @@ class PlatformSettings:
     trusted_ca_pem: bytes | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     migrate_on_startup: bool = True
+    ca_key_pem: bytes | None = None
+    ca_cert_pem: bytes | None = None
+    tsa_policy: str | None = None
     verify_rate_per_minute: int = DEFAULT_VERIFY_RATE
 
     @property
@@ -57,6 +66,12 @@ class PlatformSettings:
                       max_upload_bytes=int(env.get("LABAUTO_PLATFORM_MAX_UPLOAD", DEFAULT_MAX_UPLOAD)),
                       migrate_on_startup=env.get("LABAUTO_PLATFORM_MIGRATE", "1") != "0",
                       verify_rate_per_minute=int(env.get("LABAUTO_PLATFORM_VERIFY_RATE", DEFAULT_VERIFY_RATE)))
+        values.update(ca_key_pem=_pem(env, "LABAUTO_PLATFORM_CA_KEY"),
+                      ca_cert_pem=_pem(env, "LABAUTO_PLATFORM_CA_CERT"),
+                      tsa_policy=env.get("LABAUTO_PLATFORM_TSA_POLICY") or None)
+        if (values["ca_key_pem"] is None) != (values["ca_cert_pem"] is None):
+            raise ValueError("set both LABAUTO_PLATFORM_CA_KEY and LABAUTO_PLATFORM_CA_CERT (the "
+                             "platform CA's key and certificate) or neither")
         values.update({k: v for k, v in overrides.items() if v is not None})
         if values["schema_dir"] is None:
             raise ValueError("no DCC schema directory: pass --schema-dir or set LABAUTO_PLATFORM_SCHEMA_DIR")
@@ -70,5 +85,17 @@ class PlatformSettings:
                "LABAUTO_PLATFORM_MIGRATE": "1" if self.migrate_on_startup else "0",
                "LABAUTO_PLATFORM_VERIFY_RATE": str(self.verify_rate_per_minute),
                "LABAUTO_PLATFORM_ADMIN_TOKEN": self.admin_token or "",
-               "LABAUTO_PLATFORM_TRUSTED_CA_PEM": (self.trusted_ca_pem or b"").decode()}
+               "LABAUTO_PLATFORM_TRUSTED_CA_PEM": (self.trusted_ca_pem or b"").decode(),
+               "LABAUTO_PLATFORM_CA_KEY_PEM": (self.ca_key_pem or b"").decode(),
+               "LABAUTO_PLATFORM_CA_CERT_PEM": (self.ca_cert_pem or b"").decode(),
+               "LABAUTO_PLATFORM_TSA_POLICY": self.tsa_policy or ""}
         return env
+
+
+def _pem(env, name: str) -> bytes | None:
+    """A PEM given inline (``NAME_PEM``) or as a file (``NAME``)."""
+    inline = env.get(f"{name}_PEM")
+    if inline:
+        return inline.encode()
+    path = env.get(name)
+    return Path(path).read_bytes() if path else None

@@ -19,13 +19,17 @@ from labauto.platform.server.settings import PlatformSettings
 
 @contextlib.contextmanager
 def running_server(database_url: str, schema_dir: Path, *, admin_token: str,
-                   trusted_ca_pem: bytes | None = None) -> Iterator[str]:
+                   trusted_ca_pem: bytes | None = None, ca=None) -> Iterator[str]:
     """The platform on 127.0.0.1 (free port) in a background thread; yields the base URL and
-    shuts uvicorn down cleanly on exit.  The database is migrated at startup."""
+    shuts uvicorn down cleanly on exit.  The database is migrated at startup.  ``ca`` (a
+    :class:`~labauto.certificate.pki.CertificateAuthority`) is the platform's own CA: with it
+    the platform runs its time-stamping authority and publishes a CRL."""
     from labauto.platform.server.runner import ThreadedServer
 
     server = ThreadedServer(PlatformSettings(database_url=database_url, schema_dir=Path(schema_dir),
-                                             admin_token=admin_token, trusted_ca_pem=trusted_ca_pem))
+                                             admin_token=admin_token, trusted_ca_pem=trusted_ca_pem,
+                                             ca_key_pem=ca.key_pem if ca else None,
+                                             ca_cert_pem=ca.cert_pem if ca else None))
     base_url = server.start()
     try:
         yield base_url

@@ -69,6 +69,7 @@ class Evidence:
     intermediates: list[x509.Certificate] = field(default_factory=list)
     anchors: list[x509.Certificate] = field(default_factory=list)
     validation_time: dt.datetime | None = None      # set by the time stage
+    trusted_time: dt.datetime | None = None         # set by the time stage from a verified time-stamp
     chain: list[x509.Certificate] | None = None     # set by the chain stage
 
 
