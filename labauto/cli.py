@@ -90,10 +90,29 @@ def print_results(result: Any) -> None:
     console.print(f"Overall: [{colour}]{result.overall_decision}[/{colour}]")
 
 
+def _operator(observer: Any, confirm_steps: bool) -> Any:
+    """Who confirms the procedure's operator steps: everyone (--yes, the demo), the technician
+    at this terminal, or nobody (a pipe without --yes: the run stops at the first step)."""
+    from labauto.engine.operator import AskOperator, AutoConfirm, NoOperator
+
+    if confirm_steps:
+        return AutoConfirm(lambda text: console.print(f"[yellow]{text}[/yellow]"))
+    if not sys.stdin.isatty():
+        return NoOperator()
+
+    def ask(prompt: str) -> bool:
+        observer.progress.stop()          # the live display would overwrite the question
+        try:
+            return typer.confirm(prompt, default=True)
+        finally:
+            observer.progress.start()
+    return AskOperator(ask)
+
+
 def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Optional[Path],
              use_prefect: bool, settle_scale: float, timeout_ms: int, publish: bool,
              resume_folder: Optional[Path], verify_base_url: Optional[str],
-             environment: Optional[str] = None) -> Any:
+             environment: Optional[str] = None, confirm_steps: bool = False) -> Any:
     runs_dir, out_dir = workdir / "runs", workdir / "certificates"
     _sigterm_as_interrupt()
     from labauto.engine.run import new_run_id
@@ -107,7 +126,7 @@ def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Op
                                 out_dir=out_dir, lab=lab, use_prefect=use_prefect,
                                 settle_scale=settle_scale, timeout_ms=timeout_ms, publish=publish,
                                 resume_folder=resume_folder, verify_base_url=verify_base_url,
-                                environment=environment)
+                                environment=environment, confirm_steps=confirm_steps)
     except KeyboardInterrupt as exc:
         exc.run_folder = folder if (folder / "journal.jsonl").exists() else None  # type: ignore[attr-defined]
         raise
@@ -143,12 +162,15 @@ def _checked_start(procedure: Path, dut: str, standard: str, *, lab: Optional[Pa
 def _run_checked(procedure: Path, dut: str, standard: str, *, run_id: str, runs_dir: Path,
                  out_dir: Path, lab: Optional[Path], use_prefect: bool, settle_scale: float,
                  timeout_ms: int, publish: bool, resume_folder: Optional[Path],
-                 verify_base_url: Optional[str], environment: Optional[str]) -> Any:
+                 verify_base_url: Optional[str], environment: Optional[str],
+                 confirm_steps: bool = False) -> Any:
     from labauto.engine.observer import set_observer
+    from labauto.engine.operator import set_operator
     from labauto.progress import RichRunObserver
 
     with RichRunObserver(console) as observer:
         previous = set_observer(observer)
+        previous_operator = set_operator(_operator(observer, confirm_steps))
         try:
             if use_prefect:
                 _quiet_prefect()
@@ -183,6 +205,7 @@ def _run_checked(procedure: Path, dut: str, standard: str, *, run_id: str, runs_
                                     "run_folder": str(outcome.run_folder)}
         finally:
             set_observer(previous)
+            set_operator(previous_operator)
 
 
 LAB_HOME_HELP = ("lab home: signing keys, publishing outbox, state (default: LABAUTO_HOME, else "
@@ -237,14 +260,20 @@ def run(procedure: Path = typer.Argument(..., help="procedure YAML file"),
                                      help="queue the certificate in the lab home's outbox and deliver it; "
                                      "--no-publish: issue only, queue nothing"),
         verify_url: Optional[str] = typer.Option(None, envvar="LABAUTO_PLATFORM_URL",
-                                                 help="platform base URL (for the QR code and publishing)")) -> None:
-    """Calibrate the instrument at --dut against --standard following PROCEDURE."""
+                                                 help="platform base URL (for the QR code and publishing)"),
+        yes: bool = typer.Option(False, "--yes", help="confirm the procedure's operator steps "
+                                 "(lead changes) without asking: for an unattended simulated run")) -> None:
+    """Calibrate the instrument at --dut against --standard following PROCEDURE.
+
+    Operator steps written in the procedure (move the leads, fit the short) put the sources in
+    standby and ask the technician to confirm before going on."""
     def go() -> None:
         _show_lab_home(lab_home, lab)
         _report(*_execute(procedure, dut, standard, workdir=workdir, lab=lab,
                           use_prefect=prefect, settle_scale=settle_scale,
                           timeout_ms=timeout_ms, publish=publish, resume_folder=None,
-                          verify_base_url=verify_url, environment=environment))
+                          verify_base_url=verify_url, environment=environment,
+                          confirm_steps=yes))
     _guarded(go)
 
 
@@ -257,8 +286,10 @@ def resume(run_folder: Path = typer.Argument(..., help="folder of the interrupte
            lab_home: Optional[Path] = typer.Option(None, "--lab-home", help=LAB_HOME_HELP),
            prefect: bool = typer.Option(True, "--prefect/--no-prefect"),
            publish: bool = typer.Option(True, "--publish/--no-publish"),
-           verify_url: Optional[str] = typer.Option(None, envvar="LABAUTO_PLATFORM_URL")) -> None:
-    """Resume an interrupted run: completed points are not measured again."""
+           verify_url: Optional[str] = typer.Option(None, envvar="LABAUTO_PLATFORM_URL"),
+           yes: bool = typer.Option(False, "--yes", help="confirm operator steps without asking")) -> None:
+    """Resume an interrupted run: completed points are not measured again; the technician
+    confirms the set-up of the first pending point again."""
     from labauto.engine.run import open_run
 
     def go() -> None:
@@ -269,21 +300,25 @@ def resume(run_folder: Path = typer.Argument(..., help="folder of the interrupte
                           workdir=run_folder.parent.parent, lab=lab, use_prefect=prefect,
                           settle_scale=s.settle_scale, timeout_ms=s.timeout_ms, publish=publish,
                           resume_folder=run_folder, verify_base_url=verify_url,
-                          environment=environment or s.environment_resource or None))
+                          environment=environment or s.environment_resource or None,
+                          confirm_steps=yes))
     _guarded(go)
 
 
 @app.command()
 def demo(workdir: Path = typer.Option(Path("out/demo"), "--workdir",
                                      help="everything the demo writes, its lab home (WORKDIR/home) included"),
-         procedure: Path = typer.Option(None, "--procedure", help="default: procedures/keysight_34465a_dcv.yaml"),
+         procedure: Path = typer.Option(None, "--procedure", help="any bundled procedure (its instruments are "
+                                        "simulated); default: procedures/keysight_34465a_dcv.yaml"),
          latency: str = typer.Option("realistic", help="simulated lab timing: realistic | zero"),
          seed: int = typer.Option(2026, help="simulation seed (same seed, same readings)"),
          prefect: bool = typer.Option(True, "--prefect/--no-prefect"),
          platform: bool = typer.Option(True, "--platform/--no-platform",
                                        help="start the reference NQI platform in-process and publish to it"),
-         out_of_tolerance: Optional[str] = typer.Option(None, help="make the simulated DUT fail on this range, e.g. '10 V'")) -> None:
-    """The main job: a simulated DC-voltage calibration of a 34465A against a 5522A, end to end."""
+         out_of_tolerance: Optional[str] = typer.Option(None, help="make the simulated DUT fail on this range, "
+                                                        "e.g. '10 V' (DCV) or 'ACV 1 V'")) -> None:
+    """The main job: a simulated calibration end to end (by default DC voltage of a 34465A
+    against a 5522A); operator steps are confirmed automatically."""
     from labauto.demo import run_demo
 
     _guarded(lambda: run_demo(console, workdir=workdir, procedure=procedure, latency=latency,

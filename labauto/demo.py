@@ -24,6 +24,7 @@ from rich.console import Console
 from labauto.config import PROJECT_ROOT
 from labauto.labhome import LabHome, use_lab_home
 from labauto.lab import DEFAULT_LAB_FILE, load_lab
+from labauto.procedure import load_procedure
 from labauto.sim import SimulatedLab
 
 DEFAULT_PROCEDURE = PROJECT_ROOT / "procedures" / "keysight_34465a_dcv.yaml"
@@ -43,14 +44,21 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
     # same serial numbers): their locks live in the working folder, not the machine-wide folder
     os.environ["LABAUTO_LOCK_DIR"] = str(workdir / "locks")
     procedure = Path(procedure or DEFAULT_PROCEDURE)
-    console.rule("[bold]labauto demo: DC-voltage calibration of a simulated 34465A")
+    plan = load_procedure(procedure)           # a bad file stops here, before anything starts
+    meter, source = plan.meter_model, plan.source_model
+    console.rule(f"[bold]labauto demo: {plan.title} (simulated)")
     console.print(f"Lab home: {home.describe()}")
     with ExitStack() as stack:
         lab = stack.enter_context(SimulatedLab(seed=seed, latency=latency,
-                                               out_of_tolerance=out_of_tolerance))
-        console.print(f"simulated lab ({latency} timing, seed {seed}): DMM {lab.resources['dmm']}, "
-                      f"calibrator {lab.resources['calibrator']}, thermo-hygrometer "
-                      f"{lab.resources['environment']}")
+                                               out_of_tolerance=out_of_tolerance,
+                                               dmm_model=str(meter.folder),
+                                               calibrator_model=str(source.folder),
+                                               dut=plan.direction))
+        dut_res, std_res = (lab.resources["calibrator"], lab.resources["dmm"]) \
+            if plan.direction == "source" else (lab.resources["dmm"], lab.resources["calibrator"])
+        console.print(f"simulated lab ({latency} timing, seed {seed}): {meter.name} "
+                      f"{lab.resources['dmm']}, {source.name} {lab.resources['calibrator']}, "
+                      f"thermo-hygrometer {lab.resources['environment']}")
         base_url = None
         if with_platform:
             from labauto.demo_platform import start_demo_platform
@@ -59,17 +67,19 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
             lab_config = load_lab(DEFAULT_LAB_FILE)
             base_url = start_demo_platform(console, workdir, stack, lab_config,
                                            lab_signing_identity(lab_config))
-        result, summary = execute(procedure, lab.resources["dmm"], lab.resources["calibrator"],
+        result, summary = execute(procedure, dut_res, std_res,
                                   workdir=workdir, lab=DEFAULT_LAB_FILE, use_prefect=use_prefect,
                                   settle_scale=1.0 if latency == "realistic" else 0.0,
                                   timeout_ms=10000, publish=True, resume_folder=None,
-                                  verify_base_url=base_url, environment=lab.resources["environment"])
+                                  verify_base_url=base_url, environment=lab.resources["environment"],
+                                  confirm_steps=True)
         report(result, summary)
         if base_url:
             record = httpx.get(f"{base_url}/api/v1/certificates/{result.certificate_id}", timeout=10).json()
             console.print(f"platform verification: [bold]{record.get('status')}[/bold], stored "
                           f"sha256 {record.get('sha256')}, page {base_url}/verify/{result.certificate_id}")
-        inside = sum(abs(p.error - lab.truth.dut_error_at_setting(p.function, p.range, p.nominal))
+        inside = sum(abs(p.error - lab.truth.dut_error_at_setting(
+                         p.function, p.range, p.nominal, p.frequency).to(p.error.units))
                      <= p.expanded_uncertainty for p in result.points)
         console.print(f"simulation check: the simulated DUT's true error lies within ± U at "
                       f"{inside} of {len(result.points)} points")

@@ -1,20 +1,6 @@
-"""Evaluate a run: per test point, the error of indication, its uncertainty budget and the
+"""Evaluate a run: per test point, the error (of indication, or of output for a source under
+test), its uncertainty budget by the procedure's measurement model (labauto.models) and the
 conformity decision; then the whole :class:`CalibrationResult`.
-
-Measurement model of the error of indication of a DMM measuring a calibrator output
-(EURAMET cg-15 / EA-4/02 style; every input is named in the budget)::
-
-    E = X_ind - V_ref + dX_res + sum(dV_extra_i)
-
-    X_ind     mean of the n indications; Type A, u = s/sqrt(n), nu = n - 1
-    V_ref     calibrator output = its set value; uncertainty from the calibrator's accuracy
-              specification at that value (normal, at the stated coverage probability, e.g.
-              99 % -> k = 2.576), nu = inf
-    dX_res    DUT resolution: rectangular, half-width = resolution / 2, estimate 0
-    dV_extra  procedure-listed contributions (thermal EMFs, leads, ...), estimate 0
-
-All sensitivity coefficients are +-1.  The GUM law of propagation gives u_c(E); Welch-
-Satterthwaite gives nu_eff and k = t_0.975(nu_eff); U = k u_c, reported per ILAC-P14.
 """
 from __future__ import annotations
 
@@ -27,38 +13,18 @@ import pint
 from labauto import __version__
 from labauto.engine.run import Run
 from labauto.lab import LabConfig
+from labauto.models import budget_for
+from labauto.models.inputs import RESOLUTION_NAME  # noqa: F401 - the budget row's name
 from labauto.procedure import Procedure, TestPoint
 from labauto.results import CalibrationResult, Equipment, PointResult, ProcedureRef
-from labauto.uncertainty import Model, Normal, Rectangular, TypeA, gum
 from labauto.uncertainty.budget import UncertaintyBudget
 from labauto.uncertainty.rounding import round_quantity_pair
 from labauto.units import Q_, engineering_unit
 
-RESOLUTION_NAME = "dX_res"
-
 
 def error_budget(point: TestPoint, procedure: Procedure, readings: pint.Quantity) -> UncertaintyBudget:
-    """GUM budget of the error of indication at ``point`` from its raw ``readings``."""
-    unit = point.nominal.units
-    std_range = point.standard_range
-    confidence = procedure.standard_model.function(point.function).confidence
-    spec = std_range.accuracy_halfwidth(point.nominal).to(unit)
-    inputs: dict[str, Any] = {
-        "X_ind": TypeA.from_observations(readings.to(unit), label="mean indication of the DUT"),
-        "V_ref": (Normal.from_expanded(point.nominal, spec, coverage_probability=confidence,
-                                       label="calibrator output (manufacturer's specification)")
-                  if confidence else
-                  Rectangular(point.nominal, spec, label="calibrator output (specification limits)")),
-        RESOLUTION_NAME: Rectangular(Q_(0.0, unit), point.dut_range.resolution.to(unit) / 2,
-                                     label="resolution of the DUT"),
-    }
-    terms = ["X_ind", "- V_ref", f"+ {RESOLUTION_NAME}"]
-    for i, c in enumerate(procedure.contributions, 1):
-        name = f"dV_{i}"
-        inputs[name] = c.as_input(unit)
-        terms.append(f"+ {name}")
-    model = Model("E = " + " ".join(terms), inputs=inputs)
-    return gum(model).budget("E")
+    """GUM budget of the point's error from its raw ``readings`` (labauto.models)."""
+    return budget_for(procedure, point, readings)
 
 
 def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float], unit: str,
@@ -79,7 +45,7 @@ def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float]
     mags = [float(x) for x in values.magnitude]
     return PointResult(
         point_id=point.id, function=point.function, range=point.range, nominal=point.nominal,
-        reference=point.nominal, readings=tuple(readings), reading_unit=unit,
+        reference=_reference(point, procedure, values), readings=tuple(readings), reading_unit=unit,
         reading_timestamps=timestamps,
         mean=Q_(statistics.fmean(mags), point.nominal.units),
         std_dev=Q_(statistics.stdev(mags), point.nominal.units),
@@ -88,8 +54,16 @@ def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float]
         tolerance=point.tolerance.to(U_reported.units), acceptance_limit=decision.acceptance_limit,
         decision=decision.decision, tur=float((point.tolerance / U_reported).to("dimensionless").magnitude),
         conformance_probability=decision.conformance_probability,
-        specific_risk=decision.specific_risk,
+        specific_risk=decision.specific_risk, frequency=point.frequency,
     )
+
+
+def _reference(point: TestPoint, procedure: Procedure, values: pint.Quantity) -> pint.Quantity:
+    """The reference value: the source's set value for a meter under test; the reference
+    meter's mean reading for a source under test."""
+    if procedure.direction == "source":
+        return Q_(statistics.fmean(float(x) for x in values.magnitude), point.nominal.units)
+    return point.nominal
 
 
 def _equipment(rec: dict[str, Any], role: str) -> Equipment:

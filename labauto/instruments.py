@@ -1,9 +1,11 @@
-"""Instrument model descriptions (``instruments/<model>/model.yaml``): identity, ranges,
-resolution and the manufacturer's accuracy specification.
+"""Instrument model files (``instruments/<model>/model.yaml``) -> :class:`InstrumentModel`:
+identity, role, command language and templates, and the table of functions with their
+ranges, settings and the manufacturer's accuracy specifications.
 
-Adding an instrument model means adding a folder under ``instruments/``; nothing here changes.
-The catalog is searched in the directories of ``LABAUTO_INSTRUMENTS_PATH`` (os.pathsep
-separated) and then in the project's ``instruments/`` folder.
+Adding an instrument model, or a function its role already supports, means adding or editing a
+folder under ``instruments/``; nothing here changes.  The catalog is searched in the
+directories of ``LABAUTO_INSTRUMENTS_PATH`` (os.pathsep separated), then in the project's
+``instruments/`` folder.  File format: docs/instruments.md.
 
 Accuracy specifications are ± half-widths built from any of these terms::
 
@@ -11,11 +13,15 @@ Accuracy specifications are ± half-widths built from any of these terms::
     range:            fraction of the range (e.g. 0.0005 %)
     floor:            a fixed amount        (e.g. 20 uV)
     counts:           a number of counts of the range's resolution
+
+AC functions state them per frequency band (``bands: [{from: 10 Hz, to: 20 kHz, accuracy:
+{...}}]``); a value outside every band has no specification and is refused.
 """
 from __future__ import annotations
 
-import os
 import hashlib
+import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +29,7 @@ from typing import Any
 
 import pint
 
+from labauto.commands import ROLES, SETTING_PARAMETERS, placeholders
 from labauto.errors import LabautoError, SourceError
 from labauto.units import Q_, UnitError, parse_quantity
 from labauto.yamlsource import SourceMap, load
@@ -30,29 +37,89 @@ from labauto.yamlsource import SourceMap, load
 PROJECT_INSTRUMENTS = Path(__file__).resolve().parents[1] / "instruments"
 _ACCURACY_TERMS = {"reading", "output", "range", "floor", "counts"}
 
+#: per-range electrical properties a model file may state (unit each must have)
+RANGE_PROPERTIES = {
+    "input_resistance": "ohm",     # meter: input resistance on a voltage range (loading)
+    "shunt_resistance": "ohm",     # meter: current shunt (burden voltage = I × R)
+    "test_current": "A",           # meter: resistance test current
+    "compliance": None,            # source: V for current functions, A for voltage functions
+    "output_resistance": "ohm",    # source: output resistance
+    "noise": "dimensionless",      # published rms noise as a fraction of range (at 1 PLC)
+}
+_RANGE_KEYS = {"range", "full_scale", "min", "resolution", "accuracy", "bands", *RANGE_PROPERTIES}
+_FUNCTION_KEYS = {"quantity", "mnemonic", "unit", "amplitude", "fields", "specification",
+                  "specification_period", "confidence", "settings", "ranges", "commands"}
+_MODEL_KEYS = {"manufacturer", "model", "description", "role", "language", "identity",
+               "simulation", "datasheet", "commands", "functions", "driver", "sim",
+               "error_query"}
+#: what the command-language unit word of a function defaults to, by its quantity
+_UNIT_WORDS = {"V": "V", "A": "A", "Ω": "OHM", "Hz": "HZ"}
+
 
 class IdentityMismatch(LabautoError):
     """*IDN? did not match the identity pattern of the expected instrument model."""
 
 
 @dataclass(frozen=True)
+class Band:
+    """A frequency band of an AC specification: ``low <= f <= high``."""
+
+    low: pint.Quantity
+    high: pint.Quantity
+    accuracy: dict[str, pint.Quantity]
+
+    def covers(self, frequency: pint.Quantity) -> bool:
+        f = frequency.to("Hz").magnitude
+        return self.low.to("Hz").magnitude * (1 - 1e-12) <= f <= self.high.to("Hz").magnitude * (1 + 1e-12)
+
+    def __str__(self) -> str:
+        return f"{self.low:~P} to {self.high:~P}"
+
+
+@dataclass(frozen=True)
 class RangeSpec:
-    """One range of one function: nominal range, limits, resolution, accuracy terms."""
+    """One range of one function: nominal range, limits, resolution, accuracy terms (flat, or
+    per frequency band), and electrical properties (input resistance, shunt, compliance ...)."""
 
     range: pint.Quantity
     maximum: pint.Quantity           # largest |value| measurable/sourceable on this range
     minimum: pint.Quantity           # most negative value (−maximum unless stated)
     resolution: pint.Quantity
     accuracy: dict[str, pint.Quantity]   # term -> fraction (dimensionless) or quantity
+    bands: tuple[Band, ...] = ()
+    properties: dict[str, pint.Quantity] = field(default_factory=dict)
 
     def covers(self, value: pint.Quantity) -> bool:
         return self.minimum <= value <= self.maximum
 
-    def accuracy_halfwidth(self, value: pint.Quantity) -> pint.Quantity:
-        """± half-width of the specification at ``value`` (unit of the range)."""
+    def band_for(self, frequency: pint.Quantity) -> Band:
+        """The band that specifies ``frequency`` (KeyError naming the bands otherwise).  A
+        frequency on the edge of two bands belongs to the band that ends there, as data sheets
+        mean it (1 kHz is in "100 Hz to 1 kHz"): bands are (from, to], except the first."""
+        for b in self.bands:
+            if b.covers(frequency):
+                return b
+        raise KeyError(f"{frequency:~P} is outside every specified band of the {self.range:~P} "
+                       f"range ({', '.join(str(b) for b in self.bands)})")
+
+    def terms(self, frequency: pint.Quantity | None = None) -> dict[str, pint.Quantity]:
+        """The accuracy terms that apply (at ``frequency`` for a range specified per band)."""
+        if not self.bands:
+            return self.accuracy
+        if frequency is None:
+            raise KeyError(f"the {self.range:~P} range is specified per frequency band: give "
+                           "a frequency")
+        return self.band_for(frequency).accuracy
+
+    def accuracy_halfwidth(self, value: pint.Quantity,
+                           frequency: pint.Quantity | None = None) -> pint.Quantity:
+        """± half-width of the specification at ``value`` (unit of the range).  A frequency
+        function (unit Hz) picks its band by the value itself."""
         unit = self.range.units
+        if frequency is None and self.bands and value.check("[frequency]"):
+            frequency = value
         total = Q_(0.0, unit)
-        for term, amount in self.accuracy.items():
+        for term, amount in self.terms(frequency).items():
             if term in ("reading", "output"):
                 total += amount.to("dimensionless").magnitude * abs(value.to(unit))
             elif term == "range":
@@ -63,18 +130,86 @@ class RangeSpec:
                 total += amount.to("dimensionless").magnitude * self.resolution.to(unit)
         return total
 
+    def property(self, name: str) -> pint.Quantity | None:
+        return self.properties.get(name)
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """A measurement setting a function offers (NPLC, autozero, bandwidth ...): its allowed
+    values and the default the engine uses when a procedure does not set it."""
+
+    name: str
+    values: tuple[Any, ...]          # bools, floats or quantities
+    default: Any
+
+    def normalise(self, value: Any) -> Any:
+        """``value`` as one of the allowed values; ValueError naming them otherwise."""
+        for allowed in self.values:
+            if _same_setting(value, allowed):
+                return allowed
+        raise ValueError(f"{self.name} {_fmt_setting(value)} is not offered; use one of "
+                         f"{', '.join(_fmt_setting(v) for v in self.values)}")
+
+
+def _same_setting(value: Any, allowed: Any) -> bool:
+    if isinstance(allowed, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(allowed, bool) and value == allowed
+    if isinstance(allowed, pint.Quantity):
+        if not isinstance(value, pint.Quantity) or value.dimensionality != allowed.dimensionality:
+            return False
+        a, v = allowed.to_base_units().magnitude, value.to_base_units().magnitude
+        return math.isclose(a, v, rel_tol=1e-9)
+    if isinstance(value, (int, float)) and isinstance(allowed, (int, float)):
+        return math.isclose(float(value), float(allowed), rel_tol=1e-9)
+    return value == allowed
+
+
+def _fmt_setting(v: Any) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, pint.Quantity):
+        return f"{v:~P}"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
+    """One function of a model (a row of its function table)."""
+
     name: str                        # "DCV"
     unit: pint.Unit
     ranges: tuple[RangeSpec, ...]
     confidence: float | None = None  # coverage probability of the accuracy spec (None: limits)
     specification_period: str = ""
-    nplc: tuple[float, ...] = ()
+    specification: str = ""          # where the figures come from (datasheet, page)
+    settings: dict[str, SettingSpec] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)      # template placeholders
+    commands: dict[str, str] = field(default_factory=dict)    # effective operation templates
+    setting_commands: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def nplc(self) -> tuple[float, ...]:
+        s = self.settings.get("nplc")
+        return tuple(float(v) for v in s.values) if s else ()
+
+    @property
+    def is_ac(self) -> bool:
+        """Specified per frequency band: its points need a frequency (FREQ uses its value)."""
+        return any(r.bands for r in self.ranges)
+
+    @property
+    def needs_frequency(self) -> bool:
+        return self.is_ac and not self.is_frequency
+
+    @property
+    def is_frequency(self) -> bool:
+        return self.unit.dimensionality == Q_(1, "Hz").dimensionality
 
     def range_named(self, rng: pint.Quantity) -> RangeSpec:
         """The range whose nominal value equals ``rng`` (e.g. the DUT's 10 V range)."""
+        if rng.dimensionality != self.unit.dimensionality:
+            raise KeyError(f"{rng:~P} is not a {self.name} range (they are in {self.unit:~P})")
         for r in self.ranges:
             if abs(r.range.to(self.unit).magnitude - rng.to(self.unit).magnitude) <= 1e-9 * abs(
                     r.range.to(self.unit).magnitude):
@@ -89,23 +224,42 @@ class FunctionSpec:
                 return r
         raise KeyError(f"{value:~P} is outside every {self.name} range")
 
+    def resolved_settings(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Every setting of the function: the given ones (checked), defaults for the rest."""
+        out = {}
+        for name, spec in self.settings.items():
+            out[name] = spec.normalise(given[name]) if name in given else spec.default
+        unknown = set(given) - set(self.settings)
+        if unknown:
+            raise ValueError(f"{self.name} has no setting {sorted(unknown)[0]!r}; its settings: "
+                             f"{', '.join(self.settings) or 'none'}")
+        return out
+
 
 @dataclass(frozen=True)
 class InstrumentModel:
     manufacturer: str
     model: str
     description: str
-    role: str
-    driver: str                      # "package.module:Class"
+    role: str                        # "meter" | "source" | another role's name
+    language: str                    # "scpi" or "package.module:Class"
     identity: re.Pattern[str]
     folder: Path
     simulation: Path | None
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     sha256: str = ""                 # of model.yaml: its specifications set tolerances and budgets
+    datasheet: str = ""
+    driver: str = ""                 # optional "package.module:Class" replacing the role class
+    extra: dict[str, Any] = field(default_factory=dict)   # keys other roles define (sim: ...)
+    error_query: str = ""            # "" : the command language's own (SYST:ERR? for SCPI)
 
     @property
     def key(self) -> str:
         return self.folder.name
+
+    @property
+    def name(self) -> str:
+        return f"{self.manufacturer} {self.model}"
 
     def function(self, name: str) -> FunctionSpec:
         try:
@@ -120,16 +274,27 @@ class InstrumentModel:
         if not m:
             where = f" at {resource}" if resource else ""
             raise IdentityMismatch(
-                f"instrument{where} answered *IDN? with {idn.strip()!r}, which is not a "
-                f"{self.manufacturer} {self.model} (pattern {self.identity.pattern!r}); "
+                f"instrument{where} answered its identity query with {idn.strip()!r}, which is "
+                f"not a {self.manufacturer} {self.model} (pattern {self.identity.pattern!r}); "
                 "check the resource string and the procedure's instrument model")
         return {k: v for k, v in m.groupdict().items() if v is not None}
 
     def load_driver_class(self) -> type:
+        """The driver: the role's class (``labauto.drivers.roles``), unless the model names
+        its own (``driver: package.module:Class``)."""
         import importlib
 
-        module, _, cls = self.driver.partition(":")
-        return getattr(importlib.import_module(module), cls)
+        if self.driver:
+            module, _, cls = self.driver.partition(":")
+            return getattr(importlib.import_module(module), cls)
+        from labauto.drivers.roles import ROLE_CLASSES
+
+        try:
+            return ROLE_CLASSES[self.role]
+        except KeyError:
+            raise LabautoError(f"{self.name} ({self.folder / 'model.yaml'}) has role "
+                               f"{self.role!r}, which has no driver; give 'driver: "
+                               "package.module:Class'") from None
 
 
 def search_path() -> list[Path]:
@@ -145,6 +310,8 @@ def available_models() -> list[str]:
     return list(dict.fromkeys(names))
 
 
+# ------------------------------------------------------------------------------ parsing
+
 def _q(src: SourceMap, path: tuple, value: Any, unit: str | None) -> pint.Quantity:
     try:
         return parse_quantity(value, unit)
@@ -152,28 +319,217 @@ def _q(src: SourceMap, path: tuple, value: Any, unit: str | None) -> pint.Quanti
         raise src.error(path, str(exc)) from None
 
 
-def _parse_range(src: SourceMap, path: tuple, d: Any, unit: str) -> RangeSpec:
-    if not isinstance(d, dict):
-        raise src.error(path, "a range must be a mapping with range, resolution, accuracy")
-    unknown = set(d) - {"range", "full_scale", "min", "resolution", "accuracy"}
-    if unknown:
-        raise src.error(path + (sorted(unknown)[0],), f"unknown key {sorted(unknown)[0]!r} in a range")
-    for key in ("range", "resolution", "accuracy"):
-        if key not in d:
-            raise src.error(path, f"range is missing {key!r}")
-    rng = _q(src, path + ("range",), d["range"], unit)
-    maximum = _q(src, path + ("full_scale",), d.get("full_scale", d["range"]), unit)
-    minimum = _q(src, path + ("min",), d["min"], unit) if "min" in d else -maximum
+def _unknown(src: SourceMap, path: tuple, d: dict, allowed: set[str], what: str) -> None:
+    import difflib
+
+    for key in d:
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            raise src.error(path + (key,), f"unknown key {key!r} in {what}"
+                            + (f"; did you mean {hint[0]!r}?" if hint else
+                               f"; allowed: {', '.join(sorted(allowed))}"))
+
+
+def _parse_accuracy(src: SourceMap, path: tuple, d: Any, unit: str) -> dict[str, pint.Quantity]:
+    if not isinstance(d, dict) or not d:
+        raise src.error(path, "accuracy must map terms (reading, output, range, floor, counts) "
+                              "to amounts")
     acc: dict[str, pint.Quantity] = {}
-    if not isinstance(d["accuracy"], dict) or not d["accuracy"]:
-        raise src.error(path + ("accuracy",), "accuracy must map terms (reading, output, range, "
-                        "floor, counts) to amounts")
-    for term, amount in d["accuracy"].items():
-        p = path + ("accuracy", term)
+    for term, amount in d.items():
+        p = path + (term,)
         if term not in _ACCURACY_TERMS:
             raise src.error(p, f"unknown accuracy term {term!r}; use {sorted(_ACCURACY_TERMS)}")
         acc[term] = _q(src, p, amount, unit if term == "floor" else "dimensionless")
-    return RangeSpec(rng, maximum, minimum, _q(src, path + ("resolution",), d["resolution"], unit), acc)
+    return acc
+
+
+def _parse_bands(src: SourceMap, path: tuple, d: Any, unit: str) -> tuple[Band, ...]:
+    if not isinstance(d, list) or not d:
+        raise src.error(path, "bands must be a list of {from: ..., to: ..., accuracy: {...}}")
+    bands = []
+    for i, b in enumerate(d):
+        p = path + (i,)
+        if not isinstance(b, dict):
+            raise src.error(p, "a band must be a mapping with from, to, accuracy")
+        _unknown(src, p, b, {"from", "to", "accuracy"}, "a frequency band")
+        for key in ("from", "to", "accuracy"):
+            if key not in b:
+                raise src.error(p, f"band is missing {key!r}")
+        low, high = _q(src, p + ("from",), b["from"], "Hz"), _q(src, p + ("to",), b["to"], "Hz")
+        if not low < high:
+            raise src.error(p, f"band from {low:~P} to {high:~P}: 'from' must be below 'to'")
+        if bands and low < bands[-1].high * (1 - 1e-12):
+            raise src.error(p, f"band from {low:~P} overlaps the band before it (to "
+                               f"{bands[-1].high:~P}); list bands in increasing frequency")
+        bands.append(Band(low, high, _parse_accuracy(src, p + ("accuracy",), b["accuracy"], unit)))
+    return tuple(bands)
+
+
+def _parse_range(src: SourceMap, path: tuple, d: Any, unit: str) -> RangeSpec:
+    if not isinstance(d, dict):
+        raise src.error(path, "a range must be a mapping with range, resolution, accuracy")
+    _unknown(src, path, d, _RANGE_KEYS, "a range")
+    for key in ("range", "resolution"):
+        if key not in d:
+            raise src.error(path, f"range is missing {key!r}")
+    if ("accuracy" in d) == ("bands" in d):
+        raise src.error(path, "a range needs exactly one of 'accuracy' (one specification) or "
+                              "'bands' (a specification per frequency band)")
+    rng = _q(src, path + ("range",), d["range"], unit)
+    maximum = _q(src, path + ("full_scale",), d.get("full_scale", d["range"]), unit)
+    minimum = _q(src, path + ("min",), d["min"], unit) if "min" in d else -maximum
+    acc = _parse_accuracy(src, path + ("accuracy",), d["accuracy"], unit) if "accuracy" in d else {}
+    bands = _parse_bands(src, path + ("bands",), d["bands"], unit) if "bands" in d else ()
+    props = {}
+    for key, punit in RANGE_PROPERTIES.items():
+        if key in d:
+            props[key] = _q(src, path + (key,), d[key], punit)
+    return RangeSpec(rng, maximum, minimum, _q(src, path + ("resolution",), d["resolution"], unit),
+                     acc, bands, props)
+
+
+def _parse_setting(src: SourceMap, path: tuple, name: str, d: Any) -> SettingSpec:
+    if not isinstance(d, dict) or "values" not in d or not isinstance(d["values"], list) \
+            or not d["values"]:
+        raise src.error(path, f"setting {name!r} needs 'values' (a list) and 'default'")
+    _unknown(src, path, d, {"values", "default"}, f"setting {name!r}")
+    values = []
+    for i, v in enumerate(d["values"]):
+        if isinstance(v, bool) or (isinstance(v, (int, float))):
+            values.append(v if isinstance(v, bool) else float(v))
+        elif isinstance(v, str):
+            values.append(setting_word(v))
+        else:
+            raise src.error(path + ("values", i), f"a {name} value must be a number, true/false "
+                                                  f"or a quantity such as '20 Hz', not {v!r}")
+    spec = SettingSpec(name, tuple(values), values[0])
+    if "default" not in d:
+        raise src.error(path, f"setting {name!r} needs a 'default' (one of its values)")
+    default = d["default"]
+    if isinstance(default, str):
+        default = setting_word(default)
+    try:
+        default = spec.normalise(default)
+    except ValueError as exc:
+        raise src.error(path + ("default",), f"default: {exc}") from None
+    return SettingSpec(name, tuple(values), default)
+
+
+def setting_word(text: str) -> Any:
+    """A setting value written as text: a quantity (``20 Hz``) or a word (``WIRE2``)."""
+    try:
+        q = parse_quantity(text, None)
+    except UnitError:
+        return text.strip()
+    return text.strip() if q.dimensionless else q
+
+
+def _templates(src: SourceMap, path: tuple, d: Any, role: str) -> tuple[dict[str, str], dict[str, str]]:
+    """``commands:`` -> (operation templates, setting templates)."""
+    if not isinstance(d, dict):
+        raise src.error(path, "commands must map operations to command templates")
+    ops = ROLES.get(role, {})
+    allowed = set(ops) | {"settings"}
+    if ops:
+        _unknown(src, path, d, allowed, f"the commands of a {role}")
+    out: dict[str, str] = {}
+    settings: dict[str, str] = {}
+    for key, value in d.items():
+        if key == "settings":
+            if not isinstance(value, dict):
+                raise src.error(path + (key,), "commands.settings must map setting names to "
+                                               "command templates")
+            for name, t in value.items():
+                settings[name] = _template_text(src, path + (key, name), t)
+        else:
+            out[key] = _template_text(src, path + (key,), value)
+    return out, settings
+
+
+def _template_text(src: SourceMap, path: tuple, t: Any) -> str:
+    if not isinstance(t, str) or not t.strip():
+        raise src.error(path, "a command template must be non-empty text, e.g. 'CONF:{mnemonic} {range}'")
+    try:
+        placeholders(t)
+    except ValueError as exc:
+        raise src.error(path, f"command template {t!r}: {exc}") from None
+    return t
+
+
+def _check_template(src: SourceMap, path: tuple, template: str, allowed: set[str],
+                    function: str, operation: str) -> None:
+    for name in placeholders(template):
+        if name not in allowed:
+            raise src.error(path, f"command template {template!r} ({operation}) uses "
+                                  f"{{{name}}}, which the {function} row does not define; "
+                                  f"available: {', '.join('{' + a + '}' for a in sorted(allowed))}")
+
+
+def _parse_function(src: SourceMap, fp: tuple, fname: str, f: Any, role: str,
+                    model_ops: dict[str, str], model_settings: dict[str, str],
+                    ops_path: dict[str, tuple]) -> FunctionSpec:
+    if not isinstance(f, dict) or "quantity" not in f or "ranges" not in f:
+        raise src.error(fp, "a function needs 'quantity' (its unit) and 'ranges'")
+    _unknown(src, fp, f, _FUNCTION_KEYS, f"function {fname}")
+    unit = str(f["quantity"])
+    try:
+        unit_obj = Q_(1, unit).units
+    except Exception:  # noqa: BLE001 - pint raises several kinds
+        raise src.error(fp + ("quantity",), f"unknown unit {unit!r}") from None
+    if not isinstance(f["ranges"], list) or not f["ranges"]:
+        raise src.error(fp + ("ranges",), "ranges must be a non-empty list")
+    ranges = tuple(_parse_range(src, fp + ("ranges", i), r, unit) for i, r in enumerate(f["ranges"]))
+    settings = {}
+    if "settings" in f:
+        if not isinstance(f["settings"], dict):
+            raise src.error(fp + ("settings",), "settings must map names to {values, default}")
+        settings = {n: _parse_setting(src, fp + ("settings", n), n, s)
+                    for n, s in f["settings"].items()}
+    fields: dict[str, Any] = {}
+    if "mnemonic" in f:
+        fields["mnemonic"] = str(f["mnemonic"])
+    fields["unit"] = str(f.get("unit", _UNIT_WORDS.get(f"{unit_obj:~P}", f"{unit_obj:~P}")))
+    if "amplitude" in f:
+        fields["amplitude"] = _q(src, fp + ("amplitude",), f["amplitude"], None)
+    if "fields" in f:
+        if not isinstance(f["fields"], dict):
+            raise src.error(fp + ("fields",), "fields must map placeholder names to values")
+        fields.update({str(k): v for k, v in f["fields"].items()})
+    own_ops, own_settings = ({}, {})
+    if "commands" in f:
+        own_ops, own_settings = _templates(src, fp + ("commands",), f["commands"], role)
+    ops = {**model_ops, **own_ops}
+    set_cmds = {**model_settings, **own_settings}
+    spec = FunctionSpec(
+        name=fname, unit=unit_obj, ranges=ranges,
+        confidence=float(f["confidence"]) if "confidence" in f else None,
+        specification_period=str(f.get("specification_period", "")),
+        specification=str(f.get("specification", "")), settings=settings, fields=fields,
+        commands=ops, setting_commands={k: v for k, v in set_cmds.items() if k in settings})
+    role_ops = ROLES.get(role)
+    if role_ops is None:
+        return spec
+    available = set(fields)
+    for op, template in ops.items():
+        where = fp + ("commands", op) if op in own_ops else ops_path[op]
+        _check_template(src, where, template, available | role_ops[op].parameters, fname, op)
+    for op, o in role_ops.items():
+        if o.required and op not in ops:
+            raise src.error(fp, f"the {role} operation {op!r} has no command template (give it "
+                                "under the model's 'commands')")
+    if role == "source" and (spec.is_ac or spec.is_frequency) and "output_ac" not in ops:
+        raise src.error(fp, f"{fname} is an AC function (it has a frequency): the source "
+                            "needs an 'output_ac' command template")
+    for name in settings:
+        if name not in set_cmds:
+            raise src.error(fp + ("settings", name),
+                            f"setting {name!r} has no command template; add it under "
+                            f"commands.settings (e.g. {name}: '{{mnemonic}}:...{{value}}')")
+        where = fp + ("commands", "settings", name) if name in own_settings else \
+            ops_path.get(f"settings.{name}", fp)
+        _check_template(src, where, set_cmds[name], available | SETTING_PARAMETERS, fname,
+                        f"setting {name}")
+    return spec
 
 
 def parse_model(path: Path) -> InstrumentModel:
@@ -184,31 +540,47 @@ def parse_model(path: Path) -> InstrumentModel:
     if d.get("role") == "environment_logger":
         raise src.error(("role",), "this is an environment-logger model: it is read by "
                         "labauto.drivers.environment.load_environment_logger_model")
-    for key in ("manufacturer", "model", "role", "driver", "identity", "functions"):
+    for key in ("manufacturer", "model", "role", "identity", "functions"):
         if key not in d:
             raise src.error((), f"missing required key {key!r}")
+    role = str(d["role"])
+    if role in ROLES:
+        _unknown(src, (), d, _MODEL_KEYS, "an instrument model")
+        if "commands" not in d:
+            raise src.error((), f"a {role} model needs 'commands' (its command templates)")
     try:
         identity = re.compile(d["identity"])
     except re.error as exc:
         raise src.error(("identity",), f"identity is not a valid regular expression: {exc}") from None
-    functions: dict[str, FunctionSpec] = {}
-    for fname, f in d["functions"].items():
-        fp = ("functions", fname)
-        if not isinstance(f, dict) or "quantity" not in f or "ranges" not in f:
-            raise src.error(fp, "a function needs 'quantity' (its unit) and 'ranges'")
-        unit = str(f["quantity"])
-        ranges = tuple(_parse_range(src, fp + ("ranges", i), r, unit) for i, r in enumerate(f["ranges"]))
-        functions[fname] = FunctionSpec(
-            name=fname, unit=Q_(1, unit).units, ranges=ranges,
-            confidence=float(f["confidence"]) if "confidence" in f else None,
-            specification_period=str(f.get("specification_period", "")),
-            nplc=tuple(float(x) for x in f.get("nplc", ())))
+    model_ops, model_settings = ({}, {})
+    if "commands" in d:
+        model_ops, model_settings = _templates(src, ("commands",), d["commands"], role)
+    ops_path = {op: ("commands", op) for op in model_ops}
+    ops_path.update({f"settings.{n}": ("commands", "settings", n) for n in model_settings})
+    if not isinstance(d["functions"], dict) or not d["functions"]:
+        raise src.error(("functions",), "functions must map function names (DCV, ACV, ...) to "
+                                        "their tables")
+    functions = {str(fname): _parse_function(src, ("functions", fname), str(fname), f, role,
+                                             model_ops, model_settings, ops_path)
+                 for fname, f in d["functions"].items()}
+    used = {n for f in functions.values() for n in f.settings}
+    for name in model_settings:
+        if name not in used:
+            raise src.error(("commands", "settings", name),
+                            f"setting command {name!r} is used by no function (a typo?); "
+                            f"function settings: {', '.join(sorted(used)) or 'none'}")
     sim = d.get("simulation")
+    extra = {k: v for k, v in d.items() if k not in _MODEL_KEYS}
+    if "sim" in d:
+        extra["sim"] = d["sim"]
     return InstrumentModel(
         manufacturer=str(d["manufacturer"]), model=str(d["model"]),
-        description=str(d.get("description", "")), role=str(d["role"]), driver=str(d["driver"]),
-        identity=identity, folder=path.parent, simulation=(path.parent / sim) if sim else None,
-        functions=functions, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+        description=str(d.get("description", "")), role=role,
+        language=str(d.get("language", "scpi")), identity=identity, folder=path.parent,
+        simulation=(path.parent / sim) if sim else None, functions=functions,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        datasheet=str(d.get("datasheet", "")), driver=str(d.get("driver", "")), extra=extra,
+        error_query=str(d.get("error_query", "")))
 
 
 _MODELS: dict[Path, tuple[tuple[int, int], InstrumentModel]] = {}

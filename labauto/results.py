@@ -112,9 +112,16 @@ class PointResult:
     reading_timestamps: tuple[str, ...] = ()
     conformance_probability: float | None = None   # p_c that |true error| <= tolerance (JCGM 106)
     specific_risk: float | None = None             # probability that the decision is wrong
+    frequency: pint.Quantity | None = None         # of an AC point (None: DC, resistance)
+
+    @property
+    def quantity_kind(self) -> str:
+        """voltage | current | resistance | frequency (what the certificate groups by)."""
+        from labauto.units import quantity_kind
+        return quantity_kind(self.nominal.units)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "point_id": self.point_id,
             "function": self.function,
             "range": q_to_dict(self.range),
@@ -137,6 +144,9 @@ class PointResult:
             "conformance_probability": self.conformance_probability,
             "specific_risk": self.specific_risk,
         }
+        if self.frequency is not None:
+            d["frequency"] = q_to_dict(self.frequency)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PointResult":
@@ -155,6 +165,7 @@ class PointResult:
             decision=d["decision"], tur=float(d["tur"]),
             conformance_probability=d.get("conformance_probability"),
             specific_risk=d.get("specific_risk"),
+            frequency=q_from_dict(d["frequency"]) if d.get("frequency") else None,
         )
 
 

@@ -147,3 +147,13 @@ def engineering_unit(q: pint.Quantity) -> pint.Unit:
         else:
             break
     return ureg.Unit(best)
+
+
+_KINDS = (("V", "voltage"), ("A", "current"), ("ohm", "resistance"), ("Hz", "frequency"))
+
+
+def quantity_kind(unit: pint.Unit | str) -> str:
+    """``V`` -> voltage, ``mA`` -> current, ``kΩ`` -> resistance, ``Hz`` -> frequency (else the
+    unit's dimensionality as text)."""
+    dim = Q_(1, unit).dimensionality
+    return next((kind for u, kind in _KINDS if Q_(1, u).dimensionality == dim), str(dim))

@@ -1,9 +1,9 @@
-"""Instrument drivers: role classes (DigitalMultimeter, Calibrator), per-model command sets,
-and ``open_instrument`` (identity-checked, always left safe)."""
+"""Instrument drivers: role classes (Meter, Source) driven by the model files' command
+templates, command languages, and ``open_instrument`` (identity-checked, always left safe)."""
 from labauto.drivers.base import Instrument
 from labauto.drivers.identity import Identity, parse_identity
 from labauto.drivers.open import open_instrument
-from labauto.drivers.roles import Calibrator, DcvSettings, DigitalMultimeter
+from labauto.drivers.roles import Meter, MeterConfiguration, Source
 
-__all__ = ["Calibrator", "DcvSettings", "DigitalMultimeter", "Identity", "Instrument",
-           "open_instrument", "parse_identity"]
+__all__ = ["Identity", "Instrument", "Meter", "MeterConfiguration", "Source", "open_instrument",
+           "parse_identity"]

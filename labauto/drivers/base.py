@@ -10,6 +10,7 @@ import traceback
 from typing import Any, Callable, Iterator
 
 from labauto.drivers.identity import Identity, parse_identity
+from labauto.drivers.language import language_for
 from labauto.instruments import InstrumentModel
 from labauto.visa.errors import SafeStateError, TransientVisaError, VisaError
 from labauto.visa.session import VisaSession
@@ -38,17 +39,20 @@ def _interrupts_deferred() -> Iterator[None]:
 
 
 class Instrument:
-    """Base driver.  Subclasses set ``error_query`` and implement their command sets."""
-
-    error_query = "SYST:ERR?"
-    identity_query = "*IDN?"
+    """Base driver: a session, the model file, its command language (labauto.drivers.language)."""
 
     def __init__(self, session: VisaSession, model: InstrumentModel, **options: Any):
         if options:
             raise TypeError(f"{type(self).__name__} has no options {sorted(options)}")
         self.session = session
         self.model = model
+        self.language = language_for(model.language)
         self._identity: Identity | None = None
+
+    @classmethod
+    def error_query_for(cls, model: InstrumentModel) -> str:
+        """The query that reads one entry of the model's error queue."""
+        return model.error_query or language_for(model.language).error_query
 
     @property
     def name(self) -> str:
@@ -71,13 +75,13 @@ class Instrument:
 
         ``on_identity`` runs between ``*IDN?`` and every other command (the engine takes the
         instrument's identity lock there); if it raises, nothing more is sent."""
-        idn = self.session.raw_query(self.identity_query)
+        idn = self.session.raw_query(self.language.identity_query)
         identity = parse_identity(idn, self.resource, self.model)
         if on_identity is not None:
             on_identity(identity)
         self._identity = identity
-        self.session.raw_write("*CLS")
-        self.session.check_errors("*CLS")
+        self.session.raw_write(self.language.clear_command)
+        self.session.check_errors(self.language.clear_command)
         self.safe_state()
         return self._identity
 

@@ -36,7 +36,7 @@ def list_(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP)) -> Non
     for r in found:
         console.print(f"  {r}")
     table = Table(title="Instrument models")
-    for col in ("model", "manufacturer", "type", "role", "driver"):
+    for col in ("model", "manufacturer", "type", "role", "functions"):
         table.add_column(col)
     from labauto.drivers.environment import is_environment_logger, load_environment_logger_model
 
@@ -47,7 +47,7 @@ def list_(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP)) -> Non
                           "labauto.drivers.environment:EnvironmentLogger")
             continue
         m = load_instrument_model(name)
-        table.add_row(name, m.manufacturer, m.model, m.role, m.driver)
+        table.add_row(name, m.manufacturer, m.model, m.role, ", ".join(m.functions))
     console.print(table)
 
 

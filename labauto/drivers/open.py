@@ -1,5 +1,5 @@
 """``open_instrument``: the one way the engine gets a driver — identity-checked, and always
-left safe (sources in standby at 0 V) and closed, whichever way the ``with`` block ends."""
+left safe (sources in standby at zero) and closed, whichever way the ``with`` block ends."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -22,7 +22,8 @@ def open_instrument(resource: str, model: str | InstrumentModel, timeout_ms: int
 
     ``resource_manager``: a pyvisa ResourceManager, a backend string (``"@py"``,
     ``"instruments/x/sim.yaml@sim"``) or None (``LABAUTO_VISA_BACKEND`` or ``@py``).
-    ``options`` go to the driver (e.g. ``voltage_limit=Q_(100, "V")`` for calibrators).
+    ``options`` go to the driver (e.g. ``voltage_limit=Q_(100, "V")`` or ``limits={"DCI":
+    Q_(1, "A")}`` for sources).
     ``on_identity`` is called with the checked identity before any command but ``*IDN?`` (the
     engine's instrument lock); if it raises, the session is closed with nothing else sent.
     Raises IdentityMismatch when the instrument is not that model."""
@@ -30,7 +31,7 @@ def open_instrument(resource: str, model: str | InstrumentModel, timeout_ms: int
     cls = m.load_driver_class()
     session = VisaSession.open(resource, instrument=f"{m.manufacturer} {m.model}",
                                timeout_ms=timeout_ms, resource_manager=resource_manager,
-                               error_query=cls.error_query)
+                               error_query=cls.error_query_for(m))
     try:
         driver: Instrument = cls(session, m, **options)
     except BaseException:

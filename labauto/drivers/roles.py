@@ -1,9 +1,16 @@
-"""Role classes: what the calibration engine asks of a DMM and of a calibrator.
+"""Role classes: what the calibration engine asks of a meter and of a source, for any function.
 
-Requests are validated against the instrument model *before* anything is sent: a range the
-model does not have, an integration time it does not offer, a voltage beyond its ranges or
-the configured output limit is refused with a clear error.  Per-model subclasses supply the
-command strings only.
+The role owns the operations (configure, read; apply, operate, standby); the model file owns
+the table of functions and one command template per operation (see labauto.commands).
+Requests are validated against the model *before* anything is sent: a function or range the
+model lacks, a setting value it does not offer, a source value beyond its ranges, outside its
+specified frequency bands or beyond the session's limit is refused with a clear error.
+
+    with open_instrument(dmm_resource, "keysight_34465a") as dmm:
+        dmm.configure("DCV", Q_(10, "V"), nplc=10, autozero=True)
+        dmm.read(n=5)                        # Quantity array, volts
+    with open_instrument(cal_resource, "fluke_5522a", voltage_limit=Q_(100, "V")) as cal:
+        cal.apply("ACV", Q_(1, "V"), frequency=Q_(1, "kHz")); cal.operate(); cal.standby()
 """
 from __future__ import annotations
 
@@ -13,148 +20,263 @@ from typing import Any
 import numpy as np
 import pint
 
+from labauto.commands import render
 from labauto.drivers.base import Instrument
-from labauto.units import Q_, UnitError
+from labauto.drivers.language import number  # noqa: F401 - re-exported for older imports
+from labauto.instruments import FunctionSpec
+from labauto.units import Q_, UnitError, quantity_kind
 from labauto.visa.errors import (CommunicationError, OverloadError, RefusedRequestError,
                                  UnsafeRequestError)
 
 LINE_PERIOD_S = 0.020        # worst case (50 Hz) for timeouts
 OVERLOAD_THRESHOLD = 9.0e37  # SCPI overload indication is ±9.9E37
+#: seconds per reading of an AC measurement, by its AC filter (the slow filter settles ~1.7 s)
+AC_FILTER_SECONDS = {3.0: 2.5, 20.0: 0.7, 200.0: 0.1}
+
+def quantity_name(unit: pint.Unit) -> str:
+    """``V`` -> voltage, ``A`` -> current, ``Ω`` -> resistance, ``Hz`` -> frequency."""
+    kind = quantity_kind(unit)
+    return kind if kind in ("voltage", "current", "resistance", "frequency") else \
+        f"quantity in {unit:~P}"
 
 
-def _volts(value: Any, what: str) -> pint.Quantity:
+def _quantity(value: Any, what: str, fn: FunctionSpec) -> pint.Quantity:
     if not isinstance(value, pint.Quantity):
-        raise RefusedRequestError(f"{what} must be a quantity with a unit (e.g. Q_(10, 'V')), "
-                                  f"not {value!r}")
-    try:
-        return value.to("V")
-    except pint.DimensionalityError:
-        raise UnitError(f"{what} {value:~P} is not a voltage") from None
+        raise RefusedRequestError(f"{what} must be a quantity with a unit (e.g. Q_(10, "
+                                  f"'{fn.unit:~P}')), not {value!r}")
+    if value.dimensionality != fn.unit.dimensionality:
+        raise UnitError(f"{what} {value:~P} is not a {quantity_name(fn.unit)} ({fn.name} is "
+                        f"in {fn.unit:~P})")
+    return value.to(fn.unit)
 
 
 @dataclass(frozen=True)
-class DcvSettings:
-    range: pint.Quantity | None      # None: autorange
-    nplc: float
-    autozero: bool
+class MeterConfiguration:
+    """What the meter was last configured to: function, range (None: autorange), settings."""
+
+    function: str
+    range: pint.Quantity | None
+    settings: dict[str, Any]
+
+    # the DCV-era names, still read by a few callers
+    @property
+    def nplc(self) -> float | None:
+        return self.settings.get("nplc")
+
+    @property
+    def autozero(self) -> bool | None:
+        return self.settings.get("autozero")
 
 
-class DigitalMultimeter(Instrument):
-    """A DMM measuring DC voltage: configure, trigger N readings, fetch them in volts."""
+class _Templated(Instrument):
+    """Renders a model's command templates with its command language."""
+
+    def _fields(self, fn: FunctionSpec, **values: Any) -> dict[str, str]:
+        lang = self.language
+        out = {k: lang.format_value(v) for k, v in fn.fields.items()}
+        out.update({k: lang.format_value(v) for k, v in values.items()})
+        return out
+
+    def _send(self, fn: FunctionSpec, operation: str, **values: Any) -> None:
+        self.session.write(render(fn.commands[operation], self._fields(fn, **values)))
+
+    def _send_settings(self, fn: FunctionSpec, settings: dict[str, Any]) -> None:
+        for name, value in settings.items():
+            self.session.write(render(fn.setting_commands[name], self._fields(fn, value=value)))
+
+    def _function(self, name: str) -> FunctionSpec:
+        try:
+            return self.model.function(name)
+        except KeyError as exc:
+            raise RefusedRequestError(f"{self.name}: {exc.args[0]}") from None
+
+
+class Meter(_Templated):
+    """A meter of any function: configure a function on a range with its settings, trigger
+    and read N values in the function's unit."""
 
     def __init__(self, session, model, **options: Any):
         super().__init__(session, model, **options)
-        self.settings: DcvSettings | None = None
+        self.configuration: MeterConfiguration | None = None
+        self._sample_count: int | None = None
 
-    def configure_dcv(self, range_: pint.Quantity | None = None, nplc: float = 10,
-                      autozero: bool = True) -> DcvSettings:
-        """Select DC volts on ``range_`` (a nominal range of the model; None = autorange)."""
-        function = self.model.function("DCV")
+    @property
+    def settings(self) -> MeterConfiguration | None:
+        return self.configuration
+
+    def configure(self, function: str, range_: pint.Quantity | None = None,
+                  **settings: Any) -> MeterConfiguration:
+        """Select ``function`` on ``range_`` (a nominal range of the model; None: autorange)
+        with ``settings`` (the function's settings; defaults from the model file for the rest)."""
+        fn = self._function(function)
         rng = None
         if range_ is not None:
-            rng = _volts(range_, "range")
+            rng = _quantity(range_, "range", fn)
             try:
-                rng = function.range_named(rng).range.to("V")
+                rng = fn.range_named(rng).range.to(fn.unit)
             except KeyError as exc:
                 raise RefusedRequestError(f"{self.name}: {exc.args[0]}") from None
-        nplc = float(nplc)
-        if function.nplc and not any(abs(nplc - v) <= 1e-9 * v for v in function.nplc):
-            raise RefusedRequestError(f"{self.name}: NPLC {nplc:g} is not offered; use one of "
-                                      f"{', '.join(f'{v:g}' for v in function.nplc)}")
-        if nplc <= 0:
-            raise RefusedRequestError(f"{self.name}: NPLC must be positive, not {nplc:g}")
-        settings = DcvSettings(rng, nplc, bool(autozero))
-        self._send_configure(settings)
-        self.settings = settings
-        return settings
+        try:
+            resolved = fn.resolved_settings(settings)
+        except ValueError as exc:
+            raise RefusedRequestError(f"{self.name}: {_setting_message(exc)}") from None
+        self._send(fn, "configure", range=rng if rng is not None else self.language.autorange)
+        self._sample_count = 1          # configuring presets sample and trigger counts to 1
+        self._send_settings(fn, resolved)
+        self.configuration = MeterConfiguration(fn.name, rng, resolved)
+        return self.configuration
 
-    def read_dcv(self, n: int = 1) -> pint.Quantity:
-        """Trigger ``n`` readings and fetch them: a Quantity array (numpy) in volts."""
-        if self.settings is None:
-            raise RefusedRequestError(f"{self.name}: call configure_dcv() before read_dcv()")
+    def read(self, n: int = 1) -> pint.Quantity:
+        """Trigger ``n`` readings and fetch them: a Quantity array (numpy) in the unit of the
+        configured function."""
+        conf = self.configuration
+        if conf is None:
+            raise RefusedRequestError(f"{self.name}: call configure() before read()")
         if int(n) != n or n < 1:
             raise RefusedRequestError(f"{self.name}: number of readings must be a positive "
                                       f"integer, not {n!r}")
         n = int(n)
-        per_reading = self.settings.nplc * LINE_PERIOD_S * (2 if self.settings.autozero else 1)
-        timeout = self.session.timeout_ms + int(1500 * n * (per_reading + 0.005))
-        values = np.asarray(self._send_read(n, timeout), dtype=float)
+        fn = self.model.function(conf.function)
+        if self._sample_count != n and "sample_count" in fn.commands:
+            self._send(fn, "sample_count", count=n)
+            self._sample_count = n
+        timeout = self.session.timeout_ms + int(1500 * n * (self.seconds_per_reading() + 0.005))
+        command = render(fn.commands["read"], self._fields(fn))
+        try:
+            values = np.asarray(self.language.read_values(self.session, command, n, timeout),
+                                dtype=float)
+        except ValueError as exc:
+            raise CommunicationError(f"{self.session.describe()} answered {command} with "
+                                     f"something that is not a list of numbers ({exc})",
+                                     instrument=self.name, resource=self.resource,
+                                     command=command) from None
         if values.size != n:
             raise CommunicationError(f"{self.session.describe()} returned {values.size} "
                                      f"readings, expected {n}", instrument=self.name,
-                                     resource=self.resource, command="READ?")
+                                     resource=self.resource, command=command)
         if np.any(np.abs(values) >= OVERLOAD_THRESHOLD):
-            rng = self.settings.range
+            rng = conf.range
             raise OverloadError(
                 f"{self.session.describe()} overloaded on the "
-                f"{'auto' if rng is None else f'{rng:~P}'} range; check the applied signal "
-                "and the range of the test point", instrument=self.name, resource=self.resource)
-        return Q_(values, "V")
+                f"{'auto' if rng is None else f'{rng:~P}'} range ({conf.function}); check the "
+                "applied signal and the range of the test point", instrument=self.name, resource=self.resource)
+        return Q_(values, fn.unit)
 
-    # -- per-model command sets ---------------------------------------------------------------
-    def _send_configure(self, settings: DcvSettings) -> None:
-        raise NotImplementedError
+    def seconds_per_reading(self) -> float:
+        """Worst-case time of one reading with the current settings (for timeouts)."""
+        s = self.configuration.settings if self.configuration else {}
+        t = 0.0
+        if "nplc" in s:
+            t = s["nplc"] * LINE_PERIOD_S * (2 if s.get("autozero") else 1)
+        if "aperture" in s:
+            t = max(t, float(Q_(s["aperture"]).to("s").magnitude))
+        if "bandwidth" in s:
+            t = max(t, AC_FILTER_SECONDS.get(float(Q_(s["bandwidth"]).to("Hz").magnitude), 2.5))
+        return t
 
-    def _send_read(self, n: int, timeout_ms: int) -> list[float]:
-        raise NotImplementedError
+
+def _setting_message(exc: ValueError) -> str:
+    text = str(exc.args[0])
+    return "NPLC" + text[4:] if text.startswith("nplc ") else text
 
 
-class Calibrator(Instrument):
-    """A DC voltage source: set, operate, standby; left in standby at 0 V on every exit.
+class Source(_Templated):
+    """A source of any function: apply a value (with its frequency for AC), operate, standby;
+    left in standby at zero on every exit.
 
-    ``voltage_limit`` (optional) lowers the model's maximum output for this session."""
+    ``limits`` (optional, per function, e.g. ``{"DCV": Q_(100, "V")}``) lowers the model's
+    maximum output for this session; ``voltage_limit`` applies to every voltage function."""
 
     def __init__(self, session, model, voltage_limit: pint.Quantity | None = None,
-                 **options: Any):
+                 limits: dict[str, pint.Quantity] | None = None, **options: Any):
         super().__init__(session, model, **options)
-        self.voltage_limit = _volts(voltage_limit, "voltage_limit") if voltage_limit is not None \
-            else None
+        self.limits: dict[str, pint.Quantity] = {}
+        for name, limit in (limits or {}).items():
+            _quantity(limit, f"{name} limit", self._function(name))     # checks the unit
+            self.limits[name] = limit
+        if voltage_limit is not None:
+            for fn in model.functions.values():
+                if fn.unit.dimensionality == Q_(1, "V").dimensionality:
+                    _quantity(voltage_limit, "voltage_limit", fn)
+                    self.limits.setdefault(fn.name, voltage_limit)
+        self.function: str | None = None
 
-    def set_dc_voltage(self, value: pint.Quantity) -> None:
-        """Program the DC output (refused before sending if beyond the ranges or the limit)."""
-        v = _volts(value, "DC voltage")
+    def apply(self, function: str, value: pint.Quantity, frequency: pint.Quantity | None = None,
+              **settings: Any) -> None:
+        """Program ``value`` of ``function`` (refused before sending if beyond the ranges, the
+        specified frequency bands, or the session's limit).  A frequency function sources its
+        value as the frequency of the model's amplitude."""
+        fn = self._function(function)
+        v = _quantity(value, f"{quantity_name(fn.unit)}", fn)
+        where = f"{self.name} at {self.resource}: refusing to source {value:~P}"
         try:
-            self.model.function("DCV").range_for(v)
+            rng = fn.range_for(v)
         except KeyError as exc:
-            raise UnsafeRequestError(f"{self.name} at {self.resource}: refusing to source "
-                                     f"{value:~P}: {exc.args[0]}") from None
-        if self.voltage_limit is not None and abs(v) > abs(self.voltage_limit):
-            raise UnsafeRequestError(f"{self.name} at {self.resource}: refusing to source "
-                                     f"{value:~P}: beyond the session's voltage limit "
-                                     f"{self.voltage_limit:~P}")
-        self._send_output(float(v.magnitude))
+            raise UnsafeRequestError(f"{where}: {exc.args[0]}") from None
+        limit = self.limits.get(fn.name)
+        if limit is not None and abs(v) > abs(limit):
+            raise UnsafeRequestError(f"{where}: beyond the session's {quantity_name(fn.unit)} "
+                                     f"limit {limit:~P}")
+        if fn.is_frequency:
+            frequency = v
+        elif fn.is_ac or frequency is not None:
+            if frequency is None:
+                raise RefusedRequestError(f"{where}: {fn.name} needs a frequency")
+            if not isinstance(frequency, pint.Quantity) or not frequency.check("[frequency]"):
+                raise RefusedRequestError(f"{where}: frequency must be a quantity in Hz, not "
+                                          f"{frequency!r}")
+            if rng.bands:
+                try:
+                    rng.band_for(frequency)
+                except KeyError as exc:
+                    raise UnsafeRequestError(f"{where}: {exc.args[0]}") from None
+        try:
+            resolved = fn.resolved_settings(settings)
+        except ValueError as exc:
+            raise RefusedRequestError(f"{self.name}: {exc.args[0]}") from None
+        if frequency is not None:
+            self._send(fn, "output_ac", value=v, frequency=frequency)
+        else:
+            self._send(fn, "output", value=v)
+        self._send_settings(fn, resolved)
+        self.function = fn.name
 
     def operate(self) -> None:
         """Connect the output to the terminals."""
-        self._send_operate()
+        self._send(self._any_function(), "operate")
 
     def standby(self) -> None:
-        """Disconnect the output (terminals at 0 V)."""
-        self._send_standby()
+        """Disconnect the output (terminals at 0)."""
+        self._send(self._any_function(), "standby")
 
     def safe_state(self) -> None:
-        """Standby first (most important), then program 0 V."""
-        self._send_standby()
-        self._send_output(0.0)
+        """Standby first (most important), then program zero of the first DC function."""
+        fn = self._safe_function()
+        self._send(fn, "standby")
+        self._send(fn, "output", value=Q_(0.0, fn.unit))
 
     def output(self) -> tuple[pint.Quantity, bool]:
         """(programmed output, operating?) as the instrument reports them."""
-        return self._query_output()
+        fn = self._any_function()
+        for op in ("output_query", "operate_query"):
+            if op not in fn.commands:
+                raise RefusedRequestError(f"{self.name}: the model file has no {op!r} template")
+        out = self.session.query(render(fn.commands["output_query"], self._fields(fn)))
+        oper = self.session.query(render(fn.commands["operate_query"], self._fields(fn)))
+        try:
+            return self.language.parse_output(out), self.language.is_live(oper)
+        except ValueError:
+            raise CommunicationError(f"{self.session.describe()} answered "
+                                     f"{fn.commands['output_query']} with {out!r}",
+                                     instrument=self.name, resource=self.resource,
+                                     command=fn.commands["output_query"]) from None
 
-    # -- per-model command sets ---------------------------------------------------------------
-    def _send_output(self, volts: float) -> None:
-        raise NotImplementedError
+    def _any_function(self) -> FunctionSpec:
+        return self.model.function(self.function) if self.function else self._safe_function()
 
-    def _send_operate(self) -> None:
-        raise NotImplementedError
-
-    def _send_standby(self) -> None:
-        raise NotImplementedError
-
-    def _query_output(self) -> tuple[pint.Quantity, bool]:
-        raise NotImplementedError
+    def _safe_function(self) -> FunctionSpec:
+        fns = self.model.functions
+        return fns.get("DCV") or next(f for f in fns.values() if not (f.is_ac or f.is_frequency))
 
 
-def number(x: float) -> str:
-    """A plain SCPI number: 10, 0.1, -1.5, 1e-05 (what the pyvisa-sim dialogues expect)."""
-    return f"{x:.10g}"
+ROLE_CLASSES: dict[str, type[Instrument]] = {"meter": Meter, "source": Source}

@@ -182,6 +182,8 @@ class RunJournal:
             if kind == "instrument":
                 instruments.setdefault(rec["role"], rec)
                 continue
+            if kind == "operator_step":      # a confirmation, not a measurement
+                continue
             if kind == "conditions":
                 conditions.append(rec)
                 continue

@@ -1,4 +1,5 @@
-"""Measure one test point: set the standard, settle, take N readings, journal each one."""
+"""Measure one test point of any function: set the source, configure the meter, settle, take
+N readings, journal each one."""
 from __future__ import annotations
 
 import time
@@ -11,40 +12,44 @@ from labauto.engine.observer import RunObserver, current_observer
 from labauto.engine.plausibility import DEFAULT_LIMIT, check_reading, fault_from_error
 
 
-def measure_point(point: Any, dmm: Any, calibrator: Any, journal: RunJournal, attempt: int, *,
-                  nplc: float, autozero: bool, settle_scale: float = 1.0,
-                  sleep: Callable[[float], None] = time.sleep,
+def measure_point(point: Any, meter: Any, source: Any, journal: RunJournal, attempt: int, *,
+                  settle_scale: float = 1.0, sleep: Callable[[float], None] = time.sleep,
                   observer: RunObserver | None = None,
                   plausibility_limit: float = DEFAULT_LIMIT) -> list[pint.Quantity]:
     """Run one attempt at ``point``; every reading is in the journal before the next is taken.
 
-    The calibrator is left in standby when the point is done.  On an error the attempt is
-    marked failed in the journal (its readings stay recorded) and the error propagates; the
-    caller's instrument context puts the sources in their safe state.  A reading that cannot
-    belong to the point (see :mod:`labauto.engine.plausibility`) is such an error.
+    ``meter`` reads what ``source`` outputs (the DUT is one of them, the standard the other).
+    The source is left in standby when the point is done.  On an error the attempt is marked
+    failed in the journal (its readings stay recorded) and the error propagates; the caller's
+    instrument context puts the sources in their safe state.  A reading that cannot belong to
+    the point (see :mod:`labauto.engine.plausibility`) is such an error.
     """
     obs = observer or current_observer()
-    journal.point_start(point.id, attempt, nominal=_q(point.nominal), range=_q(point.range),
-                        readings=point.readings)
+    info: dict[str, Any] = {"function": point.function, "nominal": _q(point.nominal),
+                            "range": _q(point.range), "readings": point.readings}
+    if point.frequency is not None:
+        info["frequency"] = _q(point.frequency)
+    journal.point_start(point.id, attempt, **info)
     obs.point_started(point, attempt)
     readings: list[pint.Quantity] = []
     try:
-        calibrator.standby()
-        dmm.configure_dcv(range_=point.range, nplc=nplc, autozero=autozero)
-        calibrator.set_dc_voltage(point.nominal)
-        calibrator.operate()
+        source.standby()
+        meter.configure(point.function, point.range, **point.meter_settings)
+        source.apply(point.function, point.nominal, frequency=point.frequency,
+                     **point.source_settings)
+        source.operate()
         sleep(point.settle_time.to("s").magnitude * settle_scale)
         unit = f"{point.nominal.units:~C}"
         for index in range(point.readings):
-            value = dmm.read_dcv(n=1)[0].to(point.nominal.units)
+            value = meter.read(n=1)[0].to(point.nominal.units)
             journal.reading(point.id, attempt, index, float(value.magnitude), unit)
-            check_reading(point, attempt, index, value, journal=journal, instrument=dmm,
+            check_reading(point, attempt, index, value, journal=journal, instrument=meter,
                           limit=plausibility_limit)     # an implausible reading stops the point
             readings.append(value)
             obs.reading(point, index, value)
-        calibrator.standby()
+        source.standby()
     except BaseException as exc:  # KeyboardInterrupt too: record, then let it propagate
-        fault = fault_from_error(exc, point, attempt, journal=journal, instrument=dmm)
+        fault = fault_from_error(exc, point, attempt, journal=journal, instrument=meter)
         journal.point_failed(point.id, attempt, f"{type(exc).__name__}: {exc}")
         if fault is not None:       # an overload: a measurement fault naming the point
             raise fault from exc

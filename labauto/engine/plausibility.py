@@ -60,7 +60,9 @@ def check_reading(point: Any, attempt: int, index: int, value: pint.Quantity, *,
     """Journal a fault record and raise :class:`MeasurementFault` if ``value`` (already
     journalled as reading ``index``) cannot belong to ``point``."""
     rng = point.dut_range
-    tolerance = max(point.tolerance, rng.accuracy_halfwidth(rng.maximum).to(point.tolerance.units))
+    frequency = getattr(point, "frequency", None)     # an AC point's band
+    tolerance = max(point.tolerance, rng.accuracy_halfwidth(rng.maximum, frequency).to(
+        point.tolerance.units))
     reason = implausibility(value, nominal=point.nominal, minimum=rng.minimum,
                             maximum=rng.maximum, tolerance=tolerance, limit=limit)
     if reason is not None:

@@ -17,12 +17,13 @@ from typing import Any, Callable, Iterator, Sequence
 
 from labauto.files import lock_holder, pid_lock
 from labauto.engine.conditions import ConditionsMonitor, environment_logger
-from labauto.engine.journal import JournalError, JournalState, RunJournal
+from labauto.engine.journal import JournalError, JournalState, RunJournal, now_iso
 from labauto.engine.locks import InstrumentLocks, open_locked
 from labauto.engine.measure import measure_point
 from labauto.engine.observer import RunObserver, current_observer
+from labauto.engine.operator import current_operator
 from labauto.engine.preflight import DUT, STANDARD
-from labauto.procedure import Procedure, TestPoint, load_procedure
+from labauto.procedure import OperatorStep, Procedure, TestPoint, load_procedure
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -138,8 +139,9 @@ def run_lock(run: Run) -> Iterator[None]:
 @contextmanager
 def lab_instruments(run: Run, resource_manager: Any = None,
                     check_identities: IdentityCheck | None = None) -> Iterator[tuple[Any, Any]]:
-    """Open DUT and standard, identity-checked, under the instrument locks (see
-    :mod:`labauto.engine.locks`); record who they are; always leave them safe, then unlock.
+    """Open DUT and standard (a meter and a source, in either order), identity-checked, under
+    the instrument locks (see :mod:`labauto.engine.locks`); record who they are; always leave
+    them safe, then unlock.
 
     ``check_identities`` (e.g. the lab's register of reference standards) may refuse the
     instruments before anything is measured.  On a resumed run the DUT and standard must be the
@@ -148,16 +150,16 @@ def lab_instruments(run: Run, resource_manager: Any = None,
     """
     with ExitStack() as stack:
         locks = stack.enter_context(InstrumentLocks(run.run_id))   # released after both are safe
-        dmm = open_locked(stack, locks, DUT, run.settings.dut_resource, run.procedure.dut_model,
+        dut = open_locked(stack, locks, DUT, run.settings.dut_resource, run.procedure.dut_model,
                           timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager)
-        cal = open_locked(stack, locks, STANDARD, run.settings.standard_resource,
-                          run.procedure.standard_model, timeout_ms=run.settings.timeout_ms,
-                          resource_manager=resource_manager)
-        identities = {"item": dmm.identity, "reference": cal.identity}
+        standard = open_locked(stack, locks, STANDARD, run.settings.standard_resource,
+                               run.procedure.standard_model, timeout_ms=run.settings.timeout_ms,
+                               resource_manager=resource_manager)
+        identities = {"item": dut.identity, "reference": standard.identity}
         if check_identities is not None:
             check_identities(identities)
         _record_identities(run, identities)
-        yield dmm, cal
+        yield dut, standard
 
 
 def _record_identities(run: Run, identities: dict[str, Any]) -> None:
@@ -208,8 +210,10 @@ def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
 
 def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_identities: IdentityCheck | None,
              sleep: Callable[[float], None], obs: RunObserver, environment: Any = None) -> None:
-    with lab_instruments(run, resource_manager, check_identities) as (dmm, cal), \
+    operator = current_operator()
+    with lab_instruments(run, resource_manager, check_identities) as (dut, standard), \
             environment_logger(run, environment, resource_manager) as logger:
+        meter, source = (standard, dut) if run.procedure.direction == "source" else (dut, standard)
         if logger is not None:
             identity = {"environment": logger.identity}
             if check_identities is not None:
@@ -217,12 +221,26 @@ def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_i
             _record_identities(run, identity)
         monitor = ConditionsMonitor(run, logger, environment, obs)
         monitor.poll("start")
-        for point in todo:
+        for n, point in enumerate(todo):
+            for step in steps_before(run.procedure, point, first_of_session=n == 0):
+                source.standby()          # nobody moves leads on live terminals
+                operator.confirm(step, point)
+                run.journal.append({"type": "operator_step", "point_id": point.id,
+                                    "text": step.text, "line": step.line, "t": now_iso()})
             record = run.state().points.get(point.id)
             attempt = record.next_attempt if record else 1
-            measure_point(point, dmm, cal, run.journal, attempt, nplc=run.procedure.nplc,
-                          autozero=run.procedure.autozero, settle_scale=run.settings.settle_scale,
-                          sleep=sleep, observer=obs,
+            measure_point(point, meter, source, run.journal, attempt,
+                          settle_scale=run.settings.settle_scale, sleep=sleep, observer=obs,
                           plausibility_limit=run.procedure.plausibility_limit)
             monitor.poll(f"after {point.id}")
         monitor.poll("end")
+
+
+def steps_before(procedure: Procedure, point: TestPoint, *, first_of_session: bool) -> tuple[OperatorStep, ...]:
+    """The operator steps to confirm before measuring ``point``: its own; and when a session
+    starts (or resumes) there, the last step written before it, so the technician confirms the
+    set-up the point needs (the leads may have been moved while the run was stopped)."""
+    if point.steps or not first_of_session:
+        return point.steps
+    earlier = [s for p in procedure.points[:point.index] for s in p.steps]
+    return tuple(earlier[-1:])

@@ -8,8 +8,8 @@ File format and validation rules: docs/procedures.md.
 """
 from labauto.procedure.contributions import DISTRIBUTIONS, Contribution
 from labauto.procedure.loader import SUPPORTED_FUNCTIONS, load_procedure, point_id
-from labauto.procedure.model import Procedure, TestPoint
+from labauto.procedure.model import OperatorStep, Procedure, TestPoint
 from labauto.procedure.schema import ProcedureError
 
-__all__ = ["DISTRIBUTIONS", "SUPPORTED_FUNCTIONS", "Contribution", "Procedure", "ProcedureError",
+__all__ = ["DISTRIBUTIONS", "SUPPORTED_FUNCTIONS", "Contribution", "OperatorStep", "Procedure", "ProcedureError",
            "TestPoint", "load_procedure", "point_id"]

@@ -25,6 +25,12 @@ app = typer.Typer(help="Validate and inspect procedure files.", no_args_is_help=
 FILE_ARG = typer.Argument(..., help="procedure YAML file", show_default=False)
 
 
+def _setting(v) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    return f"{v:~P}" if hasattr(v, "units") else f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _fmt(q, compact: bool = True) -> str:
     """``0.0004 V`` -> ``400 µV``; ranges and set values stay in the unit they were given."""
     return f"{(q.to_compact() if compact else q):.7g~P}"
@@ -41,17 +47,24 @@ def _load(path: Path, console: Console) -> Procedure:
 
 def points_table(p: Procedure) -> Table:
     std = p.standard_model
-    confidence = std.function(p.function).confidence
-    level = f", {confidence:.0%}" if confidence else ""
+    levels = {f"{c:.0%}" for f in p.functions if (c := std.function(f).confidence)}
+    level = f", {'/'.join(sorted(levels))}" if levels else ""
     table = Table(title=f"{p.id} v{p.version}: {len(p.points)} test points")
-    for col in ("#", "point", "range", "nominal", "readings", "settle",
-                "tolerance (±)", f"{std.model} range", f"{std.model} spec (±{level})",
-                "tol / spec", "line"):
+    ac = any(pt.frequency is not None for pt in p.points)
+    columns = ["#", "point", "range", "nominal"] + (["frequency"] if ac else []) + [
+        "readings", "settle", "tolerance (±)", f"{std.model} range", f"{std.model} spec (±{level})",
+        "tol / spec", "line"]
+    for col in columns:
         table.add_column(col, justify="left" if col == "point" else "right")
     for pt in p.points:
+        if pt.steps:
+            for step in pt.steps:
+                table.add_row("", f"[yellow]operator: {escape(step.text)}[/yellow]", *[""] * (len(columns) - 3),
+                              str(step.line or ""))
         ratio = (pt.tolerance / pt.standard_spec).to("").magnitude
+        freq = [_fmt(pt.frequency) if pt.frequency is not None else ""] if ac else []
         table.add_row(str(pt.index + 1), pt.id, _fmt(pt.range, False), _fmt(pt.nominal, False),
-                      str(pt.readings), _fmt(pt.settle_time), _fmt(pt.tolerance),
+                      *freq, str(pt.readings), _fmt(pt.settle_time), _fmt(pt.tolerance),
                       _fmt(pt.standard_range.range, False), _fmt(pt.standard_spec), f"{ratio:.1f}",
                       str(pt.line or ""))
     return table
@@ -83,13 +96,17 @@ def show(file: Path = FILE_ARG,
         console.print(escape(p.description), soft_wrap=True)
     console.print(escape(f"Item (DUT): {dut.manufacturer} {dut.model} [{dut.key}]   "
                          f"Standard: {std.manufacturer} {std.model} [{std.key}]   "
-                         f"Function: {p.function}"))
-    console.print(f"Settings: NPLC {p.nplc:g}, autozero {'on' if p.autozero else 'off'}, "
-                  f"{p.readings} readings, settle {_fmt(p.settle_time)} (defaults per point)")
+                         f"Functions: {', '.join(p.functions)}"))
+    console.print(escape(f"Measurement model: {p.measurement_model} ({p.direction} under test)"))
+    given = ", ".join(f"{'NPLC' if k == 'nplc' else k} {_setting(v)}" for k, v in p.settings.items())
+    console.print(f"Settings: {escape(given) + ', ' if given else ''}{p.readings} readings, "
+                  f"settle {_fmt(p.settle_time)} (defaults per point)")
     console.print(escape(f"Decision rule [{p.decision_rule.name}]: {p.decision_rule.statement}"),
                   soft_wrap=True)
     for c in p.contributions:
-        console.print(f"Contribution {c.name}: {escape(c.label)}, {c.distribution}, "
-                      f"u = {_fmt(c.u)}")
+        scope = "/".join(c.functions) + (" on " + ", ".join(f"{r:~P}" for r in c.ranges)
+                                         if c.ranges else "")
+        console.print(f"Contribution {c.name} ({escape(scope)}): {escape(c.label)}, "
+                      f"{c.distribution}, u = {_fmt(c.u)}")
     console.print(points_table(p))
     console.print(f"File {escape(str(p.path))}, sha256 {p.sha256}")

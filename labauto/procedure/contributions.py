@@ -1,7 +1,10 @@
-"""Extra uncertainty contributions a procedure lists (thermal EMFs, leads, ...).
+"""Extra uncertainty contributions a procedure lists: the method's own effects (thermal EMFs,
+lead resistance, AC flatness, loading, shunt self-heating ...).
 
-Each enters the measurement model of the error of indication as an additive correction with
-estimate 0 (see labauto.evaluation).  In the procedure file::
+Each enters the measurement model (labauto.models) as an additive correction with estimate 0.
+An amount is absolute (in the function's unit) or relative to the point's nominal value (ppm
+or %, e.g. AC flatness ``half_width: 50 ppm``).  ``function`` (one name or a list) says which
+points it applies to; without it, the procedure's default ``function``.  In the file::
 
     contributions:
       - {name: thermal_emf, label: thermal EMFs in the connections,
@@ -10,6 +13,7 @@ estimate 0 (see labauto.evaluation).  In the procedure file::
       - {name: loading, distribution: normal, expanded_uncertainty: 0.5 uV, k: 2}
       - {name: other, distribution: normal, expanded_uncertainty: 0.5 uV,
          coverage_probability: 0.95}
+      - {name: flatness, function: ACV, distribution: rectangular, half_width: 30 ppm}
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from labauto.yamlsource import PathKey
 
 DISTRIBUTIONS = ("rectangular", "normal")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_COMMON = ("name", "label", "distribution")
+_COMMON = ("name", "label", "distribution", "function", "range")
 _AMOUNTS = {
     "rectangular": ("half_width",),
     "normal": ("standard_uncertainty", "expanded_uncertainty", "k", "coverage_probability", "dof"),
@@ -49,6 +53,26 @@ class Contribution:
     k: float | None = None                      # ... with its coverage factor
     coverage_probability: float | None = None   # ... or its coverage probability
     dof: float = math.inf                       # normal: degrees of freedom of u
+    functions: tuple[str, ...] = ()             # the functions it applies to
+    scoped: bool = False                        # the file named them (function: ...)
+    ranges: tuple[pint.Quantity, ...] = ()      # only points on these meter ranges (): all
+
+    @property
+    def relative(self) -> bool:
+        """Amounts are fractions of the point's nominal value (ppm, %)."""
+        amount = self.half_width if self.half_width is not None else (
+            self.standard_uncertainty if self.standard_uncertainty is not None
+            else self.expanded_uncertainty)
+        return amount is not None and amount.dimensionless
+
+    def applies_to(self, function: str, meter_range: pint.Quantity | None = None) -> bool:
+        if function not in self.functions:
+            return False
+        if not self.ranges or meter_range is None:
+            return True
+        return any(r.dimensionality == meter_range.dimensionality and
+                   math.isclose(r.to(meter_range.units).magnitude, meter_range.magnitude,
+                                rel_tol=1e-9) for r in self.ranges)
 
     @property
     def u(self) -> pint.Quantity:
@@ -63,23 +87,36 @@ class Contribution:
             (1 + float(self.coverage_probability or 0.95)) / 2)
         return self.expanded_uncertainty / k
 
-    def as_input(self, unit: pint.Unit | str) -> Any:
+    def as_input(self, unit: pint.Unit | str, nominal: pint.Quantity | None = None) -> Any:
         """The contribution as an input quantity of a measurement model (estimate 0 in ``unit``):
-        a :class:`labauto.uncertainty.Rectangular` or :class:`labauto.uncertainty.Normal`."""
+        a :class:`labauto.uncertainty.Rectangular` or :class:`labauto.uncertainty.Normal`.
+        A relative amount is taken of ``|nominal|``."""
         zero = Q_(0.0, unit)
+
+        def amount(q: pint.Quantity) -> pint.Quantity:
+            if q.dimensionless:
+                if nominal is None:
+                    raise ValueError(f"contribution {self.name} is relative: give the nominal")
+                return (q.to("dimensionless").magnitude * abs(nominal)).to(unit)
+            return q.to(unit)
+
         if self.distribution == "rectangular":
             assert self.half_width is not None
-            return Rectangular(zero, self.half_width.to(unit), label=self.label)
+            return Rectangular(zero, amount(self.half_width), label=self.label)
         if self.standard_uncertainty is not None:
-            return Normal(zero, self.standard_uncertainty.to(unit), dof=self.dof, label=self.label)
+            return Normal(zero, amount(self.standard_uncertainty), dof=self.dof, label=self.label)
         assert self.expanded_uncertainty is not None
-        return Normal.from_expanded(zero, self.expanded_uncertainty.to(unit), k=self.k,
+        return Normal.from_expanded(zero, amount(self.expanded_uncertainty), k=self.k,
                                     coverage_probability=self.coverage_probability,
                                     label=self.label)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "label": self.label,
                              "distribution": self.distribution}
+        if self.scoped:
+            d["functions"] = list(self.functions)
+        if self.ranges:
+            d["ranges"] = [q_to_dict(r) for r in self.ranges]
         for key in ("half_width", "standard_uncertainty", "expanded_uncertainty"):
             q = getattr(self, key)
             if q is not None:
@@ -93,8 +130,9 @@ class Contribution:
 
 
 def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
-                       function: str) -> Contribution:
-    """One ``contributions`` entry; raises :class:`Invalid` after recording its problems."""
+                       function: str, functions: tuple[str, ...] | None = None) -> Contribution:
+    """One ``contributions`` entry; raises :class:`Invalid` after recording its problems.
+    ``unit``/``function``: of the functions it applies to (the caller resolves ``function``)."""
     if not isinstance(data, dict):
         raise problems.fail(path, "a contribution must be a mapping with name, distribution and "
                                   "its amount (e.g. half_width: 1 uV)")
@@ -106,7 +144,14 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
         raise problems.fail(path + ("distribution",),
                             f"unknown distribution {dist!r}; use {' or '.join(DISTRIBUTIONS)}")
     check_keys(problems, path, data, f"a {dist} contribution", required=("name", "distribution"),
-               optional=("label",) + _AMOUNTS[dist])
+               optional=("label", "function", "range") + _AMOUNTS[dist])
+    scope = functions if functions is not None else (function,)
+    scoped = "function" in data
+    ranges: tuple[pint.Quantity, ...] = ()
+    if "range" in data:
+        raw = data["range"] if isinstance(data["range"], list) else [data["range"]]
+        ranges = tuple(quantity(problems, path + ("range",), r, unit, "range",
+                                note=f"{function} ranges are in {unit}") for r in raw)
     name = text(problems, path + ("name",), data["name"], "contribution name")
     if not _NAME.match(name):
         raise problems.fail(path + ("name",), f"contribution name {name!r} must be an identifier "
@@ -114,8 +159,9 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
     label = text(problems, path + ("label",), data.get("label", name), "contribution label")
 
     def amount(key: str) -> pint.Quantity:
-        q = quantity(problems, path + (key,), data[key], unit, key,
-                     note=f"{function} contributions are in {unit}")
+        q = _relative(data[key]) or quantity(
+            problems, path + (key,), data[key], unit, key,
+            note=f"{function} contributions are in {unit}, or relative in ppm or %")
         if q.magnitude < 0:
             raise problems.fail(path + (key,), f"{key} must not be negative")
         return q
@@ -129,7 +175,7 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
     if dist == "rectangular":
         if "half_width" not in data:
             raise problems.fail(path, "a rectangular contribution needs half_width (e.g. 1 uV)")
-        return Contribution(name, label, dist, half_width=amount("half_width"))
+        return Contribution(name, label, dist, half_width=amount("half_width"), functions=scope, scoped=scoped, ranges=ranges)
     given = [k for k in ("standard_uncertainty", "expanded_uncertainty") if k in data]
     if len(given) != 1:
         raise problems.fail(path, "a normal contribution needs exactly one of "
@@ -140,14 +186,26 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
             if key in data:
                 raise problems.fail(path + (key,), f"{key} belongs to expanded_uncertainty; "
                                                    "standard_uncertainty is already u")
-        return Contribution(name, label, dist, standard_uncertainty=amount(given[0]), dof=dof)
+        return Contribution(name, label, dist, standard_uncertainty=amount(given[0]), dof=dof,
+                            functions=scope, scoped=scoped, ranges=ranges)
     if ("k" in data) == ("coverage_probability" in data):
         raise problems.fail(path + ("expanded_uncertainty",),
                             "expanded_uncertainty needs exactly one of k or coverage_probability")
     k = number("k", 0, math.inf, "> 0") if "k" in data else None
     p = number("coverage_probability", 0, 0.999999, "between 0 and 1") if k is None else None
     return Contribution(name, label, dist, expanded_uncertainty=amount(given[0]), k=k,
-                        coverage_probability=p, dof=dof)
+                        coverage_probability=p, dof=dof, functions=scope, scoped=scoped, ranges=ranges)
+
+
+def _relative(value: Any) -> pint.Quantity | None:
+    """``"50 ppm"`` / ``"0.01 %"`` -> a dimensionless quantity; anything else -> None."""
+    if not isinstance(value, str) or not any(u in value for u in ("ppm", "%", "percent")):
+        return None
+    try:
+        q = Q_(value.strip())
+    except Exception:  # noqa: BLE001 - the normal path reports the parse error
+        return None
+    return q if isinstance(q, pint.Quantity) and q.dimensionless else None
 
 
 __all__ = ["Contribution", "DISTRIBUTIONS", "parse_contribution"]

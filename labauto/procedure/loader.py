@@ -8,9 +8,9 @@ Every problem found is reported as ``file:line: reason`` (all of them, in line o
 """
 from __future__ import annotations
 
-import math
 import hashlib
 import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +18,31 @@ import pint
 
 from labauto.conformity import ConformityError, DecisionRule, parse_rule
 from labauto.errors import LabautoError, SourceError
-from labauto.instruments import FunctionSpec, InstrumentModel, RangeSpec, load_instrument_model
+from labauto.instruments import (FunctionSpec, InstrumentModel, RangeSpec, load_instrument_model,
+                                 setting_word)
 from labauto.procedure.contributions import Contribution, parse_contribution
-from labauto.procedure.model import Procedure, TestPoint
+from labauto.procedure.model import OperatorStep, Procedure, TestPoint
 from labauto.engine.plausibility import DEFAULT_LIMIT
 from labauto.procedure.schema import Invalid, ProcedureError, Problems, check_keys, quantity, text
 from labauto.units import Q_
 from labauto.yamlsource import PathKey, load
 
-# What the calibration engine (labauto.engine.measure) can drive today: a DMM measuring the DC
-# voltage sourced by a calibrator.  A procedure for anything else would load but fail mid-run.
-SUPPORTED_FUNCTIONS = ("DCV",)
-DUT_ROLES = ("digital_multimeter",)
-STANDARD_ROLES = ("calibrator",)
+# The functions the engine, the measurement models and the simulated lab handle.  A model file
+# may describe others (they load), but a procedure may only use these.
+SUPPORTED_FUNCTIONS = ("DCV", "ACV", "DCI", "ACI", "RES2W", "RES4W", "FREQ")
+METER_ROLES = ("meter",)
+SOURCE_ROLES = ("source",)
+MEASUREMENT_MODELS = {"meter": "error of indication", "source": "error of output"}
 
-TOP_REQUIRED = ("procedure", "dut", "standard", "function", "settings", "decision_rule", "points")
-TOP_OPTIONAL = ("contributions",)
+TOP_REQUIRED = ("procedure", "dut", "standard", "settings", "decision_rule", "points")
+TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference")
 META_REQUIRED = ("id", "title", "version", "method")
 META_OPTIONAL = ("description",)
-SETTINGS_KEYS = ("nplc", "autozero", "readings", "settle_time")
+SETTINGS_REQUIRED = ("readings", "settle_time")
 SETTINGS_OPTIONAL = ("plausibility_limit",)
 POINT_REQUIRED = ("range", "nominal")
-POINT_OPTIONAL = ("id", "readings", "settle_time")
+POINT_OPTIONAL = ("id", "function", "frequency", "settings", "readings", "settle_time")
+STEP_KEYS = ("step",)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
 
 
@@ -90,32 +93,75 @@ def _load(path: Path) -> Procedure:
         pass   # report the rest of the file too
 
     meta = _section(problems, d, "procedure", _meta)
-    dut = _section(problems, d, "dut", lambda p, v: _instrument(p, "dut", v, path, DUT_ROLES))
-    standard = _section(problems, d, "standard",
-                        lambda p, v: _instrument(p, "standard", v, path, STANDARD_ROLES))
-    functions = _section(problems, d, "function", lambda p, v: _function(p, v, dut, standard))
-    dut_fn, std_fn = functions if functions else (None, None)
-    settings = _section(problems, d, "settings", lambda p, v: _settings(p, v, dut_fn, dut))
+    dut = _section(problems, d, "dut", lambda p, v: _instrument(p, "dut", v, path))
+    standard = _section(problems, d, "standard", lambda p, v: _instrument(p, "standard", v, path))
+    direction = _direction(problems, dut, standard) if dut and standard else None
+    default_fn = _section(problems, d, "function",
+                          lambda p, v: _default_function(p, v, dut, standard, direction))
+    settings = _section(problems, d, "settings",
+                        lambda p, v: _settings(p, v, dut, standard, direction))
     rule = _section(problems, d, "decision_rule", _decision_rule)
+    model_name = _section(problems, d, "measurement_model",
+                          lambda p, v: _measurement_model(p, v, direction))
+    if model_name is None and direction is not None:
+        model_name = MEASUREMENT_MODELS[direction]
+    # a default function that is invalid was reported: points and contributions depend on it
+    usable = direction is not None and ("function" not in d or default_fn is not None)
     contributions: tuple[Contribution, ...] = ()
-    if "contributions" in d and dut_fn is not None:
-        contributions = _contributions(problems, d["contributions"], dut_fn)
+    if "contributions" in d and dut is not None and standard is not None and usable:
+        contributions = _contributions(problems, d["contributions"], default_fn,
+                                       _meter(direction, dut, standard))
     points: list[TestPoint] = []
-    if "points" in d and dut_fn is not None and std_fn is not None and dut and standard:
-        default_readings, default_settle = (settings["readings"], settings["settle_time"]) \
-            if settings else (2, Q_(0, "s"))
-        points = _points(problems, d["points"], dut, dut_fn, standard, std_fn,
-                         default_readings, default_settle)
+    if "points" in d and dut and standard and usable:
+        points = _points(problems, d["points"], _Context(
+            dut, standard, direction, default_fn, settings or {}, contributions))
     problems.raise_if_any()
-    assert meta and dut and standard and dut_fn and settings and rule is not None
+    assert meta and dut and standard and settings is not None and rule is not None and direction
     return Procedure(
         id=meta["id"], title=meta["title"], version=meta["version"], method=meta["method"],
         description=meta.get("description", ""), path=path, sha256=doc.sha256,
-        function=dut_fn.name, dut_model=dut, standard_model=standard, nplc=settings["nplc"],
-        autozero=settings["autozero"], readings=settings["readings"],
-        settle_time=settings["settle_time"], plausibility_limit=settings["plausibility_limit"],
-        decision_rule=rule,
-        contributions=contributions, points=tuple(points))
+        function=default_fn or points[0].function, dut_model=dut, standard_model=standard,
+        settings={k: v for k, v in settings.items()
+                  if k not in SETTINGS_REQUIRED + SETTINGS_OPTIONAL},
+        plausibility_limit=settings.get("plausibility_limit", DEFAULT_LIMIT),
+        readings=settings["readings"], settle_time=settings["settle_time"], decision_rule=rule,
+        contributions=contributions, points=tuple(points), measurement_model=model_name)
+
+
+def _meter(direction: str, dut: InstrumentModel, standard: InstrumentModel) -> InstrumentModel:
+    return standard if direction == "source" else dut
+
+
+def _direction(problems: Problems, dut: InstrumentModel, standard: InstrumentModel) -> str | None:
+    """``meter`` (a meter under test against a reference source) or ``source`` (a source
+    under test against a reference meter)."""
+    if dut.role in METER_ROLES and standard.role in SOURCE_ROLES:
+        return "meter"
+    if dut.role in SOURCE_ROLES and standard.role in METER_ROLES:
+        return "source"
+    if dut.role in METER_ROLES:
+        problems.add(("standard",), f"standard {standard.key!r} is a {standard.role} "
+                                    f"({standard.manufacturer} {standard.model}); for a meter "
+                                    "under test the standard must be a calibrator or another source")
+    elif dut.role in SOURCE_ROLES:
+        problems.add(("standard",), f"standard {standard.key!r} is a {standard.role} "
+                                    f"({standard.manufacturer} {standard.model}); for a source "
+                                    "under test the standard must be a reference meter")
+    else:
+        problems.add(("dut",), f"dut {dut.key!r} is a {dut.role}; the dut must be a meter or "
+                               "a source")
+    return None
+
+
+def _measurement_model(problems: Problems, value: Any, direction: str | None) -> str:
+    name = text(problems, ("measurement_model",), value, "measurement_model")
+    if name not in MEASUREMENT_MODELS.values():
+        raise problems.fail(("measurement_model",), f"unknown measurement model {name!r}; "
+                                                    f"use {' or '.join(MEASUREMENT_MODELS.values())}")
+    if direction is not None and name != MEASUREMENT_MODELS[direction]:
+        raise problems.fail(("measurement_model",), f"{name!r} does not fit a {direction} under "
+                                                    f"test; use {MEASUREMENT_MODELS[direction]!r}")
+    return name
 
 
 def _section(problems: Problems, d: dict[str, Any], key: str, parse: Any) -> Any:
@@ -146,8 +192,7 @@ def _meta(problems: Problems, data: Any) -> dict[str, str]:
     return out
 
 
-def _instrument(problems: Problems, key: str, value: Any, path: Path,
-                roles: tuple[str, ...]) -> InstrumentModel:
+def _instrument(problems: Problems, key: str, value: Any, path: Path) -> InstrumentModel:
     name = text(problems, (key,), value, f"{key} (an instrument model, e.g. keysight_34465a)")
     local = path.parent / name
     try:
@@ -156,35 +201,45 @@ def _instrument(problems: Problems, key: str, value: Any, path: Path,
         raise problems.fail((key,), f"instrument model {name!r} is invalid: {exc}") from None
     except LabautoError as exc:
         raise problems.fail((key,), str(exc)) from None
-    if model.role not in roles:
-        raise problems.fail((key,), f"{key} {name!r} is a {model.role} "
-                                    f"({model.manufacturer} {model.model}); the {key} must be a "
-                                    f"{' or '.join(roles)}")
+    if model.role not in METER_ROLES + SOURCE_ROLES:
+        raise problems.fail((key,), f"{key} {name!r} is a {model.role} ({model.manufacturer} "
+                                    f"{model.model}); a calibration needs a meter and a source")
     return model
 
 
-def _function(problems: Problems, value: Any, dut: InstrumentModel | None,
-              standard: InstrumentModel | None) -> tuple[FunctionSpec, FunctionSpec]:
+def _function_pair(problems: Problems, path: PathKey, name: str, dut: InstrumentModel,
+                   standard: InstrumentModel) -> tuple[FunctionSpec, FunctionSpec]:
+    """The function ``name`` on the DUT and on the standard, or a problem at ``path``."""
+    if name not in SUPPORTED_FUNCTIONS:
+        raise problems.fail(path, f"function {name!r} is not supported by the calibration "
+                                  f"engine; supported: {', '.join(SUPPORTED_FUNCTIONS)}")
+    pair = []
+    for who, m in (("dut", dut), ("standard", standard)):
+        try:
+            pair.append(m.function(name))
+        except KeyError as exc:
+            hint = ""
+            if name == "RES4W" and "RES2W" in m.functions:
+                hint = f"; the {m.manufacturer} {m.model} is a 2-wire-only model: use RES2W"
+            raise problems.fail(path, f"the {who} {m.key}: {exc.args[0]}{hint}") from None
+    dut_fn, std_fn = pair
+    if dut_fn.unit.dimensionality != std_fn.unit.dimensionality:
+        raise problems.fail(path, f"{name} is in {dut_fn.unit:~P} on the dut but in "
+                                  f"{std_fn.unit:~P} on the standard")
+    return dut_fn, std_fn
+
+
+def _default_function(problems: Problems, value: Any, dut: InstrumentModel | None,
+                      standard: InstrumentModel | None, direction: str | None) -> str:
     name = text(problems, ("function",), value, "function (e.g. DCV)")
     if name not in SUPPORTED_FUNCTIONS:
         raise problems.fail(("function",), f"function {name!r} is not supported by the "
                                            f"calibration engine; supported: "
                                            f"{', '.join(SUPPORTED_FUNCTIONS)}")
-    if dut is None or standard is None:
+    if dut is None or standard is None or direction is None:
         raise Invalid("function")
-    try:
-        dut_fn = dut.function(name)
-    except KeyError as exc:
-        raise problems.fail(("function",), f"the dut {dut.key}: {exc.args[0]}") from None
-    try:
-        std_fn = standard.function(name)
-    except KeyError as exc:
-        raise problems.fail(("function",), f"the standard {standard.key} cannot source {name}: "
-                                           f"{exc.args[0]}") from None
-    if dut_fn.unit.dimensionality != std_fn.unit.dimensionality:
-        raise problems.fail(("function",), f"{name} is in {dut_fn.unit:~P} on the dut but in "
-                                           f"{std_fn.unit:~P} on the standard")
-    return dut_fn, std_fn
+    _function_pair(problems, ("function",), name, dut, standard)
+    return name
 
 
 def _readings(problems: Problems, path: PathKey, value: Any) -> int:
@@ -203,34 +258,28 @@ def _settle_time(problems: Problems, path: PathKey, value: Any) -> pint.Quantity
     return q
 
 
-def _settings(problems: Problems, data: Any, dut_fn: FunctionSpec | None,
-              dut: InstrumentModel | None) -> dict[str, Any]:
-    check_keys(problems, ("settings",), data, "the 'settings' section", required=SETTINGS_KEYS,
-               optional=SETTINGS_OPTIONAL)
+def _settings(problems: Problems, data: Any, dut: InstrumentModel | None,
+              standard: InstrumentModel | None, direction: str | None) -> dict[str, Any]:
+    """readings and settle_time (required), and defaults of instrument settings (nplc,
+    autozero, bandwidth ...) for every point whose function offers them."""
+    offered = _offered_settings(dut, standard) if direction else \
+        set(data if isinstance(data, dict) else ())     # instruments unknown: check them later
+    check_keys(problems, ("settings",), data, "the 'settings' section",
+               required=SETTINGS_REQUIRED,
+               optional=SETTINGS_OPTIONAL + tuple(sorted(offered)))
     out: dict[str, Any] = {}
-    nplc = data["nplc"]
-    if isinstance(nplc, bool) or not isinstance(nplc, (int, float)) or not nplc > 0:
-        problems.add(("settings", "nplc"), f"nplc must be a positive number of power-line cycles, "
-                                           f"not {nplc!r}")
-    elif dut_fn is not None and dut is not None and dut_fn.nplc and not any(
-            math.isclose(nplc, x, rel_tol=1e-9) for x in dut_fn.nplc):
-        offered = ", ".join(f"{x:g}" for x in dut_fn.nplc)
-        problems.add(("settings", "nplc"), f"NPLC {nplc:g} is not offered by the "
-                                           f"{dut.manufacturer} {dut.model} on {dut_fn.name}; "
-                                           f"choose one of {offered}")
-    else:
-        out["nplc"] = float(nplc)
-    if isinstance(data["autozero"], bool):
-        out["autozero"] = data["autozero"]
-    else:
-        problems.add(("settings", "autozero"), f"autozero must be true or false, not "
-                                               f"{data['autozero']!r}")
     for key, parse in (("readings", _readings), ("settle_time", _settle_time)):
         try:
             out[key] = parse(problems, ("settings", key), data[key])
         except Invalid:
             pass
-    if len(out) < len(SETTINGS_KEYS):
+    for key, value in data.items():
+        if key in SETTINGS_REQUIRED:
+            continue
+        if isinstance(value, str):
+            value = setting_word(value)
+        out[key] = value
+    if any(k not in out for k in SETTINGS_REQUIRED):
         raise Invalid("settings")
     limit = data.get("plausibility_limit", DEFAULT_LIMIT)
     if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
@@ -238,6 +287,15 @@ def _settings(problems: Problems, data: Any, dut_fn: FunctionSpec | None,
                             f"plausibility_limit must be a positive number of tolerances, not {limit!r}")
     out["plausibility_limit"] = float(limit)
     return out
+
+
+def _offered_settings(*models: InstrumentModel | None) -> set[str]:
+    return {name for m in models if m is not None for f in m.functions.values()
+            for name in f.settings}
+
+
+def _setting_label(name: str) -> str:
+    return "NPLC" if name == "nplc" else name
 
 
 RULE_KEYS = ("guard_band", "conformance_probability", "false_accept_risk", "in_tolerance_probability")
@@ -267,25 +325,57 @@ def _decision_rule(problems: Problems, value: Any) -> DecisionRule:
         raise problems.fail(("decision_rule",), str(exc)) from None
 
 
-def _contributions(problems: Problems, data: Any, fn: FunctionSpec) -> tuple[Contribution, ...]:
+def _contributions(problems: Problems, data: Any, default_fn: str | None,
+                   meter: InstrumentModel) -> tuple[Contribution, ...]:
     if not isinstance(data, list):
         problems.add(("contributions",), "contributions must be a list of mappings")
         return ()
     out: list[Contribution] = []
-    seen: dict[str, int | None] = {}
+    seen: dict[tuple[str, str], int | None] = {}
     for i, entry in enumerate(data):
         path = ("contributions", i)
         try:
-            c = parse_contribution(problems, path, entry, f"{fn.unit:~P}", fn.name)
+            scope = _contribution_scope(problems, path, entry, default_fn, meter)
+            unit = f"{meter.function(scope[0]).unit:~P}"
+            c = parse_contribution(problems, path, entry, unit, "/".join(scope), scope)
         except Invalid:
             continue
-        if c.name in seen:
+        clash = [f for f in c.functions if (f, c.name) in seen]
+        if clash:
             problems.add(path + ("name",), f"duplicate contribution name {c.name!r} (first at "
-                                           f"line {seen[c.name]})")
+                                           f"line {seen[(clash[0], c.name)]})")
             continue
-        seen[c.name] = problems.source.line(path + ("name",))
+        for f in c.functions:
+            seen[(f, c.name)] = problems.source.line(path + ("name",))
         out.append(c)
     return tuple(out)
+
+
+def _contribution_scope(problems: Problems, path: PathKey, entry: Any, default_fn: str | None,
+                        meter: InstrumentModel) -> tuple[str, ...]:
+    if not isinstance(entry, dict) or "function" not in entry:
+        if default_fn is None:
+            if isinstance(entry, dict):
+                raise problems.fail(path, "say which function this contribution applies to "
+                                          "(function: DCV, or a list), or give the procedure a "
+                                          "default 'function:'")
+            return ("DCV",)   # parse_contribution reports the malformed entry
+        return (default_fn,)
+    raw = entry["function"]
+    names = raw if isinstance(raw, list) else [raw]
+    if not names or not all(isinstance(n, str) for n in names):
+        raise problems.fail(path + ("function",), "function must be a function name or a list "
+                                                  "of them")
+    units = set()
+    for n in names:
+        if n not in meter.functions:
+            raise problems.fail(path + ("function",), f"{meter.manufacturer} {meter.model} has no "
+                                                      f"function {n!r}")
+        units.add(meter.function(n).unit)
+    if len(units) > 1:
+        raise problems.fail(path + ("function",), "the functions of one contribution must share "
+                                                  "a unit (give one contribution per unit)")
+    return tuple(names)
 
 
 def _compact(q: pint.Quantity, signed: bool = False) -> str:
@@ -297,105 +387,310 @@ def _compact(q: pint.Quantity, signed: bool = False) -> str:
     return (f"{m:+g}" if signed else f"{abs(m):g}") + unit
 
 
-def point_id(function: str, dut_range: RangeSpec, nominal: pint.Quantity) -> str:
-    """Stable id of a point: ``DCV-10V-+10V`` (function, DUT range, signed nominal)."""
-    return f"{function}-{_compact(dut_range.range)}-{_compact(nominal, signed=True)}"
+def point_id(function: str, dut_range: RangeSpec, nominal: pint.Quantity,
+             frequency: pint.Quantity | None = None) -> str:
+    """Stable id of a point: ``DCV-10V-+10V`` (function, meter range, signed nominal), with
+    the frequency for AC: ``ACV-1V-+1V-1kHz``."""
+    pid = f"{function}-{_compact(dut_range.range)}-{_compact(nominal, signed=True)}"
+    if frequency is not None:
+        pid += f"-{_compact(frequency.to_compact())}"
+    return pid
 
 
-def _points(problems: Problems, data: Any, dut: InstrumentModel, dut_fn: FunctionSpec,
-            standard: InstrumentModel, std_fn: FunctionSpec, default_readings: int,
-            default_settle: pint.Quantity) -> list[TestPoint]:
+@dataclass(frozen=True)
+class _Context:
+    dut: InstrumentModel
+    standard: InstrumentModel
+    direction: str
+    default_fn: str | None
+    settings: dict[str, Any]
+    contributions: tuple[Contribution, ...]
+
+    @property
+    def meter(self) -> InstrumentModel:
+        return _meter(self.direction, self.dut, self.standard)
+
+    @property
+    def source(self) -> InstrumentModel:
+        return self.dut if self.direction == "source" else self.standard
+
+
+def _points(problems: Problems, data: Any, ctx: _Context) -> list[TestPoint]:
     if not isinstance(data, list) or not data:
         problems.add(("points",), "points must be a non-empty list of "
                                   "{range: ..., nominal: ...} entries")
         return []
-    unit = f"{dut_fn.unit:~P}"
     points: list[TestPoint] = []
     first_line: dict[str, int | None] = {}
+    steps: list[OperatorStep] = []
+    reported: set[tuple] = set()
     for i, entry in enumerate(data):
         path: PathKey = ("points", i)
+        if isinstance(entry, dict) and "step" in entry:
+            try:
+                check_keys(problems, path, entry, "an operator step", required=STEP_KEYS)
+                steps.append(OperatorStep(text(problems, path + ("step",), entry["step"],
+                                               "step"), problems.source.line(path + ("step",))))
+            except Invalid:
+                pass
+            continue
         try:
             check_keys(problems, path, entry, "a test point", required=POINT_REQUIRED,
                        optional=POINT_OPTIONAL)
-            dut_range = _dut_range(problems, path + ("range",), entry["range"], dut, dut_fn)
+            group = _point_group(problems, path, entry, ctx, reported)
         except Invalid:
             continue
-        readings, settle = default_readings, default_settle
-        try:
-            if "readings" in entry:
-                readings = _readings(problems, path + ("readings",), entry["readings"])
-            if "settle_time" in entry:
-                settle = _settle_time(problems, path + ("settle_time",), entry["settle_time"])
-        except Invalid:
-            continue
-        raw = entry["nominal"]
-        nominals = [(path + ("nominal", j), v) for j, v in enumerate(raw)] \
-            if isinstance(raw, list) else [(path + ("nominal",), raw)]
-        if not nominals:
-            problems.add(path + ("nominal",), "nominal is an empty list; give at least one value")
-            continue
-        given_id = None
-        if "id" in entry:
+        for npath, nominal_raw, fpath, freq_raw in group.values:
             try:
-                given_id = text(problems, path + ("id",), entry["id"], "point id")
-                if len(nominals) > 1:
-                    raise problems.fail(path + ("id",), "an explicit id names one point; give "
-                                                        "nominal as a single value or drop the id")
-                if not _ID.match(given_id):
-                    raise problems.fail(path + ("id",), f"point id {given_id!r} may contain only "
-                                                        "letters, digits and . _ + -")
+                point = _point(problems, npath, nominal_raw, fpath, freq_raw, group, ctx,
+                               len(points))
             except Invalid:
                 continue
-        for npath, value in nominals:
-            try:
-                nominal = _nominal(problems, npath, value, unit, dut, dut_fn, dut_range)
-                std_range = _standard_range(problems, npath, nominal, standard, std_fn)
-            except Invalid:
+            if point.id in first_line:
+                problems.add(npath, f"duplicate point id {point.id!r} (first at line "
+                                    f"{first_line[point.id]}); measure each value once per range "
+                                    "or give the point an explicit distinct id")
                 continue
-            pid = given_id or point_id(dut_fn.name, dut_range, nominal)
-            line = problems.source.line(npath)
-            if pid in first_line:
-                problems.add(npath, f"duplicate point id {pid!r} (first at line "
-                                    f"{first_line[pid]}); measure each value once per range or "
-                                    "give the point an explicit distinct id")
-                continue
-            first_line[pid] = line
-            points.append(TestPoint(
-                id=pid, index=len(points), function=dut_fn.name, range=dut_range.range,
-                nominal=nominal, readings=readings, settle_time=settle,
-                tolerance=dut_range.accuracy_halfwidth(nominal).to(nominal.units),
-                dut_range=dut_range, standard_range=std_range, line=line))
+            first_line[point.id] = point.line
+            if steps:
+                point = replace(point, steps=tuple(steps))
+                steps = []
+            points.append(point)
+    if steps:
+        problems.add(("points",), f"operator step {steps[0].text!r} (line {steps[0].line}) "
+                                  "comes after the last point; a step belongs before the point "
+                                  "that needs it")
     return points
 
 
-def _dut_range(problems: Problems, path: PathKey, value: Any, dut: InstrumentModel,
-               fn: FunctionSpec) -> RangeSpec:
+@dataclass
+class _Group:
+    """One entry of ``points:``: what its nominal values share."""
+
+    function: str
+    dut_fn: FunctionSpec
+    std_fn: FunctionSpec
+    meter_fn: FunctionSpec
+    source_fn: FunctionSpec
+    meter_range: RangeSpec
+    readings: int
+    settle: pint.Quantity
+    given_id: str | None
+    meter_given: dict[str, tuple[PathKey, Any]]
+    source_given: dict[str, tuple[PathKey, Any]]
+    values: list[tuple[PathKey, Any, PathKey | None, Any]]
+
+
+def _point_group(problems: Problems, path: PathKey, entry: dict[str, Any], ctx: _Context,
+                 reported: set[tuple]) -> _Group:
+    if "function" in entry:
+        name = text(problems, path + ("function",), entry["function"], "function")
+        fpath = path + ("function",)
+    elif ctx.default_fn is not None:
+        name, fpath = ctx.default_fn, ("function",)
+    else:
+        raise problems.fail(path, "a point needs a function (function: DCV ...) or the "
+                                  "procedure a default 'function:'")
+    if "function" in entry:
+        dut_fn, std_fn = _function_pair(problems, fpath, name, ctx.dut, ctx.standard)
+    else:
+        dut_fn, std_fn = ctx.dut.function(name), ctx.standard.function(name)
+    meter_fn, source_fn = (std_fn, dut_fn) if ctx.direction == "source" else (dut_fn, std_fn)
+    meter_range = _meter_range(problems, path + ("range",), entry["range"], ctx.meter, meter_fn)
+    readings, settle = ctx.settings.get("readings", 2), ctx.settings.get("settle_time", Q_(0, "s"))
+    if "readings" in entry:
+        readings = _readings(problems, path + ("readings",), entry["readings"])
+    if "settle_time" in entry:
+        settle = _settle_time(problems, path + ("settle_time",), entry["settle_time"])
+    meter_given, source_given = _point_settings(problems, path, entry, ctx, meter_fn, source_fn,
+                                                reported)
+    raw = entry["nominal"]
+    nominals = [(path + ("nominal", j), v) for j, v in enumerate(raw)] \
+        if isinstance(raw, list) else [(path + ("nominal",), raw)]
+    if not nominals:
+        raise problems.fail(path + ("nominal",), "nominal is an empty list; give at least one value")
+    freqs: list[tuple[PathKey | None, Any]] = [(None, None)]
+    if "frequency" in entry:
+        if not dut_fn.needs_frequency and not std_fn.needs_frequency:
+            raise problems.fail(path + ("frequency",), f"{name} is not an AC function: its points "
+                                                       "take no frequency")
+        raw_f = entry["frequency"]
+        freqs = [(path + ("frequency", j), v) for j, v in enumerate(raw_f)] \
+            if isinstance(raw_f, list) else [(path + ("frequency",), raw_f)]
+        if not freqs:
+            raise problems.fail(path + ("frequency",), "frequency is an empty list")
+    elif dut_fn.needs_frequency or std_fn.needs_frequency:
+        raise problems.fail(path, f"an {name} point needs a frequency (frequency: 1 kHz, or a "
+                                  "list of them)")
+    given_id = None
+    if "id" in entry:
+        given_id = text(problems, path + ("id",), entry["id"], "point id")
+        if len(nominals) * len(freqs) > 1:
+            raise problems.fail(path + ("id",), "an explicit id names one point; give "
+                                                "nominal as a single value or drop the id")
+        if not _ID.match(given_id):
+            raise problems.fail(path + ("id",), f"point id {given_id!r} may contain only "
+                                                "letters, digits and . _ + -")
+    values = [(np_, nv, fp, fv) for np_, nv in nominals for fp, fv in freqs]
+    return _Group(name, dut_fn, std_fn, meter_fn, source_fn, meter_range, readings, settle,
+                  given_id, meter_given, source_given, values)
+
+
+def _point_settings(problems: Problems, path: PathKey, entry: dict[str, Any], ctx: _Context,
+                    meter_fn: FunctionSpec, source_fn: FunctionSpec, reported: set[tuple]
+                    ) -> tuple[dict[str, tuple[PathKey, Any]], dict[str, tuple[PathKey, Any]]]:
+    """The settings a point's instruments are given: the procedure's defaults for the settings
+    the function offers, overridden by the point's own ``settings:``."""
+    meter: dict[str, tuple[PathKey, Any]] = {}
+    source: dict[str, tuple[PathKey, Any]] = {}
+    for key, value in ctx.settings.items():
+        if key in SETTINGS_REQUIRED:
+            continue
+        if key in meter_fn.settings:
+            meter[key] = (("settings", key), value)
+        elif key in source_fn.settings:
+            source[key] = (("settings", key), value)
+    own = entry.get("settings", {})
+    if not isinstance(own, dict):
+        raise problems.fail(path + ("settings",), "a point's settings must be a mapping "
+                                                  "(e.g. {bandwidth: 200 Hz})")
+    for key, value in own.items():
+        value = setting_word(value) if isinstance(value, str) else value
+        if key in meter_fn.settings:
+            meter[key] = (path + ("settings", key), value)
+        elif key in source_fn.settings:
+            source[key] = (path + ("settings", key), value)
+        else:
+            offered = sorted(set(meter_fn.settings) | set(source_fn.settings))
+            raise problems.fail(path + ("settings", key),
+                                f"{meter_fn.name} has no setting {key!r} on the "
+                                f"{ctx.meter.model} or the {ctx.source.model}; settings: "
+                                f"{', '.join(offered) or 'none'}")
+    for given, fn, model in ((meter, meter_fn, ctx.meter), (source, source_fn, ctx.source)):
+        for key, (kpath, value) in list(given.items()):
+            try:
+                given[key] = (kpath, fn.settings[key].normalise(value))
+            except ValueError as exc:
+                reason = str(exc).replace(f"{key} ", f"{_setting_label(key)} ", 1)
+                reason = reason.replace(" is not offered;", f" is not offered by the "
+                                        f"{model.manufacturer} {model.model} on {fn.name}; choose "
+                                        "one of").replace("choose one of use one of", "choose one of")
+                if (kpath, reason) not in reported:
+                    reported.add((kpath, reason))
+                    problems.add(kpath, reason)
+                del given[key]        # reported once; go on checking the rest of the point
+    return meter, source
+
+
+def _point(problems: Problems, npath: PathKey, nominal_raw: Any, fpath: PathKey | None,
+           freq_raw: Any, g: _Group, ctx: _Context, index: int) -> TestPoint:
+    unit = f"{g.dut_fn.unit:~P}"
+    nominal = quantity(problems, npath, nominal_raw, unit, "nominal",
+                       note=f"{g.function} values are in {unit}")
+    meter_model = ctx.meter
+    if not g.meter_range.covers(nominal):
+        raise problems.fail(npath, f"nominal {nominal:~P} is outside the limits of the "
+                                   f"{g.meter_range.range:~P} range of the "
+                                   f"{meter_model.manufacturer} {meter_model.model} "
+                                   f"({g.meter_range.minimum:~P} to {g.meter_range.maximum:~P}); "
+                                   "use a range that covers it")
+    frequency = None
+    if freq_raw is not None:
+        assert fpath is not None
+        frequency = quantity(problems, fpath, freq_raw, "Hz", "frequency")
+        if frequency.magnitude <= 0:
+            raise problems.fail(fpath, f"frequency must be positive, not {freq_raw!r}")
+    source_range = _source_range(problems, npath, nominal, ctx.source, g.source_fn,
+                                 "standard" if ctx.direction == "meter" else "dut")
+    dut_range, std_range = (source_range, g.meter_range) if ctx.direction == "source" \
+        else (g.meter_range, source_range)
+    line = problems.source.line(npath)
+    for who, model, rng in (("dut", ctx.dut, dut_range), ("standard", ctx.standard, std_range)):
+        if rng.bands and not g.dut_fn.is_frequency:
+            try:
+                rng.band_for(frequency)
+            except KeyError as exc:
+                raise problems.fail(fpath or npath, f"the {who} {model.manufacturer} "
+                                                    f"{model.model}: {exc.args[0]}") from None
+    _check_bandwidth(problems, g, frequency, fpath)
+    _check_compliance(problems, npath, nominal, g, source_range, ctx)
+    meter_settings = g.meter_fn.resolved_settings({k: v for k, (_, v) in g.meter_given.items()})
+    if "bandwidth" in g.meter_fn.settings and "bandwidth" not in g.meter_given and frequency is not None:
+        meter_settings["bandwidth"] = _fastest_filter(g.meter_fn, frequency)
+    source_settings = g.source_fn.resolved_settings({k: v for k, (_, v) in g.source_given.items()})
+    pid = g.given_id or point_id(g.function, g.meter_range, nominal, frequency)
+    tolerance = dut_range.accuracy_halfwidth(nominal, frequency).to(nominal.units)
+    return TestPoint(
+        id=pid, index=index, function=g.function, range=g.meter_range.range, nominal=nominal,
+        readings=g.readings, settle_time=g.settle, tolerance=tolerance, dut_range=dut_range,
+        standard_range=std_range, line=line, frequency=frequency, meter_settings=meter_settings,
+        source_settings=source_settings,
+        contributions=tuple(c for c in ctx.contributions
+                            if c.applies_to(g.function, g.meter_range.range)))
+
+
+def _fastest_filter(fn: FunctionSpec, frequency: pint.Quantity) -> Any:
+    """The widest AC filter the signal allows (the usual lab choice: its bandwidth at most the
+    signal frequency); the narrowest one below that."""
+    offered = sorted(fn.settings["bandwidth"].values, key=lambda q: q.to("Hz").magnitude)
+    fitting = [b for b in offered if b.to("Hz").magnitude <= frequency.to("Hz").magnitude]
+    return fitting[-1] if fitting else offered[0]
+
+
+def _check_bandwidth(problems: Problems, g: _Group, frequency: pint.Quantity | None,
+                     fpath: PathKey | None) -> None:
+    given = g.meter_given.get("bandwidth")
+    if given is None or frequency is None:
+        return
+    kpath, bw = given
+    if bw.to("Hz").magnitude > frequency.to("Hz").magnitude:
+        raise problems.fail(fpath or kpath, f"the {bw:~P} AC filter is specified for signals "
+                                            f"above {bw:~P}, not {frequency:~P}; give this point "
+                                            f"bandwidth: {_fastest_filter(g.meter_fn, frequency):~P}")
+
+
+def _check_compliance(problems: Problems, npath: PathKey, nominal: pint.Quantity, g: _Group,
+                      source_range: RangeSpec, ctx: _Context) -> None:
+    """The source can drive the meter's input: a current through the meter's shunt needs
+    I × R_shunt within the source's compliance voltage; a voltage across the meter's input
+    resistance draws V / R_in within its compliance current."""
+    compliance = source_range.property("compliance")
+    if compliance is None:
+        return
+    src = ctx.source
+    if nominal.check("[current]") and compliance.check("[length] ** 2 * [mass] / [current] / [time] ** 3"):
+        shunt = g.meter_range.property("shunt_resistance")
+        if shunt is not None and (abs(nominal) * shunt).to("V") > compliance:
+            raise problems.fail(npath, f"{nominal:~P} through the {g.meter_range.range:~P} range's "
+                                       f"{shunt:~P} shunt needs {(abs(nominal) * shunt).to('V'):.4g~P}, "
+                                       f"beyond the {src.manufacturer} {src.model}'s compliance "
+                                       f"voltage {compliance:~P} on this range")
+    elif nominal.check("[length] ** 2 * [mass] / [current] / [time] ** 3") and compliance.check("[current]"):
+        r_in = g.meter_range.property("input_resistance")
+        if r_in is not None and (abs(nominal) / r_in).to("A") > compliance:
+            raise problems.fail(npath, f"{nominal:~P} across the {r_in:~P} input draws "
+                                       f"{(abs(nominal) / r_in).to('mA'):.4g~P}, beyond the "
+                                       f"{src.manufacturer} {src.model}'s compliance current "
+                                       f"{compliance:~P}")
+
+
+def _meter_range(problems: Problems, path: PathKey, value: Any, meter: InstrumentModel,
+                 fn: FunctionSpec) -> RangeSpec:
     rng = quantity(problems, path, value, f"{fn.unit:~P}", "range")
     try:
         return fn.range_named(rng)
     except KeyError as exc:
-        raise problems.fail(path, f"the {dut.manufacturer} {dut.model} has {exc.args[0]}") from None
+        raise problems.fail(path, f"the {meter.manufacturer} {meter.model} has {exc.args[0]}") from None
 
 
-def _nominal(problems: Problems, path: PathKey, value: Any, unit: str, dut: InstrumentModel,
-             fn: FunctionSpec, rng: RangeSpec) -> pint.Quantity:
-    q = quantity(problems, path, value, unit, "nominal", note=f"{fn.name} values are in {unit}")
-    if not rng.covers(q):
-        raise problems.fail(path, f"nominal {q:~P} is outside the limits of the "
-                                  f"{rng.range:~P} range of the {dut.manufacturer} {dut.model} "
-                                  f"({rng.minimum:~P} to {rng.maximum:~P}); use a range that "
-                                  "covers it")
-    return q
-
-
-def _standard_range(problems: Problems, path: PathKey, nominal: pint.Quantity,
-                    standard: InstrumentModel, fn: FunctionSpec) -> RangeSpec:
+def _source_range(problems: Problems, path: PathKey, nominal: pint.Quantity,
+                  source: InstrumentModel, fn: FunctionSpec, who: str) -> RangeSpec:
     try:
         return fn.range_for(nominal)
     except KeyError:
         lo = min(r.minimum.to(fn.unit) for r in fn.ranges)
         hi = max(r.maximum.to(fn.unit) for r in fn.ranges)
         raise problems.fail(path, f"nominal {nominal:~P} is beyond the capability of the "
-                                  f"standard {standard.manufacturer} {standard.model} "
-                                  f"({standard.key}): no {fn.name} range covers it (it sources "
+                                  f"{who} {source.manufacturer} {source.model} "
+                                  f"({source.key}): no {fn.name} range covers it (it sources "
                                   f"{lo:~P} to {hi:~P})") from None

@@ -5,7 +5,7 @@ against the instrument models, so the engine and the evaluation can trust every 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,29 @@ from labauto.uncertainty.budget import q_to_dict
 
 
 @dataclass(frozen=True)
-class TestPoint:
-    """One test point: the standard is set to ``nominal`` and the DUT, on ``range``, read
-    ``readings`` times after ``settle_time``.
+class OperatorStep:
+    """Something only a person can do (move the leads, fit the short), written in the
+    procedure before the point that needs it.  The engine puts the sources in standby and
+    waits for the technician's confirmation."""
 
-    ``tolerance`` is the ± half-width of the DUT's specification at the nominal value (unit of
-    the nominal); ``standard_range`` the calibrator range that sources it (smallest covering).
+    text: str
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "line": self.line}
+
+
+@dataclass(frozen=True)
+class TestPoint:
+    """One test point: the source is set to ``nominal`` (at ``frequency`` for AC) and the
+    meter, on ``range``, read ``readings`` times after ``settle_time``.
+
+    Which instrument is the source and which the meter depends on the direction: a meter
+    under test reads the standard's output; a source under test is read by the standard.
+    ``range`` is always the meter's range.  ``tolerance`` is the ± half-width of the DUT's
+    specification at the nominal value (unit of the nominal); ``dut_range``/``standard_range``
+    are the ranges of the DUT and the standard that the point uses; ``meter_settings`` and
+    ``source_settings`` every setting of the function, resolved (given or the model default).
     """
 
     __test__ = False   # not a pytest test class, despite its name
@@ -40,14 +57,20 @@ class TestPoint:
     dut_range: RangeSpec
     standard_range: RangeSpec
     line: int | None = None          # line of the point in the procedure file
+    frequency: pint.Quantity | None = None
+    meter_settings: dict[str, Any] = field(default_factory=dict)
+    source_settings: dict[str, Any] = field(default_factory=dict)
+    steps: tuple[OperatorStep, ...] = ()     # to confirm before this point
+    contributions: tuple[Contribution, ...] = ()
 
     @property
     def standard_spec(self) -> pint.Quantity:
         """± half-width of the standard's accuracy specification at the nominal value."""
-        return self.standard_range.accuracy_halfwidth(self.nominal).to(self.nominal.units)
+        return self.standard_range.accuracy_halfwidth(self.nominal, self.frequency).to(
+            self.nominal.units)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "id": self.id, "index": self.index, "function": self.function,
             "range": q_to_dict(self.range), "nominal": q_to_dict(self.nominal),
             "readings": self.readings, "settle_time": q_to_dict(self.settle_time),
@@ -56,6 +79,19 @@ class TestPoint:
             "standard_range": q_to_dict(self.standard_range.range),
             "standard_spec": q_to_dict(self.standard_spec), "line": self.line,
         }
+        if self.frequency is not None:
+            d["frequency"] = q_to_dict(self.frequency)
+        if self.meter_settings:
+            d["meter_settings"] = {k: _setting(v) for k, v in self.meter_settings.items()}
+        if self.source_settings:
+            d["source_settings"] = {k: _setting(v) for k, v in self.source_settings.items()}
+        if self.steps:
+            d["steps"] = [s.to_dict() for s in self.steps]
+        return d
+
+
+def _setting(v: Any) -> Any:
+    return q_to_dict(v) if isinstance(v, pint.Quantity) else v
 
 
 @dataclass(frozen=True)
@@ -66,11 +102,10 @@ class Procedure:
     method: str
     path: Path
     sha256: str                      # SHA-256 of the file's bytes as loaded
-    function: str                    # "DCV"
+    function: str                    # the default function ("DCV"); points may name others
     dut_model: InstrumentModel
     standard_model: InstrumentModel
-    nplc: float
-    autozero: bool
+    settings: dict[str, Any]         # meter/source setting defaults the file gives (nplc ...)
     readings: int                    # default readings per point
     settle_time: pint.Quantity       # default settle time per point
     decision_rule: DecisionRule
@@ -78,6 +113,38 @@ class Procedure:
     points: tuple[TestPoint, ...]
     description: str = ""
     plausibility_limit: float = 10.0  # a reading this many tolerances from nominal is a fault
+    measurement_model: str = "error of indication"    # labauto.models name
+    reference: str = "specification"                   # how the standard's value is known
+    reference_certificate: Any = None                  # labauto.models.reference.Certificate
+
+    @property
+    def direction(self) -> str:
+        """``meter`` (a meter under test against a reference source) or ``source``."""
+        return "source" if self.dut_model.role == "source" else "meter"
+
+    @property
+    def meter_model(self) -> InstrumentModel:
+        return self.standard_model if self.direction == "source" else self.dut_model
+
+    @property
+    def source_model(self) -> InstrumentModel:
+        return self.dut_model if self.direction == "source" else self.standard_model
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.function for p in self.points))
+
+    @property
+    def nplc(self) -> float | None:
+        return self.settings.get("nplc")
+
+    @property
+    def autozero(self) -> bool | None:
+        return self.settings.get("autozero")
+
+    @property
+    def steps(self) -> tuple[OperatorStep, ...]:
+        return tuple(s for p in self.points for s in p.steps)
 
     @property
     def ref(self) -> ProcedureRef:
@@ -93,10 +160,12 @@ class Procedure:
         return {
             "id": self.id, "title": self.title, "version": self.version, "method": self.method,
             "description": self.description, "path": str(self.path), "sha256": self.sha256,
-            "function": self.function, "dut": self.dut_model.key,
-            "standard": self.standard_model.key,
-            "settings": {"nplc": self.nplc, "autozero": self.autozero, "readings": self.readings,
-                         "settle_time": q_to_dict(self.settle_time),
+            "function": self.function, "functions": list(self.functions),
+            "dut": self.dut_model.key, "standard": self.standard_model.key,
+            "direction": self.direction, "measurement_model": self.measurement_model,
+            "reference": self.reference,
+            "settings": {**{k: _setting(v) for k, v in self.settings.items()},
+                         "readings": self.readings, "settle_time": q_to_dict(self.settle_time),
                          "plausibility_limit": self.plausibility_limit},
             "decision_rule": self.decision_rule.to_dict(),
             "contributions": [c.to_dict() for c in self.contributions],

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 
 from labauto.errors import LabautoError
-from labauto.sim.lab import LATENCIES, SimulatedLab
-from labauto.units import UnitError, parse_quantity
+from labauto.sim.lab import LATENCIES, SimulatedLab, parse_out_of_tolerance
+from labauto.units import UnitError
 
 app = typer.Typer(help="The simulated lab (coupled DMM + calibrator over SCPI sockets).",
                   no_args_is_help=True, add_completion=False)
@@ -31,7 +31,7 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
           host: str = typer.Option("127.0.0.1", help="address to listen on"),
           out_of_tolerance: Optional[str] = typer.Option(
               None, "--out-of-tolerance", metavar="RANGE",
-              help="make the DUT out of tolerance on this DC voltage range, e.g. '10 V'"),
+              help="make the DUT out of tolerance on this range: '10 V' (DCV) or 'ACV 1 V'"),
           run_for: float = typer.Option(0.0, help="stop after this many seconds (0: until Ctrl-C)",
                                         hidden=True)) -> None:
     """Start the simulated DMM, calibrator and thermo-hygrometer; print their VISA resource strings."""
@@ -39,9 +39,8 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
     if latency not in LATENCIES:
         raise typer.BadParameter(f"use one of {', '.join(LATENCIES)}", param_hint="--latency")
     try:
-        oot = parse_quantity(out_of_tolerance, "V") if out_of_tolerance else None
-        lab = SimulatedLab(seed=seed, latency=latency,
-                           out_of_tolerance=("DCV", oot) if oot is not None else None,
+        oot = parse_out_of_tolerance(out_of_tolerance)
+        lab = SimulatedLab(seed=seed, latency=latency, out_of_tolerance=oot,
                            host=host, dmm_port=dmm_port, calibrator_port=calibrator_port,
                            environment_port=environment_port, room_temperature=room_temperature,
                            room_humidity=room_humidity)
@@ -51,7 +50,8 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
         raise typer.Exit(2) from None
     try:
         console.print(f"simulated lab running (seed {seed}, {latency} latency"
-                      + (f", DUT out of tolerance on {oot:~P}" if oot is not None else "") + ")")
+                      + (f", DUT out of tolerance on {oot[1]:~P} ({oot[0]})" if oot is not None else "")
+                      + ")")
         for role, resource in resources.items():
             console.print(f"  {role:<11} {resource}")
         console.print("Ctrl-C stops it.")

@@ -1,41 +1,70 @@
-"""Simulated Keysight 34465A-style DMM (DC volts): SCPI subset, physics from ``Truth``.
+"""Simulated Keysight 34465A-style DMM, every function of its model file: SCPI subset, physics
+from ``Truth``.
 
-Readings are taken at INIT (or READ?): each one integrates for NPLC × 20 ms (twice that with
-autozero on, as the real instrument also measures its zero) plus a fixed overhead, samples the
-settling wire at the end of its integration, adds the DUT's true error, Gaussian noise and the
-autozero-off offset, and is quantised to the range resolution.  FETC? waits (really, or on the
-virtual clock) until the burst is complete.
+The command tree is built from the model's function table: for each function (mnemonic
+``VOLT:DC``, ``CURR:AC``, ``FRES`` ...) ``CONFigure:<fn> [range]``, ``[SENSe:]<fn>:RANGe``,
+``:NPLCycles``, ``:ZERO:AUTO``, ``:BANDwidth``, ``:OCOMpensated``, ``:APERture``; then
+``SAMPle:COUNt``, ``TRIGger:COUNt``, ``INIT``, ``FETCh?``, ``READ?``.  A new SCPI meter model
+with the same command templates is simulated from its files alone.
+
+Readings are taken at INIT (or READ?).  Each one takes its real time (DC: NPLC × 20 ms, twice
+with autozero, twice again with offset compensation; AC: the filter's settling; frequency: the
+aperture), samples the settling wire at its end, goes through the meter's true error and the
+set-up's effects (labauto.sim.physics), gets Gaussian noise and is quantised to the range
+resolution.  FETC? waits (really, or on the virtual clock) until the burst is complete.
 """
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from labauto.instruments import InstrumentModel
-from labauto.sim.physics import OVERLOAD, Truth, Wire, quantise
+from labauto.instruments import FunctionSpec, InstrumentModel, RangeSpec
+from labauto.sim.physics import (AC_KINDS, LEAD_COMPENSATION, OVERLOAD, ShuntHeating, Signal,
+                                 Truth, Wire, quantise)
 from labauto.sim.scpi import (DATA_OUT_OF_RANGE, DATA_STALE, ILLEGAL_PARAMETER,
                               MISSING_PARAMETER, ErrorQueue, Interpreter, ScpiFault, fmt,
                               parse_bool, parse_number)
+from labauto.units import Q_
 
 PLC_S = 0.020            # one power-line cycle at 50 Hz
 READING_OVERHEAD_S = 0.001
 MAX_COUNT = 1_000_000
+AC_FILTER_READING_S = {3.0: 2.5, 20.0: 0.625, 200.0: 0.025}    # 34465A AC filter settling
+#: SCPI long forms of the usual function mnemonics (others are matched as written)
+LONG_FORMS = {"VOLT:DC": "VOLTage[:DC]", "VOLT:AC": "VOLTage:AC", "CURR:DC": "CURRent[:DC]",
+              "CURR:AC": "CURRent:AC", "RES": "RESistance", "FRES": "FRESistance",
+              "FREQ": "FREQuency"}
+RANGE_WORDS = {"DCV": "DC voltage", "ACV": "AC voltage", "DCI": "DC current",
+               "ACI": "AC current", "RES2W": "resistance", "RES4W": "4-wire resistance",
+               "FREQ": "frequency"}
+#: what a function measures of the source's signal
+MEASURES = {"DCV": "DCV", "ACV": "ACV", "DCI": "DCI", "ACI": "ACI", "RES2W": "RES",
+            "RES4W": "RES"}
+
+
+@dataclass
+class _FunctionState:
+    range: float | None = None          # None: autorange
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 class SimulatedDmm:
-    """State and SCPI command set of the simulated DMM."""
+    """State and SCPI command set of the simulated meter (any function of its model)."""
 
     def __init__(self, model: InstrumentModel, truth: Truth, wire: Wire, clock, *,
                  serial: str, firmware: str = "A.03.01-03.15-03.01-00.52-01-01", seed: int = 0):
         self.model, self.truth, self.wire, self.clock = model, truth, wire, clock
         self.idn = f"{model.manufacturer},{model.model},{serial},{firmware}"
-        self.ranges = sorted(model.function("DCV").ranges, key=lambda r: r.range.to("V").magnitude)
-        self.nplc_values = sorted(model.function("DCV").nplc) or [0.02, 0.2, 1, 10, 100]
+        self.functions = {name: fn for name, fn in model.functions.items()
+                          if "mnemonic" in fn.fields}
         self.noise = np.random.default_rng([seed, 1])
         self.errors = ErrorQueue()
         self.lock = threading.RLock()
         self.readings_taken = 0
+        self.heating = ShuntHeating()
         self._reset()
         self.scpi = Interpreter(self.errors)
         for pattern, handler in [
@@ -43,15 +72,7 @@ class SimulatedDmm:
             ("*OPC?", lambda a: "1"), ("*OPC", lambda a: None), ("*WAI", lambda a: None),
             ("*ESR?", lambda a: "+0"),
             ("SYSTem:ERRor[:NEXT]?", self._err),
-            ("CONFigure[:VOLTage][:DC]", self._conf), ("CONFigure?", self._conf_q),
-            ("[SENSe:]VOLTage[:DC]:RANGe", self._range),
-            ("[SENSe:]VOLTage[:DC]:RANGe?", lambda a: fmt(self._range_v())),
-            ("[SENSe:]VOLTage[:DC]:RANGe:AUTO", self._range_auto),
-            ("[SENSe:]VOLTage[:DC]:RANGe:AUTO?", lambda a: "1" if self.range_v is None else "0"),
-            ("[SENSe:]VOLTage[:DC]:NPLCycles", self._nplc),
-            ("[SENSe:]VOLTage[:DC]:NPLCycles?", lambda a: fmt(self.nplc)),
-            ("[SENSe:]VOLTage[:DC]:ZERO:AUTO", self._zero),
-            ("[SENSe:]VOLTage[:DC]:ZERO:AUTO?", lambda a: "1" if self.autozero else "0"),
+            ("CONFigure?", self._conf_q),
             ("SAMPle:COUNt", lambda a: self._count(a, "sample_count")),
             ("SAMPle:COUNt?", lambda a: f"{self.sample_count:+d}"),
             ("TRIGger:COUNt", lambda a: self._count(a, "trigger_count")),
@@ -60,19 +81,60 @@ class SimulatedDmm:
             ("READ?", self._read),
         ]:
             self.scpi.add(pattern, handler)
+        for name, fn in self.functions.items():
+            self._add_function(name, fn)
+
+    def _add_function(self, name: str, fn: FunctionSpec) -> None:
+        long = LONG_FORMS.get(fn.fields["mnemonic"], fn.fields["mnemonic"])
+        add = self.scpi.add
+        add(f"CONFigure:{long}" if name != "DCV" else "CONFigure[:VOLTage][:DC]",
+            lambda a, n=name: self._conf(n, a))
+        add(f"[SENSe:]{long}:RANGe", lambda a, n=name: self._range(n, a))
+        add(f"[SENSe:]{long}:RANGe?", lambda a, n=name: fmt(self._range_value(n)))
+        add(f"[SENSe:]{long}:RANGe:AUTO", lambda a, n=name: self._range_auto(n, a))
+        add(f"[SENSe:]{long}:RANGe:AUTO?",
+            lambda a, n=name: "1" if self.state[n].range is None else "0")
+        for setting, header in (("nplc", "NPLCycles"), ("autozero", "ZERO:AUTO"),
+                                ("bandwidth", "BANDwidth"), ("offset_compensation", "OCOMpensated"),
+                                ("aperture", "APERture")):
+            if setting in fn.settings:
+                add(f"[SENSe:]{long}:{header}", lambda a, n=name, s=setting: self._set(n, s, a))
+                add(f"[SENSe:]{long}:{header}?", lambda a, n=name, s=setting: self._get(n, s))
 
     # -- state -------------------------------------------------------------------------------
     def _reset(self) -> None:
-        self.range_v: float | None = None          # None: autorange
-        self.nplc = 10.0
-        self.autozero = True
+        self.function = "DCV" if "DCV" in self.functions else next(iter(self.functions))
+        self.state = {name: _FunctionState(None, {k: s.default for k, s in fn.settings.items()})
+                      for name, fn in self.functions.items()}
         self.sample_count = 1
         self.trigger_count = 1
         self._buffer: list[float] | None = None
         self._ready_at = 0.0
 
+    # the DC-voltage lab's attribute names, for tests and inspection
+    @property
+    def range_v(self) -> float | None:
+        return self.state[self.function].range
+
+    @property
+    def nplc(self) -> float:
+        return float(self.state[self.function].settings.get("nplc", 0.0))
+
+    @property
+    def autozero(self) -> bool:
+        return bool(self.state[self.function].settings.get("autozero", True))
+
     def reading_time_s(self) -> float:
-        return self.nplc * PLC_S * (2 if self.autozero else 1) + READING_OVERHEAD_S
+        s = self.state[self.function].settings
+        if "bandwidth" in s:
+            return AC_FILTER_READING_S.get(float(Q_(s["bandwidth"]).to("Hz").m), 0.625) \
+                + READING_OVERHEAD_S
+        if "aperture" in s:
+            return float(Q_(s["aperture"]).to("s").m) + READING_OVERHEAD_S
+        t = float(s.get("nplc", 1.0)) * PLC_S * (2 if s.get("autozero", False) else 1)
+        if s.get("offset_compensation"):
+            t *= 2
+        return t + READING_OVERHEAD_S
 
     def handle(self, line: str) -> str | None:
         with self.lock:
@@ -93,77 +155,96 @@ class SimulatedDmm:
         code, message = self.errors.pop()
         return f'{code:+d},"{message}"'
 
-    def _range_v(self) -> float:
-        return self.range_v if self.range_v is not None else self._auto_range(
-            self.wire.voltage(self.clock.now()))
+    def _ranges(self, name: str) -> list[RangeSpec]:
+        fn = self.functions[name]
+        return sorted(fn.ranges, key=lambda r: r.range.to(fn.unit).magnitude)
 
-    def _pick_range(self, text: str) -> float | None:
+    def _rv(self, name: str, r: RangeSpec) -> float:
+        return float(r.range.to(self.functions[name].unit).magnitude)
+
+    def _range_value(self, name: str) -> float:
+        st = self.state[name].range
+        if st is not None:
+            return st
+        return self._auto_range(name, self._applied(name, self.clock.now()))
+
+    def _pick_range(self, name: str, text: str) -> float | None:
         key = text.strip().upper()
         if key in ("AUTO", "DEF", "DEFAULT"):
             return None
-        top = self.ranges[-1]
-        value = abs(parse_number(text, named={"MINimum": self.ranges[0].range.to("V").magnitude,
-                                              "MAXimum": top.range.to("V").magnitude}))
-        for r in self.ranges:
-            if value <= r.range.to("V").magnitude * (1 + 1e-9):
-                return r.range.to("V").magnitude
-        raise ScpiFault(DATA_OUT_OF_RANGE, f"no DC voltage range for {text}")
+        ranges = self._ranges(name)
+        value = abs(parse_number(text, named={"MINimum": self._rv(name, ranges[0]),
+                                              "MAXimum": self._rv(name, ranges[-1])}))
+        for r in ranges:
+            if value <= self._rv(name, r) * (1 + 1e-9):
+                return self._rv(name, r)
+        raise ScpiFault(DATA_OUT_OF_RANGE, f"no {RANGE_WORDS.get(name, name)} range for {text}")
 
-    def _auto_range(self, volts: float) -> float:
-        for r in self.ranges:
-            if abs(volts) <= r.maximum.to("V").magnitude:
-                return r.range.to("V").magnitude
-        return self.ranges[-1].range.to("V").magnitude
+    def _auto_range(self, name: str, value: float) -> float:
+        fn = self.functions[name]
+        for r in self._ranges(name):
+            if abs(value) <= r.maximum.to(fn.unit).magnitude:
+                return self._rv(name, r)
+        return self._rv(name, self._ranges(name)[-1])
 
-    def _conf(self, args: list[str]) -> None:
-        rng = self._pick_range(args[0]) if args else None
-        self._reset_keep_settings()
-        self.range_v = rng
-
-    def _reset_keep_settings(self) -> None:
-        # CONFigure presets trigger and sample counts and clears the reading memory
+    def _conf(self, name: str, args: list[str]) -> None:
+        rng = self._pick_range(name, args[0]) if args else None
+        # CONFigure selects the function, presets trigger and sample counts and clears the
+        # reading memory
+        self.function = name
+        self.state[name].range = rng
         self.sample_count = self.trigger_count = 1
         self._buffer = None
 
     def _conf_q(self, args: list[str]) -> str:
-        r = self._range_v()
-        return f'"VOLT {fmt(r)},{fmt(self._resolution(r))}"'
+        name = self.function
+        r = self._range_value(name)
+        res = next(x.resolution.to(self.functions[name].unit).magnitude for x in self._ranges(name)
+                   if abs(self._rv(name, x) - r) < 1e-9 * r)
+        word = self.functions[name].fields["mnemonic"].replace(":DC", "")
+        return f'"{word} {fmt(r)},{fmt(res)}"'
 
-    def _resolution(self, range_v: float) -> float:
-        return next(r.resolution.to("V").magnitude for r in self.ranges
-                    if abs(r.range.to("V").magnitude - range_v) < 1e-9 * range_v)
-
-    def _range(self, args: list[str]) -> None:
+    def _range(self, name: str, args: list[str]) -> None:
         if not args:
             raise ScpiFault(MISSING_PARAMETER)
-        self.range_v = self._pick_range(args[0])
+        self.state[name].range = self._pick_range(name, args[0])
         self._buffer = None
 
-    def _range_auto(self, args: list[str]) -> None:
+    def _range_auto(self, name: str, args: list[str]) -> None:
         if not args:
             raise ScpiFault(MISSING_PARAMETER)
         if parse_bool(args[0]):
-            self.range_v = None
-        elif self.range_v is None:
-            self.range_v = self._range_v()
+            self.state[name].range = None
+        elif self.state[name].range is None:
+            self.state[name].range = self._range_value(name)
 
-    def _nplc(self, args: list[str]) -> None:
+    def _set(self, name: str, setting: str, args: list[str]) -> None:
         if not args:
             raise ScpiFault(MISSING_PARAMETER)
-        value = parse_number(args[0], named={"MINimum": self.nplc_values[0],
-                                             "MAXimum": self.nplc_values[-1],
-                                             "DEFault": 10.0})
-        if not self.nplc_values[0] <= value <= self.nplc_values[-1]:
-            raise ScpiFault(DATA_OUT_OF_RANGE, f"NPLC {args[0]}")
-        # the instrument rounds up to the next supported integration time
-        self.nplc = next(v for v in self.nplc_values if v >= value * (1 - 1e-9))
-
-    def _zero(self, args: list[str]) -> None:
-        if not args:
-            raise ScpiFault(MISSING_PARAMETER)
-        if args[0].strip().upper() == "ONCE":
+        spec = self.functions[name].settings[setting]
+        st = self.state[name].settings
+        if setting in ("autozero", "offset_compensation"):
+            if setting == "autozero" and args[0].strip().upper() == "ONCE":
+                return
+            st[setting] = parse_bool(args[0])
             return
-        self.autozero = parse_bool(args[0])
+        numbers = sorted(_number(v) for v in spec.values)
+        value = parse_number(args[0], named={"MINimum": numbers[0], "MAXimum": numbers[-1],
+                                             "DEFault": _number(spec.default)})
+        label = "NPLC" if setting == "nplc" else setting.upper()
+        if not numbers[0] * (1 - 1e-9) <= value <= numbers[-1] * (1 + 1e-9):
+            raise ScpiFault(DATA_OUT_OF_RANGE, f"{label} {args[0]}")
+        # the instrument rounds up to the next value it offers
+        chosen = next(v for v in numbers if v >= value * (1 - 1e-9))
+        unit_of = next((v for v in spec.values if hasattr(v, "units")), None)
+        st[setting] = Q_(chosen, "Hz" if setting == "bandwidth" else "s") if unit_of is not None \
+            else chosen
+
+    def _get(self, name: str, setting: str) -> str:
+        v = self.state[name].settings[setting]
+        if isinstance(v, bool):
+            return "1" if v else "0"
+        return fmt(_number(v))
 
     def _count(self, args: list[str], attr: str) -> None:
         if not args:
@@ -175,6 +256,27 @@ class SimulatedDmm:
             raise ScpiFault(DATA_OUT_OF_RANGE, f"count {args[0]}")
         setattr(self, attr, int(value))
 
+    # -- physics -------------------------------------------------------------------------------
+    def _applied(self, name: str, t: float) -> float:
+        """What the meter's input sees of the source's terminals in function ``name``
+        (before the meter's own error): the settled value when the kinds match; no signal (0,
+        or an open circuit for resistance) otherwise."""
+        sig = self.wire.signal(t)
+        if name == "FREQ":
+            return (sig.frequency or 0.0) if sig.kind in AC_KINDS and sig.value > 0 else 0.0
+        wanted = MEASURES.get(name, name)
+        if wanted == "RES":
+            if sig.kind != "RES":
+                return float("inf")     # open terminals (standby) or a live voltage: overload
+            value = sig.value
+            if name == "RES2W":
+                leads = 2 * self.truth.lead_resistance_ohm
+                value += leads * (1 - LEAD_COMPENSATION) if sig.compensation == "WIRE2" else leads
+            return value
+        if sig.kind != wanted:
+            return 0.0
+        return sig.value
+
     def _init(self, args: list[str]) -> None:
         n = self.sample_count * self.trigger_count
         dt = self.reading_time_s()
@@ -182,32 +284,88 @@ class SimulatedDmm:
         values = []
         for k in range(n):
             t = t0 + (k + 1) * dt
-            values.append(self._one_reading(self.wire.voltage(t)))
+            values.append(self._one_reading(t))
         self.readings_taken += n
         self._buffer = values
         self._ready_at = t0 + n * dt
 
-    def _one_reading(self, applied: float) -> float:
-        range_v = self.range_v if self.range_v is not None else self._auto_range(applied)
-        spec = next(r for r in self.ranges if abs(r.range.to("V").magnitude - range_v) < 1e-9 * range_v)
-        value = self.truth.indication_v(range_v, applied, self.autozero)
-        value += self.noise.normal(0.0, self.truth.noise_sigma_v(range_v, self.nplc))
-        if abs(value) > spec.maximum.to("V").magnitude:
+    def _one_reading(self, t: float) -> float:
+        name = self.function
+        fn = self.functions[name]
+        applied = self._applied(name, t)
+        st = self.state[name]
+        range_value = st.range if st.range is not None else self._auto_range(name, applied)
+        spec = next(r for r in self._ranges(name) if abs(self._rv(name, r) - range_value)
+                    < 1e-9 * range_value)
+        if applied == float("inf"):
+            return OVERLOAD
+        sig = self.wire.signal(t)
+        s = st.settings
+        value = self._setup_effects(name, spec, applied, sig, s, t)
+        value = self.truth.indication(name, range_value, value, sig.frequency,
+                                      bool(s.get("autozero", True)))
+        if name == "FREQ":
+            aperture = float(Q_(s.get("aperture", Q_(1, "s"))).to("s").m)
+            value += self.noise.normal(0.0, self.truth.frequency_noise(aperture) * abs(value))
+        else:
+            value += self.noise.normal(0.0, self.truth.noise_sigma_value(name, range_value, s))
+        if name in AC_KINDS:
+            value = abs(value)
+        if abs(value) > spec.maximum.to(fn.unit).magnitude:
             return OVERLOAD if value > 0 else -OVERLOAD
-        return quantise(value, spec.resolution.to("V").magnitude)
+        return quantise(value, spec.resolution.to(fn.unit).magnitude)
+
+    def _setup_effects(self, name: str, spec: RangeSpec, applied: float, sig: Signal,
+                       s: dict[str, Any], t: float) -> float:
+        """The connection's own effects on what the meter sees (not the meter's error)."""
+        truth = self.truth
+        if name == "DCV":
+            r_in = spec.property("input_resistance")
+            r_out = 1e-3                      # a calibrator's output: milliohms
+            value = applied * (r_in.to("ohm").m / (r_in.to("ohm").m + r_out)) if r_in else applied
+            return value + truth.thermal_emf_v
+        if name in ("RES2W", "RES4W"):
+            i_test = spec.property("test_current")
+            if i_test is not None and not s.get("offset_compensation"):
+                return applied + truth.thermal_emf_v / i_test.to("A").m
+            return applied
+        if name in ("DCI", "ACI"):
+            shunt = spec.property("shunt_resistance")
+            if shunt is not None:
+                return applied * (1 + self.heating.advance(t, applied, shunt.to("ohm").m))
+        return applied
 
     def _fetch(self, args: list[str]) -> str:
         if self._buffer is None:
             raise ScpiFault(DATA_STALE, "no readings: send INIT (or READ?) first")
         self.clock.sleep_until(self._ready_at)
-        return ",".join(fmt(v) for v in self._buffer)
+        return ",".join(f"{v:+.14E}" for v in self._buffer)
 
     def _read(self, args: list[str]) -> str:
         self._init(args)
         return self._fetch(args)
 
+    def burden_ohm(self) -> float | None:
+        """The resistance a current source sees at the input (the range's shunt)."""
+        name = self.function
+        if name not in ("DCI", "ACI"):
+            return None
+        st = self.state[name]
+        rv = st.range if st.range is not None else self._rv(name, self._ranges(name)[-1])
+        spec = next(r for r in self._ranges(name) if abs(self._rv(name, r) - rv) < 1e-9 * rv)
+        shunt = spec.property("shunt_resistance")
+        return None if shunt is None else float(shunt.to("ohm").magnitude)
+
     # -- inspection for tests ----------------------------------------------------------------
-    def state(self) -> dict:
-        return {"range": self.range_v, "nplc": self.nplc, "autozero": self.autozero,
+    def state_dict(self) -> dict:
+        st = self.state[self.function]
+        return {"function": self.function, "range": st.range, **st.settings,
+                "nplc": st.settings.get("nplc"), "autozero": st.settings.get("autozero"),
                 "sample_count": self.sample_count, "trigger_count": self.trigger_count,
                 "readings_taken": self.readings_taken}
+
+
+def _number(v: Any) -> float:
+    if hasattr(v, "units"):
+        return float(v.to_base_units().magnitude)
+    return float(v)

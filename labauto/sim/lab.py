@@ -1,11 +1,14 @@
-"""The simulated lab: a DMM (the DUT) wired to a calibrator (the standard), each reachable
-over its own raw SCPI socket, both driven by one hidden ``Truth`` and one clock.
+"""The simulated lab: a meter ("dmm") wired to a source ("calibrator"), each reachable over its
+own raw SCPI socket, both driven by one hidden ``Truth`` and one clock.  Either one is the DUT
+(``dut="meter"``: a DMM calibrated against a calibrator; ``dut="source"``: a calibrator or
+supply verified with a reference meter); every function of their model files is simulated.
 
     with SimulatedLab(seed=1, latency="zero") as lab:
         resources = lab.resources     # {"dmm": "TCPIP0::127.0.0.1::P::SOCKET", "calibrator": ...,
                                       #  "environment": the room's thermo-hygrometer}
         ...
         lab.truth.dut_error("DCV", Q_(10, "V"), Q_(10, "V"))
+        lab.truth.dut_error("ACV", Q_(1, "V"), Q_(1, "V"), frequency=Q_(1, "kHz"))
 
 ``latency="realistic"`` makes readings take their real time (NPLC × 20 ms, doubled with
 autozero, + 1 ms) and the output settle in real time (τ = 0.05 s); ``"zero"`` runs on a
@@ -34,13 +37,17 @@ LATENCIES = ("zero", "realistic")
 
 
 def parse_out_of_tolerance(value: Any) -> tuple[str, pint.Quantity] | None:
-    """``None`` | ``("DCV", Q_(10, "V"))`` | ``Q_(10, "V")`` | ``"10 V"`` -> (function, range)."""
+    """``None`` | ``("ACV", Q_(1, "V"))`` | ``Q_(10, "V")`` | ``"10 V"`` | ``"DCI 1 A"``
+    -> (function, range); without a function, DCV."""
     if value is None:
         return None
     if isinstance(value, tuple):
         function, rng = value
-        return str(function), parse_quantity(rng, "V") if isinstance(rng, str) else rng
+        return str(function), parse_quantity(rng, None) if isinstance(rng, str) else rng
     if isinstance(value, str):
+        head, _, rest = value.strip().partition(" ")
+        if head.isalpha() and head.isupper() and len(head) >= 3 and rest:
+            return head, parse_quantity(rest, None)
         return "DCV", parse_quantity(value, "V")
     return "DCV", value
 
@@ -55,7 +62,7 @@ class SimulatedLab:
                  settling_time_constant: pint.Quantity | None = None,
                  error_fraction: float = 0.3, dmm_serial: str = "MY60012345",
                  calibrator_serial: str = "3456789", room_temperature: float = 23.0,
-                 room_humidity: float = 45.0, environment_port: int = 0):
+                 room_humidity: float = 45.0, environment_port: int = 0, dut: str = "meter"):
         if latency not in LATENCIES:
             raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
         self.seed, self.latency = seed, latency
@@ -63,8 +70,9 @@ class SimulatedLab:
         dmm_m, cal_m = load_instrument_model(dmm_model), load_instrument_model(calibrator_model)
         oot = parse_out_of_tolerance(out_of_tolerance)
         try:
-            self.truth = Truth(dmm_m, cal_m, seed, fraction=error_fraction, out_of_tolerance=oot)
-        except KeyError as exc:
+            self.truth = Truth(dmm_m, cal_m, seed, fraction=error_fraction, out_of_tolerance=oot,
+                               dut=dut)
+        except (KeyError, ValueError) as exc:
             raise LabautoError(f"out_of_tolerance {out_of_tolerance!r}: {exc.args[0]}") from None
         if settling_time_constant is None:
             tau = REALISTIC_SETTLING_S if latency == "realistic" else 0.0
@@ -75,6 +83,7 @@ class SimulatedLab:
                                 seed=seed)
         self.calibrator = SimulatedCalibrator(cal_m, self.truth, self.wire, self.clock,
                                               serial=calibrator_serial)
+        self.calibrator.load = self.dmm.burden_ohm      # compliance: the meter's shunt
         # the room, recorded by a thermo-hygrometer (after a Vaisala HMT330) on its own socket
         self.thermohygrometer = SimulatedThermoHygrometer(self.clock, seed=seed,
                                                           temperature=room_temperature,
@@ -118,16 +127,21 @@ class SimulatedLab:
 
     # -- inspection --------------------------------------------------------------------------
     def calibrator_state(self) -> dict[str, Any]:
-        """``{"operate": bool, "output": set value, "terminals": voltage now, "history": [...]}``."""
+        """``{"operate": bool, "function": ..., "output": set value, "terminals": value now,
+        "frequency": ..., "history": [...]}``."""
         with self.calibrator.lock:
-            return {"operate": self.calibrator.operate,
-                    "output": Q_(self.calibrator.set_v, "V"),
-                    "terminals": Q_(self.wire.voltage(self.clock.now()), "V"),
-                    "history": list(self.calibrator.history)}
+            cal = self.calibrator
+            unit = cal.model.functions[cal.function].unit if cal.function in cal.model.functions \
+                else Q_(1, "V").units
+            return {"operate": cal.operate, "function": cal.function,
+                    "output": Q_(cal.set_value, unit),
+                    "terminals": Q_(self.wire.voltage(self.clock.now()), unit),
+                    "frequency": None if cal.frequency is None else Q_(cal.frequency, "Hz"),
+                    "history": list(cal.history)}
 
     def dmm_state(self) -> dict[str, Any]:
         with self.dmm.lock:
-            return self.dmm.state()
+            return self.dmm.state_dict()
 
     def advance(self, seconds: float) -> None:
         """Let simulated time pass (zero-latency lab only)."""

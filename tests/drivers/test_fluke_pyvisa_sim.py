@@ -29,9 +29,9 @@ def test_identity(rm):
 
 def test_set_output_in_fluke_syntax(rm):
     with open_instrument(RESOURCE, "fluke_5522a", resource_manager=rm) as cal:
-        cal.set_dc_voltage(Q_(-1.5, "V"))
+        cal.apply("DCV", Q_(-1.5, "V"))
         assert cal.output() == (Q_(-1.5, "V"), False)
-        cal.set_dc_voltage(Q_(100, "mV"))           # converted to volts on the wire
+        cal.apply("DCV", Q_(100, "mV"))           # converted to volts on the wire
         assert cal.session.query("OUT?").startswith("1.0000000E-01,V")
         cal.operate()
         cal.standby()
@@ -39,7 +39,7 @@ def test_set_output_in_fluke_syntax(rm):
 
 def test_safe_state_programs_zero_on_exit(rm):
     with open_instrument(RESOURCE, "fluke_5522a", resource_manager=rm) as cal:
-        cal.set_dc_voltage(Q_(10, "V"))
+        cal.apply("DCV", Q_(10, "V"))
         cal.operate()
     assert cal.session.closed
     # same library instance (no re-init): the device kept its state; look at it again
@@ -50,15 +50,15 @@ def test_safe_state_programs_zero_on_exit(rm):
 def test_unsafe_and_malformed_requests_are_refused_before_sending(rm):
     with open_instrument(RESOURCE, "fluke_5522a", resource_manager=rm,
                          voltage_limit=Q_(20, "V")) as cal:
-        cal.set_dc_voltage(Q_(5, "V"))
+        cal.apply("DCV", Q_(5, "V"))
         with pytest.raises(UnsafeRequestError, match="outside every DCV range"):
-            cal.set_dc_voltage(Q_(1100, "V"))
+            cal.apply("DCV", Q_(1100, "V"))
         with pytest.raises(UnsafeRequestError, match="voltage limit 20 V"):
-            cal.set_dc_voltage(Q_(-30, "V"))
+            cal.apply("DCV", Q_(-30, "V"))
         with pytest.raises(UnitError, match="not a voltage"):
-            cal.set_dc_voltage(Q_(1, "A"))
+            cal.apply("DCV", Q_(1, "A"))
         with pytest.raises(RefusedRequestError):
-            cal.set_dc_voltage(10.0)
+            cal.apply("DCV", 10.0)
         assert cal.output()[0] == Q_(5, "V")    # none of them reached the instrument
 
 

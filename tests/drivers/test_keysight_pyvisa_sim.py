@@ -44,7 +44,7 @@ def test_wrong_model_is_refused(rm):
 
 def test_configure_sends_range_nplc_autozero(rm):
     with open_instrument(RESOURCE, "keysight_34465a", resource_manager=rm) as dmm:
-        settings = dmm.configure_dcv(range_=Q_(100, "mV"), nplc=1, autozero=False)
+        settings = dmm.configure("DCV", Q_(100, "mV"), nplc=1, autozero=False)
         assert settings.range == Q_(0.1, "V")
         assert dmm.session.query("VOLT:DC:RANG?") == "0.1"
         assert dmm.session.query("VOLT:DC:NPLC?") == "+1.00000000E+00"
@@ -53,8 +53,8 @@ def test_configure_sends_range_nplc_autozero(rm):
 
 def test_read_returns_volts_as_numpy_quantity(rm):
     with open_instrument(RESOURCE, "keysight_34465a", resource_manager=rm) as dmm:
-        dmm.configure_dcv(range_=Q_(10, "V"), nplc=10, autozero=True)
-        readings = dmm.read_dcv(n=1)
+        dmm.configure("DCV", Q_(10, "V"), nplc=10, autozero=True)
+        readings = dmm.read(n=1)
     assert readings.units == Q_(1, "V").units
     assert isinstance(readings.magnitude, np.ndarray)
     assert readings.magnitude.tolist() == [10.000123]
@@ -62,9 +62,9 @@ def test_read_returns_volts_as_numpy_quantity(rm):
 
 def test_wrong_number_of_readings_is_an_error(rm):
     with open_instrument(RESOURCE, "keysight_34465a", resource_manager=rm) as dmm:
-        dmm.configure_dcv(range_=Q_(10, "V"), nplc=10)
+        dmm.configure("DCV", Q_(10, "V"), nplc=10)
         with pytest.raises(CommunicationError, match="returned 1 readings, expected 3"):
-            dmm.read_dcv(n=3)   # the static dialogue always answers one reading
+            dmm.read(n=3)   # the static dialogue always answers one reading
         assert dmm.session.query("SAMP:COUN?") == "+3"
 
 
@@ -92,28 +92,28 @@ def test_error_queue_with_several_entries(rm):
 
 def test_requests_outside_the_model_are_refused_before_sending(rm):
     with open_instrument(RESOURCE, "keysight_34465a", resource_manager=rm) as dmm:
-        dmm.configure_dcv(range_=Q_(1, "V"), nplc=10)
+        dmm.configure("DCV", Q_(1, "V"), nplc=10)
         with pytest.raises(RefusedRequestError, match="no DCV range 5 V"):
-            dmm.configure_dcv(range_=Q_(5, "V"), nplc=10)
+            dmm.configure("DCV", Q_(5, "V"), nplc=10)
         with pytest.raises(RefusedRequestError, match="NPLC 3 is not offered"):
-            dmm.configure_dcv(range_=Q_(10, "V"), nplc=3)
+            dmm.configure("DCV", Q_(10, "V"), nplc=3)
         with pytest.raises(RefusedRequestError, match="quantity with a unit"):
-            dmm.configure_dcv(range_=10, nplc=10)
+            dmm.configure("DCV", 10, nplc=10)
         with pytest.raises(RefusedRequestError, match="positive integer"):
-            dmm.read_dcv(n=0)
+            dmm.read(n=0)
         assert dmm.session.query("VOLT:DC:RANG?") == "1"     # nothing was sent
 
 
 def test_read_before_configure_is_refused(rm):
     with open_instrument(RESOURCE, "keysight_34465a", resource_manager=rm) as dmm:
-        with pytest.raises(RefusedRequestError, match="configure_dcv"):
-            dmm.read_dcv()
+        with pytest.raises(RefusedRequestError, match=r"call configure\(\) before read\(\)"):
+            dmm.read()
 
 
 def test_fresh_resource_manager_resets_device_state():
     first = fresh_sim_resource_manager(MODEL.simulation)
     with open_instrument(RESOURCE, "keysight_34465a", resource_manager=first) as dmm:
-        dmm.configure_dcv(range_=Q_(1, "V"), nplc=100)
+        dmm.configure("DCV", Q_(1, "V"), nplc=100)
     second = fresh_sim_resource_manager(MODEL.simulation)
     with open_instrument(RESOURCE, "keysight_34465a", resource_manager=second) as dmm:
         assert dmm.session.query("VOLT:DC:NPLC?") == "+1.00000000E+01"

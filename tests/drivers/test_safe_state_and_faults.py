@@ -16,7 +16,7 @@ CAL, DMM = "fluke_5522a", "keysight_34465a"
 
 
 def _live(lab, cal) -> None:
-    cal.set_dc_voltage(Q_(10, "V"))
+    cal.apply("DCV", Q_(10, "V"))
     cal.operate()
     state = lab.calibrator_state()
     assert state["operate"] is True and state["terminals"].m == pytest.approx(10, abs=1e-3)
@@ -57,7 +57,7 @@ def test_keyboard_interrupt_leaves_standby_and_propagates(lab):
 def test_a_second_ctrl_c_during_the_standby_is_held_back_until_the_source_is_safe(lab, monkeypatch):
     import os
     import signal
-    from labauto.drivers.fluke import Fluke5522A
+    from labauto.drivers import Source as Fluke5522A
     real = Fluke5522A.safe_state
 
     calls = []
@@ -134,7 +134,7 @@ def test_safe_state_reconnects_once_after_a_lost_connection(lab):
 def test_unsafe_voltage_never_reaches_the_calibrator(lab):
     with open_instrument(lab.resources["calibrator"], CAL, timeout_ms=1000) as cal:
         with pytest.raises(UnsafeRequestError, match="refusing to source 1100 V"):
-            cal.set_dc_voltage(Q_(1100, "V"))
+            cal.apply("DCV", Q_(1100, "V"))
     assert not any("1100" in h for h in lab.calibrator_state()["history"])
 
 
@@ -148,11 +148,11 @@ def test_identity_mismatch_sends_nothing_else(lab):
 
 def test_lost_connection_mid_measurement_is_transient_and_names_instrument(lab):
     with open_instrument(lab.resources["dmm"], DMM, timeout_ms=300) as dmm:
-        dmm.configure_dcv(range_=Q_(10, "V"), nplc=1)
-        dmm.read_dcv(n=2)
+        dmm.configure("DCV", Q_(10, "V"), nplc=1)
+        dmm.read(n=2)
         lab.inject_fault("dmm", "drop", on=r"READ\?")
         with pytest.raises(TransientVisaError) as info:
-            dmm.read_dcv(n=2)
+            dmm.read(n=2)
     err = info.value
     assert isinstance(err, ConnectionLostError)
     assert "Keysight Technologies 34465A" in str(err) and lab.resources["dmm"] in str(err)
@@ -165,20 +165,20 @@ def test_cable_pulled_between_commands_is_reported_on_the_command(lab):
     with open_instrument(lab.resources["dmm"], DMM, timeout_ms=300) as dmm:
         lab.drop_connections("dmm")
         with pytest.raises(ConnectionLostError) as info:
-            dmm.configure_dcv(range_=Q_(10, "V"), nplc=1)
+            dmm.configure("DCV", Q_(10, "V"), nplc=1)
         assert info.value.command == "CONF:VOLT:DC 10"
         assert "Keysight Technologies 34465A at " + lab.resources["dmm"] in str(info.value)
         dmm.session.reopen()                       # what a retry does: connect again
-        dmm.configure_dcv(range_=Q_(10, "V"), nplc=1)
-        assert dmm.read_dcv(n=2).m.shape == (2,)
+        dmm.configure("DCV", Q_(10, "V"), nplc=1)
+        assert dmm.read(n=2).m.shape == (2,)
 
 
 def test_instrument_that_stops_answering_times_out_transiently(lab):
     with open_instrument(lab.resources["dmm"], DMM, timeout_ms=200) as dmm:
-        dmm.configure_dcv(range_=Q_(10, "V"), nplc=1)
+        dmm.configure("DCV", Q_(10, "V"), nplc=1)
         lab.inject_fault("dmm", "hang", count=None)
         with pytest.raises(TransientVisaError, match="no answer within 200 ms") as info:
-            dmm.read_dcv()
+            dmm.read()
         assert not isinstance(info.value, ConnectionLostError)
         lab.clear_faults()
 
@@ -187,7 +187,7 @@ def test_scpi_error_names_instrument_and_command(lab):
     with open_instrument(lab.resources["dmm"], DMM, timeout_ms=1000) as dmm:
         lab.inject_fault("dmm", "error", on="NPLC", code=-222, message="Data out of range")
         with pytest.raises(InstrumentError) as info:
-            dmm.configure_dcv(range_=Q_(10, "V"), nplc=10)
+            dmm.configure("DCV", Q_(10, "V"), nplc=10)
     err = info.value
     assert (err.code, err.text, err.command) == (-222, "Data out of range", "VOLT:DC:NPLC 10")
     assert "Keysight Technologies 34465A at " + lab.resources["dmm"] in str(err)
@@ -196,21 +196,21 @@ def test_scpi_error_names_instrument_and_command(lab):
 def test_overload_is_reported(lab):
     with open_instrument(lab.resources["calibrator"], CAL, timeout_ms=1000) as cal, \
             open_instrument(lab.resources["dmm"], DMM, timeout_ms=1000) as dmm:
-        dmm.configure_dcv(range_=Q_(1, "V"), nplc=1)
-        cal.set_dc_voltage(Q_(5, "V"))
+        dmm.configure("DCV", Q_(1, "V"), nplc=1)
+        cal.apply("DCV", Q_(5, "V"))
         cal.operate()
         with pytest.raises(OverloadError, match="overloaded on the 1 V range"):
-            dmm.read_dcv()
+            dmm.read()
     _assert_safe(lab)
 
 
 def test_engine_style_measurement_against_the_coupled_lab(lab):
     with open_instrument(lab.resources["dmm"], DMM, timeout_ms=1000) as dmm, \
             open_instrument(lab.resources["calibrator"], CAL, timeout_ms=1000) as cal:
-        dmm.configure_dcv(range_=Q_(10, "V"), nplc=10, autozero=True)
-        cal.set_dc_voltage(Q_(10, "V"))
+        dmm.configure("DCV", Q_(10, "V"), nplc=10, autozero=True)
+        cal.apply("DCV", Q_(10, "V"))
         cal.operate()
-        readings = [dmm.read_dcv(n=1)[0] for _ in range(20)]
+        readings = [dmm.read(n=1)[0] for _ in range(20)]
         cal.standby()
     mean = sum(r.m for r in readings) / len(readings)
     true = lab.truth.calibrator_output(Q_(10, "V"))

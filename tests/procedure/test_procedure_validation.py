@@ -107,8 +107,8 @@ ONE_BROKEN_LINE = [
     pytest.param({7: "standard: keysight_34465a"},
                  7, ["must be a calibrator"],
                  id="standard_that_is_not_a_calibrator"),
-    pytest.param({8: "function: ACV"},
-                 8, ["function 'ACV' is not supported"],
+    pytest.param({8: "function: XYZ"},
+                 8, ["function 'XYZ' is not supported"],
                  id="unsupported_function"),
     pytest.param({10: "  nplc: 3"},
                  10, ["NPLC 3 is not offered", "0.02, 0.06, 0.2, 1, 10, 100"],
@@ -144,9 +144,12 @@ def test_function_the_dut_model_lacks(problems, tmp_path, monkeypatch):
     model = tmp_path / "models" / "dmm_dci_only"
     model.mkdir(parents=True)
     (model / "model.yaml").write_text(
-        "manufacturer: Acme\nmodel: DCI-1\nrole: digital_multimeter\ndriver: x:Y\n"
+        "manufacturer: Acme\nmodel: DCI-1\nrole: meter\n"
         "identity: '^Acme,DCI-1,(?P<serial>[^,]+),(?P<firmware>.+)$'\n"
-        "functions:\n  DCI:\n    quantity: A\n    ranges:\n"
+        "commands: {configure: 'CONF:{mnemonic} {range}', read: 'READ?', settings: {nplc: 'NPLC {value}', autozero: 'AZ {value}'}}\n"
+        "functions:\n  DCI:\n    quantity: A\n    mnemonic: CURR\n"
+        "    settings: {nplc: {values: [1, 10], default: 10}, autozero: {values: [true, false], default: true}}\n"
+        "    ranges:\n"
         "      - {range: 1 A, resolution: 1 uA, accuracy: {reading: 0.01 %}}\n")
     monkeypatch.setenv("LABAUTO_INSTRUMENTS_PATH", str(tmp_path / "models"))
     assert_one_problem(problems({6: "dut: dmm_dci_only"}), 8, "has no function 'DCV'", "it has DCI")

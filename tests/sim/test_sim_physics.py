@@ -15,11 +15,11 @@ def _measure(lab, volts: float, range_v: float, nplc: float, n: int, autozero=Tr
              operate=True) -> np.ndarray:
     with open_instrument(lab.resources["dmm"], "keysight_34465a") as dmm, \
             open_instrument(lab.resources["calibrator"], "fluke_5522a") as cal:
-        dmm.configure_dcv(range_=Q_(range_v, "V"), nplc=nplc, autozero=autozero)
-        cal.set_dc_voltage(Q_(volts, "V"))
+        dmm.configure("DCV", Q_(range_v, "V"), nplc=nplc, autozero=autozero)
+        cal.apply("DCV", Q_(volts, "V"))
         if operate:
             cal.operate()
-        return dmm.read_dcv(n=n).to("V").magnitude
+        return dmm.read(n=n).to("V").magnitude
 
 
 def test_dmm_reads_what_the_calibrator_truly_sources_through_the_dut_error(lab):
@@ -57,12 +57,12 @@ def test_output_settles_exponentially_after_a_change():
     with SimulatedLab(seed=3, latency="zero", settling_time_constant=Q_(1, "s")) as lab:
         with open_instrument(lab.resources["dmm"], "keysight_34465a") as dmm, \
                 open_instrument(lab.resources["calibrator"], "fluke_5522a") as cal:
-            dmm.configure_dcv(range_=V10, nplc=10, autozero=False)   # 0.201 s per reading
-            cal.set_dc_voltage(V10)
+            dmm.configure("DCV", V10, nplc=10, autozero=False)   # 0.201 s per reading
+            cal.apply("DCV", V10)
             cal.operate()
-            early = dmm.read_dcv(n=5).m
+            early = dmm.read(n=5).m
             lab.advance(30.0)
-            late = dmm.read_dcv(n=5).m
+            late = dmm.read(n=5).m
     # 1 - exp(-t/τ) at t = 0.201, 0.402 ... s
     t = 0.201 * np.arange(1, 6)
     assert early == pytest.approx(10 * (1 - np.exp(-t)), abs=2e-3)
@@ -111,7 +111,7 @@ def test_explicit_dut_error(lab):
 def test_autozero_off_adds_the_uncorrected_zero_offset(lab):
     on = _measure(lab, 0.0, 10.0, 100, 30, autozero=True)
     off = _measure(lab, 0.0, 10.0, 100, 30, autozero=False)
-    az = lab.truth._autozero[10.0]
+    az = lab.truth.autozero_offset("DCV", V10).to("V").m
     assert off.mean() - on.mean() == pytest.approx(az, abs=3e-6)
 
 

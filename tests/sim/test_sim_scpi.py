@@ -61,7 +61,7 @@ def test_calibrator_fluke_style(lab):
     assert c.handle("OPER?") == "1"
     assert lab.calibrator_state()["terminals"].m == pytest.approx(0.15, rel=1e-4)
     c.handle("OUT 2000 V")
-    c.handle("OUT 1 A")
+    c.handle("OUT 1 FURLONG")
     assert c.handle("ERR?").startswith("-222,")
     assert c.handle("ERR?").startswith("-224,")
     assert c.handle("ERR?") == '0,"No Error"'

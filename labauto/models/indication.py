@@ -1,0 +1,46 @@
+"""Error of indication of a meter under test reading a reference source (EURAMET cg-15,
+EA-4/02 style; every input named in the budget)::
+
+    E = X_ind - S_ref + dX_res + sum(dS_i)          S: V, I, R or f, by the function
+
+    X_ind     mean of the n indications; Type A, u = s/sqrt(n), nu = n - 1
+    S_ref     the source's output = its set value; uncertainty from the source's accuracy
+              specification at that value (and frequency), normal at its stated coverage
+              probability (e.g. 99 % -> k = 2.576) or rectangular limits, nu = inf
+    dX_res    DUT resolution: rectangular, half-width = resolution / 2, estimate 0
+    dS_i      the procedure's contributions for this function (thermal EMFs, lead resistance,
+              AC flatness, loading, shunt self-heating ...), estimate 0
+
+All sensitivity coefficients are +-1.  The GUM law of propagation gives u_c(E); Welch-
+Satterthwaite gives nu_eff and k = t_0.975(nu_eff); U = k u_c, reported per ILAC-P14.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pint
+
+from labauto.models import inputs as mi
+from labauto.uncertainty import Model, gum
+from labauto.uncertainty.budget import UncertaintyBudget
+
+if TYPE_CHECKING:
+    from labauto.procedure import Procedure, TestPoint
+
+
+def error_budget(point: "TestPoint", procedure: "Procedure",
+                 readings: pint.Quantity) -> UncertaintyBudget:
+    """GUM budget of the error of indication at ``point`` from its raw ``readings``."""
+    unit = point.nominal.units
+    sym = mi.letter(unit)
+    std_fn = procedure.standard_model.function(point.function)
+    inputs: dict[str, Any] = {
+        "X_ind": mi.type_a(readings, unit, "mean indication of the DUT"),
+        f"{sym}_ref": mi.specification(point.nominal, point.standard_range, point.frequency,
+                                       std_fn.confidence, unit, "reference source output"),
+        mi.RESOLUTION_NAME: mi.resolution(point.dut_range, unit),
+    }
+    terms = ["X_ind", f"- {sym}_ref", f"+ {mi.RESOLUTION_NAME}"]
+    mi.contributions(inputs, terms, point.contributions, sym, unit, point.nominal)
+    model = Model("E = " + " ".join(terms), inputs=inputs)
+    return gum(model).budget("E")

@@ -1,0 +1,50 @@
+"""Error of output of a source under test (a calibrator, a power supply) read by a reference
+meter::
+
+    E = S_set - X_ref - dX_ref + dX_res + sum(dS_i)     S: V, I, R or f, by the function
+
+    S_set     the DUT's set value (exact)
+    X_ref     mean of the n indications of the reference meter; Type A, u = s/sqrt(n)
+    dX_ref    error of the reference meter: estimate 0, uncertainty from its accuracy
+              specification at the reading (and frequency), normal at its stated coverage
+              probability or rectangular limits, nu = inf
+    dX_res    resolution of the DUT's setting: rectangular, half-width = resolution / 2
+    dS_i      the procedure's contributions for this function, estimate 0
+
+The error is the DUT's output minus its set value, with the sign convention of an error of
+indication (E = shown - true): E = S_set - S_true and S_true = X_ref + dX_ref.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pint
+
+from labauto.models import inputs as mi
+from labauto.uncertainty import Constant, Model, gum
+from labauto.uncertainty.budget import UncertaintyBudget
+from labauto.units import Q_
+
+if TYPE_CHECKING:
+    from labauto.procedure import Procedure, TestPoint
+
+
+def error_budget(point: "TestPoint", procedure: "Procedure",
+                 readings: pint.Quantity) -> UncertaintyBudget:
+    unit = point.nominal.units
+    sym = mi.letter(unit)
+    std_fn = procedure.standard_model.function(point.function)
+    mean = Q_(float(readings.to(unit).magnitude.mean()), unit)
+    inputs: dict[str, Any] = {
+        f"{sym}_set": Constant(point.nominal.to(unit), label="set value of the DUT"),
+        "X_ref": mi.type_a(readings, unit, "mean indication of the reference meter"),
+        "dX_ref": mi.specification(mean, point.standard_range, point.frequency,
+                                   std_fn.confidence, unit, "error of the reference meter",
+                                   estimate=Q_(0.0, unit)),
+        mi.RESOLUTION_NAME: mi.resolution(point.dut_range, unit, "setting resolution of the DUT"),
+    }
+    terms = [f"{sym}_set", "- X_ref", "- dX_ref", f"+ {mi.RESOLUTION_NAME}"]
+    mi.contributions(inputs, terms, point.contributions, sym, unit, point.nominal)
+    model = Model("E = " + " ".join(terms), inputs=inputs)
+    return gum(model).budget("E")
+
