@@ -34,6 +34,7 @@ from labauto.conformity.guardbands import (TUR_RULES, acceptance_limit_for_confo
                                            guard_band_for_global_risk, tur_guard_band)
 from labauto.conformity.risk import conformance_probability, tur
 from labauto.conformity.rules import (ACCEPTED, DEFAULT_COVERAGE_FACTOR, FAIL, PASS, ConformityError,
+                                      checked_inputs,
                                       Decision, GuardBandRule, parse_decision_rule)
 from labauto.results import DecisionRuleRef
 from labauto.units import Q_
@@ -183,19 +184,7 @@ class RiskBasedRule:
                tolerance: pint.Quantity, *,
                coverage_factor: float = DEFAULT_COVERAGE_FACTOR) -> Decision:
         unit = error.units
-        try:
-            T = tolerance.to(unit)
-            U = expanded_uncertainty.to(unit)
-        except pint.DimensionalityError as exc:
-            raise ConformityError(f"cannot compare the error {error:~P} with the tolerance "
-                                  f"{tolerance:~P} and uncertainty {expanded_uncertainty:~P}: "
-                                  f"{exc}") from None
-        if T.magnitude <= 0:
-            raise ConformityError(f"the tolerance must be positive, not {tolerance:~P}")
-        if U.magnitude < 0 or not math.isfinite(U.magnitude):
-            raise ConformityError(f"the expanded uncertainty must be finite and >= 0, not {U:~P}")
-        if not coverage_factor > 0:
-            raise ConformityError(f"the coverage factor must be positive, not {coverage_factor}")
+        T, U = checked_inputs(error, expanded_uncertainty, tolerance, coverage_factor)
         w_mag = self.guard_band(float(T.magnitude), float(U.magnitude), float(coverage_factor))
         w = Q_(w_mag, unit)
         if self.mode == "acceptance":

@@ -91,6 +91,28 @@ class Decision:
         }
 
 
+def checked_inputs(error: pint.Quantity, expanded_uncertainty: pint.Quantity,
+                   tolerance: pint.Quantity, coverage_factor: float
+                   ) -> tuple[pint.Quantity, pint.Quantity]:
+    """The tolerance T and expanded uncertainty U in the error's unit, after checking that they
+    can be compared with it and that T > 0, U finite and >= 0, k > 0 (every rule's inputs)."""
+    unit = error.units
+    try:
+        T = tolerance.to(unit)
+        U = expanded_uncertainty.to(unit)
+    except pint.DimensionalityError as exc:
+        raise ConformityError(f"cannot compare the error {error:~P} with the tolerance "
+                              f"{tolerance:~P} and uncertainty {expanded_uncertainty:~P}: "
+                              f"{exc}") from None
+    if T.magnitude <= 0:
+        raise ConformityError(f"the tolerance must be positive, not {tolerance:~P}")
+    if U.magnitude < 0 or not math.isfinite(U.magnitude):
+        raise ConformityError(f"the expanded uncertainty must be finite and >= 0, not {U:~P}")
+    if not coverage_factor > 0:
+        raise ConformityError(f"the coverage factor must be positive, not {coverage_factor}")
+    return T, U
+
+
 @dataclass(frozen=True)
 class GuardBandRule:
     """A decision rule with guard band w = r·U, binary (pass/fail) or non-binary (4 outcomes)."""
@@ -163,19 +185,7 @@ class GuardBandRule:
         ``coverage_factor`` is the k of U; it only enters the risk figures (u = U/k).
         """
         unit = error.units
-        try:
-            T = tolerance.to(unit)
-            U = expanded_uncertainty.to(unit)
-        except pint.DimensionalityError as exc:
-            raise ConformityError(f"cannot compare the error {error:~P} with the tolerance "
-                                  f"{tolerance:~P} and uncertainty {expanded_uncertainty:~P}: "
-                                  f"{exc}") from None
-        if T.magnitude <= 0:
-            raise ConformityError(f"the tolerance must be positive, not {tolerance:~P}")
-        if U.magnitude < 0 or not math.isfinite(U.magnitude):
-            raise ConformityError(f"the expanded uncertainty must be finite and >= 0, not {U:~P}")
-        if not coverage_factor > 0:
-            raise ConformityError(f"the coverage factor must be positive, not {coverage_factor}")
+        T, U = checked_inputs(error, expanded_uncertainty, tolerance, coverage_factor)
         w = self.r * U
         al = T - w if w < T else T * 0      # w >= T: the acceptance interval is empty
         # limits belong to the better outcome; 1e-12·T absorbs rounding in T - w and unit changes
