@@ -440,7 +440,7 @@ def create_app(settings: PlatformSettings) -> FastAPI:
             return service.audit_events(session, certificate_id=certificate_id, lab_id=lab_id,
                                         limit=limit, offset=offset)
 
-    app.include_router(scope_routes.make_router(settings))      # accreditation (docs/accreditation.md)
+    app.include_router(scope_routes.make_router(settings, require_admin))      # accreditation (docs/accreditation.md)
     return app
 
 

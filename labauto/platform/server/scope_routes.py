@@ -3,8 +3,7 @@ tokens), capability search and result search (public, JSON and the ``/search`` p
 
 import datetime as dt
 import hashlib
-import hmac
-from typing import Annotated, Any
+from typing import Annotated, Any, Awaitable, Callable
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
@@ -28,7 +27,8 @@ R422 = {422: {"model": Error, "description": "refused input (the reason names fi
 bearer = HTTPBearer(auto_error=False, description="an accreditation body's token, or the admin token")
 
 
-def make_router(settings: PlatformSettings) -> APIRouter:
+def make_router(settings: PlatformSettings, require_admin: Callable[..., Awaitable[str]]) -> APIRouter:
+    """The accreditation routes; ``require_admin`` is the app's admin-token dependency."""
     router = APIRouter()
 
     async def db(request: Request) -> Database:
@@ -39,13 +39,6 @@ def make_router(settings: PlatformSettings) -> APIRouter:
 
     def _unauthorised(detail: str) -> HTTPException:
         return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
-
-    async def require_admin(creds: Creds) -> str:
-        if settings.admin_token is None:
-            raise HTTPException(403, "the admin API is disabled (no admin token configured)")
-        if creds is None or not hmac.compare_digest(creds.credentials.encode(), settings.admin_token.encode()):
-            raise _unauthorised("admin token required")
-        return "admin"
 
     async def body_token(creds: Creds) -> str:
         if creds is None:
