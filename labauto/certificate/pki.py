@@ -14,7 +14,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -182,20 +181,29 @@ class CertificateAuthority:
         return cls(_key_pem(key), cert.public_bytes(serialization.Encoding.PEM))
 
     def issue(self, common_name: str, *, organization: str | None = None, country: str | None = None,
-              days: int = 825, not_before: dt.datetime | None = None) -> KeyPair:
-        """A new RSA key and a document-signing certificate for it, signed by this CA."""
+              days: int = 825, not_before: dt.datetime | None = None,
+              extended_key_usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.CLIENT_AUTH,
+              extended_key_usage_critical: bool = False,
+              within_ca_validity: bool = False) -> KeyPair:
+        """A new RSA key and a document-signing certificate for it, signed by this CA
+        (digitalSignature + nonRepudiation, one extended key usage; ``within_ca_validity`` ends
+        it no later than the CA's own certificate)."""
         key = _new_key()
         start = not_before or (_now() - dt.timedelta(minutes=5))
+        end = start + dt.timedelta(days=days)
+        if within_ca_validity:
+            end = min(end, self._cert.not_valid_after_utc)
         cert = (x509.CertificateBuilder().subject_name(_name(common_name, organization, country))
                 .issuer_name(self._cert.subject).public_key(key.public_key())
                 .serial_number(x509.random_serial_number())
-                .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
+                .not_valid_before(start).not_valid_after(end)
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                 .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
                                              key_encipherment=False, data_encipherment=False,
                                              key_agreement=False, key_cert_sign=False, crl_sign=False,
                                              encipher_only=False, decipher_only=False), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                .add_extension(x509.ExtendedKeyUsage([extended_key_usage]),
+                               critical=extended_key_usage_critical)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
                                critical=False)

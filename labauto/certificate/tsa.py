@@ -23,7 +23,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from labauto.certificate import pki
@@ -47,26 +47,9 @@ def issue_tsa_certificate(ca: pki.CertificateAuthority, common_name: str = "laba
                           organization: str | None = "labauto", days: int = 825) -> pki.KeyPair:
     """A new RSA key and a time-stamping certificate for it, signed by ``ca``: digitalSignature
     + nonRepudiation key usage, and the one extended key usage id-kp-timeStamping, critical."""
-    key = pki._new_key()
-    ca_key = pki.load_private_key(ca.key_pem)
-    ca_cert = pki.load_certificate(ca.cert_pem)
-    start = pki._now() - dt.timedelta(minutes=5)
-    cert = (x509.CertificateBuilder().subject_name(pki._name(common_name, organization))
-            .issuer_name(ca_cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(min(start + dt.timedelta(days=days),
-                                                         ca_cert.not_valid_after_utc))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                         key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, key_cert_sign=False, crl_sign=False,
-                                         encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    return pki.KeyPair(pki._key_pem(key), cert.public_bytes(serialization.Encoding.PEM))
+    return ca.issue(common_name, organization=organization, days=days,
+                    extended_key_usage=ExtendedKeyUsageOID.TIME_STAMPING,
+                    extended_key_usage_critical=True, within_ca_validity=True)
 
 
 def check_tsa_certificate(cert: x509.Certificate) -> None:
