@@ -184,7 +184,6 @@ class GuardBandRule:
 
         ``coverage_factor`` is the k of U; it only enters the risk figures (u = U/k).
         """
-        unit = error.units
         T, U = checked_inputs(error, expanded_uncertainty, tolerance, coverage_factor)
         w = self.r * U
         al = T - w if w < T else T * 0      # w >= T: the acceptance interval is empty
