@@ -14,7 +14,6 @@ from labauto import __version__
 from labauto.engine.run import Run
 from labauto.lab import LabConfig
 from labauto.models import budget_for
-from labauto.models.inputs import RESOLUTION_NAME  # noqa: F401 - the budget row's name
 from labauto.procedure import Procedure, TestPoint
 from labauto.results import CalibrationResult, Equipment, PointResult, ProcedureRef
 from labauto.uncertainty.budget import UncertaintyBudget

@@ -22,7 +22,6 @@ import pint
 
 from labauto.commands import render
 from labauto.drivers.base import Instrument
-from labauto.drivers.language import number  # noqa: F401 - re-exported for older imports
 from labauto.instruments import FunctionSpec
 from labauto.units import Q_, UnitError, quantity_kind
 from labauto.visa.errors import (CommunicationError, OverloadError, RefusedRequestError,
