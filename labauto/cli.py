@@ -20,26 +20,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from labauto.certificate.verify_cli import app as dcc_app
-from labauto.drivers.cli import app as instruments_app
+from labauto.cli_groups import LabautoGroup
 from labauto.errors import LabautoError
-from labauto.platform.cli import app as platform_app
-from labauto.platform.publish_cli import app as publish_app
-from labauto.procedure.cli import app as procedure_app
-from labauto.sim.cli import app as sim_app
-from labauto.uncertainty.cli import app as uncertainty_app
-from labauto.conformity.cli import app as risk_app
 
-app = typer.Typer(help="labauto: calibration-laboratory automation", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
-app.add_typer(procedure_app, name="procedure", help="Validate and inspect procedure files.")
-app.add_typer(instruments_app, name="instruments", help="List and identify instruments.")
-app.add_typer(sim_app, name="sim", help="The simulated lab (coupled DMM + calibrator over SCPI sockets).")
-app.add_typer(uncertainty_app, name="uncertainty", help="Evaluate measurement models (GUM, Monte Carlo).")
-app.add_typer(risk_app, name="risk", help="Decision risks (JCGM 106): global R_C/R_P, guard bands.")
-app.add_typer(platform_app, name="platform", help="The NQI sharing platform reference server.")
-app.add_typer(publish_app, name="publish", help="Publish certificates through the durable outbox.")
-app.add_typer(dcc_app, name="dcc", help="Check DCC files: schema, PTB's rules, signature, trust chain.")
+# the command groups (procedure, instruments, sim, uncertainty, risk, platform, publish, dcc)
+# are listed in labauto.cli_groups and imported only when used: `labauto --help` stays fast
+app = typer.Typer(cls=LabautoGroup, help="labauto: calibration-laboratory automation",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 
 # on a terminal rich wraps long lines at its width; in a pipe or a file (no terminal: rich
 # assumes 80 columns) a message is written whole, so a label and its path stay on one line

@@ -1,4 +1,4 @@
-"""``labauto procedure validate|show FILE``: check a procedure file and print its test plan.
+"""``labauto procedure validate FILE...`` and ``labauto procedure show FILE``: check a procedure file and print its test plan.
 
 ``validate`` exits 1 with one ``file:line: reason`` line per problem (editors and CI logs jump
 to them); otherwise it prints the plan: every point with the DUT tolerance and the standard's
@@ -71,13 +71,29 @@ def points_table(p: Procedure) -> Table:
 
 
 @app.command()
-def validate(file: Path = FILE_ARG) -> None:
-    """Check FILE against the instrument models; print its points or every error (exit 1)."""
+def validate(files: list[Path] = typer.Argument(..., help="procedure YAML files",
+                                                show_default=False)) -> None:
+    """Check each FILE against the instrument models; print its points, or every error.
+
+    Exit 1 when any file has an error; every file is checked (a shell glob such as
+    ``procedures/*.yaml`` checks a lab's whole set)."""
     console = Console()
-    p = _load(file, console)
-    console.print(points_table(p))
-    console.print(f"[green]OK[/green] {escape(str(file))}: {len(p.points)} points, "
-                  f"decision rule {p.decision_rule.name}, sha256 {p.sha256[:16]}…")
+    failed = []
+    for file in files:
+        try:
+            p = _load(file, console)
+        except typer.Exit:
+            failed.append(file)
+            continue
+        if len(files) == 1:
+            console.print(points_table(p))
+        console.print(f"[green]OK[/green] {escape(str(file))}: {len(p.points)} points, "
+                      f"decision rule {p.decision_rule.name}, sha256 {p.sha256[:16]}…",
+                      soft_wrap=True)
+    if len(files) > 1:
+        console.print(f"{len(files) - len(failed)} of {len(files)} procedure files valid")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -63,3 +63,17 @@ def test_show_json():
 def test_missing_file(tmp_path):
     r = run("validate", str(tmp_path / "nope.yaml"))
     assert r.exit_code == 1 and "cannot read file" in r.output
+
+
+def test_validate_checks_every_file_given_and_fails_if_any_fails(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text_with({21: "    nominal: 1040 V"}))
+    bundled = sorted((ROOT / "procedures").glob("*.yaml"))
+    r = run("validate", *map(str, bundled))
+    assert r.exit_code == 0, r.output
+    assert f"{len(bundled)} of {len(bundled)} procedure files valid" in r.output
+    assert r.output.count("OK ") == len(bundled)
+    r = run("validate", str(FULL), str(bad))
+    assert r.exit_code == 1
+    assert f"OK {FULL}" in r.output and f"{bad}:21: nominal 1040 V" in r.output
+    assert "1 of 2 procedure files valid" in r.output
