@@ -23,8 +23,8 @@ from rich.table import Table
 from labauto.cli_groups import LabautoGroup
 from labauto.errors import LabautoError
 
-# the command groups (procedure, instruments, sim, uncertainty, risk, platform, publish, dcc)
-# are listed in labauto.cli_groups and imported only when used: `labauto --help` stays fast
+# the command groups are listed in labauto.cli_groups.GROUPS and imported only when used:
+# `labauto --help` stays fast
 app = typer.Typer(cls=LabautoGroup, help="labauto: calibration-laboratory automation",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 
