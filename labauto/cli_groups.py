@@ -29,6 +29,8 @@ GROUPS: dict[str, tuple[str, str]] = {
                 "Publish certificates through the durable outbox."),
     "dcc": ("labauto.certificate.verify_cli:app",
             "Check DCC files: schema, PTB's rules, signature, trust chain."),
+    "validate": ("labauto.validation.cli:app",
+                 "Validate a procedure by simulated calibrations: coverage, decision risk."),
 }
 
 
