@@ -89,8 +89,9 @@ class ErrorQueue:
 class Interpreter:
     """Dispatch one line of SCPI text to registered handlers; collect the answers."""
 
-    def __init__(self, errors: ErrorQueue):
+    def __init__(self, errors: ErrorQueue, undefined: tuple[int, str] = UNDEFINED_HEADER):
         self.errors = errors
+        self.undefined = undefined      # what an unknown command pushes to the error queue
         self._commands: list[Command] = []
 
     def add(self, pattern: str, handler: Handler) -> None:
@@ -106,7 +107,7 @@ class Interpreter:
             args = [a.strip() for a in rest.split(",")] if rest.strip() else []
             cmd = next((c for c in self._commands if c.regex.fullmatch(header)), None)
             if cmd is None:
-                self.errors.push(*UNDEFINED_HEADER)
+                self.errors.push(*self.undefined)
                 continue
             try:
                 answer = cmd.handler(args)
