@@ -120,7 +120,9 @@ class Meter(_Templated):
         except ValueError as exc:
             raise RefusedRequestError(f"{self.name}: {_setting_message(exc)}") from None
         self._send(fn, "configure", range=rng if rng is not None else self.language.autorange)
-        self._sample_count = 1          # configuring presets sample and trigger counts to 1
+        # SCPI's CONFigure presets sample and trigger counts to 1; a language whose configure
+        # keeps the count (the 3458A's FUNC and NRDGS) gets it sent before the next read
+        self._sample_count = 1 if self.language.configure_presets_count else None
         self._send_settings(fn, resolved)
         self.configuration = MeterConfiguration(fn.name, rng, resolved)
         return self.configuration

@@ -88,6 +88,10 @@ class SimulatedDmm:
         self.heating = ShuntHeating()
         self._reset()
         self.scpi = Interpreter(self.errors)
+        self._register_commands()
+
+    def _register_commands(self) -> None:
+        """The SCPI command tree (a meter with another language overrides this)."""
         for pattern, handler in [
             ("*IDN?", lambda a: self.idn), ("*RST", self._rst), ("*CLS", self._cls),
             ("*OPC?", lambda a: "1"), ("*OPC", lambda a: None), ("*WAI", lambda a: None),

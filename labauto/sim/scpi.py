@@ -119,8 +119,9 @@ class Interpreter:
     ``:SENS:FUNC "VOLT:DC"`` or ``DET:BAND {value}``; its placeholders are captured by name).
     Templates are tried first."""
 
-    def __init__(self, errors: ErrorQueue):
+    def __init__(self, errors: ErrorQueue, undefined: tuple[int, str] = UNDEFINED_HEADER):
         self.errors = errors
+        self.undefined = undefined      # what an unknown command pushes to the error queue
         self._commands: list[Command] = []
         self._templates: list[tuple[re.Pattern[str], TemplateHandler]] = []
 
@@ -160,7 +161,7 @@ class Interpreter:
             args = [a.strip() for a in rest.split(",")] if rest.strip() else []
             cmd = next((c for c in self._commands if c.regex.fullmatch(header)), None)
             if cmd is None:
-                self.errors.push(*UNDEFINED_HEADER)
+                self.errors.push(*self.undefined)
                 continue
             try:
                 answer = cmd.handler(args)
