@@ -53,6 +53,7 @@ class LabConfig:
     traceability: str
     standards: tuple[RegisteredStandard, ...]
     home: Path | None = None       # the lab home (keys, outbox, state); see labauto.labhome
+    item_condition_default: str = ""   # offered when asking for the item's condition on receipt
 
     def reference_equipment(self, manufacturer: str, model: str, serial: str, resource: str,
                             identity: str, firmware: str,
@@ -107,7 +108,7 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
     for key in _REQUIRED:
         if key not in d:
             raise src.error((), f"missing required key {key!r}")
-    unknown = set(d) - set(_REQUIRED) - {"language", "home"}
+    unknown = set(d) - set(_REQUIRED) - {"language", "home", "item_condition_default"}
     if unknown:
         raise src.error((sorted(unknown)[0],), f"unknown key {sorted(unknown)[0]!r}")
     env = _environment(src, d["environment"])
@@ -132,7 +133,8 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
         authoriser=_party(src, "authoriser", d["authoriser"]),
         customer=_party(src, "customer", d["customer"]), environment=env,
         traceability=" ".join(str(d["traceability"]).split()), standards=tuple(standards),
-        home=_home(src, p, d.get("home")))
+        home=_home(src, p, d.get("home")),
+        item_condition_default=" ".join(str(d.get("item_condition_default") or "").split()))
 
 
 _QUANTITY_UNITS = {"temperature": "degC", "relative_humidity": "percent"}
