@@ -135,4 +135,5 @@ def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None)
         remarks=(f"Method: {proc.method}", *conditions_remark),
         software=f"labauto {__version__}", country=lab.country,
         language="en",     # the certificate texts labauto writes are English
+        measurement_model=proc.measurement_model,
     )

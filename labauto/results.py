@@ -11,6 +11,7 @@ from typing import Any
 
 import pint
 
+from labauto.certificate.wording import wording
 from labauto.uncertainty.budget import UncertaintyBudget, q_from_dict, q_to_dict
 
 RESULTS_SCHEMA_VERSION = "1.0"
@@ -200,6 +201,7 @@ class CalibrationResult:
     item_condition: str = ""       # the item's condition on receipt, as the technician found it
     adjusted: bool = False         # the item was adjusted during the calibration (issue 14 sets
                                    # it with as-found/as-left results; until then: not adjusted)
+    measurement_model: str = "error of indication"   # or "error of output" (source under test)
     schema_version: str = RESULTS_SCHEMA_VERSION
 
     @property
@@ -241,6 +243,8 @@ class CalibrationResult:
             "language": self.language,
             "item_condition": self.item_condition,
             "adjusted": self.adjusted,
+            "measurement_model": self.measurement_model,
+            "error_quantity": wording(self.measurement_model).subject,
         }
 
     @classmethod
@@ -261,5 +265,6 @@ class CalibrationResult:
             software=d.get("software", ""), amends=d.get("amends", ""),
             country=d.get("country", "DE"), language=d.get("language", "en"),
             item_condition=d.get("item_condition", ""), adjusted=bool(d.get("adjusted", False)),
+            measurement_model=d.get("measurement_model", "error of indication"),
             schema_version=d.get("schema_version", RESULTS_SCHEMA_VERSION),
         )
