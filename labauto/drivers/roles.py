@@ -142,7 +142,7 @@ class Meter(_Templated):
             self._send(fn, "sample_count", count=n)
             self._sample_count = n
         timeout = self.session.timeout_ms + int(1500 * n * (self.seconds_per_reading() + 0.005))
-        command = render(fn.commands["read"], self._fields(fn))
+        command = render(fn.commands["read"], self._fields(fn, count=n))
         try:
             values = np.asarray(self.language.read_values(self.session, command, n, timeout),
                                 dtype=float)
