@@ -5,7 +5,8 @@ thermometer under test, each bracketed by two readings of the reference.
     runs/<run_id>/journal.jsonl   header (procedure, reference certificate, models, resources),
                                   instrument identities, per setpoint: point_start, the
                                   approach in windows (``stability``: time, R, t of every
-                                  reference sample), ``reading`` records (DUT value + the
+                                  reference sample and the source's control temperature),
+                                  ``reading`` records (DUT value + the
                                   bracketing reference readings), point_done / point_failed
 
 Same journal as the electrical runs (labauto.engine.journal): every reading reaches the disk
@@ -40,6 +41,7 @@ from labauto.procedure.temperature import (TemperaturePoint, TemperatureProcedur
 from labauto.units import Q_
 
 ReadDisplay = Callable[[TemperaturePoint, int], pint.Quantity]
+CONTROL_EVERY = 6          # approach samples between two readings of the source's control sensor
 
 
 @dataclass(frozen=True)
@@ -245,8 +247,9 @@ class _ApproachLog:
         self.samples: list[list[float]] = []
         self.first_t: float | None = None
 
-    def add(self, t: float, resistance: float, temperature: float, verdict: StabilityVerdict) -> None:
-        self.samples.append([t, resistance, temperature])
+    def add(self, t: float, resistance: float, temperature: float, control: float,
+            verdict: StabilityVerdict) -> None:
+        self.samples.append([t, resistance, temperature, control])
         if self.first_t is None:
             self.first_t = t
         if t - self.first_t >= self.window_s or verdict.stable:
@@ -256,8 +259,10 @@ class _ApproachLog:
         if not self.samples:
             return
         rec: dict[str, Any] = {"type": "stability", "point_id": self.point.id,
-                               "attempt": self.attempt, "samples": self.samples,
-                               "fields": ["t_s", "R_ohm", "t_degC"], "t": now_iso()}
+                               "attempt": self.attempt,
+                               "samples": [[None if isinstance(x, float) and math.isnan(x) else x
+                                            for x in row] for row in self.samples],
+                               "fields": ["t_s", "R_ohm", "t_degC", "source_degC"], "t": now_iso()}
         if verdict is not None and verdict.n >= 2:
             rec.update(stable=verdict.stable, slope_K_per_min=_finite(verdict.slope_k_per_min),
                        std_K=_finite(verdict.std_k), elapsed_s=verdict.elapsed_s)
@@ -298,17 +303,23 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
         sample_aperture = period if offered is None or any(
             abs(v.to("s").m - period.to("s").m) < 1e-9 for v in offered.values) else proc.aperture
 
+        ro.configure("RES4W", None, aperture=sample_aperture, **ref_settings)
+        last: dict[str, Any] = {"control": math.nan, "n": 0}
+
         def sample() -> tuple[float, pint.Quantity]:
-            t, r, temp = read_reference(sample_aperture)
-            sample.last = (r, temp)            # type: ignore[attr-defined]
-            return t, Q_(temp, "degC")
+            r = float(ro.read(1)[0].to("ohm").m)
+            temp = float(ref.temperature(Q_(r, "ohm")).to("degC").m)
+            last.update(r=r, temp=temp)
+            return clock.now(), Q_(temp, "degC")
 
         def on_sample(t: float, value: pint.Quantity, verdict: StabilityVerdict) -> None:
-            r, temp = sample.last              # type: ignore[attr-defined]
-            approach.add(t, r, temp, verdict)
+            if last["n"] % CONTROL_EVERY == 0:     # the source's own view, about once a minute
+                last["control"] = float(source.temperature().to("degC").m)  # a lost link shows
+            last["n"] += 1
+            approach.add(t, last["r"], last["temp"], last["control"], verdict)
             show = getattr(obs, "approach", None)
             if show is not None:
-                show(point, value, verdict)
+                show(point, value, Q_(last["control"], "degC"), verdict)
 
         try:
             wait_until_stable(sample, proc.stability, on_sample=on_sample,

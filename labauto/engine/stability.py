@@ -105,6 +105,8 @@ def wait_until_stable(sample: Sample, criterion: StabilityCriterion, *, what: st
     takes less than the sample period (the lab's clock: real or simulated)."""
     samples: list[tuple[float, float]] = []
     t_start: float | None = None
+    slot: float | None = None
+    period = float(criterion.sample_period.to("s").m)
     verdict = assess(samples, criterion)
     while True:
         t, value = sample()
@@ -127,4 +129,7 @@ def wait_until_stable(sample: Sample, criterion: StabilityCriterion, *, what: st
                 "stirring? probes immersed?) or the procedure's stability limits; the heat "
                 "source is left at its safe setpoint and the run can be resumed", verdict)
         if sleep_until is not None:
-            sleep_until(t + float(criterion.sample_period.to("s").m))
+            # readings start one sample period apart (a reading that takes the whole period,
+            # or longer, is followed at once by the next)
+            slot = max((slot if slot is not None else t) + period, t - period)
+            sleep_until(slot)
