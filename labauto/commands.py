@@ -43,7 +43,8 @@ ROLES: dict[str, dict[str, Operation]] = {
     "meter": {
         "configure": _op("range", doc="select the function on a fixed range"),
         "sample_count": _op("count", required=False, doc="readings per trigger"),
-        "read": _op(doc="trigger and return the readings (comma separated)"),
+        "read": _op("count", doc="trigger and return the readings (comma separated); "
+                                 "{count}: how many, for a language that names it in the query"),
     },
     "source": {
         "output": _op("value", doc="program a DC value or a resistance"),
