@@ -183,9 +183,7 @@ def load_temperature_procedure(path: str | Path, today: dt.date | None = None) -
     points: list[TemperaturePoint] = []
     if "points" in d and settings is not None and sources is not None:
         points = _points(problems, d["points"], sources, dut, ref, settings["readings"])
-    evaluation = d.get("evaluation", {})
-    if "evaluation" in d and not isinstance(evaluation, dict):
-        problems.add(("evaluation",), "evaluation must be a mapping")
+    evaluation = _try(problems, lambda: _evaluation(problems, d.get("evaluation", {}), dut))
     problems.raise_if_any()
     assert meta and ref and dut and sources and stability and settings
     return TemperatureProcedure(
@@ -194,7 +192,7 @@ def load_temperature_procedure(path: str | Path, today: dt.date | None = None) -
         reference=ref[0], readout_model=ref[1], reference_channel=ref[2],
         reference_current=ref[3], dut=dut, dmm_model=dmm, heat_sources=sources,
         stability=stability, readings=settings["readings"], aperture=settings["aperture"],
-        points=tuple(points), evaluation=dict(evaluation))
+        points=tuple(points), evaluation=evaluation or {})
 
 
 def _try(problems: Problems, fn: Any) -> Any:
@@ -365,6 +363,40 @@ def _settings(problems: Problems, d: Any, ref: tuple | None) -> dict[str, Any]:
         except ValueError as exc:
             raise problems.fail(p + ("aperture",), f"{ref[1].name}: {exc}") from None
     return {"readings": readings, "aperture": aperture}
+
+
+#: the evaluation's influence quantities a procedure states (half-widths, K), and defaults
+EVALUATION_FIGURES = ("reference_immersion", "reference_self_heating", "dut_immersion",
+                      "dut_self_heating", "hysteresis")
+
+
+def _evaluation(problems: Problems, d: Any, dut: DutSpec | None) -> dict[str, Any]:
+    """``evaluation: {fit: cvd | none | <degree>, coverage_factor: 2, reference_immersion:
+    2 mK, ...}``: the fit of the DUT's characteristic and the budget's influence half-widths."""
+    p = ("evaluation",)
+    check_keys(problems, p, d, "evaluation", optional=("fit", "coverage_factor", *EVALUATION_FIGURES))
+    out: dict[str, Any] = {}
+    for key in EVALUATION_FIGURES:
+        if key in d:
+            out[key] = quantity(problems, p + (key,), d[key], "delta_degC", key).to("K")
+    if "coverage_factor" in d:
+        k = d["coverage_factor"]
+        if not isinstance(k, (int, float)) or isinstance(k, bool) or k <= 0:
+            raise problems.fail(p + ("coverage_factor",), "coverage_factor must be a positive number")
+        out["coverage_factor"] = float(k)
+    fit = d.get("fit", None)
+    sensor = dut.sensor if dut is not None else None
+    if fit is None:
+        fit = {"pt100": "cvd", "thermocouple": 2}.get(sensor or "", "none")
+    if fit == "none" or (fit == "cvd" and sensor == "pt100") or (
+            isinstance(fit, int) and not isinstance(fit, bool) and 0 <= fit <= 4
+            and sensor == "thermocouple"):
+        out["fit"] = fit
+    else:
+        raise problems.fail(p + ("fit",), f"fit: 'cvd' fits a pt100, a degree 0..4 a "
+                                          f"thermocouple's deviation, 'none' fits nothing; not "
+                                          f"{fit!r} for a {sensor} DUT")
+    return out
 
 
 def _points(problems: Problems, data: Any, sources: dict[str, HeatSourceUse],

@@ -131,6 +131,7 @@ class SimulatedThermometryLab:
                                                           temperature=room_temperature)
         self._rng = random.Random(f"thermometry-{seed}")
         self._host = host
+        self.dut_truth: Any = None          # the DUT's true curve (lab_for_procedure)
         self._servers: dict[str, ScpiSocketServer] = {}
 
     # -- physics ---------------------------------------------------------------------------
@@ -161,6 +162,19 @@ class SimulatedThermometryLab:
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
+
+    def true_dut_error(self, t_c: float) -> float:
+        """The DUT's true error (K) at ``t_c``: the temperature its nominal curve (IEC 60751
+        Pt100, IEC 60584-1) gives for its true value at ``t_c``, minus ``t_c``; a display-only
+        thermometer's offset.  Needs ``dut_truth`` (set by :func:`lab_for_procedure`)."""
+        truth = self.dut_truth
+        if isinstance(self.dut, DigitalThermometer):
+            return self.dut.error_k
+        if isinstance(self.dut, ResistanceSensor):
+            from labauto.temperature import PT100
+            return PT100.temperature(truth.resistance(t_c)) - t_c
+        from labauto.temperature import thermocouples
+        return thermocouples.temperature(truth.letter, truth.emf(t_c)) - t_c
 
     # -- lifecycle -------------------------------------------------------------------------
     def _instruments(self) -> dict[str, Any]:
@@ -251,9 +265,13 @@ def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
         resolution = float(dut_spec.resolution.to("K").m) if dut_spec.resolution is not None else 0.01
         dut = DigitalThermometer(error_k=rng.uniform(-0.15, 0.15), resolution_k=resolution)
     models = {name: str(hs.model.folder) for name, hs in procedure.heat_sources.items()}
+    truth = cvd if dut_spec.sensor == "pt100" else curve if dut_spec.sensor == "thermocouple" \
+        else dut
     dmm = str(procedure.dmm_model.folder) if procedure.dmm_model is not None else "keysight_34465a"
-    return SimulatedThermometryLab(
+    lab = SimulatedThermometryLab(
         heat_sources=models, reference=reference, dut=dut, seed=seed, latency=latency,
         readout_model=str(procedure.readout_model.folder), dmm_model=dmm,
         dut_channel=dut_spec.channel if dut_spec.read_by == "readout" else None,
         room_temperature=room_temperature)
+    lab.dut_truth = truth
+    return lab
