@@ -249,6 +249,16 @@ class Truth:
         full = spec.accuracy_halfwidth(spec.maximum, worst).to_base_units().magnitude
         self._dut_table().set(function, spec, LinearError(sign * rel, sign * factor * full))
 
+    def use_reference_errors(self, table) -> None:
+        """Replace the reference standard's error table (the source for a meter under test,
+        the meter for a source under test) with ``table`` (anything with the ``error``,
+        ``range_of``, ``linear`` and ``flatness`` of an error table): labauto.validation draws
+        the reference's errors from its specification this way."""
+        if self.dut == "meter":
+            self._source = table
+        else:
+            self._meter = table
+
     # -- what tests compare against --------------------------------------------------------
     def dut_error(self, function: str, range_: pint.Quantity, applied: pint.Quantity,
                   frequency: pint.Quantity | None = None) -> pint.Quantity:

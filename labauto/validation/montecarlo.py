@@ -1,0 +1,144 @@
+"""N simulated calibrations of a procedure, each with new true errors, evaluated as a real run.
+
+One run: a simulated lab (labauto.sim) with a new seed draws the DUT's true errors (uniform
+within ``dut_spread`` × its specification, per range), the set-up's effects (thermal EMFs,
+leads, loading, shunt heating) and the reading noise; the reference's true errors are drawn
+from what its specification states (labauto.validation.truth).  The engine's own
+``measure_point`` drives the procedure's instruments through their real drivers, in-process
+(labauto.validation.loopback: no sockets), and every point is evaluated by
+``labauto.evaluation.evaluate_point``, the code a real run's certificate comes from.  Each
+point's outcome is the measured error, U and u_c as stated, the decision, and the DUT's true
+error there.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from labauto.engine.measure import measure_point
+from labauto.evaluation import evaluate_point
+from labauto.procedure import Procedure
+from labauto.sim.lab import SimulatedLab
+from labauto.validation.loopback import loopback_instrument
+from labauto.validation.truth import with_stated_reference
+
+ACCEPTED = ("pass", "conditional pass")
+
+
+@dataclass(frozen=True)
+class PointOutcome:
+    """One point of one simulated run, in the unit the certificate states it in."""
+
+    point_id: str
+    unit: str
+    measured: float              # the error as evaluated (E)
+    true: float                  # the DUT's true error at the point
+    expanded: float              # U as stated (ILAC-P14 rounded)
+    combined: float              # u_c
+    coverage_factor: float
+    tolerance: float
+    accepted: bool               # the decision rule accepted the point
+    specific_risk: float | None  # the rule's probability that this decision is wrong
+
+    @property
+    def covered(self) -> bool:
+        return abs(self.measured - self.true) <= self.expanded
+
+    @property
+    def normalized(self) -> float:
+        return (self.measured - self.true) / self.combined if self.combined > 0 else math.nan
+
+    @property
+    def conforms(self) -> bool:
+        return abs(self.true) <= self.tolerance
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    seed: int
+    points: tuple[PointOutcome, ...]
+    error: str = ""              # why the simulated run stopped ("" : it completed)
+
+
+def run_seed(seed: int, index: int) -> int:
+    """The simulated lab's seed of run ``index`` of a validation seeded ``seed``."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+class MemoryJournal:
+    """The journal interface ``measure_point`` writes to, kept in memory (a validation run's
+    readings are not records of a calibration)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    def point_start(self, point_id: str, attempt: int, **info: Any) -> None:
+        self.records.append({"type": "point_start", "point_id": point_id, "attempt": attempt})
+
+    def reading(self, point_id: str, attempt: int, index: int, value: float, unit: str) -> None:
+        self.records.append({"type": "reading", "point_id": point_id, "index": index,
+                             "value": value, "unit": unit})
+
+    def point_done(self, point_id: str, attempt: int) -> None:
+        self.records.append({"type": "point_done", "point_id": point_id})
+
+    def point_failed(self, point_id: str, attempt: int, error: str) -> None:
+        self.records.append({"type": "point_failed", "point_id": point_id, "error": error})
+
+
+def simulated_lab(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> SimulatedLab:
+    """A simulated lab (not started: no sockets) for ``procedure`` with a new set of true
+    errors; the reference's errors drawn from its specification."""
+    lab = SimulatedLab(seed=seed, latency="zero", dmm_model=procedure.meter_model.key,
+                       calibrator_model=procedure.source_model.key, error_fraction=dut_spread,
+                       dut="source" if procedure.direction == "source" else "meter")
+    with_stated_reference(lab.truth, np.random.default_rng([seed, 11]))
+    return lab
+
+
+def simulate_run(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> RunOutcome:
+    """One simulated calibration of every point of ``procedure``."""
+    lab = simulated_lab(procedure, seed, dut_spread)
+    meter_sim, source_sim = lab.dmm, lab.calibrator
+    outcomes: list[PointOutcome] = []
+    try:
+        with loopback_instrument(meter_sim, procedure.meter_model, "meter") as meter, \
+                loopback_instrument(source_sim, procedure.source_model, "source") as source:
+            for point in procedure.points:
+                readings = measure_point(point, meter, source, MemoryJournal(), 1,
+                                         sleep=lab.advance,
+                                         plausibility_limit=procedure.plausibility_limit)
+                outcomes.append(_outcome(point, procedure, lab, readings))
+    except Exception as exc:  # noqa: BLE001 - a run that stops is a finding, reported
+        return RunOutcome(seed, tuple(outcomes), f"{type(exc).__name__}: {exc}")
+    return RunOutcome(seed, tuple(outcomes))
+
+
+def _outcome(point: Any, procedure: Procedure, lab: SimulatedLab, readings: list) -> PointOutcome:
+    unit = f"{point.nominal.units:~C}"
+    result = evaluate_point(point, procedure, [float(r.magnitude) for r in readings], unit)
+    report = result.error.units
+    true = lab.truth.dut_error_at_setting(point.function, point.range, point.nominal,
+                                          point.frequency).to(report).magnitude
+    return PointOutcome(
+        point_id=point.id, unit=f"{report:~P}", measured=float(result.error.magnitude),
+        true=float(true), expanded=float(result.expanded_uncertainty.to(report).magnitude),
+        combined=float(result.budget.combined_uncertainty.to(report).magnitude),
+        coverage_factor=float(result.coverage_factor),
+        tolerance=float(result.tolerance.to(report).magnitude),
+        accepted=result.decision in ACCEPTED, specific_risk=result.specific_risk)
+
+
+def simulate(procedure: Procedure, runs: int, seed: int = 1, dut_spread: float = 1.5,
+             progress: Callable[[int], None] | None = None) -> Iterator[RunOutcome]:
+    """``runs`` simulated calibrations (seeds from ``seed``), one after the other."""
+    for i in range(runs):
+        yield simulate_run(procedure, run_seed(seed, i), dut_spread)
+        if progress is not None:
+            progress(i + 1)

@@ -1,0 +1,172 @@
+"""What N simulated runs say about a procedure, per point: coverage of the stated U with its
+Clopper-Pearson interval, the decision rule's observed against predicted wrong decisions, and
+the normalized errors against N(0, 1) (Kolmogorov-Smirnov).  Pure functions of the outcomes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from labauto.validation.montecarlo import PointOutcome, RunOutcome
+
+NOMINAL_COVERAGE = 0.95
+CONFIDENCE = 0.95       # of the coverage interval
+
+
+def clopper_pearson(successes: int, trials: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) two-sided interval of a binomial proportion."""
+    from scipy.stats import beta
+
+    if trials <= 0:
+        return 0.0, 1.0
+    a = (1 - confidence) / 2
+    lo = 0.0 if successes == 0 else float(beta.ppf(a, successes, trials - successes + 1))
+    hi = 1.0 if successes == trials else float(beta.ppf(1 - a, successes + 1, trials - successes))
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class DecisionCheck:
+    """Wrong decisions observed against those the rule's specific risks predict.
+
+    A point accepted with specific risk r is a false accept with probability r (as the rule
+    computes it); the expected number of false accepts is the sum of r over the accepted runs
+    (likewise false rejects over the rejected runs).  ``z`` compares observed and expected
+    counts (normal approximation of the Poisson-binomial count; nan when nothing is expected).
+    """
+
+    accepted: int
+    rejected: int
+    false_accept: int
+    false_reject: int
+    predicted_false_accept: float | None     # expected count (None: the rule states no risk)
+    predicted_false_reject: float | None
+    z_false_accept: float | None
+    z_false_reject: float | None
+
+    def to_dict(self, runs: int) -> dict[str, Any]:
+        def rate(x: float | None) -> float | None:
+            return None if x is None else x / runs if runs else None
+        return {"accepted": self.accepted, "rejected": self.rejected,
+                "false_accept": self.false_accept, "false_reject": self.false_reject,
+                "false_accept_rate": rate(self.false_accept),
+                "false_reject_rate": rate(self.false_reject),
+                "predicted_false_accept_rate": rate(self.predicted_false_accept),
+                "predicted_false_reject_rate": rate(self.predicted_false_reject),
+                "z_false_accept": self.z_false_accept, "z_false_reject": self.z_false_reject}
+
+
+def decision_check(outcomes: list[PointOutcome]) -> DecisionCheck:
+    acc = [o for o in outcomes if o.accepted]
+    rej = [o for o in outcomes if not o.accepted]
+    fa = sum(1 for o in acc if not o.conforms)
+    fr = sum(1 for o in rej if o.conforms)
+
+    def predicted(group: list[PointOutcome], observed: int) -> tuple[float | None, float | None]:
+        risks = [o.specific_risk for o in group]
+        if any(r is None for r in risks):
+            return None, None
+        expected = float(sum(risks))          # type: ignore[arg-type]
+        var = float(sum(r * (1 - r) for r in risks))   # type: ignore[operator]
+        z = (observed - expected) / math.sqrt(var) if var > 0 else (0.0 if observed == 0 else math.inf)
+        return expected, z
+
+    pfa, zfa = predicted(acc, fa)
+    pfr, zfr = predicted(rej, fr)
+    return DecisionCheck(len(acc), len(rej), fa, fr, pfa, pfr, zfa, zfr)
+
+
+@dataclass(frozen=True)
+class PointValidation:
+    point_id: str
+    unit: str
+    runs: int
+    covered: int
+    coverage_interval: tuple[float, float]
+    normalized: tuple[float, ...]
+    ks_statistic: float
+    ks_pvalue: float
+    mean_expanded: float
+    decisions: DecisionCheck
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.runs if self.runs else math.nan
+
+    @property
+    def verdict(self) -> str:
+        """consistent | under-covers (U too small) | over-covers (U larger than needed)."""
+        lo, hi = self.coverage_interval
+        if hi < NOMINAL_COVERAGE:
+            return "under-covers"
+        if lo > NOMINAL_COVERAGE:
+            return "over-covers"
+        return "consistent"
+
+    def to_dict(self) -> dict[str, Any]:
+        z = np.asarray(self.normalized)
+        return {"id": self.point_id, "unit": self.unit, "runs": self.runs,
+                "coverage": self.coverage, "coverage_interval": list(self.coverage_interval),
+                "covered": self.covered, "verdict": self.verdict,
+                "mean_expanded_uncertainty": self.mean_expanded,
+                "normalized_errors": {"mean": float(z.mean()) if z.size else None,
+                                      "std": float(z.std(ddof=1)) if z.size > 1 else None,
+                                      "ks_statistic": self.ks_statistic,
+                                      "ks_pvalue": self.ks_pvalue},
+                "decisions": self.decisions.to_dict(self.runs)}
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    procedure_id: str
+    procedure_path: str
+    runs: int
+    seed: int
+    dut_spread: float
+    points: tuple[PointValidation, ...]
+    failed_runs: tuple[RunOutcome, ...] = field(default=())
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """No run stopped and no point's U under-covers."""
+        return not self.failed_runs and all(p.verdict != "under-covers" for p in self.points)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"procedure": {"id": self.procedure_id, "path": self.procedure_path},
+                "runs": self.runs, "seed": self.seed, "dut_spread": self.dut_spread,
+                "nominal_coverage": NOMINAL_COVERAGE, "interval_confidence": CONFIDENCE,
+                "ok": self.ok, "elapsed_s": round(self.elapsed_s, 3),
+                "failed_runs": [{"seed": r.seed, "error": r.error} for r in self.failed_runs],
+                "points": [p.to_dict() for p in self.points]}
+
+
+def summarize(procedure: Any, runs: Iterable[RunOutcome], *, seed: int, dut_spread: float,
+              elapsed_s: float = 0.0) -> ValidationResult:
+    from scipy.stats import kstest
+
+    done: list[RunOutcome] = []
+    failed: list[RunOutcome] = []
+    for r in runs:
+        (failed if r.error else done).append(r)
+    points = []
+    for i, p in enumerate(procedure.points):
+        outs = [r.points[i] for r in done]
+        z = tuple(o.normalized for o in outs)
+        if len(z) >= 2:
+            ks = kstest(np.asarray(z), "norm")
+            ks_stat, ks_p = float(ks.statistic), float(ks.pvalue)
+        else:
+            ks_stat = ks_p = math.nan
+        covered = sum(1 for o in outs if o.covered)
+        points.append(PointValidation(
+            point_id=p.id, unit=outs[0].unit if outs else "", runs=len(outs), covered=covered,
+            coverage_interval=clopper_pearson(covered, len(outs)), normalized=z,
+            ks_statistic=ks_stat, ks_pvalue=ks_p,
+            mean_expanded=float(np.mean([o.expanded for o in outs])) if outs else math.nan,
+            decisions=decision_check(outs)))
+    return ValidationResult(procedure.id, str(procedure.path), len(done) + len(failed), seed,
+                            dut_spread, tuple(points), tuple(failed), elapsed_s)

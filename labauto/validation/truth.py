@@ -1,0 +1,88 @@
+"""The reference standard's true errors as its specification states them.
+
+The simulated lab (labauto.sim.physics) gives every instrument an error within a fraction of
+its specification.  A validation run must instead draw the reference's error from what the
+budget assumes: the accuracy specification as a normal distribution at its stated coverage
+probability (99 % -> sigma = spec / 2.576), or uniform within the specification limits when
+the model file states none.  ``StatedErrors`` replaces the reference's error table of a
+:class:`labauto.sim.physics.Truth`: at a value x (and frequency f) the error is
+``draw × spec(x, f)`` (normal draw / k, or uniform in ±1), one draw per function, range,
+frequency band and polarity, so that the values of one range share their error the way one
+instrument's range does.
+"""
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from labauto.instruments import InstrumentModel, RangeSpec
+from labauto.units import Q_
+
+
+class StatedErrors:
+    """Duck-typed stand-in for the reference's ``_ErrorTable`` in a :class:`Truth`."""
+
+    def __init__(self, model: InstrumentModel, rng: np.random.Generator):
+        self.model = model
+        self._rng = rng
+        self._draws: dict[tuple[Any, ...], float] = {}
+        self._spec: dict[tuple[Any, ...], tuple[float, int]] = {}
+        self.linear: dict = {}       # what Truth.dut_error_parameters reads of a table
+        self.flatness: dict = {}
+
+    def range_of(self, function: str, value: float | None = None, range_: Any = None) -> RangeSpec:
+        fn = self.model.function(function)
+        if range_ is not None:
+            return fn.range_named(range_)
+        return fn.range_for(Q_(value, fn.unit))
+
+    def _spec_at(self, function: str, r: RangeSpec, x: float, frequency: float | None) -> tuple[float, int]:
+        """(specification half-width at x in base units, index of the frequency band)."""
+        key = (function, id(r), x, frequency)
+        found = self._spec.get(key)
+        if found is None:
+            fn = self.model.function(function)
+            f = None if frequency is None else Q_(frequency, "Hz")
+            band = -1
+            if r.bands and f is not None:
+                band = next((i for i, b in enumerate(r.bands) if b.covers(f)), len(r.bands) - 1)
+            spec = r.accuracy_halfwidth(Q_(x, fn.unit), f).to(fn.unit).magnitude
+            found = self._spec[key] = (float(spec), band)
+        return found
+
+    def draw(self, function: str, r: RangeSpec, band: int, positive: bool) -> float:
+        """The standardised draw for one (function, range, band, polarity): N(0,1)/k for a
+        specification at a coverage probability, U(-1, 1) for limits."""
+        key = (function, id(r), band, positive)
+        d = self._draws.get(key)
+        if d is None:
+            confidence = self.model.function(function).confidence
+            if confidence:
+                k = NormalDist().inv_cdf(0.5 + confidence / 2)
+                d = float(self._rng.standard_normal()) / k
+            else:
+                d = float(self._rng.uniform(-1.0, 1.0))
+            self._draws[key] = d
+        return d
+
+    def error(self, function: str, r: RangeSpec, x: float, frequency: float | None) -> float:
+        if frequency is None and r.range.check("[frequency]"):
+            frequency = x
+        spec, band = self._spec_at(function, r, x, frequency)
+        if not math.isfinite(spec):
+            return 0.0
+        return self.draw(function, r, band, x >= 0) * spec
+
+    def set(self, function: str, r: RangeSpec, err: Any) -> None:   # pragma: no cover - not a DUT
+        raise TypeError("the reference's errors are drawn from its specification")
+
+
+def with_stated_reference(truth: Any, rng: np.random.Generator) -> Any:
+    """Give ``truth``'s reference standard (the source for a meter under test, the meter for
+    a source under test) errors drawn from its specification; returns ``truth``."""
+    model = truth.source_model if truth.dut == "meter" else truth.meter_model
+    truth.use_reference_errors(StatedErrors(model, rng))
+    return truth
