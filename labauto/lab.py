@@ -56,6 +56,7 @@ class LabConfig:
     standards: tuple[RegisteredStandard, ...]
     home: Path | None = None       # the lab home (keys, outbox, state); see labauto.labhome
     register: str | None = None    # the equipment register (folder or database URL), if used
+    item_condition_default: str = ""   # offered when asking for the item's condition on receipt
 
     def open_register(self) -> Any:
         """The equipment register the lab file names (``register:``); None without one."""
@@ -129,7 +130,8 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
     for key in _REQUIRED:
         if key not in d:
             raise src.error((), f"missing required key {key!r}")
-    unknown = set(d) - set(_REQUIRED) - {"language", "home", "reference_standards", "register"}
+    unknown = set(d) - set(_REQUIRED) - {"language", "home", "reference_standards", "register",
+                                         "item_condition_default"}
     if unknown:
         raise src.error((sorted(unknown)[0],), f"unknown key {sorted(unknown)[0]!r}")
     if ("reference_standards" in d) == ("register" in d):
@@ -158,7 +160,8 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
         authoriser=_party(src, "authoriser", d["authoriser"]),
         customer=_party(src, "customer", d["customer"]), environment=env,
         traceability=" ".join(str(d["traceability"]).split()), standards=tuple(standards),
-        home=_home(src, p, d.get("home")), register=_register(src, p, d.get("register")))
+        home=_home(src, p, d.get("home")), register=_register(src, p, d.get("register")),
+        item_condition_default=" ".join(str(d.get("item_condition_default") or "").split()))
 
 
 def _register(src: SourceMap, lab_file: Path, value: Any) -> str | None:

@@ -15,6 +15,7 @@ import pint
 from lxml import etree
 
 import labauto
+from labauto.certificate.statements import RELATES_ONLY, adjustment_statement
 from labauto.units import Q_, to_dsi, from_dsi
 
 if TYPE_CHECKING:   # annotations only: readers of DCCs need not import the results model
@@ -176,6 +177,13 @@ def _admin(root, r: CalibrationResult) -> None:
           + ", ".join(f"{x:g}" for x in sorted(k)) + "), which corresponds to a coverage "
           "probability of approximately " + ", ".join(f"{100*x:g} %" for x in sorted(pr))
           + ". It was evaluated according to the GUM.", "en")
+    # ISO/IEC 17025 7.8.2.1 g) and l), 7.8.4.1 d): no basic_ refType exists for these
+    s = _sub(st, _d("statement"), refType="labauto_itemConditionOnReceipt")
+    _text(s, "declaration", f"Condition of the item on receipt: {r.item_condition_statement}", "en")
+    s = _sub(st, _d("statement"), refType="labauto_adjustment")
+    _text(s, "declaration", adjustment_statement(r), "en")
+    s = _sub(st, _d("statement"), refType="labauto_resultsRelateOnlyToItem")
+    _text(s, "declaration", RELATES_ONLY, "en")
     for remark in r.remarks:
         s = _sub(st, _d("statement"))
         _text(s, "declaration", remark, "en")

@@ -23,12 +23,11 @@ from collections import OrderedDict
 from typing import Sequence
 from xml.sax.saxutils import escape
 
+from labauto.certificate.statements import RELATES_ONLY, adjustment_statement
 from labauto.results import CalibrationResult, PointResult
 
 NOT_REPRODUCED = "This certificate shall not be reproduced except in full without the " \
                  "written approval of the issuing laboratory."
-RELATES_ONLY = "The results relate only to the item calibrated, at the time of calibration and " \
-               "under the conditions stated in this certificate."
 END_MARK = "End of certificate"
 
 
@@ -70,9 +69,7 @@ def readings_text(points: Sequence[PointResult]) -> str:
 
 
 def adjustment_text(r: CalibrationResult) -> str:
-    if r.adjusted:
-        return "adjusted during the calibration; results before and after the adjustment are stated"
-    return "not adjusted; the results are as found"
+    return adjustment_statement(r)
 
 
 def signature_statement(r: CalibrationResult, dcc_sha256: str | None, pades_signed: bool) -> str:
@@ -187,7 +184,7 @@ def identification_section(r: CalibrationResult, d: _Doc) -> list:
         ("Customer", escape(f"{c.name}, {c.address}"                               # e)
                             + (f" (customer no. {c.identifier})" if c.identifier else ""))),
         ("Item calibrated", escape(item)),                                          # g)
-        ("Condition on receipt", escape(r.item_condition or "not recorded")),       # g)
+        ("Condition on receipt", escape(r.item_condition_statement)),                # g)
         ("Adjustment", escape(adjustment_text(r))),                                 # 7.8.4.1 d)
         ("Method / procedure", escape(f"{r.procedure.id} \"{r.procedure.title}\" version "  # f)
                                       f"{r.procedure.version}, SHA-256 {r.procedure.sha256}")),
