@@ -92,6 +92,7 @@ class SimulatedDmm:
 
     def _register_commands(self) -> None:
         """The SCPI command tree (a meter with another language overrides this)."""
+        sim = self.model.extra.get("sim") or {}
         for pattern, handler in [
             ("*IDN?", lambda a: self.idn), ("*RST", self._rst), ("*CLS", self._cls),
             ("*OPC?", lambda a: "1"), ("*OPC", lambda a: None), ("*WAI", lambda a: None),
