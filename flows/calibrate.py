@@ -75,7 +75,8 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
               resume_run: str | None = None, settle_scale: float = 1.0, timeout_ms: int = 10000,
               verify_base_url: str | None = None, publish: bool = True,
               run_id: str | None = None,
-              environment_resource: str | None = None) -> dict[str, Any]:
+              environment_resource: str | None = None, item_condition: str | None = None,
+              item_condition_confirmed: bool = False) -> dict[str, Any]:
     """Calibrate the DUT at ``dut_resource`` against the standard at ``standard_resource``;
     ``environment_resource``: the thermo-hygrometer that records the ambient conditions.
 
@@ -88,7 +89,8 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
         run = start_or_resume_run(
             procedure, runs_dir=runs_dir, resume_folder=resume_run, dut_resource=dut_resource,
             standard_resource=standard_resource, settle_scale=settle_scale, timeout_ms=timeout_ms,
-            lab_file=lab_file, environment_resource=environment_resource, run_id=checked.run_id)
+            lab_file=lab_file, environment_resource=environment_resource, run_id=checked.run_id,
+            item_condition=item_condition, item_condition_confirmed=item_condition_confirmed)
         pending = [p.id for p in run.pending_points()]
         log.info("run %s: %d of %d points to measure", run.run_id, len(pending),
                  len(run.procedure.points))

@@ -72,11 +72,24 @@ def start_or_resume_run(procedure_path: str | Path, *, runs_dir: str | Path,
                         resume_folder: str | Path | None = None, settle_scale: float = 1.0,
                         timeout_ms: int = 10000, lab_file: str | Path | None = None,
                         environment_resource: str | None = None,
-                        run_id: str | None = None) -> Run:
+                        run_id: str | None = None, item_condition: str | None = None,
+                        item_condition_confirmed: bool = False) -> Run:
+    """A new run, or an interrupted one reopened with these resources.
+
+    ``item_condition``: the item's condition on receipt as the technician stated it
+    (``item_condition_confirmed``); None: the lab file's default, recorded as not confirmed by a
+    technician.  A resumed run keeps the condition recorded when it started."""
+    lab = load_lab(lab_file)
+    if item_condition is None:
+        item_condition, item_condition_confirmed = lab.item_condition_default, False
     settings = RunSettings(dut_resource, standard_resource, timeout_ms, settle_scale,
-                           load_lab(lab_file).performed_by, environment_resource or "")
+                           lab.performed_by, environment_resource or "",
+                           " ".join(item_condition.split()), bool(item_condition_confirmed))
     if resume_folder:
-        return open_run(resume_folder, procedure_path, settings)
+        run = open_run(resume_folder, procedure_path)
+        kept = {k: getattr(run.settings, k) for k in ("item_condition", "item_condition_confirmed")}
+        run.settings = dataclasses.replace(settings, **kept)
+        return run
     return start_run(load_procedure(procedure_path), runs_dir, settings, run_id)
 
 
@@ -141,11 +154,13 @@ def run_calibration(procedure_path: str | Path, *, dut_resource: str, standard_r
                     verify_base_url: str | None = None, publish: bool = True,
                     observer: RunObserver | None = None,
                     resource_manager: Any = None, run_id: str | None = None,
-                    environment_resource: str | None = None) -> CalibrationOutcome:
+                    environment_resource: str | None = None, item_condition: str | None = None,
+                    item_condition_confirmed: bool = False) -> CalibrationOutcome:
     """The main job without Prefect: pre-flight checks, every point, then evaluation,
     certificate and publishing.  The instrument locks are held from the pre-flight checks
     until the last point's instruments are safe and closed.  ``environment_resource``: the
-    thermo-hygrometer recording the ambient conditions."""
+    thermo-hygrometer recording the ambient conditions; ``item_condition``: see
+    :func:`start_or_resume_run`."""
     with preflight(procedure_path, dut_resource=dut_resource, standard_resource=standard_resource,
                    lab_file=lab_file, resume_folder=resume_folder, run_id=run_id,
                    timeout_ms=timeout_ms, resource_manager=resource_manager) as checked:
@@ -153,7 +168,8 @@ def run_calibration(procedure_path: str | Path, *, dut_resource: str, standard_r
                                   standard_resource=standard_resource, resume_folder=resume_folder,
                                   settle_scale=settle_scale, timeout_ms=timeout_ms,
                                   lab_file=lab_file, environment_resource=environment_resource,
-                                  run_id=checked.run_id)
+                                  run_id=checked.run_id, item_condition=item_condition,
+                                  item_condition_confirmed=item_condition_confirmed)
         measure_points(run, lab_file=lab_file, observer=observer, resource_manager=resource_manager)
     outcome = evaluate_and_issue(run.folder, lab_file=lab_file, out_dir=out_dir,
                                  verify_base_url=verify_base_url, queue=publish)

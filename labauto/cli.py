@@ -77,6 +77,11 @@ def print_results(result: Any) -> None:
     console.print(f"Overall: [{colour}]{result.overall_decision}[/{colour}]")
 
 
+def _at_terminal() -> bool:
+    """A technician can answer questions (standard input is a terminal)."""
+    return sys.stdin.isatty()
+
+
 def _operator(observer: Any, confirm_steps: bool) -> Any:
     """Who confirms the procedure's operator steps: everyone (--yes, the demo), the technician
     at this terminal, or nobody (a pipe without --yes: the run stops at the first step)."""
@@ -84,7 +89,7 @@ def _operator(observer: Any, confirm_steps: bool) -> Any:
 
     if confirm_steps:
         return AutoConfirm(lambda text: console.print(f"[yellow]{text}[/yellow]"))
-    if not sys.stdin.isatty():
+    if not _at_terminal():
         return NoOperator()
 
     def ask(prompt: str) -> bool:
@@ -99,7 +104,8 @@ def _operator(observer: Any, confirm_steps: bool) -> Any:
 def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Optional[Path],
              use_prefect: bool, settle_scale: float, timeout_ms: int, publish: bool,
              resume_folder: Optional[Path], verify_base_url: Optional[str],
-             environment: Optional[str] = None, confirm_steps: bool = False) -> Any:
+             environment: Optional[str] = None, confirm_steps: bool = False,
+             item_condition: Optional[str] = None) -> Any:
     runs_dir, out_dir = workdir / "runs", workdir / "certificates"
     _sigterm_as_interrupt()
     from labauto.engine.run import new_run_id
@@ -109,14 +115,34 @@ def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Op
     try:
         with _checked_start(procedure, dut, standard, lab=lab, resume_folder=resume_folder,
                             run_id=run_id, timeout_ms=timeout_ms) as checked:
+            condition = None if resume_folder else _item_condition(item_condition, checked, confirm_steps)
             return _run_checked(procedure, dut, standard, run_id=checked.run_id, runs_dir=runs_dir,
                                 out_dir=out_dir, lab=lab, use_prefect=use_prefect,
                                 settle_scale=settle_scale, timeout_ms=timeout_ms, publish=publish,
                                 resume_folder=resume_folder, verify_base_url=verify_base_url,
-                                environment=environment, confirm_steps=confirm_steps)
+                                environment=environment, confirm_steps=confirm_steps,
+                                item_condition=condition)
     except KeyboardInterrupt as exc:
         exc.run_folder = folder if (folder / "journal.jsonl").exists() else None  # type: ignore[attr-defined]
         raise
+
+
+def _item_condition(option: Optional[str], checked: Any, confirm_steps: bool) -> tuple[Optional[str], bool]:
+    """The item's condition on receipt (ISO/IEC 17025 7.8.2.1 g)) and whether a technician
+    stated it: ``--item-condition``; else asked at a terminal, offering the lab file's default;
+    else (--yes, the demo, no terminal) the lab file's default, recorded as not confirmed."""
+    if option is not None and option.strip():
+        return option, True
+    default = checked.lab.item_condition_default
+    item = checked.identities["item"]
+    if confirm_steps or not _at_terminal():
+        shown = default or "not recorded (the lab file has no item_condition_default)"
+        console.print(f"[yellow]Condition on receipt: {shown} — the lab's default, recorded as not "
+                      "confirmed by a technician (state it with --item-condition)[/yellow]")
+        return None, False
+    answer = typer.prompt(f"Condition on receipt of {item.manufacturer} {item.model} s/n "
+                          f"{item.serial}", default=default or None, show_default=bool(default))
+    return answer, True
 
 
 class StartRefused(LabautoError):
@@ -150,11 +176,13 @@ def _run_checked(procedure: Path, dut: str, standard: str, *, run_id: str, runs_
                  out_dir: Path, lab: Optional[Path], use_prefect: bool, settle_scale: float,
                  timeout_ms: int, publish: bool, resume_folder: Optional[Path],
                  verify_base_url: Optional[str], environment: Optional[str],
-                 confirm_steps: bool = False) -> Any:
+                 confirm_steps: bool = False,
+                 item_condition: tuple[Optional[str], bool] | None = None) -> Any:
     from labauto.engine.observer import set_observer
     from labauto.engine.operator import set_operator
     from labauto.progress import RichRunObserver
 
+    condition, confirmed = item_condition or (None, False)
     with RichRunObserver(console) as observer:
         previous = set_observer(observer)
         previous_operator = set_operator(_operator(observer, confirm_steps))
@@ -170,7 +198,8 @@ def _run_checked(procedure: Path, dut: str, standard: str, *, run_id: str, runs_
                                     resume_run=str(resume_folder) if resume_folder else None,
                                     settle_scale=settle_scale, timeout_ms=timeout_ms,
                                     verify_base_url=verify_base_url, publish=publish,
-                                    run_id=run_id, environment_resource=environment)
+                                    run_id=run_id, environment_resource=environment,
+                                    item_condition=condition, item_condition_confirmed=confirmed)
                 import json
 
                 from labauto.results import CalibrationResult
@@ -184,7 +213,9 @@ def _run_checked(procedure: Path, dut: str, standard: str, *, run_id: str, runs_
                                       resume_folder=resume_folder, settle_scale=settle_scale,
                                       timeout_ms=timeout_ms, verify_base_url=verify_base_url,
                                       publish=publish, run_id=run_id,
-                                      environment_resource=environment)
+                                      environment_resource=environment,
+                                      item_condition=condition,
+                                      item_condition_confirmed=confirmed)
             return outcome.result, {"certificate_id": outcome.result.certificate_id,
                                     "files": {k: str(v) for k, v in outcome.files.items()},
                                     "publication": outcome.publication,
@@ -249,7 +280,11 @@ def run(procedure: Path = typer.Argument(..., help="procedure YAML file"),
         verify_url: Optional[str] = typer.Option(None, envvar="LABAUTO_PLATFORM_URL",
                                                  help="platform base URL (for the QR code and publishing)"),
         yes: bool = typer.Option(False, "--yes", help="confirm the procedure's operator steps "
-                                 "(lead changes) without asking: for an unattended simulated run")) -> None:
+                                 "(lead changes) without asking: for an unattended simulated run"),
+        item_condition: Optional[str] = typer.Option(
+            None, "--item-condition", help="the item's condition on receipt, as the certificate "
+            "states it (at a terminal labauto asks, offering the lab file's item_condition_default; "
+            "with --yes that default is recorded as not confirmed by a technician)")) -> None:
     """Calibrate the instrument at --dut against --standard following PROCEDURE.
 
     Operator steps written in the procedure (move the leads, fit the short) put the sources in
@@ -260,7 +295,7 @@ def run(procedure: Path = typer.Argument(..., help="procedure YAML file"),
                           use_prefect=prefect, settle_scale=settle_scale,
                           timeout_ms=timeout_ms, publish=publish, resume_folder=None,
                           verify_base_url=verify_url, environment=environment,
-                          confirm_steps=yes))
+                          confirm_steps=yes, item_condition=item_condition))
     _guarded(go)
 
 

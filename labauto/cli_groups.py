@@ -29,6 +29,10 @@ GROUPS: dict[str, tuple[str, str]] = {
                 "Publish certificates through the durable outbox."),
     "dcc": ("labauto.certificate.verify_cli:app",
             "Check DCC files: schema, PTB's rules, signature, trust chain."),
+    "register": ("labauto.quality.cli:app",
+                 "The equipment register: items, status, calibrations."),
+    "temperature": ("labauto.temperature.cli:app",
+                    "Temperature scales: ITS-90, IEC 60751, IEC 60584-1 conversions."),
     "validate": ("labauto.validation.cli:app",
                  "Validate a procedure by simulated calibrations: coverage, decision risk."),
 }

@@ -11,6 +11,8 @@ so a typo in a model file is reported at its line, before any instrument is touc
             read "READ?"                          settings: nplc "{mnemonic}:NPLC {value}" ...
     source: output "OUT {value} {unit}"           output_ac "OUT {value} {unit}, {frequency} HZ"
             operate "OPER"   standby "STBY"       output_query "OUT?"   settings: ...
+    heat_source: setpoint "SOUR:SPO {value}"     setpoint_query "SOUR:SPO?"
+            temperature_query "SOUR:SENS:DATA?"  stability_query "SOUR:STAB:TEST?"
 
 A template is a Python format string whose fields are plain names.  The values are rendered by
 the model's command language (:mod:`labauto.drivers.language`): numbers in the function's
@@ -41,7 +43,8 @@ ROLES: dict[str, dict[str, Operation]] = {
     "meter": {
         "configure": _op("range", doc="select the function on a fixed range"),
         "sample_count": _op("count", required=False, doc="readings per trigger"),
-        "read": _op(doc="trigger and return the readings (comma separated)"),
+        "read": _op("count", doc="trigger and return the readings (comma separated); "
+                                 "{count}: how many, for a language that names it in the query"),
     },
     "source": {
         "output": _op("value", doc="program a DC value or a resistance"),
@@ -51,6 +54,15 @@ ROLES: dict[str, dict[str, Operation]] = {
         "standby": _op(doc="disconnect the output"),
         "output_query": _op(required=False, doc="the programmed output, as 'value,unit,...'"),
         "operate_query": _op(required=False, doc="1 when the output is live, 0 in standby"),
+    },
+    # dry-wells, metrology wells, stirred baths, furnaces (labauto.drivers.heat_source); values
+    # in the function's own unit (a setpoint in °C is written in °C, not kelvin)
+    "heat_source": {
+        "setpoint": _op("value", doc="set the control setpoint"),
+        "setpoint_query": _op(doc="the setpoint now in force"),
+        "temperature_query": _op(doc="the temperature of the control sensor"),
+        "stability_query": _op(required=False, doc="1 when the source's own stability test passes"),
+        "enable": _op(required=False, doc="heating/cooling on (the control loop runs)"),
     },
 }
 SETTING_PARAMETERS = frozenset({"value"})

@@ -51,7 +51,7 @@ _FUNCTION_KEYS = {"quantity", "mnemonic", "unit", "amplitude", "fields", "specif
                   "specification_period", "confidence", "settings", "ranges", "commands"}
 _MODEL_KEYS = {"manufacturer", "model", "description", "role", "language", "identity",
                "simulation", "datasheet", "commands", "functions", "driver", "sim",
-               "error_query"}
+               "error_query", "performance"}
 #: what the command-language unit word of a function defaults to, by its quantity
 _UNIT_WORDS = {"V": "V", "A": "A", "Ω": "OHM", "Hz": "HZ"}
 
@@ -289,6 +289,9 @@ class InstrumentModel:
             return getattr(importlib.import_module(module), cls)
         from labauto.drivers.roles import ROLE_CLASSES
 
+        if self.role == "heat_source":      # its module imports the role classes
+            from labauto.drivers.heat_source import HeatSource
+            return HeatSource
         try:
             return ROLE_CLASSES[self.role]
         except KeyError:
@@ -573,6 +576,8 @@ def parse_model(path: Path) -> InstrumentModel:
     extra = {k: v for k, v in d.items() if k not in _MODEL_KEYS}
     if "sim" in d:
         extra["sim"] = d["sim"]
+    if "performance" in d:      # heat sources: stability, uniformity (labauto.drivers.heat_source)
+        extra["performance"] = d["performance"]
     return InstrumentModel(
         manufacturer=str(d["manufacturer"]), model=str(d["model"]),
         description=str(d.get("description", "")), role=role,

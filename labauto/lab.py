@@ -14,17 +14,19 @@ from typing import Any
 
 from labauto.conditions import EnvironmentSettings, Limits
 from labauto.errors import LabautoError
+from labauto.quality.register import ItemNotUsable
 from labauto.results import Equipment, Party
 from labauto.units import UnitError, parse_quantity
 from labauto.yamlsource import SourceMap, load
 
 DEFAULT_LAB_FILE = Path(__file__).parent / "data" / "lab.yaml"
 _REQUIRED = ("laboratory", "country", "certificate_prefix", "location", "performed_by",
-             "authoriser", "customer", "environment", "traceability", "reference_standards")
+             "authoriser", "customer", "environment", "traceability")
 
 
-class StandardNotUsable(LabautoError):
-    """A reference standard is not in the register or its calibration is overdue."""
+# a reference standard is not in the register, is quarantined or out of service, or its
+# calibration is overdue (one exception for the lab file's list and the equipment register)
+StandardNotUsable = ItemNotUsable
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,33 @@ class LabConfig:
     traceability: str
     standards: tuple[RegisteredStandard, ...]
     home: Path | None = None       # the lab home (keys, outbox, state); see labauto.labhome
+    register: str | None = None    # the equipment register (folder or database URL), if used
+    item_condition_default: str = ""   # offered when asking for the item's condition on receipt
+
+    def open_register(self) -> Any:
+        """The equipment register the lab file names (``register:``); None without one."""
+        if self.register is None:
+            return None
+        from labauto.quality.register import open_register
+        return open_register(self.register)
 
     def reference_equipment(self, manufacturer: str, model: str, serial: str, resource: str,
                             identity: str, firmware: str,
                             today: dt.date | None = None) -> Equipment:
         """The register entry for a connected standard, checked for being calibrated and due."""
         today = today or dt.date.today()
+        store = self.open_register()
+        if store is not None:       # read at every check: a quarantine elsewhere counts at once
+            from labauto.quality.register import usable
+            item, cal = usable(store.items(), store.location, manufacturer, model, serial,
+                               resource, today)
+            due = item.due_date()
+            return Equipment(role="reference", manufacturer=manufacturer, model=model,
+                             serial_number=serial, firmware=firmware, resource=resource,
+                             identity=identity, certificate_id=cal.certificate_id,
+                             calibrated_by=cal.laboratory,
+                             calibration_due=due.isoformat() if due else "",
+                             certificate_sha256=cal.certificate_sha256)
         for s in self.standards:
             if (s.manufacturer.casefold() == manufacturer.casefold() and s.model == model
                     and s.serial == serial):
@@ -107,12 +130,17 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
     for key in _REQUIRED:
         if key not in d:
             raise src.error((), f"missing required key {key!r}")
-    unknown = set(d) - set(_REQUIRED) - {"language", "home"}
+    unknown = set(d) - set(_REQUIRED) - {"language", "home", "reference_standards", "register",
+                                         "item_condition_default"}
     if unknown:
         raise src.error((sorted(unknown)[0],), f"unknown key {sorted(unknown)[0]!r}")
+    if ("reference_standards" in d) == ("register" in d):
+        raise src.error((), "give the standards either as reference_standards (a list) or as "
+                        "register (the equipment register: a folder or a database URL), not "
+                        + ("both" if "register" in d else "neither"))
     env = _environment(src, d["environment"])
     standards = []
-    for i, s in enumerate(d["reference_standards"]):
+    for i, s in enumerate(d.get("reference_standards") or ()):
         missing = {"manufacturer", "model", "serial", "certificate_id", "calibrated_by",
                    "calibration_due"} - set(s)
         if missing:
@@ -132,7 +160,26 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
         authoriser=_party(src, "authoriser", d["authoriser"]),
         customer=_party(src, "customer", d["customer"]), environment=env,
         traceability=" ".join(str(d["traceability"]).split()), standards=tuple(standards),
-        home=_home(src, p, d.get("home")))
+        home=_home(src, p, d.get("home")), register=_register(src, p, d.get("register")),
+        item_condition_default=" ".join(str(d.get("item_condition_default") or "").split()))
+
+
+def _register(src: SourceMap, lab_file: Path, value: Any) -> str | None:
+    """``register:`` of the lab file: a folder (relative to the lab file's folder) or a
+    database URL (``postgresql+psycopg://host/db``)."""
+    if value is None:
+        return None
+    from labauto.quality.register import is_database_url
+
+    if not isinstance(value, str) or not value.strip():
+        raise src.error(("register",), "register must be a folder path or a database URL")
+    if is_database_url(value):
+        return value
+    folder = (lab_file.parent / Path(value).expanduser()).resolve()
+    if not folder.is_dir():
+        raise src.error(("register",), f"register folder {folder} does not exist; create it "
+                        f"with `labauto register init {folder}`")
+    return str(folder)
 
 
 _QUANTITY_UNITS = {"temperature": "degC", "relative_humidity": "percent"}

@@ -11,6 +11,7 @@ from typing import Any
 
 import pint
 
+from labauto.certificate.wording import wording
 from labauto.uncertainty.budget import UncertaintyBudget, q_from_dict, q_to_dict
 
 RESULTS_SCHEMA_VERSION = "1.0"
@@ -198,9 +199,23 @@ class CalibrationResult:
     country: str = "DE"            # ISO 3166-1 alpha-2 of the issuing lab (DCC coreData)
     language: str = "en"           # ISO 639-1 language of the certificate's texts
     item_condition: str = ""       # the item's condition on receipt, as the technician found it
+    item_condition_confirmed: bool = True   # False: the lab's default text, recorded without a
+                                   # technician confirming it (labauto run --yes, the demo)
     adjusted: bool = False         # the item was adjusted during the calibration (issue 14 sets
                                    # it with as-found/as-left results; until then: not adjusted)
+    measurement_model: str = "error of indication"   # or "error of output" (source under test)
     schema_version: str = RESULTS_SCHEMA_VERSION
+
+    @property
+    def item_condition_statement(self) -> str:
+        """The item's condition on receipt as the certificate states it (7.8.2.1 g)): what the
+        technician recorded, or the lab's default text marked as not confirmed."""
+        if not self.item_condition:
+            return "not recorded"
+        if self.item_condition_confirmed:
+            return self.item_condition
+        return (f"{self.item_condition} (the laboratory's default statement, recorded without "
+                "confirmation by a technician)")
 
     @property
     def overall_decision(self) -> str:
@@ -240,7 +255,10 @@ class CalibrationResult:
             "country": self.country,
             "language": self.language,
             "item_condition": self.item_condition,
+            "item_condition_confirmed": self.item_condition_confirmed,
             "adjusted": self.adjusted,
+            "measurement_model": self.measurement_model,
+            "error_quantity": wording(self.measurement_model).subject,
         }
 
     @classmethod
@@ -260,6 +278,9 @@ class CalibrationResult:
             traceability=d["traceability"], remarks=tuple(d.get("remarks", ())),
             software=d.get("software", ""), amends=d.get("amends", ""),
             country=d.get("country", "DE"), language=d.get("language", "en"),
-            item_condition=d.get("item_condition", ""), adjusted=bool(d.get("adjusted", False)),
+            item_condition=d.get("item_condition", ""),
+            item_condition_confirmed=bool(d.get("item_condition_confirmed", True)),
+            adjusted=bool(d.get("adjusted", False)),
+            measurement_model=d.get("measurement_model", "error of indication"),
             schema_version=d.get("schema_version", RESULTS_SCHEMA_VERSION),
         )

@@ -75,6 +75,19 @@ class _UniqueKeyLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_timestamp(self, node):  # type: ignore[override]
+        """An unquoted date that does not exist (``2026-02-30``) is an error at its line, not
+        a ValueError without a position."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date: {exc}", node.start_mark) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                 _UniqueKeyLoader.construct_yaml_timestamp)
+
 
 def loads(text: str, path: str = "<string>") -> SourceDocument:
     try:

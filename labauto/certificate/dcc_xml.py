@@ -15,6 +15,8 @@ import pint
 from lxml import etree
 
 import labauto
+from labauto.certificate.statements import RELATES_ONLY, adjustment_statement
+from labauto.certificate.wording import Wording, in_words, wording
 from labauto.units import Q_, to_dsi, from_dsi
 
 if TYPE_CHECKING:   # annotations only: readers of DCCs need not import the results model
@@ -161,7 +163,7 @@ def _admin(root, r: CalibrationResult) -> None:
     s = _sub(st, _d("statement"), refType="basic_conformity")
     _sub(s, _d("norm"), r.decision_rule.reference)
     _sub(s, _d("reference"), r.decision_rule.name)
-    _text(s, "declaration", r.decision_rule.description, "en")
+    _text(s, "declaration", in_words(r.decision_rule.description, r.measurement_model), "en")
     _sub(s, _d("conformity"), _CONFORMITY.get(r.overall_decision, "noPass")
          if r.overall_decision != "conditional" else
          ("conditionalPass" if all(p.decision in ("pass", "conditional pass") for p in r.points)
@@ -176,6 +178,13 @@ def _admin(root, r: CalibrationResult) -> None:
           + ", ".join(f"{x:g}" for x in sorted(k)) + "), which corresponds to a coverage "
           "probability of approximately " + ", ".join(f"{100*x:g} %" for x in sorted(pr))
           + ". It was evaluated according to the GUM.", "en")
+    # ISO/IEC 17025 7.8.2.1 g) and l), 7.8.4.1 d): no basic_ refType exists for these
+    s = _sub(st, _d("statement"), refType="labauto_itemConditionOnReceipt")
+    _text(s, "declaration", f"Condition of the item on receipt: {r.item_condition_statement}", "en")
+    s = _sub(st, _d("statement"), refType="labauto_adjustment")
+    _text(s, "declaration", adjustment_statement(r), "en")
+    s = _sub(st, _d("statement"), refType="labauto_resultsRelateOnlyToItem")
+    _text(s, "declaration", RELATES_ONLY, "en")
     for remark in r.remarks:
         s = _sub(st, _d("statement"))
         _text(s, "declaration", remark, "en")
@@ -247,16 +256,16 @@ def _influence_conditions(mr, env: dict[str, Any]) -> None:
             _quantity(data, f"{ref}{bound.capitalize()}", f"{label} {bound}", value, **unc)
 
 
-def _point(parent, p: PointResult) -> None:
+def _point(parent, p: PointResult, words: Wording) -> None:
     res = _sub(parent, _d("result"), refType="basic_measuringResult")
     _text(res, "name", f"{p.point_id}: {p.function} {p.nominal:~P} (range {p.range:~P})", "en")
     data = _sub(res, _d("data"))
     u = p.error.units
     unc = dict(U=p.expanded_uncertainty, k=p.coverage_factor, p=p.coverage_probability)
-    _quantity(data, "basic_nominalValue", "Nominal value", p.nominal)
+    _quantity(data, "basic_nominalValue", words.nominal, p.nominal)
     _quantity(data, "basic_referenceValue", "Reference value", p.reference)
-    _quantity(data, "basic_measuredValue", "Mean indication", p.mean)
-    q = _quantity(data, "basic_measurementError", "Error of indication", p.error, **unc)
+    _quantity(data, "basic_measuredValue", words.mean, p.mean)
+    q = _quantity(data, "basic_measurementError", words.error, p.error, **unc)
     md = _sub(_sub(q, _d("measurementMetaData")), _d("metaData"), refType="basic_conformity")
     _text(md, "declaration", f"Conformity of {p.point_id} with the specification ± "
           f"{p.tolerance:~P}", "en")
@@ -303,8 +312,9 @@ def build_dcc(result: CalibrationResult) -> bytes:
     if r.environment:
         _influence_conditions(mr, r.environment)
     results = _sub(mr, _d("results"))
+    words = wording(r.measurement_model)
     for p in r.points:
-        _point(results, p)
+        _point(results, p, words)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

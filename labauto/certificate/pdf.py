@@ -23,12 +23,12 @@ from collections import OrderedDict
 from typing import Sequence
 from xml.sax.saxutils import escape
 
+from labauto.certificate.statements import RELATES_ONLY, adjustment_statement
+from labauto.certificate.wording import in_words, wording
 from labauto.results import CalibrationResult, PointResult
 
 NOT_REPRODUCED = "This certificate shall not be reproduced except in full without the " \
                  "written approval of the issuing laboratory."
-RELATES_ONLY = "The results relate only to the item calibrated, at the time of calibration and " \
-               "under the conditions stated in this certificate."
 END_MARK = "End of certificate"
 
 
@@ -70,9 +70,7 @@ def readings_text(points: Sequence[PointResult]) -> str:
 
 
 def adjustment_text(r: CalibrationResult) -> str:
-    if r.adjusted:
-        return "adjusted during the calibration; results before and after the adjustment are stated"
-    return "not adjusted; the results are as found"
+    return adjustment_statement(r)
 
 
 def signature_statement(r: CalibrationResult, dcc_sha256: str | None, pades_signed: bool) -> str:
@@ -187,7 +185,7 @@ def identification_section(r: CalibrationResult, d: _Doc) -> list:
         ("Customer", escape(f"{c.name}, {c.address}"                               # e)
                             + (f" (customer no. {c.identifier})" if c.identifier else ""))),
         ("Item calibrated", escape(item)),                                          # g)
-        ("Condition on receipt", escape(r.item_condition or "not recorded")),       # g)
+        ("Condition on receipt", escape(r.item_condition_statement)),                # g)
         ("Adjustment", escape(adjustment_text(r))),                                 # 7.8.4.1 d)
         ("Method / procedure", escape(f"{r.procedure.id} \"{r.procedure.title}\" version "  # f)
                                       f"{r.procedure.version}, SHA-256 {r.procedure.sha256}")),
@@ -223,19 +221,20 @@ def statements_section(r: CalibrationResult, d: _Doc) -> list:
                       f"approximately {ps}. It was evaluated according to JCGM 100:2008 (GUM); "
                       "values are rounded according to ILAC-P14:09/2020."),
              d.p(f"Conformity: decision rule \"{r.decision_rule.name}\" "                 # 7.8.6
-                 f"({r.decision_rule.reference}): {r.decision_rule.description} "
+                 f"({r.decision_rule.reference}): {in_words(r.decision_rule.description, r.measurement_model)} "
                  f"Overall result: {r.overall_decision.upper()}.")]
     story += [d.p("Remark: " + x) for x in r.remarks]
     return story
 
 
-def results_section(function: str, points: Sequence[PointResult], d: _Doc) -> list:
+def results_section(function: str, points: Sequence[PointResult], d: _Doc,
+                    measurement_model: str = "error of indication") -> list:
     """The heading and results table of one function (7.8.2.1 m), 7.8.4.1 a))."""
     from labauto.certificate.pdf_tables import results_table
 
     heading = d.p(f"Results: {function}", d.h2)
     heading.keepWithNext = 1
-    return [heading, results_table(points, d.st)]
+    return [heading, results_table(points, d.st, wording(measurement_model))]
 
 
 def plot_section(r: CalibrationResult, d: _Doc) -> list:
@@ -246,7 +245,7 @@ def plot_section(r: CalibrationResult, d: _Doc) -> list:
 
     png = error_plot(r)
     return [Spacer(1, 3 * mm), Image(io.BytesIO(png), width=145 * mm, height=145 * mm * 720 / 1050),
-            d.p("Figure: error of indication with its expanded uncertainty U (bars) and the "
+            d.p(f"Figure: {wording(r.measurement_model).subject} with its expanded uncertainty U (bars) and the "
                 "tolerance limits (red dashed), per range.", d.small)]
 
 
@@ -330,7 +329,7 @@ def build_story(result: CalibrationResult, *, dcc_sha256: str | None = None,
     story.append(KeepTogether(statements[-1:] + authorisation_section(
         r, d, dcc_sha256=dcc_sha256, verify_url=verify_url, pades_signed=pades_signed)))
     for function, points in _by_function(r.points).items():
-        story += results_section(function, points, d)
+        story += results_section(function, points, d, r.measurement_model)
     story.append(KeepTogether(plot_section(r, d)))
     story.append(PageBreak())
     story += budget_annex(r, d)

@@ -20,6 +20,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Table, TableStyle
 
 from labauto.certificate.pdf_fonts import BOLD, REGULAR
+from labauto.certificate.wording import Wording
 from labauto.results import Equipment, PointResult
 from labauto.uncertainty.rounding import round_for_report, round_uncertainty
 from labauto.units import engineering_unit
@@ -150,7 +151,7 @@ RESULT_HEADER = ["Point", "Range", "Nominal value", "Mean indication", "n", "Err
                  "<i>k</i>", "<i>p</i>", "Tolerance\u00a0±", "Decision"]
 
 
-def results_table(points: Sequence[PointResult], st: Styles) -> Table:
+def results_table(points: Sequence[PointResult], st: Styles, words: Wording | None = None) -> Table:
     """The results of the points of one function: mean of n readings, error with U (ILAC-P14
     rounding), k, p, tolerance and decision."""
     rows = []
@@ -167,7 +168,9 @@ def results_table(points: Sequence[PointResult], st: Styles) -> Table:
                      f"{e:f}{NBSP}{eu}", f"{U:f}{NBSP}{eu}", f"{p.coverage_factor:.2f}",
                      f"{100 * p.coverage_probability:g}{NBSP}%",
                      f"{p.tolerance.to(p.error.units).magnitude:g}{NBSP}{eu}", decision])
-    return _grid_table(RESULT_HEADER, rows, [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], st,
+    header = RESULT_HEADER if words is None else \
+        [RESULT_HEADER[0], RESULT_HEADER[1], words.nominal, words.mean, *RESULT_HEADER[4:]]
+    return _grid_table(header, rows, [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], st,
                        [False, True, True, True, True, True, True, True, True, True, False])
 
 

@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from labauto.certificate.wording import wording  # noqa: E402
 from labauto.results import CalibrationResult  # noqa: E402
 
 
@@ -52,7 +53,7 @@ def error_plot(result: CalibrationResult, *, width_in: float = 7.0, dpi: int = 1
             ax.grid(True, lw=0.3)
         for ax in list(axes.flat)[n:]:
             ax.set_visible(False)
-        fig.suptitle(f"{result.certificate_id}: error of indication with U "
+        fig.suptitle(f"{result.certificate_id}: {wording(result.measurement_model).subject} with U "
                      f"(red dashed: ± tolerance)", fontsize=9)
         fig.tight_layout()
         buf = io.BytesIO()

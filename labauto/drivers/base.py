@@ -75,13 +75,12 @@ class Instrument:
 
         ``on_identity`` runs between ``*IDN?`` and every other command (the engine takes the
         instrument's identity lock there); if it raises, nothing more is sent."""
-        idn = self.session.raw_query(self.language.identity_query)
-        identity = parse_identity(idn, self.resource, self.model)
+        idn = self.language.identify(self.session)
+        identity = parse_identity(idn, self.resource, self.model, self.language)
         if on_identity is not None:
             on_identity(identity)
         self._identity = identity
-        self.session.raw_write(self.language.clear_command)
-        self.session.check_errors(self.language.clear_command)
+        self.session.check_errors(self.language.clear(self.session))
         self.safe_state()
         return self._identity
 

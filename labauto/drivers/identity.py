@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from labauto.instruments import InstrumentModel
 
@@ -21,12 +22,14 @@ class Identity:
         return asdict(self)
 
 
-def parse_identity(idn: str, resource: str, model: InstrumentModel) -> Identity:
-    """Check ``idn`` against ``model`` (IdentityMismatch if it is another instrument)."""
+def parse_identity(idn: str, resource: str, model: InstrumentModel,
+                   language: Any = None) -> Identity:
+    """Check ``idn`` against ``model`` (IdentityMismatch if it is another instrument).  The
+    model's command language reads the fields (SCPI: ``maker,model,serial,firmware``)."""
+    from labauto.drivers.language import language_for
+
     groups = model.match_identity(idn, resource)
-    fields = [f.strip() for f in idn.strip().split(",")]
-    fields += [""] * (4 - len(fields))
-    return Identity(manufacturer=fields[0], model=fields[1],
-                    serial=groups.get("serial", fields[2]),
-                    firmware=groups.get("firmware", ",".join(fields[3:]).strip(",")),
+    lang = language or language_for(model.language)
+    maker, name, serial, firmware = lang.identity_fields(idn, groups, model)
+    return Identity(manufacturer=maker, model=name, serial=serial, firmware=firmware,
                     raw=idn.strip(), resource=resource)

@@ -34,6 +34,27 @@ class ScpiLanguage:
     clear_command = "*CLS"
     error_query = "SYST:ERR?"
     autorange = "AUTO"
+    configure_presets_count = True     # CONFigure sets the sample count back to 1
+
+    def identify(self, session: Any) -> str:
+        """The instrument's answer to the identity query (matched against the model's
+        ``identity`` pattern)."""
+        return session.raw_query(self.identity_query)
+
+    def identity_fields(self, text: str, groups: dict[str, str],
+                        model: Any) -> tuple[str, str, str, str]:
+        """(manufacturer, model, serial, firmware) of an identity answer: IEEE 488.2 fields
+        ``maker,model,serial,firmware``; named groups of the model's pattern win."""
+        fields = [f.strip() for f in text.strip().split(",")]
+        fields += [""] * (4 - len(fields))
+        return (fields[0], fields[1], groups.get("serial", fields[2]),
+                groups.get("firmware", ",".join(fields[3:]).strip(",")))
+
+    def clear(self, session: Any) -> str:
+        """Clear stale status and errors after the identity check; return what was sent (the
+        session then drains the error queue)."""
+        session.raw_write(self.clear_command)
+        return self.clear_command
 
     def format_value(self, value: Any) -> str:
         """A placeholder's value as command text."""

@@ -120,7 +120,9 @@ class Meter(_Templated):
         except ValueError as exc:
             raise RefusedRequestError(f"{self.name}: {_setting_message(exc)}") from None
         self._send(fn, "configure", range=rng if rng is not None else self.language.autorange)
-        self._sample_count = 1          # configuring presets sample and trigger counts to 1
+        # SCPI's CONFigure presets sample and trigger counts to 1; a language whose configure
+        # keeps the count (the 3458A's FUNC and NRDGS) gets it sent before the next read
+        self._sample_count = 1 if self.language.configure_presets_count else None
         self._send_settings(fn, resolved)
         self.configuration = MeterConfiguration(fn.name, rng, resolved)
         return self.configuration
@@ -140,7 +142,7 @@ class Meter(_Templated):
             self._send(fn, "sample_count", count=n)
             self._sample_count = n
         timeout = self.session.timeout_ms + int(1500 * n * (self.seconds_per_reading() + 0.005))
-        command = render(fn.commands["read"], self._fields(fn))
+        command = render(fn.commands["read"], self._fields(fn, count=n))
         try:
             values = np.asarray(self.language.read_values(self.session, command, n, timeout),
                                 dtype=float)

@@ -39,6 +39,8 @@ class RunSettings:
     settle_scale: float = 1.0
     operator: str = ""
     environment_resource: str = ""     # the environment logger (thermo-hygrometer), if any
+    item_condition: str = ""           # the item's condition on receipt (ISO/IEC 17025 7.8.2.1 g)
+    item_condition_confirmed: bool = False   # stated by a technician (else: the lab's default)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

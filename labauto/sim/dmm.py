@@ -1,11 +1,28 @@
-"""Simulated Keysight 34465A-style DMM, every function of its model file: SCPI subset, physics
-from ``Truth``.
+"""Simulated digital multimeter, any model with a meter model file: its commands are the
+model file's own command templates, its physics comes from ``Truth``.
 
-The command tree is built from the model's function table: for each function (mnemonic
-``VOLT:DC``, ``CURR:AC``, ``FRES`` ...) ``CONFigure:<fn> [range]``, ``[SENSe:]<fn>:RANGe``,
-``:NPLCycles``, ``:ZERO:AUTO``, ``:BANDwidth``, ``:OCOMpensated``, ``:APERture``; then
-``SAMPle:COUNt``, ``TRIGger:COUNt``, ``INIT``, ``FETCh?``, ``READ?``.  A new SCPI meter model
-with the same command templates is simulated from its files alone.
+The commands the simulated meter accepts are built from the model file (data-driven, no
+model's SCPI is built in here).  Each template of the meter role is rendered with each
+function's row (``{mnemonic}``, ``{unit}`` ...) and every command of it (templates may hold
+several, separated by ``;``) is accepted as spelled there, its engine placeholders taken as
+arguments:
+
+* ``configure`` commands select the function; the one with ``{range}`` sets its range (a
+  number in the function's unit, or AUTO/DEF/MIN/MAX).  Configuring presets sample and
+  trigger counts to 1 and clears the reading memory.
+* ``sample_count`` sets the readings per trigger from ``{count}``.
+* ``read``: a command with ``{count}`` that is not a query sets the count; the query takes
+  the burst (``{count}`` readings if it names the count) and returns it; the rest are
+  accepted (e.g. clearing a buffer).
+* ``settings.<name>`` sets that setting of every function whose rendered template it is
+  (``ZERO:AUTO {value}`` without ``{mnemonic}`` is one setting of all of them).
+
+A model whose commands follow the SCPI-1999 measurement tree also gets that tree for
+inspection and hand use (``CONFigure:<fn>``, ``[SENSe:]<fn>:RANGe[?]``, ``:NPLCycles``,
+``:ZERO:AUTO``, ``:BANDwidth``, ``:OCOMpensated``, ``:APERture``, ``SAMPle:COUNt``,
+``TRIGger:COUNt``, ``INIT``, ``FETCh?``, ``READ?``, ``CONFigure?``); a model file turns it off
+with ``sim: {scpi_tree: false}`` (e.g. the Keithley DMM6500, whose language is not that tree).
+``sim: {idn: "...{serial}...{firmware}", firmware: ...}`` spells its ``*IDN?`` answer.
 
 Readings are taken at INIT (or READ?).  Each one takes its real time (DC: NPLC × 20 ms, twice
 with autozero, twice again with offset compensation; AC: the filter's settling; frequency: the
@@ -21,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from labauto.commands import ROLES, SETTING_PARAMETERS, placeholders
 from labauto.instruments import FunctionSpec, InstrumentModel, RangeSpec
 from labauto.sim.physics import (AC_KINDS, LEAD_COMPENSATION, OVERLOAD, ShuntHeating, Signal,
                                  Truth, Wire, quantise)
@@ -55,9 +73,12 @@ class SimulatedDmm:
     """State and SCPI command set of the simulated meter (any function of its model)."""
 
     def __init__(self, model: InstrumentModel, truth: Truth, wire: Wire, clock, *,
-                 serial: str, firmware: str = "A.03.01-03.15-03.01-00.52-01-01", seed: int = 0):
+                 serial: str, firmware: str | None = None, seed: int = 0):
         self.model, self.truth, self.wire, self.clock = model, truth, wire, clock
-        self.idn = f"{model.manufacturer},{model.model},{serial},{firmware}"
+        sim = model.extra.get("sim") or {}
+        firmware = firmware or str(sim.get("firmware", "A.03.01-03.15-03.01-00.52-01-01"))
+        self.idn = str(sim.get("idn", "{manufacturer},{model},{serial},{firmware}")).format(
+            manufacturer=model.manufacturer, model=model.model, serial=serial, firmware=firmware)
         self.functions = {name: fn for name, fn in model.functions.items()
                           if "mnemonic" in fn.fields}
         self.noise = np.random.default_rng([seed, 1])
@@ -69,11 +90,21 @@ class SimulatedDmm:
         self.heating: dict[float, ShuntHeating] = {}
         self._reset()
         self.scpi = Interpreter(self.errors)
+        self._register_commands()
+
+    def _register_commands(self) -> None:
+        """The SCPI command tree (a meter with another language overrides this)."""
+        sim = self.model.extra.get("sim") or {}
         for pattern, handler in [
             ("*IDN?", lambda a: self.idn), ("*RST", self._rst), ("*CLS", self._cls),
             ("*OPC?", lambda a: "1"), ("*OPC", lambda a: None), ("*WAI", lambda a: None),
             ("*ESR?", lambda a: "+0"),
-            ("SYSTem:ERRor[:NEXT]?", self._err),
+            ("SYSTem:ERRor[:NEXT]?", self._err)]:
+            self.scpi.add(pattern, handler)
+        self._add_templates()
+        if not (self.model.extra.get("sim") or {}).get("scpi_tree", True):
+            return
+        for pattern, handler in [
             ("CONFigure?", self._conf_q),
             ("SAMPle:COUNt", lambda a: self._count(a, "sample_count")),
             ("SAMPle:COUNt?", lambda a: f"{self.sample_count:+d}"),
@@ -85,6 +116,51 @@ class SimulatedDmm:
             self.scpi.add(pattern, handler)
         for name, fn in self.functions.items():
             self._add_function(name, fn)
+
+    def _add_templates(self) -> None:
+        """Accept every command the model file spells (see the module's docstring)."""
+        settings: dict[str, list[tuple[str, str]]] = {}
+        seen: set[str] = set()
+        for name, fn in self.functions.items():
+            for op in ROLES["meter"]:
+                if op not in fn.commands:
+                    continue
+                for unit in _units(_render(fn, fn.commands[op], ROLES["meter"][op].parameters)):
+                    key = f"{op}:{name}:{unit}" if op == "configure" else f"{op}:{unit}"
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    self.scpi.add_template(unit, self._template_handler(op, name, unit))
+            for setting, template in fn.setting_commands.items():
+                for unit in _units(_render(fn, template, SETTING_PARAMETERS)):
+                    settings.setdefault(unit, []).append((name, setting))
+        for unit, targets in settings.items():
+            self.scpi.add_template(unit, lambda g, t=tuple(targets): self._set_all(t, g))
+
+    def _template_handler(self, op: str, name: str, unit: str):
+        fields = set(placeholders(unit))
+        if op == "configure":
+            return lambda g: self._conf(name, [g["range"]] if "range" in g else [],
+                                        select_only="range" not in fields)
+        if op == "sample_count":
+            return lambda g: self._count([g["count"]], "sample_count")
+        # read: a query takes and returns the burst; a command with {count} sets the count
+        if unit.rstrip().endswith("?"):
+            def read(g: dict[str, str]) -> str:
+                if "count" in g:
+                    self._count([g["count"]], "sample_count")
+                    self.trigger_count = 1
+                return self._read([])
+            return read
+        if "count" in fields:
+            return lambda g: self._count([g["count"]], "sample_count")
+        return lambda g: None
+
+    def _set_all(self, targets: tuple[tuple[str, str], ...], groups: dict[str, str]) -> None:
+        if "value" not in groups:
+            raise ScpiFault(MISSING_PARAMETER)
+        for name, setting in targets:
+            self._set(name, setting, [groups["value"]])
 
     def _add_function(self, name: str, fn: FunctionSpec) -> None:
         long = LONG_FORMS.get(fn.fields["mnemonic"], fn.fields["mnemonic"])
@@ -189,12 +265,14 @@ class SimulatedDmm:
                 return self._rv(name, r)
         return self._rv(name, self._ranges(name)[-1])
 
-    def _conf(self, name: str, args: list[str]) -> None:
+    def _conf(self, name: str, args: list[str], select_only: bool = False) -> None:
         rng = self._pick_range(name, args[0]) if args else None
         # CONFigure selects the function, presets trigger and sample counts and clears the
-        # reading memory
+        # reading memory (a command of a several-command configure template that only selects
+        # the function leaves the range as it is)
         self.function = name
-        self.state[name].range = rng
+        if not select_only:
+            self.state[name].range = rng
         self.sample_count = self.trigger_count = 1
         self._buffer = None
 
@@ -225,10 +303,16 @@ class SimulatedDmm:
             raise ScpiFault(MISSING_PARAMETER)
         spec = self.functions[name].settings[setting]
         st = self.state[name].settings
-        if setting in ("autozero", "offset_compensation"):
+        if all(isinstance(v, bool) for v in spec.values):
             if setting == "autozero" and args[0].strip().upper() == "ONCE":
                 return
             st[setting] = parse_bool(args[0])
+            return
+        if all(isinstance(v, str) for v in spec.values):
+            word = next((v for v in spec.values if v.upper() == args[0].strip().upper()), None)
+            if word is None:
+                raise ScpiFault(ILLEGAL_PARAMETER, f"{args[0]!r}: use {', '.join(spec.values)}")
+            st[setting] = word
             return
         numbers = sorted(_number(v) for v in spec.values)
         value = parse_number(args[0], named={"MINimum": numbers[0], "MAXimum": numbers[-1],
@@ -374,6 +458,31 @@ class SimulatedDmm:
                 "nplc": st.settings.get("nplc"), "autozero": st.settings.get("autozero"),
                 "sample_count": self.sample_count, "trigger_count": self.trigger_count,
                 "readings_taken": self.readings_taken}
+
+
+def _render(fn: FunctionSpec, template: str, parameters: frozenset[str]) -> str:
+    """``template`` with the function's fields filled in and the engine's placeholders kept."""
+    from labauto.drivers.language import ScpiLanguage
+
+    lang = ScpiLanguage()
+    values = {k: lang.format_value(v) for k, v in fn.fields.items()}
+    values.update({p: "{" + p + "}" for p in parameters})
+    return template.format(**values)
+
+
+def _units(text: str) -> list[str]:
+    """The commands of a template (``;`` separates them; a quoted ``;`` does not)."""
+    out, cur, quoted = [], "", False
+    for c in text:
+        if c == '"':
+            quoted = not quoted
+        if c == ";" and not quoted:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += c
+    out.append(cur.strip())
+    return [u for u in out if u]
 
 
 def _number(v: Any) -> float:

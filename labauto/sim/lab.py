@@ -17,6 +17,7 @@ then ``lab.advance(seconds)`` lets simulated time pass).
 """
 from __future__ import annotations
 
+import importlib
 import re
 from typing import Any
 
@@ -34,6 +35,31 @@ from labauto.units import Q_, parse_quantity
 
 REALISTIC_SETTLING_S = 0.05      # 1e-6 of a step within 0.7 s (14 τ)
 LATENCIES = ("zero", "realistic")
+
+
+#: serial numbers of the simulated instruments unless their model file's ``sim:`` names one
+DEFAULT_SERIALS = {"dmm": "MY60012345", "calibrator": "3456789"}
+
+
+def simulator_class(model: Any, default: type) -> type:
+    """The class simulating ``model``: its model file's ``sim: {simulator: package.module:
+    Class}`` (an instrument with its own command language), else ``default``."""
+    name = (model.extra.get("sim") or {}).get("simulator") if isinstance(
+        model.extra.get("sim"), dict) else None
+    if not name:
+        return default
+    module, _, cls = str(name).partition(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise LabautoError(f"{model.folder / 'model.yaml'}: sim.simulator {name!r} cannot be "
+                           f"loaded ({exc}); give 'package.module:Class'") from None
+
+
+def simulated_serial(model: Any, default: str) -> str:
+    """The serial number the simulated ``model`` reports (model file ``sim: {serial: ...}``)."""
+    sim = model.extra.get("sim")
+    return str(sim["serial"]) if isinstance(sim, dict) and "serial" in sim else default
 
 
 def parse_out_of_tolerance(value: Any) -> tuple[str, pint.Quantity] | None:
@@ -60,8 +86,8 @@ class SimulatedLab:
                  calibrator_model: str = "fluke_5522a", host: str = "127.0.0.1",
                  dmm_port: int = 0, calibrator_port: int = 0,
                  settling_time_constant: pint.Quantity | None = None,
-                 error_fraction: float = 0.3, dmm_serial: str = "MY60012345",
-                 calibrator_serial: str = "3456789", room_temperature: float = 23.0,
+                 error_fraction: float = 0.3, dmm_serial: str | None = None,
+                 calibrator_serial: str | None = None, room_temperature: float = 23.0,
                  room_humidity: float = 45.0, environment_port: int = 0, dut: str = "meter"):
         if latency not in LATENCIES:
             raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
@@ -79,10 +105,12 @@ class SimulatedLab:
         else:
             tau = float(settling_time_constant.to("s").magnitude)
         self.wire = Wire(tau)
-        self.dmm = SimulatedDmm(dmm_m, self.truth, self.wire, self.clock, serial=dmm_serial,
-                                seed=seed)
-        self.calibrator = SimulatedCalibrator(cal_m, self.truth, self.wire, self.clock,
-                                              serial=calibrator_serial)
+        self.dmm = simulator_class(dmm_m, SimulatedDmm)(
+            dmm_m, self.truth, self.wire, self.clock,
+            serial=dmm_serial or simulated_serial(dmm_m, DEFAULT_SERIALS["dmm"]), seed=seed)
+        self.calibrator = simulator_class(cal_m, SimulatedCalibrator)(
+            cal_m, self.truth, self.wire, self.clock,
+            serial=calibrator_serial or simulated_serial(cal_m, DEFAULT_SERIALS["calibrator"]))
         self.calibrator.load = self.dmm.burden_ohm      # compliance: the meter's shunt
         # the room, recorded by a thermo-hygrometer (after a Vaisala HMT330) on its own socket
         self.thermohygrometer = SimulatedThermoHygrometer(self.clock, seed=seed,
@@ -146,6 +174,14 @@ class SimulatedLab:
     def advance(self, seconds: float) -> None:
         """Let simulated time pass (zero-latency lab only)."""
         self.clock.advance(seconds)
+
+    def connect_artifact(self, artifact: Any, day: float = 0.0) -> None:
+        """Connect a check standard (``labauto.sim.artifacts.CheckArtifact``) to the meter's
+        input in place of the calibrator (put in standby): the meter reads the artifact's
+        value on ``day`` until the calibrator drives its terminals again."""
+        with self.calibrator.lock:
+            self.calibrator.operate = False
+            self.wire.drive(self.clock.now(), artifact.signal(day))
 
     # -- fault injection -----------------------------------------------------------------
     def inject_fault(self, instrument: str, kind: str, *, on: str | None = None,

@@ -54,6 +54,31 @@ def compile_header(pattern: str) -> re.Pattern[str]:
 
 
 Handler = Callable[[list[str]], "str | None"]
+TemplateHandler = Callable[[dict[str, str]], "str | None"]
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def compile_template(template: str) -> re.Pattern[str]:
+    """``CONF:VOLT:DC {range}`` -> a regex with a named group per placeholder; spacing is
+    free (one space in the template: any run of blanks, none where punctuation allows it)."""
+    out, pos = [], 0
+    text = template.strip().lstrip(":")
+    for m in _FIELD.finditer(text):
+        out.append(_literal(text[pos:m.start()]))
+        out.append(f"(?P<{m.group(1)}>[^,;?\\s][^,;]*?)")
+        pos = m.end()
+    out.append(_literal(text[pos:]))
+    return re.compile(":?" + "".join(out), re.IGNORECASE)
+
+
+def _literal(text: str) -> str:
+    parts = re.split(r"\s+", text)
+    out = re.escape(parts[0])
+    for before, after in zip(parts, parts[1:]):
+        # blanks separate a header from its argument; beside a comma they are optional
+        out += (r"\s*" if before.endswith(",") or after.startswith(",") or not before
+                else r"\s+") + re.escape(after)
+    return out
 
 
 @dataclass
@@ -87,14 +112,34 @@ class ErrorQueue:
 
 
 class Interpreter:
-    """Dispatch one line of SCPI text to registered handlers; collect the answers."""
+    """Dispatch one line of SCPI text to registered handlers; collect the answers.
 
-    def __init__(self, errors: ErrorQueue):
+    Two kinds of command: *headers* (``add``: SCPI short/long forms, the arguments split at
+    commas) and *templates* (``add_template``: a whole command as a model file spells it, e.g.
+    ``:SENS:FUNC "VOLT:DC"`` or ``DET:BAND {value}``; its placeholders are captured by name).
+    Templates are tried first."""
+
+    def __init__(self, errors: ErrorQueue, undefined: tuple[int, str] = UNDEFINED_HEADER):
         self.errors = errors
+        self.undefined = undefined      # what an unknown command pushes to the error queue
         self._commands: list[Command] = []
+        self._templates: list[tuple[re.Pattern[str], TemplateHandler]] = []
 
     def add(self, pattern: str, handler: Handler) -> None:
         self._commands.append(Command(pattern, compile_header(pattern), handler))
+
+    def add_template(self, template: str, handler: "TemplateHandler") -> None:
+        """Accept the command ``template`` (one command, no ``;``): literal text compared
+        without regard to case or spacing, a leading ``:`` optional, each ``{name}`` an
+        argument passed to ``handler`` as ``{name: text}``."""
+        self._templates.append((compile_template(template), handler))
+
+    def _template(self, unit: str) -> "str | None | bool":
+        for regex, handler in self._templates:
+            m = regex.fullmatch(unit)
+            if m:
+                return handler({k: v.strip() for k, v in m.groupdict().items()})
+        return False
 
     def execute(self, line: str) -> str | None:
         """Run every command on ``line``; return the answers joined by ``;`` (None: none)."""
@@ -102,11 +147,21 @@ class Interpreter:
         for unit in (u.strip() for u in line.split(";")):
             if not unit:
                 continue
+            if self._templates:
+                try:
+                    answer = self._template(unit)
+                except ScpiFault as fault:
+                    self.errors.push(fault.code, fault.message)
+                    continue
+                if answer is not False:
+                    if answer is not None:
+                        answers.append(answer)
+                    continue
             header, _, rest = unit.partition(" ")
             args = [a.strip() for a in rest.split(",")] if rest.strip() else []
             cmd = next((c for c in self._commands if c.regex.fullmatch(header)), None)
             if cmd is None:
-                self.errors.push(*UNDEFINED_HEADER)
+                self.errors.push(*self.undefined)
                 continue
             try:
                 answer = cmd.handler(args)

@@ -1,0 +1,18 @@
+"""The fixed sentences every certificate writer (PDF, DCC) states in the same words:
+ISO/IEC 17025:2017 7.8.2.1 l) (results relate only to the item) and 7.8.4.1 d) (adjusted or not)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labauto.results import CalibrationResult
+
+RELATES_ONLY = "The results relate only to the item calibrated, at the time of calibration and " \
+               "under the conditions stated in this certificate."
+
+
+def adjustment_statement(r: CalibrationResult) -> str:
+    """Whether the item was adjusted (ISO/IEC 17025 7.8.4.1 d))."""
+    if r.adjusted:
+        return "adjusted during the calibration; results before and after the adjustment are stated"
+    return "not adjusted; the results are as found"

@@ -1,0 +1,106 @@
+"""The register in a database (PostgreSQL; SQLite works too), same interface as the files.
+
+One row per item: the identity as columns (unique: manufacturer case-insensitively, model,
+serial) and the whole record as a JSON document (``Item.to_dict()``, the same shape as an
+item's YAML file).  A change locks the item's row (``SELECT ... FOR UPDATE``), so a check flow
+quarantining an item and a technician recording a calibration never lose each other's change.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable
+
+from sqlalchemy import (JSON, Column, DateTime, Integer, MetaData, String, Table, UniqueConstraint,
+                        create_engine, insert, select, update)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from labauto.quality.records import (Calibration, CheckResult, Item, RegisterError, StatusChange,
+                                     item_from_dict)
+
+metadata = MetaData()
+items_table = Table(
+    "register_items", metadata,
+    Column("asset_id", String(64), primary_key=True),
+    Column("manufacturer_key", String(200), nullable=False),   # casefolded, for uniqueness
+    Column("manufacturer", String(200), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("serial", String(200), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("document", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("manufacturer_key", "model", "serial", name="register_items_identity"),
+)
+
+
+def _redact(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class DatabaseRegister:
+    def __init__(self, url: str, *, create: bool = False):
+        self.url, self.location = url, _redact(url)
+        self.engine = create_engine(url, future=True, pool_pre_ping=True)
+        try:
+            if create:
+                metadata.create_all(self.engine)
+            else:
+                with self.engine.connect() as conn:
+                    conn.execute(select(items_table.c.asset_id).limit(1))
+        except (OperationalError, ProgrammingError) as exc:
+            msg = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            hint = ("" if create else f"; create it with `labauto register init {self.location}`")
+            raise RegisterError(f"register database {self.location}: {msg}{hint}") from None
+
+    def _item(self, row: Any) -> Item:
+        return item_from_dict(row.document, f"{self.location} item {row.asset_id}")
+
+    def items(self) -> list[Item]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(items_table).order_by(items_table.c.asset_id)).all()
+        return [self._item(r) for r in rows]
+
+    def get(self, asset_id: str) -> Item:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(items_table).where(
+                items_table.c.asset_id == asset_id)).first()
+        if row is None:
+            raise RegisterError(f"no item {asset_id!r} in the register {self.location}")
+        return self._item(row)
+
+    def add(self, item: Item) -> Item:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(items_table).values(
+                    asset_id=item.asset_id, manufacturer_key=item.manufacturer.casefold(),
+                    manufacturer=item.manufacturer, model=item.model, serial=item.serial,
+                    status=item.status, document=item.to_dict(), revision=1,
+                    updated_at=dt.datetime.now(dt.timezone.utc)))
+        except IntegrityError:
+            raise RegisterError(f"item {item.asset_id!r} or {item.manufacturer} {item.model} "
+                                f"serial {item.serial} is already in the register "
+                                f"{self.location}") from None
+        return item
+
+    def _change(self, asset_id: str, change: Callable[[Item], Item]) -> Item:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(items_table).where(items_table.c.asset_id == asset_id)
+                               .with_for_update()).first()
+            if row is None:
+                raise RegisterError(f"no item {asset_id!r} in the register {self.location}")
+            new = change(self._item(row))
+            conn.execute(update(items_table).where(items_table.c.asset_id == asset_id).values(
+                status=new.status, document=new.to_dict(), revision=row.revision + 1,
+                updated_at=dt.datetime.now(dt.timezone.utc)))
+        return new
+
+    def set_status(self, asset_id: str, change: StatusChange) -> Item:
+        return self._change(asset_id, lambda i: i.with_status(change))
+
+    def add_calibration(self, asset_id: str, calibration: Calibration) -> Item:
+        return self._change(asset_id, lambda i: i.with_calibration(calibration))
+
+    def add_check(self, asset_id: str, check: CheckResult) -> Item:
+        return self._change(asset_id, lambda i: i.with_check(check))

@@ -1,0 +1,217 @@
+"""The simulated thermometry lab: heat sources, a reference readout with its probe, a DMM and
+the thermometer under test, all on one clock (virtual for ``latency="zero"``: hours of thermal
+settling pass in the time the readings take to exchange).
+
+    with SimulatedThermometryLab(heat_sources={"bath": "fluke_7060", "drywell": "fluke_9144"},
+                                 reference=ResistanceSensor(sprt.resistance),
+                                 dut=ResistanceSensor(pt100.resistance)) as lab:
+        lab.resources          # {"readout": ..., "bath": ..., "drywell": ..., "dmm": ...,
+                               #  "environment": ...}: raw SCPI sockets for pyvisa-py
+        lab.place_probes("drywell")   # the technician moves both probes (an operator step)
+        lab.true_temperature("dut")   # what the DUT's sensing element is at, now
+
+Where the probes are decides what they see: the reference at the centre of the heat source's
+measurement zone, the DUT offset by its axial and radial gradients (labauto.sim.heat_source);
+out of every heat source they sit in the room's air.  The readout's channel 1 reads the
+reference, channel 2 a resistance DUT; the DMM reads a resistance DUT (RES4W) or a
+thermocouple's emf (DCV, reference junction in an ice point or at the room's temperature); a
+display-only thermometer shows its reading to whoever asks (:meth:`display`: the simulated
+technician types it).
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from labauto.errors import LabautoError
+from labauto.instruments import load_instrument_model
+from labauto.sim.clock import RealClock, VirtualClock
+from labauto.sim.dmm import SimulatedDmm
+from labauto.sim.heat_source import SimulatedHeatSource
+from labauto.sim.lab import LATENCIES
+from labauto.sim.physics import Signal, Truth, quantise
+from labauto.sim.readout import SimulatedReadout
+from labauto.sim.server import Fault, ScpiSocketServer
+from labauto.sim.thermohygrometer import SimulatedThermoHygrometer
+
+
+@dataclass(frozen=True)
+class ResistanceSensor:
+    """A PRT or SPRT: its true R(t) (ohm at °C) and its self-heating at 1 mA (grows as I²)."""
+
+    resistance_at: Callable[[float], float]
+    self_heating_k: float = 0.001
+
+    def resistance(self, t_c: float, current_a: float) -> float:
+        return self.resistance_at(t_c + self.self_heating_k * (current_a / 1e-3) ** 2)
+
+
+@dataclass(frozen=True)
+class Thermocouple:
+    """A thermocouple: its true emf E(t) in mV with the reference junction at 0 °C, and where
+    its reference junction is ("ice": an ice point at 0 °C; "room": at the room's air)."""
+
+    emf_mv_at: Callable[[float], float]
+    reference_junction: str = "ice"
+
+    def emf_v(self, t_hot: float, t_junction: float) -> float:
+        return (self.emf_mv_at(t_hot) - self.emf_mv_at(t_junction)) * 1e-3
+
+
+@dataclass(frozen=True)
+class DigitalThermometer:
+    """A display-only thermometer: reads t + error, rounded to its resolution."""
+
+    error_k: float = 0.0
+    resolution_k: float = 0.01
+
+    def display(self, t_c: float) -> float:
+        return quantise(t_c + self.error_k, self.resolution_k)
+
+
+Sensor = ResistanceSensor | Thermocouple | DigitalThermometer
+
+
+class _DutTerminals:
+    """The DUT's terminals as the DMM sees them (the ``Wire`` of the electrical lab)."""
+
+    def __init__(self, lab: "SimulatedThermometryLab"):
+        self.lab = lab
+
+    def signal(self, t: float) -> Signal:
+        dut = self.lab.dut
+        if isinstance(dut, ResistanceSensor):
+            return Signal("RES", dut.resistance(self.lab.temperature_at(t, "dut"), 1e-3))
+        if isinstance(dut, Thermocouple):
+            junction = 0.0 if dut.reference_junction == "ice" else self.lab.room(t)
+            return Signal("DCV", dut.emf_v(self.lab.temperature_at(t, "dut"), junction))
+        return Signal()
+
+    def voltage(self, t: float) -> float:
+        return self.signal(t).value
+
+
+class SimulatedThermometryLab:
+    """A thermometry lab on loopback sockets (start/stop or ``with``)."""
+
+    def __init__(self, *, heat_sources: dict[str, str], reference: ResistanceSensor,
+                 dut: Sensor, seed: int = 1, latency: str = "zero",
+                 readout_model: str = "fluke_1594a", dmm_model: str = "keysight_34465a",
+                 dut_channel: int | None = 2, room_temperature: float = 23.0,
+                 host: str = "127.0.0.1", start_temperature: float | None = None):
+        if latency not in LATENCIES:
+            raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
+        if not heat_sources:
+            raise LabautoError("a thermometry lab needs at least one heat source")
+        self.seed, self.latency = seed, latency
+        self.clock = RealClock() if latency == "realistic" else VirtualClock()
+        self.room_temperature = room_temperature
+        self.reference, self.dut = reference, dut
+        self.heat_sources = {
+            name: SimulatedHeatSource(load_instrument_model(model), self.clock, seed=seed,
+                                      ambient=room_temperature, start=start_temperature,
+                                      serial=f"{model.rsplit('_', 1)[-1].upper()}{seed:04d}{i}")
+            for i, (name, model) in enumerate(heat_sources.items())}
+        self.location: str | None = next(iter(self.heat_sources))
+        channels = {1: lambda t, i: reference.resistance(self.temperature_at(t, "reference"), i)}
+        if isinstance(dut, ResistanceSensor) and dut_channel == 2:
+            channels[2] = lambda t, i: dut.resistance(self.temperature_at(t, "dut"), i)
+        self.readout = SimulatedReadout(load_instrument_model(readout_model), self.clock,
+                                        channels, seed=seed)
+        dmm_m = load_instrument_model(dmm_model)
+        # the DMM reads the DUT: it is a measuring instrument of the set-up with its own small
+        # (seeded) errors; Truth needs a source model for its tables, the electrical lab's
+        self.truth = Truth(dmm_m, load_instrument_model("fluke_5522a"), seed, fraction=0.1,
+                           dut="source")
+        self.dmm = SimulatedDmm(dmm_m, self.truth, _DutTerminals(self), self.clock,
+                                serial="MY60054321", seed=seed)
+        self.thermohygrometer = SimulatedThermoHygrometer(self.clock, seed=seed,
+                                                          temperature=room_temperature)
+        self._rng = random.Random(f"thermometry-{seed}")
+        self._host = host
+        self._servers: dict[str, ScpiSocketServer] = {}
+
+    # -- physics ---------------------------------------------------------------------------
+    def room(self, t: float) -> float:
+        return self.thermohygrometer.air(t)[0]
+
+    def temperature_at(self, t: float, place: str) -> float:
+        """Temperature (°C) of the probe at ``place`` ("reference" | "dut") at time ``t``."""
+        if self.location is None:
+            return self.room(t)
+        return self.heat_sources[self.location].at(t, place)
+
+    def true_temperature(self, place: str = "dut") -> float:
+        return self.temperature_at(self.clock.now(), place)
+
+    def place_probes(self, heat_source: str | None) -> None:
+        """Both probes move into ``heat_source`` (None: out, in the room's air)."""
+        if heat_source is not None and heat_source not in self.heat_sources:
+            raise LabautoError(f"no heat source {heat_source!r} in the simulated lab; it has "
+                               f"{', '.join(self.heat_sources)}")
+        self.location = heat_source
+
+    def display(self) -> float:
+        """What a display-only DUT shows now (°C)."""
+        if not isinstance(self.dut, DigitalThermometer):
+            raise LabautoError("the simulated DUT has no display of its own")
+        return self.dut.display(self.true_temperature("dut"))
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _instruments(self) -> dict[str, Any]:
+        return {"readout": self.readout, **self.heat_sources, "dmm": self.dmm,
+                "environment": self.thermohygrometer}
+
+    def start(self) -> dict[str, str]:
+        if self._servers:
+            return self.resources
+        try:
+            for name, inst in self._instruments().items():
+                srv = ScpiSocketServer(inst, name, self._host, 0)
+                srv.start()
+                self._servers[name] = srv
+        except OSError as exc:
+            self.stop()
+            raise LabautoError(f"cannot start the simulated thermometry lab on {self._host}: "
+                               f"{exc}") from exc
+        return self.resources
+
+    def stop(self) -> None:
+        for srv in self._servers.values():
+            srv.stop()
+        self._servers.clear()
+
+    def __enter__(self) -> "SimulatedThermometryLab":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def resources(self) -> dict[str, str]:
+        return {name: srv.resource for name, srv in self._servers.items()}
+
+    # -- faults ------------------------------------------------------------------------------
+    def inject_fault(self, instrument: str, kind: str, *, on: str | None = None,
+                     count: int | None = 1, code: int = -300,
+                     message: str = "Device-specific error") -> None:
+        """As :meth:`labauto.sim.SimulatedLab.inject_fault`, for "readout", a heat source's
+        name, "dmm" or "environment"."""
+        pattern = re.compile(on, re.IGNORECASE) if on is not None else None
+        self._server(instrument).faults.add(Fault(kind, pattern, count, code, message))
+
+    def drop_connections(self, instrument: str) -> None:
+        self._server(instrument).drop_connections()
+
+    def _server(self, instrument: str) -> ScpiSocketServer:
+        try:
+            return self._servers[instrument]
+        except KeyError:
+            raise LabautoError(f"no running simulated instrument {instrument!r}; running: "
+                               f"{sorted(self._servers)}") from None

@@ -1,0 +1,249 @@
+"""The DUT meter models beyond the 34465A (instruments/<model>/, procedures/<model>_verification
+.yaml): their files load with the published figures, the pyvisa-sim dialogue answers the
+driver, the simulated lab speaks each model's own commands (from its model file), each full
+performance verification runs end to end on the zero-latency simulated lab with the plain
+engine and finds the simulated true errors, and bad points are refused at file:line."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from labauto.calibration import measure_points, preflight, start_or_resume_run
+from labauto.engine.run import open_run
+from labauto.evaluation import evaluate_run
+from labauto.lab import load_lab
+from labauto.drivers import open_instrument
+from labauto.engine.operator import AutoConfirm, set_operator
+from labauto.instruments import load_instrument_model
+from labauto.procedure import ProcedureError, load_procedure
+from labauto.results import CalibrationResult
+from labauto.sim import SimulatedLab
+from labauto.units import Q_
+from labauto.visa import fresh_sim_resource_manager
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = {"DCV", "ACV", "DCI", "ACI", "RES2W", "RES4W", "FREQ"}
+
+#: model -> (pyvisa-sim resource, start of its *IDN?, seed of its verification run)
+MODELS = {
+    "keysight_34401a": ("GPIB0::22::INSTR", "HEWLETT-PACKARD,34401A,", 11),
+    "fluke_8846a": ("GPIB0::1::INSTR", "FLUKE,8846A,", 12),
+}
+
+
+# ----------------------------------------------------------------------- full verification
+
+@dataclass
+class Outcome:
+    result: CalibrationResult
+
+
+def verify(procedure: Path, lab: SimulatedLab, runs_dir: Path) -> Outcome:
+    """The plain engine's calibration (pre-flight checks, every point, evaluation) without
+    issuing the certificate (the certificates of every function are tested elsewhere; their
+    PDF plot is most of a full run's time)."""
+    resources = {"dut_resource": lab.resources["dmm"],
+                 "standard_resource": lab.resources["calibrator"]}
+    with preflight(procedure, **resources, timeout_ms=5000) as checked:
+        run = start_or_resume_run(procedure, runs_dir=runs_dir, settle_scale=0.0,
+                                  timeout_ms=5000, run_id=checked.run_id, **resources)
+        measure_points(run)
+    return Outcome(evaluate_run(open_run(run.folder), load_lab(None)))
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def verification(request, tmp_path_factory):
+    """One full performance verification per model (module scope: the slow part, once)."""
+    key = request.param
+    procedure = ROOT / "procedures" / f"{key}_verification.yaml"
+    auto = AutoConfirm()
+    previous = set_operator(auto)
+    try:
+        with SimulatedLab(seed=MODELS[key][2], latency="zero", dmm_model=key) as lab:
+            outcome = verify(procedure, lab, tmp_path_factory.mktemp(key))
+            truth = {p.point_id: lab.truth.dut_error_at_setting(p.function, p.range, p.nominal,
+                                                                 p.frequency)
+                     for p in outcome.result.points}
+            standby = lab.calibrator_state()["operate"] is False
+    finally:
+        set_operator(previous)
+    return key, load_procedure(procedure), outcome, truth, auto, standby
+
+
+def test_every_function_is_verified_and_the_true_errors_are_found(verification):
+    key, plan, outcome, truth, auto, standby = verification
+    result = outcome.result
+    model = load_instrument_model(key)
+    assert result.item.model == model.model
+    assert {p.function for p in result.points} == FUNCTIONS == set(model.functions)
+    assert [p.point_id for p in result.points] == [p.id for p in plan.points]
+    # every lead change / 4-wire step of the procedure was put to the technician, in order
+    steps = [s.text for p in plan.points for s in p.steps]
+    assert len(steps) >= 4 and auto.confirmed == steps
+    assert standby                                   # the calibrator ended in standby
+    inside = [abs(p.error - truth[p.point_id].to(p.error.units)) <= p.expanded_uncertainty
+              for p in result.points]
+    assert sum(inside) >= len(inside) - 2, f"{sum(inside)}/{len(inside)}"
+    assert result.overall_decision == "pass"
+    # each point's tolerance is the model file's specification at that point
+    for p, planned in zip(result.points, plan.points):
+        spec = model.function(p.function).range_named(p.range)
+        expected = spec.accuracy_halfwidth(p.nominal, p.frequency)
+        assert p.tolerance.to(expected.units).m == pytest.approx(expected.m, rel=1e-9)
+        assert p.tolerance.to(planned.tolerance.units).m == pytest.approx(planned.tolerance.m)
+
+
+def test_the_error_is_the_mean_indication_minus_the_set_value(verification):
+    _, _, outcome, _, _, _ = verification
+    for p in outcome.result.points:
+        assert p.error.to(p.reading_unit).m == pytest.approx(
+            p.mean.to(p.reading_unit).m - p.reference.to(p.reading_unit).m, abs=1e-12)
+        assert [r.name for r in p.budget.rows][0] == "X_ind"
+
+
+# ----------------------------------------------------------------------- published figures
+
+def test_34401a_figures():
+    m = load_instrument_model("keysight_34401a")
+    # DCV 10 V, 1 year: 0.0035 % of reading + 0.0005 % of range -> 400 uV at 10 V
+    dcv = m.function("DCV").range_named(Q_(10, "V"))
+    assert dcv.accuracy_halfwidth(Q_(10, "V")).to("uV").m == pytest.approx(400)
+    # ACV 1 V at 1 kHz: 0.06 % + 0.04 % -> 1 mV; at 60 kHz: 0.60 % + 0.08 % -> 6.8 mV
+    acv = m.function("ACV").range_named(Q_(1, "V"))
+    assert acv.accuracy_halfwidth(Q_(1, "V"), Q_(1, "kHz")).to("mV").m == pytest.approx(1.0)
+    assert acv.accuracy_halfwidth(Q_(1, "V"), Q_(60, "kHz")).to("mV").m == pytest.approx(6.8)
+    # no DC current range below 10 mA, AC current only on 1 A and 3 A, no offset compensation
+    assert [f"{r.range:~P}" for r in m.function("DCI").ranges] == ["10 mA", "100 mA", "1 A", "3 A"]
+    assert [f"{r.range:~P}" for r in m.function("ACI").ranges] == ["1 A", "3 A"]
+    assert "offset_compensation" not in m.function("RES4W").settings
+    # 4-wire 1 kOhm: 0.010 % + 0.001 % -> 110 mOhm; 2-wire adds 0.2 Ohm
+    assert m.function("RES4W").range_named(Q_(1, "kohm")).accuracy_halfwidth(
+        Q_(1, "kohm")).to("mohm").m == pytest.approx(110)
+    assert m.function("RES2W").range_named(Q_(1, "kohm")).accuracy_halfwidth(
+        Q_(1, "kohm")).to("mohm").m == pytest.approx(310)
+
+
+def test_8846a_figures():
+    m = load_instrument_model("fluke_8846a")
+    # DCV 10 V, 1 year: 0.0024 % of reading + 0.0005 % of range -> 290 uV at 10 V
+    assert m.function("DCV").range_named(Q_(10, "V")).accuracy_halfwidth(
+        Q_(10, "V")).to("uV").m == pytest.approx(290)
+    # a 10 Ohm and a 1 GOhm range; 400 mA on the mA input; frequency to 1 MHz
+    assert [f"{r.range:~P}" for r in m.function("RES4W").ranges][0] == "10 Ω"
+    assert [f"{r.range:~P}" for r in m.function("RES4W").ranges][-1] == "1 GΩ"
+    assert Q_(400, "mA") in [r.range for r in m.function("DCI").ranges]
+    f = m.function("FREQ").range_named(Q_(1, "MHz"))
+    assert f.accuracy_halfwidth(Q_(1, "MHz")).to("Hz").m == pytest.approx(100)
+    # ACI 10 A: specified to 5 kHz only (the other ranges to 10 kHz)
+    with pytest.raises(KeyError, match="outside every specified band"):
+        m.function("ACI").range_named(Q_(10, "A")).band_for(Q_(8, "kHz"))
+    m.function("ACI").range_named(Q_(3, "A")).band_for(Q_(8, "kHz"))
+
+
+@pytest.mark.parametrize("key", sorted(MODELS))
+def test_model_files_cite_their_sources(key):
+    m = load_instrument_model(key)
+    assert m.role == "meter" and m.datasheet
+    assert all(f.specification and f.specification_period == "1 year"
+               for f in m.functions.values())
+    text = (m.folder / "model.yaml").read_text()
+    if "from memory" in text:              # figures not checked against the datasheet say so
+        assert all("from memory" in f.specification for f in m.functions.values())
+    assert m.simulation is not None and m.simulation.exists()
+
+
+# ----------------------------------------------------------------------- pyvisa-sim dialogue
+
+@pytest.mark.parametrize("key", sorted(MODELS))
+def test_pyvisa_sim_dialogue_answers_the_driver_for_every_function(key):
+    model = load_instrument_model(key)
+    resource, idn, _ = MODELS[key]
+    rm = fresh_sim_resource_manager(model.simulation)
+    try:
+        with open_instrument(resource, key, resource_manager=rm) as dmm:
+            assert dmm.identity.raw.startswith(idn)
+            for name, fn in model.functions.items():
+                rng = fn.ranges[-1].range
+                conf = dmm.configure(name, rng)
+                assert conf.function == name and conf.range == rng.to(fn.unit)
+            dmm.configure("DCV", Q_(10, "V"), nplc=1, autozero=False)
+            readings = dmm.read(n=1)
+            assert readings.units == Q_(1, "V").units and 9.99 < readings.m[0] < 10.01
+    finally:
+        rm.close()
+
+
+# ----------------------------------------------------------------------- the simulated meter
+
+def test_the_simulated_34401a_speaks_its_own_commands():
+    with SimulatedLab(seed=5, latency="zero", dmm_model="keysight_34401a") as lab:
+        d = lab.dmm
+        assert d.handle("*IDN?") == "HEWLETT-PACKARD,34401A,MY60012345,11-5-2"
+        d.handle("CONF:VOLT:AC 10")
+        d.handle("DET:BAND 3")                     # the 34401A's one AC filter ...
+        assert d.state["ACV"].settings["bandwidth"] == Q_(3, "Hz")
+        assert d.state["ACI"].settings["bandwidth"] == Q_(3, "Hz")   # ... for ACV and ACI
+        d.handle("ZERO:AUTO OFF")
+        assert all(d.state[f].settings["autozero"] is False
+                   for f in ("DCV", "DCI", "RES2W", "RES4W"))
+        d.handle("VOLT:AC:BAND 200")               # the 34465A's spelling: not a 34401A command
+        d.handle("FRES:OCOM ON")                   # nor offset compensation
+        assert d.handle("SYST:ERR?") == '-113,"Undefined header"'
+        assert d.handle("SYST:ERR?") == '-113,"Undefined header"'
+        assert d.handle("SYST:ERR?") == '+0,"No error"'
+        d.handle("CONF:CURR:DC 0.1")
+        d.handle("SAMP:COUN 3")
+        assert len(d.handle("READ?").split(",")) == 3
+        d.handle("CONF:FREQ")
+        assert d.function == "FREQ"
+        d.handle("CONF:CURR:DC 5")                  # above its 3 A range
+        assert d.handle("SYST:ERR?").startswith("-222,")
+
+
+# ----------------------------------------------------------------------- bad input
+
+def _procedure(dut: str, point: str) -> str:
+    return f"""\
+procedure: {{id: T-BAD, title: Bad points, version: "1", method: Direct comparison}}
+dut: {dut}
+standard: fluke_5522a
+settings: {{readings: 3, settle_time: 1 s}}
+decision_rule: simple-acceptance
+points:
+{point}
+"""   # the point is on line 7
+
+
+@pytest.mark.parametrize("dut, point, fragment", [
+    ("keysight_34401a", "  - {function: DCI, range: 100 uA, nominal: 100 uA}",
+     "has no DCI range 100 µA; ranges are 10 mA, 100 mA, 1 A, 3 A"),
+    ("keysight_34401a", "  - {function: ACI, range: 100 mA, nominal: 100 mA, frequency: 1 kHz}",
+     "has no ACI range 100 mA"),
+    ("keysight_34401a", "  - {function: ACV, range: 10 V, nominal: 10 V}",
+     "an ACV point needs a frequency"),
+    ("keysight_34401a", "  - {function: ACV, range: 750 V, nominal: 700 V, frequency: 200 kHz}",
+     "200 kHz is outside every specified band of the 750 V range"),
+    ("keysight_34401a", "  - {function: ACI, range: 1 A, nominal: 1 A, frequency: 8 kHz}",
+     "8 kHz is outside every specified band of the 1 A range"),
+    ("keysight_34401a", "  - {function: RES4W, range: 1 kohm, nominal: 1 kohm, "
+                        "settings: {offset_compensation: true}}",
+     "RES4W has no setting 'offset_compensation' on the 34401A"),
+    ("keysight_34401a", "  - {function: DCV, range: 10 V, nominal: 10 V, settings: {nplc: 50}}",
+     "NPLC 50 is not offered by the Keysight Technologies 34401A on DCV"),
+    ("fluke_8846a", "  - {function: DCI, range: 30 A, nominal: 20 A}",
+     "has no DCI range 30 A"),
+    ("fluke_8846a", "  - {function: ACI, range: 10 A, nominal: 10 A, frequency: 8 kHz}",
+     "8 kHz is outside every specified band of the 10 A range"),
+    ("fluke_8846a", "  - {function: FREQ, range: 1 MHz, nominal: 2 Hz}",
+     "nominal 2 Hz is outside the limits of the 1 MHz range"),
+])
+def test_bad_points_are_refused_at_their_line(tmp_path, dut, point, fragment):
+    path = tmp_path / "bad.yaml"
+    path.write_text(_procedure(dut, point))
+    with pytest.raises(ProcedureError) as exc:
+        load_procedure(path)
+    (line, reason), = exc.value.problems
+    assert line == 7 and fragment in reason, reason
+    assert str(path) in str(exc.value)

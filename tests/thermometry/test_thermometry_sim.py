@@ -1,0 +1,105 @@
+"""The simulated thermometry lab: first-order heat sources with gradients on simulated time, the
+reference readout's channels, reversal and ratio, and a lost connection to a heat source."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from labauto.drivers import open_instrument
+from labauto.sim.thermometry import ResistanceSensor, SimulatedThermometryLab, Thermocouple
+from labauto.units import Q_
+from labauto.visa import InstrumentError, TransientVisaError
+
+
+def pt100(t: float) -> float:       # IEC 60751 above 0 °C, enough for these checks
+    return 100.0 * (1 + 3.9083e-3 * t - 5.775e-7 * t * t)
+
+
+def sprt(t: float) -> float:
+    return 25.0 * (1 + 3.985e-3 * t - 5.85e-7 * t * t)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with SimulatedThermometryLab(heat_sources={"bath": "fluke_7060", "drywell": "fluke_9144"},
+                                 reference=ResistanceSensor(sprt, self_heating_k=0.002),
+                                 dut=ResistanceSensor(pt100), seed=3) as running:
+        running.place_probes("drywell")
+        yield running
+
+
+def test_first_order_approach_on_simulated_time(lab):
+    well = lab.heat_sources["drywell"]
+    with open_instrument(lab.resources["drywell"], "fluke_9144") as hs:
+        hs.set_temperature(Q_(300, "degC"))
+        t0, start = lab.clock.now(), well.medium(lab.clock.now())
+        lab.advance(240.0)                                  # one time constant of the 9144
+        expected = 300 + (start - 300) * math.exp(-1)
+        assert abs(well.medium(lab.clock.now()) - expected) <= 0.008    # stability at 420 °C row
+        assert hs.stable() is False
+        lab.advance(240.0 * 12 + 300)                       # settled and the test window passed
+        assert abs(hs.temperature().m - 300) <= 0.35 / 2 + 0.008   # display error within spec/2
+        assert hs.stable() is True
+        assert lab.clock.now() - t0 == pytest.approx(240.0 * 13 + 300)
+        # the DUT's well differs from the reference's by the gradients, within the datasheet's
+        gap = lab.temperature_at(lab.clock.now(), "dut") - lab.temperature_at(lab.clock.now(), "reference")
+        assert 0.0 < abs(gap) <= 0.15 + 0.025              # axial + radial at 420 °C
+        with pytest.raises(InstrumentError, match="-222"):
+            hs.session.write("SOUR:SPO 700")                # the well itself refuses it too
+
+
+def test_readout_channels_reversal_and_ratio(lab):
+    with open_instrument(lab.resources["readout"], "fluke_1594a") as ro:
+        ro.configure("RES4W", Q_(400, "ohm"), channel=1, current=Q_(1, "mA"))
+        t_before = lab.clock.now()
+        r_ref = ro.read(1)[0].m
+        assert lab.clock.now() - t_before == pytest.approx(2.0)   # the 2 s sample period
+        true = sprt(lab.true_temperature("reference") + 0.002)    # self-heating at 1 mA
+        assert abs(r_ref - true) <= 1.5e-6 * true + 1e-4         # spec (1.5 ppm) + noise/drift
+        ro.configure("RES4W", Q_(400, "ohm"), channel=1, current=Q_(2, "mA"))
+        heated = ro.read(1)[0].m
+        # 4x the self-heating at 2 mA: (0.008 - 0.002) K x dR/dt (~0.094 ohm/K at 300 °C)
+        assert heated - r_ref == pytest.approx(0.006 * 25 * (3.985e-3 - 2 * 5.85e-7 * 300), abs=2e-4)
+        ro.configure("RATIO", None, channel=1, current=Q_(1, "mA"))
+        ratio = ro.read(1)[0].m
+        assert ratio * 100 == pytest.approx(r_ref, abs=2e-4)
+        ro.configure("RES4W", Q_(400, "ohm"), channel=1, reversal=True)
+        with_rev = ro.read(1)[0].m
+        ro.configure("RES4W", Q_(400, "ohm"), channel=1, reversal=False)
+        without = ro.read(1)[0].m
+        emf = lab.readout.emf
+        assert without - with_rev == pytest.approx(emf / 1e-3, abs=1e-4)
+        ro.configure("RES4W", Q_(400, "ohm"), channel=2)
+        assert ro.read(1)[0].m == pytest.approx(pt100(lab.true_temperature("dut") + 0.001), abs=2e-3)
+
+
+def test_the_dmm_reads_the_dut_at_its_place(lab):
+    with open_instrument(lab.resources["dmm"], "keysight_34465a") as dmm:
+        dmm.configure("RES4W", Q_(1, "kohm"))
+        value = dmm.read(1)[0].m
+        assert value == pytest.approx(pt100(lab.true_temperature("dut") + 0.001), abs=0.01)
+
+
+def test_a_thermocouple_in_an_ice_point_reference_junction():
+    def emf(t):                          # a linear stand-in for the reference function (mV)
+        return 0.039 * t
+    with SimulatedThermometryLab(heat_sources={"drywell": "fluke_9144"}, reference=ResistanceSensor(sprt),
+                                 dut=Thermocouple(emf, "ice"), start_temperature=400.0) as lab:
+        with open_instrument(lab.resources["dmm"], "keysight_34465a") as dmm:
+            dmm.configure("DCV", Q_(100, "mV"))
+            value = dmm.read(1)[0].to("mV").m
+        assert value == pytest.approx(emf(lab.true_temperature("dut")), abs=0.002)
+
+
+def test_a_lost_connection_leaves_the_source_at_its_safe_setpoint(lab):
+    well = lab.heat_sources["drywell"]
+    with pytest.raises(TransientVisaError):
+        with open_instrument(lab.resources["drywell"], "fluke_9144",
+                             safe_setpoint=Q_(50, "degC"), timeout_ms=500) as hs:
+            hs.set_temperature(Q_(420, "degC"))
+            lab.inject_fault("drywell", "drop", on="SENS:DATA")
+            hs.temperature()
+    # the safe state was reached on a new connection: the well is no longer heating to 420 °C
+    assert well.setpoint == 50.0
+    assert well.history[-2:] == [420.0, 50.0]
