@@ -146,4 +146,5 @@ def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None)
         language="en",     # the certificate texts labauto writes are English
         item_condition=run.settings.item_condition,
         item_condition_confirmed=run.settings.item_condition_confirmed,
+        measurement_model=proc.measurement_model,
     )

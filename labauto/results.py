@@ -11,6 +11,7 @@ from typing import Any
 
 import pint
 
+from labauto.certificate.wording import wording
 from labauto.uncertainty.budget import UncertaintyBudget, q_from_dict, q_to_dict
 
 RESULTS_SCHEMA_VERSION = "1.1"     # 1.1: per-function summary ("functions"), item condition
@@ -275,6 +276,7 @@ class CalibrationResult:
                                    # technician confirming it (labauto run --yes, the demo)
     adjusted: bool = False         # the item was adjusted during the calibration (issue 14 sets
                                    # it with as-found/as-left results; until then: not adjusted)
+    measurement_model: str = "error of indication"   # or "error of output" (source under test)
     schema_version: str = RESULTS_SCHEMA_VERSION
 
     @property
@@ -327,6 +329,8 @@ class CalibrationResult:
             "item_condition": self.item_condition,
             "item_condition_confirmed": self.item_condition_confirmed,
             "adjusted": self.adjusted,
+            "measurement_model": self.measurement_model,
+            "error_quantity": wording(self.measurement_model).subject,
         }
 
     @classmethod
@@ -349,5 +353,6 @@ class CalibrationResult:
             item_condition=d.get("item_condition", ""),
             item_condition_confirmed=bool(d.get("item_condition_confirmed", True)),
             adjusted=bool(d.get("adjusted", False)),
+            measurement_model=d.get("measurement_model", "error of indication"),
             schema_version=d.get("schema_version", RESULTS_SCHEMA_VERSION),
         )

@@ -16,6 +16,7 @@ from lxml import etree
 
 import labauto
 from labauto.certificate.statements import RELATES_ONLY, adjustment_statement
+from labauto.certificate.wording import Wording, in_words, wording
 from labauto.units import Q_, to_dsi, from_dsi
 
 if TYPE_CHECKING:   # annotations only: readers of DCCs need not import the results model
@@ -162,7 +163,7 @@ def _admin(root, r: CalibrationResult) -> None:
     s = _sub(st, _d("statement"), refType="basic_conformity")
     _sub(s, _d("norm"), r.decision_rule.reference)
     _sub(s, _d("reference"), r.decision_rule.name)
-    _text(s, "declaration", r.decision_rule.description, "en")
+    _text(s, "declaration", in_words(r.decision_rule.description, r.measurement_model), "en")
     _sub(s, _d("conformity"), _CONFORMITY.get(r.overall_decision, "noPass")
          if r.overall_decision != "conditional" else
          ("conditionalPass" if all(p.decision in ("pass", "conditional pass") for p in r.points)
@@ -255,7 +256,7 @@ def _influence_conditions(mr, env: dict[str, Any]) -> None:
             _quantity(data, f"{ref}{bound.capitalize()}", f"{label} {bound}", value, **unc)
 
 
-def _function_result(parent, f: FunctionResults) -> None:
+def _function_result(parent, f: FunctionResults, words: Wording) -> None:
     """One ``dcc:result`` per function (DCV, ACV, ...): its name and unit, then one ``dcc:list``
     per test point.  Every value is in a unit of the function's quantity (D-SI: \\volt,
     \\ampere, \\ohm, \\hertz with their prefixes); an AC point states its signal frequency."""
@@ -266,22 +267,22 @@ def _function_result(parent, f: FunctionResults) -> None:
           + f"; conformity of the function: {f.decision}.", "en")
     data = _sub(res, _d("data"))
     for p in f.points:
-        _point(data, p)
+        _point(data, p, words)
 
 
-def _point(parent, p: PointResult) -> None:
+def _point(parent, p: PointResult, words: Wording) -> None:
     lst = _sub(parent, _d("list"), refType="labauto_testPoint")
     _text(lst, "name", f"{p.point_id}: {p.function} {p.nominal:~P} (range {p.range:~P})"
           + (f" at {p.frequency:~P}" if p.frequency is not None else ""), "en")
     data = lst
     u = p.error.units
     unc = dict(U=p.expanded_uncertainty, k=p.coverage_factor, p=p.coverage_probability)
-    _quantity(data, "basic_nominalValue", "Nominal value", p.nominal)
+    _quantity(data, "basic_nominalValue", words.nominal, p.nominal)
     _quantity(data, "basic_referenceValue", "Reference value", p.reference)
-    _quantity(data, "basic_measuredValue", "Mean indication", p.mean)
+    _quantity(data, "basic_measuredValue", words.mean, p.mean)
     if p.frequency is not None:
         _quantity(data, "labauto_signalFrequency", "Signal frequency", p.frequency)
-    q = _quantity(data, "basic_measurementError", "Error of indication", p.error, **unc)
+    q = _quantity(data, "basic_measurementError", words.error, p.error, **unc)
     md = _sub(_sub(q, _d("measurementMetaData")), _d("metaData"), refType="basic_conformity")
     _text(md, "declaration", f"Conformity of {p.point_id} with the specification ± "
           f"{p.tolerance:~P}", "en")
@@ -328,8 +329,9 @@ def build_dcc(result: CalibrationResult) -> bytes:
     if r.environment:
         _influence_conditions(mr, r.environment)
     results = _sub(mr, _d("results"))
+    words = wording(r.measurement_model)
     for f in r.functions():
-        _function_result(results, f)
+        _function_result(results, f, words)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

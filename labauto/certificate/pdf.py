@@ -23,6 +23,7 @@ from typing import Sequence
 from xml.sax.saxutils import escape
 
 from labauto.certificate.statements import RELATES_ONLY, adjustment_statement
+from labauto.certificate.wording import in_words, wording
 from labauto.results import CalibrationResult, FunctionResults, PointResult
 
 NOT_REPRODUCED = "This certificate shall not be reproduced except in full without the " \
@@ -213,7 +214,7 @@ def statements_section(r: CalibrationResult, d: _Doc) -> list:
                       f"approximately {ps}. It was evaluated according to JCGM 100:2008 (GUM); "
                       "values are rounded according to ILAC-P14:09/2020."),
              d.p(f"Conformity: decision rule \"{r.decision_rule.name}\" "                 # 7.8.6
-                 f"({r.decision_rule.reference}): {r.decision_rule.description} "
+                 f"({r.decision_rule.reference}): {in_words(r.decision_rule.description, r.measurement_model)} "
                  f"Overall result: {r.overall_decision.upper()}.")]
     story += [d.p("Remark: " + x) for x in r.remarks]
     return story
@@ -233,7 +234,8 @@ def results_section(f: FunctionResults, r: CalibrationResult, d: _Doc) -> list:
                 + (f"; coverage probability p ≈ {100 * ps[0]:g} % for every point." if len(ps) == 1
                    else "."), d.note)]
     note[0].keepWithNext = 1
-    return [heading, *note, results_table(f.points, d.st, show_p=len(ps) > 1),
+    return [heading, *note, results_table(f.points, d.st, wording(r.measurement_model),
+                                          show_p=len(ps) > 1),
             KeepTogether(plot_section(f, r, d))]
 
 
@@ -243,11 +245,11 @@ def plot_section(f: FunctionResults, r: CalibrationResult, d: _Doc) -> list:
 
     from labauto.certificate.plot import function_plot
 
-    png = function_plot(f, r.certificate_id)
+    png = function_plot(f, r.certificate_id, r.measurement_model)
     return [Spacer(1, 2 * mm), Image(io.BytesIO(png), width=150 * mm, height=150 * mm * 2.9 / 7.0),
-            d.p(f"Figure: {f.function}, the error of each point as a percentage of its tolerance, "
-                "with its expanded uncertainty U (bars) and the tolerance limits (red dashed); "
-                "the values are in the table above.", d.small)]
+            d.p(f"Figure: {wording(r.measurement_model).subject} with its expanded uncertainty U "
+                f"(bars) at each {f.function} point, as a percentage of the point's tolerance "
+                "(limits red dashed); the values are in the table above.", d.small)]
 
 
 def authorisation_section(r: CalibrationResult, d: _Doc, *, dcc_sha256: str | None,

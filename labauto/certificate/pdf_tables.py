@@ -21,6 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Table, TableStyle
 
 from labauto.certificate.pdf_fonts import BOLD, REGULAR
+from labauto.certificate.wording import Wording
 from labauto.results import Equipment, PointResult
 from labauto.uncertainty.rounding import round_for_report, round_uncertainty
 from labauto.units import engineering_unit
@@ -160,7 +161,8 @@ def tolerance_markup(p: PointResult) -> str:
     return f"{float(t.magnitude):g}{NBSP}{unit_text(t)}"
 
 
-def results_table(points: Sequence[PointResult], st: Styles, *, show_p: bool = True) -> Table:
+def results_table(points: Sequence[PointResult], st: Styles, words: Wording | None = None, *,
+                  show_p: bool = True) -> Table:
     """The results of the points of one function: mean of n readings, error with U (ILAC-P14
     rounding), k, p (``show_p``; else stated once above the table), tolerance and decision."""
     rows = []
@@ -179,6 +181,8 @@ def results_table(points: Sequence[PointResult], st: Styles, *, show_p: bool = T
     fractions = [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
     numeric = [False, True, True, True, True, True, True, True, True, True, True, False]
     header = list(RESULT_HEADER)
+    if words is not None:
+        header[2], header[4] = words.nominal, words.mean
     drop = ([] if show_p else [header.index("<i>p</i>")]) \
         + ([] if any(p.frequency is not None for p in points) else [header.index("Frequency")])
     for col in sorted(drop, reverse=True):

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from labauto.certificate.wording import wording  # noqa: E402
 from labauto.results import CalibrationResult, FunctionResults  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def error_plot(result: CalibrationResult, *, width_in: float = 7.0, dpi: int = 1
             ax.grid(True, lw=0.3)
         for ax in list(axes.flat)[n:]:
             ax.set_visible(False)
-        fig.suptitle(f"{result.certificate_id}: error of indication with U "
+        fig.suptitle(f"{result.certificate_id}: {wording(result.measurement_model).subject} with U "
                      f"(red dashed: ± tolerance)", fontsize=9)
         fig.tight_layout()
         buf = io.BytesIO()
@@ -71,7 +72,8 @@ def _short(q) -> str:
     return f"{float(q.magnitude):.4g} {q.units:~P}"
 
 
-def function_plot(function: FunctionResults, certificate_id: str, *, width_in: float = 7.0,
+def function_plot(function: FunctionResults, certificate_id: str,
+                  measurement_model: str = "error of indication", *, width_in: float = 7.0,
                   dpi: int = 150) -> bytes:
     """PNG bytes of one function's plot: the error of every point as a percentage of its
     tolerance, with its expanded uncertainty U (bars) and the tolerance (±100 %, red dashed);
@@ -108,8 +110,9 @@ def function_plot(function: FunctionResults, certificate_id: str, *, width_in: f
         ax.set_xticklabels(labels, fontsize=5.5 if len(pts) > 8 else 6.5,
                            rotation=30 if len(pts) > 6 else 0, ha="right" if len(pts) > 6 else "center")
         ax.set_ylabel("error / tolerance (%)")
-        ax.set_title(f"{function.name} ({function.function}): error of each point as a percentage "
-                     "of its tolerance, with U", fontsize=8)
+        ax.set_title(f"{function.name} ({function.function}): "
+                     f"{wording(measurement_model).subject} of each point as a percentage of its "
+                     "tolerance, with U", fontsize=8)
         ax.grid(True, axis="y", lw=0.3)
         ax.legend(fontsize=6, loc="upper right", ncol=3, framealpha=0.9)
         fig.tight_layout()

@@ -92,6 +92,7 @@ class SimulatedDmm:
 
     def _register_commands(self) -> None:
         """The SCPI command tree (a meter with another language overrides this)."""
+        sim = self.model.extra.get("sim") or {}
         for pattern, handler in [
             ("*IDN?", lambda a: self.idn), ("*RST", self._rst), ("*CLS", self._cls),
             ("*OPC?", lambda a: "1"), ("*OPC", lambda a: None), ("*WAI", lambda a: None),
@@ -99,7 +100,7 @@ class SimulatedDmm:
             ("SYSTem:ERRor[:NEXT]?", self._err)]:
             self.scpi.add(pattern, handler)
         self._add_templates()
-        if not sim.get("scpi_tree", True):
+        if not (self.model.extra.get("sim") or {}).get("scpi_tree", True):
             return
         for pattern, handler in [
             ("CONFigure?", self._conf_q),

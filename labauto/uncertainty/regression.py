@@ -456,10 +456,10 @@ def _prepare(x: Any, y: Any, degree: int, x0: Any) -> tuple[pint.Quantity, pint.
     return xq, yq, xq.magnitude - x0_mag, yq.magnitude, Q_(x0_mag, xq.units)
 
 
-def _solve_ls(dx: np.ndarray, y: np.ndarray, sw: np.ndarray, p: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted LS by column-scaled QR. Returns coefficients, (A^T W A)^-1, residuals."""
-    a = np.vander(dx, p, increasing=True)
+def _solve_design(a: np.ndarray, y: np.ndarray, sw: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted LS of a design matrix by column-scaled QR: coefficients, (A^T W A)^-1, residuals."""
+    p = a.shape[1]
     aw = a * sw[:, None]
     scale = np.linalg.norm(aw, axis=0)
     if np.any(scale == 0):
@@ -475,6 +475,12 @@ def _solve_ls(dx: np.ndarray, y: np.ndarray, sw: np.ndarray, p: int
     cov = (rinv @ rinv.T) / np.outer(scale, scale)
     coef = cs / scale
     return coef, cov, y - a @ coef
+
+
+def _solve_ls(dx: np.ndarray, y: np.ndarray, sw: np.ndarray, p: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted LS by column-scaled QR. Returns coefficients, (A^T W A)^-1, residuals."""
+    return _solve_design(np.vander(dx, p, increasing=True), y, sw)
 
 
 def _build(method: str, degree: int, xq: pint.Quantity, yq: pint.Quantity, x0: pint.Quantity,
@@ -549,5 +555,116 @@ def wls(x: Any, y: Any, u_y: Any, *, degree: int = 1, x0: Any = None) -> Polynom
     return _build("WLS", degree, xq, yq, x0q, coef, cov, resid, chi2, limit)
 
 
-__all__ = ["CHI_SQUARE_PROBABILITY", "PolynomialFit", "Prediction", "RegressionError",
-           "ols", "wls"]
+# --------------------------------------------------------------------------- general linear model
+
+@dataclass(frozen=True, eq=False)
+class LinearFit:
+    """A least-squares fit of ``y = sum_k c_k g_k(x)`` for any basis functions g_k.
+
+    Plain numbers (the caller owns the units): ``coefficients`` and the p x p ``covariance``
+    (read-only), ``residuals`` y_i - f(x_i), ``dof`` = n - p, and for a weighted fit the
+    observed ``chi_square`` with its 95 % limit.  Used where the curve is linear in its
+    parameters but not a polynomial, e.g. the Callendar–Van Dusen equation with its C term
+    below 0 °C (labauto.temperature.fits).
+    """
+
+    method: str                        # "OLS" or "WLS", as for PolynomialFit
+    names: tuple[str, ...]
+    coefficients: np.ndarray
+    covariance: np.ndarray
+    residuals: np.ndarray
+    n: int
+    dof: int
+    residual_sd: float
+    chi_square: float | None
+    chi_square_limit: float | None
+
+    @property
+    def standard_uncertainties(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.covariance))
+
+    @property
+    def correlation(self) -> np.ndarray:
+        d = self.standard_uncertainties
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = self.covariance / np.outer(d, d)
+        return np.where(np.outer(d, d) > 0, r, np.eye(len(d)))
+
+    @property
+    def consistent(self) -> bool:
+        """WLS: chi^2 does not exceed its 95 % quantile (ISO/TS 28037 6.3).  OLS: always True."""
+        if self.chi_square is None or self.chi_square_limit is None:
+            return True
+        return self.chi_square <= self.chi_square_limit
+
+    def value(self, basis: Sequence[float]) -> float:
+        """sum c_k g_k at one x, given the basis values g_k(x)."""
+        return float(np.dot(self.coefficients, np.asarray(basis, dtype=float)))
+
+    def variance(self, basis: Sequence[float]) -> float:
+        """The variance of the fitted curve at one x: J V J^T with J = the basis values."""
+        j = np.asarray(basis, dtype=float)
+        return float(j @ self.covariance @ j)
+
+
+def _solve_linear(a: np.ndarray, y: np.ndarray, sw: np.ndarray, names: Sequence[str]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    try:
+        return _solve_design(a, y, sw)
+    except RegressionError:
+        raise RegressionError(
+            f"the points do not determine the parameters {', '.join(names)} (the design matrix "
+            "is rank deficient): spread the points over the range or fit fewer parameters"
+        ) from None
+
+
+def linear_fit(design: Any, y: Any, u_y: Any = None, *,
+               names: Sequence[str] | None = None) -> LinearFit:
+    """Least squares of ``y`` on the columns of ``design`` (n x p), GUM / ISO/TS 28037 style.
+
+    With ``u_y`` (one value or one per point): weighted least squares with known u(y_i),
+    covariance (A^T W A)^-1, chi-square check, n >= p.  Without: ordinary least squares,
+    covariance s^2 (A^T A)^-1 with s from the residuals, n > p.
+    """
+    a = np.asarray(design, dtype=float)
+    ym = np.asarray(y, dtype=float).reshape(-1)
+    if a.ndim != 2 or a.shape[0] != ym.size:
+        raise RegressionError(
+            f"the design matrix must have one row per observation ({ym.size}), got shape {a.shape}")
+    n, p = a.shape
+    names = tuple(names) if names is not None else tuple(f"c{k}" for k in range(p))
+    if len(names) != p:
+        raise RegressionError(f"give {p} names, one per column of the design matrix")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(ym))):
+        raise RegressionError("the observations and the design matrix must be finite numbers")
+    if n < p:
+        raise RegressionError(
+            f"{n} point(s) cannot determine {p} parameters ({', '.join(names)}): measure at "
+            f"least {p} points")
+    if u_y is None:
+        if n == p:
+            raise RegressionError(
+                f"ordinary least squares with {n} points and {p} parameters leaves no degrees "
+                "of freedom to estimate u(y): measure more points, or give u(y)")
+        coef, cov0, resid = _solve_linear(a, ym, np.ones(n), names)
+        s2 = float(resid @ resid) / (n - p)
+        cov, chi2, limit, method, rsd = cov0 * s2, None, None, "OLS", math.sqrt(s2)
+    else:
+        u = np.asarray(u_y, dtype=float).reshape(-1)
+        if u.size == 1:
+            u = np.full(n, float(u[0]))
+        if u.size != n or not np.all(np.isfinite(u)) or np.any(u <= 0):
+            raise RegressionError(f"u_y: need one value > 0 or {n} values > 0, got {u_y!r}")
+        coef, cov, resid = _solve_linear(a, ym, 1.0 / u, names)
+        chi2 = float(np.sum((resid / u) ** 2))
+        limit = float(stats.chi2.ppf(CHI_SQUARE_PROBABILITY, n - p)) if n > p else None
+        method = "WLS"
+        rsd = math.sqrt(float(resid @ resid) / (n - p)) if n > p else 0.0
+    cov = np.array(cov, dtype=float)
+    cov.flags.writeable = False
+    coef.flags.writeable = False
+    return LinearFit(method, names, coef, cov, resid, n, n - p, rsd, chi2, limit)
+
+
+__all__ = ["CHI_SQUARE_PROBABILITY", "LinearFit", "PolynomialFit", "Prediction",
+           "RegressionError", "linear_fit", "ols", "wls"]

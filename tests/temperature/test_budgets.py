@@ -1,0 +1,121 @@
+"""Per-point budgets of a comparison calibration, validated against EA-4/02 S5.
+
+EA-4/02 M:2022 (= M:2013) example S5, "Calibration of a type N thermocouple at 1000 °C":
+printed result "36 229 µV ± 50 µV" (k = 2) for the emf at 1000.0 °C with the reference
+junction at 0 °C; the furnace temperature at the DUT t_X = 1000.5 °C with u = 0.641 K.
+GUM Workbench's reproduction of the example (metrodata.de/examples/S05_1.smu, S05_2.smu)
+gives u(t_X) = 0.640870516811861 K, and for the emf u = 24.9662506362208 µV after carrying
+u(t_X) rounded to 0.641 K into the second stage; its emf estimate 36 267.23 µV uses
+delta t = t_X - t (+0.5 K) where EA-4/02 S5.3 has t - t_X (-0.5 K): EA prints 36 229 µV.
+The inputs are in labauto.temperature.budgets.ea402_s5 with their clause numbers.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from labauto.temperature import thermocouples
+from labauto.temperature.budgets import (ComparisonPoint, Influence, dut_influences, ea402_s5,
+                                         point_budget, reference_influences)
+from labauto.temperature.errors import TemperatureError
+
+
+@pytest.fixture(scope="module")
+def s5():
+    return point_budget(ea402_s5(), k=2)
+
+
+def test_ea402_s5_furnace_temperature(s5):
+    assert s5.reference_temperature == pytest.approx(1000.5, abs=1e-9)
+    u = float(s5.reference_budget.combined_uncertainty.magnitude)
+    assert u == pytest.approx(0.640870516811861, abs=1e-12)       # GUM Workbench S05_1
+    assert round(u, 3) == 0.641                                     # EA-4/02 S5
+
+
+def test_ea402_s5_emf_to_its_printed_digits(s5):
+    assert s5.unit == "uV"
+    assert round(s5.value) == 36229                                 # "36 229 µV"
+    assert s5.k == 2.0
+    assert round(s5.U) == 50                                        # "± 50 µV"
+    # every other input checked against GUM Workbench's second stage, which carried
+    # u(t_X) rounded to 0.641 K: replace our unrounded t_X part by the rounded one
+    u_tx = float(s5.reference_budget.combined_uncertainty.magnitude)
+    rest = s5.u ** 2 - (u_tx * s5.sensitivity) ** 2
+    assert math.sqrt(rest + (0.641 * s5.sensitivity) ** 2) == pytest.approx(24.9662506362208, abs=1e-9)
+
+
+def test_ea402_s5_rows_name_every_influence(s5):
+    rows = {r.name: r for r in s5.budget.rows}
+    assert set(rows) == {"t_S", "X_i", "dt_S", "dV_iS1", "dV_iS2", "dV_RS", "dt_0S", "dt_D",
+                         "dt_F", "dV_iX1", "dV_iX2", "dV_R", "dV_LX", "dt_0X"}
+    # the furnace non-uniformity dominates: (1 K / sqrt 3) / 0.026 K/µV = 22.2 µV
+    assert float(rows["dt_F"].contribution.to("uV").magnitude) == pytest.approx(
+        1 / math.sqrt(3) / 0.026, rel=1e-12)
+    assert float(rows["dt_0X"].contribution.to("uV").magnitude) == pytest.approx(
+        0.1 / math.sqrt(3) / 0.039, rel=1e-12)
+    # error in temperature against IEC 60584-1 (type N 1000 °C: 36.256 mV)
+    assert s5.error == pytest.approx((36228.769 - 1000 * thermocouples.emf("N", 1000.0)) / (1 / 0.026),
+                                     abs=1e-4)
+
+
+def test_prt_point_with_standard_influences():
+    refs = reference_influences(calibration_U=0.010, drift=0.005, readout_U=0.002, axial=0.010,
+                                radial=0.005, stability=0.004, immersion=0.003, self_heating=0.001)
+    dut = dut_influences("prt", unit="ohm", resolution=0.0001, readout_U=0.0004, hysteresis=0.010,
+                         self_heating=0.004, immersion=0.005)
+    point = ComparisonPoint(nominal=100.0, reference=[100.012, 100.010, 100.014, 100.012],
+                            dut=[138.5150, 138.5160, 138.5155, 138.5155], dut_kind="prt",
+                            influences=refs + dut)
+    r = point_budget(point)
+    assert r.sensitivity == pytest.approx(100 * (3.9083e-3 + 2 * -5.775e-7 * 100), rel=1e-12)
+    assert r.sensitivity == pytest.approx(0.37928, rel=1e-5)       # IEC 60751 dR/dt at 100 °C
+    # Y = mean R + S (t - t_X): 138.5155 + 0.37928 * (100 - 100.012)
+    assert r.value == pytest.approx(138.5155 + r.sensitivity * (100.0 - 100.012), abs=1e-9)
+    # error of the DUT in temperature against IEC 60751 at 100 °C (138.5055 ohm)
+    assert r.error == pytest.approx((r.value - 138.50550) / r.sensitivity, abs=1e-6)
+    # u_c by hand: reference side in K times S, DUT side in ohm, K sides times S
+    u_ref_k2 = ((0.010 / 2) ** 2 + 0.005 ** 2 / 3 + (0.002 / 2) ** 2 + 0.010 ** 2 / 3 + 0.005 ** 2 / 3
+                + 0.004 ** 2 / 3 + 0.003 ** 2 / 3 + 0.001 ** 2 / 3 + (0.0016330 / 2) ** 2)
+    u_dut = ((0.0004 / 2) ** 2 + (0.00005 ** 2) / 3 + (0.000408248 / 2) ** 2
+             + (r.sensitivity ** 2) * (0.005 ** 2 / 3 + 0.004 ** 2 / 3 + 0.005 ** 2 / 3))
+    assert r.u == pytest.approx(math.sqrt(u_ref_k2 * r.sensitivity ** 2 + u_dut), rel=1e-4)
+    assert r.k == pytest.approx(2.0, abs=0.3)            # t_95(nu_eff), nu_eff large here
+    names = {row.name for row in r.budget.rows}
+    assert {"dt_cal", "dt_drift", "dt_readout", "dt_axial", "dt_radial", "dt_stab", "dt_imm_S",
+            "dt_sh_S", "dX_readout", "dX_res", "dt_hyst", "dt_sh_X", "dt_imm_X"} <= names
+
+
+def test_indicating_thermometer_error():
+    point = ComparisonPoint(nominal=50.0, reference=[50.02, 50.03], dut=[50.1, 50.1],
+                            dut_kind="indicating",
+                            influences=reference_influences(calibration_U=0.02)
+                            + dut_influences("indicating", unit="degC", resolution=0.1))
+    r = point_budget(point)
+    assert r.unit == "K"
+    assert r.error == pytest.approx(50.1 - 50.025, abs=1e-12)
+    assert r.value == r.error
+
+
+def test_thermocouple_point_reference_junction_uses_seebeck_at_0():
+    infl = dut_influences("thermocouple", unit="mV", thermocouple_type="K", reference_junction=0.1)
+    assert infl[0].sensitivity == pytest.approx(-thermocouples.seebeck("K", 0.0), rel=1e-12)
+    assert thermocouples.seebeck("K", 0.0) == pytest.approx(0.0395, abs=0.0005)   # ~39.5 µV/K
+
+
+def test_bad_points_are_refused_clearly():
+    with pytest.raises(TemperatureError, match="one reading of the reference"):
+        point_budget(ComparisonPoint(nominal=0.0, reference=[0.0], dut=[100.0, 100.0], dut_kind="prt"))
+    with pytest.raises(TemperatureError, match="dut_kind"):
+        ComparisonPoint(nominal=0.0, reference=[0.0], dut=[1.0], dut_kind="thermistor")
+    with pytest.raises(TemperatureError, match="thermocouple_type"):
+        ComparisonPoint(nominal=0.0, reference=[0.0], dut=[1.0], dut_kind="thermocouple")
+    with pytest.raises(TemperatureError, match="known types"):
+        ComparisonPoint(nominal=0.0, reference=[0.0], dut=[1.0], dut_kind="thermocouple",
+                        thermocouple_type="Q")
+    with pytest.raises(TemperatureError, match="given twice"):
+        ComparisonPoint(nominal=0.0, reference=[0.0, 0.0], dut=[1.0, 1.0], dut_kind="prt",
+                        influences=reference_influences(calibration_U=0.1)
+                        + reference_influences(calibration_U=0.1))
+    with pytest.raises(TemperatureError, match="side"):
+        Influence("dt_x", "x", "source", "rectangular", 0.1)
