@@ -234,9 +234,10 @@ def results_section(f: FunctionResults, r: CalibrationResult, d: _Doc) -> list:
                 + (f"; coverage probability p ≈ {100 * ps[0]:g} % for every point." if len(ps) == 1
                    else "."), d.note)]
     note[0].keepWithNext = 1
-    return [heading, *note, results_table(f.points, d.st, wording(r.measurement_model),
-                                          show_p=len(ps) > 1),
-            KeepTogether(plot_section(f, r, d))]
+    # a section moves to the next page whole rather than leave its plot alone on a page
+    return [KeepTogether([heading, *note, results_table(f.points, d.st, wording(r.measurement_model),
+                                                        show_p=len(ps) > 1),
+                          *plot_section(f, r, d)])]
 
 
 def plot_section(f: FunctionResults, r: CalibrationResult, d: _Doc) -> list:
@@ -315,8 +316,6 @@ def _function_budgets(f: FunctionResults, d: _Doc) -> list:
 
     story = []
     heading = d.p(f"Budgets: {f.function} — {f.name} ({f.unit})", d.h3)
-    heading.keepWithNext = 1
-    story.append(heading)
     for p in f.points:
         risk = []
         if p.conformance_probability is not None:
@@ -324,9 +323,11 @@ def _function_budgets(f: FunctionResults, d: _Doc) -> list:
                         f"the tolerance p_c = {100 * p.conformance_probability:.2f} %, probability "
                         f"that this decision is wrong {100 * (p.specific_risk or 0.0):.2f} % "
                         "(JCGM 106:2012, normal distribution with u = U/k).", d.small)]
-        story.append(KeepTogether([d.markup(f"<b>{escape(p.point_id)}</b>: "
-                                            f"{escape(p.budget.measurand)}"),
-                                   budget_table(p, d.st), *risk, Spacer(1, 3 * mm)]))
+        # the function's heading goes with its first budget: never alone at a page's foot
+        story.append(KeepTogether(([] if story else [heading])
+                                  + [d.markup(f"<b>{escape(p.point_id)}</b>: "
+                                              f"{escape(p.budget.measurand)}"),
+                                     budget_table(p, d.st), *risk, Spacer(1, 3 * mm)]))
     return story
 
 
