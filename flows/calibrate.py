@@ -2,6 +2,7 @@
 
 The calibration engine (``labauto.engine``) is plain Python; this module only orchestrates it:
 
+    instrument slots (Prefect global concurrency, one per instrument: flows/instrument_slots.py)
     pre-flight: procedure, register, instrument identities; instrument locks held from here
     measure <point> (x N, retried on transient VISA errors, never cached)
       -> evaluate -> issue certificate (PDF, signed DCC XML, JSON) -> publish via the outbox
@@ -12,6 +13,7 @@ crashed or interrupted flow is resumed with ``resume_run``.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,12 @@ from labauto.calibration import (
     start_or_resume_run,
     summary_markdown,
 )
+from labauto.engine.preflight import DUT, STANDARD
+from labauto.engine.run import new_run_id
 from labauto.publishing import not_requested
 from labauto.visa.errors import TransientVisaError
+
+from flows.instrument_slots import InstrumentSlots
 
 
 def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -76,16 +82,24 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
               verify_base_url: str | None = None, publish: bool = True,
               run_id: str | None = None,
               environment_resource: str | None = None, item_condition: str | None = None,
-              item_condition_confirmed: bool = False) -> dict[str, Any]:
+              item_condition_confirmed: bool = False,
+              instrument_wait_s: float | None = 3600.0) -> dict[str, Any]:
     """Calibrate the DUT at ``dut_resource`` against the standard at ``standard_resource``;
     ``environment_resource``: the thermo-hygrometer that records the ambient conditions.
 
-    The instrument locks are taken by the pre-flight checks and held until the last point's
-    task has left the instruments safe: no other run can take them between two tasks."""
+    The flow run holds one Prefect concurrency slot per instrument (waiting up to
+    ``instrument_wait_s`` for a busy bench; None: as long as it takes), then the pre-flight
+    checks take the instrument locks; slots and locks are held until the last point's task has
+    left the instruments safe: no other run can take them between two tasks."""
     log = get_run_logger()
-    with preflight(procedure, dut_resource=dut_resource, standard_resource=standard_resource,
-                   lab_file=lab_file, resume_folder=resume_run, run_id=run_id,
-                   timeout_ms=timeout_ms) as checked:
+    run_id = run_id or (Path(resume_run).name if resume_run else new_run_id())
+    with InstrumentSlots(run_id, wait_s=instrument_wait_s, log=log) as slots, ExitStack() as held:
+        slots.hold_resources({DUT: dut_resource, STANDARD: standard_resource,
+                              "the environment logger": environment_resource})
+        checked = held.enter_context(preflight(
+            procedure, dut_resource=dut_resource, standard_resource=standard_resource,
+            lab_file=lab_file, resume_folder=resume_run, run_id=run_id, timeout_ms=timeout_ms))
+        slots.hold_identities(checked.identities)
         run = start_or_resume_run(
             procedure, runs_dir=runs_dir, resume_folder=resume_run, dut_resource=dut_resource,
             standard_resource=standard_resource, settle_scale=settle_scale, timeout_ms=timeout_ms,

@@ -19,6 +19,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from labauto.certificate.dcc_xml import build_dcc
 from labauto.certificate.json_writer import to_json
@@ -64,24 +65,40 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
     overwritten (:class:`CertificateExists`); if its signed DCC is not yet in the outbox (a
     crash between the rename and the queueing), it is queued before the error is raised.
     """
+    return issue_documents(
+        result.certificate_id, out_dir, lab=lab, unsigned_dcc=build_dcc(result),
+        render_pdf=lambda sha, url: render_pdf(result, dcc_sha256=sha, verify_url=url,
+                                               pades_signed=True),
+        json_document=to_json(result), verify_base_url=verify_base_url, journal=journal,
+        queue=queue)
+
+
+def issue_documents(certificate_id: str, out_dir: Path, *, lab: LabConfig, unsigned_dcc: bytes,
+                    render_pdf: Callable[[str, str | None], bytes], json_document: bytes,
+                    verify_base_url: str | None = None, journal: Path | None = None,
+                    queue: bool = True) -> IssuedCertificate:
+    """Sign, time-stamp, write and queue one certificate's documents (see
+    :func:`issue_certificate`): the DCC (``unsigned_dcc``), the PDF rendered by
+    ``render_pdf(dcc_sha256, verify_url)`` (then signed) and the JSON.  Every kind of
+    calibration issues through here, so each gets the same immutability, signatures and outbox."""
     out_dir = Path(out_dir)
-    folder = out_dir / result.certificate_id
+    folder = out_dir / certificate_id
     if folder.exists():
-        queued = _queue_existing(folder, result.certificate_id) if queue else ""
+        queued = _queue_existing(folder, certificate_id) if queue else ""
         raise CertificateExists(
-            f"certificate {result.certificate_id} was already issued ({folder}{queued}); issue an "
+            f"certificate {certificate_id} was already issued ({folder}{queued}); issue an "
             "amendment instead of overwriting it")
-    staging = out_dir / f".{result.certificate_id}.partial"
+    staging = out_dir / f".{certificate_id}.partial"
     if staging.exists():               # an earlier attempt that never completed: never issued
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     identity = lab_signing_identity(lab)
-    signed, stamp = timestamp_signed_dcc(sign_dcc(build_dcc(result), identity.key_pem, identity.cert_pem))
+    signed, stamp = timestamp_signed_dcc(sign_dcc(unsigned_dcc, identity.key_pem, identity.cert_pem))
     sha = hashlib.sha256(signed).hexdigest()
-    verify_url = f"{verify_base_url.rstrip('/')}/verify/{result.certificate_id}" if verify_base_url else None
-    rendered = render_pdf(result, dcc_sha256=sha, verify_url=verify_url, pades_signed=True)
+    verify_url = f"{verify_base_url.rstrip('/')}/verify/{certificate_id}" if verify_base_url else None
+    rendered = render_pdf(sha, verify_url)
     pdf = _signed_pdf(rendered, identity, stamp.pdf_timestamper)
-    contents = {"xml": signed, "json": to_json(result), "pdf": pdf}
+    contents = {"xml": signed, "json": json_document, "pdf": pdf}
     if journal is not None and Path(journal).exists():
         contents["journal"] = Path(journal).read_bytes()
     for kind, data in contents.items():
@@ -90,9 +107,9 @@ def issue_certificate(result: CalibrationResult, out_dir: Path, *, lab: LabConfi
         os.rename(staging, folder)     # the certificate appears complete, or not at all
     except OSError as exc:             # another process issued it meanwhile
         shutil.rmtree(staging, ignore_errors=True)
-        raise CertificateExists(f"certificate {result.certificate_id} was issued meanwhile ({folder}): {exc}") from exc
+        raise CertificateExists(f"certificate {certificate_id} was issued meanwhile ({folder}): {exc}") from exc
     fsync_dir(out_dir)
-    issued = IssuedCertificate(result.certificate_id, folder,
+    issued = IssuedCertificate(certificate_id, folder,
                                {kind: folder / FILE_NAMES[kind] for kind in contents}, sha, verify_url,
                                timestamp=stamp.detail)
     if queue:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from labauto.config import labauto_home
 from labauto.errors import LabautoError
-from labauto.files import write_durably
+from labauto.files import pid_lock, write_durably
 from labauto.lab import LabConfig
 
 
@@ -51,11 +51,26 @@ def _from_environment() -> SigningIdentity | None:
 
 def demo_identity(lab: LabConfig, folder: Path | None = None) -> SigningIdentity:
     """The demonstration CA and lab certificate in ``folder`` (created on first use)."""
-    from labauto.certificate.pki import CertificateAuthority
-
     folder = folder or labauto_home() / "pki"
     ca_key, ca_cert = folder / "demo-ca.key.pem", folder / "demo-ca.cert.pem"
     key, cert = folder / "lab.key.pem", folder / "lab.cert.pem"
+    if not cert.exists():
+        # several runs (benches) of one lab home may start at once: one creates, the others
+        # wait and use what it created
+        folder.mkdir(parents=True, exist_ok=True)
+        with pid_lock(folder / "create.lock", timeout_s=60) as held:
+            if not held:
+                raise SigningIdentityError(f"the demo signing identity in {folder} is being created "
+                                           "by another process that does not finish; try again")
+            _create_demo_identity(lab, ca_key, ca_cert, key, cert)
+    return SigningIdentity(key.read_bytes(), cert.read_bytes(), ca_cert.read_bytes(),
+                           f"demo PKI in {folder}")
+
+
+def _create_demo_identity(lab: LabConfig, ca_key: Path, ca_cert: Path, key: Path,
+                          cert: Path) -> None:
+    from labauto.certificate.pki import CertificateAuthority
+
     if not ca_cert.exists():
         ca = CertificateAuthority.create("labauto demo CA (simulation only)",
                                          organization="labauto demo")
@@ -67,8 +82,6 @@ def demo_identity(lab: LabConfig, folder: Path | None = None) -> SigningIdentity
                         country=lab.country or None)
         write_durably(key, pair.key_pem, private=True)
         write_durably(cert, pair.cert_pem)
-    return SigningIdentity(key.read_bytes(), cert.read_bytes(), ca_cert.read_bytes(),
-                           f"demo PKI in {folder}")
 
 
 def lab_signing_identity(lab: LabConfig) -> SigningIdentity:

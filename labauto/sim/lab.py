@@ -175,6 +175,14 @@ class SimulatedLab:
         """Let simulated time pass (zero-latency lab only)."""
         self.clock.advance(seconds)
 
+    def connect_artifact(self, artifact: Any, day: float = 0.0) -> None:
+        """Connect a check standard (``labauto.sim.artifacts.CheckArtifact``) to the meter's
+        input in place of the calibrator (put in standby): the meter reads the artifact's
+        value on ``day`` until the calibrator drives its terminals again."""
+        with self.calibrator.lock:
+            self.calibrator.operate = False
+            self.wire.drive(self.clock.now(), artifact.signal(day))
+
     # -- fault injection -----------------------------------------------------------------
     def inject_fault(self, instrument: str, kind: str, *, on: str | None = None,
                      count: int | None = 1, code: int = -300,

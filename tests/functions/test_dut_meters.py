@@ -5,15 +5,20 @@ performance verification runs end to end on the zero-latency simulated lab with 
 engine and finds the simulated true errors, and bad points are refused at file:line."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from labauto.calibration import run_calibration
+from labauto.calibration import measure_points, preflight, start_or_resume_run
+from labauto.engine.run import open_run
+from labauto.evaluation import evaluate_run
+from labauto.lab import load_lab
 from labauto.drivers import open_instrument
 from labauto.engine.operator import AutoConfirm, set_operator
 from labauto.instruments import load_instrument_model
 from labauto.procedure import ProcedureError, load_procedure
+from labauto.results import CalibrationResult
 from labauto.sim import SimulatedLab
 from labauto.units import Q_
 from labauto.visa import fresh_sim_resource_manager
@@ -24,25 +29,40 @@ FUNCTIONS = {"DCV", "ACV", "DCI", "ACI", "RES2W", "RES4W", "FREQ"}
 #: model -> (pyvisa-sim resource, start of its *IDN?, seed of its verification run)
 MODELS = {
     "keysight_34401a": ("GPIB0::22::INSTR", "HEWLETT-PACKARD,34401A,", 11),
+    "fluke_8846a": ("GPIB0::1::INSTR", "FLUKE,8846A,", 12),
 }
 
 
 # ----------------------------------------------------------------------- full verification
 
+@dataclass
+class Outcome:
+    result: CalibrationResult
+
+
+def verify(procedure: Path, lab: SimulatedLab, runs_dir: Path) -> Outcome:
+    """The plain engine's calibration (pre-flight checks, every point, evaluation) without
+    issuing the certificate (the certificates of every function are tested elsewhere; their
+    PDF plot is most of a full run's time)."""
+    resources = {"dut_resource": lab.resources["dmm"],
+                 "standard_resource": lab.resources["calibrator"]}
+    with preflight(procedure, **resources, timeout_ms=5000) as checked:
+        run = start_or_resume_run(procedure, runs_dir=runs_dir, settle_scale=0.0,
+                                  timeout_ms=5000, run_id=checked.run_id, **resources)
+        measure_points(run)
+    return Outcome(evaluate_run(open_run(run.folder), load_lab(None)))
+
+
 @pytest.fixture(scope="module", params=sorted(MODELS))
 def verification(request, tmp_path_factory):
     """One full performance verification per model (module scope: the slow part, once)."""
     key = request.param
-    tmp = tmp_path_factory.mktemp(key)
     procedure = ROOT / "procedures" / f"{key}_verification.yaml"
     auto = AutoConfirm()
     previous = set_operator(auto)
     try:
         with SimulatedLab(seed=MODELS[key][2], latency="zero", dmm_model=key) as lab:
-            outcome = run_calibration(
-                procedure, dut_resource=lab.resources["dmm"],
-                standard_resource=lab.resources["calibrator"], runs_dir=tmp / "runs",
-                out_dir=tmp / "certificates", settle_scale=0.0, timeout_ms=5000, publish=False)
+            outcome = verify(procedure, lab, tmp_path_factory.mktemp(key))
             truth = {p.point_id: lab.truth.dut_error_at_setting(p.function, p.range, p.nominal,
                                                                  p.frequency)
                      for p in outcome.result.points}
@@ -103,6 +123,23 @@ def test_34401a_figures():
         Q_(1, "kohm")).to("mohm").m == pytest.approx(110)
     assert m.function("RES2W").range_named(Q_(1, "kohm")).accuracy_halfwidth(
         Q_(1, "kohm")).to("mohm").m == pytest.approx(310)
+
+
+def test_8846a_figures():
+    m = load_instrument_model("fluke_8846a")
+    # DCV 10 V, 1 year: 0.0024 % of reading + 0.0005 % of range -> 290 uV at 10 V
+    assert m.function("DCV").range_named(Q_(10, "V")).accuracy_halfwidth(
+        Q_(10, "V")).to("uV").m == pytest.approx(290)
+    # a 10 Ohm and a 1 GOhm range; 400 mA on the mA input; frequency to 1 MHz
+    assert [f"{r.range:~P}" for r in m.function("RES4W").ranges][0] == "10 Ω"
+    assert [f"{r.range:~P}" for r in m.function("RES4W").ranges][-1] == "1 GΩ"
+    assert Q_(400, "mA") in [r.range for r in m.function("DCI").ranges]
+    f = m.function("FREQ").range_named(Q_(1, "MHz"))
+    assert f.accuracy_halfwidth(Q_(1, "MHz")).to("Hz").m == pytest.approx(100)
+    # ACI 10 A: specified to 5 kHz only (the other ranges to 10 kHz)
+    with pytest.raises(KeyError, match="outside every specified band"):
+        m.function("ACI").range_named(Q_(10, "A")).band_for(Q_(8, "kHz"))
+    m.function("ACI").range_named(Q_(3, "A")).band_for(Q_(8, "kHz"))
 
 
 @pytest.mark.parametrize("key", sorted(MODELS))
@@ -195,6 +232,12 @@ points:
      "RES4W has no setting 'offset_compensation' on the 34401A"),
     ("keysight_34401a", "  - {function: DCV, range: 10 V, nominal: 10 V, settings: {nplc: 50}}",
      "NPLC 50 is not offered by the Keysight Technologies 34401A on DCV"),
+    ("fluke_8846a", "  - {function: DCI, range: 30 A, nominal: 20 A}",
+     "has no DCI range 30 A"),
+    ("fluke_8846a", "  - {function: ACI, range: 10 A, nominal: 10 A, frequency: 8 kHz}",
+     "8 kHz is outside every specified band of the 10 A range"),
+    ("fluke_8846a", "  - {function: FREQ, range: 1 MHz, nominal: 2 Hz}",
+     "nominal 2 Hz is outside the limits of the 1 MHz range"),
 ])
 def test_bad_points_are_refused_at_their_line(tmp_path, dut, point, fragment):
     path = tmp_path / "bad.yaml"

@@ -1,0 +1,210 @@
+"""Instrument slots: one Prefect global concurrency limit per instrument (limit 1), held by the
+flow run that drives it, so two flow runs never drive one instrument, wherever they run.
+
+Slot names follow the instrument file locks of :mod:`labauto.engine.locks`, which stay (they
+guard runs on one machine with or without Prefect):
+
+    instrument-resource-<VISA resource>             taken before the first command is sent
+    instrument-identity-<maker>_<model>_<serial>    taken once ``*IDN?`` has answered (the same
+                                                    instrument reached through two addresses)
+
+A flow run takes the resource slots of all its instruments in one request (all or none: two
+flows needing the same two instruments never hold one each), checks the instruments, takes
+their identity slots, and keeps every slot until its last point's instruments are safe and
+closed (a run paused for the technician keeps them).  A second flow run on a busy bench waits
+(``instrument_wait_s``) and says so in its log, naming the flow run that holds the bench: a
+holder marks itself with the tag ``holds:<slot>``, which the waiting run looks up among the
+running and paused flow runs.  Flow runs on different benches share no slot and run in
+parallel.
+
+Slots need a Prefect server (``PREFECT_API_URL``: ``labauto lab up``, or the test harness).
+Prefect's throw-away embedded server keeps slot leases in its own process: a run killed there
+would leave its slots taken for good, so without a server the file locks alone guard the
+instruments (one machine).
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from labauto.engine.locks import InstrumentBusy, identity_key, resource_key
+from labauto.errors import LabautoError
+
+SLOT_PREFIX = "instrument-"
+HOLDS_TAG = "holds:"
+LEASE_S = 60.0        # a holder that dies (SIGKILL) frees its slots after at most this long
+
+
+def resource_slot(resource: str) -> str:
+    """The slot of the instrument at ``resource`` (``resource_key`` of the file locks)."""
+    return SLOT_PREFIX + resource_key(resource)
+
+
+def identity_slot(manufacturer: str, model: str, serial: str) -> str:
+    return SLOT_PREFIX + identity_key(manufacturer, model, serial)
+
+
+def server_url() -> str | None:
+    """The Prefect server this process talks to (None: the embedded throw-away server)."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    return str(url) if url else None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A flow run holding a slot."""
+
+    flow_run_id: str
+    flow_run_name: str
+    state: str
+    labauto_run: str
+
+    def describe(self) -> str:
+        run = f", labauto run {self.labauto_run}" if self.labauto_run else ""
+        return f"flow run {self.flow_run_name!r} ({self.flow_run_id}, {self.state.lower()}{run})"
+
+
+def holders(slot: str) -> list[Holder]:
+    """The running or paused flow runs that hold ``slot``."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterState,
+                                                FlowRunFilterStateType, FlowRunFilterTags)
+    from prefect.client.schemas.objects import StateType
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=[HOLDS_TAG + slot]),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(
+                any_=[StateType.RUNNING, StateType.PAUSED, StateType.PENDING]))))
+    found = []
+    for r in runs:
+        run_tag = next((t[len("run:"):] for t in r.tags if t.startswith("run:")), "")
+        found.append(Holder(str(r.id), r.name, r.state_type.value if r.state_type else "?", run_tag))
+    return found
+
+
+def ensure_limits(names: Iterable[str]) -> list[str]:
+    """Create the slots that do not exist yet (limit 1); a slot set to more than one holder or
+    made inactive is set back to one active holder (an instrument has one driver).  Returns the
+    slots taken at this moment."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import (GlobalConcurrencyLimitCreate,
+                                                GlobalConcurrencyLimitUpdate)
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    busy = []
+    with get_client(sync_client=True) as client:
+        for name in names:
+            try:
+                limit = client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                try:
+                    client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+                except ObjectAlreadyExists:      # another run created it meanwhile
+                    busy.append(name)
+                continue
+            if limit.limit != 1 or not limit.active:
+                client.update_global_concurrency_limit(
+                    name, GlobalConcurrencyLimitUpdate(limit=1, active=True))
+            if limit.active_slots >= 1:
+                busy.append(name)
+    return busy
+
+
+class InstrumentSlots:
+    """The instrument slots of one flow run, released in reverse order on ``close``/``with``
+    exit.  Outside a flow run talking to a server it holds nothing (see the module text)."""
+
+    def __init__(self, labauto_run: str, *, wait_s: float | None, log: Any = None):
+        from prefect.context import FlowRunContext
+
+        ctx = FlowRunContext.get()
+        self.flow_run = ctx.flow_run if ctx is not None else None
+        self.enabled = self.flow_run is not None and server_url() is not None
+        self.labauto_run = labauto_run
+        self.wait_s = wait_s
+        self.log = log or logging.getLogger(__name__)
+        self.held: list[str] = []
+        self._stack = ExitStack()
+
+    def __enter__(self) -> "InstrumentSlots":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            if self.held:                # (the tags say who holds; drop them first)
+                self._tag(holding=False)
+        except Exception as exc:  # noqa: BLE001 - the slots are released all the same
+            self.log.warning("could not drop the holds: tags of this flow run: %s", exc)
+        finally:
+            self.held.clear()
+            self._stack.close()
+
+    def hold_resources(self, resources: dict[str, str | None]) -> None:
+        """Hold the slots of ``{what: resource}`` (e.g. ``{"the item (DUT)": "TCPIP0::..."}``)."""
+        self._hold({resource_slot(r): f"{what} at {r}" for what, r in resources.items() if r})
+
+    def hold_identities(self, identities: dict[str, Any]) -> None:
+        """Hold the slots of identified instruments (``{role: Identity}``)."""
+        self._hold({identity_slot(i.manufacturer, i.model, i.serial):
+                    f"the {role} instrument {i.manufacturer} {i.model} serial {i.serial}"
+                    for role, i in identities.items() if i is not None})
+
+    def _hold(self, wanted: dict[str, str]) -> None:
+        names = sorted(n for n in wanted if n not in self.held)
+        if not self.enabled or not names:
+            return
+        from prefect.client.schemas.objects import ConcurrencyLeaseHolder
+        from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+        from prefect.concurrency.sync import concurrency
+
+        busy = ensure_limits(names)
+        if busy:
+            waiting = "as long as it takes" if self.wait_s is None else f"up to {self.wait_s:g} s"
+            self.log.warning("bench busy: %s; waiting %s for it (labauto run %s)",
+                             self._describe_busy(busy, wanted), waiting, self.labauto_run)
+        holder = ConcurrencyLeaseHolder(type="flow_run", id=self.flow_run.id)
+        try:        # all the slots in one request: all or none
+            self._stack.enter_context(concurrency(
+                names, timeout_seconds=self.wait_s, strict=True, lease_duration=LEASE_S,
+                holder=holder))
+        except TimeoutError:
+            raise InstrumentBusy(
+                f"{self._describe_busy(names, wanted)}; gave up after waiting {self.wait_s:g} s "
+                "(flow parameter instrument_wait_s). Nothing was measured; start the calibration "
+                "again when the bench is free") from None
+        except ConcurrencySlotAcquisitionError as exc:
+            raise LabautoError(f"cannot take the instrument slots {', '.join(names)} on the "
+                               f"Prefect server {server_url()}: {exc}; nothing was measured") from exc
+        if busy:
+            self.log.warning("bench free: instrument slots %s taken by labauto run %s",
+                             ", ".join(names), self.labauto_run)
+        self.held.extend(names)
+        self._tag()
+
+    def _describe_busy(self, names: list[str], wanted: dict[str, str]) -> str:
+        by_holder: dict[str, list[str]] = {}
+        for name in (n for n in wanted if n in names):       # in the caller's order
+            who = " and ".join(h.describe() for h in holders(name)) or "another flow run"
+            by_holder.setdefault(who, []).append(wanted[name])
+        return "; ".join(f"{' and '.join(what)} {'is' if len(what) == 1 else 'are'} held by {who}"
+                         for who, what in by_holder.items())
+
+    def _tag(self, holding: bool = True) -> None:
+        """Mark the flow run as the holder of its slots (tags ``holds:<slot>``, ``run:<id>``),
+        or (``holding=False``) drop the ``holds:`` tags."""
+        from prefect.client.orchestration import get_client
+
+        kept = [t for t in (self.flow_run.tags or []) if not t.startswith(HOLDS_TAG)]
+        tags = list(dict.fromkeys([*kept, f"run:{self.labauto_run}",
+                                   *(HOLDS_TAG + n for n in (self.held if holding else []))]))
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(self.flow_run.id, tags=tags)
+        self.flow_run.tags = tags
