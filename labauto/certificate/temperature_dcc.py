@@ -117,7 +117,7 @@ def _admin(root, r: TemperatureCalibrationResult) -> None:
             _sub(real, _s("unit"), unit)
     s = _sub(st, _d("statement"), refType="basic_uncertainty")
     _sub(s, _d("norm"), "JCGM 100:2008 (GUM)")
-    _sub(s, _d("reference"), "EA-4/02 M:2022")
+    _sub(s, _d("reference"), "EA-4/02 M:2013")
     ks = sorted({round(p.k, 3) for p in r.points})
     _text(s, "declaration",
           "The reported expanded uncertainty of measurement is the standard uncertainty "
