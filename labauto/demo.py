@@ -35,6 +35,13 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
              execute: Callable[..., Any], report: Callable[..., Any]) -> None:
     from contextlib import ExitStack
 
+    from labauto.procedure.temperature import is_temperature_procedure
+
+    if procedure is not None and is_temperature_procedure(procedure):
+        from labauto.demo_temperature import run_temperature_demo
+        run_temperature_demo(console, workdir=workdir, procedure=Path(procedure), latency=latency,
+                             seed=seed, with_platform=with_platform)
+        return
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     home = use_lab_home(LabHome(workdir / "home", "the demo's working folder"))

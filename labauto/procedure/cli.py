@@ -80,6 +80,8 @@ def validate(files: list[Path] = typer.Argument(..., help="procedure YAML files"
     console = Console()
     failed = []
     for file in files:
+        if _validate_temperature(file, console, failed):
+            continue
         try:
             p = _load(file, console)
         except typer.Exit:
@@ -94,6 +96,29 @@ def validate(files: list[Path] = typer.Argument(..., help="procedure YAML files"
         console.print(f"{len(files) - len(failed)} of {len(files)} procedure files valid")
     if failed:
         raise typer.Exit(1)
+
+
+def _validate_temperature(file: Path, console: Console, failed: list[Path]) -> bool:
+    """A temperature comparison procedure (labauto.procedure.temperature): check it and print
+    its setpoints; False for any other file."""
+    from labauto.procedure.temperature import is_temperature_procedure, load_temperature_procedure
+
+    if not is_temperature_procedure(file):
+        return False
+    try:
+        p = load_temperature_procedure(file)
+    except SourceError as exc:
+        for line in str(exc).splitlines():
+            console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+        failed.append(file)
+        return True
+    setpoints = ", ".join(f"{pt.setpoint.m:g} °C ({pt.heat_source})" for pt in p.points)
+    console.print(f"[green]OK[/green] {escape(str(file))}: temperature comparison, "
+                  f"{len(p.points)} setpoints {escape(setpoints)}; reference "
+                  f"{escape(p.reference.manufacturer)} {escape(p.reference.model)} serial "
+                  f"{escape(p.reference.serial)} due {p.reference.due.isoformat()}; sha256 "
+                  f"{p.sha256[:16]}…", soft_wrap=True)
+    return True
 
 
 @app.command()

@@ -54,11 +54,15 @@ def parse_interval(text: Any) -> float:
     return days
 
 
+MONTH_DAYS = 365.25 / 12          # pint's month (a Julian year / 12)
+
+
 def format_interval(days: float) -> str:
-    months = days / (365.2425 / 12)
-    if abs(months - round(months)) < 0.02 and round(months) > 0:
+    """Days as the register writes them: whole months when exact, else days (round trip)."""
+    months = days / MONTH_DAYS
+    if round(months) > 0 and abs(months - round(months)) < 1e-9:
         return f"{round(months)} months"
-    return f"{days:g} d"
+    return f"{days:.10g} d"
 
 
 def parse_date(value: Any, what: str) -> dt.date:

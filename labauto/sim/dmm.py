@@ -85,7 +85,9 @@ class SimulatedDmm:
         self.errors = ErrorQueue()
         self.lock = threading.RLock()
         self.readings_taken = 0
-        self.heating = ShuntHeating()
+        # one temperature per shunt (ranges with the same shunt resistance share one): the heat
+        # a 3 A reading leaves in its 0.1 ohm shunt does not warm the 1 ohm shunt of 10 mA
+        self.heating: dict[float, ShuntHeating] = {}
         self._reset()
         self.scpi = Interpreter(self.errors)
         self._register_commands()
@@ -416,8 +418,17 @@ class SimulatedDmm:
         if name in ("DCI", "ACI"):
             shunt = spec.property("shunt_resistance")
             if shunt is not None:
-                return applied * (1 + self.heating.advance(t, applied, shunt.to("ohm").m))
+                return applied * (1 + self._shunt_rise(t, applied, shunt.to("ohm").m))
         return applied
+
+    def _shunt_rise(self, t: float, current_a: float, shunt_ohm: float) -> float:
+        """Relative error of a current reading through ``shunt_ohm`` at ``t``: the current has
+        flowed since the source last changed; every other shunt cools meanwhile."""
+        for ohm, other in self.heating.items():
+            if ohm != shunt_ohm:
+                other.advance(t, 0.0, ohm)
+        return self.heating.setdefault(shunt_ohm, ShuntHeating()).advance(
+            t, current_a, shunt_ohm, since=self.wire.changed_at)
 
     def _fetch(self, args: list[str]) -> str:
         if self._buffer is None:

@@ -273,10 +273,13 @@ class Truth:
     def dut_error_at_setting(self, function: str, range_: pint.Quantity,
                              set_value: pint.Quantity,
                              frequency: pint.Quantity | None = None) -> pint.Quantity:
-        """True error of the DUT at a test point: a meter under test sees the calibrator's
-        true output, not its set value; a source under test errs at its own setting."""
+        """True error of the DUT at a test point, as the measurement model defines it: a meter
+        under test sees the calibrator's true output, not its set value (error of indication =
+        indication − true output); a source under test has the error of its output setting,
+        setting − true output (labauto.models.output), the opposite of how far its output
+        lies from the setting (``dut_error``)."""
         if self.dut == "source":
-            return self.dut_error(function, range_, set_value, frequency)
+            return -self.dut_error(function, range_, set_value, frequency)
         return self.dut_error(function, range_, self.calibrator_output(set_value, function,
                                                                        frequency), frequency)
 
@@ -410,6 +413,12 @@ class Wire:
             s = self._signal
             return Signal(s.kind, self._at(t), s.frequency, s.compensation)
 
+    @property
+    def changed_at(self) -> float:
+        """When the source last changed what its terminals carry."""
+        with self._lock:
+            return self._t0
+
     def drive(self, t: float, target: float | Signal) -> None:
         """The source's terminals change to ``target`` at time ``t``."""
         signal = target if isinstance(target, Signal) else Signal("DCV" if target else "", float(target))
@@ -422,17 +431,26 @@ class Wire:
 
 
 class ShuntHeating:
-    """Temperature rise of a meter's current shunt: first order towards θ·I²·R."""
+    """Temperature rise of one current shunt: first order towards θ·I²·R."""
 
     def __init__(self) -> None:
         self.rise_k = 0.0
         self.t = 0.0
+        self.current_a = 0.0          # what flowed through it since ``t``
 
-    def advance(self, t: float, current_a: float, shunt_ohm: float) -> float:
-        """Advance to ``t`` with ``current_a`` flowing; return the relative error of the
-        reading (the shunt's resistance grew by tempco × ΔT)."""
+    def advance(self, t: float, current_a: float, shunt_ohm: float,
+                since: float | None = None) -> float:
+        """Advance to ``t`` with ``current_a`` flowing (from ``since`` when given: the moment
+        the source last changed; the current before it flowed until then); return the
+        relative error of the reading (the shunt's resistance grew by tempco × ΔT)."""
+        if since is not None and self.t < since < t:
+            self._step(since, self.current_a, shunt_ohm)
+        self._step(t, current_a, shunt_ohm)
+        self.current_a = current_a
+        return SHUNT_TEMPCO_PER_K * self.rise_k
+
+    def _step(self, t: float, current_a: float, shunt_ohm: float) -> None:
         dt = max(t - self.t, 0.0)
         target = SHUNT_THERMAL_RESISTANCE_K_PER_W * current_a ** 2 * shunt_ohm
         self.rise_k = target + (self.rise_k - target) * math.exp(-dt / SHUNT_TIME_CONSTANT_S)
         self.t = max(self.t, t)
-        return SHUNT_TEMPCO_PER_K * self.rise_k

@@ -131,6 +131,7 @@ class SimulatedThermometryLab:
                                                           temperature=room_temperature)
         self._rng = random.Random(f"thermometry-{seed}")
         self._host = host
+        self.dut_truth: Any = None          # the DUT's true curve (lab_for_procedure)
         self._servers: dict[str, ScpiSocketServer] = {}
 
     # -- physics ---------------------------------------------------------------------------
@@ -161,6 +162,19 @@ class SimulatedThermometryLab:
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
+
+    def true_dut_error(self, t_c: float) -> float:
+        """The DUT's true error (K) at ``t_c``: the temperature its nominal curve (IEC 60751
+        Pt100, IEC 60584-1) gives for its true value at ``t_c``, minus ``t_c``; a display-only
+        thermometer's offset.  Needs ``dut_truth`` (set by :func:`lab_for_procedure`)."""
+        truth = self.dut_truth
+        if isinstance(self.dut, DigitalThermometer):
+            return self.dut.error_k
+        if isinstance(self.dut, ResistanceSensor):
+            from labauto.temperature import PT100
+            return PT100.temperature(truth.resistance(t_c)) - t_c
+        from labauto.temperature import thermocouples
+        return thermocouples.temperature(truth.letter, truth.emf(t_c)) - t_c
 
     # -- lifecycle -------------------------------------------------------------------------
     def _instruments(self) -> dict[str, Any]:
@@ -215,3 +229,49 @@ class SimulatedThermometryLab:
         except KeyError:
             raise LabautoError(f"no running simulated instrument {instrument!r}; running: "
                                f"{sorted(self._servers)}") from None
+
+
+def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
+                      room_temperature: float = 23.0) -> SimulatedThermometryLab:
+    """A simulated lab for a temperature comparison procedure (labauto.procedure.temperature):
+    its heat sources and readout; a reference probe that follows its certificate's
+    characteristic (shifted by a seeded part of the certificate's drift allowance); a DUT of
+    the procedure's kind with seeded errors: a Pt100 whose Callendar–Van Dusen coefficients
+    differ from IEC 60751's (class A-like), a thermocouple with a deviation from its reference
+    function, a digital thermometer with an offset."""
+    from labauto.temperature import CallendarVanDusen
+    from labauto.temperature.cvd import IEC_A, IEC_B, IEC_C
+    from labauto.temperature.curves import ThermocoupleCurve
+
+    rng = random.Random(f"thermometry-dut-{seed}")
+    ref = procedure.reference
+    drift_k = float(ref.drift.to("K").m) * rng.uniform(-0.5, 0.5)
+    self_heating = float(ref.self_heating.to("K").m) if ref.self_heating is not None else 0.001
+    reference = ResistanceSensor(lambda t: ref.resistance(t + drift_k), self_heating)
+    dut_spec = procedure.dut
+    dut: Sensor
+    if dut_spec.sensor == "pt100":
+        cvd = CallendarVanDusen(r0=100.0 * (1 + rng.uniform(-1, 1) * 4e-4),
+                                a=IEC_A * (1 + rng.uniform(-1, 1) * 3e-4),
+                                b=IEC_B * (1 + rng.uniform(-1, 1) * 2e-3),
+                                c=IEC_C * (1 + rng.uniform(-1, 1) * 5e-2))
+        dut = ResistanceSensor(cvd.resistance, self_heating_k=0.004)
+    elif dut_spec.sensor == "thermocouple":
+        curve = ThermocoupleCurve(dut_spec.type, (rng.uniform(-0.01, 0.01),
+                                                  rng.uniform(-1, 1) * 3e-5))
+        junction = "ice" if dut_spec.reference_junction == "ice point" else "room"
+        dut = Thermocouple(curve.emf, junction)
+    else:
+        resolution = float(dut_spec.resolution.to("K").m) if dut_spec.resolution is not None else 0.01
+        dut = DigitalThermometer(error_k=rng.uniform(-0.15, 0.15), resolution_k=resolution)
+    models = {name: str(hs.model.folder) for name, hs in procedure.heat_sources.items()}
+    truth = cvd if dut_spec.sensor == "pt100" else curve if dut_spec.sensor == "thermocouple" \
+        else dut
+    dmm = str(procedure.dmm_model.folder) if procedure.dmm_model is not None else "keysight_34465a"
+    lab = SimulatedThermometryLab(
+        heat_sources=models, reference=reference, dut=dut, seed=seed, latency=latency,
+        readout_model=str(procedure.readout_model.folder), dmm_model=dmm,
+        dut_channel=dut_spec.channel if dut_spec.read_by == "readout" else None,
+        room_temperature=room_temperature)
+    lab.dut_truth = truth
+    return lab

@@ -1,4 +1,4 @@
-"""``labauto validate PROCEDURE --runs N [--seed S] [--json]``: validate a
+"""``labauto validate PROCEDURE --runs N [--seed S] [--json] [--report FILE]``: validate a
 procedure by simulated calibrations (see docs/validation.md).
 
 Exit status: 0 when every point's coverage is consistent with 95 % or above it, 1 when a
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -26,6 +27,8 @@ def validate(
     dut_spread: float = typer.Option(1.5, "--dut-spread", min=0.0,
                                      help="the DUT's true errors: uniform within this fraction of its specification"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    report: Optional[Path] = typer.Option(None, "--report",
+                                          help="write the HTML validation report to this file"),
 ) -> None:
     """Validate PROCEDURE by simulation: coverage of U per point, the decision rule's risks,
     normalized errors against N(0, 1)."""
@@ -39,6 +42,11 @@ def validate(
         for line in str(exc).splitlines():
             console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
+    if report is not None:
+        from labauto.procedure import load_procedure
+        from labauto.validation.report import write_report
+        write_report(result, report, load_procedure(procedure))
+        console.print(f"validation report: {report}")
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False, default=_json_nan))
     else:

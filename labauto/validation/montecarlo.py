@@ -136,9 +136,10 @@ def _outcome(point: Any, procedure: Procedure, lab: SimulatedLab, readings: list
 
 
 def simulate(procedure: Procedure, runs: int, seed: int = 1, dut_spread: float = 1.5,
-             progress: Callable[[int], None] | None = None) -> Iterator[RunOutcome]:
-    """``runs`` simulated calibrations (seeds from ``seed``), one after the other."""
-    for i in range(runs):
+             progress: Callable[[int], None] | None = None, first: int = 0) -> Iterator[RunOutcome]:
+    """Simulated calibrations ``first`` .. ``first + runs - 1`` of a validation seeded
+    ``seed``, one after the other (a chunk of runs gives the same outcomes as the whole)."""
+    for i in range(first, first + runs):
         yield simulate_run(procedure, run_seed(seed, i), dut_spread)
         if progress is not None:
-            progress(i + 1)
+            progress(i + 1 - first)

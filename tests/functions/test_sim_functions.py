@@ -102,6 +102,32 @@ def test_shunt_self_heating_grows_while_the_current_flows():
     assert later - first == pytest.approx(10 * 15e-6 * 60, rel=0.1)
 
 
+def test_shunt_heat_stays_in_the_shunt_that_carried_the_current():
+    """Two minutes at 2 A warm the 3 A range's 0.1 ohm shunt by 24 K (360 ppm); a 10 mA reading
+    right after goes through the 1 ohm shunt, which stayed cool (found by ``labauto validate``:
+    the heat was carried over to every later current range, biasing ACI 10 mA and 100 mA)."""
+    with SimulatedLab(seed=5, latency="zero") as lab:
+        with open_instrument(lab.resources["dmm"], "keysight_34465a") as dmm, \
+                open_instrument(lab.resources["calibrator"], "fluke_5522a") as cal:
+            dmm.configure("DCI", Q_(3, "A"), nplc=10)
+            cal.apply("DCI", Q_(2, "A"))
+            cal.operate()
+            lab.advance(120.0)
+            hot = dmm.read(n=3).to("A").m.mean()
+            cal.standby()
+            dmm.configure("DCI", Q_(10, "mA"), nplc=10)
+            cal.apply("DCI", Q_(10, "mA"))
+            cal.operate()
+            cool = dmm.read(n=5).to("A").m.mean()
+        true_2a = lab.truth.calibrator_output(Q_(2, "A"), "DCI")
+        cold_2a = (true_2a + lab.truth.dut_error("DCI", Q_(3, "A"), true_2a)).to("A").m
+        true_10ma = lab.truth.calibrator_output(Q_(10, "mA"), "DCI")
+        expected = (true_10ma + lab.truth.dut_error("DCI", Q_(10, "mA"), true_10ma)).to("A").m
+    assert hot - cold_2a == pytest.approx(2 * 15e-6 * 60 * 0.4, rel=0.05)   # 360 ppm of 2 A
+    # 360 ppm of 10 mA would be 3.6 uA; noise at 10 PLC ~ 13 nA, heating of the 1 ohm shunt 0.1 ppm
+    assert cool == pytest.approx(expected, abs=0.05e-6)
+
+
 def test_a_current_beyond_compliance_is_clipped_and_reported(lab):
     lab.calibrator.handle("OUT 10 A;OPER")
     lab.dmm.load = None
@@ -114,8 +140,9 @@ def test_a_current_beyond_compliance_is_clipped_and_reported(lab):
 def test_source_under_test_truth(lab):
     with SimulatedLab(seed=6, latency="zero", dut="source") as src_lab:
         err = src_lab.truth.dut_error_at_setting("DCV", Q_(10, "V"), Q_(10, "V"))
+        # the error of the output setting, as labauto.models.output defines it: setting − output
         assert err.to("V").m == pytest.approx(
-            (src_lab.truth.calibrator_output(Q_(10, "V")) - Q_(10, "V")).to("V").m, abs=1e-12)
+            (Q_(10, "V") - src_lab.truth.calibrator_output(Q_(10, "V"))).to("V").m, abs=1e-12)
         spec = src_lab.truth.source_model.function("DCV").range_for(Q_(10, "V"))
         assert abs(err) <= 0.3 * spec.accuracy_halfwidth(Q_(10, "V"))
 

@@ -182,7 +182,7 @@ def test_the_cli_changes_the_files_a_lab_keeps_in_git(tmp_path):
 def test_a_malformed_item_file_names_file_and_line(tmp_path, old, new, message, at):
     store = open_register(tmp_path / "reg", create=True)
     item = _calibrator()
-    store.add(Item(item.asset_id, item.manufacturer, item.model, item.serial, item.role, 365.2425))
+    store.add(Item(item.asset_id, item.manufacturer, item.model, item.serial, item.role, 365.25))
     store.add_calibration("CAL-01", _cal("PTB-2026-7", "2026-01-20"))
     path = tmp_path / "reg" / "CAL-01.yaml"
     text = path.read_text()

@@ -1,0 +1,147 @@
+"""A temperature comparison run's journal -> per-point budgets and the fitted characteristic,
+through labauto.temperature (budgets in the manner of EA-4/02 S5 and EURAMET cg-8/cg-13; CVD or
+thermocouple deviation fits).
+
+Where each influence of a point's budget comes from:
+
+    reference calibration      the reference's certificate: U(t), k          (procedure file)
+    reference drift            the certificate's drift allowance (rectangular)
+    reference readout          the readout model's RES4W specification at R_S, through dR/dt
+    axial / radial uniformity  the heat source model's performance figures at t (rectangular)
+    source stability           the heat source's stability figure at t, or the observed spread
+                               of the reference over the readings if larger
+    immersion, self-heating,   the procedure's ``evaluation`` half-widths
+    hysteresis
+    DUT readout                the readout's (channel 2) or the DMM's specification at the
+                               DUT's value (a DMM's limits as a rectangular distribution)
+    DUT resolution             the digital thermometer's display resolution
+    reference junction         a thermocouple's ice point: 0.01 K (rectangular); compensated:
+                               the room's thermo-hygrometer accuracy
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from labauto.drivers.heat_source import heat_source_performance
+from labauto.engine.journal import JournalState
+from labauto.errors import LabautoError
+from labauto.procedure.temperature import TemperatureProcedure
+from labauto.units import Q_
+
+DUT_KIND = {"pt100": "prt", "thermocouple": "thermocouple", "digital": "indicating"}
+ICE_POINT_HALF_WIDTH_K = 0.01          # a well-made ice point (EA-4/02 S5 takes ±0.1 K)
+
+
+@dataclass(frozen=True)
+class ComparisonEvaluation:
+    procedure: TemperatureProcedure
+    points: tuple[Any, ...]              # labauto.temperature.budgets.PointResult, by setpoint
+    fit: Any | None                      # CvdFit | ThermocoupleFit | None
+
+    @property
+    def dut_kind(self) -> str:
+        return DUT_KIND[self.procedure.dut.sensor]
+
+
+def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> list[Any]:
+    """One :class:`labauto.temperature.budgets.ComparisonPoint` per completed setpoint."""
+    from labauto.temperature.budgets import ComparisonPoint, Influence, dut_influences, \
+        reference_influences
+
+    ev = procedure.evaluation
+    kind = DUT_KIND[procedure.dut.sensor]
+    ref = procedure.reference
+    out = []
+    for point in procedure.points:
+        rec = state.points.get(point.id)
+        if rec is None or not rec.completed:
+            raise LabautoError(f"point {point.id} of run {state.header.get('run_id')} has no "
+                               "completed measurement; resume the run first")
+        readings = rec.readings
+        t = float(point.setpoint.to("degC").m)
+        t_ref = [r["reference"]["mean_degC"] for r in readings]
+        r_ref = [sum(r["reference"]["resistance_ohm"]) / 2 for r in readings]
+        dut = [r["value"] for r in readings]
+        unit = readings[0]["unit"]
+        hs = procedure.heat_sources[point.heat_source]
+        perf = heat_source_performance(hs.model)
+
+        def figure(name: str) -> float:
+            q = perf.at(name, point.setpoint)
+            return float(q.to("K").m) if q is not None else 0.0
+
+        # the readout's specification at the reference's resistance, in K through dR/dt
+        ro = procedure.readout_model.function("RES4W").ranges[0]
+        r_mean = sum(r_ref) / len(r_ref)
+        readout_k = _k(procedure.readout_model.function("RES4W").confidence)
+        readout_U = float(ro.accuracy_halfwidth(Q_(r_mean, "ohm")).to("ohm").m) / ref.sensitivity(t)
+        spread = (max(t_ref) - min(t_ref)) / 2
+        influences = reference_influences(
+            calibration_U=float(ref.expanded_uncertainty(t).to("K").m),
+            calibration_k=ref.coverage_factor, drift=float(ref.drift.to("K").m),
+            readout_U=readout_U, readout_k=readout_k, axial=figure("axial_uniformity"),
+            radial=figure("radial_uniformity"), stability=max(figure("stability"), spread),
+            immersion=_ev(ev, "reference_immersion"), self_heating=_ev(ev, "reference_self_heating"))
+        dut_extra: list[Any] = []
+        if procedure.dut.read_by == "readout":
+            spec = ro.accuracy_halfwidth(Q_(sum(dut) / len(dut), "ohm")).to("ohm").m
+            dut_side = dict(readout_U=float(spec), readout_k=readout_k)
+        elif procedure.dut.read_by == "dmm":
+            fn = procedure.dmm_model.function("DCV" if kind == "thermocouple" else "RES4W")
+            rng = fn.range_named(procedure.dut.dmm_range)
+            value = Q_(sum(dut) / len(dut), unit)
+            half = float(rng.accuracy_halfwidth(value.to(fn.unit)).to(unit).m)
+            dut_extra.append(Influence("dX_dmm", f"DMM {procedure.dmm_model.model} "
+                                       f"(specification)", "dut", "rectangular", half, unit))
+            dut_side = {}
+        else:
+            dut_side = {"resolution": float(procedure.dut.resolution.to("K").m)
+                        if procedure.dut.resolution is not None else 0.0}
+        if kind == "thermocouple":
+            junction = ICE_POINT_HALF_WIDTH_K if procedure.dut.reference_junction == "ice point" else 0.2
+            dut_side.update(thermocouple_type=procedure.dut.type, reference_junction=junction)
+        influences += dut_influences(
+            kind, unit=unit, hysteresis=_ev(ev, "hysteresis"),
+            self_heating=_ev(ev, "dut_self_heating"), immersion=_ev(ev, "dut_immersion"),
+            **dut_side) + dut_extra
+        out.append(ComparisonPoint(
+            nominal=t, reference=t_ref, dut=dut, dut_kind=kind, dut_unit=unit,
+            thermocouple_type=procedure.dut.type or None, influences=influences,
+            label=point.id))
+    return out
+
+
+def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) -> ComparisonEvaluation:
+    """Budgets of every point and the fit the procedure asks for."""
+    from labauto.temperature.budgets import point_budget
+    from labauto.temperature.fits import fit_cvd, fit_thermocouple
+
+    k = procedure.evaluation.get("coverage_factor")
+    results = tuple(point_budget(p, k=k) for p in comparison_points(procedure, state))
+    fit_kind = procedure.evaluation.get("fit", "none")
+    t = [r.nominal for r in results]
+    y = [r.value for r in results]
+    u = [r.u for r in results]
+    fit = None
+    if fit_kind == "cvd":
+        fit = fit_cvd(t, y, u)
+    elif isinstance(fit_kind, int) and not isinstance(fit_kind, bool):
+        e = [Q_(v, results[0].unit).to("mV").m for v in y]
+        ue = [Q_(v, results[0].unit).to("mV").m for v in u]
+        fit = fit_thermocouple(procedure.dut.type, t, e, ue, degree=fit_kind)
+    return ComparisonEvaluation(procedure, results, fit)
+
+
+def _ev(ev: dict[str, Any], key: str) -> float:
+    q = ev.get(key)
+    return float(q.to("K").m) if q is not None else 0.0
+
+
+def _k(confidence: float | None) -> float:
+    """Coverage factor of a specification stated at ``confidence`` (normal distribution)."""
+    if confidence is None:
+        return math.sqrt(3.0)      # limits: a rectangular half-width is u·√3
+    from statistics import NormalDist
+    return NormalDist().inv_cdf(0.5 + confidence / 2)

@@ -1,0 +1,370 @@
+"""A temperature comparison run: at each setpoint the heat source is set, the run waits until
+the reference thermometer is stable (labauto.engine.stability), then takes N readings of the
+thermometer under test, each bracketed by two readings of the reference.
+
+    runs/<run_id>/journal.jsonl   header (procedure, reference certificate, models, resources),
+                                  instrument identities, per setpoint: point_start, the
+                                  approach in windows (``stability``: time, R, t of every
+                                  reference sample and the source's control temperature),
+                                  ``reading`` records (DUT value + the
+                                  bracketing reference readings), point_done / point_failed
+
+Same journal as the electrical runs (labauto.engine.journal): every reading reaches the disk
+before the next is taken; a stopped run is resumed with :func:`open_comparison_run` and
+:func:`execute_comparison`, which re-measures only setpoints without a completed attempt (a
+setpoint interrupted mid-ramp starts its approach again).  The heat sources are opened with
+the procedure's safe setpoint as their safe state: any exit -- a stability time-out, a lost
+connection, Ctrl-C -- leaves them there.
+
+Time comes from ``clock`` (``now()``, ``sleep_until(t)``): :class:`labauto.sim.clock.RealClock`
+on the bench, the simulated lab's own clock for the zero-latency lab.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pint
+
+from labauto.engine.journal import JournalError, JournalState, RunJournal, now_iso
+from labauto.engine.locks import InstrumentLocks, open_locked
+from labauto.engine.observer import RunObserver, current_observer
+from labauto.engine.operator import current_operator
+from labauto.engine.run import JOURNAL_NAME, new_run_id, run_lock
+from labauto.engine.stability import StabilityVerdict, wait_until_stable
+from labauto.errors import LabautoError
+from labauto.procedure.temperature import (TemperaturePoint, TemperatureProcedure,
+                                           load_temperature_procedure)
+from labauto.units import Q_
+
+ReadDisplay = Callable[[TemperaturePoint, int], pint.Quantity]
+CONTROL_EVERY = 6          # approach samples between two readings of the source's control sensor
+
+
+@dataclass(frozen=True)
+class ComparisonSettings:
+    """Where the instruments are: ``resources`` maps "readout", each heat source's name in the
+    procedure and "dmm" (when the DUT is read by one) to VISA resource strings."""
+
+    resources: dict[str, str]
+    timeout_ms: int = 10000
+    operator: str = ""
+    item: dict[str, str] = field(default_factory=dict)    # the DUT: manufacturer, model, serial
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"resources": dict(self.resources), "timeout_ms": self.timeout_ms,
+                "operator": self.operator, "item": dict(self.item)}
+
+
+@dataclass
+class ComparisonRun:
+    run_id: str
+    folder: Path
+    procedure: TemperatureProcedure
+    settings: ComparisonSettings
+    journal: RunJournal
+
+    def state(self) -> JournalState:
+        return self.journal.read()
+
+    def pending_points(self) -> list[TemperaturePoint]:
+        done = self.state().completed_ids()
+        return [p for p in self.procedure.points if p.id not in done]
+
+
+def _needed_resources(procedure: TemperatureProcedure) -> list[str]:
+    names = ["readout", *procedure.heat_sources]
+    if procedure.dut.read_by == "dmm":
+        names.append("dmm")
+    return names
+
+
+def _check_settings(procedure: TemperatureProcedure, settings: ComparisonSettings) -> None:
+    missing = [n for n in _needed_resources(procedure) if n not in settings.resources]
+    if missing:
+        raise LabautoError(f"procedure {procedure.path} needs the VISA resource of "
+                           f"{', '.join(missing)} (give every one of {', '.join(_needed_resources(procedure))})")
+
+
+def _header(procedure: TemperatureProcedure) -> dict[str, Any]:
+    return {"kind": procedure.kind,
+            "procedure": {"id": procedure.id, "version": procedure.version,
+                          "path": str(procedure.path), "resolved_path": str(procedure.path.resolve()),
+                          "sha256": procedure.sha256},
+            "reference_certificate": procedure.reference.to_dict(),
+            "points": [p.id for p in procedure.points],
+            "instrument_models": {name: {"key": m.key, "path": str(m.folder / "model.yaml"),
+                                         "sha256": m.sha256}
+                                  for name, m in procedure.instrument_models().items()}}
+
+
+def start_comparison_run(procedure: TemperatureProcedure, runs_dir: str | Path,
+                         settings: ComparisonSettings, run_id: str | None = None) -> ComparisonRun:
+    _check_settings(procedure, settings)
+    run_id = run_id or new_run_id()
+    folder = Path(runs_dir) / run_id
+    journal = RunJournal.create(folder / JOURNAL_NAME, {
+        "run_id": run_id, **_header(procedure), "settings": settings.to_dict()})
+    return ComparisonRun(run_id, folder, procedure, settings, journal)
+
+
+def open_comparison_run(folder: str | Path, settings: ComparisonSettings | None = None) -> ComparisonRun:
+    """Reopen an interrupted comparison run; refused if the procedure, the reference
+    certificate or an instrument model changed since it started."""
+    folder = Path(folder)
+    journal = RunJournal(folder / JOURNAL_NAME)
+    header = journal.read().header
+    if header.get("kind") != TemperatureProcedure.kind:
+        raise JournalError(f"{folder} is not a temperature comparison run")
+    path = Path(header["procedure"]["path"])
+    if not path.exists():
+        path = Path(header["procedure"]["resolved_path"])
+    procedure = load_temperature_procedure(path)
+    now = _header(procedure)
+    for key, what in (("procedure", "the procedure"), ("reference_certificate",
+                                                       "the reference thermometer's certificate")):
+        if now[key]["sha256"] != header[key]["sha256"]:
+            raise JournalError(f"{what} ({now[key]['path']}) changed since run "
+                               f"{header['run_id']} started: a run is resumed only with the "
+                               "files it started with")
+    for name, m in now["instrument_models"].items():
+        then = header["instrument_models"].get(name)
+        if then is None or then["sha256"] != m["sha256"]:
+            raise JournalError(f"the instrument model {m['path']} ({name}) changed since run "
+                               f"{header['run_id']} started")
+    if settings is None:
+        s = header["settings"]
+        settings = ComparisonSettings(s["resources"], s["timeout_ms"], s.get("operator", ""),
+                                      s.get("item", {}))
+    _check_settings(procedure, settings)
+    return ComparisonRun(header["run_id"], folder, procedure, settings, journal)
+
+
+# ------------------------------------------------------------------------------ measuring
+
+def execute_comparison(run: ComparisonRun, *, clock: Any, resource_manager: Any = None,
+                       observer: RunObserver | None = None,
+                       read_display: ReadDisplay | None = None) -> None:
+    """Measure every setpoint not yet completed, with one session per instrument."""
+    obs = observer or current_observer()
+    state = run.state()
+    for p in run.procedure.points:
+        if p.id in state.completed_ids():
+            obs.point_skipped(p, "completed in an earlier session of this run")
+    if not run.pending_points():
+        return
+    with run_lock(run):                      # type: ignore[arg-type] - needs .folder only
+        todo = run.pending_points()
+        with _instruments(run, resource_manager) as inst:
+            for n, point in enumerate(todo):
+                _confirm_steps(run, point, first_of_session=n == 0)
+                record = run.state().points.get(point.id)
+                attempt = record.next_attempt if record else 1
+                measure_setpoint(run, point, attempt, inst, clock=clock, observer=obs,
+                                 read_display=read_display)
+
+
+@dataclass
+class _Instruments:
+    readout: Any
+    heat_sources: dict[str, Any]
+    dmm: Any = None
+
+
+class _instruments:
+    """Open readout, heat sources (safe setpoint as their safe state) and the DMM under the
+    instrument locks; record their identities; leave every one safe on exit."""
+
+    def __init__(self, run: ComparisonRun, resource_manager: Any):
+        self.run, self.rm = run, resource_manager
+        self.stack = ExitStack()
+
+    def __enter__(self) -> _Instruments:
+        run, proc, res = self.run, self.run.procedure, self.run.settings.resources
+        stack = self.stack.__enter__()
+        try:
+            locks = stack.enter_context(InstrumentLocks(run.run_id))
+            opts = {"timeout_ms": run.settings.timeout_ms, "resource_manager": self.rm}
+            # heat sources first: they are the ones with a safe state to reach last
+            sources = {name: open_locked(stack, locks, f"the heat source '{name}'", res[name],
+                                         hs.model, safe_setpoint=hs.safe_setpoint, **opts)
+                       for name, hs in proc.heat_sources.items()}
+            readout = open_locked(stack, locks, "the reference readout", res["readout"],
+                                  proc.readout_model, **opts)
+            dmm = open_locked(stack, locks, "the DMM", res["dmm"], proc.dmm_model, **opts) \
+                if proc.dut.read_by == "dmm" else None
+            identities = {"reference readout": readout.identity,
+                          **{f"heat source {n}": s.identity for n, s in sources.items()}}
+            if dmm is not None:
+                identities["dmm"] = dmm.identity
+            _record_identities(run, identities)
+            return _Instruments(readout, sources, dmm)
+        except BaseException:
+            self.stack.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.stack.__exit__(*exc)
+
+
+def _record_identities(run: ComparisonRun, identities: dict[str, Any]) -> None:
+    known = run.state().instruments
+    for role, ident in identities.items():
+        seen = known.get(role)
+        if seen and seen["serial"] != ident.serial:
+            raise JournalError(f"run {run.run_id} was measured with {role} serial "
+                               f"{seen['serial']}, but the instrument at {ident.resource} is "
+                               f"serial {ident.serial}; resume with the same instruments or "
+                               "start a new run")
+        if not seen:
+            run.journal.append({"type": "instrument", "role": role,
+                                "manufacturer": ident.manufacturer, "model": ident.model,
+                                "serial": ident.serial, "firmware": ident.firmware,
+                                "identity": ident.raw, "resource": ident.resource})
+
+
+def _confirm_steps(run: ComparisonRun, point: TemperaturePoint, *, first_of_session: bool) -> None:
+    steps = point.steps
+    if not steps and first_of_session:       # a resumed session confirms the set-up it needs
+        earlier = [s for p in run.procedure.points[:point.index] for s in p.steps]
+        steps = tuple(earlier[-1:])
+    operator = current_operator()
+    for step in steps:
+        operator.confirm(step, point)
+        run.journal.append({"type": "operator_step", "point_id": point.id, "text": step.text,
+                            "line": step.line, "t": now_iso()})
+
+
+class _ApproachLog:
+    """The approach to a setpoint, journalled one stability window at a time (a crash loses
+    at most the current window's samples, never a reading)."""
+
+    def __init__(self, run: ComparisonRun, point: TemperaturePoint, attempt: int, window_s: float):
+        self.run, self.point, self.attempt, self.window_s = run, point, attempt, window_s
+        self.samples: list[list[float]] = []
+        self.first_t: float | None = None
+
+    def add(self, t: float, resistance: float, temperature: float, control: float,
+            verdict: StabilityVerdict) -> None:
+        self.samples.append([t, resistance, temperature, control])
+        if self.first_t is None:
+            self.first_t = t
+        if t - self.first_t >= self.window_s or verdict.stable:
+            self.flush(verdict)
+
+    def flush(self, verdict: StabilityVerdict | None) -> None:
+        if not self.samples:
+            return
+        rec: dict[str, Any] = {"type": "stability", "point_id": self.point.id,
+                               "attempt": self.attempt,
+                               "samples": [[None if isinstance(x, float) and math.isnan(x) else x
+                                            for x in row] for row in self.samples],
+                               "fields": ["t_s", "R_ohm", "t_degC", "source_degC"], "t": now_iso()}
+        if verdict is not None and verdict.n >= 2:
+            rec.update(stable=verdict.stable, slope_K_per_min=_finite(verdict.slope_k_per_min),
+                       std_K=_finite(verdict.std_k), elapsed_s=verdict.elapsed_s)
+        self.run.journal.append(rec)
+        self.samples, self.first_t = [], None
+
+
+def _finite(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
+                     inst: _Instruments, *, clock: Any, observer: RunObserver | None = None,
+                     read_display: ReadDisplay | None = None) -> None:
+    """One attempt at one setpoint; on any error the attempt is marked failed (its readings
+    stay in the journal) and the error propagates (the heat sources go to their safe
+    setpoints as the instruments close)."""
+    obs = observer or current_observer()
+    proc, journal = run.procedure, run.journal
+    ref = proc.reference
+    journal.point_start(point.id, attempt, setpoint={"value": float(point.setpoint.m), "unit": "degC"},
+                        heat_source=point.heat_source, readings=point.readings)
+    obs.point_started(point, attempt)
+    approach = _ApproachLog(run, point, attempt, proc.stability.window_s)
+    try:
+        source = inst.heat_sources[point.heat_source]
+        source.set_temperature(point.setpoint)
+        ro = inst.readout
+        ref_settings = {"channel": proc.reference_channel, "current": proc.reference_current}
+
+        def read_reference(aperture: pint.Quantity) -> tuple[float, float, float]:
+            ro.configure("RES4W", None, aperture=aperture, **ref_settings)
+            r = float(ro.read(1)[0].to("ohm").m)
+            return clock.now(), r, float(ref.temperature(Q_(r, "ohm")).to("degC").m)
+
+        period = proc.stability.sample_period
+        offered = ro.model.function("RES4W").settings.get("aperture")
+        sample_aperture = period if offered is None or any(
+            abs(v.to("s").m - period.to("s").m) < 1e-9 for v in offered.values) else proc.aperture
+
+        ro.configure("RES4W", None, aperture=sample_aperture, **ref_settings)
+        last: dict[str, Any] = {"control": math.nan, "n": 0}
+
+        def sample() -> tuple[float, pint.Quantity]:
+            r = float(ro.read(1)[0].to("ohm").m)
+            temp = float(ref.temperature(Q_(r, "ohm")).to("degC").m)
+            last.update(r=r, temp=temp)
+            return clock.now(), Q_(temp, "degC")
+
+        def on_sample(t: float, value: pint.Quantity, verdict: StabilityVerdict) -> None:
+            if last["n"] % CONTROL_EVERY == 0:     # the source's own view, about once a minute
+                last["control"] = float(source.temperature().to("degC").m)  # a lost link shows
+            last["n"] += 1
+            approach.add(t, last["r"], last["temp"], last["control"], verdict)
+            show = getattr(obs, "approach", None)
+            if show is not None:
+                show(point, value, Q_(last["control"], "degC"), verdict)
+
+        try:
+            wait_until_stable(sample, proc.stability, on_sample=on_sample,
+                              sleep_until=clock.sleep_until,
+                              what=f"the reference at {point.id} ({point.setpoint:~P} in "
+                                   f"{point.heat_source})")
+        finally:
+            approach.flush(None)
+        for index in range(point.readings):
+            t1, r1, temp1 = read_reference(proc.aperture)
+            dut_value, dut_unit = _read_dut(proc, inst, point, index, read_display)
+            t2, r2, temp2 = read_reference(proc.aperture)
+            reference = (temp1 + temp2) / 2       # brackets the DUT reading: linear drift cancels
+            journal.append({"type": "reading", "point_id": point.id, "attempt": attempt,
+                            "index": index, "value": dut_value, "unit": dut_unit,
+                            "reference": {"resistance_ohm": [r1, r2], "t_degC": [temp1, temp2],
+                                          "mean_degC": reference},
+                            "t_lab_s": [t1, t2], "t": now_iso()})
+            obs.reading(point, index, Q_(reference, "degC"))
+    except BaseException as exc:        # KeyboardInterrupt too: record, then propagate
+        journal.point_failed(point.id, attempt, f"{type(exc).__name__}: {exc}")
+        raise
+    journal.point_done(point.id, attempt)
+    obs.point_finished(point)
+
+
+def _read_dut(proc: TemperatureProcedure, inst: _Instruments, point: TemperaturePoint,
+              index: int, read_display: ReadDisplay | None) -> tuple[float, str]:
+    dut = proc.dut
+    if dut.read_by == "readout":
+        inst.readout.configure("RES4W", None, channel=dut.channel, current=dut.current,
+                               aperture=proc.aperture)
+        return float(inst.readout.read(1)[0].to("ohm").m), "ohm"
+    if dut.read_by == "dmm":
+        if dut.sensor == "thermocouple":
+            inst.dmm.configure("DCV", dut.dmm_range)
+            return float(inst.dmm.read(1)[0].to("mV").m), "mV"
+        inst.dmm.configure("RES4W", dut.dmm_range)
+        return float(inst.dmm.read(1)[0].to("ohm").m), "ohm"
+    if read_display is None:
+        raise LabautoError(f"point {point.id}: the DUT's reading must be typed by the technician "
+                           "(a display-only thermometer); run interactively")
+    value = read_display(point, index)
+    return float(value.to("degC").m), "degC"
+
+
+__all__ = ["ComparisonRun", "ComparisonSettings", "execute_comparison", "measure_setpoint",
+           "open_comparison_run", "start_comparison_run"]

@@ -1,0 +1,459 @@
+"""Temperature comparison procedures (``kind: temperature comparison``): a thermometer under
+test and a reference thermometer in a heat source, setpoint by setpoint.
+
+    procedure:    {id, title, version, method[, description]}
+    kind:         temperature comparison
+    reference:    {certificate: FILE, readout: MODEL, channel: 1, current: 1 mA}
+    dut:          {sensor: pt100 | thermocouple | digital, range: {min, max}, read_by: readout |
+                   dmm | operator, ...}      (thermocouple: type, reference_junction;
+                                             digital: resolution)
+    dmm:          MODEL                      (when the DUT is read by a DMM)
+    heat_sources: {NAME: {model: MODEL, safe_setpoint: 20 degC}, ...}
+    stability:    {window, max_slope, max_std, sample_period, timeout}
+    settings:     {readings: N[, aperture: 2 s]}
+    points:       [{setpoint: 100 degC, heat_source: NAME[, readings: N]} | {step: TEXT}, ...]
+
+Everything a run depends on is checked before any instrument is touched; every problem is
+reported as ``file:line: reason`` in one :class:`ProcedureError`: a setpoint outside the heat
+source's setpoint range, the DUT's range or the reference's calibrated range, a thermocouple
+type the IEC 60584-1 tables lack, a reference certificate past its due date (named at its
+own file and line), unknown keys, units.  File format: docs/temperature-lab.md.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pint
+
+from labauto.errors import LabautoError, SourceError
+from labauto.instruments import InstrumentModel, load_instrument_model
+from labauto.procedure.model import OperatorStep
+from labauto.procedure.reference_thermometer import (ReferenceThermometer, check_due,
+                                                     load_reference_thermometer)
+from labauto.procedure.schema import Invalid, ProcedureError, Problems, check_keys, quantity, text
+from labauto.engine.stability import StabilityCriterion
+from labauto.units import Q_
+from labauto.yamlsource import PathKey, load
+
+KIND = "temperature comparison"
+SENSORS = ("pt100", "thermocouple", "digital")
+READ_BY = {"pt100": ("readout", "dmm"), "thermocouple": ("dmm",), "digital": ("operator",)}
+JUNCTIONS = ("ice point", "compensated")
+TOP_REQUIRED = ("procedure", "kind", "reference", "dut", "heat_sources", "stability",
+                "settings", "points")
+TOP_OPTIONAL = ("dmm", "evaluation")
+
+
+@dataclass(frozen=True)
+class HeatSourceUse:
+    name: str
+    model: InstrumentModel
+    safe_setpoint: pint.Quantity
+    line: int | None = None
+
+    @property
+    def setpoint_range(self) -> tuple[pint.Quantity, pint.Quantity]:
+        fn = self.model.function("TEMP")
+        return min(r.minimum for r in fn.ranges), max(r.maximum for r in fn.ranges)
+
+
+@dataclass(frozen=True)
+class DutSpec:
+    sensor: str                      # pt100 | thermocouple | digital
+    read_by: str                     # readout | dmm | operator
+    minimum: pint.Quantity
+    maximum: pint.Quantity
+    description: str = ""
+    channel: int = 2                 # readout channel of a PRT DUT
+    current: pint.Quantity = Q_(1, "mA")
+    type: str = ""                   # thermocouple type letter
+    reference_junction: str = ""     # thermocouple: "ice point" | "compensated"
+    resolution: pint.Quantity | None = None   # digital thermometer display resolution
+    dmm_range: pint.Quantity | None = None
+
+
+@dataclass(frozen=True)
+class TemperaturePoint:
+    """One setpoint: the heat source, the readings (reference/DUT pairs) to take."""
+
+    __test__ = False
+
+    id: str
+    index: int
+    setpoint: pint.Quantity
+    heat_source: str
+    readings: int
+    line: int | None = None
+    steps: tuple[OperatorStep, ...] = ()
+
+    @property
+    def nominal(self) -> pint.Quantity:      # what progress displays show
+        return self.setpoint
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "index": self.index, "setpoint": float(self.setpoint.to("degC").m),
+                "unit": "degC", "heat_source": self.heat_source, "readings": self.readings,
+                "line": self.line, "steps": [s.to_dict() for s in self.steps]}
+
+
+@dataclass(frozen=True)
+class TemperatureProcedure:
+    id: str
+    title: str
+    version: str
+    method: str
+    path: Path
+    sha256: str
+    reference: ReferenceThermometer
+    readout_model: InstrumentModel
+    reference_channel: int
+    reference_current: pint.Quantity
+    dut: DutSpec
+    dmm_model: InstrumentModel | None
+    heat_sources: dict[str, HeatSourceUse]
+    stability: StabilityCriterion
+    readings: int
+    aperture: pint.Quantity
+    points: tuple[TemperaturePoint, ...]
+    description: str = ""
+    evaluation: dict[str, Any] = field(default_factory=dict)
+
+    kind = KIND
+
+    def point(self, point_id: str) -> TemperaturePoint:
+        for p in self.points:
+            if p.id == point_id:
+                return p
+        raise KeyError(f"procedure {self.id} has no point {point_id!r}")
+
+    @property
+    def steps(self) -> tuple[OperatorStep, ...]:
+        return tuple(s for p in self.points for s in p.steps)
+
+    def instrument_models(self) -> dict[str, InstrumentModel]:
+        models = {"readout": self.readout_model,
+                  **{name: hs.model for name, hs in self.heat_sources.items()}}
+        if self.dmm_model is not None:
+            models["dmm"] = self.dmm_model
+        return models
+
+
+def is_temperature_procedure(path: str | Path) -> bool:
+    """Whether ``path`` is a temperature comparison procedure (``kind: temperature comparison``)."""
+    try:
+        data = load(path).data
+    except SourceError:
+        return False
+    return isinstance(data, dict) and data.get("kind") == KIND
+
+
+def load_temperature_procedure(path: str | Path, today: dt.date | None = None) -> TemperatureProcedure:
+    """Load and check a temperature comparison procedure (see the module's docstring)."""
+    path = Path(path)
+    doc = load(path)
+    problems = Problems(doc.source)
+    d = doc.data
+    if not isinstance(d, dict):
+        raise ProcedureError(str(path), [(1, "a procedure file must be a mapping")])
+    try:
+        check_keys(problems, (), d, "a temperature procedure", required=TOP_REQUIRED,
+                   optional=TOP_OPTIONAL)
+    except Invalid:
+        pass
+    if "kind" in d and d["kind"] != KIND:
+        problems.add(("kind",), f"kind must be {KIND!r}, not {d['kind']!r}")
+    meta = _try(problems, lambda: _meta(problems, d["procedure"])) if "procedure" in d else None
+    ref = _try(problems, lambda: _reference(problems, d["reference"], path, today)) \
+        if "reference" in d else None
+    dut = _try(problems, lambda: _dut(problems, d["dut"])) if "dut" in d else None
+    dmm = None
+    if "dmm" in d:
+        dmm = _try(problems, lambda: _model(problems, ("dmm",), d["dmm"], "meter"))
+    if dut is not None and dut.read_by == "dmm" and "dmm" not in d:
+        problems.add(("dut", "read_by"), "the DUT is read by a DMM: name its model under 'dmm'")
+    sources = _try(problems, lambda: _heat_sources(problems, d["heat_sources"])) \
+        if "heat_sources" in d else None
+    stability = _try(problems, lambda: _stability(problems, d["stability"])) \
+        if "stability" in d else None
+    settings = _try(problems, lambda: _settings(problems, d["settings"], ref)) \
+        if "settings" in d else None
+    points: list[TemperaturePoint] = []
+    if "points" in d and settings is not None and sources is not None:
+        points = _points(problems, d["points"], sources, dut, ref, settings["readings"])
+    evaluation = _try(problems, lambda: _evaluation(problems, d.get("evaluation", {}), dut))
+    problems.raise_if_any()
+    assert meta and ref and dut and sources and stability and settings
+    return TemperatureProcedure(
+        id=meta["id"], title=meta["title"], version=meta["version"], method=meta["method"],
+        description=meta.get("description", ""), path=path, sha256=doc.sha256,
+        reference=ref[0], readout_model=ref[1], reference_channel=ref[2],
+        reference_current=ref[3], dut=dut, dmm_model=dmm, heat_sources=sources,
+        stability=stability, readings=settings["readings"], aperture=settings["aperture"],
+        points=tuple(points), evaluation=evaluation or {})
+
+
+def _try(problems: Problems, fn: Any) -> Any:
+    try:
+        return fn()
+    except Invalid:
+        return None
+
+
+def _meta(problems: Problems, d: Any) -> dict[str, str]:
+    check_keys(problems, ("procedure",), d, "procedure", required=("id", "title", "version", "method"),
+               optional=("description",))
+    return {k: text(problems, ("procedure", k), v, k, allow_number=k == "version")
+            for k, v in d.items()}
+
+
+def _model(problems: Problems, path: PathKey, value: Any, role: str) -> InstrumentModel:
+    try:
+        model = load_instrument_model(str(value))
+    except SourceError as exc:
+        raise problems.fail(path, f"instrument model {value!r}: {exc}") from None
+    except LabautoError as exc:
+        raise problems.fail(path, str(exc)) from None
+    if model.role != role:
+        raise problems.fail(path, f"{model.name} is a {model.role}, not a {role.replace('_', ' ')}")
+    return model
+
+
+def _reference(problems: Problems, d: Any, proc_path: Path, today: dt.date | None) -> tuple:
+    p = ("reference",)
+    check_keys(problems, p, d, "reference", required=("certificate", "readout"),
+               optional=("channel", "current"))
+    readout = _model(problems, p + ("readout",), d["readout"], "meter")
+    if "RES4W" not in readout.functions:
+        raise problems.fail(p + ("readout",), f"{readout.name} has no RES4W function to read a "
+                                              "resistance thermometer")
+    cert_path = (proc_path.parent / str(d["certificate"])).resolve()
+    try:
+        ref = load_reference_thermometer(cert_path)
+        check_due(ref, today, used_at=f"{proc_path}:{problems.source.line(p + ('certificate',))}")
+    except SourceError as exc:
+        # the problem is in the certificate's own file: name it, and where the procedure uses it
+        raise problems.fail(p + ("certificate",), str(exc)) from None
+    channel = int(d.get("channel", 1))
+    current = quantity(problems, p + ("current",), d.get("current", "1 mA"), "A", "current")
+    fn = readout.function("RES4W")
+    try:
+        fn.resolved_settings({"channel": channel, "current": current})
+    except ValueError as exc:
+        raise problems.fail(p, f"{readout.name}: {exc}") from None
+    return ref, readout, channel, current
+
+
+def _dut(problems: Problems, d: Any) -> DutSpec:
+    p = ("dut",)
+    check_keys(problems, p, d, "dut", required=("sensor", "range", "read_by"),
+               optional=("description", "channel", "current", "type", "reference_junction",
+                         "resolution", "dmm_range"))
+    sensor = str(d["sensor"]).lower()
+    if sensor not in SENSORS:
+        raise problems.fail(p + ("sensor",), f"sensor must be one of {', '.join(SENSORS)}, not {d['sensor']!r}")
+    read_by = str(d["read_by"])
+    if read_by not in READ_BY[sensor]:
+        raise problems.fail(p + ("read_by",), f"a {sensor} DUT is read by "
+                                              f"{' or '.join(READ_BY[sensor])}, not {read_by!r}")
+    rng = d["range"]
+    check_keys(problems, p + ("range",), rng, "the DUT's range", required=("min", "max"))
+    lo = quantity(problems, p + ("range", "min"), rng["min"], "degC", "min")
+    hi = quantity(problems, p + ("range", "max"), rng["max"], "degC", "max")
+    if not lo < hi:
+        raise problems.fail(p + ("range",), f"the DUT's range {lo:~P} to {hi:~P} is empty")
+    extra: dict[str, Any] = {}
+    if sensor == "thermocouple":
+        from labauto.temperature import thermocouples
+        if "type" not in d:
+            raise problems.fail(p, "a thermocouple DUT needs its 'type' (K, N, S ...)")
+        letter = str(d["type"]).strip().upper()
+        known = thermocouples.thermocouple_types()
+        if letter not in known:
+            raise problems.fail(p + ("type",), f"unknown thermocouple type {d['type']!r}: the "
+                                               f"IEC 60584-1 tables have types {', '.join(known)}")
+        tlo, thi = thermocouples.temperature_range(letter)
+        if lo.to("degC").m < tlo - 1e-9 or hi.to("degC").m > thi + 1e-9:
+            raise problems.fail(p + ("range",), f"the DUT's range {lo:~P} to {hi:~P} goes beyond "
+                                                f"type {letter}'s reference function ({tlo:g} °C to {thi:g} °C)")
+        junction = str(d.get("reference_junction", "ice point"))
+        if junction not in JUNCTIONS:
+            raise problems.fail(p + ("reference_junction",), f"reference_junction must be "
+                                                             f"{' or '.join(JUNCTIONS)}, not {junction!r}")
+        extra.update(type=letter, reference_junction=junction,
+                     dmm_range=quantity(problems, p + ("dmm_range",), d.get("dmm_range", "100 mV"),
+                                        "V", "dmm_range"))
+    elif "type" in d or "reference_junction" in d:
+        problems.add(p + ("type" if "type" in d else "reference_junction",),
+                     f"'type' and 'reference_junction' belong to a thermocouple DUT, not a {sensor}")
+    if sensor == "digital":
+        extra["resolution"] = quantity(problems, p + ("resolution",), d.get("resolution", "0.01 K"),
+                                       "delta_degC", "resolution").to("K")
+    if sensor == "pt100":
+        extra["channel"] = int(d.get("channel", 2))
+        extra["current"] = quantity(problems, p + ("current",), d.get("current", "1 mA"), "A", "current")
+        extra["dmm_range"] = quantity(problems, p + ("dmm_range",), d.get("dmm_range", "1 kohm"),
+                                      "ohm", "dmm_range")
+    return DutSpec(sensor=sensor, read_by=read_by, minimum=lo, maximum=hi,
+                   description=str(d.get("description", "")), **extra)
+
+
+def _heat_sources(problems: Problems, d: Any) -> dict[str, HeatSourceUse]:
+    p = ("heat_sources",)
+    if not isinstance(d, dict) or not d:
+        raise problems.fail(p, "heat_sources: name each heat source: {bath: {model: ..., "
+                               "safe_setpoint: ...}}")
+    out = {}
+    for name, entry in d.items():
+        q = p + (name,)
+        try:
+            check_keys(problems, q, entry, f"heat source {name!r}", required=("model", "safe_setpoint"))
+            model = _model(problems, q + ("model",), entry["model"], "heat_source")
+            safe = quantity(problems, q + ("safe_setpoint",), entry["safe_setpoint"], "degC",
+                            "safe_setpoint")
+            use = HeatSourceUse(str(name), model, safe, problems.source.line(q))
+            lo, hi = use.setpoint_range
+            if not lo <= safe <= hi:
+                raise problems.fail(q + ("safe_setpoint",), f"safe_setpoint {safe:~P} is outside "
+                                                            f"the {model.name}'s setpoint range {lo:~P} to {hi:~P}")
+            out[str(name)] = use
+        except Invalid:
+            continue
+    if len(out) != len(d):
+        raise Invalid("heat_sources")
+    return out
+
+
+def _stability(problems: Problems, d: Any) -> StabilityCriterion:
+    p = ("stability",)
+    check_keys(problems, p, d, "stability", required=("window", "max_slope", "max_std", "timeout"),
+               optional=("sample_period",))
+    window = quantity(problems, p + ("window",), d["window"], "s", "window")
+    slope = quantity(problems, p + ("max_slope",), d["max_slope"], "K/min", "max_slope")
+    std = quantity(problems, p + ("max_std",), d["max_std"], "delta_degC", "max_std").to("K")
+    timeout = quantity(problems, p + ("timeout",), d["timeout"], "s", "timeout")
+    period = quantity(problems, p + ("sample_period",), d.get("sample_period", "10 s"), "s",
+                      "sample_period")
+    for key, value in (("window", window), ("max_slope", slope), ("max_std", std),
+                       ("timeout", timeout), ("sample_period", period)):
+        if value.m <= 0:
+            raise problems.fail(p + (key,), f"{key} must be positive")
+    if timeout <= window:
+        raise problems.fail(p + ("timeout",), f"timeout {timeout:~P} must be longer than the window {window:~P}")
+    if period * 3 > window:
+        raise problems.fail(p + ("sample_period",), f"sample_period {period:~P}: the window "
+                                                    f"{window:~P} needs at least 3 readings")
+    return StabilityCriterion(window=window, max_slope=slope, max_std=std, timeout=timeout,
+                              sample_period=period)
+
+
+def _settings(problems: Problems, d: Any, ref: tuple | None) -> dict[str, Any]:
+    p = ("settings",)
+    check_keys(problems, p, d, "settings", required=("readings",), optional=("aperture",))
+    readings = d["readings"]
+    if not isinstance(readings, int) or isinstance(readings, bool) or readings < 2:
+        raise problems.fail(p + ("readings",), "readings must be an integer >= 2 (a standard "
+                                               "deviation needs two)")
+    aperture = quantity(problems, p + ("aperture",), d.get("aperture", "2 s"), "s", "aperture")
+    if ref is not None:
+        try:
+            ref[1].function("RES4W").resolved_settings({"aperture": aperture})
+        except ValueError as exc:
+            raise problems.fail(p + ("aperture",), f"{ref[1].name}: {exc}") from None
+    return {"readings": readings, "aperture": aperture}
+
+
+#: the evaluation's influence quantities a procedure states (half-widths, K), and defaults
+EVALUATION_FIGURES = ("reference_immersion", "reference_self_heating", "dut_immersion",
+                      "dut_self_heating", "hysteresis")
+
+
+def _evaluation(problems: Problems, d: Any, dut: DutSpec | None) -> dict[str, Any]:
+    """``evaluation: {fit: cvd | none | <degree>, coverage_factor: 2, reference_immersion:
+    2 mK, ...}``: the fit of the DUT's characteristic and the budget's influence half-widths."""
+    p = ("evaluation",)
+    check_keys(problems, p, d, "evaluation", optional=("fit", "coverage_factor", *EVALUATION_FIGURES))
+    out: dict[str, Any] = {}
+    for key in EVALUATION_FIGURES:
+        if key in d:
+            out[key] = quantity(problems, p + (key,), d[key], "delta_degC", key).to("K")
+    if "coverage_factor" in d:
+        k = d["coverage_factor"]
+        if not isinstance(k, (int, float)) or isinstance(k, bool) or k <= 0:
+            raise problems.fail(p + ("coverage_factor",), "coverage_factor must be a positive number")
+        out["coverage_factor"] = float(k)
+    fit = d.get("fit", None)
+    sensor = dut.sensor if dut is not None else None
+    if fit is None:
+        fit = {"pt100": "cvd", "thermocouple": 2}.get(sensor or "", "none")
+    if fit == "none" or (fit == "cvd" and sensor == "pt100") or (
+            isinstance(fit, int) and not isinstance(fit, bool) and 0 <= fit <= 4
+            and sensor == "thermocouple"):
+        out["fit"] = fit
+    else:
+        raise problems.fail(p + ("fit",), f"fit: 'cvd' fits a pt100, a degree 0..4 a "
+                                          f"thermocouple's deviation, 'none' fits nothing; not "
+                                          f"{fit!r} for a {sensor} DUT")
+    return out
+
+
+def _points(problems: Problems, data: Any, sources: dict[str, HeatSourceUse],
+            dut: DutSpec | None, ref: tuple | None, readings: int) -> list[TemperaturePoint]:
+    if not isinstance(data, list) or not data:
+        problems.add(("points",), "points must be a non-empty list of {setpoint: ..., "
+                                  "heat_source: ...} entries")
+        return []
+    points: list[TemperaturePoint] = []
+    steps: list[OperatorStep] = []
+    seen: dict[str, int | None] = {}
+    for i, entry in enumerate(data):
+        path: PathKey = ("points", i)
+        try:
+            if isinstance(entry, dict) and "step" in entry:
+                check_keys(problems, path, entry, "an operator step", required=("step",))
+                steps.append(OperatorStep(text(problems, path + ("step",), entry["step"], "step"),
+                                          problems.source.line(path + ("step",))))
+                continue
+            check_keys(problems, path, entry, "a setpoint", required=("setpoint", "heat_source"),
+                       optional=("id", "readings"))
+            sp = quantity(problems, path + ("setpoint",), entry["setpoint"], "degC", "setpoint")
+            name = str(entry["heat_source"])
+            if name not in sources:
+                raise problems.fail(path + ("heat_source",), f"no heat source {name!r}; the "
+                                                             f"procedure names {', '.join(sources)}")
+            hs = sources[name]
+            lo, hi = hs.setpoint_range
+            if not lo <= sp <= hi:
+                raise problems.fail(path + ("setpoint",), f"setpoint {sp:~P} is outside the "
+                                                          f"{hs.model.name}'s ({name}) setpoint range {lo:~P} to {hi:~P}")
+            if dut is not None and not dut.minimum <= sp <= dut.maximum:
+                raise problems.fail(path + ("setpoint",), f"setpoint {sp:~P} is outside the DUT's "
+                                                          f"range {dut.minimum:~P} to {dut.maximum:~P}")
+            if ref is not None:
+                rlo, rhi = ref[0].range
+                if not rlo - 1e-9 <= sp.to("degC").m <= rhi + 1e-9:
+                    raise problems.fail(path + ("setpoint",), f"setpoint {sp:~P} is outside the "
+                                                              f"reference's calibrated range {rlo:g} °C to {rhi:g} °C")
+            n = entry.get("readings", readings)
+            if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+                raise problems.fail(path + ("readings",), "readings must be an integer >= 2")
+            pid = str(entry.get("id") or f"T{sp.to('degC').m:g}C")
+            if pid in seen:
+                raise problems.fail(path, f"duplicate point id {pid!r} (first at line {seen[pid]})")
+            seen[pid] = problems.source.line(path)
+            points.append(TemperaturePoint(pid, len(points), sp.to("degC"), name, n,
+                                           problems.source.line(path + ("setpoint",)),
+                                           tuple(steps)))
+            steps = []
+        except Invalid:
+            continue
+    if steps:
+        problems.add(("points",), f"operator step {steps[0].text!r} (line {steps[0].line}) "
+                                  "comes after the last setpoint")
+    return points
+
+
+__all__ = ["DutSpec", "HeatSourceUse", "KIND", "TemperaturePoint", "TemperatureProcedure",
+           "is_temperature_procedure", "load_temperature_procedure"]

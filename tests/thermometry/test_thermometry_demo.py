@@ -1,0 +1,62 @@
+"""`labauto demo --procedure procedures/temperature/pt100_comparison.yaml --latency zero`: the
+Pt100 comparison end to end on the simulated thermometry lab, on simulated time; and
+`labauto procedure validate` on temperature procedures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from labauto.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+PT100 = ROOT / "procedures" / "temperature" / "pt100_comparison.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from labauto.demo_temperature import run_temperature_demo
+
+    console = Console(record=True, width=160)
+    out = run_temperature_demo(console, workdir=tmp_path_factory.mktemp("demo"), procedure=PT100,
+                               latency="zero", seed=2026)
+    out["text"] = console.export_text()
+    return out
+
+
+def test_the_demo_runs_the_pt100_procedure_on_simulated_time(demo):
+    sim, ev = demo["lab"], demo["evaluation"]
+    assert sim.clock.now() > 3 * 3600                     # hours of settling, simulated
+    assert [r.nominal for r in ev.points] == [-40, 0, 50, 100, 200, 300, 420]
+    assert demo["inside"] == 7
+    assert "true error lies within ± U at 7 of 7 points" in demo["text"]
+    assert "Move the SPRT and the Pt100 from the bath into the metrology well" in demo["text"]
+    # the points' uncertainty: the bath's (uniformity 7 mK) is ten times better than the well's
+    bath, well = ev.points[1], ev.points[5]
+    assert 0.005 < bath.U_error < 0.025 and 0.1 < well.U_error < 0.25
+    # the Pt100's resistance near 0 °C is its R0; the fit agrees with the simulated sensor
+    fit, truth = ev.fit, sim.dut_truth
+    assert fit.coefficients["R0"] == pytest.approx(truth.r0, abs=2 * fit.standard_uncertainties["R0"] + 1e-3)
+    assert fit.coefficients["A"] == pytest.approx(truth.a, abs=3 * fit.standard_uncertainties["A"])
+
+
+def test_validate_checks_temperature_procedures(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(app, ["procedure", "validate", str(PT100)], terminal_width=300)
+    assert r.exit_code == 0, r.output
+    assert "temperature comparison, 7 setpoints -40 °C (bath)" in r.output
+    assert "reference Fluke 5681 serial 1234 due 2027-08-10" in r.output
+    bad = tmp_path / "temperature" / "bad.yaml"
+    bad.parent.mkdir()
+    (tmp_path / "references").mkdir()
+    (tmp_path / "references" / "sprt-5681-1234.yaml").write_text(
+        (ROOT / "procedures" / "references" / "sprt-5681-1234.yaml").read_text())
+    bad.write_text(PT100.read_text().replace("{setpoint: 300 degC, heat_source: well}",
+                                             "{setpoint: 300 degC, heat_source: bath}"))
+    r = runner.invoke(app, ["procedure", "validate", str(bad)], terminal_width=300)
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "300 degC" in t)
+    assert r.exit_code == 1
+    assert f"{bad}:{line}: setpoint 300 °C is outside the Fluke 7060's (bath) setpoint range " \
+           "-60 °C to 110 °C" in r.output

@@ -1,0 +1,157 @@
+"""Temperature comparison procedures and reference certificates: what loads, and bad input
+refused with file:line (setpoint outside the heat source's or the DUT's range, unknown
+thermocouple type, reference certificate past due)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from labauto.errors import SourceError
+from labauto.procedure.reference_thermometer import load_reference_thermometer
+from labauto.procedure.temperature import (is_temperature_procedure,
+                                           load_temperature_procedure)
+from labauto.units import Q_
+
+ROOT = Path(__file__).resolve().parents[2]
+PT100 = ROOT / "procedures" / "temperature" / "pt100_comparison.yaml"
+CERT = ROOT / "procedures" / "references" / "sprt-5681-1234.yaml"
+TODAY = dt.date(2026, 12, 5)
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+@pytest.fixture()
+def copy(tmp_path: Path):
+    """The Pt100 procedure and its reference certificate copied to tmp_path, edited."""
+    (tmp_path / "references").mkdir()
+    (tmp_path / "temperature").mkdir()
+    shutil.copy(CERT, tmp_path / "references" / CERT.name)
+
+    def make(replace: dict[str, str] | None = None, cert: dict[str, str] | None = None) -> Path:
+        text = PT100.read_text()
+        for old, new in (replace or {}).items():
+            assert old in text, old
+            text = text.replace(old, new)
+        path = tmp_path / "temperature" / "p.yaml"
+        path.write_text(text)
+        ctext = CERT.read_text()
+        for old, new in (cert or {}).items():
+            assert old in ctext, old
+            ctext = ctext.replace(old, new)
+        (tmp_path / "references" / CERT.name).write_text(ctext)
+        return path
+    return make
+
+
+def test_the_pt100_procedure_loads():
+    assert is_temperature_procedure(PT100)
+    p = load_temperature_procedure(PT100, today=TODAY)
+    assert [pt.id for pt in p.points] == ["T-40C", "T0C", "T50C", "T100C", "T200C", "T300C", "T420C"]
+    assert [pt.heat_source for pt in p.points] == ["bath"] * 4 + ["well"] * 3
+    assert p.points[4].steps[0].text.startswith("Move the SPRT and the Pt100")
+    assert p.points[4].line == line_of(PT100.read_text(), "{setpoint: 200 degC")
+    assert p.heat_sources["well"].safe_setpoint == Q_(50, "degC")
+    assert p.stability.max_slope == Q_(0.01, "K/min") and p.stability.window == Q_(5, "min")
+    assert (p.dut.sensor, p.dut.read_by, p.dut.channel) == ("pt100", "readout", 2)
+
+
+def test_the_reference_certificate():
+    ref = load_reference_thermometer(CERT)
+    assert ref.kind == "SPRT (ITS-90)" and ref.serial == "1234"
+    assert ref.range == pytest.approx((83.8058 - 273.15, 660.323))
+    # its curve inverts itself on both sub-ranges
+    for t in (-40.0, 0.0, 156.5985, 419.527):
+        assert ref.temperature(Q_(ref.resistance(t), "ohm")).m == pytest.approx(t, abs=1e-9)
+    # W(0.01 °C) = 1 on both sub-ranges: R(TPW) is the certificate's (the ITS-90 reference
+    # functions give W_r(273.16 K) = 1 to their published digits, ~5e-9 here)
+    assert ref.resistance(0.01) == pytest.approx(25.54972, abs=2e-7)
+    assert ref.expanded_uncertainty(-40.0) == Q_(2, "mK")
+    assert ref.expanded_uncertainty(300.0) == Q_(5, "mK")
+    assert ref.standard_uncertainty(100.0) == Q_(1.5, "mK")
+
+
+@pytest.mark.parametrize("edit, fragment, reason", [
+    ({"{setpoint: 420 degC, heat_source: well}": "{setpoint: 700 degC, heat_source: well}"},
+     "setpoint: 700 degC", "setpoint 700 °C is outside the Fluke 9144's (well) setpoint range 50 °C to 660 °C"),
+    ({"{setpoint: -40 degC, heat_source: bath}": "{setpoint: -40 degC, heat_source: well}"},
+     "setpoint: -40 degC", "setpoint -40 °C is outside the Fluke 9144's (well) setpoint range"),
+    ({"range: {min: -50 degC, max: 450 degC}": "range: {min: -50 degC, max: 400 degC}"},
+     "setpoint: 420 degC", "setpoint 420 °C is outside the DUT's range -50 °C to 400 °C"),
+    ({"{setpoint: 0 degC, heat_source: bath}": "{setpoint: 0 degC, heat_source: oven}"},
+     "heat_source: oven", "no heat source 'oven'; the procedure names bath, well"),
+    ({"bath: {model: fluke_7060, safe_setpoint: 20 degC}": "bath: {model: fluke_7060, safe_setpoint: 200 degC}"},
+     "safe_setpoint: 200 degC", "safe_setpoint 200 °C is outside the Fluke 7060's setpoint range"),
+    ({"max_slope: 0.01 K/min": "max_slope: 0.01 K"}, "max_slope: 0.01 K", "max_slope"),
+    ({"  window: 5 min": "  windw: 5 min"}, "windw", "unknown key 'windw'"),
+])
+def test_bad_input_names_the_line(copy, edit, fragment, reason):
+    path = copy(edit)
+    with pytest.raises(SourceError) as info:
+        load_temperature_procedure(path, today=TODAY)
+    line = line_of(path.read_text(), fragment)
+    assert f"{path}:{line}: " in str(info.value)
+    assert reason in str(info.value)
+
+
+def test_every_problem_is_reported_at_once(copy):
+    path = copy({"{setpoint: 420 degC, heat_source: well}": "{setpoint: 700 degC, heat_source: well}",
+                 "{setpoint: -40 degC, heat_source: bath}": "{setpoint: -90 degC, heat_source: bath}"})
+    with pytest.raises(SourceError) as info:
+        load_temperature_procedure(path, today=TODAY)
+    text = str(info.value)
+    assert len(info.value.problems) == 2
+    assert f":{line_of(path.read_text(), '-90 degC')}: setpoint -90 °C is outside" in text
+    assert f":{line_of(path.read_text(), '700 degC')}: setpoint 700 °C is outside" in text
+
+
+def test_a_reference_past_due_is_refused_at_its_certificate_line(copy):
+    path = copy(cert={"due: 2027-08-10": "due: 2026-11-30"})
+    with pytest.raises(SourceError) as info:
+        load_temperature_procedure(path, today=TODAY)
+    cert = path.parent.parent / "references" / CERT.name
+    due_line = line_of(cert.read_text(), "due: 2026-11-30")
+    ref_line = line_of(path.read_text(), "certificate: ../references")
+    text = str(info.value)
+    assert text.startswith(f"{path}:{ref_line}: {cert.resolve()}:{due_line}: the reference "
+                           "thermometer Fluke 5681 serial 1234 was due for calibration on 2026-11-30")
+    assert "it is 2026-12-05" in text
+    load_temperature_procedure(path, today=dt.date(2026, 11, 30))     # still usable on its due day
+
+
+def test_a_coefficient_the_subrange_lacks_is_refused_in_the_certificate(copy):
+    path = copy(cert={"a: -1.5e-5, b: -2.0e-6, c: 1.0e-6": "a: -1.5e-5, b: -2.0e-6, d: 1.0e-6"})
+    with pytest.raises(SourceError, match=re.escape("'d' is not a coefficient of ITS-90 sub-range 7")):
+        load_temperature_procedure(path, today=TODAY)
+
+
+THERMOCOUPLE = """\
+procedure: {id: TC, title: t, version: "1", method: m}
+kind: temperature comparison
+reference: {certificate: ../references/sprt-5681-1234.yaml, readout: fluke_1594a}
+dut: {sensor: thermocouple, type: X, range: {min: 0 degC, max: 400 degC}, read_by: dmm}
+dmm: keysight_34465a
+heat_sources:
+  well: {model: fluke_9144, safe_setpoint: 50 degC}
+stability: {window: 5 min, max_slope: 0.01 K/min, max_std: 5 mK, timeout: 60 min}
+settings: {readings: 4}
+points:
+  - {setpoint: 100 degC, heat_source: well}
+"""
+
+
+def test_an_unknown_thermocouple_type_is_refused(copy):
+    path = copy()
+    path.write_text(THERMOCOUPLE)
+    with pytest.raises(SourceError) as info:
+        load_temperature_procedure(path, today=TODAY)
+    assert f"{path}:4: unknown thermocouple type 'X': the IEC 60584-1 tables have types B, E, J, K, N, R, S, T" \
+        in str(info.value)
+    path.write_text(THERMOCOUPLE.replace("type: X", "type: n"))
+    p = load_temperature_procedure(path, today=TODAY)
+    assert (p.dut.type, p.dut.reference_junction, p.dut.dmm_range) == ("N", "ice point", Q_(100, "mV"))
