@@ -61,8 +61,17 @@ def preflight(procedure_path: str | Path, *, dut_resource: str, standard_resourc
         procedure, run_id = run.procedure, run.run_id
     else:
         procedure, run_id = load_procedure(procedure_path), run_id or new_run_id()
+    certificate = procedure.reference_certificate     # the standard known by its certificate
+    if certificate is not None:
+        certificate.check_usable(dt.date.today())     # in date, before any instrument is touched
+
+    def check_identities(identities: dict[str, Any]) -> None:
+        lab.check_identities(identities)
+        if certificate is not None:                   # and the certified instrument
+            certificate.check_usable(dt.date.today(), identities["reference"].serial)
+
     with reserved_instruments(run_id, procedure, dut_resource, standard_resource,
-                              timeout_ms=timeout_ms, check_identities=lab.check_identities,
+                              timeout_ms=timeout_ms, check_identities=check_identities,
                               resource_manager=resource_manager) as identities:
         yield Checked(run_id, procedure, lab, identities)
 

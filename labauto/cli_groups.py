@@ -35,6 +35,8 @@ GROUPS: dict[str, tuple[str, str]] = {
                  "Calibration intervals from as-found history (NCSLI RP-1 A3, S2)."),
     "temperature": ("labauto.temperature.cli:app",
                     "Temperature scales: ITS-90, IEC 60751, IEC 60584-1 conversions."),
+    "comparison": ("labauto.comparison_cli:app",
+                   "Temperature comparison runs: reference readout, heat sources, stability."),
     "validate": ("labauto.validation.cli:app",
                  "Validate a procedure by simulated calibrations: coverage, decision risk."),
 }

@@ -133,7 +133,8 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
 def results_table(evaluation: Any) -> Table:
     first = evaluation.points[0]
     table = Table(title=f"{evaluation.procedure.id}: error of the DUT by its nominal curve")
-    for col in ("point", "t / °C", "t_ref / °C", f"DUT / {first.unit}", f"U / {first.unit}",
+    value = "E / K" if evaluation.dut_kind == "indicating" else f"DUT / {first.unit}"
+    for col in ("point", "t / °C", "t_ref / °C", value, f"U / {first.unit}",
                 "error / mK", "U(error) / mK", "k"):
         table.add_column(col, justify="right")
     for p, r in zip(evaluation.procedure.points, evaluation.points):

@@ -18,12 +18,21 @@ from labauto.procedure import Procedure, TestPoint
 from labauto.results import CalibrationResult, Equipment, PointResult, ProcedureRef
 from labauto.uncertainty.budget import UncertaintyBudget
 from labauto.uncertainty.rounding import round_quantity_pair
-from labauto.units import Q_, engineering_unit
+from labauto.units import Q_, engineering_unit, quantity_kind
 
 
 def error_budget(point: TestPoint, procedure: Procedure, readings: pint.Quantity) -> UncertaintyBudget:
     """GUM budget of the point's error from its raw ``readings`` (labauto.models)."""
     return budget_for(procedure, point, readings)
+
+
+def report_unit_for(point: TestPoint, U: pint.Quantity) -> pint.Unit:
+    """The unit a point's error and U are stated in: the engineering unit of U ("6.4 µV", not
+    "6.4e-06 V"); frequency results in hertz (a counter's error reads as "1.61 Hz", not
+    "1610 mHz" beside "230 mHz")."""
+    if quantity_kind(point.nominal.units) == "frequency":
+        return Q_(1, "Hz").units
+    return engineering_unit(U)
 
 
 def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float], unit: str,
@@ -33,7 +42,7 @@ def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float]
                          "for a Type A evaluation")
     values = Q_(readings, unit).to(point.nominal.units)
     budget = error_budget(point, procedure, values)
-    report_unit = engineering_unit(budget.expanded_uncertainty)     # "6.4 µV", not "6.4e-06 V"
+    report_unit = report_unit_for(point, budget.expanded_uncertainty)
     U = budget.expanded_uncertainty.to(report_unit)
     error = budget.estimate.to(report_unit)
     _, U_reported = round_quantity_pair(error, U)

@@ -14,7 +14,13 @@ import pint
 from labauto.certificate.wording import wording
 from labauto.uncertainty.budget import UncertaintyBudget, q_from_dict, q_to_dict
 
-RESULTS_SCHEMA_VERSION = "1.0"
+RESULTS_SCHEMA_VERSION = "1.1"     # 1.1: per-function summary ("functions"), item condition
+
+# what a certificate calls each function, and the SI unit its results are stated in
+FUNCTION_NAMES = {"DCV": "DC voltage", "ACV": "AC voltage", "DCI": "DC current",
+                  "ACI": "AC current", "RES2W": "Resistance, 2-wire", "RES4W": "Resistance, 4-wire",
+                  "FREQ": "Frequency"}
+KIND_UNITS = {"voltage": "V", "current": "A", "resistance": "Ω", "frequency": "Hz"}
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,12 @@ class PointResult:
         from labauto.units import quantity_kind
         return quantity_kind(self.nominal.units)
 
+    @property
+    def tolerance_used(self) -> float:
+        """|error| / tolerance: the fraction of its tolerance the point uses (1.0 at the limit)."""
+        tol = float(self.tolerance.to(self.error.units).magnitude)
+        return abs(float(self.error.magnitude)) / tol if tol else float("inf")
+
     def to_dict(self) -> dict[str, Any]:
         d = {
             "point_id": self.point_id,
@@ -168,6 +180,67 @@ class PointResult:
             specific_risk=d.get("specific_risk"),
             frequency=q_from_dict(d["frequency"]) if d.get("frequency") else None,
         )
+
+
+def combined_decision(decisions: set[str]) -> str:
+    """pass (every point passed), fail (any failed), else conditional."""
+    if decisions <= {"pass"}:
+        return "pass"
+    if "fail" in decisions:
+        return "fail"
+    return "conditional"
+
+
+@dataclass(frozen=True)
+class FunctionResults:
+    """The points of one function (DCV, ACV, ... in procedure order), as a certificate groups
+    them: one section, table and plot in the PDF, one ``dcc:result`` in the DCC, one summary in
+    the JSON.  ``unit`` is the SI unit of the function's quantity (V, A, Ω, Hz)."""
+
+    function: str
+    points: tuple[PointResult, ...]
+
+    @property
+    def name(self) -> str:
+        return FUNCTION_NAMES.get(self.function, self.function)
+
+    @property
+    def unit(self) -> str:
+        kind = self.points[0].quantity_kind
+        return KIND_UNITS.get(kind, f"{self.points[0].nominal.units:~P}")
+
+    @property
+    def alternating(self) -> bool:
+        return any(p.frequency is not None for p in self.points)
+
+    @property
+    def decision(self) -> str:
+        return combined_decision({p.decision for p in self.points})
+
+    def summary(self) -> dict[str, Any]:
+        worst = max(self.points, key=lambda p: p.tolerance_used)
+        counts = {d: sum(p.decision == d for p in self.points) for d in
+                  ("pass", "fail", "conditional pass", "conditional fail")}
+        return {
+            "function": self.function, "name": self.name, "unit": self.unit,
+            "quantity": self.points[0].quantity_kind,
+            "points": len(self.points), "point_ids": [p.point_id for p in self.points],
+            "ranges": list(dict.fromkeys(f"{float(p.range.magnitude):g} {p.range.units:~P}"
+                                         for p in self.points)),
+            "frequencies_hz": sorted({float(p.frequency.to("Hz").magnitude)
+                                      for p in self.points if p.frequency is not None}),
+            "decisions": counts, "decision": self.decision,
+            "largest_tolerance_used": {"point_id": worst.point_id,
+                                       "fraction": round(worst.tolerance_used, 6)},
+        }
+
+
+def group_by_function(points: "tuple[PointResult, ...] | list[PointResult]") -> tuple[FunctionResults, ...]:
+    """The points grouped by function, functions in order of their first point."""
+    groups: dict[str, list[PointResult]] = {}
+    for p in points:
+        groups.setdefault(p.function, []).append(p)
+    return tuple(FunctionResults(f, tuple(ps)) for f, ps in groups.items())
 
 
 @dataclass(frozen=True)
@@ -219,12 +292,10 @@ class CalibrationResult:
 
     @property
     def overall_decision(self) -> str:
-        decisions = {p.decision for p in self.points}
-        if decisions <= {"pass"}:
-            return "pass"
-        if "fail" in decisions:
-            return "fail"
-        return "conditional"
+        return combined_decision({p.decision for p in self.points})
+
+    def functions(self) -> tuple[FunctionResults, ...]:
+        return group_by_function(self.points)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -247,6 +318,7 @@ class CalibrationResult:
             "location": self.location,
             "environment": self.environment,
             "points": [p.to_dict() for p in self.points],
+            "functions": [f.summary() for f in self.functions()],
             "overall_decision": self.overall_decision,
             "traceability": self.traceability,
             "remarks": list(self.remarks),

@@ -20,7 +20,7 @@ from labauto.certificate.wording import Wording, in_words, wording
 from labauto.units import Q_, to_dsi, from_dsi
 
 if TYPE_CHECKING:   # annotations only: readers of DCCs need not import the results model
-    from labauto.results import CalibrationResult, Equipment, Party, PointResult
+    from labauto.results import CalibrationResult, Equipment, FunctionResults, Party, PointResult
 
 DCC_NS = "https://ptb.de/dcc"
 DCC_ROOT = f"{{{DCC_NS}}}digitalCalibrationCertificate"
@@ -256,15 +256,32 @@ def _influence_conditions(mr, env: dict[str, Any]) -> None:
             _quantity(data, f"{ref}{bound.capitalize()}", f"{label} {bound}", value, **unc)
 
 
-def _point(parent, p: PointResult, words: Wording) -> None:
+def _function_result(parent, f: FunctionResults, words: Wording) -> None:
+    """One ``dcc:result`` per function (DCV, ACV, ...): its name and unit, then one ``dcc:list``
+    per test point.  Every value is in a unit of the function's quantity (D-SI: \\volt,
+    \\ampere, \\ohm, \\hertz with their prefixes); an AC point states its signal frequency."""
     res = _sub(parent, _d("result"), refType="basic_measuringResult")
-    _text(res, "name", f"{p.point_id}: {p.function} {p.nominal:~P} (range {p.range:~P})", "en")
+    _text(res, "name", f"{f.name} ({f.function})", "en")
+    _text(res, "description", f"{f.name} ({f.function}): {len(f.points)} test points, values in "
+          f"units of {f.unit}" + (", each AC point at its signal frequency" if f.alternating else "")
+          + f"; conformity of the function: {f.decision}.", "en")
     data = _sub(res, _d("data"))
+    for p in f.points:
+        _point(data, p, words)
+
+
+def _point(parent, p: PointResult, words: Wording) -> None:
+    lst = _sub(parent, _d("list"), refType="labauto_testPoint")
+    _text(lst, "name", f"{p.point_id}: {p.function} {p.nominal:~P} (range {p.range:~P})"
+          + (f" at {p.frequency:~P}" if p.frequency is not None else ""), "en")
+    data = lst
     u = p.error.units
     unc = dict(U=p.expanded_uncertainty, k=p.coverage_factor, p=p.coverage_probability)
     _quantity(data, "basic_nominalValue", words.nominal, p.nominal)
     _quantity(data, "basic_referenceValue", "Reference value", p.reference)
     _quantity(data, "basic_measuredValue", words.mean, p.mean)
+    if p.frequency is not None:
+        _quantity(data, "labauto_signalFrequency", "Signal frequency", p.frequency)
     q = _quantity(data, "basic_measurementError", words.error, p.error, **unc)
     md = _sub(_sub(q, _d("measurementMetaData")), _d("metaData"), refType="basic_conformity")
     _text(md, "declaration", f"Conformity of {p.point_id} with the specification ± "
@@ -313,8 +330,8 @@ def build_dcc(result: CalibrationResult) -> bytes:
         _influence_conditions(mr, r.environment)
     results = _sub(mr, _d("results"))
     words = wording(r.measurement_model)
-    for p in r.points:
-        _point(results, p, words)
+    for f in r.functions():
+        _function_result(results, f, words)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
@@ -359,7 +376,9 @@ def _real_q(real) -> pint.Quantity:
 
 
 def parse_dcc_summary(xml: bytes) -> dict[str, Any]:
-    """Key content of a DCC: certificate id, item serial, and per point error/U/k/decision."""
+    """Key content of a DCC: certificate id, item serial, the function of each result, and per
+    point (a ``dcc:list`` of a result, or a result of its own as labauto wrote them before
+    2026-12) name, function, nominal, error, U, k, p, decision, frequency."""
     root = etree.fromstring(xml, parser=safe_parser())
     ns = {"dcc": DCC_NS, "si": SI_NS}
     ident = read_identity(root)
@@ -368,25 +387,41 @@ def parse_dcc_summary(xml: bytes) -> dict[str, Any]:
         "item_serial": root.findtext(".//dcc:items/dcc:item/dcc:identifications/"
                                      "dcc:identification/dcc:value", namespaces=ns),
         "amends": ident.replaces,
+        "functions": [],
         "points": [],
     }
-    for res in root.iterfind(".//dcc:results/dcc:result", namespaces=ns):
-        q = {el.get("refType"): el for el in res.iterfind("dcc:data/dcc:quantity", namespaces=ns)}
-        err = q["basic_measurementError"]
-        real = err.find("si:real", ns)
-        mu = real.find("si:measurementUncertaintyUnivariate/si:expandedMU", ns)
-        unit = from_dsi(real.findtext("si:unit", namespaces=ns))
-        out["points"].append({
-            "name": res.findtext("dcc:name/dcc:content", namespaces=ns),
-            "nominal": _real_q(q["basic_nominalValue"].find("si:real", ns)),
-            "error": _real_q(real),
-            "U": Q_(float(mu.findtext("si:valueExpandedMU", namespaces=ns)), unit),
-            "k": float(mu.findtext("si:coverageFactor", namespaces=ns)),
-            "coverage_probability": float(mu.findtext("si:coverageProbability", namespaces=ns)),
-            "conformity": err.findtext(".//dcc:metaData/dcc:conformity", namespaces=ns),
-        })
-        for key, ref in (("conformance_probability", "labauto_conformanceProbability"),
-                         ("specific_risk", "labauto_specificRisk")):
-            value = err.find(f".//dcc:metaData/dcc:data/dcc:quantity[@refType='{ref}']/si:real/si:value", ns)
-            out["points"][-1][key] = None if value is None else float(value.text)
+    for result in root.iterfind(".//dcc:results/dcc:result", namespaces=ns):
+        lists = result.findall("dcc:data/dcc:list", ns)
+        rname = result.findtext("dcc:name/dcc:content", namespaces=ns) or ""
+        function = rname[rname.rfind("(") + 1:-1] if lists and rname.endswith(")") else None
+        if function:
+            out["functions"].append({"function": function, "name": rname, "points": len(lists)})
+        for res in lists or [result]:
+            _summarize_point(res, function, out["points"])
     return out
+
+
+def _summarize_point(res, function: str | None, points: list[dict[str, Any]]) -> None:
+    ns = {"dcc": DCC_NS, "si": SI_NS}
+    q = {el.get("refType"): el for el in res.iterfind("dcc:quantity", namespaces=ns)} \
+        or {el.get("refType"): el for el in res.iterfind("dcc:data/dcc:quantity", namespaces=ns)}
+    err = q["basic_measurementError"]
+    real = err.find("si:real", ns)
+    mu = real.find("si:measurementUncertaintyUnivariate/si:expandedMU", ns)
+    unit = from_dsi(real.findtext("si:unit", namespaces=ns))
+    freq = q.get("labauto_signalFrequency")
+    points.append({
+        "name": res.findtext("dcc:name/dcc:content", namespaces=ns),
+        "function": function,
+        "frequency": None if freq is None else _real_q(freq.find("si:real", ns)),
+        "nominal": _real_q(q["basic_nominalValue"].find("si:real", ns)),
+        "error": _real_q(real),
+        "U": Q_(float(mu.findtext("si:valueExpandedMU", namespaces=ns)), unit),
+        "k": float(mu.findtext("si:coverageFactor", namespaces=ns)),
+        "coverage_probability": float(mu.findtext("si:coverageProbability", namespaces=ns)),
+        "conformity": err.findtext(".//dcc:metaData/dcc:conformity", namespaces=ns),
+    })
+    for key, ref in (("conformance_probability", "labauto_conformanceProbability"),
+                     ("specific_risk", "labauto_specificRisk")):
+        value = err.find(f".//dcc:metaData/dcc:data/dcc:quantity[@refType='{ref}']/si:real/si:value", ns)
+        points[-1][key] = None if value is None else float(value.text)

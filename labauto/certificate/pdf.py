@@ -19,13 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-from collections import OrderedDict
 from typing import Sequence
 from xml.sax.saxutils import escape
 
 from labauto.certificate.statements import RELATES_ONLY, adjustment_statement
 from labauto.certificate.wording import in_words, wording
-from labauto.results import CalibrationResult, PointResult
+from labauto.results import CalibrationResult, FunctionResults, PointResult
 
 NOT_REPRODUCED = "This certificate shall not be reproduced except in full without the " \
                  "written approval of the issuing laboratory."
@@ -139,6 +138,7 @@ class _Doc:
         self.h2 = ss["Heading2"].clone("h2", fontName=BOLD, fontSize=11, spaceBefore=8, spaceAfter=4)
         self.h3 = ss["Heading3"].clone("h3", fontName=BOLD_ITALIC, fontSize=11, spaceAfter=3)
         self.small = body.clone("small", fontSize=7.5, leading=9.5)
+        self.note = self.small.clone("note", spaceAfter=3)
         self.end = body.clone("end", alignment=1, spaceBefore=6)
 
     def p(self, text: str, style=None):
@@ -150,13 +150,6 @@ class _Doc:
         from reportlab.platypus import Paragraph
 
         return Paragraph(text, style or self.st.body)
-
-
-def _by_function(points: Sequence[PointResult]) -> "OrderedDict[str, list[PointResult]]":
-    groups: "OrderedDict[str, list[PointResult]]" = OrderedDict()
-    for p in points:
-        groups.setdefault(p.function, []).append(p)
-    return groups
 
 
 def header_section(r: CalibrationResult, d: _Doc) -> list:
@@ -227,26 +220,37 @@ def statements_section(r: CalibrationResult, d: _Doc) -> list:
     return story
 
 
-def results_section(function: str, points: Sequence[PointResult], d: _Doc,
-                    measurement_model: str = "error of indication") -> list:
-    """The heading and results table of one function (7.8.2.1 m), 7.8.4.1 a))."""
+def results_section(f: FunctionResults, r: CalibrationResult, d: _Doc) -> list:
+    """One function's section (7.8.2.1 m), 7.8.4.1 a)): heading with the function's name and
+    unit, its results table, and its plot kept with its caption."""
+    from reportlab.platypus import KeepTogether
+
     from labauto.certificate.pdf_tables import results_table
 
-    heading = d.p(f"Results: {function}", d.h2)
+    heading = d.p(f"Results: {f.function} — {f.name} ({f.unit})", d.h2)
     heading.keepWithNext = 1
-    return [heading, results_table(points, d.st, wording(measurement_model))]
+    ps = sorted({p.coverage_probability for p in f.points})
+    note = [d.p(f"{len(f.points)} points; conformity of the function: {f.decision.upper()}"
+                + (f"; coverage probability p ≈ {100 * ps[0]:g} % for every point." if len(ps) == 1
+                   else "."), d.note)]
+    note[0].keepWithNext = 1
+    # a section moves to the next page whole rather than leave its plot alone on a page
+    return [KeepTogether([heading, *note, results_table(f.points, d.st, wording(r.measurement_model),
+                                                        show_p=len(ps) > 1),
+                          *plot_section(f, r, d)])]
 
 
-def plot_section(r: CalibrationResult, d: _Doc) -> list:
+def plot_section(f: FunctionResults, r: CalibrationResult, d: _Doc) -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import Image, Spacer
 
-    from labauto.certificate.plot import error_plot
+    from labauto.certificate.plot import function_plot
 
-    png = error_plot(r)
-    return [Spacer(1, 3 * mm), Image(io.BytesIO(png), width=145 * mm, height=145 * mm * 720 / 1050),
-            d.p(f"Figure: {wording(r.measurement_model).subject} with its expanded uncertainty U (bars) and the "
-                "tolerance limits (red dashed), per range.", d.small)]
+    png = function_plot(f, r.certificate_id, r.measurement_model)
+    return [Spacer(1, 2 * mm), Image(io.BytesIO(png), width=150 * mm, height=150 * mm * 2.9 / 7.0),
+            d.p(f"Figure: {wording(r.measurement_model).subject} with its expanded uncertainty U "
+                f"(bars) at each {f.function} point, as a percentage of the point's tolerance "
+                "(limits red dashed); the values are in the table above.", d.small)]
 
 
 def authorisation_section(r: CalibrationResult, d: _Doc, *, dcc_sha256: str | None,
@@ -297,22 +301,33 @@ def _limit_note(p: PointResult) -> str:
 
 
 def budget_annex(r: CalibrationResult, d: _Doc) -> list:
+    """The uncertainty budget of every point, grouped by function like the results."""
+    story = [d.p("Annex: uncertainty budgets", d.h2)]
+    for f in r.functions():
+        story += _function_budgets(f, d)
+    return story
+
+
+def _function_budgets(f: FunctionResults, d: _Doc) -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Spacer
 
     from labauto.certificate.pdf_tables import budget_table
 
-    story = [d.p("Annex: uncertainty budgets", d.h2)]
-    for p in r.points:
+    story = []
+    heading = d.p(f"Budgets: {f.function} — {f.name} ({f.unit})", d.h3)
+    for p in f.points:
         risk = []
         if p.conformance_probability is not None:
             risk = [d.p(f"Decision {p.decision.upper()}{_limit_note(p)}: probability that the error lies within "
                         f"the tolerance p_c = {100 * p.conformance_probability:.2f} %, probability "
                         f"that this decision is wrong {100 * (p.specific_risk or 0.0):.2f} % "
                         "(JCGM 106:2012, normal distribution with u = U/k).", d.small)]
-        story.append(KeepTogether([d.markup(f"<b>{escape(p.point_id)}</b>: "
-                                            f"{escape(p.budget.measurand)}"),
-                                   budget_table(p, d.st), *risk, Spacer(1, 3 * mm)]))
+        # the function's heading goes with its first budget: never alone at a page's foot
+        story.append(KeepTogether(([] if story else [heading])
+                                  + [d.markup(f"<b>{escape(p.point_id)}</b>: "
+                                              f"{escape(p.budget.measurand)}"),
+                                     budget_table(p, d.st), *risk, Spacer(1, 3 * mm)]))
     return story
 
 
@@ -328,9 +343,8 @@ def build_story(result: CalibrationResult, *, dcc_sha256: str | None = None,
     story += statements[:-1]
     story.append(KeepTogether(statements[-1:] + authorisation_section(
         r, d, dcc_sha256=dcc_sha256, verify_url=verify_url, pades_signed=pades_signed)))
-    for function, points in _by_function(r.points).items():
-        story += results_section(function, points, d, r.measurement_model)
-    story.append(KeepTogether(plot_section(r, d)))
+    for f in r.functions():
+        story += results_section(f, r, d)
     story.append(PageBreak())
     story += budget_annex(r, d)
     story.append(d.p(f"— {END_MARK} {r.certificate_id} —", d.end))                  # 7.8.2.1 d)

@@ -9,6 +9,7 @@ superscript.  Reportlab is imported here, so import this module only when render
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Sequence
 from xml.sax.saxutils import escape
@@ -147,13 +148,23 @@ def standards_table(standards: Sequence[Equipment], st: Styles) -> Table:
                        [False] * 5)
 
 
-RESULT_HEADER = ["Point", "Range", "Nominal value", "Mean indication", "n", "Error", "<i>U</i>",
+RESULT_HEADER = ["Point", "Range", "Nominal value", "Frequency", "Mean indication", "n", "Error", "<i>U</i>",
                  "<i>k</i>", "<i>p</i>", "Tolerance\u00a0±", "Decision"]
 
 
-def results_table(points: Sequence[PointResult], st: Styles, words: Wording | None = None) -> Table:
+def tolerance_markup(p: PointResult) -> str:
+    """± tolerance in the unit of the error, or in its own engineering unit where that would
+    need four digits or more before the point (``10 Hz``, not ``10000 mHz``)."""
+    t = p.tolerance.to(p.error.units)
+    if abs(float(t.magnitude)) >= 1000:
+        t = t.to(engineering_unit(t))
+    return f"{float(t.magnitude):g}{NBSP}{unit_text(t)}"
+
+
+def results_table(points: Sequence[PointResult], st: Styles, words: Wording | None = None, *,
+                  show_p: bool = True) -> Table:
     """The results of the points of one function: mean of n readings, error with U (ILAC-P14
-    rounding), k, p, tolerance and decision."""
+    rounding), k, p (``show_p``; else stated once above the table), tolerance and decision."""
     rows = []
     for p in points:
         e, U = round_for_report(p.error, p.expanded_uncertainty, p.error.units)
@@ -162,16 +173,57 @@ def results_table(points: Sequence[PointResult], st: Styles, words: Wording | No
         decision = escape(p.decision.upper())
         if p.decision != "pass":
             decision = f'<font color="#c00000"><b>{decision}</b></font>'
-        rows.append([escape(p.point_id), escape(f"{p.range:~P}").replace(" ", NBSP),
-                     escape(f"{p.nominal:~P}").replace(" ", NBSP),
+        rows.append([escape(p.point_id), plain_quantity(p.range), plain_quantity(p.nominal),
+                     "" if p.frequency is None else plain_quantity(p.frequency),
                      f"{m:f}{NBSP}{unit_text(p.nominal)}", str(len(p.readings)),
                      f"{e:f}{NBSP}{eu}", f"{U:f}{NBSP}{eu}", f"{p.coverage_factor:.2f}",
-                     f"{100 * p.coverage_probability:g}{NBSP}%",
-                     f"{p.tolerance.to(p.error.units).magnitude:g}{NBSP}{eu}", decision])
-    header = RESULT_HEADER if words is None else \
-        [RESULT_HEADER[0], RESULT_HEADER[1], words.nominal, words.mean, *RESULT_HEADER[4:]]
-    return _grid_table(header, rows, [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], st,
-                       [False, True, True, True, True, True, True, True, True, True, False])
+                     f"{100 * p.coverage_probability:g}{NBSP}%", tolerance_markup(p), decision])
+    fractions = [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    numeric = [False, True, True, True, True, True, True, True, True, True, True, False]
+    header = list(RESULT_HEADER)
+    if words is not None:
+        header[2], header[4] = words.nominal, words.mean
+    drop = ([] if show_p else [header.index("<i>p</i>")]) \
+        + ([] if any(p.frequency is not None for p in points) else [header.index("Frequency")])
+    for col in sorted(drop, reverse=True):
+        for seq in (header, fractions, numeric, *rows):
+            del seq[col]
+    # the point ids take the width the other columns leave; a long id breaks after a hyphen
+    others = sum(max(Paragraph(str(row[i]), st.num if numeric[i] else st.cell).minWidth()
+                     for row in [[f"<b>{h}</b>" for h in header], *rows]) + PADDING
+                 for i in range(1, len(header)))
+    room = max(CONTENT_WIDTH - others - PADDING, 20 * mm)
+    for row in rows:
+        row[0] = break_after_hyphens(row[0], room, st.cell)
+    return _grid_table(header, rows, fractions, st, numeric)
+
+
+def break_after_hyphens(text: str, width: float, style: ParagraphStyle) -> str:
+    """``text`` (markup without tags) in lines no wider than ``width``, broken only after a
+    hyphen (``ACV-100mV-<br/>+100mV-50kHz``), so an identifier keeps every character and no
+    line runs into the next column."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    def w(s: str) -> float:
+        return stringWidth(s.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"),
+                           style.fontName, style.fontSize)
+
+    if w(text) <= width:
+        return text
+    lines, line = [], ""
+    for part in re.split(r"(?<=-)", text):
+        if line and w(line + part) > width:
+            lines.append(line)
+            line = part
+        else:
+            line += part
+    lines.append(line)
+    return "<br/>".join(lines)
+
+
+def plain_quantity(q: pint.Quantity) -> str:
+    """``100 mV``, ``-10 V``, ``1 kHz``: the value as given (shortest form), unit joined."""
+    return escape(f"{float(q.magnitude):g}{NBSP}{q.units:~P}")
 
 
 BUDGET_HEADER = ["Input quantity", "Source of the value", "u(x<sub>i</sub>)", "Distribution",

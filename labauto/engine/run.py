@@ -85,8 +85,13 @@ def start_run(procedure: Procedure, runs_dir: str | Path, settings: RunSettings,
 def _model_hashes(procedure: Procedure) -> dict[str, dict[str, str]]:
     """The instrument model files a run depends on (their specifications set the tolerances and
     the standard's uncertainty contributions), by role."""
-    return {role: {"key": m.key, "path": str(m.folder / "model.yaml"), "sha256": m.sha256}
-            for role, m in (("dut", procedure.dut_model), ("standard", procedure.standard_model))}
+    files = {role: {"key": m.key, "path": str(m.folder / "model.yaml"), "sha256": m.sha256}
+             for role, m in (("dut", procedure.dut_model), ("standard", procedure.standard_model))}
+    cert = procedure.reference_certificate      # the standard's certificate sets its values too
+    if cert is not None:
+        files["reference certificate"] = {"key": cert.certificate_id, "path": str(cert.path),
+                                          "sha256": cert.sha256}
+    return files
 
 
 def open_run(folder: str | Path, procedure_path: str | Path | None = None,
@@ -109,8 +114,9 @@ def open_run(folder: str | Path, procedure_path: str | Path | None = None,
     for role, now in _model_hashes(procedure).items():
         then = header.get("instrument_models", {}).get(role)   # (absent in journals before 2026-11-25)
         if then is not None and then["sha256"] != now["sha256"]:
+            what = role if role == "reference certificate" else f"{role} instrument model"
             raise JournalError(
-                f"the {role} instrument model {now['path']} changed since run {header['run_id']} started "
+                f"the {what} {now['path']} changed since run {header['run_id']} started "
                 f"(sha256 {now['sha256'][:12]}… vs {then['sha256'][:12]}…): its specifications set the "
                 "tolerances and uncertainty contributions, so the run can only be resumed or "
                 "evaluated with the model it started with")

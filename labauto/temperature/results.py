@@ -111,6 +111,38 @@ class TemperatureCalibrationResult:
                            allow_nan=False) + "\n").encode("utf-8")
 
 
+def fit_points(points: "tuple[PointResult, ...] | list[PointResult]", *, degree: int | None = None,
+               c: str | bool = "auto") -> Fit | None:
+    """The characteristic a certificate states for these points, fitted with their standard
+    uncertainties: a PRT's Callendar–Van Dusen curve (:func:`~labauto.temperature.fits.fit_cvd`,
+    ``c`` as there), a thermocouple's deviation polynomial
+    (:func:`~labauto.temperature.fits.fit_thermocouple`, ``degree`` default min(2, n - 1)), none
+    for an indicating thermometer.  Refused (TemperatureError) with fewer points than
+    coefficients."""
+    from labauto.temperature.fits import fit_cvd, fit_thermocouple
+
+    pts = sorted(points, key=lambda p: p.nominal)
+    if not pts:
+        raise TemperatureError("no calibration points to fit")
+    kind = pts[0].point.dut_kind
+    t = [p.nominal for p in pts]
+    if kind == "prt":
+        scale = _unit_factor(pts[0].unit, "ohm")
+        return fit_cvd(t, [p.value * scale for p in pts], [p.u * scale for p in pts], c=c)
+    if kind == "thermocouple":
+        scale = _unit_factor(pts[0].unit, "mV")
+        d = min(2, len(pts) - 1) if degree is None else degree
+        return fit_thermocouple(pts[0].point.thermocouple_type or "", t,
+                                [p.value * scale for p in pts], [p.u * scale for p in pts], degree=d)
+    return None
+
+
+def _unit_factor(unit_from: str, unit_to: str) -> float:
+    from labauto.units import Q_
+
+    return float(Q_(1.0, unit_from).to(unit_to).magnitude)
+
+
 def _finite(obj: Any) -> Any:
     """inf degrees of freedom as null (JSON has no infinity)."""
     if isinstance(obj, float) and math.isinf(obj):
@@ -122,4 +154,4 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["Fit", "METHODS", "TemperatureCalibrationResult"]
+__all__ = ["Fit", "METHODS", "TemperatureCalibrationResult", "fit_points"]

@@ -265,10 +265,17 @@ def temperature(letter: str, e: float) -> float:
     return t
 
 
+def temperature_with_junction_at(letter: str, e: float, t_junction: float) -> float:
+    """t in °C from an emf ``e`` (mV) measured with the reference junction at ``t_junction`` °C
+    (a compensated junction, e.g. a DMM's terminals): t = t(e + E(t_junction)), the law of
+    intermediate temperatures.  With the junction in an ice point, ``t_junction`` is 0."""
+    return temperature(letter, float(e) + emf(letter, t_junction))
+
+
 def thermocouple_types() -> tuple[str, ...]:
     """The known type letters."""
     return TYPES
 
 
 __all__ = ["TYPES", "emf", "emf_range", "seebeck", "temperature", "temperature_range",
-           "thermocouple_types"]
+           "temperature_with_junction_at", "thermocouple_types"]

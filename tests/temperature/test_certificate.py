@@ -17,7 +17,7 @@ from labauto.certificate.temperature_pdf import render_temperature_pdf
 from labauto.platform.server.dcc_results import extract_results
 from labauto.platform.server.schematron import RuleBook
 from labauto.temperature import thermocouples
-from labauto.temperature.budgets import (ComparisonPoint, dut_influences, point_budget,
+from labauto.temperature.budgets import (ComparisonPoint, dut_influences, ea402_s5, point_budget,
                                          reference_influences)
 from labauto.temperature.errors import TemperatureError
 from labauto.temperature.fits import fit_thermocouple
@@ -204,3 +204,20 @@ def test_issue_signs_and_writes_dcc_pdf_json(lab_home, tmp_path, result, schema)
     assert issued.outbox_state
     with pytest.raises(CertificateExists):
         issue_temperature_certificate(result, tmp_path / "certs", lab=lab)
+
+
+def test_fit_points_chooses_the_characteristic_by_dut_kind(result):
+    from labauto.temperature.results import fit_points
+
+    cvd = fit_points(result.points)
+    assert cvd.fitted == ("R0", "A", "B", "C")
+    assert cvd.coefficients == result.fit.coefficients
+    tc = _thermocouple_result()
+    dev = fit_points(tc.points)
+    assert dev.names == ("d0", "d1", "d2")
+    with pytest.raises(TemperatureError, match="cannot determine the 3 coefficients"):
+        fit_points(tc.points[:2], degree=2)
+    # a thermocouple read in µV is fitted in mV
+    s5 = point_budget(ea402_s5(), k=2)
+    one = fit_points([s5], degree=0)
+    assert one.coefficients["d0"] == pytest.approx(36.228769 - thermocouples.emf("N", 1000.0), abs=1e-6)

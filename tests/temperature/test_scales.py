@@ -148,3 +148,37 @@ def test_thermocouple_curve_with_deviation_polynomial():
     assert curve.temperature(curve.emf(1000.0)) == pytest.approx(1000.0, abs=1e-8)
     with pytest.raises(OutOfRangeError, match="1100"):
         curve.emf(1200.0)
+
+
+def test_sprt_deviation_fit_reproduces_a_published_calibration():
+    """Isotech's sample ITS-90 certificate (isotech.co.uk/icarus/samplecertlong.htm, SPRT
+    "Demo", 25.544261 ohm at the TPW): measured W(-38.8344 °C) = 0.8441779,
+    W(29.7646 °C) = 1.1181014, W(231.927 °C) = 1.8925127, W(419.527 °C) = 2.5684113,
+    W(660.32 °C) = 3.3752260; printed coefficients for 3.3.3 (our sub-range 5)
+    a = -2.796694757957740e-004, b = -3.199472366290438e-004, and for 3.3.2.1 (sub-range 7)
+    a = -2.982376094442697e-004, b = -2.347216136920800e-005, c = 5.058518332814592e-006.
+    W is printed to 7 decimals (~0.03 mK), so the coefficients refitted from it differ in their
+    trailing digits; the temperatures the two curves give agree within 0.02 mK."""
+    published = {
+        5: ({"a": -2.796694757957740e-004, "b": -3.199472366290438e-004},
+            [(-38.8344, 0.8441779), (29.7646, 1.1181014)]),
+        7: ({"a": -2.982376094442697e-004, "b": -2.347216136920800e-005, "c": 5.058518332814592e-006},
+            [(231.927, 1.8925127), (419.527, 2.5684113), (660.32, 3.3752260)]),
+    }
+    for sub, (coefficients, points) in published.items():
+        printed = its90.SprtCalibration(sub, coefficients, r_tpw=25.544261)
+        for t, w in points:       # the printed coefficients give back the measured W
+            assert printed.temperature(w) == pytest.approx(t, abs=0.02e-3)
+        ours = its90.fit_deviation(sub, points, r_tpw=25.544261)
+        lo, hi = points[0][0] if sub == 5 else 0.0, points[-1][0]
+        for t in [lo + (hi - lo) * i / 20 for i in range(21)]:
+            assert ours.temperature(printed.w(t)) == pytest.approx(t, abs=0.02e-3)
+        assert ours.coefficients["a"] == pytest.approx(coefficients["a"], rel=2e-3)
+
+
+def test_compensated_reference_junction():
+    # type K at 100 °C with its reference junction at 23 °C reads E(100) - E(23) = 4.096 - 0.919 mV
+    assert thermocouples.emf("K", 23.0) == pytest.approx(0.919, abs=5e-4)      # table: 0.919 mV
+    e = thermocouples.emf("K", 100.0) - thermocouples.emf("K", 23.0)
+    assert thermocouples.temperature_with_junction_at("K", e, 23.0) == pytest.approx(100.0, abs=1e-9)
+    assert thermocouples.temperature_with_junction_at("N", 36.256, 0.0) == pytest.approx(1000.0, abs=0.02)

@@ -223,7 +223,10 @@ def extract_results(root: etree._Element) -> list[DccResult]:
                     u = difference_in(Q_(U[i], unit), target)
                 except (pint.DimensionalityError, pint.errors.OffsetUnitCalculusError):
                     continue
-                name = rname or _content(q.find("dcc:name", NS)) or ref or "result"
+                # a quantity in a named dcc:list (labauto: one list per test point) is named by it
+                parent = q.getparent()
+                lname = _content(parent.find("dcc:name", NS)) if parent.tag == f"{_D}list" else ""
+                name = lname or rname or _content(q.find("dcc:name", NS)) or ref or "result"
                 out.append(DccResult(len(out) + 1, (f"{name} [{i + 1}]" if n > 1 else name)[:255], k, x,
                                      abs(u), ks[i], freq[i] if freq else None, target))
     return out
