@@ -145,7 +145,7 @@ class SimulatedDmm:
         if op == "sample_count":
             return lambda g: self._count([g["count"]], "sample_count")
         # read: a query takes and returns the burst; a command with {count} sets the count
-        if unit.rstrip().endswith("?"):
+        if unit.split()[0].endswith("?"):
             def read(g: dict[str, str]) -> str:
                 if "count" in g:
                     self._count([g["count"]], "sample_count")

@@ -140,7 +140,9 @@ def convert(sensor: str, value: str, curve: Curve | None = None) -> Converted:
         w = float(q.magnitude)
         if curve is not None and wunit == "W":
             return Converted(curve.temperature(w), "degC", "ITS-90 deviation function")
-        return Converted(its90.reference_temperature(w), "degC", "ITS-90 reference function")
+        method = "ITS-90 reference function" + (" (W taken as W_r: no deviation coefficients)"
+                                                if wunit == "W" else "")
+        return Converted(its90.reference_temperature(w), "degC", method)
     if what == "temperature":
         t = _celsius(q)
         if curve is not None:

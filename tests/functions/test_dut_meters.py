@@ -30,6 +30,7 @@ FUNCTIONS = {"DCV", "ACV", "DCI", "ACI", "RES2W", "RES4W", "FREQ"}
 MODELS = {
     "keysight_34401a": ("GPIB0::22::INSTR", "HEWLETT-PACKARD,34401A,", 11),
     "fluke_8846a": ("GPIB0::1::INSTR", "FLUKE,8846A,", 12),
+    "keithley_dmm6500": ("TCPIP0::10.0.0.23::5025::SOCKET", "KEITHLEY INSTRUMENTS,MODEL DMM6500,", 13),
 }
 
 
@@ -142,6 +143,22 @@ def test_8846a_figures():
     m.function("ACI").range_named(Q_(3, "A")).band_for(Q_(8, "kHz"))
 
 
+def test_dmm6500_figures():
+    m = load_instrument_model("keithley_dmm6500")
+    # DCV 10 V, 1 year: 0.0025 % of reading + 0.0005 % of range -> 300 uV at 10 V
+    assert m.function("DCV").range_named(Q_(10, "V")).accuracy_halfwidth(
+        Q_(10, "V")).to("uV").m == pytest.approx(300)
+    # a 1 Ohm range in 4-wire only; offset compensation in 4-wire; detector bandwidths 3/30/300 Hz
+    assert m.function("RES4W").ranges[0].range == Q_(1, "ohm")
+    assert m.function("RES2W").ranges[0].range == Q_(10, "ohm")
+    assert "offset_compensation" in m.function("RES4W").settings
+    assert m.function("ACV").settings["bandwidth"].values == (Q_(3, "Hz"), Q_(30, "Hz"), Q_(300, "Hz"))
+    # its commands are not the CONFigure tree: SENSe:FUNCtion and a reading buffer
+    dcv = m.function("DCV")
+    assert dcv.commands["configure"] == ':SENS:FUNC "{mnemonic}";:SENS:{mnemonic}:RANG {range}'
+    assert "{count}" in dcv.commands["read"] and "sample_count" not in dcv.commands
+
+
 @pytest.mark.parametrize("key", sorted(MODELS))
 def test_model_files_cite_their_sources(key):
     m = load_instrument_model(key)
@@ -202,6 +219,27 @@ def test_the_simulated_34401a_speaks_its_own_commands():
         assert d.handle("SYST:ERR?").startswith("-222,")
 
 
+def test_the_simulated_dmm6500_speaks_its_own_commands():
+    with SimulatedLab(seed=6, latency="zero", dmm_model="keithley_dmm6500") as lab:
+        d = lab.dmm
+        assert d.handle("*IDN?") == "KEITHLEY INSTRUMENTS,MODEL DMM6500,MY60012345,1.7.12b"
+        d.handle(':SENS:FUNC "CURR:DC";:SENS:CURR:DC:RANG 0.1')
+        assert d.function == "DCI" and d.state["DCI"].range == pytest.approx(0.1)
+        d.handle(":SENS:CURR:DC:NPLC 5;:SENS:CURR:DC:AZER OFF")
+        assert d.state["DCI"].settings == {"nplc": 5.0, "autozero": False}
+        assert d.state["DCV"].settings["autozero"] is True        # per function
+        d.handle(':sens:func "FRES"; :SENS:FRES:RANG 1000;:SENS:FRES:OCOM ON')
+        assert d.function == "RES4W" and d.state["RES4W"].settings["offset_compensation"] is True
+        answer = d.handle(":SENS:COUN 3;:TRAC:CLE;:TRAC:TRIG;:TRAC:DATA? 1, 3")
+        assert len(answer.split(",")) == 3
+        d.handle(':SENS:FUNC "FREQ:VOLT"')
+        assert d.function == "FREQ"
+        d.handle("CONF:VOLT:DC 10")                 # the CONFigure tree is not its language
+        d.handle("READ?")
+        assert [d.handle("SYST:ERR?") for _ in range(3)] == [
+            '-113,"Undefined header"', '-113,"Undefined header"', '+0,"No error"']
+
+
 # ----------------------------------------------------------------------- bad input
 
 def _procedure(dut: str, point: str) -> str:
@@ -238,6 +276,13 @@ points:
      "8 kHz is outside every specified band of the 10 A range"),
     ("fluke_8846a", "  - {function: FREQ, range: 1 MHz, nominal: 2 Hz}",
      "nominal 2 Hz is outside the limits of the 1 MHz range"),
+    ("keithley_dmm6500", "  - {function: RES2W, range: 1 ohm, nominal: 1 ohm}",
+     "has no RES2W range 1 Ω"),
+    ("keithley_dmm6500", "  - {function: ACV, range: 1 V, nominal: 1 V, frequency: 1 kHz, "
+                         "settings: {bandwidth: 20 Hz}}",
+     "bandwidth 20 Hz is not offered by the Keithley Instruments DMM6500 on ACV"),
+    ("keithley_dmm6500", "  - {function: ACV, range: 750 V, nominal: 700 V, frequency: 150 kHz}",
+     "150 kHz is outside every specified band of the 750 V range"),
 ])
 def test_bad_points_are_refused_at_their_line(tmp_path, dut, point, fragment):
     path = tmp_path / "bad.yaml"
