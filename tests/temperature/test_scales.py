@@ -1,13 +1,15 @@
 """The temperature scales against their published tables.
 
 * ITS-90: H. Preston-Thomas, Metrologia 27, 3-10 (1990), Table 1 gives W_r(T90) at the
-  defining fixed points to 8 decimals (the digits are in labauto.temperature.its90.FIXED_POINTS
-  and repeated here); the inverse functions are "equivalent to within 0.1 mK / 0.13 mK".
+  defining fixed points to 8 decimals (read from the text as reproduced at its-90.com/table1.html;
+  repeated below); the inverse functions are "equivalent to within 0.1 mK / 0.13 mK".
 * IEC 60751:2008, Pt100 (R0 = 100 ohm, A = 3.9083e-3, B = -5.775e-7, C = -4.183e-12): Table 1
   values -200 °C 18.52 ohm, -100 °C 60.26 ohm, 0 °C 100.00, 100 °C 138.51, 420 °C 253.96,
-  850 °C 390.48; to four decimals (as in the lab's tables) 18.5201, 138.5055, 390.4811.
+  850 °C 390.48 (quoted from memory of the table); to four decimals 18.5201, 138.5055, 390.4811
+  (the digits of issue 12).
 * IEC 60584-1:2013 Annex A reference tables (= NIST Monograph 175, 1993), emf in mV to three
-  decimals at whole degrees; the digits are cited in TABLE below.
+  decimals at whole degrees: the digits in TABLE below are quoted from memory of the NIST tables
+  and each agrees with the SRD 60 functions the module implements (an independent source).
 """
 from __future__ import annotations
 
