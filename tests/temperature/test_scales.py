@@ -9,7 +9,8 @@
   (the digits of issue 12).
 * IEC 60584-1:2013 Annex A reference tables (= NIST Monograph 175, 1993), emf in mV to three
   decimals at whole degrees: the digits in TABLE below are quoted from memory of the NIST tables
-  and each agrees with the SRD 60 functions the module implements (an independent source).
+  and each agrees with the SRD 60 functions the module implements (an independent source);
+  READ_TABLE holds values read from published reproductions of the tables (cited there).
 """
 from __future__ import annotations
 
@@ -184,3 +185,18 @@ def test_compensated_reference_junction():
     e = thermocouples.emf("K", 100.0) - thermocouples.emf("K", 23.0)
     assert thermocouples.temperature_with_junction_at("K", e, 23.0) == pytest.approx(100.0, abs=1e-9)
     assert thermocouples.temperature_with_junction_at("N", 36.256, 0.0) == pytest.approx(1000.0, abs=0.02)
+
+
+# Table values read from published reproductions of the NIST / IEC tables (not from memory):
+# all eight types at 350 °C ("VOLTAGE OF DIFFERENT THERMOCOUPLES FOR A TEMPERATURE OF 350 °C,
+# by ITS-90 table", thermibel.be/en/?p=3243), type T at -270 °C and -200 °C
+# (srdata.nist.gov/its90/download/type_t.tab), type K at -270 °C and -200 °C
+# (instrumentation.com/RTDTables/emfk_c_1.htm, "Table 9 Type K Thermocouple").
+READ_TABLE = [("B", 350, 0.596), ("E", 350, 24.964), ("J", 350, 19.090), ("K", 350, 14.293),
+              ("N", 350, 11.136), ("R", 350, 2.896), ("S", 350, 2.786), ("T", 350, 17.819),
+              ("T", -270, -6.258), ("T", -200, -5.603), ("K", -270, -6.458), ("K", -200, -5.891)]
+
+
+@pytest.mark.parametrize("letter,t,e", READ_TABLE)
+def test_iec60584_read_table_values(letter, t, e):
+    assert round(thermocouples.emf(letter, t), 3) == pytest.approx(e, abs=1e-9)
