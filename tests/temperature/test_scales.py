@@ -5,8 +5,8 @@
   repeated below); the inverse functions are "equivalent to within 0.1 mK / 0.13 mK".
 * IEC 60751:2008, Pt100 (R0 = 100 ohm, A = 3.9083e-3, B = -5.775e-7, C = -4.183e-12): Table 1
   values -200 °C 18.52 ohm, -100 °C 60.26 ohm, 0 °C 100.00, 100 °C 138.51, 420 °C 253.96,
-  850 °C 390.48 (quoted from memory of the table); to four decimals 18.5201, 138.5055, 390.4811
-  (the digits of issue 12).
+  850 °C 390.48 (quoted from memory of the table; READ_PT100 below holds values read from a
+  published reproduction); to four decimals 18.5201, 138.5055, 390.4811 (the digits of issue 12).
 * IEC 60584-1:2013 Annex A reference tables (= NIST Monograph 175, 1993), emf in mV to three
   decimals at whole degrees: the digits in TABLE below are quoted from memory of the NIST tables
   and each agrees with the SRD 60 functions the module implements (an independent source);
@@ -200,3 +200,15 @@ READ_TABLE = [("B", 350, 0.596), ("E", 350, 24.964), ("J", 350, 19.090), ("K", 3
 @pytest.mark.parametrize("letter,t,e", READ_TABLE)
 def test_iec60584_read_table_values(letter, t, e):
     assert round(thermocouples.emf(letter, t), 3) == pytest.approx(e, abs=1e-9)
+
+
+# IEC 60751 Pt100 table values read from a published reproduction of the table
+# (sensorsci.com/reference.htm, "Reference Table for Pt RTD Elements", IEC 751 coefficients)
+READ_PT100 = [(-200, 18.52), (-190, 22.83), (-100, 60.26), (-40, 84.27), (0, 100.00),
+              (100, 138.51), (140, 153.58), (200, 175.86), (300, 212.05), (400, 247.09),
+              (420, 253.96), (490, 277.64), (600, 313.71)]
+
+
+@pytest.mark.parametrize("t,r", READ_PT100)
+def test_iec60751_read_table_values(t, r):
+    assert round(cvd.PT100.resistance(t), 2) == pytest.approx(r, abs=1e-9)
