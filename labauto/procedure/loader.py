@@ -35,7 +35,7 @@ SOURCE_ROLES = ("source",)
 MEASUREMENT_MODELS = {"meter": "error of indication", "source": "error of output"}
 
 TOP_REQUIRED = ("procedure", "dut", "standard", "settings", "decision_rule", "points")
-TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference")
+TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference", "adjustment")
 META_REQUIRED = ("id", "title", "version", "method")
 META_OPTIONAL = ("description",)
 SETTINGS_REQUIRED = ("readings", "settle_time")
@@ -115,6 +115,11 @@ def _load(path: Path) -> Procedure:
     if "points" in d and dut and standard and usable:
         points = _points(problems, d["points"], _Context(
             dut, standard, direction, default_fn, settings or {}, contributions))
+    adjustment = None
+    if "adjustment" in d and points and dut is not None and direction is not None:
+        from labauto.procedure.adjustment import parse_adjustment
+
+        adjustment = parse_adjustment(problems, d["adjustment"], points, dut, direction)
     problems.raise_if_any()
     assert meta and dut and standard and settings is not None and rule is not None and direction
     return Procedure(
@@ -125,7 +130,8 @@ def _load(path: Path) -> Procedure:
                   if k not in SETTINGS_REQUIRED + SETTINGS_OPTIONAL},
         plausibility_limit=settings.get("plausibility_limit", DEFAULT_LIMIT),
         readings=settings["readings"], settle_time=settings["settle_time"], decision_rule=rule,
-        contributions=contributions, points=tuple(points), measurement_model=model_name)
+        contributions=contributions, points=tuple(points), measurement_model=model_name,
+        adjustment=adjustment)
 
 
 def _meter(direction: str, dut: InstrumentModel, standard: InstrumentModel) -> InstrumentModel:
