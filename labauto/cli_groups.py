@@ -27,6 +27,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "platform": ("labauto.platform.cli:app", "The NQI sharing platform reference server."),
     "publish": ("labauto.platform.publish_cli:app",
                 "Publish certificates through the durable outbox."),
+    "operator": ("flows.operator_cli:app",
+                 "Operator steps of paused calibrations: list and answer them."),
     "dcc": ("labauto.certificate.verify_cli:app",
             "Check DCC files: schema, PTB's rules, signature, trust chain."),
     "register": ("labauto.quality.cli:app",
@@ -35,6 +37,8 @@ GROUPS: dict[str, tuple[str, str]] = {
                  "Calibration intervals from as-found history (NCSLI RP-1 A3, S2)."),
     "temperature": ("labauto.temperature.cli:app",
                     "Temperature scales: ITS-90, IEC 60751, IEC 60584-1 conversions."),
+    "comparison": ("labauto.comparison_cli:app",
+                   "Temperature comparison runs: reference readout, heat sources, stability."),
     "validate": ("labauto.validation.cli:app",
                  "Validate a procedure by simulated calibrations: coverage, decision risk."),
 }

@@ -145,3 +145,74 @@ def _k(confidence: float | None) -> float:
         return math.sqrt(3.0)      # limits: a rectangular half-width is u·√3
     from statistics import NormalDist
     return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+# ------------------------------------------------------------------------------ certificate
+
+def calibration_result(run: Any, evaluation: ComparisonEvaluation, lab: Any,
+                       issue_date: Any = None) -> Any:
+    """The certificate's data (:class:`labauto.temperature.results.TemperatureCalibrationResult`)
+    of a completed comparison run: the lab file's parties, the item, the standards (the
+    reference thermometer from its certificate; the readout and a DMM from the lab's register,
+    refused there if unregistered or overdue; the heat sources as identified), the points and
+    the fit."""
+    import datetime as dt
+
+    from labauto.results import Equipment, ProcedureRef
+    from labauto.temperature.results import TemperatureCalibrationResult
+
+    state = run.state()
+    proc = evaluation.procedure
+    times = [r["t"] for p in proc.points for r in state.points[p.id].readings]
+    start, end = min(times), max(times)
+    day = dt.date.fromisoformat(start[:10])
+    ref = proc.reference
+    standards = [Equipment("reference", ref.manufacturer, f"{ref.model} ({ref.kind})", ref.serial,
+                           certificate_id=ref.certificate_id, calibrated_by=ref.issued_by,
+                           calibration_due=ref.due.isoformat())]
+    for role, rec in state.instruments.items():
+        if role in ("reference readout", "dmm"):
+            standards.append(lab.reference_equipment(rec["manufacturer"], rec["model"],
+                                                     rec["serial"], rec.get("resource", ""),
+                                                     rec.get("identity", ""),
+                                                     rec.get("firmware", ""), today=day))
+    for role, rec in state.instruments.items():
+        if role.startswith("heat source "):
+            standards.append(Equipment("reference", rec["manufacturer"], rec["model"],
+                                       rec["serial"], firmware=rec.get("firmware", ""),
+                                       resource=rec.get("resource", ""),
+                                       identity=rec.get("identity", "")))
+    item = run.settings.item or {}
+    issued = issue_date or dt.date.today()
+    from labauto.evaluation import _environment          # the electrical runs' summary
+    environment = _environment(state, lab, today=day)
+    return TemperatureCalibrationResult(
+        certificate_id=f"{lab.certificate_prefix}-{start[:4]}-{run.run_id}",
+        run_id=run.run_id, title=f"Calibration certificate — {proc.title}",
+        laboratory=lab.laboratory, customer=lab.customer, authoriser=lab.authoriser,
+        performed_by=run.settings.operator or lab.performed_by,
+        item=Equipment("item", item.get("manufacturer", "not stated"),
+                       item.get("model", proc.dut.description or proc.dut.sensor),
+                       item.get("serial", "not stated")),
+        standards=tuple(standards),
+        procedure=ProcedureRef(proc.id, proc.title, proc.version, str(proc.path), proc.sha256),
+        calibration_date=start[:10], calibration_end=end, issue_date=issued.isoformat(),
+        receipt_date=state.header["t"][:10], points=evaluation.points,
+        traceability=lab.traceability, fit=evaluation.fit, environment=environment,
+        remarks=(f"Method: {proc.method}",
+                 "The reference readings bracket each reading of the item; readings were taken "
+                 f"once the reference was stable ({proc.stability.describe()})."),
+        country=lab.country, language="en")
+
+
+def issue_comparison_certificate(run: Any, evaluation: ComparisonEvaluation, lab: Any,
+                                 out_dir: Any, *, verify_base_url: str | None = None,
+                                 queue: bool = True) -> Any:
+    """Issue the temperature certificate of a completed run (PDF, signed DCC, JSON, the run's
+    journal beside them) through :func:`labauto.temperature.issue.issue_temperature_certificate`."""
+    from labauto.temperature.issue import issue_temperature_certificate
+
+    result = calibration_result(run, evaluation, lab)
+    return result, issue_temperature_certificate(result, out_dir, lab=lab,
+                                                 verify_base_url=verify_base_url,
+                                                 journal=run.journal.path, queue=queue)

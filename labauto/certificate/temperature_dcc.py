@@ -51,8 +51,9 @@ def _temperatures(parent, celsius: list[float], U: list[float] | None = None,
                   k: list[float] | None = None) -> etree._Element:
     """A hybrid of the same temperatures in K and in °C (U is a difference: the same in both)."""
     hy = _sub(parent, _s("hybrid"))
-    _real_list(hy, [t + KELVIN for t in celsius], "\\kelvin", U, k)
-    _real_list(hy, celsius, "\\degreecelsius", U, k)
+    # rounded to 1 nK: adding 273.15 must not print float noise (233.16199999999998)
+    _real_list(hy, [round(t + KELVIN, 9) for t in celsius], "\\kelvin", U, k)
+    _real_list(hy, [round(t, 9) for t in celsius], "\\degreecelsius", U, k)
     return hy
 
 
@@ -110,13 +111,13 @@ def _admin(root, r: TemperatureCalibrationResult) -> None:
         q = _sub(data, _d("quantity"), refType=ref)
         _name(q, label)
         hy = _sub(q, _s("hybrid"))
-        for value, unit in ((t + KELVIN, "\\kelvin"), (t, "\\degreecelsius")):
+        for value, unit in ((round(t + KELVIN, 9), "\\kelvin"), (round(t, 9), "\\degreecelsius")):
             real = _sub(hy, _s("real"))
             _sub(real, _s("value"), _num(value))
             _sub(real, _s("unit"), unit)
     s = _sub(st, _d("statement"), refType="basic_uncertainty")
     _sub(s, _d("norm"), "JCGM 100:2008 (GUM)")
-    _sub(s, _d("reference"), "EA-4/02 M:2022")
+    _sub(s, _d("reference"), "EA-4/02 M:2013")
     ks = sorted({round(p.k, 3) for p in r.points})
     _text(s, "declaration",
           "The reported expanded uncertainty of measurement is the standard uncertainty "
@@ -124,6 +125,10 @@ def _admin(root, r: TemperatureCalibrationResult) -> None:
           + ", ".join(f"{x:g}" for x in ks) + "), which for a normal distribution corresponds "
           "to a coverage probability of approximately 95 %. It was evaluated according to the "
           "GUM and EA-4/02; the contributions of each point are listed in the PDF's annex.", "en")
+    s = _sub(st, _d("statement"), refType="labauto_itemConditionOnReceipt")
+    _text(s, "declaration", f"Condition of the item on receipt: {r.item_condition_statement}", "en")
+    s = _sub(st, _d("statement"), refType="labauto_adjustment")
+    _text(s, "declaration", r.adjustment_statement, "en")
     s = _sub(st, _d("statement"), refType="labauto_resultsRelateOnlyToItem")
     _text(s, "declaration", RELATES_ONLY, "en")
     for remark in r.remarks:

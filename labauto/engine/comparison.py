@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import pint
 
+from labauto.engine.conditions import ConditionsMonitor, environment_logger
 from labauto.engine.journal import JournalError, JournalState, RunJournal, now_iso
 from labauto.engine.locks import InstrumentLocks, open_locked
 from labauto.engine.observer import RunObserver, current_observer
@@ -53,10 +54,12 @@ class ComparisonSettings:
     timeout_ms: int = 10000
     operator: str = ""
     item: dict[str, str] = field(default_factory=dict)    # the DUT: manufacturer, model, serial
+    environment_resource: str = ""     # the room's thermo-hygrometer, if any
 
     def to_dict(self) -> dict[str, Any]:
         return {"resources": dict(self.resources), "timeout_ms": self.timeout_ms,
-                "operator": self.operator, "item": dict(self.item)}
+                "operator": self.operator, "item": dict(self.item),
+                "environment_resource": self.environment_resource}
 
 
 @dataclass
@@ -138,7 +141,7 @@ def open_comparison_run(folder: str | Path, settings: ComparisonSettings | None 
     if settings is None:
         s = header["settings"]
         settings = ComparisonSettings(s["resources"], s["timeout_ms"], s.get("operator", ""),
-                                      s.get("item", {}))
+                                      s.get("item", {}), s.get("environment_resource", ""))
     _check_settings(procedure, settings)
     return ComparisonRun(header["run_id"], folder, procedure, settings, journal)
 
@@ -147,8 +150,11 @@ def open_comparison_run(folder: str | Path, settings: ComparisonSettings | None 
 
 def execute_comparison(run: ComparisonRun, *, clock: Any, resource_manager: Any = None,
                        observer: RunObserver | None = None,
-                       read_display: ReadDisplay | None = None) -> None:
-    """Measure every setpoint not yet completed, with one session per instrument."""
+                       read_display: ReadDisplay | None = None, environment: Any = None) -> None:
+    """Measure every setpoint not yet completed, with one session per instrument; with an
+    environment logger (``settings.environment_resource`` and the lab file's ``environment``
+    settings) the room's conditions are journalled at the start, after each setpoint and at
+    the end (labauto.engine.conditions)."""
     obs = observer or current_observer()
     state = run.state()
     for p in run.procedure.points:
@@ -158,13 +164,20 @@ def execute_comparison(run: ComparisonRun, *, clock: Any, resource_manager: Any 
         return
     with run_lock(run):                      # type: ignore[arg-type] - needs .folder only
         todo = run.pending_points()
-        with _instruments(run, resource_manager) as inst:
+        with _instruments(run, resource_manager) as inst, \
+                environment_logger(run, environment, resource_manager) as logger:
+            if logger is not None:
+                _record_identities(run, {"environment": logger.identity})
+            monitor = ConditionsMonitor(run, logger, environment, obs)
+            monitor.poll("start")
             for n, point in enumerate(todo):
                 _confirm_steps(run, point, first_of_session=n == 0)
                 record = run.state().points.get(point.id)
                 attempt = record.next_attempt if record else 1
                 measure_setpoint(run, point, attempt, inst, clock=clock, observer=obs,
                                  read_display=read_display)
+                monitor.poll(f"after {point.id}")
+            monitor.poll("end")
 
 
 @dataclass

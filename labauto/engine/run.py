@@ -85,8 +85,13 @@ def start_run(procedure: Procedure, runs_dir: str | Path, settings: RunSettings,
 def _model_hashes(procedure: Procedure) -> dict[str, dict[str, str]]:
     """The instrument model files a run depends on (their specifications set the tolerances and
     the standard's uncertainty contributions), by role."""
-    return {role: {"key": m.key, "path": str(m.folder / "model.yaml"), "sha256": m.sha256}
-            for role, m in (("dut", procedure.dut_model), ("standard", procedure.standard_model))}
+    files = {role: {"key": m.key, "path": str(m.folder / "model.yaml"), "sha256": m.sha256}
+             for role, m in (("dut", procedure.dut_model), ("standard", procedure.standard_model))}
+    cert = procedure.reference_certificate      # the standard's certificate sets its values too
+    if cert is not None:
+        files["reference certificate"] = {"key": cert.certificate_id, "path": str(cert.path),
+                                          "sha256": cert.sha256}
+    return files
 
 
 def open_run(folder: str | Path, procedure_path: str | Path | None = None,
@@ -109,8 +114,9 @@ def open_run(folder: str | Path, procedure_path: str | Path | None = None,
     for role, now in _model_hashes(procedure).items():
         then = header.get("instrument_models", {}).get(role)   # (absent in journals before 2026-11-25)
         if then is not None and then["sha256"] != now["sha256"]:
+            what = role if role == "reference certificate" else f"{role} instrument model"
             raise JournalError(
-                f"the {role} instrument model {now['path']} changed since run {header['run_id']} started "
+                f"the {what} {now['path']} changed since run {header['run_id']} started "
                 f"(sha256 {now['sha256'][:12]}… vs {then['sha256'][:12]}…): its specifications set the "
                 "tolerances and uncertainty contributions, so the run can only be resumed or "
                 "evaluated with the model it started with")
@@ -184,11 +190,12 @@ def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
                    resource_manager: Any = None, observer: RunObserver | None = None,
                    sleep: Callable[[float], None] = time.sleep,
                    check_identities: IdentityCheck | None = None,
-                   environment: Any = None) -> None:
+                   environment: Any = None, ask_steps: bool = True) -> None:
     """Measure ``points`` (default: every point not yet completed) with one instrument session;
     with an environment logger (``run.settings.environment_resource`` and the lab file's
     ``environment`` settings), the conditions are read at its start, after each point and at
-    its end."""
+    its end.  ``ask_steps=False``: the caller has had the operator steps before these points
+    done and journalled (the Prefect flow asks them between its tasks: flows/operator_input.py)."""
     obs = observer or current_observer()
     state = run.state()
     todo = list(points) if points is not None else run.pending_points()
@@ -207,11 +214,13 @@ def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
                 obs.point_skipped(p, "completed in another session of this run")
         todo = [p for p in todo if p.id not in done]
         if todo:
-            _measure(run, todo, resource_manager, check_identities, sleep, obs, environment)
+            _measure(run, todo, resource_manager, check_identities, sleep, obs, environment,
+                     ask_steps)
 
 
 def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_identities: IdentityCheck | None,
-             sleep: Callable[[float], None], obs: RunObserver, environment: Any = None) -> None:
+             sleep: Callable[[float], None], obs: RunObserver, environment: Any = None,
+             ask_steps: bool = True) -> None:
     operator = current_operator()
     with lab_instruments(run, resource_manager, check_identities) as (dut, standard), \
             environment_logger(run, environment, resource_manager) as logger:
@@ -224,11 +233,12 @@ def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_i
         monitor = ConditionsMonitor(run, logger, environment, obs)
         monitor.poll("start")
         for n, point in enumerate(todo):
-            for step in steps_before(run.procedure, point, first_of_session=n == 0):
+            for step in steps_before(run.procedure, point, first_of_session=n == 0) if ask_steps else ():
                 source.standby()          # nobody moves leads on live terminals
                 operator.confirm(step, point)
                 run.journal.append({"type": "operator_step", "point_id": point.id,
-                                    "text": step.text, "line": step.line, "t": now_iso()})
+                                    "text": step.text, "line": step.line,
+                                    "answered_in": "terminal", "t": now_iso()})
             record = run.state().points.get(point.id)
             attempt = record.next_attempt if record else 1
             measure_point(point, meter, source, run.journal, attempt,

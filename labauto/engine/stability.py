@@ -74,7 +74,8 @@ class StabilityVerdict:
 
 def assess(samples: Sequence[tuple[float, float]], criterion: StabilityCriterion,
            elapsed_s: float = 0.0) -> StabilityVerdict:
-    """Judge the readings ``(t_s, °C)`` of the last window (the latest reading's window)."""
+    """Judge the readings ``(t_s, °C)`` of the last window (the latest reading's window); the
+    window counts as full when an earlier reading is given at or before its start."""
     if not samples:
         return StabilityVerdict(False, 0, 0.0, math.nan, math.nan, math.nan, elapsed_s)
     t_end = samples[-1][0]
@@ -88,7 +89,8 @@ def assess(samples: Sequence[tuple[float, float]], criterion: StabilityCriterion
     span = float(t[-1] - t[0])
     slope = float(np.polyfit(t - t[0], v, 1)[0]) * 60.0 if span > 0 else math.nan
     std = float(v.std(ddof=1))
-    full = span >= criterion.window_s * (1 - 1e-9) and len(inside) >= 3
+    # the readings cover the whole window: the earliest one given is at or before its start
+    full = t_end - samples[0][0] >= criterion.window_s * (1 - 1e-9) and len(inside) >= 3
     stable = (full and abs(slope) <= criterion.max_slope.to("K/min").m
               and std <= criterion.max_std.to("K").m)
     return StabilityVerdict(stable, len(inside), span, slope, std, float(v.mean()), elapsed_s)

@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     from labauto.procedure import Procedure, TestPoint
 
 
+def _certified_output(procedure: "Procedure", point: "TestPoint", unit: pint.Unit) -> Any:
+    """The source's true output by its certificate: set value + certified error, u = U/k."""
+    from labauto.uncertainty import Normal
+
+    error = mi.certified(procedure, point, unit, "reference source output", +1.0)
+    return Normal(point.nominal.to(unit) + error.estimate, error.u, label=error.label)
+
+
 def error_budget(point: "TestPoint", procedure: "Procedure",
                  readings: pint.Quantity) -> UncertaintyBudget:
     """GUM budget of the error of indication at ``point`` from its raw ``readings``."""
@@ -37,7 +45,9 @@ def error_budget(point: "TestPoint", procedure: "Procedure",
     inputs: dict[str, Any] = {
         "X_ind": mi.type_a(readings, unit, "mean indication of the DUT"),
         f"{sym}_ref": mi.specification(point.nominal, point.standard_range, point.frequency,
-                                       std_fn.confidence, unit, "reference source output"),
+                                       std_fn.confidence, unit, "reference source output")
+        if procedure.reference_certificate is None else
+        _certified_output(procedure, point, unit),
         mi.RESOLUTION_NAME: mi.resolution(point.dut_range, unit),
     }
     terms = ["X_ind", f"- {sym}_ref", f"+ {mi.RESOLUTION_NAME}"]

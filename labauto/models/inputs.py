@@ -39,6 +39,17 @@ def specification(value: pint.Quantity, rng: RangeSpec, frequency: pint.Quantity
     return Rectangular(x, spec, label=f"{label} (specification limits)")
 
 
+def certified(procedure: Any, point: Any, unit: pint.Unit, label: str, sign: float) -> Any:
+    """An input from the standard's calibration certificate at the point (labauto.models.
+    reference): estimate ``sign × error`` (a correction: −error; an output: +error), u = U/k,
+    normal, ν = ∞."""
+    cert = procedure.reference_certificate
+    v = cert.value_for(point.function, point.standard_range.range, point.nominal)
+    return Normal.from_expanded(sign * v.error.to(unit), v.U.to(unit), k=v.k,
+                                label=f"{label} (certificate {cert.certificate_id}: error "
+                                      f"{v.error:~P} at {v.at:~P}, U = {v.U:~P}, k = {v.k:g})")
+
+
 def resolution(rng: RangeSpec, unit: pint.Unit, label: str = "resolution of the DUT") -> Any:
     return Rectangular(Q_(0.0, unit), rng.resolution.to(unit) / 2, label=label)
 

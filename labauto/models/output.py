@@ -5,9 +5,11 @@ meter::
 
     S_set     the DUT's set value (exact)
     X_ref     mean of the n indications of the reference meter; Type A, u = s/sqrt(n)
-    dX_ref    error of the reference meter: estimate 0, uncertainty from its accuracy
-              specification at the reading (and frequency), normal at its stated coverage
-              probability or rectangular limits, nu = inf
+    dX_ref    correction of the reference meter, by its specification (estimate 0,
+              uncertainty from its accuracy specification at the reading (and frequency), normal
+              at its stated coverage probability or rectangular limits) or by its calibration
+              certificate (``reference: {certificate: FILE}``: estimate −error at the point,
+              u = U/k, normal; labauto.models.reference); nu = inf
     dX_res    resolution of the DUT's setting: rectangular, half-width = resolution / 2
     dS_i      the procedure's contributions for this function, estimate 0
 
@@ -40,7 +42,9 @@ def error_budget(point: "TestPoint", procedure: "Procedure",
         "X_ref": mi.type_a(readings, unit, "mean indication of the reference meter"),
         "dX_ref": mi.specification(mean, point.standard_range, point.frequency,
                                    std_fn.confidence, unit, "error of the reference meter",
-                                   estimate=Q_(0.0, unit)),
+                                   estimate=Q_(0.0, unit))
+        if procedure.reference_certificate is None else
+        mi.certified(procedure, point, unit, "correction of the reference meter", -1.0),
         mi.RESOLUTION_NAME: mi.resolution(point.dut_range, unit, "setting resolution of the DUT"),
     }
     terms = [f"{sym}_set", "- X_ref", "- dX_ref", f"+ {mi.RESOLUTION_NAME}"]

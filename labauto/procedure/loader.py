@@ -20,6 +20,7 @@ from labauto.conformity import ConformityError, DecisionRule, parse_rule
 from labauto.errors import LabautoError, SourceError
 from labauto.instruments import (FunctionSpec, InstrumentModel, RangeSpec, load_instrument_model,
                                  setting_word)
+from labauto.models.reference import ReferenceCertificate, load_reference_certificate
 from labauto.procedure.contributions import Contribution, parse_contribution
 from labauto.procedure.model import OperatorStep, Procedure, TestPoint
 from labauto.engine.plausibility import DEFAULT_LIMIT
@@ -75,6 +76,13 @@ def load_procedure(path: str | Path) -> Procedure:
 def _models_unchanged(procedure: Procedure) -> bool:
     """The instrument model files the cached procedure was resolved with are still the same
     (their specifications set its tolerances)."""
+    cert = procedure.reference_certificate
+    if cert is not None:
+        try:
+            if hashlib.sha256(cert.path.read_bytes()).hexdigest() != cert.sha256:
+                return False
+        except OSError:
+            return False
     return all(load_instrument_model(str(m.folder)).sha256 == m.sha256
                for m in (procedure.dut_model, procedure.standard_model))
 
@@ -105,6 +113,7 @@ def _load(path: Path) -> Procedure:
                           lambda p, v: _measurement_model(p, v, direction))
     if model_name is None and direction is not None:
         model_name = MEASUREMENT_MODELS[direction]
+    certificate = _section(problems, d, "reference", lambda p, v: _reference(p, v, path, standard))
     # a default function that is invalid was reported: points and contributions depend on it
     usable = direction is not None and ("function" not in d or default_fn is not None)
     contributions: tuple[Contribution, ...] = ()
@@ -115,6 +124,8 @@ def _load(path: Path) -> Procedure:
     if "points" in d and dut and standard and usable:
         points = _points(problems, d["points"], _Context(
             dut, standard, direction, default_fn, settings or {}, contributions))
+    if certificate is not None:
+        _check_certified(problems, certificate, points)
     adjustment = None
     if "adjustment" in d and points and dut is not None and direction is not None:
         from labauto.procedure.adjustment import parse_adjustment
@@ -131,7 +142,8 @@ def _load(path: Path) -> Procedure:
         plausibility_limit=settings.get("plausibility_limit", DEFAULT_LIMIT),
         readings=settings["readings"], settle_time=settings["settle_time"], decision_rule=rule,
         contributions=contributions, points=tuple(points), measurement_model=model_name,
-        adjustment=adjustment)
+        reference="certificate" if certificate is not None else "specification",
+        reference_certificate=certificate, adjustment=adjustment)
 
 
 def _meter(direction: str, dut: InstrumentModel, standard: InstrumentModel) -> InstrumentModel:
@@ -168,6 +180,40 @@ def _measurement_model(problems: Problems, value: Any, direction: str | None) ->
         raise problems.fail(("measurement_model",), f"{name!r} does not fit a {direction} under "
                                                     f"test; use {MEASUREMENT_MODELS[direction]!r}")
     return name
+
+
+def _reference(problems: Problems, value: Any, path: Path,
+               standard: InstrumentModel | None) -> ReferenceCertificate | None:
+    """``reference: specification`` (None) or ``{certificate: FILE}`` (relative to the
+    procedure): the standard's calibration certificate (labauto.models.reference)."""
+    if value == "specification":
+        return None
+    if not isinstance(value, dict) or set(value) != {"certificate"}:
+        raise problems.fail(("reference",), "reference is 'specification' (the standard's "
+                                            "model file) or {certificate: FILE} (its calibration "
+                                            f"certificate's values), not {value!r}")
+    file = path.parent / str(value["certificate"])
+    try:
+        cert = load_reference_certificate(file)
+    except (SourceError, OSError) as exc:
+        raise problems.fail(("reference", "certificate"), f"reference certificate: {exc}") from None
+    if standard is not None and (cert.manufacturer.casefold(), cert.model) != (
+            standard.manufacturer.casefold(), standard.model):
+        raise problems.fail(("reference", "certificate"),
+                            f"certificate {cert.certificate_id} ({file}) is for a "
+                            f"{cert.manufacturer} {cert.model}, not the standard "
+                            f"{standard.manufacturer} {standard.model}")
+    return cert
+
+
+def _check_certified(problems: Problems, cert: ReferenceCertificate,
+                     points: list[TestPoint]) -> None:
+    """Every point finds the certified value of the standard it uses."""
+    for p in points:
+        try:
+            cert.value_for(p.function, p.standard_range.range, p.nominal)
+        except KeyError as exc:
+            problems.items.append((p.line, f"point {p.id}: {exc.args[0]}"))
 
 
 def _section(problems: Problems, d: dict[str, Any], key: str, parse: Any) -> Any:

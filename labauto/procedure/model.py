@@ -165,6 +165,8 @@ class Procedure:
             "dut": self.dut_model.key, "standard": self.standard_model.key,
             "direction": self.direction, "measurement_model": self.measurement_model,
             "reference": self.reference,
+            **({"reference_certificate": self.reference_certificate.to_dict()}
+               if self.reference_certificate is not None else {}),
             "settings": {**{k: _setting(v) for k, v in self.settings.items()},
                          "readings": self.readings, "settle_time": q_to_dict(self.settle_time),
                          "plausibility_limit": self.plausibility_limit},

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class CheckOutcome:
     baseline_needed: int                # checks still needed before limits exist (0: judged)
     last_good: CheckResult | None
     recall: tuple[dict[str, Any], ...] = field(default=())
+    recall_note: str = ""               # e.g. the platform could not be asked
 
     @property
     def in_control(self) -> bool:
@@ -55,7 +57,7 @@ class CheckOutcome:
                 "violations": [{"rule": v.rule, "description": v.description} for v in self.violations],
                 "baseline_needed": self.baseline_needed,
                 "last_good": None if self.last_good is None else self.last_good.time.isoformat(),
-                "recall": list(self.recall)}
+                "recall": list(self.recall), "recall_note": self.recall_note}
 
 
 def usable_check_standard(store: Any, asset_id: str) -> Item:
@@ -129,6 +131,7 @@ def judge_and_record(store: Any, asset_id: str, value: float, unit: str, *,
     history = chart_values(item, unit)
     limits, needed = chart_limits(item, history)
     found: list[Violation] = []
+    note = ""
     if limits is not None:
         values = [h.value for h in history] + [value]
         rule_set = item.control.rules if item.control else "western_electric"
@@ -148,8 +151,13 @@ def judge_and_record(store: Any, asset_id: str, value: float, unit: str, *,
                 f"intermediate check {time.isoformat(timespec='seconds')} out of control "
                 f"({', '.join(v.rule for v in found)}; value {value:.9g} {unit})", by))
         since = last_good.time.date() if last_good else _last_calibration_date(item)
-        recall = tuple(recall_impact(item, since, certificates, platform_url=platform_url))
-    return CheckOutcome(item, check, limits, tuple(found), needed, last_good, recall)
+        certificates = list(certificates)
+        try:
+            recall = tuple(recall_impact(item, since, certificates, platform_url=platform_url))
+        except LabautoError as exc:      # the platform is down: the lab's own list still counts
+            recall = tuple(recall_impact(item, since, certificates))
+            note = str(exc)
+    return CheckOutcome(item, check, limits, tuple(found), needed, last_good, recall, note)
 
 
 def _last_calibration_date(item: Item) -> dt.date:
@@ -205,7 +213,7 @@ def _platform_dependents(item: Item, since: dt.date, url: str) -> list[dict[str,
                 if date >= since.isoformat():
                     out.append({"certificate_id": d["certificate_id"], "calibration_date": date,
                                 "via": d.get("via", cal.certificate_id), "source": url,
-                                "lab": d.get("lab", "")})
+                                "lab": d.get("lab", ""), "depth": d.get("depth", 1)})
     return out
 
 
@@ -222,25 +230,32 @@ def chart_png(item: Item, unit: str, path: Path, limits: Limits | None = None) -
     fig = Figure(figsize=(8, 3.6), dpi=100)
     ax = fig.add_subplot()
     xs = list(range(1, len(history) + 1))
-    ax.plot(xs, [h.value for h in history], marker="o", color="#1f4e79", lw=1, ms=4)
-    bad = [(x, h.value) for x, h in zip(xs, history) if not h.in_control]
+    # deviations from the centre line in a prefixed unit (µV, mΩ ...): readable ticks
+    center = limits.center if limits is not None else (history[0].value if history else 0.0)
+    spread = limits.sigma if limits is not None else max(
+        (abs(h.value - center) for h in history), default=1.0) or 1.0
+    exponent = max(-12, min(0, 3 * math.floor(math.log10(spread * 3) / 3)))
+    prefix = {-12: "p", -9: "n", -6: "µ", -3: "m", 0: ""}[exponent]
+    scale = 10.0 ** -exponent
+    ys = [(h.value - center) * scale for h in history]
+    ax.plot(xs, ys, marker="o", color="#1f4e79", lw=1, ms=4)
+    bad = [(x, y) for x, y, h in zip(xs, ys, history) if not h.in_control]
     if bad:
         ax.plot(*zip(*bad), "o", color="#c00000", ms=7, label="out of control")
         ax.legend(loc="upper left", fontsize=8)
     if limits is not None:
         for k, style in ((0, "-"), (1, ":"), (2, "--"), (3, "-")):
             for sign in ((1,) if k == 0 else (1, -1)):
-                y = limits.center + sign * k * limits.sigma
-                ax.axhline(y, ls=style, lw=0.8 if k else 1.0,
+                ax.axhline(sign * k * limits.sigma * scale, ls=style, lw=0.8 if k else 1.0,
                            color="#c00000" if k == 3 else "#555555")
         ax.set_title(f"{item.asset_id} ({item.manufacturer} {item.model} s/n {item.serial}): "
-                     f"CL {limits.center:.9g}, sigma {limits.sigma:.3g} {unit}", fontsize=9)
+                     f"centre line {limits.center:.9g} {unit}, sigma "
+                     f"{limits.sigma * scale:.3g} {prefix}{unit}, limits ±3 sigma", fontsize=9)
     else:
         ax.set_title(f"{item.asset_id}: baseline being collected ({len(history)} checks)",
                      fontsize=9)
     ax.set_xlabel("check")
-    ax.set_ylabel(unit)
-    ax.ticklabel_format(axis="y", useOffset=True)
+    ax.set_ylabel(f"value − {center:.9g} {unit} / {prefix}{unit}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
@@ -276,6 +291,8 @@ def report_markdown(outcome: CheckOutcome, chart: str | None = None) -> str:
                       f"{r['source']} |" for r in outcome.recall]
         else:
             lines.append("none found")
+        if outcome.recall_note:
+            lines += ["", f"**Incomplete:** {outcome.recall_note}"]
     if chart:
         lines += ["", f"![control chart]({chart})"]
     return "\n".join(lines) + "\n"

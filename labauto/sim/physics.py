@@ -274,10 +274,13 @@ class Truth:
     def dut_error_at_setting(self, function: str, range_: pint.Quantity,
                              set_value: pint.Quantity,
                              frequency: pint.Quantity | None = None) -> pint.Quantity:
-        """True error of the DUT at a test point: a meter under test sees the calibrator's
-        true output, not its set value; a source under test errs at its own setting."""
+        """True error of the DUT at a test point, as the measurement model defines it: a meter
+        under test sees the calibrator's true output, not its set value (error of indication =
+        indication − true output); a source under test has the error of its output setting,
+        setting − true output (labauto.models.output), the opposite of how far its output
+        lies from the setting (``dut_error``)."""
         if self.dut == "source":
-            return self.dut_error(function, range_, set_value, frequency)
+            return -self.dut_error(function, range_, set_value, frequency)
         return self.dut_error(function, range_, self.calibrator_output(set_value, function,
                                                                        frequency), frequency)
 

@@ -1,4 +1,4 @@
-"""Per-point uncertainty budgets of a comparison calibration, in the manner of EA-4/02 M:2022
+"""Per-point uncertainty budgets of a comparison calibration, in the manner of EA-4/02 M:2013
 example S5 and EURAMET cg-8 (thermocouples) / cg-13 (industrial PRTs), on labauto.uncertainty.
 
 A point compares the DUT with a reference thermometer in a heat source.  Two equations, one
@@ -391,9 +391,17 @@ def dut_influences(point_kind: str, *, unit: str, resolution: float = 0.0,
 # --------------------------------------------------------------------------- EA-4/02 S5
 
 def ea402_s5() -> ComparisonPoint:
-    """EA-4/02 M:2022 (M:2013) example S5, "Calibration of a type N thermocouple at 1000 °C",
-    from its printed inputs (S5.4 - S5.13):
-
+    """EA-4/02 M:2013 example S5, "Calibration of a type N thermocouple at 1000 °C", from its
+    inputs (S5.4 - S5.13).  The EA document was not at hand while this was written; sources:
+    GUM Workbench's published reproduction of the example (metrodata.de/examples/s05_1_en.html,
+    s05_2_en.html, S05_1.smu, S05_2.smu) states t_S = 1000.5 °C (pooled s 0.10 K, nu = 9),
+    dt_S U = 0.3 K (k = 2), C_S = 0.077 K/µV, voltmeter U = 2 µV (k = 2), resolution +-0.5 µV,
+    switch +-2 µV, V_iX = 36 248 µV, and its results u(t_X) = 0.640870516811861 K,
+    V_X = 36 267.2307692308 µV (which fixes C_X = 0.026 K/µV: 0.5 K / C_X = 19.23 µV) and
+    u(V_X) = 24.9662506362208 µV.  The remaining inputs are quoted from memory of the EA text:
+    C_S0 = 0.189 K/µV, C_X0 = 0.039 K/µV, reference junctions +-0.1 K, drift +-0.3 K, furnace
+    +-1 K, cables +-5 µV, pooled s(V_iX) = 1.6 µV; with them both u above come out to all their
+    digits (tests/temperature/test_budgets.py), which pins them:
     * two type R reference thermocouples, their mean indication t_S = 1000.5 °C, pooled
       s = 0.10 K from ten earlier measurements (one observation used, nu = 9);
     * reference calibration U = 0.3 K (k = 2); drift +-0.3 K; furnace non-uniformity +-1 K;

@@ -273,9 +273,14 @@ class SprtCalibration:
         sr = self.range
         return sum(self.coefficients[k] * v for k, v in zip(sr.coefficients, sr.basis(w)))
 
+    #: how far beyond a sub-range's limits (fixed points) a temperature is still accepted, K:
+    #: a reading at the fixed point itself may fall a few µK outside it
+    RANGE_TOLERANCE = 0.005
+
     def _check(self, t: float) -> None:
         sr = self.range
-        if not (sr.t_min - 1e-6 <= t <= sr.t_max + 1e-6):
+        tol = self.RANGE_TOLERANCE
+        if not (sr.t_min - tol <= t <= sr.t_max + tol):
             raise OutOfRangeError(
                 f"ITS-90 sub-range {sr.number} ({sr.name}): {t:g} °C is outside it")
 

@@ -140,8 +140,9 @@ def test_a_current_beyond_compliance_is_clipped_and_reported(lab):
 def test_source_under_test_truth(lab):
     with SimulatedLab(seed=6, latency="zero", dut="source") as src_lab:
         err = src_lab.truth.dut_error_at_setting("DCV", Q_(10, "V"), Q_(10, "V"))
+        # the error of the output setting, as labauto.models.output defines it: setting − output
         assert err.to("V").m == pytest.approx(
-            (src_lab.truth.calibrator_output(Q_(10, "V")) - Q_(10, "V")).to("V").m, abs=1e-12)
+            (Q_(10, "V") - src_lab.truth.calibrator_output(Q_(10, "V"))).to("V").m, abs=1e-12)
         spec = src_lab.truth.source_model.function("DCV").range_for(Q_(10, "V"))
         assert abs(err) <= 0.3 * spec.accuracy_halfwidth(Q_(10, "V"))
 

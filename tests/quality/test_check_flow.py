@@ -156,3 +156,50 @@ def test_a_10_kohm_check_and_a_refused_check_standard(tmp_path, lab_setup):
     with SimulatedLab(seed=3, latency="zero") as sim:
         with pytest.raises(checks.CheckRefused, match="not the register's DMM-02"):
             checks.measure_check(sim.resources["dmm"], "keysight_34465a", other, "DCV", "10 V", 2)
+
+
+def test_declared_limits_nelson_rules_and_a_platform_that_is_down(tmp_path):
+    """A chart with declared centre and sigma (no baseline) judged by the Nelson rules; the
+    out-of-control check quarantines the item and lists the lab's own certificates even when
+    the platform cannot be asked (and says so)."""
+    from labauto.platform.server.testing import free_port
+    from labauto.quality.records import ControlSettings
+
+    store = open_register(tmp_path / "register", create=True)
+    store.add(Item("ZREF-01", "Fluke", "732C", "Z9", "reference", 365.0,
+                   control=ControlSettings(center=10.0000012, sigma=0.5e-6, unit="V",
+                                           rules="nelson"),
+                   calibrations=(Calibration("NMI-Z9", dt.date(2026, 1, 5), "NMI"),)))
+    for cid, date in (("LA-2026-70", "2026-03-04"), ("LA-2026-77", "2026-03-05")):
+        (tmp_path / "certs" / cid).mkdir(parents=True)
+        (tmp_path / "certs" / cid / "certificate.json").write_text(json.dumps({
+            "certificate_id": cid, "calibration_date": date,
+            "standards": [{"manufacturer": "Fluke", "model": "732C", "serial_number": "Z9"}]}))
+    t0 = dt.datetime(2026, 3, 1, 8, tzinfo=dt.timezone.utc)
+    platform = f"http://127.0.0.1:{free_port()}"
+    # six checks rising steadily, all within 2 sigma: Nelson N3 fires on the sixth
+    values = [10.0000012 + k * 0.15e-6 for k in range(-2, 4)]
+    for k, v in enumerate(values):
+        out = checks.judge_and_record(store, "ZREF-01", v, "V", time=t0 + dt.timedelta(days=k),
+                                      certificates=[tmp_path / "certs"], platform_url=platform)
+        assert out.limits.sigma == 0.5e-6 and out.baseline_needed == 0
+        assert out.in_control == (k < 5), (k, out.violations)
+    assert [v.rule for v in out.violations] == ["N3"]
+    assert out.item.status == "quarantined" and store.get("ZREF-01").status == "quarantined"
+    assert out.last_good.time == t0 + dt.timedelta(days=4)
+    # since the last good check (day 4, 2026-03-05): the certificate of that day, not the one before
+    assert [r["certificate_id"] for r in out.recall] == ["LA-2026-77"]
+    assert "unreachable" in out.recall_note
+    report = checks.report_markdown(out)
+    assert "N3: six points in a row" in report and "**Incomplete:**" in report
+    # the chart from the command line
+    from typer.testing import CliRunner
+    from labauto.cli import app
+    r = CliRunner().invoke(app, ["register", "chart", "ZREF-01", "--out", str(tmp_path / "z.png"),
+                                 "--register", str(tmp_path / "register")])
+    assert r.exit_code == 0, r.output
+    assert "6 checks, 1 out of control; centre line 10.0000012 V, sigma 5e-07 V" in r.output
+    assert (tmp_path / "z.png").read_bytes()[:4] == b"\x89PNG"
+    r = CliRunner().invoke(app, ["register", "chart", "ZREF-01", "--unit", "ohm", "--out",
+                                 str(tmp_path / "y.png"), "--register", str(tmp_path / "register")])
+    assert r.exit_code == 1 and "no checks in 'ohm'" in r.output

@@ -1,8 +1,10 @@
 """Per-point budgets of a comparison calibration, validated against EA-4/02 S5.
 
-EA-4/02 M:2022 (= M:2013) example S5, "Calibration of a type N thermocouple at 1000 °C":
-printed result "36 229 µV ± 50 µV" (k = 2) for the emf at 1000.0 °C with the reference
-junction at 0 °C; the furnace temperature at the DUT t_X = 1000.5 °C with u = 0.641 K.
+EA-4/02 M:2013 example S5, "Calibration of a type N thermocouple at 1000 °C": printed result
+"36 229 µV ± 50 µV" (k = 2) for the emf at 1000.0 °C with the reference junction at 0 °C; the
+furnace temperature at the DUT t_X = 1000.5 °C with u = 0.641 K.  (The EA document was not at
+hand: these printed digits are quoted from memory; the GUM Workbench figures below were read
+from its published reproduction and pin every input.)
 GUM Workbench's reproduction of the example (metrodata.de/examples/S05_1.smu, S05_2.smu)
 gives u(t_X) = 0.640870516811861 K, and for the emf u = 24.9662506362208 µV after carrying
 u(t_X) rounded to 0.641 K into the second stage; its emf estimate 36 267.23 µV uses
@@ -38,6 +40,8 @@ def test_ea402_s5_emf_to_its_printed_digits(s5):
     assert round(s5.value) == 36229                                 # "36 229 µV"
     assert s5.k == 2.0
     assert round(s5.U) == 50                                        # "± 50 µV"
+    # GUM Workbench's 36 267.2307692308 µV is the same indication moved the other way (+0.5 K)
+    assert s5.value + 2 * 0.5 * s5.sensitivity == pytest.approx(36267.2307692308, abs=1e-9)
     # every other input checked against GUM Workbench's second stage, which carried
     # u(t_X) rounded to 0.641 K: replace our unrounded t_X part by the rounded one
     u_tx = float(s5.reference_budget.combined_uncertainty.magnitude)
@@ -119,3 +123,19 @@ def test_bad_points_are_refused_clearly():
                         + reference_influences(calibration_U=0.1))
     with pytest.raises(TemperatureError, match="side"):
         Influence("dt_x", "x", "source", "rectangular", 0.1)
+
+
+def test_the_model_file_of_s5_gives_the_same_budget(s5):
+    """labauto/uncertainty/examples/ea402_s5_thermocouple.yaml (labauto uncertainty evaluate)."""
+    from pathlib import Path
+
+    from labauto.uncertainty import gum
+    from labauto.uncertainty.modelfile import load_model
+
+    path = Path(__file__).resolve().parents[2] / "labauto" / "uncertainty" / "examples" / "ea402_s5_thermocouple.yaml"
+    result = gum(load_model(path).model)
+    v = result.budget("V_X", k=2)
+    assert float(v.estimate.to("uV").magnitude) == pytest.approx(s5.value, abs=1e-9)
+    assert float(v.combined_uncertainty.to("uV").magnitude) == pytest.approx(s5.u, rel=1e-12)
+    t = result.budget("t_X", k=2)
+    assert float(t.combined_uncertainty.magnitude) == pytest.approx(0.640870516811861, abs=1e-12)

@@ -31,6 +31,12 @@ def test_slope_and_deviation_over_the_window():
     assert not assess(flat[:20], CRITERION).stable           # 190 s: the window is not full yet
     noisy = [(x, 100 + (0.006 if i % 2 else -0.006)) for i, x in enumerate(t)]
     assert not assess(noisy, CRITERION).stable                # s = 6 mK > 5 mK
+    # readings at uneven times (a wall clock): full once one reading is at or before the
+    # window's start, the statistics over the readings inside it
+    jitter = [(10 * i + 0.37 * (i % 4), 100 + (0.002 if i % 2 else -0.002)) for i in range(31)]
+    v = assess(jitter, CRITERION)
+    assert v.stable and v.n == 30 and v.span_s == pytest.approx(290.37)
+    assert not assess(jitter[1:], CRITERION).stable       # the 2nd is after the start: not covered
     # only the last window counts: a ramp that ended long ago does not
     later = ramp + [(300 + x, 100.1) for x in t[1:]]
     assert assess(later, CRITERION).stable
