@@ -119,9 +119,10 @@ def reopen_run(folder: str | Path, *, dut_resource: str, standard_resource: str,
 def measure_points(run: Run, point_ids: Sequence[str] | None = None, *,
                    lab_file: str | Path | None = None, lab: LabConfig | None = None,
                    resource_manager: Any = None, observer: RunObserver | None = None,
-                   sleep: Any = None) -> None:
+                   sleep: Any = None, ask_steps: bool = True) -> None:
     """Measure the given points (default: all pending) after checking the standard's register
-    entry (listed, calibration not overdue)."""
+    entry (listed, calibration not overdue); ``ask_steps=False``: the caller had the operator
+    steps done (see :func:`labauto.engine.run.execute_points`)."""
     lab = lab or load_lab(lab_file)
     points = None
     if point_ids is not None:
@@ -129,7 +130,7 @@ def measure_points(run: Run, point_ids: Sequence[str] | None = None, *,
         points = [by_id[i] for i in point_ids]
     kwargs: dict[str, Any] = {"resource_manager": resource_manager, "observer": observer,
                               "check_identities": lab.check_identities,
-                              "environment": lab.environment}
+                              "environment": lab.environment, "ask_steps": ask_steps}
     if sleep is not None:
         kwargs["sleep"] = sleep
     execute_points(run, points, **kwargs)

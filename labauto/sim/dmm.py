@@ -9,7 +9,8 @@ arguments:
 
 * ``configure`` commands select the function; the one with ``{range}`` sets its range (a
   number in the function's unit, or AUTO/DEF/MIN/MAX).  Configuring presets sample and
-  trigger counts to 1 and clears the reading memory.
+  trigger counts to 1 and clears the reading memory.  A command several functions share
+  (``RNG {range}`` after ``MODE {mnemonic}``) acts on the function selected before it.
 * ``sample_count`` sets the readings per trigger from ``{count}``.
 * ``read``: a command with ``{count}`` that is not a query sets the count; the query takes
   the burst (``{count}`` readings if it names the count) and returns it; the rest are
@@ -119,27 +120,30 @@ class SimulatedDmm:
 
     def _add_templates(self) -> None:
         """Accept every command the model file spells (see the module's docstring)."""
+        units: dict[tuple[str, str], list[str]] = {}      # (operation, command) -> functions
         settings: dict[str, list[tuple[str, str]]] = {}
-        seen: set[str] = set()
         for name, fn in self.functions.items():
             for op in ROLES["meter"]:
-                if op not in fn.commands:
-                    continue
-                for unit in _units(_render(fn, fn.commands[op], ROLES["meter"][op].parameters)):
-                    key = f"{op}:{name}:{unit}" if op == "configure" else f"{op}:{unit}"
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    self.scpi.add_template(unit, self._template_handler(op, name, unit))
+                if op in fn.commands:
+                    for unit in _units(_render(fn, fn.commands[op], ROLES["meter"][op].parameters)):
+                        units.setdefault((op, unit), []).append(name)
             for setting, template in fn.setting_commands.items():
                 for unit in _units(_render(fn, template, SETTING_PARAMETERS)):
                     settings.setdefault(unit, []).append((name, setting))
+        for (op, unit), names in units.items():
+            # a configure command several functions share ("RNG {range}" after "MODE VDC")
+            # acts on the function selected before it
+            name = names[0] if len(names) == 1 or op != "configure" else None
+            self.scpi.add_template(unit, self._template_handler(op, name, unit))
         for unit, targets in settings.items():
             self.scpi.add_template(unit, lambda g, t=tuple(targets): self._set_all(t, g))
 
-    def _template_handler(self, op: str, name: str, unit: str):
+    def _template_handler(self, op: str, name: str | None, unit: str):
         fields = set(placeholders(unit))
         if op == "configure":
+            if name is None:
+                return lambda g: self._conf(self.function, [g["range"]]) if "range" in g \
+                    else None
             return lambda g: self._conf(name, [g["range"]] if "range" in g else [],
                                         select_only="range" not in fields)
         if op == "sample_count":
