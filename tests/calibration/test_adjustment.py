@@ -105,6 +105,11 @@ def test_certificate_states_as_found_adjustment_and_as_left(adjusted, dcc_schema
               "Overall result: PASS as left (as found: FAIL)", "Budgets as left: DCV"):
         assert s in text, s
     assert text.index("Results as found") < text.index("Adjustment The item") < text.index("Results as left")
+    for i in range(len(doc)):                    # every page as a reader sees it
+        ink = doc[i].render(scale=1).to_numpy().min(axis=2) < 128
+        assert ink[: 842 - 60].sum() > 2000, f"page {i + 1} looks empty"
+        assert not ink[:, :40].any() and not ink[:, 596 - 40:].any(), f"page {i + 1}: ink in a margin"
+        assert f"Page {i + 1} of {len(doc)}" in doc[i].get_textpage().get_text_range()
 
 
 def test_policies_decide_from_the_as_found_results(make_cal_result_points):
