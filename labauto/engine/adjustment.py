@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable
 
 from labauto.engine.journal import now_iso
-from labauto.engine.observer import RunObserver, current_observer
+from labauto.engine.observer import RunObserver
 from labauto.engine.operator import current_operator
 from labauto.engine.run import IdentityCheck, Run, execute_points, lab_instruments, run_lock
 from labauto.procedure import TestPoint
@@ -64,6 +64,7 @@ def as_left_points(run: Run) -> list[TestPoint]:
 
 def adjust(run: Run, *, resource_manager: Any = None, check_identities: IdentityCheck | None = None,
            sleep: Callable[[float], None] = time.sleep, observer: RunObserver | None = None) -> None:
+    # (``observer`` is accepted for the same keywords as execute_points; points report, steps do not)
     """Adjust the DUT at every adjustment point of the procedure (unless the journal says it
     was done), under the run's lock and the instrument locks."""
     if records(run, "adjustment_done"):
@@ -71,7 +72,6 @@ def adjust(run: Run, *, resource_manager: Any = None, check_identities: Identity
     from labauto.drivers.adjustment import adjusting
 
     plan = run.procedure.adjustment
-    obs = observer or current_observer()
     operator = current_operator()
     with run_lock(run), lab_instruments(run, resource_manager, check_identities) as (dut, standard):
         meter, source = dut, standard                # an adjustment is for a meter under test
@@ -94,9 +94,6 @@ def adjust(run: Run, *, resource_manager: Any = None, check_identities: Identity
                 source.standby()
                 run.journal.append({"type": "adjustment_point", **ap.to_dict(), "answer": answer,
                                     "t": now_iso()})
-                log = getattr(obs, "message", None)
-                if callable(log):
-                    log(f"adjusted {ap.id}")
         run.journal.append({"type": "adjustment_done", "points": len(plan.points), "t": now_iso()})
 
 

@@ -171,6 +171,13 @@ def execute_comparison(run: ComparisonRun, *, clock: Any, resource_manager: Any 
                 _record_identities(run, {"environment": logger.identity})
             monitor = ConditionsMonitor(run, logger, environment, obs)
             monitor.poll("start")
+            if run.procedure.dut.reference_junction == "compensated":
+                if logger is None:
+                    raise LabautoError(
+                        f"{run.procedure.path}: the DUT's reference junction is compensated: the "
+                        "run needs the room's thermo-hygrometer to measure its temperature (give "
+                        "the environment logger's resource), or put the junction in an ice point")
+                inst.junction = lambda: float(logger.read().values["temperature"].to("degC").m)
             for n, point in enumerate(todo):
                 _confirm_steps(run, point, first_of_session=n == 0)
                 record = run.state().points.get(point.id)
@@ -186,6 +193,7 @@ class _Instruments:
     readout: Any
     heat_sources: dict[str, Any]
     dmm: Any = None
+    junction: Any = None            # () -> °C of a compensated reference junction (the room)
 
 
 class _instruments:
@@ -348,10 +356,17 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
         for index in range(point.readings):
             t1, r1, temp1 = read_reference(proc.aperture)
             dut_value, dut_unit = _read_dut(proc, inst, point, index, read_display)
+            extra: dict[str, Any] = {}
+            if inst.junction is not None:
+                # the junction at t_j: E(t) - E(t_j) measured; E(t_j) added, as at 0 °C
+                from labauto.temperature import thermocouples
+                t_j = inst.junction()
+                extra = {"measured": dut_value, "junction_degC": t_j}
+                dut_value = dut_value + thermocouples.emf(proc.dut.type, t_j)
             t2, r2, temp2 = read_reference(proc.aperture)
             reference = (temp1 + temp2) / 2       # brackets the DUT reading: linear drift cancels
             journal.append({"type": "reading", "point_id": point.id, "attempt": attempt,
-                            "index": index, "value": dut_value, "unit": dut_unit,
+                            "index": index, "value": dut_value, "unit": dut_unit, **extra,
                             "reference": {"values": [r1, r2], "unit": unit,
                                           "t_degC": [temp1, temp2], "mean_degC": reference},
                             "t_lab_s": [t1, t2], "t": now_iso()})

@@ -189,6 +189,11 @@ def load_temperature_procedure(path: str | Path, today: dt.date | None = None) -
     if "points" in d and settings is not None and sources is not None:
         points = _points(problems, d["points"], sources, dut, ref, settings["readings"])
     evaluation = _try(problems, lambda: _evaluation(problems, d.get("evaluation", {}), dut))
+    if evaluation and points:
+        if "fit" in (d.get("evaluation") or {}):
+            _check_fit_points(problems, evaluation["fit"], points)
+        else:
+            evaluation["fit"] = _default_fit(evaluation["fit"], points)
     problems.raise_if_any()
     assert meta and ref and dut and sources and stability and settings
     return TemperatureProcedure(
@@ -412,6 +417,39 @@ def _evaluation(problems: Problems, d: Any, dut: DutSpec | None) -> dict[str, An
                                           f"thermocouple's deviation, 'none' fits nothing; not "
                                           f"{fit!r} for a {sensor} DUT")
     return out
+
+
+def _fit_size(fit: Any, points: list[TemperaturePoint]) -> tuple[int, int, str]:
+    """(distinct setpoints, coefficients the fit needs, what they are)."""
+    temps = {round(float(p.setpoint.m), 9) for p in points}
+    if fit == "cvd":
+        needed = 4 if len({t for t in temps if t < 0}) >= 2 else 3
+        return len(temps), needed, "R0, A, B" + (", C" if needed == 4 else "")
+    if isinstance(fit, int) and not isinstance(fit, bool):
+        return len(temps), fit + 1, f"a degree-{fit} deviation polynomial's {fit + 1} coefficients"
+    return len(temps), 0, ""
+
+
+def _default_fit(fit: Any, points: list[TemperaturePoint]) -> Any:
+    """Without a stated fit: CVD for a Pt100 with three setpoints or more, a thermocouple
+    deviation of degree min(2, setpoints - 1); otherwise none."""
+    n, needed, _ = _fit_size(fit, points)
+    if fit == "cvd":
+        return "cvd" if n >= needed else "none"
+    if isinstance(fit, int) and not isinstance(fit, bool):
+        return min(fit, n - 1)
+    return fit
+
+
+def _check_fit_points(problems: Problems, fit: Any, points: list[TemperaturePoint]) -> None:
+    """A stated fit needs at least as many setpoints as it has coefficients: R0, A, B (and C
+    with two or more setpoints below 0 °C) for a Callendar–Van Dusen curve, degree + 1 for a
+    thermocouple's deviation polynomial."""
+    n, needed, what = _fit_size(fit, points)
+    if n < needed:
+        problems.add(("evaluation", "fit"), f"fit {fit!r}: {n} distinct setpoint(s) cannot "
+                                            f"determine {what}; measure at least {needed} "
+                                            "temperatures or fit less")
 
 
 def _points(problems: Problems, data: Any, sources: dict[str, HeatSourceUse],

@@ -86,3 +86,52 @@ def test_the_deviation_fit(calibrated):
     # the fitted curve's emf at 700 °C is within its stated uncertainty (k = 2) of the truth
     truth = lab.dut_truth
     assert abs(fit.curve.emf(700.0) - truth.emf(700.0)) <= 2 * fit.u_emf(700.0) + 0.002
+
+
+COMPENSATED = """\
+procedure: {id: TC-K, title: t, version: "1", method: m}
+kind: temperature comparison
+reference: {certificate: ../references/sprt-5681-1234.yaml, readout: fluke_1594a}
+dut: {sensor: thermocouple, type: K, range: {min: 0 degC, max: 400 degC}, read_by: dmm,
+      reference_junction: compensated}
+dmm: keysight_34465a
+heat_sources:
+  well: {model: fluke_9144, safe_setpoint: 50 degC}
+stability: {window: 5 min, max_slope: 0.01 K/min, max_std: 5 mK, timeout: 60 min}
+settings: {readings: 3}
+points:
+  - {setpoint: 150 degC, heat_source: well}
+"""
+
+
+def test_a_compensated_reference_junction_uses_the_room_temperature(tmp_path, monkeypatch):
+    (tmp_path / "temperature").mkdir()
+    (tmp_path / "references").mkdir()
+    (tmp_path / "references" / "sprt-5681-1234.yaml").write_text(
+        (ROOT / "procedures" / "references" / "sprt-5681-1234.yaml").read_text())
+    path = tmp_path / "temperature" / "k.yaml"
+    path.write_text(COMPENSATED)
+    monkeypatch.setenv("LABAUTO_LOCK_DIR", str(tmp_path / "locks"))
+    procedure = load_temperature_procedure(path)
+    from labauto.errors import LabautoError
+    from labauto.lab import load_lab
+
+    lab = lab_for_procedure(procedure, seed=4, room_temperature=23.4)
+    with lab:
+        run = start_comparison_run(procedure, tmp_path / "runs", ComparisonSettings(lab.resources))
+        with pytest.raises(LabautoError, match="reference junction is compensated: the run needs "
+                                               "the room's thermo-hygrometer"):
+            execute_comparison(run, clock=lab.clock)
+        run = start_comparison_run(procedure, tmp_path / "runs", ComparisonSettings(
+            lab.resources, environment_resource=lab.resources["environment"]))
+        execute_comparison(run, clock=lab.clock, environment=load_lab(None).environment)
+    readings = run.state().points["T150C"].readings
+    for r in readings:
+        assert abs(r["junction_degC"] - 23.4) < 0.3                      # the room, as logged
+        assert r["value"] == pytest.approx(r["measured"] + thermocouples.emf("K", r["junction_degC"]),
+                                           abs=1e-12)
+        assert r["measured"] < r["value"] - 0.9                           # E(23 °C) ~ 0.93 mV
+    ev = evaluate_comparison(procedure, run.state())
+    point = ev.points[0]
+    assert abs(point.error - lab.true_dut_error(150.0)) <= point.U_error
+    assert "dt_0X" in {r.name for r in point.budget.rows}                 # ±0.2 K, compensated
