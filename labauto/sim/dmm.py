@@ -42,7 +42,7 @@ import numpy as np
 from labauto.commands import ROLES, SETTING_PARAMETERS, placeholders
 from labauto.instruments import FunctionSpec, InstrumentModel, RangeSpec
 from labauto.sim.physics import (AC_KINDS, LEAD_COMPENSATION, OVERLOAD, ShuntHeating, Signal,
-                                 Truth, Wire, quantise)
+                                 Truth, Wire, fixed_magnitude, quantise)
 from labauto.sim.scpi import (DATA_OUT_OF_RANGE, DATA_STALE, ILLEGAL_PARAMETER,
                               MISSING_PARAMETER, ErrorQueue, Interpreter, ScpiFault, fmt,
                               parse_bool, parse_number)
@@ -296,10 +296,10 @@ class SimulatedDmm:
 
     def _ranges(self, name: str) -> list[RangeSpec]:
         fn = self.functions[name]
-        return sorted(fn.ranges, key=lambda r: r.range.to(fn.unit).magnitude)
+        return sorted(fn.ranges, key=lambda r: fixed_magnitude(r.range, fn.unit))
 
     def _rv(self, name: str, r: RangeSpec) -> float:
-        return float(r.range.to(self.functions[name].unit).magnitude)
+        return fixed_magnitude(r.range, self.functions[name].unit)
 
     def _range_value(self, name: str) -> float:
         st = self.state[name].range
@@ -458,9 +458,9 @@ class SimulatedDmm:
             value += self.noise.normal(0.0, self.truth.noise_sigma_value(name, range_value, s))
         if name in AC_KINDS:
             value = abs(value)
-        if abs(value) > spec.maximum.to(fn.unit).magnitude:
+        if abs(value) > fixed_magnitude(spec.maximum, fn.unit):
             return OVERLOAD if value > 0 else -OVERLOAD
-        return quantise(value, spec.resolution.to(fn.unit).magnitude)
+        return quantise(value, fixed_magnitude(spec.resolution, fn.unit))
 
     def _setup_effects(self, name: str, spec: RangeSpec, applied: float, sig: Signal,
                        s: dict[str, Any], t: float) -> float:
