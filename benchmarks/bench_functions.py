@@ -235,12 +235,15 @@ def main() -> None:
         point = next(p for p in load_procedure(one).points if p.function == fn)
         over = statistics.median(per_fn[fn])
         ratio = 100 * over / statistics.median(dwell[fn])
-        worst = max(worst, ratio)
+        worst_run = 100 * max(per_fn[fn]) / min(dwell[fn])
+        worst = max(worst, worst_run)
         print(f"   {fn:5s} ({point.readings} readings, settle {point.settle_time:~P}, "
               f"{', '.join(f'{k} {v:~P}' if hasattr(v, 'units') else f'{k} {v}' for k, v in point.meter_settings.items())}): "
               f"overhead {report.span([1e3 * x for x in per_fn[fn]], '{:.1f}', 'ms')}, "
-              f"dwell {report.span(dwell[fn], '{:.2f}', 's')} -> {ratio:.2f} %")
-    print(f"   worst function: {worst:.2f} % ({'meets' if worst <= 5 else 'MISSES'} the 5 % goal)")
+              f"dwell {report.span(dwell[fn], '{:.2f}', 's')} -> {ratio:.2f} % of the median "
+              f"(largest overhead / smallest dwell {worst_run:.2f} %)")
+    print(f"   worst case over functions and runs: {worst:.2f} % "
+          f"({'meets' if worst <= 5 else 'MISSES'} the 5 % goal)")
 
     # 3. peak RSS of a 500-point procedure, fresh process each
     rss = []

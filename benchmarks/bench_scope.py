@@ -170,7 +170,7 @@ def bench_ingest(url: str, n: int, runs: int) -> list[tuple[float, float]]:
                 rows.append(f"resistance,{i + 1} Ω,{i + 2} Ω,,,,10 µΩ/Ω + 1 µΩ,2" if i < 60 else
                             f"AC voltage,{i} V,{i + 1} V,10 Hz,1 kHz,,100 µV/V + 1 µV,2")
             scope.import_scope(s, scope.BodyRef(body.id, body.name), lab.id, parse("\n".join(rows), "ingest.csv"),
-                               source_name="ingest.csv", source_sha256="0" * 64, valid_from=dt.date(2025, 1, 1))
+                               source_name="ingest.csv", source_sha256="0" * 64, valid_from=dt.date(1950, 1, 1))  # valid.xml: 1957
             ref = LabRef(lab.id, lab.name)
 
         def docs(tag: str, count: int) -> list[bytes]:

@@ -66,6 +66,19 @@ def measure_point_task(run_folder: str, point_id: str, dut_resource: str, standa
     return point_id
 
 
+@task(name="adjust", cache_policy=NO_CACHE)
+def adjust_task(run_folder: str, dut_resource: str, standard_resource: str, lab_file: str | None,
+                settle_scale: float, timeout_ms: int,
+                environment_resource: str | None = None) -> dict[str, Any] | None:
+    """As found -> adjustment -> as left, when the procedure declares an adjustment."""
+    from labauto.calibration import adjust_if_needed
+
+    run = reopen_run(run_folder, dut_resource=dut_resource, standard_resource=standard_resource,
+                     settle_scale=settle_scale, timeout_ms=timeout_ms,
+                     environment_resource=environment_resource)
+    return adjust_if_needed(run, lab_file=lab_file)
+
+
 @task(name="evaluate-and-issue", cache_policy=NO_CACHE)
 def evaluate_task(run_folder: str, lab_file: str | None, out_dir: str,
                   verify_base_url: str | None, queue: bool = True) -> CalibrationOutcome:
@@ -124,6 +137,9 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
             measure_point_task(str(run.folder), point_id, dut_resource, standard_resource,
                                lab_file, settle_scale, timeout_ms,
                                run.settings.environment_resource or None)
+        if run.procedure.adjustment is not None:
+            adjust_task(str(run.folder), dut_resource, standard_resource, lab_file, settle_scale,
+                        timeout_ms, run.settings.environment_resource or None)
     outcome = evaluate_task(str(run.folder), lab_file, out_dir, verify_base_url, queue=publish)
     create_table_artifact(key="calibration-results", table=results_table_rows(outcome.result),
                           description=f"Results of certificate {outcome.result.certificate_id}")

@@ -29,6 +29,8 @@ GROUPS: dict[str, tuple[str, str]] = {
                 "Publish certificates through the durable outbox."),
     "operator": ("flows.operator_cli:app",
                  "Operator steps of paused calibrations: list and answer them."),
+    "lab": ("flows.lab_cli:app",
+            "The lab's Prefect server, work pool, bench workers and deployments."),
     "dcc": ("labauto.certificate.verify_cli:app",
             "Check DCC files: schema, PTB's rules, signature, trust chain."),
     "register": ("labauto.quality.cli:app",

@@ -116,6 +116,7 @@ class Procedure:
     measurement_model: str = "error of indication"    # labauto.models name
     reference: str = "specification"                   # how the standard's value is known
     reference_certificate: Any = None                  # labauto.models.reference.Certificate
+    adjustment: Any = None           # labauto.procedure.adjustment.Adjustment, if declared
 
     @property
     def direction(self) -> str:

@@ -42,11 +42,13 @@ import numpy as np
 from labauto.commands import ROLES, SETTING_PARAMETERS, placeholders
 from labauto.instruments import FunctionSpec, InstrumentModel, RangeSpec
 from labauto.sim.physics import (AC_KINDS, LEAD_COMPENSATION, OVERLOAD, ShuntHeating, Signal,
-                                 Truth, Wire, quantise)
+                                 Truth, Wire, fixed_magnitude, quantise)
 from labauto.sim.scpi import (DATA_OUT_OF_RANGE, DATA_STALE, ILLEGAL_PARAMETER,
                               MISSING_PARAMETER, ErrorQueue, Interpreter, ScpiFault, fmt,
                               parse_bool, parse_number)
 from labauto.units import Q_
+
+CAL_SECURED = (-203, "Command protected")
 
 PLC_S = 0.020            # one power-line cycle at 50 Hz
 READING_OVERHEAD_S = 0.001
@@ -90,8 +92,12 @@ class SimulatedDmm:
         # a 3 A reading leaves in its 0.1 ohm shunt does not warm the 1 ohm shunt of 10 mA
         self.heating: dict[float, ShuntHeating] = {}
         self._reset()
+        # calibration adjustment (model file: adjustment): secured until the code is given
+        self.cal_secured, self.cal_value, self.cal_count = True, None, 0
         self.scpi = Interpreter(self.errors)
         self._register_commands()
+        if self.model.extra.get("adjustment"):
+            self._register_adjustment()
 
     def _register_commands(self) -> None:
         """The SCPI command tree (a meter with another language overrides this)."""
@@ -117,6 +123,57 @@ class SimulatedDmm:
             self.scpi.add(pattern, handler)
         for name, fn in self.functions.items():
             self._add_function(name, fn)
+
+    def _register_adjustment(self) -> None:
+        """The CALibration subsystem: unsecure with the code, give the value the reference
+        applies, adjust (the true errors of the simulated meter change), store, secure."""
+        for pattern, handler in [
+                ("CALibration:SECure:STATe", self._cal_secure),
+                ("CALibration:SECure:STATe?", lambda a: "1" if self.cal_secured else "0"),
+                ("CALibration:VALue", self._cal_value),
+                ("CALibration:VALue?", lambda a: fmt(self.cal_value or 0.0)),
+                ("CALibration[:ALL]?", self._cal_adjust),
+                ("CALibration:STORe", self._cal_store),
+                ("CALibration:COUNt?", lambda a: f"{self.cal_count:+d}")]:
+            self.scpi.add(pattern, handler)
+
+    def _cal_secure(self, args: list[str]) -> None:
+        if len(args) < 1:
+            raise ScpiFault(MISSING_PARAMETER)
+        state = args[0].strip().upper()
+        code = args[1].strip().strip('"') if len(args) > 1 else ""
+        if code != str(self.model.extra["adjustment"].get("security_code", "")):
+            raise ScpiFault(CAL_SECURED, "wrong security code")
+        self.cal_secured = state in ("ON", "1")
+
+    def _cal_value(self, args: list[str]) -> None:
+        if not args:
+            raise ScpiFault(MISSING_PARAMETER)
+        self.cal_value = _number(args[0])
+
+    def _cal_adjust(self, args: list[str]) -> str:
+        if self.cal_secured:
+            raise ScpiFault(CAL_SECURED, "calibration is secured")
+        if self.cal_value is None:
+            raise ScpiFault(MISSING_PARAMETER, "no CAL:VAL given")
+        name = self.function
+        st = self.state[name]
+        t = self.clock.now() + max(1.0, 10 * self.reading_time_s())   # it integrates a while
+        applied = self._applied(name, t)
+        range_value = st.range if st.range is not None else self._auto_range(name, applied)
+        if applied in (float("inf"), 0.0) and self.cal_value != 0.0:
+            return "+1"                   # no signal at the input: the adjustment fails
+        spec = next(r for r in self._ranges(name) if abs(self._rv(name, r) - range_value)
+                    < 1e-9 * range_value)
+        seen = self._setup_effects(name, spec, applied, self.wire.signal(t), st.settings, t)
+        self.truth.adjust_meter(name, range_value, seen, self.wire.signal(t).frequency,
+                                self.cal_value)
+        self.cal_count += 1
+        return "+0"
+
+    def _cal_store(self, args: list[str]) -> None:
+        if self.cal_secured:
+            raise ScpiFault(CAL_SECURED, "calibration is secured")
 
     def _add_templates(self) -> None:
         """Accept every command the model file spells (see the module's docstring)."""
@@ -239,10 +296,10 @@ class SimulatedDmm:
 
     def _ranges(self, name: str) -> list[RangeSpec]:
         fn = self.functions[name]
-        return sorted(fn.ranges, key=lambda r: r.range.to(fn.unit).magnitude)
+        return sorted(fn.ranges, key=lambda r: fixed_magnitude(r.range, fn.unit))
 
     def _rv(self, name: str, r: RangeSpec) -> float:
-        return float(r.range.to(self.functions[name].unit).magnitude)
+        return fixed_magnitude(r.range, self.functions[name].unit)
 
     def _range_value(self, name: str) -> float:
         st = self.state[name].range
@@ -401,9 +458,9 @@ class SimulatedDmm:
             value += self.noise.normal(0.0, self.truth.noise_sigma_value(name, range_value, s))
         if name in AC_KINDS:
             value = abs(value)
-        if abs(value) > spec.maximum.to(fn.unit).magnitude:
+        if abs(value) > fixed_magnitude(spec.maximum, fn.unit):
             return OVERLOAD if value > 0 else -OVERLOAD
-        return quantise(value, spec.resolution.to(fn.unit).magnitude)
+        return quantise(value, fixed_magnitude(spec.resolution, fn.unit))
 
     def _setup_effects(self, name: str, spec: RangeSpec, applied: float, sig: Signal,
                        s: dict[str, Any], t: float) -> float:

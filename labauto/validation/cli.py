@@ -26,6 +26,8 @@ def validate(
     seed: int = typer.Option(1, "--seed", help="seed of the first run (the same seed gives the same result)"),
     dut_spread: float = typer.Option(1.5, "--dut-spread", min=0.0,
                                      help="the DUT's true errors: uniform within this fraction of its specification"),
+    workers: int = typer.Option(0, "--workers", min=0,
+                                help="processes sharing the runs (0: one per core, at most 4)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     report: Optional[Path] = typer.Option(None, "--report",
                                           help="write the HTML validation report to this file"),
@@ -33,11 +35,12 @@ def validate(
     """Validate PROCEDURE by simulation: coverage of U per point, the decision rule's risks,
     normalized errors against N(0, 1)."""
     from labauto.errors import LabautoError
-    from labauto.validation.validate import validate_procedure
+    from labauto.validation.validate import default_workers, validate_procedure
 
     console = Console(stderr=as_json)
     try:
-        result = validate_procedure(procedure, runs=runs, seed=seed, dut_spread=dut_spread)
+        result = validate_procedure(procedure, runs=runs, seed=seed, dut_spread=dut_spread,
+                                    workers=workers or default_workers())
     except LabautoError as exc:
         for line in str(exc).splitlines():
             console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
@@ -48,14 +51,21 @@ def validate(
         write_report(result, report, load_procedure(procedure))
         console.print(f"validation report: {report}")
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2, allow_nan=False, default=_json_nan))
+        print(json.dumps(_finite(result.to_dict()), indent=2, allow_nan=False))
     else:
         _print(console, result)
     raise typer.Exit(0 if result.ok else 1)
 
 
-def _json_nan(x: object) -> object:
-    return None
+def _finite(x: object) -> object:
+    """JSON has no NaN: a statistic that does not exist (no completed run) is null."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
 
 
 def _print(console: Console, result) -> None:

@@ -369,3 +369,47 @@ points:
         assert abs(p.error - truth[p.point_id].to(p.error.units)) <= p.expanded_uncertainty
     # tolerance from the file: 20 ppm of 10 V + 5 ppm of 10 V = 250 uV
     assert result.points[1].tolerance.to("uV").m == pytest.approx(250)
+
+
+def test_a_function_the_model_lacks_is_refused_at_its_line(tmp_path, monkeypatch):
+    (tmp_path / "instruments" / "acme_dmm9").mkdir(parents=True)
+    (tmp_path / "instruments" / "acme_dmm9" / "model.yaml").write_text(NEW_MODEL)
+    monkeypatch.setenv("LABAUTO_INSTRUMENTS_PATH", str(tmp_path / "instruments"))
+    path = tmp_path / "bad.yaml"
+    path.write_text(_procedure("acme_dmm9", "  - {function: ACV, range: 1 V, nominal: 1 V, "
+                                            "frequency: 1 kHz}"))
+    with pytest.raises(ProcedureError) as exc:
+        load_procedure(path)
+    (line, reason), = exc.value.problems
+    assert line == 7 and "Acme Instruments DMM9 has no function 'ACV'" in reason, reason
+
+
+@pytest.mark.parametrize("point", [
+    "  - {function: DCI, range: 100 uA, nominal: 100 uA}",                       # range it lacks
+    "  - {function: ACV, range: 10 V, nominal: 10 V}",                           # no frequency
+    "  - {function: ACV, range: 750 V, nominal: 700 V, frequency: 200 kHz}",     # outside bands
+    "  - {function: RES4W, range: 1 kohm, nominal: 1 kohm, settings: {offset_compensation: true}}",
+    None,                                     # the control: a good file does reach them
+])
+def test_bad_input_touches_no_instrument(tmp_path, point):
+    from labauto.calibration import run_calibration
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(_procedure("keysight_34401a", "  - {function: DCV, range: 10 V, nominal: 10 V}"
+                               + ("\n" + point if point else "")))
+    with SimulatedLab(seed=9, latency="zero", dmm_model="keysight_34401a") as lab:
+        sent: list[str] = []
+        for inst in (lab.dmm, lab.calibrator):
+            inst.handle = (lambda h: lambda line: (sent.append(line), h(line))[1])(inst.handle)
+        kwargs = dict(dut_resource=lab.resources["dmm"], runs_dir=tmp_path / "runs",
+                      standard_resource=lab.resources["calibrator"], settle_scale=0.0,
+                      out_dir=tmp_path / "certs", timeout_ms=5000, publish=False)
+        if point is None:
+            measure_points(start_or_resume_run(path, **{k: v for k, v in kwargs.items()
+                                                        if k not in ("out_dir", "publish")}))
+            assert "*IDN?" in sent and "READ?" in sent
+            return
+        with pytest.raises(ProcedureError) as exc:
+            run_calibration(path, **kwargs)
+    assert [line for line, _ in exc.value.problems] == [8]
+    assert sent == [] and not (tmp_path / "runs").exists()

@@ -83,3 +83,18 @@ def test_validate_checks_temperature_procedures(tmp_path):
     assert r.exit_code == 1
     assert f"{bad}:{line}: setpoint 300 °C is outside the Fluke 7060's (bath) setpoint range " \
            "-60 °C to 110 °C" in r.output
+
+
+def test_show_prints_the_temperature_plan():
+    import json
+
+    r = CliRunner().invoke(app, ["procedure", "show", str(PT100), "--json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.output)
+    assert plan["kind"] == "temperature comparison"
+    assert plan["heat_sources"] == {"bath": {"model": "fluke_7060", "safe_setpoint": 20.0},
+                                    "well": {"model": "fluke_9144", "safe_setpoint": 50.0}}
+    assert plan["stability"] == {"window_s": 300.0, "timeout_s": 5400.0,
+                                 "max_slope_K_per_min": 0.01, "max_std_K": 0.005}
+    assert [p["setpoint"] for p in plan["points"]] == [-40, 0, 50, 100, 200, 300, 420]
+    assert plan["reference"]["certificate_id"] == "PTB-SIM-2026-7731"
