@@ -27,10 +27,16 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {"DCV", "ACV", "DCI", "ACI", "RES2W", "RES4W", "FREQ"}
 
 #: model -> (pyvisa-sim resource, start of its *IDN?, seed of its verification run)
+#: and the queries of its DCV NPLC and autozero in its own language
 MODELS = {
     "keysight_34401a": ("GPIB0::22::INSTR", "HEWLETT-PACKARD,34401A,", 11),
     "fluke_8846a": ("GPIB0::1::INSTR", "FLUKE,8846A,", 12),
     "keithley_dmm6500": ("TCPIP0::10.0.0.23::5025::SOCKET", "KEITHLEY INSTRUMENTS,MODEL DMM6500,", 13),
+}
+QUERIES = {
+    "keysight_34401a": ("VOLT:DC:RANG?", "VOLT:DC:NPLC?", "ZERO:AUTO?"),
+    "fluke_8846a": ("VOLT:DC:RANG?", "VOLT:DC:NPLC?", "ZERO:AUTO?"),
+    "keithley_dmm6500": (":SENS:VOLT:DC:RANG?", ":SENS:VOLT:DC:NPLC?", ":SENS:VOLT:DC:AZER?"),
 }
 
 
@@ -185,7 +191,12 @@ def test_pyvisa_sim_dialogue_answers_the_driver_for_every_function(key):
                 rng = fn.ranges[-1].range
                 conf = dmm.configure(name, rng)
                 assert conf.function == name and conf.range == rng.to(fn.unit)
-            dmm.configure("DCV", Q_(10, "V"), nplc=1, autozero=False)
+            dmm.configure("DCV", Q_(100, "V"), nplc=1, autozero=False)
+            rng, nplc, autozero = QUERIES[key]
+            assert [dmm.session.query(q) for q in QUERIES[key]] == ["100", "+1.00000000E+00", "OFF"]
+            dmm.configure("DCV", Q_(10, "V"), nplc=10, autozero=True)
+            assert dmm.session.query(nplc) == "+1.00000000E+01"
+            assert dmm.session.query(autozero) == "ON"
             readings = dmm.read(n=1)
             assert readings.units == Q_(1, "V").units and 9.99 < readings.m[0] < 10.01
     finally:
@@ -232,6 +243,9 @@ def test_the_simulated_dmm6500_speaks_its_own_commands():
         assert d.function == "RES4W" and d.state["RES4W"].settings["offset_compensation"] is True
         answer = d.handle(":SENS:COUN 3;:TRAC:CLE;:TRAC:TRIG;:TRAC:DATA? 1, 3")
         assert len(answer.split(",")) == 3
+        d.handle(':SENS:FUNC "VOLT:AC";:SENS:VOLT:AC:RANG 1;:SENS:VOLT:AC:DET:BAND 300')
+        assert d.state["ACV"].settings["bandwidth"] == Q_(300, "Hz")
+        assert d.reading_time_s() == pytest.approx(0.026)   # the fast filter's settling
         d.handle(':SENS:FUNC "FREQ:VOLT"')
         assert d.function == "FREQ"
         d.handle("CONF:VOLT:DC 10")                 # the CONFigure tree is not its language
