@@ -26,6 +26,8 @@ def validate(
     seed: int = typer.Option(1, "--seed", help="seed of the first run (the same seed gives the same result)"),
     dut_spread: float = typer.Option(1.5, "--dut-spread", min=0.0,
                                      help="the DUT's true errors: uniform within this fraction of its specification"),
+    workers: int = typer.Option(0, "--workers", min=0,
+                                help="processes sharing the runs (0: one per core, at most 4)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     report: Optional[Path] = typer.Option(None, "--report",
                                           help="write the HTML validation report to this file"),
@@ -33,11 +35,12 @@ def validate(
     """Validate PROCEDURE by simulation: coverage of U per point, the decision rule's risks,
     normalized errors against N(0, 1)."""
     from labauto.errors import LabautoError
-    from labauto.validation.validate import validate_procedure
+    from labauto.validation.validate import default_workers, validate_procedure
 
     console = Console(stderr=as_json)
     try:
-        result = validate_procedure(procedure, runs=runs, seed=seed, dut_spread=dut_spread)
+        result = validate_procedure(procedure, runs=runs, seed=seed, dut_spread=dut_spread,
+                                    workers=workers or default_workers())
     except LabautoError as exc:
         for line in str(exc).splitlines():
             console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)

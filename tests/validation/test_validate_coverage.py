@@ -88,8 +88,9 @@ def test_same_seed_same_result(quick):
     a = validate_procedure(quick, runs=4, seed=11).to_dict()
     b = validate_procedure(quick, runs=4, seed=11).to_dict()
     c = validate_procedure(quick, runs=4, seed=12).to_dict()
+    forked = validate_procedure(quick, runs=4, seed=11, workers=2).to_dict()   # 2 processes
     strip = lambda d: [{k: v for k, v in p.items()} for p in d["points"]]  # noqa: E731
-    assert strip(a) == strip(b)
+    assert strip(a) == strip(b) == strip(forked)
     assert strip(a) != strip(c)
 
 
