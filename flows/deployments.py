@@ -14,6 +14,7 @@ by ``labauto lab up``) runs the flow runs of its bench in a subprocess of the pr
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Iterable
@@ -50,15 +51,20 @@ def bench_parameters(bench: Bench, lab_file: Path) -> dict[str, Any]:
     return params
 
 
+@functools.lru_cache(maxsize=None)
+def _source_flow(flow_name: str) -> Any:
+    """The flow loaded from its file in the project folder (its storage: that folder)."""
+    from prefect import Flow
+
+    return Flow.from_source(source=str(ROOT), entrypoint=ENTRYPOINTS[flow_name])
+
+
 def _deployment(flow_name: str, name: str, *, queue: str, lab_file: Path,
                 parameters: dict[str, Any] | None = None, tags: Iterable[str] = (),
                 description: str = "", schedules: list[Any] | None = None) -> Any:
     """A deployment of the flow at ``ENTRYPOINTS[flow_name]`` whose runs start in the project
     folder (its pull step sets the working directory; nothing is copied)."""
-    from prefect import Flow
-
-    flow = Flow.from_source(source=str(ROOT), entrypoint=ENTRYPOINTS[flow_name])
-    return flow.to_deployment(
+    return _source_flow(flow_name).to_deployment(
         name=name, parameters=parameters or {}, tags=list(tags), description=description,
         work_queue_name=queue, job_variables=job_variables(lab_file), schedules=schedules)
 

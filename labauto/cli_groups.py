@@ -31,6 +31,8 @@ GROUPS: dict[str, tuple[str, str]] = {
                  "Operator steps of paused calibrations: list and answer them."),
     "lab": ("flows.lab_cli:app",
             "The lab's Prefect server, work pool, bench workers and deployments."),
+    "schedule": ("flows.schedule_cli:app",
+                 "Prefect schedules from the equipment register (items falling due)."),
     "dcc": ("labauto.certificate.verify_cli:app",
             "Check DCC files: schema, PTB's rules, signature, trust chain."),
     "register": ("labauto.quality.cli:app",

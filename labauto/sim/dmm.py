@@ -33,6 +33,7 @@ resolution.  FETC? waits (really, or on the virtual clock) until the burst is co
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,8 +267,7 @@ class SimulatedDmm:
     def reading_time_s(self) -> float:
         s = self.state[self.function].settings
         if "bandwidth" in s:
-            return AC_FILTER_READING_S.get(float(Q_(s["bandwidth"]).to("Hz").m), 0.625) \
-                + READING_OVERHEAD_S
+            return ac_filter_seconds(float(Q_(s["bandwidth"]).to("Hz").m)) + READING_OVERHEAD_S
         if "aperture" in s:
             return float(Q_(s["aperture"]).to("s").m) + READING_OVERHEAD_S
         t = float(s.get("nplc", 1.0)) * PLC_S * (2 if s.get("autozero", False) else 1)
@@ -519,6 +519,14 @@ class SimulatedDmm:
                 "nplc": st.settings.get("nplc"), "autozero": st.settings.get("autozero"),
                 "sample_count": self.sample_count, "trigger_count": self.trigger_count,
                 "readings_taken": self.readings_taken}
+
+
+def ac_filter_seconds(bandwidth_hz: float) -> float:
+    """Settling time of one AC reading with an AC filter of ``bandwidth_hz``: the 34465A's
+    figure for the nearest of its filters (on a log scale: a DMM6500's 30 Hz and 300 Hz
+    detector bandwidths take the 20 Hz and 200 Hz figures)."""
+    nearest = min(AC_FILTER_READING_S, key=lambda f: abs(math.log(bandwidth_hz / f)))
+    return AC_FILTER_READING_S[nearest]
 
 
 def _render(fn: FunctionSpec, template: str, parameters: frozenset[str]) -> str:
