@@ -24,6 +24,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,12 @@ class Band:
     accuracy: dict[str, pint.Quantity]
 
     def covers(self, frequency: pint.Quantity) -> bool:
-        f = frequency.to("Hz").magnitude
-        return self.low.to("Hz").magnitude * (1 - 1e-12) <= f <= self.high.to("Hz").magnitude * (1 + 1e-12)
+        lo, hi = self._edges_hz
+        return lo <= frequency.to("Hz").magnitude <= hi
+
+    @cached_property
+    def _edges_hz(self) -> tuple[float, float]:
+        return (self.low.to("Hz").magnitude * (1 - 1e-12), self.high.to("Hz").magnitude * (1 + 1e-12))
 
     def __str__(self) -> str:
         return f"{self.low:~P} to {self.high:~P}"
@@ -118,6 +123,25 @@ class RangeSpec:
         unit = self.range.units
         if frequency is None and self.bands and value.check("[frequency]"):
             frequency = value
+        try:      # the same value is asked for again and again (plausibility of every reading)
+            key = (value.magnitude, value.units, None if frequency is None else
+                   (frequency.magnitude, frequency.units))
+            return Q_(self._halfwidths[key], unit)
+        except (KeyError, TypeError):     # not yet computed; an array (unhashable) value
+            pass
+        total = self._halfwidth(value, frequency)
+        try:
+            self._halfwidths[key] = float(total.magnitude)
+        except (TypeError, ValueError):
+            pass
+        return total
+
+    @cached_property
+    def _halfwidths(self) -> dict[Any, float]:
+        return {}
+
+    def _halfwidth(self, value: pint.Quantity, frequency: pint.Quantity | None) -> pint.Quantity:
+        unit = self.range.units
         total = Q_(0.0, unit)
         for term, amount in self.terms(frequency).items():
             if term in ("reading", "output"):
@@ -219,10 +243,17 @@ class FunctionSpec:
 
     def range_for(self, value: pint.Quantity) -> RangeSpec:
         """Smallest range that covers ``value`` (how a source picks its range)."""
-        for r in sorted(self.ranges, key=lambda r: r.maximum.to(self.unit).magnitude):
-            if r.covers(value):
+        x = value.to(self.unit).magnitude
+        for lo, hi, r in self._by_size:
+            if lo <= x <= hi:
                 return r
         raise KeyError(f"{value:~P} is outside every {self.name} range")
+
+    @cached_property
+    def _by_size(self) -> tuple[tuple[float, float, RangeSpec], ...]:
+        """(minimum, maximum, range) in the function's unit, smallest range first."""
+        return tuple(sorted(((r.minimum.to(self.unit).magnitude, r.maximum.to(self.unit).magnitude, r)
+                             for r in self.ranges), key=lambda t: t[1]))
 
     def resolved_settings(self, given: dict[str, Any]) -> dict[str, Any]:
         """Every setting of the function: the given ones (checked), defaults for the rest."""

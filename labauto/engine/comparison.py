@@ -43,6 +43,23 @@ from labauto.procedure.temperature import (TemperaturePoint, TemperatureProcedur
 from labauto.units import Q_
 
 ReadDisplay = Callable[[TemperaturePoint, int], pint.Quantity]
+_clock: Any = None
+
+
+def set_clock(clock: Any) -> Any:
+    """Install the process-wide clock of comparison runs (the Prefect tasks run in-process;
+    the zero-latency simulated lab installs its own); returns the previous one."""
+    global _clock
+    previous, _clock = _clock, clock
+    return previous
+
+
+def current_clock() -> Any:
+    """The installed clock, else the wall clock (labauto.sim.clock.RealClock)."""
+    if _clock is None:
+        from labauto.sim.clock import RealClock
+        return RealClock()
+    return _clock
 CONTROL_EVERY = 6          # approach samples between two readings of the source's control sensor
 
 
@@ -149,14 +166,17 @@ def open_comparison_run(folder: str | Path, settings: ComparisonSettings | None 
 
 # ------------------------------------------------------------------------------ measuring
 
-def execute_comparison(run: ComparisonRun, *, clock: Any, resource_manager: Any = None,
+def execute_comparison(run: ComparisonRun, *, clock: Any = None, resource_manager: Any = None,
                        observer: RunObserver | None = None,
                        read_display: ReadDisplay | None = None, environment: Any = None) -> None:
     """Measure every setpoint not yet completed, with one session per instrument; with an
     environment logger (``settings.environment_resource`` and the lab file's ``environment``
     settings) the room's conditions are journalled at the start, after each setpoint and at
-    the end (labauto.engine.conditions)."""
+    the end (labauto.engine.conditions).  ``clock``: :func:`current_clock` by default;
+    ``read_display``: the current operator's ``read_display`` by default."""
     obs = observer or current_observer()
+    clock = clock or current_clock()
+    read_display = read_display or getattr(current_operator(), "read_display", None)
     state = run.state()
     for p in run.procedure.points:
         if p.id in state.completed_ids():
@@ -401,5 +421,5 @@ def _read_dut(proc: TemperatureProcedure, inst: _Instruments, point: Temperature
     return float(value.to("degC").m), "degC"
 
 
-__all__ = ["ComparisonRun", "ComparisonSettings", "execute_comparison", "measure_setpoint",
-           "open_comparison_run", "start_comparison_run"]
+__all__ = ["ComparisonRun", "ComparisonSettings", "current_clock", "execute_comparison",
+           "measure_setpoint", "open_comparison_run", "set_clock", "start_comparison_run"]
