@@ -3,7 +3,6 @@ resources a procedure needs are checked before anything starts."""
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest

@@ -3,7 +3,6 @@ lost connection to a heat source mid-ramp leaves it at its safe setpoint and the
 where it stopped; a reference that never settles times out with a clear error."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
