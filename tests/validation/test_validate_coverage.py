@@ -76,7 +76,10 @@ def test_validate_cli_json(project_root):
         assert p["coverage"] == p["covered"] / 40
         assert lo <= p["coverage"] <= hi
         assert (lo, hi) == pytest.approx(clopper_pearson(p["covered"], 40))
-        assert lo <= 0.95 or p["verdict"] == "over-covers"
+        flo, fhi = p["familywise_interval"]      # 1 - 5 %/4: wider than the 95 % interval
+        assert flo <= lo <= hi <= fhi
+        assert (flo, fhi) == pytest.approx(clopper_pearson(p["covered"], 40, 1 - 0.05 / 4))
+        assert flo <= 0.95 or p["verdict"] == "over-covers"
         assert p["verdict"] != "under-covers"
         z = p["normalized_errors"]
         assert 0.0 <= z["ks_pvalue"] <= 1.0 and 0.5 < z["std"] < 1.5
@@ -152,3 +155,10 @@ def test_a_meter_offset_below_zero_ohm_is_a_result(project_root):
     run = simulate_run(proc, seed)
     assert run.error == ""
     assert run.points[0].measured < 0          # the DUT's negative offset, measured
+
+
+def test_a_temperature_procedure_is_refused_by_name(project_root):
+    r = CliRunner().invoke(app, ["validate", str(project_root / "procedures" / "temperature" /
+                                                 "pt100_comparison.yaml"), "--runs", "2"])
+    assert r.exit_code == 2
+    assert "pt100_comparison.yaml: a temperature comparison procedure" in r.output
