@@ -24,6 +24,8 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -297,13 +299,67 @@ class Coverage:
 
 
 _SCOPE_ON = (select(S.id, S.version, S.body_id, S.valid_from, S.valid_until, S.suspended_from,
-                    S.suspended_until, S.withdrawn_from)
+                    S.suspended_until, S.withdrawn_from, S.created_at, S.source_sha256)
              .where(S.lab_id == bindparam("lab"), S.valid_from <= bindparam("on"),
                     or_(S.valid_until.is_(None), S.valid_until >= bindparam("on")))
              .order_by(S.version.desc()).limit(1))
-_ROWS_OF = select(ScopeRow.__table__).where(R.scope_id == bindparam("scope"),
-                                            R.quantity.in_(bindparam("quantities", expanding=True)))
+_ROWS_OF = select(R.id, R.line, R.quantity, R.range_min, R.range_max, R.frequency_min, R.frequency_max,
+                  R.cmc_text, R.range_text, R.cmc_relative, R.cmc_absolute, R.cmc_table, R.k).where(
+    R.scope_id == bindparam("scope"))
 _INSERT_COVERAGE = insert(ResultCoverage.__table__)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A scope row as the check uses it (its CMC parsed once)."""
+    id: int
+    line: int
+    range_min: float
+    range_max: float
+    frequency_min: float | None
+    frequency_max: float | None
+    cmc_text: str
+    range_text: str
+    cmc: Cmc
+
+
+class _ScopeRows:
+    """The rows of recently used scope versions, by quantity: a version's rows never change once
+    imported (a change is a new version, with a new id), so they are read once per process; the
+    key also holds the version's number, creation time and file hash, so a reused id (SQLite after
+    a rolled-back import) or another database is never mistaken for it.  Status (suspension,
+    withdrawal) and validity are read on every check, never cached."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._cache: OrderedDict[tuple, dict[str, tuple[_Row, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, db: Connection, scope) -> dict[str, tuple[_Row, ...]]:
+        key = (str(db.engine.url), scope.id, scope.version, str(scope.created_at), scope.source_sha256)
+        with self._lock:
+            rows = self._cache.get(key)
+            if rows is not None:
+                self._cache.move_to_end(key)
+                return rows
+        by_quantity: dict[str, list[_Row]] = {}
+        for row in db.execute(_ROWS_OF, {"scope": scope.id}):
+            by_quantity.setdefault(row.quantity, []).append(_Row(
+                row.id, row.line, row.range_min, row.range_max, row.frequency_min, row.frequency_max,
+                row.cmc_text, row.range_text, _cmc(row)))
+        rows = {q: tuple(rs) for q, rs in by_quantity.items()}
+        with self._lock:
+            self._cache[key] = rows
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return rows
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+scope_rows_cache = _ScopeRows()
 
 
 def _fmt(x: float, unit: str) -> str:
@@ -329,15 +385,14 @@ def check(db: Connection, lab_id: int, on: dt.date | None, results: Sequence[Dcc
         return [Coverage(r, False, None, None, None, f"the lab has no accredited scope valid on {on}")
                 for r in results]
     state = status_on(scope, on)
-    quantities = sorted({r.kind.name for r in results if r.kind is not None})
-    rows = db.execute(_ROWS_OF, {"scope": scope.id, "quantities": quantities}).all() if quantities else []
+    rows = scope_rows_cache.get(db, scope)
     out, refused = [], []
     for r in results:
         if r.kind is None:
             out.append(Coverage(r, False, scope.id, None, None,
                                 f"no quantity of an accreditation scope is measured in {r.unit}"))
             continue
-        candidates = [(row, _cmc(row)) for row in rows if row.quantity == r.kind.name and _matches(row, r)]
+        candidates = [(row, row.cmc) for row in rows.get(r.kind.name, ()) if _matches(row, r)]
         if not candidates:
             where = _fmt(r.value, r.unit) + (f" at {_fmt(r.frequency, 'Hz')}" if r.frequency is not None else "")
             out.append(Coverage(r, False, scope.id, None, None,
