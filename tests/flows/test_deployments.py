@@ -175,8 +175,10 @@ def test_a_run_orphaned_by_a_dead_worker_is_crashed_and_resumed_from_its_journal
     (folder / "journal.jsonl").write_text('{"type": "run", "run_id": "ORPHAN-RUN"}\n')
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "prefect-flow-run"])
+    alive = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); "
+                              "time.sleep(60)", "prefect-flow-run"], stdout=subprocess.PIPE)
     try:
+        assert alive.stdout.readline() == b"up\n"          # (its command line is set now)
         assert not process_alive(dead.pid) and process_alive(alive.pid)
         runs = [submit(bench, {"procedure": str(ROOT / "procedures" / "keysight_34465a_dcv_quick.yaml"),
                                "dut_resource": "TCPIP0::10.0.1.5::5025::SOCKET"}) for _ in range(2)]
