@@ -36,11 +36,14 @@ def list_(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP)) -> Non
     for r in found:
         console.print(f"  {r}")
     table = Table(title="Instrument models")
-    for col in ("model", "manufacturer", "type", "role", "functions"):
+    names = available_models()
+    # the model's folder name is what a procedure names: never cut it, however many models
+    table.add_column("model", no_wrap=True, min_width=max((len(n) for n in names), default=5))
+    for col in ("manufacturer", "type", "role", "functions"):
         table.add_column(col)
     from labauto.drivers.environment import is_environment_logger, load_environment_logger_model
 
-    for name in available_models():
+    for name in names:
         if is_environment_logger(name):
             e = load_environment_logger_model(name)
             table.add_row(name, e.manufacturer, e.model, "environment_logger",

@@ -45,7 +45,10 @@ def measure_point(point: Any, meter: Any, source: Any, journal: RunJournal, atte
             value = meter.read(n=1)[0].to(point.nominal.units)
             # a readback point: the source's own measurement, taken right after the meter's
             rb = float(source.readback().to(point.nominal.units).magnitude) if readback else None
-            journal.reading(point.id, attempt, index, float(value.magnitude), unit, readback=rb)
+            if rb is None:
+                journal.reading(point.id, attempt, index, float(value.magnitude), unit)
+            else:
+                journal.reading(point.id, attempt, index, float(value.magnitude), unit, readback=rb)
             check_reading(point, attempt, index, value, journal=journal, instrument=meter,
                           limit=plausibility_limit)     # an implausible reading stops the point
             readings.append(value)
