@@ -4,6 +4,7 @@ The calibration engine (``labauto.engine``) is plain Python; this module only or
 
     instrument slots (Prefect global concurrency, one per instrument: flows/instrument_slots.py)
     pre-flight: procedure, register, instrument identities; instrument locks held from here
+    operator steps before a point: the terminal, or a pause for input (flows/operator_input.py)
     measure <point> (x N, retried on transient VISA errors, never cached)
       -> evaluate -> issue certificate (PDF, signed DCC XML, JSON) -> publish via the outbox
 
@@ -33,11 +34,12 @@ from labauto.calibration import (
     summary_markdown,
 )
 from labauto.engine.preflight import DUT, STANDARD
-from labauto.engine.run import new_run_id
+from labauto.engine.run import new_run_id, steps_before
 from labauto.publishing import not_requested
 from labauto.visa.errors import TransientVisaError
 
 from flows.instrument_slots import InstrumentSlots
+from flows.operator_input import confirm_step
 
 
 def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -59,8 +61,22 @@ def measure_point_task(run_folder: str, point_id: str, dut_resource: str, standa
     run = reopen_run(run_folder, dut_resource=dut_resource,
                              standard_resource=standard_resource, settle_scale=settle_scale,
                              timeout_ms=timeout_ms, environment_resource=environment_resource)
-    measure_points(run, [point_id], lab_file=lab_file)
+    # the flow had the point's operator steps done before this task (flows/operator_input.py)
+    measure_points(run, [point_id], lab_file=lab_file, ask_steps=False)
     return point_id
+
+
+@task(name="adjust", cache_policy=NO_CACHE)
+def adjust_task(run_folder: str, dut_resource: str, standard_resource: str, lab_file: str | None,
+                settle_scale: float, timeout_ms: int,
+                environment_resource: str | None = None) -> dict[str, Any] | None:
+    """As found -> adjustment -> as left, when the procedure declares an adjustment."""
+    from labauto.calibration import adjust_if_needed
+
+    run = reopen_run(run_folder, dut_resource=dut_resource, standard_resource=standard_resource,
+                     settle_scale=settle_scale, timeout_ms=timeout_ms,
+                     environment_resource=environment_resource)
+    return adjust_if_needed(run, lab_file=lab_file)
 
 
 @task(name="evaluate-and-issue", cache_policy=NO_CACHE)
@@ -83,14 +99,19 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
               run_id: str | None = None,
               environment_resource: str | None = None, item_condition: str | None = None,
               item_condition_confirmed: bool = False,
-              instrument_wait_s: float | None = 3600.0) -> dict[str, Any]:
+              instrument_wait_s: float | None = 3600.0,
+              operator_timeout_s: float = 3600.0) -> dict[str, Any]:
     """Calibrate the DUT at ``dut_resource`` against the standard at ``standard_resource``;
     ``environment_resource``: the thermo-hygrometer that records the ambient conditions.
 
     The flow run holds one Prefect concurrency slot per instrument (waiting up to
     ``instrument_wait_s`` for a busy bench; None: as long as it takes), then the pre-flight
     checks take the instrument locks; slots and locks are held until the last point's task has
-    left the instruments safe: no other run can take them between two tasks."""
+    left the instruments safe: no other run can take them between two tasks.
+
+    A procedure's operator steps are asked before the point that needs them, between two tasks
+    (instruments safe and closed): at the terminal when a person is there, otherwise by pausing
+    the flow run for the technician's answer (``operator_timeout_s``; flows/operator_input.py)."""
     log = get_run_logger()
     run_id = run_id or (Path(resume_run).name if resume_run else new_run_id())
     with InstrumentSlots(run_id, wait_s=instrument_wait_s, log=log) as slots, ExitStack() as held:
@@ -108,10 +129,17 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
         pending = [p.id for p in run.pending_points()]
         log.info("run %s: %d of %d points to measure", run.run_id, len(pending),
                  len(run.procedure.points))
-        for point_id in pending:  # sequential: one DUT, one standard
+        by_id = {p.id: p for p in run.procedure.points}
+        for n, point_id in enumerate(pending):  # sequential: one DUT, one standard
+            point = by_id[point_id]
+            for step in steps_before(run.procedure, point, first_of_session=n == 0):
+                confirm_step(run, step, point, timeout_s=operator_timeout_s, log=log)
             measure_point_task(str(run.folder), point_id, dut_resource, standard_resource,
                                lab_file, settle_scale, timeout_ms,
                                run.settings.environment_resource or None)
+        if run.procedure.adjustment is not None:
+            adjust_task(str(run.folder), dut_resource, standard_resource, lab_file, settle_scale,
+                        timeout_ms, run.settings.environment_resource or None)
     outcome = evaluate_task(str(run.folder), lab_file, out_dir, verify_base_url, queue=publish)
     create_table_artifact(key="calibration-results", table=results_table_rows(outcome.result),
                           description=f"Results of certificate {outcome.result.certificate_id}")

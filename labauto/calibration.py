@@ -120,9 +120,10 @@ def reopen_run(folder: str | Path, *, dut_resource: str, standard_resource: str,
 def measure_points(run: Run, point_ids: Sequence[str] | None = None, *,
                    lab_file: str | Path | None = None, lab: LabConfig | None = None,
                    resource_manager: Any = None, observer: RunObserver | None = None,
-                   sleep: Any = None) -> None:
+                   sleep: Any = None, ask_steps: bool = True) -> None:
     """Measure the given points (default: all pending) after checking the standard's register
-    entry (listed, calibration not overdue)."""
+    entry (listed, calibration not overdue); ``ask_steps=False``: the caller had the operator
+    steps done (see :func:`labauto.engine.run.execute_points`)."""
     lab = lab or load_lab(lab_file)
     points = None
     if point_ids is not None:
@@ -130,10 +131,37 @@ def measure_points(run: Run, point_ids: Sequence[str] | None = None, *,
         points = [by_id[i] for i in point_ids]
     kwargs: dict[str, Any] = {"resource_manager": resource_manager, "observer": observer,
                               "check_identities": lab.check_identities,
-                              "environment": lab.environment}
+                              "environment": lab.environment, "ask_steps": ask_steps}
     if sleep is not None:
         kwargs["sleep"] = sleep
     execute_points(run, points, **kwargs)
+
+
+def adjust_if_needed(run: Run, *, lab_file: str | Path | None = None, lab: LabConfig | None = None,
+                     resource_manager: Any = None, observer: RunObserver | None = None,
+                     sleep: Any = None) -> dict[str, Any] | None:
+    """As found -> adjustment -> as left, when the procedure declares an adjustment: decide
+    with its policy from the as-found results (journalled once), adjust the DUT and measure
+    every point again.  Returns the decision (None: the procedure declares no adjustment)."""
+    if run.procedure.adjustment is None:
+        return None
+    from labauto.engine import adjustment as adj
+    from labauto.evaluation import evaluate_as_found
+
+    lab = lab or load_lab(lab_file)
+    decision = adj.decision(run)
+    if decision is None:
+        adjust, reason = run.procedure.adjustment.decide(evaluate_as_found(run))
+        decision = adj.record_decision(run, adjust, reason)
+    if not decision["adjust"]:
+        return decision
+    kwargs: dict[str, Any] = {"resource_manager": resource_manager, "observer": observer,
+                              "check_identities": lab.check_identities}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    adj.adjust(run, **kwargs)
+    adj.measure_as_left(run, environment=lab.environment, **kwargs)
+    return decision
 
 
 def evaluate_and_issue(run_folder: str | Path, *, lab_file: str | Path | None = None,
@@ -181,6 +209,7 @@ def run_calibration(procedure_path: str | Path, *, dut_resource: str, standard_r
                                   run_id=checked.run_id, item_condition=item_condition,
                                   item_condition_confirmed=item_condition_confirmed)
         measure_points(run, lab_file=lab_file, observer=observer, resource_manager=resource_manager)
+        adjust_if_needed(run, lab_file=lab_file, observer=observer, resource_manager=resource_manager)
     outcome = evaluate_and_issue(run.folder, lab_file=lab_file, out_dir=out_dir,
                                  verify_base_url=verify_base_url, queue=publish)
     if publish:

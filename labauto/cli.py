@@ -75,6 +75,15 @@ def print_results(result: Any) -> None:
     from labauto.certificate.wording import in_words
 
     console.print(f"Decision rule: {in_words(result.decision_rule.description, result.measurement_model)}")
+    if result.adjustment:
+        from rich.markup import escape
+
+        from labauto.certificate.statements import adjustment_statement
+
+        console.print(f"Adjustment: {escape(adjustment_statement(result))}")
+        if result.as_left_points:
+            console.print(f"As found: {result.as_found_decision}; as left: "
+                          + ", ".join(f"{p.point_id} {p.decision}" for p in result.as_left_points))
     colour = "green" if result.overall_decision == "pass" else "red"
     console.print(f"Overall: [{colour}]{result.overall_decision}[/{colour}]")
 

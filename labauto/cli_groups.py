@@ -27,6 +27,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "platform": ("labauto.platform.cli:app", "The NQI sharing platform reference server."),
     "publish": ("labauto.platform.publish_cli:app",
                 "Publish certificates through the durable outbox."),
+    "operator": ("flows.operator_cli:app",
+                 "Operator steps of paused calibrations: list and answer them."),
     "dcc": ("labauto.certificate.verify_cli:app",
             "Check DCC files: schema, PTB's rules, signature, trust chain."),
     "register": ("labauto.quality.cli:app",

@@ -97,7 +97,7 @@ class TerminalTechnician:
         return self._ask(ask)
 
 
-def _measure(run: Any, yes: bool) -> None:
+def _measure(run: Any, yes: bool, lab_file: Optional[Path] = None) -> None:
     from labauto.comparison_evaluation import evaluate_comparison
     from labauto.demo_temperature import ApproachDisplay, results_table
     from labauto.engine.comparison import execute_comparison
@@ -109,8 +109,10 @@ def _measure(run: Any, yes: bool) -> None:
         technician = TerminalTechnician(yes, display.inner.progress)
         previous = set_operator(technician)
         try:
+            from labauto.lab import load_lab
             execute_comparison(run, clock=RealClock(), observer=display,
-                               read_display=technician.read_display)
+                               read_display=technician.read_display,
+                               environment=load_lab(lab_file).environment)
         finally:
             set_operator(previous)
     console.print(results_table(evaluate_comparison(run.procedure, run.state())))
@@ -135,6 +137,10 @@ def run(procedure: Path = typer.Argument(..., help="temperature comparison proce
         heat_source: list[str] = typer.Option(..., "--heat-source",
                                               help="NAME=RESOURCE for each heat source of the procedure"),
         dmm: Optional[str] = typer.Option(None, "--dmm", help="VISA resource of the DMM reading the DUT"),
+        environment: Optional[str] = typer.Option(None, "--environment", help="the room's thermo-"
+                                                  "hygrometer: ambient conditions on the certificate; "
+                                                  "a compensated thermocouple junction's temperature"),
+        lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB", help="the lab file"),
         workdir: Path = typer.Option(Path("out"), "--workdir", help="runs go to WORKDIR/runs"),
         timeout_ms: int = typer.Option(10000, "--timeout-ms"),
         yes: bool = typer.Option(False, "--yes", help="confirm operator steps without asking")) -> None:
@@ -152,16 +158,18 @@ def run(procedure: Path = typer.Argument(..., help="temperature comparison proce
             raise LabautoError(f"--heat-source {unknown[0]}: the procedure's heat sources are "
                                f"{', '.join(plan.heat_sources)}")
         run_ = start_comparison_run(plan, workdir / "runs",
-                                    ComparisonSettings(resources, timeout_ms=timeout_ms))
-        _measure(run_, yes)
+                                    ComparisonSettings(resources, timeout_ms=timeout_ms,
+                                                       environment_resource=environment or ""))
+        _measure(run_, yes, lab)
     _guarded(go)
 
 
 @app.command()
 def resume(run_folder: Path = typer.Argument(..., help="folder of the interrupted run"),
-           yes: bool = typer.Option(False, "--yes", help="confirm operator steps without asking")) -> None:
+           yes: bool = typer.Option(False, "--yes", help="confirm operator steps without asking"),
+           lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB", help="the lab file")) -> None:
     """Resume an interrupted comparison run: completed setpoints are not measured again."""
     def go() -> None:
         from labauto.engine.comparison import open_comparison_run
-        _measure(open_comparison_run(run_folder), yes)
+        _measure(open_comparison_run(run_folder), yes, lab)
     _guarded(go)

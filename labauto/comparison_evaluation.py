@@ -15,8 +15,10 @@ Where each influence of a point's budget comes from:
     DUT readout                the readout's (channel 2) or the DMM's specification at the
                                DUT's value (a DMM's limits as a rectangular distribution)
     DUT resolution             the digital thermometer's display resolution
-    reference junction         a thermocouple's ice point: 0.01 K (rectangular); compensated:
-                               the room's thermo-hygrometer accuracy
+    reference junction         a thermocouple's (the DUT's, a reference thermocouple's): the
+                               procedure's ``reference_junction`` half-width, else an ice point's
+                               0.01 K or a compensated junction's 0.2 K (rectangular)
+    parasitic emfs, cables     the procedure's ``parasitic_emf`` and ``compensating_cable``
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
         readings = rec.readings
         t = float(point.setpoint.to("degC").m)
         t_ref = [r["reference"]["mean_degC"] for r in readings]
-        r_ref = [sum(r["reference"]["resistance_ohm"]) / 2 for r in readings]
+        r_ref = [sum(r["reference"]["values"]) / 2 for r in readings]      # ohm, or mV
         dut = [r["value"] for r in readings]
         unit = readings[0]["unit"]
         hs = procedure.heat_sources[point.heat_source]
@@ -72,22 +74,37 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
             q = perf.at(name, point.setpoint)
             return float(q.to("K").m) if q is not None else 0.0
 
-        # the readout's specification at the reference's resistance, in K through dR/dt
-        ro = procedure.readout_model.function("RES4W").ranges[0]
+        # the readout's specification at the reference's value, in K through its sensitivity
+        ref_fn = procedure.readout_model.function(ref.function)
+        ro = ref_fn.ranges[0]
         r_mean = sum(r_ref) / len(r_ref)
-        readout_k = _k(procedure.readout_model.function("RES4W").confidence)
-        readout_U = float(ro.accuracy_halfwidth(Q_(r_mean, "ohm")).to("ohm").m) / ref.sensitivity(t)
+        readout_k = _k(ref_fn.confidence)
+        s_ref = ref.sensitivity(t)                        # ohm/K, or mV/K
+        readout_U = float(ro.accuracy_halfwidth(Q_(r_mean, ref.value_unit).to(ref_fn.unit))
+                          .to(ref.value_unit).m) / s_ref
         spread = (max(t_ref) - min(t_ref)) / 2
+        ref_junction = {}
+        if ref.is_thermocouple:       # its reference junction through -S(0 °C)/S(t) (EA-4/02 S5.8)
+            ref_junction = dict(reference_junction=_ev(ev, "reference_junction") or ICE_POINT_HALF_WIDTH_K,
+                                reference_junction_sensitivity=-ref.sensitivity(0.0) / s_ref)
         influences = reference_influences(
             calibration_U=float(ref.expanded_uncertainty(t).to("K").m),
             calibration_k=ref.coverage_factor, drift=float(ref.drift.to("K").m),
             readout_U=readout_U, readout_k=readout_k, axial=figure("axial_uniformity"),
             radial=figure("radial_uniformity"), stability=max(figure("stability"), spread),
-            immersion=_ev(ev, "reference_immersion"), self_heating=_ev(ev, "reference_self_heating"))
+            immersion=_ev(ev, "reference_immersion"), self_heating=_ev(ev, "reference_self_heating"),
+            **ref_junction)
+        parasitic = ev.get("parasitic_emf")
+        if ref.is_thermocouple and parasitic is not None:
+            influences.append(Influence("dV_S", "parasitic emfs of the reference (switch)",
+                                        "reference", "rectangular", float(parasitic.to("mV").m),
+                                        "mV", sensitivity=1.0 / s_ref, sensitivity_unit="K/mV"))
         dut_extra: list[Any] = []
         if procedure.dut.read_by == "readout":
-            spec = ro.accuracy_halfwidth(Q_(sum(dut) / len(dut), "ohm")).to("ohm").m
-            dut_side = dict(readout_U=float(spec), readout_k=readout_k)
+            dut_fn = procedure.readout_model.function("DCV" if kind == "thermocouple" else "RES4W")
+            value = Q_(sum(dut) / len(dut), unit)
+            spec = dut_fn.ranges[0].accuracy_halfwidth(value.to(dut_fn.unit)).to(unit).m
+            dut_side = dict(readout_U=float(spec), readout_k=_k(dut_fn.confidence))
         elif procedure.dut.read_by == "dmm":
             fn = procedure.dmm_model.function("DCV" if kind == "thermocouple" else "RES4W")
             rng = fn.range_named(procedure.dut.dmm_range)
@@ -100,8 +117,12 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
             dut_side = {"resolution": float(procedure.dut.resolution.to("K").m)
                         if procedure.dut.resolution is not None else 0.0}
         if kind == "thermocouple":
-            junction = ICE_POINT_HALF_WIDTH_K if procedure.dut.reference_junction == "ice point" else 0.2
+            junction = _ev(ev, "reference_junction") or (
+                ICE_POINT_HALF_WIDTH_K if procedure.dut.reference_junction == "ice point" else 0.2)
             dut_side.update(thermocouple_type=procedure.dut.type, reference_junction=junction)
+            for key, name in (("parasitic_emf", "parasitic"), ("compensating_cable", "cable")):
+                if key in ev:
+                    dut_side[name] = float(ev[key].to(unit).m)
         influences += dut_influences(
             kind, unit=unit, hysteresis=_ev(ev, "hysteresis"),
             self_heating=_ev(ev, "dut_self_heating"), immersion=_ev(ev, "dut_immersion"),
@@ -145,3 +166,74 @@ def _k(confidence: float | None) -> float:
         return math.sqrt(3.0)      # limits: a rectangular half-width is u·√3
     from statistics import NormalDist
     return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+# ------------------------------------------------------------------------------ certificate
+
+def calibration_result(run: Any, evaluation: ComparisonEvaluation, lab: Any,
+                       issue_date: Any = None) -> Any:
+    """The certificate's data (:class:`labauto.temperature.results.TemperatureCalibrationResult`)
+    of a completed comparison run: the lab file's parties, the item, the standards (the
+    reference thermometer from its certificate; the readout and a DMM from the lab's register,
+    refused there if unregistered or overdue; the heat sources as identified), the points and
+    the fit."""
+    import datetime as dt
+
+    from labauto.results import Equipment, ProcedureRef
+    from labauto.temperature.results import TemperatureCalibrationResult
+
+    state = run.state()
+    proc = evaluation.procedure
+    times = [r["t"] for p in proc.points for r in state.points[p.id].readings]
+    start, end = min(times), max(times)
+    day = dt.date.fromisoformat(start[:10])
+    ref = proc.reference
+    standards = [Equipment("reference", ref.manufacturer, f"{ref.model} ({ref.kind})", ref.serial,
+                           certificate_id=ref.certificate_id, calibrated_by=ref.issued_by,
+                           calibration_due=ref.due.isoformat())]
+    for role, rec in state.instruments.items():
+        if role in ("reference readout", "dmm"):
+            standards.append(lab.reference_equipment(rec["manufacturer"], rec["model"],
+                                                     rec["serial"], rec.get("resource", ""),
+                                                     rec.get("identity", ""),
+                                                     rec.get("firmware", ""), today=day))
+    for role, rec in state.instruments.items():
+        if role.startswith("heat source "):
+            standards.append(Equipment("reference", rec["manufacturer"], rec["model"],
+                                       rec["serial"], firmware=rec.get("firmware", ""),
+                                       resource=rec.get("resource", ""),
+                                       identity=rec.get("identity", "")))
+    item = run.settings.item or {}
+    issued = issue_date or dt.date.today()
+    from labauto.evaluation import _environment          # the electrical runs' summary
+    environment = _environment(state, lab, today=day)
+    return TemperatureCalibrationResult(
+        certificate_id=f"{lab.certificate_prefix}-{start[:4]}-{run.run_id}",
+        run_id=run.run_id, title=f"Calibration certificate — {proc.title}",
+        laboratory=lab.laboratory, customer=lab.customer, authoriser=lab.authoriser,
+        performed_by=run.settings.operator or lab.performed_by,
+        item=Equipment("item", item.get("manufacturer", "not stated"),
+                       item.get("model", proc.dut.description or proc.dut.sensor),
+                       item.get("serial", "not stated")),
+        standards=tuple(standards),
+        procedure=ProcedureRef(proc.id, proc.title, proc.version, str(proc.path), proc.sha256),
+        calibration_date=start[:10], calibration_end=end, issue_date=issued.isoformat(),
+        receipt_date=state.header["t"][:10], points=evaluation.points,
+        traceability=lab.traceability, fit=evaluation.fit, environment=environment,
+        remarks=(f"Method: {proc.method}",
+                 "The reference readings bracket each reading of the item; readings were taken "
+                 f"once the reference was stable ({proc.stability.describe()})."),
+        country=lab.country, language="en")
+
+
+def issue_comparison_certificate(run: Any, evaluation: ComparisonEvaluation, lab: Any,
+                                 out_dir: Any, *, verify_base_url: str | None = None,
+                                 queue: bool = True) -> Any:
+    """Issue the temperature certificate of a completed run (PDF, signed DCC, JSON, the run's
+    journal beside them) through :func:`labauto.temperature.issue.issue_temperature_certificate`."""
+    from labauto.temperature.issue import issue_temperature_certificate
+
+    result = calibration_result(run, evaluation, lab)
+    return result, issue_temperature_certificate(result, out_dir, lab=lab,
+                                                 verify_base_url=verify_base_url,
+                                                 journal=run.journal.path, queue=queue)

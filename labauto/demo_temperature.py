@@ -78,8 +78,11 @@ class ApproachDisplay:
 
 def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, latency: str,
                          seed: int, with_platform: bool = False) -> dict[str, Any]:
-    from labauto.comparison_evaluation import evaluate_comparison
+    from contextlib import ExitStack
+
+    from labauto.comparison_evaluation import evaluate_comparison, issue_comparison_certificate
     from labauto.demo import _isolate_from_the_lab, _keep_caches_in
+    from labauto.publishing import not_requested, publish_issued
     from labauto.engine.comparison import (ComparisonSettings, execute_comparison,
                                            start_comparison_run)
     from labauto.engine.operator import set_operator
@@ -108,11 +111,13 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
             settings = ComparisonSettings(sim.resources, operator=lab_config.performed_by,
                                           item={"manufacturer": "Example Sensors",
                                                 "model": plan.dut.description or plan.dut.sensor,
-                                                "serial": f"SIM-{seed}"})
+                                                "serial": f"SIM-{seed}"},
+                                          environment_resource=sim.resources["environment"])
             run = start_comparison_run(plan, workdir / "runs", settings)
             with ApproachDisplay(console) as display:
                 execute_comparison(run, clock=sim.clock, observer=display,
-                                   read_display=technician.read_display)
+                                   read_display=technician.read_display,
+                                   environment=lab_config.environment)
             console.print(f"run {run.run_id}: {len(plan.points)} setpoints in "
                           f"{sim.clock.now() / 3600:.1f} h of {'simulated' if latency == 'zero' else 'real'} time")
     finally:
@@ -124,10 +129,26 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
         coef = ", ".join(f"{k} = {v:.6g} ± {fit.standard_uncertainties.get(k, 0):.2g}"
                          for k, v in fit.coefficients.items())
         console.print(f"fitted characteristic ({fit.method}): {coef}")
+    with ExitStack() as stack:
+        base_url = None
+        if with_platform:
+            from labauto.demo_platform import start_demo_platform
+            from labauto.signing_identity import lab_signing_identity
+
+            base_url = start_demo_platform(console, workdir, stack, lab_config,
+                                           lab_signing_identity(lab_config))
+        result, issued = issue_comparison_certificate(run, evaluation, lab_config,
+                                                      workdir / "certificates",
+                                                      verify_base_url=base_url)
+        console.print(f"certificate {result.certificate_id}: "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(issued.files.items())))
+        publication = publish_issued(issued) if base_url else not_requested(issued)
+        console.print(f"publication: {publication.get('state')} ({publication.get('detail', '')})")
     inside = simulation_check(sim, evaluation)
     console.print(f"simulation check: the simulated DUT's true error lies within ± U at "
                   f"{inside} of {len(evaluation.points)} points")
-    return {"run": run, "evaluation": evaluation, "inside": inside, "lab": sim}
+    return {"run": run, "evaluation": evaluation, "inside": inside, "lab": sim,
+            "result": result, "issued": issued, "publication": publication}
 
 
 def results_table(evaluation: Any) -> Table:

@@ -109,6 +109,55 @@ def _environment(state: Any, lab: LabConfig, today: dt.date) -> dict[str, Any]:
     return summarize(state.conditions, who, model.quantities, lab.environment.limits)
 
 
+def _evaluate_points(run: Run, state: Any, plan: Any, times: list[str] | None = None,
+                     prefix: str = "") -> list[PointResult]:
+    """The points of ``plan`` from the journal (ids ``prefix + id``), in the procedure's ids."""
+    points = []
+    for p in plan:
+        recs = state.points[prefix + p.id].readings
+        if times is not None:
+            times += [r["t"] for r in recs]
+        points.append(evaluate_point(p, run.procedure, [r["value"] for r in recs], recs[0]["unit"],
+                                     tuple(r["t"] for r in recs),
+                                     [r.get("readback") for r in recs] if p.readback else None))
+    return points
+
+
+def evaluate_as_found(run: Run) -> list[PointResult]:
+    """The as-found results of a run whose procedure points are all measured."""
+    return _evaluate_points(run, run.state(), run.procedure.points)
+
+
+def _adjustment(run: Run, state: Any, times: list[str]) -> tuple[tuple[PointResult, ...], dict[str, Any]]:
+    """As-left results and what the certificate states about the adjustment: the policy, the
+    decision and why, the points adjusted (empty without a declared adjustment)."""
+    plan = run.procedure.adjustment
+    if plan is None:
+        return (), {}
+    from labauto.engine import adjustment as adj
+
+    decision = adj.decision(run)
+    if decision is None:
+        raise ValueError(f"run {run.run_id}: the adjustment policy was not applied yet; resume it "
+                         f"with `labauto resume {run.folder}`")
+    info: dict[str, Any] = {"policy": decision["policy"], "policy_text": decision["policy_text"],
+                            "adjusted": bool(decision["adjust"]), "reason": decision["reason"],
+                            "commands_reference": plan.commands.reference, "points": []}
+    if not decision["adjust"]:
+        return (), info
+    if not adj.records(run, "adjustment_done"):
+        raise ValueError(f"run {run.run_id}: the adjustment did not finish; resume it with "
+                         f"`labauto resume {run.folder}`")
+    info["points"] = [{k: v for k, v in r.items() if k not in ("type",)}
+                      for r in adj.records(run, "adjustment_point")]
+    left = adj.as_left_points(run)
+    missing = [p.id for p in left if p.id not in state.completed_ids()]
+    if missing:
+        raise ValueError(f"run {run.run_id}: {len(missing)} as-left point(s) are not measured; "
+                         f"resume it with `labauto resume {run.folder}`")
+    return tuple(_evaluate_points(run, state, run.procedure.points, times, adj.AS_LEFT)), info
+
+
 def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None) -> CalibrationResult:
     """All points of a completed run -> the certificate's data."""
     state = run.state()
@@ -118,14 +167,9 @@ def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None)
                          f"completed measurement; resume it with `labauto resume {run.folder}`")
     if "item" not in state.instruments or "reference" not in state.instruments:
         raise ValueError(f"run {run.run_id}: the journal does not identify the instruments")
-    points = []
     times: list[str] = []
-    for p in run.procedure.points:
-        recs = state.points[p.id].readings
-        times += [r["t"] for r in recs]
-        points.append(evaluate_point(p, run.procedure, [r["value"] for r in recs], recs[0]["unit"],
-                                     tuple(r["t"] for r in recs),
-                                     [r.get("readback") for r in recs] if p.readback else None))
+    points = _evaluate_points(run, state, run.procedure.points, times)
+    as_left, adjustment = _adjustment(run, state, times)
     ref = state.instruments["reference"]
     standard = lab.reference_equipment(ref["manufacturer"], ref["model"], ref["serial"],
                                        ref.get("resource", ""), ref.get("identity", ""),
@@ -154,6 +198,7 @@ def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None)
         remarks=(f"Method: {proc.method}", *conditions_remark),
         software=f"labauto {__version__}", country=lab.country,
         language="en",     # the certificate texts labauto writes are English
+        as_left_points=as_left, adjustment=adjustment, adjusted=bool(as_left),
         item_condition=run.settings.item_condition,
         item_condition_confirmed=run.settings.item_condition_confirmed,
         measurement_model=proc.measurement_model,

@@ -53,7 +53,7 @@ _FUNCTION_KEYS = {"quantity", "mnemonic", "unit", "amplitude", "fields", "specif
                   "specification_period", "confidence", "settings", "ranges", "commands"}
 _MODEL_KEYS = {"manufacturer", "model", "description", "role", "language", "identity",
                "simulation", "datasheet", "commands", "functions", "driver", "sim",
-               "error_query", "performance"}
+               "error_query", "performance", "adjustment"}
 #: what the command-language unit word of a function defaults to, by its quantity
 _UNIT_WORDS = {"V": "V", "A": "A", "Ω": "OHM", "Hz": "HZ"}
 
@@ -617,6 +617,8 @@ def parse_model(path: Path) -> InstrumentModel:
     extra = {k: v for k, v in d.items() if k not in _MODEL_KEYS}
     if "sim" in d:
         extra["sim"] = d["sim"]
+    if "adjustment" in d:       # the DUT's calibration commands (labauto.procedure.adjustment)
+        extra["adjustment"] = d["adjustment"]
     if "performance" in d:      # heat sources: stability, uniformity (labauto.drivers.heat_source)
         extra["performance"] = d["performance"]
     return InstrumentModel(

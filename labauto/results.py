@@ -6,7 +6,7 @@ with a stable JSON form (``to_dict``/``from_dict``); quantities carry pint units
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pint
@@ -277,6 +277,10 @@ class CalibrationResult:
     adjusted: bool = False         # the item was adjusted during the calibration (issue 14 sets
                                    # it with as-found/as-left results; until then: not adjusted)
     measurement_model: str = "error of indication"   # or "error of output" (source under test)
+    # as found / adjustment / as left (ISO/IEC 17025 7.8.4.1): ``points`` are the results as
+    # found; after an adjustment ``as_left_points`` the same points measured again
+    as_left_points: tuple[PointResult, ...] = ()
+    adjustment: dict[str, Any] = field(default_factory=dict)   # policy, decision, reason, points
     schema_version: str = RESULTS_SCHEMA_VERSION
 
     @property
@@ -292,10 +296,22 @@ class CalibrationResult:
 
     @property
     def overall_decision(self) -> str:
+        """The conformity of the item as it leaves the lab: as left after an adjustment."""
+        return combined_decision({p.decision for p in self.final_points})
+
+    @property
+    def as_found_decision(self) -> str:
         return combined_decision({p.decision for p in self.points})
+
+    @property
+    def final_points(self) -> tuple[PointResult, ...]:
+        return self.as_left_points or self.points
 
     def functions(self) -> tuple[FunctionResults, ...]:
         return group_by_function(self.points)
+
+    def as_left_functions(self) -> tuple[FunctionResults, ...]:
+        return group_by_function(self.as_left_points)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -320,6 +336,10 @@ class CalibrationResult:
             "points": [p.to_dict() for p in self.points],
             "functions": [f.summary() for f in self.functions()],
             "overall_decision": self.overall_decision,
+            "as_found_decision": self.as_found_decision,
+            "as_left_points": [p.to_dict() for p in self.as_left_points],
+            "as_left_functions": [f.summary() for f in self.as_left_functions()],
+            "adjustment": self.adjustment,
             "traceability": self.traceability,
             "remarks": list(self.remarks),
             "software": self.software,
@@ -354,5 +374,7 @@ class CalibrationResult:
             item_condition_confirmed=bool(d.get("item_condition_confirmed", True)),
             adjusted=bool(d.get("adjusted", False)),
             measurement_model=d.get("measurement_model", "error of indication"),
+            as_left_points=tuple(PointResult.from_dict(p) for p in d.get("as_left_points", ())),
+            adjustment=d.get("adjustment") or {},
             schema_version=d.get("schema_version", RESULTS_SCHEMA_VERSION),
         )

@@ -30,6 +30,12 @@ os.environ.pop("PREFECT_API_URL", None)
 # machine-wide default folder would refuse each other's runs.
 os.environ.setdefault("LABAUTO_LOCK_DIR", tempfile.mkdtemp(prefix="labauto-locks-"))
 
+# pytester: tests of labauto's pytest plugin run an inner pytest.  labauto.pytest_plugin is
+# registered by its pytest11 entry point once labauto is (re)installed; in an install from
+# before the plugin existed, this registers it: pytest skips a plugin already registered under
+# that name, so it is never registered twice.
+pytest_plugins = ["pytester", "labauto.pytest_plugin"]
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "LABAUTO_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -166,7 +166,7 @@ def _admin(root, r: CalibrationResult) -> None:
     _text(s, "declaration", in_words(r.decision_rule.description, r.measurement_model), "en")
     _sub(s, _d("conformity"), _CONFORMITY.get(r.overall_decision, "noPass")
          if r.overall_decision != "conditional" else
-         ("conditionalPass" if all(p.decision in ("pass", "conditional pass") for p in r.points)
+         ("conditionalPass" if all(p.decision in ("pass", "conditional pass") for p in r.final_points)
           else "conditionalFail"))
     s = _sub(st, _d("statement"), refType="basic_uncertainty")
     _sub(s, _d("norm"), "JCGM 100:2008 (GUM)")
@@ -309,8 +309,22 @@ def build_dcc(result: CalibrationResult) -> bytes:
     root.set(f"{{{XSI_NS}}}schemaLocation", f"{DCC_NS} {DCC_NS}/v{SCHEMA_VERSION}/dcc.xsd")
     root.set("schemaVersion", SCHEMA_VERSION)
     _admin(root, r)
-    mr = _sub(_sub(root, _d("measurementResults")), _d("measurementResult"))
-    _text(mr, "name", r.title, "en")
+    mrs = _sub(root, _d("measurementResults"))
+    if not r.as_left_points:
+        _measurement_result(mrs, r, r.title, r.functions())
+    else:            # ISO/IEC 17025 7.8.4.1: the results before and after the adjustment
+        _measurement_result(mrs, r, f"{r.title} — as found (before adjustment)", r.functions())
+        _measurement_result(mrs, r, f"{r.title} — as left (after adjustment)",
+                            r.as_left_functions(), adjusted=True)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _measurement_result(parent, r: CalibrationResult, title: str, functions, *,
+                        adjusted: bool = False) -> None:
+    """One ``dcc:measurementResult``: methods, software, equipment, conditions, and one
+    ``dcc:result`` per function; the as-left one also names the adjustment as a method."""
+    mr = _sub(parent, _d("measurementResult"))
+    _text(mr, "name", title, "en")
     um = _sub(mr, _d("usedMethods"))
     m = _sub(um, _d("usedMethod"), refType="basic_calibrationProcedure")
     _text(m, "name", f"{r.procedure.id} {r.procedure.title}", "en")
@@ -320,6 +334,13 @@ def build_dcc(result: CalibrationResult) -> bytes:
     m = _sub(um, _d("usedMethod"), refType="basic_uncertainty")
     _text(m, "name", "Expanded uncertainty", "en")
     _sub(m, _d("norm"), "JCGM 100:2008")
+    if adjusted:
+        m = _sub(um, _d("usedMethod"), refType="labauto_adjustment")
+        _text(m, "name", "Adjustment of the item", "en")
+        _text(m, "description", adjustment_statement(r) + ". Adjusted at: " + "; ".join(
+            f"{p['function']} range {p['range']['value']:g} {p['range']['unit']} at "
+            f"{p['value']['value']:g} {p['value']['unit']}"
+            for p in r.adjustment.get("points", ())) + ".", "en")
     # the software that drove the instruments and evaluated the results, for every result of
     # this measurementResult (PTB's dcc.sch warns when a result declares no usedSoftware)
     _software(_sub(mr, _d("usedSoftware")))
@@ -330,9 +351,8 @@ def build_dcc(result: CalibrationResult) -> bytes:
         _influence_conditions(mr, r.environment)
     results = _sub(mr, _d("results"))
     words = wording(r.measurement_model)
-    for f in r.functions():
+    for f in functions:
         _function_result(results, f, words)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 # ------------------------------------------------------------------ reading

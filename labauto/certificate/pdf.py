@@ -215,19 +215,21 @@ def statements_section(r: CalibrationResult, d: _Doc) -> list:
                       "values are rounded according to ILAC-P14:09/2020."),
              d.p(f"Conformity: decision rule \"{r.decision_rule.name}\" "                 # 7.8.6
                  f"({r.decision_rule.reference}): {in_words(r.decision_rule.description, r.measurement_model)} "
-                 f"Overall result: {r.overall_decision.upper()}.")]
+                 f"Overall result: {r.overall_decision.upper()}"
+                 + (f" as left (as found: {r.as_found_decision.upper()})." if r.as_left_points
+                    else "."))]
     story += [d.p("Remark: " + x) for x in r.remarks]
     return story
 
 
-def results_section(f: FunctionResults, r: CalibrationResult, d: _Doc) -> list:
+def results_section(f: FunctionResults, r: CalibrationResult, d: _Doc, phase: str = "") -> list:
     """One function's section (7.8.2.1 m), 7.8.4.1 a)): heading with the function's name and
     unit, its results table, and its plot kept with its caption."""
     from reportlab.platypus import KeepTogether
 
     from labauto.certificate.pdf_tables import results_table
 
-    heading = d.p(f"Results: {f.function} — {f.name} ({f.unit})", d.h2)
+    heading = d.p(f"Results{' ' + phase if phase else ''}: {f.function} — {f.name} ({f.unit})", d.h2)
     heading.keepWithNext = 1
     ps = sorted({p.coverage_probability for p in f.points})
     note = [d.p(f"{len(f.points)} points; conformity of the function: {f.decision.upper()}"
@@ -237,10 +239,10 @@ def results_section(f: FunctionResults, r: CalibrationResult, d: _Doc) -> list:
     # a section moves to the next page whole rather than leave its plot alone on a page
     return [KeepTogether([heading, *note, results_table(f.points, d.st, wording(r.measurement_model),
                                                         show_p=len(ps) > 1),
-                          *plot_section(f, r, d)])]
+                          *plot_section(f, r, d, phase)])]
 
 
-def plot_section(f: FunctionResults, r: CalibrationResult, d: _Doc) -> list:
+def plot_section(f: FunctionResults, r: CalibrationResult, d: _Doc, phase: str = "") -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import Image, Spacer
 
@@ -249,7 +251,7 @@ def plot_section(f: FunctionResults, r: CalibrationResult, d: _Doc) -> list:
     png = function_plot(f, r.certificate_id, r.measurement_model)
     return [Spacer(1, 2 * mm), Image(io.BytesIO(png), width=150 * mm, height=150 * mm * 2.9 / 7.0),
             d.p(f"Figure: {wording(r.measurement_model).subject} with its expanded uncertainty U "
-                f"(bars) at each {f.function} point, as a percentage of the point's tolerance "
+                f"(bars) at each {f.function} point{' ' + phase if phase else ''}, as a percentage of the point's tolerance "
                 "(limits red dashed); the values are in the table above.", d.small)]
 
 
@@ -301,21 +303,45 @@ def _limit_note(p: PointResult) -> str:
 
 
 def budget_annex(r: CalibrationResult, d: _Doc) -> list:
-    """The uncertainty budget of every point, grouped by function like the results."""
+    """The uncertainty budget of every point, grouped by function like the results (as found,
+    then as left after an adjustment)."""
     story = [d.p("Annex: uncertainty budgets", d.h2)]
-    for f in r.functions():
-        story += _function_budgets(f, d)
+    phases = [("as found", r.functions()), ("as left", r.as_left_functions())] \
+        if r.as_left_points else [("", r.functions())]
+    for phase, functions in phases:
+        for f in functions:
+            story += _function_budgets(f, d, phase)
     return story
 
 
-def _function_budgets(f: FunctionResults, d: _Doc) -> list:
+def adjustment_section(r: CalibrationResult, d: _Doc) -> list:
+    """ISO/IEC 17025 7.8.4.1: the adjustment between the as-found and as-left results."""
+    from reportlab.platypus import KeepTogether
+
+    a = r.adjustment
+    pts = a.get("points", ())
+    lines = [d.p("Adjustment", d.h2),
+             d.p(f"The item was {adjustment_statement(r)}. As-found result: "
+                 f"{r.as_found_decision.upper()}; as-left result: {r.overall_decision.upper()}.")]
+    if pts:
+        lines.append(d.p("Adjusted with the item's calibration commands ("
+                         + (a.get("commands_reference") or "its model file") + ") at: "
+                         + "; ".join(f"{p['function']} range {p['range']['value']:g} "
+                                     f"{p['range']['unit']} at {p['value']['value']:g} "
+                                     f"{p['value']['unit']}"
+                                     + (f" {p['frequency']['value']:g} {p['frequency']['unit']}"
+                                        if p.get("frequency") else "") for p in pts) + "."))
+    return [KeepTogether(lines)]
+
+
+def _function_budgets(f: FunctionResults, d: _Doc, phase: str = "") -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Spacer
 
     from labauto.certificate.pdf_tables import budget_table
 
     story = []
-    heading = d.p(f"Budgets: {f.function} — {f.name} ({f.unit})", d.h3)
+    heading = d.p(f"Budgets{' ' + phase if phase else ''}: {f.function} — {f.name} ({f.unit})", d.h3)
     for p in f.points:
         risk = []
         if p.conformance_probability is not None:
@@ -343,8 +369,15 @@ def build_story(result: CalibrationResult, *, dcc_sha256: str | None = None,
     story += statements[:-1]
     story.append(KeepTogether(statements[-1:] + authorisation_section(
         r, d, dcc_sha256=dcc_sha256, verify_url=verify_url, pades_signed=pades_signed)))
-    for f in r.functions():
-        story += results_section(f, r, d)
+    if not r.as_left_points:
+        for f in r.functions():
+            story += results_section(f, r, d)
+    else:                                   # 7.8.4.1: as found, the adjustment, as left
+        for f in r.functions():
+            story += results_section(f, r, d, "as found")
+        story += adjustment_section(r, d)
+        for f in r.as_left_functions():
+            story += results_section(f, r, d, "as left")
     story.append(PageBreak())
     story += budget_annex(r, d)
     story.append(d.p(f"— {END_MARK} {r.certificate_id} —", d.end))                  # 7.8.2.1 d)

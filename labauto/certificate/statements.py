@@ -12,7 +12,13 @@ RELATES_ONLY = "The results relate only to the item calibrated, at the time of c
 
 
 def adjustment_statement(r: CalibrationResult) -> str:
-    """Whether the item was adjusted (ISO/IEC 17025 7.8.4.1 d))."""
+    """Whether the item was adjusted (ISO/IEC 17025 7.8.4.1 d)), and when the procedure declares
+    an adjustment, its policy and why it was (not) applied."""
+    a = r.adjustment or {}
+    why = f" (policy: {a['policy_text']}; {a['reason']})" if a.get("policy_text") else ""
     if r.adjusted:
-        return "adjusted during the calibration; results before and after the adjustment are stated"
-    return "not adjusted; the results are as found"
+        n = len(a.get("points", ()))
+        at = f" at {n} adjustment points" if n else ""
+        return (f"adjusted during the calibration{at}{why}; the results before (as found) and "
+                "after (as left) the adjustment are stated")
+    return f"not adjusted{why}; the results are as found"

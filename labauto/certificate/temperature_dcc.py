@@ -125,6 +125,10 @@ def _admin(root, r: TemperatureCalibrationResult) -> None:
           + ", ".join(f"{x:g}" for x in ks) + "), which for a normal distribution corresponds "
           "to a coverage probability of approximately 95 %. It was evaluated according to the "
           "GUM and EA-4/02; the contributions of each point are listed in the PDF's annex.", "en")
+    s = _sub(st, _d("statement"), refType="labauto_itemConditionOnReceipt")
+    _text(s, "declaration", f"Condition of the item on receipt: {r.item_condition_statement}", "en")
+    s = _sub(st, _d("statement"), refType="labauto_adjustment")
+    _text(s, "declaration", r.adjustment_statement, "en")
     s = _sub(st, _d("statement"), refType="labauto_resultsRelateOnlyToItem")
     _text(s, "declaration", RELATES_ONLY, "en")
     for remark in r.remarks:

@@ -35,6 +35,8 @@ def _identification(r: TemperatureCalibrationResult, d: _Doc) -> list:
     rows = [
         ("Customer", escape(f"{c.name}, {c.address}")),
         ("Item calibrated", escape(f"{it.manufacturer} {it.model}, serial no. {it.serial_number}")),
+        ("Condition on receipt", escape(r.item_condition_statement)),
+        ("Adjustment", escape(r.adjustment_statement)),
         ("Method", escape(f"{method}; {norms}")),
         ("Procedure", escape(f"{r.procedure.id} \"{r.procedure.title}\" version "
                              f"{r.procedure.version}, SHA-256 {r.procedure.sha256}")),
@@ -43,6 +45,7 @@ def _identification(r: TemperatureCalibrationResult, d: _Doc) -> list:
         ("Date of receipt", escape(r.receipt_date)),
         ("Date of calibration", escape(calibration_dates(r))),   # uses calibration_date/_end
         ("Date of issue", escape(r.issue_date)),
+        ("Location", escape(r.location)),
         ("Environmental conditions", escape(conditions_text(r.environment) or "not recorded")),
         ("Immersion depth", escape("not stated" if r.immersion_depth_m is None
                                    else f"{r.immersion_depth_m * 1000:g} mm")),

@@ -37,10 +37,10 @@ def list_(backend: Optional[str] = typer.Option(None, help=BACKEND_HELP)) -> Non
         console.print(f"  {r}")
     table = Table(title="Instrument models")
     names = available_models()
-    # the model's folder name is what a procedure names: never cut it, however many models
+    # the folder name is what a procedure names: never shortened, the other columns wrap
     table.add_column("model", no_wrap=True, min_width=max((len(n) for n in names), default=5))
     for col in ("manufacturer", "type", "role", "functions"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     from labauto.drivers.environment import is_environment_logger, load_environment_logger_model
 
     for name in names:

@@ -44,10 +44,12 @@ class ScpiLanguage:
     def identity_fields(self, text: str, groups: dict[str, str],
                         model: Any) -> tuple[str, str, str, str]:
         """(manufacturer, model, serial, firmware) of an identity answer: IEEE 488.2 fields
-        ``maker,model,serial,firmware``; named groups of the model's pattern win."""
+        ``maker,model,serial,firmware``; named groups of the model's pattern win (e.g.
+        ``MODEL (?P<model>DMM6500)`` where the model field carries a prefix)."""
         fields = [f.strip() for f in text.strip().split(",")]
         fields += [""] * (4 - len(fields))
-        return (fields[0], fields[1], groups.get("serial", fields[2]),
+        return (groups.get("manufacturer", fields[0]), groups.get("model", fields[1]),
+                groups.get("serial", fields[2]),
                 groups.get("firmware", ",".join(fields[3:]).strip(",")))
 
     def clear(self, session: Any) -> str:

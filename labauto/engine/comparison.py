@@ -5,7 +5,8 @@ thermometer under test, each bracketed by two readings of the reference.
     runs/<run_id>/journal.jsonl   header (procedure, reference certificate, models, resources),
                                   instrument identities, per setpoint: point_start, the
                                   approach in windows (``stability``: time, R, t of every
-                                  reference sample and the source's control temperature),
+                                  reference sample -- R, or a reference thermocouple's emf -- and
+                                  the source's control temperature),
                                   ``reading`` records (DUT value + the
                                   bracketing reference readings), point_done / point_failed
 
@@ -29,6 +30,7 @@ from typing import Any, Callable
 
 import pint
 
+from labauto.engine.conditions import ConditionsMonitor, environment_logger
 from labauto.engine.journal import JournalError, JournalState, RunJournal, now_iso
 from labauto.engine.locks import InstrumentLocks, open_locked
 from labauto.engine.observer import RunObserver, current_observer
@@ -37,7 +39,7 @@ from labauto.engine.run import JOURNAL_NAME, new_run_id, run_lock
 from labauto.engine.stability import StabilityVerdict, wait_until_stable
 from labauto.errors import LabautoError
 from labauto.procedure.temperature import (TemperaturePoint, TemperatureProcedure,
-                                           load_temperature_procedure)
+                                           load_temperature_procedure, reference_settings)
 from labauto.units import Q_
 
 ReadDisplay = Callable[[TemperaturePoint, int], pint.Quantity]
@@ -53,10 +55,12 @@ class ComparisonSettings:
     timeout_ms: int = 10000
     operator: str = ""
     item: dict[str, str] = field(default_factory=dict)    # the DUT: manufacturer, model, serial
+    environment_resource: str = ""     # the room's thermo-hygrometer, if any
 
     def to_dict(self) -> dict[str, Any]:
         return {"resources": dict(self.resources), "timeout_ms": self.timeout_ms,
-                "operator": self.operator, "item": dict(self.item)}
+                "operator": self.operator, "item": dict(self.item),
+                "environment_resource": self.environment_resource}
 
 
 @dataclass
@@ -138,7 +142,7 @@ def open_comparison_run(folder: str | Path, settings: ComparisonSettings | None 
     if settings is None:
         s = header["settings"]
         settings = ComparisonSettings(s["resources"], s["timeout_ms"], s.get("operator", ""),
-                                      s.get("item", {}))
+                                      s.get("item", {}), s.get("environment_resource", ""))
     _check_settings(procedure, settings)
     return ComparisonRun(header["run_id"], folder, procedure, settings, journal)
 
@@ -147,8 +151,11 @@ def open_comparison_run(folder: str | Path, settings: ComparisonSettings | None 
 
 def execute_comparison(run: ComparisonRun, *, clock: Any, resource_manager: Any = None,
                        observer: RunObserver | None = None,
-                       read_display: ReadDisplay | None = None) -> None:
-    """Measure every setpoint not yet completed, with one session per instrument."""
+                       read_display: ReadDisplay | None = None, environment: Any = None) -> None:
+    """Measure every setpoint not yet completed, with one session per instrument; with an
+    environment logger (``settings.environment_resource`` and the lab file's ``environment``
+    settings) the room's conditions are journalled at the start, after each setpoint and at
+    the end (labauto.engine.conditions)."""
     obs = observer or current_observer()
     state = run.state()
     for p in run.procedure.points:
@@ -158,13 +165,27 @@ def execute_comparison(run: ComparisonRun, *, clock: Any, resource_manager: Any 
         return
     with run_lock(run):                      # type: ignore[arg-type] - needs .folder only
         todo = run.pending_points()
-        with _instruments(run, resource_manager) as inst:
+        with _instruments(run, resource_manager) as inst, \
+                environment_logger(run, environment, resource_manager) as logger:
+            if logger is not None:
+                _record_identities(run, {"environment": logger.identity})
+            monitor = ConditionsMonitor(run, logger, environment, obs)
+            monitor.poll("start")
+            if run.procedure.dut.reference_junction == "compensated":
+                if logger is None:
+                    raise LabautoError(
+                        f"{run.procedure.path}: the DUT's reference junction is compensated: the "
+                        "run needs the room's thermo-hygrometer to measure its temperature (give "
+                        "the environment logger's resource), or put the junction in an ice point")
+                inst.junction = lambda: float(logger.read().values["temperature"].to("degC").m)
             for n, point in enumerate(todo):
                 _confirm_steps(run, point, first_of_session=n == 0)
                 record = run.state().points.get(point.id)
                 attempt = record.next_attempt if record else 1
                 measure_setpoint(run, point, attempt, inst, clock=clock, observer=obs,
                                  read_display=read_display)
+                monitor.poll(f"after {point.id}")
+            monitor.poll("end")
 
 
 @dataclass
@@ -172,6 +193,7 @@ class _Instruments:
     readout: Any
     heat_sources: dict[str, Any]
     dmm: Any = None
+    junction: Any = None            # () -> °C of a compensated reference junction (the room)
 
 
 class _instruments:
@@ -242,8 +264,10 @@ class _ApproachLog:
     """The approach to a setpoint, journalled one stability window at a time (a crash loses
     at most the current window's samples, never a reading)."""
 
-    def __init__(self, run: ComparisonRun, point: TemperaturePoint, attempt: int, window_s: float):
+    def __init__(self, run: ComparisonRun, point: TemperaturePoint, attempt: int, window_s: float,
+                 unit: str = "ohm"):
         self.run, self.point, self.attempt, self.window_s = run, point, attempt, window_s
+        self.fields = ["t_s", "R_ohm" if unit == "ohm" else f"E_{unit}", "t_degC", "source_degC"]
         self.samples: list[list[float]] = []
         self.first_t: float | None = None
 
@@ -262,7 +286,7 @@ class _ApproachLog:
                                "attempt": self.attempt,
                                "samples": [[None if isinstance(x, float) and math.isnan(x) else x
                                             for x in row] for row in self.samples],
-                               "fields": ["t_s", "R_ohm", "t_degC", "source_degC"], "t": now_iso()}
+                               "fields": self.fields, "t": now_iso()}
         if verdict is not None and verdict.n >= 2:
             rec.update(stable=verdict.stable, slope_K_per_min=_finite(verdict.slope_k_per_min),
                        std_K=_finite(verdict.std_k), elapsed_s=verdict.elapsed_s)
@@ -286,29 +310,30 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
     journal.point_start(point.id, attempt, setpoint={"value": float(point.setpoint.m), "unit": "degC"},
                         heat_source=point.heat_source, readings=point.readings)
     obs.point_started(point, attempt)
-    approach = _ApproachLog(run, point, attempt, proc.stability.window_s)
+    approach = _ApproachLog(run, point, attempt, proc.stability.window_s, ref.value_unit)
     try:
         source = inst.heat_sources[point.heat_source]
         source.set_temperature(point.setpoint)
         ro = inst.readout
-        ref_settings = {"channel": proc.reference_channel, "current": proc.reference_current}
+        fn, unit = ref.function, ref.value_unit          # RES4W in ohm, or DCV in mV
+        ref_settings = reference_settings(ref, proc.reference_channel, proc.reference_current)
 
         def read_reference(aperture: pint.Quantity) -> tuple[float, float, float]:
-            ro.configure("RES4W", None, aperture=aperture, **ref_settings)
-            r = float(ro.read(1)[0].to("ohm").m)
-            return clock.now(), r, float(ref.temperature(Q_(r, "ohm")).to("degC").m)
+            ro.configure(fn, None, aperture=aperture, **ref_settings)
+            r = float(ro.read(1)[0].to(unit).m)
+            return clock.now(), r, float(ref.temperature(Q_(r, unit)).to("degC").m)
 
         period = proc.stability.sample_period
-        offered = ro.model.function("RES4W").settings.get("aperture")
+        offered = ro.model.function(fn).settings.get("aperture")
         sample_aperture = period if offered is None or any(
             abs(v.to("s").m - period.to("s").m) < 1e-9 for v in offered.values) else proc.aperture
 
-        ro.configure("RES4W", None, aperture=sample_aperture, **ref_settings)
+        ro.configure(fn, None, aperture=sample_aperture, **ref_settings)
         last: dict[str, Any] = {"control": math.nan, "n": 0}
 
         def sample() -> tuple[float, pint.Quantity]:
-            r = float(ro.read(1)[0].to("ohm").m)
-            temp = float(ref.temperature(Q_(r, "ohm")).to("degC").m)
+            r = float(ro.read(1)[0].to(unit).m)
+            temp = float(ref.temperature(Q_(r, unit)).to("degC").m)
             last.update(r=r, temp=temp)
             return clock.now(), Q_(temp, "degC")
 
@@ -331,12 +356,19 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
         for index in range(point.readings):
             t1, r1, temp1 = read_reference(proc.aperture)
             dut_value, dut_unit = _read_dut(proc, inst, point, index, read_display)
+            extra: dict[str, Any] = {}
+            if inst.junction is not None:
+                # the junction at t_j: E(t) - E(t_j) measured; E(t_j) added, as at 0 °C
+                from labauto.temperature import thermocouples
+                t_j = inst.junction()
+                extra = {"measured": dut_value, "junction_degC": t_j}
+                dut_value = dut_value + thermocouples.emf(proc.dut.type, t_j)
             t2, r2, temp2 = read_reference(proc.aperture)
             reference = (temp1 + temp2) / 2       # brackets the DUT reading: linear drift cancels
             journal.append({"type": "reading", "point_id": point.id, "attempt": attempt,
-                            "index": index, "value": dut_value, "unit": dut_unit,
-                            "reference": {"resistance_ohm": [r1, r2], "t_degC": [temp1, temp2],
-                                          "mean_degC": reference},
+                            "index": index, "value": dut_value, "unit": dut_unit, **extra,
+                            "reference": {"values": [r1, r2], "unit": unit,
+                                          "t_degC": [temp1, temp2], "mean_degC": reference},
                             "t_lab_s": [t1, t2], "t": now_iso()})
             obs.reading(point, index, Q_(reference, "degC"))
     except BaseException as exc:        # KeyboardInterrupt too: record, then propagate
@@ -349,6 +381,9 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
 def _read_dut(proc: TemperatureProcedure, inst: _Instruments, point: TemperaturePoint,
               index: int, read_display: ReadDisplay | None) -> tuple[float, str]:
     dut = proc.dut
+    if dut.read_by == "readout" and dut.sensor == "thermocouple":
+        inst.readout.configure("DCV", None, channel=dut.channel, aperture=proc.aperture)
+        return float(inst.readout.read(1)[0].to("mV").m), "mV"
     if dut.read_by == "readout":
         inst.readout.configure("RES4W", None, channel=dut.channel, current=dut.current,
                                aperture=proc.aperture)

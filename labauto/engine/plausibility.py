@@ -4,7 +4,8 @@ A reading is implausible when it
 
 * is an overload indication (SCPI ±9.9E37) or not a finite number;
 * lies outside what the DUT's range can indicate (the model's ``full_scale``: e.g. 120 mV on
-  the 100 mV range);
+  the 100 mV range; below a range starting at zero a meter's offset shows small negative
+  values, judged by the next rule);
 * lies more than ``plausibility_limit`` tolerances (a procedure setting, default 10) from the
   nominal value.  The tolerance is the DUT's specification at the point or, if larger, at the
   range's full scale: an offset-dominated error low in a range (a DUT whose zero drifted, 12
@@ -45,7 +46,10 @@ def implausibility(reading: pint.Quantity, *, nominal: pint.Quantity, minimum: p
     if not math.isfinite(x) or abs(float(reading.magnitude)) >= OVERLOAD:
         return "overload indication (the input exceeds the range)"
     lo, hi = float(minimum.to(unit).magnitude), float(maximum.to(unit).magnitude)
-    if not lo <= x <= hi:
+    # a range that starts at zero (resistance, AC, frequency) indicates small negative values
+    # near zero too (a meter's offset: -3.8 mohm at a 0 ohm point): there only the distance
+    # from the nominal value below decides
+    if x > hi or (x < lo and lo < 0):
         return (f"outside what the range can indicate ({_fmt(minimum)} .. {_fmt(maximum)})")
     tol = abs(float(tolerance.to(unit).magnitude))
     distance = abs(x - float(nominal.magnitude))
@@ -63,8 +67,11 @@ def check_reading(point: Any, attempt: int, index: int, value: pint.Quantity, *,
     # reference meter's for a source under test (whose output may lie beyond its setting range)
     rng = getattr(point, "meter_range", None) or point.dut_range
     frequency = getattr(point, "frequency", None)     # an AC point's band
-    tolerance = max(point.tolerance, rng.accuracy_halfwidth(rng.maximum, frequency).to(
-        point.tolerance.units))
+    try:
+        full_scale = rng.accuracy_halfwidth(rng.maximum, frequency).to(point.tolerance.units)
+    except KeyError:          # a counter's full scale beyond its top specified band
+        full_scale = point.tolerance
+    tolerance = max(point.tolerance, full_scale)
     reason = implausibility(value, nominal=point.nominal, minimum=rng.minimum,
                             maximum=rng.maximum, tolerance=tolerance, limit=limit)
     if reason is not None:

@@ -190,11 +190,12 @@ def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
                    resource_manager: Any = None, observer: RunObserver | None = None,
                    sleep: Callable[[float], None] = time.sleep,
                    check_identities: IdentityCheck | None = None,
-                   environment: Any = None) -> None:
+                   environment: Any = None, ask_steps: bool = True) -> None:
     """Measure ``points`` (default: every point not yet completed) with one instrument session;
     with an environment logger (``run.settings.environment_resource`` and the lab file's
     ``environment`` settings), the conditions are read at its start, after each point and at
-    its end."""
+    its end.  ``ask_steps=False``: the caller has had the operator steps before these points
+    done and journalled (the Prefect flow asks them between its tasks: flows/operator_input.py)."""
     obs = observer or current_observer()
     state = run.state()
     todo = list(points) if points is not None else run.pending_points()
@@ -213,11 +214,13 @@ def execute_points(run: Run, points: Sequence[TestPoint] | None = None, *,
                 obs.point_skipped(p, "completed in another session of this run")
         todo = [p for p in todo if p.id not in done]
         if todo:
-            _measure(run, todo, resource_manager, check_identities, sleep, obs, environment)
+            _measure(run, todo, resource_manager, check_identities, sleep, obs, environment,
+                     ask_steps)
 
 
 def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_identities: IdentityCheck | None,
-             sleep: Callable[[float], None], obs: RunObserver, environment: Any = None) -> None:
+             sleep: Callable[[float], None], obs: RunObserver, environment: Any = None,
+             ask_steps: bool = True) -> None:
     operator = current_operator()
     with lab_instruments(run, resource_manager, check_identities) as (dut, standard), \
             environment_logger(run, environment, resource_manager) as logger:
@@ -230,11 +233,12 @@ def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_i
         monitor = ConditionsMonitor(run, logger, environment, obs)
         monitor.poll("start")
         for n, point in enumerate(todo):
-            for step in steps_before(run.procedure, point, first_of_session=n == 0):
+            for step in steps_before(run.procedure, point, first_of_session=n == 0) if ask_steps else ():
                 source.standby()          # nobody moves leads on live terminals
                 operator.confirm(step, point)
                 run.journal.append({"type": "operator_step", "point_id": point.id,
-                                    "text": step.text, "line": step.line, "t": now_iso()})
+                                    "text": step.text, "line": step.line,
+                                    "answered_in": "terminal", "t": now_iso()})
             record = run.state().points.get(point.id)
             attempt = record.next_attempt if record else 1
             measure_point(point, meter, source, run.journal, attempt,

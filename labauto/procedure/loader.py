@@ -36,7 +36,8 @@ SOURCE_ROLES = ("source",)
 MEASUREMENT_MODELS = {"meter": "error of indication", "source": "error of output"}
 
 TOP_REQUIRED = ("procedure", "dut", "standard", "settings", "decision_rule", "points")
-TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference", "load")
+TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference", "load",
+                "adjustment")
 META_REQUIRED = ("id", "title", "version", "method")
 META_OPTIONAL = ("description",)
 SETTINGS_REQUIRED = ("readings", "settle_time")
@@ -128,6 +129,11 @@ def _load(path: Path) -> Procedure:
             dut, standard, direction, default_fn, settings or {}, contributions, load_r))
     if certificate is not None:
         _check_certified(problems, certificate, points)
+    adjustment = None
+    if "adjustment" in d and points and dut is not None and direction is not None:
+        from labauto.procedure.adjustment import parse_adjustment
+
+        adjustment = parse_adjustment(problems, d["adjustment"], points, dut, direction)
     problems.raise_if_any()
     assert meta and dut and standard and settings is not None and rule is not None and direction
     return Procedure(
@@ -140,7 +146,7 @@ def _load(path: Path) -> Procedure:
         readings=settings["readings"], settle_time=settings["settle_time"], decision_rule=rule,
         contributions=contributions, points=tuple(points), measurement_model=model_name,
         reference="certificate" if certificate is not None else "specification",
-        reference_certificate=certificate, load=load_r)
+        reference_certificate=certificate, load=load_r, adjustment=adjustment)
 
 
 def _meter(direction: str, dut: InstrumentModel, standard: InstrumentModel) -> InstrumentModel:

@@ -121,6 +121,7 @@ class Procedure:
     reference: str = "specification"                   # how the standard's value is known
     reference_certificate: Any = None                  # labauto.models.reference.Certificate
     load: pint.Quantity | None = None    # load resistor of a source under test's current points
+    adjustment: Any = None           # labauto.procedure.adjustment.Adjustment, if declared
 
     @property
     def direction(self) -> str:

@@ -6,6 +6,7 @@ expanded uncertainty of its calibration by temperature, its drift allowance, and
     certificate: {id: PTB-SIM-2026-7731, issued_by: ..., date: 2026-02-10, due: 2027-02-10}
     probe: {manufacturer: Fluke, model: "5681", serial: "1234", self_heating: 1.5 mK}
     characteristic:                     # labauto.temperature coefficients, one per sub-range
+                                        # (a reference thermocouple: {type: R, deviation: [...]})
       - {subrange: 4, R_tpw: 25.54972 ohm, a: -1.2e-5, b: 3.0e-6}
       - {subrange: 7, R_tpw: 25.54972 ohm, a: -1.5e-5, b: -2.0e-6, c: 1.0e-6}
     uncertainty: {k: 2, values: [{up_to: 0.01 degC, U: 2 mK}, {up_to: 660 degC, U: 4 mK}]}
@@ -53,14 +54,29 @@ class ReferenceThermometer:
     sha256: str = ""
 
     @property
+    def is_thermocouple(self) -> bool:
+        return hasattr(self.curves[0], "letter")
+
+    @property
+    def function(self) -> str:
+        """What the readout measures of it: a thermocouple's emf (DCV) or a resistance."""
+        return "DCV" if self.is_thermocouple else "RES4W"
+
+    @property
+    def value_unit(self) -> str:
+        return "mV" if self.is_thermocouple else "ohm"
+
+    @property
     def kind(self) -> str:
         from labauto.temperature import its90
+        if self.is_thermocouple:
+            return f"type {self.curves[0].letter} thermocouple"
         return "SPRT (ITS-90)" if isinstance(self.curves[0], its90.SprtCalibration) else \
             "PRT (Callendar–Van Dusen)"
 
     def _curve_for_resistance(self, r: float) -> Any:
         from labauto.temperature import its90
-        if len(self.curves) == 1:
+        if len(self.curves) == 1 or self.is_thermocouple:
             return self.curves[0]
         below = [c for c in self.curves if isinstance(c, its90.SprtCalibration) and c.range.t_max <= 0.01 + 1e-9]
         above = [c for c in self.curves if c not in below]
@@ -74,9 +90,12 @@ class ReferenceThermometer:
                 return c
         return self.curves[-1]
 
-    def temperature(self, resistance: pint.Quantity) -> pint.Quantity:
-        """t90 (or the CVD temperature) of a measured resistance."""
-        r = float(resistance.to("ohm").m)
+    def temperature(self, value: pint.Quantity) -> pint.Quantity:
+        """t90 (or the CVD temperature) of a measured resistance; a thermocouple's temperature
+        of its emf (reference junction at 0 °C)."""
+        if self.is_thermocouple:
+            return Q_(self.curves[0].temperature(float(value.to("mV").m)), "degC")
+        r = float(value.to("ohm").m)
         curve = self._curve_for_resistance(r)
         if hasattr(curve, "temperature_from_resistance"):
             return Q_(curve.temperature_from_resistance(r), "degC")
@@ -86,9 +105,17 @@ class ReferenceThermometer:
         """R (ohm) at ``t_c`` °C from the certificate's characteristic."""
         return self._curve_for_temperature(t_c).resistance(t_c)
 
+    def value_at(self, t_c: float) -> float:
+        """What the readout reads at ``t_c``: R in ohm, or a thermocouple's emf in mV."""
+        if self.is_thermocouple:
+            return self.curves[0].emf(t_c)
+        return self.resistance(t_c)
+
     def sensitivity(self, t_c: float) -> float:
-        """dR/dt (ohm/K) at ``t_c`` (numerical, 1 mK step)."""
-        return (self.resistance(t_c + 0.0005) - self.resistance(t_c - 0.0005)) / 0.001
+        """dR/dt (ohm/K), or a thermocouple's dE/dt (mV/K), at ``t_c`` (1 mK step)."""
+        lo, hi = self.range
+        a, b = max(t_c - 0.0005, lo), min(t_c + 0.0005, hi)      # one-sided at the range's ends
+        return (self.value_at(b) - self.value_at(a)) / (b - a)
 
     @property
     def range(self) -> tuple[float, float]:
@@ -192,9 +219,9 @@ def load_reference_thermometer(path: str | Path) -> ReferenceThermometer:
         raise src.error(("characteristic",), "characteristic: the probe's coefficients (one "
                                              "mapping, or a list of them per ITS-90 sub-range)")
     curves = tuple(curve_from_document(_sub_document(doc, p)) for p in prefixes)
-    if any(hasattr(c, "letter") for c in curves):
-        raise src.error(("characteristic",), "a reference thermometer here is a resistance "
-                                             "thermometer (SPRT or PRT), not a thermocouple")
+    if any(hasattr(c, "letter") for c in curves) and len(curves) > 1:
+        raise src.error(("characteristic",), "a reference thermocouple has one characteristic "
+                                             "(its type and deviation), not a list")
     unc = _keys(src, ("uncertainty",), d["uncertainty"], {"k", "values"}, {"k", "values"},
                 "uncertainty")
     rows = unc["values"]

@@ -40,7 +40,7 @@ from labauto.yamlsource import PathKey, load
 
 KIND = "temperature comparison"
 SENSORS = ("pt100", "thermocouple", "digital")
-READ_BY = {"pt100": ("readout", "dmm"), "thermocouple": ("dmm",), "digital": ("operator",)}
+READ_BY = {"pt100": ("readout", "dmm"), "thermocouple": ("dmm", "readout"), "digital": ("operator",)}
 JUNCTIONS = ("ice point", "compensated")
 TOP_REQUIRED = ("procedure", "kind", "reference", "dut", "heat_sources", "stability",
                 "settings", "points")
@@ -169,6 +169,11 @@ def load_temperature_procedure(path: str | Path, today: dt.date | None = None) -
     ref = _try(problems, lambda: _reference(problems, d["reference"], path, today)) \
         if "reference" in d else None
     dut = _try(problems, lambda: _dut(problems, d["dut"])) if "dut" in d else None
+    if dut is not None and ref is not None and dut.read_by == "readout":
+        need = "DCV" if dut.sensor == "thermocouple" else "RES4W"
+        if need not in ref[1].functions:
+            problems.add(("dut", "read_by"), f"the DUT is read by the readout, but the "
+                                             f"{ref[1].name} has no {need} function")
     dmm = None
     if "dmm" in d:
         dmm = _try(problems, lambda: _model(problems, ("dmm",), d["dmm"], "meter"))
@@ -184,6 +189,11 @@ def load_temperature_procedure(path: str | Path, today: dt.date | None = None) -
     if "points" in d and settings is not None and sources is not None:
         points = _points(problems, d["points"], sources, dut, ref, settings["readings"])
     evaluation = _try(problems, lambda: _evaluation(problems, d.get("evaluation", {}), dut))
+    if evaluation and points:
+        if "fit" in (d.get("evaluation") or {}):
+            _check_fit_points(problems, evaluation["fit"], points)
+        else:
+            evaluation["fit"] = _default_fit(evaluation["fit"], points)
     problems.raise_if_any()
     assert meta and ref and dut and sources and stability and settings
     return TemperatureProcedure(
@@ -226,9 +236,6 @@ def _reference(problems: Problems, d: Any, proc_path: Path, today: dt.date | Non
     check_keys(problems, p, d, "reference", required=("certificate", "readout"),
                optional=("channel", "current"))
     readout = _model(problems, p + ("readout",), d["readout"], "meter")
-    if "RES4W" not in readout.functions:
-        raise problems.fail(p + ("readout",), f"{readout.name} has no RES4W function to read a "
-                                              "resistance thermometer")
     cert_path = (proc_path.parent / str(d["certificate"])).resolve()
     try:
         ref = load_reference_thermometer(cert_path)
@@ -236,14 +243,22 @@ def _reference(problems: Problems, d: Any, proc_path: Path, today: dt.date | Non
     except SourceError as exc:
         # the problem is in the certificate's own file: name it, and where the procedure uses it
         raise problems.fail(p + ("certificate",), str(exc)) from None
+    if ref.function not in readout.functions:
+        raise problems.fail(p + ("readout",), f"{readout.name} has no {ref.function} function to "
+                                              f"read the reference ({ref.kind})")
     channel = int(d.get("channel", 1))
     current = quantity(problems, p + ("current",), d.get("current", "1 mA"), "A", "current")
-    fn = readout.function("RES4W")
+    fn = readout.function(ref.function)
     try:
-        fn.resolved_settings({"channel": channel, "current": current})
+        fn.resolved_settings(reference_settings(ref, channel, current))
     except ValueError as exc:
         raise problems.fail(p, f"{readout.name}: {exc}") from None
     return ref, readout, channel, current
+
+
+def reference_settings(ref: ReferenceThermometer, channel: int, current: pint.Quantity) -> dict[str, Any]:
+    """The readout settings that read the reference: its channel (and a PRT's current)."""
+    return {"channel": channel} if ref.is_thermocouple else {"channel": channel, "current": current}
 
 
 def _dut(problems: Problems, d: Any) -> DutSpec:
@@ -282,7 +297,7 @@ def _dut(problems: Problems, d: Any) -> DutSpec:
         if junction not in JUNCTIONS:
             raise problems.fail(p + ("reference_junction",), f"reference_junction must be "
                                                              f"{' or '.join(JUNCTIONS)}, not {junction!r}")
-        extra.update(type=letter, reference_junction=junction,
+        extra.update(type=letter, reference_junction=junction, channel=int(d.get("channel", 2)),
                      dmm_range=quantity(problems, p + ("dmm_range",), d.get("dmm_range", "100 mV"),
                                         "V", "dmm_range"))
     elif "type" in d or "reference_junction" in d:
@@ -359,26 +374,31 @@ def _settings(problems: Problems, d: Any, ref: tuple | None) -> dict[str, Any]:
     aperture = quantity(problems, p + ("aperture",), d.get("aperture", "2 s"), "s", "aperture")
     if ref is not None:
         try:
-            ref[1].function("RES4W").resolved_settings({"aperture": aperture})
+            ref[1].function(ref[0].function).resolved_settings({"aperture": aperture})
         except ValueError as exc:
             raise problems.fail(p + ("aperture",), f"{ref[1].name}: {exc}") from None
     return {"readings": readings, "aperture": aperture}
 
 
-#: the evaluation's influence quantities a procedure states (half-widths, K), and defaults
+#: the evaluation's influence quantities a procedure states (half-widths, K; emfs in V)
 EVALUATION_FIGURES = ("reference_immersion", "reference_self_heating", "dut_immersion",
-                      "dut_self_heating", "hysteresis")
+                      "dut_self_heating", "hysteresis", "reference_junction")
+EVALUATION_EMFS = ("parasitic_emf", "compensating_cable")
 
 
 def _evaluation(problems: Problems, d: Any, dut: DutSpec | None) -> dict[str, Any]:
     """``evaluation: {fit: cvd | none | <degree>, coverage_factor: 2, reference_immersion:
     2 mK, ...}``: the fit of the DUT's characteristic and the budget's influence half-widths."""
     p = ("evaluation",)
-    check_keys(problems, p, d, "evaluation", optional=("fit", "coverage_factor", *EVALUATION_FIGURES))
+    check_keys(problems, p, d, "evaluation",
+               optional=("fit", "coverage_factor", *EVALUATION_FIGURES, *EVALUATION_EMFS))
     out: dict[str, Any] = {}
     for key in EVALUATION_FIGURES:
         if key in d:
             out[key] = quantity(problems, p + (key,), d[key], "delta_degC", key).to("K")
+    for key in EVALUATION_EMFS:
+        if key in d:
+            out[key] = quantity(problems, p + (key,), d[key], "V", key)
     if "coverage_factor" in d:
         k = d["coverage_factor"]
         if not isinstance(k, (int, float)) or isinstance(k, bool) or k <= 0:
@@ -397,6 +417,39 @@ def _evaluation(problems: Problems, d: Any, dut: DutSpec | None) -> dict[str, An
                                           f"thermocouple's deviation, 'none' fits nothing; not "
                                           f"{fit!r} for a {sensor} DUT")
     return out
+
+
+def _fit_size(fit: Any, points: list[TemperaturePoint]) -> tuple[int, int, str]:
+    """(distinct setpoints, coefficients the fit needs, what they are)."""
+    temps = {round(float(p.setpoint.m), 9) for p in points}
+    if fit == "cvd":
+        needed = 4 if len({t for t in temps if t < 0}) >= 2 else 3
+        return len(temps), needed, "R0, A, B" + (", C" if needed == 4 else "")
+    if isinstance(fit, int) and not isinstance(fit, bool):
+        return len(temps), fit + 1, f"a degree-{fit} deviation polynomial's {fit + 1} coefficients"
+    return len(temps), 0, ""
+
+
+def _default_fit(fit: Any, points: list[TemperaturePoint]) -> Any:
+    """Without a stated fit: CVD for a Pt100 with three setpoints or more, a thermocouple
+    deviation of degree min(2, setpoints - 1); otherwise none."""
+    n, needed, _ = _fit_size(fit, points)
+    if fit == "cvd":
+        return "cvd" if n >= needed else "none"
+    if isinstance(fit, int) and not isinstance(fit, bool):
+        return min(fit, n - 1)
+    return fit
+
+
+def _check_fit_points(problems: Problems, fit: Any, points: list[TemperaturePoint]) -> None:
+    """A stated fit needs at least as many setpoints as it has coefficients: R0, A, B (and C
+    with two or more setpoints below 0 °C) for a Callendar–Van Dusen curve, degree + 1 for a
+    thermocouple's deviation polynomial."""
+    n, needed, what = _fit_size(fit, points)
+    if n < needed:
+        problems.add(("evaluation", "fit"), f"fit {fit!r}: {n} distinct setpoint(s) cannot "
+                                            f"determine {what}; measure at least {needed} "
+                                            "temperatures or fit less")
 
 
 def _points(problems: Problems, data: Any, sources: dict[str, HeatSourceUse],

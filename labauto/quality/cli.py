@@ -1,4 +1,4 @@
-"""``labauto register init|list|show|add|set-status|add-calibration``: the equipment register.
+"""``labauto register init|list|show|add|set-status|add-calibration|chart``: the equipment register.
 
 The register is named by ``--register`` (a folder or a database URL; ``LABAUTO_REGISTER``) or
 by the ``register:`` key of the lab file (``--lab`` / ``LABAUTO_LAB``).  Errors print one line
@@ -188,3 +188,28 @@ def add_calibration(
         item = open_store(register, lab).add_calibration(asset_id, cal)
     console.print(f"{item.asset_id}: certificate {certificate} recorded; due "
                   f"{item.due_date().isoformat() if item.due_date() else '?'}")
+
+
+@app.command()
+def chart(asset_id: str,
+          out: Path = typer.Option(..., "--out", help="PNG file to write"),
+          unit: Optional[str] = typer.Option(None, help="the chart's unit (default: of the last check)"),
+          register: Optional[str] = REGISTER_OPT, lab: Optional[Path] = LAB_OPT) -> None:
+    """Write an item's control chart (intermediate checks) as a PNG and print its limits."""
+    from labauto.quality.checks import chart_limits, chart_png, chart_values
+    from labauto.quality.records import RegisterError
+    with user_errors():
+        item = open_store(register, lab).get(asset_id)
+        if not item.checks:
+            raise RegisterError(f"{asset_id} has no intermediate checks recorded")
+        unit = unit or item.checks[-1].unit
+        history = chart_values(item, unit)
+        if not history:
+            raise RegisterError(f"{asset_id} has no checks in {unit!r}")
+        limits, needed = chart_limits(item, history)
+        chart_png(item, unit, out, limits)
+    bad = sum(not h.in_control for h in history)
+    where = (f"centre line {limits.center:.9g} {unit}, sigma {limits.sigma:.3g} {unit}"
+             if limits else f"baseline: {needed} more checks needed")
+    console.print(f"{asset_id}: {len(history)} checks, {bad} out of control; {where}; "
+                  f"chart: {out}")

@@ -41,12 +41,18 @@ def is_database_url(location: str) -> bool:
     return scheme in DATABASE_SCHEMES
 
 
+_databases: dict[str, RegisterStore] = {}     # one engine (connection pool) per URL
+
+
 def open_register(location: str | Path, *, create: bool = False) -> RegisterStore:
-    """The register at ``location``: a database URL or a folder (``create``: make it)."""
+    """The register at ``location``: a database URL or a folder (``create``: make it).  A
+    database register is opened once per process (the gate asks it before every run)."""
     text = str(location)
     if is_database_url(text):
         from labauto.quality.register_db import DatabaseRegister
-        return DatabaseRegister(text, create=create)
+        if create or text not in _databases:
+            _databases[text] = DatabaseRegister(text, create=create)
+        return _databases[text]
     from labauto.quality.register_files import FileRegister
     return FileRegister(Path(text), create=create)
 

@@ -9,7 +9,8 @@ arguments:
 
 * ``configure`` commands select the function; the one with ``{range}`` sets its range (a
   number in the function's unit, or AUTO/DEF/MIN/MAX).  Configuring presets sample and
-  trigger counts to 1 and clears the reading memory.
+  trigger counts to 1 and clears the reading memory.  A command several functions share
+  (``RNG {range}`` after ``MODE {mnemonic}``) acts on the function selected before it.
 * ``sample_count`` sets the readings per trigger from ``{count}``.
 * ``read``: a command with ``{count}`` that is not a query sets the count; the query takes
   the burst (``{count}`` readings if it names the count) and returns it; the rest are
@@ -46,6 +47,8 @@ from labauto.sim.scpi import (DATA_OUT_OF_RANGE, DATA_STALE, ILLEGAL_PARAMETER,
                               MISSING_PARAMETER, ErrorQueue, Interpreter, ScpiFault, fmt,
                               parse_bool, parse_number)
 from labauto.units import Q_
+
+CAL_SECURED = (-203, "Command protected")
 
 PLC_S = 0.020            # one power-line cycle at 50 Hz
 READING_OVERHEAD_S = 0.001
@@ -89,8 +92,12 @@ class SimulatedDmm:
         # a 3 A reading leaves in its 0.1 ohm shunt does not warm the 1 ohm shunt of 10 mA
         self.heating: dict[float, ShuntHeating] = {}
         self._reset()
+        # calibration adjustment (model file: adjustment): secured until the code is given
+        self.cal_secured, self.cal_value, self.cal_count = True, None, 0
         self.scpi = Interpreter(self.errors)
         self._register_commands()
+        if self.model.extra.get("adjustment"):
+            self._register_adjustment()
 
     def _register_commands(self) -> None:
         """The SCPI command tree (a meter with another language overrides this)."""
@@ -117,35 +124,89 @@ class SimulatedDmm:
         for name, fn in self.functions.items():
             self._add_function(name, fn)
 
+    def _register_adjustment(self) -> None:
+        """The CALibration subsystem: unsecure with the code, give the value the reference
+        applies, adjust (the true errors of the simulated meter change), store, secure."""
+        for pattern, handler in [
+                ("CALibration:SECure:STATe", self._cal_secure),
+                ("CALibration:SECure:STATe?", lambda a: "1" if self.cal_secured else "0"),
+                ("CALibration:VALue", self._cal_value),
+                ("CALibration:VALue?", lambda a: fmt(self.cal_value or 0.0)),
+                ("CALibration[:ALL]?", self._cal_adjust),
+                ("CALibration:STORe", self._cal_store),
+                ("CALibration:COUNt?", lambda a: f"{self.cal_count:+d}")]:
+            self.scpi.add(pattern, handler)
+
+    def _cal_secure(self, args: list[str]) -> None:
+        if len(args) < 1:
+            raise ScpiFault(MISSING_PARAMETER)
+        state = args[0].strip().upper()
+        code = args[1].strip().strip('"') if len(args) > 1 else ""
+        if code != str(self.model.extra["adjustment"].get("security_code", "")):
+            raise ScpiFault(CAL_SECURED, "wrong security code")
+        self.cal_secured = state in ("ON", "1")
+
+    def _cal_value(self, args: list[str]) -> None:
+        if not args:
+            raise ScpiFault(MISSING_PARAMETER)
+        self.cal_value = _number(args[0])
+
+    def _cal_adjust(self, args: list[str]) -> str:
+        if self.cal_secured:
+            raise ScpiFault(CAL_SECURED, "calibration is secured")
+        if self.cal_value is None:
+            raise ScpiFault(MISSING_PARAMETER, "no CAL:VAL given")
+        name = self.function
+        st = self.state[name]
+        t = self.clock.now() + max(1.0, 10 * self.reading_time_s())   # it integrates a while
+        applied = self._applied(name, t)
+        range_value = st.range if st.range is not None else self._auto_range(name, applied)
+        if applied in (float("inf"), 0.0) and self.cal_value != 0.0:
+            return "+1"                   # no signal at the input: the adjustment fails
+        spec = next(r for r in self._ranges(name) if abs(self._rv(name, r) - range_value)
+                    < 1e-9 * range_value)
+        seen = self._setup_effects(name, spec, applied, self.wire.signal(t), st.settings, t)
+        self.truth.adjust_meter(name, range_value, seen, self.wire.signal(t).frequency,
+                                self.cal_value)
+        self.cal_count += 1
+        return "+0"
+
+    def _cal_store(self, args: list[str]) -> None:
+        if self.cal_secured:
+            raise ScpiFault(CAL_SECURED, "calibration is secured")
+
     def _add_templates(self) -> None:
         """Accept every command the model file spells (see the module's docstring)."""
+        units: dict[tuple[str, str], list[str]] = {}      # (operation, command) -> functions
         settings: dict[str, list[tuple[str, str]]] = {}
-        seen: set[str] = set()
         for name, fn in self.functions.items():
             for op in ROLES["meter"]:
-                if op not in fn.commands:
-                    continue
-                for unit in _units(_render(fn, fn.commands[op], ROLES["meter"][op].parameters)):
-                    key = f"{op}:{name}:{unit}" if op == "configure" else f"{op}:{unit}"
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    self.scpi.add_template(unit, self._template_handler(op, name, unit))
+                if op in fn.commands:
+                    for unit in _units(_render(fn, fn.commands[op], ROLES["meter"][op].parameters)):
+                        units.setdefault((op, unit), []).append(name)
             for setting, template in fn.setting_commands.items():
                 for unit in _units(_render(fn, template, SETTING_PARAMETERS)):
                     settings.setdefault(unit, []).append((name, setting))
+        for (op, unit), names in units.items():
+            # a configure command several functions share ("RNG {range}" after "MODE VDC")
+            # acts on the function selected before it
+            name = names[0] if len(names) == 1 or op != "configure" else None
+            self.scpi.add_template(unit, self._template_handler(op, name, unit))
         for unit, targets in settings.items():
             self.scpi.add_template(unit, lambda g, t=tuple(targets): self._set_all(t, g))
 
-    def _template_handler(self, op: str, name: str, unit: str):
+    def _template_handler(self, op: str, name: str | None, unit: str):
         fields = set(placeholders(unit))
         if op == "configure":
+            if name is None:
+                return lambda g: self._conf(self.function, [g["range"]]) if "range" in g \
+                    else None
             return lambda g: self._conf(name, [g["range"]] if "range" in g else [],
                                         select_only="range" not in fields)
         if op == "sample_count":
             return lambda g: self._count([g["count"]], "sample_count")
         # read: a query takes and returns the burst; a command with {count} sets the count
-        if unit.rstrip().endswith("?"):
+        if unit.split()[0].endswith("?"):
             def read(g: dict[str, str]) -> str:
                 if "count" in g:
                     self._count([g["count"]], "sample_count")

@@ -177,6 +177,7 @@ class Truth:
             raise ValueError(f"dut must be 'meter' or 'source', not {dut!r}")
         self.meter_model, self.source_model, self.dut = meter, source, dut
         self.seed = seed
+        self.adjustments: list[tuple[str, float, float]] = []   # (function, range, target) adjusted
         rng = np.random.default_rng(seed)
         # DCV first, in the order of the original DC-voltage lab (same seed, same DCV errors)
         dcv_meter = ["DCV"] if "DCV" in meter.functions else []
@@ -332,6 +333,26 @@ class Truth:
         if not autozero and function in ("DCV", "DCI", "RES2W", "RES4W"):
             value += self._autozero_for(function, _key(r.range))
         return value
+
+    def adjust_meter(self, function: str, range_value: float, applied: float,
+                     frequency: float | None, target: float) -> None:
+        """The meter's calibration adjustment at one point (base units): from now on it reads
+        ``target`` (noise aside) when ``applied`` is at its input.  At a zero target the offset
+        of the range's error is corrected, otherwise its gain; what remains is the error of the
+        value applied (the reference's error becomes the meter's), as on a real meter."""
+        fn = self.meter_model.function(function)
+        r = _range_by_value(fn, range_value)
+        key = (function, _key(r.range))
+        lin = self._meter.linear[key]
+        flat = self._meter.flatness.get(key)
+        f = frequency if frequency is not None else (applied if r.range.check("[frequency]") else None)
+        flat_term = flat(f) * abs(applied) if (flat is not None and f is not None) else 0.0
+        if abs(target) <= 1e-12 * r.range.to_base_units().magnitude:
+            new = LinearError(lin.gain, target - applied - lin.gain * applied - flat_term)
+        else:
+            new = LinearError((target - applied - lin.offset - flat_term) / applied, lin.offset)
+        self._meter.linear[key] = new
+        self.adjustments.append((function, _key(r.range), target))
 
     def indication_v(self, range_v: float, applied_v: float, autozero: bool) -> float:
         return self.indication("DCV", range_v, applied_v, None, autozero)

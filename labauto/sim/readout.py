@@ -13,7 +13,10 @@ A reading takes the sample period (``SENS:APER``) on the lab's clock and returns
 plus, with current reversal off, the thermal EMF of the connections divided by the current
 (reversal cancels it: that is what it is for).  An empty channel reads as an overload.
 
-Commands (the model file's templates): ``SENS:FUNC RES|RAT``, ``ROUT:CLOS (@n)``,
+With ``VOLT`` (a scanner such as the 1586A) a channel wired to a thermocouple reads its emf
+with the scanner's seeded gain and parasitic offset (the switch's thermal emfs).
+
+Commands (the model file's templates): ``SENS:FUNC RES|RAT|VOLT``, ``ROUT:CLOS (@n)``,
 ``SENS:CURR <A>``, ``SENS:CURR:REV ON|OFF``, ``SENS:APER <s>``, ``SENS:REF <ohm>``, ``READ?``,
 ``*IDN?``, ``*CLS``, ``SYST:ERR?``.
 """
@@ -33,18 +36,27 @@ THERMAL_EMF_V = 0.8e-6            # connections' thermal EMF, cancelled by curre
 NOISE_RELATIVE = 0.05e-6          # rms noise of one reading, relative
 NOISE_FLOOR_OHM = 2e-6
 INTERNAL_REFERENCE_ERROR = 0.5e-6  # the internal reference resistors' true deviation (relative)
+PARASITIC_EMF_V = 2e-6            # a scanner's switch and connections (EA-4/02 S5: ±2 µV)
+VOLTAGE_NOISE_V = 0.1e-6
 
 
 class SimulatedReadout:
     def __init__(self, model: InstrumentModel, clock, channels: dict[int, Channel], *,
                  seed: int = 1, serial: str = "B21044", firmware: str = "1.20",
-                 gain_fraction: float = 0.3):
+                 gain_fraction: float = 0.3, voltage_channels: dict[int, Channel] | None = None):
         self.model, self.clock, self.channels = model, clock, channels
+        self.voltage_channels = voltage_channels or {}      # thermocouples: (t, _) -> volts
         self.idn = f"FLUKE,{model.model},{serial},{firmware}"
         self._rng = random.Random(f"readout-{seed}")
-        spec = model.function("RATIO").ranges[0].accuracy.get("reading")
+        fn = model.functions.get("RATIO") or model.functions.get("RES4W")
+        spec = fn.ranges[0].accuracy.get("reading") if fn is not None else None
         rel = float(spec.to("dimensionless").m) if spec is not None else 0.3e-6
         self.gain = gain_fraction * rel * self._rng.uniform(-1, 1)
+        dcv = model.functions.get("DCV")
+        vspec = dcv.ranges[0].accuracy.get("reading") if dcv is not None else None
+        self.voltage_gain = gain_fraction * (float(vspec.to("dimensionless").m) if vspec else 0.0) \
+            * self._rng.uniform(-1, 1)
+        self.voltage_offset = gain_fraction * PARASITIC_EMF_V * self._rng.uniform(-1, 1)
         self.emf = THERMAL_EMF_V * self._rng.uniform(-1, 1)
         self.reference_error = {25.0: INTERNAL_REFERENCE_ERROR * self._rng.uniform(-1, 1),
                                 100.0: INTERNAL_REFERENCE_ERROR * self._rng.uniform(-1, 1)}
@@ -84,14 +96,14 @@ class SimulatedReadout:
 
     def _func(self, args: list[str]) -> None:
         word = self._arg(args).strip("'\"").upper()
-        if word not in ("RES", "RAT"):
+        if word not in ("RES", "RAT", "VOLT"):
             raise ScpiFault(ILLEGAL_PARAMETER, f"function {word}")
         self.function = word
 
     def _route(self, args: list[str]) -> None:
         text = self._arg(args).strip("()@ ")
         channel = int(parse_number(text))
-        if channel not in (1, 2):
+        if not 1 <= channel <= 4:
             raise ScpiFault(DATA_OUT_OF_RANGE, f"channel {text}")
         self.channel = channel
 
@@ -118,9 +130,15 @@ class SimulatedReadout:
 
     def _read(self, args: list[str]) -> str:
         t_end = self.clock.now() + self.aperture
-        probe = self.channels.get(self.channel)
         self.clock.sleep_until(t_end)
         self.readings_taken += 1
+        if self.function == "VOLT":
+            tc = self.voltage_channels.get(self.channel)
+            if tc is None:          # nothing (or a PRT) on this channel: no emf
+                return f"{self._rng.gauss(0.0, VOLTAGE_NOISE_V):.9f}"
+            e = tc(t_end, 0.0) * (1 + self.voltage_gain) + self.voltage_offset
+            return f"{quantise(e + self._rng.gauss(0.0, VOLTAGE_NOISE_V), 1e-8):.8f}"
+        probe = self.channels.get(self.channel)
         if probe is None:
             return f"{OVERLOAD:+.6E}"
         r = probe(t_end, self.current) * (1 + self.gain)

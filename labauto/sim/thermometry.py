@@ -72,6 +72,8 @@ class DigitalThermometer:
 
 
 Sensor = ResistanceSensor | Thermocouple | DigitalThermometer
+#: serial numbers of the simulated readouts (the embedded lab file registers them)
+READOUT_SERIALS = {"1594A": "B21044", "1586A": "D15860"}
 
 
 class _DutTerminals:
@@ -96,11 +98,12 @@ class _DutTerminals:
 class SimulatedThermometryLab:
     """A thermometry lab on loopback sockets (start/stop or ``with``)."""
 
-    def __init__(self, *, heat_sources: dict[str, str], reference: ResistanceSensor,
+    def __init__(self, *, heat_sources: dict[str, str], reference: "ResistanceSensor | Thermocouple",
                  dut: Sensor, seed: int = 1, latency: str = "zero",
                  readout_model: str = "fluke_1594a", dmm_model: str = "keysight_34465a",
                  dut_channel: int | None = 2, room_temperature: float = 23.0,
-                 host: str = "127.0.0.1", start_temperature: float | None = None):
+                 host: str = "127.0.0.1", start_temperature: float | None = None,
+                 reference_channel: int = 1):
         if latency not in LATENCIES:
             raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
         if not heat_sources:
@@ -115,11 +118,24 @@ class SimulatedThermometryLab:
                                       serial=f"{model.rsplit('_', 1)[-1].upper()}{seed:04d}{i}")
             for i, (name, model) in enumerate(heat_sources.items())}
         self.location: str | None = next(iter(self.heat_sources))
-        channels = {1: lambda t, i: reference.resistance(self.temperature_at(t, "reference"), i)}
-        if isinstance(dut, ResistanceSensor) and dut_channel == 2:
-            channels[2] = lambda t, i: dut.resistance(self.temperature_at(t, "dut"), i)
-        self.readout = SimulatedReadout(load_instrument_model(readout_model), self.clock,
-                                        channels, seed=seed)
+        channels: dict[int, Any] = {}
+        volts: dict[int, Any] = {}
+        if isinstance(reference, ResistanceSensor):
+            channels[reference_channel] = lambda t, i: reference.resistance(
+                self.temperature_at(t, "reference"), i)
+        else:
+            volts[reference_channel] = lambda t, i: reference.emf_v(
+                self.temperature_at(t, "reference"), 0.0 if reference.reference_junction == "ice"
+                else self.room(t))
+        if isinstance(dut, ResistanceSensor) and dut_channel is not None:
+            channels[dut_channel] = lambda t, i: dut.resistance(self.temperature_at(t, "dut"), i)
+        if isinstance(dut, Thermocouple) and dut_channel is not None:
+            volts[dut_channel] = lambda t, i: dut.emf_v(
+                self.temperature_at(t, "dut"), 0.0 if dut.reference_junction == "ice" else self.room(t))
+        readout_m = load_instrument_model(readout_model)
+        self.readout = SimulatedReadout(readout_m, self.clock, channels, seed=seed,
+                                        serial=READOUT_SERIALS.get(readout_m.model, "B21044"),
+                                        voltage_channels=volts)
         dmm_m = load_instrument_model(dmm_model)
         # the DMM reads the DUT: it is a measuring instrument of the set-up with its own small
         # (seeded) errors; Truth needs a source model for its tables, the electrical lab's
@@ -247,7 +263,13 @@ def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
     ref = procedure.reference
     drift_k = float(ref.drift.to("K").m) * rng.uniform(-0.5, 0.5)
     self_heating = float(ref.self_heating.to("K").m) if ref.self_heating is not None else 0.001
-    reference = ResistanceSensor(lambda t: ref.resistance(t + drift_k), self_heating)
+    reference: Sensor
+    if ref.is_thermocouple:          # reference junction in an ice point
+        # the certificate's curve over the type's whole range, shifted by the drift
+        true_ref = ThermocoupleCurve(ref.curves[0].letter, ref.curves[0].deviation)
+        reference = Thermocouple(lambda t: true_ref.emf(t + drift_k) - true_ref.emf(drift_k), "ice")
+    else:
+        reference = ResistanceSensor(lambda t: ref.resistance(t + drift_k), self_heating)
     dut_spec = procedure.dut
     dut: Sensor
     if dut_spec.sensor == "pt100":
@@ -272,6 +294,6 @@ def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
         heat_sources=models, reference=reference, dut=dut, seed=seed, latency=latency,
         readout_model=str(procedure.readout_model.folder), dmm_model=dmm,
         dut_channel=dut_spec.channel if dut_spec.read_by == "readout" else None,
-        room_temperature=room_temperature)
+        room_temperature=room_temperature, reference_channel=procedure.reference_channel)
     lab.dut_truth = truth
     return lab

@@ -140,7 +140,9 @@ def convert(sensor: str, value: str, curve: Curve | None = None) -> Converted:
         w = float(q.magnitude)
         if curve is not None and wunit == "W":
             return Converted(curve.temperature(w), "degC", "ITS-90 deviation function")
-        return Converted(its90.reference_temperature(w), "degC", "ITS-90 reference function")
+        method = "ITS-90 reference function" + (" (W taken as W_r: no deviation coefficients)"
+                                                if wunit == "W" else "")
+        return Converted(its90.reference_temperature(w), "degC", method)
     if what == "temperature":
         t = _celsius(q)
         if curve is not None:
@@ -186,12 +188,26 @@ def _number(doc: SourceDocument, key: str, unit: str | None = None) -> float:
                                        f" ({exc})") from None
 
 
+#: keys any coefficients file may carry to say what it describes
+_INFO_KEYS = {"sensor", "serial", "certificate"}
+
+
 def curve_from_document(doc: SourceDocument) -> Curve:
     """A sensor curve from a parsed coefficients document (errors name file and line)."""
     data = doc.data
     if not isinstance(data, dict):
         raise SourceError(doc.source.path, 1, "a coefficients file is a mapping of names to values")
     keys = {str(k) for k in data}
+    kind = ("thermocouple" if keys & {"type", "thermocouple"} else "sprt" if "subrange" in keys
+            else "prt" if keys & {"R0", "r0"} else None)
+    if kind in ("thermocouple", "prt"):
+        allowed = _INFO_KEYS | ({"type", "thermocouple", "deviation", "deviation_unit", "t_min", "t_max"}
+                                if kind == "thermocouple" else
+                                {"R0", "r0", "A", "a", "B", "b", "C", "c", "t_min", "t_max"})
+        for k in data:
+            if str(k) not in allowed:
+                raise doc.source.error((k,), f"unknown key {k!r} in a {'thermocouple' if kind == 'thermocouple' else 'PRT'} "
+                                             f"coefficients file; known: {', '.join(sorted(allowed - _INFO_KEYS))}")
     try:
         if "type" in keys or "thermocouple" in keys:
             key = "type" if "type" in keys else "thermocouple"
@@ -214,7 +230,7 @@ def curve_from_document(doc: SourceDocument) -> Curve:
             sub = its90.subrange(data["subrange"])
             coef = {}
             for k in data:
-                if k in ("subrange", "R_tpw", "r_tpw", "sensor", "serial", "certificate"):
+                if k in {"subrange", "R_tpw", "r_tpw"} | _INFO_KEYS:
                     continue
                 if k not in sub.coefficients:
                     raise doc.source.error((k,), f"{k!r} is not a coefficient of ITS-90 sub-range "

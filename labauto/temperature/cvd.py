@@ -41,6 +41,9 @@ class CallendarVanDusen:
             object.__setattr__(self, name, float(value))
         if self.r0 <= 0:
             raise TemperatureError(f"Callendar–Van Dusen: R0 must be > 0 ohm, got {self.r0!r}")
+        if self.a <= 0:
+            raise TemperatureError(f"Callendar–Van Dusen: A must be > 0 /°C (platinum: about "
+                                   f"3.9e-3), got {self.a!r}")
         if not self.t_min < self.t_max:
             raise TemperatureError("Callendar–Van Dusen: t_min must be below t_max")
 

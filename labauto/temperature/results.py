@@ -59,6 +59,9 @@ class TemperatureCalibrationResult:
     remarks: tuple[str, ...] = ()
     country: str = "DE"
     language: str = "en"
+    location: str = "the laboratory's premises"    # where the calibration was performed
+    item_condition: str = ""                       # the item's condition on receipt
+    adjusted: bool = False                          # whether the item was adjusted
 
     def __post_init__(self) -> None:
         if not self.points:
@@ -84,6 +87,15 @@ class TemperatureCalibrationResult:
         return METHODS[self.dut_kind]
 
     @property
+    def item_condition_statement(self) -> str:
+        return self.item_condition or "not recorded"
+
+    @property
+    def adjustment_statement(self) -> str:
+        return ("The item was adjusted; the results are those after adjustment." if self.adjusted
+                else "The item was not adjusted.")
+
+    @property
     def range(self) -> tuple[float, float]:
         """The calibrated range in °C (lowest and highest calibration temperature)."""
         return self.points[0].nominal, self.points[-1].nominal
@@ -103,6 +115,8 @@ class TemperatureCalibrationResult:
             "fit": None if self.fit is None else self.fit.as_dict(),
             "environment": self.environment, "immersion_depth_m": self.immersion_depth_m,
             "remarks": list(self.remarks), "country": self.country, "language": self.language,
+            "location": self.location, "item_condition": self.item_condition,
+            "adjusted": self.adjusted,
         }
 
     def to_json(self) -> bytes:

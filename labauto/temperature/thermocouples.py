@@ -5,10 +5,12 @@ The reference functions give the emf E of a thermocouple whose reference junctio
     E / mV = sum_i c_i (t90 / °C)^i                 (one polynomial per temperature sub-range)
            + a0 exp(a1 (t90 / °C - a2)^2)           (type K above 0 °C only)
 
-The coefficients below are those of IEC 60584-1:2013 Table A.* (identical to NIST Monograph 175
-(1993) and the NIST ITS-90 Thermocouple Database, SRD 60, a US government publication); they
-were transcribed from SRD 60's machine-readable file and checked against the printed tables
-(tests/temperature/test_thermocouples.py cites the digits).
+The coefficients below are those of NIST Monograph 175 (1993) / the NIST ITS-90 Thermocouple
+Database (SRD 60, a US government publication), whose reference functions IEC 60584-1 adopted
+(the IEC text itself was not at hand to compare digit by digit).  They were taken from the
+SRD 60 coefficient tables as machine-parsed in the PyPI package thermocouple-its90 1.0.2 (data
+only; not a dependency) and are checked against the printed tables: 39 values of all eight
+types to the printed three decimals (tests/temperature/test_scales.py cites the digits).
 
 The standard also prints approximate inverse polynomials t(E) (errors up to +-0.06 °C).
 :func:`temperature` uses them only as a starting value and then solves E(t) = E by Newton's

@@ -48,14 +48,21 @@ def validate(
         write_report(result, report, load_procedure(procedure))
         console.print(f"validation report: {report}")
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2, allow_nan=False, default=_json_nan))
+        print(json.dumps(_finite(result.to_dict()), indent=2, allow_nan=False))
     else:
         _print(console, result)
     raise typer.Exit(0 if result.ok else 1)
 
 
-def _json_nan(x: object) -> object:
-    return None
+def _finite(x: object) -> object:
+    """JSON has no NaN: a statistic that does not exist (no completed run) is null."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
 
 
 def _print(console: Console, result) -> None:

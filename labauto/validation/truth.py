@@ -48,7 +48,13 @@ class StatedErrors:
             f = None if frequency is None else Q_(frequency, "Hz")
             band = -1
             if r.bands and f is not None:
-                band = next((i for i, b in enumerate(r.bands) if b.covers(f)), len(r.bands) - 1)
+                band = next((i for i, b in enumerate(r.bands) if b.covers(f)), -1)
+                if band < 0:
+                    # beyond every band (the amplitude of a frequency point, unspecified there):
+                    # the nearest band's specification
+                    below = f < r.bands[0].low
+                    band = 0 if below else len(r.bands) - 1
+                    f = r.bands[band].low if below else r.bands[band].high
             spec = r.accuracy_halfwidth(Q_(x, fn.unit), f).to(fn.unit).magnitude
             found = self._spec[key] = (float(spec), band)
         return found

@@ -45,6 +45,14 @@ def test_plausibility_limits():
     assert "5e+04 tolerances" in implausibility(Q_(9.99997, "V"), nominal=Q_(-10, "V"),
                                                 minimum=Q_(-12, "V"), maximum=Q_(12, "V"),
                                                 tolerance=Q_(400, "uV"))
+    # a range from 0 (resistance): a meter's offset reads a little below zero at a 0 ohm point
+    # (found by labauto validate on the 34401A verification: -3.8 mohm stopped the run);
+    # far below zero it is still a fault.  34401A 100 ohm range: ± (0.010 % + 0.004 % of range)
+    zero_ohm = dict(nominal=Q_(0, "ohm"), minimum=Q_(0, "ohm"), maximum=Q_(120, "ohm"),
+                    tolerance=Q_(4, "mohm"))
+    assert implausibility(Q_(-0.0038, "ohm"), **zero_ohm) is None
+    assert "tolerances" in implausibility(Q_(-0.5, "ohm"), **zero_ohm)
+    assert "range can indicate" in implausibility(Q_(121, "ohm"), **zero_ohm)
     # units of the reading need not be those of the point
     assert implausibility(Q_(10000.1, "mV"), nominal=Q_(10, "V"), minimum=Q_(-12, "V"),
                           maximum=Q_(12, "V"), tolerance=Q_(400, "uV")) is None

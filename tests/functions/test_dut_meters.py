@@ -30,6 +30,7 @@ FUNCTIONS = {"DCV", "ACV", "DCI", "ACI", "RES2W", "RES4W", "FREQ"}
 MODELS = {
     "keysight_34401a": ("GPIB0::22::INSTR", "HEWLETT-PACKARD,34401A,", 11),
     "fluke_8846a": ("GPIB0::1::INSTR", "FLUKE,8846A,", 12),
+    "keithley_dmm6500": ("TCPIP0::10.0.0.23::5025::SOCKET", "KEITHLEY INSTRUMENTS,MODEL DMM6500,", 13),
 }
 
 
@@ -142,6 +143,22 @@ def test_8846a_figures():
     m.function("ACI").range_named(Q_(3, "A")).band_for(Q_(8, "kHz"))
 
 
+def test_dmm6500_figures():
+    m = load_instrument_model("keithley_dmm6500")
+    # DCV 10 V, 1 year: 0.0025 % of reading + 0.0005 % of range -> 300 uV at 10 V
+    assert m.function("DCV").range_named(Q_(10, "V")).accuracy_halfwidth(
+        Q_(10, "V")).to("uV").m == pytest.approx(300)
+    # a 1 Ohm range in 4-wire only; offset compensation in 4-wire; detector bandwidths 3/30/300 Hz
+    assert m.function("RES4W").ranges[0].range == Q_(1, "ohm")
+    assert m.function("RES2W").ranges[0].range == Q_(10, "ohm")
+    assert "offset_compensation" in m.function("RES4W").settings
+    assert m.function("ACV").settings["bandwidth"].values == (Q_(3, "Hz"), Q_(30, "Hz"), Q_(300, "Hz"))
+    # its commands are not the CONFigure tree: SENSe:FUNCtion and a reading buffer
+    dcv = m.function("DCV")
+    assert dcv.commands["configure"] == ':SENS:FUNC "{mnemonic}";:SENS:{mnemonic}:RANG {range}'
+    assert "{count}" in dcv.commands["read"] and "sample_count" not in dcv.commands
+
+
 @pytest.mark.parametrize("key", sorted(MODELS))
 def test_model_files_cite_their_sources(key):
     m = load_instrument_model(key)
@@ -202,6 +219,27 @@ def test_the_simulated_34401a_speaks_its_own_commands():
         assert d.handle("SYST:ERR?").startswith("-222,")
 
 
+def test_the_simulated_dmm6500_speaks_its_own_commands():
+    with SimulatedLab(seed=6, latency="zero", dmm_model="keithley_dmm6500") as lab:
+        d = lab.dmm
+        assert d.handle("*IDN?") == "KEITHLEY INSTRUMENTS,MODEL DMM6500,MY60012345,1.7.12b"
+        d.handle(':SENS:FUNC "CURR:DC";:SENS:CURR:DC:RANG 0.1')
+        assert d.function == "DCI" and d.state["DCI"].range == pytest.approx(0.1)
+        d.handle(":SENS:CURR:DC:NPLC 5;:SENS:CURR:DC:AZER OFF")
+        assert d.state["DCI"].settings == {"nplc": 5.0, "autozero": False}
+        assert d.state["DCV"].settings["autozero"] is True        # per function
+        d.handle(':sens:func "FRES"; :SENS:FRES:RANG 1000;:SENS:FRES:OCOM ON')
+        assert d.function == "RES4W" and d.state["RES4W"].settings["offset_compensation"] is True
+        answer = d.handle(":SENS:COUN 3;:TRAC:CLE;:TRAC:TRIG;:TRAC:DATA? 1, 3")
+        assert len(answer.split(",")) == 3
+        d.handle(':SENS:FUNC "FREQ:VOLT"')
+        assert d.function == "FREQ"
+        d.handle("CONF:VOLT:DC 10")                 # the CONFigure tree is not its language
+        d.handle("READ?")
+        assert [d.handle("SYST:ERR?") for _ in range(3)] == [
+            '-113,"Undefined header"', '-113,"Undefined header"', '+0,"No error"']
+
+
 # ----------------------------------------------------------------------- bad input
 
 def _procedure(dut: str, point: str) -> str:
@@ -238,6 +276,13 @@ points:
      "8 kHz is outside every specified band of the 10 A range"),
     ("fluke_8846a", "  - {function: FREQ, range: 1 MHz, nominal: 2 Hz}",
      "nominal 2 Hz is outside the limits of the 1 MHz range"),
+    ("keithley_dmm6500", "  - {function: RES2W, range: 1 ohm, nominal: 1 ohm}",
+     "has no RES2W range 1 Ω"),
+    ("keithley_dmm6500", "  - {function: ACV, range: 1 V, nominal: 1 V, frequency: 1 kHz, "
+                         "settings: {bandwidth: 20 Hz}}",
+     "bandwidth 20 Hz is not offered by the Keithley Instruments DMM6500 on ACV"),
+    ("keithley_dmm6500", "  - {function: ACV, range: 750 V, nominal: 700 V, frequency: 150 kHz}",
+     "150 kHz is outside every specified band of the 750 V range"),
 ])
 def test_bad_points_are_refused_at_their_line(tmp_path, dut, point, fragment):
     path = tmp_path / "bad.yaml"
@@ -247,3 +292,124 @@ def test_bad_points_are_refused_at_their_line(tmp_path, dut, point, fragment):
     (line, reason), = exc.value.problems
     assert line == 7 and fragment in reason, reason
     assert str(path) in str(exc.value)
+
+
+# ----------------------------------------------------------------------- a model by files only
+
+NEW_MODEL = """\
+# a meter with its own command language, written from scratch: no Python, no SCPI tree
+manufacturer: Acme Instruments
+model: DMM9
+role: meter
+identity: '^ACME,DMM9,(?P<serial>[^,]+),(?P<firmware>[^,]+)$'
+datasheet: Acme DMM9 data sheet (a test model)
+sim: {idn: "ACME,DMM9,{serial},{firmware}", firmware: "9.1", scpi_tree: false}
+commands:
+  configure: "MODE {mnemonic};RNG {range}"
+  read: "TAKE {count};DUMP?"
+  settings:
+    nplc: "INTG {value}"
+functions:
+  DCV:
+    quantity: V
+    mnemonic: VDC
+    specification: data sheet p. 1
+    specification_period: 1 year
+    settings:
+      nplc: {values: [1, 10], default: 10}
+    ranges:
+      - {range: 10 V, full_scale: 12 V, resolution: 10 uV, accuracy: {reading: 20 ppm, range: 5 ppm}}
+  RES4W:
+    quantity: ohm
+    mnemonic: R4W
+    specification: data sheet p. 2
+    specification_period: 1 year
+    ranges:
+      - {range: 10 kohm, full_scale: 12 kohm, min: 0 ohm, resolution: 10 mohm, test_current: 100 uA, accuracy: {reading: 80 ppm, range: 10 ppm}}
+"""
+
+
+def test_a_meter_with_its_own_language_written_as_files_calibrates(tmp_path, monkeypatch):
+    folder = tmp_path / "instruments" / "acme_dmm9"
+    folder.mkdir(parents=True)
+    (folder / "model.yaml").write_text(NEW_MODEL)
+    monkeypatch.setenv("LABAUTO_INSTRUMENTS_PATH", str(tmp_path / "instruments"))
+    proc = tmp_path / "acme9.yaml"
+    proc.write_text("""\
+procedure: {id: ACME-DMM9, title: Acme DMM9 check, version: "1", method: Direct comparison}
+dut: acme_dmm9
+standard: fluke_5522a
+settings: {readings: 4, settle_time: 1 s, nplc: 10}
+decision_rule: simple-acceptance
+points:
+  - {function: DCV, range: 10 V, nominal: [1 V, 10 V, -10 V]}
+  - step: Connect the 4-wire sense leads
+  - {function: RES4W, range: 10 kohm, nominal: 10 kohm}
+""")
+    auto = AutoConfirm()
+    previous = set_operator(auto)
+    try:
+        with SimulatedLab(seed=8, latency="zero", dmm_model="acme_dmm9") as lab:
+            assert lab.dmm.handle("*IDN?") == "ACME,DMM9,MY60012345,9.1"
+            outcome = verify(proc, lab, tmp_path / "runs")
+            truth = {p.point_id: lab.truth.dut_error_at_setting(p.function, p.range, p.nominal)
+                     for p in outcome.result.points}
+            # the simulated meter took exactly the commands of the file
+            lab.dmm.handle("CONF:VOLT:DC 10")
+            assert lab.dmm.handle("SYST:ERR?") == '-113,"Undefined header"'
+    finally:
+        set_operator(previous)
+    result = outcome.result
+    assert result.item.manufacturer == "ACME" and result.item.model == "DMM9"
+    assert auto.confirmed == ["Connect the 4-wire sense leads"]
+    assert [p.point_id for p in result.points] == ["DCV-10V-+1V", "DCV-10V-+10V", "DCV-10V--10V",
+                                                   "RES4W-10kOhm-+10kOhm"]
+    for p in result.points:
+        assert len(p.readings) == 4 and p.decision == "pass"
+        assert abs(p.error - truth[p.point_id].to(p.error.units)) <= p.expanded_uncertainty
+    # tolerance from the file: 20 ppm of 10 V + 5 ppm of 10 V = 250 uV
+    assert result.points[1].tolerance.to("uV").m == pytest.approx(250)
+
+
+def test_a_function_the_model_lacks_is_refused_at_its_line(tmp_path, monkeypatch):
+    (tmp_path / "instruments" / "acme_dmm9").mkdir(parents=True)
+    (tmp_path / "instruments" / "acme_dmm9" / "model.yaml").write_text(NEW_MODEL)
+    monkeypatch.setenv("LABAUTO_INSTRUMENTS_PATH", str(tmp_path / "instruments"))
+    path = tmp_path / "bad.yaml"
+    path.write_text(_procedure("acme_dmm9", "  - {function: ACV, range: 1 V, nominal: 1 V, "
+                                            "frequency: 1 kHz}"))
+    with pytest.raises(ProcedureError) as exc:
+        load_procedure(path)
+    (line, reason), = exc.value.problems
+    assert line == 7 and "Acme Instruments DMM9 has no function 'ACV'" in reason, reason
+
+
+@pytest.mark.parametrize("point", [
+    "  - {function: DCI, range: 100 uA, nominal: 100 uA}",                       # range it lacks
+    "  - {function: ACV, range: 10 V, nominal: 10 V}",                           # no frequency
+    "  - {function: ACV, range: 750 V, nominal: 700 V, frequency: 200 kHz}",     # outside bands
+    "  - {function: RES4W, range: 1 kohm, nominal: 1 kohm, settings: {offset_compensation: true}}",
+    None,                                     # the control: a good file does reach them
+])
+def test_bad_input_touches_no_instrument(tmp_path, point):
+    from labauto.calibration import run_calibration
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(_procedure("keysight_34401a", "  - {function: DCV, range: 10 V, nominal: 10 V}"
+                               + ("\n" + point if point else "")))
+    with SimulatedLab(seed=9, latency="zero", dmm_model="keysight_34401a") as lab:
+        sent: list[str] = []
+        for inst in (lab.dmm, lab.calibrator):
+            inst.handle = (lambda h: lambda line: (sent.append(line), h(line))[1])(inst.handle)
+        kwargs = dict(dut_resource=lab.resources["dmm"], runs_dir=tmp_path / "runs",
+                      standard_resource=lab.resources["calibrator"], settle_scale=0.0,
+                      out_dir=tmp_path / "certs", timeout_ms=5000, publish=False)
+        if point is None:
+            measure_points(start_or_resume_run(path, **{k: v for k, v in kwargs.items()
+                                                        if k not in ("out_dir", "publish")}))
+            assert "*IDN?" in sent and "READ?" in sent
+            return
+        with pytest.raises(ProcedureError) as exc:
+            run_calibration(path, **kwargs)
+    assert [line for line, _ in exc.value.problems] == [8]
+    assert sent == [] and not (tmp_path / "runs").exists()

@@ -192,3 +192,14 @@ def test_declared_limits_nelson_rules_and_a_platform_that_is_down(tmp_path):
     assert "unreachable" in out.recall_note
     report = checks.report_markdown(out)
     assert "N3: six points in a row" in report and "**Incomplete:**" in report
+    # the chart from the command line
+    from typer.testing import CliRunner
+    from labauto.cli import app
+    r = CliRunner().invoke(app, ["register", "chart", "ZREF-01", "--out", str(tmp_path / "z.png"),
+                                 "--register", str(tmp_path / "register")])
+    assert r.exit_code == 0, r.output
+    assert "6 checks, 1 out of control; centre line 10.0000012 V, sigma 5e-07 V" in r.output
+    assert (tmp_path / "z.png").read_bytes()[:4] == b"\x89PNG"
+    r = CliRunner().invoke(app, ["register", "chart", "ZREF-01", "--unit", "ohm", "--out",
+                                 str(tmp_path / "y.png"), "--register", str(tmp_path / "register")])
+    assert r.exit_code == 1 and "no checks in 'ohm'" in r.output

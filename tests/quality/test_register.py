@@ -38,10 +38,10 @@ def store(request, tmp_path):
         return
     store = open_register(request.getfixturevalue("postgres_url"), create=True)
     yield store
-    store.engine.dispose()
+    store.engine.dispose()          # before the fixture drops the database
 
 
-def test_the_same_register_interface_on_files_and_postgres(store):
+def test_the_same_register_interface_on_files_and_postgres(store, tmp_path):
     assert store.items() == []
     store.add(_calibrator())
     with pytest.raises(RegisterError, match="already"):
@@ -67,6 +67,14 @@ def test_the_same_register_interface_on_files_and_postgres(store):
     assert again.checks[0].value == 10.0000031 and again.checks[0].rules == ("rule 1",)
     assert again.checks[0].time == t
     assert [i.asset_id for i in store.items()] == ["CAL-01"]
+    # the gate reads this register when the lab file names it (folder or database URL)
+    lab = load_lab(_lab_with_register(tmp_path, getattr(store, "url", "register")))
+    with pytest.raises(StandardNotUsable, match="CAL-01.*quarantined since 2026-03-01"):
+        lab.reference_equipment("Fluke", "5522A", "3456789", "R", "IDN", "1",
+                                today=dt.date(2026, 3, 2))
+    store.set_status("CAL-01", StatusChange(dt.date(2026, 3, 3), "in_service", "cleared"))
+    assert lab.reference_equipment("Fluke", "5522A", "3456789", "R", "IDN", "1",
+                                   today=dt.date(2026, 3, 4)).certificate_id == "PTB-2026-7"
 
 
 def _lab_with_register(tmp_path: Path, location: str) -> Path:

@@ -59,4 +59,4 @@ def pt100_result(points=None, fit=True) -> TemperatureCalibrationResult:
                      "certificate REF-2026-17.",
         fit=f, environment={"temperature": {"value": 23.0, "unit": "degC", "uncertainty": 0.3},
                             "humidity": {"value": 0.45, "unit": "dimensionless"}},
-        immersion_depth_m=0.2)
+        immersion_depth_m=0.2, item_condition="no visible damage; sheath straight")

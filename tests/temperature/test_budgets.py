@@ -123,3 +123,19 @@ def test_bad_points_are_refused_clearly():
                         + reference_influences(calibration_U=0.1))
     with pytest.raises(TemperatureError, match="side"):
         Influence("dt_x", "x", "source", "rectangular", 0.1)
+
+
+def test_the_model_file_of_s5_gives_the_same_budget(s5):
+    """labauto/uncertainty/examples/ea402_s5_thermocouple.yaml (labauto uncertainty evaluate)."""
+    from pathlib import Path
+
+    from labauto.uncertainty import gum
+    from labauto.uncertainty.modelfile import load_model
+
+    path = Path(__file__).resolve().parents[2] / "labauto" / "uncertainty" / "examples" / "ea402_s5_thermocouple.yaml"
+    result = gum(load_model(path).model)
+    v = result.budget("V_X", k=2)
+    assert float(v.estimate.to("uV").magnitude) == pytest.approx(s5.value, abs=1e-9)
+    assert float(v.combined_uncertainty.to("uV").magnitude) == pytest.approx(s5.u, rel=1e-12)
+    t = result.budget("t_X", k=2)
+    assert float(t.combined_uncertainty.magnitude) == pytest.approx(0.640870516811861, abs=1e-12)

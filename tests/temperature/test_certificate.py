@@ -161,6 +161,8 @@ def test_pdf_has_error_table_coefficients_and_figure(result):
     images = sum(len(page.images) for page in reader.pages)
     assert images >= 1
     assert "Annex: uncertainty budgets" in text and "heat source axial uniformity" in text
+    assert "Condition on receipt no visible damage; sheath straight" in text
+    assert "The item was not adjusted." in text and "Location" in text
     assert render_temperature_pdf(result, dcc_sha256="ab" * 32) == pdf     # deterministic
 
 
@@ -221,3 +223,32 @@ def test_fit_points_chooses_the_characteristic_by_dut_kind(result):
     s5 = point_budget(ea402_s5(), k=2)
     one = fit_points([s5], degree=0)
     assert one.coefficients["d0"] == pytest.approx(36.228769 - thermocouples.emf("N", 1000.0), abs=1e-6)
+
+
+def test_indicating_thermometer_dcc_states_indications_in_k_and_celsius(schema, rules):
+    base = pt100_result(fit=False)
+    pts = tuple(point_budget(ComparisonPoint(
+        nominal=t, reference=[t + 0.02, t + 0.03], dut=[t + 0.1, t + 0.1], dut_kind="indicating",
+        influences=reference_influences(calibration_U=0.02)
+        + dut_influences("indicating", unit="degC", resolution=0.1))) for t in (0.0, 50.0, 100.0))
+    r = TemperatureCalibrationResult(**{**base.__dict__, "points": pts, "fit": None,
+                                        "title": "Calibration of a digital thermometer"})
+    root = etree.fromstring(build_temperature_dcc(r))
+    assert schema.validate(root), schema.error_log
+    assert rules.check(root, "3.3.0").errors == []
+    shown = root.find(".//dcc:quantity[@refType='basic_measuredValue']/si:hybrid/si:realListXMLList[2]/si:valueXMLList", NS)
+    assert _floats(shown) == pytest.approx([0.1, 50.1, 100.1], abs=1e-9)
+    err = root.find(".//dcc:quantity[@refType='basic_measurementError']//si:valueXMLList", NS)
+    assert _floats(err) == pytest.approx([0.075, 0.075, 0.075], abs=1e-9)
+    assert root.find(".//dcc:result[@refType='labauto_fittedCurve']", NS) is None
+
+
+def test_thermocouple_pdf_states_the_deviation_polynomial():
+    from pypdf import PdfReader
+    import io
+
+    r = _thermocouple_result()
+    reader = PdfReader(io.BytesIO(render_temperature_pdf(r)))
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    assert "type N reference function + deviation polynomial" in text
+    assert "E(t) / mV" in text and "d0" in text and "d2" in text

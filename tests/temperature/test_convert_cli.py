@@ -75,3 +75,12 @@ def test_bad_coefficients_file_names_file_and_line(tmp_path):
     result = runner.invoke(app, ["temperature", "convert", "its90", "1 W", "--coefficients", str(bad)])
     assert result.exit_code == 2
     assert f"{bad}:4" in result.output.replace("\n", "")
+
+
+def test_unknown_key_in_a_prt_file_names_its_line(tmp_path):
+    bad = tmp_path / "prt.yaml"
+    bad.write_text("R0: 100.0 ohm\nA: 3.9083e-3\nD: 1.0\n")
+    result = runner.invoke(app, ["temperature", "convert", "pt100", "100 degC", "--coefficients", str(bad)])
+    assert result.exit_code == 2
+    out = result.output.replace("\n", "")
+    assert f"{bad}:3" in out and "unknown key 'D'" in out

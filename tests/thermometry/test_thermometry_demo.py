@@ -21,7 +21,7 @@ def demo(tmp_path_factory):
 
     console = Console(record=True, width=160)
     out = run_temperature_demo(console, workdir=tmp_path_factory.mktemp("demo"), procedure=PT100,
-                               latency="zero", seed=2026)
+                               latency="zero", seed=2026, with_platform=False)
     out["text"] = console.export_text()
     return out
 
@@ -40,6 +40,29 @@ def test_the_demo_runs_the_pt100_procedure_on_simulated_time(demo):
     fit, truth = ev.fit, sim.dut_truth
     assert fit.coefficients["R0"] == pytest.approx(truth.r0, abs=2 * fit.standard_uncertainties["R0"] + 1e-3)
     assert fit.coefficients["A"] == pytest.approx(truth.a, abs=3 * fit.standard_uncertainties["A"])
+
+
+def test_the_demo_issues_the_temperature_certificate(demo):
+    import json
+
+    issued, result = demo["issued"], demo["result"]
+    assert set(issued.files) == {"json", "xml", "pdf", "journal"}
+    assert all(path.stat().st_size > 0 for path in issued.files.values())
+    doc = json.loads(issued.files["json"].read_text())
+    assert doc["certificate_id"] == result.certificate_id and doc["dut_kind"] == "prt"
+    assert [p["nominal"] for p in doc["points"]] == [-40, 0, 50, 100, 200, 300, 420]
+    r0 = next(c for c in doc["fit"]["coefficients"] if c["name"] == "R0")
+    assert r0["value"] == pytest.approx(demo["evaluation"].fit.coefficients["R0"])
+    standards = {(s["model"], s["serial_number"]): s for s in doc["standards"]}
+    sprt = standards[("5681 (SPRT (ITS-90))", "1234")]
+    assert (sprt["certificate_id"], sprt["calibration_due"]) == ("PTB-SIM-2026-7731", "2027-08-10")
+    assert standards[("1594A", "B21044")]["certificate_id"] == "DKD-SIM-2026-0594"   # the register's
+    assert sorted(m for m, _ in standards) == ["1594A", "5681 (SPRT (ITS-90))", "7060", "9144"]
+    # the room's conditions were recorded by the thermo-hygrometer through the run
+    assert doc["environment"]["recorded"] is True and doc["environment"]["logger"]["serial"] == "S4420017"
+    journal = issued.files["journal"].read_text().splitlines()
+    assert sum('"type":"conditions"' in line for line in journal) == 9   # start, 7 points, end
+    assert demo["publication"]["state"] == "not requested"
 
 
 def test_validate_checks_temperature_procedures(tmp_path):

@@ -89,6 +89,11 @@ def test_the_reference_certificate():
      "safe_setpoint: 200 degC", "safe_setpoint 200 °C is outside the Fluke 7060's setpoint range"),
     ({"max_slope: 0.01 K/min": "max_slope: 0.01 K"}, "max_slope: 0.01 K", "max_slope"),
     ({"  window: 5 min": "  windw: 5 min"}, "windw", "unknown key 'windw'"),
+    ({"  - {setpoint: 50 degC, heat_source: bath}\n  - {setpoint: 100 degC, heat_source: bath}\n"
+      "  - step: Move the SPRT and the Pt100 from the bath into the metrology well (wipe them dry)\n"
+      "  - {setpoint: 200 degC, heat_source: well}\n  - {setpoint: 300 degC, heat_source: well}\n"
+      "  - {setpoint: 420 degC, heat_source: well}\n": ""},
+     "fit: cvd", "fit 'cvd': 2 distinct setpoint(s) cannot determine R0, A, B; measure at least 3"),
 ])
 def test_bad_input_names_the_line(copy, edit, fragment, reason):
     path = copy(edit)
@@ -155,3 +160,9 @@ def test_an_unknown_thermocouple_type_is_refused(copy):
     path.write_text(THERMOCOUPLE.replace("type: X", "type: n"))
     p = load_temperature_procedure(path, today=TODAY)
     assert (p.dut.type, p.dut.reference_junction, p.dut.dmm_range) == ("N", "ice point", Q_(100, "mV"))
+    assert p.evaluation["fit"] == 0          # one setpoint: an offset only, unless a fit is stated
+    path.write_text(THERMOCOUPLE.replace("type: X", "type: N") + "evaluation: {fit: 2}\n")
+    with pytest.raises(SourceError) as info:
+        load_temperature_procedure(path, today=TODAY)
+    assert f"{path}:12: fit 2: 1 distinct setpoint(s) cannot determine a degree-2 deviation " \
+           "polynomial's 3 coefficients; measure at least 3 temperatures or fit less" in str(info.value)

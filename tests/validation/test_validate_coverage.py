@@ -115,3 +115,39 @@ def test_bad_procedure_file_exit_2(tmp_path):
     r = CliRunner().invoke(app, ["validate", str(bad), "--runs", "2"])
     assert r.exit_code == 2
     assert "bad.yaml" in r.output
+
+
+def _one_point(procedure, point_id):
+    import dataclasses
+    return dataclasses.replace(procedure, points=(procedure.point(point_id),))
+
+
+def test_a_counter_reads_past_its_specified_1_mhz(project_root):
+    """8846A, FREQ point at 1 MHz, the top of its specification: a source a few ppm high was
+    read as an overload and stopped the run (found by labauto validate)."""
+    proc = _one_point(load_procedure(project_root / "procedures" / "fluke_8846a_verification.yaml"),
+                      "FREQ-1MHz-+1MHz")
+    point = proc.points[0]
+
+    def reading_above_1_mhz(seed: int) -> bool:
+        truth = simulated_lab(proc, seed).truth
+        applied = truth.calibrator_output(point.nominal, "FREQ")
+        return (applied + truth.dut_error("FREQ", point.range, applied)).to("Hz").magnitude > 1e6
+
+    seed = next(s for s in range(50) if reading_above_1_mhz(s))
+    run = simulate_run(proc, seed)
+    assert run.error == ""
+    assert run.points[0].measured > 0 and run.points[0].unit == "Hz"
+
+
+def test_a_meter_offset_below_zero_ohm_is_a_result(project_root):
+    """34401A, RES4W 0 ohm point: a negative offset reads a few mohm below zero; the run went on
+    to stop as 'outside what the range can indicate (0 .. 120 ohm)'."""
+    proc = _one_point(load_procedure(project_root / "procedures" / "keysight_34401a_verification.yaml"),
+                      "RES4W-100Ohm-0Ohm")
+    point = proc.points[0]
+    seed = next(s for s in range(200) if simulated_lab(proc, s).truth.dut_error_at_setting(
+        "RES4W", point.range, point.nominal).to("ohm").magnitude < -1e-3)
+    run = simulate_run(proc, seed)
+    assert run.error == ""
+    assert run.points[0].measured < 0          # the DUT's negative offset, measured

@@ -1,0 +1,63 @@
+"""``labauto operator pending|answer``: the operator steps that paused calibrations wait for,
+answered from the command line (the Prefect UI's Resume form does the same).  Talks to the
+Prefect server of ``PREFECT_API_URL``."""
+from __future__ import annotations
+
+import json
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Operator steps of paused calibrations: list and answer them.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+console = Console()
+
+
+def _server() -> str:
+    from flows.instrument_slots import server_url
+
+    url = server_url()
+    if url is None:
+        console.print("[bold red]error:[/bold red] no Prefect server: set PREFECT_API_URL to the "
+                      "lab's server (`labauto lab up` prints it)")
+        raise typer.Exit(2)
+    return url
+
+
+@app.command()
+def pending(as_json: bool = typer.Option(False, "--json", help="machine-readable list")) -> None:
+    """The calibrations waiting for a technician, and what each asks."""
+    from flows.operator_input import waiting_runs
+
+    url = _server()
+    runs = waiting_runs()
+    if as_json:
+        typer.echo(json.dumps(runs, indent=2))
+        return
+    if not runs:
+        console.print(f"no calibration is waiting for an operator answer ({url})")
+        return
+    for w in runs:
+        console.print(f"[bold]{w['flow_run_name']}[/bold] ({w['flow_run_id']}; labauto run "
+                      f"{w['labauto_run'] or '?'}) waiting since {w['paused_since']}, answer by "
+                      f"{w['answer_by'] or '-'}:")
+        console.print("  " + w["asks"].replace("\n\n", "\n  ").replace("**", ""), markup=False)
+
+
+@app.command()
+def answer(run: str = typer.Argument(..., help="flow run id or name, or labauto run id"),
+           technician: str = typer.Option(..., "--technician", help="who did the step"),
+           note: str = typer.Option("", "--note", help="recorded with the answer"),
+           not_done: bool = typer.Option(False, "--not-done",
+                                         help="the step cannot be done: the run stops, resumable")) -> None:
+    """Answer the step a paused calibration waits for (exit 2: refused, nothing sent)."""
+    from flows.operator_input import AnswerRefused, checked_answer, send_answer
+
+    _server()
+    try:
+        done = checked_answer(technician, note, done=not not_done)
+        waiting = send_answer(run, done)
+    except AnswerRefused as exc:
+        console.print(f"[bold red]error:[/bold red] {exc}")
+        raise typer.Exit(2)
+    state = "not done: the run stops (resumable)" if not_done else "done: the run goes on"
+    console.print(f"answered flow run {waiting['flow_run_name']} ({waiting['flow_run_id']}): {state}")

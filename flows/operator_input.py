@@ -1,0 +1,178 @@
+"""Operator input: a step only a person can do pauses the ``calibrate`` flow run.
+
+A procedure's ``step:`` (move the leads, fit the short) is asked before the point that needs it,
+between two measure tasks: the instruments are then safe and closed (sources in standby), while
+the flow run keeps its instrument slots and locks, so nobody else takes the bench meanwhile.
+
+- With a person at the terminal (``labauto run`` asks; ``--yes`` confirms every step) the
+  terminal answers and the flow does not pause.
+- Otherwise, with a Prefect server, the flow run pauses with
+  ``pause_flow_run(wait_for_input=StepDone)``: the technician answers in the Prefect UI (the
+  paused run's Resume form) or with ``labauto operator answer RUN --technician NAME``.
+- Without a server nobody could answer: the step stops the run (resumable), as the plain
+  engine does without a terminal.
+
+The answer is journalled (``operator_step``: technician, note) before the point is measured.
+No answer within ``operator_timeout_s``, or an answer "not done", ends the flow run (failed,
+the log says why) with every reading kept; the run is resumed with the flow's ``resume_run``
+parameter (or ``labauto resume``), which asks the step again.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from prefect.input import RunInput
+
+from labauto.engine.journal import now_iso
+from labauto.engine.operator import NoOperator, OperatorStepRefused, current_operator
+
+from flows.instrument_slots import server_url
+
+
+class StepDone(RunInput):
+    """The technician's answer to an operator step (the Resume form in the Prefect UI)."""
+
+    done: bool = pydantic.Field(True, description="the step is done; the bench is ready")
+    technician: str = pydantic.Field(..., min_length=1, max_length=200,
+                                     description="who did the step (name or initials)")
+    note: str = pydantic.Field("", max_length=2000, description="anything worth recording")
+
+    @pydantic.field_validator("technician")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name the technician who did the step")
+        return value.strip()
+
+
+def step_description(run: Any, step: Any, point: Any) -> str:
+    """What the paused run asks (markdown: the UI shows it above the form)."""
+    line = f" (procedure line {step.line})" if step.line else ""
+    return (f"**{step.text}**{line}\n\nbefore point `{point.id}` of labauto run `{run.run_id}` "
+            f"({run.procedure.id}). Sources are in standby. Answer *done* and your name when "
+            "the bench is ready.")
+
+
+def confirm_step(run: Any, step: Any, point: Any, *, timeout_s: float, log: Any) -> None:
+    """Have ``step`` done before ``point`` (terminal, or a pause for input); journal the answer;
+    raise :class:`OperatorStepRefused` when it is not done."""
+    operator = current_operator()
+    record: dict[str, Any] = {"type": "operator_step", "point_id": point.id, "text": step.text,
+                              "line": step.line}
+    if isinstance(operator, NoOperator) and server_url() is not None:
+        answer = _pause_for_answer(run, step, point, timeout_s=timeout_s, log=log)
+        record.update(technician=answer.technician, note=answer.note, answered_in="prefect")
+    else:
+        operator.confirm(step, point)      # the terminal (or --yes); NoOperator refuses
+        record.update(answered_in="terminal")
+    record["t"] = now_iso()
+    run.journal.append(record)
+
+
+def _stop(log: Any, message: str) -> None:
+    """End the flow run: the log says why (the server words the failed state of a pause that
+    ran out itself: "never resumed")."""
+    log.error(message)
+    raise OperatorStepRefused(message)
+
+
+def _pause_for_answer(run: Any, step: Any, point: Any, *, timeout_s: float, log: Any) -> StepDone:
+    from prefect.exceptions import FlowPauseTimeout
+    from prefect.flow_runs import pause_flow_run
+
+    log.warning("waiting for the technician: %s (before point %s; sources in standby; answer "
+                "in the Prefect UI or with `labauto operator answer`)", step.text, point.id)
+    resume = (f"every reading is kept; resume the run with `labauto resume {run.folder}` (or the "
+              f"flow's resume_run parameter {str(run.folder)!r}), which asks the step again")
+    try:
+        answer = pause_flow_run(
+            wait_for_input=StepDone.with_initial_data(
+                description=step_description(run, step, point), done=True),
+            timeout=max(1, int(timeout_s)), poll_interval=1)
+    except FlowPauseTimeout:
+        _stop(log, f"nobody answered {step.text!r} before point {point.id} within "
+                   f"{timeout_s:g} s (flow parameter operator_timeout_s): the run stops here; {resume}")
+    if not answer.done:
+        _stop(log, f"{answer.technician} answered that {step.text!r} is not done"
+                   f"{': ' + answer.note if answer.note else ''}; the run stops before point "
+                   f"{point.id}; {resume}")
+    log.warning("step done (%s): %s", answer.technician, step.text)
+    return answer
+
+
+# -- the technician's side: what is waiting, and answering it (labauto operator ...) -----------
+
+class AnswerRefused(Exception):
+    """An answer that cannot be sent: no such run, a run not waiting, an answer of the wrong type."""
+
+
+def waiting_runs() -> list[dict[str, Any]]:
+    """The flow runs paused for an operator answer, oldest first: id, name, labauto run, what
+    they ask, since when and until when."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterState,
+                                                FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.input.actions import read_flow_run_input
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType.PAUSED]))), sort=FlowRunSort.START_TIME_ASC)
+    found = []
+    for r in runs:
+        details = r.state.state_details if r.state else None
+        keyset = details.run_input_keyset if details else None
+        if not keyset:
+            continue                      # paused without asking for input: not ours to answer
+        asks = read_flow_run_input(keyset["description"], flow_run_id=r.id) or ""
+        found.append({
+            "flow_run_id": str(r.id), "flow_run_name": r.name,
+            "labauto_run": next((t[4:] for t in r.tags if t.startswith("run:")), ""),
+            "asks": asks, "paused_since": r.state.timestamp.isoformat() if r.state else None,
+            "answer_by": details.pause_timeout.isoformat() if details.pause_timeout else None})
+    return found
+
+
+def find_waiting_run(ref: str) -> dict[str, Any]:
+    """The paused run named by flow run id, flow run name or labauto run id."""
+    matches = [w for w in waiting_runs()
+               if ref in (w["flow_run_id"], w["flow_run_name"], w["labauto_run"])]
+    if not matches:
+        raise AnswerRefused(f"no flow run {ref!r} is waiting for an operator answer on "
+                            f"{server_url()} (`labauto operator pending` lists those that are)")
+    if len(matches) > 1:
+        raise AnswerRefused(f"{ref!r} names {len(matches)} waiting runs; give the flow run id")
+    return matches[0]
+
+
+def checked_answer(technician: str, note: str = "", done: bool = True) -> StepDone:
+    """The answer as the paused run will read it; :class:`AnswerRefused` when malformed."""
+    try:
+        return StepDone(done=done, technician=technician, note=note)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}"
+                             for e in exc.errors())
+        raise AnswerRefused(f"answer refused, nothing sent: {problems}") from None
+
+
+def send_answer(ref: str, answer: StepDone) -> dict[str, Any]:
+    """Resume the paused run ``ref`` with ``answer`` (the server checks it against the run's
+    form too); returns the run answered."""
+    from uuid import UUID
+
+    from prefect.exceptions import FlowPauseTimeout
+    from prefect.flow_runs import resume_flow_run
+
+    waiting = find_waiting_run(ref)
+    try:
+        resume_flow_run(UUID(waiting["flow_run_id"]),
+                        run_input=answer.model_dump(include={"done", "technician", "note"}))
+    except FlowPauseTimeout:
+        raise AnswerRefused(f"flow run {waiting['flow_run_name']!r} is no longer waiting: its "
+                            "time for an answer ran out") from None
+    except Exception as exc:  # noqa: BLE001 - NotPausedError, a refused input: say so
+        raise AnswerRefused(f"flow run {waiting['flow_run_name']!r} did not take the answer: "
+                            f"{exc}") from None
+    return waiting
