@@ -44,7 +44,14 @@ def measure_point(point: Any, meter: Any, source: Any, journal: RunJournal, atte
         for index in range(point.readings):
             value = meter.read(n=1)[0].to(point.nominal.units)
             # a readback point: the source's own measurement, taken right after the meter's
-            rb = float(source.readback().to(point.nominal.units).magnitude) if readback else None
+            # (if it fails, the meter's reading is journalled before the error goes on)
+            rb = None
+            if readback:
+                try:
+                    rb = float(source.readback().to(point.nominal.units).magnitude)
+                except BaseException:
+                    journal.reading(point.id, attempt, index, float(value.magnitude), unit)
+                    raise
             if rb is None:
                 journal.reading(point.id, attempt, index, float(value.magnitude), unit)
             else:

@@ -174,3 +174,31 @@ points:
     with pytest.raises(ProcedureError, match=r"meter.yaml:7: readback: true compares a source "
                                              r"under test's own measurement"):
         load_procedure(proc)
+
+
+def test_an_instrument_error_on_a_readback_stops_the_point_with_every_output_off(tmp_path):
+    """The supply rejects its MEAS:CURR? (fault injection): the point stops naming the
+    instrument and the command, the readings taken stay journalled, the outputs end off."""
+    proc = tmp_path / "rb.yaml"
+    proc.write_text(BAD.format(load="2 ohm", point="{function: DCI, range: 1 A, nominal: 1 A, "
+                                                   "settings: {channel: 3}, readback: true}"))
+    lab_file = tmp_path / "lab.yaml"
+    lab_file.write_text((ROOT / "labauto" / "data" / "lab.yaml").read_text())
+    from labauto.visa import InstrumentError
+
+    with SimulatedLab(seed=5, latency="zero", dmm_model="keysight_3458a",
+                      calibrator_model="keysight_e36312a", dut="source",
+                      load_resistance=Q_(2, "ohm")) as lab:
+        lab.inject_fault("calibrator", "error", on=r"MEAS:CURR\?", count=1, code=-230,
+                         message="Data corrupt or stale")
+        with pytest.raises(InstrumentError, match=r'E36312A .*-230,"Data corrupt or stale" '
+                                                  r"after command 'MEAS:CURR\? \(@3\)'"):
+            run_calibration(proc, dut_resource=lab.resources["calibrator"],
+                            standard_resource=lab.resources["dmm"], runs_dir=tmp_path / "runs",
+                            out_dir=tmp_path / "certificates", settle_scale=0.0,
+                            timeout_ms=2000, publish=False, lab_file=lab_file)
+        assert not any(c.on for c in lab.calibrator.channels.values())
+        assert lab.calibrator.history[-1].startswith("VOLT 0")
+    journal = next((tmp_path / "runs").iterdir()) / "journal.jsonl"
+    records = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert [r["type"] for r in records if r.get("point_id")][-2:] == ["reading", "point_failed"]
