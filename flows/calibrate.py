@@ -39,7 +39,7 @@ from labauto.publishing import not_requested
 from labauto.visa.errors import TransientVisaError
 
 from flows.instrument_slots import InstrumentSlots
-from flows.operator_input import confirm_step
+from flows.operator_input import confirm_step, wait_for_technician
 
 
 def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -86,6 +86,29 @@ def evaluate_task(run_folder: str, lab_file: str | None, out_dir: str,
                               verify_base_url=verify_base_url, queue=queue)
 
 
+@task(name="record-in-register", cache_policy=NO_CACHE)
+def record_in_register_task(lab_file: str | None, asset_id: str,
+                            outcome: CalibrationOutcome) -> str | None:
+    """The issued certificate becomes the item's latest calibration in the equipment register;
+    the item's schedule is anchored on its new due date."""
+    from flows.schedules import record_calibration, sync
+
+    result = outcome.result
+    due = record_calibration(lab_file, asset_id, certificate_id=result.certificate_id,
+                             as_found_decision=result.as_found_decision,
+                             adjusted=bool(result.adjusted),
+                             sha256=outcome.issued.dcc_sha256)
+    log = get_run_logger()
+    log.info("register item %s: calibrated (certificate %s), next due %s", asset_id,
+             result.certificate_id, due)
+    try:
+        sync(lab_file, only=asset_id)
+    except Exception as exc:  # noqa: BLE001 - the calibration is recorded; the schedule can wait
+        log.warning("the schedule of %s was not re-anchored (%s); run `labauto schedule sync`",
+                    asset_id, exc)
+    return due.isoformat() if due else None
+
+
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_task(outcome: CalibrationOutcome) -> dict[str, Any]:
     return publish_outcome(outcome)
@@ -100,7 +123,8 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
               environment_resource: str | None = None, item_condition: str | None = None,
               item_condition_confirmed: bool = False,
               instrument_wait_s: float | None = 3600.0,
-              operator_timeout_s: float = 3600.0) -> dict[str, Any]:
+              operator_timeout_s: float = 3600.0, register_item: str | None = None,
+              attended: bool = False) -> dict[str, Any]:
     """Calibrate the DUT at ``dut_resource`` against the standard at ``standard_resource``;
     ``environment_resource``: the thermo-hygrometer that records the ambient conditions.
 
@@ -111,8 +135,15 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
 
     A procedure's operator steps are asked before the point that needs them, between two tasks
     (instruments safe and closed): at the terminal when a person is there, otherwise by pausing
-    the flow run for the technician's answer (``operator_timeout_s``; flows/operator_input.py)."""
+    the flow run for the technician's answer (``operator_timeout_s``; flows/operator_input.py).
+
+    A scheduled calibration of the register's item ``register_item`` (``labauto schedule
+    sync``) records its certificate in the register (the item's due date moves on); one marked
+    ``attended`` (its procedure has operator steps) first waits for a technician at the bench."""
     log = get_run_logger()
+    if attended:
+        wait_for_technician(f"the calibration of {register_item or 'this item'} ({procedure})",
+                            timeout_s=operator_timeout_s, log=log)
     run_id = run_id or (Path(resume_run).name if resume_run else new_run_id())
     with InstrumentSlots(run_id, wait_s=instrument_wait_s, log=log) as slots, ExitStack() as held:
         slots.hold_resources({DUT: dut_resource, STANDARD: standard_resource,
@@ -146,6 +177,8 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
     create_markdown_artifact(key="certificate-summary", markdown=summary_markdown(outcome),
                              description=f"Certificate {outcome.result.certificate_id}")
     publication = publish_task(outcome) if publish else not_requested(outcome.issued)
+    if register_item:
+        record_in_register_task(lab_file, register_item, outcome)
     return {"run_id": run.run_id, "certificate_id": outcome.result.certificate_id,
             "files": {k: str(v) for k, v in outcome.files.items()},
             "overall_decision": outcome.result.overall_decision, "publication": publication,

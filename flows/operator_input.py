@@ -46,6 +46,38 @@ class StepDone(RunInput):
         return value.strip()
 
 
+def wait_for_technician(what: str, *, timeout_s: float, log: Any) -> str:
+    """An attended calibration (its procedure has operator steps) starts only with a person at
+    the bench: the terminal's (``--yes`` / a terminal operator), or one who answers the paused
+    flow run.  Returns who attends; raises :class:`OperatorStepRefused` otherwise."""
+    operator = current_operator()
+    if not isinstance(operator, NoOperator):
+        return "terminal"
+    if server_url() is None:
+        raise OperatorStepRefused(f"{what} needs a technician at the bench (its procedure has "
+                                  "operator steps); run it at a terminal")
+    from prefect.exceptions import FlowPauseTimeout
+    from prefect.flow_runs import pause_flow_run
+
+    log.warning("waiting for a technician: %s needs one at the bench (answer in the Prefect UI "
+                "or with `labauto operator answer RUN --technician NAME`)", what)
+    try:
+        answer = pause_flow_run(
+            wait_for_input=StepDone.with_initial_data(
+                done=True, description=f"**A technician is needed at the bench.** {what}: its procedure has "
+                            "operator steps, so it never runs unattended. Answer with your name "
+                            "when you are at the bench; nothing is touched before."),
+            timeout=max(1, int(timeout_s)), poll_interval=1, key="technician")
+    except FlowPauseTimeout:
+        _stop(log, f"nobody came to attend {what} within {timeout_s:g} s: nothing was "
+                   "measured; it runs again at its next scheduled time, or start it by hand")
+    if not answer.done:
+        _stop(log, f"{answer.technician} answered that nobody can attend {what} now"
+                   f"{': ' + answer.note if answer.note else ''}; nothing was measured")
+    log.warning("attended by %s", answer.technician)
+    return answer.technician
+
+
 def step_description(run: Any, step: Any, point: Any) -> str:
     """What the paused run asks (markdown: the UI shows it above the form)."""
     line = f" (procedure line {step.line})" if step.line else ""

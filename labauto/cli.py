@@ -272,12 +272,18 @@ def _report(result: Any, summary: dict[str, Any]) -> None:
 
 @app.command()
 def run(procedure: Path = typer.Argument(..., help="procedure YAML file"),
-        dut: str = typer.Option(..., "--dut", help="VISA resource of the item (DUT)"),
-        standard: str = typer.Option(..., "--standard", help="VISA resource of the reference standard"),
+        dut: Optional[str] = typer.Option(None, "--dut", help="VISA resource of the item (DUT); "
+                                          "required, unless the --bench has a dut port"),
+        standard: Optional[str] = typer.Option(None, "--standard", help="VISA resource of the "
+                                               "reference standard; required, unless --bench"),
         environment: Optional[str] = typer.Option(
             None, "--environment", help="VISA resource of the environment logger (thermo-hygrometer; "
             "model: the lab file's environment: logger_model); without it the certificate says the "
             "conditions were not recorded"),
+        bench: Optional[str] = typer.Option(
+            None, "--bench", help="a bench of the lab file (benches:): its instruments are the "
+            "defaults; with a Prefect server (PREFECT_API_URL) the calibration is submitted to the "
+            "bench's deployment, run by its worker, and followed here (docs/lab-day.md)"),
         lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB", help="lab configuration YAML"),
         workdir: Path = typer.Option(Path("labauto-data"), "--workdir",
                                      help="working folder: runs/ (journals) and certificates/"),
@@ -301,6 +307,26 @@ def run(procedure: Path = typer.Argument(..., help="procedure YAML file"),
     Operator steps written in the procedure (move the leads, fit the short) put the sources in
     standby and ask the technician to confirm before going on."""
     def go() -> None:
+        nonlocal dut, standard, environment, workdir
+        if bench is not None:
+            from labauto.benches import bench as find_bench
+
+            b = find_bench(bench, lab)
+            if os.environ.get("PREFECT_API_URL"):
+                _run_on_bench(b, procedure, dut=dut, standard=standard, environment=environment,
+                              settle_scale=settle_scale, timeout_ms=timeout_ms, publish=publish,
+                              verify_url=verify_url, item_condition=item_condition)
+                return
+            console.print(f"[dim]no Prefect server (PREFECT_API_URL): running here with bench "
+                          f"{b.name}'s instruments[/dim]")
+            dut, standard = dut or b.dut or None, standard or b.standard
+            environment = environment or b.environment or None
+            workdir = b.workdir
+        for option, value in (("--dut", dut), ("--standard", standard)):
+            if not value:
+                console.print(f"[bold red]error:[/bold red] {option} is required (or a --bench "
+                              "of the lab file that has it)")
+                raise typer.Exit(2)
         _show_lab_home(lab_home, lab)
         _report(*_execute(procedure, dut, standard, workdir=workdir, lab=lab,
                           use_prefect=prefect, settle_scale=settle_scale,
@@ -308,6 +334,52 @@ def run(procedure: Path = typer.Argument(..., help="procedure YAML file"),
                           verify_base_url=verify_url, environment=environment,
                           confirm_steps=yes, item_condition=item_condition))
     _guarded(go)
+
+
+def _run_on_bench(b: Any, procedure: Path, *, dut: Optional[str], standard: Optional[str],
+                  environment: Optional[str], settle_scale: float, timeout_ms: int, publish: bool,
+                  verify_url: Optional[str], item_condition: Optional[str]) -> None:
+    """Submit to the bench's deployment and follow the flow run to its end."""
+    _quiet_prefect()
+    from labauto.procedure import load_procedure
+
+    from flows.bench_run import follow, submit, summary
+
+    proc = load_procedure(procedure)           # refused here, at its line, before submitting
+    params: dict[str, Any] = {"procedure": str(Path(procedure).resolve()),
+                              "settle_scale": settle_scale, "timeout_ms": timeout_ms,
+                              "publish": publish}
+    for key, value in (("dut_resource", dut), ("standard_resource", standard),
+                       ("environment_resource", environment), ("verify_base_url", verify_url),
+                       ("item_condition", item_condition)):
+        if value:
+            params[key] = value
+    if not (dut or b.dut):
+        raise StartRefused(f"bench {b.name} has no dut port in the lab file: give --dut")
+    flow_run = submit(b, params)
+    console.print(f"submitted {proc.id} to calibrate/{b.deployment}: flow run {flow_run.name} "
+                  f"({flow_run.id}); {os.environ['PREFECT_API_URL']}")
+    final = follow(flow_run.id, say=lambda text: console.print(text, markup=False),
+                   answer=_terminal_answer if sys.stdin.isatty() else None)
+    if final.state is None or not final.state.is_completed():
+        raise LabautoError(f"flow run {final.name} ended {final.state.name if final.state else '?'}"
+                           f": {final.state.message if final.state else ''} (its log in the "
+                           "Prefect UI says more; resume with `labauto resume RUN_FOLDER`)")
+    text = summary(flow_run.id)
+    if text:
+        console.print(text, markup=False)
+
+
+def _terminal_answer(waiting: dict[str, Any]) -> Any:
+    """The technician at this terminal answers the step the bench's run waits for."""
+    from flows.operator_input import checked_answer
+
+    console.print(waiting["asks"].replace("**", ""), markup=False)
+    if not typer.confirm("Done?", default=True):
+        console.print("not answered here: answer in the Prefect UI or with `labauto operator "
+                      f"answer {waiting['flow_run_name']}`")
+        return None
+    return checked_answer(typer.prompt("technician"), typer.prompt("note", default=""))
 
 
 @app.command()

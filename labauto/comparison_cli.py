@@ -8,7 +8,8 @@ simulated) instruments, from a procedure file (``kind: temperature comparison``)
     labauto comparison resume out/runs/<run id>
 
 The technician confirms each operator step (moving the probes) at the terminal (``--yes``
-confirms them unattended) and, for a display-only thermometer, types each reading when asked.
+confirms them unattended) and, for a display-only thermometer, types each reading when asked;
+then the certificate is issued (``--no-issue``: results only) and queued for the platform.
 Time is the wall clock: waiting for stability takes as long as the heat source needs.  The
 zero-latency simulated lab runs on its own simulated clock through ``labauto demo``.
 """
@@ -97,7 +98,8 @@ class TerminalTechnician:
         return self._ask(ask)
 
 
-def _measure(run: Any, yes: bool, lab_file: Optional[Path] = None) -> None:
+def _measure(run: Any, yes: bool, lab_file: Optional[Path] = None, issue: bool = True,
+             publish: bool = True, out_dir: Optional[Path] = None) -> None:
     from labauto.comparison_evaluation import evaluate_comparison
     from labauto.demo_temperature import ApproachDisplay, results_table
     from labauto.engine.comparison import execute_comparison
@@ -115,7 +117,24 @@ def _measure(run: Any, yes: bool, lab_file: Optional[Path] = None) -> None:
                                environment=load_lab(lab_file).environment)
         finally:
             set_operator(previous)
-    console.print(results_table(evaluate_comparison(run.procedure, run.state())))
+    evaluation = evaluate_comparison(run.procedure, run.state())
+    console.print(results_table(evaluation))
+    if not issue:
+        console.print("no certificate issued (--no-issue)")
+        return
+    import os
+
+    from labauto.comparison_evaluation import issue_comparison_certificate
+    from labauto.lab import load_lab
+    from labauto.publishing import not_requested, publish_issued
+
+    result, issued = issue_comparison_certificate(
+        run, evaluation, load_lab(lab_file), out_dir or run.folder.parent.parent / "certificates",
+        verify_base_url=os.environ.get("LABAUTO_PLATFORM_URL"), queue=publish)
+    console.print(f"certificate {result.certificate_id}: "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(issued.files.items())))
+    publication = publish_issued(issued) if publish else not_requested(issued)
+    console.print(f"publication: {publication.get('state')} ({publication.get('detail', '')})")
 
 
 def _guarded(fn: Any) -> None:
@@ -141,6 +160,10 @@ def run(procedure: Path = typer.Argument(..., help="temperature comparison proce
                                                   "hygrometer: ambient conditions on the certificate; "
                                                   "a compensated thermocouple junction's temperature"),
         lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB", help="the lab file"),
+        item: Optional[str] = typer.Option(None, "--item", help="the DUT as MANUFACTURER,MODEL,SERIAL "
+                                           "(on the certificate)"),
+        issue: bool = typer.Option(True, "--issue/--no-issue", help="issue the certificate"),
+        publish: bool = typer.Option(True, "--publish/--no-publish", help="queue it for the platform"),
         workdir: Path = typer.Option(Path("out"), "--workdir", help="runs go to WORKDIR/runs"),
         timeout_ms: int = typer.Option(10000, "--timeout-ms"),
         yes: bool = typer.Option(False, "--yes", help="confirm operator steps without asking")) -> None:
@@ -157,19 +180,26 @@ def run(procedure: Path = typer.Argument(..., help="temperature comparison proce
         if unknown:
             raise LabautoError(f"--heat-source {unknown[0]}: the procedure's heat sources are "
                                f"{', '.join(plan.heat_sources)}")
-        run_ = start_comparison_run(plan, workdir / "runs",
-                                    ComparisonSettings(resources, timeout_ms=timeout_ms,
-                                                       environment_resource=environment or ""))
-        _measure(run_, yes, lab)
+        who = [x.strip() for x in (item or "").split(",")] if item else []
+        if item and len(who) != 3:
+            raise typer.BadParameter("give MANUFACTURER,MODEL,SERIAL", param_hint="--item")
+        from labauto.lab import load_lab
+        run_ = start_comparison_run(plan, workdir / "runs", ComparisonSettings(
+            resources, timeout_ms=timeout_ms, operator=load_lab(lab).performed_by,
+            item=dict(zip(("manufacturer", "model", "serial"), who)),
+            environment_resource=environment or ""))
+        _measure(run_, yes, lab, issue, publish, workdir / "certificates")
     _guarded(go)
 
 
 @app.command()
 def resume(run_folder: Path = typer.Argument(..., help="folder of the interrupted run"),
            yes: bool = typer.Option(False, "--yes", help="confirm operator steps without asking"),
-           lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB", help="the lab file")) -> None:
+           lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB", help="the lab file"),
+           issue: bool = typer.Option(True, "--issue/--no-issue", help="issue the certificate"),
+           publish: bool = typer.Option(True, "--publish/--no-publish", help="queue it for the platform")) -> None:
     """Resume an interrupted comparison run: completed setpoints are not measured again."""
     def go() -> None:
         from labauto.engine.comparison import open_comparison_run
-        _measure(open_comparison_run(run_folder), yes, lab)
+        _measure(open_comparison_run(run_folder), yes, lab, issue, publish)
     _guarded(go)

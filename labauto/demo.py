@@ -40,7 +40,7 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
     if procedure is not None and is_temperature_procedure(procedure):
         from labauto.demo_temperature import run_temperature_demo
         run_temperature_demo(console, workdir=workdir, procedure=Path(procedure), latency=latency,
-                             seed=seed, with_platform=with_platform)
+                             seed=seed, with_platform=with_platform, use_prefect=use_prefect)
         return
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -77,18 +77,22 @@ class ApproachDisplay:
 
 
 def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, latency: str,
-                         seed: int, with_platform: bool = False) -> dict[str, Any]:
+                         seed: int, with_platform: bool = False,
+                         use_prefect: bool = False) -> dict[str, Any]:
+    """The comparison run through the Prefect flow ``temperature-comparison`` (``use_prefect``)
+    or the plain engine; the same certificate either way."""
     from contextlib import ExitStack
 
     from labauto.comparison_evaluation import evaluate_comparison, issue_comparison_certificate
     from labauto.demo import _isolate_from_the_lab, _keep_caches_in
-    from labauto.publishing import not_requested, publish_issued
-    from labauto.engine.comparison import (ComparisonSettings, execute_comparison,
+    from labauto.engine.comparison import (ComparisonSettings, execute_comparison, set_clock,
                                            start_comparison_run)
+    from labauto.engine.observer import set_observer
     from labauto.engine.operator import set_operator
     from labauto.lab import DEFAULT_LAB_FILE, load_lab
     from labauto.labhome import LabHome, use_lab_home
     from labauto.procedure.temperature import load_temperature_procedure
+    from labauto.publishing import not_requested, publish_issued
     from labauto.sim.thermometry import lab_for_procedure
 
     workdir = Path(workdir).resolve()
@@ -103,33 +107,12 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
     console.print(f"Lab home: {home.describe()}")
     sim = lab_for_procedure(plan, seed=seed, latency=latency)
     technician = SimulatedTechnician(sim, console.print)
-    previous = set_operator(technician)
-    try:
-        with sim:
-            console.print(f"simulated thermometry lab ({latency} timing, seed {seed}): "
-                          + ", ".join(f"{k} {v}" for k, v in sim.resources.items()))
-            settings = ComparisonSettings(sim.resources, operator=lab_config.performed_by,
-                                          item={"manufacturer": "Example Sensors",
-                                                "model": plan.dut.description or plan.dut.sensor,
-                                                "serial": f"SIM-{seed}"},
-                                          environment_resource=sim.resources["environment"])
-            run = start_comparison_run(plan, workdir / "runs", settings)
-            with ApproachDisplay(console) as display:
-                execute_comparison(run, clock=sim.clock, observer=display,
-                                   read_display=technician.read_display,
-                                   environment=lab_config.environment)
-            console.print(f"run {run.run_id}: {len(plan.points)} setpoints in "
-                          f"{sim.clock.now() / 3600:.1f} h of {'simulated' if latency == 'zero' else 'real'} time")
-    finally:
-        set_operator(previous)
-    evaluation = evaluate_comparison(plan, run.state())
-    console.print(results_table(evaluation))
-    if evaluation.fit is not None:
-        fit = evaluation.fit
-        coef = ", ".join(f"{k} = {v:.6g} ± {fit.standard_uncertainties.get(k, 0):.2g}"
-                         for k, v in fit.coefficients.items())
-        console.print(f"fitted characteristic ({fit.method}): {coef}")
+    item = {"manufacturer": "Example Sensors", "model": plan.dut.description or plan.dut.sensor,
+            "serial": f"SIM-{seed}"}
     with ExitStack() as stack:
+        sim = stack.enter_context(sim)
+        console.print(f"simulated thermometry lab ({latency} timing, seed {seed}): "
+                      + ", ".join(f"{k} {v}" for k, v in sim.resources.items()))
         base_url = None
         if with_platform:
             from labauto.demo_platform import start_demo_platform
@@ -137,12 +120,55 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
 
             base_url = start_demo_platform(console, workdir, stack, lab_config,
                                            lab_signing_identity(lab_config))
-        result, issued = issue_comparison_certificate(run, evaluation, lab_config,
-                                                      workdir / "certificates",
-                                                      verify_base_url=base_url)
+        display = stack.enter_context(ApproachDisplay(console))
+        previous = (set_operator(technician), set_observer(display), set_clock(sim.clock))
+        try:
+            if use_prefect:
+                from labauto.cli import _quiet_prefect
+                _quiet_prefect()
+                from flows.temperature_comparison import temperature_comparison
+
+                console.print("[dim]starting Prefect flow 'temperature-comparison' ("
+                              + (f"server {os.environ['PREFECT_API_URL']}" if os.environ.get("PREFECT_API_URL")
+                                 else "embedded ephemeral server") + ")[/dim]")
+                out = temperature_comparison(
+                    str(procedure), sim.resources, runs_dir=str(workdir / "runs"),
+                    out_dir=str(workdir / "certificates"), lab_file=str(DEFAULT_LAB_FILE),
+                    environment_resource=sim.resources["environment"], verify_base_url=base_url,
+                    publish=True, item=item, operator=lab_config.performed_by)
+                from labauto.engine.comparison import open_comparison_run
+                run = open_comparison_run(out["run_folder"])
+                evaluation, result, issued = out["evaluation"], out["result"], out["issued"]
+                publication = out["publication"]
+            else:
+                settings = ComparisonSettings(sim.resources, operator=lab_config.performed_by,
+                                              item=item,
+                                              environment_resource=sim.resources["environment"])
+                run = start_comparison_run(plan, workdir / "runs", settings)
+                execute_comparison(run, clock=sim.clock, observer=display,
+                                   read_display=technician.read_display,
+                                   environment=lab_config.environment)
+                evaluation = evaluate_comparison(plan, run.state())
+                result, issued = issue_comparison_certificate(run, evaluation, lab_config,
+                                                              workdir / "certificates",
+                                                              verify_base_url=base_url)
+                publication = publish_issued(issued) if base_url else not_requested(issued)
+        finally:
+            set_operator(previous[0])
+            set_observer(previous[1])
+            set_clock(previous[2])
+            display.__exit__(None, None, None)
+        console.print(f"run {run.run_id}: {len(plan.points)} setpoints in "
+                      f"{sim.clock.now() / 3600:.1f} h of "
+                      f"{'simulated' if latency == 'zero' else 'real'} time")
+        console.print(results_table(evaluation))
+        if evaluation.fit is not None:
+            fit = evaluation.fit
+            coef = ", ".join(f"{k} = {v:.6g} ± {fit.standard_uncertainties.get(k, 0):.2g}"
+                             for k, v in fit.coefficients.items())
+            console.print(f"fitted characteristic ({fit.method}): {coef}")
         console.print(f"certificate {result.certificate_id}: "
                       + ", ".join(f"{k} {v}" for k, v in sorted(issued.files.items())))
-        publication = publish_issued(issued) if base_url else not_requested(issued)
         console.print(f"publication: {publication.get('state')} ({publication.get('detail', '')})")
     inside = simulation_check(sim, evaluation)
     console.print(f"simulation check: the simulated DUT's true error lies within ± U at "

@@ -24,6 +24,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,12 @@ class Band:
     accuracy: dict[str, pint.Quantity]
 
     def covers(self, frequency: pint.Quantity) -> bool:
-        f = frequency.to("Hz").magnitude
-        return self.low.to("Hz").magnitude * (1 - 1e-12) <= f <= self.high.to("Hz").magnitude * (1 + 1e-12)
+        lo, hi = self._edges_hz
+        return lo <= frequency.to("Hz").magnitude <= hi
+
+    @cached_property
+    def _edges_hz(self) -> tuple[float, float]:
+        return (self.low.to("Hz").magnitude * (1 - 1e-12), self.high.to("Hz").magnitude * (1 + 1e-12))
 
     def __str__(self) -> str:
         return f"{self.low:~P} to {self.high:~P}"
@@ -128,6 +133,25 @@ class RangeSpec:
         unit = self.range.units
         if frequency is None and self.bands and value.check("[frequency]"):
             frequency = value
+        try:      # the same value is asked for again and again (plausibility of every reading)
+            key = (value.magnitude, value.units, None if frequency is None else
+                   (frequency.magnitude, frequency.units))
+            return Q_(self._halfwidths[key], unit)
+        except (KeyError, TypeError):     # not yet computed; an array (unhashable) value
+            pass
+        total = self._halfwidth(value, frequency)
+        try:
+            self._halfwidths[key] = float(total.magnitude)
+        except (TypeError, ValueError):
+            pass
+        return total
+
+    @cached_property
+    def _halfwidths(self) -> dict[Any, float]:
+        return {}
+
+    def _halfwidth(self, value: pint.Quantity, frequency: pint.Quantity | None) -> pint.Quantity:
+        unit = self.range.units
         total = Q_(0.0, unit)
         for term, amount in self.terms(frequency).items():
             if term in ("reading", "output"):
@@ -230,14 +254,12 @@ class FunctionSpec:
     def range_for(self, value: pint.Quantity, channel: int | None = None) -> RangeSpec:
         """Smallest range that covers ``value`` (how a source picks its range); of output
         ``channel`` when given (a multi-output power supply)."""
-        ranges = self.ranges
-        if channel is not None:
-            ranges = tuple(r for r in ranges if r.channel == int(channel))
-            if not ranges:
-                raise KeyError(f"{self.name} has no channel {channel}; channels: "
-                               f"{', '.join(str(c) for c in self.channels)}")
-        for r in sorted(ranges, key=lambda r: r.maximum.to(self.unit).magnitude):
-            if r.covers(value):
+        if channel is not None and not any(r.channel == int(channel) for r in self.ranges):
+            raise KeyError(f"{self.name} has no channel {channel}; channels: "
+                           f"{', '.join(str(c) for c in self.channels)}")
+        x = value.to(self.unit).magnitude
+        for lo, hi, r in self._by_size:
+            if (channel is None or r.channel == int(channel)) and lo <= x <= hi:
                 return r
         where = f" of channel {channel}" if channel is not None else ""
         raise KeyError(f"{value:~P} is outside every {self.name} range{where}")
@@ -246,6 +268,12 @@ class FunctionSpec:
     def channels(self) -> tuple[int, ...]:
         """The output channels the ranges belong to (empty: a single-output instrument)."""
         return tuple(dict.fromkeys(r.channel for r in self.ranges if r.channel is not None))
+
+    @cached_property
+    def _by_size(self) -> tuple[tuple[float, float, RangeSpec], ...]:
+        """(minimum, maximum, range) in the function's unit, smallest range first."""
+        return tuple(sorted(((r.minimum.to(self.unit).magnitude, r.maximum.to(self.unit).magnitude, r)
+                             for r in self.ranges), key=lambda t: t[1]))
 
     def resolved_settings(self, given: dict[str, Any]) -> dict[str, Any]:
         """Every setting of the function: the given ones (checked), defaults for the rest."""

@@ -131,7 +131,8 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
         if key not in d:
             raise src.error((), f"missing required key {key!r}")
     unknown = set(d) - set(_REQUIRED) - {"language", "home", "reference_standards", "register",
-                                         "item_condition_default"}
+                                         "item_condition_default",
+                                         "benches"}        # (labauto/benches.py reads them)
     if unknown:
         raise src.error((sorted(unknown)[0],), f"unknown key {sorted(unknown)[0]!r}")
     if ("reference_standards" in d) == ("register" in d):

@@ -39,9 +39,16 @@ def not_requested(issued: Any) -> dict[str, Any]:
             "detail": f"— not queued; `labauto publish add {issued.files['xml']}` queues it"}
 
 
-def publish_issued(issued: Any, *, deadline_s: float = 30.0) -> dict[str, Any]:
+DEFAULT_DEADLINE_S = 30.0
+
+
+def publish_issued(issued: Any, *, deadline_s: float | None = None) -> dict[str, Any]:
     """Deliver the outbox now if a platform is configured; report this certificate's state as
-    the outbox records it (acknowledged = stored by the platform with the same SHA-256)."""
+    the outbox records it (acknowledged = stored by the platform with the same SHA-256).
+    ``deadline_s``: how long to keep trying an unreachable platform before leaving the
+    certificate queued (default LABAUTO_PUBLISH_DEADLINE_S, else 30 s)."""
+    if deadline_s is None:
+        deadline_s = float(os.environ.get("LABAUTO_PUBLISH_DEADLINE_S") or DEFAULT_DEADLINE_S)
     url, token = os.environ.get("LABAUTO_PLATFORM_URL"), os.environ.get("LABAUTO_PLATFORM_TOKEN")
     path = outbox_path()
     if not url or not token:

@@ -170,8 +170,8 @@ def _admin(root, r: CalibrationResult) -> None:
           else "conditionalFail"))
     s = _sub(st, _d("statement"), refType="basic_uncertainty")
     _sub(s, _d("norm"), "JCGM 100:2008 (GUM)")
-    k = {p.coverage_factor for p in r.points}
-    pr = {p.coverage_probability for p in r.points}
+    k = {p.coverage_factor for p in r.points + r.as_left_points}
+    pr = {p.coverage_probability for p in r.points + r.as_left_points}
     _text(s, "declaration",
           "The reported expanded uncertainty of measurement is the standard uncertainty "
           "multiplied by the coverage factor k stated for each point (k = "

@@ -182,7 +182,7 @@ def identification_section(r: CalibrationResult, d: _Doc) -> list:
         ("Adjustment", escape(adjustment_text(r))),                                 # 7.8.4.1 d)
         ("Method / procedure", escape(f"{r.procedure.id} \"{r.procedure.title}\" version "  # f)
                                       f"{r.procedure.version}, SHA-256 {r.procedure.sha256}")),
-        ("Readings", escape(readings_text(r.points))),
+        ("Readings", escape(readings_text(r.points + r.as_left_points))),
         ("Date of receipt", escape(r.receipt_date)),                                # h)
         ("Date of calibration", escape(calibration_dates(r))),                      # i)
         ("Date of issue", escape(r.issue_date)),                                    # j)
@@ -201,9 +201,10 @@ def standards_section(r: CalibrationResult, d: _Doc) -> list:
 
 
 def statements_section(r: CalibrationResult, d: _Doc) -> list:
-    ks = ", ".join(dict.fromkeys(f"{k:.2f}" for k in sorted(p.coverage_factor for p in r.points)))
+    every = r.points + r.as_left_points
+    ks = ", ".join(dict.fromkeys(f"{k:.2f}" for k in sorted(p.coverage_factor for p in every)))
     ps = ", ".join(dict.fromkeys(f"{100 * x:g} %" for x in sorted(p.coverage_probability
-                                                                  for p in r.points)))
+                                                                  for p in every)))
     story = [d.p("Statements", d.h2),
              d.p(RELATES_ONLY),                                                     # 7.8.2.1 l)
              d.p("Traceability: " + r.traceability),                                # 7.8.4.1 c)

@@ -40,6 +40,7 @@ from signxml.xades import (XAdESDataObjectFormat, XAdESSignatureConfiguration, X
 
 from labauto.certificate import pki
 from labauto.certificate.dcc_xml import DCC_NS, DCC_ROOT, safe_parser
+from labauto.certificate.signature_fastpath import verify_fast
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NS = "http://uri.etsi.org/01903/v1.3.2#"
@@ -244,6 +245,27 @@ def _check_references(sig: etree._Element, is_xades: bool) -> list[str]:
     return uris
 
 
+def _verify_signxml(root: etree._Element, cert: x509.Certificate, at: dt.datetime, uris: list[str],
+                    is_xades: bool) -> tuple[etree._Element | None, etree._Element | None]:
+    """signxml's verification: the verified content of the URI="" reference and, with XAdES, the
+    verified SignedSignatureProperties."""
+    try:
+        if is_xades:
+            config = XAdESSignatureConfiguration(expect_references=len(uris), verification_time=at, **_ALGORITHMS)
+            results = XAdESVerifier().verify(root, x509_cert=cert, expect_config=config)
+        else:
+            config = SignatureConfiguration(require_x509=True, expect_references=1, verification_time=at,
+                                            **_ALGORITHMS)
+            results = [XMLVerifier().verify(root, x509_cert=cert, expect_config=config)]
+    except InvalidSignature as exc:
+        raise SignatureError(f"the XML signature does not verify: {exc}") from exc
+    except (InvalidInput, SignXMLException, ValueError, etree.DocumentInvalid) as exc:
+        # DocumentInvalid: signxml's schema check of the signature element (e.g. two equal Ids)
+        raise SignatureError(f"the XML signature cannot be verified: {exc}") from exc
+    props = next(r.signed_properties for r in results if hasattr(r, "signed_properties")) if is_xades else None
+    return results[uris.index("")].signed_xml, props
+
+
 def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = None, *,
                check_validity: bool = True) -> VerifiedSignature:
     """Verify the DCC's enveloped signature and return the signer (and the XAdES signing time).
@@ -288,24 +310,18 @@ def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = Non
         raise SignatureError(f"the signing {exc}") from exc
     if not check_validity:      # signxml checks the validity too: give it a moment it holds
         at = max(cert.not_valid_before_utc, min(at, cert.not_valid_after_utc))
-    try:
-        if is_xades:
-            config = XAdESSignatureConfiguration(expect_references=len(uris), verification_time=at, **_ALGORITHMS)
-            results = XAdESVerifier().verify(root, x509_cert=cert, expect_config=config)
-        else:
-            config = SignatureConfiguration(require_x509=True, expect_references=1, verification_time=at,
-                                            **_ALGORITHMS)
-            results = [XMLVerifier().verify(root, x509_cert=cert, expect_config=config)]
-    except InvalidSignature as exc:
-        raise SignatureError(f"the XML signature does not verify: {exc}") from exc
-    except (InvalidInput, SignXMLException, ValueError) as exc:
-        raise SignatureError(f"the XML signature cannot be verified: {exc}") from exc
-    signed = results[uris.index("")].signed_xml
+    # the shapes labauto and PTB's examples use, checked as signxml checks them without its
+    # copies of the document (signature_fastpath); any other shape, or any failure: signxml decides
+    fast = verify_fast(root, cert, verification_time=at, expect_references=len(uris) if is_xades else 1,
+                       xades=is_xades, **_ALGORITHMS)
+    if fast is not None:
+        signed, props = fast.signed_root, fast.signed_signature_properties
+    else:
+        signed, props = _verify_signxml(root, cert, at, uris, is_xades)
     if signed is None or signed.tag != root.tag or signed.find(f"{{{DCC_NS}}}administrativeData") is None:
         raise SignatureError('the signature does not cover the whole DCC (Reference URI="" with '
                              "the enveloped-signature transform is required)")
     if is_xades:
-        props = next(r.signed_properties for r in results if hasattr(r, "signed_properties"))
         verified_time = props.findtext(f"{{{XADES_NS}}}SigningTime")
         if verified_time is None or _parse_time(verified_time) != signing_time:
             raise SignatureError("the signed xades:SigningTime differs from the one checked")

@@ -23,10 +23,10 @@ on the bench, the simulated lab's own clock for the zero-latency lab.
 from __future__ import annotations
 
 import math
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pint
 
@@ -43,6 +43,23 @@ from labauto.procedure.temperature import (TemperaturePoint, TemperatureProcedur
 from labauto.units import Q_
 
 ReadDisplay = Callable[[TemperaturePoint, int], pint.Quantity]
+_clock: Any = None
+
+
+def set_clock(clock: Any) -> Any:
+    """Install the process-wide clock of comparison runs (the Prefect tasks run in-process;
+    the zero-latency simulated lab installs its own); returns the previous one."""
+    global _clock
+    previous, _clock = _clock, clock
+    return previous
+
+
+def current_clock() -> Any:
+    """The installed clock, else the wall clock (labauto.sim.clock.RealClock)."""
+    if _clock is None:
+        from labauto.sim.clock import RealClock
+        return RealClock()
+    return _clock
 CONTROL_EVERY = 6          # approach samples between two readings of the source's control sensor
 
 
@@ -149,14 +166,17 @@ def open_comparison_run(folder: str | Path, settings: ComparisonSettings | None 
 
 # ------------------------------------------------------------------------------ measuring
 
-def execute_comparison(run: ComparisonRun, *, clock: Any, resource_manager: Any = None,
+def execute_comparison(run: ComparisonRun, *, clock: Any = None, resource_manager: Any = None,
                        observer: RunObserver | None = None,
                        read_display: ReadDisplay | None = None, environment: Any = None) -> None:
     """Measure every setpoint not yet completed, with one session per instrument; with an
     environment logger (``settings.environment_resource`` and the lab file's ``environment``
     settings) the room's conditions are journalled at the start, after each setpoint and at
-    the end (labauto.engine.conditions)."""
+    the end (labauto.engine.conditions).  ``clock``: :func:`current_clock` by default;
+    ``read_display``: the current operator's ``read_display`` by default."""
     obs = observer or current_observer()
+    clock = clock or current_clock()
+    read_display = read_display or getattr(current_operator(), "read_display", None)
     state = run.state()
     for p in run.procedure.points:
         if p.id in state.completed_ids():
@@ -165,7 +185,7 @@ def execute_comparison(run: ComparisonRun, *, clock: Any, resource_manager: Any 
         return
     with run_lock(run):                      # type: ignore[arg-type] - needs .folder only
         todo = run.pending_points()
-        with _instruments(run, resource_manager) as inst, \
+        with _open_instruments(run, resource_manager) as inst, \
                 environment_logger(run, environment, resource_manager) as logger:
             if logger is not None:
                 _record_identities(run, {"environment": logger.identity})
@@ -196,40 +216,29 @@ class _Instruments:
     junction: Any = None            # () -> °C of a compensated reference junction (the room)
 
 
-class _instruments:
-    """Open readout, heat sources (safe setpoint as their safe state) and the DMM under the
-    instrument locks; record their identities; leave every one safe on exit."""
-
-    def __init__(self, run: ComparisonRun, resource_manager: Any):
-        self.run, self.rm = run, resource_manager
-        self.stack = ExitStack()
-
-    def __enter__(self) -> _Instruments:
-        run, proc, res = self.run, self.run.procedure, self.run.settings.resources
-        stack = self.stack.__enter__()
-        try:
-            locks = stack.enter_context(InstrumentLocks(run.run_id))
-            opts = {"timeout_ms": run.settings.timeout_ms, "resource_manager": self.rm}
-            # heat sources first: they are the ones with a safe state to reach last
-            sources = {name: open_locked(stack, locks, f"the heat source '{name}'", res[name],
-                                         hs.model, safe_setpoint=hs.safe_setpoint, **opts)
-                       for name, hs in proc.heat_sources.items()}
-            readout = open_locked(stack, locks, "the reference readout", res["readout"],
-                                  proc.readout_model, **opts)
-            dmm = open_locked(stack, locks, "the DMM", res["dmm"], proc.dmm_model, **opts) \
-                if proc.dut.read_by == "dmm" else None
-            identities = {"reference readout": readout.identity,
-                          **{f"heat source {n}": s.identity for n, s in sources.items()}}
-            if dmm is not None:
-                identities["dmm"] = dmm.identity
-            _record_identities(run, identities)
-            return _Instruments(readout, sources, dmm)
-        except BaseException:
-            self.stack.__exit__(None, None, None)
-            raise
-
-    def __exit__(self, *exc: Any) -> Any:
-        return self.stack.__exit__(*exc)
+@contextmanager
+def _open_instruments(run: ComparisonRun, resource_manager: Any) -> Iterator[_Instruments]:
+    """Open the heat sources (the procedure's safe setpoint as their safe state), the readout
+    and the DMM under the instrument locks; record their identities; leave every one safe on
+    exit, the locks released after."""
+    proc, res = run.procedure, run.settings.resources
+    with ExitStack() as stack:
+        locks = stack.enter_context(InstrumentLocks(run.run_id))
+        opts = {"timeout_ms": run.settings.timeout_ms, "resource_manager": resource_manager}
+        # heat sources first: closed last, they reach their safe setpoints last
+        sources = {name: open_locked(stack, locks, f"the heat source '{name}'", res[name],
+                                     hs.model, safe_setpoint=hs.safe_setpoint, **opts)
+                   for name, hs in proc.heat_sources.items()}
+        readout = open_locked(stack, locks, "the reference readout", res["readout"],
+                              proc.readout_model, **opts)
+        dmm = open_locked(stack, locks, "the DMM", res["dmm"], proc.dmm_model, **opts) \
+            if proc.dut.read_by == "dmm" else None
+        identities = {"reference readout": readout.identity,
+                      **{f"heat source {n}": s.identity for n, s in sources.items()}}
+        if dmm is not None:
+            identities["dmm"] = dmm.identity
+        _record_identities(run, identities)
+        yield _Instruments(readout, sources, dmm)
 
 
 def _record_identities(run: ComparisonRun, identities: dict[str, Any]) -> None:
@@ -401,5 +410,5 @@ def _read_dut(proc: TemperatureProcedure, inst: _Instruments, point: Temperature
     return float(value.to("degC").m), "degC"
 
 
-__all__ = ["ComparisonRun", "ComparisonSettings", "execute_comparison", "measure_setpoint",
-           "open_comparison_run", "start_comparison_run"]
+__all__ = ["ComparisonRun", "ComparisonSettings", "current_clock", "execute_comparison",
+           "measure_setpoint", "open_comparison_run", "set_clock", "start_comparison_run"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Sequence
 
 import numpy as np
@@ -42,13 +43,21 @@ class StabilityCriterion:
     timeout: pint.Quantity         # give up after this long at the setpoint
     sample_period: pint.Quantity = Q_(10, "s")   # one reference reading per period
 
-    @property
+    @cached_property
     def window_s(self) -> float:
         return float(self.window.to("s").m)
 
-    @property
+    @cached_property
     def timeout_s(self) -> float:
         return float(self.timeout.to("s").m)
+
+    @cached_property
+    def max_slope_k_per_min(self) -> float:
+        return float(self.max_slope.to("K/min").m)
+
+    @cached_property
+    def max_std_k(self) -> float:
+        return float(self.max_std.to("K").m)
 
     def describe(self) -> str:
         return (f"|slope| <= {self.max_slope.to('K/min').m:g} K/min and s <= "
@@ -79,8 +88,10 @@ def assess(samples: Sequence[tuple[float, float]], criterion: StabilityCriterion
     if not samples:
         return StabilityVerdict(False, 0, 0.0, math.nan, math.nan, math.nan, elapsed_s)
     t_end = samples[-1][0]
+    window = criterion.window_s
     # a small tolerance: a window of 300 s sampled every 10 s holds 31 readings
-    inside = [(t, v) for t, v in samples if t >= t_end - criterion.window_s - 1e-6]
+    start = t_end - window - 1e-6
+    inside = [(t, v) for t, v in samples if t >= start]
     t = np.array([s[0] for s in inside])
     v = np.array([s[1] for s in inside])
     if len(inside) < 2:
@@ -90,9 +101,8 @@ def assess(samples: Sequence[tuple[float, float]], criterion: StabilityCriterion
     slope = float(np.polyfit(t - t[0], v, 1)[0]) * 60.0 if span > 0 else math.nan
     std = float(v.std(ddof=1))
     # the readings cover the whole window: the earliest one given is at or before its start
-    full = t_end - samples[0][0] >= criterion.window_s * (1 - 1e-9) and len(inside) >= 3
-    stable = (full and abs(slope) <= criterion.max_slope.to("K/min").m
-              and std <= criterion.max_std.to("K").m)
+    full = t_end - samples[0][0] >= window * (1 - 1e-9) and len(inside) >= 3
+    stable = full and abs(slope) <= criterion.max_slope_k_per_min and std <= criterion.max_std_k
     return StabilityVerdict(stable, len(inside), span, slope, std, float(v.mean()), elapsed_s)
 
 

@@ -98,6 +98,55 @@ def validate(files: list[Path] = typer.Argument(..., help="procedure YAML files"
         raise typer.Exit(1)
 
 
+def _show_temperature(file: Path, console: Console, as_json: bool) -> bool:
+    """``show`` for a temperature comparison procedure; False for any other file."""
+    from labauto.procedure.temperature import is_temperature_procedure, load_temperature_procedure
+
+    if not is_temperature_procedure(file):
+        return False
+    try:
+        p = load_temperature_procedure(file)
+    except SourceError as exc:
+        for line in str(exc).splitlines():
+            console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    ref = p.reference
+    plan = {"id": p.id, "title": p.title, "version": p.version, "method": p.method,
+            "kind": p.kind, "path": str(p.path), "sha256": p.sha256,
+            "reference": {**ref.to_dict(), "readout": p.readout_model.key,
+                          "channel": p.reference_channel},
+            "dut": {"sensor": p.dut.sensor, "read_by": p.dut.read_by, "type": p.dut.type,
+                    "range": [float(p.dut.minimum.m), float(p.dut.maximum.m)]},
+            "heat_sources": {n: {"model": h.model.key, "safe_setpoint": float(h.safe_setpoint.m)}
+                             for n, h in p.heat_sources.items()},
+            "stability": {"window_s": p.stability.window_s, "timeout_s": p.stability.timeout_s,
+                          "max_slope_K_per_min": float(p.stability.max_slope.to("K/min").m),
+                          "max_std_K": float(p.stability.max_std.to("K").m)},
+            "readings": p.readings, "points": [pt.to_dict() for pt in p.points]}
+    if as_json:
+        typer.echo(json.dumps(plan, indent=2, ensure_ascii=False))
+        return True
+    console.print(f"[bold]{escape(p.title)}[/bold]  ({p.id} version {p.version})")
+    console.print(f"Method: {escape(p.method)}", soft_wrap=True)
+    console.print(escape(f"Reference: {ref.manufacturer} {ref.model} serial {ref.serial} "
+                         f"({ref.kind}), certificate {ref.certificate_id} due {ref.due}, read by "
+                         f"{p.readout_model.name} channel {p.reference_channel}"), soft_wrap=True)
+    console.print(escape(f"DUT: {p.dut.sensor}{' type ' + p.dut.type if p.dut.type else ''}, "
+                         f"read by {p.dut.read_by}"))
+    console.print(escape(f"Stability: {p.stability.describe()}, a reading every "
+                         f"{p.stability.sample_period:~P}, time-out {p.stability.timeout:~P}"))
+    table = Table(title=f"{p.id}: {len(p.points)} setpoints")
+    for col in ("#", "point", "setpoint", "heat source", "readings", "line"):
+        table.add_column(col, justify="right")
+    for pt in p.points:
+        for step in pt.steps:
+            table.add_row("", f"[italic]step: {escape(step.text)}[/italic]", "", "", "", str(step.line))
+        table.add_row(str(pt.index + 1), pt.id, f"{pt.setpoint:~P}", pt.heat_source,
+                      str(pt.readings), str(pt.line))
+    console.print(table)
+    return True
+
+
 def _validate_temperature(file: Path, console: Console, failed: list[Path]) -> bool:
     """A temperature comparison procedure (labauto.procedure.temperature): check it and print
     its setpoints; False for any other file."""
@@ -126,6 +175,8 @@ def show(file: Path = FILE_ARG,
          as_json: bool = typer.Option(False, "--json", help="print the plan as JSON")) -> None:
     """Print the procedure in FILE: header, settings, decision rule, contributions, points."""
     console = Console()
+    if _show_temperature(file, console, as_json):
+        return
     p = _load(file, console)
     if as_json:
         typer.echo(json.dumps(p.to_dict(), indent=2, ensure_ascii=False))

@@ -237,6 +237,7 @@ class Item:
     calibrations: tuple[Calibration, ...] = ()
     checks: tuple[CheckResult, ...] = ()
     control: ControlSettings | None = None
+    procedure: str = ""       # the procedure that calibrates it in-house (labauto schedule sync)
 
     def __post_init__(self) -> None:
         if not ASSET_ID.match(self.asset_id):
@@ -282,6 +283,8 @@ class Item:
             d["description"] = self.description
         if self.bench:
             d["bench"] = self.bench
+        if self.procedure:
+            d["procedure"] = self.procedure
         d["interval"] = format_interval(self.interval_days)
         d["reliability_target"] = self.reliability_target
         d["status"] = self.status
@@ -312,7 +315,7 @@ class Item:
 # -- reading a mapping (a file, JSON) with file:line errors -----------------------------------
 _ITEM_KEYS = {"asset_id", "manufacturer", "model", "serial", "role", "bench", "description",
               "interval", "reliability_target", "status", "status_history", "calibrations",
-              "checks", "control"}
+              "checks", "control", "procedure"}
 _REQUIRED = ("asset_id", "manufacturer", "model", "serial", "role", "interval")
 _CAL_KEYS = {"certificate_id", "date", "due", "laboratory", "as_found", "adjusted", "values",
              "certificate_sha256"}
@@ -423,7 +426,8 @@ def item_from_mapping(d: Any, src: SourceMap, at: tuple = ()) -> Item:
     return _at(src, at, lambda: Item(
         str(d["asset_id"]), str(d["manufacturer"]), str(d["model"]), str(d["serial"]),
         str(d["role"]), interval, str(d.get("bench", "")), str(d.get("description", "")),
-        target, status, tuple(history), tuple(cals), tuple(checks), control))
+        target, status, tuple(history), tuple(cals), tuple(checks), control,
+        str(d.get("procedure", "") or "")))
 
 
 def item_from_dict(d: dict[str, Any], where: str = "<register>") -> Item:

@@ -33,6 +33,7 @@ resolution.  FETC? waits (really, or on the virtual clock) until the burst is co
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +43,7 @@ import numpy as np
 from labauto.commands import ROLES, SETTING_PARAMETERS, placeholders
 from labauto.instruments import FunctionSpec, InstrumentModel, RangeSpec
 from labauto.sim.physics import (AC_KINDS, LEAD_COMPENSATION, OVERLOAD, ShuntHeating, Signal,
-                                 Truth, Wire, quantise)
+                                 Truth, Wire, fixed_magnitude, quantise)
 from labauto.sim.scpi import (DATA_OUT_OF_RANGE, DATA_STALE, ILLEGAL_PARAMETER,
                               MISSING_PARAMETER, ErrorQueue, Interpreter, ScpiFault, fmt,
                               parse_bool, parse_number)
@@ -266,8 +267,7 @@ class SimulatedDmm:
     def reading_time_s(self) -> float:
         s = self.state[self.function].settings
         if "bandwidth" in s:
-            return AC_FILTER_READING_S.get(float(Q_(s["bandwidth"]).to("Hz").m), 0.625) \
-                + READING_OVERHEAD_S
+            return ac_filter_seconds(float(Q_(s["bandwidth"]).to("Hz").m)) + READING_OVERHEAD_S
         if "aperture" in s:
             return float(Q_(s["aperture"]).to("s").m) + READING_OVERHEAD_S
         t = float(s.get("nplc", 1.0)) * PLC_S * (2 if s.get("autozero", False) else 1)
@@ -296,10 +296,10 @@ class SimulatedDmm:
 
     def _ranges(self, name: str) -> list[RangeSpec]:
         fn = self.functions[name]
-        return sorted(fn.ranges, key=lambda r: r.range.to(fn.unit).magnitude)
+        return sorted(fn.ranges, key=lambda r: fixed_magnitude(r.range, fn.unit))
 
     def _rv(self, name: str, r: RangeSpec) -> float:
-        return float(r.range.to(self.functions[name].unit).magnitude)
+        return fixed_magnitude(r.range, self.functions[name].unit)
 
     def _range_value(self, name: str) -> float:
         st = self.state[name].range
@@ -458,9 +458,9 @@ class SimulatedDmm:
             value += self.noise.normal(0.0, self.truth.noise_sigma_value(name, range_value, s))
         if name in AC_KINDS:
             value = abs(value)
-        if abs(value) > spec.maximum.to(fn.unit).magnitude:
+        if abs(value) > fixed_magnitude(spec.maximum, fn.unit):
             return OVERLOAD if value > 0 else -OVERLOAD
-        return quantise(value, spec.resolution.to(fn.unit).magnitude)
+        return quantise(value, fixed_magnitude(spec.resolution, fn.unit))
 
     def _setup_effects(self, name: str, spec: RangeSpec, applied: float, sig: Signal,
                        s: dict[str, Any], t: float) -> float:
@@ -519,6 +519,14 @@ class SimulatedDmm:
                 "nplc": st.settings.get("nplc"), "autozero": st.settings.get("autozero"),
                 "sample_count": self.sample_count, "trigger_count": self.trigger_count,
                 "readings_taken": self.readings_taken}
+
+
+def ac_filter_seconds(bandwidth_hz: float) -> float:
+    """Settling time of one AC reading with an AC filter of ``bandwidth_hz``: the 34465A's
+    figure for the nearest of its filters (on a log scale: a DMM6500's 30 Hz and 300 Hz
+    detector bandwidths take the 20 Hz and 200 Hz figures)."""
+    nearest = min(AC_FILTER_READING_S, key=lambda f: abs(math.log(bandwidth_hz / f)))
+    return AC_FILTER_READING_S[nearest]
 
 
 def _render(fn: FunctionSpec, template: str, parameters: frozenset[str]) -> str:

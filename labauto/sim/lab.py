@@ -211,7 +211,8 @@ class SimulatedLab:
         """Make ``instrument`` ("dmm" | "calibrator" | "environment") misbehave on matching commands.
 
         ``kind``: "drop" (close the connection), "hang" (never answer), "error" (reject with
-        ``code``/``message`` in the error queue).  ``on`` is a regex searched in the command
+        ``code``/``message`` in the error queue), "reply" (answer ``message`` instead of
+        executing the command).  ``on`` is a regex searched in the command
         line (None: any command); ``count`` commands are affected (None: until cleared)."""
         srv = self._server(instrument)
         pattern = re.compile(on, re.IGNORECASE) if on is not None else None

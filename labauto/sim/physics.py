@@ -54,8 +54,25 @@ DC_KINDS = {"DCV": "V", "DCI": "A"}
 AC_KINDS = {"ACV": "V", "ACI": "A"}
 
 
+# Magnitudes of the model files' quantities (ranges, resolutions, accuracy terms), converted
+# once: a pint conversion costs microseconds and the simulated instruments ask for the same
+# ones at every reading.  Only for quantities that live as long as their model (the cache holds
+# them, so an id is never reused while it is in the cache).
+_MAGNITUDES: dict[tuple[int, object], tuple[pint.Quantity, float]] = {}
+
+
+def fixed_magnitude(q: pint.Quantity, unit: object = None) -> float:
+    """``q``'s magnitude in ``unit`` (None: base units) for a model file's quantity."""
+    key = (id(q), unit)
+    hit = _MAGNITUDES.get(key)
+    if hit is None or hit[0] is not q:
+        value = q.to_base_units() if unit is None else q.to(unit)
+        hit = _MAGNITUDES[key] = (q, float(value.magnitude))
+    return hit[1]
+
+
 def _key(q: pint.Quantity) -> float:
-    return round(float(q.to_base_units().magnitude), 9)
+    return round(fixed_magnitude(q), 9)
 
 
 def _rkey(r: RangeSpec) -> float | tuple[float, int]:
@@ -96,9 +113,21 @@ class Flatness:
         return max(-limit, min(limit, g))
 
 
+_TERMS: dict[tuple[int, object, float | None], tuple[RangeSpec, tuple[float, float]]] = {}
+
+
 def _terms(r: RangeSpec, unit: pint.Unit, frequency: float | None = None) -> tuple[float, float]:
     """(relative term, absolute term in base units at zero) of a range's specification, at
-    ``frequency`` for a banded range (None: its best band)."""
+    ``frequency`` for a banded range (None: its best band).  Computed once per range (every
+    simulated lab draws its errors from them)."""
+    key = (id(r), unit, frequency)
+    hit = _TERMS.get(key)
+    if hit is None or hit[0] is not r:
+        hit = _TERMS[key] = (r, _terms_of(r, frequency))
+    return hit[1]
+
+
+def _terms_of(r: RangeSpec, frequency: float | None) -> tuple[float, float]:
     if r.bands:
         band = min(r.bands, key=lambda b: _rel(b.accuracy)) if frequency is None else \
             next((b for b in r.bands if b.covers(Q_(frequency, "Hz"))), r.bands[-1])
@@ -108,16 +137,16 @@ def _terms(r: RangeSpec, unit: pint.Unit, frequency: float | None = None) -> tup
     rel = _rel(acc)
     absolute = 0.0
     if "range" in acc:
-        absolute += acc["range"].to("").magnitude * r.range.to_base_units().magnitude
+        absolute += fixed_magnitude(acc["range"], "") * fixed_magnitude(r.range)
     if "floor" in acc:
-        absolute += acc["floor"].to_base_units().magnitude
+        absolute += fixed_magnitude(acc["floor"])
     if "counts" in acc:
-        absolute += acc["counts"].to("").magnitude * r.resolution.to_base_units().magnitude
+        absolute += fixed_magnitude(acc["counts"], "") * fixed_magnitude(r.resolution)
     return rel, absolute
 
 
 def _rel(acc: dict) -> float:
-    return float(sum(acc[t].to("").magnitude for t in ("reading", "output") if t in acc))
+    return float(sum(fixed_magnitude(acc[t], "") for t in ("reading", "output") if t in acc))
 
 
 class _ErrorTable:
@@ -135,7 +164,7 @@ class _ErrorTable:
                 self.linear[(name, _rkey(r))] = LinearError(
                     fraction * rel * rng.uniform(-1, 1), fraction * absolute * rng.uniform(-1, 1))
                 if r.bands:
-                    allowance = tuple((b.low.to("Hz").m, b.high.to("Hz").m,
+                    allowance = tuple((fixed_magnitude(b.low, "Hz"), fixed_magnitude(b.high, "Hz"),
                                        fraction * max(_rel(b.accuracy) - rel, 0.0))
                                       for b in r.bands)
                     top = max(a for _, _, a in allowance)
@@ -190,7 +219,7 @@ class Truth:
                 self._meter.linear[(name, _key(r.range))] = LinearError(
                     fraction * rel * rng.uniform(-1, 1), fraction * absolute * rng.uniform(-1, 1))
                 self._autozero[_key(r.range)] = AUTOZERO_OFF_OFFSET_PPM * 1e-6 * \
-                    r.range.to_base_units().magnitude * rng.uniform(-1, 1)
+                    fixed_magnitude(r.range) * rng.uniform(-1, 1)
         self._source = _ErrorTable(source, rng, fraction, dcv_source)
         others = np.random.default_rng([seed, 2])
         extra_m = _ErrorTable(meter, others, fraction, [f for f in meter.functions if f != "DCV"])
@@ -200,7 +229,7 @@ class Truth:
         self._source.linear.update(extra_s.linear)
         self._source.flatness.update(extra_s.flatness)
         self._autozero_other = {(f, _key(r.range)): AUTOZERO_OFF_OFFSET_PPM * 1e-6 *
-                                r.range.to_base_units().magnitude * others.uniform(-1, 1)
+                                fixed_magnitude(r.range) * others.uniform(-1, 1)
                                 for f, fn in meter.functions.items() if f != "DCV"
                                 for r in fn.ranges}
         setup = np.random.default_rng([seed, 3])
@@ -347,7 +376,7 @@ class Truth:
         flat = self._meter.flatness.get(key)
         f = frequency if frequency is not None else (applied if r.range.check("[frequency]") else None)
         flat_term = flat(f) * abs(applied) if (flat is not None and f is not None) else 0.0
-        if abs(target) <= 1e-12 * r.range.to_base_units().magnitude:
+        if abs(target) <= 1e-12 * fixed_magnitude(r.range):
             new = LinearError(lin.gain, target - applied - lin.gain * applied - flat_term)
         else:
             new = LinearError((target - applied - lin.offset - flat_term) / applied, lin.offset)
@@ -366,7 +395,6 @@ class Truth:
     def noise_sigma_value(self, function: str, range_value: float, settings: dict) -> float:
         fn = self.meter_model.function(function)
         r = _range_by_value(fn, range_value)
-        published = r.property("noise")
         if function in AC_KINDS:
             bw = float(Q_(settings.get("bandwidth", Q_(20, "Hz"))).to("Hz").magnitude)
             ppm = AC_NOISE_PPM_AT_20_HZ_FILTER * math.sqrt(bw / 20.0)
@@ -374,8 +402,9 @@ class Truth:
         if function == "FREQ":
             return 0.0     # relative; see frequency_noise
         nplc = float(settings.get("nplc", 1.0))
+        published = r.property("noise")
         if published is not None:
-            ppm = float(published.to("ppm").magnitude)
+            ppm = fixed_magnitude(published, "ppm")
         elif function == "DCV":
             ppm = NOISE_PPM_AT_1_PLC.get(round(range_value, 9), 2.0)
         else:
@@ -399,7 +428,7 @@ class Truth:
 
 def _range_by_value(fn: FunctionSpec, value: float) -> RangeSpec:
     for r in fn.ranges:
-        v = r.range.to(fn.unit).magnitude
+        v = fixed_magnitude(r.range, fn.unit)
         if abs(v - value) <= 1e-9 * abs(v):
             return r
     raise KeyError(f"no {fn.name} range {value:g} {fn.unit:~P}")

@@ -6,7 +6,9 @@ instrument object serialises commands.  Fault hooks let tests break the link on 
 
 * ``drop``  : close the connection when a matching command arrives (not executed);
 * ``hang``  : swallow matching commands without executing or answering (client times out);
-* ``error`` : reject a matching command, pushing ``code, message`` to the error queue.
+* ``error`` : reject a matching command, pushing ``code, message`` to the error queue;
+* ``reply`` : answer a matching query with ``message`` instead of executing it (e.g. an
+  overload indication ``+9.90000000E+37`` for a read command).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("drop", "hang", "error")
+FAULT_KINDS = ("drop", "hang", "error", "reply")
 
 
 class ScpiInstrument(Protocol):
@@ -88,6 +90,10 @@ class _Handler(socketserver.StreamRequestHandler):
                         self.connection.shutdown(socket.SHUT_RDWR)
                         return
                     if fault.kind == "hang":
+                        continue
+                    if fault.kind == "reply":
+                        self.wfile.write(fault.message.encode("ascii", "replace") + b"\n")
+                        self.wfile.flush()
                         continue
                     srv.instrument.push_error(fault.code, fault.message)
                     continue

@@ -26,18 +26,32 @@ def validate(
     seed: int = typer.Option(1, "--seed", help="seed of the first run (the same seed gives the same result)"),
     dut_spread: float = typer.Option(1.5, "--dut-spread", min=0.0,
                                      help="the DUT's true errors: uniform within this fraction of its specification"),
+    workers: int = typer.Option(0, "--workers", min=0,
+                                help="processes sharing the runs (0: one per core, at most 4)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     report: Optional[Path] = typer.Option(None, "--report",
                                           help="write the HTML validation report to this file"),
+    faults: bool = typer.Option(False, "--faults",
+                                help="run the procedure through injected faults instead"),
+    scenario: Optional[list[str]] = typer.Option(None, "--scenario",
+                                                 help="with --faults: only these scenarios (repeatable)"),
+    workdir: Optional[Path] = typer.Option(None, "--workdir",
+                                           help="with --faults: keep runs, certificates and platform here"),
+    platform: bool = typer.Option(True, "--platform/--no-platform",
+                                  help="with --faults: publish to a reference platform (needs the PTB DCC schemas)"),
 ) -> None:
     """Validate PROCEDURE by simulation: coverage of U per point, the decision rule's risks,
     normalized errors against N(0, 1)."""
     from labauto.errors import LabautoError
-    from labauto.validation.validate import validate_procedure
+    from labauto.validation.validate import default_workers, validate_procedure
 
     console = Console(stderr=as_json)
+    if faults:
+        _faults(console, procedure, scenario or [], workdir, seed, as_json, platform)
+        return
     try:
-        result = validate_procedure(procedure, runs=runs, seed=seed, dut_spread=dut_spread)
+        result = validate_procedure(procedure, runs=runs, seed=seed, dut_spread=dut_spread,
+                                    workers=workers or default_workers())
     except LabautoError as exc:
         for line in str(exc).splitlines():
             console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
@@ -52,6 +66,45 @@ def validate(
     else:
         _print(console, result)
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _faults(console: Console, procedure: Path, scenarios: list[str], workdir: Optional[Path],
+            seed: int, as_json: bool, platform: bool) -> None:
+    import tempfile
+
+    from labauto.errors import LabautoError
+    from labauto.validation.faults import SCENARIOS, run_faults
+
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        console.print(f"[red]unknown scenario {unknown[0]!r}; known: {', '.join(SCENARIOS)}[/red]")
+        raise typer.Exit(2)
+    with tempfile.TemporaryDirectory(prefix="labauto-faults-") as tmp:
+        try:
+            outcomes = run_faults(procedure, workdir or tmp, tuple(scenarios) or SCENARIOS, seed=seed,
+                                  platform=platform)
+        except LabautoError as exc:
+            for line in str(exc).splitlines():
+                console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+            raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps({"procedure": str(procedure), "faults": [o.to_dict() for o in outcomes],
+                          "ok": all(o.ok for o in outcomes)}, indent=2))
+    else:
+        table = Table(title=f"{procedure}: fault scenarios")
+        for col in ("scenario", "injected", "first session", "completed", "readings lost",
+                    "measured twice", "standby at stop / end", "published", "ok"):
+            table.add_column(col)
+        for o in outcomes:
+            table.add_row(o.scenario, escape(o.injected), escape(o.first_session[:120]),
+                          "yes" if o.completed else "NO", str(o.readings_lost),
+                          str(o.points_measured_twice),
+                          f"{'yes' if o.standby_when_stopped else 'NO'} / "
+                          f"{'yes' if o.standby_at_end else 'NO'}",
+                          "-" if o.published is None else str(o.published),
+                          "[green]ok[/green]" if o.ok else f"[red]FAILED {escape(o.error)}[/red]")
+        console.print(table)
+    raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
 
 
 def _finite(x: object) -> object:

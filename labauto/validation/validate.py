@@ -1,26 +1,68 @@
 """``validate_procedure``: N simulated calibrations of a procedure, summarised per point (what
-``labauto validate`` and the pytest plugin call)."""
+``labauto validate``, its Prefect flow and the pytest plugin call).
+
+The runs are independent (run i has its own seed), so ``workers`` processes share them in
+contiguous chunks; the outcome is the same whatever the number of workers.
+"""
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 from labauto.procedure import Procedure, load_procedure
-from labauto.validation.montecarlo import simulate
+from labauto.validation.montecarlo import RunOutcome, simulate
 from labauto.validation.stats import ValidationResult, summarize
+
+_PROCEDURE: Procedure | None = None      # the procedure a forked worker simulates
+
+
+def default_workers() -> int:
+    """One worker per core the process may use, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:     # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 def validate_procedure(procedure: str | Path | Procedure, runs: int = 200, seed: int = 1,
-                       dut_spread: float = 1.5,
+                       dut_spread: float = 1.5, workers: int = 1,
                        progress: Callable[[int], None] | None = None) -> ValidationResult:
     """Coverage, decision risks and normalized errors of ``procedure`` over ``runs``
     simulated calibrations (seeded by ``seed``; the DUT's true errors uniform within
-    ``dut_spread`` × its specification)."""
+    ``dut_spread`` × its specification), in ``workers`` processes."""
     if runs < 1:
         raise ValueError(f"runs must be at least 1, not {runs}")
     proc = procedure if isinstance(procedure, Procedure) else load_procedure(procedure)
     t0 = time.perf_counter()
-    outcomes = list(simulate(proc, runs, seed, dut_spread, progress))
+    workers = max(1, min(int(workers), runs))
+    if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        outcomes = list(simulate(proc, runs, seed, dut_spread, progress))
+    else:
+        outcomes = _in_processes(proc, runs, seed, dut_spread, workers)
     return summarize(proc, outcomes, seed=seed, dut_spread=dut_spread,
                      elapsed_s=time.perf_counter() - t0)
+
+
+def _in_processes(proc: Procedure, runs: int, seed: int, dut_spread: float,
+                  workers: int) -> list[RunOutcome]:
+    global _PROCEDURE
+    bounds = [runs * i // workers for i in range(workers + 1)]
+    _PROCEDURE = proc           # forked workers inherit it (no pickling of the procedure)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            chunks = pool.map(_chunk, [(seed, dut_spread, a, b - a)
+                                       for a, b in zip(bounds, bounds[1:])])
+            return [run for chunk in chunks for run in chunk]
+    finally:
+        _PROCEDURE = None
+
+
+def _chunk(args: tuple[int, float, int, int]) -> list[RunOutcome]:
+    seed, dut_spread, first, count = args
+    assert _PROCEDURE is not None
+    return list(simulate(_PROCEDURE, count, seed, dut_spread, first=first))

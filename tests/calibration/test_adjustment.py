@@ -164,3 +164,56 @@ def test_a_model_without_adjustment_commands_is_refused(tmp_path):
     path.write_text(src)
     with pytest.raises(ProcedureError, match="describes no adjustment"):
         load_procedure(path)
+
+
+def test_an_interrupted_adjustment_resumes_and_the_meter_is_secured_again(tmp_path, monkeypatch):
+    """Ctrl-C during the adjustment: the calibrator is in standby, the meter's calibration is
+    secured again, nothing is stored; the resumed run keeps its decision, adjusts from the first
+    point again and measures as left."""
+    import labauto.drivers.adjustment as drv
+
+    real = drv.adjusting
+    calls = {"n": 0}
+
+    def interrupted(meter, commands, code=None):
+        cm = real(meter, commands, code)
+
+        class Wrapped:
+            def __enter__(self):
+                adjust = cm.__enter__()
+
+                def adjust_then_stop(value):
+                    calls["n"] += 1
+                    if calls["n"] == 3:
+                        raise KeyboardInterrupt("Ctrl-C")
+                    return adjust(value)
+                return adjust_then_stop
+
+            def __exit__(self, *exc):
+                return cm.__exit__(*exc)
+        return Wrapped()
+
+    previous = set_operator(AutoConfirm())
+    try:
+        with SimulatedLab(seed=21, latency="zero", out_of_tolerance="10 V") as lab:
+            kwargs = dict(dut_resource=lab.resources["dmm"], standard_resource=lab.resources["calibrator"],
+                          runs_dir=tmp_path / "runs", out_dir=tmp_path / "certificates",
+                          settle_scale=0.0, timeout_ms=5000, publish=False)
+            monkeypatch.setattr(drv, "adjusting", interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                run_calibration(ADJ, **kwargs)
+            assert lab.calibrator_state()["operate"] is False
+            assert lab.dmm.cal_secured is True                 # secured again after the interrupt
+            [folder] = (tmp_path / "runs").iterdir()
+            run = open_run(folder)
+            assert len(records(run, "adjustment_decision")) == 1
+            assert len(records(run, "adjustment_point")) == 2 and not records(run, "adjustment_done")
+            monkeypatch.setattr(drv, "adjusting", real)
+            outcome = run_calibration(ADJ, resume_folder=folder, **kwargs)
+            adjustments = list(lab.truth.adjustments)
+    finally:
+        set_operator(previous)
+    assert len(records(open_run(folder), "adjustment_decision")) == 1      # decided once
+    assert len(adjustments) == 2 + 6                                     # redone from the start
+    assert [p.decision for p in outcome.result.as_left_points] == ["pass"] * 5
+    assert outcome.result.adjusted

@@ -68,7 +68,7 @@ class Case:
     edit: Edit
     blame: bytes        # regular expression: the offending element starts where it matches
     message: str        # PTB's message, filled in
-    base: str = "ptb"   # "ptb" (examples/valid.xml) or "labauto" (build_dcc)
+    base: str = "ptb"   # "ptb" (examples/valid.xml), "labauto" (build_dcc), "labauto-flat"
 
 
 REL_LIST = (b"<dcc:relativeUncertainty><dcc:relativeUncertaintyXmlList><si:valueXMLList>0.01"
@@ -109,7 +109,12 @@ CASES = [
                                                    d, count=1, flags=re.S),
          rb'<dcc:quantity refType="basic_nominalValue">',
          "Missing measurement methods: No methods declared globally or locally for this quantity. "
-         "Measurement methods are required.", base="labauto"),
+         "Measurement methods are required.", base="labauto-flat"),
+    Case("used-methods-labauto-point", lambda d: re.sub(rb"<dcc:usedMethods>.*?</dcc:usedMethods>",
+                                                        b"", d, count=1, flags=re.S),
+         rb'<dcc:list refType="labauto_testPoint">',
+         "Missing measurement methods: No methods declared globally, locally, or for individual "
+         "quantities. Each quantity must have associated used methods declared.", base="labauto"),
     # influenceConditions placement
     Case("influence-conditions-list",
          lambda d: re.sub(rb"<dcc:influenceConditions>.*?</dcc:influenceConditions>", b"", d,
@@ -122,7 +127,14 @@ CASES = [
                           count=1, flags=re.S),
          rb'<dcc:quantity refType="basic_nominalValue">',
          "Missing influence conditions: No conditions declared globally or locally for this "
-         "quantity. Influence conditions are required.", base="labauto"),
+         "quantity. Influence conditions are required.", base="labauto-flat"),
+    Case("influence-conditions-labauto-point",
+         lambda d: re.sub(rb"<dcc:influenceConditions>.*?</dcc:influenceConditions>", b"", d,
+                          count=1, flags=re.S),
+         rb'<dcc:list refType="labauto_testPoint">',
+         "Missing influence conditions: No conditions declared globally, locally, or for "
+         "individual quantities. Each quantity must have associated influence conditions.",
+         base="labauto"),
     # @refId links
     Case("ref-id-unknown", replace(b"<dcc:measurementResult>",
                                    b'<dcc:measurementResult refId="table9">'),
@@ -323,9 +335,27 @@ def labauto_dcc() -> bytes:
     return build_dcc(_certificate_fixtures().make_result())
 
 
+def _first_point_unwrapped(xml: bytes) -> bytes:
+    """labauto's DCC (one dcc:list per test point inside each function's dcc:result) with the
+    first point's quantities directly in its result's dcc:data: the placement PTB's rules for
+    ``dcc:result/dcc:data/dcc:quantity`` look at."""
+    from lxml import etree
+
+    root = etree.fromstring(xml)
+    ns = {"dcc": "https://ptb.de/dcc"}
+    first = root.find(".//dcc:results/dcc:result/dcc:data/dcc:list", ns)
+    data = first.getparent()
+    at = data.index(first)
+    for i, q in enumerate(first.findall("dcc:quantity", ns)):
+        data.insert(at + i, q)
+    data.remove(first)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
 @pytest.fixture(scope="module")
 def bases(dcc_template: bytes, labauto_dcc: bytes) -> dict[str, bytes]:
-    return {"ptb": dcc_template, "labauto": labauto_dcc}
+    return {"ptb": dcc_template, "labauto": labauto_dcc,
+            "labauto-flat": _first_point_unwrapped(labauto_dcc)}
 
 
 @pytest.fixture(scope="module")
@@ -479,3 +509,37 @@ def test_rules_follow_the_declared_version(dcc_template: bytes, registry):
         report = findings(broken, registry, version)
         assert not report.applied and report.errors == [] and report.warnings == []
         assert report.note == f"no Schematron rules published for this version ({version}): XSD only"
+
+
+@pytest.fixture(scope="module")
+def schxslt_as_compiled(dcc_schema_dir: Path):
+    """PTB's rules in the stylesheet exactly as SchXslt compiles it (no lean rewrite)."""
+    from labauto.platform.server.schematron import RuleBook
+    book = RuleBook(dcc_schema_dir, lean=False)
+    assert book.lean is False
+    return book
+
+
+def _every_rule_document(bases: dict[str, bytes], dcc_dir: Path) -> list[tuple[str, bytes]]:
+    docs = [(f"case {c.id}", c.edit(bases[c.base])) for c in CASES]
+    docs += [(f"accepted {i}", e(bases["ptb"])) for i, e in ACCEPTED]
+    docs += [(f"example {p.name}", p.read_bytes()) for p in sorted((dcc_dir / "examples").glob("*.xml"))
+             if p.name != "invalid_syntax.xml"]
+    return docs + [(f"base {k}", v) for k, v in bases.items()]
+
+
+def test_lean_stylesheet_finds_exactly_what_schxslt_finds(bases, registry, schxslt_as_compiled, dcc_dir: Path):
+    """The lean stylesheet (schematron.lean_stylesheet: SchXslt's bookkeeping elements left
+    out) is the one the platform runs, and on every rule case, every accepted edit, PTB's
+    examples and the bases it reports the same findings — roles, PTB's messages, locations,
+    lines — in the same order as the stylesheet SchXslt compiled."""
+    assert registry.rules.lean is True
+    docs = _every_rule_document(bases, dcc_dir)
+    assert len(docs) > 60
+    with_errors = 0
+    for label, xml in docs:
+        root = parse_well_formed(xml)
+        lean, compiled = registry.rules.check(root, "3.3.0"), schxslt_as_compiled.check(root, "3.3.0")
+        assert lean == compiled, label
+        with_errors += bool(lean.errors)
+    assert with_errors >= len(CASES)        # the comparison covered refusals, not only passes

@@ -7,7 +7,7 @@ import json
 import pytest
 from lxml import etree
 
-from labauto.platform.server.cmc import CmcError, contains, kind, parse_cmc
+from labauto.platform.server.cmc import CmcError, contains, format_value, kind, parse_cmc
 from labauto.platform.server.dcc_results import extract_results
 from labauto.platform.server.scope_file import ScopeFileError, parse
 
@@ -57,6 +57,29 @@ def test_cmc_table_interpolates_linearly():
 def test_cmc_formula_refusals(text, message):
     with pytest.raises(CmcError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_cmc(text, DCV)
+
+
+@pytest.mark.parametrize("x, unit, text", [
+    (2.1e-05, "V", "21 µV"), (2000.0, "V", "2 kV"), (-1.5e-3, "A", "-1.5 mA"), (0.015, "ohm", "15 mΩ"),
+    (1e-6, "V", "1 µV"), (999.9e-9, "V", "999.9 nV"), (1e-12, "V", "1e-12 V"), (5e7, "Hz", "50 MHz"),
+    (2e9, "Hz", "2000 MHz"), (0.0, "V", "0 V"), (0.05, "K", "50 mK"), (0.25, "kg", "0.25 kg"),
+    (3e-3, "mV", "3 µV"), (0.5, "m/s", "0.5 m/s")])
+def test_values_are_written_with_an_engineering_prefix(x, unit, text):
+    # the search and verification answers format hundreds of values: pint is asked once per unit
+    assert format_value(x, unit) == text
+
+
+def test_engineering_prefix_is_the_one_units_chooses():
+    from labauto.units import Q_, engineering_unit
+
+    def with_pint(x, unit):
+        q = Q_(x, unit)
+        u = engineering_unit(q)
+        return f"{q.to(u).magnitude:.4g} {u:~P}"
+    for unit in ("V", "A", "ohm", "Hz", "F", "H", "W", "K", "Pa", "kg", "s", "mV", "kohm", "m/s"):
+        for e in range(-13, 11):
+            for m in (1.0, 2.5, 9.99949, -4.2):
+                assert format_value(m * 10.0 ** e, unit) == with_pint(m * 10.0 ** e, unit), (m, e, unit)
 
 
 def test_range_magnitudes():

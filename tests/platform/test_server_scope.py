@@ -235,6 +235,15 @@ def test_capability_and_result_search(platform, lab, body, make_dcc, sign, other
     assert [i["lab"] for i in capabilities(quantity="DC voltage", value="10 V", max_cmc="3 ppm").json()["items"]] == ["Lab A"]
     assert [i["lab"] for i in capabilities(quantity="DC voltage", value="10 V").json()["items"]] == ["Lab A", "Lab B", "Lab C"]
     assert [i["lab"] for i in capabilities(quantity="DC voltage", value="500 V").json()["items"]] == ["Lab A"]
+    # -10 V is in the ranges of magnitudes; the CMC is taken at |x|
+    found = capabilities(quantity="DC voltage", value="-10 V", max_cmc="5 µV/V").json()
+    assert [(i["lab"], i["cmc_at_value_text"]) for i in found["items"]] == [("Lab A", "21 µV"), ("Lab B", "45 µV")]
+    # without a value: every row of the quantity, by lab; limit counts rows
+    rows = capabilities(quantity="DC voltage").json()["items"]
+    assert [(i["lab"], i["row"]["range"]) for i in rows] == [("Lab A", "100 mV to 10 V"), ("Lab A", "10 V to 1000 V"),
+                                                             ("Lab B", "1 V to 100 V"), ("Lab C", "1 V to 100 V")]
+    assert [i["lab"] for i in capabilities(quantity="DC voltage", limit=2).json()["items"]] == ["Lab A", "Lab A"]
+    assert [i["lab"] for i in capabilities(quantity="DC voltage", value="10 V", limit=1).json()["items"]] == ["Lab A"]
     assert [i["lab"] for i in capabilities(quantity="AC voltage", value="1 V", frequency="50 kHz").json()["items"]] == ["Lab B"]
     assert [i["lab"] for i in capabilities(quantity="AC voltage", value="1 V", frequency="100 Hz").json()["items"]] == ["Lab A", "Lab B"]
     assert capabilities(quantity="DC voltage", value="10 V", date="2025-06-01").json()["items"] == []

@@ -14,8 +14,10 @@ from labauto.units import Q_
 from labauto.visa import RefusedRequestError, UnsafeRequestError, fresh_sim_resource_manager
 
 WELL, BATH, READOUT = "fluke_9144", "fluke_7060", "fluke_1594a"
+FURNACE, SCANNER = "fluke_9150", "fluke_1586a"
 RESOURCES = {WELL: "TCPIP0::10.0.0.41::10001::SOCKET", BATH: "TCPIP0::10.0.0.42::10001::SOCKET",
-             READOUT: "TCPIP0::10.0.0.40::5025::SOCKET"}
+             READOUT: "TCPIP0::10.0.0.40::5025::SOCKET", FURNACE: "TCPIP0::10.0.0.43::10001::SOCKET",
+             SCANNER: "TCPIP0::10.0.0.44::5025::SOCKET"}
 
 
 def _open(name, **options):
@@ -94,4 +96,25 @@ def test_the_readout_is_a_meter_with_channels_current_and_reversal():
             readout.configure("RES4W", Q_(400, "ohm"), channel=3)
         model = load_instrument_model(READOUT)
         assert model.function("RATIO").ranges[0].accuracy["reading"] == Q_(0.3, "ppm")
+    rm.close()
+
+
+def test_the_furnace_and_the_scanner():
+    rm, ctx = _open(FURNACE, safe_setpoint=Q_(150, "degC"))
+    with ctx as furnace:
+        assert furnace.identity.serial == "C90015"
+        assert furnace.temperature() == Q_(999.42, "degC")
+        assert furnace.setpoint_range == (Q_(150, "degC"), Q_(1200, "degC"))
+        with pytest.raises(UnsafeRequestError, match="outside its setpoint range 150 °C to 1200 °C"):
+            furnace.set_temperature(Q_(100, "degC"))
+    perf = heat_source_performance(load_instrument_model(FURNACE))
+    assert perf.at("axial_uniformity", Q_(1000, "degC")) == Q_(1, "K")      # EA-4/02 S5's ±1 K
+    rm.close()
+    rm, ctx = _open(SCANNER)
+    with ctx as scanner:
+        scanner.configure("DCV", Q_(100, "mV"), channel=2)
+        assert scanner.read(1)[0] == Q_(0.0109941, "V")
+        dcv = scanner.model.function("DCV").ranges[0]
+        # at type R's 10.506 mV (1000 °C): 0.0037 % + 2 µV = 2.39 µV (95 %)
+        assert dcv.accuracy_halfwidth(Q_(10.506, "mV")).to("uV").m == pytest.approx(2.3887, abs=1e-4)
     rm.close()

@@ -3,7 +3,6 @@ resources a procedure needs are checked before anything starts."""
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
@@ -65,13 +64,16 @@ def test_the_technician_types_the_display_readings(tmp_path, monkeypatch):
         lab.place_probes("bath")
         r = CliRunner().invoke(app, [
             "comparison", "run", str(path), "--readout", lab.resources["readout"],
-            "--heat-source", f"bath={lab.resources['bath']}", "--workdir", str(tmp_path), "--yes"],
+            "--heat-source", f"bath={lab.resources['bath']}", "--workdir", str(tmp_path), "--yes",
+            "--no-issue", "--item", "Acme, DT-1, 42"],
             input="zero\n0.03\n273.19 K\n", terminal_width=200)
     assert r.exit_code == 0, r.output
     assert "'zero' is not a temperature" in r.output            # asked again
+    assert "no certificate issued (--no-issue)" in r.output
     assert "operator step before T0C: Immerse the reference SPRT" in r.output
     journal = next((tmp_path / "runs").glob("*/journal.jsonl"))
     readings = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert readings[0]["settings"]["item"] == {"manufacturer": "Acme", "model": "DT-1", "serial": "42"}
     typed = [(x["value"], x["unit"]) for x in readings if x["type"] == "reading"]
     assert typed[0] == (0.03, "degC") and typed[1][1] == "degC"
     assert typed[1][0] == pytest.approx(0.04)

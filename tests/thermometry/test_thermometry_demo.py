@@ -83,3 +83,41 @@ def test_validate_checks_temperature_procedures(tmp_path):
     assert r.exit_code == 1
     assert f"{bad}:{line}: setpoint 300 °C is outside the Fluke 7060's (bath) setpoint range " \
            "-60 °C to 110 °C" in r.output
+
+
+def test_show_prints_the_temperature_plan():
+    import json
+
+    r = CliRunner().invoke(app, ["procedure", "show", str(PT100), "--json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.output)
+    assert plan["kind"] == "temperature comparison"
+    assert plan["heat_sources"] == {"bath": {"model": "fluke_7060", "safe_setpoint": 20.0},
+                                    "well": {"model": "fluke_9144", "safe_setpoint": 50.0}}
+    assert plan["stability"] == {"window_s": 300.0, "timeout_s": 5400.0,
+                                 "max_slope_K_per_min": 0.01, "max_std_K": 0.005}
+    assert [p["setpoint"] for p in plan["points"]] == [-40, 0, 50, 100, 200, 300, 420]
+    assert plan["reference"]["certificate_id"] == "PTB-SIM-2026-7731"
+
+
+def test_the_progress_display_shows_the_approach():
+    from labauto.demo_temperature import ApproachDisplay
+    from labauto.engine.stability import StabilityVerdict
+    from labauto.procedure.temperature import load_temperature_procedure
+    from labauto.units import Q_
+
+    point = load_temperature_procedure(PT100).points[4]
+    console = Console(record=True, width=140)
+    with ApproachDisplay(console) as display:
+        display.point_started(point, 1)
+        display.approach(point, Q_(187.3125, "degC"), Q_(188.1, "degC"),
+                         StabilityVerdict(False, 31, 300.0, 0.532, 0.05, 187.2, elapsed_s=900.0))
+        task = display.inner.progress.tasks[0]
+        assert task.fields["last"] == "  187.312 °C +0.532 K/min"
+        assert task.fields["status"] == "settling   15 min"
+        display.approach(point, Q_(199.998, "degC"), Q_(200.3, "degC"),
+                         StabilityVerdict(True, 31, 300.0, 0.004, 0.001, 199.998, elapsed_s=2400.0))
+        assert task.fields["status"] == "[green]stable"
+        display.reading(point, 0, Q_(199.9981, "degC"))
+        display.reading(point, 1, Q_(199.9983, "degC"))
+        assert task.fields["last"] == "t_ref 199.9982 °C" and task.completed == 2

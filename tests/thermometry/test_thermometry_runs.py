@@ -3,7 +3,6 @@ lost connection to a heat source mid-ramp leaves it at its safe setpoint and the
 where it stopped; a reference that never settles times out with a clear error."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -174,3 +173,30 @@ def test_a_reference_that_never_settles_times_out(tmp_path):
     # a sample every 10 s (the readout's 10 s sample period) until 20 min had passed
     assert len(samples) == 120 and samples[-1][0] - samples[0][0] == pytest.approx(1200.0)
 
+
+
+def test_a_pt100_read_by_a_dmm(tmp_path):
+    text = PT100.read_text().replace("  read_by: readout\n  channel: 2\n", "  read_by: dmm\n")
+    text = text.replace("heat_sources:", "dmm: keysight_34465a\nheat_sources:")
+    path = shorter(tmp_path, text, "dmm.yaml")          # 0 °C (bath), 200 and 300 °C (well)
+    from labauto.comparison_evaluation import evaluate_comparison
+
+    procedure = load_temperature_procedure(path)
+    assert (procedure.dut.read_by, procedure.dut.dmm_range) == ("dmm", Q_(1, "kohm"))
+    lab = lab_for_procedure(procedure, seed=12)
+    previous = set_operator(Technician(lab))
+    try:
+        with lab:
+            run = start_comparison_run(procedure, tmp_path / "runs", ComparisonSettings(lab.resources))
+            execute_comparison(run, clock=lab.clock)
+    finally:
+        set_operator(previous)
+    assert run.state().instruments["dmm"]["model"] == "34465A"
+    ev = evaluate_comparison(procedure, run.state())
+    for r in ev.points:
+        rows = {row.name: row for row in r.budget.rows}
+        # the 34465A's 1 kΩ range: 0.0080 % of reading + 0.0006 % of range, as limits
+        half = 80e-6 * r.point.dut[0] + 6e-6 * 1000
+        assert float(rows["dX_dmm"].standard_uncertainty.to("ohm").m) == pytest.approx(
+            half / 3 ** 0.5, rel=1e-3)
+        assert abs(r.error - lab.true_dut_error(r.nominal)) <= r.U_error

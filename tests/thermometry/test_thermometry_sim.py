@@ -12,11 +12,12 @@ from labauto.units import Q_
 from labauto.visa import InstrumentError, TransientVisaError
 
 
-def pt100(t: float) -> float:       # IEC 60751 above 0 °C, enough for these checks
-    return 100.0 * (1 + 3.9083e-3 * t - 5.775e-7 * t * t)
+from labauto.temperature import PT100
+
+pt100 = PT100.resistance
 
 
-def sprt(t: float) -> float:
+def sprt(t: float) -> float:        # a stand-in probe curve (not a scale): 25 ohm, ~0.1 ohm/K
     return 25.0 * (1 + 3.985e-3 * t - 5.85e-7 * t * t)
 
 

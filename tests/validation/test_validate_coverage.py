@@ -76,7 +76,10 @@ def test_validate_cli_json(project_root):
         assert p["coverage"] == p["covered"] / 40
         assert lo <= p["coverage"] <= hi
         assert (lo, hi) == pytest.approx(clopper_pearson(p["covered"], 40))
-        assert lo <= 0.95 or p["verdict"] == "over-covers"
+        flo, fhi = p["familywise_interval"]      # 1 - 5 %/4: wider than the 95 % interval
+        assert flo <= lo <= hi <= fhi
+        assert (flo, fhi) == pytest.approx(clopper_pearson(p["covered"], 40, 1 - 0.05 / 4))
+        assert flo <= 0.95 or p["verdict"] == "over-covers"
         assert p["verdict"] != "under-covers"
         z = p["normalized_errors"]
         assert 0.0 <= z["ks_pvalue"] <= 1.0 and 0.5 < z["std"] < 1.5
@@ -88,8 +91,9 @@ def test_same_seed_same_result(quick):
     a = validate_procedure(quick, runs=4, seed=11).to_dict()
     b = validate_procedure(quick, runs=4, seed=11).to_dict()
     c = validate_procedure(quick, runs=4, seed=12).to_dict()
+    forked = validate_procedure(quick, runs=4, seed=11, workers=2).to_dict()   # 2 processes
     strip = lambda d: [{k: v for k, v in p.items()} for p in d["points"]]  # noqa: E731
-    assert strip(a) == strip(b)
+    assert strip(a) == strip(b) == strip(forked)
     assert strip(a) != strip(c)
 
 

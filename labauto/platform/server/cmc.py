@@ -12,6 +12,7 @@ Everything is stored in the coherent SI unit of the quantity (V, A, Ω, Hz, K ..
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass
 
@@ -211,8 +212,42 @@ def contains(range_min: float, range_max: float, x: float) -> bool:
 
 
 def format_value(x: float, unit: str) -> str:
-    """``2.1e-05`` V as ``21 µV`` (engineering prefix)."""
-    from labauto.units import engineering_unit
-    q = Q_(x, unit)
-    u = engineering_unit(q)
-    return f"{q.to(u).magnitude:.4g} {u:~P}"
+    """``2.1e-05`` V as ``21 µV`` (engineering prefix, as :func:`labauto.units.engineering_unit`
+    chooses it).  pint is asked once per unit (see :func:`_prefixes`); a search answer formats
+    hundreds of values and pint's conversions cost about 1.5 ms each."""
+    steps = _prefixes(unit)
+    if steps is None or x == 0:
+        return f"{x:.4g} {_symbol(unit)}"
+    scale, table = steps
+    magnitude = abs(x * scale)
+    chosen = table[0]
+    for step in table[1:]:
+        if magnitude / step[0] >= 1:
+            chosen = step
+        else:
+            break
+    return f"{x * chosen[1]:.4g} {chosen[2]}"
+
+
+@functools.lru_cache(maxsize=256)
+def _symbol(unit: str) -> str:
+    return f"{Q_(1, unit).units:~P}"
+
+
+@functools.lru_cache(maxsize=256)
+def _prefixes(unit: str) -> tuple[float, tuple[tuple[float, float, str], ...]] | None:
+    """For ``unit``: (factor to its unprefixed base, ((prefix factor, factor from ``unit``,
+    symbol), ...) from the base unprefixed through nano .. mega) — what engineering_unit would
+    pick for each magnitude — or None when engineering_unit leaves the unit unchanged."""
+    from labauto.units import _ENGINEERING_PREFIXES, _split_prefix, engineering_unit, ureg
+    q = Q_(1, unit)
+    if engineering_unit(Q_(1e-12, unit)) == q.units == engineering_unit(Q_(1e12, unit)):
+        return None       # not a single prefixable unit (or kg, °C): never prefixed
+    _, base = _split_prefix(next(iter(q.units._units)))
+    scale = float(q.to(base).magnitude)
+    table = [(1.0, scale, f"{ureg.Unit(base):~P}")]          # below nano: the base unit
+    for prefix in _ENGINEERING_PREFIXES:
+        candidate = f"{prefix}{base}"
+        table.append((float(ureg.Quantity(1, candidate).to(base).magnitude), float(q.to(candidate).magnitude),
+                      f"{ureg.Unit(candidate):~P}"))
+    return scale, tuple(table)

@@ -20,13 +20,16 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select
+from sqlalchemy import Date, Float, and_, bindparam, func, insert, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -296,13 +299,67 @@ class Coverage:
 
 
 _SCOPE_ON = (select(S.id, S.version, S.body_id, S.valid_from, S.valid_until, S.suspended_from,
-                    S.suspended_until, S.withdrawn_from)
+                    S.suspended_until, S.withdrawn_from, S.created_at, S.source_sha256)
              .where(S.lab_id == bindparam("lab"), S.valid_from <= bindparam("on"),
                     or_(S.valid_until.is_(None), S.valid_until >= bindparam("on")))
              .order_by(S.version.desc()).limit(1))
-_ROWS_OF = select(ScopeRow.__table__).where(R.scope_id == bindparam("scope"),
-                                            R.quantity.in_(bindparam("quantities", expanding=True)))
+_ROWS_OF = select(R.id, R.line, R.quantity, R.range_min, R.range_max, R.frequency_min, R.frequency_max,
+                  R.cmc_text, R.range_text, R.cmc_relative, R.cmc_absolute, R.cmc_table, R.k).where(
+    R.scope_id == bindparam("scope"))
 _INSERT_COVERAGE = insert(ResultCoverage.__table__)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A scope row as the check uses it (its CMC parsed once)."""
+    id: int
+    line: int
+    range_min: float
+    range_max: float
+    frequency_min: float | None
+    frequency_max: float | None
+    cmc_text: str
+    range_text: str
+    cmc: Cmc
+
+
+class _ScopeRows:
+    """The rows of recently used scope versions, by quantity: a version's rows never change once
+    imported (a change is a new version, with a new id), so they are read once per process; the
+    key also holds the version's number, creation time and file hash, so a reused id (SQLite after
+    a rolled-back import) or another database is never mistaken for it.  Status (suspension,
+    withdrawal) and validity are read on every check, never cached."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._cache: OrderedDict[tuple, dict[str, tuple[_Row, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, db: Connection, scope) -> dict[str, tuple[_Row, ...]]:
+        key = (str(db.engine.url), scope.id, scope.version, str(scope.created_at), scope.source_sha256)
+        with self._lock:
+            rows = self._cache.get(key)
+            if rows is not None:
+                self._cache.move_to_end(key)
+                return rows
+        by_quantity: dict[str, list[_Row]] = {}
+        for row in db.execute(_ROWS_OF, {"scope": scope.id}):
+            by_quantity.setdefault(row.quantity, []).append(_Row(
+                row.id, row.line, row.range_min, row.range_max, row.frequency_min, row.frequency_max,
+                row.cmc_text, row.range_text, _cmc(row)))
+        rows = {q: tuple(rs) for q, rs in by_quantity.items()}
+        with self._lock:
+            self._cache[key] = rows
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return rows
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+scope_rows_cache = _ScopeRows()
 
 
 def _fmt(x: float, unit: str) -> str:
@@ -328,15 +385,14 @@ def check(db: Connection, lab_id: int, on: dt.date | None, results: Sequence[Dcc
         return [Coverage(r, False, None, None, None, f"the lab has no accredited scope valid on {on}")
                 for r in results]
     state = status_on(scope, on)
-    quantities = sorted({r.kind.name for r in results if r.kind is not None})
-    rows = db.execute(_ROWS_OF, {"scope": scope.id, "quantities": quantities}).all() if quantities else []
+    rows = scope_rows_cache.get(db, scope)
     out, refused = [], []
     for r in results:
         if r.kind is None:
             out.append(Coverage(r, False, scope.id, None, None,
                                 f"no quantity of an accreditation scope is measured in {r.unit}"))
             continue
-        candidates = [(row, _cmc(row)) for row in rows if row.quantity == r.kind.name and _matches(row, r)]
+        candidates = [(row, row.cmc) for row in rows.get(r.kind.name, ()) if _matches(row, r)]
         if not candidates:
             where = _fmt(r.value, r.unit) + (f" at {_fmt(r.frequency, 'Hz')}" if r.frequency is not None else "")
             out.append(Coverage(r, False, scope.id, None, None,
@@ -467,8 +523,58 @@ def _max_cmc(k, text: str | None, x: float | None) -> tuple[float | None, float 
         raise Invalid(f"max_cmc {text!r} is neither relative (µV/V, ppm, %) nor a {k.name} ({k.unit})") from None
 
 
-def capabilities(session: Session, quantity: str, value: str | None = None, max_cmc: str | None = None,
-                 frequency: str | None = None, on: dt.date | None = None, limit: int = 100) -> dict[str, Any]:
+_CAP_COLUMNS = (R.id, R.line, R.quantity, R.unit, R.range_min, R.range_max, R.frequency_min, R.frequency_max,
+                R.frequency_text, R.range_text, R.conditions, R.cmc_text, R.cmc_relative, R.cmc_absolute,
+                R.cmc_table, R.k, S.version, S.valid_from, S.valid_until, S.lab_id, L.name.label("lab"),
+                L.accreditation_id)
+
+
+@functools.lru_cache(maxsize=32)
+def _capability_query(has_x: bool, negative: bool, has_limit: bool, has_f: bool):
+    """The capability search for one shape of question, built once (bound parameters ``q``,
+    ``on``, ``x``, ``ax``, ``lim``, ``f``, ``n``).
+
+    With a value: the inner query reads only columns of ``scope_rows``' covering index (quantity,
+    range, band, CMC parts, scope) and of ``scopes`` (validity, status), ranks each lab's rows by
+    the CMC at the value — ``cmc_relative * |x| + cmc_absolute``, exact for a formula, a lower
+    bound for a table (whose ``cmc_absolute`` is its smallest point) — and keeps the best ``n``;
+    only those are joined to the rows' text and the labs."""
+    on = bindparam("on", type_=Date)
+    where = [R.quantity == bindparam("q"), S.valid_from <= on, or_(S.valid_until.is_(None), S.valid_until >= on),
+             or_(S.withdrawn_from.is_(None), S.withdrawn_from > on),
+             or_(S.suspended_from.is_(None), S.suspended_from > on,
+                 and_(S.suspended_until.is_not(None), S.suspended_until < on))]
+    if has_f:
+        f = bindparam("f", type_=Float)
+        where.append(or_(R.frequency_min.is_(None), and_(R.frequency_min <= f, R.frequency_max >= f)))
+    if not has_x:           # every row of the quantity, by lab
+        return (select(*_CAP_COLUMNS).join_from(ScopeRow.__table__, Scope.__table__, R.scope_id == S.id)
+                .join(Lab.__table__, L.id == S.lab_id).where(*where)
+                .order_by(S.lab_id, R.range_min, R.frequency_min).limit(bindparam("n")))
+    x, ax = bindparam("x", type_=Float), bindparam("ax", type_=Float)
+    if negative:            # a signed range holds x; a range of magnitudes holds |x|
+        where.append(or_(and_(R.range_min <= x, R.range_max >= x),
+                         and_(R.range_min >= 0, R.range_min <= ax, R.range_max >= ax)))
+    else:
+        where.append(and_(R.range_min <= x, R.range_max >= x))
+    lower = R.cmc_relative * ax + R.cmc_absolute
+    if has_limit:
+        where.append(lower <= bindparam("lim", type_=Float))
+    ranked = (select(R.id, S.lab_id, lower.label("lower"),
+                     func.row_number().over(partition_by=S.lab_id, order_by=(lower, R.id)).label("rank"))
+              .join_from(ScopeRow.__table__, Scope.__table__, R.scope_id == S.id).where(*where).subquery())
+    # each lab's three best rows by the lower bound (rows of a quantity do not overlap, so a
+    # value is in at most a few of a lab's rows); tables are evaluated exactly afterwards
+    best = (select(ranked.c.id, ranked.c.lower).where(ranked.c.rank <= 3)
+            .order_by(ranked.c.lower, ranked.c.lab_id).limit(bindparam("n")).subquery())
+    return (select(best.c.lower, *_CAP_COLUMNS).join_from(best, ScopeRow.__table__, R.id == best.c.id)
+            .join(Scope.__table__, S.id == R.scope_id).join(Lab.__table__, L.id == S.lab_id)
+            .order_by(best.c.lower, S.lab_id))
+
+
+def capabilities(session: Session | Connection, quantity: str, value: str | None = None,
+                 max_cmc: str | None = None, frequency: str | None = None, on: dt.date | None = None,
+                 limit: int = 100) -> dict[str, Any]:
     """Labs whose scope valid on ``on`` (today) covers ``quantity`` at ``value`` (and
     ``frequency``) with a CMC at most ``max_cmc`` — best CMC first."""
     k, x = _quantity_value(quantity, value)
@@ -478,51 +584,29 @@ def capabilities(session: Session, quantity: str, value: str | None = None, max_
     except CmcError as exc:
         raise Invalid(str(exc)) from None
     limit_abs, _ = _max_cmc(k, max_cmc, x)
-    q = (select(R.id, R.line, R.quantity, R.unit, R.range_min, R.range_max, R.frequency_min, R.frequency_max,
-                R.frequency_text, R.range_text, R.conditions, R.cmc_text, R.cmc_relative, R.cmc_absolute,
-                R.cmc_table, R.k, S.version, S.valid_from, S.valid_until, S.suspended_from, S.suspended_until,
-                S.withdrawn_from, S.lab_id, L.name.label("lab"), L.accreditation_id)
-         .join_from(ScopeRow.__table__, Scope.__table__, R.scope_id == S.id)
-         .join(Lab.__table__, L.id == S.lab_id)
-         .where(R.quantity == k.name, S.valid_from <= on, or_(S.valid_until.is_(None), S.valid_until >= on),
-                or_(S.withdrawn_from.is_(None), S.withdrawn_from > on),
-                or_(S.suspended_from.is_(None), S.suspended_from > on,
-                    and_(S.suspended_until.is_not(None), S.suspended_until < on))))
+    stmt = _capability_query(x is not None, x is not None and x < 0, limit_abs is not None, f is not None)
+    params = {"q": k.name, "on": on, "f": f, "n": limit if x is None else limit * 3}
     if x is not None:
-        ax = abs(x)
-        q = q.where(or_(and_(R.range_min <= x, R.range_max >= x),
-                        and_(R.range_min >= 0, R.range_min <= ax, R.range_max >= ax)))
-        if limit_abs is not None:
-            q = q.where(or_(R.cmc_table.is_not(None), R.cmc_relative * ax + R.cmc_absolute <= limit_abs * (1 + 1e-9)))
-    if f is not None:
-        q = q.where(or_(R.frequency_min.is_(None), and_(R.frequency_min <= f, R.frequency_max >= f)))
-    if x is None:           # every row of the quantity, by lab
-        rows = session.execute(q.order_by(S.lab_id, R.range_min, R.frequency_min).limit(limit)).all()
-    else:
-        # a table row's cmc_absolute is its smallest point: a lower bound, checked exactly below;
-        # each lab's three best rows by that bound, best first
-        lower = (R.cmc_relative * abs(x) + R.cmc_absolute).label("lower")
-        inner = q.add_columns(lower, func.row_number().over(partition_by=S.lab_id, order_by=(lower, R.id))
-                              .label("rank")).subquery()
-        rows = session.execute(select(inner).where(inner.c.rank <= 3)
-                               .order_by(inner.c.lower, inner.c.lab_id).limit(limit * 3)).all()
-    items, seen = [], set()
-    for row in rows:
-        cmc_at = _cmc(row).at(x) if x is not None else None
-        if limit_abs is not None and cmc_at > limit_abs * (1 + 1e-9):
-            continue        # a table row above the limit
+        params.update(x=x, ax=abs(x), lim=None if limit_abs is None else limit_abs * (1 + 1e-9))
+    found, seen = [], set()
+    for row in session.execute(stmt, {p: v for p, v in params.items() if v is not None or p == "f"}):
+        cmc_at = None
         if x is not None:
+            cmc_at = _cmc(row).at(x) if row.cmc_table else row.lower
+            if limit_abs is not None and cmc_at > limit_abs * (1 + 1e-9):
+                continue        # a table row above the limit
             if row.lab_id in seen:
                 continue
             seen.add(row.lab_id)
-        items.append({"lab_id": row.lab_id, "lab": row.lab, "accreditation_id": row.accreditation_id,
-                      "scope_version": row.version, "valid_from": _iso(_date(row.valid_from)),
-                      "valid_until": _iso(_date(row.valid_until)) if row.valid_until else None,
-                      "row": row_json(row), "cmc_at_value": cmc_at,
-                      "cmc_at_value_text": _fmt(cmc_at, k.unit) if cmc_at is not None else None})
+        found.append((cmc_at, row))
     if x is not None:
-        items.sort(key=lambda i: (i["cmc_at_value"], i["lab_id"]))
-    items = items[:limit]
+        found.sort(key=lambda c: (c[0], c[1].lab_id))
+    items = [{"lab_id": row.lab_id, "lab": row.lab, "accreditation_id": row.accreditation_id,
+              "scope_version": row.version, "valid_from": _iso(_date(row.valid_from)),
+              "valid_until": _iso(_date(row.valid_until)) if row.valid_until else None,
+              "row": row_json(row), "cmc_at_value": cmc_at,
+              "cmc_at_value_text": _fmt(cmc_at, k.unit) if cmc_at is not None else None}
+             for cmc_at, row in found[:limit]]          # formatted after the cut
     return {"quantity": k.name, "unit": k.unit, "value": x, "frequency": f, "max_cmc": limit_abs,
             "date": on.isoformat(), "count": len(items), "items": items}
 

@@ -58,7 +58,10 @@ class Scope(Base):
 class ScopeRow(Base):
     """One CMC row: quantity, range, frequency band, CMC = relative * |x| + absolute (or table)."""
     __tablename__ = "scope_rows"
-    __table_args__ = (Index("ix_scope_rows_capability", "quantity", "range_min", "range_max"),)
+    # the capability search ranks rows from this index alone on PostgreSQL (migration 0005)
+    __table_args__ = (Index("ix_scope_rows_capability", "quantity", "range_min", "range_max",
+                            postgresql_include=["frequency_min", "frequency_max", "cmc_relative", "cmc_absolute",
+                                                "scope_id", "id"]),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scope_id: Mapped[int] = mapped_column(ForeignKey("scopes.id"), index=True)
     line: Mapped[int] = mapped_column(Integer)

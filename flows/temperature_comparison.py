@@ -1,0 +1,94 @@
+"""The ``temperature-comparison`` Prefect flow: measure every setpoint, then evaluate, issue the
+temperature certificate and publish it.
+
+    measure-setpoints   (retried on transient VISA faults: a retry resumes the run at the
+                         setpoint it stopped at, mid-ramp, from its journal)
+      -> evaluate-and-issue -> publish
+
+The setpoints are measured in one task, with one session per instrument: closing a heat source
+between two setpoints would send it to its safe setpoint (its safe state) and undo the ramp.
+Tasks receive paths and resource strings; the clock (wall clock, or the zero-latency simulated
+lab's) and the operator are the process's (labauto.engine.comparison.set_clock,
+labauto.engine.operator.set_operator).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.calibrate import _retry_transient_only
+
+
+@task(name="measure-setpoints", retries=2, retry_delay_seconds=1,
+      retry_condition_fn=_retry_transient_only, cache_policy=NO_CACHE)
+def measure_setpoints_task(run_folder: str, lab_file: str | None) -> list[str]:
+    from labauto.engine.comparison import execute_comparison, open_comparison_run
+    from labauto.lab import load_lab
+
+    run = open_comparison_run(run_folder)
+    execute_comparison(run, environment=load_lab(lab_file).environment)
+    return sorted(run.state().completed_ids())
+
+
+@task(name="evaluate-and-issue", cache_policy=NO_CACHE)
+def issue_task(run_folder: str, lab_file: str | None, out_dir: str,
+               verify_base_url: str | None, queue: bool) -> tuple[Any, Any, Any]:
+    from labauto.comparison_evaluation import evaluate_comparison, issue_comparison_certificate
+    from labauto.engine.comparison import open_comparison_run
+    from labauto.lab import load_lab
+
+    run = open_comparison_run(run_folder)
+    evaluation = evaluate_comparison(run.procedure, run.state())
+    result, issued = issue_comparison_certificate(run, evaluation, load_lab(lab_file), out_dir,
+                                                  verify_base_url=verify_base_url, queue=queue)
+    return evaluation, result, issued
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_task(issued: Any) -> dict[str, Any]:
+    from labauto.publishing import publish_issued
+    return publish_issued(issued)
+
+
+@flow(name="temperature-comparison", log_prints=False)
+def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: str = "runs",
+                           out_dir: str = "certificates", lab_file: str | None = None,
+                           resume_run: str | None = None, timeout_ms: int = 10000,
+                           environment_resource: str | None = None,
+                           verify_base_url: str | None = None, publish: bool = True,
+                           item: dict[str, str] | None = None, operator: str = "") -> dict[str, Any]:
+    """Calibrate the thermometer ``procedure`` describes; ``resources`` maps "readout", each
+    heat source's name and "dmm" to VISA resources."""
+    from labauto.engine.comparison import (ComparisonSettings, open_comparison_run,
+                                           start_comparison_run)
+    from labauto.procedure.temperature import load_temperature_procedure
+    from labauto.publishing import not_requested
+
+    log = get_run_logger()
+    if resume_run:
+        run = open_comparison_run(resume_run)
+    else:
+        run = start_comparison_run(load_temperature_procedure(procedure), runs_dir,
+                                   ComparisonSettings(dict(resources), timeout_ms=timeout_ms,
+                                                      operator=operator, item=dict(item or {}),
+                                                      environment_resource=environment_resource or ""))
+    log.info("run %s: %d of %d setpoints to measure", run.run_id, len(run.pending_points()),
+             len(run.procedure.points))
+    measure_setpoints_task(str(run.folder), lab_file)
+    evaluation, result, issued = issue_task(str(run.folder), lab_file, out_dir, verify_base_url,
+                                            publish)
+    create_table_artifact(
+        key="temperature-results",
+        table=[{"point": p.id, "t / °C": r.nominal, "t_ref / °C": round(r.reference_temperature, 4),
+                f"DUT / {r.unit}": r.value, f"U / {r.unit}": r.U, "error / K": r.error,
+                "U(error) / K": r.U_error, "k": r.k}
+               for p, r in zip(evaluation.procedure.points, evaluation.points)],
+        description=f"Results of certificate {result.certificate_id}")
+    publication = publish_task(issued) if publish else not_requested(issued)
+    return {"run_id": run.run_id, "run_folder": str(run.folder),
+            "certificate_id": result.certificate_id,
+            "files": {k: str(v) for k, v in issued.files.items()}, "publication": publication,
+            "evaluation": evaluation, "result": result, "issued": issued}

@@ -1,0 +1,68 @@
+"""``labauto validate --faults``: injected faults, a killed and resumed process, the platform
+down while publishing; nothing lost, nothing measured twice, sources in standby, published once."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from labauto.cli import app
+from labauto.engine.journal import RunJournal
+from labauto.validation.faults import FaultBench
+
+QUICK = "procedures/keysight_34465a_dcv_quick.yaml"
+
+
+@pytest.fixture(scope="module")
+def bench(project_root, tmp_path_factory):
+    with FaultBench(project_root / QUICK, tmp_path_factory.mktemp("faults"), seed=3,
+                    platform=False) as b:
+        yield b
+
+
+def _journal(bench, name):
+    return RunJournal(bench.workdir / name / "runs" / f"faults-{name}" / "journal.jsonl").read()
+
+
+def test_overload_stops_cleanly_and_the_resumed_run_completes(bench):
+    o = bench.run("overload")
+    assert o.first_session.startswith("stopped cleanly: MeasurementFault")
+    assert o.resumed and o.completed and o.ok
+    assert (o.readings_lost, o.points_measured_twice) == (0, 0)
+    assert o.standby_when_stopped and o.standby_at_end
+    state = _journal(bench, "overload")
+    # the faulted point has a failed attempt with the overload in the journal, then a completed one
+    faulted = [p for p in state.points.values() if p.faults]
+    assert len(faulted) == 1 and faulted[0].done_attempt == 2
+    assert faulted[0].faults[0]["reason"].startswith("overload indication")
+    assert state.completed_ids() == {p.id for p in bench.procedure.points}
+
+
+def test_a_killed_process_is_resumed_without_loss(bench):
+    o = bench.run("killed")
+    assert o.first_session == "stopped cleanly: killed" and o.resumed and o.completed
+    assert (o.readings_lost, o.points_measured_twice) == (0, 0)
+    assert not o.standby_when_stopped       # SIGKILL: nobody left to switch the source off
+    assert o.standby_at_end and o.ok
+    state = _journal(bench, "killed")
+    n = sum(p.readings for p in bench.procedure.points)
+    done = sum(len(p.readings) for p in state.points.values())
+    assert done == n
+
+
+def test_cli_faults_with_the_platform_down(project_root, tmp_path, dcc_dir, monkeypatch):
+    monkeypatch.setenv("LABAUTO_DCC_DIR", str(dcc_dir))
+    r = CliRunner().invoke(app, ["validate", str(project_root / QUICK), "--faults", "--scenario",
+                                 "platform-down", "--scenario", "error-queue", "--json",
+                                 "--workdir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    by = {f["scenario"]: f for f in d["faults"]}
+    assert by["platform-down"]["first_session"] == \
+        "completed; publication queued while the platform was down"
+    assert by["platform-down"]["published"] == 1        # delivered from the outbox, once
+    assert by["error-queue"]["first_session"].startswith("stopped cleanly: InstrumentError")
+    assert by["error-queue"]["published"] == 1 and by["error-queue"]["resumed"]
+    assert all(f["ok"] and f["readings_lost"] == 0 and f["points_measured_twice"] == 0
+               for f in d["faults"])
