@@ -113,7 +113,8 @@ def bench_stages(docs: list[bytes], key_cert_pem: bytes, database_url: str) -> d
             def write(conn):
                 coverage = scope.check(conn, ref.id, facts.end_date, results)
                 done = publishing.store(conn, ref, dcc, admitted)
-                scope.record_coverage(conn, scope.certificate_row_id(conn, done.sha256), coverage)
+                if done.created:
+                    scope.record_coverage(conn, done.row_id, coverage)
                 return done
             w0 = time.perf_counter()
             db.write_grouped(write)

@@ -29,6 +29,8 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
           room_temperature: float = typer.Option(23.0, help="the room's set temperature in °C"),
           room_humidity: float = typer.Option(45.0, help="the room's set relative humidity in %RH"),
           host: str = typer.Option("127.0.0.1", help="address to listen on"),
+          dmm_model: str = typer.Option("keysight_34465a", help="the meter's model folder "
+                                        "(instruments/<model>; it speaks that file's commands)"),
           out_of_tolerance: Optional[str] = typer.Option(
               None, "--out-of-tolerance", metavar="RANGE",
               help="make the DUT out of tolerance on this range: '10 V' (DCV) or 'ACV 1 V'"),
@@ -43,7 +45,7 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
         lab = SimulatedLab(seed=seed, latency=latency, out_of_tolerance=oot,
                            host=host, dmm_port=dmm_port, calibrator_port=calibrator_port,
                            environment_port=environment_port, room_temperature=room_temperature,
-                           room_humidity=room_humidity)
+                           room_humidity=room_humidity, dmm_model=dmm_model)
         resources = lab.start()
     except (LabautoError, UnitError) as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -52,8 +54,9 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
         console.print(f"simulated lab running (seed {seed}, {latency} latency"
                       + (f", DUT out of tolerance on {oot[1]:~P} ({oot[0]})" if oot is not None else "")
                       + ")")
+        names = {"dmm": lab.dmm.model.name, "calibrator": lab.calibrator.model.name}
         for role, resource in resources.items():
-            console.print(f"  {role:<11} {resource}")
+            console.print(f"  {role:<11} {resource}" + (f"  ({names[role]})" if role in names else ""))
         console.print("Ctrl-C stops it.")
         deadline = time.monotonic() + run_for if run_for > 0 else None
         while deadline is None or time.monotonic() < deadline:

@@ -303,6 +303,50 @@ def test_the_simulated_dmm6500_speaks_its_own_commands():
             '-113,"Undefined header"', '-113,"Undefined header"', '+0,"No error"']
 
 
+@pytest.fixture(scope="module")
+def dmm6500_lab():
+    with SimulatedLab(seed=14, latency="zero", dmm_model="keithley_dmm6500") as running:
+        yield running
+
+
+@pytest.mark.parametrize("function, rng, value, frequency", [
+    ("DCV", "10 V", "10 V", None), ("ACV", "1 V", "1 V", "1 kHz"), ("DCI", "100 mA", "100 mA", None),
+    ("ACI", "1 A", "1 A", "1 kHz"), ("RES2W", "1 kohm", "1 kohm", None),
+    ("RES4W", "1 kohm", "1 kohm", None), ("FREQ", "500 kHz", "1 kHz", None),
+])
+def test_the_simulated_dmm6500_reads_every_function_and_takes_injected_faults(
+        dmm6500_lab, function, rng, value, frequency):
+    """Through the real drivers: the reading is the source's true output through the DUT's
+    true error (within the simulated noise), and a fault injected on the model's own command
+    for the function (its SENSe:FUNCtion line) reaches the driver as the instrument's error."""
+    from labauto.visa import InstrumentError
+
+    lab, mnemonic = dmm6500_lab, load_instrument_model("keithley_dmm6500").function(
+        function).fields["mnemonic"]
+    rng, value = Q_(rng), Q_(value)
+    frequency = None if frequency is None else Q_(frequency)
+    with open_instrument(lab.resources["dmm"], "keithley_dmm6500") as dmm, \
+            open_instrument(lab.resources["calibrator"], "fluke_5522a") as cal:
+        dmm.configure(function, rng)
+        cal.apply(function, value, frequency=frequency)
+        cal.operate()
+        readings = dmm.read(n=3)
+        cal.standby()
+        truth = lab.truth.dut_error_at_setting(function, rng, value, frequency)
+        expected = lab.truth.calibrator_output(value, function, frequency) + truth
+        if function == "RES2W":                # the leads, 10 % left after 2-wire compensation
+            expected = expected + Q_(2 * lab.truth.lead_resistance_ohm * 0.1, "ohm")
+        spec = load_instrument_model("keithley_dmm6500").function(function).range_named(rng)
+        assert abs(readings.mean() - expected) <= 0.2 * spec.accuracy_halfwidth(value, frequency)
+        lab.inject_fault("dmm", "error", on=re.escape(f':SENS:FUNC "{mnemonic}"'), code=-222,
+                         message="Data out of range")
+        try:
+            with pytest.raises(InstrumentError, match="-222"):
+                dmm.configure(function, rng)
+        finally:
+            lab.clear_faults()
+
+
 # ----------------------------------------------------------------------- bad input
 
 def _procedure(dut: str, point: str) -> str:

@@ -18,6 +18,16 @@ def test_serve_prints_resources_and_stops():
     assert "seed 7" in result.output and "out of tolerance on 10 V" in result.output
 
 
+def test_serve_simulates_the_meter_model_it_is_given():
+    result = CliRunner().invoke(app, ["serve", "--latency", "zero", "--dmm-model",
+                                      "keithley_dmm6500", "--run-for", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"dmm\s+TCPIP0::127\.0\.0\.1::\d+::SOCKET  \(Keithley Instruments DMM6500\)",
+                     result.output)
+    unknown = CliRunner().invoke(app, ["serve", "--dmm-model", "acme_none", "--run-for", "0.1"])
+    assert unknown.exit_code == 2 and "unknown instrument model 'acme_none'" in unknown.output
+
+
 def test_serve_rejects_bad_options():
     runner = CliRunner()
     bad_latency = runner.invoke(app, ["serve", "--latency", "fast", "--run-for", "0.1"])

@@ -343,7 +343,7 @@ def create_app(settings: PlatformSettings) -> FastAPI:
             coverage = scope.check(conn, lab.id, admitted.facts.end_date, results)
             out = publishing.store(conn, lab, dcc_b, admitted, pdf=pdf_b, js=json_b, sha256=sha)
             if out.created:
-                scope.record_coverage(conn, scope.certificate_row_id(conn, out.sha256), coverage)
+                scope.record_coverage(conn, out.row_id, coverage)
             return out
 
         for attempt in range(3):

@@ -14,7 +14,7 @@ takes milliseconds (more on a busy disk), and with one writer at a time it bound
 rate.  Writers that arrive while a commit is being written are committed together by the next
 one: one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (one fsync) for the group, each writer in its own
 ``SAVEPOINT`` so that a writer's error rolls back only its own statements and is raised to that
-writer alone.  Every writer returns only after the COMMIT holding its statements has returned —
+writer alone (a group of one needs no savepoint: its error rolls the transaction back).  Every writer returns only after the COMMIT holding its statements has returned —
 with ``synchronous=FULL``, after the fsync — so an acknowledged publication survives a crash as
 before; if the COMMIT fails, every writer of the group gets the error and nothing is stored.
 """
@@ -180,6 +180,11 @@ class _GroupCommit:
     def _commit(self, group: list[_Writer]) -> None:
         try:
             with self._db.write_connection() as conn:
+                if len(group) == 1:
+                    # a group of one: the transaction is its writer's own; its error rolls the
+                    # transaction back whole (below), so no savepoint is needed
+                    group[0].value = group[0].fn(conn)
+                    return
                 for w in group:
                     savepoint = conn.begin_nested()
                     try:
@@ -189,7 +194,7 @@ class _GroupCommit:
                         w.error = exc
                     else:
                         savepoint.commit()
-        except BaseException as exc:                 # BEGIN or COMMIT failed: nothing is stored
+        except BaseException as exc:   # BEGIN or COMMIT (or a lone writer) failed: nothing is stored
             for w in group:
                 w.value, w.error = None, exc
             if not isinstance(exc, Exception):

@@ -68,6 +68,7 @@ class PublishOutcome:
     created: bool
     superseded: str | None = None      # the certificate id this publication superseded
     lab_id: int | None = None
+    row_id: int | None = None          # the new certificates row (created publications only)
 
     def json(self) -> dict:
         return {"certificate_id": self.certificate_id, "sha256": self.sha256, "status": self.status,
@@ -245,5 +246,5 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
         status = "superseded"
     return PublishOutcome(facts.certificate_id, sha, status, version, created=True,
                           superseded=superseded.certificate_id if superseded is not None else None,
-                          lab_id=lab.id)
+                          lab_id=lab.id, row_id=row_id)
 
