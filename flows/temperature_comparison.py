@@ -1,12 +1,15 @@
 """The ``temperature-comparison`` Prefect flow: measure every setpoint, then evaluate, issue the
 temperature certificate and publish it.
 
-    measure-setpoints   (retried on transient VISA faults: a retry resumes the run at the
-                         setpoint it stopped at, mid-ramp, from its journal)
-      -> evaluate-and-issue -> publish
+    [operator steps] -> measure <setpoints between two steps> (retried on transient VISA
+                        faults: a retry resumes the run at the setpoint it stopped at, mid-ramp)
+      -> ... -> evaluate-and-issue -> publish
 
-The setpoints are measured in one task, with one session per instrument: closing a heat source
-between two setpoints would send it to its safe setpoint (its safe state) and undo the ramp.
+The setpoints between two operator steps are measured in one task, with one session per
+instrument: closing a heat source between two setpoints would send it to its safe setpoint (its
+safe state) and undo the ramp.  At an operator step the probes move (from the bath into the
+well): the instruments are closed, the sources at their safe setpoints, and the flow asks the
+step as the ``calibrate`` flow does (the terminal, or a pause for input in the Prefect UI).
 Tasks receive paths and resource strings; the clock (wall clock, or the zero-latency simulated
 lab's) and the operator are the process's (labauto.engine.comparison.set_clock,
 labauto.engine.operator.set_operator).
@@ -20,16 +23,19 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.calibrate import _retry_transient_only
+from flows.operator_input import confirm_step
 
 
-@task(name="measure-setpoints", retries=2, retry_delay_seconds=1,
-      retry_condition_fn=_retry_transient_only, cache_policy=NO_CACHE)
-def measure_setpoints_task(run_folder: str, lab_file: str | None) -> list[str]:
+@task(name="measure-setpoints", task_run_name="measure {label}", retries=2,
+      retry_delay_seconds=1, retry_condition_fn=_retry_transient_only, cache_policy=NO_CACHE)
+def measure_setpoints_task(run_folder: str, point_ids: list[str], lab_file: str | None,
+                           label: str = "") -> list[str]:
     from labauto.engine.comparison import execute_comparison, open_comparison_run
     from labauto.lab import load_lab
 
     run = open_comparison_run(run_folder)
-    execute_comparison(run, environment=load_lab(lab_file).environment)
+    execute_comparison(run, environment=load_lab(lab_file).environment, points=point_ids,
+                       confirm_steps=False)
     return sorted(run.state().completed_ids())
 
 
@@ -59,11 +65,13 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
                            resume_run: str | None = None, timeout_ms: int = 10000,
                            environment_resource: str | None = None,
                            verify_base_url: str | None = None, publish: bool = True,
-                           item: dict[str, str] | None = None, operator: str = "") -> dict[str, Any]:
+                           item: dict[str, str] | None = None, operator: str = "",
+                           operator_timeout_s: float = 3600.0) -> dict[str, Any]:
     """Calibrate the thermometer ``procedure`` describes; ``resources`` maps "readout", each
-    heat source's name and "dmm" to VISA resources."""
-    from labauto.engine.comparison import (ComparisonSettings, open_comparison_run,
-                                           start_comparison_run)
+    heat source's name and "dmm" to VISA resources.  The setpoints between two operator steps
+    are one task; the steps are asked between the tasks (flows/operator_input.py)."""
+    from labauto.engine.comparison import (ComparisonSettings, open_comparison_run, segments,
+                                           start_comparison_run, steps_before)
     from labauto.procedure.temperature import load_temperature_procedure
     from labauto.publishing import not_requested
 
@@ -77,7 +85,14 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
                                                       environment_resource=environment_resource or ""))
     log.info("run %s: %d of %d setpoints to measure", run.run_id, len(run.pending_points()),
              len(run.procedure.points))
-    measure_setpoints_task(str(run.folder), lab_file)
+    for n, segment in enumerate(segments(run)):
+        # the probes move between segments: the operator steps are asked here, between two
+        # tasks, with the instruments closed (the terminal, or a pause for input)
+        for step in steps_before(run, segment[0], first_of_session=n == 0):
+            confirm_step(run, step, segment[0], timeout_s=operator_timeout_s, log=log)
+        ids = [p.id for p in segment]
+        measure_setpoints_task(str(run.folder), ids, lab_file,
+                               label=f"{ids[0]}..{ids[-1]} in {segment[0].heat_source}")
     evaluation, result, issued = issue_task(str(run.folder), lab_file, out_dir, verify_base_url,
                                             publish)
     create_table_artifact(

@@ -26,7 +26,7 @@ import math
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import pint
 
@@ -168,23 +168,30 @@ def open_comparison_run(folder: str | Path, settings: ComparisonSettings | None 
 
 def execute_comparison(run: ComparisonRun, *, clock: Any = None, resource_manager: Any = None,
                        observer: RunObserver | None = None,
-                       read_display: ReadDisplay | None = None, environment: Any = None) -> None:
-    """Measure every setpoint not yet completed, with one session per instrument; with an
-    environment logger (``settings.environment_resource`` and the lab file's ``environment``
-    settings) the room's conditions are journalled at the start, after each setpoint and at
-    the end (labauto.engine.conditions).  ``clock``: :func:`current_clock` by default;
-    ``read_display``: the current operator's ``read_display`` by default."""
+                       read_display: ReadDisplay | None = None, environment: Any = None,
+                       points: Sequence[str] | None = None, confirm_steps: bool = True) -> None:
+    """Measure every setpoint not yet completed (or those of ``points`` not yet completed),
+    with one session per instrument; with an environment logger (``settings.environment_resource``
+    and the lab file's ``environment`` settings) the room's conditions are journalled at the
+    start, after each setpoint and at the end (labauto.engine.conditions).  ``clock``:
+    :func:`current_clock` by default; ``read_display``: the current operator's by default;
+    ``confirm_steps=False``: the caller had the operator steps done (the Prefect flow asks
+    them between its tasks)."""
     obs = observer or current_observer()
     clock = clock or current_clock()
     read_display = read_display or getattr(current_operator(), "read_display", None)
     state = run.state()
+    wanted = set(points) if points is not None else {p.id for p in run.procedure.points}
+    unknown = wanted - {p.id for p in run.procedure.points}
+    if unknown:
+        raise LabautoError(f"procedure {run.procedure.id} has no setpoint {sorted(unknown)[0]!r}")
     for p in run.procedure.points:
-        if p.id in state.completed_ids():
+        if p.id in state.completed_ids() and p.id in wanted:
             obs.point_skipped(p, "completed in an earlier session of this run")
-    if not run.pending_points():
+    if not [p for p in run.pending_points() if p.id in wanted]:
         return
     with run_lock(run):                      # type: ignore[arg-type] - needs .folder only
-        todo = run.pending_points()
+        todo = [p for p in run.pending_points() if p.id in wanted]
         with _open_instruments(run, resource_manager) as inst, \
                 environment_logger(run, environment, resource_manager) as logger:
             if logger is not None:
@@ -199,7 +206,11 @@ def execute_comparison(run: ComparisonRun, *, clock: Any = None, resource_manage
                         "the environment logger's resource), or put the junction in an ice point")
                 inst.junction = lambda: float(logger.read().values["temperature"].to("degC").m)
             for n, point in enumerate(todo):
-                _confirm_steps(run, point, first_of_session=n == 0)
+                if confirm_steps:
+                    for step in steps_before(run, point, first_of_session=n == 0):
+                        current_operator().confirm(step, point)
+                        run.journal.append({"type": "operator_step", "point_id": point.id,
+                                            "text": step.text, "line": step.line, "t": now_iso()})
                 record = run.state().points.get(point.id)
                 attempt = record.next_attempt if record else 1
                 measure_setpoint(run, point, attempt, inst, clock=clock, observer=obs,
@@ -257,16 +268,26 @@ def _record_identities(run: ComparisonRun, identities: dict[str, Any]) -> None:
                                 "identity": ident.raw, "resource": ident.resource})
 
 
-def _confirm_steps(run: ComparisonRun, point: TemperaturePoint, *, first_of_session: bool) -> None:
-    steps = point.steps
-    if not steps and first_of_session:       # a resumed session confirms the set-up it needs
-        earlier = [s for p in run.procedure.points[:point.index] for s in p.steps]
-        steps = tuple(earlier[-1:])
-    operator = current_operator()
-    for step in steps:
-        operator.confirm(step, point)
-        run.journal.append({"type": "operator_step", "point_id": point.id, "text": step.text,
-                            "line": step.line, "t": now_iso()})
+def steps_before(run: ComparisonRun, point: TemperaturePoint, *,
+                 first_of_session: bool) -> tuple[Any, ...]:
+    """The operator steps to have done before ``point``: its own; and when a session starts
+    (or resumes) there, the last step written before it (the probes may have been moved)."""
+    if point.steps or not first_of_session:
+        return point.steps
+    earlier = [s for p in run.procedure.points[:point.index] for s in p.steps]
+    return tuple(earlier[-1:])
+
+
+def segments(run: ComparisonRun) -> list[list[TemperaturePoint]]:
+    """The pending setpoints in runs between operator steps: a segment starts at a setpoint
+    with steps (the probes move to another heat source) or where the session starts."""
+    out: list[list[TemperaturePoint]] = []
+    for p in run.pending_points():
+        if not out or p.steps:
+            out.append([p])
+        else:
+            out[-1].append(p)
+    return out
 
 
 class _ApproachLog:
@@ -411,4 +432,5 @@ def _read_dut(proc: TemperatureProcedure, inst: _Instruments, point: Temperature
 
 
 __all__ = ["ComparisonRun", "ComparisonSettings", "current_clock", "execute_comparison",
-           "measure_setpoint", "open_comparison_run", "set_clock", "start_comparison_run"]
+           "measure_setpoint", "open_comparison_run", "segments", "set_clock",
+           "start_comparison_run", "steps_before"]

@@ -37,7 +37,7 @@ def validate_procedure(procedure: str | Path | Procedure, runs: int = 200, seed:
     ``dut_spread`` × its specification), in ``workers`` processes."""
     if runs < 1:
         raise ValueError(f"runs must be at least 1, not {runs}")
-    proc = procedure if isinstance(procedure, Procedure) else load_procedure(procedure)
+    proc = procedure if isinstance(procedure, Procedure) else _load(procedure)
     t0 = time.perf_counter()
     workers = max(1, min(int(workers), runs))
     if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -46,6 +46,16 @@ def validate_procedure(procedure: str | Path | Procedure, runs: int = 200, seed:
         outcomes = _in_processes(proc, runs, seed, dut_spread, workers)
     return summarize(proc, outcomes, seed=seed, dut_spread=dut_spread,
                      elapsed_s=time.perf_counter() - t0)
+
+
+def _load(path: str | Path) -> Procedure:
+    from labauto.errors import LabautoError
+    from labauto.procedure.temperature import is_temperature_procedure
+
+    if is_temperature_procedure(path):
+        raise LabautoError(f"{path}: a temperature comparison procedure; validation by simulation "
+                           "covers electrical procedures (a meter or a source under test) so far")
+    return load_procedure(path)
 
 
 def _in_processes(proc: Procedure, runs: int, seed: int, dut_spread: float,

@@ -81,6 +81,8 @@ def test_the_flow_retries_a_lost_bath_by_resuming_the_run(prefect_harness, tmp_p
     failed = [r for r in journal if r["type"] == "point_failed"]
     assert [(r["point_id"], r["attempt"]) for r in failed] == [("T0C", 1)]
     assert "ConnectionLostError" in failed[0]["error"]
+    steps = [r for r in journal if r["type"] == "operator_step"]
+    assert [(r["point_id"], r["answered_in"]) for r in steps] == [("T0C", "terminal")]
     done = [(r["point_id"], r["attempt"]) for r in journal if r["type"] == "point_done"]
     assert done == [("T0C", 2), ("T25C", 1)]
     assert lab.heat_sources["bath"].setpoint == 20.0          # left at its safe setpoint

@@ -39,12 +39,26 @@ def test_overload_stops_cleanly_and_the_resumed_run_completes(bench):
     assert state.completed_ids() == {p.id for p in bench.procedure.points}
 
 
+@pytest.mark.parametrize("scenario, error", [("timeout", "TransientVisaError"),
+                                             ("dropped-socket", "ConnectionLostError"),
+                                             ("error-queue", "InstrumentError")])
+def test_communication_faults_stop_cleanly_and_resume(bench, scenario, error):
+    o = bench.run(scenario)
+    assert o.first_session.startswith(f"stopped cleanly: {error}")
+    assert o.resumed and o.completed and o.ok
+    assert (o.readings_lost, o.points_measured_twice) == (0, 0)
+    assert o.standby_when_stopped and o.standby_at_end
+    assert _journal(bench, scenario).completed_ids() == {p.id for p in bench.procedure.points}
+
+
 def test_a_killed_process_is_resumed_without_loss(bench):
     o = bench.run("killed")
     assert o.first_session == "stopped cleanly: killed" and o.resumed and o.completed
     assert (o.readings_lost, o.points_measured_twice) == (0, 0)
-    assert not o.standby_when_stopped       # SIGKILL: nobody left to switch the source off
+    # standby when killed: only if the kill fell after a point's last reading (the engine puts
+    # the source in standby then); mid-point nobody is left to do it; the resumed session does
     assert o.standby_at_end and o.ok
+    assert o.injected.startswith("SIGKILL after reading")
     state = _journal(bench, "killed")
     n = sum(p.readings for p in bench.procedure.points)
     done = sum(len(p.readings) for p in state.points.values())
@@ -54,15 +68,13 @@ def test_a_killed_process_is_resumed_without_loss(bench):
 def test_cli_faults_with_the_platform_down(project_root, tmp_path, dcc_dir, monkeypatch):
     monkeypatch.setenv("LABAUTO_DCC_DIR", str(dcc_dir))
     r = CliRunner().invoke(app, ["validate", str(project_root / QUICK), "--faults", "--scenario",
-                                 "platform-down", "--scenario", "error-queue", "--json",
-                                 "--workdir", str(tmp_path)])
+                                 "platform-down", "--json", "--workdir", str(tmp_path)])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     by = {f["scenario"]: f for f in d["faults"]}
     assert by["platform-down"]["first_session"] == \
         "completed; publication queued while the platform was down"
     assert by["platform-down"]["published"] == 1        # delivered from the outbox, once
-    assert by["error-queue"]["first_session"].startswith("stopped cleanly: InstrumentError")
-    assert by["error-queue"]["published"] == 1 and by["error-queue"]["resumed"]
+    assert list(by) == ["platform-down"]
     assert all(f["ok"] and f["readings_lost"] == 0 and f["points_measured_twice"] == 0
                for f in d["faults"])
