@@ -59,6 +59,15 @@ def start_server(postgres: str, home: Path, port: int) -> tuple[subprocess.Popen
     return proc, api, name
 
 
+def drop_database(postgres: str, name: str) -> None:
+    import sqlalchemy
+
+    admin = sqlalchemy.create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
 def lab_file(folder: Path, serials: list[str]) -> Path:
     from labauto.lab import DEFAULT_LAB_FILE
 
@@ -135,6 +144,7 @@ def main() -> None:
             s.stop()
         server.terminate()
         server.wait(60)
+        drop_database(args.postgres, db)
     n = args.points
     rate_one = [n / t for t in one]
     rate_many = [args.benches * n / t for t in many]
