@@ -34,7 +34,7 @@ from labauto.calibration import (
     summary_markdown,
 )
 from labauto.engine.preflight import DUT, STANDARD
-from labauto.engine.run import new_run_id, steps_before
+from labauto.engine.run import instruments_kept_open, new_run_id, steps_before
 from labauto.publishing import not_requested
 from labauto.visa.errors import TransientVisaError
 
@@ -161,9 +161,13 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
         log.info("run %s: %d of %d points to measure", run.run_id, len(pending),
                  len(run.procedure.points))
         by_id = {p.id: p for p in run.procedure.points}
+        kept = held.enter_context(instruments_kept_open(run.run_id))  # one session, as the engine
         for n, point_id in enumerate(pending):  # sequential: one DUT, one standard
             point = by_id[point_id]
-            for step in steps_before(run.procedure, point, first_of_session=n == 0):
+            steps = steps_before(run.procedure, point, first_of_session=n == 0)
+            if steps:
+                kept.close()          # safe and closed while the technician works
+            for step in steps:
                 confirm_step(run, step, point, timeout_s=operator_timeout_s, log=log)
             measure_point_task(str(run.folder), point_id, dut_resource, standard_resource,
                                lab_file, settle_scale, timeout_ms,

@@ -41,7 +41,8 @@ def up(lab: Optional[Path] = LAB,
     try:
         lab_file = lab_file_path(lab)
         home = select_lab_home(lab_home, lab_file)
-        processes = plan(list(load_benches(lab_file).values()), lab_file,
+        benches = list(load_benches(lab_file).values())
+        processes = plan(benches, lab_file,
                          prefect_home=home.path / "prefect", database=database, host=host,
                          port=port)
     except LabautoError as exc:
@@ -53,7 +54,7 @@ def up(lab: Optional[Path] = LAB,
         return
     try:
         run(processes, lab_file, say=lambda text: console.print(text, markup=False),
-            host=host, port=port)
+            host=host, port=port, benches=benches)
     except LabautoError as exc:
         console.print(f"[bold red]error:[/bold red] {exc}")
         raise typer.Exit(1)

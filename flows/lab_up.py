@@ -99,9 +99,13 @@ def wait_for_server(api: str, timeout_s: float = 120.0, alive: Callable[[], bool
 
 
 def run(processes: list[Process], lab_file: Path, *, say: Callable[[str], None],
-        host: str, port: int) -> None:
-    """Start the server, deploy, start the workers; supervise until stopped."""
+        host: str, port: int, benches: list[Bench] | None = None) -> None:
+    """Start the server, deploy, start the workers (each after resuming the runs its dead
+    predecessor left, flows/recovery.py); supervise until stopped."""
+    from flows.recovery import recover_bench
+
     api = f"http://{host}:{port}/api"
+    by_queue = {b.deployment: b for b in benches or []}
     started: dict[str, subprocess.Popen] = {}
 
     def start(p: Process) -> None:
@@ -123,8 +127,22 @@ def run(processes: list[Process], lab_file: Path, *, say: Callable[[str], None],
         with temporary_settings({PREFECT_API_URL: api}):
             names = deploy_lab(lab_file)
         say(f"deployments: {', '.join(names)}")
-        for w in workers:
+
+        def start_worker(w: Process) -> None:
+            bench = by_queue.get(w.argv[w.argv.index("--work-queue") + 1])
+            if bench is not None:       # runs its dead predecessor left: resumed first
+                try:
+                    with temporary_settings({PREFECT_API_URL: api}):
+                        for r in recover_bench(bench):
+                            say(f"flow run {r['name']} of bench {bench.name} was orphaned by its "
+                                f"worker: crashed; resumed by flow run {r['resumed_by']}"
+                                + (f" from {r['resume_run']}" if r['resume_run'] else ""))
+                except Exception as exc:  # noqa: BLE001 - the worker starts all the same
+                    say(f"could not look for orphaned runs of bench {bench.name}: {exc}")
             start(w)
+
+        for w in workers:
+            start_worker(w)
         say(f"the lab is up: Prefect UI http://{host}:{port}  (clients: PREFECT_API_URL={api}); "
             "Ctrl-C stops it")
         while True:
@@ -134,7 +152,7 @@ def run(processes: list[Process], lab_file: Path, *, say: Callable[[str], None],
             for w in workers:
                 if started[w.name].poll() is not None:
                     say(f"{w.name} exited (status {started[w.name].returncode}); starting it again")
-                    start(w)
+                    start_worker(w)
     except KeyboardInterrupt:
         say("stopping the workers, then the server")
     finally:

@@ -123,6 +123,26 @@ def _party(src: SourceMap, key: str, d: Any) -> Party:
 
 def load_lab(path: str | Path | None = None) -> LabConfig:
     p = Path(path or os.environ.get("LABAUTO_LAB") or DEFAULT_LAB_FILE)
+    try:            # a flow reads the lab file once per point: parse it again only if it changed
+        st = p.stat()
+        key = (str(p), str(p.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    hit = _parsed.get(key) if key is not None else None
+    if hit is not None:
+        return hit
+    lab = _load_lab(p)
+    if key is not None:
+        if len(_parsed) > 32:
+            _parsed.clear()
+        _parsed[key] = lab
+    return lab
+
+
+_parsed: dict[tuple[str, str, int, int], LabConfig] = {}   # (path, resolved, mtime, size) -> lab
+
+
+def _load_lab(p: Path) -> LabConfig:
     doc = load(p)
     d, src = doc.data, doc.source
     if not isinstance(d, dict):

@@ -156,18 +156,86 @@ def lab_instruments(run: Run, resource_manager: Any = None,
     same instruments (serial numbers) as the ones that produced the readings already in the
     journal.
     """
+    kept = _kept.get(run.run_id)
+    if kept is not None:                 # the flow keeps them open between its point tasks
+        pair = kept.instruments(run, resource_manager, check_identities)
+        try:
+            yield pair
+        except BaseException as exc:     # safe and closed; a retry opens them afresh
+            kept.close(exc)
+            raise
+        return
     with ExitStack() as stack:
-        locks = stack.enter_context(InstrumentLocks(run.run_id))   # released after both are safe
-        dut = open_locked(stack, locks, DUT, run.settings.dut_resource, run.procedure.dut_model,
-                          timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager)
-        standard = open_locked(stack, locks, STANDARD, run.settings.standard_resource,
-                               run.procedure.standard_model, timeout_ms=run.settings.timeout_ms,
-                               resource_manager=resource_manager)
-        identities = {"item": dut.identity, "reference": standard.identity}
-        if check_identities is not None:
-            check_identities(identities)
-        _record_identities(run, identities)
-        yield dut, standard
+        yield _open_checked(stack, run, resource_manager, check_identities)
+
+
+def _open_checked(stack: ExitStack, run: Run, resource_manager: Any,
+                  check_identities: IdentityCheck | None) -> tuple[Any, Any]:
+    locks = stack.enter_context(InstrumentLocks(run.run_id))   # released after both are safe
+    dut = open_locked(stack, locks, DUT, run.settings.dut_resource, run.procedure.dut_model,
+                      timeout_ms=run.settings.timeout_ms, resource_manager=resource_manager)
+    standard = open_locked(stack, locks, STANDARD, run.settings.standard_resource,
+                           run.procedure.standard_model, timeout_ms=run.settings.timeout_ms,
+                           resource_manager=resource_manager)
+    identities = {"item": dut.identity, "reference": standard.identity}
+    if check_identities is not None:
+        check_identities(identities)
+    _record_identities(run, identities)
+    return dut, standard
+
+
+class _KeptInstruments:
+    """A run's DUT and standard, opened by its first point task and kept open for the next ones
+    (see :func:`instruments_kept_open`)."""
+
+    def __init__(self) -> None:
+        self._stack: ExitStack | None = None
+        self._key: tuple[Any, ...] | None = None
+        self._pair: tuple[Any, Any] | None = None
+
+    def instruments(self, run: Run, resource_manager: Any,
+                    check_identities: IdentityCheck | None) -> tuple[Any, Any]:
+        key = (run.settings.dut_resource, run.settings.standard_resource,
+               run.settings.timeout_ms, id(resource_manager))
+        if self._pair is not None and key == self._key:
+            return self._pair
+        self.close()
+        stack = ExitStack()
+        try:
+            self._pair = _open_checked(stack, run, resource_manager, check_identities)
+        except BaseException:
+            stack.close()
+            raise
+        self._stack, self._key = stack, key
+        return self._pair
+
+    def close(self, exc: BaseException | None = None) -> None:
+        """Leave them safe and closed (the next point task opens them again)."""
+        stack, self._stack, self._pair, self._key = self._stack, None, None, None
+        if stack is not None:
+            if exc is None:
+                stack.close()
+            else:
+                stack.__exit__(type(exc), exc, exc.__traceback__)
+
+
+_kept: dict[str, _KeptInstruments] = {}
+
+
+@contextmanager
+def instruments_kept_open(run_id: str) -> Iterator[_KeptInstruments]:
+    """Within the block, the point tasks of run ``run_id`` (the Prefect flow's, in this
+    process) share one instrument session, as the plain engine's points do, instead of opening
+    and identifying the instruments for every point: each point still leaves the sources in
+    standby.  A point that fails closes the session safe (a retry opens it afresh); ``close()``
+    on the yielded object closes it (before a pause for the technician).  At the end of the
+    block the instruments are left safe and closed."""
+    kept = _kept[run_id] = _KeptInstruments()
+    try:
+        yield kept
+    finally:
+        _kept.pop(run_id, None)
+        kept.close()
 
 
 def _record_identities(run: Run, identities: dict[str, Any]) -> None:

@@ -111,7 +111,7 @@ class SimulatedDmm:
             ("SYSTem:ERRor[:NEXT]?", self._err)]:
             self.scpi.add(pattern, handler)
         self._add_templates()
-        if not (self.model.extra.get("sim") or {}).get("scpi_tree", True):
+        if not sim.get("scpi_tree", True):
             return
         for pattern, handler in [
             ("CONFigure?", self._conf_q),

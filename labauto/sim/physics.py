@@ -76,6 +76,12 @@ def _key(q: pint.Quantity) -> float:
     return round(fixed_magnitude(q), 9)
 
 
+def _rkey(r: RangeSpec) -> float | tuple[float, int]:
+    """A range's key in an error table: its nominal value, and its output channel when it has
+    one (two channels of a power supply have equal ranges and errors of their own)."""
+    return _key(r.range) if r.channel is None else (_key(r.range), r.channel)
+
+
 @dataclass(frozen=True)
 class LinearError:
     """error(x) = gain × x + offset (offset in the function's base unit)."""
@@ -156,14 +162,14 @@ class _ErrorTable:
             fn = model.functions[name]
             for r in fn.ranges:
                 rel, absolute = _terms(r, fn.unit)
-                self.linear[(name, _key(r.range))] = LinearError(
+                self.linear[(name, _rkey(r))] = LinearError(
                     fraction * rel * rng.uniform(-1, 1), fraction * absolute * rng.uniform(-1, 1))
                 if r.bands:
                     allowance = tuple((fixed_magnitude(b.low, "Hz"), fixed_magnitude(b.high, "Hz"),
                                        fraction * max(_rel(b.accuracy) - rel, 0.0))
                                       for b in r.bands)
                     top = max(a for _, _, a in allowance)
-                    self.flatness[(name, _key(r.range))] = Flatness(
+                    self.flatness[(name, _rkey(r))] = Flatness(
                         top * rng.uniform(-1.5, 1.5), top * rng.uniform(0, 1.5), allowance)
 
     def range_of(self, function: str, value: float | None = None,
@@ -174,7 +180,7 @@ class _ErrorTable:
         return fn.range_for(Q_(value, fn.unit))
 
     def error(self, function: str, r: RangeSpec, x: float, frequency: float | None) -> float:
-        key = (function, _key(r.range))
+        key = (function, _rkey(r))
         e = self.linear[key](x)
         if frequency is None and r.range.check("[frequency]"):
             frequency = x               # a frequency function's band is its own value
@@ -184,8 +190,8 @@ class _ErrorTable:
         return e
 
     def set(self, function: str, r: RangeSpec, err: LinearError) -> None:
-        self.linear[(function, _key(r.range))] = err
-        self.flatness.pop((function, _key(r.range)), None)
+        self.linear[(function, _rkey(r))] = err
+        self.flatness.pop((function, _rkey(r)), None)
 
 
 class Truth:
@@ -247,7 +253,7 @@ class Truth:
         return self._meter if self.dut == "meter" else self._source
 
     def _dut_range(self, function: str, range_: pint.Quantity | None,
-                   value: pint.Quantity | None = None) -> RangeSpec:
+                   value: pint.Quantity | None = None, channel: int | None = None) -> RangeSpec:
         model = self._dut_table().model
         if function not in model.functions:
             raise KeyError(f"{model.manufacturer} {model.model} has no function {function!r}")
@@ -255,7 +261,7 @@ class Truth:
         if range_ is not None:
             return fn.range_named(range_)
         assert value is not None
-        return fn.range_for(value)
+        return fn.range_for(value, channel)
 
     # -- setting errors explicitly ---------------------------------------------------------
     def set_dut_error(self, function: str, range_: pint.Quantity, gain: float,
@@ -292,10 +298,13 @@ class Truth:
 
     # -- what tests compare against --------------------------------------------------------
     def dut_error(self, function: str, range_: pint.Quantity, applied: pint.Quantity,
-                  frequency: pint.Quantity | None = None) -> pint.Quantity:
+                  frequency: pint.Quantity | None = None, channel: int | None = None
+                  ) -> pint.Quantity:
         """True error of the DUT at ``applied``: of its indication on ``range_`` (a meter
-        under test), or of its output when set to ``applied`` (a source under test)."""
-        spec = self._dut_range(function, range_ if self.dut == "meter" else None, applied)
+        under test), or of its output when set to ``applied`` (a source under test, on output
+        ``channel`` of a multi-output supply)."""
+        spec = self._dut_range(function, range_ if self.dut == "meter" else None, applied,
+                               channel)
         unit = self._dut_table().model.function(function).unit
         f = None if frequency is None else float(frequency.to("Hz").magnitude)
         x = float(applied.to(unit).magnitude)
@@ -303,14 +312,15 @@ class Truth:
 
     def dut_error_at_setting(self, function: str, range_: pint.Quantity,
                              set_value: pint.Quantity,
-                             frequency: pint.Quantity | None = None) -> pint.Quantity:
+                             frequency: pint.Quantity | None = None,
+                             channel: int | None = None) -> pint.Quantity:
         """True error of the DUT at a test point, as the measurement model defines it: a meter
         under test sees the calibrator's true output, not its set value (error of indication =
         indication − true output); a source under test has the error of its output setting,
         setting − true output (labauto.models.output), the opposite of how far its output
         lies from the setting (``dut_error``)."""
         if self.dut == "source":
-            return -self.dut_error(function, range_, set_value, frequency)
+            return -self.dut_error(function, range_, set_value, frequency, channel)
         return self.dut_error(function, range_, self.calibrator_output(set_value, function,
                                                                        frequency), frequency)
 
@@ -324,7 +334,7 @@ class Truth:
 
     def dut_error_parameters(self, range_: pint.Quantity, function: str = "DCV") -> LinearError:
         spec = self._dut_range(function, range_)
-        return self._dut_table().linear[(function, _key(spec.range))]
+        return self._dut_table().linear[(function, _rkey(spec))]
 
     def autozero_offset(self, function: str, range_: pint.Quantity) -> pint.Quantity:
         fn = self.meter_model.function(function)
@@ -332,6 +342,10 @@ class Truth:
         return Q_(self._autozero_for(function, _key(r.range)), fn.unit)
 
     # -- used by the simulated instruments (bare base units) ------------------------------
+    def source_error(self, function: str, r: RangeSpec, x: float) -> float:
+        """True error of the source's output at setting ``x`` (base units) on range ``r``."""
+        return self._source.error(function, r, x, None)
+
     def true_output(self, function: str, set_value: float, frequency: float | None = None) -> float:
         fn = self.source_model.function(function)
         spec = fn.range_for(Q_(set_value, fn.unit))

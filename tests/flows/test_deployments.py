@@ -155,3 +155,53 @@ def test_lab_up_starts_the_server_on_its_database_and_one_worker_per_bench(lab_f
         database_url("mysql://u@h/p", tmp_path)
     with pytest.raises(Exception, match="defines no benches"):
         plan([], DEFAULT_LAB_FILE, prefect_home=tmp_path)
+
+
+@pytest.mark.prefect
+def test_a_run_orphaned_by_a_dead_worker_is_crashed_and_resumed_from_its_journal(deployed, lab_file):
+    import subprocess
+    import sys
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running
+
+    from flows.bench_run import submit
+    from flows.recovery import process_alive, recover_bench
+    from labauto.benches import load_benches
+
+    bench = load_benches(lab_file)["dc-2"]
+    folder = bench.runs_dir / "ORPHAN-RUN"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "journal.jsonl").write_text('{"type": "run", "run_id": "ORPHAN-RUN"}\n')
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); "
+                              "time.sleep(60)", "prefect-flow-run"], stdout=subprocess.PIPE)
+    try:
+        assert alive.stdout.readline() == b"up\n"          # (its command line is set now)
+        assert not process_alive(dead.pid) and process_alive(alive.pid)
+        runs = [submit(bench, {"procedure": str(ROOT / "procedures" / "keysight_34465a_dcv_quick.yaml"),
+                               "dut_resource": "TCPIP0::10.0.1.5::5025::SOCKET"}) for _ in range(2)]
+        with get_client(sync_client=True) as client:
+            for run, pid in zip(runs, (dead.pid, alive.pid)):
+                client.set_flow_run_state(run.id, Running(), force=True)
+                client.update_flow_run(run.id, infrastructure_pid=str(pid),
+                                       tags=["bench:dc-2", "run:ORPHAN-RUN", "holds:x"])
+        recovered = recover_bench(bench)
+        assert [r["crashed"] for r in recovered] == [str(runs[0].id)]     # the live one stays
+        assert recovered[0]["resume_run"] == str(folder)
+        assert recover_bench(bench) == []                                  # once
+        with get_client(sync_client=True) as client:
+            old = client.read_flow_run(runs[0].id)
+            live = client.read_flow_run(runs[1].id)
+            new = client.read_flow_run(recovered[0]["resumed_by"])
+            for r in (runs[1], new):
+                client.delete_flow_run(r.id)
+    finally:
+        alive.kill()
+        alive.wait()
+    assert old.state.is_crashed() and live.state.is_running()
+    assert new.deployment_id == old.deployment_id and new.state.is_scheduled()
+    assert new.parameters["resume_run"] == str(folder)
+    assert new.parameters["standard_resource"] == bench.standard
+    assert f"resumes:{old.id}" in new.tags and "holds:x" not in new.tags
