@@ -4,8 +4,9 @@
 
 1. In process, per document, for N XAdES-signed DCCs (PTB's valid.xml with new ids, 25 kB, and
    labauto's own DCC of the certificate tests, 14 points): the admission stages parse, schema,
-   rules (Saxon-HE running the compiled dcc.sch) and signature, each timed on its own; --runs
-   repetitions, printed as ranges.
+   rules (Saxon-HE running the lean stylesheet of dcc.sch) and signature (the fast path), each
+   timed on its own; --runs repetitions, printed as ranges; with, as baselines measured in the
+   same runs, the rules on SchXslt's stylesheet as compiled and the signature by signxml alone.
 2. In the same run, the ingest over HTTP as bench_platform.py measures it (one server process,
    SQLite, 4 clients): documents/s and the server's CPU time per publication, which includes the
    rules stage.  The rules' share is printed against the publication without them
@@ -49,11 +50,28 @@ def labauto_docs(n: int, key_pem: bytes, cert_pem: bytes) -> list[bytes]:
             for i in range(n)]
 
 
-def stage_times(docs: list[bytes], registry: SchemaRegistry) -> dict[str, float]:
+def stage_times(docs: list[bytes], registry: SchemaRegistry, as_compiled=None) -> dict[str, float]:
     """Median CPU milliseconds per document of each admission stage (process CPU time, so the
-    figures depend little on what else the machine runs)."""
+    figures depend little on what else the machine runs).  With ``as_compiled`` (a RuleBook of
+    SchXslt's stylesheet as compiled) also, as baselines in the same run, the rules on that
+    stylesheet ("rules as compiled") and the signature by signxml alone ("signature signxml")."""
+    from labauto.certificate import signing
+
     times: dict[str, list[float]] = {"parse": [], "schema": [], "rules": [], "signature": []}
+    base: dict[str, list[float]] = {"rules as compiled": [], "signature signxml": []}
     for xml in docs:
+        if as_compiled is not None:
+            root = parse_well_formed(xml)
+            t0 = time.process_time()
+            as_compiled.check(root, root.get("schemaVersion"))
+            t1 = time.process_time()
+            real, signing.verify_fast = signing.verify_fast, lambda *a, **kw: None
+            try:
+                verify_dcc(root)
+            finally:
+                signing.verify_fast = real
+            base["rules as compiled"].append((t1 - t0) * 1000)
+            base["signature signxml"].append((time.process_time() - t1) * 1000)
         t0 = time.process_time()
         root = parse_well_formed(xml)
         t1 = time.process_time()
@@ -66,7 +84,7 @@ def stage_times(docs: list[bytes], registry: SchemaRegistry) -> dict[str, float]
         assert not report.errors, report.errors[:1]
         for k, a, b in (("parse", t0, t1), ("schema", t1, t2), ("rules", t2, t3), ("signature", t3, t4)):
             times[k].append((b - a) * 1000)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return {k: statistics.median(v) for k, v in times.items()}, {k: statistics.median(v) for k, v in base.items() if v}
 
 
 def rng(values: list[float], fmt: str = ".2f") -> str:
@@ -88,13 +106,19 @@ def main() -> None:
     print(f"compiled dcc.sch (SchXslt + Saxon-HE) and loaded the registry in {time.perf_counter() - t0:.2f} s")
     sets = {"PTB valid.xml": bench_platform.make_docs(a.docs, keys.key_pem, keys.cert_pem),
             "labauto DCC": labauto_docs(min(a.docs, 100), keys.key_pem, keys.cert_pem)}
+    from labauto.platform.server.schematron import RuleBook
+    as_compiled = RuleBook(schema_dir, lean=False)
+    print(f"rules: the lean stylesheet ({'in use' if registry.rules.lean else 'NOT in use'}); baselines in the "
+          "same runs: SchXslt's stylesheet as compiled, and the signature by signxml alone")
     rules_ptb = []
     for name, docs in sets.items():
-        runs = [stage_times(docs, registry) for _ in range(a.runs)]
+        both = [stage_times(docs, registry, as_compiled) for _ in range(a.runs)]
+        runs, bases = [r for r, _ in both], [b for _, b in both]
         total = [sum(r.values()) for r in runs]
         print(f"{name} ({len(docs[0])} bytes signed), ms per document over {a.runs} runs of {len(docs)}: "
               + ", ".join(f"{k} {rng([r[k] for r in runs])}" for k in runs[0])
               + f"; admission {rng(total)}; rules share of admission {rng([r['rules'] / t * 100 for r, t in zip(runs, total)], '.0f')} %")
+        print("        baselines: " + ", ".join(f"{k} {rng([b[k] for b in bases])}" for k in bases[0]))
         if name == "PTB valid.xml":
             rules_ptb = [r["rules"] for r in runs]
     if not a.ingest:

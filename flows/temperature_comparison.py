@@ -66,9 +66,9 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
                            environment_resource: str | None = None,
                            verify_base_url: str | None = None, publish: bool = True,
                            item: dict[str, str] | None = None, operator: str = "",
-                           operator_timeout_s: float = 3600.0) -> dict[str, Any]:
+                           operator_timeout_s: float = 3600.0, issue: bool = True) -> dict[str, Any]:
     """Calibrate the thermometer ``procedure`` describes; ``resources`` maps "readout", each
-    heat source's name and "dmm" to VISA resources.  The setpoints between two operator steps
+    heat source's name and "dmm" to VISA resources (``issue=False``: measure only).  The setpoints between two operator steps
     are one task; the steps are asked between the tasks (flows/operator_input.py)."""
     from labauto.engine.comparison import (ComparisonSettings, open_comparison_run, segments,
                                            start_comparison_run, steps_before)
@@ -93,6 +93,9 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
         ids = [p.id for p in segment]
         measure_setpoints_task(str(run.folder), ids, lab_file,
                                label=f"{ids[0]}..{ids[-1]} in {segment[0].heat_source}")
+    if not issue:        # measured only: `labauto comparison resume RUN` issues it later
+        return {"run_id": run.run_id, "run_folder": str(run.folder),
+                "completed": sorted(run.state().completed_ids())}
     evaluation, result, issued = issue_task(str(run.folder), lab_file, out_dir, verify_base_url,
                                             publish)
     create_table_artifact(

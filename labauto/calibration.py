@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from labauto.certificate.wording import in_words
 from labauto.engine.observer import RunObserver
 from labauto.engine.preflight import reserved_instruments
 from labauto.engine.run import Run, RunSettings, execute_points, new_run_id, open_run, start_run
@@ -255,7 +256,7 @@ def summary_markdown(outcome: CalibrationOutcome) -> str:
     lines = [f"# Calibration certificate {r.certificate_id}", "",
              f"- Item: {r.item.manufacturer} {r.item.model}, serial {r.item.serial_number}",
              f"- Procedure: {r.procedure.id} v{r.procedure.version} (sha256 {r.procedure.sha256[:16]}…)",
-             f"- Decision rule: {r.decision_rule.description}",
+             f"- Decision rule: {in_words(r.decision_rule.description, r.measurement_model)}",
              f"- Overall: **{r.overall_decision}**",
              f"- Signed DCC sha256: `{outcome.issued.dcc_sha256}`", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

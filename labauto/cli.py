@@ -72,7 +72,9 @@ def print_results(result: Any) -> None:
         style = None if row["decision"] == "pass" else "bold red"
         table.add_row(*[str(row[c]) for c in columns], style=style)
     console.print(table)
-    console.print(f"Decision rule: {result.decision_rule.description}")
+    from labauto.certificate.wording import in_words
+
+    console.print(f"Decision rule: {in_words(result.decision_rule.description, result.measurement_model)}")
     if result.adjustment:
         from rich.markup import escape
 

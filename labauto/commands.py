@@ -46,14 +46,20 @@ ROLES: dict[str, dict[str, Operation]] = {
         "read": _op("count", doc="trigger and return the readings (comma separated); "
                                  "{count}: how many, for a language that names it in the query"),
     },
+    # a source's templates may also name the output {channel} and the {compliance} limit of
+    # the range in use (a multi-output power supply: "VOLT {value},(@{channel})")
     "source": {
-        "output": _op("value", doc="program a DC value or a resistance"),
-        "output_ac": _op("value frequency", required=False,
+        "output": _op("value channel compliance", doc="program a DC value or a resistance"),
+        "output_ac": _op("value frequency channel compliance", required=False,
                          doc="program an AC value at a frequency (AC functions and FREQ)"),
-        "operate": _op(doc="connect the output to the terminals"),
-        "standby": _op(doc="disconnect the output"),
-        "output_query": _op(required=False, doc="the programmed output, as 'value,unit,...'"),
-        "operate_query": _op(required=False, doc="1 when the output is live, 0 in standby"),
+        "operate": _op("channel", doc="connect the output to the terminals"),
+        "standby": _op("channel", doc="disconnect the output"),
+        "output_query": _op("channel", required=False,
+                            doc="the programmed output, as 'value,unit,...'"),
+        "operate_query": _op("channel", required=False,
+                             doc="1 when the output is live, 0 in standby"),
+        "readback": _op("channel", required=False,
+                        doc="the source's own measurement of its output (one number)"),
     },
     # dry-wells, metrology wells, stirred baths, furnaces (labauto.drivers.heat_source); values
     # in the function's own unit (a setpoint in °C is written in °C, not kelvin)

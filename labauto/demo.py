@@ -60,7 +60,8 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
                                                out_of_tolerance=out_of_tolerance,
                                                dmm_model=str(meter.folder),
                                                calibrator_model=str(source.folder),
-                                               dut=plan.direction))
+                                               dut=plan.direction,
+                                               load_resistance=plan.load))
         dut_res, std_res = (lab.resources["calibrator"], lab.resources["dmm"]) \
             if plan.direction == "source" else (lab.resources["dmm"], lab.resources["calibrator"])
         console.print(f"simulated lab ({latency} timing, seed {seed}): {meter.name} "
@@ -85,8 +86,7 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
             record = httpx.get(f"{base_url}/api/v1/certificates/{result.certificate_id}", timeout=10).json()
             console.print(f"platform verification: [bold]{record.get('status')}[/bold], stored "
                           f"sha256 {record.get('sha256')}, page {base_url}/verify/{result.certificate_id}")
-        inside = sum(abs(p.error - lab.truth.dut_error_at_setting(
-                         p.function, p.range, p.nominal, p.frequency).to(p.error.units))
+        inside = sum(abs(p.error - lab.true_error(plan.point(p.point_id)).to(p.error.units))
                      <= p.expanded_uncertainty for p in result.final_points)
         # (after an adjustment the simulated DUT's errors are those of the as-left results)
         console.print(f"simulation check: the simulated DUT's true error lies within ± U at "

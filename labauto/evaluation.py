@@ -21,9 +21,11 @@ from labauto.uncertainty.rounding import round_quantity_pair
 from labauto.units import Q_, engineering_unit, quantity_kind
 
 
-def error_budget(point: TestPoint, procedure: Procedure, readings: pint.Quantity) -> UncertaintyBudget:
-    """GUM budget of the point's error from its raw ``readings`` (labauto.models)."""
-    return budget_for(procedure, point, readings)
+def error_budget(point: TestPoint, procedure: Procedure, readings: pint.Quantity,
+                 readbacks: pint.Quantity | None = None) -> UncertaintyBudget:
+    """GUM budget of the point's error from its raw ``readings`` (labauto.models); a readback
+    point also needs the source's own ``readbacks``."""
+    return budget_for(procedure, point, readings, readbacks)
 
 
 def report_unit_for(point: TestPoint, U: pint.Quantity) -> pint.Unit:
@@ -36,12 +38,19 @@ def report_unit_for(point: TestPoint, U: pint.Quantity) -> pint.Unit:
 
 
 def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float], unit: str,
-                   timestamps: tuple[str, ...] = ()) -> PointResult:
+                   timestamps: tuple[str, ...] = (),
+                   readbacks: list[float] | None = None) -> PointResult:
     if len(readings) < 2:
         raise ValueError(f"point {point.id}: {len(readings)} reading(s); at least 2 are needed "
                          "for a Type A evaluation")
     values = Q_(readings, unit).to(point.nominal.units)
-    budget = error_budget(point, procedure, values)
+    rb = None
+    if getattr(point, "readback", False):
+        if readbacks is None or len(readbacks) != len(readings) or None in readbacks:
+            raise ValueError(f"point {point.id} is a readback point but the journal lacks the "
+                             "source's readback with some of its readings")
+        rb = Q_(readbacks, unit).to(point.nominal.units)
+    budget = error_budget(point, procedure, values, rb)
     report_unit = report_unit_for(point, budget.expanded_uncertainty)
     U = budget.expanded_uncertainty.to(report_unit)
     error = budget.estimate.to(report_unit)
@@ -109,7 +118,8 @@ def _evaluate_points(run: Run, state: Any, plan: Any, times: list[str] | None = 
         if times is not None:
             times += [r["t"] for r in recs]
         points.append(evaluate_point(p, run.procedure, [r["value"] for r in recs], recs[0]["unit"],
-                                     tuple(r["t"] for r in recs)))
+                                     tuple(r["t"] for r in recs),
+                                     [r.get("readback") for r in recs] if p.readback else None))
     return points
 
 

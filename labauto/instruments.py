@@ -46,8 +46,10 @@ RANGE_PROPERTIES = {
     "compliance": None,            # source: V for current functions, A for voltage functions
     "output_resistance": "ohm",    # source: output resistance
     "noise": "dimensionless",      # published rms noise as a fraction of range (at 1 PLC)
+    "channel": "dimensionless",    # source: the output channel the range belongs to (1, 2 ...)
 }
-_RANGE_KEYS = {"range", "full_scale", "min", "resolution", "accuracy", "bands", *RANGE_PROPERTIES}
+_RANGE_KEYS = {"range", "full_scale", "min", "resolution", "accuracy", "bands", "readback",
+               *RANGE_PROPERTIES}
 _FUNCTION_KEYS = {"quantity", "mnemonic", "unit", "amplitude", "fields", "specification",
                   "specification_period", "confidence", "settings", "ranges", "commands"}
 _MODEL_KEYS = {"manufacturer", "model", "description", "role", "language", "identity",
@@ -93,6 +95,14 @@ class RangeSpec:
     accuracy: dict[str, pint.Quantity]   # term -> fraction (dimensionless) or quantity
     bands: tuple[Band, ...] = ()
     properties: dict[str, pint.Quantity] = field(default_factory=dict)
+    #: a source's own measurement of its output on this range (a power supply's readback):
+    #: its resolution and accuracy, as a range of its own
+    readback: "RangeSpec | None" = None
+
+    @property
+    def channel(self) -> int | None:
+        c = self.properties.get("channel")
+        return None if c is None else int(round(float(c.magnitude)))
 
     def covers(self, value: pint.Quantity) -> bool:
         return self.minimum <= value <= self.maximum
@@ -241,13 +251,23 @@ class FunctionSpec:
         names = ", ".join(f"{r.range:~P}" for r in self.ranges)
         raise KeyError(f"no {self.name} range {rng:~P}; ranges are {names}")
 
-    def range_for(self, value: pint.Quantity) -> RangeSpec:
-        """Smallest range that covers ``value`` (how a source picks its range)."""
+    def range_for(self, value: pint.Quantity, channel: int | None = None) -> RangeSpec:
+        """Smallest range that covers ``value`` (how a source picks its range); of output
+        ``channel`` when given (a multi-output power supply)."""
+        if channel is not None and not any(r.channel == int(channel) for r in self.ranges):
+            raise KeyError(f"{self.name} has no channel {channel}; channels: "
+                           f"{', '.join(str(c) for c in self.channels)}")
         x = value.to(self.unit).magnitude
         for lo, hi, r in self._by_size:
-            if lo <= x <= hi:
+            if (channel is None or r.channel == int(channel)) and lo <= x <= hi:
                 return r
-        raise KeyError(f"{value:~P} is outside every {self.name} range")
+        where = f" of channel {channel}" if channel is not None else ""
+        raise KeyError(f"{value:~P} is outside every {self.name} range{where}")
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """The output channels the ranges belong to (empty: a single-output instrument)."""
+        return tuple(dict.fromkeys(r.channel for r in self.ranges if r.channel is not None))
 
     @cached_property
     def _by_size(self) -> tuple[tuple[float, float, RangeSpec], ...]:
@@ -418,8 +438,18 @@ def _parse_range(src: SourceMap, path: tuple, d: Any, unit: str) -> RangeSpec:
     for key, punit in RANGE_PROPERTIES.items():
         if key in d:
             props[key] = _q(src, path + (key,), d[key], punit)
+    readback = None
+    if "readback" in d:
+        rb = d["readback"]
+        if not isinstance(rb, dict) or set(rb) != {"resolution", "accuracy"}:
+            raise src.error(path + ("readback",), "readback is {resolution: ..., accuracy: {...}}: "
+                                                  "the source's own measurement of its output")
+        readback = RangeSpec(rng, maximum, minimum,
+                             _q(src, path + ("readback", "resolution"), rb["resolution"], unit),
+                             _parse_accuracy(src, path + ("readback", "accuracy"), rb["accuracy"],
+                                             unit), (), props)
     return RangeSpec(rng, maximum, minimum, _q(src, path + ("resolution",), d["resolution"], unit),
-                     acc, bands, props)
+                     acc, bands, props, readback)
 
 
 def _parse_setting(src: SourceMap, path: tuple, name: str, d: Any) -> SettingSpec:
@@ -547,6 +577,14 @@ def _parse_function(src: SourceMap, fp: tuple, fname: str, f: Any, role: str,
     for op, template in ops.items():
         where = fp + ("commands", op) if op in own_ops else ops_path[op]
         _check_template(src, where, template, available | role_ops[op].parameters, fname, op)
+    for name in ("channel", "compliance") if role == "source" else ():   # supplied by the range
+        users = [op for op, t in ops.items() if name in placeholders(t) and name not in fields]
+        lacking = [r for r in ranges if (r.channel if name == "channel" else
+                                         r.property("compliance")) is None]
+        if users and lacking:
+            raise src.error(fp + ("ranges",), f"the {users[0]} template uses {{{name}}}, but the "
+                                              f"{lacking[0].range:~P} range of {fname} gives no "
+                                              f"{name}")
     for op, o in role_ops.items():
         if o.required and op not in ops:
             raise src.error(fp, f"the {role} operation {op!r} has no command template (give it "

@@ -201,6 +201,7 @@ class Source(_Templated):
                     _quantity(voltage_limit, "voltage_limit", fn)
                     self.limits.setdefault(fn.name, voltage_limit)
         self.function: str | None = None
+        self._range_fields: dict[str, Any] = {}     # {channel}, {compliance} of the last apply
 
     def apply(self, function: str, value: pint.Quantity, frequency: pint.Quantity | None = None,
               **settings: Any) -> None:
@@ -211,7 +212,12 @@ class Source(_Templated):
         v = _quantity(value, f"{quantity_name(fn.unit)}", fn)
         where = f"{self.name} at {self.resource}: refusing to source {value:~P}"
         try:
-            rng = fn.range_for(v)
+            resolved = fn.resolved_settings(settings)
+        except ValueError as exc:
+            raise RefusedRequestError(f"{self.name}: {exc.args[0]}") from None
+        channel = resolved.get("channel")
+        try:
+            rng = fn.range_for(v, None if channel is None else int(channel))
         except KeyError as exc:
             raise UnsafeRequestError(f"{where}: {exc.args[0]}") from None
         limit = self.limits.get(fn.name)
@@ -231,30 +237,55 @@ class Source(_Templated):
                     rng.band_for(frequency)
                 except KeyError as exc:
                     raise UnsafeRequestError(f"{where}: {exc.args[0]}") from None
-        try:
-            resolved = fn.resolved_settings(settings)
-        except ValueError as exc:
-            raise RefusedRequestError(f"{self.name}: {exc.args[0]}") from None
+        extra = _range_fields(rng)
         if frequency is not None:
-            self._send(fn, "output_ac", value=v, frequency=frequency)
+            self._send(fn, "output_ac", value=v, frequency=frequency, **extra)
         else:
-            self._send(fn, "output", value=v)
+            self._send(fn, "output", value=v, **extra)
         self._send_settings(fn, resolved)
-        self.function = fn.name
+        self.function, self._range_fields = fn.name, extra
 
     def operate(self) -> None:
         """Connect the output to the terminals."""
-        self._send(self._any_function(), "operate")
+        fn = self._any_function()
+        self._send(fn, "operate", **self._fields_of(fn))
 
     def standby(self) -> None:
         """Disconnect the output (terminals at 0)."""
-        self._send(self._any_function(), "standby")
+        fn = self._any_function()
+        self._send(fn, "standby", **self._fields_of(fn))
 
     def safe_state(self) -> None:
-        """Standby first (most important), then program zero of the first DC function."""
+        """Standby first (most important), then program zero of the first DC function (on
+        every output channel of a multi-output supply)."""
         fn = self._safe_function()
-        self._send(fn, "standby")
-        self._send(fn, "output", value=Q_(0.0, fn.unit))
+        self._send(fn, "standby", **self._fields_of(fn))
+        zero = Q_(0.0, fn.unit)
+        per_channel = {r.channel: r for r in fn.ranges if r.channel is not None and r.covers(zero)}
+        for rng in list(per_channel.values()) or [fn.range_for(zero)]:
+            self._send(fn, "output", value=zero, **_range_fields(rng))
+
+    def readback(self) -> pint.Quantity:
+        """The source's own measurement of what it outputs now (a power supply's MEAS:VOLT?),
+        in the unit of the function last applied."""
+        fn = self._any_function()
+        if "readback" not in fn.commands:
+            raise RefusedRequestError(f"{self.name}: the model file has no 'readback' template "
+                                      f"for {fn.name}: it cannot report its own output")
+        command = render(fn.commands["readback"], self._fields(fn, **self._fields_of(fn)))
+        text = self.session.query(command)
+        try:
+            return Q_(float(text.split(",")[0]), fn.unit)
+        except ValueError:
+            raise CommunicationError(f"{self.session.describe()} answered {command} with "
+                                     f"{text!r}, not a number", instrument=self.name,
+                                     resource=self.resource, command=command) from None
+
+    def _fields_of(self, fn: FunctionSpec) -> dict[str, Any]:
+        """{channel}/{compliance} of the last apply, else of the function's first range."""
+        if self._range_fields or not fn.ranges:
+            return self._range_fields
+        return _range_fields(fn.ranges[0])
 
     def output(self) -> tuple[pint.Quantity, bool]:
         """(programmed output, operating?) as the instrument reports them."""
@@ -278,6 +309,17 @@ class Source(_Templated):
     def _safe_function(self) -> FunctionSpec:
         fns = self.model.functions
         return fns.get("DCV") or next(f for f in fns.values() if not (f.is_ac or f.is_frequency))
+
+
+def _range_fields(rng: Any) -> dict[str, Any]:
+    """What a source's templates may name of the range in use: its output channel and
+    compliance limit (absent when the range states none)."""
+    out: dict[str, Any] = {}
+    if rng.channel is not None:
+        out["channel"] = rng.channel
+    if rng.property("compliance") is not None:
+        out["compliance"] = rng.property("compliance")
+    return out
 
 
 ROLE_CLASSES: dict[str, type[Instrument]] = {"meter": Meter, "source": Source}

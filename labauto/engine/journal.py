@@ -132,9 +132,15 @@ class RunJournal:
     def point_start(self, point_id: str, attempt: int, **info: Any) -> None:
         self.append({"type": "point_start", "point_id": point_id, "attempt": attempt, "t": now_iso(), **info})
 
-    def reading(self, point_id: str, attempt: int, index: int, value: float, unit: str) -> None:
-        self.append({"type": "reading", "point_id": point_id, "attempt": attempt, "index": index,
-                     "value": value, "unit": unit, "t": now_iso()})
+    def reading(self, point_id: str, attempt: int, index: int, value: float, unit: str,
+                readback: float | None = None) -> None:
+        """One reading; ``readback``: the source under test's own measurement taken with it
+        (a readback point), in the same unit."""
+        record = {"type": "reading", "point_id": point_id, "attempt": attempt, "index": index,
+                  "value": value, "unit": unit, "t": now_iso()}
+        if readback is not None:
+            record["readback"] = readback
+        self.append(record)
 
     def point_done(self, point_id: str, attempt: int) -> None:
         self.append({"type": "point_done", "point_id": point_id, "attempt": attempt, "t": now_iso()})

@@ -40,9 +40,22 @@ def measure_point(point: Any, meter: Any, source: Any, journal: RunJournal, atte
         source.operate()
         sleep(point.settle_time.to("s").magnitude * settle_scale)
         unit = f"{point.nominal.units:~C}"
+        readback = getattr(point, "readback", False)
         for index in range(point.readings):
             value = meter.read(n=1)[0].to(point.nominal.units)
-            journal.reading(point.id, attempt, index, float(value.magnitude), unit)
+            # a readback point: the source's own measurement, taken right after the meter's
+            # (if it fails, the meter's reading is journalled before the error goes on)
+            rb = None
+            if readback:
+                try:
+                    rb = float(source.readback().to(point.nominal.units).magnitude)
+                except BaseException:
+                    journal.reading(point.id, attempt, index, float(value.magnitude), unit)
+                    raise
+            if rb is None:
+                journal.reading(point.id, attempt, index, float(value.magnitude), unit)
+            else:
+                journal.reading(point.id, attempt, index, float(value.magnitude), unit, readback=rb)
             check_reading(point, attempt, index, value, journal=journal, instrument=meter,
                           limit=plausibility_limit)     # an implausible reading stops the point
             readings.append(value)

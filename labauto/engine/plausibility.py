@@ -63,7 +63,9 @@ def check_reading(point: Any, attempt: int, index: int, value: pint.Quantity, *,
                   instrument: Any, limit: float = DEFAULT_LIMIT) -> None:
     """Journal a fault record and raise :class:`MeasurementFault` if ``value`` (already
     journalled as reading ``index``) cannot belong to ``point``."""
-    rng = point.dut_range
+    # what the meter's range can indicate: the DUT's range for a meter under test, the
+    # reference meter's for a source under test (whose output may lie beyond its setting range)
+    rng = getattr(point, "meter_range", None) or point.dut_range
     frequency = getattr(point, "frequency", None)     # an AC point's band
     try:
         full_scale = rng.accuracy_halfwidth(rng.maximum, frequency).to(point.tolerance.units)

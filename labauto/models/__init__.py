@@ -3,6 +3,8 @@ uncertainty budget (labauto.uncertainty) whose inputs the procedure names.
 
     error of indication   a meter under test reads a reference source   (labauto.models.indication)
     error of output       a reference meter reads a source under test   (labauto.models.output)
+    (readback points)     a source's own measurement of its output against the reference
+                          meter's reading                               (labauto.models.readback)
 
     from labauto.models import budget_for
     budget = budget_for(procedure, point, readings)     # UncertaintyBudget of the error E
@@ -23,9 +25,14 @@ if TYPE_CHECKING:
 MODEL_NAMES = ("error of indication", "error of output")
 
 
-def budget_for(procedure: "Procedure", point: "TestPoint", readings: "pint.Quantity") -> "UncertaintyBudget":
+def budget_for(procedure: "Procedure", point: "TestPoint", readings: "pint.Quantity",
+               readbacks: "pint.Quantity | None" = None) -> "UncertaintyBudget":
     """The GUM budget of ``point``'s error from its raw ``readings`` by the procedure's
-    measurement model."""
+    measurement model; a readback point (a source's own measurement of its output against
+    the reference meter, labauto.models.readback) from its ``readbacks`` too."""
+    if getattr(point, "readback", False):
+        from labauto.models.readback import error_budget
+        return error_budget(point, procedure, readings, readbacks)
     return _model(procedure.measurement_model)(point, procedure, readings)
 
 

@@ -36,13 +36,15 @@ SOURCE_ROLES = ("source",)
 MEASUREMENT_MODELS = {"meter": "error of indication", "source": "error of output"}
 
 TOP_REQUIRED = ("procedure", "dut", "standard", "settings", "decision_rule", "points")
-TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference", "adjustment")
+TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference", "load",
+                "adjustment")
 META_REQUIRED = ("id", "title", "version", "method")
 META_OPTIONAL = ("description",)
 SETTINGS_REQUIRED = ("readings", "settle_time")
 SETTINGS_OPTIONAL = ("plausibility_limit",)
 POINT_REQUIRED = ("range", "nominal")
-POINT_OPTIONAL = ("id", "function", "frequency", "settings", "readings", "settle_time")
+POINT_OPTIONAL = ("id", "function", "frequency", "settings", "readings", "settle_time",
+                  "readback")
 STEP_KEYS = ("step",)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
 
@@ -115,6 +117,7 @@ def _load(path: Path) -> Procedure:
         model_name = MEASUREMENT_MODELS[direction]
     certificate = _section(problems, d, "reference", lambda p, v: _reference(p, v, path, standard))
     # a default function that is invalid was reported: points and contributions depend on it
+    load_r = _section(problems, d, "load", lambda p, v: _load_resistance(p, v, direction))
     usable = direction is not None and ("function" not in d or default_fn is not None)
     contributions: tuple[Contribution, ...] = ()
     if "contributions" in d and dut is not None and standard is not None and usable:
@@ -123,7 +126,7 @@ def _load(path: Path) -> Procedure:
     points: list[TestPoint] = []
     if "points" in d and dut and standard and usable:
         points = _points(problems, d["points"], _Context(
-            dut, standard, direction, default_fn, settings or {}, contributions))
+            dut, standard, direction, default_fn, settings or {}, contributions, load_r))
     if certificate is not None:
         _check_certified(problems, certificate, points)
     adjustment = None
@@ -143,7 +146,7 @@ def _load(path: Path) -> Procedure:
         readings=settings["readings"], settle_time=settings["settle_time"], decision_rule=rule,
         contributions=contributions, points=tuple(points), measurement_model=model_name,
         reference="certificate" if certificate is not None else "specification",
-        reference_certificate=certificate, adjustment=adjustment)
+        reference_certificate=certificate, load=load_r, adjustment=adjustment)
 
 
 def _meter(direction: str, dut: InstrumentModel, standard: InstrumentModel) -> InstrumentModel:
@@ -214,6 +217,18 @@ def _check_certified(problems: Problems, cert: ReferenceCertificate,
             cert.value_for(p.function, p.standard_range.range, p.nominal)
         except KeyError as exc:
             problems.items.append((p.line, f"point {p.id}: {exc.args[0]}"))
+
+
+def _load_resistance(problems: Problems, value: Any, direction: str | None) -> pint.Quantity:
+    """``load: 2 ohm``: the load resistor a source under test drives on its current points
+    (in series with the reference meter's current input)."""
+    r = quantity(problems, ("load",), value, "ohm", "load")
+    if not r.magnitude > 0:
+        raise problems.fail(("load",), f"load must be a positive resistance, not {value!r}")
+    if direction == "meter":
+        raise problems.fail(("load",), "load is the load resistor of a source under test's "
+                                       "current points; a meter under test takes none")
+    return r
 
 
 def _section(problems: Problems, d: dict[str, Any], key: str, parse: Any) -> Any:
@@ -457,6 +472,7 @@ class _Context:
     default_fn: str | None
     settings: dict[str, Any]
     contributions: tuple[Contribution, ...]
+    load: pint.Quantity | None = None      # the load resistor in series with a current point
 
     @property
     def meter(self) -> InstrumentModel:
@@ -531,6 +547,7 @@ class _Group:
     meter_given: dict[str, tuple[PathKey, Any]]
     source_given: dict[str, tuple[PathKey, Any]]
     values: list[tuple[PathKey, Any, PathKey | None, Any]]
+    readback: bool = False
 
 
 def _point_group(problems: Problems, path: PathKey, entry: dict[str, Any], ctx: _Context,
@@ -584,8 +601,11 @@ def _point_group(problems: Problems, path: PathKey, entry: dict[str, Any], ctx: 
             raise problems.fail(path + ("id",), f"point id {given_id!r} may contain only "
                                                 "letters, digits and . _ + -")
     values = [(np_, nv, fp, fv) for np_, nv in nominals for fp, fv in freqs]
+    readback = entry.get("readback", False)
+    if not isinstance(readback, bool):
+        raise problems.fail(path + ("readback",), f"readback is true or false, not {readback!r}")
     return _Group(name, dut_fn, std_fn, meter_fn, source_fn, meter_range, readings, settle,
-                  given_id, meter_given, source_given, values)
+                  given_id, meter_given, source_given, values, readback)
 
 
 def _point_settings(problems: Problems, path: PathKey, entry: dict[str, Any], ctx: _Context,
@@ -652,10 +672,15 @@ def _point(problems: Problems, npath: PathKey, nominal_raw: Any, fpath: PathKey 
         frequency = quantity(problems, fpath, freq_raw, "Hz", "frequency")
         if frequency.magnitude <= 0:
             raise problems.fail(fpath, f"frequency must be positive, not {freq_raw!r}")
+    source_settings = g.source_fn.resolved_settings({k: v for k, (_, v) in g.source_given.items()})
+    channel = source_settings.get("channel")
     source_range = _source_range(problems, npath, nominal, ctx.source, g.source_fn,
-                                 "standard" if ctx.direction == "meter" else "dut")
+                                 "standard" if ctx.direction == "meter" else "dut",
+                                 None if channel is None else int(channel))
     dut_range, std_range = (source_range, g.meter_range) if ctx.direction == "source" \
         else (g.meter_range, source_range)
+    if g.readback:
+        dut_range = _readback_range(problems, npath, source_range, g, ctx)
     line = problems.source.line(npath)
     for who, model, rng in (("dut", ctx.dut, dut_range), ("standard", ctx.standard, std_range)):
         if rng.bands and not g.dut_fn.is_frequency:
@@ -669,16 +694,38 @@ def _point(problems: Problems, npath: PathKey, nominal_raw: Any, fpath: PathKey 
     meter_settings = g.meter_fn.resolved_settings({k: v for k, (_, v) in g.meter_given.items()})
     if "bandwidth" in g.meter_fn.settings and "bandwidth" not in g.meter_given and frequency is not None:
         meter_settings["bandwidth"] = _fastest_filter(g.meter_fn, frequency)
-    source_settings = g.source_fn.resolved_settings({k: v for k, (_, v) in g.source_given.items()})
     pid = g.given_id or point_id(g.function, g.meter_range, nominal, frequency)
+    if not g.given_id and channel is not None and len(g.source_fn.channels) > 1:
+        pid += f"-ch{int(channel)}"
+    if not g.given_id and g.readback:
+        pid += "-readback"
     tolerance = dut_range.accuracy_halfwidth(nominal, frequency).to(nominal.units)
     return TestPoint(
         id=pid, index=index, function=g.function, range=g.meter_range.range, nominal=nominal,
         readings=g.readings, settle_time=g.settle, tolerance=tolerance, dut_range=dut_range,
         standard_range=std_range, line=line, frequency=frequency, meter_settings=meter_settings,
-        source_settings=source_settings,
+        source_settings=source_settings, readback=g.readback, meter_range=g.meter_range,
         contributions=tuple(c for c in ctx.contributions
                             if c.applies_to(g.function, g.meter_range.range)))
+
+
+def _readback_range(problems: Problems, npath: PathKey, source_range: RangeSpec, g: "_Group",
+                    ctx: _Context) -> RangeSpec:
+    """A readback point compares the source's own measurement with the reference meter: the
+    DUT's 'range' is its readback specification on the range in use."""
+    src = ctx.source
+    if ctx.direction != "source":
+        raise problems.fail(npath, "readback: true compares a source under test's own "
+                                   "measurement with the reference meter; this DUT is a meter")
+    if "readback" not in g.source_fn.commands:
+        raise problems.fail(npath, f"the {src.manufacturer} {src.model} has no 'readback' "
+                                   f"command for {g.function} (its model file): it cannot "
+                                   "report its own output")
+    if source_range.readback is None:
+        raise problems.fail(npath, f"the {source_range.range:~P} {g.function} range of the "
+                                   f"{src.manufacturer} {src.model} states no readback "
+                                   "specification (readback: {resolution, accuracy})")
+    return source_range.readback
 
 
 def _fastest_filter(fn: FunctionSpec, frequency: pint.Quantity) -> Any:
@@ -712,11 +759,21 @@ def _check_compliance(problems: Problems, npath: PathKey, nominal: pint.Quantity
     src = ctx.source
     if nominal.check("[current]") and compliance.check("[length] ** 2 * [mass] / [current] / [time] ** 3"):
         shunt = g.meter_range.property("shunt_resistance")
-        if shunt is not None and (abs(nominal) * shunt).to("V") > compliance:
-            raise problems.fail(npath, f"{nominal:~P} through the {g.meter_range.range:~P} range's "
-                                       f"{shunt:~P} shunt needs {(abs(nominal) * shunt).to('V'):.4g~P}, "
-                                       f"beyond the {src.manufacturer} {src.model}'s compliance "
-                                       f"voltage {compliance:~P} on this range")
+        load = ctx.load if ctx.direction == "source" else None
+        through = f"the {g.meter_range.range:~P} range's {shunt:~P} shunt" if shunt is not None \
+            else "the meter"
+        if load is not None:
+            through = f"the {load:~P} load and {through}"
+        total = (shunt if shunt is not None else Q_(0, "ohm")) + (load if load is not None
+                                                                  else Q_(0, "ohm"))
+        if total.magnitude > 0 and (abs(nominal) * total).to("V") > compliance:
+            raise problems.fail(npath, f"{nominal:~P} through {through} needs "
+                                       f"{(abs(nominal) * total).to('V'):.4g~P}, beyond the "
+                                       f"{src.manufacturer} {src.model}'s compliance voltage "
+                                       f"{compliance:~P} on this range"
+                                       + (" (channel {})".format(source_range.channel)
+                                          if source_range.channel is not None else "")
+                                       + ("; use a smaller load" if load is not None else ""))
     elif nominal.check("[length] ** 2 * [mass] / [current] / [time] ** 3") and compliance.check("[current]"):
         r_in = g.meter_range.property("input_resistance")
         if r_in is not None and (abs(nominal) / r_in).to("A") > compliance:
@@ -736,12 +793,22 @@ def _meter_range(problems: Problems, path: PathKey, value: Any, meter: Instrumen
 
 
 def _source_range(problems: Problems, path: PathKey, nominal: pint.Quantity,
-                  source: InstrumentModel, fn: FunctionSpec, who: str) -> RangeSpec:
+                  source: InstrumentModel, fn: FunctionSpec, who: str,
+                  channel: int | None = None) -> RangeSpec:
     try:
-        return fn.range_for(nominal)
+        return fn.range_for(nominal, channel)
     except KeyError:
-        lo = min(r.minimum.to(fn.unit) for r in fn.ranges)
-        hi = max(r.maximum.to(fn.unit) for r in fn.ranges)
+        ranges = [r for r in fn.ranges if channel is None or r.channel == channel]
+        if not ranges:
+            raise problems.fail(path, f"the {who} {source.manufacturer} {source.model} has no "
+                                      f"{fn.name} channel {channel}; its channels: "
+                                      f"{', '.join(map(str, fn.channels))}") from None
+        lo = min(r.minimum.to(fn.unit) for r in ranges)
+        hi = max(r.maximum.to(fn.unit) for r in ranges)
+        if channel is not None:
+            raise problems.fail(path, f"nominal {nominal:~P} is beyond channel {channel} of the "
+                                      f"{who} {source.manufacturer} {source.model} "
+                                      f"({source.key}): it sources {lo:~P} to {hi:~P} there") from None
         raise problems.fail(path, f"nominal {nominal:~P} is beyond the capability of the "
                                   f"{who} {source.manufacturer} {source.model} "
                                   f"({source.key}): no {fn.name} range covers it (it sources "

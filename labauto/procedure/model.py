@@ -62,6 +62,8 @@ class TestPoint:
     source_settings: dict[str, Any] = field(default_factory=dict)
     steps: tuple[OperatorStep, ...] = ()     # to confirm before this point
     contributions: tuple[Contribution, ...] = ()
+    readback: bool = False    # a source under test's own measurement against the reference meter
+    meter_range: RangeSpec | None = None     # the meter's range in use (what it can indicate)
 
     @property
     def standard_spec(self) -> pint.Quantity:
@@ -87,6 +89,8 @@ class TestPoint:
             d["source_settings"] = {k: _setting(v) for k, v in self.source_settings.items()}
         if self.steps:
             d["steps"] = [s.to_dict() for s in self.steps]
+        if self.readback:
+            d["readback"] = True
         return d
 
 
@@ -116,6 +120,7 @@ class Procedure:
     measurement_model: str = "error of indication"    # labauto.models name
     reference: str = "specification"                   # how the standard's value is known
     reference_certificate: Any = None                  # labauto.models.reference.Certificate
+    load: pint.Quantity | None = None    # load resistor of a source under test's current points
     adjustment: Any = None           # labauto.procedure.adjustment.Adjustment, if declared
 
     @property
@@ -165,6 +170,7 @@ class Procedure:
             "dut": self.dut_model.key, "standard": self.standard_model.key,
             "direction": self.direction, "measurement_model": self.measurement_model,
             "reference": self.reference,
+            **({"load": q_to_dict(self.load)} if self.load is not None else {}),
             **({"reference_certificate": self.reference_certificate.to_dict()}
                if self.reference_certificate is not None else {}),
             "settings": {**{k: _setting(v) for k, v in self.settings.items()},

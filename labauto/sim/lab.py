@@ -88,7 +88,8 @@ class SimulatedLab:
                  settling_time_constant: pint.Quantity | None = None,
                  error_fraction: float = 0.3, dmm_serial: str | None = None,
                  calibrator_serial: str | None = None, room_temperature: float = 23.0,
-                 room_humidity: float = 45.0, environment_port: int = 0, dut: str = "meter"):
+                 room_humidity: float = 45.0, environment_port: int = 0, dut: str = "meter",
+                 load_resistance: pint.Quantity | None = None):
         if latency not in LATENCIES:
             raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
         self.seed, self.latency = seed, latency
@@ -112,6 +113,10 @@ class SimulatedLab:
             cal_m, self.truth, self.wire, self.clock,
             serial=calibrator_serial or simulated_serial(cal_m, DEFAULT_SERIALS["calibrator"]))
         self.calibrator.load = self.dmm.burden_ohm      # compliance: the meter's shunt
+        if load_resistance is not None:     # a source's current points drive a load resistor
+            if not hasattr(self.calibrator, "load_ohm"):
+                raise LabautoError(f"the simulated {cal_m.name} takes no load resistor")
+            self.calibrator.load_ohm = float(load_resistance.to("ohm").magnitude)
         # the room, recorded by a thermo-hygrometer (after a Vaisala HMT330) on its own socket
         self.thermohygrometer = SimulatedThermoHygrometer(self.clock, seed=seed,
                                                           temperature=room_temperature,
@@ -166,6 +171,22 @@ class SimulatedLab:
                     "terminals": Q_(self.wire.voltage(self.clock.now()), unit),
                     "frequency": None if cal.frequency is None else Q_(cal.frequency, "Hz"),
                     "history": list(cal.history)}
+
+    def true_error(self, point: Any) -> pint.Quantity:
+        """The DUT's true error at a procedure's test point, as its measurement model defines
+        it (what a simulated calibration's result is checked against): of indication, of the
+        output setting (on the point's channel), or of a source's readback."""
+        channel = point.source_settings.get("channel") if self.truth.dut == "source" else None
+        channel = None if channel is None else int(channel)
+        setting = self.truth.dut_error_at_setting(point.function, point.range, point.nominal,
+                                                  point.frequency, channel=channel)
+        if not getattr(point, "readback", False):
+            return setting
+        output = point.nominal - setting                      # E = setting − true output
+        unit = output.units
+        x = float(output.to_base_units().magnitude)
+        err = self.calibrator.readback_error(point.function, channel or 1, x)
+        return Q_(err, output.to_base_units().units).to(unit)
 
     def dmm_state(self) -> dict[str, Any]:
         with self.dmm.lock:

@@ -12,8 +12,8 @@
   connections (a DC offset; in a resistance measurement E/I_test unless offset compensation
   is on), the resistance of the test leads (in full in a 2-wire resistance reading, 10 % of
   it when the calibrator compensates the leads, none in 4-wire), loading of a source by the
-  meter's input resistance, the meter's current shunt heating up with I²R (first order,
-  τ = 20 s) and a source that cannot drive the meter's burden beyond its compliance.
+  meter's input resistance, the meter's current shunts heating up with I²R (first order,
+  τ = 20 s, each shunt its own temperature; at most 60 K at its largest range's current) and a source that cannot drive the meter's burden beyond its compliance.
 * Reading noise is Gaussian, per range: σ = noise × range / sqrt(NPLC) for DC functions (the
   model file's ``noise`` or the defaults below), by AC filter for AC, by aperture for
   frequency; readings are quantised to the range resolution; autozero off adds an
@@ -47,6 +47,7 @@ LEAD_RESISTANCE_OHM = (0.03, 0.08)   # per test lead
 LEAD_COMPENSATION = 0.9              # the part of the leads a calibrator's 2-wire comp removes
 SHUNT_TEMPCO_PER_K = 15e-6           # manganin shunt
 SHUNT_THERMAL_RESISTANCE_K_PER_W = 60.0
+SHUNT_MAX_RISE_K = 60.0              # at the nominal current of the largest range through it
 SHUNT_TIME_CONSTANT_S = 20.0
 OVERLOAD = 9.9e37                    # what a SCPI DMM returns for an overload
 
@@ -73,6 +74,12 @@ def fixed_magnitude(q: pint.Quantity, unit: object = None) -> float:
 
 def _key(q: pint.Quantity) -> float:
     return round(fixed_magnitude(q), 9)
+
+
+def _rkey(r: RangeSpec) -> float | tuple[float, int]:
+    """A range's key in an error table: its nominal value, and its output channel when it has
+    one (two channels of a power supply have equal ranges and errors of their own)."""
+    return _key(r.range) if r.channel is None else (_key(r.range), r.channel)
 
 
 @dataclass(frozen=True)
@@ -155,14 +162,14 @@ class _ErrorTable:
             fn = model.functions[name]
             for r in fn.ranges:
                 rel, absolute = _terms(r, fn.unit)
-                self.linear[(name, _key(r.range))] = LinearError(
+                self.linear[(name, _rkey(r))] = LinearError(
                     fraction * rel * rng.uniform(-1, 1), fraction * absolute * rng.uniform(-1, 1))
                 if r.bands:
                     allowance = tuple((fixed_magnitude(b.low, "Hz"), fixed_magnitude(b.high, "Hz"),
                                        fraction * max(_rel(b.accuracy) - rel, 0.0))
                                       for b in r.bands)
                     top = max(a for _, _, a in allowance)
-                    self.flatness[(name, _key(r.range))] = Flatness(
+                    self.flatness[(name, _rkey(r))] = Flatness(
                         top * rng.uniform(-1.5, 1.5), top * rng.uniform(0, 1.5), allowance)
 
     def range_of(self, function: str, value: float | None = None,
@@ -173,7 +180,7 @@ class _ErrorTable:
         return fn.range_for(Q_(value, fn.unit))
 
     def error(self, function: str, r: RangeSpec, x: float, frequency: float | None) -> float:
-        key = (function, _key(r.range))
+        key = (function, _rkey(r))
         e = self.linear[key](x)
         if frequency is None and r.range.check("[frequency]"):
             frequency = x               # a frequency function's band is its own value
@@ -183,8 +190,8 @@ class _ErrorTable:
         return e
 
     def set(self, function: str, r: RangeSpec, err: LinearError) -> None:
-        self.linear[(function, _key(r.range))] = err
-        self.flatness.pop((function, _key(r.range)), None)
+        self.linear[(function, _rkey(r))] = err
+        self.flatness.pop((function, _rkey(r)), None)
 
 
 class Truth:
@@ -246,7 +253,7 @@ class Truth:
         return self._meter if self.dut == "meter" else self._source
 
     def _dut_range(self, function: str, range_: pint.Quantity | None,
-                   value: pint.Quantity | None = None) -> RangeSpec:
+                   value: pint.Quantity | None = None, channel: int | None = None) -> RangeSpec:
         model = self._dut_table().model
         if function not in model.functions:
             raise KeyError(f"{model.manufacturer} {model.model} has no function {function!r}")
@@ -254,7 +261,7 @@ class Truth:
         if range_ is not None:
             return fn.range_named(range_)
         assert value is not None
-        return fn.range_for(value)
+        return fn.range_for(value, channel)
 
     # -- setting errors explicitly ---------------------------------------------------------
     def set_dut_error(self, function: str, range_: pint.Quantity, gain: float,
@@ -291,10 +298,13 @@ class Truth:
 
     # -- what tests compare against --------------------------------------------------------
     def dut_error(self, function: str, range_: pint.Quantity, applied: pint.Quantity,
-                  frequency: pint.Quantity | None = None) -> pint.Quantity:
+                  frequency: pint.Quantity | None = None, channel: int | None = None
+                  ) -> pint.Quantity:
         """True error of the DUT at ``applied``: of its indication on ``range_`` (a meter
-        under test), or of its output when set to ``applied`` (a source under test)."""
-        spec = self._dut_range(function, range_ if self.dut == "meter" else None, applied)
+        under test), or of its output when set to ``applied`` (a source under test, on output
+        ``channel`` of a multi-output supply)."""
+        spec = self._dut_range(function, range_ if self.dut == "meter" else None, applied,
+                               channel)
         unit = self._dut_table().model.function(function).unit
         f = None if frequency is None else float(frequency.to("Hz").magnitude)
         x = float(applied.to(unit).magnitude)
@@ -302,14 +312,15 @@ class Truth:
 
     def dut_error_at_setting(self, function: str, range_: pint.Quantity,
                              set_value: pint.Quantity,
-                             frequency: pint.Quantity | None = None) -> pint.Quantity:
+                             frequency: pint.Quantity | None = None,
+                             channel: int | None = None) -> pint.Quantity:
         """True error of the DUT at a test point, as the measurement model defines it: a meter
         under test sees the calibrator's true output, not its set value (error of indication =
         indication − true output); a source under test has the error of its output setting,
         setting − true output (labauto.models.output), the opposite of how far its output
         lies from the setting (``dut_error``)."""
         if self.dut == "source":
-            return -self.dut_error(function, range_, set_value, frequency)
+            return -self.dut_error(function, range_, set_value, frequency, channel)
         return self.dut_error(function, range_, self.calibrator_output(set_value, function,
                                                                        frequency), frequency)
 
@@ -323,7 +334,7 @@ class Truth:
 
     def dut_error_parameters(self, range_: pint.Quantity, function: str = "DCV") -> LinearError:
         spec = self._dut_range(function, range_)
-        return self._dut_table().linear[(function, _key(spec.range))]
+        return self._dut_table().linear[(function, _rkey(spec))]
 
     def autozero_offset(self, function: str, range_: pint.Quantity) -> pint.Quantity:
         fn = self.meter_model.function(function)
@@ -331,6 +342,10 @@ class Truth:
         return Q_(self._autozero_for(function, _key(r.range)), fn.unit)
 
     # -- used by the simulated instruments (bare base units) ------------------------------
+    def source_error(self, function: str, r: RangeSpec, x: float) -> float:
+        """True error of the source's output at setting ``x`` (base units) on range ``r``."""
+        return self._source.error(function, r, x, None)
+
     def true_output(self, function: str, set_value: float, frequency: float | None = None) -> float:
         fn = self.source_model.function(function)
         spec = fn.range_for(Q_(set_value, fn.unit))
@@ -480,13 +495,25 @@ class Wire:
             self._signal = signal
 
 
+def shunt_thermal_resistance(shunt_ohm: float, nominal_a: float) -> float:
+    """θ (K/W) of a shunt whose largest range has the nominal current ``nominal_a``: 60 K/W
+    (a small shunt), but a shunt made to dissipate more is heat-sunk so that it rises no more
+    than 60 K at that current (60 K/W × 1 W: the 34465A's 10 A shunt).  Without the bound a
+    0.05 Ω shunt carrying 10 A (5 W) would rise 300 K."""
+    power = nominal_a ** 2 * shunt_ohm
+    if power <= 0:
+        return SHUNT_THERMAL_RESISTANCE_K_PER_W
+    return min(SHUNT_THERMAL_RESISTANCE_K_PER_W, SHUNT_MAX_RISE_K / power)
+
+
 class ShuntHeating:
     """Temperature rise of one current shunt: first order towards θ·I²·R."""
 
-    def __init__(self) -> None:
+    def __init__(self, thermal_resistance_k_per_w: float = SHUNT_THERMAL_RESISTANCE_K_PER_W) -> None:
         self.rise_k = 0.0
         self.t = 0.0
         self.current_a = 0.0          # what flowed through it since ``t``
+        self.theta = float(thermal_resistance_k_per_w)
 
     def advance(self, t: float, current_a: float, shunt_ohm: float,
                 since: float | None = None) -> float:
@@ -501,6 +528,6 @@ class ShuntHeating:
 
     def _step(self, t: float, current_a: float, shunt_ohm: float) -> None:
         dt = max(t - self.t, 0.0)
-        target = SHUNT_THERMAL_RESISTANCE_K_PER_W * current_a ** 2 * shunt_ohm
+        target = self.theta * current_a ** 2 * shunt_ohm
         self.rise_k = target + (self.rise_k - target) * math.exp(-dt / SHUNT_TIME_CONSTANT_S)
         self.t = max(self.t, t)

@@ -50,7 +50,9 @@ def _wait_for_pending(run_id: str, flow: threading.Thread) -> list[dict]:
     while time.monotonic() < deadline and flow.is_alive():
         result = _operator("pending", "--json")
         assert result.exit_code == 0, result.output
-        waiting = [w for w in json.loads(result.output) if w["labauto_run"] == run_id]
+        # stdout only: the JSON document (a log line another test's handler writes to stderr
+        # must not break the parse)
+        waiting = [w for w in json.loads(result.stdout) if w["labauto_run"] == run_id]
         if waiting:
             return waiting
         time.sleep(0.3)
@@ -73,23 +75,32 @@ def test_a_step_pauses_the_flow_and_the_cli_answer_is_checked_and_journalled(
             timeout_ms=5000, publish=False, run_id="STEP-RUN", operator_timeout_s=300,
             return_state=True)), daemon=True)
         flow.start()
-        waiting = _wait_for_pending("STEP-RUN", flow)
-        assert len(waiting) == 1 and STEP in waiting[0]["asks"] and "10V" in waiting[0]["asks"]
-        assert lab.calibrator_state()["operate"] is False         # standby while it waits
-        before = _records(tmp_path / "runs" / "STEP-RUN")
-        assert [r["point_id"] for r in before if r["type"] == "point_done"] == ["DCV-100mV-+100mV"]
+        waiting: list[dict] = []
+        try:
+            waiting = _wait_for_pending("STEP-RUN", flow)
+            assert len(waiting) == 1 and STEP in waiting[0]["asks"] and "10V" in waiting[0]["asks"]
+            assert lab.calibrator_state()["operate"] is False         # standby while it waits
+            before = _records(tmp_path / "runs" / "STEP-RUN")
+            assert [r["point_id"] for r in before if r["type"] == "point_done"] == ["DCV-100mV-+100mV"]
 
-        blank = _operator("answer", "STEP-RUN", "--technician", "   ")
-        assert blank.exit_code == 2 and "technician" in blank.output and "nothing sent" in blank.output
-        unknown = _operator("answer", "NO-SUCH-RUN", "--technician", "A. Tech")
-        assert unknown.exit_code == 2 and "NO-SUCH-RUN" in unknown.output
-        assert _wait_for_pending("STEP-RUN", flow)        # still waiting: nothing was sent
+            blank = _operator("answer", "STEP-RUN", "--technician", "   ")
+            assert blank.exit_code == 2 and "technician" in blank.output and "nothing sent" in blank.output
+            unknown = _operator("answer", "NO-SUCH-RUN", "--technician", "A. Tech")
+            assert unknown.exit_code == 2 and "NO-SUCH-RUN" in unknown.output
+            assert _wait_for_pending("STEP-RUN", flow)        # still waiting: nothing was sent
 
-        ok = _operator("answer", waiting[0]["flow_run_name"], "--technician", "A. Tech",
-                       "--note", "low-thermal leads")
-        assert ok.exit_code == 0, ok.output
-        flow.join(300)
-        assert lab.calibrator_state()["operate"] is False
+            ok = _operator("answer", waiting[0]["flow_run_name"], "--technician", "A. Tech",
+                           "--note", "low-thermal leads")
+            assert ok.exit_code == 0, ok.output
+            flow.join(300)
+            assert lab.calibrator_state()["operate"] is False
+        finally:
+            # a failed assertion above must not leave the paused run holding the instruments'
+            # locks for the rest of the session: end it ("not done") and wait for it
+            if flow.is_alive() and waiting:
+                _operator("answer", waiting[0]["flow_run_name"], "--technician", "test cleanup",
+                          "--not-done")
+                flow.join(120)
     state = results["state"]
     assert state.is_completed(), state
     records = _records(Path(state.result()["run_folder"]))

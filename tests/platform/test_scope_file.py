@@ -177,3 +177,24 @@ def test_results_that_are_not_finite_numbers_are_skipped(dcc_template):
     xml = xml.replace(b"<si:value>10.0</si:value>", b"<si:value>NaN</si:value>")
     results = extract_results(etree.fromstring(xml))
     assert [(r.value, r.uncertainty) for r in results] == [(1.0, pytest.approx(5e-6))]
+
+
+def test_temperature_differences_in_celsius_are_kelvin():
+    """0.05 °C as a CMC term or an uncertainty is a difference of 0.05 K, not 273.2 K (pint
+    prints °C as a symbol; the unit is recognised by its name)."""
+    t = kind("temperature")
+    cmc = parse_cmc("0.05 °C + 10 µK/K", t)
+    assert (cmc.relative, cmc.absolute) == (pytest.approx(1e-5), pytest.approx(0.05))
+    assert parse_cmc("0.09 °F", t).absolute == pytest.approx(0.05)
+    assert parse("quantity,range_min,range_max,cmc\ntemperature,-40 °C,150 °C,0.02 °C\n", "t.csv").rows[0].range_min \
+        == pytest.approx(233.15)
+
+
+def test_results_in_celsius(dcc_template):
+    from labauto.platform.server.testing import dcc_with_results
+    xml = dcc_with_results(dcc_template, [{"nominal": "20 °C", "U": "0.05 K"}, {"nominal": "-40 °C", "U": "0.1 °C"}])
+    assert b"<si:valueExpandedMU>0.05</si:valueExpandedMU>" in xml       # written as a difference in °C
+    results = extract_results(etree.fromstring(xml))
+    assert [(r.kind.name, r.unit) for r in results] == [("temperature", "K")] * 2
+    assert [r.value for r in results] == [pytest.approx(293.15), pytest.approx(233.15)]
+    assert [r.uncertainty for r in results] == [pytest.approx(0.05), pytest.approx(0.1)]

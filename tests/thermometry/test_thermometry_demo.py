@@ -3,6 +3,7 @@ Pt100 comparison end to end on the simulated thermometry lab, on simulated time;
 `labauto procedure validate` on temperature procedures."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,17 +17,25 @@ PT100 = ROOT / "procedures" / "temperature" / "pt100_comparison.yaml"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(prefect_harness, tmp_path_factory):
+    """The demo through the Prefect flow (as `labauto demo` runs it), without the platform."""
     from labauto.demo_temperature import run_temperature_demo
 
     console = Console(record=True, width=160)
-    out = run_temperature_demo(console, workdir=tmp_path_factory.mktemp("demo"), procedure=PT100,
-                               latency="zero", seed=2026, with_platform=False)
+    saved = dict(os.environ)          # the demo sets its lab home, outbox, lock folder ...
+    try:
+        out = run_temperature_demo(console, workdir=tmp_path_factory.mktemp("demo"),
+                                   procedure=PT100, latency="zero", seed=2026,
+                                   with_platform=False, use_prefect=True)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     out["text"] = console.export_text()
     return out
 
 
 def test_the_demo_runs_the_pt100_procedure_on_simulated_time(demo):
+    assert "starting Prefect flow 'temperature-comparison'" in demo["text"]
     sim, ev = demo["lab"], demo["evaluation"]
     assert sim.clock.now() > 3 * 3600                     # hours of settling, simulated
     assert [r.nominal for r in ev.points] == [-40, 0, 50, 100, 200, 300, 420]
@@ -61,8 +70,9 @@ def test_the_demo_issues_the_temperature_certificate(demo):
     # the room's conditions were recorded by the thermo-hygrometer through the run
     assert doc["environment"]["recorded"] is True and doc["environment"]["logger"]["serial"] == "S4420017"
     journal = issued.files["journal"].read_text().splitlines()
-    assert sum('"type":"conditions"' in line for line in journal) == 9   # start, 7 points, end
-    assert demo["publication"]["state"] == "not requested"
+    # per task of the flow (bath, then well): at its start, after each setpoint, at its end
+    assert sum('"type":"conditions"' in line for line in journal) == (1 + 4 + 1) + (1 + 3 + 1)
+    assert demo["publication"]["state"] == "queued"           # no platform: in the outbox
 
 
 def test_validate_checks_temperature_procedures(tmp_path):

@@ -55,7 +55,9 @@ def test_a_labs_procedure_repository_tests_with_the_plugin(pytester, project_roo
                 pytester.path / "procedures" / "dmm_dcv_quick.yaml")
     pytester.makepyprojecttoml('[tool.pytest.ini_options]\nlabauto_runs = "8"\n')
     (pytester.path / "tests").mkdir()
-    (pytester.path / "tests" / "test_procedures.py").write_text(EXAMPLE_TEST)
+    # (a name no test module of this suite has: the inner pytest runs in this process, and a
+    # module 'test_procedures' imported before, tests/functions/test_procedures.py, would clash)
+    (pytester.path / "tests" / "test_lab_procedures.py").write_text(EXAMPLE_TEST)
     # -p: the plugin by name; with the entry point installed it is already registered (not twice)
     result = pytester.runpytest("-p", "labauto.pytest_plugin", "-q")
     result.assert_outcomes(passed=3)

@@ -62,8 +62,18 @@ def kind(name: str) -> QuantityKind:
     return k
 
 
-def _is_offset(q: pint.Quantity) -> bool:
-    return str(q.units) in ("degree_Celsius", "degree_Fahrenheit")
+_OFFSET_UNITS = ("degree_Celsius", "degree_Fahrenheit")
+
+
+def _offset_unit(q: pint.Quantity) -> str | None:
+    """``degree_Celsius`` when ``q`` is in °C (°F), else None.  By the unit's name, not
+    ``str(q.units)``: the registry prints units as symbols (``°C``)."""
+    units = q.units._units
+    if len(units) == 1:
+        (name, power), = units.items()
+        if name in _OFFSET_UNITS and power == 1:
+            return name
+    return None
 
 
 def value_in(text: str | pint.Quantity, k: QuantityKind, what: str = "value") -> float:
@@ -77,8 +87,9 @@ def value_in(text: str | pint.Quantity, k: QuantityKind, what: str = "value") ->
 
 def difference_in(q: pint.Quantity, unit: str) -> float:
     """A difference (an uncertainty, an absolute CMC term) in ``unit``: 0.05 °C is 0.05 K."""
-    if _is_offset(q):
-        q = Q_(q.magnitude, "delta_" + str(q.units))
+    offset = _offset_unit(q)
+    if offset:
+        q = Q_(q.magnitude, "delta_" + offset)
     return float(q.to(unit).magnitude)
 
 

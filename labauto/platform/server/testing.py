@@ -16,6 +16,7 @@ import httpx
 from lxml import etree
 
 from labauto.certificate.dcc_xml import DCC_NS, SI_NS, safe_parser
+from labauto.platform.server.cmc import difference_in
 from labauto.platform.server.settings import PlatformSettings
 from labauto.units import Q_, to_dsi
 
@@ -159,7 +160,10 @@ def _quantity(parent, ref: str, name: str, q, U=None, k: float = 2.0):
     etree.SubElement(real, _si("unit")).text = to_dsi(q.units)
     if U is not None:
         mu = etree.SubElement(etree.SubElement(real, _si("measurementUncertaintyUnivariate")), _si("expandedMU"))
-        etree.SubElement(mu, _si("valueExpandedMU")).text = repr(float(U.to(q.units).magnitude))
+        # an uncertainty is a difference: 0.05 K is 0.05 °C (not -273.1 °C)
+        name = next(iter(q.units._units)) if len(q.units._units) == 1 else ""
+        unit_of_u = f"delta_{name}" if name in ("degree_Celsius", "degree_Fahrenheit") else q.units
+        etree.SubElement(mu, _si("valueExpandedMU")).text = repr(float(difference_in(U, unit_of_u)))
         etree.SubElement(mu, _si("coverageFactor")).text = repr(float(k))
         etree.SubElement(mu, _si("coverageProbability")).text = "0.95"
     return el

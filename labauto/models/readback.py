@@ -1,0 +1,51 @@
+"""Error of a source's readback: a power supply measures its own output (``MEAS:VOLT?``) and
+the reference meter measures the same output at the same time::
+
+    E = X_rb - X_ref - dX_ref + dX_res + sum(dS_i)
+
+    X_rb      mean of the source's n readbacks; Type A, u = s/sqrt(n), nu = n - 1
+    X_ref     mean of the reference meter's n readings, taken with them; Type A
+    dX_ref    correction of the reference meter: by its specification at the reading (estimate
+              0) or by its calibration certificate (labauto.models.reference), as in the error
+              of the output setting (labauto.models.output)
+    dX_res    resolution of the readback: rectangular, half-width = resolution / 2
+    dS_i      the procedure's contributions for this function, estimate 0
+
+An error of indication of the source's built-in meter (E = shown − true); its tolerance is the
+model file's readback specification of the range in use (``readback: {resolution, accuracy}``).
+The two means see the same output: its slow fluctuations cancel in E, so treating them as
+independent Type A inputs overstates u(E) slightly, never understates it.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pint
+
+from labauto.models import inputs as mi
+from labauto.uncertainty import Model, gum
+from labauto.uncertainty.budget import UncertaintyBudget
+from labauto.units import Q_
+
+if TYPE_CHECKING:
+    from labauto.procedure import Procedure, TestPoint
+
+
+def error_budget(point: "TestPoint", procedure: "Procedure", readings: pint.Quantity,
+                 readbacks: pint.Quantity) -> UncertaintyBudget:
+    unit = point.nominal.units
+    std_fn = procedure.standard_model.function(point.function)
+    mean = Q_(float(readings.to(unit).magnitude.mean()), unit)
+    inputs: dict[str, Any] = {
+        "X_rb": mi.type_a(readbacks, unit, "mean readback of the DUT"),
+        "X_ref": mi.type_a(readings, unit, "mean indication of the reference meter"),
+        "dX_ref": mi.specification(mean, point.standard_range, point.frequency,
+                                   std_fn.confidence, unit, "error of the reference meter",
+                                   estimate=Q_(0.0, unit))
+        if procedure.reference_certificate is None else
+        mi.certified(procedure, point, unit, "correction of the reference meter", -1.0),
+        mi.RESOLUTION_NAME: mi.resolution(point.dut_range, unit, "readback resolution of the DUT"),
+    }
+    terms = ["X_rb", "- X_ref", "- dX_ref", f"+ {mi.RESOLUTION_NAME}"]
+    mi.contributions(inputs, terms, point.contributions, mi.letter(unit), unit, point.nominal)
+    return gum(Model("E = " + " ".join(terms), inputs=inputs)).budget("E")
