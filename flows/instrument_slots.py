@@ -25,16 +25,61 @@ instruments (one machine).
 from __future__ import annotations
 
 import logging
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from labauto.engine.locks import InstrumentBusy, identity_key, resource_key
 from labauto.errors import LabautoError
 
 SLOT_PREFIX = "instrument-"
 HOLDS_TAG = "holds:"
+LEASE_TAG = "lease:"
 LEASE_S = 60.0        # a holder that dies (SIGKILL) frees its slots after at most this long
+
+
+def release_leases(flow_run: Any) -> list[str]:
+    """Release the slots of a flow run whose process is gone (its ``lease:`` tags), at once
+    rather than when their leases run out (flows/recovery.py; only for a dead holder)."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    released = []
+    with get_client(sync_client=True) as client:
+        for tag in flow_run.tags or []:
+            if tag.startswith(LEASE_TAG):
+                client.release_concurrency_slots_with_lease(UUID(tag[len(LEASE_TAG):]))
+                released.append(tag[len(LEASE_TAG):])
+    return released
+
+
+@contextmanager
+def _leased(names: list[str], *, timeout_s: float | None, holder: Any,
+            on_lease: Any) -> Iterator[None]:
+    """Prefect's ``concurrency(names, strict=True, lease_duration=LEASE_S, holder=holder)``
+    (prefect/concurrency/_sync.py, 3.8), telling ``on_lease`` the lease id: the flow run
+    records it (tag ``lease:<id>``) so that a recovery that finds its process dead can release
+    its slots at once (:func:`release_leases`)."""
+    from prefect.concurrency._asyncio import _discard_cleanup_lease
+    from prefect.concurrency._events import (emit_concurrency_acquisition_events,
+                                             emit_concurrency_release_events)
+    from prefect.concurrency._leases import maintain_concurrency_lease
+    from prefect.concurrency._sync import (acquire_concurrency_slots_with_lease,
+                                           release_concurrency_slots_with_lease)
+
+    got = acquire_concurrency_slots_with_lease(names, 1, timeout_seconds=timeout_s, strict=True,
+                                               lease_duration=LEASE_S, holder=holder)
+    events = emit_concurrency_acquisition_events(got.limits, 1)
+    on_lease(got.lease_id)
+    try:
+        with maintain_concurrency_lease(got.lease_id, LEASE_S,
+                                        raise_on_lease_renewal_failure=True):
+            yield
+    finally:
+        release_concurrency_slots_with_lease(got.lease_id)
+        _discard_cleanup_lease(got.lease_id)
+        emit_concurrency_release_events(got.limits, 1, events)
 
 
 def resource_slot(resource: str) -> str:
@@ -129,6 +174,7 @@ class InstrumentSlots:
         self.wait_s = wait_s
         self.log = log or logging.getLogger(__name__)
         self.held: list[str] = []
+        self.leases: list[Any] = []          # the server's lease ids of the held slots
         self._stack = ExitStack()
 
     def __enter__(self) -> "InstrumentSlots":
@@ -146,6 +192,7 @@ class InstrumentSlots:
         finally:
             self.held.clear()
             self._stack.close()
+            self.leases.clear()
 
     def hold_resources(self, resources: dict[str, str | None]) -> None:
         """Hold the slots of ``{what: resource}`` (e.g. ``{"the item (DUT)": "TCPIP0::..."}``)."""
@@ -163,7 +210,6 @@ class InstrumentSlots:
             return
         from prefect.client.schemas.objects import ConcurrencyLeaseHolder
         from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
-        from prefect.concurrency.sync import concurrency
 
         busy = ensure_limits(names)
         if busy:
@@ -172,9 +218,8 @@ class InstrumentSlots:
                              self._describe_busy(busy, wanted), waiting, self.labauto_run)
         holder = ConcurrencyLeaseHolder(type="flow_run", id=self.flow_run.id)
         try:        # all the slots in one request: all or none
-            self._stack.enter_context(concurrency(
-                names, timeout_seconds=self.wait_s, strict=True, lease_duration=LEASE_S,
-                holder=holder))
+            self._stack.enter_context(_leased(
+                names, timeout_s=self.wait_s, holder=holder, on_lease=self.leases.append))
         except TimeoutError:
             raise InstrumentBusy(
                 f"{self._describe_busy(names, wanted)}; gave up after waiting {self.wait_s:g} s "
@@ -202,9 +247,10 @@ class InstrumentSlots:
         or (``holding=False``) drop the ``holds:`` tags."""
         from prefect.client.orchestration import get_client
 
-        kept = [t for t in (self.flow_run.tags or []) if not t.startswith(HOLDS_TAG)]
+        kept = [t for t in (self.flow_run.tags or []) if not t.startswith((HOLDS_TAG, LEASE_TAG))]
         tags = list(dict.fromkeys([*kept, f"run:{self.labauto_run}",
-                                   *(HOLDS_TAG + n for n in (self.held if holding else []))]))
+                                   *(HOLDS_TAG + n for n in (self.held if holding else [])),
+                                   *(f"{LEASE_TAG}{i}" for i in (self.leases if holding else []))]))
         with get_client(sync_client=True) as client:
             client.update_flow_run(self.flow_run.id, tags=tags)
         self.flow_run.tags = tags

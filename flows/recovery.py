@@ -10,8 +10,10 @@ same deployment with the same parameters resumes the labauto run from its journa
 that was being measured is measured again as a new attempt, its earlier readings staying in
 the journal).  A run that had not started measuring (no journal yet) is simply run again.
 
-The dead run's instrument slots are freed when their lease runs out (60 s): the resumed run
-waits for them, saying so in its log.
+The dead run's instrument slots are released at once (the leases it recorded in its
+``lease:`` tags; flows/instrument_slots.py): its process is gone, so nobody drives those
+instruments.  Slots of a run that recorded no lease are freed when their lease runs out (60 s);
+the resumed run waits for them, saying so in its log.
 """
 from __future__ import annotations
 
@@ -79,15 +81,18 @@ def recover_bench(bench: Bench) -> list[dict[str, Any]]:
     from prefect.client.orchestration import get_client
     from prefect.states import Crashed
 
+    from flows.instrument_slots import release_leases
+
     done = []
     for run in orphaned_runs(bench):
         params = resume_parameters(run)
+        release_leases(run)
         with get_client(sync_client=True) as client:
             client.set_flow_run_state(run.id, Crashed(
                 message="its worker died (process gone); resumed by a new flow run"), force=True)
             new = client.create_flow_run_from_deployment(
                 run.deployment_id, parameters=params,
-                tags=[t for t in run.tags if not t.startswith(("holds:", "run:"))]
+                tags=[t for t in run.tags if not t.startswith(("holds:", "run:", "lease:"))]
                 + [f"resumes:{run.id}"])
         done.append({"crashed": str(run.id), "name": run.name, "resumed_by": str(new.id),
                      "resume_run": params.get("resume_run")})

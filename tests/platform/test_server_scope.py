@@ -10,6 +10,7 @@ import pytest
 from platform_support import make_lab
 from scope_support import lab_id, make_body, with_results
 
+from labauto.platform.server import scope_schemas as SS
 from labauto.platform.server.db import Database
 from labauto.platform.server.scope import import_scope, body_by_id
 from labauto.platform.server.scope_file import parse
@@ -248,7 +249,10 @@ def test_capability_and_result_search(platform, lab, body, make_dcc, sign, other
     assert [i["lab"] for i in capabilities(quantity="AC voltage", value="1 V", frequency="100 Hz").json()["items"]] == ["Lab A", "Lab B"]
     assert capabilities(quantity="DC voltage", value="10 V", date="2025-06-01").json()["items"] == []
     # a CMC table is interpolated: at 5 kΩ about 15 mΩ
-    found = capabilities(quantity="resistance", value="5 kΩ", max_cmc="16 mΩ").json()["items"]
+    answer = capabilities(quantity="resistance", value="5 kΩ", max_cmc="16 mΩ").json()
+    SS.Capabilities.model_validate(answer, strict=True)           # the documented shape (the route skips it)
+    SS.Capabilities.model_validate(capabilities(quantity="AC voltage").json(), strict=True)
+    found = answer["items"]
     assert [(i["lab"], i["row"]["conditions"]) for i in found] == [("Lab C", "4-wire")]
     assert found[0]["cmc_at_value"] == pytest.approx(1e-6 + (30e-3 - 1e-6) * (5000 - 1) / (1e4 - 1))
     assert capabilities(quantity="resistance", value="5 kΩ", max_cmc="14 mΩ").json()["items"] == []

@@ -30,7 +30,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import Date, Float, and_, bindparam, func, insert, or_, select
+from sqlalchemy import ARRAY, Date, Float, Integer, Text, and_, bindparam, cast, func, insert, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -542,9 +542,14 @@ def _max_cmc(k, text: str | None, x: float | None) -> tuple[float | None, float 
 
 
 _CAP_COLUMNS = (R.id, R.line, R.quantity, R.unit, R.range_min, R.range_max, R.frequency_min, R.frequency_max,
-                R.frequency_text, R.range_text, R.conditions, R.cmc_text, R.cmc_relative, R.cmc_absolute,
-                R.cmc_table, R.k, S.version, S.valid_from, S.valid_until, S.lab_id, L.name.label("lab"),
-                L.accreditation_id)
+                R.frequency_text, R.range_text, R.conditions, R.cmc_text, R.k, S.version, S.valid_from,
+                S.valid_until, S.lab_id, L.name.label("lab"), L.accreditation_id)
+# the text of the rows found, with their version and lab: ids as one array on PostgreSQL (one
+# statement text, prepared once), an expanded IN list elsewhere
+_CAP_DETAILS_BASE = select(*_CAP_COLUMNS).join_from(ScopeRow.__table__, Scope.__table__, R.scope_id == S.id).join(
+    Lab.__table__, L.id == S.lab_id)
+_CAP_DETAILS = {"postgresql": _CAP_DETAILS_BASE.where(R.id == func.any(bindparam("ids", type_=ARRAY(Integer))))}
+_CAP_DETAILS_IN = _CAP_DETAILS_BASE.where(R.id.in_(bindparam("ids", expanding=True)))
 
 
 @functools.lru_cache(maxsize=32)
@@ -552,11 +557,13 @@ def _capability_query(has_x: bool, negative: bool, has_limit: bool, has_f: bool)
     """The capability search for one shape of question, built once (bound parameters ``q``,
     ``on``, ``x``, ``ax``, ``lim``, ``f``, ``n``).
 
-    With a value: the inner query reads only columns of ``scope_rows``' covering index (quantity,
-    range, band, CMC parts, scope) and of ``scopes`` (validity, status), ranks each lab's rows by
-    the CMC at the value — ``cmc_relative * |x| + cmc_absolute``, exact for a formula, a lower
-    bound for a table (whose ``cmc_absolute`` is its smallest point) — and keeps the best ``n``;
-    only those are joined to the rows' text and the labs."""
+    Without a value: every row of the quantity with its text, by lab.  With a value: the
+    candidates only — (row id, lab, CMC lower bound, CMC table as text) — best first: the inner
+    query reads only columns of ``scope_rows``' covering index (quantity, range, band, CMC parts,
+    scope) and of ``scopes`` (validity, status), ranks each lab's rows by the CMC at the value —
+    ``cmc_relative * |x| + cmc_absolute``, exact for a formula, a lower bound for a table (whose
+    ``cmc_absolute`` is its smallest point) — and keeps the best ``n``; the caller evaluates
+    tables, keeps each lab's best row and reads the text of those (:data:`_CAP_DETAILS`)."""
     on = bindparam("on", type_=Date)
     where = [R.quantity == bindparam("q"), S.valid_from <= on, or_(S.valid_until.is_(None), S.valid_until >= on),
              or_(S.withdrawn_from.is_(None), S.withdrawn_from > on),
@@ -582,12 +589,15 @@ def _capability_query(has_x: bool, negative: bool, has_limit: bool, has_f: bool)
                      func.row_number().over(partition_by=S.lab_id, order_by=(lower, R.id)).label("rank"))
               .join_from(ScopeRow.__table__, Scope.__table__, R.scope_id == S.id).where(*where).subquery())
     # each lab's three best rows by the lower bound (rows of a quantity do not overlap, so a
-    # value is in at most a few of a lab's rows); tables are evaluated exactly afterwards
-    best = (select(ranked.c.id, ranked.c.lower).where(ranked.c.rank <= 3)
+    # value is in at most a few of a lab's rows: two where ranges touch)
+    best = (select(ranked.c.id, ranked.c.lab_id, ranked.c.lower).where(ranked.c.rank <= 3)
             .order_by(ranked.c.lower, ranked.c.lab_id).limit(bindparam("n")).subquery())
-    return (select(best.c.lower, *_CAP_COLUMNS).join_from(best, ScopeRow.__table__, R.id == best.c.id)
-            .join(Scope.__table__, S.id == R.scope_id).join(Lab.__table__, L.id == S.lab_id)
-            .order_by(best.c.lower, S.lab_id))
+    return (select(best.c.id, best.c.lab_id, best.c.lower, cast(R.cmc_table, Text).label("table"))
+            .join_from(best, ScopeRow.__table__, R.id == best.c.id).order_by(best.c.lower, best.c.lab_id))
+
+
+def _table_at(table: str, x: float) -> float:
+    return Cmc(table=tuple(tuple(p) for p in json.loads(table))).at(x)
 
 
 def capabilities(session: Session | Connection, quantity: str, value: str | None = None,
@@ -603,28 +613,33 @@ def capabilities(session: Session | Connection, quantity: str, value: str | None
         raise Invalid(str(exc)) from None
     limit_abs, _ = _max_cmc(k, max_cmc, x)
     stmt = _capability_query(x is not None, x is not None and x < 0, limit_abs is not None, f is not None)
-    params = {"q": k.name, "on": on, "f": f, "n": limit if x is None else limit * 3}
-    if x is not None:
-        params.update(x=x, ax=abs(x), lim=None if limit_abs is None else limit_abs * (1 + 1e-9))
-    found, seen = [], set()
-    for row in session.execute(stmt, {p: v for p, v in params.items() if v is not None or p == "f"}):
-        cmc_at = None
-        if x is not None:
-            cmc_at = _cmc(row).at(x) if row.cmc_table else row.lower
+    params: dict[str, Any] = {"q": k.name, "on": on, "n": limit if x is None else limit * 3}
+    if f is not None:
+        params["f"] = f
+    if x is None:
+        found = [(None, row) for row in session.execute(stmt, params)]
+    else:
+        params.update(x=x, ax=abs(x))
+        if limit_abs is not None:
+            params["lim"] = limit_abs * (1 + 1e-9)
+        best: dict[int, tuple[float, int]] = {}          # lab -> (CMC at x, row id)
+        for c in session.execute(stmt, params):
+            cmc_at = _table_at(c.table, x) if c.table not in (None, "null") else c.lower
             if limit_abs is not None and cmc_at > limit_abs * (1 + 1e-9):
                 continue        # a table row above the limit
-            if row.lab_id in seen:
-                continue
-            seen.add(row.lab_id)
-        found.append((cmc_at, row))
-    if x is not None:
-        found.sort(key=lambda c: (c[0], c[1].lab_id))
+            if c.lab_id not in best or (cmc_at, c.id) < best[c.lab_id]:
+                best[c.lab_id] = (cmc_at, c.id)
+        chosen = sorted((cmc_at, lab, row_id) for lab, (cmc_at, row_id) in best.items())[:limit]
+        details = _CAP_DETAILS.get(session.get_bind().dialect.name if isinstance(session, Session)
+                                   else session.dialect.name, _CAP_DETAILS_IN)
+        rows = {r.id: r for r in session.execute(details, {"ids": [c[2] for c in chosen]})} if chosen else {}
+        found = [(cmc_at, rows[row_id]) for cmc_at, _, row_id in chosen]
     items = [{"lab_id": row.lab_id, "lab": row.lab, "accreditation_id": row.accreditation_id,
               "scope_version": row.version, "valid_from": _iso(_date(row.valid_from)),
               "valid_until": _iso(_date(row.valid_until)) if row.valid_until else None,
               "row": row_json(row), "cmc_at_value": cmc_at,
               "cmc_at_value_text": _fmt(cmc_at, k.unit) if cmc_at is not None else None}
-             for cmc_at, row in found[:limit]]          # formatted after the cut
+             for cmc_at, row in found]
     return {"quantity": k.name, "unit": k.unit, "value": x, "frequency": f, "max_cmc": limit_abs,
             "date": on.isoformat(), "count": len(items), "items": items}
 
