@@ -43,7 +43,8 @@ import numpy as np
 from labauto.commands import ROLES, SETTING_PARAMETERS, placeholders
 from labauto.instruments import FunctionSpec, InstrumentModel, RangeSpec
 from labauto.sim.physics import (AC_KINDS, LEAD_COMPENSATION, OVERLOAD, ShuntHeating, Signal,
-                                 Truth, Wire, fixed_magnitude, quantise)
+                                 Truth, Wire, fixed_magnitude, quantise,
+                                 shunt_thermal_resistance)
 from labauto.sim.scpi import (DATA_OUT_OF_RANGE, DATA_STALE, ILLEGAL_PARAMETER,
                               MISSING_PARAMETER, ErrorQueue, Interpreter, ScpiFault, fmt,
                               parse_bool, parse_number)
@@ -488,8 +489,19 @@ class SimulatedDmm:
         for ohm, other in self.heating.items():
             if ohm != shunt_ohm:
                 other.advance(t, 0.0, ohm)
-        return self.heating.setdefault(shunt_ohm, ShuntHeating()).advance(
-            t, current_a, shunt_ohm, since=self.wire.changed_at)
+        heating = self.heating.get(shunt_ohm)
+        if heating is None:
+            heating = self.heating[shunt_ohm] = ShuntHeating(
+                shunt_thermal_resistance(shunt_ohm, self._largest_current(shunt_ohm)))
+        return heating.advance(t, current_a, shunt_ohm, since=self.wire.changed_at)
+
+    def _largest_current(self, shunt_ohm: float) -> float:
+        """The nominal current of the largest range measured through ``shunt_ohm``."""
+        currents = [fixed_magnitude(r.range, "A") for name in ("DCI", "ACI") if name in self.functions
+                    for r in self.functions[name].ranges
+                    if (s := r.property("shunt_resistance")) is not None
+                    and abs(fixed_magnitude(s, "ohm") - shunt_ohm) <= 1e-9 * shunt_ohm]
+        return max(currents, default=0.0)
 
     def _fetch(self, args: list[str]) -> str:
         if self._buffer is None:

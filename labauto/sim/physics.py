@@ -12,8 +12,8 @@
   connections (a DC offset; in a resistance measurement E/I_test unless offset compensation
   is on), the resistance of the test leads (in full in a 2-wire resistance reading, 10 % of
   it when the calibrator compensates the leads, none in 4-wire), loading of a source by the
-  meter's input resistance, the meter's current shunt heating up with I²R (first order,
-  τ = 20 s) and a source that cannot drive the meter's burden beyond its compliance.
+  meter's input resistance, the meter's current shunts heating up with I²R (first order,
+  τ = 20 s, each shunt its own temperature; at most 60 K at its largest range's current) and a source that cannot drive the meter's burden beyond its compliance.
 * Reading noise is Gaussian, per range: σ = noise × range / sqrt(NPLC) for DC functions (the
   model file's ``noise`` or the defaults below), by AC filter for AC, by aperture for
   frequency; readings are quantised to the range resolution; autozero off adds an
@@ -47,6 +47,7 @@ LEAD_RESISTANCE_OHM = (0.03, 0.08)   # per test lead
 LEAD_COMPENSATION = 0.9              # the part of the leads a calibrator's 2-wire comp removes
 SHUNT_TEMPCO_PER_K = 15e-6           # manganin shunt
 SHUNT_THERMAL_RESISTANCE_K_PER_W = 60.0
+SHUNT_MAX_RISE_K = 60.0              # at the nominal current of the largest range through it
 SHUNT_TIME_CONSTANT_S = 20.0
 OVERLOAD = 9.9e37                    # what a SCPI DMM returns for an overload
 
@@ -494,13 +495,25 @@ class Wire:
             self._signal = signal
 
 
+def shunt_thermal_resistance(shunt_ohm: float, nominal_a: float) -> float:
+    """θ (K/W) of a shunt whose largest range has the nominal current ``nominal_a``: 60 K/W
+    (a small shunt), but a shunt made to dissipate more is heat-sunk so that it rises no more
+    than 60 K at that current (60 K/W × 1 W: the 34465A's 10 A shunt).  Without the bound a
+    0.05 Ω shunt carrying 10 A (5 W) would rise 300 K."""
+    power = nominal_a ** 2 * shunt_ohm
+    if power <= 0:
+        return SHUNT_THERMAL_RESISTANCE_K_PER_W
+    return min(SHUNT_THERMAL_RESISTANCE_K_PER_W, SHUNT_MAX_RISE_K / power)
+
+
 class ShuntHeating:
     """Temperature rise of one current shunt: first order towards θ·I²·R."""
 
-    def __init__(self) -> None:
+    def __init__(self, thermal_resistance_k_per_w: float = SHUNT_THERMAL_RESISTANCE_K_PER_W) -> None:
         self.rise_k = 0.0
         self.t = 0.0
         self.current_a = 0.0          # what flowed through it since ``t``
+        self.theta = float(thermal_resistance_k_per_w)
 
     def advance(self, t: float, current_a: float, shunt_ohm: float,
                 since: float | None = None) -> float:
@@ -515,6 +528,6 @@ class ShuntHeating:
 
     def _step(self, t: float, current_a: float, shunt_ohm: float) -> None:
         dt = max(t - self.t, 0.0)
-        target = SHUNT_THERMAL_RESISTANCE_K_PER_W * current_a ** 2 * shunt_ohm
+        target = self.theta * current_a ** 2 * shunt_ohm
         self.rise_k = target + (self.rise_k - target) * math.exp(-dt / SHUNT_TIME_CONSTANT_S)
         self.t = max(self.t, t)

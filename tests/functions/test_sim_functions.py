@@ -128,6 +128,22 @@ def test_shunt_heat_stays_in_the_shunt_that_carried_the_current():
     assert cool == pytest.approx(expected, abs=0.05e-6)
 
 
+def test_a_shunt_made_for_more_power_rises_no_more_than_60_k():
+    """Keithley DMM6500, 10 A range, 0.05 ohm shunt: 5 W at 10 A.  At the 34465A's 60 K/W it
+    would rise 300 K (4500 ppm; found by labauto validate: the DMM6500's 10 A points were
+    biased +3 sigma); heat-sunk for its power it rises 60 K (900 ppm), like the 34465A's."""
+    with SimulatedLab(seed=5, latency="zero", dmm_model="keithley_dmm6500") as lab:
+        with open_instrument(lab.resources["dmm"], "keithley_dmm6500") as dmm, \
+                open_instrument(lab.resources["calibrator"], "fluke_5522a") as cal:
+            dmm.configure("DCI", Q_(10, "A"))
+            cal.apply("DCI", Q_(10, "A"))
+            cal.operate()
+            first = dmm.read(n=3).to("A").m.mean()
+            lab.advance(300.0)                          # five minutes at 10 A
+            later = dmm.read(n=3).to("A").m.mean()
+    assert later - first == pytest.approx(10 * 15e-6 * 60, rel=0.1)
+
+
 def test_a_current_beyond_compliance_is_clipped_and_reported(lab):
     lab.calibrator.handle("OUT 10 A;OPER")
     lab.dmm.load = None
