@@ -147,7 +147,8 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
                 run = start_comparison_run(plan, workdir / "runs", settings)
                 execute_comparison(run, clock=sim.clock, observer=display,
                                    read_display=technician.read_display,
-                                   environment=lab_config.environment)
+                                   environment=lab_config.environment,
+                                   check_identities=lab_config.check_identities)
                 evaluation = evaluate_comparison(plan, run.state())
                 result, issued = issue_comparison_certificate(run, evaluation, lab_config,
                                                               workdir / "certificates",
