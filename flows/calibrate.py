@@ -39,7 +39,7 @@ from labauto.publishing import not_requested
 from labauto.visa.errors import TransientVisaError
 
 from flows.instrument_slots import InstrumentSlots
-from flows.operator_input import confirm_step, wait_for_technician
+from flows.operator_input import asking_by_pause, confirm_step, wait_for_technician
 
 
 def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -173,8 +173,10 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
                                lab_file, settle_scale, timeout_ms,
                                run.settings.environment_resource or None)
         if run.procedure.adjustment is not None:
-            adjust_task(str(run.folder), dut_resource, standard_resource, lab_file, settle_scale,
-                        timeout_ms, run.settings.environment_resource or None)
+            kept.close()        # (the adjustment opens its own session)
+            with asking_by_pause(run, timeout_s=operator_timeout_s, log=log):
+                adjust_task(str(run.folder), dut_resource, standard_resource, lab_file,
+                            settle_scale, timeout_ms, run.settings.environment_resource or None)
     outcome = evaluate_task(str(run.folder), lab_file, out_dir, verify_base_url, queue=publish)
     create_table_artifact(key="calibration-results", table=results_table_rows(outcome.result),
                           description=f"Results of certificate {outcome.result.certificate_id}")

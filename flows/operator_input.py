@@ -19,13 +19,15 @@ parameter (or ``labauto resume``), which asks the step again.
 """
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import pydantic
 from prefect.input import RunInput
 
 from labauto.engine.journal import now_iso
-from labauto.engine.operator import NoOperator, OperatorStepRefused, current_operator
+from labauto.engine.operator import (NoOperator, OperatorStepRefused, current_operator,
+                                    set_operator)
 
 from flows.instrument_slots import server_url
 
@@ -100,6 +102,31 @@ def confirm_step(run: Any, step: Any, point: Any, *, timeout_s: float, log: Any)
         record.update(answered_in="terminal")
     record["t"] = now_iso()
     run.journal.append(record)
+
+
+class PausingOperator:
+    """The operator for engine code that asks inside a task (the adjustment's lead changes):
+    the same pause for a typed answer; the engine journals the step, the log says who did it."""
+
+    def __init__(self, run: Any, *, timeout_s: float, log: Any):
+        self.run, self.timeout_s, self.log = run, timeout_s, log
+
+    def confirm(self, step: Any, point: Any) -> None:
+        _pause_for_answer(self.run, step, point, timeout_s=self.timeout_s, log=self.log)
+
+
+@contextmanager
+def asking_by_pause(run: Any, *, timeout_s: float, log: Any) -> Iterator[None]:
+    """While the block runs, steps the engine asks inside a task pause the flow run (when
+    nobody is at a terminal and a server is there; otherwise nothing changes)."""
+    if not (isinstance(current_operator(), NoOperator) and server_url() is not None):
+        yield
+        return
+    previous = set_operator(PausingOperator(run, timeout_s=timeout_s, log=log))
+    try:
+        yield
+    finally:
+        set_operator(previous)
 
 
 def _stop(log: Any, message: str) -> None:

@@ -34,8 +34,9 @@ def measure_setpoints_task(run_folder: str, point_ids: list[str], lab_file: str 
     from labauto.lab import load_lab
 
     run = open_comparison_run(run_folder)
-    execute_comparison(run, environment=load_lab(lab_file).environment, points=point_ids,
-                       confirm_steps=False)
+    lab = load_lab(lab_file)
+    execute_comparison(run, environment=lab.environment, points=point_ids, confirm_steps=False,
+                       check_identities=lab.check_identities)
     return sorted(run.state().completed_ids())
 
 

@@ -112,9 +112,11 @@ def _measure(run: Any, yes: bool, lab_file: Optional[Path] = None, issue: bool =
         previous = set_operator(technician)
         try:
             from labauto.lab import load_lab
+            lab = load_lab(lab_file)
             execute_comparison(run, clock=RealClock(), observer=display,
                                read_display=technician.read_display,
-                               environment=load_lab(lab_file).environment)
+                               environment=lab.environment,
+                               check_identities=lab.check_identities)
         finally:
             set_operator(previous)
     evaluation = evaluate_comparison(run.procedure, run.state())

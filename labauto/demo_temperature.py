@@ -105,6 +105,10 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
     lab_config = load_lab(DEFAULT_LAB_FILE)
     console.rule(f"[bold]labauto demo: {plan.title} (simulated)")
     console.print(f"Lab home: {home.describe()}")
+    if latency != "zero":
+        console.print("[yellow]realistic timing: the heat sources settle in real time, about an "
+                      "hour per setpoint; `--latency zero` runs the same calibration on "
+                      "simulated time in seconds[/yellow]")
     sim = lab_for_procedure(plan, seed=seed, latency=latency)
     technician = SimulatedTechnician(sim, console.print)
     item = {"manufacturer": "Example Sensors", "model": plan.dut.description or plan.dut.sensor,
@@ -147,7 +151,8 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
                 run = start_comparison_run(plan, workdir / "runs", settings)
                 execute_comparison(run, clock=sim.clock, observer=display,
                                    read_display=technician.read_display,
-                                   environment=lab_config.environment)
+                                   environment=lab_config.environment,
+                                   check_identities=lab_config.check_identities)
                 evaluation = evaluate_comparison(plan, run.state())
                 result, issued = issue_comparison_certificate(run, evaluation, lab_config,
                                                               workdir / "certificates",

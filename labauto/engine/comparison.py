@@ -169,14 +169,17 @@ def open_comparison_run(folder: str | Path, settings: ComparisonSettings | None 
 def execute_comparison(run: ComparisonRun, *, clock: Any = None, resource_manager: Any = None,
                        observer: RunObserver | None = None,
                        read_display: ReadDisplay | None = None, environment: Any = None,
-                       points: Sequence[str] | None = None, confirm_steps: bool = True) -> None:
+                       points: Sequence[str] | None = None, confirm_steps: bool = True,
+                       check_identities: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Measure every setpoint not yet completed (or those of ``points`` not yet completed),
     with one session per instrument; with an environment logger (``settings.environment_resource``
     and the lab file's ``environment`` settings) the room's conditions are journalled at the
     start, after each setpoint and at the end (labauto.engine.conditions).  ``clock``:
     :func:`current_clock` by default; ``read_display``: the current operator's by default;
     ``confirm_steps=False``: the caller had the operator steps done (the Prefect flow asks
-    them between its tasks)."""
+    them between its tasks).  ``check_identities`` (the lab's register,
+    :meth:`labauto.lab.LabConfig.check_identities`) may refuse the readout, the DMM or the
+    environment logger (unregistered, overdue) before anything is measured."""
     obs = observer or current_observer()
     clock = clock or current_clock()
     read_display = read_display or getattr(current_operator(), "read_display", None)
@@ -192,9 +195,11 @@ def execute_comparison(run: ComparisonRun, *, clock: Any = None, resource_manage
         return
     with run_lock(run):                      # type: ignore[arg-type] - needs .folder only
         todo = [p for p in run.pending_points() if p.id in wanted]
-        with _open_instruments(run, resource_manager) as inst, \
+        with _open_instruments(run, resource_manager, check_identities) as inst, \
                 environment_logger(run, environment, resource_manager) as logger:
             if logger is not None:
+                if check_identities is not None:
+                    check_identities({"environment": logger.identity})
                 _record_identities(run, {"environment": logger.identity})
             monitor = ConditionsMonitor(run, logger, environment, obs)
             monitor.poll("start")
@@ -228,10 +233,14 @@ class _Instruments:
 
 
 @contextmanager
-def _open_instruments(run: ComparisonRun, resource_manager: Any) -> Iterator[_Instruments]:
+def _open_instruments(run: ComparisonRun, resource_manager: Any,
+                      check_identities: Callable[[dict[str, Any]], None] | None = None
+                      ) -> Iterator[_Instruments]:
     """Open the heat sources (the procedure's safe setpoint as their safe state), the readout
-    and the DMM under the instrument locks; record their identities; leave every one safe on
-    exit, the locks released after."""
+    and the DMM under the instrument locks; check the measuring instruments against the lab's
+    register; record their identities; leave every one safe on exit, the locks released
+    after.  (The reference thermometer is checked against its own certificate when the
+    procedure loads.)"""
     proc, res = run.procedure, run.settings.resources
     with ExitStack() as stack:
         locks = stack.enter_context(InstrumentLocks(run.run_id))
@@ -248,6 +257,10 @@ def _open_instruments(run: ComparisonRun, resource_manager: Any) -> Iterator[_In
                       **{f"heat source {n}": s.identity for n, s in sources.items()}}
         if dmm is not None:
             identities["dmm"] = dmm.identity
+        if check_identities is not None:
+            for measuring in (readout, dmm):
+                if measuring is not None:
+                    check_identities({"reference": measuring.identity})
         _record_identities(run, identities)
         yield _Instruments(readout, sources, dmm)
 

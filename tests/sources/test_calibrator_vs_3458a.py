@@ -184,3 +184,28 @@ def test_an_overdue_certificate_or_another_serial_is_refused_before_measuring(tm
         assert "TRIG SGL" not in lab.dmm.history           # identified, nothing measured
         assert lab.calibrator_state()["operate"] is False
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_the_3458a_lost_mid_run_leaves_the_5522a_in_standby_and_the_run_resumes(tmp_path,
+                                                                                 lab_file):
+    """The 3458A's connection drops at the third trigger: the readings taken stay in the
+    journal, the calibrator goes to standby, and resuming completes the run."""
+    from labauto.visa import TransientVisaError
+
+    TIMEOUT_MS = 500
+    proc = tmp_path / "proc.yaml"
+    # (NPLC 1: the read of a dropped connection times out after about 0.6 s, not 6.5 s)
+    proc.write_text(SMALL.replace("reference: {{certificate: {cert}}}\n", "")
+                    .replace("nplc: 100", "nplc: 1").format())
+    with SimulatedLab(seed=13, latency="zero", dmm_model="keysight_3458a", dut="source") as lab:
+        kw = dict(dut_resource=lab.resources["calibrator"], standard_resource=lab.resources["dmm"],
+                  runs_dir=tmp_path / "runs", out_dir=tmp_path / "certificates",
+                  settle_scale=0.0, timeout_ms=TIMEOUT_MS, publish=False, lab_file=lab_file)
+        lab.inject_fault("dmm", "drop", on="TRIG SGL", count=1)
+        with pytest.raises(TransientVisaError, match="3458A"):
+            run_calibration(proc, **kw)
+        assert lab.calibrator_state()["operate"] is False
+        folder = next((tmp_path / "runs").iterdir())
+        outcome = run_calibration(proc, resume_folder=folder, **kw)
+    assert [p.point_id for p in outcome.result.points] == ["DCV-1V-+1V", "DCV-10V-+10V",
+                                                           "DCV-10V--10V"]

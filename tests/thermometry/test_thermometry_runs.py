@@ -238,3 +238,28 @@ def test_a_run_resumes_only_with_the_files_it_started_with(tmp_path):
     path.write_text(path.read_text().replace("readings: 6", "readings: 5"))
     with pytest.raises(JournalError, match="the procedure .*changed since run"):
         open_comparison_run(run.folder)
+
+
+def test_a_readout_missing_from_the_lab_register_is_refused_before_measuring(tmp_path):
+    from labauto.lab import DEFAULT_LAB_FILE, StandardNotUsable, load_lab
+
+    text = Path(DEFAULT_LAB_FILE).read_text()
+    start = text.index("  - manufacturer: FLUKE\n    model: 1594A")
+    end = text.index("  - manufacturer:", start + 10)
+    lab_file = tmp_path / "lab.yaml"
+    lab_file.write_text(text[:start] + text[end:])
+    lab = load_lab(lab_file)
+    path = shorter(tmp_path, PT100.read_text(), "p.yaml")
+    procedure = load_temperature_procedure(path)
+    sim = lab_for_procedure(procedure, seed=3)
+    previous = set_operator(Technician(sim))
+    try:
+        with sim:
+            run = start_comparison_run(procedure, tmp_path / "runs", ComparisonSettings(sim.resources))
+            with pytest.raises(StandardNotUsable, match="FLUKE 1594A serial B21044 .*is not in the "
+                                                        "register of reference standards"):
+                execute_comparison(run, clock=sim.clock, check_identities=lab.check_identities)
+    finally:
+        set_operator(previous)
+    assert sim.readout.readings_taken == 0 and not run.state().points
+    assert sim.heat_sources["bath"].history == [20.0, 20.0]      # safe setpoint, nothing else
