@@ -105,6 +105,10 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
     lab_config = load_lab(DEFAULT_LAB_FILE)
     console.rule(f"[bold]labauto demo: {plan.title} (simulated)")
     console.print(f"Lab home: {home.describe()}")
+    if latency != "zero":
+        console.print("[yellow]realistic timing: the heat sources settle in real time, about an "
+                      "hour per setpoint; `--latency zero` runs the same calibration on "
+                      "simulated time in seconds[/yellow]")
     sim = lab_for_procedure(plan, seed=seed, latency=latency)
     technician = SimulatedTechnician(sim, console.print)
     item = {"manufacturer": "Example Sensors", "model": plan.dut.description or plan.dut.sensor,

@@ -274,3 +274,19 @@ def test_tree_is_unchanged_after_the_fast_path(signed, signed_at, lab_keys):
     fast, _ = low_level(root, pki.load_certificate(lab_keys.cert_pem), signed_at)
     assert etree.tostring(root) == before
     assert fast is None       # the tail changed the signed content: refused by both
+
+
+def test_time_stamped_xades_t_signature_takes_the_fast_path(signed, platform_ca, monkeypatch):
+    """labauto's issued DCCs carry a signature time-stamp in the unsigned properties (XAdES-T):
+    the same shape for the fast path, the same outcome as signxml."""
+    from labauto.certificate.tsa import TimeStampingAuthority, issue_tsa_certificate
+    from labauto.certificate.xades_t import add_signature_timestamp
+    from labauto.platform.tsa_client import stamp_via
+
+    pair = issue_tsa_certificate(platform_ca)
+    tsa = TimeStampingAuthority(pair.key_pem, pair.cert_pem, [platform_ca.cert_pem])
+    stamped = add_signature_timestamp(signed, stamp_via(lambda req: tsa.respond(req).response_der))
+    assert b"SignatureTimeStamp" in stamped
+    out, handled = both(stamped, monkeypatch)
+    assert handled and out[0] == "verified"
+    assert out == both(signed, monkeypatch)[0]       # the time-stamp is not signed content
