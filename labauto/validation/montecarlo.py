@@ -81,9 +81,14 @@ class MemoryJournal:
     def point_start(self, point_id: str, attempt: int, **info: Any) -> None:
         self.records.append({"type": "point_start", "point_id": point_id, "attempt": attempt})
 
-    def reading(self, point_id: str, attempt: int, index: int, value: float, unit: str) -> None:
+    def reading(self, point_id: str, attempt: int, index: int, value: float, unit: str,
+                readback: float | None = None) -> None:
         self.records.append({"type": "reading", "point_id": point_id, "index": index,
-                             "value": value, "unit": unit})
+                             "value": value, "unit": unit, "readback": readback})
+
+    def readbacks(self) -> list[float | None]:
+        """A source's own readings journalled with the meter's (a readback point)."""
+        return [r["readback"] for r in self.records if r["type"] == "reading"]
 
     def point_done(self, point_id: str, attempt: int) -> None:
         self.records.append({"type": "point_done", "point_id": point_id})
@@ -97,7 +102,8 @@ def simulated_lab(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> S
     errors; the reference's errors drawn from its specification."""
     lab = SimulatedLab(seed=seed, latency="zero", dmm_model=procedure.meter_model.key,
                        calibrator_model=procedure.source_model.key, error_fraction=dut_spread,
-                       dut="source" if procedure.direction == "source" else "meter")
+                       dut="source" if procedure.direction == "source" else "meter",
+                       load_resistance=procedure.load)
     with_stated_reference(lab.truth, np.random.default_rng([seed, 11]))
     return lab
 
@@ -111,21 +117,24 @@ def simulate_run(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> Ru
         with loopback_instrument(meter_sim, procedure.meter_model, "meter") as meter, \
                 loopback_instrument(source_sim, procedure.source_model, "source") as source:
             for point in procedure.points:
-                readings = measure_point(point, meter, source, MemoryJournal(), 1,
+                journal = MemoryJournal()
+                readings = measure_point(point, meter, source, journal, 1,
                                          sleep=lab.advance,
                                          plausibility_limit=procedure.plausibility_limit)
-                outcomes.append(_outcome(point, procedure, lab, readings))
+                outcomes.append(_outcome(point, procedure, lab, readings,
+                                         journal.readbacks() if point.readback else None))
     except Exception as exc:  # noqa: BLE001 - a run that stops is a finding, reported
         return RunOutcome(seed, tuple(outcomes), f"{type(exc).__name__}: {exc}")
     return RunOutcome(seed, tuple(outcomes))
 
 
-def _outcome(point: Any, procedure: Procedure, lab: SimulatedLab, readings: list) -> PointOutcome:
+def _outcome(point: Any, procedure: Procedure, lab: SimulatedLab, readings: list,
+             readbacks: list | None = None) -> PointOutcome:
     unit = f"{point.nominal.units:~C}"
-    result = evaluate_point(point, procedure, [float(r.magnitude) for r in readings], unit)
+    result = evaluate_point(point, procedure, [float(r.magnitude) for r in readings], unit,
+                            readbacks=readbacks)
     report = result.error.units
-    true = lab.truth.dut_error_at_setting(point.function, point.range, point.nominal,
-                                          point.frequency).to(report).magnitude
+    true = lab.true_error(point).to(report).magnitude     # (on the point's channel, readback)
     return PointOutcome(
         point_id=point.id, unit=f"{report:~P}", measured=float(result.error.magnitude),
         true=float(true), expanded=float(result.expanded_uncertainty.to(report).magnitude),

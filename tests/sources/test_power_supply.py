@@ -202,3 +202,15 @@ def test_an_instrument_error_on_a_readback_stops_the_point_with_every_output_off
     journal = next((tmp_path / "runs").iterdir()) / "journal.jsonl"
     records = [json.loads(x) for x in journal.read_text().splitlines()]
     assert [r["type"] for r in records if r.get("point_id")][-2:] == ["reading", "point_failed"]
+
+
+def test_labauto_validate_simulates_the_supplys_procedure_readbacks_included():
+    """labauto validate's simulated calibration runs every point of the supply's procedure
+    (its readbacks journalled in memory, the load wired, the truth on each point's channel)."""
+    from labauto.validation.montecarlo import simulate_run
+
+    run = simulate_run(load_procedure(PROCEDURE), seed=7)
+    assert run.error == ""
+    assert len(run.points) == 18
+    rb = {p.point_id: p for p in run.points}["DCI-1A-+1A-ch3-readback"]
+    assert abs(rb.measured - rb.true) <= rb.expanded
