@@ -91,6 +91,16 @@ def identity_slot(manufacturer: str, model: str, serial: str) -> str:
     return SLOT_PREFIX + identity_key(manufacturer, model, serial)
 
 
+def unreachable(exc: BaseException) -> str | None:
+    """A user's sentence when ``exc`` says the Prefect server cannot be reached, else None."""
+    import httpx
+
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout)):
+        return (f"cannot reach the Prefect server at {server_url()}: {exc}; is it running "
+                "(`labauto lab up`) and is PREFECT_API_URL right?")
+    return None
+
+
 def server_url() -> str | None:
     """The Prefect server this process talks to (None: the embedded throw-away server)."""
     from prefect.settings import get_current_settings

@@ -67,10 +67,12 @@ def deploy(lab: Optional[Path] = LAB) -> None:
 
     if server_url() is None:
         _fail(LabautoError("no Prefect server: set PREFECT_API_URL (`labauto lab up` prints it)"))
+    from flows.cli_support import server_errors
     from flows.deployments import deploy_lab
 
     try:
-        names = deploy_lab(lab)
+        with server_errors(console):
+            names = deploy_lab(lab)
     except LabautoError as exc:
         _fail(exc)
     for name in names:

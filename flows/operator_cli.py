@@ -7,9 +7,12 @@ import json
 import typer
 from rich.console import Console
 
+from flows.cli_support import server_errors
+
 app = typer.Typer(help="Operator steps of paused calibrations: list and answer them.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 console = Console()
+
 
 
 def _server() -> str:
@@ -29,7 +32,8 @@ def pending(as_json: bool = typer.Option(False, "--json", help="machine-readable
     from flows.operator_input import waiting_runs
 
     url = _server()
-    runs = waiting_runs()
+    with server_errors(console):
+        runs = waiting_runs()
     if as_json:
         typer.echo(json.dumps(runs, indent=2))
         return
@@ -55,7 +59,8 @@ def answer(run: str = typer.Argument(..., help="flow run id or name, or labauto 
     _server()
     try:
         done = checked_answer(technician, note, done=not not_done)
-        waiting = send_answer(run, done)
+        with server_errors(console):
+            waiting = send_answer(run, done)
     except AnswerRefused as exc:
         console.print(f"[bold red]error:[/bold red] {exc}")
         raise typer.Exit(2)

@@ -39,8 +39,10 @@ def sync(lab: Optional[Path] = typer.Option(None, "--lab", envvar="LABAUTO_LAB",
             if server_url() is None:
                 raise LabautoError("no Prefect server: set PREFECT_API_URL (`labauto lab up` "
                                    "prints it), or use --dry-run")
+            from flows.cli_support import server_errors
             from flows.schedules import sync as do_sync
-            report = do_sync(lab)
+            with server_errors(console):
+                report = do_sync(lab)
     except LabautoError as exc:
         console.print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2)

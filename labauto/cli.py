@@ -356,7 +356,13 @@ def _run_on_bench(b: Any, procedure: Path, *, dut: Optional[str], standard: Opti
             params[key] = value
     if not (dut or b.dut):
         raise StartRefused(f"bench {b.name} has no dut port in the lab file: give --dut")
-    flow_run = submit(b, params)
+    from flows.instrument_slots import unreachable
+    try:
+        flow_run = submit(b, params)
+    except Exception as exc:  # noqa: BLE001 - a server that does not answer is one line
+        if unreachable(exc) is None:
+            raise
+        raise LabautoError(unreachable(exc)) from None
     console.print(f"submitted {proc.id} to calibrate/{b.deployment}: flow run {flow_run.name} "
                   f"({flow_run.id}); {os.environ['PREFECT_API_URL']}")
     final = follow(flow_run.id, say=lambda text: console.print(text, markup=False),

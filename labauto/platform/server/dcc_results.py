@@ -57,23 +57,25 @@ def _unit(dsi: str) -> pint.Unit | None:
         return None
 
 
-# Unit facts and conversions, asked of pint once per unit (a publication's results share a few
-# units; pint costs tens of µs per quantity it builds, which made reading ten results cost 3 ms).
+# Unit facts and conversions, asked of pint once per D-SI unit string (a publication's results
+# share a few units; pint costs tens of µs per quantity it builds, which made reading ten results
+# cost 3 ms; the caches are keyed by the string: hashing a pint unit costs more than the lookup).
 
 @functools.lru_cache(maxsize=512)
-def _dim(unit: pint.Unit):
-    return (1 * unit).dimensionality
-
-
-@functools.lru_cache(maxsize=512)
-def _dimensionless(unit: pint.Unit) -> bool:
-    return (1 * unit).dimensionless
+def _dim(dsi: str):
+    return (1 * _unit(dsi)).dimensionality
 
 
 @functools.lru_cache(maxsize=512)
-def _convert(unit: pint.Unit, target: str) -> tuple[float, float] | None:
-    """(scale, offset) of ``unit`` -> ``target`` for values (x * scale + offset; °C -> K has an
-    offset), or None when they are different quantities."""
+def _dimensionless(dsi: str) -> bool:
+    return (1 * _unit(dsi)).dimensionless
+
+
+@functools.lru_cache(maxsize=512)
+def _convert(dsi: str, target: str) -> tuple[float, float] | None:
+    """(scale, offset) of unit ``dsi`` -> ``target`` for values (x * scale + offset; °C -> K has
+    an offset), or None when they are different quantities."""
+    unit = _unit(dsi)
     try:
         offset = float(Q_(0.0, unit).to(target).magnitude)
         scale = difference_in(Q_(1.0, unit), target)
@@ -83,22 +85,22 @@ def _convert(unit: pint.Unit, target: str) -> tuple[float, float] | None:
 
 
 @functools.lru_cache(maxsize=512)
-def _difference(unit: pint.Unit, target: str) -> float | None:
-    """The factor of a difference (an uncertainty) in ``unit`` to ``target``: 0.05 °C is 0.05 K."""
+def _difference(dsi: str, target: str) -> float | None:
+    """The factor of a difference (an uncertainty) in ``dsi`` to ``target``: 0.05 °C is 0.05 K."""
     try:
-        return difference_in(Q_(1.0, unit), target)
+        return difference_in(Q_(1.0, _unit(dsi)), target)
     except (pint.DimensionalityError, pint.errors.OffsetUnitCalculusError):
         return None
 
 
 @functools.lru_cache(maxsize=512)
-def _base_unit(unit: pint.Unit) -> str:
-    return str((1 * unit).to_base_units().units)
+def _base_unit(dsi: str) -> str:
+    return str((1 * _unit(dsi)).to_base_units().units)
 
 
 @functools.lru_cache(maxsize=512)
-def _kinds_of(unit: pint.Unit) -> tuple[QuantityKind, ...]:
-    dim = _dim(unit)
+def _kinds_of(dsi: str) -> tuple[QuantityKind, ...]:
+    dim = _dim(dsi)
     return tuple(k for k in KINDS if Q_(1, k.unit).dimensionality == dim)
 
 
@@ -202,8 +204,8 @@ def _tokens(*texts: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def _classify(unit: pint.Unit, hints: set[str], has_frequency: bool) -> QuantityKind | None:
-    matches = _kinds_of(unit)
+def _classify(dsi: str, hints: frozenset[str], has_frequency: bool) -> QuantityKind | None:
+    matches = _kinds_of(dsi)
     if not matches:
         return None
     if len(matches) == 1:
@@ -225,7 +227,7 @@ def _frequency(siblings: list, values_of) -> list[float] | None:
     for s in siblings:
         v = values_of(s)
         if v and v.unit is not None and v.values:
-            to_hz = _convert(v.unit, "Hz")
+            to_hz = _convert(v.dsi, "Hz")
             if to_hz is None:
                 continue
             return [x * to_hz[0] + to_hz[1] for x in v.values]
@@ -256,28 +258,28 @@ def extract_results(root: etree._Element) -> list[DccResult]:
             U, ks = _broadcast(own.U, n), _broadcast(own.k or [2.0], n)
             if U is None or ks is None:
                 continue
-            values, unit = own.values, own.unit
+            values, unit = own.values, own.dsi          # unit: of U
             sibling_list = _siblings(q)
             siblings = {s.get("refType", ""): s for s in sibling_list}
             ref = q.get("refType", "") or ""
-            if "basic_measurementError" in ref.split() or _dimensionless(own.unit):
+            if "basic_measurementError" in ref.split() or _dimensionless(own.dsi):
                 for vref in _VALUE_REFS:
                     s = siblings.get(vref)
                     sv = values_of(s) if s is not None else None
                     if sv is not None and sv.unit is not None and len(sv.values) == n:
-                        if _dimensionless(own.unit):     # relative uncertainty of that value
-                            per_one = _difference(own.unit, "")
+                        if _dimensionless(own.dsi):     # relative uncertainty of that value
+                            per_one = _difference(own.dsi, "")
                             U = [abs(u * per_one * x) for u, x in zip(U, sv.values)]
-                            unit = sv.unit
-                        elif _dim(sv.unit) != _dim(own.unit):
+                            unit = sv.dsi
+                        elif _dim(sv.dsi) != _dim(own.dsi):
                             continue
                         values = sv.values
-                        value_unit = sv.unit
+                        value_unit = sv.dsi
                         break
                 else:       # an error (or a relative U) without the value it belongs to
                     continue
             else:
-                value_unit = own.unit
+                value_unit = own.dsi
             freq = _frequency(sibling_list, values_of)
             if freq is not None:
                 freq = _broadcast(freq, n)
