@@ -9,7 +9,7 @@ from rich.console import Console
 
 from labauto.errors import LabautoError
 from labauto.sim.lab import LATENCIES, SimulatedLab, parse_out_of_tolerance
-from labauto.units import UnitError
+from labauto.units import UnitError, parse_quantity
 
 app = typer.Typer(help="The simulated lab (coupled DMM + calibrator over SCPI sockets).",
                   no_args_is_help=True, add_completion=False)
@@ -31,6 +31,11 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
           host: str = typer.Option("127.0.0.1", help="address to listen on"),
           dmm_model: str = typer.Option("keysight_34465a", help="the meter's model folder "
                                         "(instruments/<model>; it speaks that file's commands)"),
+          calibrator_model: str = typer.Option("fluke_5522a", help="the source's model folder "
+                                               "(a calibrator, or a power supply)"),
+          dut: str = typer.Option("meter", help="which one is calibrated: meter | source"),
+          load: Optional[str] = typer.Option(None, help="a source under test's load resistor "
+                                             "on current points, e.g. '2 ohm'"),
           out_of_tolerance: Optional[str] = typer.Option(
               None, "--out-of-tolerance", metavar="RANGE",
               help="make the DUT out of tolerance on this range: '10 V' (DCV) or 'ACV 1 V'"),
@@ -42,10 +47,14 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
         raise typer.BadParameter(f"use one of {', '.join(LATENCIES)}", param_hint="--latency")
     try:
         oot = parse_out_of_tolerance(out_of_tolerance)
+        if dut not in ("meter", "source"):
+            raise typer.BadParameter("use meter or source", param_hint="--dut")
         lab = SimulatedLab(seed=seed, latency=latency, out_of_tolerance=oot,
                            host=host, dmm_port=dmm_port, calibrator_port=calibrator_port,
                            environment_port=environment_port, room_temperature=room_temperature,
-                           room_humidity=room_humidity, dmm_model=dmm_model)
+                           room_humidity=room_humidity, dmm_model=dmm_model,
+                           calibrator_model=calibrator_model, dut=dut,
+                           load_resistance=None if load is None else parse_quantity(load, "ohm"))
         resources = lab.start()
     except (LabautoError, UnitError) as exc:
         console.print(f"[red]error:[/red] {exc}")
