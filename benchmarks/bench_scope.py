@@ -3,7 +3,7 @@ scope check on ingest.
 
     .venv/bin/python benchmarks/bench_scope.py [--db postgresql://postgres@127.0.0.1:5432/bench_scope]
                                                [--labs 1000] [--rows 100] [--requests 1000] [--runs 3]
-                                               [--ingest 150]
+                                               [--ingest 150] [--http-ingest 100] [--skip-search]
 
 1. Capability search: the store gets --labs labs, each with one scope of --rows CMC rows (ten
    quantities x ten ranges; AC rows in two frequency bands), bulk-inserted through the DB layer;
@@ -17,6 +17,11 @@ scope check on ingest.
    A/B so both see the same machine load; prints ms per document and the ratio per run (goal:
    the scope check adds <= 10 %).  The HTTP and multipart work of a real publication (about
    1 ms) is left out, so the ratio is an upper bound.
+3. HTTP ingest (--http-ingest per arm and run): two server processes on the same database, one
+   with the scope step switched off (this script with --serve-without-scope-step: no results are
+   read, nothing checked or recorded), signed DCCs published alternately to each by one client;
+   the server CPU time per publication of each process (/proc), so the ratio is the step's share
+   of the whole publication as the server runs it, independent of the machine's load.
 Default database: PostgreSQL at 127.0.0.1 (database created if missing; emptied first).
 """
 from __future__ import annotations
@@ -49,7 +54,8 @@ from labauto.platform.server.dcc_results import extract_results  # noqa: E402
 from labauto.platform.server.models import Base, Lab, utcnow  # noqa: E402
 from labauto.platform.server.scope_models import AccreditationBody, Scope, ScopeRow  # noqa: E402
 from labauto.platform.server.service import LabRef, register_lab  # noqa: E402
-from labauto.platform.server.testing import ServerProcess, dcc_with_results  # noqa: E402
+from labauto.platform.server.testing import (ServerProcess, dcc_with_results, free_port,  # noqa: E402
+                                             register_lab as register_lab_http, wait_healthy)
 
 # quantity, SI unit, decade ranges starting at, alternating
 QUANTITIES = [("DC voltage", "V", 1e-3, False), ("AC voltage", "V", 1e-3, True), ("DC current", "A", 1e-6, False),
@@ -214,7 +220,109 @@ def bench_ingest(url: str, n: int, runs: int) -> list[tuple[float, float, float,
     return results
 
 
+def serve_without_scope_step(argv: list[str]) -> None:
+    """The platform server with the scope step switched off (the baseline arm of the HTTP ingest
+    measurement): no results are read, so the check returns at once and nothing is recorded."""
+    from labauto.platform.server import app as app_module
+    from labauto.platform.server.__main__ import main as server_main
+    app_module.extract_results = lambda root: []
+    scope.certificate_row_id = lambda conn, sha256: None
+    sys.exit(server_main(argv))
+
+
+def bench_http_ingest(url: str, n: int, runs: int) -> list[tuple[float, float]]:
+    """(server CPU ms per publication without, with the scope step) per run: two server
+    processes on the same database, one with the step switched off, publications alternating
+    between them (one client), each process's CPU time from /proc."""
+    import subprocess
+    admin = secrets.token_urlsafe(16)
+    ca = CertificateAuthority.create("bench CA")
+    keys = ca.issue("Bench HTTP lab")
+    with ServerProcess(url, dcc_dir() / "schema", admin_token=admin) as on:
+        port = free_port()
+        off = subprocess.Popen([sys.executable, __file__, "--serve-without-scope-step", "--db", url, "--schema-dir",
+                                str(dcc_dir() / "schema"), "--port", str(port), "--log-level", "warning"],
+                               env=dict(os.environ, LABAUTO_PLATFORM_ADMIN_TOKEN=admin))
+        try:
+            off_url = f"http://127.0.0.1:{port}"
+            wait_healthy(off_url, 60, off)
+            token = register_lab_http(on.base_url, admin, "HTTP ingest lab", "D-K-HTTP", keys.cert_pem)
+            db = Database(url)
+            try:
+                with db.write() as s:
+                    lab_id = s.scalar(Lab.__table__.select().with_only_columns(Lab.__table__.c.id)
+                                      .where(Lab.__table__.c.name == "HTTP ingest lab"))
+                    body = scope.register_body(s, "HTTP ingest body")
+                    from labauto.platform.server.scope_file import parse
+                    scope.import_scope(s, scope.BodyRef(body.id, body.name), lab_id, parse(_ingest_scope(), "i.csv"),
+                                       source_name="i.csv", source_sha256="1" * 64, valid_from=dt.date(1950, 1, 1))
+            finally:
+                db.dispose()
+            make = _doc_maker(keys)
+            out = []
+            headers = {"Authorization": f"Bearer {token}"}
+            with httpx.Client(base_url=off_url, headers=headers, timeout=60) as c_off, \
+                    httpx.Client(base_url=on.base_url, headers=headers, timeout=60) as c_on:
+                for d in make("WARM", 10):       # both servers warm (imports, caches, prepared statements)
+                    assert c_off.post("/api/v1/certificates", files={"dcc": ("d.xml", d)}).status_code == 201
+                for d in make("WARM2", 10):
+                    assert c_on.post("/api/v1/certificates", files={"dcc": ("d.xml", d)}).status_code == 201
+                for run in range(runs):
+                    a, b = make(f"HA{run}", n), make(f"HB{run}", n)
+                    off0, on0 = server_cpu_seconds(off.pid), server_cpu_seconds(on.proc.pid)
+                    for da, dbb in zip(a, b):
+                        r = c_off.post("/api/v1/certificates", files={"dcc": ("d.xml", da)})
+                        assert r.status_code == 201, r.text
+                        r = c_on.post("/api/v1/certificates", files={"dcc": ("d.xml", dbb)})
+                        assert r.status_code == 201, r.text
+                    off1, on1 = server_cpu_seconds(off.pid), server_cpu_seconds(on.proc.pid)
+                    out.append(((off1 - off0) / n * 1e3, (on1 - on0) / n * 1e3))
+            with httpx.Client(base_url=on.base_url, timeout=60) as c:     # the step did run on one side only
+                acc = c.get(f"/api/v1/certificates/HB0-{n - 1:05d}").json()["accreditation"]
+                assert acc["status"] == "accredited" and len(acc["results"]) == 10, acc
+                acc = c.get(f"/api/v1/certificates/HA0-{n - 1:05d}").json()["accreditation"]
+                assert acc["status"] == "no results assessed", acc
+        finally:
+            off.terminate()
+            off.wait(10)
+    return out
+
+
+def _ingest_scope() -> str:
+    rows = ["quantity,range_min,range_max,frequency_min,frequency_max,conditions,cmc,k",
+            "DC voltage,0 V,10 µV,,,,5 µV/V + 1 nV,2"]
+    for d in range(-5, 4):
+        rows.append(f"DC voltage,{10.0 ** d:g} V,{10.0 ** (d + 1):g} V,,,,5 µV/V + {10.0 ** d:g} µV,2")
+    for i in range(90):                    # the rest of the 100 rows: other quantities
+        rows.append(f"resistance,{i + 1} Ω,{i + 2} Ω,,,,10 µΩ/Ω + 1 µΩ,2" if i < 60 else
+                    f"AC voltage,{i} V,{i + 1} V,10 Hz,1 kHz,,100 µV/V + 1 µV,2")
+    return "\n".join(rows)
+
+
+def _doc_maker(keys):
+    """``make(tag, count)``: signed copies of PTB's valid.xml (calibrated 1957) with ten DC voltage
+    results inside the ingest scope, certificate ids ``{tag}-00000`` ..."""
+    from lxml import etree
+
+    from labauto.certificate.dcc_xml import DCC_NS, safe_parser
+    root = etree.fromstring((dcc_dir() / "examples" / "valid.xml").read_bytes(), parser=safe_parser())
+    cid = root.find(f"{{{DCC_NS}}}administrativeData/{{{DCC_NS}}}coreData/{{{DCC_NS}}}uniqueIdentifier")
+    points = [{"nominal": f"{v} V", "U": f"{max(30e-6 * abs(v), 20e-6) * 1e6:.1f} µV"}
+              for v in (0.01, 0.1, -0.1, 1, -1, 10, -10, 100, 500, 1000)]
+
+    def make(tag: str, count: int) -> list[bytes]:
+        out = []
+        for i in range(count):
+            cid.text = f"{tag}-{i:05d}"
+            base = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+            out.append(sign_dcc(dcc_with_results(base, points), keys.key_pem, keys.cert_pem))
+        return out
+    return make
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--serve-without-scope-step"]:
+        serve_without_scope_step(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/labauto_bench_scope",
                     help="database URL (emptied first); PostgreSQL databases are created if missing")
@@ -223,6 +331,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=1000, help="capability searches per run")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ingest", type=int, default=150, help="documents per arm and run")
+    ap.add_argument("--http-ingest", type=int, default=100,
+                    help="documents per arm and run published over HTTP (0: skip)")
+    ap.add_argument("--skip-search", action="store_true")
     a = ap.parse_args()
     if a.db.startswith("postgres"):
         ensure_postgres_database(a.db)
@@ -235,7 +346,7 @@ def main() -> None:
     admin = secrets.token_urlsafe(16)
     p50s, p99s, cpus = [], [], []
     with ServerProcess(a.db, dcc_dir() / "schema", admin_token=admin) as server:
-        for run in range(a.runs):
+        for run in range(0 if a.skip_search else a.runs):
             r = bench_search(server.base_url, a.requests, seed=run, server_pid=server.proc.pid)
             p50s.append(r["p50"])
             p99s.append(r["p99"])
@@ -244,20 +355,31 @@ def main() -> None:
                 cpus.append(r["server_cpu"])
             print(f"capability search run {run + 1}: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms{cpu} "
                   f"({a.requests} requests, {r['mean_hits']:.0f} labs found on average); {report.load()}")
-    print(f"capability search over {a.runs} runs: p50 {report.span(p50s, '{:.2f}', 'ms')}, "
-          f"p99 {report.span(p99s, '{:.2f}', 'ms')} (goal p99 <= 20 ms)"
-          + (f"; server CPU per request {report.span(cpus, '{:.2f}', 'ms')}" if cpus else ""))
+    if not a.skip_search:
+        print(f"capability search over {a.runs} runs: p50 {report.span(p50s, '{:.2f}', 'ms')}, "
+              f"p99 {report.span(p99s, '{:.2f}', 'ms')} (goal p99 <= 20 ms)"
+              + (f"; server CPU per request {report.span(cpus, '{:.2f}', 'ms')}" if cpus else ""))
+    if a.http_ingest:
+        cpu = []
+        for run, (off, on) in enumerate(bench_http_ingest(a.db, a.http_ingest, a.runs), 1):
+            cpu.append((on / off - 1) * 100)
+            print(f"HTTP ingest run {run}: server CPU {off:.2f} ms per publication without the scope step, "
+                  f"{on:.2f} ms with it (+{cpu[-1]:.1f} %); {report.load()}")
+        print(f"scope step over HTTP, server CPU per publication: +{report.span(cpu, '{:.1f}', '%')} "
+              "(goal <= 10 %)")
     walls, cpus = [], []
-    for run, (base, with_scope, cbase, cscope) in enumerate(bench_ingest(a.db, a.ingest, a.runs), 1):
+    for run, (base, with_scope, cbase, cscope) in enumerate(bench_ingest(a.db, a.ingest, a.runs) if a.ingest else (), 1):
         walls.append((with_scope / base - 1) * 100)
         cpus.append((cscope / cbase - 1) * 100)
         print(f"ingest run {run}: without the scope step {base:.2f} ms/document wall, {cbase:.2f} ms CPU; "
               f"with it {with_scope:.2f} ms wall (+{walls[-1]:.1f} %), {cscope:.2f} ms CPU (+{cpus[-1]:.1f} %); "
               f"{report.load()}")
-    print(f"scope check cost over {a.runs} runs: CPU +{report.span(cpus, '{:.1f}', '%')}, wall "
-          f"+{report.span(walls, '{:.1f}', '%')} of the in-process publishing time (goal <= 10 %; "
-          "HTTP excluded, so an upper bound)")
+    if a.ingest:
+        print(f"scope check cost over {a.runs} runs: CPU +{report.span(cpus, '{:.1f}', '%')}, wall "
+              f"+{report.span(walls, '{:.1f}', '%')} of the in-process publishing time (goal <= 10 %; "
+              "HTTP excluded, so an upper bound)")
     report.footer()
+
 
 if __name__ == "__main__":
     main()

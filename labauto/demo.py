@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from labauto.config import PROJECT_ROOT
 from labauto.labhome import LabHome, use_lab_home
@@ -28,6 +29,15 @@ from labauto.procedure import load_procedure
 from labauto.sim import SimulatedLab
 
 DEFAULT_PROCEDURE = PROJECT_ROOT / "procedures" / "keysight_34465a_dcv.yaml"
+
+
+def heading(console: Console, title: str) -> None:
+    """The demo's title: a rule across a terminal; in a pipe or a file (where rich assumes 80
+    columns and would cut the title short with an ellipsis) the whole title on one line."""
+    if console.is_terminal:
+        console.rule(f"[bold]{escape(title)}")
+    else:
+        console.print(f"── [bold]{escape(title)}[/bold] ──", soft_wrap=True)
 
 
 def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency: str, seed: int,
@@ -53,7 +63,7 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
     procedure = Path(procedure or DEFAULT_PROCEDURE)
     plan = load_procedure(procedure)           # a bad file stops here, before anything starts
     meter, source = plan.meter_model, plan.source_model
-    console.rule(f"[bold]labauto demo: {plan.title} (simulated)")
+    heading(console, f"labauto demo: {plan.title} (simulated)")
     console.print(f"Lab home: {home.describe()}")
     with ExitStack() as stack:
         lab = stack.enter_context(SimulatedLab(seed=seed, latency=latency,

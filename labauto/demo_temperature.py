@@ -103,7 +103,8 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
     os.environ["LABAUTO_LOCK_DIR"] = str(workdir / "locks")
     plan = load_temperature_procedure(procedure)      # a bad file stops here
     lab_config = load_lab(DEFAULT_LAB_FILE)
-    console.rule(f"[bold]labauto demo: {plan.title} (simulated)")
+    from labauto.demo import heading
+    heading(console, f"labauto demo: {plan.title} (simulated)")
     console.print(f"Lab home: {home.describe()}")
     if latency != "zero":
         console.print("[yellow]realistic timing: the heat sources settle in real time, about an "

@@ -2,11 +2,18 @@
 the running mean of the point's readings, the value the results table reports."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pint
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+def plain(q: pint.Quantity, digits: int = 8) -> str:
+    """``q`` to ``digits`` significant digits in the plain decimal notation of the results
+    table (0.00008 mV, never 8×10⁻⁵ mV), in the unit it is given in."""
+    return f"{Decimal(format(float(q.magnitude), f'.{digits}g')):f} {q.units:~P}"
 
 
 class RichRunObserver:
@@ -43,7 +50,7 @@ class RichRunObserver:
         values = self._values.setdefault(point.id, [])
         values.append(value.to(point.nominal.units))
         mean = sum(values[1:], values[0]) / len(values)
-        self.progress.update(self._task(point), completed=index + 1, last=f"mean {mean:.8g~P}")
+        self.progress.update(self._task(point), completed=index + 1, last=f"mean {plain(mean)}")
 
     def point_finished(self, point: Any) -> None:
         self.progress.update(self._task(point), status="[green]done")

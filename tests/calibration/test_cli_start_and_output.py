@@ -108,3 +108,43 @@ def test_the_progress_display_shows_the_running_mean():
         obs.point_finished(point)
     text = console.export_text()
     assert "mean 10.00003 V" in text and "10.00005" not in text
+
+
+def test_the_progress_mean_is_in_the_tables_plain_notation():
+    """The results table writes 0.00008 mV; the progress wrote 8×10⁻⁵ mV for the same mean
+    (the 5522A's 0 mV point against the 3458A)."""
+    from labauto.progress import RichRunObserver
+    from labauto.units import Q_
+
+    console = Console(record=True, width=120, force_terminal=False)
+    point = _Point()
+    point.nominal = Q_(0, "mV")
+    with RichRunObserver(console) as obs:
+        obs.point_started(point, 1)
+        for i, v in enumerate((0.00006, 0.00008, 0.00010)):
+            obs.reading(point, i, Q_(v, "mV"))
+        obs.point_finished(point)
+    text = console.export_text()
+    assert "mean 0.00008 mV" in text, text
+    assert "×10" not in text and "e-05" not in text
+
+
+def test_the_demo_title_is_whole_in_a_pipe(quick_procedure, tmp_path, monkeypatch, dcc_dir):
+    """Not on a terminal rich assumes 80 columns and cut the demo's title rule to
+    '─ labauto demo: DC voltage calibration of Keysight 34465A digital multimeters… ─'."""
+    from labauto import cli
+
+    monkeypatch.setenv("LABAUTO_DCC_DIR", str(dcc_dir))
+    for var in ("LABAUTO_HOME", "LABAUTO_OUTBOX", "LABAUTO_PLATFORM_URL", "LABAUTO_PLATFORM_TOKEN",
+                "MPLCONFIGDIR", "LABAUTO_LOCK_DIR"):
+        monkeypatch.setenv(var, "placeholder")
+        monkeypatch.delenv(var)                # the demo sets them for its process: restored after
+    monkeypatch.setattr(cli.console, "width", 80)
+    result = runner.invoke(app, ["demo", "--workdir", str(tmp_path / "demo"), "--latency", "zero",
+                                 "--procedure", str(quick_procedure), "--no-prefect",
+                                 "--no-platform"])
+    assert result.exit_code == 0, result.output
+    title = ("labauto demo: DC voltage calibration of Keysight 34465A digital multimeters "
+             "(quick check) (simulated)")
+    assert any(title in line for line in result.output.splitlines()), result.output
+    assert "…" not in result.output.splitlines()[0]
