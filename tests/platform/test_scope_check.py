@@ -92,3 +92,32 @@ def test_a_rolled_back_import_never_lends_its_rows(db):
     # 50 V is only in the new version's range
     (c,) = _check(db, dt.date(2026, 7, 2), [DccResult(1, "P", kind("DC voltage"), 50.0, 1e-3, 2.0, None, "V")])
     assert c.covered and c.cmc == pytest.approx(25e-6)
+
+
+def test_capability_search_evaluates_tables_exactly(db, other_lab_keys):
+    """A CMC table is ranked by its smallest point (a lower bound) in SQL; when one is among the
+    best rows the search evaluates it at the value and orders by the exact CMC."""
+    with db.write() as s:
+        lab_b = register_lab(s, "Lab B", "D-K-2", other_lab_keys.cert_pem.decode())
+        lab_b_id = lab_b.id
+    tables = HEAD + "resistance,1 Ω,10 kΩ,,,,1 Ω: 1 µΩ; 10 kΩ: 30 mΩ,2\nDC voltage,1 V,10 V,,,,2 µV/V + 1 µV,2\n"
+    formula = HEAD + "resistance,1 Ω,10 kΩ,,,,1 µΩ/Ω + 5 mΩ,2\nDC voltage,1 V,10 V,,,,1 µV/V,2\n"
+    with db.write() as s:
+        _import(s, db, tables, dt.date(2026, 1, 1))
+        scope.import_scope(s, db.ids[1], lab_b_id, parse(formula, "b.csv"), source_name="b.csv",
+                           source_sha256="b" * 64, valid_from=dt.date(2026, 1, 1))
+
+    def labs(value, **kw):
+        with db.read_connection() as conn:
+            found = scope.capabilities(conn, kw.pop("quantity", "resistance"), value, on=dt.date(2026, 6, 1), **kw)
+        return [(i["lab"], round(i["cmc_at_value"], 12)) for i in found["items"]]
+
+    at_5k = 1e-6 + (30e-3 - 1e-6) * (5000 - 1) / (1e4 - 1)          # 15.0 mΩ, interpolated
+    assert labs("5 kΩ") == [("Lab B", 10e-3), ("Lab A", round(at_5k, 12))]
+    assert labs("5 kΩ", limit=1) == [("Lab B", 10e-3)]                # not Lab A's 1 µΩ bound
+    assert labs("5 kΩ", max_cmc="12 mΩ") == [("Lab B", 10e-3)]
+    at_1k = 1e-6 + (30e-3 - 1e-6) * (1000 - 1) / (1e4 - 1)          # 3.0 mΩ
+    assert labs("1 kΩ") == [("Lab A", round(at_1k, 12)), ("Lab B", 6e-3)]
+    # formulas only: one statement, the same order rules
+    assert labs("10 V", quantity="DC voltage") == [("Lab B", 10e-6), ("Lab A", 21e-6)]
+    assert labs("-10 V", quantity="DC voltage", limit=1) == [("Lab B", 10e-6)]

@@ -552,8 +552,8 @@ _CAP_DETAILS = {"postgresql": _CAP_DETAILS_BASE.where(R.id == func.any(bindparam
 _CAP_DETAILS_IN = _CAP_DETAILS_BASE.where(R.id.in_(bindparam("ids", expanding=True)))
 
 
-@functools.lru_cache(maxsize=32)
-def _capability_query(has_x: bool, negative: bool, has_limit: bool, has_f: bool):
+@functools.lru_cache(maxsize=64)
+def _capability_query(has_x: bool, negative: bool, has_limit: bool, has_f: bool, single: bool = False):
     """The capability search for one shape of question, built once (bound parameters ``q``,
     ``on``, ``x``, ``ax``, ``lim``, ``f``, ``n``).
 
@@ -563,7 +563,11 @@ def _capability_query(has_x: bool, negative: bool, has_limit: bool, has_f: bool)
     scope) and of ``scopes`` (validity, status), ranks each lab's rows by the CMC at the value —
     ``cmc_relative * |x| + cmc_absolute``, exact for a formula, a lower bound for a table (whose
     ``cmc_absolute`` is its smallest point) — and keeps the best ``n``; the caller evaluates
-    tables, keeps each lab's best row and reads the text of those (:data:`_CAP_DETAILS`)."""
+    tables, keeps each lab's best row and reads the text of those (:data:`_CAP_DETAILS`).
+
+    ``single``: one statement instead — each lab's best row by that CMC, with its text, the best
+    ``n`` labs; exact when none of those rows is a table (the caller checks, and asks again in
+    two steps if one is)."""
     on = bindparam("on", type_=Date)
     where = [R.quantity == bindparam("q"), S.valid_from <= on, or_(S.valid_until.is_(None), S.valid_until >= on),
              or_(S.withdrawn_from.is_(None), S.withdrawn_from > on),
@@ -588,6 +592,12 @@ def _capability_query(has_x: bool, negative: bool, has_limit: bool, has_f: bool)
     ranked = (select(R.id, S.lab_id, lower.label("lower"),
                      func.row_number().over(partition_by=S.lab_id, order_by=(lower, R.id)).label("rank"))
               .join_from(ScopeRow.__table__, Scope.__table__, R.scope_id == S.id).where(*where).subquery())
+    if single:
+        first = (select(ranked.c.id, ranked.c.lower).where(ranked.c.rank == 1)
+                 .order_by(ranked.c.lower, ranked.c.lab_id).limit(bindparam("n")).subquery())
+        return (select(first.c.lower, cast(R.cmc_table, Text).label("table"), *_CAP_COLUMNS)
+                .join_from(first, ScopeRow.__table__, R.id == first.c.id).join(Scope.__table__, S.id == R.scope_id)
+                .join(Lab.__table__, L.id == S.lab_id).order_by(first.c.lower, S.lab_id))
     # each lab's three best rows by the lower bound (rows of a quantity do not overlap, so a
     # value is in at most a few of a lab's rows: two where ranges touch)
     best = (select(ranked.c.id, ranked.c.lab_id, ranked.c.lower).where(ranked.c.rank <= 3)
@@ -598,6 +608,23 @@ def _capability_query(has_x: bool, negative: bool, has_limit: bool, has_f: bool)
 
 def _table_at(table: str, x: float) -> float:
     return Cmc(table=tuple(tuple(p) for p in json.loads(table))).at(x)
+
+
+def _with_tables(session, stmt, params: dict, x: float, limit_abs: float | None, limit: int) -> list:
+    """The search in two steps (a CMC table among the best rows): up to three candidate rows per
+    lab by the lower bound, tables evaluated exactly, each lab's best row, then its text."""
+    best: dict[int, tuple[float, int]] = {}          # lab -> (CMC at x, row id)
+    for c in session.execute(stmt, params):
+        cmc_at = _table_at(c.table, x) if c.table not in (None, "null") else c.lower
+        if limit_abs is not None and cmc_at > limit_abs * (1 + 1e-9):
+            continue        # a table row above the limit
+        if c.lab_id not in best or (cmc_at, c.id) < best[c.lab_id]:
+            best[c.lab_id] = (cmc_at, c.id)
+    chosen = sorted((cmc_at, lab, row_id) for lab, (cmc_at, row_id) in best.items())[:limit]
+    details = _CAP_DETAILS.get(session.get_bind().dialect.name if isinstance(session, Session)
+                               else session.dialect.name, _CAP_DETAILS_IN)
+    rows = {r.id: r for r in session.execute(details, {"ids": [c[2] for c in chosen]})} if chosen else {}
+    return [(cmc_at, rows[row_id]) for cmc_at, _, row_id in chosen]
 
 
 def capabilities(session: Session | Connection, quantity: str, value: str | None = None,
@@ -612,7 +639,8 @@ def capabilities(session: Session | Connection, quantity: str, value: str | None
     except CmcError as exc:
         raise Invalid(str(exc)) from None
     limit_abs, _ = _max_cmc(k, max_cmc, x)
-    stmt = _capability_query(x is not None, x is not None and x < 0, limit_abs is not None, f is not None)
+    shape = (x is not None, x is not None and x < 0, limit_abs is not None, f is not None)
+    stmt = _capability_query(*shape)
     params: dict[str, Any] = {"q": k.name, "on": on, "n": limit if x is None else limit * 3}
     if f is not None:
         params["f"] = f
@@ -622,18 +650,12 @@ def capabilities(session: Session | Connection, quantity: str, value: str | None
         params.update(x=x, ax=abs(x))
         if limit_abs is not None:
             params["lim"] = limit_abs * (1 + 1e-9)
-        best: dict[int, tuple[float, int]] = {}          # lab -> (CMC at x, row id)
-        for c in session.execute(stmt, params):
-            cmc_at = _table_at(c.table, x) if c.table not in (None, "null") else c.lower
-            if limit_abs is not None and cmc_at > limit_abs * (1 + 1e-9):
-                continue        # a table row above the limit
-            if c.lab_id not in best or (cmc_at, c.id) < best[c.lab_id]:
-                best[c.lab_id] = (cmc_at, c.id)
-        chosen = sorted((cmc_at, lab, row_id) for lab, (cmc_at, row_id) in best.items())[:limit]
-        details = _CAP_DETAILS.get(session.get_bind().dialect.name if isinstance(session, Session)
-                                   else session.dialect.name, _CAP_DETAILS_IN)
-        rows = {r.id: r for r in session.execute(details, {"ids": [c[2] for c in chosen]})} if chosen else {}
-        found = [(cmc_at, rows[row_id]) for cmc_at, _, row_id in chosen]
+        # one round trip when no CMC table is among each lab's best rows (the usual case)
+        first = session.execute(_capability_query(*shape, single=True), dict(params, n=limit)).all()
+        if not any(r.table not in (None, "null") for r in first):
+            found = [(r.lower, r) for r in first]
+        else:
+            found = _with_tables(session, stmt, params, x, limit_abs, limit)
     items = [{"lab_id": row.lab_id, "lab": row.lab, "accreditation_id": row.accreditation_id,
               "scope_version": row.version, "valid_from": _iso(_date(row.valid_from)),
               "valid_until": _iso(_date(row.valid_until)) if row.valid_until else None,
