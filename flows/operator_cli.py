@@ -1,6 +1,6 @@
-"""``labauto operator pending|answer``: the operator steps that paused calibrations wait for,
-answered from the command line (the Prefect UI's Resume form does the same).  Talks to the
-Prefect server of ``PREFECT_API_URL``."""
+"""``labauto operator pending|answer``: the operator steps (and a display-only thermometer's
+typed readings) that paused calibrations wait for, answered from the command line (the Prefect
+UI's Resume form does the same).  Talks to the Prefect server of ``PREFECT_API_URL``."""
 from __future__ import annotations
 
 import json
@@ -41,28 +41,40 @@ def pending(as_json: bool = typer.Option(False, "--json", help="machine-readable
         console.print(f"no calibration is waiting for an operator answer ({url})")
         return
     for w in runs:
+        wants = " a typed reading (--reading VALUE)" if w.get("wants") == "reading" else ""
         console.print(f"[bold]{w['flow_run_name']}[/bold] ({w['flow_run_id']}; labauto run "
-                      f"{w['labauto_run'] or '?'}) waiting since {w['paused_since']}, answer by "
-                      f"{w['answer_by'] or '-'}:")
+                      f"{w['labauto_run'] or '?'}) waiting{wants} since {w['paused_since']}, "
+                      f"answer by {w['answer_by'] or '-'}:")
         console.print("  " + w["asks"].replace("\n\n", "\n  ").replace("**", ""), markup=False)
 
 
 @app.command()
 def answer(run: str = typer.Argument(..., help="flow run id or name, or labauto run id"),
-           technician: str = typer.Option(..., "--technician", help="who did the step"),
+           technician: str = typer.Option(..., "--technician", help="who did the step or read "
+                                          "the display"),
+           reading: str = typer.Option(None, "--reading",
+                                       help="a display-only thermometer's reading with its unit, "
+                                            "e.g. \"25.03 degC\" (a run waiting for a reading)"),
            note: str = typer.Option("", "--note", help="recorded with the answer"),
            not_done: bool = typer.Option(False, "--not-done",
                                          help="the step cannot be done: the run stops, resumable")) -> None:
-    """Answer the step a paused calibration waits for (exit 2: refused, nothing sent)."""
-    from flows.operator_input import AnswerRefused, checked_answer, send_answer
+    """Answer the step or the typed reading a paused calibration waits for (exit 2: refused,
+    nothing sent)."""
+    from flows.operator_input import AnswerRefused, checked_answer, checked_reading, send_answer
 
     _server()
     try:
-        done = checked_answer(technician, note, done=not not_done)
+        if reading is not None and not_done:
+            raise AnswerRefused("--not-done answers a step, not a reading; nothing sent")
+        given = checked_reading(reading, technician, note) if reading is not None \
+            else checked_answer(technician, note, done=not not_done)
         with server_errors(console):
-            waiting = send_answer(run, done)
+            waiting = send_answer(run, given)
     except AnswerRefused as exc:
         console.print(f"[bold red]error:[/bold red] {exc}")
         raise typer.Exit(2)
-    state = "not done: the run stops (resumable)" if not_done else "done: the run goes on"
+    if reading is not None:
+        state = f"reading {given.value:g} {given.unit} sent: the run goes on"
+    else:
+        state = "not done: the run stops (resumable)" if not_done else "done: the run goes on"
     console.print(f"answered flow run {waiting['flow_run_name']} ({waiting['flow_run_id']}): {state}")

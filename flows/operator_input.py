@@ -20,7 +20,9 @@ parameter (or ``labauto resume``), which asks the step again.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+import math
+import re
+from typing import Any, Iterator, Literal
 
 import pydantic
 from prefect.input import RunInput
@@ -45,6 +47,30 @@ class StepDone(RunInput):
     def _named(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("name the technician who did the step")
+        return value.strip()
+
+
+# the units a display-only thermometer shows: a typed answer names one of them
+DISPLAY_UNITS = {"degC": "degC", "°C": "degC", "degree_Celsius": "degC", "celsius": "degC",
+                 "K": "K", "kelvin": "K"}
+
+
+class TypedReading(RunInput):
+    """A reading typed from a display-only thermometer's display (the Resume form in the
+    Prefect UI, or ``labauto operator answer RUN --reading "25.03 degC" --technician NAME``)."""
+
+    value: float = pydantic.Field(..., allow_inf_nan=False,
+                                  description="the number on the thermometer's display")
+    unit: Literal["degC", "K"] = pydantic.Field("degC", description="its unit: degC (°C) or K")
+    technician: str = pydantic.Field(..., min_length=1, max_length=200,
+                                     description="who read the display (name or initials)")
+    note: str = pydantic.Field("", max_length=2000, description="anything worth recording")
+
+    @pydantic.field_validator("technician")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name the technician who read the display")
         return value.strip()
 
 
@@ -105,14 +131,30 @@ def confirm_step(run: Any, step: Any, point: Any, *, timeout_s: float, log: Any)
 
 
 class PausingOperator:
-    """The operator for engine code that asks inside a task (the adjustment's lead changes):
-    the same pause for a typed answer; the engine journals the step, the log says who did it."""
+    """The operator for engine code that asks inside a task (the adjustment's lead changes, a
+    display-only thermometer's readings): the same pause for a typed answer; the engine
+    journals the step, the log says who did it; a typed reading is journalled here
+    (``display_entry``: value, unit, technician) before the engine records the reading."""
 
     def __init__(self, run: Any, *, timeout_s: float, log: Any):
         self.run, self.timeout_s, self.log = run, timeout_s, log
 
     def confirm(self, step: Any, point: Any) -> None:
         _pause_for_answer(self.run, step, point, timeout_s=self.timeout_s, log=self.log)
+
+    def read_display(self, point: Any, index: int) -> Any:
+        """Pause the flow run (the heat source stays at the setpoint: the task holds it) until
+        the technician types reading ``index`` of ``point``; journal who typed what."""
+        from labauto.units import Q_
+
+        answer = _pause_for_reading(self.run, point, index, timeout_s=self.timeout_s, log=self.log)
+        record = self.run.state().points.get(point.id)
+        self.run.journal.append({
+            "type": "display_entry", "point_id": point.id,
+            "attempt": max(record.attempts) if record and record.attempts else 1, "index": index,
+            "value": answer.value, "unit": answer.unit, "technician": answer.technician,
+            "note": answer.note, "answered_in": "prefect", "t": now_iso()})
+        return Q_(answer.value, answer.unit)
 
 
 @contextmanager
@@ -160,6 +202,39 @@ def _pause_for_answer(run: Any, step: Any, point: Any, *, timeout_s: float, log:
     return answer
 
 
+def reading_description(run: Any, point: Any, index: int) -> str:
+    """What a paused run asks for a display reading (markdown)."""
+    return (f"**Type reading {index + 1} of {point.readings} on the thermometer's display** at "
+            f"setpoint `{point.id}` ({point.setpoint:~P} in {point.heat_source}) of labauto run "
+            f"`{run.run_id}` ({run.procedure.id}). The heat source is held at the setpoint and "
+            "the reference is stable: read the display now. Answer the number, its unit "
+            "(degC or K) and your name.")
+
+
+def _pause_for_reading(run: Any, point: Any, index: int, *, timeout_s: float,
+                       log: Any) -> TypedReading:
+    from prefect.exceptions import FlowPauseTimeout
+    from prefect.flow_runs import pause_flow_run
+
+    log.warning("waiting for the technician to type reading %d of %d at %s (heat source held at "
+                "the setpoint; answer in the Prefect UI or with `labauto operator answer RUN "
+                "--reading VALUE --technician NAME`)", index + 1, point.readings, point.id)
+    try:
+        answer = pause_flow_run(
+            wait_for_input=TypedReading.with_initial_data(
+                description=reading_description(run, point, index), unit="degC"),
+            timeout=max(1, int(timeout_s)), poll_interval=1)
+    except FlowPauseTimeout:
+        _stop(log, f"nobody typed reading {index + 1} of {point.id} within {timeout_s:g} s "
+                   f"(flow parameter operator_timeout_s): the run stops here, the heat source "
+                   f"goes to its safe setpoint; every reading is kept; resume the run with the "
+                   f"flow's resume_run parameter {str(run.folder)!r} (or `labauto comparison "
+                   f"resume {run.folder}` at a terminal): {point.id} is measured again")
+    log.warning("reading %d of %s typed by %s: %s %s", index + 1, point.id, answer.technician,
+                answer.value, answer.unit)
+    return answer
+
+
 # -- the technician's side: what is waiting, and answering it (labauto operator ...) -----------
 
 class AnswerRefused(Exception):
@@ -186,10 +261,12 @@ def waiting_runs() -> list[dict[str, Any]]:
         if not keyset:
             continue                      # paused without asking for input: not ours to answer
         asks = read_flow_run_input(keyset["description"], flow_run_id=r.id) or ""
+        schema = read_flow_run_input(keyset["schema"], flow_run_id=r.id) or {}
+        wants = "reading" if "value" in (schema.get("properties") or {}) else "step"
         found.append({
             "flow_run_id": str(r.id), "flow_run_name": r.name,
             "labauto_run": next((t[4:] for t in r.tags if t.startswith("run:")), ""),
-            "asks": asks, "paused_since": r.state.timestamp.isoformat() if r.state else None,
+            "asks": asks, "wants": wants, "paused_since": r.state.timestamp.isoformat() if r.state else None,
             "answer_by": details.pause_timeout.isoformat() if details.pause_timeout else None})
     return found
 
@@ -216,18 +293,55 @@ def checked_answer(technician: str, note: str = "", done: bool = True) -> StepDo
         raise AnswerRefused(f"answer refused, nothing sent: {problems}") from None
 
 
-def send_answer(ref: str, answer: StepDone) -> dict[str, Any]:
+def checked_reading(reading: str, technician: str, note: str = "") -> TypedReading:
+    """A typed reading as the paused run will read it: ``"25.03 degC"`` (or ``°C``, ``K``);
+    :class:`AnswerRefused` when it is not a number with a display's unit, or malformed."""
+    match = re.fullmatch(r"\s*([-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?)\s*(\S.*?)?\s*",
+                         reading)
+    if match is None:
+        raise AnswerRefused(f"answer refused, nothing sent: reading {reading!r} is not a number "
+                            "with its unit (e.g. \"25.03 degC\")")
+    number, unit = match.group(1).replace(",", "."), match.group(2)
+    if unit is None:
+        raise AnswerRefused(f"answer refused, nothing sent: reading {reading!r} has no unit; give "
+                            "the display's unit (e.g. \"25.03 degC\", or K)")
+    if unit not in DISPLAY_UNITS:
+        raise AnswerRefused(f"answer refused, nothing sent: {unit!r} is not a unit of a "
+                            f"thermometer's display (reading {reading!r}); give degC (°C) or K")
+    value = float(number)
+    if not math.isfinite(value):
+        raise AnswerRefused(f"answer refused, nothing sent: reading {reading!r} is not finite")
+    try:
+        return TypedReading(value=value, unit=DISPLAY_UNITS[unit], technician=technician,
+                            note=note)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}"
+                             for e in exc.errors())
+        raise AnswerRefused(f"answer refused, nothing sent: {problems}") from None
+
+
+def send_answer(ref: str, answer: StepDone | TypedReading) -> dict[str, Any]:
     """Resume the paused run ``ref`` with ``answer`` (the server checks it against the run's
-    form too); returns the run answered."""
+    form too); returns the run answered.  A run waiting for a typed reading takes only a
+    :class:`TypedReading`, a run waiting for a step only a :class:`StepDone`."""
     from uuid import UUID
 
     from prefect.exceptions import FlowPauseTimeout
     from prefect.flow_runs import resume_flow_run
 
     waiting = find_waiting_run(ref)
+    if waiting.get("wants") == "reading" and not isinstance(answer, TypedReading):
+        raise AnswerRefused(f"flow run {waiting['flow_run_name']!r} waits for a typed reading: "
+                            "answer with --reading VALUE (e.g. \"25.03 degC\") --technician NAME; "
+                            "nothing sent")
+    if waiting.get("wants") == "step" and isinstance(answer, TypedReading):
+        raise AnswerRefused(f"flow run {waiting['flow_run_name']!r} waits for an operator step, "
+                            "not a reading: answer without --reading; nothing sent")
+    fields = {"value", "unit", "technician", "note"} if isinstance(answer, TypedReading) \
+        else {"done", "technician", "note"}
     try:
         resume_flow_run(UUID(waiting["flow_run_id"]),
-                        run_input=answer.model_dump(include={"done", "technician", "note"}))
+                        run_input=answer.model_dump(mode="json", include=fields))
     except FlowPauseTimeout:
         raise AnswerRefused(f"flow run {waiting['flow_run_name']!r} is no longer waiting: its "
                             "time for an answer ran out") from None

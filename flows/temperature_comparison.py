@@ -10,6 +10,13 @@ instrument: closing a heat source between two setpoints would send it to its saf
 safe state) and undo the ramp.  At an operator step the probes move (from the bath into the
 well): the instruments are closed, the sources at their safe setpoints, and the flow asks the
 step as the ``calibrate`` flow does (the terminal, or a pause for input in the Prefect UI).
+A display-only thermometer's readings are typed by the technician: with nobody at a terminal
+and a Prefect server, each one pauses the flow run for a typed answer
+(flows/operator_input.py ``TypedReading``: the number, its unit, who read it), answered in the
+Prefect UI or with ``labauto operator answer RUN --reading "25.03 degC" --technician NAME``;
+the measuring task keeps the heat source at the setpoint meanwhile (the reading is being
+taken), and no answer within ``operator_timeout_s`` ends the run (the source to its safe
+setpoint, resumable with ``resume_run``).
 Tasks receive paths and resource strings; the clock (wall clock, or the zero-latency simulated
 lab's) and the operator are the process's (labauto.engine.comparison.set_clock,
 labauto.engine.operator.set_operator).
@@ -23,7 +30,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.calibrate import _retry_transient_only
-from flows.operator_input import confirm_step
+from flows.operator_input import asking_by_pause, confirm_step
 
 
 @task(name="measure-setpoints", task_run_name="measure {label}", retries=2,
@@ -67,7 +74,8 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
                            environment_resource: str | None = None,
                            verify_base_url: str | None = None, publish: bool = True,
                            item: dict[str, str] | None = None, operator: str = "",
-                           operator_timeout_s: float = 3600.0, issue: bool = True) -> dict[str, Any]:
+                           operator_timeout_s: float = 3600.0, issue: bool = True,
+                           run_id: str | None = None) -> dict[str, Any]:
     """Calibrate the thermometer ``procedure`` describes; ``resources`` maps "readout", each
     heat source's name and "dmm" to VISA resources (``issue=False``: measure only).  The setpoints between two operator steps
     are one task; the steps are asked between the tasks (flows/operator_input.py)."""
@@ -83,7 +91,8 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
         run = start_comparison_run(load_temperature_procedure(procedure), runs_dir,
                                    ComparisonSettings(dict(resources), timeout_ms=timeout_ms,
                                                       operator=operator, item=dict(item or {}),
-                                                      environment_resource=environment_resource or ""))
+                                                      environment_resource=environment_resource or ""),
+                                   run_id=run_id)
     log.info("run %s: %d of %d setpoints to measure", run.run_id, len(run.pending_points()),
              len(run.procedure.points))
     for n, segment in enumerate(segments(run)):
@@ -92,8 +101,10 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
         for step in steps_before(run, segment[0], first_of_session=n == 0):
             confirm_step(run, step, segment[0], timeout_s=operator_timeout_s, log=log)
         ids = [p.id for p in segment]
-        measure_setpoints_task(str(run.folder), ids, lab_file,
-                               label=f"{ids[0]}..{ids[-1]} in {segment[0].heat_source}")
+        # a display-only DUT's readings are typed inside the task: they pause the flow run
+        with asking_by_pause(run, timeout_s=operator_timeout_s, log=log):
+            measure_setpoints_task(str(run.folder), ids, lab_file,
+                                   label=f"{ids[0]}..{ids[-1]} in {segment[0].heat_source}")
     if not issue:        # measured only: `labauto comparison resume RUN` issues it later
         return {"run_id": run.run_id, "run_folder": str(run.folder),
                 "completed": sorted(run.state().completed_ids())}
