@@ -1,5 +1,11 @@
-"""A Prefect server restart in the middle of a calibration (issue 14, item 6): demonstration and
-timing, with the checks of the resilience test (tests/flows/test_resilience.py).
+"""A Prefect server restart, or a bench's worker killed, in the middle of a calibration (issue 14,
+item 6): demonstration and timing, with the checks of the resilience test
+(tests/flows/test_resilience.py).
+
+``--kill worker`` / ``--kill worker+flow-run``: instead of the server, the bench's real worker
+(``lab up``'s ``prefect worker start`` command) runs the flow run and is killed with SIGKILL
+mid-run, alone or with its flow run's process (the machine dies); then, as ``lab up`` does, the
+recovery step runs and a new worker is started; the same checks follow.
 
 Not a test: it starts its own Prefect server twice (6-13 s each on the development machine),
 more than the test suite's time budget allows.  What it does:
@@ -19,7 +25,7 @@ more than the test suite's time budget allows.  What it does:
      certificate; prints what happened and how long it took.
 
     .venv/bin/python benchmarks/bench_server_restart.py [--points 8] [--kill-after 2]
-        [--down-s 0] [--repeat 1] [--postgres [URL]]
+        [--down-s 0] [--repeat 1] [--postgres [URL]] [--kill server|worker|worker+flow-run]
 
 Exit status 1 if a check fails.
 """
@@ -96,6 +102,89 @@ def point_tasks(flow_run_id: object) -> int:
     return sum(1 for t in runs if t.name.startswith("measure "))
 
 
+def pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def flow_run_pid(flow_run_id: object, timeout_s: float = 120) -> int:
+    """The flow run's process, as its worker recorded it (``host:pid``)."""
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout_s
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            pid = client.read_flow_run(flow_run_id).infrastructure_pid
+            if pid:
+                return int(str(pid).rsplit(":", 1)[-1])
+            time.sleep(0.2)
+    raise SystemExit("the worker recorded no process for the flow run")
+
+
+def wait_final(flow_run_id: object, timeout_s: float = 600) -> str:
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout_s
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(flow_run_id).state
+            if state is not None and state.is_final():
+                return state.name
+            time.sleep(0.5)
+    return "not final"
+
+
+def kill_worker(args: argparse.Namespace, bench: object, first_id: object, worker_def: object,
+                log: Path, procs: list[subprocess.Popen]) -> dict:
+    """``--kill worker``: the bench's worker (``lab up``'s command) is killed with SIGKILL mid-run
+    (``worker+flow-run``: with its flow run's process, as when the machine dies); ``lab up``
+    starts it again after its recovery step (flows/recovery.py)."""
+    from flows.recovery import process_alive, recover_bench
+
+    out: dict = {"resumed_by_recovery": False}
+    env = {**os.environ, **worker_def.env, "PREFECT_WORKER_QUERY_SECONDS": "2"}
+
+    def start_worker() -> subprocess.Popen:
+        p = subprocess.Popen(worker_def.argv, env=env, cwd=ROOT, stdout=log.open("ab"),
+                             stderr=subprocess.STDOUT)
+        procs.append(p)
+        return p
+
+    worker = start_worker()
+    pid = flow_run_pid(first_id)
+    deadline = time.monotonic() + 300
+    while not (journals(bench.runs_dir) and completed(journals(bench.runs_dir)[0]) >= args.kill_after):
+        if time.monotonic() > deadline or not pid_exists(pid):
+            raise SystemExit(f"the flow run ({wait_final(first_id, 5)}, process {pid}: alive "
+                             f"{process_alive(pid)}) ended before the kill:\n{log.read_text()}")
+        time.sleep(0.02)
+    journal = journals(bench.runs_dir)[0]
+    out["before"] = journal.read_text().splitlines()[:-1]
+    t_kill = time.monotonic()
+    worker.send_signal(signal.SIGKILL)
+    if args.kill == "worker+flow-run":
+        os.kill(pid, signal.SIGKILL)
+    worker.wait()
+    out["points_done_at_kill"] = completed(journal)
+    time.sleep(args.down_s)
+    out["flow_run_process_alive_after_kill"] = process_alive(pid)
+    recovered = recover_bench(bench)                 # what `lab up` does, then the new worker
+    out["recovered"] = recovered
+    start_worker()
+    out["downtime_s"] = time.monotonic() - t_kill
+    out["points_done_when_back"] = completed(journal)
+    out["first_flow_run_state"] = wait_final(first_id) if not recovered else "Crashed"
+    out["first_process_exit"] = "killed" if args.kill == "worker+flow-run" else "(the worker's child)"
+    if recovered:
+        out["resumed_by_recovery"] = True
+        out["second_flow_run_state"] = wait_final(recovered[0]["resumed_by"])
+        out["second_process_exit"] = "(the new worker's child)"
+    return out
+
+
 def once(args: argparse.Namespace, work: Path) -> dict:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -141,41 +230,50 @@ def once(args: argparse.Namespace, work: Path) -> dict:
                 first = submit(bench, {"procedure": str(procedure), "settle_scale": args.settle_scale,
                                        "timeout_ms": 5000})
                 log = work / "flow-runs.log"
-                procs.append(start_flow_run_process(str(first.id), api, lab_file, log))
-                deadline = time.monotonic() + 300
-                while not (journals(bench.runs_dir)
-                           and completed(journals(bench.runs_dir)[0]) >= args.kill_after):
-                    if procs[0].poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit(f"the flow run ended before the restart:\n{log.read_text()}")
-                    time.sleep(0.02)
-                journal = journals(bench.runs_dir)[0]
-                before = journal.read_text().splitlines()[:-1]    # (the last line may be torn)
-                t_kill = time.monotonic()
-                server.send_signal(signal.SIGKILL)
-                server.wait()
-                done_at_kill = completed(journal)
-                time.sleep(args.down_s)                  # the server stays away this long
-                server = start_server()
-                out["downtime_s"] = time.monotonic() - t_kill
-                out["points_done_at_kill"] = done_at_kill
-                out["points_done_when_back"] = completed(journal)
-                code = procs[0].wait(600)
-                out["first_process_exit"] = code
-                with get_client(sync_client=True) as client:
-                    state = client.read_flow_run(first.id).state
-                out["first_flow_run_state"] = state.name if state else "?"
-                out["point_tasks_on_server"] = point_tasks(first.id)
-                if not (state and state.is_completed()):
-                    recovered = recover_bench(bench)      # what `lab up` does before a worker starts
-                    out["recovered"] = recovered
-                    if recovered:
-                        out["resumed_by_recovery"] = True
-                        procs.append(start_flow_run_process(recovered[0]["resumed_by"], api,
-                                                            lab_file, log))
-                        out["second_process_exit"] = procs[1].wait(600)
-                        with get_client(sync_client=True) as client:
-                            s2 = client.read_flow_run(recovered[0]["resumed_by"]).state
-                        out["second_flow_run_state"] = s2.name if s2 else "?"
+                if args.kill != "server":
+                    worker_def = plan([bench], lab_file, prefect_home=work / "prefect",
+                                      database=args.database, port=port)[1]
+                    out.update(kill_worker(args, bench, first.id, worker_def, log, procs))
+                    out["point_tasks_on_server"] = point_tasks(first.id)
+                    out["total_s"] = time.monotonic() - t0
+                    journal = journals(bench.runs_dir)[0]
+                    before = out.pop("before")
+                else:
+                    procs.append(start_flow_run_process(str(first.id), api, lab_file, log))
+                    deadline = time.monotonic() + 300
+                    while not (journals(bench.runs_dir)
+                               and completed(journals(bench.runs_dir)[0]) >= args.kill_after):
+                        if procs[0].poll() is not None or time.monotonic() > deadline:
+                            raise SystemExit(f"the flow run ended before the restart:\n{log.read_text()}")
+                        time.sleep(0.02)
+                    journal = journals(bench.runs_dir)[0]
+                    before = journal.read_text().splitlines()[:-1]    # (the last line may be torn)
+                    t_kill = time.monotonic()
+                    server.send_signal(signal.SIGKILL)
+                    server.wait()
+                    done_at_kill = completed(journal)
+                    time.sleep(args.down_s)                  # the server stays away this long
+                    server = start_server()
+                    out["downtime_s"] = time.monotonic() - t_kill
+                    out["points_done_at_kill"] = done_at_kill
+                    out["points_done_when_back"] = completed(journal)
+                    code = procs[0].wait(600)
+                    out["first_process_exit"] = code
+                    with get_client(sync_client=True) as client:
+                        state = client.read_flow_run(first.id).state
+                    out["first_flow_run_state"] = state.name if state else "?"
+                    out["point_tasks_on_server"] = point_tasks(first.id)
+                    if not (state and state.is_completed()):
+                        recovered = recover_bench(bench)      # what `lab up` does before a worker starts
+                        out["recovered"] = recovered
+                        if recovered:
+                            out["resumed_by_recovery"] = True
+                            procs.append(start_flow_run_process(recovered[0]["resumed_by"], api,
+                                                                lab_file, log))
+                            out["second_process_exit"] = procs[1].wait(600)
+                            with get_client(sync_client=True) as client:
+                                s2 = client.read_flow_run(recovered[0]["resumed_by"]).state
+                            out["second_flow_run_state"] = s2.name if s2 else "?"
             out["total_s"] = time.monotonic() - t0
         finally:
             for p in procs:
@@ -235,6 +333,11 @@ def main() -> None:
     ap.add_argument("--down-s", type=float, default=0.0,
                     help="seconds the server stays down before it is started again (beyond its "
                          "start-up time): long enough and the flow run's process gives up")
+    ap.add_argument("--kill", choices=["server", "worker", "worker+flow-run"], default="server",
+                    help="what is killed with SIGKILL mid-run: the server (started again on the "
+                         "same database), the bench's worker, or the worker and its flow run's "
+                         "process (the machine dies); a killed worker is started again as "
+                         "`lab up` does, after its recovery step")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--postgres", nargs="?", const=os.environ.get(
         "LABAUTO_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
@@ -255,8 +358,8 @@ def main() -> None:
         totals.append(r["total_s"])
         how = ("resumed from its journal by the recovery (new flow run)" if r["resumed_by_recovery"]
                else "the flow run rode the restart out and completed")
-        print(f"run {i + 1}: server killed after {r['points_done_at_kill']} of {args.points} points, "
-              f"back after {r['downtime_s']:.1f} s ({r['points_done_when_back']} points done by "
+        print(f"run {i + 1}: {args.kill} killed after {r['points_done_at_kill']} of {args.points} points, "
+              f"{'server' if args.kill == 'server' else 'new worker'} back after {r['downtime_s']:.1f} s ({r['points_done_when_back']} points done by "
               f"then); first flow run {r['first_flow_run_state']} (process exit "
               f"{r['first_process_exit']}): {how}; {r['attempts']} attempts for {args.points} "
               f"points; point tasks the server shows for it: {r['point_tasks_on_server']}; "
@@ -267,7 +370,9 @@ def main() -> None:
         if r["resumed_by_recovery"]:
             print(f"    second flow run: {r.get('second_flow_run_state')} (process exit "
                   f"{r.get('second_process_exit')})")
-    print(f"server down (kill to healthy again): {report.span(downtimes, '{:.1f}', 's')}; "
+    what = ("server down (kill to healthy again)" if args.kill == "server"
+            else "kill to the new worker started (recovery included)")
+    print(f"{what}: {report.span(downtimes, '{:.1f}', 's')}; "
           f"whole scenario {report.span(totals, '{:.1f}', 's')}")
     report.footer()
     sys.exit(1 if failed else 0)

@@ -58,8 +58,11 @@ def print_results(result: Any) -> None:
     from labauto.calibration import results_table_rows
 
     rows = results_table_rows(result)
-    # a narrow terminal gets range instead of the point id (the pair range + nominal is unique)
-    drop = "point" if console.width < 120 else "range"
+    # a narrow terminal gets range instead of the point id, where the pair range + nominal names
+    # the point; with several functions or frequencies only the point id (ACV-1V-+1V-20Hz) does
+    pairs = [(r["range"], r["nominal"]) for r in rows]
+    named_by_range = len(set(pairs)) == len(pairs) and len({p.function for p in result.points}) <= 1
+    drop = "point" if console.width < 120 and named_by_range else "range"
     table = Table(title=f"Certificate {result.certificate_id} — {result.item.manufacturer} "
                         f"{result.item.model} s/n {result.item.serial_number}",
                   box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)

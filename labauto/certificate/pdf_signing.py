@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import warnings
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -48,11 +49,22 @@ def _asn1_key(key_pem: bytes):
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
 
+def import_pyhanko() -> None:
+    """Import pyHanko's signer module without its import-time warning: pyHanko imports
+    cryptography's DSA key type, and cryptography warns (CryptographyDeprecationWarning, two
+    lines with a source path) on every run of every command that signs or checks a PDF; the
+    lab's keys are never DSA.  Call before any other pyHanko import."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="DSA is deprecated")
+        import pyhanko.sign.signers.pdf_cms  # noqa: F401
+
+
 def sign_pdf(pdf: bytes, key_pem: bytes, cert_pem: bytes, *, chain_pems: Iterable[bytes] = (),
              timestamper=None, reason: str = "Calibration certificate issued by the laboratory",
              location: str | None = None) -> bytes:
     """``pdf`` with a PAdES signature by ``key_pem``/``cert_pem`` (B-T with ``timestamper``, a
     pyHanko TimeStamper, else B-B).  ``chain_pems`` are embedded for path building."""
+    import_pyhanko()
     from pyhanko.pdf_utils.font.basic import SimpleFontEngineFactory
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.text import TextBoxStyle
@@ -104,6 +116,7 @@ class PdfSignatureCheck:
 
 def verify_pdf(pdf: bytes, trust_anchors: Iterable[bytes]) -> PdfSignatureCheck:
     """Check the (single, last) signature of ``pdf`` against ``trust_anchors`` (PEM)."""
+    import_pyhanko()
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.errors import SignatureValidationError

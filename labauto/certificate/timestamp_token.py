@@ -83,6 +83,8 @@ def check_token(token_der: bytes, dated_data: bytes | Callable[[str], bytes],
     expected imprint) against ``trust_anchors`` (PEM or certificates).  ``crls`` (DER) are
     consulted for the TSA certificate's revocation when given."""
     from asn1crypto import cms, core, tsp
+    from labauto.certificate.pdf_signing import import_pyhanko
+    import_pyhanko()
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
     from pyhanko_certvalidator import ValidationContext

@@ -102,6 +102,9 @@ class TimeStampingAuthority:
 
     def _stamper(self, when: dt.datetime):
         from asn1crypto import tsp
+
+        from labauto.certificate.pdf_signing import import_pyhanko
+        import_pyhanko()
         from pyhanko.sign.timestamps import DummyTimeStamper
 
         policy = self.policy

@@ -52,6 +52,8 @@ def stamp_via(send: Callable[[bytes], bytes]) -> Callable[[bytes, str], bytes]:
     """A ``stamp(digest, algorithm) -> token DER`` function that sends each DER TimeStampReq
     through ``send`` (HTTP, or a TSA object in the same process) and checks the answer."""
     from asn1crypto import tsp
+    from labauto.certificate.pdf_signing import import_pyhanko
+    import_pyhanko()
     from pyhanko.sign.timestamps import TimeStamper
     from pyhanko.sign.timestamps.common_utils import TimestampRequestError, handle_tsp_response
 
@@ -123,6 +125,8 @@ def pyhanko_timestamper(send: Callable[[bytes], bytes]):
     import asyncio
 
     from asn1crypto import tsp
+    from labauto.certificate.pdf_signing import import_pyhanko
+    import_pyhanko()
     from pyhanko.sign.timestamps import TimeStamper
     from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
