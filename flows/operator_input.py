@@ -266,7 +266,8 @@ def waiting_runs() -> list[dict[str, Any]]:
         found.append({
             "flow_run_id": str(r.id), "flow_run_name": r.name,
             "labauto_run": next((t[4:] for t in r.tags if t.startswith("run:")), ""),
-            "asks": asks, "wants": wants, "paused_since": r.state.timestamp.isoformat() if r.state else None,
+            "asks": asks, "wants": wants,
+            "paused_since": r.state.timestamp.isoformat() if r.state else None,
             "answer_by": details.pause_timeout.isoformat() if details.pause_timeout else None})
     return found
 

@@ -67,6 +67,25 @@ def publish_task(issued: Any) -> dict[str, Any]:
     return publish_issued(issued)
 
 
+def _tag_flow_run(run_id: str) -> None:
+    """Tag the flow run ``run:<run id>`` on a Prefect server, as the ``calibrate`` flow's
+    instrument slots do: `labauto operator pending|answer` name a paused run by its labauto run
+    id, and a bench's recovery resumes its journal."""
+    from prefect.context import FlowRunContext
+
+    from flows.instrument_slots import server_url
+
+    context = FlowRunContext.get()
+    if server_url() is None or context is None or context.flow_run is None:
+        return
+    from prefect.client.orchestration import get_client
+
+    tags = list(dict.fromkeys([*(context.flow_run.tags or []), f"run:{run_id}"]))
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(context.flow_run.id, tags=tags)
+    context.flow_run.tags = tags
+
+
 @flow(name="temperature-comparison", log_prints=False)
 def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: str = "runs",
                            out_dir: str = "certificates", lab_file: str | None = None,
@@ -93,6 +112,7 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
                                                       operator=operator, item=dict(item or {}),
                                                       environment_resource=environment_resource or ""),
                                    run_id=run_id)
+    _tag_flow_run(run.run_id)
     log.info("run %s: %d of %d setpoints to measure", run.run_id, len(run.pending_points()),
              len(run.procedure.points))
     for n, segment in enumerate(segments(run)):

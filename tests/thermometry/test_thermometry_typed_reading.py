@@ -61,7 +61,7 @@ def _pending(run_id: str, flow: threading.Thread) -> dict:
     while time.monotonic() < deadline and flow.is_alive():
         result = _operator("pending", "--json")
         assert result.exit_code == 0, result.output
-        waiting = [w for w in json.loads(result.stdout) if f"`{run_id}`" in w["asks"]]
+        waiting = [w for w in json.loads(result.stdout) if w["labauto_run"] == run_id]
         if waiting:
             assert len(waiting) == 1
             return waiting[0]
@@ -100,16 +100,18 @@ def test_typed_readings_pause_the_flow_and_the_checked_answers_are_journalled_an
     typed = ["25.031 degC", "298.1825 K"]           # the second in kelvin: 25.0325 °C
     try:
         with lab:
-            flow = threading.Thread(target=lambda: results.setdefault("state", temperature_comparison(
-                str(one_point), lab.resources, runs_dir=str(tmp_path / "runs"),
-                out_dir=str(tmp_path / "certs"), timeout_ms=500, publish=False, issue=False,
-                run_id="TYPED-RUN", operator_timeout_s=300, return_state=True)), daemon=True)
+            flow = threading.Thread(target=lambda: results.setdefault(
+                "state", temperature_comparison(
+                    str(one_point), lab.resources, runs_dir=str(tmp_path / "runs"),
+                    out_dir=str(tmp_path / "certs"), timeout_ms=500, publish=False, issue=False,
+                    run_id="TYPED-RUN", operator_timeout_s=300, return_state=True)), daemon=True)
             flow.start()
             waiting: dict = {}
             try:
                 waiting = _pending("TYPED-RUN", flow)
                 assert waiting["wants"] == "reading"
                 assert "reading 1 of 2" in waiting["asks"] and "T25C" in waiting["asks"]
+                assert "`TYPED-RUN`" in waiting["asks"]
                 assert lab.heat_sources["bath"].setpoint == 25.0     # held at the setpoint
                 shown = _operator("pending")
                 assert shown.exit_code == 0 and "--reading" in shown.output
@@ -117,7 +119,8 @@ def test_typed_readings_pause_the_flow_and_the_checked_answers_are_journalled_an
                 name = waiting["flow_run_name"]
                 for bad, why in (("25.03 ohm", "'ohm' is not a unit"), ("25.03", "has no unit"),
                                  ("about 25 degC", "not a number")):
-                    refused = _operator("answer", name, "--reading", bad, "--technician", "B. Reader")
+                    refused = _operator("answer", name, "--reading", bad,
+                                        "--technician", "B. Reader")
                     assert refused.exit_code == 2 and why in refused.output, refused.output
                     assert "nothing sent" in refused.output
                 step = _operator("answer", name, "--technician", "B. Reader")   # a step's answer
@@ -132,13 +135,16 @@ def test_typed_readings_pause_the_flow_and_the_checked_answers_are_journalled_an
                     if n:
                         waiting = _pending("TYPED-RUN", flow)
                         assert "reading 2 of 2" in waiting["asks"]
-                    ok = _operator("answer", waiting["flow_run_name"], "--reading", reading,
-                                   "--technician", "B. Reader", "--note", f"display {n + 1}")
+                    # named by flow run name, then by labauto run id
+                    ref = [waiting["flow_run_name"], "TYPED-RUN"][n]
+                    ok = _operator("answer", ref, "--reading", reading, "--technician",
+                                   "B. Reader", "--note", f"display {n + 1}")
                     assert ok.exit_code == 0, ok.output
                     # the run takes it and pauses again (or ends): wait until it left this pause
                     deadline = time.monotonic() + 60
                     while time.monotonic() < deadline and flow.is_alive() and any(
-                            w["flow_run_id"] == waiting["flow_run_id"] and w["asks"] == waiting["asks"]
+                            w["flow_run_id"] == waiting["flow_run_id"]
+                            and w["asks"] == waiting["asks"]
                             for w in json.loads(_operator("pending", "--json").stdout)):
                         time.sleep(0.2)
                 flow.join(120)

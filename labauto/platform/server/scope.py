@@ -685,14 +685,14 @@ def search_results(session: Session, quantity: str, value_min: str | None = None
     total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     rows = session.scalars(select(CertificateRecord).where(CertificateRecord.id.in_(ids))
                            .order_by(CertificateRecord.id.desc()).limit(limit).offset(offset)).all()
-    out = []
-    for row in rows:
-        hits = session.execute(select(ResultCoverage.__table__).where(RC.certificate_row_id == row.id, *cond)
-                               .order_by(RC.position)).all()
-        out.append((row, [{"position": h.position, "name": h.name, "quantity": h.quantity, "unit": h.unit,
-                           "value": h.value, "uncertainty": h.uncertainty, "k": h.k,
-                           "frequency": h.frequency, "covered": h.covered} for h in hits]))
-    return total, out
+    hits: dict[int, list[dict[str, Any]]] = {row.id: [] for row in rows}
+    if hits:        # the matching results of the page's documents, in one statement
+        for h in session.execute(select(ResultCoverage.__table__).where(RC.certificate_row_id.in_(list(hits)), *cond)
+                                 .order_by(RC.certificate_row_id, RC.position)):
+            hits[h.certificate_row_id].append({
+                "position": h.position, "name": h.name, "quantity": h.quantity, "unit": h.unit, "value": h.value,
+                "uncertainty": h.uncertainty, "k": h.k, "frequency": h.frequency, "covered": h.covered})
+    return total, [(row, hits[row.id]) for row in rows]
 
 
 _ROW_ID = select(CertificateRecord.__table__.c.id).where(CertificateRecord.__table__.c.sha256 == bindparam("sha"))
