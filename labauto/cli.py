@@ -107,9 +107,15 @@ def _operator(observer: Any, confirm_steps: bool) -> Any:
         return NoOperator()
 
     def ask(prompt: str) -> bool:
+        import click
+
         observer.progress.stop()          # the live display would overwrite the question
         try:
             return typer.confirm(prompt, default=True)
+        except click.exceptions.Abort:
+            # click turns Ctrl-C (and end of input) at a prompt into Abort, which printed a bare
+            # "Aborted." and hid the run folder: it is the technician's interrupt
+            raise KeyboardInterrupt from None
         finally:
             observer.progress.start()
     return AskOperator(ask)
