@@ -169,3 +169,16 @@ def test_a_resumed_point_is_shown_whole_in_80_columns():
     assert "…" not in text, text
     assert "RES4W-100kOhm-+100kOhm" in text and "from journal" in text
     assert "mean 10.00003 V" in text
+
+
+def test_help_texts_are_not_broken_at_the_sources_line_ends():
+    """The docstrings' line breaks reached the help: 'Resume an interrupted run: completed points
+    are not measured again; the technician' / 'confirms the set-up ...' on two lines."""
+    listing = runner.invoke(app, ["--help"], env={"COLUMNS": "250"}).output
+    assert ("Resume an interrupted run: completed points are not measured again; the technician "
+            "confirms the set-up of the first pending point again.") in listing, listing
+    assert ("The main job: a simulated calibration end to end (by default DC voltage of a 34465A "
+            "against a 5522A)") in listing, listing
+    run_help = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "250"}).output
+    assert ("Operator steps written in the procedure (move the leads, fit the short) put the "
+            "sources in standby and ask the technician to confirm before going on.") in run_help, run_help
