@@ -148,3 +148,24 @@ def test_the_demo_title_is_whole_in_a_pipe(quick_procedure, tmp_path, monkeypatc
              "(quick check) (simulated)")
     assert any(title in line for line in result.output.splitlines()), result.output
     assert "…" not in result.output.splitlines()[0]
+
+
+def test_a_resumed_point_is_shown_whole_in_80_columns():
+    """`labauto resume` in a pipe printed 'DCV-10V-0V   ━ …   resumed: already measured 0:…':
+    the status was too long for rich's 80 columns and cut the bar, the mean and the time."""
+    from labauto.progress import RichRunObserver
+    from labauto.units import Q_
+
+    console = Console(record=True, width=80, force_terminal=False)
+    done, point = _Point(), _Point()
+    done.id = "RES4W-100kOhm-+100kOhm"                 # the longest point ids are 22 characters
+    with RichRunObserver(console) as obs:
+        obs.point_skipped(done, "measured before the interruption")
+        obs.point_started(point, 1)
+        for i, v in enumerate((10.00001, 10.00003, 10.00005)):
+            obs.reading(point, i, Q_(v, "V"))
+        obs.point_finished(point)
+    text = console.export_text()
+    assert "…" not in text, text
+    assert "RES4W-100kOhm-+100kOhm" in text and "from journal" in text
+    assert "mean 10.00003 V" in text
