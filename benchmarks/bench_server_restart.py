@@ -7,8 +7,9 @@ item 6): demonstration and timing, with the checks of the resilience test
 mid-run, alone or with its flow run's process (the machine dies); then, as ``lab up`` does, the
 recovery step runs and a new worker is started; the same checks follow.
 
-Not a test: it starts its own Prefect server twice (6-13 s each on the development machine),
-more than the test suite's time budget allows.  What it does:
+tests/flows/test_server_restart.py runs ``once`` (``--kill server``, 4 points, killed after 2,
+SQLite) as a test; the longer runs, ``--postgres`` and ``--kill worker`` stay here (each server
+start takes 6-13 s on the development machine).  What it does:
 
   1. starts the lab's server exactly as ``labauto lab up`` does (flows/lab_up.py ``plan``:
      ``prefect server start``, SQLite in a temporary Prefect home or ``--database`` PostgreSQL,
