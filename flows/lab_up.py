@@ -136,7 +136,8 @@ def run(processes: list[Process], lab_file: Path, *, say: Callable[[str], None],
                         for r in recover_bench(bench):
                             say(f"flow run {r['name']} of bench {bench.name} was orphaned by its "
                                 f"worker: crashed; resumed by flow run {r['resumed_by']}"
-                                + (f" from {r['resume_run']}" if r['resume_run'] else ""))
+                                + (f" from {r['resume_run']}" if r['resume_run'] else "")
+                                + f"; its instruments: {r['instruments']}")
                 except Exception as exc:  # noqa: BLE001 - the worker starts all the same
                     say(f"could not look for orphaned runs of bench {bench.name}: {exc}")
             start(w)

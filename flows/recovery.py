@@ -10,7 +10,9 @@ same deployment with the same parameters resumes the labauto run from its journa
 that was being measured is measured again as a new attempt, its earlier readings staying in
 the journal).  A run that had not started measuring (no journal yet) is simply run again.
 
-The dead run's instrument slots are released at once (the leases it recorded in its
+Before anything else, the dead run's DUT and standard are opened and left safe (a source in
+standby, :func:`leave_safe`): the process died with them possibly live.  The dead run's
+instrument slots are then released at once (the leases it recorded in its
 ``lease:`` tags; flows/instrument_slots.py): its process is gone, so nobody drives those
 instruments.  Slots of a run that recorded no lease are freed when their lease runs out (60 s);
 the resumed run waits for them, saying so in its log.
@@ -76,6 +78,38 @@ def resume_parameters(flow_run: Any) -> dict[str, Any]:
     return params
 
 
+def leave_safe(params: dict[str, Any]) -> str:
+    """Open the dead run's DUT and standard and leave them safe (a source in standby, output
+    off): its process died with them possibly live, and nobody drives them until the resumed
+    run starts.  Done before the run's instrument slots are released, under the instruments'
+    file locks.  Returns "safe", or why they were not reached (the resumed run's pre-flight
+    checks then name the instrument)."""
+    from contextlib import ExitStack
+
+    from labauto.engine.locks import InstrumentLocks, open_locked
+    from labauto.engine.preflight import DUT, STANDARD
+    from labauto.procedure import load_procedure
+
+    from flows.deployments import ROOT
+
+    if not params.get("procedure") or not params.get("standard_resource"):
+        return "not a calibration (no procedure and standard): nothing to make safe"
+    try:
+        path = Path(params["procedure"])
+        procedure = load_procedure(path if path.is_absolute() or path.exists() else ROOT / path)
+        with ExitStack() as stack:
+            locks = stack.enter_context(InstrumentLocks("recovery", timeout_s=0))
+            for what, resource, model in ((STANDARD, params["standard_resource"],
+                                           procedure.standard_model),
+                                          (DUT, params.get("dut_resource"), procedure.dut_model)):
+                if resource:            # connecting leaves it safe; so does closing it
+                    open_locked(stack, locks, what, resource, model,
+                                timeout_ms=int(params.get("timeout_ms") or 10000))
+    except Exception as exc:  # noqa: BLE001 - reported; the resumption goes ahead
+        return f"not made safe: {exc}"
+    return "safe"
+
+
 def recover_bench(bench: Bench) -> list[dict[str, Any]]:
     """Mark the bench's orphaned flow runs Crashed and submit their resumptions."""
     from prefect.client.orchestration import get_client
@@ -86,6 +120,7 @@ def recover_bench(bench: Bench) -> list[dict[str, Any]]:
     done = []
     for run in orphaned_runs(bench):
         params = resume_parameters(run)
+        safe = leave_safe(params)
         release_leases(run)
         with get_client(sync_client=True) as client:
             client.set_flow_run_state(run.id, Crashed(
@@ -95,5 +130,5 @@ def recover_bench(bench: Bench) -> list[dict[str, Any]]:
                 tags=[t for t in run.tags if not t.startswith(("holds:", "run:", "lease:"))]
                 + [f"resumes:{run.id}"])
         done.append({"crashed": str(run.id), "name": run.name, "resumed_by": str(new.id),
-                     "resume_run": params.get("resume_run")})
+                     "resume_run": params.get("resume_run"), "instruments": safe})
     return done

@@ -472,6 +472,21 @@ def _guarded(fn: Any) -> None:
         raise typer.Exit(130)
 
 
+def _unwrapped(doc: str) -> str:
+    """A docstring as help text: each paragraph on one line.  Typer's rich help keeps the
+    source's line breaks, which printed "put the sources in" and "standby and ask" on two lines
+    of `labauto run --help`, and broke the command list of `labauto --help` mid-sentence."""
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+for _command in app.registered_commands:
+    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.help = _unwrapped(_command.callback.__doc__)
+
+
 def main() -> None:
     app()
 

@@ -64,4 +64,4 @@ class RichRunObserver:
 
     def point_skipped(self, point: Any, reason: str) -> None:
         t = self._task(point)
-        self.progress.update(t, completed=point.readings, status="[cyan]resumed: already measured")
+        self.progress.update(t, completed=point.readings, status="[cyan]from journal")  # short: whole in 80 columns

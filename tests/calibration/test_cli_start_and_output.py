@@ -148,3 +148,37 @@ def test_the_demo_title_is_whole_in_a_pipe(quick_procedure, tmp_path, monkeypatc
              "(quick check) (simulated)")
     assert any(title in line for line in result.output.splitlines()), result.output
     assert "…" not in result.output.splitlines()[0]
+
+
+def test_a_resumed_point_is_shown_whole_in_80_columns():
+    """`labauto resume` in a pipe printed 'DCV-10V-0V   ━ …   resumed: already measured 0:…':
+    the status was too long for rich's 80 columns and cut the bar, the mean and the time."""
+    from labauto.progress import RichRunObserver
+    from labauto.units import Q_
+
+    console = Console(record=True, width=80, force_terminal=False)
+    done, point = _Point(), _Point()
+    done.id = "RES4W-100kOhm-+100kOhm"                 # the longest point ids are 22 characters
+    with RichRunObserver(console) as obs:
+        obs.point_skipped(done, "measured before the interruption")
+        obs.point_started(point, 1)
+        for i, v in enumerate((10.00001, 10.00003, 10.00005)):
+            obs.reading(point, i, Q_(v, "V"))
+        obs.point_finished(point)
+    text = console.export_text()
+    assert "…" not in text, text
+    assert "RES4W-100kOhm-+100kOhm" in text and "from journal" in text
+    assert "mean 10.00003 V" in text
+
+
+def test_help_texts_are_not_broken_at_the_sources_line_ends():
+    """The docstrings' line breaks reached the help: 'Resume an interrupted run: completed points
+    are not measured again; the technician' / 'confirms the set-up ...' on two lines."""
+    listing = runner.invoke(app, ["--help"], env={"COLUMNS": "250"}).output
+    assert ("Resume an interrupted run: completed points are not measured again; the technician "
+            "confirms the set-up of the first pending point again.") in listing, listing
+    assert ("The main job: a simulated calibration end to end (by default DC voltage of a 34465A "
+            "against a 5522A)") in listing, listing
+    run_help = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "250"}).output
+    assert ("Operator steps written in the procedure (move the leads, fit the short) put the "
+            "sources in standby and ask the technician to confirm before going on.") in run_help, run_help

@@ -1,7 +1,8 @@
 """Resilience of a calibration on a bench's deployment (issue 14, item 6): the flow-run process
 that a bench's worker started is killed with SIGKILL mid-run (no cleanup code runs); the
 recovery that runs when the worker is started again (flows/recovery.py) marks the dead flow run
-Crashed, releases its instrument slots and submits a flow run that resumes the SAME labauto run
+Crashed, leaves its instruments safe (the calibrator, left sourcing by the dead process, in
+standby), releases its instrument slots and submits a flow run that resumes the SAME labauto run
 from its journal: no completed point is measured again, every reading taken before the kill is
 kept, the certificate is issued once.
 
@@ -86,8 +87,12 @@ def test_a_flow_run_killed_mid_run_is_resumed_from_its_journal(prefect_harness, 
         with get_client(sync_client=True) as client:    # as the process worker records it
             client.update_flow_run(first.id, infrastructure_pid=f"{socket.gethostname()}:{child.pid}")
         journal = _wait_for_points(bench.runs_dir, 2, child)
+        deadline = time.monotonic() + 30                 # kill it while the calibrator sources
+        while not lab.calibrator_state()["operate"] and time.monotonic() < deadline:
+            time.sleep(0.005)
         os.kill(child.pid, signal.SIGKILL)               # worker and flow run die: no cleanup
         assert child.wait(30) == -signal.SIGKILL
+        assert lab.calibrator_state()["operate"] is True  # left live by the dead process
         before = RunJournal(journal).read()
         assert before.ended is None
         done_before = {pid: p.readings for pid, p in before.points.items() if p.completed}
@@ -101,6 +106,8 @@ def test_a_flow_run_killed_mid_run_is_resumed_from_its_journal(prefect_harness, 
         recovered = recover_bench(bench)                 # what `labauto lab up` does first
         assert len(recovered) == 1 and recovered[0]["crashed"] == str(first.id)
         assert recovered[0]["resume_run"] == str(journal.parent)
+        assert recovered[0]["instruments"] == "safe"
+        assert lab.calibrator_state()["operate"] is False  # standby before anything else
         assert ensure_limits(slots) == []                # released at once, not after 60 s
         with get_client(sync_client=True) as client:
             resumed = client.read_flow_run(recovered[0]["resumed_by"])
