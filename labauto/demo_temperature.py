@@ -187,12 +187,15 @@ def results_table(evaluation: Any) -> Table:
     first = evaluation.points[0]
     table = Table(title=f"{evaluation.procedure.id}: error of the DUT by its nominal curve")
     value = "E / K" if evaluation.dut_kind == "indicating" else f"DUT / {first.unit}"
-    for col in ("point", "t / °C", "t_ref / °C", value, f"U / {first.unit}",
-                "error / mK", "U(error) / mK", "k"):
-        table.add_column(col, justify="right")
-    for p, r in zip(evaluation.procedure.points, evaluation.points):
-        table.add_row(p.id, f"{r.nominal:g}", f"{r.reference_temperature:.4f}", f"{r.value:.6f}",
-                      f"{r.U:.6f}", f"{r.error * 1000:+.1f}", f"{r.U_error * 1000:.1f}", f"{r.k:.2f}")
+    rows = [(p.id, f"{r.nominal:g}", f"{r.reference_temperature:.4f}", f"{r.value:.6f}",
+             f"{r.U:.6f}", f"{r.error * 1000:+.1f}", f"{r.U_error * 1000:.1f}", f"{r.k:.2f}")
+            for p, r in zip(evaluation.procedure.points, evaluation.points)]
+    for i, col in enumerate(("point", "t / °C", "t_ref / °C", value, f"U / {first.unit}",
+                             "error / mK", "U(error) / mK", "k")):
+        # values are never cut (in a pipe rich assumes 80 columns and cut 84.271100 to 84.2711…)
+        table.add_column(col, justify="right", min_width=max(len(row[i]) for row in rows))
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
