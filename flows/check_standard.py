@@ -73,11 +73,22 @@ def check_standard(item: str, check_standard: str, resource: str, equipment_regi
                    model: str = "keysight_34465a", function: str = "DCV", range_: str = "10 V",
                    readings: int = 10, settings: dict[str, Any] | None = None,
                    certificates: list[str] | None = None, platform_url: str | None = None,
-                   report_dir: str = "checks", timeout_ms: int = 10000) -> dict[str, Any]:
-    """Measure ``check_standard`` with ``item`` at ``resource``, judge, record, report."""
+                   report_dir: str = "checks", timeout_ms: int = 10000,
+                   instrument_wait_s: float | None = 3600.0) -> dict[str, Any]:
+    """Measure ``check_standard`` with ``item`` at ``resource``, judge, record, report.
+
+    As the ``calibrate`` flow, the flow run holds the meter's Prefect concurrency slot while it
+    measures (flows/instrument_slots.py; waiting up to ``instrument_wait_s`` for a busy bench,
+    None: as long as it takes)."""
+    from flows.instrument_slots import InstrumentSlots
+
     log = get_run_logger()
-    value, unit = measure_task(equipment_register, item, check_standard, resource, model, function,
-                               range_, readings, settings or {}, timeout_ms)
+    with InstrumentSlots(f"check-{flow_run.get_id()}", wait_s=instrument_wait_s,
+                         log=log) as slots:
+        slots.hold_resources({f"the meter {item} reading the check standard {check_standard}":
+                              resource})
+        value, unit = measure_task(equipment_register, item, check_standard, resource, model,
+                                   function, range_, readings, settings or {}, timeout_ms)
     outcome = judge_task(equipment_register, item, value, unit, check_standard, certificates or [],
                          platform_url)
     files = report_task(outcome, report_dir)

@@ -17,6 +17,12 @@ holder marks itself with the tag ``holds:<slot>``, which the waiting run looks u
 running and paused flow runs.  Flow runs on different benches share no slot and run in
 parallel.
 
+Every flow that drives instruments holds them this way (:class:`InstrumentSlots`):
+``calibrate`` (DUT, standard, environment logger), ``temperature-comparison`` (readout, heat
+sources, DMM, environment logger: the resource slots before its first task; the identity slots
+its tasks recorded in the journal, before the next task, at once when resuming) and
+``check-standard`` (the meter reading the check standard: its resource slot).
+
 Slots need a Prefect server (``PREFECT_API_URL``: ``labauto lab up``, or the test harness).
 Prefect's throw-away embedded server keeps slot leases in its own process: a run killed there
 would leave its slots taken for good, so without a server the file locks alone guard the
@@ -214,6 +220,15 @@ class InstrumentSlots:
                     f"the {role} instrument {i.manufacturer} {i.model} serial {i.serial}"
                     for role, i in identities.items() if i is not None})
 
+    def hold_recorded_identities(self, instruments: dict[str, dict[str, Any]]) -> None:
+        """Hold the identity slots of the instruments a run's journal records (``{role: record}``
+        with ``manufacturer``, ``model``, ``serial``: the flows whose tasks identify the
+        instruments themselves, e.g. ``temperature-comparison``)."""
+        self._hold({identity_slot(r["manufacturer"], r["model"], r["serial"]):
+                    f"the {role} instrument {r['manufacturer']} {r['model']} serial {r['serial']}"
+                    for role, r in instruments.items()
+                    if r.get("manufacturer") and r.get("serial")})
+
     def _hold(self, wanted: dict[str, str]) -> None:
         names = sorted(n for n in wanted if n not in self.held)
         if not self.enabled or not names:
@@ -233,7 +248,7 @@ class InstrumentSlots:
         except TimeoutError:
             raise InstrumentBusy(
                 f"{self._describe_busy(names, wanted)}; gave up after waiting {self.wait_s:g} s "
-                "(flow parameter instrument_wait_s). Nothing was measured; start the calibration "
+                "(flow parameter instrument_wait_s). Nothing was measured; start the flow run "
                 "again when the bench is free") from None
         except ConcurrencySlotAcquisitionError as exc:
             raise LabautoError(f"cannot take the instrument slots {', '.join(names)} on the "

@@ -30,6 +30,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.calibrate import _retry_transient_only
+from flows.instrument_slots import InstrumentSlots
 from flows.operator_input import asking_by_pause, confirm_step
 
 
@@ -86,6 +87,17 @@ def _tag_flow_run(run_id: str) -> None:
     context.flow_run.tags = tags
 
 
+def _described_resources(run: Any) -> dict[str, str | None]:
+    """``{what: VISA resource}`` of every instrument the run drives (its instrument slots)."""
+    names = {"readout": "the reference readout", "dmm": "the DMM"}
+    described: dict[str, str | None] = {
+        names.get(key, f"the heat source {key}" if key in run.procedure.heat_sources
+                  else f"the {key}"): resource
+        for key, resource in run.settings.resources.items()}
+    described["the environment logger"] = run.settings.environment_resource or None
+    return described
+
+
 @flow(name="temperature-comparison", log_prints=False)
 def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: str = "runs",
                            out_dir: str = "certificates", lab_file: str | None = None,
@@ -94,10 +106,15 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
                            verify_base_url: str | None = None, publish: bool = True,
                            item: dict[str, str] | None = None, operator: str = "",
                            operator_timeout_s: float = 3600.0, issue: bool = True,
-                           run_id: str | None = None) -> dict[str, Any]:
+                           run_id: str | None = None,
+                           instrument_wait_s: float | None = 3600.0) -> dict[str, Any]:
     """Calibrate the thermometer ``procedure`` describes; ``resources`` maps "readout", each
     heat source's name and "dmm" to VISA resources (``issue=False``: measure only).  The setpoints between two operator steps
-    are one task; the steps are asked between the tasks (flows/operator_input.py)."""
+    are one task; the steps are asked between the tasks (flows/operator_input.py).
+
+    As the ``calibrate`` flow, the flow run holds one Prefect concurrency slot per instrument
+    (flows/instrument_slots.py; waiting up to ``instrument_wait_s`` for a busy bench, None: as
+    long as it takes) until its last setpoint is measured."""
     from labauto.engine.comparison import (ComparisonSettings, open_comparison_run, segments,
                                            start_comparison_run, steps_before)
     from labauto.procedure.temperature import load_temperature_procedure
@@ -115,16 +132,20 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
     _tag_flow_run(run.run_id)
     log.info("run %s: %d of %d setpoints to measure", run.run_id, len(run.pending_points()),
              len(run.procedure.points))
-    for n, segment in enumerate(segments(run)):
-        # the probes move between segments: the operator steps are asked here, between two
-        # tasks, with the instruments closed (the terminal, or a pause for input)
-        for step in steps_before(run, segment[0], first_of_session=n == 0):
-            confirm_step(run, step, segment[0], timeout_s=operator_timeout_s, log=log)
-        ids = [p.id for p in segment]
-        # a display-only DUT's readings are typed inside the task: they pause the flow run
-        with asking_by_pause(run, timeout_s=operator_timeout_s, log=log):
-            measure_setpoints_task(str(run.folder), ids, lab_file,
-                                   label=f"{ids[0]}..{ids[-1]} in {segment[0].heat_source}")
+    with InstrumentSlots(run.run_id, wait_s=instrument_wait_s, log=log) as slots:
+        slots.hold_resources(_described_resources(run))
+        slots.hold_recorded_identities(run.state().instruments)       # a resumed run's
+        for n, segment in enumerate(segments(run)):
+            # the probes move between segments: the operator steps are asked here, between two
+            # tasks, with the instruments closed (the terminal, or a pause for input)
+            for step in steps_before(run, segment[0], first_of_session=n == 0):
+                confirm_step(run, step, segment[0], timeout_s=operator_timeout_s, log=log)
+            ids = [p.id for p in segment]
+            # a display-only DUT's readings are typed inside the task: they pause the flow run
+            with asking_by_pause(run, timeout_s=operator_timeout_s, log=log):
+                measure_setpoints_task(str(run.folder), ids, lab_file,
+                                       label=f"{ids[0]}..{ids[-1]} in {segment[0].heat_source}")
+            slots.hold_recorded_identities(run.state().instruments)   # as identified
     if not issue:        # measured only: `labauto comparison resume RUN` issues it later
         return {"run_id": run.run_id, "run_folder": str(run.folder),
                 "completed": sorted(run.state().completed_ids())}
