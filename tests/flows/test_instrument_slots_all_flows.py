@@ -2,7 +2,8 @@
 instrument_slots.py), as ``calibrate`` does (tests/flows/test_instrument_slots.py): the
 ``temperature-comparison`` flow (readout, heat sources, DMM; then the identities its task
 recorded) and the ``check-standard`` flow (the meter).  Checked on the session's Prefect
-server while the real measuring code runs, and after the flow run: every slot released."""
+server while the real measuring code runs, and after the flow run: every slot released; a
+check on a meter another flow run holds waits, then gives up naming the holder."""
 from __future__ import annotations
 
 import datetime as dt
@@ -165,3 +166,51 @@ def test_the_check_standard_flow_holds_the_meters_slot(prefect_harness, tmp_path
     with get_client(sync_client=True) as client:
         tags = client.read_flow_run(state.state_details.flow_run_id).tags
     assert not [t for t in tags if t.startswith(("holds:", "lease:"))], tags
+
+
+def test_a_check_on_a_meter_another_flow_run_drives_waits_and_names_the_holder(
+        prefect_harness, tmp_path):
+    import threading
+
+    from prefect import flow
+
+    from flows.check_standard import check_standard
+    from flows.instrument_slots import InstrumentSlots
+    from labauto.quality.records import Item
+    from labauto.quality.register import open_register
+
+    store = open_register(tmp_path / "register", create=True)
+    store.add(Item("DMM-01", "Keysight Technologies", "34465A", "MY60012345", "reference", 365.0))
+    store.add(Item("ZENER-01", "Fluke", "732C", "Z1001", "check_standard", 365.0))
+    meter = "TCPIP0::192.0.2.17::5025::SOCKET"        # never addressed: the slot is busy
+    holding, done = threading.Event(), threading.Event()
+
+    @flow(name="holds-the-meter")
+    def holder():
+        with InstrumentSlots("HOLDER-RUN", wait_s=10, log=None) as slots:
+            slots.hold_resources({"the meter of another bench's calibration": meter})
+            holding.set()
+            assert done.wait(120)
+
+    errors: list = []
+    thread = threading.Thread(target=lambda: errors.append(holder(return_state=True)), daemon=True)
+    thread.start()
+    try:
+        assert holding.wait(120), "the holding flow run never took the slot"
+        state = check_standard(item="DMM-01", check_standard="ZENER-01", resource=meter,
+                               equipment_register=str(tmp_path / "register"), readings=3,
+                               report_dir=str(tmp_path / "checks"), timeout_ms=500,
+                               instrument_wait_s=1.0, return_state=True)
+    finally:
+        done.set()
+        thread.join(120)
+    assert errors and errors[0].is_completed(), errors
+    assert state.is_failed(), state
+    from labauto.engine.locks import InstrumentBusy
+    with pytest.raises(InstrumentBusy) as busy:
+        state.result()
+    message = str(busy.value)
+    assert (f"the meter DMM-01 reading the check standard ZENER-01 at {meter} is held by "
+            "flow run") in message
+    assert "labauto run HOLDER-RUN" in message and "gave up after waiting 1 s" in message
+    assert open_register(tmp_path / "register").get("DMM-01").checks == ()   # nothing measured
