@@ -226,21 +226,81 @@ def statements_section(r: CalibrationResult, d: _Doc) -> list:
 def results_section(f: FunctionResults, r: CalibrationResult, d: _Doc, phase: str = "") -> list:
     """One function's section (7.8.2.1 m), 7.8.4.1 a)): heading with the function's name and
     unit, its results table, and its plot kept with its caption."""
-    from reportlab.platypus import KeepTogether
-
     from labauto.certificate.pdf_tables import results_table
 
     heading = d.p(f"Results{' ' + phase if phase else ''}: {f.function} — {f.name} ({f.unit})", d.h2)
-    heading.keepWithNext = 1
     ps = sorted({p.coverage_probability for p in f.points})
     note = [d.p(f"{len(f.points)} points; conformity of the function: {f.decision.upper()}"
                 + (f"; coverage probability p ≈ {100 * ps[0]:g} % for every point." if len(ps) == 1
                    else "."), d.note)]
-    note[0].keepWithNext = 1
-    # a section moves to the next page whole rather than leave its plot alone on a page
-    return [KeepTogether([heading, *note, results_table(f.points, d.st, wording(r.measurement_model),
-                                                        show_p=len(ps) > 1),
-                          *plot_section(f, r, d, phase)])]
+    # a long table splits across pages (its header row repeated); the heading never ends a
+    # page and the plot stays with the table's last rows
+    table = results_table(f.points, d.st, wording(r.measurement_model), show_p=len(ps) > 1)
+    return [TableWithPlot([heading, *note], table, plot_section(f, r, d, phase))]
+
+
+def _height(f, aW: float) -> float:
+    _, h = f.wrap(aW, 0xffffff)
+    return h + f.getSpaceBefore() + f.getSpaceAfter()
+
+
+def _make_table_with_plot():
+    from reportlab.platypus import Flowable, Table
+
+    class TableWithPlot(Flowable):
+        """``head`` (heading, note), ``table`` (one header row, repeated on each page) and
+        ``tail`` (the plot and its caption). Where the whole does not fit, the table splits:
+        the head goes with at least MIN_ROWS rows, the tail with the table's last MIN_ROWS
+        rows; where not even the head and MIN_ROWS rows fit, all of it moves to the next page.
+        Nothing is drawn by this flowable itself: split() hands its pieces to the frame."""
+
+        MIN_ROWS = 3
+
+        def __init__(self, head: list, table: Table, tail: list) -> None:
+            super().__init__()
+            self.head, self.table, self.tail = head, table, tail
+
+        def wrap(self, aW, aH):
+            return aW, 0xffffff            # always split (as KeepTogether does)
+
+        def split(self, aW, aH):
+            hh = sum(_height(f, aW) for f in self.head)
+            ht = _height(self.table, aW)
+            hp = sum(_height(f, aW) for f in self.tail)
+            if hh + ht + hp <= aH:
+                return [*self.head, self.table, *self.tail]
+            rows = list(self.table._rowHeights)          # set by wrap(); rows[0] is the header
+            n = len(rows) - 1
+            if n < 2 * self.MIN_ROWS:                      # a short table: kept whole
+                return [*self.head, self.table, *self.tail] if self._at_top() else []
+            first = rows[0] + sum(rows[1:1 + self.MIN_ROWS])
+            if hh + first > aH:
+                return []                                   # to the next page, whole
+            # the table up to where the page ends, but leave MIN_ROWS rows for the tail
+            room = min(aH - hh, sum(rows[:n + 1 - self.MIN_ROWS]) + 0.5)
+            parts = self.table.split(aW, room)
+            if len(parts) != 2:
+                return []
+            return [*self.head, parts[0], TableWithPlot([], parts[1], self.tail)]
+
+        def _at_top(self) -> bool:
+            frame = getattr(self, "_frame", None)
+            return bool(frame and getattr(frame, "_atTop", False))
+
+        def draw(self):                                     # never called: wrap() forces split
+            raise AssertionError("TableWithPlot is drawn through its pieces")
+
+    return TableWithPlot
+
+
+class _Lazy:
+    cls = None
+
+
+def TableWithPlot(head, table, tail):  # noqa: N802 - a flowable's constructor
+    if _Lazy.cls is None:
+        _Lazy.cls = _make_table_with_plot()
+    return _Lazy.cls(head, table, tail)
 
 
 def plot_section(f: FunctionResults, r: CalibrationResult, d: _Doc, phase: str = "") -> list:
