@@ -259,6 +259,7 @@ def _make_table_with_plot():
         def __init__(self, head: list, table: Table, tail: list) -> None:
             super().__init__()
             self.head, self.table, self.tail = head, table, tail
+            self._content = [*head, table, *tail]        # the flowables, as KeepTogether names them
 
         def wrap(self, aW, aH):
             return aW, 0xffffff            # always split (as KeepTogether does)
