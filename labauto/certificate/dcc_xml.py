@@ -110,6 +110,28 @@ def _software(parent) -> None:
     _sub(sw, _d("type"), "application")
 
 
+
+def lab_people_and_customer(adm, r) -> None:
+    """The calibration laboratory, the responsible persons (the authoriser signs; the technician
+    who performed the calibration when another person) and the customer, in a DCC's
+    administrativeData — the same for every kind of result (electrical, temperature)."""
+    lab = _sub(adm, _d("calibrationLaboratory"))
+    if r.laboratory.identifier:
+        _sub(lab, _d("calibrationLaboratoryCode"), r.laboratory.identifier)
+    _contact(lab, "contact", r.laboratory)
+
+    rps = _sub(adm, _d("respPersons"))
+    rp = _sub(rps, _d("respPerson"))
+    _contact(rp, "person", r.authoriser)
+    _sub(rp, _d("role"), "authoriser")
+    _sub(rp, _d("mainSigner"), "true")
+    if r.performed_by and r.performed_by != r.authoriser.name:
+        rp = _sub(rps, _d("respPerson"))
+        _text(_sub(rp, _d("person")), "name", r.performed_by)
+        _sub(rp, _d("role"), "performed calibration")
+
+    _contact(adm, "customer", r.customer)
+
 def _admin(root, r: CalibrationResult) -> None:
     adm = _sub(root, _d("administrativeData"))
     _software(_sub(adm, _d("dccSoftware")))
@@ -140,22 +162,7 @@ def _admin(root, r: CalibrationResult) -> None:
     iids = _sub(item, _d("identifications"))
     _identification(iids, "manufacturer", r.item.serial_number, "Serial no.")
 
-    lab = _sub(adm, _d("calibrationLaboratory"))
-    if r.laboratory.identifier:
-        _sub(lab, _d("calibrationLaboratoryCode"), r.laboratory.identifier)
-    _contact(lab, "contact", r.laboratory)
-
-    rps = _sub(adm, _d("respPersons"))
-    rp = _sub(rps, _d("respPerson"))
-    _contact(rp, "person", r.authoriser)
-    _sub(rp, _d("role"), "authoriser")
-    _sub(rp, _d("mainSigner"), "true")
-    if r.performed_by and r.performed_by != r.authoriser.name:
-        rp = _sub(rps, _d("respPerson"))
-        _text(_sub(rp, _d("person")), "name", r.performed_by)
-        _sub(rp, _d("role"), "performed calibration")
-
-    _contact(adm, "customer", r.customer)
+    lab_people_and_customer(adm, r)
 
     st = _sub(adm, _d("statements"))
     s = _sub(st, _d("statement"), refType="basic_traceability")

@@ -18,9 +18,9 @@ from typing import Iterable
 
 from lxml import etree
 
-from labauto.certificate.dcc_xml import (DCC_NS, DCC_ROOT, NSMAP, SCHEMA_VERSION, XSI_NS, _contact,
+from labauto.certificate.dcc_xml import (DCC_NS, DCC_ROOT, NSMAP, SCHEMA_VERSION, XSI_NS,
                                          _d, _equipment, _identification, _influence_conditions,
-                                         _num, _s, _software, _sub, _text)
+                                         _num, _s, _software, _sub, _text, lab_people_and_customer)
 from labauto.certificate.statements import RELATES_ONLY
 from labauto.temperature.fits import CvdFit, ThermocoupleFit
 from labauto.temperature.results import TemperatureCalibrationResult
@@ -84,20 +84,7 @@ def _admin(root, r: TemperatureCalibrationResult) -> None:
     _identification(_sub(item, _d("identifications")), "manufacturer", r.item.serial_number,
                     "Serial no.")
 
-    lab = _sub(adm, _d("calibrationLaboratory"))
-    if r.laboratory.identifier:
-        _sub(lab, _d("calibrationLaboratoryCode"), r.laboratory.identifier)
-    _contact(lab, "contact", r.laboratory)
-    rps = _sub(adm, _d("respPersons"))
-    rp = _sub(rps, _d("respPerson"))
-    _contact(rp, "person", r.authoriser)
-    _sub(rp, _d("role"), "authoriser")
-    _sub(rp, _d("mainSigner"), "true")
-    if r.performed_by and r.performed_by != r.authoriser.name:
-        rp = _sub(rps, _d("respPerson"))
-        _text(_sub(rp, _d("person")), "name", r.performed_by)
-        _sub(rp, _d("role"), "performed calibration")
-    _contact(adm, "customer", r.customer)
+    lab_people_and_customer(adm, r)
 
     st = _sub(adm, _d("statements"))
     s = _sub(st, _d("statement"), refType="basic_traceability")
