@@ -18,7 +18,6 @@ then ``lab.advance(seconds)`` lets simulated time pass).
 from __future__ import annotations
 
 import importlib
-import re
 from typing import Any
 
 import pint
@@ -29,7 +28,8 @@ from labauto.sim.calibrator import SimulatedCalibrator
 from labauto.sim.clock import RealClock, VirtualClock
 from labauto.sim.dmm import SimulatedDmm
 from labauto.sim.physics import Truth, Wire
-from labauto.sim.server import Fault, ScpiSocketServer
+from labauto.sim.served import ServedInstruments
+from labauto.sim.server import ScpiSocketServer
 from labauto.sim.thermohygrometer import SimulatedThermoHygrometer
 from labauto.units import Q_, parse_quantity
 
@@ -78,7 +78,7 @@ def parse_out_of_tolerance(value: Any) -> tuple[str, pint.Quantity] | None:
     return "DCV", value
 
 
-class SimulatedLab:
+class SimulatedLab(ServedInstruments):
     """A coupled, physical simulated lab on loopback sockets (start/stop or ``with``)."""
 
     def __init__(self, seed: int = 1, latency: str = "zero",
@@ -125,38 +125,13 @@ class SimulatedLab:
                                          "environment": environment_port}
         self._servers: dict[str, ScpiSocketServer] = {}
 
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> dict[str, str]:
-        """Start the socket servers; return their VISA resource strings."""
-        if self._servers:
-            return self.resources
-        try:
-            for name, inst in (("dmm", self.dmm), ("calibrator", self.calibrator),
-                               ("environment", self.thermohygrometer)):
-                srv = ScpiSocketServer(inst, name, self._host, self._ports[name])
-                srv.start()
-                self._servers[name] = srv
-        except OSError as exc:
-            self.stop()
-            raise LabautoError(f"cannot start the simulated lab on {self._host}: {exc}; "
-                               "choose other ports (0 = any free port)") from exc
-        return self.resources
+    # -- lifecycle (start, stop, faults: labauto.sim.served) ---------------------------------
+    _start_hint = "; choose other ports (0 = any free port)"
 
-    def stop(self) -> None:
-        for srv in self._servers.values():
-            srv.stop()
-        self._servers.clear()
-
-    def __enter__(self) -> "SimulatedLab":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def resources(self) -> dict[str, str]:
-        return {name: srv.resource for name, srv in self._servers.items()}
+    def _instruments(self) -> dict[str, tuple[Any, int]]:
+        return {"dmm": (self.dmm, self._ports["dmm"]),
+                "calibrator": (self.calibrator, self._ports["calibrator"]),
+                "environment": (self.thermohygrometer, self._ports["environment"])}
 
     # -- inspection --------------------------------------------------------------------------
     def calibrator_state(self) -> dict[str, Any]:
@@ -203,32 +178,3 @@ class SimulatedLab:
         with self.calibrator.lock:
             self.calibrator.operate = False
             self.wire.drive(self.clock.now(), artifact.signal(day))
-
-    # -- fault injection -----------------------------------------------------------------
-    def inject_fault(self, instrument: str, kind: str, *, on: str | None = None,
-                     count: int | None = 1, code: int = -300,
-                     message: str = "Device-specific error") -> None:
-        """Make ``instrument`` ("dmm" | "calibrator" | "environment") misbehave on matching commands.
-
-        ``kind``: "drop" (close the connection), "hang" (never answer), "error" (reject with
-        ``code``/``message`` in the error queue), "reply" (answer ``message`` instead of
-        executing the command).  ``on`` is a regex searched in the command
-        line (None: any command); ``count`` commands are affected (None: until cleared)."""
-        srv = self._server(instrument)
-        pattern = re.compile(on, re.IGNORECASE) if on is not None else None
-        srv.faults.add(Fault(kind, pattern, count, code, message))
-
-    def clear_faults(self) -> None:
-        for srv in self._servers.values():
-            srv.faults.clear()
-
-    def drop_connections(self, instrument: str) -> None:
-        """Cut ``instrument``'s open connections immediately."""
-        self._server(instrument).drop_connections()
-
-    def _server(self, instrument: str) -> ScpiSocketServer:
-        try:
-            return self._servers[instrument]
-        except KeyError:
-            raise LabautoError(f"no running simulated instrument {instrument!r}; "
-                               f"running: {sorted(self._servers)} (call start() first)") from None

@@ -21,7 +21,6 @@ technician types it).
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -33,7 +32,8 @@ from labauto.sim.heat_source import SimulatedHeatSource
 from labauto.sim.lab import LATENCIES
 from labauto.sim.physics import Signal, Truth, quantise
 from labauto.sim.readout import SimulatedReadout
-from labauto.sim.server import Fault, ScpiSocketServer
+from labauto.sim.served import ServedInstruments
+from labauto.sim.server import ScpiSocketServer
 from labauto.sim.thermohygrometer import SimulatedThermoHygrometer
 
 
@@ -95,7 +95,7 @@ class _DutTerminals:
         return self.signal(t).value
 
 
-class SimulatedThermometryLab:
+class SimulatedThermometryLab(ServedInstruments):
     """A thermometry lab on loopback sockets (start/stop or ``with``)."""
 
     def __init__(self, *, heat_sources: dict[str, str], reference: "ResistanceSensor | Thermocouple",
@@ -193,58 +193,12 @@ class SimulatedThermometryLab:
         return thermocouples.temperature(truth.letter, truth.emf(t_c)) - t_c
 
     # -- lifecycle -------------------------------------------------------------------------
-    def _instruments(self) -> dict[str, Any]:
-        return {"readout": self.readout, **self.heat_sources, "dmm": self.dmm,
-                "environment": self.thermohygrometer}
+    _what = "the simulated thermometry lab"
 
-    def start(self) -> dict[str, str]:
-        if self._servers:
-            return self.resources
-        try:
-            for name, inst in self._instruments().items():
-                srv = ScpiSocketServer(inst, name, self._host, 0)
-                srv.start()
-                self._servers[name] = srv
-        except OSError as exc:
-            self.stop()
-            raise LabautoError(f"cannot start the simulated thermometry lab on {self._host}: "
-                               f"{exc}") from exc
-        return self.resources
-
-    def stop(self) -> None:
-        for srv in self._servers.values():
-            srv.stop()
-        self._servers.clear()
-
-    def __enter__(self) -> "SimulatedThermometryLab":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def resources(self) -> dict[str, str]:
-        return {name: srv.resource for name, srv in self._servers.items()}
-
-    # -- faults ------------------------------------------------------------------------------
-    def inject_fault(self, instrument: str, kind: str, *, on: str | None = None,
-                     count: int | None = 1, code: int = -300,
-                     message: str = "Device-specific error") -> None:
-        """As :meth:`labauto.sim.SimulatedLab.inject_fault`, for "readout", a heat source's
-        name, "dmm" or "environment"."""
-        pattern = re.compile(on, re.IGNORECASE) if on is not None else None
-        self._server(instrument).faults.add(Fault(kind, pattern, count, code, message))
-
-    def drop_connections(self, instrument: str) -> None:
-        self._server(instrument).drop_connections()
-
-    def _server(self, instrument: str) -> ScpiSocketServer:
-        try:
-            return self._servers[instrument]
-        except KeyError:
-            raise LabautoError(f"no running simulated instrument {instrument!r}; running: "
-                               f"{sorted(self._servers)}") from None
+    def _instruments(self) -> dict[str, tuple[Any, int]]:
+        return {name: (inst, 0) for name, inst in
+                {"readout": self.readout, **self.heat_sources, "dmm": self.dmm,
+                 "environment": self.thermohygrometer}.items()}
 
 
 def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
