@@ -23,8 +23,8 @@ from typing import Callable
 
 from labauto.instruments import InstrumentModel
 from labauto.sim.physics import Signal, Truth, Wire
-from labauto.sim.scpi import (DATA_OUT_OF_RANGE, ILLEGAL_PARAMETER, MISSING_PARAMETER,
-                              ErrorQueue, Interpreter, ScpiFault)
+from labauto.sim.scpi import (DATA_OUT_OF_RANGE, ILLEGAL_PARAMETER, MISSING_PARAMETER, ErrorQueue,
+                              Interpreter, ScpiFault, ScpiInstrument)
 from labauto.units import Q_
 
 _AMPLITUDE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([a-zA-Z]*)\s*$")
@@ -36,7 +36,7 @@ _FREQ = {"HZ": 1.0, "KHZ": 1e3, "MHZ": 1e6}
 COMPLIANCE_EXCEEDED = (-221, "Settings conflict; output in compliance limit")
 
 
-class SimulatedCalibrator:
+class SimulatedCalibrator(ScpiInstrument):
     """State and command set of the simulated calibrator."""
 
     def __init__(self, model: InstrumentModel, truth: Truth, wire: Wire, clock, *,
@@ -67,14 +67,6 @@ class SimulatedCalibrator:
     @property
     def set_v(self) -> float:
         return self.set_value
-
-    def handle(self, line: str) -> str | None:
-        with self.lock:
-            return self.scpi.execute(line)
-
-    def push_error(self, code: int, message: str) -> None:
-        with self.lock:
-            self.errors.push(code, message)
 
     def signal(self) -> Signal:
         """What the terminals carry now (the true output; open in standby)."""
@@ -121,10 +113,6 @@ class SimulatedCalibrator:
 
     def _cls(self, args: list[str]) -> None:
         self.errors.clear()
-
-    def _err(self, args: list[str]) -> str:
-        code, message = self.errors.pop()
-        return f'{code},"{message}"'
 
     def _out(self, args: list[str]) -> None:
         if not args:

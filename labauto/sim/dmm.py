@@ -45,9 +45,9 @@ from labauto.instruments import FunctionSpec, InstrumentModel, RangeSpec
 from labauto.sim.physics import (AC_KINDS, LEAD_COMPENSATION, OVERLOAD, ShuntHeating, Signal,
                                  Truth, Wire, fixed_magnitude, quantise,
                                  shunt_thermal_resistance)
-from labauto.sim.scpi import (DATA_OUT_OF_RANGE, DATA_STALE, ILLEGAL_PARAMETER,
-                              MISSING_PARAMETER, ErrorQueue, Interpreter, ScpiFault, fmt,
-                              parse_bool, parse_number)
+from labauto.sim.scpi import (DATA_OUT_OF_RANGE, DATA_STALE, ILLEGAL_PARAMETER, MISSING_PARAMETER,
+                              ErrorQueue, Interpreter, ScpiFault, ScpiInstrument, fmt, parse_bool,
+                              parse_number)
 from labauto.units import Q_
 
 CAL_SECURED = (-203, "Command protected")
@@ -74,8 +74,10 @@ class _FunctionState:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-class SimulatedDmm:
+class SimulatedDmm(ScpiInstrument):
     """State and SCPI command set of the simulated meter (any function of its model)."""
+
+    error_format = '{code:+d},"{message}"'     # SYST:ERR? answer, as the real one
 
     def __init__(self, model: InstrumentModel, truth: Truth, wire: Wire, clock, *,
                  serial: str, firmware: str | None = None, seed: int = 0):
@@ -276,24 +278,12 @@ class SimulatedDmm:
             t *= 2
         return t + READING_OVERHEAD_S
 
-    def handle(self, line: str) -> str | None:
-        with self.lock:
-            return self.scpi.execute(line)
-
-    def push_error(self, code: int, message: str) -> None:
-        with self.lock:
-            self.errors.push(code, message)
-
     # -- handlers ----------------------------------------------------------------------------
     def _rst(self, args: list[str]) -> None:
         self._reset()
 
     def _cls(self, args: list[str]) -> None:
         self.errors.clear()
-
-    def _err(self, args: list[str]) -> str:
-        code, message = self.errors.pop()
-        return f'{code:+d},"{message}"'
 
     def _ranges(self, name: str) -> list[RangeSpec]:
         fn = self.functions[name]

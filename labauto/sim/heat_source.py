@@ -25,14 +25,14 @@ import threading
 from labauto.drivers.heat_source import heat_source_performance
 from labauto.instruments import InstrumentModel
 from labauto.sim.scpi import (DATA_OUT_OF_RANGE, MISSING_PARAMETER, ErrorQueue, Interpreter,
-                              ScpiFault, parse_bool, parse_number)
+                              ScpiFault, ScpiInstrument, parse_bool, parse_number)
 from labauto.units import Q_
 
 STABILITY_TEST_WINDOW_S = 300.0
 WANDER_PERIODS_S = (300.0, 77.0)
 
 
-class SimulatedHeatSource:
+class SimulatedHeatSource(ScpiInstrument):
     """State, physics and SCPI command set of one simulated heat source."""
 
     def __init__(self, model: InstrumentModel, clock, *, seed: int = 1, serial: str = "",
@@ -120,18 +120,6 @@ class SimulatedHeatSource:
             self.history.append(setpoint)
 
     # -- SCPI ------------------------------------------------------------------------------
-    def handle(self, line: str) -> str | None:
-        with self.lock:
-            return self.scpi.execute(line)
-
-    def push_error(self, code: int, message: str) -> None:
-        with self.lock:
-            self.errors.push(code, message)
-
-    def _err(self, args: list[str]) -> str:
-        code, message = self.errors.pop()
-        return f'{code},"{message}"'
-
     def _set(self, args: list[str]) -> None:
         if not args:
             raise ScpiFault(MISSING_PARAMETER)

@@ -34,8 +34,8 @@ import numpy as np
 
 from labauto.instruments import InstrumentModel, RangeSpec
 from labauto.sim.physics import Signal, Truth, Wire, _terms, quantise
-from labauto.sim.scpi import (DATA_OUT_OF_RANGE, ILLEGAL_PARAMETER, MISSING_PARAMETER,
-                              ErrorQueue, Interpreter, ScpiFault, fmt, parse_bool, parse_number)
+from labauto.sim.scpi import (DATA_OUT_OF_RANGE, ILLEGAL_PARAMETER, MISSING_PARAMETER, ErrorQueue,
+                              Interpreter, ScpiFault, ScpiInstrument, fmt, parse_bool, parse_number)
 from labauto.units import Q_
 
 READBACK_NOISE = {"DCV": 0.2e-3, "DCI": 0.1e-3}     # σ of one readback, V and A (simulation)
@@ -50,8 +50,10 @@ class _Channel:
     on: bool = False
 
 
-class SimulatedPowerSupply:
+class SimulatedPowerSupply(ScpiInstrument):
     """State and SCPI command set of the simulated power supply."""
+
+    error_format = '{code:+d},"{message}"'     # SYST:ERR? answer, as the real one
 
     def __init__(self, model: InstrumentModel, truth: Truth, wire: Wire, clock, *,
                  serial: str, firmware: str = "1.0.4-1.0.1-1.12", fraction: float = 0.3):
@@ -106,14 +108,6 @@ class SimulatedPowerSupply:
         return ch.current if self.function == "DCI" else ch.voltage
 
     frequency = None
-
-    def handle(self, line: str) -> str | None:
-        with self.lock:
-            return self.scpi.execute(line)
-
-    def push_error(self, code: int, message: str) -> None:
-        with self.lock:
-            self.errors.push(code, message)
 
     # -- physics -------------------------------------------------------------------------
     def true_limits(self, number: int) -> tuple[float, float]:
@@ -181,10 +175,6 @@ class SimulatedPowerSupply:
 
     def _cls(self, args: list[str]) -> None:
         self.errors.clear()
-
-    def _err(self, args: list[str]) -> str:
-        code, message = self.errors.pop()
-        return f'{code:+d},"{message}"'
 
     def _nsel(self, args: list[str]) -> None:
         if not args:

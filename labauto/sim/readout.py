@@ -28,8 +28,8 @@ from typing import Callable
 
 from labauto.instruments import InstrumentModel
 from labauto.sim.physics import OVERLOAD, quantise
-from labauto.sim.scpi import (DATA_OUT_OF_RANGE, ILLEGAL_PARAMETER, MISSING_PARAMETER,
-                              ErrorQueue, Interpreter, ScpiFault, parse_bool, parse_number)
+from labauto.sim.scpi import (DATA_OUT_OF_RANGE, ILLEGAL_PARAMETER, MISSING_PARAMETER, ErrorQueue,
+                              Interpreter, ScpiFault, ScpiInstrument, parse_bool, parse_number)
 
 Channel = Callable[[float, float], float]
 THERMAL_EMF_V = 0.8e-6            # connections' thermal EMF, cancelled by current reversal
@@ -40,7 +40,7 @@ PARASITIC_EMF_V = 2e-6            # a scanner's switch and connections (EA-4/02 
 VOLTAGE_NOISE_V = 0.1e-6
 
 
-class SimulatedReadout:
+class SimulatedReadout(ScpiInstrument):
     def __init__(self, model: InstrumentModel, clock, channels: dict[int, Channel], *,
                  seed: int = 1, serial: str = "B21044", firmware: str = "1.20",
                  gain_fraction: float = 0.3, voltage_channels: dict[int, Channel] | None = None):
@@ -76,18 +76,6 @@ class SimulatedReadout:
             ("READ?", self._read),
         ]:
             self.scpi.add(pattern, handler)
-
-    def handle(self, line: str) -> str | None:
-        with self.lock:
-            return self.scpi.execute(line)
-
-    def push_error(self, code: int, message: str) -> None:
-        with self.lock:
-            self.errors.push(code, message)
-
-    def _err(self, args: list[str]) -> str:
-        code, message = self.errors.pop()
-        return f'{code},"{message}"'
 
     def _arg(self, args: list[str]) -> str:
         if not args:

@@ -173,6 +173,29 @@ class Interpreter:
         return ";".join(answers) if answers else None
 
 
+
+class ScpiInstrument:
+    """What every simulated SCPI instrument shares: a command line executed by its interpreter
+    (``self.scpi``) under its lock (``self.lock``), faults pushed into its error queue
+    (``self.errors``), and the queue read as ``SYST:ERR?`` answers in ``error_format``."""
+
+    scpi: Interpreter
+    errors: ErrorQueue
+    error_format = '{code},"{message}"'
+
+    def handle(self, line: str) -> str | None:
+        with self.lock:
+            return self.scpi.execute(line)
+
+    def push_error(self, code: int, message: str) -> None:
+        with self.lock:
+            self.errors.push(code, message)
+
+    def _err(self, args: list[str]) -> str:
+        code, message = self.errors.pop()
+        return self.error_format.format(code=code, message=message)
+
+
 def parse_number(text: str, *, named: dict[str, float] | None = None) -> float:
     """A SCPI numeric parameter (``10``, ``1e-3``, ``MIN``/``MAX``/``DEF`` via ``named``)."""
     key = text.strip().upper()
