@@ -132,7 +132,11 @@ def lab_people_and_customer(adm, r) -> None:
 
     _contact(adm, "customer", r.customer)
 
-def _admin(root, r: CalibrationResult) -> None:
+
+def administrative_core(root, r, *, amends: str | None = None):
+    """A DCC's administrativeData with its dccSoftware and coreData (country, languages, id,
+    run id, receipt, performance and issue dates; the certificate it amends, if any), the
+    same for every kind of result; returns the administrativeData element."""
     adm = _sub(root, _d("administrativeData"))
     _software(_sub(adm, _d("dccSoftware")))
 
@@ -149,10 +153,15 @@ def _admin(root, r: CalibrationResult) -> None:
     _sub(core, _d("endPerformanceDate"), _date(r.calibration_end))
     _sub(core, _d("performanceLocation"), "laboratory")
     _sub(core, _d("issueDate"), _date(r.issue_date))
-    if r.amends:
+    if amends:
         ras = _sub(core, _d("reportAmendedSubstituted"))
         _sub(ras, _d("typeOfChange"), "amended")
-        _sub(ras, _d("replacedUniqueIdentifier"), r.amends)
+        _sub(ras, _d("replacedUniqueIdentifier"), amends)
+    return adm
+
+
+def _admin(root, r: CalibrationResult) -> None:
+    adm = administrative_core(root, r, amends=r.amends)
 
     item = _sub(_sub(adm, _d("items")), _d("item"))
     _text(item, "name", f"{r.item.manufacturer} {r.item.model}", "en")

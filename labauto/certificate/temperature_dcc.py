@@ -20,7 +20,8 @@ from lxml import etree
 
 from labauto.certificate.dcc_xml import (DCC_NS, DCC_ROOT, NSMAP, SCHEMA_VERSION, XSI_NS,
                                          _d, _equipment, _identification, _influence_conditions,
-                                         _num, _s, _software, _sub, _text, lab_people_and_customer)
+                                         _num, _s, _software, _sub, _text, administrative_core,
+                                         lab_people_and_customer)
 from labauto.certificate.statements import RELATES_ONLY
 from labauto.temperature.fits import CvdFit, ThermocoupleFit
 from labauto.temperature.results import TemperatureCalibrationResult
@@ -62,20 +63,7 @@ def _name(parent, text: str) -> None:
 
 
 def _admin(root, r: TemperatureCalibrationResult) -> None:
-    adm = _sub(root, _d("administrativeData"))
-    _software(_sub(adm, _d("dccSoftware")))
-    core = _sub(adm, _d("coreData"))
-    _sub(core, _d("countryCodeISO3166_1"), r.country)
-    _sub(core, _d("usedLangCodeISO639_1"), r.language)
-    _sub(core, _d("mandatoryLangCodeISO639_1"), r.language)
-    _sub(core, _d("uniqueIdentifier"), r.certificate_id)
-    _identification(_sub(core, _d("identifications")), "calibrationLaboratory", r.run_id, "Run id")
-    if r.receipt_date:
-        _sub(core, _d("receiptDate"), r.receipt_date[:10])
-    _sub(core, _d("beginPerformanceDate"), r.calibration_date[:10])
-    _sub(core, _d("endPerformanceDate"), r.calibration_end[:10])
-    _sub(core, _d("performanceLocation"), "laboratory")
-    _sub(core, _d("issueDate"), r.issue_date[:10])
+    adm = administrative_core(root, r)
 
     item = _sub(_sub(adm, _d("items")), _d("item"))
     _name(item, f"{r.item.manufacturer} {r.item.model}")
