@@ -50,6 +50,23 @@ def certified(procedure: Any, point: Any, unit: pint.Unit, label: str, sign: flo
                                       f"{v.error:~P} at {v.at:~P}, U = {v.U:~P}, k = {v.k:g})")
 
 
+def reference_meter(procedure: Any, point: Any, readings: pint.Quantity,
+                    unit: pint.Unit) -> dict[str, Any]:
+    """``X_ref`` (mean indication of the reference meter; Type A) and ``dX_ref`` (its
+    correction: by its specification at the mean reading, estimate 0, or by its calibration
+    certificate, estimate −error) — the reference side of every source-under-test model."""
+    if procedure.reference_certificate is None:
+        mean = Q_(float(readings.to(unit).magnitude.mean()), unit)
+        std_fn = procedure.standard_model.function(point.function)
+        correction = specification(mean, point.standard_range, point.frequency,
+                                   std_fn.confidence, unit, "error of the reference meter",
+                                   estimate=Q_(0.0, unit))
+    else:
+        correction = certified(procedure, point, unit, "correction of the reference meter", -1.0)
+    return {"X_ref": type_a(readings, unit, "mean indication of the reference meter"),
+            "dX_ref": correction}
+
+
 def resolution(rng: RangeSpec, unit: pint.Unit, label: str = "resolution of the DUT") -> Any:
     return Rectangular(Q_(0.0, unit), rng.resolution.to(unit) / 2, label=label)
 

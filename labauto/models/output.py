@@ -25,7 +25,6 @@ import pint
 from labauto.models import inputs as mi
 from labauto.uncertainty import Constant, Model, gum
 from labauto.uncertainty.budget import UncertaintyBudget
-from labauto.units import Q_
 
 if TYPE_CHECKING:
     from labauto.procedure import Procedure, TestPoint
@@ -35,16 +34,9 @@ def error_budget(point: "TestPoint", procedure: "Procedure",
                  readings: pint.Quantity) -> UncertaintyBudget:
     unit = point.nominal.units
     sym = mi.letter(unit)
-    std_fn = procedure.standard_model.function(point.function)
-    mean = Q_(float(readings.to(unit).magnitude.mean()), unit)
     inputs: dict[str, Any] = {
         f"{sym}_set": Constant(point.nominal.to(unit), label="set value of the DUT"),
-        "X_ref": mi.type_a(readings, unit, "mean indication of the reference meter"),
-        "dX_ref": mi.specification(mean, point.standard_range, point.frequency,
-                                   std_fn.confidence, unit, "error of the reference meter",
-                                   estimate=Q_(0.0, unit))
-        if procedure.reference_certificate is None else
-        mi.certified(procedure, point, unit, "correction of the reference meter", -1.0),
+        **mi.reference_meter(procedure, point, readings, unit),
         mi.RESOLUTION_NAME: mi.resolution(point.dut_range, unit, "setting resolution of the DUT"),
     }
     terms = [f"{sym}_set", "- X_ref", "- dX_ref", f"+ {mi.RESOLUTION_NAME}"]
