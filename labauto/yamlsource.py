@@ -20,6 +20,15 @@ from labauto.errors import SourceError
 PathKey = tuple[Any, ...]
 
 
+def iso_date(value: Any) -> dt.date:
+    """A YAML date (or datetime), or text YYYY-MM-DD, as a date; ValueError otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
 @dataclass
 class SourceMap:
     path: str
@@ -40,12 +49,8 @@ class SourceMap:
     def date(self, key_path: PathKey, value: Any) -> dt.date:
         """``value`` (a YAML date, or text YYYY-MM-DD) found at ``key_path`` as a date; a
         :class:`SourceError` naming the file, the line and the key otherwise."""
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
         try:
-            return dt.date.fromisoformat(str(value))
+            return iso_date(value)
         except ValueError:
             raise self.error(key_path, f"{key_path[-1]}: {value!r} is not a date (YYYY-MM-DD)") from None
 
