@@ -71,7 +71,7 @@ def test_the_procedure_is_a_source_under_test_with_its_step():
     # Operators Manual Table 7-3, p. 7-7: 23 points, less the zeros of two ranges (a 0 V setting
     # takes the lowest range) -> 21 (the file had 17 points remembered, with ±100 V and ±1000 V)
     assert len(p.points) == 21 and [s.text[:30] for s in p.steps] == [
-        "The next points put up to 1000"]
+        "The next points put up to 1020"]
     # the tolerance is the 5522A's: 10 V on its 32.99999 V range, ± (12 ppm + 20 µV)
     assert p.point("DCV-10V-+10V").tolerance.to("uV").m == pytest.approx(140.0)
 
