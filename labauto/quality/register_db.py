@@ -16,8 +16,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from labauto.quality.records import (Calibration, CheckResult, Item, RegisterError, StatusChange,
-                                     item_from_dict)
+from labauto.quality.records import Item, RegisterError, item_from_dict
+from labauto.quality.register import ChangingStore
 
 metadata = MetaData()
 items_table = Table(
@@ -39,7 +39,7 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-class DatabaseRegister:
+class DatabaseRegister(ChangingStore):
     def __init__(self, url: str, *, create: bool = False):
         self.url, self.location = url, _redact(url)
         self.engine = create_engine(url, future=True, pool_pre_ping=True)
@@ -95,12 +95,3 @@ class DatabaseRegister:
                 status=new.status, document=new.to_dict(), revision=row.revision + 1,
                 updated_at=dt.datetime.now(dt.timezone.utc)))
         return new
-
-    def set_status(self, asset_id: str, change: StatusChange) -> Item:
-        return self._change(asset_id, lambda i: i.with_status(change))
-
-    def add_calibration(self, asset_id: str, calibration: Calibration) -> Item:
-        return self._change(asset_id, lambda i: i.with_calibration(calibration))
-
-    def add_check(self, asset_id: str, check: CheckResult) -> Item:
-        return self._change(asset_id, lambda i: i.with_check(check))

@@ -15,15 +15,15 @@ import yaml
 
 from labauto.errors import SourceError
 from labauto.files import pid_lock, write_durably
-from labauto.quality.records import (Calibration, CheckResult, Item, RegisterError, StatusChange,
-                                     item_from_mapping)
+from labauto.quality.records import Item, RegisterError, item_from_mapping
+from labauto.quality.register import ChangingStore
 from labauto.yamlsource import load
 
 HEADER = ("# labauto equipment register item (docs/quality.md). One file per item; "
           "`labauto register` rewrites it.\n")
 
 
-class FileRegister:
+class FileRegister(ChangingStore):
     """Items in ``folder/*.yaml``; ``create`` makes the folder."""
 
     def __init__(self, folder: Path, *, create: bool = False):
@@ -98,12 +98,3 @@ class FileRegister:
             new = change(self.get(asset_id))
             self._write(new)
         return new
-
-    def set_status(self, asset_id: str, change: StatusChange) -> Item:
-        return self._change(asset_id, lambda i: i.with_status(change))
-
-    def add_calibration(self, asset_id: str, calibration: Calibration) -> Item:
-        return self._change(asset_id, lambda i: i.with_calibration(calibration))
-
-    def add_check(self, asset_id: str, check: CheckResult) -> Item:
-        return self._change(asset_id, lambda i: i.with_check(check))
