@@ -75,8 +75,10 @@ class Spans:
         return out
 
 
-def calibrate(procedure: Path, lab, work: Path, settle_scale: float, *, issue: bool = True):
-    """(spans, measure s, evaluate s, issue s): the plain engine, phase by phase."""
+def calibrate(procedure: Path, lab, work: Path, settle_scale: float, *, issue: bool = True,
+              source_under_test: bool = False):
+    """(spans, measure s, evaluate s, issue s): the plain engine, phase by phase (the lab's
+    meter is the DUT, or with ``source_under_test`` its source)."""
     from labauto.calibration import measure_points, preflight, start_or_resume_run
     from labauto.engine.run import open_run
     from labauto.evaluation import evaluate_run
@@ -84,7 +86,8 @@ def calibrate(procedure: Path, lab, work: Path, settle_scale: float, *, issue: b
     from labauto.lab import load_lab
 
     spans = Spans()
-    res = {"dut_resource": lab.resources["dmm"], "standard_resource": lab.resources["calibrator"]}
+    dut, std = ("calibrator", "dmm") if source_under_test else ("dmm", "calibrator")
+    res = {"dut_resource": lab.resources[dut], "standard_resource": lab.resources[std]}
     t0 = time.perf_counter()
     with preflight(procedure, **res) as checked:
         run = start_or_resume_run(procedure, runs_dir=work / "runs", settle_scale=settle_scale,
@@ -101,17 +104,18 @@ def calibrate(procedure: Path, lab, work: Path, settle_scale: float, *, issue: b
     return spans, t1 - t0, t2 - t1, t3 - t2
 
 
-def one_point_per_function(folder: Path) -> Path:
-    """The verification with only its first point of each function (its own readings, settle
-    time, range and frequency) and the operator steps before them."""
+def one_point_per_function(folder: Path, procedure: Path = PV) -> Path:
+    """``procedure`` with only its first point of each function (its own readings, settle
+    time, range and frequency; a readback point counts as a function of its own) and no
+    operator steps."""
     import yaml
 
-    data = yaml.safe_load(PV.read_text())
+    data = yaml.safe_load(procedure.read_text())
     seen, points = set(), []
     for entry in data["points"]:
         if "step" in entry:
             continue
-        fn = entry.get("function", data.get("function", "DCV"))
+        fn = (entry.get("function", data.get("function", "DCV")), bool(entry.get("readback")))
         if fn in seen:
             continue
         seen.add(fn)
@@ -122,7 +126,7 @@ def one_point_per_function(folder: Path) -> Path:
         points.append(first)
     data["points"] = points
     data["procedure"]["id"] += "-ONE-PER-FUNCTION"
-    path = folder / "one_per_function.yaml"
+    path = folder / f"{procedure.stem}_one_per_function.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return path
 
