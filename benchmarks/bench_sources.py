@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report  # noqa: E402
-from bench_functions import ROOT, calibrate, one_point_per_function  # noqa: E402
+from bench_functions import ROOT, calibrate, one_point_per_function, overhead_line  # noqa: E402
 
 PROCEDURES = {
     "E36312A power supply verification": ROOT / "procedures" / "keysight_e36312a_verification.yaml",
@@ -90,14 +90,8 @@ def bench(name: str, path: Path, tmp: Path, repeat: int, realistic_repeat: int) 
     worst = 0.0
     for k in dwell:
         point = next(p for p in one_plan.points if kind(p) == k)
-        over = statistics.median(per_kind[k])
-        worst_run = 100 * max(per_kind[k]) / min(dwell[k])
-        worst = max(worst, worst_run)
-        print(f"   {k:12s} ({point.id}: {point.readings} readings, settle {point.settle_time:~P}): "
-              f"overhead {report.span([1e3 * x for x in per_kind[k]], '{:.1f}', 'ms')}, "
-              f"dwell {report.span(dwell[k], '{:.2f}', 's')} -> "
-              f"{100 * over / statistics.median(dwell[k]):.2f} % of the median "
-              f"(largest overhead / smallest dwell {worst_run:.2f} %)")
+        worst = max(worst, overhead_line(f"{k:12s}", f"{point.id}: {point.readings} readings, "
+                                         f"settle {point.settle_time:~P}", per_kind[k], dwell[k]))
     return worst
 
 

@@ -9,7 +9,7 @@ from labauto.instruments import load_instrument_model
 from labauto.procedure import ProcedureError, load_procedure
 from labauto.units import Q_
 
-from tests.sources.test_power_supply import ROOT
+from tests.sources.simulated_run import ROOT
 
 METER = load_instrument_model("keysight_3458a")
 
