@@ -9,16 +9,13 @@ import math
 import numpy as np
 import pytest
 
-from labauto.calibration import run_calibration
 from labauto.drivers import open_instrument
-from labauto.engine.operator import AutoConfirm, set_operator
 from labauto.instruments import load_instrument_model
-from labauto.procedure import load_procedure
 from labauto.sim import SimulatedLab
 from labauto.units import Q_
 from labauto.validation.truth import StatedErrors
 
-from tests.sources.test_power_supply import REGISTER_3458A, ROOT
+from tests.sources.simulated_run import ROOT, run_source_procedure
 
 MODEL = load_instrument_model("keysight_3458a")
 ACV_PROCEDURE = ROOT / "procedures" / "fluke_5522a_acv_3458a.yaml"
@@ -133,22 +130,7 @@ def test_a_reference_meter_error_is_drawn_in_the_band_of_the_nominal_frequency()
 
 @pytest.fixture(scope="module")
 def acv_verified(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("acv")
-    lab_file = tmp / "lab.yaml"
-    lab_file.write_text((ROOT / "labauto" / "data" / "lab.yaml").read_text() + REGISTER_3458A)
-    plan = load_procedure(ACV_PROCEDURE)
-    previous = set_operator(AutoConfirm())
-    try:
-        with SimulatedLab(seed=5, latency="zero", dmm_model="keysight_3458a",
-                          dut="source") as running:
-            outcome = run_calibration(ACV_PROCEDURE, dut_resource=running.resources["calibrator"],
-                                      standard_resource=running.resources["dmm"],
-                                      runs_dir=tmp / "runs", out_dir=tmp / "certificates",
-                                      settle_scale=0.0, timeout_ms=5000, publish=False,
-                                      lab_file=lab_file)
-            truth = {p.id: running.true_error(p) for p in plan.points}
-    finally:
-        set_operator(previous)
+    plan, outcome, truth, *_ = run_source_procedure(ACV_PROCEDURE, tmp_path_factory.mktemp("acv"), 5)
     return plan, outcome, truth
 
 
