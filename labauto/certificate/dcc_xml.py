@@ -295,7 +295,7 @@ def _point(parent, p: PointResult, words: Wording) -> None:
     unc = dict(U=p.expanded_uncertainty, k=p.coverage_factor, p=p.coverage_probability)
     _quantity(data, "basic_nominalValue", words.nominal, p.nominal)
     _quantity(data, "basic_referenceValue", "Reference value", p.reference)
-    _quantity(data, "basic_measuredValue", words.mean, p.mean)
+    _quantity(data, "basic_measuredValue", words.readback if p.readbacks else words.mean, p.mean)
     if p.frequency is not None:
         _quantity(data, "labauto_signalFrequency", "Signal frequency", p.frequency)
     q = _quantity(data, "basic_measurementError", words.error, p.error, **unc)
