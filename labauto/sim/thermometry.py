@@ -190,7 +190,9 @@ class SimulatedThermometryLab(ServedInstruments):
             from labauto.temperature import PT100
             return PT100.temperature(truth.resistance(t_c)) - t_c
         from labauto.temperature import thermocouples
-        return thermocouples.temperature(truth.letter, truth.emf(t_c)) - t_c
+        # the emf it gives with its reference junction at 0 °C (a deviation polynomial's d0 is
+        # no emf: both junctions at one temperature give none, see Thermocouple.emf_v)
+        return thermocouples.temperature(truth.letter, truth.emf(t_c) - truth.emf(0.0)) - t_c
 
     # -- lifecycle -------------------------------------------------------------------------
     _what = "the simulated thermometry lab"
@@ -199,6 +201,18 @@ class SimulatedThermometryLab(ServedInstruments):
         return {name: (inst, 0) for name, inst in
                 {"readout": self.readout, **self.heat_sources, "dmm": self.dmm,
                  "environment": self.thermohygrometer}.items()}
+
+
+def _fading(emf_mv_at: Callable[[float], float],
+            offset: Callable[[float], float]) -> Callable[[float], float]:
+    """A reference thermocouple's true emf E(t) (mV): from 100 °C up what its certificate's
+    curve ``emf_mv_at`` gives at t + δ(t), fading below to E(0) = 0 (both junctions at 0 °C
+    give no emf, whatever a certificate's fitted deviation d0 says there;
+    :meth:`Thermocouple.emf_v` subtracts the junction's E)."""
+    def emf(t: float) -> float:
+        w = min(1.0, abs(t) / 100.0)
+        return emf_mv_at(t + offset(t) * w) - (1.0 - w) * emf_mv_at(0.0)
+    return emf
 
 
 def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
@@ -232,8 +246,7 @@ def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
         if reference_offset is None:
             reference = Thermocouple(lambda t: true_ref.emf(t + drift_k) - true_ref.emf(drift_k), "ice")
         else:
-            reference = Thermocouple(
-                lambda t: true_ref.emf(t + reference_offset(t) * min(1.0, abs(t) / 100.0)), "ice")
+            reference = Thermocouple(_fading(true_ref.emf, reference_offset), "ice")
     elif reference_offset is None:
         reference = ResistanceSensor(lambda t: ref.resistance(t + drift_k), self_heating)
     else:
