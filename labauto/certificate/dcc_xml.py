@@ -15,7 +15,7 @@ import pint
 from lxml import etree
 
 import labauto
-from labauto.certificate.statements import RELATES_ONLY, adjustment_statement
+from labauto.certificate.statements import RELATES_ONLY, adjustment_statement, tur_statement
 from labauto.certificate.wording import Wording, in_words, wording
 from labauto.units import Q_, to_dsi, from_dsi
 
@@ -201,6 +201,10 @@ def _admin(root, r: CalibrationResult) -> None:
     _text(s, "declaration", adjustment_statement(r), "en")
     s = _sub(st, _d("statement"), refType="labauto_resultsRelateOnlyToItem")
     _text(s, "declaration", RELATES_ONLY, "en")
+    low_tur = tur_statement(r)
+    if low_tur:
+        s = _sub(st, _d("statement"), refType="labauto_lowTestUncertaintyRatio")
+        _text(s, "declaration", low_tur, "en")
     for remark in r.remarks:
         s = _sub(st, _d("statement"))
         _text(s, "declaration", remark, "en")

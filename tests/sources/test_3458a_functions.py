@@ -166,3 +166,9 @@ def test_the_5522a_acv_verification_runs_against_the_3458a(acv_verified):
     # the 5522A's 1-year specification at 3 V, 1 kHz: 150 ppm + 60 µV = 510 µV (99 %)
     assert p.tolerance.to("uV").m == pytest.approx(510)
     assert p.tur < 1.5
+    # the certificate says where the TUR is below 4: here at every point
+    from pypdf import PdfReader
+    pdf = " ".join(" ".join(page.extract_text() for page in
+                            PdfReader(outcome.issued.files["pdf"]).pages).split())
+    assert "Test uncertainty ratio (tolerance / U) below 4 at every point (TUR 0.3 to" in pdf
+    assert "labauto_lowTestUncertaintyRatio" in outcome.issued.files["xml"].read_text()
