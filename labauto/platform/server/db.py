@@ -20,7 +20,6 @@ before; if the COMMIT fails, every writer of the group gets the error and nothin
 """
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import sqlite3
@@ -32,6 +31,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from labauto.platform.server.prepared import prepare
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 T = TypeVar("T")
@@ -151,27 +152,6 @@ class Database:
         self.engine.dispose()
 
 
-class _Prepared:
-    """A SELECT compiled for a dialect: its SQL, its positional parameters with their bind
-    processors, and the row type with the columns' result processors (as SQLAlchemy applies them)."""
-
-    def __init__(self, stmt: Select, dialect) -> None:
-        compiled = stmt.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.params = [(name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-                       for name in compiled.positiontup]
-        columns = list(stmt.selected_columns)
-        self.row = collections.namedtuple("Row", [c.key for c in columns])
-        self.results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-
-    def first(self, conn: sqlite3.Connection, params: dict[str, Any]):
-        args = [p(params[name]) if p else params[name] for name, p in self.params]
-        raw = conn.execute(self.sql, args).fetchone()
-        if raw is None:
-            return None
-        return self.row(*(p(v) if p else v for p, v in zip(self.results, raw)))
-
-
 class _SqliteLookups:
     """One read-only sqlite3 connection per calling thread to the database file (threads of the
     server's pool live long), in autocommit mode; statements compiled once."""
@@ -180,7 +160,6 @@ class _SqliteLookups:
         self.engine = engine
         self.path = os.path.abspath(path)
         self._local = threading.local()
-        self._prepared: dict[Select, _Prepared] = {}
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
@@ -195,10 +174,12 @@ class _SqliteLookups:
         return conn
 
     def first(self, stmt: Select, params: dict[str, Any]):
-        prepared = self._prepared.get(stmt)
-        if prepared is None:
-            prepared = self._prepared[stmt] = _Prepared(stmt, self.engine.dialect)
-        return prepared.first(self._connection(), params)
+        prepared = prepare(stmt, self.engine.dialect, params)
+        if prepared is None:                 # not a plain select: as SQLAlchemy runs it
+            with self.engine.connect() as conn, conn.begin():
+                return conn.execute(stmt, params).first()
+        found = prepared.rows(self._connection(), params)
+        return found[0] if found else None
 
     def close(self) -> None:
         with self._lock:
