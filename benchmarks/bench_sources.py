@@ -106,6 +106,9 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="labauto-bench-sources-"))
     os.environ["LABAUTO_HOME"] = str(tmp / "home")
+    # the simulated instruments' serial numbers are every simulated lab's: lock them here, not
+    # in the machine-wide folder another session's simulated run may hold
+    os.environ["LABAUTO_LOCK_DIR"] = str(tmp / "locks")
     set_operator(AutoConfirm())
     worst = max(bench(name, path, tmp / path.stem, args.repeat, args.realistic_repeat)
                 for name, path in PROCEDURES.items())
