@@ -11,7 +11,10 @@ meter::
               certificate (``reference: {certificate: FILE}``: estimate −error at the point,
               u = U/k, normal; labauto.models.reference); nu = inf
     dX_res    resolution of the DUT's setting: rectangular, half-width = resolution / 2
-    dS_i      the procedure's contributions for this function, estimate 0
+    dS_i      the procedure's contributions for this function, estimate 0 or their correction
+
+U as for the error of indication (labauto.models.indication): the GUM's, or where JCGM 101
+clause 8 does not validate it, the 95 % interval of E propagated by convolution.
 
 The error is the DUT's output minus its set value, with the sign convention of an error of
 indication (E = shown - true): E = S_set - S_true and S_true = X_ref + dX_ref.
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pint
 
 from labauto.models import inputs as mi
-from labauto.uncertainty import Constant, Model, gum
+from labauto.uncertainty import Constant, Model, gum, validated_budget
 from labauto.uncertainty.budget import UncertaintyBudget
 
 if TYPE_CHECKING:
@@ -42,5 +45,5 @@ def error_budget(point: "TestPoint", procedure: "Procedure",
     terms = [f"{sym}_set", "- X_ref", "- dX_ref", f"+ {mi.RESOLUTION_NAME}"]
     mi.contributions(inputs, terms, point.contributions, sym, unit, point.nominal)
     model = Model("E = " + " ".join(terms), inputs=inputs)
-    return gum(model).budget("E")
+    return validated_budget(gum(model), "E")
 
