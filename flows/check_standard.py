@@ -77,16 +77,22 @@ def check_standard(item: str, check_standard: str, resource: str, equipment_regi
                    instrument_wait_s: float | None = 3600.0) -> dict[str, Any]:
     """Measure ``check_standard`` with ``item`` at ``resource``, judge, record, report.
 
-    As the ``calibrate`` flow, the flow run holds the meter's Prefect concurrency slot while it
-    measures (flows/instrument_slots.py; waiting up to ``instrument_wait_s`` for a busy bench,
-    None: as long as it takes)."""
+    As the ``calibrate`` flow, the flow run holds the meter's Prefect concurrency slots, by
+    resource and by identity (the register's maker, model and serial of ``item``), from before
+    its first command until it is closed (flows/instrument_slots.py; waiting up to
+    ``instrument_wait_s`` for a busy instrument, None: as long as it takes)."""
     from flows.instrument_slots import InstrumentSlots
 
     log = get_run_logger()
+    meter = open_register(equipment_register).get(item)
     with InstrumentSlots(f"check-{flow_run.get_id()}", wait_s=instrument_wait_s,
                          log=log) as slots:
-        slots.hold_resources({f"the meter {item} reading the check standard {check_standard}":
-                              resource})
+        # the meter's resource slot and its identity slot (the register's item: the measuring
+        # task refuses any other instrument at the resource), both before its first command
+        slots.hold_known_instruments(
+            {f"the meter {item} reading the check standard {check_standard}": resource},
+            {f"meter {item}": {"manufacturer": meter.manufacturer, "model": meter.model,
+                               "serial": meter.serial}})
         value, unit = measure_task(equipment_register, item, check_standard, resource, model,
                                    function, range_, readings, settings or {}, timeout_ms)
     outcome = judge_task(equipment_register, item, value, unit, check_standard, certificates or [],

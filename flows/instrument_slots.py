@@ -19,9 +19,10 @@ parallel.
 
 Every flow that drives instruments holds them this way (:class:`InstrumentSlots`):
 ``calibrate`` (DUT, standard, environment logger), ``temperature-comparison`` (readout, heat
-sources, DMM, environment logger: the resource slots before its first task; the identity slots
-its tasks recorded in the journal, before the next task, at once when resuming) and
-``check-standard`` (the meter reading the check standard: its resource slot).
+sources, DMM, environment logger: the resource slots, then the identity slots once its
+pre-flight has identified the instruments, before its first task; the environment logger's
+identity once a task has recorded it) and ``check-standard`` (the meter reading the check
+standard: its resource slot and, from the register's item, its identity slot, in one request).
 
 Slots need a Prefect server (``PREFECT_API_URL``: ``labauto lab up``, or the test harness).
 Prefect's throw-away embedded server keeps slot leases in its own process: a run killed there
@@ -176,6 +177,13 @@ def ensure_limits(names: Iterable[str]) -> list[str]:
     return busy
 
 
+def _recorded_identities(instruments: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """``{identity slot: what}`` of ``{role: {"manufacturer", "model", "serial"}}``."""
+    return {identity_slot(r["manufacturer"], r["model"], r["serial"]):
+            f"the {role} instrument {r['manufacturer']} {r['model']} serial {r['serial']}"
+            for role, r in instruments.items() if r.get("manufacturer") and r.get("serial")}
+
+
 class InstrumentSlots:
     """The instrument slots of one flow run, released in reverse order on ``close``/``with``
     exit.  Outside a flow run talking to a server it holds nothing (see the module text)."""
@@ -212,7 +220,7 @@ class InstrumentSlots:
 
     def hold_resources(self, resources: dict[str, str | None]) -> None:
         """Hold the slots of ``{what: resource}`` (e.g. ``{"the item (DUT)": "TCPIP0::..."}``)."""
-        self._hold({resource_slot(r): f"{what} at {r}" for what, r in resources.items() if r})
+        self.hold_known_instruments(resources, {})
 
     def hold_identities(self, identities: dict[str, Any]) -> None:
         """Hold the slots of identified instruments (``{role: Identity}``)."""
@@ -222,12 +230,16 @@ class InstrumentSlots:
 
     def hold_recorded_identities(self, instruments: dict[str, dict[str, Any]]) -> None:
         """Hold the identity slots of the instruments a run's journal records (``{role: record}``
-        with ``manufacturer``, ``model``, ``serial``: the flows whose tasks identify the
-        instruments themselves, e.g. ``temperature-comparison``)."""
-        self._hold({identity_slot(r["manufacturer"], r["model"], r["serial"]):
-                    f"the {role} instrument {r['manufacturer']} {r['model']} serial {r['serial']}"
-                    for role, r in instruments.items()
-                    if r.get("manufacturer") and r.get("serial")})
+        with ``manufacturer``, ``model``, ``serial``: e.g. ``temperature-comparison``)."""
+        self._hold(_recorded_identities(instruments))
+
+    def hold_known_instruments(self, resources: dict[str, str | None],
+                               instruments: dict[str, dict[str, Any]]) -> None:
+        """Hold, in one request (all or none), the resource slots of ``resources`` and the
+        identity slots of ``instruments`` (``{role: record}``) known before any command is sent
+        (e.g. the register's item of a ``check-standard`` run)."""
+        self._hold({**{resource_slot(r): f"{what} at {r}" for what, r in resources.items() if r},
+                    **_recorded_identities(instruments)})
 
     def _hold(self, wanted: dict[str, str]) -> None:
         names = sorted(n for n in wanted if n not in self.held)

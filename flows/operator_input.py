@@ -22,7 +22,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 import math
 import re
-from typing import Any, Iterator, Literal
+from typing import Annotated, Any, Iterator, Literal
 
 import pydantic
 from prefect.input import RunInput
@@ -34,20 +34,24 @@ from labauto.engine.operator import (NoOperator, OperatorStepRefused, current_op
 from flows.instrument_slots import server_url
 
 
+def _named(value: str) -> str:
+    if not value.strip():
+        raise ValueError("name the technician who answers (a name or initials, not blanks)")
+    return value.strip()
+
+
+# who answered, and a note: the same fields in every answer a technician gives (one definition)
+Technician = Annotated[str, pydantic.Field(min_length=1, max_length=200),
+                       pydantic.AfterValidator(_named)]
+Note = Annotated[str, pydantic.Field(max_length=2000, description="anything worth recording")]
+
+
 class StepDone(RunInput):
     """The technician's answer to an operator step (the Resume form in the Prefect UI)."""
 
     done: bool = pydantic.Field(True, description="the step is done; the bench is ready")
-    technician: str = pydantic.Field(..., min_length=1, max_length=200,
-                                     description="who did the step (name or initials)")
-    note: str = pydantic.Field("", max_length=2000, description="anything worth recording")
-
-    @pydantic.field_validator("technician")
-    @classmethod
-    def _named(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("name the technician who did the step")
-        return value.strip()
+    technician: Technician = pydantic.Field(..., description="who did the step (name or initials)")
+    note: Note = ""
 
 
 # the units a display-only thermometer shows: a typed answer names one of them
@@ -62,16 +66,8 @@ class TypedReading(RunInput):
     value: float = pydantic.Field(..., allow_inf_nan=False,
                                   description="the number on the thermometer's display")
     unit: Literal["degC", "K"] = pydantic.Field("degC", description="its unit: degC (°C) or K")
-    technician: str = pydantic.Field(..., min_length=1, max_length=200,
-                                     description="who read the display (name or initials)")
-    note: str = pydantic.Field("", max_length=2000, description="anything worth recording")
-
-    @pydantic.field_validator("technician")
-    @classmethod
-    def _named(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("name the technician who read the display")
-        return value.strip()
+    technician: Technician = pydantic.Field(..., description="who read the display (name or initials)")
+    note: Note = ""
 
 
 def wait_for_technician(what: str, *, timeout_s: float, log: Any) -> str:

@@ -47,10 +47,12 @@ class ItemSchedule:
         return PREFIX + self.asset_id
 
     def anchor(self, now: dt.datetime | None = None) -> dt.datetime:
-        """The first run: the due date (06:00 UTC), or a minute from now when that is past."""
+        """The first run: 06:00 UTC on the due date when that is a later day; a minute from now
+        when the item is due today or overdue (due means due now, not later today)."""
         now = now or dt.datetime.now(dt.timezone.utc)
-        due = dt.datetime.combine(self.due, dt.time(6, 0), tzinfo=dt.timezone.utc)
-        return max(due, now + dt.timedelta(minutes=1))
+        if self.due <= now.date():
+            return now + dt.timedelta(minutes=1)
+        return dt.datetime.combine(self.due, dt.time(6, 0), tzinfo=dt.timezone.utc)
 
     def describe(self) -> dict[str, Any]:
         return {"item": self.asset_id, "bench": self.bench.name, "procedure": str(self.procedure),

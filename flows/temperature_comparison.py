@@ -23,6 +23,7 @@ labauto.engine.operator.set_operator).
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -115,8 +116,10 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
     As the ``calibrate`` flow, the flow run holds one Prefect concurrency slot per instrument
     (flows/instrument_slots.py; waiting up to ``instrument_wait_s`` for a busy bench, None: as
     long as it takes) until its last setpoint is measured."""
-    from labauto.engine.comparison import (ComparisonSettings, open_comparison_run, segments,
+    from labauto.engine.comparison import (ComparisonSettings, open_comparison_run,
+                                           reserved_instruments, segments,
                                            start_comparison_run, steps_before)
+    from labauto.lab import load_lab
     from labauto.procedure.temperature import load_temperature_procedure
     from labauto.publishing import not_requested
 
@@ -132,9 +135,15 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
     _tag_flow_run(run.run_id)
     log.info("run %s: %d of %d setpoints to measure", run.run_id, len(run.pending_points()),
              len(run.procedure.points))
-    with InstrumentSlots(run.run_id, wait_s=instrument_wait_s, log=log) as slots:
+    with InstrumentSlots(run.run_id, wait_s=instrument_wait_s, log=log) as slots, \
+            ExitStack() as held:
         slots.hold_resources(_described_resources(run))
-        slots.hold_recorded_identities(run.state().instruments)       # a resumed run's
+        # pre-flight, as the calibrate flow's: the instruments identified (*IDN?) under their
+        # resource slots and file locks, then their identity slots, before the first command
+        # of the first task; the locks stay held to the end (the tasks re-enter them)
+        instruments = held.enter_context(reserved_instruments(
+            run, check_identities=load_lab(lab_file).check_identities))
+        slots.hold_recorded_identities(instruments)
         for n, segment in enumerate(segments(run)):
             # the probes move between segments: the operator steps are asked here, between two
             # tasks, with the instruments closed (the terminal, or a pause for input)
@@ -145,7 +154,7 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
             with asking_by_pause(run, timeout_s=operator_timeout_s, log=log):
                 measure_setpoints_task(str(run.folder), ids, lab_file,
                                        label=f"{ids[0]}..{ids[-1]} in {segment[0].heat_source}")
-            slots.hold_recorded_identities(run.state().instruments)   # as identified
+            slots.hold_recorded_identities(run.state().instruments)   # the environment logger
     if not issue:        # measured only: `labauto comparison resume RUN` issues it later
         return {"run_id": run.run_id, "run_folder": str(run.folder),
                 "completed": sorted(run.state().completed_ids())}

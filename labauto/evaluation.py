@@ -59,11 +59,14 @@ def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float]
     # can reproduce every decision from the certificate alone
     decision = procedure.decision_rule.decide(error, U_reported, point.tolerance,
                                               coverage_factor=budget.coverage_factor)
-    mags = [float(x) for x in values.magnitude]
+    # the row's indication: the meter's readings, or a readback point's own readbacks (the
+    # source's indication, compared with the reference meter's mean, the reference value)
+    shown = values if rb is None else rb
+    mags = [float(x) for x in shown.magnitude]
     return PointResult(
         point_id=point.id, function=point.function, range=point.range, nominal=point.nominal,
         reference=_reference(point, procedure, values), readings=tuple(readings), reading_unit=unit,
-        reading_timestamps=timestamps,
+        reading_timestamps=timestamps, readbacks=tuple(readbacks) if rb is not None else (),
         mean=Q_(statistics.fmean(mags), point.nominal.units),
         std_dev=Q_(statistics.stdev(mags), point.nominal.units),
         error=error, budget=budget, expanded_uncertainty=U_reported,

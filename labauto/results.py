@@ -120,6 +120,10 @@ class PointResult:
     conformance_probability: float | None = None   # p_c that |true error| <= tolerance (JCGM 106)
     specific_risk: float | None = None             # probability that the decision is wrong
     frequency: pint.Quantity | None = None         # of an AC point (None: DC, resistance)
+    #: a source's readback point: its own measurements (``MEAS:VOLT?``) taken with the
+    #: reference meter's ``readings``, in ``reading_unit``; ``mean`` and ``std_dev`` are then
+    #: the readbacks' (the source's indication) and ``reference`` the reference meter's mean
+    readbacks: tuple[float, ...] = ()
 
     @property
     def quantity_kind(self) -> str:
@@ -159,6 +163,8 @@ class PointResult:
         }
         if self.frequency is not None:
             d["frequency"] = q_to_dict(self.frequency)
+        if self.readbacks:
+            d["readbacks"] = list(self.readbacks)
         return d
 
     @classmethod
@@ -179,6 +185,7 @@ class PointResult:
             conformance_probability=d.get("conformance_probability"),
             specific_risk=d.get("specific_risk"),
             frequency=q_from_dict(d["frequency"]) if d.get("frequency") else None,
+            readbacks=tuple(d.get("readbacks", ())),
         )
 
 

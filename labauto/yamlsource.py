@@ -7,6 +7,7 @@ returns the data and a :class:`SourceMap` from key paths (``("points", 3, "nomin
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,15 @@ import yaml
 from labauto.errors import SourceError
 
 PathKey = tuple[Any, ...]
+
+
+def iso_date(value: Any) -> dt.date:
+    """A YAML date (or datetime), or text YYYY-MM-DD, as a date; ValueError otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
 
 
 @dataclass
@@ -35,6 +45,14 @@ class SourceMap:
 
     def error(self, key_path: PathKey, reason: str) -> SourceError:
         return SourceError(self.path, self.line(key_path), reason)
+
+    def date(self, key_path: PathKey, value: Any) -> dt.date:
+        """``value`` (a YAML date, or text YYYY-MM-DD) found at ``key_path`` as a date; a
+        :class:`SourceError` naming the file, the line and the key otherwise."""
+        try:
+            return iso_date(value)
+        except ValueError:
+            raise self.error(key_path, f"{key_path[-1]}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from lxml import etree
 
 import labauto
 from labauto.certificate.statements import (RELATES_ONLY, adjustment_statement,
-                                           propagated_interval_statement)
+                                           propagated_interval_statement, tur_statement)
 from labauto.certificate.wording import Wording, in_words, wording
 from labauto.units import Q_, to_dsi, from_dsi
 
@@ -204,6 +204,10 @@ def _admin(root, r: CalibrationResult) -> None:
     _text(s, "declaration", adjustment_statement(r), "en")
     s = _sub(st, _d("statement"), refType="labauto_resultsRelateOnlyToItem")
     _text(s, "declaration", RELATES_ONLY, "en")
+    low_tur = tur_statement(r)
+    if low_tur:
+        s = _sub(st, _d("statement"), refType="labauto_lowTestUncertaintyRatio")
+        _text(s, "declaration", low_tur, "en")
     for remark in r.remarks:
         s = _sub(st, _d("statement"))
         _text(s, "declaration", remark, "en")
@@ -298,7 +302,7 @@ def _point(parent, p: PointResult, words: Wording) -> None:
     unc = dict(U=p.expanded_uncertainty, k=p.coverage_factor, p=p.coverage_probability)
     _quantity(data, "basic_nominalValue", words.nominal, p.nominal)
     _quantity(data, "basic_referenceValue", "Reference value", p.reference)
-    _quantity(data, "basic_measuredValue", words.mean, p.mean)
+    _quantity(data, "basic_measuredValue", words.readback if p.readbacks else words.mean, p.mean)
     if p.frequency is not None:
         _quantity(data, "labauto_signalFrequency", "Signal frequency", p.frequency)
     q = _quantity(data, "basic_measurementError", words.error, p.error, **unc)

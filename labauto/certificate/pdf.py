@@ -23,7 +23,7 @@ from typing import Sequence
 from xml.sax.saxutils import escape
 
 from labauto.certificate.statements import (RELATES_ONLY, adjustment_statement,
-                                           propagated_interval_statement)
+                                           propagated_interval_statement, tur_statement)
 from labauto.certificate.wording import in_words, wording
 from labauto.results import CalibrationResult, FunctionResults, PointResult
 
@@ -222,6 +222,9 @@ def statements_section(r: CalibrationResult, d: _Doc) -> list:
                  f"Overall result: {r.overall_decision.upper()}"
                  + (f" as left (as found: {r.as_found_decision.upper()})." if r.as_left_points
                     else "."))]
+    low_tur = tur_statement(r)
+    if low_tur:
+        story.append(d.p(low_tur))
     story += [d.p("Remark: " + x) for x in r.remarks]
     return story
 

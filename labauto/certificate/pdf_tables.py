@@ -148,8 +148,14 @@ def standards_table(standards: Sequence[Equipment], st: Styles) -> Table:
                        [False] * 5)
 
 
-RESULT_HEADER = ["Point", "Range", "Nominal value", "Frequency", "Mean indication", "n", "Error", "<i>U</i>",
-                 "<i>k</i>", "<i>p</i>", "Tolerance\u00a0±", "Decision"]
+RESULT_HEADER = ["Point", "Range", "Nominal value", "Frequency", "Mean indication", "Mean readback",
+                 "n", "Error", "<i>U</i>", "<i>k</i>", "<i>p</i>", "Tolerance\u00a0±", "Decision"]
+
+
+def _mean_cell(value, p: PointResult) -> str:
+    """A mean in the point's unit, rounded as its U is (ILAC-P14)."""
+    m, _ = round_for_report(value, p.expanded_uncertainty, p.nominal.units)
+    return f"{m:f}{NBSP}{unit_text(p.nominal)}"
 
 
 def tolerance_markup(p: PointResult) -> str:
@@ -168,23 +174,27 @@ def results_table(points: Sequence[PointResult], st: Styles, words: Wording | No
     rows = []
     for p in points:
         e, U = round_for_report(p.error, p.expanded_uncertainty, p.error.units)
-        m, _ = round_for_report(p.mean, p.expanded_uncertainty, p.nominal.units)
         eu = unit_text(p.error)
         decision = escape(p.decision.upper())
         if p.decision != "pass":
             decision = f'<font color="#c00000"><b>{decision}</b></font>'
+        # a readback row: the reference meter's mean in the mean column, the source's own
+        # readback (the indication its error is of) in a column of its own
+        seen = p.reference if p.readbacks else p.mean
         rows.append([escape(p.point_id), plain_quantity(p.range), plain_quantity(p.nominal),
                      "" if p.frequency is None else plain_quantity(p.frequency),
-                     f"{m:f}{NBSP}{unit_text(p.nominal)}", str(len(p.readings)),
+                     _mean_cell(seen, p), _mean_cell(p.mean, p) if p.readbacks else "",
+                     str(len(p.readings)),
                      f"{e:f}{NBSP}{eu}", f"{U:f}{NBSP}{eu}", f"{p.coverage_factor:.2f}",
                      f"{100 * p.coverage_probability:g}{NBSP}%", tolerance_markup(p), decision])
-    fractions = [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
-    numeric = [False, True, True, True, True, True, True, True, True, True, True, False]
+    fractions = [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    numeric = [False, True, True, True, True, True, True, True, True, True, True, True, False]
     header = list(RESULT_HEADER)
     if words is not None:
-        header[2], header[4] = words.nominal, words.mean
+        header[2], header[4], header[5] = words.nominal, words.mean, words.readback
     drop = ([] if show_p else [header.index("<i>p</i>")]) \
-        + ([] if any(p.frequency is not None for p in points) else [header.index("Frequency")])
+        + ([] if any(p.frequency is not None for p in points) else [header.index("Frequency")]) \
+        + ([] if any(p.readbacks for p in points) else [5])
     for col in sorted(drop, reverse=True):
         for seq in (header, fractions, numeric, *rows):
             del seq[col]

@@ -1,6 +1,7 @@
 """The fixed sentences every certificate writer (PDF, DCC) states in the same words:
-ISO/IEC 17025:2017 7.8.2.1 l) (results relate only to the item) and 7.8.4.1 d) (adjusted or not),
-and how U was obtained where the GUM framework was not validated (labauto.uncertainty.convolution)."""
+ISO/IEC 17025:2017 7.8.2.1 l) (results relate only to the item) and 7.8.4.1 d) (adjusted or not);
+the points whose test uncertainty ratio is below 4 (7.8.6.1: the decision rule's risk there); how
+U was obtained where the GUM framework was not validated (labauto.uncertainty.convolution)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -39,3 +40,26 @@ def propagated_interval_statement(r: CalibrationResult) -> str:
             "half-width of the probabilistically symmetric 95 % coverage interval of the "
             "distribution of the error, propagated from the input distributions (JCGM 101:2008), "
             "and k = U/u_c.")
+
+
+#: the usual lowest test uncertainty ratio (tolerance / U) of a conformity decision with a
+#: low risk (ANSI/NCSL Z540.3 practice, ILAC-G8:09/2019 4.2.1's simple acceptance "TUR ≥ 4")
+TUR_LIMIT = 4.0
+
+
+def tur_statement(r: CalibrationResult) -> str | None:
+    """The points whose TUR (tolerance / U) is below 4, named with their TUR; None when every
+    point reaches 4."""
+    low = [p for p in r.points + r.as_left_points if p.tur < TUR_LIMIT]
+    if not low:
+        return None
+    every = len(r.points) + len(r.as_left_points)
+    if len(low) == every:
+        turs = sorted(p.tur for p in low)
+        where = f"at every point (TUR {turs[0]:.1f} to {turs[-1]:.1f})"
+    else:
+        where = f"at {len(low)} of {every} points: " + "; ".join(
+            f"{p.point_id} ({p.tur:.1f})" for p in low)
+    return (f"Test uncertainty ratio (tolerance / U) below {TUR_LIMIT:g} {where}. At these points the expanded uncertainty is a large "
+            "part of the tolerance: a conformity decision there carries a higher risk of a "
+            "false accept or reject than at a TUR of 4 or more (ILAC-G8:09/2019 4.2.1).")

@@ -15,6 +15,7 @@ class Wording:
     mean: str             # the column of the mean reading
     nominal: str          # the column of the nominal value
     subject: str          # what the item's figure shows, in a sentence
+    readback: str = "Mean readback of the source"   # a readback point's own indication
 
 
 WORDINGS = {

@@ -233,17 +233,34 @@ class _Instruments:
 
 
 @contextmanager
+def reserved_instruments(run: ComparisonRun, *, resource_manager: Any = None,
+                         check_identities: Callable[[dict[str, Any]], None] | None = None
+                         ) -> Iterator[dict[str, dict[str, Any]]]:
+    """The run's pre-flight (the Prefect flow's, before its first measuring task): the heat
+    sources, the readout and the DMM opened under the run's instrument locks, identified
+    (``*IDN?``), checked against the lab's register and recorded in the journal, then left safe
+    and closed; the locks stay held for the ``with`` block (the tasks reopen the instruments
+    under the same, re-entrant, locks).  Yields the journal's instrument records, ``{role:
+    {"manufacturer", "model", "serial", ...}}``."""
+    with InstrumentLocks(run.run_id) as locks:
+        with _open_instruments(run, resource_manager, check_identities, locks=locks):
+            pass
+        yield run.state().instruments
+
+
+@contextmanager
 def _open_instruments(run: ComparisonRun, resource_manager: Any,
-                      check_identities: Callable[[dict[str, Any]], None] | None = None
-                      ) -> Iterator[_Instruments]:
+                      check_identities: Callable[[dict[str, Any]], None] | None = None,
+                      locks: InstrumentLocks | None = None) -> Iterator[_Instruments]:
     """Open the heat sources (the procedure's safe setpoint as their safe state), the readout
-    and the DMM under the instrument locks; check the measuring instruments against the lab's
-    register; record their identities; leave every one safe on exit, the locks released
-    after.  (The reference thermometer is checked against its own certificate when the
-    procedure loads.)"""
+    and the DMM under the instrument locks (``locks``, else the run's own, released after);
+    check the measuring instruments against the lab's register; record their identities;
+    leave every one safe on exit.  (The reference thermometer is checked against its own
+    certificate when the procedure loads.)"""
     proc, res = run.procedure, run.settings.resources
     with ExitStack() as stack:
-        locks = stack.enter_context(InstrumentLocks(run.run_id))
+        if locks is None:
+            locks = stack.enter_context(InstrumentLocks(run.run_id))
         opts = {"timeout_ms": run.settings.timeout_ms, "resource_manager": resource_manager}
         # heat sources first: closed last, they reach their safe setpoints last
         sources = {name: open_locked(stack, locks, f"the heat source '{name}'", res[name],

@@ -132,7 +132,7 @@ def load_reference_certificate(path: str | Path) -> ReferenceCertificate:
     if not isinstance(item, dict):
         raise src.error(("item",), "item must be {manufacturer, model, serial}")
     _keys(src, ("item",), item, _ITEM, "item")
-    date, due = _date(src, ("date",), d["date"]), _date(src, ("due",), d["due"])
+    date, due = src.date(("date",), d["date"]), src.date(("due",), d["due"])
     if due <= date:
         raise src.error(("due",), f"due {due} is not after the calibration date {date}")
     if not isinstance(d["values"], list) or not d["values"]:
@@ -152,15 +152,6 @@ def _keys(src: Any, at: tuple, d: dict, allowed: set[str], what: str) -> None:
     missing = sorted(allowed - set(d))
     if missing:
         raise src.error(at, f"{what} is missing {', '.join(repr(m) for m in missing)}")
-
-
-def _date(src: Any, at: tuple, value: Any) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise src.error(at, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _value(src: Any, at: tuple, d: Any) -> CertifiedValue:

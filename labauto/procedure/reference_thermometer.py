@@ -171,15 +171,6 @@ def _sub_document(doc: SourceDocument, prefix: tuple) -> SourceDocument:
     return SourceDocument(data, SourceMap(doc.source.path, lines), doc.sha256, doc.text)
 
 
-def _date(src: SourceMap, path: tuple, value: Any) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise src.error(path, f"{path[-1]}: {value!r} is not a date (YYYY-MM-DD)") from None
-
-
 def _q(src: SourceMap, path: tuple, value: Any, unit: str) -> pint.Quantity:
     try:
         return parse_quantity(value, unit)
@@ -244,8 +235,8 @@ def load_reference_thermometer(path: str | Path) -> ReferenceThermometer:
         if "self_heating" in probe else None
     return ReferenceThermometer(
         path=Path(path), certificate_id=str(cert["id"]), issued_by=str(cert["issued_by"]),
-        date=_date(src, ("certificate", "date"), cert["date"]),
-        due=_date(src, ("certificate", "due"), cert["due"]),
+        date=src.date(("certificate", "date"), cert["date"]),
+        due=src.date(("certificate", "due"), cert["due"]),
         due_line=src.line(("certificate", "due")),
         manufacturer=str(probe["manufacturer"]), model=str(probe["model"]),
         serial=str(probe["serial"]), description=str(probe.get("description", "")),

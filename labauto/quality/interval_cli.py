@@ -76,7 +76,9 @@ def _print(r: dict[str, Any]) -> None:
         lo, hi = a3["limits"]
         console.print(f"  {a3['in_tolerance']} of {a3['n']} in tolerance: R = "
                       f"{a3['observed_reliability']:.3f}, limits {lo:.3f} to {hi:.3f}; target "
-                      f"{a3['target']:g} -> {a3['verdict']}: {a3['recommended_days']:.1f} d")
+                      f"{a3['target']:g} rejected with confidence "
+                      f"{a3['rejection_confidence']:.4f} -> {a3['verdict']}: "
+                      f"{a3['recommended_days']:.1f} d")
     else:
         console.print("  no observation near the current interval: keep it")
     s2 = r["s2"]

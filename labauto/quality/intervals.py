@@ -5,20 +5,26 @@ one observation (t = days since the previous calibration, in tolerance as found 
 item is taken to be renewed (in tolerance as left) at every calibration, RP-1's renewal-always
 policy.  Items of one make and model may be pooled (RP-1 analyses homogeneous groups).
 
-Method A3, interval test.  The observations whose resubmission time lies within ``window`` of
-the current interval I0 give x in tolerance of n, observed reliability R0 = x/n, and its
-two-sided binomial (Clopper-Pearson) confidence limits [RL, RU] at ``confidence``.  As the method
-is described ("interval testing computes binomial confidence limits from an observed
-reliability; if the reliability target falls outside the confidence limits, the interval is
-said to have failed the test", Integrated Sciences Group, *Method A3 - Interval Test Method*,
-2003-2010): the target R* above RU means the interval is too long, below RL too short.  A
-failed interval is moved to where the exponential reliability model through the observation,
-R(t) = exp(-lambda t) with lambda = -ln(R0)/I0, reaches the target:
+Method A3, interval test (RP-1 2010 appendix on method A3, as taught in the NCSLI 2019
+Workshop & Symposium tutorial on calibration intervals).  The observations whose resubmission
+time lies within ``window`` of the current interval I0 give x in tolerance of n and the observed
+reliability R0 = x/n.  The rejection confidence of I0 is the largest confidence at which the
+two-sided binomial confidence limits of R0 exclude the target R*:
 
-    I1 = I0 ln(R*) / ln(R0)         (R0 = 1: the lower limit RL in place of R0; R0 = 0: I0/m)
+    Q = 1 - 2 P(X <= x | n, R*)     (R0 < R*: the interval is too long)
+    Q = 1 - 2 P(X >= x | n, R*)     (R0 > R*: the interval is too short)
+    Q = 1 - P(X = x | n, R*)        (x = 0 or x = n)
 
-limited to I0/m ... I0*m (``max_change`` m, default 2).  RP-1's own A3 adjustment formula was
-not available to this project; this adjustment is derived here and said so in docs/quality.md.
+The interval fails the test when Q exceeds ``confidence``; it is then moved to
+
+    I1 = I0 * 10^((R0 - R*) Q)          (shorten)
+    I1 = I0 * 10^((R0 - R*) / (1 - Q))  (lengthen)
+
+limited to I0/m ... I0*m (``max_change`` m, default 2).  The shortening branch reproduces the
+published tutorial's three worked examples to the digits given (tests/quality/
+test_intervals.py); the lengthening branch follows the same source's form, for which no
+published worked example was found.  The Clopper-Pearson limits at ``confidence`` are given as
+the evidence (the tutorial's "true reliability range").
 
 Method S2, binomial method.  Reliability models R(t; theta) are fitted to all observations by
 maximum likelihood of the binomial (Bernoulli) likelihood, prod R(t_i)^y_i (1 - R(t_i))^(1-y_i);
@@ -106,6 +112,8 @@ class A3Result:
     verdict: str                 # "keep" | "lengthen" | "shorten" | "no data"
     recommended: float
     unused: int = 0
+    rejection: float | None = None   # the rejection confidence Q of the current interval
+    calculated: float | None = None  # I1 before the change is accepted or limited
 
     def to_dict(self) -> dict:
         return {"method": "A3", "current_days": self.current, "target": self.target,
@@ -113,8 +121,29 @@ class A3Result:
                 "n": self.used, "in_tolerance": self.in_tolerance,
                 "observed_reliability": self.observed,
                 "limits": None if self.limits is None else list(self.limits),
+                "rejection_confidence": self.rejection, "calculated_days": self.calculated,
                 "verdict": self.verdict, "recommended_days": self.recommended,
                 "unused": self.unused}
+
+
+def rejection_confidence(x: int, n: int, target: float) -> float:
+    """RP-1 A3: the confidence with which x of n in tolerance rejects the target reliability."""
+    from scipy.stats import binom
+
+    if n <= 0 or not 0 <= x <= n:
+        raise IntervalError(f"need 0 <= x <= n and n > 0, not x={x}, n={n}")
+    if x in (0, n):
+        return float(1.0 - binom.pmf(x, n, target))
+    if x / n < target:
+        return float(1.0 - 2.0 * binom.cdf(x, n, target))
+    return float(1.0 - 2.0 * binom.sf(x - 1, n, target))
+
+
+def a3_interval(current_days: float, observed: float, target: float, rejection: float) -> float:
+    """RP-1 A3's new interval from the observed reliability and the rejection confidence."""
+    exponent = ((observed - target) * rejection if observed < target
+                else (observed - target) / max(1.0 - rejection, 1e-12))
+    return current_days * 10.0 ** min(exponent, 300.0)
 
 
 def method_a3(obs: Sequence[Observation], current_days: float, target: float, *,
@@ -129,19 +158,15 @@ def method_a3(obs: Sequence[Observation], current_days: float, target: float, *,
         return A3Result(current_days, target, confidence, (lo_t, hi_t), 0, 0, None, None,
                         "no data", current_days, len(obs))
     r0 = x / n
-    rl, ru = clopper_pearson(x, n, confidence)
-    if rl <= target <= ru:
-        verdict, new = "keep", current_days
+    q = rejection_confidence(x, n, target)
+    calculated = a3_interval(current_days, r0, target, q)
+    if q > confidence and r0 != target:
+        verdict = "shorten" if r0 < target else "lengthen"
+        new = min(max(calculated, current_days / max_change), current_days * max_change)
     else:
-        verdict = "shorten" if target > ru else "lengthen"
-        basis = rl if x == n else r0
-        if basis <= 0.0:
-            new = current_days / max_change
-        else:
-            new = current_days * math.log(target) / math.log(basis)
-        new = min(max(new, current_days / max_change), current_days * max_change)
-    return A3Result(current_days, target, confidence, (lo_t, hi_t), n, x, r0, (rl, ru), verdict,
-                    new, len(obs) - n)
+        verdict, new = "keep", current_days
+    return A3Result(current_days, target, confidence, (lo_t, hi_t), n, x, r0,
+                    clopper_pearson(x, n, confidence), verdict, new, len(obs) - n, q, calculated)
 
 
 # -- method S2 ----------------------------------------------------------------------------------

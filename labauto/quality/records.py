@@ -26,7 +26,7 @@ from typing import Any
 
 from labauto.errors import LabautoError, SourceError
 from labauto.units import UnitError, parse_quantity
-from labauto.yamlsource import SourceMap
+from labauto.yamlsource import SourceMap, iso_date
 
 IN_SERVICE, OUT_OF_SERVICE, QUARANTINED = "in_service", "out_of_service", "quarantined"
 STATUSES = (IN_SERVICE, OUT_OF_SERVICE, QUARANTINED)
@@ -66,12 +66,8 @@ def format_interval(days: float) -> str:
 
 
 def parse_date(value: Any, what: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value))
+        return iso_date(value)
     except ValueError:
         raise RegisterError(f"{what} must be an ISO date (YYYY-MM-DD), not {value!r}") from None
 

@@ -10,8 +10,9 @@ out of service, that has no calibration, or whose calibration is overdue.
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from labauto.errors import LabautoError
 from labauto.quality.records import (IN_SERVICE, Calibration, CheckResult, Item, RegisterError,
@@ -34,6 +35,25 @@ class RegisterStore(Protocol):
     def set_status(self, asset_id: str, change: StatusChange) -> Item: ...
     def add_calibration(self, asset_id: str, calibration: Calibration) -> Item: ...
     def add_check(self, asset_id: str, check: CheckResult) -> Item: ...
+
+
+class ChangingStore(ABC):
+    """The changes a register allows, in one place: a store only reads an item, applies the
+    change (``Item.with_status`` / ``with_calibration`` / ``with_check``: the rules) and writes
+    it back under its own lock (:meth:`_change`)."""
+
+    @abstractmethod
+    def _change(self, asset_id: str, change: Callable[[Item], Item]) -> Item:
+        """Apply ``change`` to the item ``asset_id`` atomically and return the new item."""
+
+    def set_status(self, asset_id: str, change: StatusChange) -> Item:
+        return self._change(asset_id, lambda i: i.with_status(change))
+
+    def add_calibration(self, asset_id: str, calibration: Calibration) -> Item:
+        return self._change(asset_id, lambda i: i.with_calibration(calibration))
+
+    def add_check(self, asset_id: str, check: CheckResult) -> Item:
+        return self._change(asset_id, lambda i: i.with_check(check))
 
 
 def is_database_url(location: str) -> bool:
@@ -102,5 +122,5 @@ def get_or_fail(items: list[Item], asset_id: str, location: str) -> Item:
     raise RegisterError(f"no item {asset_id!r} in the register {location}")
 
 
-__all__ = ["ItemNotUsable", "RegisterStore", "find", "get_or_fail", "is_database_url",
+__all__ = ["ChangingStore", "ItemNotUsable", "RegisterStore", "find", "get_or_fail", "is_database_url",
            "open_register", "usable"]

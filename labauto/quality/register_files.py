@@ -1,9 +1,10 @@
 """The register as a folder of YAML files, one per item (``<asset id>.yaml``).
 
 A lab keeps the folder in git: every change (a calibration recorded, a quarantine) is a diff of
-one small file.  Files are read with file:line errors; the CLI and the check flow rewrite an
-item's file whole (atomically, under the folder's lock), in the canonical order of
-``Item.to_dict()`` — comments in a hand-edited file are not kept by a rewrite.
+one small file.  Files are read with file:line errors.  A new item's file is written in the
+canonical order of ``Item.to_dict()``; a change to an existing file is applied to its text
+(:func:`labauto.yamledit.edit`), so the lab's comments, order and quoting stay and only the
+changed lines differ.  The file is replaced atomically, under the folder's lock.
 """
 from __future__ import annotations
 
@@ -15,15 +16,16 @@ import yaml
 
 from labauto.errors import SourceError
 from labauto.files import pid_lock, write_durably
-from labauto.quality.records import (Calibration, CheckResult, Item, RegisterError, StatusChange,
-                                     item_from_mapping)
-from labauto.yamlsource import load
+from labauto.quality.records import Item, RegisterError, item_from_mapping
+from labauto.quality.register import ChangingStore
+from labauto.yamledit import edit
+from labauto.yamlsource import SourceMap, load
 
 HEADER = ("# labauto equipment register item (docs/quality.md). One file per item; "
           "`labauto register` rewrites it.\n")
 
 
-class FileRegister:
+class FileRegister(ChangingStore):
     """Items in ``folder/*.yaml``; ``create`` makes the folder."""
 
     def __init__(self, folder: Path, *, create: bool = False):
@@ -75,10 +77,16 @@ class FileRegister:
                                     "process; try again")
             yield
 
-    def _write(self, item: Item) -> None:
+    def _write(self, item: Item, previous: Item | None = None) -> None:
+        path = self._path(item.asset_id)
         text = HEADER + yaml.safe_dump(item.to_dict(), sort_keys=False, allow_unicode=True,
                                        width=100)
-        write_durably(self._path(item.asset_id), text.encode("utf-8"))
+        if previous is not None:
+            edited = edit(path.read_text(encoding="utf-8"), previous.to_dict(), item.to_dict())
+            # the edited text is used only when it reads back as exactly the new record
+            if item_from_mapping(yaml.safe_load(edited), SourceMap(str(path))) == item:
+                text = edited
+        write_durably(path, text.encode("utf-8"))
 
     def add(self, item: Item) -> Item:
         with self._locked():
@@ -95,15 +103,7 @@ class FileRegister:
 
     def _change(self, asset_id: str, change: Callable[[Item], Item]) -> Item:
         with self._locked():
-            new = change(self.get(asset_id))
-            self._write(new)
+            old = self.get(asset_id)
+            new = change(old)
+            self._write(new, old)
         return new
-
-    def set_status(self, asset_id: str, change: StatusChange) -> Item:
-        return self._change(asset_id, lambda i: i.with_status(change))
-
-    def add_calibration(self, asset_id: str, calibration: Calibration) -> Item:
-        return self._change(asset_id, lambda i: i.with_calibration(calibration))
-
-    def add_check(self, asset_id: str, check: CheckResult) -> Item:
-        return self._change(asset_id, lambda i: i.with_check(check))

@@ -2,7 +2,9 @@
 
 The physics is the simulated lab's meter (labauto.sim.dmm: true errors within the model's
 specification, noise per range and NPLC, thermal EMF, loading, shunt heating, settling); only
-the language differs::
+the language differs (the AC, resistance and frequency physics too: flatness of the meter's AC
+ranges against frequency, its current shunts heating, lead resistance in 2-wire ohms, thermal
+EMFs without offset compensation, a frequency read by reciprocal counting)::
 
     ID?                 -> HP3458A
     REV?                -> 9,2                       firmware revisions
@@ -11,8 +13,9 @@ the language differs::
     ERR?                -> the error register (sum of the codes) and clears it
     PRESET [NORM|FAST]  known state: DCV, autorange, NPLC per the model, NRDGS 1, TRIG SYN
     END ALWAYS|ON|OFF   TARM AUTO|HOLD|SGL   TRIG AUTO|HOLD|SYN|EXT|SGL   NDIG n   CSB
-    FUNC DCV|DCI|OHMF[,<max input>|AUTO]     RANGE <max input>|AUTO
+    FUNC DCV|DCI|OHM|OHMF|ACV|ACI|FREQ[,<max input>|AUTO]     RANGE <max input>|AUTO
     NPLC <n>   AZERO ON|OFF|ONCE   OCOMP ON|OFF   NRDGS <n>[,AUTO]
+    SETACV SYNC|ANA|RNDM   ACBAND <low>[,<high>]   (AC: the lowest signal frequency)
     TRIG SGL            takes NRDGS readings now and sends them one per line
                         (' 1.000001230E+01'; an overload is '+1.000000000E+38')
 
@@ -49,6 +52,7 @@ class SimulatedHp3458a(SimulatedDmm):
         self.scpi.undefined = UNKNOWN_COMMAND
         self.idn = "HP3458A"
         self.trigger_mode, self.arm_mode, self.end_mode = "SYN", "AUTO", "OFF"
+        self.acv_mode = "ANA"
         self.history: list[str] = []
 
     def _register_commands(self) -> None:
@@ -63,7 +67,7 @@ class SimulatedHp3458a(SimulatedDmm):
             ("FUNC", self._func), ("RANGE", self._range_cmd), ("NPLC", self._nplc),
             ("AZERO", lambda a: self._flag(a, "autozero")),
             ("OCOMP", lambda a: self._flag(a, "offset_compensation")),
-            ("NRDGS", self._nrdgs),
+            ("NRDGS", self._nrdgs), ("SETACV", self._setacv), ("ACBAND", self._acband),
         ]:
             self.scpi.add(pattern, handler)
 
@@ -163,6 +167,20 @@ class SimulatedHp3458a(SimulatedDmm):
             if setting in fn.settings:
                 self.state[name].settings[setting] = value
 
+    def _setacv(self, args: list[str]) -> None:
+        self.acv_mode = self._word(args, ("SYNC", "ANA", "RNDM"))
+
+    def _acband(self, args: list[str]) -> None:
+        """``ACBAND low[,high]``: the lowest frequency the AC functions are to measure."""
+        if not args:
+            raise ScpiFault(MISSING_PARAMETER)
+        low = parse_number(args[0])
+        if not 1 <= low <= 10e6:
+            raise ScpiFault(OUT_OF_RANGE, f"ACBAND {args[0]}")
+        for name, fn in self.functions.items():
+            if "bandwidth" in fn.settings:
+                self._set(name, "bandwidth", [str(low)])
+
     def _nrdgs(self, args: list[str]) -> None:
         if not args:
             raise ScpiFault(MISSING_PARAMETER)
@@ -181,7 +199,8 @@ class SimulatedHp3458a(SimulatedDmm):
         return word
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "trigger": self.trigger_mode, "end": self.end_mode}
+        return {**super().state_dict(), "trigger": self.trigger_mode, "end": self.end_mode,
+                "setacv": self.acv_mode}
 
 
 def _reading(value: float) -> str:

@@ -48,6 +48,7 @@ class StatedErrors:
             f = None if frequency is None else Q_(frequency, "Hz")
             band = -1
             if r.bands and f is not None:
+                f = _nominal_edge(r, f)
                 band = next((i for i, b in enumerate(r.bands) if b.covers(f)), -1)
                 if band < 0:
                     # beyond every band (the amplitude of a frequency point, unspecified there):
@@ -84,6 +85,25 @@ class StatedErrors:
 
     def set(self, function: str, r: RangeSpec, err: Any) -> None:   # pragma: no cover - not a DUT
         raise TypeError("the reference's errors are drawn from its specification")
+
+
+#: how far (relative) a signal's true frequency may lie from a band edge and still be taken at
+#: it: a calibrator's timebase is within a few ppm; a reference meter reading its 20 kHz output
+#: sees 20.00004 kHz, which must not move it into the next band of the meter's specification
+EDGE_TOLERANCE = 1e-4
+
+
+def _nominal_edge(r: RangeSpec, f: Any) -> Any:
+    """``f``, or the band edge it lies within EDGE_TOLERANCE of: the budget takes the
+    reference meter's specification in the band of the point's nominal frequency, so its
+    error is drawn from that band too (a source's error is drawn at its set frequency)."""
+    hz = float(f.to("Hz").magnitude)
+    for b in r.bands:
+        for edge in (b.low, b.high):
+            e = float(edge.to("Hz").magnitude)
+            if e > 0 and abs(hz / e - 1.0) <= EDGE_TOLERANCE:
+                return edge
+    return f
 
 
 def with_stated_reference(truth: Any, rng: np.random.Generator) -> Any:

@@ -86,6 +86,7 @@ def test_the_temperature_comparison_holds_its_instruments_slots(prefect_harness,
 
     def look_at_the_server_then_measure(run, **kwargs):
         seen.append(_server_view(resource_slots))
+        seen[-1]["held"] = _active([t[len("holds:"):] for t in seen[-1]["holds"]])
         return original(run, **kwargs)
 
     monkeypatch.setattr(comparison, "execute_comparison", look_at_the_server_then_measure)
@@ -106,16 +107,18 @@ def test_the_temperature_comparison_holds_its_instruments_slots(prefect_harness,
     # while the first task measured: one slot per instrument, taken, and tagged as held
     assert seen, "the measuring task never ran"
     assert seen[0]["taken"] == {n: 1 for n in resource_slots}
-    assert seen[0]["holds"] == sorted("holds:" + n for n in resource_slots)
-    # the instruments the task identified: their identity slots, held and then released
+    # the instruments' identities (the journal's): their identity slots, held and then released
     from labauto.engine.journal import RunJournal
     journal = RunJournal(Path(state.result()["run_folder"]) / "journal.jsonl").read()
     identity_slots = sorted(identity_slot(r["manufacturer"], r["model"], r["serial"])
                             for r in journal.instruments.values())
     assert identity_slots and all(n.startswith("instrument-identity-") for n in identity_slots)
-    # the second task (after the operator step) ran holding them too
+    # taken before the first task's first command (the flow's pre-flight identified the
+    # instruments), held by both tasks (the second one after the operator step)
     assert len(seen) == 2
-    assert seen[1]["holds"] == sorted("holds:" + n for n in resource_slots + identity_slots)
+    for view in seen:
+        assert view["holds"] == sorted("holds:" + n for n in resource_slots + identity_slots)
+        assert view["held"] == {n: 1 for n in resource_slots + identity_slots}
     assert _active(resource_slots + identity_slots) == {n: 0 for n in resource_slots + identity_slots}
     from prefect.client.orchestration import get_client
     with get_client(sync_client=True) as client:
@@ -126,7 +129,7 @@ def test_the_temperature_comparison_holds_its_instruments_slots(prefect_harness,
 
 def test_the_check_standard_flow_holds_the_meters_slot(prefect_harness, tmp_path, monkeypatch):
     from flows.check_standard import check_standard
-    from flows.instrument_slots import resource_slot
+    from flows.instrument_slots import identity_slot, resource_slot
     from labauto.quality import checks
     from labauto.quality.records import Calibration, Item
     from labauto.quality.register import open_register
@@ -146,9 +149,10 @@ def test_the_check_standard_flow_holds_the_meters_slot(prefect_harness, tmp_path
     with SimulatedLab(seed=7, latency="zero") as sim:
         dmm = sim.resources["dmm"]
         slot = resource_slot(dmm)
+        meter = identity_slot("Keysight Technologies", "34465A", "MY60012345")   # the register's
 
         def look_at_the_server_then_measure(*args, **kwargs):
-            seen.append(_server_view([slot]))
+            seen.append(_server_view([slot, meter]))
             return original(*args, **kwargs)
 
         monkeypatch.setattr(checks, "measure_check", look_at_the_server_then_measure)
@@ -160,8 +164,8 @@ def test_the_check_standard_flow_holds_the_meters_slot(prefect_harness, tmp_path
     assert state.is_completed(), state
     out = state.result()
     assert out["verdict"] == "baseline" and abs(out["check"]["value"] - 10.0) < 400e-6
-    assert seen == [{"taken": {slot: 1}, "holds": ["holds:" + slot]}]
-    assert _active([slot]) == {slot: 0}
+    assert seen == [{"taken": {slot: 1, meter: 1}, "holds": sorted(["holds:" + slot, "holds:" + meter])}]
+    assert _active([slot, meter]) == {slot: 0, meter: 0}
     from prefect.client.orchestration import get_client
     with get_client(sync_client=True) as client:
         tags = client.read_flow_run(state.state_details.flow_run_id).tags
@@ -214,3 +218,90 @@ def test_a_check_on_a_meter_another_flow_run_drives_waits_and_names_the_holder(
             "flow run") in message
     assert "labauto run HOLDER-RUN" in message and "gave up after waiting 1 s" in message
     assert open_register(tmp_path / "register").get("DMM-01").checks == ()   # nothing measured
+
+
+def test_a_check_waits_for_its_meter_driven_through_another_resource(prefect_harness, tmp_path):
+    """Another flow run holds the meter by its identity (a calibration reaching it through
+    another resource string): the check waits, says who holds it, and measures once it is
+    released; a check that cannot wait that long gives up with nothing measured."""
+    import logging
+    import threading
+    import time
+
+    from prefect import flow
+
+    from flows.check_standard import check_standard
+    from flows.instrument_slots import InstrumentSlots
+    from labauto.engine.locks import InstrumentBusy
+    from labauto.quality.records import Item
+    from labauto.quality.register import open_register
+    from labauto.sim import SimulatedLab
+    from labauto.sim.artifacts import ZENER_10V
+
+    store = open_register(tmp_path / "register", create=True)
+    store.add(Item("DMM-01", "Keysight Technologies", "34465A", "MY60012345", "reference", 365.0))
+    store.add(Item("ZENER-01", "Fluke", "732C", "Z1001", "check_standard", 365.0))
+    messages: list[str] = []
+    waiting = threading.Event()
+
+    class Captured(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+            if "bench busy" in record.getMessage():
+                waiting.set()
+
+    handler = Captured(logging.WARNING)
+    logging.getLogger("prefect.flow_runs").addHandler(handler)
+    holding, release = threading.Event(), threading.Event()
+    released_at: list[float] = []
+
+    @flow(name="holds-the-meter-by-identity")
+    def holder():
+        with InstrumentSlots("HOLDER-RUN", wait_s=10, log=None) as slots:
+            slots.hold_recorded_identities({"item": {"manufacturer": "Keysight Technologies",
+                                                     "model": "34465A", "serial": "MY60012345"}})
+            holding.set()
+            assert release.wait(120)
+        released_at.append(time.monotonic())
+
+    def check(wait_s):
+        return check_standard(item="DMM-01", check_standard="ZENER-01", resource=dmm,
+                              equipment_register=str(tmp_path / "register"), readings=3,
+                              report_dir=str(tmp_path / "checks"), timeout_ms=5000,
+                              instrument_wait_s=wait_s, return_state=True)
+
+    results: list = []
+    try:
+        with SimulatedLab(seed=8, latency="zero") as sim:
+            dmm = sim.resources["dmm"]
+            sim.connect_artifact(ZENER_10V, 0)
+            thread = threading.Thread(target=lambda: results.append(holder(return_state=True)),
+                                      daemon=True)
+            thread.start()
+            assert holding.wait(120), "the holding flow run never took the slot"
+            gave_up = check(1.0)
+            assert open_register(tmp_path / "register").get("DMM-01").checks == ()
+            waiting.clear()
+            checker = threading.Thread(target=lambda: results.append(check(120.0)), daemon=True)
+            checker.start()
+            assert waiting.wait(120), "the second check never said it waits"
+            release.set()
+            thread.join(120)
+            checker.join(120)
+    finally:
+        release.set()
+        logging.getLogger("prefect.flow_runs").removeHandler(handler)
+    assert gave_up.is_failed(), gave_up
+    with pytest.raises(InstrumentBusy) as busy:
+        gave_up.result()
+    held = ("the meter DMM-01 instrument Keysight Technologies 34465A serial MY60012345 is held "
+            "by flow run")
+    assert held in str(busy.value) and "labauto run HOLDER-RUN" in str(busy.value)
+    assert "gave up after waiting 1 s" in str(busy.value)
+    holder_state, waited = results
+    assert holder_state.is_completed() and waited.is_completed(), results
+    assert any(held in m and "HOLDER-RUN" in m for m in messages if "bench busy" in m), messages
+    checks_done = open_register(tmp_path / "register").get("DMM-01").checks
+    assert len(checks_done) == 1 and abs(checks_done[0].value - 10.0) < 400e-6
+    assert any("bench free" in m for m in messages), messages      # measured once released
+    assert released_at

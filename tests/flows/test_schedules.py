@@ -172,3 +172,23 @@ def test_an_attended_calibration_never_starts_without_a_technician(prefect_harne
     assert history == []                               # the calibrator was never touched
     errors = " ".join(r.getMessage() for r in caplog.records if r.levelname == "ERROR")
     assert "nobody came to attend the calibration of DMM-02" in errors
+
+
+@pytest.mark.parametrize("clock, due, expected", [
+    # due today, before 06:00 UTC: due means due now (the old code waited until 06:00)
+    ("2026-12-06T02:21:00", "2026-12-06", "2026-12-06T02:22:00"),
+    # due today, after 06:00 and overdue: a minute from now
+    ("2026-12-06T14:00:00", "2026-12-06", "2026-12-06T14:01:00"),
+    ("2026-12-06T02:21:00", "2026-11-01", "2026-12-06T02:22:00"),
+    # due on a later day: 06:00 UTC that day
+    ("2026-12-06T23:59:00", "2026-12-07", "2026-12-07T06:00:00"),
+])
+def test_the_first_run_is_now_for_an_item_due_today_or_overdue(clock, due, expected):
+    from labauto.benches import Bench
+    from flows.schedules import ItemSchedule
+
+    utc = dt.timezone.utc
+    plan = ItemSchedule("DMM-01", Bench.__new__(Bench), QUICK, "p", 365.0,
+                        dt.date.fromisoformat(due), False)
+    now = dt.datetime.fromisoformat(clock).replace(tzinfo=utc)
+    assert plan.anchor(now) == dt.datetime.fromisoformat(expected).replace(tzinfo=utc)

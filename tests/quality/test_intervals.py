@@ -1,8 +1,12 @@
-"""Calibration intervals (NCSLI RP-1 A3 and S2).  RP-1's worked examples were not available to
-this project, so every figure here is checked against an independent derivation: closed forms
-of the binomial limits and of the maximum-likelihood fits where they exist, the exact binomial
-sums solved by bisection, a score equation solved by bisection, and a simulation with a known
-reliability model."""
+"""Calibration intervals (NCSLI RP-1 A3 and S2).
+
+A3 is checked against the published worked examples of the NCSLI 2019 Workshop & Symposium
+tutorial on calibration intervals (Assets 1-3; the digits as reproduced in Sandia's suncal 1.7,
+test/test_interval.py::testA3 and its API manual, "5 - Calibration Intervals", which prints the
+same table for Asset 1).  S2 is run on RP-1's (2010) Table D-1 data (also NASA-HDBK-8739.19-5
+Table 5-1) — RP-1 publishes no S2 interval for it, so the fit is checked against an independent
+maximum-likelihood solution and against suncal 1.7's exponential model on the same data — and
+against closed forms, score equations solved by bisection and a simulation with a known model."""
 from __future__ import annotations
 
 import datetime as dt
@@ -58,36 +62,104 @@ def test_clopper_pearson_closed_forms_at_zero_and_all():
     assert 1 - 0.025 ** 0.1 == pytest.approx(0.308497, abs=1e-6)
 
 
+# NCSLI 2019 Workshop & Symposium, tutorial on calibration intervals, method A3: three assets,
+# each with 20 calibrations at the assigned interval, target 0.95.  Published: in-tolerance
+# pattern, interval, rejection confidence, true reliability range (at 50 % confidence).
+TUTORIAL_ASSETS = [
+    # (as-found pattern, I0 days, new interval, rejection confidence, reliability range)
+    ([1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0], 365, 231, 0.9949,
+     (0.6516, 0.8286)),
+    ([1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1], 365, 205, 0.9993,
+     (0.6000, 0.7843)),
+    ([1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 1, 1], 730, 523, 0.9682,
+     (0.7041, 0.8716)),
+]
+
+
+def _history(pattern: list[int], days: int) -> list[Observation]:
+    return [Observation("A", D0 + dt.timedelta(days=days * i),
+                        D0 + dt.timedelta(days=days * (i + 1)), bool(y))
+            for i, y in enumerate(pattern)]
+
+
+@pytest.mark.parametrize("pattern, i0, interval, rejection, limits", TUTORIAL_ASSETS)
+def test_a3_reproduces_the_ncsli_2019_tutorial_examples(pattern, i0, interval, rejection,
+                                                        limits):
+    r = method_a3(_history(pattern, i0), i0, 0.95, confidence=0.5)
+    assert r.verdict == "shorten" and (r.used, r.unused) == (20, 0)
+    assert round(r.recommended) == interval
+    assert r.rejection == pytest.approx(rejection, abs=5e-5)
+    assert r.limits == pytest.approx(limits, abs=5e-5)
+    # at the default 90 % confidence the decision is the same (every Q > 0.9)
+    assert round(method_a3(_history(pattern, i0), i0, 0.95).recommended) == interval
+
+
 def test_a3_keeps_an_interval_consistent_with_the_target():
-    r = method_a3(obs((365, 20, 17)), 365, 0.95)              # R0 = 0.85, target inside limits
+    # 17 of 20 at target 0.95: Q = 1 - 2 P(X <= 17 | 20, 0.95) = 0.849 < 0.90 -> keep
+    r = method_a3(obs((365, 20, 17)), 365, 0.95)
     assert r.verdict == "keep" and r.recommended == 365
+    assert r.rejection == pytest.approx(1 - 2 * (1 - _binomial_tail(18, 20, 0.95)), abs=1e-12)
     assert r.limits[0] < 0.95 < r.limits[1] and r.observed == 0.85
 
 
-def test_a3_shortens_and_is_limited_by_the_maximum_change():
-    # 14 of 20: R0 = 0.7, upper 90 % limit 0.8604 < 0.95 -> too long; the exponential model
-    # through R0 gives 365 ln 0.95 / ln 0.7 = 52.5 d, limited to 365 / 2
-    r = method_a3(obs((365, 20, 14)), 365, 0.95)
-    assert r.verdict == "shorten" and r.limits[1] == pytest.approx(0.860446, abs=1e-6)
-    assert r.recommended == 182.5
-    r = method_a3(obs((365, 20, 14)), 365, 0.95, max_change=10)
-    assert r.recommended == pytest.approx(365 * math.log(0.95) / math.log(0.7), rel=1e-12)
-    assert r.recommended == pytest.approx(52.49, abs=0.01)
+def test_a3_shortening_is_limited_by_the_maximum_change():
+    # 10 of 20: I1 = 365 * 10^(-0.45 Q), Q = 1 - 2 P(X <= 10 | 20, 0.95) -> 1; 130.2 d, limited
+    # to 365 / 2
+    r = method_a3(obs((365, 20, 10)), 365, 0.95)
+    q = 1 - 2 * (1 - _binomial_tail(11, 20, 0.95))
+    assert r.calculated == pytest.approx(365 * 10 ** (-0.45 * q), rel=1e-12)
+    assert r.verdict == "shorten" and r.recommended == 182.5
+    assert method_a3(obs((365, 20, 10)), 365, 0.95, max_change=4).recommended == \
+        pytest.approx(r.calculated, rel=1e-12)
 
 
-def test_a3_lengthens_from_the_lower_limit_when_all_were_in_tolerance():
-    # 60 of 60: lower 90 % limit 0.05^(1/60) = 0.951297 > 0.95 -> too short;
-    # new interval 365 ln 0.95 / ln 0.951297 = 374.97 d
+def test_a3_lengthens_when_all_were_in_tolerance_with_enough_evidence():
+    # 60 of 60: Q = 1 - 0.95^60 = 0.953930 > 0.90 -> too short; lengthened, at most 2 x 365 d
     r = method_a3(obs((365, 60, 60)), 365, 0.95)
-    lower = 0.05 ** (1 / 60)
-    assert r.verdict == "lengthen" and r.limits[0] == pytest.approx(lower, abs=1e-12)
-    assert r.recommended == pytest.approx(365 * math.log(0.95) / math.log(lower), rel=1e-12)
-    assert r.recommended == pytest.approx(374.97, abs=0.01)
-    # 40 of 40 is not yet evidence enough (lower limit 0.9278)
+    assert r.rejection == pytest.approx(1 - 0.95 ** 60, abs=1e-12)
+    assert r.rejection == pytest.approx(0.953930, abs=1e-6)
+    assert r.verdict == "lengthen" and r.recommended == 730
+    # 40 of 40 is not yet evidence enough (Q = 1 - 0.95^40 = 0.8715)
     assert method_a3(obs((365, 40, 40)), 365, 0.95).verdict == "keep"
     # observations far from the current interval are not used by A3
     r = method_a3(obs((365, 40, 40), (100, 5, 0)), 365, 0.95)
     assert (r.used, r.unused) == (40, 5)
+
+
+def test_s2_on_rp1_table_d1():
+    # RP-1 (2010) Table D-1: weeks between calibrations, calibrations, observed reliability
+    # (the same data in days: NASA-HDBK-8739.19-5 Table 5-1); target 0.75.  RP-1 publishes no
+    # S2 interval for it; suncal 1.7 (same binomial likelihood, RP-1 eq. D-5) prints an
+    # exponential-model interval of 10 weeks (API manual, "5 - Calibration Intervals").
+    table = [(4, 4, 1.0), (7, 6, .83333), (10, 14, .6429), (13, 13, .6154), (21, 22, .5455),
+             (28, 49, .4082), (40, 18, .5000), (48, 6, .3333)]
+    groups = [(7 * t, n, round(r * n)) for t, n, r in table]
+    r = method_s2(obs(*groups), 0.75)
+    fits = {f.name: f for f in r.fits}
+
+    def score(lam: float) -> float:
+        return sum(-x * t + (n - x) * t * math.exp(-lam * t) / (1 - math.exp(-lam * t))
+                   for t, n, x in groups)
+    lam = _bisect(score, 1e-6, 1e-1)
+    assert fits["exponential"].parameters["lambda_per_day"] == pytest.approx(lam, rel=1e-5)
+    assert fits["exponential"].interval / 7 == pytest.approx(10.232, abs=1e-3)
+    assert round(fits["exponential"].interval / 7) == 10                     # suncal: 10
+    # Weibull: the maximum of the likelihood from an independent multistart minimisation
+    from scipy.optimize import minimize
+    ts = np.array([t for t, n, x in groups for _ in range(n)], dtype=float)
+    ys = np.array([i < x for t, n, x in groups for i in range(n)])
+
+    def nll(p):
+        rel = np.clip(np.exp(-(np.exp(p[0]) * ts) ** np.exp(p[1])), 1e-300, 1 - 1e-16)
+        return -np.sum(np.where(ys, np.log(rel), np.log1p(-rel)))
+    best = min((minimize(nll, [a, b], method="Nelder-Mead",
+                         options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 10000})
+                for a in np.log([0.001, 0.01]) for b in np.log([0.5, 2.0])), key=lambda m: m.fun)
+    lam_w, beta_w = np.exp(best.x)
+    assert fits["weibull"].parameters["beta"] == pytest.approx(beta_w, rel=1e-4)
+    assert fits["weibull"].interval == pytest.approx((-math.log(0.75)) ** (1 / beta_w) / lam_w,
+                                                     rel=1e-4)
+    assert fits["weibull"].parameters["beta"] == pytest.approx(0.7013, abs=1e-4)
 
 
 def test_s2_exponential_fit_with_one_resubmission_time_has_the_closed_form():
@@ -183,10 +255,15 @@ def test_labauto_interval_show_prints_the_recommendation_and_the_evidence(tmp_pa
     # (year + k) % 4 == 3 found out of tolerance: years 3, 7 / 2, 6 / 1, 5 -> 6 of 21
     assert (a3["n"], a3["in_tolerance"]) == (21, 15)
     lo, hi = clopper_pearson(15, 21, 0.90)
-    # R0 = 0.714, upper limit 0.855 < 0.90: too long; 365 ln 0.9 / ln(15/21) = 114.3 d,
-    # limited to half the interval
+    # R0 = 0.714, upper limit 0.855 < 0.90: too long; Q = 1 - 2 P(X <= 15 | 21, 0.9) = 0.9711,
+    # 365 * 10^((15/21 - 0.9) * 0.9404) = 241.0 d
+    q = 1 - 2 * (1 - _binomial_tail(16, 21, 0.9))
     assert a3["limits"] == pytest.approx([lo, hi]) and hi < 0.9 and a3["verdict"] == "shorten"
-    assert doc["recommended"] == {"method": "A3", "days": 182.5}
+    assert a3["rejection_confidence"] == pytest.approx(q, abs=1e-12)
+    assert q == pytest.approx(0.9711, abs=1e-4)
+    assert doc["recommended"] == {"method": "A3",
+                                  "days": round(365 * 10 ** ((15 / 21 - 0.9) * q), 1)}
+    assert doc["recommended"]["days"] == 241.0
     # every observation is at one year: S2 has no spread of resubmission times to fit
     assert doc["s2"]["n"] == 21 and doc["s2"]["recommended_days"] is None
     assert "span a factor 1.00" in doc["s2"]["notes"][0]

@@ -86,13 +86,46 @@ def test_a_readback_point_compares_the_supplys_measurement_with_the_3458a(verifi
     assert rows[:4] == ["X_rb", "X_ref", "dX_ref", "dX_res"]
     x_rb = next(r for r in p.budget.rows if r.name == "X_rb")
     # E = mean readback − mean 3458A reading (its correction estimated 0 by specification)
-    assert p.error.to("A").m == pytest.approx(x_rb.estimate.to("A").m - p.mean.to("A").m,
+    assert p.error.to("A").m == pytest.approx(x_rb.estimate.to("A").m - p.reference.to("A").m,
                                               abs=1e-12)
     # every reading of the 3458A is journalled with the supply's readback taken with it
     records = [json.loads(x) for x in (outcome.run_folder / "journal.jsonl").read_text().splitlines()]
     rb = [r for r in records if r.get("point_id") == p.point_id and r["type"] == "reading"]
     assert len(rb) == 5 and all(abs(r["readback"] - 1.0) < 0.005 for r in rb)
     assert x_rb.estimate.to("A").m == pytest.approx(sum(r["readback"] for r in rb) / 5)
+
+
+def test_a_readback_row_shows_the_supplys_readback_as_its_indication(verified):
+    """The row of a readback point states the supply's own readback (the indication whose
+    error it is) beside the 3458A's mean, the reference value, in every certificate format."""
+    plan, outcome, *_ = verified
+    records = [json.loads(x) for x in (outcome.run_folder / "journal.jsonl").read_text().splitlines()]
+    for pid in ("DCV-100V-+25V-ch2-readback", "DCI-1A-+1A-ch3-readback"):
+        p = {q.point_id: q for q in outcome.result.points}[pid]
+        recs = [r for r in records if r.get("point_id") == pid and r["type"] == "reading"]
+        readback = sum(r["readback"] for r in recs) / len(recs)
+        meter = sum(r["value"] for r in recs) / len(recs)
+        unit = p.nominal.units
+        assert p.mean.to(recs[0]["unit"]).m == pytest.approx(readback, abs=1e-12)
+        assert p.reference.to(recs[0]["unit"]).m == pytest.approx(meter, abs=1e-12)
+        assert p.readbacks == tuple(r["readback"] for r in recs)
+        assert p.error.to(unit).m == pytest.approx((p.mean - p.reference).to(unit).m, abs=1e-12)
+        # the supply's readback differs from the 3458A's mean by more than its rounding
+        assert abs(readback - meter) > 1e-5
+    files = outcome.issued.files
+    data = json.loads(files["json"].read_text())
+    row = next(q for q in data["points"] if q["point_id"] == "DCV-100V-+25V-ch2-readback")
+    assert len(row["readbacks"]) == 5
+    assert row["mean"]["value"] == pytest.approx(sum(row["readbacks"]) / 5, abs=1e-12)
+    from lxml import etree
+    dcc = "{https://ptb.de/dcc}"
+    names = {q.find(f"{dcc}name/{dcc}content").text
+             for q in etree.fromstring(files["xml"].read_bytes()).iter(f"{dcc}quantity")
+             if q.get("refType") == "basic_measuredValue"}
+    assert names == {"Mean reading of the reference meter", "Mean readback of the source"}
+    from pypdf import PdfReader
+    text = " ".join(page.extract_text() for page in PdfReader(files["pdf"]).pages)
+    assert "Mean readback of the source" in " ".join(text.split())
 
 
 def test_current_points_run_in_constant_current_into_the_load():

@@ -86,3 +86,14 @@ def test_a_malformed_certificate_names_its_own_file_and_line(tmp_path):
 def test_a_bad_reference_entry_names_its_line(tmp_path, reference, reason):
     with pytest.raises(ProcedureError, match=r"proc.yaml:5: " + reason):
         load_procedure(_write(tmp_path, reference=reference))
+
+
+def test_a_bad_date_names_its_key_and_line(tmp_path):
+    """One date parser (SourceMap.date) for this certificate and a reference thermometer's:
+    the message names the key, as the thermometer's did."""
+    proc = _write(tmp_path)
+    cert = tmp_path / "cert.yaml"
+    cert.write_text(cert.read_text().replace("due: 2027-03-31", "due: 31.03.2027"))
+    with pytest.raises(ProcedureError, match=r"proc.yaml:5: reference certificate: .*cert.yaml:4: "
+                                             r"due: '31.03.2027' is not a date \(YYYY-MM-DD\)"):
+        load_procedure(proc)

@@ -166,3 +166,12 @@ def test_an_unknown_thermocouple_type_is_refused(copy):
         load_temperature_procedure(path, today=TODAY)
     assert f"{path}:12: fit 2: 1 distinct setpoint(s) cannot determine a degree-2 deviation " \
            "polynomial's 3 coefficients; measure at least 3 temperatures or fit less" in str(info.value)
+
+
+def test_a_bad_date_in_the_reference_certificate_names_its_key_and_line(copy):
+    path = copy(cert={"date: 2026-02-10": "date: 10.02.2026"})
+    cert = path.parent.parent / "references" / CERT.name
+    with pytest.raises(SourceError) as info:
+        load_temperature_procedure(path, today=TODAY)
+    line = line_of(cert.read_text(), "date: 10.02.2026")
+    assert f"{cert.resolve()}:{line}: date: '10.02.2026' is not a date (YYYY-MM-DD)" in str(info.value)
