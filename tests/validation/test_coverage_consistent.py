@@ -123,3 +123,20 @@ def test_the_certificate_names_the_points_whose_u_is_propagated(project_root):
     assert text.startswith("At DCV-10V-+10V the GUM uncertainty framework was not validated")
     assert "JCGM 101:2008" in text and "95 %" in text
     assert propagated_interval_statement(SimpleNamespace(points=(), as_left_points=())) == ""
+
+
+def test_a_setting_the_source_can_represent_has_no_resolution_term(project_root):
+    # the E36312A's 1 mV setting step was 100 % of u_c at its output-setting points: every
+    # simulated run covered (1.000, normalized errors sd 0.01); 0.6 V is 600 steps: exact
+    from labauto.evaluation import evaluate_point
+
+    proc = load_procedure(project_root / "procedures" / "keysight_e36312a_verification.yaml")
+    b = evaluate_point(proc.point("DCV-1V-+0.6V-ch1"), proc,
+                       [0.60001, 0.600011, 0.60001, 0.600012, 0.60001, 0.600011], "V").budget
+    assert [r.name for r in b.rows] == ["X_ref", "dX_ref", "dV_1"]
+    assert b.combined_uncertainty.to("uV").magnitude < 5     # not ~289 µV (1 mV/2/√3)
+    # a nominal between two setting steps keeps it (the DUT rounds the setting)
+    point = dataclasses.replace(proc.point("DCV-1V-+0.6V-ch1"), nominal=Q_(0.6005, "V"))
+    b = evaluate_point(point, proc, [0.60051, 0.600511, 0.60051, 0.600512, 0.60051, 0.600511],
+                       "V").budget
+    assert "dX_res" in [r.name for r in b.rows]
