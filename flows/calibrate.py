@@ -38,8 +38,11 @@ from labauto.engine.run import instruments_kept_open, new_run_id, steps_before
 from labauto.publishing import not_requested
 from labauto.visa.errors import TransientVisaError
 
+from flows.heartbeat import dont_wait_for_heartbeat_thread
 from flows.instrument_slots import InstrumentSlots
 from flows.operator_input import asking_by_pause, confirm_step, wait_for_technician
+
+dont_wait_for_heartbeat_thread()      # (process-wide: a flow run's end waited up to 1 s for it)
 
 
 def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:

@@ -67,13 +67,15 @@ def _leased(names: list[str], *, timeout_s: float | None, holder: Any,
     """Prefect's ``concurrency(names, strict=True, lease_duration=LEASE_S, holder=holder)``
     (prefect/concurrency/_sync.py, 3.8), telling ``on_lease`` the lease id: the flow run
     records it (tag ``lease:<id>``) so that a recovery that finds its process dead can release
-    its slots at once (:func:`release_leases`)."""
+    its slots at once (:func:`release_leases`).  The release goes through the flow run's own
+    client (Prefect's ``release_concurrency_slots_with_lease`` builds a new client, with its
+    TLS certificate store, for each: 60 ms of CPU, more under load)."""
+    from prefect.client.orchestration import get_client
     from prefect.concurrency._asyncio import _discard_cleanup_lease
     from prefect.concurrency._events import (emit_concurrency_acquisition_events,
                                              emit_concurrency_release_events)
     from prefect.concurrency._leases import maintain_concurrency_lease
-    from prefect.concurrency._sync import (acquire_concurrency_slots_with_lease,
-                                           release_concurrency_slots_with_lease)
+    from prefect.concurrency._sync import acquire_concurrency_slots_with_lease
 
     got = acquire_concurrency_slots_with_lease(names, 1, timeout_seconds=timeout_s, strict=True,
                                                lease_duration=LEASE_S, holder=holder)
@@ -84,7 +86,8 @@ def _leased(names: list[str], *, timeout_s: float | None, holder: Any,
                                         raise_on_lease_renewal_failure=True):
             yield
     finally:
-        release_concurrency_slots_with_lease(got.lease_id)
+        with get_client(sync_client=True) as client:
+            client.release_concurrency_slots_with_lease(got.lease_id)
         _discard_cleanup_lease(got.lease_id)
         emit_concurrency_release_events(got.limits, 1, events)
 

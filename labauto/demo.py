@@ -68,8 +68,7 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
     with ExitStack() as stack:
         lab = stack.enter_context(SimulatedLab(seed=seed, latency=latency,
                                                out_of_tolerance=out_of_tolerance,
-                                               dmm_model=str(meter.folder),
-                                               calibrator_model=str(source.folder),
+                                               dmm_model=meter, calibrator_model=source,
                                                dut=plan.direction,
                                                load_resistance=plan.load))
         dut_res, std_res = (lab.resources["calibrator"], lab.resources["dmm"]) \

@@ -19,6 +19,8 @@ AC functions state them per frequency band (``bands: [{from: 10 Hz, to: 20 kHz, 
 """
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import math
 import os
@@ -49,7 +51,7 @@ RANGE_PROPERTIES = {
     "channel": "dimensionless",    # source: the output channel the range belongs to (1, 2 ...)
 }
 _RANGE_KEYS = {"range", "full_scale", "min", "resolution", "accuracy", "bands", "readback",
-               *RANGE_PROPERTIES}
+               "periods", *RANGE_PROPERTIES}
 _FUNCTION_KEYS = {"quantity", "mnemonic", "unit", "amplitude", "fields", "specification",
                   "specification_period", "confidence", "settings", "ranges", "commands"}
 _MODEL_KEYS = {"manufacturer", "model", "description", "role", "language", "identity",
@@ -98,6 +100,9 @@ class RangeSpec:
     #: a source's own measurement of its output on this range (a power supply's readback):
     #: its resolution and accuracy, as a range of its own
     readback: "RangeSpec | None" = None
+    #: the accuracy for other specification periods than the function's own (``24 hours``,
+    #: ``90 days``: a reference meter's short-term figures), period -> accuracy terms
+    periods: dict[str, dict[str, pint.Quantity]] = field(default_factory=dict)
 
     @property
     def channel(self) -> int | None:
@@ -312,6 +317,24 @@ class InstrumentModel:
     def name(self) -> str:
         return f"{self.manufacturer} {self.model}"
 
+    def for_period(self, period: str) -> "InstrumentModel":
+        """This model with the accuracy of specification ``period`` (``24 hours``) on every
+        range that states it (``periods:``); the functions none of whose ranges state it are
+        left out (KeyError when no range states it at all)."""
+        functions = {}
+        for name, fn in self.functions.items():
+            if not fn.ranges or any(period not in r.periods for r in fn.ranges):
+                continue
+            functions[name] = dataclasses.replace(
+                fn, specification_period=period,
+                specification=f"{fn.specification}; {period} figures",
+                ranges=tuple(dataclasses.replace(r, accuracy=r.periods[period])
+                             for r in fn.ranges))
+        if not functions:
+            raise KeyError(f"the {self.name}'s model file states no {period} specification "
+                           "(a range's 'periods:')")
+        return dataclasses.replace(self, functions=functions)
+
     def function(self, name: str) -> FunctionSpec:
         try:
             return self.functions[name]
@@ -448,8 +471,16 @@ def _parse_range(src: SourceMap, path: tuple, d: Any, unit: str) -> RangeSpec:
                              _q(src, path + ("readback", "resolution"), rb["resolution"], unit),
                              _parse_accuracy(src, path + ("readback", "accuracy"), rb["accuracy"],
                                              unit), (), props)
+    periods = {}
+    if "periods" in d:
+        if not isinstance(d["periods"], dict) or "accuracy" not in d:
+            raise src.error(path + ("periods",), "periods maps a specification period to its "
+                                                 "accuracy ({24 hours: {reading: ..., range: "
+                                                 "...}}), beside the range's own 'accuracy'")
+        periods = {str(k): _parse_accuracy(src, path + ("periods", k), v, unit)
+                   for k, v in d["periods"].items()}
     return RangeSpec(rng, maximum, minimum, _q(src, path + ("resolution",), d["resolution"], unit),
-                     acc, bands, props, readback)
+                     acc, bands, props, readback, periods)
 
 
 def _parse_setting(src: SourceMap, path: tuple, name: str, d: Any) -> SettingSpec:

@@ -94,8 +94,8 @@ def sim_lab_factory() -> Iterator[Callable[..., Any]]:
         kwargs: dict[str, Any] = {}
         if procedure is not None:
             proc = procedure if isinstance(procedure, Procedure) else load_procedure(procedure)
-            kwargs = dict(dmm_model=str(proc.meter_model.folder),
-                          calibrator_model=str(proc.source_model.folder), dut=proc.direction)
+            kwargs = dict(dmm_model=proc.meter_model, calibrator_model=proc.source_model,
+                          dut=proc.direction, load_resistance=proc.load)
         lab = SimulatedLab(seed=seed, latency=latency, out_of_tolerance=out_of_tolerance, **kwargs)
         lab.start()
         started.append(lab)

@@ -73,6 +73,7 @@ def edit(text: str, old: Any, new: Any) -> str:
     """``text`` (a YAML document whose data is ``old``) changed to hold ``new``, keeping its
     comments, order, quoting and indentation wherever the data did not change."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
     from ruamel.yaml.util import load_yaml_guess_indent
 
     _, indent, offset = load_yaml_guess_indent(text)
@@ -82,9 +83,12 @@ def edit(text: str, old: Any, new: Any) -> str:
     yaml.preserve_quotes = True
     yaml.width = 4096                              # never re-wrap a line the person wrote
     yaml.indent(mapping=indent, sequence=offset + 2, offset=offset)
-    tree = _apply(yaml.load(text), old, new)
-    out = io.StringIO()
-    yaml.dump(tree, out)
+    try:
+        tree = _apply(yaml.load(text), old, new)
+        out = io.StringIO()
+        yaml.dump(tree, out)
+    except YAMLError as exc:
+        raise ValueError(f"the YAML text cannot be edited in place: {exc}") from None
     return out.getvalue()
 
 

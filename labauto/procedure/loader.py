@@ -115,7 +115,13 @@ def _load(path: Path) -> Procedure:
                           lambda p, v: _measurement_model(p, v, direction))
     if model_name is None and direction is not None:
         model_name = MEASUREMENT_MODELS[direction]
-    certificate = _section(problems, d, "reference", lambda p, v: _reference(p, v, path, standard))
+    certificate, period = _section(problems, d, "reference",
+                                   lambda p, v: _reference(p, v, path, standard)) or (None, None)
+    if period is not None and standard is not None:
+        named = {d.get("function")} | {e.get("function") for e in d.get("points") or ()
+                                         if isinstance(e, dict)}
+        standard = _section(problems, d, "reference", lambda p, v, std=standard: _period_model(
+            p, std, period, {n for n in named if isinstance(n, str)}))
     # a default function that is invalid was reported: points and contributions depend on it
     load_r = _section(problems, d, "load", lambda p, v: _load_resistance(p, v, direction))
     usable = direction is not None and ("function" not in d or default_fn is not None)
@@ -145,7 +151,8 @@ def _load(path: Path) -> Procedure:
         plausibility_limit=settings.get("plausibility_limit", DEFAULT_LIMIT),
         readings=settings["readings"], settle_time=settings["settle_time"], decision_rule=rule,
         contributions=contributions, points=tuple(points), measurement_model=model_name,
-        reference="certificate" if certificate is not None else "specification",
+        reference="certificate" if certificate is not None else (
+            f"specification ({period})" if period else "specification"),
         reference_certificate=certificate, load=load_r, adjustment=adjustment)
 
 
@@ -185,16 +192,23 @@ def _measurement_model(problems: Problems, value: Any, direction: str | None) ->
     return name
 
 
-def _reference(problems: Problems, value: Any, path: Path,
-               standard: InstrumentModel | None) -> ReferenceCertificate | None:
-    """``reference: specification`` (None) or ``{certificate: FILE}`` (relative to the
-    procedure): the standard's calibration certificate (labauto.models.reference)."""
+def _reference(problems: Problems, value: Any, path: Path, standard: InstrumentModel | None
+               ) -> tuple[ReferenceCertificate | None, str | None]:
+    """(certificate, period): ``reference: specification`` (None, None); ``{specification:
+    PERIOD}`` (None, '24 hours'): the standard's figures for that period in its model file
+    (a range's ``periods:``); ``{certificate: FILE}`` (relative to the procedure): the
+    standard's calibration certificate (labauto.models.reference)."""
     if value == "specification":
-        return None
+        return None, None
+    if isinstance(value, dict) and set(value) == {"specification"}:
+        return None, text(problems, ("reference", "specification"), value["specification"],
+                          "the specification period")
     if not isinstance(value, dict) or set(value) != {"certificate"}:
         raise problems.fail(("reference",), "reference is 'specification' (the standard's "
-                                            "model file) or {certificate: FILE} (its calibration "
-                                            f"certificate's values), not {value!r}")
+                                            "model file), {specification: PERIOD} (its figures "
+                                            "for another period, e.g. 24 hours) or "
+                                            "{certificate: FILE} (its calibration certificate's "
+                                            f"values), not {value!r}")
     file = path.parent / str(value["certificate"])
     try:
         cert = load_reference_certificate(file)
@@ -206,7 +220,24 @@ def _reference(problems: Problems, value: Any, path: Path,
                             f"certificate {cert.certificate_id} ({file}) is for a "
                             f"{cert.manufacturer} {cert.model}, not the standard "
                             f"{standard.manufacturer} {standard.model}")
-    return cert
+    return cert, None
+
+
+def _period_model(problems: Problems, standard: InstrumentModel, period: str,
+                  functions: set[str]) -> InstrumentModel:
+    """The standard with its ``period`` figures; only its functions that state them (each of
+    ``functions``, the procedure's, must be one)."""
+    try:
+        model = standard.for_period(period)
+    except KeyError as exc:
+        raise problems.fail(("reference", "specification"), exc.args[0]) from None
+    lacking = sorted(f for f in functions if f in standard.functions and f not in model.functions)
+    if lacking:
+        raise problems.fail(("reference", "specification"),
+                            f"the {standard.name}'s model file states {period} figures for "
+                            f"{', '.join(model.functions)} only, not {', '.join(lacking)}: use "
+                            "'reference: specification' for those points")
+    return model
 
 
 def _check_certified(problems: Problems, cert: ReferenceCertificate,

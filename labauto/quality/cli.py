@@ -69,7 +69,8 @@ def _date(value: Optional[str], what: str) -> dt.date:
 @app.command()
 def init(location: str = typer.Argument(..., help="a folder, or a database URL "
                                                     "(postgresql+psycopg://host/db)")) -> None:
-    """Create an empty register (the folder, or the database table)."""
+    """Create an empty register (the folder, or the database table), or bring an existing
+    register database's schema to the newest migration."""
     from labauto.quality.register import open_register
     with user_errors():
         store = open_register(location, create=True)

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import yaml
 
-from labauto.errors import SourceError
+from labauto.errors import LabautoError, SourceError
 from labauto.files import pid_lock, write_durably
 from labauto.quality.records import Item, RegisterError, item_from_mapping
 from labauto.quality.register import ChangingStore
@@ -82,9 +82,13 @@ class FileRegister(ChangingStore):
         text = HEADER + yaml.safe_dump(item.to_dict(), sort_keys=False, allow_unicode=True,
                                        width=100)
         if previous is not None:
-            edited = edit(path.read_text(encoding="utf-8"), previous.to_dict(), item.to_dict())
+            try:
+                edited = edit(path.read_text(encoding="utf-8"), previous.to_dict(), item.to_dict())
+                same = item_from_mapping(yaml.safe_load(edited), SourceMap(str(path))) == item
+            except (yaml.YAMLError, LabautoError, ValueError, TypeError, KeyError, IndexError):
+                same = False        # the change is never lost: then the file is rewritten whole
             # the edited text is used only when it reads back as exactly the new record
-            if item_from_mapping(yaml.safe_load(edited), SourceMap(str(path))) == item:
+            if same:
                 text = edited
         write_durably(path, text.encode("utf-8"))
 

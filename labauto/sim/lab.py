@@ -23,7 +23,7 @@ from typing import Any
 import pint
 
 from labauto.errors import LabautoError
-from labauto.instruments import load_instrument_model
+from labauto.instruments import InstrumentModel, load_instrument_model
 from labauto.sim.calibrator import SimulatedCalibrator
 from labauto.sim.clock import RealClock, VirtualClock
 from labauto.sim.dmm import SimulatedDmm
@@ -56,6 +56,12 @@ def simulator_class(model: Any, default: type) -> type:
                            f"loaded ({exc}); give 'package.module:Class'") from None
 
 
+def _model(model: Any) -> Any:
+    """A model key, a folder, or the model itself (a procedure's, e.g. a reference meter with
+    its 24-hour figures: the simulated meter's true errors are then drawn from those)."""
+    return model if isinstance(model, InstrumentModel) else load_instrument_model(model)
+
+
 def simulated_serial(model: Any, default: str) -> str:
     """The serial number the simulated ``model`` reports (model file ``sim: {serial: ...}``)."""
     sim = model.extra.get("sim")
@@ -82,8 +88,8 @@ class SimulatedLab(ServedInstruments):
     """A coupled, physical simulated lab on loopback sockets (start/stop or ``with``)."""
 
     def __init__(self, seed: int = 1, latency: str = "zero",
-                 out_of_tolerance: Any = None, *, dmm_model: str = "keysight_34465a",
-                 calibrator_model: str = "fluke_5522a", host: str = "127.0.0.1",
+                 out_of_tolerance: Any = None, *, dmm_model: Any = "keysight_34465a",
+                 calibrator_model: Any = "fluke_5522a", host: str = "127.0.0.1",
                  dmm_port: int = 0, calibrator_port: int = 0,
                  settling_time_constant: pint.Quantity | None = None,
                  error_fraction: float = 0.3, dmm_serial: str | None = None,
@@ -94,7 +100,7 @@ class SimulatedLab(ServedInstruments):
             raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
         self.seed, self.latency = seed, latency
         self.clock = RealClock() if latency == "realistic" else VirtualClock()
-        dmm_m, cal_m = load_instrument_model(dmm_model), load_instrument_model(calibrator_model)
+        dmm_m, cal_m = _model(dmm_model), _model(calibrator_model)
         oot = parse_out_of_tolerance(out_of_tolerance)
         try:
             self.truth = Truth(dmm_m, cal_m, seed, fraction=error_fraction, out_of_tolerance=oot,

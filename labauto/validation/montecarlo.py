@@ -106,8 +106,8 @@ class MemoryJournal:
 def simulated_lab(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> SimulatedLab:
     """A simulated lab (not started: no sockets) for ``procedure`` with a new set of true
     errors; the reference's errors drawn from its specification."""
-    lab = SimulatedLab(seed=seed, latency="zero", dmm_model=procedure.meter_model.key,
-                       calibrator_model=procedure.source_model.key, error_fraction=dut_spread,
+    lab = SimulatedLab(seed=seed, latency="zero", dmm_model=procedure.meter_model,
+                       calibrator_model=procedure.source_model, error_fraction=dut_spread,
                        dut="source" if procedure.direction == "source" else "meter",
                        load_resistance=procedure.load)
     with_stated_reference(lab.truth, np.random.default_rng([seed, 11]))

@@ -543,3 +543,22 @@ def test_lean_stylesheet_finds_exactly_what_schxslt_finds(bases, registry, schxs
         assert lean == compiled, label
         with_errors += bool(lean.errors)
     assert with_errors >= len(CASES)        # the comparison covered refusals, not only passes
+
+
+def test_lean_stylesheet_builds_no_information_finding(dcc_schema_dir: Path):
+    """PTB's information-role reports (e.g. "Global measurement methods declared ...") are never
+    reported; the lean stylesheet does not evaluate or build them (the test above shows that the
+    errors and warnings stay the same), while SchXslt's stylesheet builds them."""
+    from saxonche import PySaxonProcessor
+
+    from labauto.platform.server.schematron import SVRL, lean_stylesheet, schxslt_compile
+    proc = PySaxonProcessor(license=False)
+    compiled = schxslt_compile(proc, proc.new_xslt30_processor(), dcc_schema_dir / "dcc.sch")
+
+    def roles(stylesheet: str) -> list[str]:
+        tree = etree.fromstring(stylesheet.encode())
+        return [el.get("role") for el in tree.iter(f"{SVRL}failed-assert", f"{SVRL}successful-report")]
+    before, after = roles(compiled), roles(lean_stylesheet(compiled)[0])
+    assert before.count("information") == 12
+    assert "information" not in after
+    assert sorted(after) == sorted(r for r in before if r != "information")

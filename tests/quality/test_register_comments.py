@@ -8,6 +8,7 @@ import datetime as dt
 from typer.testing import CliRunner
 
 from labauto.cli import app
+from labauto.quality.records import StatusChange
 from labauto.quality.register import open_register
 
 COMMENTED = """\
@@ -95,3 +96,21 @@ def test_a_file_the_register_wrote_changes_only_where_the_record_changed(tmp_pat
     assert "role: working_standard  # used on bench 2" in path.read_text()
     assert added == ["calibrations:", "- certificate_id: C-1", "  date: '2026-02-01'",
                      "  laboratory: us"]
+
+
+def test_a_file_that_cannot_be_edited_in_place_is_rewritten_whole_and_keeps_the_change(
+        tmp_path, monkeypatch):
+    from labauto.quality import register_files
+
+    folder = tmp_path / "register"
+    folder.mkdir()
+    (folder / "CAL-5522A-01.yaml").write_text(COMMENTED)
+
+    def cannot(text, old, new):
+        raise ValueError("the YAML text cannot be edited in place: (simulated)")
+    monkeypatch.setattr(register_files, "edit", cannot)
+    store = open_register(folder)
+    store.set_status("CAL-5522A-01", StatusChange(dt.date(2026, 3, 1), "quarantined", "check"))
+    text = (folder / "CAL-5522A-01.yaml").read_text()
+    assert text.startswith(register_files.HEADER) and "status: quarantined" in text
+    assert open_register(folder).get("CAL-5522A-01").status == "quarantined"

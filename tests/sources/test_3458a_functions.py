@@ -9,16 +9,13 @@ import math
 import numpy as np
 import pytest
 
-from labauto.calibration import run_calibration
 from labauto.drivers import open_instrument
-from labauto.engine.operator import AutoConfirm, set_operator
 from labauto.instruments import load_instrument_model
-from labauto.procedure import load_procedure
 from labauto.sim import SimulatedLab
 from labauto.units import Q_
 from labauto.validation.truth import StatedErrors
 
-from tests.sources.test_power_supply import REGISTER_3458A, ROOT
+from tests.sources.simulated_run import ROOT, run_source_procedure
 
 MODEL = load_instrument_model("keysight_3458a")
 ACV_PROCEDURE = ROOT / "procedures" / "fluke_5522a_acv_3458a.yaml"
@@ -133,34 +130,28 @@ def test_a_reference_meter_error_is_drawn_in_the_band_of_the_nominal_frequency()
 
 @pytest.fixture(scope="module")
 def acv_verified(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("acv")
-    lab_file = tmp / "lab.yaml"
-    lab_file.write_text((ROOT / "labauto" / "data" / "lab.yaml").read_text() + REGISTER_3458A)
-    plan = load_procedure(ACV_PROCEDURE)
-    previous = set_operator(AutoConfirm())
-    try:
-        with SimulatedLab(seed=5, latency="zero", dmm_model="keysight_3458a",
-                          dut="source") as running:
-            outcome = run_calibration(ACV_PROCEDURE, dut_resource=running.resources["calibrator"],
-                                      standard_resource=running.resources["dmm"],
-                                      runs_dir=tmp / "runs", out_dir=tmp / "certificates",
-                                      settle_scale=0.0, timeout_ms=5000, publish=False,
-                                      lab_file=lab_file)
-            truth = {p.id: running.true_error(p) for p in plan.points}
-    finally:
-        set_operator(previous)
+    plan, outcome, truth, *_ = run_source_procedure(ACV_PROCEDURE, tmp_path_factory.mktemp("acv"), 5)
     return plan, outcome, truth
+
+
+def outside_u(result, truth) -> list[str]:
+    """The points whose found error is more than U from the simulated DUT's true error."""
+    return [p.point_id for p in result.points
+            if abs(p.error - truth[p.point_id].to(p.error.units)) > p.expanded_uncertainty]
+
+
+def reference_row(result, point_id):
+    """(the point's result, its budget's row of the reference meter, dX_ref)."""
+    p = {q.point_id: q for q in result.points}[point_id]
+    return p, next(r for r in p.budget.rows if r.name == "dX_ref")
 
 
 def test_the_5522a_acv_verification_runs_against_the_3458a(acv_verified):
     plan, outcome, truth = acv_verified
     result = outcome.result
     assert len(result.points) == 18 and {p.function for p in result.points} == {"ACV"}
-    outside = [p.point_id for p in result.points
-               if abs(p.error - truth[p.point_id].to(p.error.units)) > p.expanded_uncertainty]
-    assert len(outside) <= 1, outside
-    p = {q.point_id: q for q in result.points}["ACV-10V-+3V-1kHz"]
-    ref = next(r for r in p.budget.rows if r.name == "dX_ref")
+    assert len(outside_u(result, truth)) <= 1, outside_u(result, truth)
+    p, ref = reference_row(result, "ACV-10V-+3V-1kHz")
     # the 3458A's 410 µV at 3 V, 1 kHz, rectangular: u = 410 µV / √3
     assert ref.standard_uncertainty.to("uV").m == pytest.approx(410 / math.sqrt(3), rel=1e-3)
     # the 5522A's 1-year specification at 3 V, 1 kHz: 150 ppm + 60 µV = 510 µV (99 %)
@@ -172,3 +163,17 @@ def test_the_5522a_acv_verification_runs_against_the_3458a(acv_verified):
                             PdfReader(outcome.issued.files["pdf"]).pages).split())
     assert "Test uncertainty ratio (tolerance / U) below 4 at every point (TUR 0.3 to" in pdf
     assert "labauto_lowTestUncertaintyRatio" in outcome.issued.files["xml"].read_text()
+
+
+def test_the_5522a_dc_current_and_resistance_verification_runs_against_the_3458a(tmp_path):
+    path = ROOT / "procedures" / "fluke_5522a_dci_res_3458a.yaml"
+    plan, outcome, truth, auto, _ = run_source_procedure(path, tmp_path, 9)
+    result = outcome.result
+    assert [p.function for p in result.points] == ["DCI"] * 5 + ["RES4W"] * 7
+    assert len(auto.confirmed) == 2                      # current leads, then 4-wire
+    assert len(outside_u(result, truth)) <= 1, outside_u(result, truth)
+    p, ref = reference_row(result, "RES4W-1kOhm-+1kOhm")
+    # the 3458A's OHMF 1 kΩ figures (from memory): 10 ppm + 0.5 ppm of range = 10.5 mΩ
+    assert ref.standard_uncertainty.to("mohm").m == pytest.approx(10.5 / math.sqrt(3), rel=2e-3)
+    # the 5522A's 1-year specification at 1 kΩ: 28 ppm + 2 mΩ = 30 mΩ (99 %)
+    assert p.tolerance.to("mohm").m == pytest.approx(30)

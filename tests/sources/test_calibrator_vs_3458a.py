@@ -54,9 +54,12 @@ def _calibrate(procedure, tmp_path, lab, lab_file):
 
 @pytest.fixture(scope="module")
 def verified(tmp_path_factory, lab_file, confirmed):
-    """The bundled procedure run once on a coupled lab (seed 11); truth kept for the checks."""
+    """The bundled procedure run once on a coupled lab (seed 11); truth kept for the checks.
+    The simulated 3458A is the procedure's: calibrated the same day, its true errors lie within
+    its 24-hour figures."""
     tmp = tmp_path_factory.mktemp("run")
-    with SimulatedLab(seed=11, latency="zero", dmm_model="keysight_3458a", dut="source") as lab:
+    meter = load_procedure(PROCEDURE).meter_model
+    with SimulatedLab(seed=11, latency="zero", dmm_model=meter, dut="source") as lab:
         outcome = _calibrate(PROCEDURE, tmp, lab, lab_file)
         truth = {p.point_id: lab.truth.dut_error_at_setting(p.function, p.range, p.nominal)
                  for p in outcome.result.points}
@@ -67,7 +70,10 @@ def verified(tmp_path_factory, lab_file, confirmed):
 def test_the_procedure_is_a_source_under_test_with_its_step():
     p = load_procedure(PROCEDURE)
     assert (p.direction, p.measurement_model, p.reference) == ("source", "error of output",
-                                                               "specification")
+                                                               "specification (24 hours)")
+    # the 3458A by its 24-hour figures (User's Guide App. A, DC voltage): DCV and DCI only
+    assert set(p.standard_model.functions) == {"DCV", "DCI"}
+    assert p.standard_model.function("DCV").specification_period == "24 hours"
     # Operators Manual Table 7-3, p. 7-7: 23 points, less the zeros of two ranges (a 0 V setting
     # takes the lowest range) -> 21 (the file had 17 points remembered, with ±100 V and ±1000 V)
     assert len(p.points) == 21 and [s.text[:30] for s in p.steps] == [
@@ -91,17 +97,22 @@ def test_the_5522a_output_errors_are_found_within_U(verified):
     assert (result.item.model, result.standards[0].model) == ("5522A", "3458A")
 
 
-def test_the_budget_uses_the_3458a_specification(verified):
+def test_the_budget_uses_the_3458a_24_hour_specification_and_the_days_standard(verified):
     p = verified[0].result.points[[q.point_id for q in verified[0].result.points].index("DCV-10V-+10V")]
     rows = {r.name: r for r in p.budget.rows}
     # V_set is exact, and so is its resolution's part: 10 V is a whole number of the 5522A's
     # 10 µV setting steps on its 32.99999 V range (labauto.models.output)
-    assert list(rows) == ["X_ref", "dX_ref", "dV_1", "dV_2"]
-    # 3458A 1 year, 10 V range: ± (8 ppm of reading + 0.05 ppm of range) = 80.5 µV at 10 V,
-    # limits without a stated coverage: rectangular, u = 80.5 µV / √3 = 46.48 µV
-    spec_uv = 8e-6 * abs(p.mean.to("V").m) * 1e6 + 0.05e-6 * 10.0 * 1e6     # at the reading
-    assert spec_uv == pytest.approx(80.5, abs=0.01)
+    assert list(rows) == ["X_ref", "dX_ref", "dV_1", "dV_2", "dV_3"]
+    # 3458A 24 hours, 10 V range: ± (0.5 ppm of reading + 0.05 ppm of range) = 5.5 µV at 10 V
+    # (data sheet 5965-4971, as transcribed in ELOWRO/Meter-Accuracy Keysight_3458A.json),
+    # limits without a stated coverage: rectangular, u = 5.5 µV / √3 = 3.18 µV
+    spec_uv = 0.5e-6 * abs(p.mean.to("V").m) * 1e6 + 0.05e-6 * 10.0 * 1e6     # at the reading
+    assert spec_uv == pytest.approx(5.5, abs=0.001)
     assert rows["dX_ref"].standard_uncertainty.to("uV").m == pytest.approx(spec_uv / math.sqrt(3))
+    # the 10 V standard the 3458A was calibrated against that day: U = 1 ppm (k = 2): 5 µV at 10 V
+    assert rows["dV_1"].standard_uncertainty.to("uV").m == pytest.approx(5.0)
+    # TUR: 140 µV / U ≈ 10 (by the 1-year figures it was 1.5)
+    assert 8 < p.tur < 14
 
 
 def test_the_certificate_says_error_of_the_output_setting(verified, dcc_schema_dir):

@@ -5,52 +5,26 @@ input a supply's procedure can hold (compliance, channels, readback), refused by
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from labauto.calibration import run_calibration
 from labauto.drivers import open_instrument
-from labauto.engine.operator import AutoConfirm, set_operator
 from labauto.procedure import ProcedureError, load_procedure
 from labauto.sim import SimulatedLab
 from labauto.units import Q_
 from labauto.visa import UnsafeRequestError
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.sources.simulated_run import ROOT, run_source_procedure
+
 PROCEDURE = ROOT / "procedures" / "keysight_e36312a_verification.yaml"
-REGISTER_3458A = """\
-  - manufacturer: Keysight Technologies
-    model: 3458A
-    serial: "2823A05432"
-    certificate_id: SIM-3458A-01
-    calibrated_by: National Metrology Institute (simulated)
-    calibration_due: "2099-03-31"
-"""
 
 
 @pytest.fixture(scope="module")
 def verified(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("psu")
-    lab_file = tmp / "lab.yaml"
-    lab_file.write_text((ROOT / "labauto" / "data" / "lab.yaml").read_text() + REGISTER_3458A)
-    plan = load_procedure(PROCEDURE)
-    auto = AutoConfirm()
-    previous = set_operator(auto)
-    try:
-        with SimulatedLab(seed=31, latency="zero", dmm_model="keysight_3458a",
-                          calibrator_model="keysight_e36312a", dut="source",
-                          load_resistance=plan.load) as lab:
-            outcome = run_calibration(PROCEDURE, dut_resource=lab.resources["calibrator"],
-                                      standard_resource=lab.resources["dmm"],
-                                      runs_dir=tmp / "runs", out_dir=tmp / "certificates",
-                                      settle_scale=0.0, timeout_ms=5000, publish=False,
-                                      lab_file=lab_file)
-            truth = {p.id: lab.true_error(p) for p in plan.points}
-            history = list(lab.calibrator.history)
-            operate = lab.calibrator_state()["operate"]
-    finally:
-        set_operator(previous)
+    plan, outcome, truth, auto, (history, operate) = run_source_procedure(
+        PROCEDURE, tmp_path_factory.mktemp("psu"), 31,
+        lambda lab: (list(lab.calibrator.history), lab.calibrator_state()["operate"]))
     return plan, outcome, truth, history, operate, auto
 
 

@@ -100,12 +100,7 @@ def create_app(settings: PlatformSettings) -> FastAPI:
         elif _LAB_ROUTE.match(path):
             if not token:
                 return "a lab API token is required (Authorization: Bearer <token>)"
-            database = scope["app"].state.db
-
-            def lookup() -> service.LabRef | None:
-                with database.read_connection() as conn:
-                    return service.lab_for_token(conn, token)
-            lab = await run_in_threadpool(lookup)
+            lab = await run_in_threadpool(service.lab_for_token, scope["app"].state.db, token)
             if lab is None:
                 return "unknown or revoked API token"
             scope.setdefault("state", {})["lab"] = lab
@@ -326,13 +321,14 @@ def create_app(settings: PlatformSettings) -> FastAPI:
     def _publish_sync(database: Database, token: str, dcc_b: bytes, pdf_b: bytes | None,
                       json_b: bytes | None, lab: service.LabRef | None = None) -> publishing.PublishOutcome:
         sha = publishing.sha256_hex(dcc_b)
-        with database.read_connection() as conn:      # Core statements only: no ORM session
-            lab = lab or _lab(conn, token)            # (the body-limit middleware looked it up)
-            # a replay of a stored document is answered without admitting it again
-            same = publishing.stored_version(conn, sha)
-            if same is not None and same.lab_id == lab.id:
-                publishing.check_replay_attachments(conn, sha, pdf_b, json_b)
-                return same
+        lab = lab or _lab(database, token)            # (the body-limit middleware looked it up)
+        # a replay of a stored document is answered without admitting it again
+        same = publishing.stored_version(database, sha)
+        if same is not None and same.lab_id == lab.id:
+            if pdf_b is not None or json_b is not None:
+                with database.read_connection() as conn:
+                    publishing.check_replay_attachments(conn, sha, pdf_b, json_b)
+            return same
         # parse, schema, signature, the results: CPU only, outside the write transaction
         admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b,
                                                time_anchors=trust.time_anchors)

@@ -21,14 +21,18 @@ before; if the COMMIT fails, every writer of the group gets the error and nothin
 from __future__ import annotations
 
 import contextlib
+import os
+import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, NamedTuple, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from labauto.platform.server.prepared import prepare
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 T = TypeVar("T")
@@ -92,6 +96,8 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._group = _GroupCommit(self) if self.is_sqlite else None
+        path = self.engine.url.database if self.is_sqlite else None
+        self._lookups = _SqliteLookups(self.engine, path) if path and path != ":memory:" else None
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -120,6 +126,17 @@ class Database:
         with lock, self._write_engine.begin() as conn:
             yield conn
 
+    def lookup(self, stmt: Select, **params: Any) -> NamedTuple | None:
+        """The first row of a one-statement Core ``SELECT`` (None if it has no row): a hot-path
+        read (a token, a replay) that needs no session.  On a SQLite file it runs on the calling
+        thread's own read-only DBAPI connection with the statement compiled once (no pool
+        checkout, no explicit transaction: a single SELECT reads one snapshot); elsewhere as
+        ``read_connection().execute(stmt, params).first()``."""
+        if self._lookups is not None:
+            return self._lookups.first(stmt, params)
+        with self.read_connection() as conn:
+            return conn.execute(stmt, params).first()
+
     def write_grouped(self, fn: Callable[[Connection], T]) -> T:
         """``fn(conn)`` in a write transaction, like ``with write_connection() as conn: fn(conn)``;
         on SQLite committed together with the writers waiting meanwhile (see the module
@@ -130,7 +147,46 @@ class Database:
         return self._group.run(fn)
 
     def dispose(self) -> None:
+        if self._lookups is not None:
+            self._lookups.close()
         self.engine.dispose()
+
+
+class _SqliteLookups:
+    """One read-only sqlite3 connection per calling thread to the database file (threads of the
+    server's pool live long), in autocommit mode; statements compiled once."""
+
+    def __init__(self, engine: Engine, path: str) -> None:
+        self.engine = engine
+        self.path = os.path.abspath(path)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            with self._lock:
+                self._connections.append(conn)
+            self._local.conn = conn
+        return conn
+
+    def first(self, stmt: Select, params: dict[str, Any]):
+        prepared = prepare(stmt, self.engine.dialect, params)
+        if prepared is None:                 # not a plain select: as SQLAlchemy runs it
+            with self.engine.connect() as conn, conn.begin():
+                return conn.execute(stmt, params).first()
+        found = prepared.rows(self._connection(), params)
+        return found[0] if found else None
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
 
 
 class _Writer:

@@ -61,6 +61,7 @@ class SchemaRegistry:
     def __init__(self, schema_dir: Path | str, *, any_version: bool = False) -> None:
         self.schema_dir = Path(schema_dir)
         self.any_version = any_version
+        self._by_version: dict[str, etree.XMLSchema] = {}       # used under _SCHEMA_LOCK
         if not self.schema_dir.is_dir():
             raise FileNotFoundError(f"DCC schema directory {self.schema_dir} does not exist "
                                     "(expected vX.Y.Z/dcc.xsd inside)")
@@ -82,6 +83,9 @@ class SchemaRegistry:
         return out
 
     def _schema(self, version: str) -> etree.XMLSchema:
+        schema = self._by_version.get(version)     # no path resolution per document
+        if schema is not None:
+            return schema
         path = (self.schema_dir / f"v{version}" / "dcc.xsd").resolve()
         schema = _SCHEMAS.get(path)
         if schema is None:
@@ -90,6 +94,7 @@ class SchemaRegistry:
                                      f"(supported: {', '.join(self.supported_versions()) or 'none'})")
             schema = etree.XMLSchema(etree.parse(str(path)))
             _SCHEMAS[path] = schema
+        self._by_version[version] = schema
         return schema
 
     def validate(self, root: etree._Element) -> str:

@@ -150,34 +150,55 @@ def _text(el, default: str | None = None) -> str | None:
 _HYBRID, _REAL, _LIST = f"{_S}hybrid", f"{_S}real", f"{_S}realListXMLList"
 
 
+def _children(el) -> dict:
+    """The first child of ``el`` of each tag (Clark notation): one pass of lxml's C iteration,
+    then dictionary look-ups (a quantity's value, unit and uncertainty are read from a few
+    children each; asking for each by name walked the children once per name)."""
+    out: dict = {}
+    if el is not None:
+        for c in el:
+            if c.tag not in out:
+                out[c.tag] = c
+    return out
+
+
+def _uncertainty(mu, value_tag: str, k_tag: str) -> tuple[list[float], list[float]]:
+    m = _children(mu)
+    return _floats(_text(m.get(value_tag))), _floats(_text(m.get(k_tag)))
+
+
 def _real_values(q) -> _Values | None:
     """Values, unit and expanded uncertainties of a dcc:quantity (first of a si:hybrid)."""
-    node = _child(q, _HYBRID)
-    base = node if node is not None else q
-    real = _child(base, _REAL)
+    kids = _children(q)
+    if _HYBRID in kids:
+        kids = _children(kids[_HYBRID])
+    real = kids.get(_REAL)
     if real is not None:
-        dsi = _text(_child(real, f"{_S}unit"), "")
-        vals = _floats(_text(_child(real, f"{_S}value")))
-        mu = _child(_child(real, f"{_S}measurementUncertaintyUnivariate"), f"{_S}expandedMU")
+        r = _children(real)
+        dsi = _text(r.get(f"{_S}unit"), "")
+        vals = _floats(_text(r.get(f"{_S}value")))
+        mu = _children(r.get(f"{_S}measurementUncertaintyUnivariate")).get(f"{_S}expandedMU")
         if mu is not None:
-            U = _floats(_text(_child(mu, f"{_S}valueExpandedMU")))
+            U, k = _uncertainty(mu, f"{_S}valueExpandedMU", f"{_S}coverageFactor")
+        elif f"{_S}expandedUnc" in r:
+            U, k = _uncertainty(r[f"{_S}expandedUnc"], f"{_S}uncertainty", f"{_S}coverageFactor")
         else:
-            mu = _child(real, f"{_S}expandedUnc")
-            U = _floats(_text(_child(mu, f"{_S}uncertainty"))) if mu is not None else []
-        k = _floats(_text(_child(mu, f"{_S}coverageFactor"))) if mu is not None else []
+            U, k = [], []
         return _Values(vals, _unit(dsi), dsi, U, k)
-    lst = _child(base, _LIST)
+    lst = kids.get(_LIST)
     if lst is not None:
-        dsi = (_text(_child(lst, f"{_S}unitXMLList"), "").split() or [""])[0]
-        vals = _floats(_text(_child(lst, f"{_S}valueXMLList")))
-        mu = _child(_child(lst, f"{_S}measurementUncertaintyUnivariateXMLList"), f"{_S}expandedMUXMLList")
+        r = _children(lst)
+        dsi = (_text(r.get(f"{_S}unitXMLList"), "").split() or [""])[0]
+        vals = _floats(_text(r.get(f"{_S}valueXMLList")))
+        mu = _children(r.get(f"{_S}measurementUncertaintyUnivariateXMLList")).get(
+            f"{_S}expandedMUXMLList")
         if mu is not None:
-            U = _floats(_text(_child(mu, f"{_S}valueExpandedMUXMLList")))
-            k = _floats(_text(_child(mu, f"{_S}coverageFactorXMLList")))
+            U, k = _uncertainty(mu, f"{_S}valueExpandedMUXMLList", f"{_S}coverageFactorXMLList")
+        elif f"{_S}expandedUncXMLList" in r:
+            U, k = _uncertainty(r[f"{_S}expandedUncXMLList"], f"{_S}uncertaintyXMLList",
+                                f"{_S}coverageFactorXMLList")
         else:
-            mu = _child(lst, f"{_S}expandedUncXMLList")
-            U = _floats(_text(_child(mu, f"{_S}uncertaintyXMLList"))) if mu is not None else []
-            k = _floats(_text(_child(mu, f"{_S}coverageFactorXMLList"))) if mu is not None else []
+            U, k = [], []
         return _Values(vals, _unit(dsi), dsi, U, k)
     return None
 

@@ -25,6 +25,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from labauto.platform.server import prepared as run
+from labauto.platform.server.db import Database
 from labauto.platform.server.dcc import AdmissionError, Admitted, SchemaRegistry, admit
 from labauto.platform.server.models import (CertificateRecord, Document, ItemIdentifier, Lab,
                                             LabCertificate, Measurand, TraceLink, record_status,
@@ -75,13 +77,18 @@ class PublishOutcome:
                 "created": self.created, "version": self.version, "superseded": self.superseded}
 
 
+def _conn(db: Db) -> Connection:
+    return db.connection() if isinstance(db, Session) else db
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def stored_version(db: Db, sha256: str) -> PublishOutcome | None:
-    """The stored document with this SHA-256 (as an unchanged publication), if any."""
-    r = db.execute(_BY_SHA, {"sha": sha256}).first()
+def stored_version(db: Db | Database, sha256: str) -> PublishOutcome | None:
+    """The stored document with this SHA-256 (as an unchanged publication), if any (with a
+    :class:`Database`, a :meth:`~Database.lookup` of its own)."""
+    r = db.lookup(_BY_SHA, sha=sha256) if isinstance(db, Database) else run.first(_conn(db), _BY_SHA, {"sha": sha256})
     if r is None:
         return None
     return PublishOutcome(r.certificate_id, sha256, record_status(r.revoked_at, r.superseded_by_id),
@@ -144,7 +151,7 @@ def admit_submission(dcc: bytes, schemas: SchemaRegistry, *, pdf: bytes | None =
 
 def _check_signer(db: Db, lab: LabRef, adm: Admitted) -> None:
     sig = adm.signature
-    registered = db.execute(_CERT_OWNER, {"fp": sig.signer_fingerprint_sha256}).first()
+    registered = run.first(db, _CERT_OWNER, {"fp": sig.signer_fingerprint_sha256})
     owner = registered.lab_id if registered is not None else None
     if owner == lab.id:
         refusal = revoked_signer_refusal(registered.revoked_at, registered.revocation_reason,
@@ -161,12 +168,12 @@ def _check_signer(db: Db, lab: LabRef, adm: Admitted) -> None:
 
 
 def _current(db: Db, certificate_id: str):
-    return db.execute(_CURRENT, {"cid": certificate_id}).first()
+    return run.first(db, _CURRENT, {"cid": certificate_id})
 
 
 def _supersede(db: Db, old, new_id: int, new_cid: str, new_sha: str, type_of_change: str | None,
                lab: LabRef) -> None:
-    if db.execute(_SUPERSEDE, {"row": old.id, "by": new_id, "at": utcnow()}).rowcount != 1:
+    if run.execute(db, _SUPERSEDE, {"row": old.id, "by": new_id, "at": utcnow()}) != 1:
         # a concurrent publication superseded it first (the row lock made this one wait)
         raise Conflict(f"certificate {old.certificate_id!r} was superseded by another publication "
                        "meanwhile; look it up and publish again if this document is still needed")
@@ -179,8 +186,7 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
           js: bytes | None = None, sha256: str | None = None) -> PublishOutcome:
     """Store an admitted document for ``lab`` in the caller's write transaction
     (``sha256``: the caller's :func:`sha256_hex` of ``dcc``, if it has it already)."""
-    if isinstance(db, Session):
-        db = db.connection()          # Core statements only: skip the Session's per-call work
+    db = _conn(db)                    # Core statements only: skip the Session's per-call work
     sha = sha256 or sha256_hex(dcc)
     same = stored_version(db, sha)
     if same is not None and same.lab_id == lab.id:
@@ -211,7 +217,7 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
         by = db.scalar(select(C.certificate_id).where(C.id == superseded.superseded_by_id))
         raise Conflict(f"certificate {facts.replaced_id!r} is already superseded by {by!r}")
 
-    row_id = db.execute(_INSERT_RECORD, dict(
+    row_id = run.first(db, _INSERT_RECORD, dict(
         certificate_id=facts.certificate_id, version=version, sha256=sha, lab_id=lab.id,
         schema_version=facts.schema_version, signer_fingerprint=sig.signer_fingerprint_sha256,
         signer_subject=sig.signer_subject, signing_time=sig.signing_time, item_name=facts.item_name,
@@ -220,15 +226,15 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
         issue_date=facts.issue_date, amends_certificate_id=facts.replaced_id,
         type_of_change=facts.type_of_change, published_at=utcnow(),
         has_pdf=pdf is not None, has_json=js is not None,
-        pdf_sha256=sha256_hex(pdf) if pdf is not None else None)).scalar_one()
-    db.execute(_INSERT_DOCUMENT, [dict(certificate_row_id=row_id, dcc=dcc, pdf=pdf, json=js)])
+        pdf_sha256=sha256_hex(pdf) if pdf is not None else None)).id
+    run.execute(db, _INSERT_DOCUMENT, [dict(certificate_row_id=row_id, dcc=dcc, pdf=pdf, json=js)])
     if facts.identifications:
-        db.execute(_INSERT_IDENTIFIERS, [dict(certificate_row_id=row_id, issuer=i[:64], value=v)
+        run.execute(db, _INSERT_IDENTIFIERS, [dict(certificate_row_id=row_id, issuer=i[:64], value=v)
                                          for i, v in facts.identifications])
     if facts.measurands:
-        db.execute(_INSERT_MEASURANDS, [dict(certificate_row_id=row_id, name=m) for m in facts.measurands])
+        run.execute(db, _INSERT_MEASURANDS, [dict(certificate_row_id=row_id, name=m) for m in facts.measurands])
     if facts.references:
-        db.execute(_INSERT_LINKS, [dict(certificate_row_id=row_id, referral_id=r.referral_id,
+        run.execute(db, _INSERT_LINKS, [dict(certificate_row_id=row_id, referral_id=r.referral_id,
                                         procedure=r.procedure, declared_hash=r.value)
                                    for r in facts.references])
     audit(db, f"lab:{lab.id}", "certificate.publish", lab_id=lab.id,
@@ -238,8 +244,8 @@ def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None =
         _supersede(db, superseded, row_id, facts.certificate_id, sha, facts.type_of_change, lab)
     status = "valid"
     # an amendment that arrived before the certificate it replaces supersedes it on arrival
-    early = existing is None and db.execute(
-        _EARLY_AMENDMENT, {"cid": facts.certificate_id, "lab": lab.id}).first()
+    early = existing is None and run.first(
+        db, _EARLY_AMENDMENT, {"cid": facts.certificate_id, "lab": lab.id})
     if early:
         mine = _current(db, facts.certificate_id)
         _supersede(db, mine, early.id, early.certificate_id, early.sha256, early.type_of_change, lab)

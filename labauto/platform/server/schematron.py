@@ -18,7 +18,8 @@ bookkeeping element for every rule that fires on every node (``schxslt:rule``, a
 ``schxslt:pattern`` per pattern, a ``schxslt:document``) and then regroups the findings by
 pattern in a second pass; for a 25 kB DCC that bookkeeping is 40 % of Saxon's run time.  The
 lean stylesheet has the same templates, the same matches, tests, ``next-match`` chains and
-findings, writes the findings straight into the SVRL output (each tagged with its pattern), and
+findings (less those of role ``information``, which are never reported: they are not built),
+writes the findings straight into the SVRL output (each tagged with its pattern), and
 :meth:`RuleBook.check` puts them in SchXslt's order again (by pattern, then as they fired).  The
 rules are PTB's, unchanged; a test compares the lean stylesheet's findings with SchXslt's
 stylesheet's on every rule case.  If a SchXslt version compiles to another shape, the stylesheet
@@ -50,6 +51,7 @@ SVRL = "{http://purl.oclc.org/dsdl/svrl}"
 # (major, minor) of a schemaVersion -> PTB's Schematron file in the schema folder
 RULES_BY_VERSION: dict[tuple[int, int], str] = {(3, 3): "dcc.sch"}
 NO_RULES = "no Schematron rules published for this version"
+_DROPPED_ROLES = ("information", "info")      # findings of these roles are not reported
 _STEP = re.compile(r"/(@)?(?:Q\{([^}]*)\})?([^/\[\]]+)(?:\[(\d+)\])?")
 
 
@@ -109,12 +111,8 @@ class RuleBook:
         if self._proc is None:
             self._proc = PySaxonProcessor(license=False)
         xslt = self._proc.new_xslt30_processor()
-        schxslt = schxslt_dir()
         try:
-            xslt.set_cwd(str(schxslt))
-            compiler = xslt.compile_stylesheet(stylesheet_file=str(schxslt / "compile-for-svrl.xsl"))
-            compiler.set_parameter("schxslt.svrl.compact", self._proc.make_boolean_value(True))
-            stylesheet = compiler.transform_to_string(xdm_node=self._proc.parse_xml(xml_file_name=str(sch)))
+            stylesheet = schxslt_compile(self._proc, xslt, sch)
             if self.lean:
                 made = lean_stylesheet(stylesheet)
                 if made is None:
@@ -157,7 +155,7 @@ class RuleBook:
             found = sorted(found, key=lambda el: order[el.get(PATTERN_ATTRIBUTE)])
         for el in found:
             role = (el.get("role") or "error").lower()
-            if role in ("information", "info"):
+            if role in _DROPPED_ROLES:
                 continue
             location = el.get("location") or ""
             finding = Finding(role, " ".join((el.findtext(SVRL + "text") or "").split()), location,
@@ -171,6 +169,16 @@ XSL = "http://www.w3.org/1999/XSL/Transform"
 PATTERN_ATTRIBUTE = "pattern"        # on each finding of the lean stylesheet: its pattern's id
 
 
+def schxslt_compile(proc, xslt, sch: Path) -> str:
+    """The XSLT stylesheet SchXslt compiles from the Schematron file ``sch`` (compact SVRL), with
+    Saxon processor ``proc`` and its XSLT processor ``xslt``."""
+    schxslt = schxslt_dir()
+    xslt.set_cwd(str(schxslt))
+    compiler = xslt.compile_stylesheet(stylesheet_file=str(schxslt / "compile-for-svrl.xsl"))
+    compiler.set_parameter("schxslt.svrl.compact", proc.make_boolean_value(True))
+    return compiler.transform_to_string(xdm_node=proc.parse_xml(xml_file_name=str(sch)))
+
+
 def lean_stylesheet(stylesheet: str) -> tuple[str, dict[str, int]] | None:
     """SchXslt's compiled stylesheet (compact SVRL) without its report bookkeeping, and the
     order of its patterns; None if the stylesheet does not have the shape SchXslt 1.x gives it.
@@ -180,7 +188,8 @@ def lean_stylesheet(stylesheet: str) -> tuple[str, dict[str, int]] | None:
     ``schxslt:report`` and regrouping it; ``schxslt:document`` and each ``schxslt:rule``
     literal element are replaced by their content, the finding elements inside a rule getting a
     ``pattern`` attribute with the rule's pattern id; the (empty) ``schxslt:pattern`` records are
-    dropped; the output is not indented.  Nothing else: every template, match pattern, test,
+    dropped; the findings of role ``information`` (never reported) are not built; the output is
+    not indented.  Nothing else: every template, match pattern, test,
     variable, ``next-match`` and finding stays as SchXslt wrote it."""
     x, sx = f"{{{XSL}}}", f"{{{SCHXSLT}}}"
     root = etree.fromstring(stylesheet.encode())
@@ -206,6 +215,13 @@ def lean_stylesheet(stylesheet: str) -> tuple[str, dict[str, int]] | None:
         order[pattern.get("id")] = len(order)
         documents[0].remove(pattern)
     findings = (f"{SVRL}failed-assert", f"{SVRL}successful-report")
+    for finding in list(root.iter(*findings)):
+        # an information-role finding is never reported (RuleBook.check drops it): its test is
+        # not evaluated and it is not built (its xsl:if holds nothing else).  The rule stays:
+        # it still takes its nodes from the later rules of its pattern.
+        test = finding.getparent()
+        if (finding.get("role") or "").lower() in _DROPPED_ROLES and test.tag == f"{x}if" and len(test) == 1:
+            test.getparent().remove(test)
     for rule in list(root.iter(f"{sx}rule")):
         pattern = rule.get("pattern")
         if pattern not in order or set(rule.attrib) != {"pattern"} or (rule.text or "").strip() \

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from labauto.certificate import pki
+from labauto.platform.server import prepared
+from labauto.platform.server.db import Database
 from labauto.platform.server.models import (ApiToken, AuditEvent, CertificateRecord, Document,
                                             ItemIdentifier, Lab, LabCertificate, Measurand, utcnow)
 
@@ -64,8 +66,12 @@ def audit(session: Session | Connection, actor: str, action: str, *, lab_id: int
           certificate_id: str | None = None, sha256: str | None = None, **detail: Any) -> None:
     """Append one event to the audit log, in the caller's transaction (a Core insert: it is
     written at once, in call order, and never becomes an ORM object that could be changed)."""
-    session.execute(_INSERT_AUDIT, dict(at=utcnow(), actor=actor, action=action, lab_id=lab_id,
-                                        certificate_id=certificate_id, sha256=sha256, detail=detail))
+    values = dict(at=utcnow(), actor=actor, action=action, lab_id=lab_id,
+                  certificate_id=certificate_id, sha256=sha256, detail=detail)
+    if isinstance(session, Connection):          # the publish path: compiled once (see prepared)
+        prepared.execute(session, _INSERT_AUDIT, values)
+    else:                                        # a Session flushes its pending objects first
+        session.execute(_INSERT_AUDIT, values)
 
 
 # ---------------------------------------------------------------- labs and tokens
@@ -179,10 +185,14 @@ class LabRef:
     name: str
 
 
-def lab_for_token(session: Session | Connection, token: str) -> LabRef | None:
-    """The lab owning an unrevoked token, or None (one indexed lookup of the token's hash)."""
+def lab_for_token(session: Session | Connection | Database, token: str) -> LabRef | None:
+    """The lab owning an unrevoked token, or None (one indexed lookup of the token's hash; with
+    a :class:`Database`, a :meth:`~Database.lookup` of its own)."""
     digest = hash_token(token)
-    row = session.execute(_TOKEN_LAB, {"digest": digest}).first()
+    if isinstance(session, Database):
+        row = session.lookup(_TOKEN_LAB, digest=digest)
+    else:
+        row = session.execute(_TOKEN_LAB, {"digest": digest}).first()
     if row is None or not hmac.compare_digest(row.token_sha256, digest):
         return None
     return LabRef(row.id, row.name)

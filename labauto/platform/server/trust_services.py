@@ -116,12 +116,7 @@ def add_trust_routes(app: FastAPI, trust: TrustServices, require_admin: Callable
             raise HTTPException(401, "a lab API token is required (Authorization: Bearer <token>)",
                                 headers={"WWW-Authenticate": "Bearer"})
         database = request.app.state.db
-
-        def lookup() -> service.LabRef | None:
-            with database.read_connection() as conn:
-                return service.lab_for_token(conn, creds.credentials)
-
-        if await run_in_threadpool(lookup) is None:
+        if await run_in_threadpool(service.lab_for_token, database, creds.credentials) is None:
             raise HTTPException(401, "unknown or revoked API token", headers={"WWW-Authenticate": "Bearer"})
         if trust.tsa is None:
             raise _no_ca()
