@@ -30,10 +30,24 @@ def _points(project_root, name: str, *ids: str):
     return dataclasses.replace(proc, points=tuple(proc.point(i) for i in ids))
 
 
-def test_5522a_verified_by_a_3458a_covers_95_percent_not_all(project_root):
+def _5522a_by_1_year_spec(project_root, tmp_path):
+    """The bundled 5522A procedure with the 3458A by its 1-year specification (8 ppm of
+    reading at 10 V, limits): the rectangular reference dominates u_c.  (The bundled file uses
+    the 24-hour specification after that day's CAL 10, where the 10 V standard's normal
+    contribution dominates instead.)"""
+    text = (project_root / "procedures" / "fluke_5522a_dcv_3458a.yaml").read_text()
+    old = "reference: {specification: 24 hours}"
+    assert old in text
+    path = tmp_path / "fluke_5522a_dcv_3458a_1year.yaml"
+    path.write_text(text.replace(old, "reference: specification"))
+    return load_procedure(path)
+
+
+def test_5522a_verified_by_a_3458a_covers_95_percent_not_all(project_root, tmp_path):
     # the 3458A states its specification as limits: a rectangular reference error dominates
     # u_c; the GUM's k = 1.96 covered every run (1.000 at all 17 points, 300 runs)
-    proc = _points(project_root, "fluke_5522a_dcv_3458a.yaml", "DCV-10V-+10V", "DCV-1V--1V")
+    full = _5522a_by_1_year_spec(project_root, tmp_path)
+    proc = dataclasses.replace(full, points=(full.point("DCV-10V-+10V"), full.point("DCV-1V--1V")))
     result = validate_procedure(proc, runs=240, seed=4, workers=1)
     for p in result.points:
         # binomial 240 runs at 0.95 (+ up to a few % from rounding U up to two digits):
@@ -43,10 +57,10 @@ def test_5522a_verified_by_a_3458a_covers_95_percent_not_all(project_root):
         assert p.verdict == "consistent"
 
 
-def test_the_5522a_budget_says_where_the_gum_interval_was_not_validated(project_root):
+def test_the_5522a_budget_says_where_the_gum_interval_was_not_validated(project_root, tmp_path):
     from labauto.evaluation import evaluate_point
 
-    proc = load_procedure(project_root / "procedures" / "fluke_5522a_dcv_3458a.yaml")
+    proc = _5522a_by_1_year_spec(project_root, tmp_path)
     point = proc.point("DCV-10V-+10V")
     readings = [10.0000012, 10.0000015, 10.0000011, 10.0000014, 10.0000013]
     result = evaluate_point(point, proc, readings, "V")
@@ -109,13 +123,13 @@ def test_over_coverage_fails_the_validation(project_root, monkeypatch):
     assert d["ok"] is False
 
 
-def test_the_certificate_names_the_points_whose_u_is_propagated(project_root):
+def test_the_certificate_names_the_points_whose_u_is_propagated(project_root, tmp_path):
     from types import SimpleNamespace
 
     from labauto.certificate.statements import propagated_interval_statement
     from labauto.evaluation import evaluate_point
 
-    proc = load_procedure(project_root / "procedures" / "fluke_5522a_dcv_3458a.yaml")
+    proc = _5522a_by_1_year_spec(project_root, tmp_path)
     ten = evaluate_point(proc.point("DCV-10V-+10V"), proc,
                          [10.0000012, 10.0000015, 10.0000011, 10.0000014, 10.0000013], "V")
     r = SimpleNamespace(points=(ten,), as_left_points=())
