@@ -58,9 +58,9 @@ def validate(
             console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
     if report is not None:
-        from labauto.procedure import load_procedure
         from labauto.validation.report import write_report
-        write_report(result, report, load_procedure(procedure))
+        from labauto.validation.validate import load_any
+        write_report(result, report, load_any(procedure))
         console.print(f"validation report: {report}")
     if as_json:
         print(json.dumps(_finite(result.to_dict()), indent=2, allow_nan=False))
@@ -120,22 +120,21 @@ def _finite(x: object) -> object:
 
 
 def _print(console: Console, result) -> None:
+    rate = f", {result.runs / result.elapsed_s:.2f} runs/s" if result.elapsed_s > 0 else ""
     table = Table(title=f"{result.procedure_id}: {result.runs} simulated calibrations "
-                        f"(seed {result.seed}, {result.elapsed_s:.1f} s)")
+                        f"(seed {result.seed}, {result.elapsed_s:.1f} s{rate})")
     for col in ("point", "coverage", "95 % interval", "unrounded", "verdict", "mean U", "z mean", "z sd",
                 "KS p", "false acc. obs/pred", "false rej. obs/pred"):
         table.add_column(col, justify="left" if col in ("point", "verdict") else "right")
     for p in result.points:
         d = p.to_dict()
         z = d["normalized_errors"]
-        dec = d["decisions"]
         lo, hi = p.coverage_interval
         colour = {"consistent": "green"}.get(p.verdict, "red")
         table.add_row(p.point_id, f"{p.coverage:.3f}", f"[{lo:.3f}, {hi:.3f}]", f"{p.coverage_evaluated:.3f}",
                       f"[{colour}]{p.verdict}[/{colour}]", f"{p.mean_expanded:.3g} {p.unit}",
                       _f(z["mean"], "+.2f"), _f(z["std"], ".2f"), _f(z["ks_pvalue"], ".3f"),
-                      f"{dec['false_accept']}/{_f(p.decisions.predicted_false_accept, '.1f')}",
-                      f"{dec['false_reject']}/{_f(p.decisions.predicted_false_reject, '.1f')}")
+                      p.decisions.shown("accept"), p.decisions.shown("reject"))
     console.print(table)
     for r in result.failed_runs:
         console.print(f"[red]run seed {r.seed} stopped: {escape(r.error)}[/red]", soft_wrap=True)

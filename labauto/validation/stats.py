@@ -46,10 +46,22 @@ class DecisionCheck:
     predicted_false_reject: float | None
     z_false_accept: float | None
     z_false_reject: float | None
+    applies: bool = True                     # False: the procedure states no decision rule
+
+    def shown(self, which: str) -> str:
+        """"observed / predicted" false accepts (``which`` "accept") or rejects ("reject") as
+        the table and the report show them; "no rule" where the procedure states none."""
+        if not self.applies:
+            return "no rule"
+        observed = self.false_accept if which == "accept" else self.false_reject
+        predicted = self.predicted_false_accept if which == "accept" else self.predicted_false_reject
+        return f"{observed} / " + ("–" if predicted is None else f"{predicted:.1f}")
 
     def to_dict(self, runs: int) -> dict[str, Any]:
         def rate(x: float | None) -> float | None:
             return None if x is None else x / runs if runs else None
+        if not self.applies:
+            return {"rule": None}
         return {"accepted": self.accepted, "rejected": self.rejected,
                 "false_accept": self.false_accept, "false_reject": self.false_reject,
                 "false_accept_rate": rate(self.false_accept),
@@ -60,6 +72,8 @@ class DecisionCheck:
 
 
 def decision_check(outcomes: list[PointOutcome]) -> DecisionCheck:
+    if outcomes and all(o.accepted is None for o in outcomes):
+        return DecisionCheck(0, 0, 0, 0, None, None, None, None, applies=False)
     acc = [o for o in outcomes if o.accepted]
     rej = [o for o in outcomes if not o.accepted]
     fa = sum(1 for o in acc if not o.conforms)
@@ -147,6 +161,7 @@ class ValidationResult:
     points: tuple[PointValidation, ...]
     failed_runs: tuple[RunOutcome, ...] = field(default=())
     elapsed_s: float = 0.0
+    simulated: tuple[tuple[str, str], ...] = ()     # what one run draws: (what, how)
 
     @property
     def ok(self) -> bool:
@@ -159,12 +174,14 @@ class ValidationResult:
                 "runs": self.runs, "seed": self.seed, "dut_spread": self.dut_spread,
                 "nominal_coverage": NOMINAL_COVERAGE, "interval_confidence": CONFIDENCE,
                 "ok": self.ok, "elapsed_s": round(self.elapsed_s, 3),
+                "runs_per_s": round(self.runs / self.elapsed_s, 2) if self.elapsed_s > 0 else None,
+                "simulated": dict(self.simulated),
                 "failed_runs": [{"seed": r.seed, "error": r.error} for r in self.failed_runs],
                 "points": [p.to_dict() for p in self.points]}
 
 
 def summarize(procedure: Any, runs: Iterable[RunOutcome], *, seed: int, dut_spread: float,
-              elapsed_s: float = 0.0) -> ValidationResult:
+              elapsed_s: float = 0.0, simulated: tuple[tuple[str, str], ...] = ()) -> ValidationResult:
     from scipy.stats import kstest
 
     done: list[RunOutcome] = []
@@ -193,4 +210,4 @@ def summarize(procedure: Any, runs: Iterable[RunOutcome], *, seed: int, dut_spre
             decisions=decision_check(outs), covered_evaluated=evaluated,
             evaluated_familywise_interval=clopper_pearson(evaluated, len(outs), familywise)))
     return ValidationResult(procedure.id, str(procedure.path), len(done) + len(failed), seed,
-                            dut_spread, tuple(points), tuple(failed), elapsed_s)
+                            dut_spread, tuple(points), tuple(failed), elapsed_s, simulated)
