@@ -1,8 +1,9 @@
 """``labauto validate PROCEDURE --runs N [--seed S] [--json] [--report FILE]``: validate a
 procedure by simulated calibrations (see docs/validation.md).
 
-Exit status: 0 when every point's coverage is consistent with 95 % or above it, 1 when a
-point's U under-covers (its interval lies below 95 %) or a simulated run stopped, 2 for a bad
+Exit status: 0 when every point's coverage is consistent with 95 %, 1 when a point's U
+under-covers (its family-wise interval lies below 95 %) or over-covers (the interval of U as
+evaluated, before rounding up, lies above 95 %) or a simulated run stopped, 2 for a bad
 procedure file or option.
 """
 from __future__ import annotations
@@ -131,15 +132,15 @@ def _print(console: Console, result) -> None:
     rate = f", {result.runs / result.elapsed_s:.2f} runs/s" if result.elapsed_s > 0 else ""
     table = Table(title=f"{result.procedure_id}: {result.runs} simulated calibrations "
                         f"(seed {result.seed}, {result.elapsed_s:.1f} s{rate})")
-    for col in ("point", "coverage", "95 % interval", "verdict", "mean U", "z mean", "z sd",
+    for col in ("point", "coverage", "95 % interval", "unrounded", "verdict", "mean U", "z mean", "z sd",
                 "KS p", "false acc. obs/pred", "false rej. obs/pred"):
         table.add_column(col, justify="left" if col in ("point", "verdict") else "right")
     for p in result.points:
         d = p.to_dict()
         z = d["normalized_errors"]
         lo, hi = p.coverage_interval
-        colour = {"consistent": "green", "over-covers": "yellow"}.get(p.verdict, "red")
-        table.add_row(p.point_id, f"{p.coverage:.3f}", f"[{lo:.3f}, {hi:.3f}]",
+        colour = {"consistent": "green"}.get(p.verdict, "red")
+        table.add_row(p.point_id, f"{p.coverage:.3f}", f"[{lo:.3f}, {hi:.3f}]", f"{p.coverage_evaluated:.3f}",
                       f"[{colour}]{p.verdict}[/{colour}]", f"{p.mean_expanded:.3g} {p.unit}",
                       _f(z["mean"], "+.2f"), _f(z["std"], ".2f"), _f(z["ks_pvalue"], ".3f"),
                       p.decisions.shown("accept"), p.decisions.shown("reject"))
