@@ -3,7 +3,8 @@
     prefect server start --host H --port P       database: PostgreSQL (--database URL, Prefect's
                                                  asyncpg driver) or SQLite in the lab home
     the work pool ``labauto``, a queue and the deployments of every bench (flows/deployments.py)
-    prefect worker start --pool labauto --work-queue bench-<name>     one per bench
+    prefect worker start --pool labauto --work-queue bench-<name>     one per bench, polling
+                                                 every 2 s (PREFECT_WORKER_QUERY_SECONDS)
 
 The server keeps concurrency leases (the instrument slots) on disk in its Prefect home, so a
 server restart does not forget who holds an instrument.  ``lab up`` stays in the foreground: a
@@ -27,6 +28,9 @@ from labauto.errors import LabautoError
 from flows.deployments import ROOT, WORK_POOL
 
 LEASES = "prefect.server.concurrency.lease_storage.filesystem"
+# how often a bench's worker asks for flow runs to start (Prefect's default: 10 s); a submitted
+# calibration waits for the next poll (docs/lab-day.md, "Many benches through one server")
+WORKER_QUERY_S = "2"
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,9 @@ def plan(benches: list[Bench], lab_file: Path, *, prefect_home: Path, database: 
                        [py, "-m", "prefect", "worker", "start", "--pool", WORK_POOL,
                         "--work-queue", b.deployment, "--name", b.deployment, "--type", "process"],
                        {**common, "PREFECT_API_URL": api, "PYTHONPATH": str(ROOT),
-                        "LABAUTO_LAB": str(lab_file)})
+                        "LABAUTO_LAB": str(lab_file),
+                        "PREFECT_WORKER_QUERY_SECONDS": os.environ.get(
+                            "PREFECT_WORKER_QUERY_SECONDS", WORKER_QUERY_S)})
                for b in benches]
     return [server, *workers]
 

@@ -13,17 +13,17 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from labauto.procedure import load_procedure
-from labauto.validation.montecarlo import RunOutcome, simulate
+from labauto.validation.montecarlo import RunOutcome
 from labauto.validation.report import summary_markdown, write_report
 from labauto.validation.stats import summarize
+from labauto.validation.validate import load_any, simulate_any, simulated_description
 
 
 @task(name="simulate-runs", task_run_name="runs {first}-{last}", cache_policy=NO_CACHE)
 def simulate_chunk(procedure: str, seed: int, first: int, last: int,
                    dut_spread: float) -> list[RunOutcome]:
-    return list(simulate(load_procedure(procedure), last - first + 1, seed, dut_spread,
-                         first=first))
+    return list(simulate_any(load_any(procedure), last - first + 1, seed, dut_spread,
+                             first=first))
 
 
 @flow(name="validate", log_prints=False)
@@ -31,12 +31,13 @@ def validate(procedure: str, runs: int = 200, seed: int = 1, dut_spread: float =
              report: str | None = None, chunk: int = 100) -> dict[str, Any]:
     """Validate ``procedure`` by ``runs`` simulated calibrations; the result as JSON data."""
     log = get_run_logger()
-    proc = load_procedure(procedure)
+    proc = load_any(procedure)
     outcomes: list[RunOutcome] = []
     for first in range(0, runs, chunk):
         last = min(first + chunk, runs) - 1
         outcomes += simulate_chunk(procedure, seed, first, last, dut_spread)
-    result = summarize(proc, outcomes, seed=seed, dut_spread=dut_spread)
+    result = summarize(proc, outcomes, seed=seed, dut_spread=dut_spread,
+                       simulated=simulated_description(proc))
     markdown = summary_markdown(result)
     if report:
         path = write_report(result, report, proc)

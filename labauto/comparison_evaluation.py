@@ -10,8 +10,10 @@ Where each influence of a point's budget comes from:
     axial / radial uniformity  the heat source model's performance figures at t (rectangular)
     source stability           the heat source's stability figure at t, or the observed spread
                                of the reference over the readings if larger
-    immersion, self-heating,   the procedure's ``evaluation`` half-widths
-    hysteresis
+    immersion, self-heating,   the procedure's ``evaluation`` half-widths; the reference's
+    hysteresis                 self-heating at its measuring current, as its certificate
+                               states it (``self_heating`` at 1 mA, x (I/1 mA)^2), corrected:
+                               its certified characteristic is at zero power
     DUT readout                the readout's (channel 2) or the DMM's specification at the
                                DUT's value (a DMM's limits as a rectangular distribution)
     DUT resolution             the digital thermometer's display resolution
@@ -93,7 +95,7 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
             readout_U=readout_U, readout_k=readout_k, axial=figure("axial_uniformity"),
             radial=figure("radial_uniformity"), stability=max(figure("stability"), spread),
             immersion=_ev(ev, "reference_immersion"), self_heating=_ev(ev, "reference_self_heating"),
-            **ref_junction)
+            self_heating_correction=-_certified_self_heating(procedure), **ref_junction)
         parasitic = ev.get("parasitic_emf")
         if ref.is_thermocouple and parasitic is not None:
             influences.append(Influence("dV_S", "parasitic emfs of the reference (switch)",
@@ -153,6 +155,16 @@ def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) ->
         ue = [Q_(v, results[0].unit).to("mV").m for v in u]
         fit = fit_thermocouple(procedure.dut.type, t, e, ue, degree=fit_kind)
     return ComparisonEvaluation(procedure, results, fit)
+
+
+def _certified_self_heating(procedure: TemperatureProcedure) -> float:
+    """The reference's self-heating (K) at the procedure's measuring current, from its
+    certificate's figure at 1 mA (it grows as I²); 0 for a thermocouple or when unstated."""
+    ref = procedure.reference
+    if ref.is_thermocouple or ref.self_heating is None:
+        return 0.0
+    ratio = float(procedure.reference_current.to("mA").m)
+    return float(ref.self_heating.to("K").m) * ratio ** 2
 
 
 def _ev(ev: dict[str, Any], key: str) -> float:

@@ -176,9 +176,9 @@ def validate_procedure(request: pytest.FixtureRequest) -> Callable[..., Any]:
             dut_spread: float = 1.5, report: str | Path | None = None) -> Any:
         result = validate(procedure, runs=runs or runs_default, seed=seed, dut_spread=dut_spread)
         if report is not None:
-            from labauto.procedure import load_procedure
             from labauto.validation.report import write_report
-            write_report(result, report, load_procedure(procedure))
+            from labauto.validation.validate import load_any
+            write_report(result, report, load_any(procedure))
         return result
 
     return run

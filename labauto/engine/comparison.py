@@ -225,7 +225,9 @@ def execute_comparison(run: ComparisonRun, *, clock: Any = None, resource_manage
 
 
 @dataclass
-class _Instruments:
+class ComparisonInstruments:
+    """The open drivers of a comparison run (what :func:`measure_setpoint` measures with)."""
+
     readout: Any
     heat_sources: dict[str, Any]
     dmm: Any = None
@@ -251,7 +253,7 @@ def reserved_instruments(run: ComparisonRun, *, resource_manager: Any = None,
 @contextmanager
 def _open_instruments(run: ComparisonRun, resource_manager: Any,
                       check_identities: Callable[[dict[str, Any]], None] | None = None,
-                      locks: InstrumentLocks | None = None) -> Iterator[_Instruments]:
+                      locks: InstrumentLocks | None = None) -> Iterator[ComparisonInstruments]:
     """Open the heat sources (the procedure's safe setpoint as their safe state), the readout
     and the DMM under the instrument locks (``locks``, else the run's own, released after);
     check the measuring instruments against the lab's register; record their identities;
@@ -279,7 +281,7 @@ def _open_instruments(run: ComparisonRun, resource_manager: Any,
                 if measuring is not None:
                     check_identities({"reference": measuring.identity})
         _record_identities(run, identities)
-        yield _Instruments(readout, sources, dmm)
+        yield ComparisonInstruments(readout, sources, dmm)
 
 
 def _record_identities(run: ComparisonRun, identities: dict[str, Any]) -> None:
@@ -359,7 +361,7 @@ def _finite(x: float) -> float | None:
 
 
 def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
-                     inst: _Instruments, *, clock: Any, observer: RunObserver | None = None,
+                     inst: ComparisonInstruments, *, clock: Any, observer: RunObserver | None = None,
                      read_display: ReadDisplay | None = None) -> None:
     """One attempt at one setpoint; on any error the attempt is marked failed (its readings
     stay in the journal) and the error propagates (the heat sources go to their safe
@@ -438,7 +440,7 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
     obs.point_finished(point)
 
 
-def _read_dut(proc: TemperatureProcedure, inst: _Instruments, point: TemperaturePoint,
+def _read_dut(proc: TemperatureProcedure, inst: ComparisonInstruments, point: TemperaturePoint,
               index: int, read_display: ReadDisplay | None) -> tuple[float, str]:
     dut = proc.dut
     if dut.read_by == "readout" and dut.sensor == "thermocouple":
@@ -461,6 +463,6 @@ def _read_dut(proc: TemperatureProcedure, inst: _Instruments, point: Temperature
     return float(value.to("degC").m), "degC"
 
 
-__all__ = ["ComparisonRun", "ComparisonSettings", "current_clock", "execute_comparison",
+__all__ = ["ComparisonInstruments", "ComparisonRun", "ComparisonSettings", "current_clock", "execute_comparison",
            "measure_setpoint", "open_comparison_run", "segments", "set_clock",
            "start_comparison_run", "steps_before"]

@@ -174,42 +174,48 @@ class RunJournal:
                 raise JournalError(f"{self.path}:{no}: corrupt journal record") from None
         # (reading never changes the file: another process may be appending this very line;
         # the next append repairs a tail torn by a crash, see _repair_tail)
-        if not records or records[0].get("type") != "run":
-            raise JournalError(f"{self.path}: not a labauto run journal (no run header)")
-        points: dict[str, PointRecord] = {}
-        instruments: dict[str, dict[str, Any]] = {}
-        conditions: list[dict[str, Any]] = []
-        ended = None
-        for rec in records[1:]:
-            kind = rec.get("type")
-            if kind == "run_end":
-                ended = rec
-                continue
-            if kind == "instrument":
-                instruments.setdefault(rec["role"], rec)
-                continue
-            if kind == "operator_step":      # a confirmation, not a measurement
-                continue
-            if kind == "conditions":
-                conditions.append(rec)
-                continue
-            pid = rec.get("point_id")
-            if pid is None:
-                continue
-            p = points.setdefault(pid, PointRecord(pid))
-            att = int(rec.get("attempt", 1))
-            if kind == "point_start":
-                p.attempts.setdefault(att, [])
-            elif kind == "reading":
-                p.attempts.setdefault(att, []).append(rec)
-            elif kind == "point_done":
-                if not any(int(f.get("attempt", 1)) == att for f in p.faults):
-                    p.done_attempt = att
-            elif kind == "fault":
-                p.faults.append(rec)
-            elif kind == "point_failed":
-                p.failures.append(rec)
-        return JournalState(records[0], points, ended, torn, instruments, conditions)
+        return journal_state(records, torn, str(self.path))
+
+
+def journal_state(records: list[dict[str, Any]], torn: bool = False,
+                  where: str = "the journal") -> JournalState:
+    """The state of a run from its journal's records, in order (the run header first)."""
+    if not records or records[0].get("type") != "run":
+        raise JournalError(f"{where}: not a labauto run journal (no run header)")
+    points: dict[str, PointRecord] = {}
+    instruments: dict[str, dict[str, Any]] = {}
+    conditions: list[dict[str, Any]] = []
+    ended = None
+    for rec in records[1:]:
+        kind = rec.get("type")
+        if kind == "run_end":
+            ended = rec
+            continue
+        if kind == "instrument":
+            instruments.setdefault(rec["role"], rec)
+            continue
+        if kind == "operator_step":      # a confirmation, not a measurement
+            continue
+        if kind == "conditions":
+            conditions.append(rec)
+            continue
+        pid = rec.get("point_id")
+        if pid is None:
+            continue
+        p = points.setdefault(pid, PointRecord(pid))
+        att = int(rec.get("attempt", 1))
+        if kind == "point_start":
+            p.attempts.setdefault(att, [])
+        elif kind == "reading":
+            p.attempts.setdefault(att, []).append(rec)
+        elif kind == "point_done":
+            if not any(int(f.get("attempt", 1)) == att for f in p.faults):
+                p.done_attempt = att
+        elif kind == "fault":
+            p.faults.append(rec)
+        elif kind == "point_failed":
+            p.failures.append(rec)
+    return JournalState(records[0], points, ended, torn, instruments, conditions)
 
 
 def _repair_tail(fd: int, size: int) -> int:

@@ -73,8 +73,7 @@ class SimulatedHeatSource(ScpiInstrument):
 
     # -- physics ---------------------------------------------------------------------------
     def _figure(self, name: str, t_c: float) -> float:
-        q = self.performance.at(name, Q_(t_c, "degC"))
-        return float(q.to("K").m) if q is not None else 0.0
+        return self.performance.kelvin_at(name, t_c)
 
     def medium(self, t: float) -> float:
         """The temperature (°C) of the medium's centre at time ``t`` (s)."""

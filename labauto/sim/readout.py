@@ -60,6 +60,10 @@ class SimulatedReadout(ScpiInstrument):
         self.emf = THERMAL_EMF_V * self._rng.uniform(-1, 1)
         self.reference_error = {25.0: INTERNAL_REFERENCE_ERROR * self._rng.uniform(-1, 1),
                                 100.0: INTERNAL_REFERENCE_ERROR * self._rng.uniform(-1, 1)}
+        # validation (labauto.validation.comparison): the readout's error as its specification
+        # states it, (function "RES4W" | "DCV", true value in ohm | V) -> error in ohm | V,
+        # instead of the seeded gain and internal reference errors above
+        self.reading_error: Callable[[str, float], float] | None = None
         self.function, self.channel, self.current = "RES", 1, 1e-3
         self.reversal, self.aperture, self.reference = True, 2.0, 100.0
         self.readings_taken = 0
@@ -124,16 +128,22 @@ class SimulatedReadout(ScpiInstrument):
             tc = self.voltage_channels.get(self.channel)
             if tc is None:          # nothing (or a PRT) on this channel: no emf
                 return f"{self._rng.gauss(0.0, VOLTAGE_NOISE_V):.9f}"
-            e = tc(t_end, 0.0) * (1 + self.voltage_gain) + self.voltage_offset
+            e = tc(t_end, 0.0)
+            e = e * (1 + self.voltage_gain) if self.reading_error is None \
+                else e + self.reading_error("DCV", e)
+            e += self.voltage_offset
             return f"{quantise(e + self._rng.gauss(0.0, VOLTAGE_NOISE_V), 1e-8):.8f}"
         probe = self.channels.get(self.channel)
         if probe is None:
             return f"{OVERLOAD:+.6E}"
-        r = probe(t_end, self.current) * (1 + self.gain)
+        r = probe(t_end, self.current)
+        stated = self.reading_error
+        r = r * (1 + self.gain) if stated is None else r + stated("RES4W", r)
         if not self.reversal:
             r += self.emf / self.current
         r += self._rng.gauss(0.0, NOISE_RELATIVE * r + NOISE_FLOOR_OHM)
-        ratio = r / (self.reference * (1 + self.reference_error[self.reference]))
+        internal = self.reference_error[self.reference] if stated is None else 0.0
+        ratio = r / (self.reference * (1 + internal))
         if self.function == "RAT":
             return f"{quantise(ratio, 1e-8):.8f}"
         # resistance: the ratio times the reference's stored (nominal) value

@@ -190,7 +190,9 @@ class SimulatedThermometryLab(ServedInstruments):
             from labauto.temperature import PT100
             return PT100.temperature(truth.resistance(t_c)) - t_c
         from labauto.temperature import thermocouples
-        return thermocouples.temperature(truth.letter, truth.emf(t_c)) - t_c
+        # the emf it gives with its reference junction at 0 °C (a deviation polynomial's d0 is
+        # no emf: both junctions at one temperature give none, see Thermocouple.emf_v)
+        return thermocouples.temperature(truth.letter, truth.emf(t_c) - truth.emf(0.0)) - t_c
 
     # -- lifecycle -------------------------------------------------------------------------
     _what = "the simulated thermometry lab"
@@ -201,14 +203,34 @@ class SimulatedThermometryLab(ServedInstruments):
                  "environment": self.thermohygrometer}.items()}
 
 
+def _fading(emf_mv_at: Callable[[float], float],
+            offset: Callable[[float], float]) -> Callable[[float], float]:
+    """A reference thermocouple's true emf E(t) (mV): from 100 °C up what its certificate's
+    curve ``emf_mv_at`` gives at t + δ(t), fading below to E(0) = 0 (both junctions at 0 °C
+    give no emf, whatever a certificate's fitted deviation d0 says there;
+    :meth:`Thermocouple.emf_v` subtracts the junction's E)."""
+    def emf(t: float) -> float:
+        w = min(1.0, abs(t) / 100.0)
+        return emf_mv_at(t + offset(t) * w) - (1.0 - w) * emf_mv_at(0.0)
+    return emf
+
+
 def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
-                      room_temperature: float = 23.0) -> SimulatedThermometryLab:
+                      room_temperature: float = 23.0, dut_spread: float = 1.0,
+                      reference_offset: Callable[[float], float] | None = None
+                      ) -> SimulatedThermometryLab:
     """A simulated lab for a temperature comparison procedure (labauto.procedure.temperature):
     its heat sources and readout; a reference probe that follows its certificate's
     characteristic (shifted by a seeded part of the certificate's drift allowance); a DUT of
     the procedure's kind with seeded errors: a Pt100 whose Callendar–Van Dusen coefficients
     differ from IEC 60751's (class A-like), a thermocouple with a deviation from its reference
-    function, a digital thermometer with an offset."""
+    function, a digital thermometer with an offset.
+
+    ``dut_spread`` scales the DUT's drawn deviations from its nominal curve.
+    ``reference_offset`` (validation, labauto.validation.truth.certificate_offset): the
+    reference's true error δ(t) in K at each temperature instead of the drift draw: the probe
+    reads what its certificate's curve gives at t + δ(t) (a thermocouple's δ fades to 0 below
+    100 °C: its emf is 0 where both junctions are at 0 °C)."""
     from labauto.temperature import CallendarVanDusen
     from labauto.temperature.cvd import IEC_A, IEC_B, IEC_C
     from labauto.temperature.curves import ThermocoupleCurve
@@ -221,25 +243,31 @@ def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
     if ref.is_thermocouple:          # reference junction in an ice point
         # the certificate's curve over the type's whole range, shifted by the drift
         true_ref = ThermocoupleCurve(ref.curves[0].letter, ref.curves[0].deviation)
-        reference = Thermocouple(lambda t: true_ref.emf(t + drift_k) - true_ref.emf(drift_k), "ice")
-    else:
+        if reference_offset is None:
+            reference = Thermocouple(lambda t: true_ref.emf(t + drift_k) - true_ref.emf(drift_k), "ice")
+        else:
+            reference = Thermocouple(_fading(true_ref.emf, reference_offset), "ice")
+    elif reference_offset is None:
         reference = ResistanceSensor(lambda t: ref.resistance(t + drift_k), self_heating)
+    else:
+        reference = ResistanceSensor(lambda t: ref.resistance(t + reference_offset(t)), self_heating)
+    spread = float(dut_spread)
     dut_spec = procedure.dut
     dut: Sensor
     if dut_spec.sensor == "pt100":
-        cvd = CallendarVanDusen(r0=100.0 * (1 + rng.uniform(-1, 1) * 4e-4),
-                                a=IEC_A * (1 + rng.uniform(-1, 1) * 3e-4),
-                                b=IEC_B * (1 + rng.uniform(-1, 1) * 2e-3),
-                                c=IEC_C * (1 + rng.uniform(-1, 1) * 5e-2))
+        cvd = CallendarVanDusen(r0=100.0 * (1 + rng.uniform(-1, 1) * 4e-4 * spread),
+                                a=IEC_A * (1 + rng.uniform(-1, 1) * 3e-4 * spread),
+                                b=IEC_B * (1 + rng.uniform(-1, 1) * 2e-3 * spread),
+                                c=IEC_C * (1 + rng.uniform(-1, 1) * 5e-2 * spread))
         dut = ResistanceSensor(cvd.resistance, self_heating_k=0.004)
     elif dut_spec.sensor == "thermocouple":
-        curve = ThermocoupleCurve(dut_spec.type, (rng.uniform(-0.01, 0.01),
-                                                  rng.uniform(-1, 1) * 3e-5))
+        curve = ThermocoupleCurve(dut_spec.type, (rng.uniform(-0.01, 0.01) * spread,
+                                                  rng.uniform(-1, 1) * 3e-5 * spread))
         junction = "ice" if dut_spec.reference_junction == "ice point" else "room"
         dut = Thermocouple(curve.emf, junction)
     else:
         resolution = float(dut_spec.resolution.to("K").m) if dut_spec.resolution is not None else 0.01
-        dut = DigitalThermometer(error_k=rng.uniform(-0.15, 0.15), resolution_k=resolution)
+        dut = DigitalThermometer(error_k=rng.uniform(-0.15, 0.15) * spread, resolution_k=resolution)
     models = {name: str(hs.model.folder) for name, hs in procedure.heat_sources.items()}
     truth = cvd if dut_spec.sensor == "pt100" else curve if dut_spec.sensor == "thermocouple" \
         else dut

@@ -323,11 +323,14 @@ def reference_influences(*, calibration_U: float, calibration_k: float = 2.0,
                          drift: float = 0.0, readout_U: float = 0.0, readout_k: float = 2.0,
                          axial: float = 0.0, radial: float = 0.0, stability: float = 0.0,
                          immersion: float = 0.0, self_heating: float = 0.0,
+                         self_heating_correction: float = 0.0,
                          reference_junction: float = 0.0,
                          reference_junction_sensitivity: float | None = None) -> list[Influence]:
     """The reference side of a comparison (all in K): calibration (U, k), drift since it
     (half-width), readout (U, k), source axial and radial uniformity, stability (half-widths),
-    immersion and self-heating of the reference (half-widths), and for a reference
+    immersion and self-heating of the reference (half-widths; ``self_heating_correction``:
+    the estimate of the self-heating influence, minus what the reference's certificate states
+    for its measuring current, whose characteristic is at zero power), and for a reference
     thermocouple the reference junction (half-width in K, with the ratio C_S/C_S0 as
     ``reference_junction_sensitivity``).  Zero values are left out."""
     out = [Influence("dt_cal", "reference calibration (certificate)", "reference", "normal",
@@ -340,8 +343,10 @@ def reference_influences(*, calibration_U: float, calibration_k: float = 2.0,
             ("dt_stab", "heat source stability", stability, "rectangular", 1.0),
             ("dt_imm_S", "immersion of the reference", immersion, "rectangular", 1.0),
             ("dt_sh_S", "self-heating of the reference", self_heating, "rectangular", 1.0)):
-        if value:
-            out.append(Influence(name, label, "reference", dist, value, "K", k=kk))
+        estimate = self_heating_correction if name == "dt_sh_S" else 0.0
+        if value or estimate:
+            out.append(Influence(name, label, "reference", dist, value, "K", k=kk,
+                                 estimate=estimate))
     if reference_junction:
         out.append(Influence("dt_0S", "reference junction of the reference thermocouple",
                              "reference", "rectangular", reference_junction, "K",

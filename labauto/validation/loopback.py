@@ -40,15 +40,17 @@ class LoopbackResource:
 
 
 @contextmanager
-def loopback_instrument(instrument: Any, model: InstrumentModel, name: str) -> Iterator[Any]:
+def loopback_instrument(instrument: Any, model: InstrumentModel, name: str,
+                        **options: Any) -> Iterator[Any]:
     """The model's driver on ``instrument`` in-process: identity-checked, left safe on exit
-    (like :func:`labauto.drivers.open.open_instrument`)."""
+    (like :func:`labauto.drivers.open.open_instrument`); ``options`` go to the driver (a heat
+    source's ``safe_setpoint``)."""
     cls = model.load_driver_class()
     resource = f"LOOPBACK::{name}"
     session = VisaSession(LoopbackResource(instrument, resource), resource_name=resource,
                           instrument=f"{model.manufacturer} {model.model}",
                           error_query=cls.error_query_for(model))
-    driver = cls(session, model)
+    driver = cls(session, model, **options)
     driver.connect()
     try:
         yield driver

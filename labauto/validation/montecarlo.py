@@ -26,6 +26,16 @@ from labauto.validation.loopback import loopback_instrument
 from labauto.validation.truth import with_stated_reference
 
 ACCEPTED = ("pass", "conditional pass")
+#: what one simulated run draws (the validation report's "what was simulated" rows)
+SIMULATED = (
+    ("DUT's true errors", "uniform within the DUT spread × its specification, per function and range"),
+    ("reference's true errors", "drawn from its specification as stated (normal at the stated "
+     "coverage probability, or uniform within limits)"),
+    ("set-up", "thermal EMFs, lead resistance, loading, shunt self-heating, reading noise "
+     "(simulated lab)"),
+    ("evaluation", "the measurement model, GUM budget, ILAC-P14 rounding and decision rule of a "
+     "real run"),
+)
 
 
 @dataclass(frozen=True)
@@ -36,16 +46,24 @@ class PointOutcome:
     unit: str
     measured: float              # the error as evaluated (E)
     true: float                  # the DUT's true error at the point
-    expanded: float              # U as stated (ILAC-P14 rounded)
+    expanded: float              # U as stated (ILAC-P14: two digits, rounded up)
     combined: float              # u_c
+
     coverage_factor: float
     tolerance: float
-    accepted: bool               # the decision rule accepted the point
+    accepted: bool | None        # the decision rule accepted the point (None: no rule applies)
     specific_risk: float | None  # the rule's probability that this decision is wrong
+    evaluated: float | None = None   # U as evaluated, before the rounding up (None: as stated)
 
     @property
     def covered(self) -> bool:
         return abs(self.measured - self.true) <= self.expanded
+
+    @property
+    def covered_as_evaluated(self) -> bool:
+        """Covered by U as evaluated (the rounding up to two digits only widens U)."""
+        U = self.expanded if self.evaluated is None else self.evaluated
+        return abs(self.measured - self.true) <= U
 
     @property
     def normalized(self) -> float:
@@ -69,32 +87,39 @@ def run_seed(seed: int, index: int) -> int:
 
 
 class MemoryJournal:
-    """The journal interface ``measure_point`` writes to, kept in memory (a validation run's
-    readings are not records of a calibration)."""
+    """The journal interface the engine writes to (``measure_point``, a comparison's
+    ``measure_setpoint``), kept in memory (a validation run's readings are not records of a
+    calibration); :meth:`read` gives the run's state as a journal file's would."""
 
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
+    def __init__(self, header: dict[str, Any] | None = None) -> None:
+        self.records: list[dict[str, Any]] = [{"type": "run", **(header or {})}]
 
     def append(self, record: dict[str, Any]) -> None:
         self.records.append(record)
 
+    def read(self) -> Any:
+        from labauto.engine.journal import journal_state
+        return journal_state(self.records, where="the simulated run's journal")
+
     def point_start(self, point_id: str, attempt: int, **info: Any) -> None:
-        self.records.append({"type": "point_start", "point_id": point_id, "attempt": attempt})
+        self.records.append({"type": "point_start", "point_id": point_id, "attempt": attempt,
+                             **info})
 
     def reading(self, point_id: str, attempt: int, index: int, value: float, unit: str,
                 readback: float | None = None) -> None:
-        self.records.append({"type": "reading", "point_id": point_id, "index": index,
-                             "value": value, "unit": unit, "readback": readback})
+        self.records.append({"type": "reading", "point_id": point_id, "attempt": attempt,
+                             "index": index, "value": value, "unit": unit, "readback": readback})
 
     def readbacks(self) -> list[float | None]:
         """A source's own readings journalled with the meter's (a readback point)."""
         return [r["readback"] for r in self.records if r["type"] == "reading"]
 
     def point_done(self, point_id: str, attempt: int) -> None:
-        self.records.append({"type": "point_done", "point_id": point_id})
+        self.records.append({"type": "point_done", "point_id": point_id, "attempt": attempt})
 
     def point_failed(self, point_id: str, attempt: int, error: str) -> None:
-        self.records.append({"type": "point_failed", "point_id": point_id, "error": error})
+        self.records.append({"type": "point_failed", "point_id": point_id, "attempt": attempt,
+                             "error": error})
 
 
 def simulated_lab(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> SimulatedLab:
@@ -139,6 +164,7 @@ def _outcome(point: Any, procedure: Procedure, lab: SimulatedLab, readings: list
         point_id=point.id, unit=f"{report:~P}", measured=float(result.error.magnitude),
         true=float(true), expanded=float(result.expanded_uncertainty.to(report).magnitude),
         combined=float(result.budget.combined_uncertainty.to(report).magnitude),
+        evaluated=float(result.budget.expanded_uncertainty.to(report).magnitude),
         coverage_factor=float(result.coverage_factor),
         tolerance=float(result.tolerance.to(report).magnitude),
         accepted=result.decision in ACCEPTED, specific_risk=result.specific_risk)

@@ -78,7 +78,7 @@ def render_html(result: ValidationResult, *, procedure_title: str = "", procedur
     rows = []
     for p in result.points:
         d = p.to_dict()
-        z, dec = d["normalized_errors"], d["decisions"]
+        z = d["normalized_errors"]
         lo, hi = p.coverage_interval
         rows.append(
             f"<tr><td class=l>{e(p.point_id)}</td><td>{p.covered}/{p.runs}</td>"
@@ -87,20 +87,21 @@ def render_html(result: ValidationResult, *, procedure_title: str = "", procedur
             f"<td class='l {p.verdict}'>{p.verdict}</td><td>{p.mean_expanded:.3g} {e(p.unit)}</td>"
             f"<td>{_num(z['mean'], '+.2f')}</td><td>{_num(z['std'], '.2f')}</td>"
             f"<td>{_num(z['ks_pvalue'], '.3f')}</td>"
-            f"<td>{dec['false_accept']} / {_num(p.decisions.predicted_false_accept, '.1f')}</td>"
-            f"<td>{dec['false_reject']} / {_num(p.decisions.predicted_false_reject, '.1f')}</td></tr>")
+            f"<td>{e(p.decisions.shown('accept'))}</td><td>{e(p.decisions.shown('reject'))}</td></tr>")
     under = [p.point_id for p in result.points if p.verdict == "under-covers"]
     over = [p.point_id for p in result.points if p.verdict == "over-covers"]
     if result.ok:
         verdict = (f"The expanded uncertainties hold: at every point the coverage is consistent "
-                   f"with {NOMINAL_COVERAGE:.0%} or above it.")
+                   f"with {NOMINAL_COVERAGE:.0%}.")
     else:
         verdict = ("The uncertainty statements do NOT hold: "
                    + (f"U under-covers at {', '.join(under)}. " if under else "")
+                   + (f"U is larger than the effects need (over-covers) at {len(over)} point(s): "
+                      f"{', '.join(over)}. " if over else "")
                    + (f"{len(result.failed_runs)} simulated run(s) stopped." if result.failed_runs else ""))
-    if over:
-        verdict += f" U is larger than needed (over-covers) at {len(over)} point(s): {', '.join(over)}."
     failed = "".join(f"<li>seed {r.seed}: {e(r.error)}</li>" for r in result.failed_runs)
+    simulated = "\n".join(f"<tr><th class=l>{e(what)}</th><td class=l>{e(how)}</td></tr>"
+                           for what, how in result.simulated)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Method validation by simulation — {e(result.procedure_id)}</title><style>{_CSS}</style></head>
@@ -113,10 +114,9 @@ rule perform as stated, from {result.runs} simulated calibrations whose true err
 <tr><th class=l>file</th><td class=l>{e(result.procedure_path)}</td></tr>
 <tr><th class=l>SHA-256</th><td class=l><code>{e(procedure_sha256)}</code></td></tr>
 <tr><th class=l>simulated runs</th><td class=l>{result.runs} (seed {result.seed}; {result.elapsed_s:.1f} s)</td></tr>
-<tr><th class=l>DUT's true errors</th><td class=l>uniform within {result.dut_spread:g} × its specification, per function and range</td></tr>
-<tr><th class=l>reference's true errors</th><td class=l>drawn from its specification as stated (normal at the stated coverage probability, or uniform within limits)</td></tr>
-<tr><th class=l>set-up</th><td class=l>thermal EMFs, lead resistance, loading, shunt self-heating, reading noise (simulated lab)</td></tr>
-<tr><th class=l>evaluation</th><td class=l>the measurement model, GUM budget, ILAC-P14 rounding and decision rule of a real run (labauto {e(__version__)})</td></tr>
+<tr><th class=l>DUT spread</th><td class=l>{result.dut_spread:g}</td></tr>
+{simulated}
+<tr><th class=l>software</th><td class=l>labauto {e(__version__)}</td></tr>
 <tr><th class=l>generated</th><td class=l>{when}</td></tr>
 </table>
 <h2>Verdict</h2>
@@ -140,7 +140,7 @@ in the table.</figcaption></figure>
 </table>
 <p>False accept: the rule accepted, the true error exceeds the tolerance; false reject: the
 rule rejected a conforming point. Predicted: the sum of the rule's specific risks of those
-decisions.</p>
+decisions. "no rule": the procedure states no tolerance (a temperature comparison).</p>
 <h2>Review</h2>
 <table class=sign><tr><th class=l>reviewed by</th><td></td><th class=l>date</th><td></td></tr>
 <tr><th class=l>approved for use</th><td></td><th class=l>signature</th><td></td></tr></table>

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class StatedErrors:
         self._rng = rng
         self._draws: dict[tuple[Any, ...], float] = {}
         self._spec: dict[tuple[Any, ...], tuple[float, int]] = {}
+        self._ranges: dict[tuple[str, float], RangeSpec] = {}
         self.linear: dict = {}       # what Truth.dut_error_parameters reads of a table
         self.flatness: dict = {}
 
@@ -83,6 +84,18 @@ class StatedErrors:
             return 0.0
         return self.draw(function, r, band, x >= 0) * spec
 
+    def at(self, function: str, x: float) -> float:
+        """The error at ``x`` (base units) of ``function``, on the range that reads it (a
+        readout's reading, labauto.sim.readout); the specification is evaluated at x to 3
+        significant digits (cached: a readout reads nearly the same value hundreds of times;
+        a specification changes by far less than 0.1 % over 0.1 % of its range)."""
+        xr = float(f"{x:.3g}")
+        key = (function, xr)
+        r = self._ranges.get(key)
+        if r is None:
+            r = self._ranges[key] = self.range_of(function, xr)
+        return self.error(function, r, xr, None)
+
     def set(self, function: str, r: RangeSpec, err: Any) -> None:   # pragma: no cover - not a DUT
         raise TypeError("the reference's errors are drawn from its specification")
 
@@ -112,3 +125,21 @@ def with_stated_reference(truth: Any, rng: np.random.Generator) -> Any:
     model = truth.source_model if truth.dut == "meter" else truth.meter_model
     truth.use_reference_errors(StatedErrors(model, rng))
     return truth
+
+
+def certificate_offset(reference: Any, rng: np.random.Generator) -> Callable[[float], float]:
+    """A reference thermometer's true error δ(t) in K as its calibration certificate states it
+    (labauto.procedure.reference_thermometer): the calibration's error, normal with
+    σ = U(t)/k, one draw per row of the certificate's uncertainty table (a row is one
+    calibrated sub-range: its temperatures share the draw), plus the drift since, uniform
+    within ± the drift allowance (the budget's rectangular distribution)."""
+    k = float(reference.coverage_factor)
+    rows = [(up_to, float(U.to("K").m)) for up_to, U in reference.uncertainty]
+    z = [float(rng.standard_normal()) for _ in rows]
+    drift = float(reference.drift.to("K").m) * float(rng.uniform(-1.0, 1.0))
+
+    def offset(t_c: float) -> float:
+        i = next((i for i, (up_to, _) in enumerate(rows) if t_c <= up_to + 1e-9), len(rows) - 1)
+        return z[i] * rows[i][1] / k + drift
+
+    return offset

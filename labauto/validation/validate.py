@@ -11,13 +11,13 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
-from labauto.procedure import Procedure, load_procedure
-from labauto.validation.montecarlo import RunOutcome, simulate
+from labauto.procedure import load_procedure
+from labauto.validation.montecarlo import SIMULATED, RunOutcome, simulate
 from labauto.validation.stats import ValidationResult, summarize
 
-_PROCEDURE: Procedure | None = None      # the procedure a forked worker simulates
+_PROCEDURE: Any = None      # the procedure a forked worker simulates
 
 
 def default_workers() -> int:
@@ -29,36 +29,61 @@ def default_workers() -> int:
     return max(1, min(4, cores))
 
 
-def validate_procedure(procedure: str | Path | Procedure, runs: int = 200, seed: int = 1,
+def validate_procedure(procedure: Any, runs: int = 200, seed: int = 1,
                        dut_spread: float = 1.5, workers: int = 1,
                        progress: Callable[[int], None] | None = None) -> ValidationResult:
-    """Coverage, decision risks and normalized errors of ``procedure`` over ``runs``
-    simulated calibrations (seeded by ``seed``; the DUT's true errors uniform within
-    ``dut_spread`` × its specification), in ``workers`` processes."""
+    """Coverage, decision risks and normalized errors of ``procedure`` (a file, a
+    :class:`Procedure` or a temperature comparison procedure) over ``runs`` simulated
+    calibrations (seeded by ``seed``; the DUT's true errors spread by ``dut_spread``), in
+    ``workers`` processes."""
     if runs < 1:
         raise ValueError(f"runs must be at least 1, not {runs}")
-    proc = procedure if isinstance(procedure, Procedure) else _load(procedure)
+    proc = procedure if not isinstance(procedure, (str, Path)) else load_any(procedure)
     t0 = time.perf_counter()
     workers = max(1, min(int(workers), runs))
     if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
-        outcomes = list(simulate(proc, runs, seed, dut_spread, progress))
+        outcomes = list(simulate_any(proc, runs, seed, dut_spread, progress))
     else:
         outcomes = _in_processes(proc, runs, seed, dut_spread, workers)
     return summarize(proc, outcomes, seed=seed, dut_spread=dut_spread,
-                     elapsed_s=time.perf_counter() - t0)
+                     elapsed_s=time.perf_counter() - t0, simulated=simulated_description(proc))
 
 
-def _load(path: str | Path) -> Procedure:
-    from labauto.errors import LabautoError
-    from labauto.procedure.temperature import is_temperature_procedure
+def load_any(path: str | Path) -> Any:
+    """An electrical procedure (labauto.procedure) or a temperature comparison procedure
+    (labauto.procedure.temperature), by what the file says it is."""
+    from labauto.procedure.temperature import is_temperature_procedure, load_temperature_procedure
 
     if is_temperature_procedure(path):
-        raise LabautoError(f"{path}: a temperature comparison procedure; validation by simulation "
-                           "covers electrical procedures (a meter or a source under test) so far")
+        return load_temperature_procedure(path)
     return load_procedure(path)
 
 
-def _in_processes(proc: Procedure, runs: int, seed: int, dut_spread: float,
+def is_comparison(procedure: Any) -> bool:
+    from labauto.procedure.temperature import TemperatureProcedure
+    return isinstance(procedure, TemperatureProcedure)
+
+
+def simulate_any(procedure: Any, runs: int, seed: int = 1, dut_spread: float = 1.5,
+                 progress: Callable[[int], None] | None = None,
+                 first: int = 0) -> Iterator[RunOutcome]:
+    """Simulated calibrations of an electrical procedure (labauto.validation.montecarlo) or a
+    temperature comparison (labauto.validation.comparison)."""
+    if is_comparison(procedure):
+        from labauto.validation.comparison import simulate_comparison
+        return simulate_comparison(procedure, runs, seed, dut_spread, progress, first)
+    return simulate(procedure, runs, seed, dut_spread, progress, first)
+
+
+def simulated_description(procedure: Any) -> tuple[tuple[str, str], ...]:
+    """What one simulated run draws, for the report."""
+    if is_comparison(procedure):
+        from labauto.validation.comparison import SIMULATED as COMPARISON
+        return COMPARISON
+    return SIMULATED
+
+
+def _in_processes(proc: Any, runs: int, seed: int, dut_spread: float,
                   workers: int) -> list[RunOutcome]:
     global _PROCEDURE
     bounds = [runs * i // workers for i in range(workers + 1)]
@@ -75,4 +100,4 @@ def _in_processes(proc: Procedure, runs: int, seed: int, dut_spread: float,
 def _chunk(args: tuple[int, float, int, int]) -> list[RunOutcome]:
     seed, dut_spread, first, count = args
     assert _PROCEDURE is not None
-    return list(simulate(_PROCEDURE, count, seed, dut_spread, first=first))
+    return list(simulate_any(_PROCEDURE, count, seed, dut_spread, first=first))

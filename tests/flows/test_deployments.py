@@ -130,13 +130,15 @@ def test_a_run_on_a_bench_is_submitted_to_its_deployment(deployed, lab_file):
     assert "bench:dc-2" in run.tags
 
 
-def test_lab_up_starts_the_server_on_its_database_and_one_worker_per_bench(lab_file, tmp_path):
+def test_lab_up_starts_the_server_on_its_database_and_one_worker_per_bench(lab_file, tmp_path,
+                                                                           monkeypatch):
     import sys
 
     from flows.lab_up import LEASES, database_url, plan
     from labauto.benches import load_benches
 
     benches = list(load_benches(lab_file).values())
+    monkeypatch.delenv("PREFECT_WORKER_QUERY_SECONDS", raising=False)
     server, *workers = plan(benches, lab_file, prefect_home=tmp_path / "prefect",
                             database="postgresql://lab@db.example:5432/prefect", port=4311)
     assert server.argv == [sys.executable, "-m", "prefect", "server", "start", "--host",
@@ -149,6 +151,12 @@ def test_lab_up_starts_the_server_on_its_database_and_one_worker_per_bench(lab_f
          "--type", "process"] for b in ("dc-1", "dc-2")]
     assert {w.env["PREFECT_API_URL"] for w in workers} == {"http://127.0.0.1:4311/api"}
     assert {w.env["LABAUTO_LAB"] for w in workers} == {str(lab_file)}
+    # a submitted run waits at most 2 s for its worker's poll (Prefect's default: 10 s),
+    # unless the lab sets its own interval
+    assert {w.env["PREFECT_WORKER_QUERY_SECONDS"] for w in workers} == {"2"}
+    monkeypatch.setenv("PREFECT_WORKER_QUERY_SECONDS", "5")
+    assert {w.env["PREFECT_WORKER_QUERY_SECONDS"] for w in plan(
+        benches, lab_file, prefect_home=tmp_path / "prefect")[1:]} == {"5"}
     assert database_url(None, tmp_path) == f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}"
     assert database_url("postgresql+psycopg://u@h/p", tmp_path) == "postgresql+asyncpg://u@h/p"
     with pytest.raises(Exception, match="PostgreSQL or SQLite"):

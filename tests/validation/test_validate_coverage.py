@@ -156,9 +156,3 @@ def test_a_meter_offset_below_zero_ohm_is_a_result(project_root):
     assert run.error == ""
     assert run.points[0].measured < 0          # the DUT's negative offset, measured
 
-
-def test_a_temperature_procedure_is_refused_by_name(project_root):
-    r = CliRunner().invoke(app, ["validate", str(project_root / "procedures" / "temperature" /
-                                                 "pt100_comparison.yaml"), "--runs", "2"])
-    assert r.exit_code == 2
-    assert "pt100_comparison.yaml: a temperature comparison procedure" in r.output

@@ -1,0 +1,124 @@
+"""N simulated temperature comparison calibrations, each with new true errors, evaluated as a
+real run is (the temperature counterpart of labauto.validation.montecarlo).
+
+One run: the simulated thermometry lab (labauto.sim.thermometry) with a new seed draws
+
+* the DUT's true characteristic: a Pt100's Callendar–Van Dusen coefficients, a thermocouple's
+  deviation from its IEC 60584-1 reference function, a digital thermometer's offset (their
+  deviations scaled by ``dut_spread``);
+* the reference thermometer's true error from what its certificate states
+  (labauto.validation.truth.certificate_offset: normal with σ = U(t)/k per calibrated
+  sub-range, plus the drift allowance, uniform), and the readout's error from its
+  specification (labauto.validation.truth.StatedErrors: normal at the stated confidence);
+* the thermometry physics: the heat source's approach, stability wander, axial and radial
+  gradients between the reference's and the DUT's places, the readout's noise and a
+  scanner's parasitic emfs, both probes' self-heating at their measuring current.
+
+The instruments run in-process behind their real drivers (labauto.validation.loopback) on
+simulated time; the engine's own ``measure_setpoint`` approaches each setpoint, waits for the
+reference to be stable and takes the bracketed readings (journalled in memory), and
+``labauto.comparison_evaluation.evaluate_comparison`` -- the code a real run's certificate
+comes from -- gives each point's error of the DUT with U.  The DUT's true error at the point
+(its true characteristic against its nominal one at the calibration temperature) is what the
+measured error is compared with.  Temperature comparison procedures state no tolerance, so no
+decision rule is checked.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from labauto.procedure.temperature import TemperatureProcedure
+from labauto.validation.montecarlo import MemoryJournal, PointOutcome, RunOutcome, run_seed
+
+#: what one simulated run draws (the validation report's "what was simulated" rows)
+SIMULATED = (
+    ("DUT's true errors", "a Pt100's Callendar–Van Dusen coefficients (R0 ±0.04 %, A ±0.03 %, "
+     "B ±0.2 %, C ±5 %), a thermocouple's deviation from its reference function (±0.01 mV "
+     "± 3·10⁻⁵ mV/°C × t), a digital thermometer's offset (±0.15 K), uniform, × the DUT spread"),
+    ("reference's true errors", "from its calibration certificate: normal with σ = U(t)/k per "
+     "calibrated sub-range plus the drift allowance (uniform); the readout's error from its "
+     "specification (normal at the stated confidence)"),
+    ("set-up", "heat source approach, stability wander, axial and radial gradients between the "
+     "reference's and the DUT's places, probe self-heating, readout noise, scanner parasitic "
+     "emfs (simulated thermometry lab)"),
+    ("evaluation", "the comparison budgets (EA-4/02, EURAMET cg-8/cg-13) and the certificate's "
+     "ILAC-P14 rounding of a real run"),
+)
+
+
+def simulated_comparison_lab(procedure: TemperatureProcedure, seed: int,
+                             dut_spread: float = 1.0):
+    """A simulated thermometry lab (not started: no sockets) for ``procedure`` with new true
+    errors; the reference's drawn from its certificate, the readout's from its specification."""
+    from labauto.sim.thermometry import lab_for_procedure
+    from labauto.validation.truth import StatedErrors, certificate_offset
+
+    rng = np.random.default_rng([seed, 11])
+    lab = lab_for_procedure(procedure, seed=seed, latency="zero", dut_spread=dut_spread,
+                            reference_offset=certificate_offset(procedure.reference, rng))
+    lab.readout.reading_error = StatedErrors(procedure.readout_model, rng).at
+    return lab
+
+
+def simulate_comparison_run(procedure: TemperatureProcedure, seed: int,
+                            dut_spread: float = 1.0) -> RunOutcome:
+    """One simulated comparison calibration of every setpoint of ``procedure``."""
+    from labauto.comparison_evaluation import evaluate_comparison
+    from labauto.demo_temperature import SimulatedTechnician
+    from labauto.engine.comparison import (ComparisonInstruments, ComparisonRun,
+                                           ComparisonSettings, measure_setpoint, steps_before)
+    from labauto.engine.observer import NullObserver
+    from labauto.uncertainty.rounding import round_result
+    from labauto.validation.loopback import loopback_instrument
+
+    lab = simulated_comparison_lab(procedure, seed, dut_spread)
+    technician = SimulatedTechnician(lab)
+    journal = MemoryJournal({"run_id": f"validation-{seed}"})
+    run = ComparisonRun(f"validation-{seed}", Path("."), procedure, ComparisonSettings({}),
+                        journal)  # type: ignore[arg-type] - the journal's interface, in memory
+    try:
+        with ExitStack() as stack:
+            sources = {name: stack.enter_context(loopback_instrument(
+                lab.heat_sources[name], hs.model, f"heat source {name}",
+                safe_setpoint=hs.safe_setpoint)) for name, hs in procedure.heat_sources.items()}
+            readout = stack.enter_context(loopback_instrument(lab.readout, procedure.readout_model,
+                                                              "readout"))
+            dmm = stack.enter_context(loopback_instrument(lab.dmm, procedure.dmm_model, "dmm")) \
+                if procedure.dut.read_by == "dmm" else None
+            if procedure.dut.reference_junction == "compensated":
+                raise NotImplementedError("a compensated reference junction (the room's "
+                                          "thermo-hygrometer) is not simulated in-process")
+            inst = ComparisonInstruments(readout, sources, dmm)
+            for n, point in enumerate(procedure.points):
+                for step in steps_before(run, point, first_of_session=n == 0):
+                    technician.confirm(step, point)
+                measure_setpoint(run, point, 1, inst, clock=lab.clock, observer=NullObserver(),
+                                 read_display=technician.read_display)
+        evaluation = evaluate_comparison(procedure, journal.read())
+    except Exception as exc:  # noqa: BLE001 - a run that stops is a finding, reported
+        return RunOutcome(seed, (), f"{type(exc).__name__}: {exc}")
+    outcomes = []
+    for point, r in zip(procedure.points, evaluation.points):
+        stated_U = float(round_result(r.error, r.U_error)[1])
+        outcomes.append(PointOutcome(
+            point_id=point.id, unit="K", measured=float(r.error),
+            true=float(lab.true_dut_error(r.nominal)), expanded=stated_U,
+            combined=float(r.u_error), coverage_factor=float(r.k), tolerance=math.inf,
+            accepted=None, specific_risk=None))
+    return RunOutcome(seed, tuple(outcomes))
+
+
+def simulate_comparison(procedure: TemperatureProcedure, runs: int, seed: int = 1,
+                        dut_spread: float = 1.0, progress: Callable[[int], None] | None = None,
+                        first: int = 0) -> Iterator[RunOutcome]:
+    """Simulated comparison calibrations ``first`` .. ``first + runs - 1`` of a validation
+    seeded ``seed`` (a chunk of runs gives the same outcomes as the whole)."""
+    for i in range(first, first + runs):
+        yield simulate_comparison_run(procedure, run_seed(seed, i), dut_spread)
+        if progress is not None:
+            progress(i + 1 - first)

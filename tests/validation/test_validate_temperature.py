@@ -1,0 +1,166 @@
+"""``labauto validate`` on temperature comparison procedures: simulated comparison
+calibrations (labauto.validation.comparison) with the reference's true error drawn from its
+certificate, evaluated by the code a real run uses."""
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from labauto.cli import app
+from labauto.procedure.temperature import load_temperature_procedure
+from labauto.validation import comparison as comparison_mod
+from labauto.validation import truth as truth_mod
+from labauto.validation.comparison import simulate_comparison_run, simulated_comparison_lab
+from labauto.validation.montecarlo import MemoryJournal
+from labauto.validation.report import render_html
+from labauto.validation.validate import validate_procedure
+
+DIGITAL = "procedures/temperature/digital_thermometer.yaml"
+PT100 = "procedures/temperature/pt100_comparison.yaml"
+
+
+@pytest.fixture(scope="module")
+def digital(project_root):
+    return load_temperature_procedure(project_root / DIGITAL)
+
+
+@pytest.fixture(scope="module")
+def at_0c(digital):
+    """The digital thermometer's 0 °C point alone (one setpoint: a run takes about 1 s)."""
+    return dataclasses.replace(digital, points=digital.points[:1])
+
+
+def test_the_reference_error_follows_its_certificate(project_root):
+    """The SPRT's certificate: U = 2 mK (k = 2) up to 0.01 °C, 3 mK to 231.928 °C, 5 mK to
+    660.323 °C, drift allowance 2 mK.  Over many draws the error at 100 °C has the variance
+    of N(0, 1.5 mK) plus U(-2 mK, 2 mK): 1.5² + 2²/3 = 3.583 mK²; its drift part never
+    exceeds 2 mK, so the 0 °C and 100 °C errors differ by the calibration draws only."""
+    ref = load_temperature_procedure(project_root / PT100).reference
+    offsets = [truth_mod.certificate_offset(ref, np.random.default_rng([s, 11]))
+               for s in range(2000)]
+    at_100 = np.array([o(100.0) for o in offsets]) * 1000         # mK
+    # the sample variance of 2000 draws: 3.583 mK² within ±3.2 % (1 sigma) -> rel 0.12
+    assert at_100.var(ddof=1) == pytest.approx(1.5 ** 2 + 4 / 3, rel=0.12)
+    assert abs(at_100.mean()) < 4 * math.sqrt(3.583 / 2000)
+    # one draw per calibrated sub-range: within a row the temperatures share it
+    assert all(o(50.0) == o(200.0) for o in offsets[:20])
+    assert all(o(-40.0) != o(100.0) for o in offsets[:20])
+
+
+def test_one_run_is_the_engine_and_the_evaluation_of_a_real_run(at_0c):
+    run = simulate_comparison_run(at_0c, seed=7, dut_spread=1.5)
+    assert run.error == ""
+    (point,) = run.points
+    lab = simulated_comparison_lab(at_0c, 7, 1.5)       # the same seed: the same true errors
+    assert point.true == lab.dut.error_k == pytest.approx(-0.1308231209776971, abs=1e-15)
+    # seed 7: the display minus the bracketing SPRT readings (self-heating corrected),
+    # U = 2 u_c rounded up to two digits (ILAC-P14), as the certificate states it
+    assert point.measured == pytest.approx(-0.131668, abs=5e-6)
+    assert point.combined == pytest.approx(0.0091322, abs=5e-7)
+    assert (point.expanded, point.coverage_factor, point.unit) == (0.019, 2.0, "K")
+    assert point.covered and point.accepted is None       # no tolerance: no decision rule
+
+
+def test_the_reference_self_heating_its_certificate_states_is_corrected(at_0c):
+    """The SPRT's certificate gives its characteristic at zero power and 1.5 mK of
+    self-heating at 1 mA; the simulated SPRT warms by that (labauto.sim.thermometry).  The
+    evaluation took the SPRT's temperature uncorrected, so every simulated error came out
+    1.5 mK low (normalized errors -0.21 at every point of the digital thermometer, 100 runs);
+    now t_X is the mean of the reference's temperatures minus 1.5 mK."""
+    from labauto.comparison_evaluation import evaluate_comparison
+    from labauto.demo_temperature import SimulatedTechnician
+    from labauto.engine.comparison import (ComparisonInstruments, ComparisonRun,
+                                           ComparisonSettings, measure_setpoint)
+    from labauto.validation.loopback import loopback_instrument
+
+    lab = simulated_comparison_lab(at_0c, 3)
+    journal = MemoryJournal({"run_id": "t"})
+    run = ComparisonRun("t", Path("."), at_0c, ComparisonSettings({}), journal)
+    hs = at_0c.heat_sources["bath"]
+    with loopback_instrument(lab.heat_sources["bath"], hs.model, "bath",
+                             safe_setpoint=hs.safe_setpoint) as bath, \
+            loopback_instrument(lab.readout, at_0c.readout_model, "readout") as readout:
+        measure_setpoint(run, at_0c.points[0], 1, ComparisonInstruments(readout, {"bath": bath}),
+                         clock=lab.clock, read_display=SimulatedTechnician(lab).read_display)
+    state = journal.read()
+    t_ref = [r["reference"]["mean_degC"] for r in state.points["T0C"].readings]
+    (result,) = evaluate_comparison(at_0c, state).points
+    assert result.reference_temperature == pytest.approx(np.mean(t_ref) - 0.0015, abs=1e-9)
+    rows = {row.name: row for row in result.reference_budget.rows}
+    assert "dt_sh_S" in rows
+
+
+def test_validate_cli_json_of_a_temperature_procedure(project_root):
+    r = CliRunner().invoke(app, ["validate", str(project_root / DIGITAL), "--runs", "1",
+                                 "--seed", "4", "--workers", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["runs"] == 1 and d["failed_runs"] == [] and d["ok"] is True
+    assert d["procedure"]["id"] == "DIGITAL-THERM-100"
+    assert [p["id"] for p in d["points"]] == ["T0C", "T25C", "T50C", "T100C"]
+    assert d["runs_per_s"] > 0
+    assert "reference's true errors" in d["simulated"]
+    assert "certificate" in d["simulated"]["reference's true errors"]
+    for p in d["points"]:
+        assert p["unit"] == "K" and p["coverage"] == p["covered"]
+        assert p["decisions"] == {"rule": None}
+        assert 0.018 <= p["mean_expanded_uncertainty"] <= 0.021
+
+
+def test_a_reference_worse_than_its_certificate_is_caught(at_0c, monkeypatch):
+    """The check can fail: a reference whose true error is 50 x what its certificate states
+    (σ 50 mK and a drift within ±0.1 K at 0 °C, where U is 19 mK) makes U under-cover; the
+    report says so."""
+    original = truth_mod.certificate_offset
+
+    def worse(reference, rng):
+        offset = original(reference, rng)
+        return lambda t: 50.0 * offset(t)
+
+    monkeypatch.setattr(truth_mod, "certificate_offset", worse)
+    result = validate_procedure(at_0c, runs=8, seed=5)
+    (point,) = result.points
+    assert point.verdict == "under-covers" and not result.ok
+    assert point.coverage < 0.7
+    text = render_html(result)
+    assert "U under-covers at T0C" in text
+    assert "no rule" in text and "calibration certificate" in text
+    assert html.escape(comparison_mod.SIMULATED[1][0]) in text   # what was simulated: its rows
+
+
+def test_the_pytest_plugin_validates_a_temperature_procedure(validate_procedure, project_root,
+                                                             digital, tmp_path):
+    """The plugin's fixture (what a lab's own CI calls) on a temperature procedure, with the
+    report: it names the procedure and its file's SHA-256."""
+    report = tmp_path / "digital.html"
+    result = validate_procedure(project_root / DIGITAL, runs=1, seed=2, report=report)
+    assert result.ok and result.runs == 1 and len(result.points) == 4
+    text = report.read_text(encoding="utf-8")
+    assert "DIGITAL-THERM-100" in text and digital.sha256 in text
+
+
+@pytest.mark.prefect
+def test_the_validate_flow_runs_a_temperature_procedure(prefect_harness, project_root, digital):
+    from flows.validate import validate
+
+    d = validate(str(project_root / DIGITAL), runs=2, seed=3, chunk=1)
+    direct = validate_procedure(digital, runs=2, seed=3).to_dict()
+    assert d["runs"] == 2 and d["ok"] is True
+    assert d["points"] == direct["points"]
+
+
+def test_faults_of_a_temperature_procedure_are_refused_by_name(project_root):
+    """The fault scenarios drive a meter and a source; on a comparison procedure the command
+    listed the electrical loader's complaints about every temperature key."""
+    r = CliRunner().invoke(app, ["validate", str(project_root / DIGITAL), "--faults",
+                                 "--no-platform"])
+    assert r.exit_code == 2
+    assert "digital_thermometer.yaml: a temperature comparison procedure" in r.output
+    assert "unknown key" not in r.output
