@@ -5,11 +5,15 @@ Prefect flow (embedded ephemeral server; its start-up is reported separately), a
 framework's per-point overhead with the instrument dwell time per point measured on the
 realistic-timing lab (NPLC x 20 ms per reading, autozero, settle time).
 
-The Prefect overhead per point is measured directly in each flow run: the time of each point's
-task call in the flow minus the time its measurement took inside the task (the benchmark wraps
-both for the run).  It is split from the costs a flow run pays once (flow run, instrument
-slots, artifacts, the evaluate and publish tasks, Prefect's heartbeat thread), which
-``(flow - engine) / points`` spreads over the points and which the load makes noisy.
+The Prefect overhead per point is also measured directly in each flow run: the time of each
+measuring task's call in the flow minus the time the measurement took inside the task (the
+benchmark wraps both for the run), divided by the task's points (one task for all the points
+of a procedure without operator steps).  It is split from the costs a flow run pays once (flow
+run, instrument slots, artifacts, the evaluate and publish tasks), which ``(flow - engine) /
+points`` spreads over the points and which the load makes noisy.  CPU seconds are printed too,
+of this process (engine, flow) and of the Prefect server (the harness's child process, over
+each flow run and the 2 s after it, while it records the run's events): the load moves them
+less than wall time.
 
     .venv/bin/python benchmarks/bench_calibration.py [--points 30] [--realistic-points 3] [--repeat 5]
 
@@ -74,13 +78,14 @@ def run_engine(procedure: Path, lab: SimulatedLab, work: Path, settle_scale: flo
 
 def run_flow(procedure: Path, lab: SimulatedLab, work: Path,
              per_point: list[float] | None = None, rest: list[float] | None = None) -> float:
-    """The calibrate flow's wall time; ``per_point`` collects, for each point, the Prefect
-    overhead of its task: the time of the task call in the flow minus the time the measurement
-    took inside it (the engine's ``measure_points``), both timed in this run; ``rest`` gets the
-    flow's time outside the point tasks and the certificate (``evaluate_and_issue``)."""
+    """The calibrate flow's wall time; ``per_point`` collects, for each measuring task, the
+    Prefect overhead per point of its call: the time of the task call in the flow minus the time
+    the measurement took inside it (the engine's ``measure_points``), both timed in this run,
+    divided by the task's points; ``rest`` gets the flow's time outside the measuring tasks and
+    the certificate (``evaluate_and_issue``)."""
     import flows.calibrate as module
 
-    real_task, real_measure = module.measure_point_task, module.measure_points
+    real_task, real_measure = module.measure_points_task, module.measure_points
     real_issue = module.evaluate_and_issue
     inside: list[float] = []
     calls: list[float] = []
@@ -99,17 +104,17 @@ def run_flow(procedure: Path, lab: SimulatedLab, work: Path,
         finally:
             inside.append(time.perf_counter() - t)
 
-    def task(*args, **kwargs):               # the task call, as the flow makes it
+    def task(run_folder, point_ids, *args, **kwargs):   # the task call, as the flow makes it
         t = time.perf_counter()
         n = len(inside)
         try:
-            return real_task(*args, **kwargs)
+            return real_task(run_folder, point_ids, *args, **kwargs)
         finally:
             calls.append(time.perf_counter() - t)
             if per_point is not None and len(inside) == n + 1:
-                per_point.append(calls[-1] - inside[-1])
+                per_point.append((calls[-1] - inside[-1]) / len(point_ids))
 
-    module.measure_point_task, module.measure_points = task, measure
+    module.measure_points_task, module.measure_points = task, measure
     module.evaluate_and_issue = issue
     try:
         t0 = time.perf_counter()
@@ -121,8 +126,21 @@ def run_flow(procedure: Path, lab: SimulatedLab, work: Path,
             rest.append(total - sum(calls))
         return total
     finally:
-        module.measure_point_task, module.measure_points = real_task, real_measure
+        module.measure_points_task, module.measure_points = real_task, real_measure
         module.evaluate_and_issue = real_issue
+
+
+def children_cpu_s() -> float:
+    """CPU seconds used so far by this process's children (the harness's Prefect server)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -144,7 +162,11 @@ def main() -> None:
 
     with SimulatedLab(seed=7, latency="zero") as lab:
         run_engine(proc, lab, tmp / "warm", 0.0)            # imports, first-use caches
-        t_engine = [run_engine(proc, lab, tmp / f"e{i}", 0.0) for i in range(args.repeat)]
+        t_engine, cpu_engine = [], []
+        for i in range(args.repeat):
+            c0 = time.process_time()
+            t_engine.append(run_engine(proc, lab, tmp / f"e{i}", 0.0))
+            cpu_engine.append(time.process_time() - c0)
     print(f"zero-latency lab, plain engine : per point {report.span(per_point(t_engine), '{:.1f}', 'ms')}"
           "  (incl. evaluation + certificate)")
 
@@ -158,23 +180,32 @@ def main() -> None:
             task_overheads: list[list[float]] = []
             t_flow: list[float] = []
             t_rest: list[float] = []
+            cpu_flow, cpu_server = [], []
             for i in range(args.repeat):
                 task_overheads.append([])
+                s0, c0 = children_cpu_s(), time.process_time()
                 t_flow.append(run_flow(proc, lab, tmp / f"f{i}", task_overheads[-1], t_rest))
+                cpu_flow.append(time.process_time() - c0)
+                time.sleep(2)                # (the server records the run's events after it)
+                cpu_server.append(children_cpu_s() - s0)
     print(f"zero-latency lab, Prefect flow : per point {report.span(per_point(t_flow), '{:.1f}', 'ms')}"
           f"  (+ {t_start:.1f} s ephemeral server start, once per process)")
     overhead = [(f - e) / n * 1e3 for f, e in zip(sorted(t_flow), sorted(t_engine))]
     print(f"(flow - engine) / points       : {report.span(overhead, '{:.1f}', 'ms')} (runs paired by "
           "rank: the per-run costs below spread over the points, plus the load's noise)")
     medians = [1e3 * statistics.median(o) for o in task_overheads]
-    print(f"Prefect overhead per point     : {report.span(medians, '{:.1f}', 'ms')} (per run: median "
-          "over its points of the task call minus the measurement inside it; goal <= 25 ms)")
-    every = sorted(1e3 * x for o in task_overheads for x in o)
-    print(f"  every point of every run     : {every[0]:.1f}–{every[-1]:.1f} ms, 90th percentile "
-          f"{every[int(0.9 * (len(every) - 1))]:.1f} ms ({len(every)} points)")
+    print(f"Prefect overhead per point     : {report.span(medians, '{:.1f}', 'ms')} (per run: its "
+          "measuring task's call minus the measurement inside it, over its points)")
     print(f"flow run outside the points    : {report.span(t_rest, '{:.2f}', 's')} (once per run, not "
           "per point: pre-flight checks, instrument slots, flow-run states, the evaluate task "
-          "around the certificate, artifacts, and up to 1 s joining Prefect's heartbeat thread)")
+          "around the certificate, artifacts)")
+    extra = [1e3 * (f - statistics.median(cpu_engine)) / n for f in cpu_flow]
+    print(f"CPU per run, this process      : engine {report.span(cpu_engine, '{:.2f}', 's')}, flow "
+          f"{report.span(cpu_flow, '{:.2f}', 's')}: + {report.span(extra, '{:.1f}', 'ms')} per point")
+    server = [1e3 * c / n for c in cpu_server]
+    print(f"CPU per flow run, the server   : {report.span(cpu_server, '{:.2f}', 's')} ("
+          f"{report.span(server, '{:.1f}', 'ms')} per point; the plain engine needs none; the "
+          "load does not move CPU time as much as wall time)")
 
     # instrument dwell time per point on the realistic lab, measured on a few points
     real_proc = make_procedure(args.realistic_points, tmp / "r")

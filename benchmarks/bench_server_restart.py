@@ -93,7 +93,8 @@ def start_flow_run_process(flow_run_id: str, api: str, lab_file: Path, log: Path
 
 
 def point_tasks(flow_run_id: object) -> int:
-    """The point tasks of the flow run that the server knows (some ran while it was away)."""
+    """The measuring tasks of the flow run that the server knows (some ran while it was away;
+    one per stretch of points without operator steps, and one per retry after progress)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -363,7 +364,7 @@ def main() -> None:
               f"{'server' if args.kill == 'server' else 'new worker'} back after {r['downtime_s']:.1f} s ({r['points_done_when_back']} points done by "
               f"then); first flow run {r['first_flow_run_state']} (process exit "
               f"{r['first_process_exit']}): {how}; {r['attempts']} attempts for {args.points} "
-              f"points; point tasks the server shows for it: {r['point_tasks_on_server']}; "
+              f"points; measuring tasks the server shows for it: {r['point_tasks_on_server']}; "
               f"total {r['total_s']:.1f} s (first server start {r['server_start_s']:.1f} s)")
         for name, ok in r["checks"].items():
             print(f"    {'ok  ' if ok else 'FAIL'} {name}")

@@ -1,15 +1,20 @@
-"""The ``calibrate`` Prefect flow: one task per test point, then evaluation, certificate, publish.
+"""The ``calibrate`` Prefect flow: one task per stretch of test points that needs no person (all
+the points when the procedure has no operator steps), then evaluation, certificate, publish.
 
 The calibration engine (``labauto.engine``) is plain Python; this module only orchestrates it:
 
     instrument slots (Prefect global concurrency, one per instrument: flows/instrument_slots.py)
     pre-flight: procedure, register, instrument identities; instrument locks held from here
     operator steps before a point: the terminal, or a pause for input (flows/operator_input.py)
-    measure <point> (x N, retried on transient VISA errors, never cached)
+    measure <points up to the next operator step> (retried on transient VISA errors from the
+        point that failed, never cached)
       -> evaluate -> issue certificate (PDF, signed DCC XML, JSON) -> publish via the outbox
 
 Tasks receive resource strings and paths, never pyvisa objects, so retries and the Prefect
-server see only plain data.  Every reading is in the run journal before the task returns; a
+server see only plain data.  The points are not one task each: a task run costs the Prefect
+server about 30 ms of CPU (its state events: task-run records, event store), more than the
+25 ms per point the flow may add to the plain engine; the journal, not the task states, is
+what a run resumes from.  Every reading is in the run journal before the task returns; a
 crashed or interrupted flow is resumed with ``resume_run``.
 """
 from __future__ import annotations
@@ -33,8 +38,10 @@ from labauto.calibration import (
     start_or_resume_run,
     summary_markdown,
 )
+from labauto.engine.observer import current_observer
 from labauto.engine.preflight import DUT, STANDARD
-from labauto.engine.run import instruments_kept_open, new_run_id, steps_before
+from labauto.engine.run import Run, instruments_kept_open, new_run_id, steps_before
+from labauto.procedure import OperatorStep, Procedure
 from labauto.publishing import not_requested
 from labauto.visa.errors import TransientVisaError
 
@@ -46,7 +53,7 @@ dont_wait_for_heartbeat_thread()      # (process-wide: a flow run's end waited u
 
 
 def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a point only for transient VISA faults (timeouts, lost connections)."""
+    """Retry points only for transient VISA faults (timeouts, lost connections)."""
     try:
         state.result()
     except TransientVisaError:
@@ -56,17 +63,77 @@ def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(name="measure-point", task_run_name="measure {point_id}", retries=2, retry_delay_seconds=1,
+def _points_label() -> str:
+    from prefect.runtime import task_run
+
+    ids = task_run.parameters["point_ids"]
+    return "measure " + (ids[0] if len(ids) == 1 else f"{ids[0]} … {ids[-1]} ({len(ids)} points)")
+
+
+@task(name="measure-points", task_run_name=_points_label, retries=2, retry_delay_seconds=1,
       retry_condition_fn=_retry_transient_only, cache_policy=NO_CACHE)
-def measure_point_task(run_folder: str, point_id: str, dut_resource: str, standard_resource: str,
-                       lab_file: str | None, settle_scale: float, timeout_ms: int,
-                       environment_resource: str | None = None) -> str:
+def measure_points_task(run_folder: str, point_ids: list[str], dut_resource: str,
+                        standard_resource: str, lab_file: str | None, settle_scale: float,
+                        timeout_ms: int, environment_resource: str | None = None) -> list[str]:
+    """Measure the points ``point_ids`` not yet completed (a retry goes on from the point that
+    failed: every reading is in the journal)."""
     run = reopen_run(run_folder, dut_resource=dut_resource,
-                             standard_resource=standard_resource, settle_scale=settle_scale,
-                             timeout_ms=timeout_ms, environment_resource=environment_resource)
-    # the flow had the point's operator steps done before this task (flows/operator_input.py)
-    measure_points(run, [point_id], lab_file=lab_file, ask_steps=False)
-    return point_id
+                     standard_resource=standard_resource, settle_scale=settle_scale,
+                     timeout_ms=timeout_ms, environment_resource=environment_resource)
+    # the flow had the operator steps before these points done (flows/operator_input.py)
+    measure_points(run, _pending(run, point_ids), lab_file=lab_file, ask_steps=False,
+                   observer=LoggedPoints(current_observer(), get_run_logger()))
+    return point_ids
+
+
+class LoggedPoints:
+    """The process's observer (e.g. the CLI's progress bars), and a line in the flow run's log
+    for each point measured: the Prefect UI shows a run's progress point by point, its points
+    being no longer one task each."""
+
+    def __init__(self, inner: Any, log: Any) -> None:
+        self._inner, self._log = inner, log
+
+    def point_finished(self, point: Any) -> None:
+        self._inner.point_finished(point)
+        self._log.info("point %s measured", point.id)
+
+    def __getattr__(self, name: str) -> Any:      # the rest (and optional hooks) as the inner
+        return getattr(self._inner, name)
+
+
+def _pending(run: Run, point_ids: list[str]) -> list[str]:
+    done = run.state().completed_ids()
+    return [i for i in point_ids if i not in done]
+
+
+def stretches(procedure: Procedure, pending: list[str]) -> list[tuple[tuple[OperatorStep, ...], list[str]]]:
+    """The pending points cut where a person is needed: ``(steps, point ids)``, the operator
+    steps to have done before the first of the points (none for the others)."""
+    by_id = {p.id: p for p in procedure.points}
+    out: list[tuple[tuple[OperatorStep, ...], list[str]]] = []
+    for n, point_id in enumerate(pending):
+        steps = steps_before(procedure, by_id[point_id], first_of_session=n == 0)
+        if steps or not out:
+            out.append((steps, []))
+        out[-1][1].append(point_id)
+    return out
+
+
+def _measure_in_tasks(run: Run, point_ids: list[str], *args: Any) -> None:
+    """The points ``point_ids`` in one task (its retries: two for a transient fault, each going
+    on from the point that failed); a task that used its retries but completed points is
+    followed by one for the rest: a run fails on transient faults only when a point stalls."""
+    todo = _pending(run, point_ids)
+    while todo:
+        try:
+            measure_points_task(str(run.folder), todo, *args)
+            return
+        except TransientVisaError:
+            left = _pending(run, point_ids)
+            if len(left) == len(todo):
+                raise
+            todo = left
 
 
 @task(name="adjust", cache_policy=NO_CACHE)
@@ -161,20 +228,17 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
             lab_file=lab_file, environment_resource=environment_resource, run_id=checked.run_id,
             item_condition=item_condition, item_condition_confirmed=item_condition_confirmed)
         pending = [p.id for p in run.pending_points()]
+        by_id = {p.id: p for p in run.procedure.points}
         log.info("run %s: %d of %d points to measure", run.run_id, len(pending),
                  len(run.procedure.points))
-        by_id = {p.id: p for p in run.procedure.points}
         kept = held.enter_context(instruments_kept_open(run.run_id))  # one session, as the engine
-        for n, point_id in enumerate(pending):  # sequential: one DUT, one standard
-            point = by_id[point_id]
-            steps = steps_before(run.procedure, point, first_of_session=n == 0)
+        for steps, point_ids in stretches(run.procedure, pending):  # one DUT, one standard
             if steps:
                 kept.close()          # safe and closed while the technician works
             for step in steps:
-                confirm_step(run, step, point, timeout_s=operator_timeout_s, log=log)
-            measure_point_task(str(run.folder), point_id, dut_resource, standard_resource,
-                               lab_file, settle_scale, timeout_ms,
-                               run.settings.environment_resource or None)
+                confirm_step(run, step, by_id[point_ids[0]], timeout_s=operator_timeout_s, log=log)
+            _measure_in_tasks(run, point_ids, dut_resource, standard_resource, lab_file,
+                              settle_scale, timeout_ms, run.settings.environment_resource or None)
         if run.procedure.adjustment is not None:
             kept.close()        # (the adjustment opens its own session)
             with asking_by_pause(run, timeout_s=operator_timeout_s, log=log):

@@ -15,7 +15,8 @@ import pint
 from lxml import etree
 
 import labauto
-from labauto.certificate.statements import RELATES_ONLY, adjustment_statement, tur_statement
+from labauto.certificate.statements import (RELATES_ONLY, adjustment_statement,
+                                           propagated_interval_statement, tur_statement)
 from labauto.certificate.wording import Wording, in_words, wording
 from labauto.units import Q_, to_dsi, from_dsi
 
@@ -188,12 +189,14 @@ def _admin(root, r: CalibrationResult) -> None:
     _sub(s, _d("norm"), "JCGM 100:2008 (GUM)")
     k = {p.coverage_factor for p in r.points + r.as_left_points}
     pr = {p.coverage_probability for p in r.points + r.as_left_points}
+    propagated = propagated_interval_statement(r)
     _text(s, "declaration",
           "The reported expanded uncertainty of measurement is the standard uncertainty "
           "multiplied by the coverage factor k stated for each point (k = "
           + ", ".join(f"{x:g}" for x in sorted(k)) + "), which corresponds to a coverage "
           "probability of approximately " + ", ".join(f"{100*x:g} %" for x in sorted(pr))
-          + ". It was evaluated according to the GUM.", "en")
+          + ". It was evaluated according to the GUM."
+          + (" " + propagated if propagated else ""), "en")
     # ISO/IEC 17025 7.8.2.1 g) and l), 7.8.4.1 d): no basic_ refType exists for these
     s = _sub(st, _d("statement"), refType="labauto_itemConditionOnReceipt")
     _text(s, "declaration", f"Condition of the item on receipt: {r.item_condition_statement}", "en")

@@ -22,7 +22,8 @@ import math
 from typing import Sequence
 from xml.sax.saxutils import escape
 
-from labauto.certificate.statements import RELATES_ONLY, adjustment_statement, tur_statement
+from labauto.certificate.statements import (RELATES_ONLY, adjustment_statement,
+                                           propagated_interval_statement, tur_statement)
 from labauto.certificate.wording import in_words, wording
 from labauto.results import CalibrationResult, FunctionResults, PointResult
 
@@ -205,6 +206,7 @@ def statements_section(r: CalibrationResult, d: _Doc) -> list:
     ks = ", ".join(dict.fromkeys(f"{k:.2f}" for k in sorted(p.coverage_factor for p in every)))
     ps = ", ".join(dict.fromkeys(f"{100 * x:g} %" for x in sorted(p.coverage_probability
                                                                   for p in every)))
+    propagated = propagated_interval_statement(r)
     story = [d.p("Statements", d.h2),
              d.p(RELATES_ONLY),                                                     # 7.8.2.1 l)
              d.p("Traceability: " + r.traceability),                                # 7.8.4.1 c)
@@ -213,7 +215,8 @@ def statements_section(r: CalibrationResult, d: _Doc) -> list:
                       f"stated for each point (<i>k</i> = {ks}); for the effective degrees of "
                       "freedom of each budget it corresponds to a coverage probability <i>p</i> of "
                       f"approximately {ps}. It was evaluated according to JCGM 100:2008 (GUM); "
-                      "values are rounded according to ILAC-P14:09/2020."),
+                      "values are rounded according to ILAC-P14:09/2020."
+                      + (" " + escape(propagated) if propagated else "")),
              d.p(f"Conformity: decision rule \"{r.decision_rule.name}\" "                 # 7.8.6
                  f"({r.decision_rule.reference}): {in_words(r.decision_rule.description, r.measurement_model)} "
                  f"Overall result: {r.overall_decision.upper()}"

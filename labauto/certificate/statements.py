@@ -1,6 +1,7 @@
 """The fixed sentences every certificate writer (PDF, DCC) states in the same words:
 ISO/IEC 17025:2017 7.8.2.1 l) (results relate only to the item) and 7.8.4.1 d) (adjusted or not);
-the points whose test uncertainty ratio is below 4 (7.8.6.1: the decision rule's risk there)."""
+the points whose test uncertainty ratio is below 4 (7.8.6.1: the decision rule's risk there); how
+U was obtained where the GUM framework was not validated (labauto.uncertainty.convolution)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -23,6 +24,22 @@ def adjustment_statement(r: CalibrationResult) -> str:
         return (f"adjusted during the calibration{at}{why}; the results before (as found) and "
                 "after (as left) the adjustment are stated")
     return f"not adjusted{why}; the results are as found"
+
+
+def propagated_interval_statement(r: CalibrationResult) -> str:
+    """"" when every point's U is the GUM's; otherwise the sentence naming the points whose U is
+    the 95 % interval of the propagated distribution (JCGM 101), because the GUM framework was
+    not validated for them (a rectangular input dominating their budget)."""
+    from labauto.uncertainty.convolution import is_propagated
+
+    ids = [p.point_id for p in r.points + r.as_left_points if is_propagated(p.budget)]
+    if not ids:
+        return ""
+    return ("At " + ", ".join(dict.fromkeys(ids)) + " the GUM uncertainty framework was not "
+            "validated (JCGM 101:2008 clause 8: a rectangular input dominates the budget): U is the "
+            "half-width of the probabilistically symmetric 95 % coverage interval of the "
+            "distribution of the error, propagated from the input distributions (JCGM 101:2008), "
+            "and k = U/u_c.")
 
 
 #: the usual lowest test uncertainty ratio (tolerance / U) of a conformity decision with a

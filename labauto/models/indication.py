@@ -9,10 +9,14 @@ EA-4/02 style; every input named in the budget)::
               probability (e.g. 99 % -> k = 2.576) or rectangular limits, nu = inf
     dX_res    DUT resolution: rectangular, half-width = resolution / 2, estimate 0
     dS_i      the procedure's contributions for this function (thermal EMFs, lead resistance,
-              AC flatness, loading, shunt self-heating ...), estimate 0
+              AC flatness, loading, shunt self-heating ...), estimate 0 or the contribution's
+              ``correction`` (a one-sided effect: labauto.procedure.contributions)
 
 All sensitivity coefficients are +-1.  The GUM law of propagation gives u_c(E); Welch-
-Satterthwaite gives nu_eff and k = t_0.975(nu_eff); U = k u_c, reported per ILAC-P14.
+Satterthwaite gives nu_eff and k = t_0.975(nu_eff); U = k u_c, reported per ILAC-P14.  The GUM
+interval is validated (JCGM 101 clause 8) against the distribution of E propagated by
+convolution; where it is not (a rectangular input dominating u_c), U is the half-width of
+that distribution's 95 % interval and k = U/u_c (labauto.uncertainty.convolution).
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pint
 
 from labauto.models import inputs as mi
-from labauto.uncertainty import Model, gum
+from labauto.uncertainty import Model, gum, validated_budget
 from labauto.uncertainty.budget import UncertaintyBudget
 
 if TYPE_CHECKING:
@@ -53,4 +57,4 @@ def error_budget(point: "TestPoint", procedure: "Procedure",
     terms = ["X_ind", f"- {sym}_ref", f"+ {mi.RESOLUTION_NAME}"]
     mi.contributions(inputs, terms, point.contributions, sym, unit, point.nominal)
     model = Model("E = " + " ".join(terms), inputs=inputs)
-    return gum(model).budget("E")
+    return validated_budget(gum(model), "E")

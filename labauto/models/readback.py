@@ -9,7 +9,7 @@ the reference meter measures the same output at the same time::
               0) or by its calibration certificate (labauto.models.reference), as in the error
               of the output setting (labauto.models.output)
     dX_res    resolution of the readback: rectangular, half-width = resolution / 2
-    dS_i      the procedure's contributions for this function, estimate 0
+    dS_i      the procedure's contributions for this function, estimate 0 or their correction
 
 An error of indication of the source's built-in meter (E = shown − true); its tolerance is the
 model file's readback specification of the range in use (``readback: {resolution, accuracy}``).
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pint
 
 from labauto.models import inputs as mi
-from labauto.uncertainty import Model, gum
+from labauto.uncertainty import Model, gum, validated_budget
 from labauto.uncertainty.budget import UncertaintyBudget
 
 if TYPE_CHECKING:
@@ -40,4 +40,4 @@ def error_budget(point: "TestPoint", procedure: "Procedure", readings: pint.Quan
     }
     terms = ["X_rb", "- X_ref", "- dX_ref", f"+ {mi.RESOLUTION_NAME}"]
     mi.contributions(inputs, terms, point.contributions, mi.letter(unit), unit, point.nominal)
-    return gum(Model("E = " + " ".join(terms), inputs=inputs)).budget("E")
+    return validated_budget(gum(Model("E = " + " ".join(terms), inputs=inputs)), "E")

@@ -1,10 +1,16 @@
 """Extra uncertainty contributions a procedure lists: the method's own effects (thermal EMFs,
 lead resistance, AC flatness, loading, shunt self-heating ...).
 
-Each enters the measurement model (labauto.models) as an additive correction with estimate 0.
-An amount is absolute (in the function's unit) or relative to the point's nominal value (ppm
-or %, e.g. AC flatness ``half_width: 50 ppm``).  ``function`` (one name or a list) says which
-points it applies to; without it, the procedure's default ``function``.  In the file::
+Each enters the measurement model (labauto.models) as an additive correction to the error E,
+with estimate 0 — or, for a one-sided effect whose expected value is known (the residual
+resistance of the test leads, a shunt's self-heating), with the estimate ``correction``: the
+amount added to E (for a meter under test the negative of what the effect adds to its
+indication; for a source read by a reference meter, what it adds to the meter's reading),
+and the distribution of the correction about it.  An amount is absolute (in the function's
+unit) or relative to the point's nominal value (ppm or %, e.g. AC flatness ``half_width:
+50 ppm``; a relative correction is a fraction of the signed nominal value).  ``function`` (one
+name or a list) says which points it applies to; without it, the procedure's default
+``function``.  In the file::
 
     contributions:
       - {name: thermal_emf, label: thermal EMFs in the connections,
@@ -14,6 +20,8 @@ points it applies to; without it, the procedure's default ``function``.  In the 
       - {name: other, distribution: normal, expanded_uncertainty: 0.5 uV,
          coverage_probability: 0.95}
       - {name: flatness, function: ACV, distribution: rectangular, half_width: 30 ppm}
+      - {name: lead_residual, function: RES2W, correction: -11 mohm,
+         distribution: rectangular, half_width: 5 mohm}
 """
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ from labauto.yamlsource import PathKey
 
 DISTRIBUTIONS = ("rectangular", "normal")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_COMMON = ("name", "label", "distribution", "function", "range")
+_COMMON = ("name", "label", "distribution", "function", "range", "correction")
 _AMOUNTS = {
     "rectangular": ("half_width",),
     "normal": ("standard_uncertainty", "expanded_uncertainty", "k", "coverage_probability", "dof"),
@@ -56,6 +64,7 @@ class Contribution:
     functions: tuple[str, ...] = ()             # the functions it applies to
     scoped: bool = False                        # the file named them (function: ...)
     ranges: tuple[pint.Quantity, ...] = ()      # only points on these meter ranges (): all
+    correction: pint.Quantity | None = None     # the estimate added to E (None: 0)
 
     @property
     def relative(self) -> bool:
@@ -88,10 +97,19 @@ class Contribution:
         return self.expanded_uncertainty / k
 
     def as_input(self, unit: pint.Unit | str, nominal: pint.Quantity | None = None) -> Any:
-        """The contribution as an input quantity of a measurement model (estimate 0 in ``unit``):
-        a :class:`labauto.uncertainty.Rectangular` or :class:`labauto.uncertainty.Normal`.
-        A relative amount is taken of ``|nominal|``."""
+        """The contribution as an input quantity of a measurement model (estimate: the
+        correction, 0 without one, in ``unit``): a :class:`labauto.uncertainty.Rectangular` or
+        :class:`labauto.uncertainty.Normal`.  A relative amount is taken of ``|nominal|``, a
+        relative correction of the signed ``nominal``."""
         zero = Q_(0.0, unit)
+        if self.correction is not None:
+            c = self.correction
+            if c.dimensionless:
+                if nominal is None:
+                    raise ValueError(f"contribution {self.name} is relative: give the nominal")
+                zero = (c.to("dimensionless").magnitude * nominal).to(unit)
+            else:
+                zero = c.to(unit)
 
         def amount(q: pint.Quantity) -> pint.Quantity:
             if q.dimensionless:
@@ -124,6 +142,8 @@ class Contribution:
         for key in ("k", "coverage_probability"):
             if getattr(self, key) is not None:
                 d[key] = getattr(self, key)
+        if self.correction is not None:
+            d["correction"] = q_to_dict(self.correction)
         if self.distribution == "normal":
             d["dof"] = None if math.isinf(self.dof) else self.dof
         return d
@@ -144,7 +164,7 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
         raise problems.fail(path + ("distribution",),
                             f"unknown distribution {dist!r}; use {' or '.join(DISTRIBUTIONS)}")
     check_keys(problems, path, data, f"a {dist} contribution", required=("name", "distribution"),
-               optional=("label", "function", "range") + _AMOUNTS[dist])
+               optional=("label", "function", "range", "correction") + _AMOUNTS[dist])
     scope = functions if functions is not None else (function,)
     scoped = "function" in data
     ranges: tuple[pint.Quantity, ...] = ()
@@ -172,10 +192,16 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
             raise problems.fail(path + (key,), f"{key} must be a number {what}, not {v!r}")
         return float(v)
 
+    correction = None
+    if "correction" in data:   # signed: a one-sided effect's expected value, added to E
+        correction = _relative(data["correction"]) or quantity(
+            problems, path + ("correction",), data["correction"], unit, "correction",
+            note=f"{function} corrections are in {unit}, or relative in ppm or %")
     if dist == "rectangular":
         if "half_width" not in data:
             raise problems.fail(path, "a rectangular contribution needs half_width (e.g. 1 uV)")
-        return Contribution(name, label, dist, half_width=amount("half_width"), functions=scope, scoped=scoped, ranges=ranges)
+        return Contribution(name, label, dist, half_width=amount("half_width"), functions=scope,
+                            scoped=scoped, ranges=ranges, correction=correction)
     given = [k for k in ("standard_uncertainty", "expanded_uncertainty") if k in data]
     if len(given) != 1:
         raise problems.fail(path, "a normal contribution needs exactly one of "
@@ -187,14 +213,15 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
                 raise problems.fail(path + (key,), f"{key} belongs to expanded_uncertainty; "
                                                    "standard_uncertainty is already u")
         return Contribution(name, label, dist, standard_uncertainty=amount(given[0]), dof=dof,
-                            functions=scope, scoped=scoped, ranges=ranges)
+                            functions=scope, scoped=scoped, ranges=ranges, correction=correction)
     if ("k" in data) == ("coverage_probability" in data):
         raise problems.fail(path + ("expanded_uncertainty",),
                             "expanded_uncertainty needs exactly one of k or coverage_probability")
     k = number("k", 0, math.inf, "> 0") if "k" in data else None
     p = number("coverage_probability", 0, 0.999999, "between 0 and 1") if k is None else None
     return Contribution(name, label, dist, expanded_uncertainty=amount(given[0]), k=k,
-                        coverage_probability=p, dof=dof, functions=scope, scoped=scoped, ranges=ranges)
+                        coverage_probability=p, dof=dof, functions=scope, scoped=scoped, ranges=ranges,
+                        correction=correction)
 
 
 def _relative(value: Any) -> pint.Quantity | None:

@@ -5,7 +5,7 @@ one observation (t = days since the previous calibration, in tolerance as found 
 item is taken to be renewed (in tolerance as left) at every calibration, RP-1's renewal-always
 policy.  Items of one make and model may be pooled (RP-1 analyses homogeneous groups).
 
-Method A3, interval test (RP-1 2010 appendix on method A3, as taught in the NCSLI 2019
+Method A3, interval test (NCSLI RP-1, 2010, method A3, as taught in the NCSLI 2019
 Workshop & Symposium tutorial on calibration intervals).  The observations whose resubmission
 time lies within ``window`` of the current interval I0 give x in tolerance of n and the observed
 reliability R0 = x/n.  The rejection confidence of I0 is the largest confidence at which the

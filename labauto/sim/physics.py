@@ -42,7 +42,10 @@ DEFAULT_NOISE_PPM = {"DCV": 2.0, "DCI": 4.0, "RES2W": 3.0, "RES4W": 3.0}
 AC_NOISE_PPM_AT_20_HZ_FILTER = 30.0  # ppm of range, medium AC filter
 FREQ_NOISE_AT_1_S = 0.2e-6           # relative, 1 s aperture
 AUTOZERO_OFF_OFFSET_PPM = 1.0        # uncorrected zero offset (± ppm of range) with autozero OFF
-THERMAL_EMF_MAX_V = 0.3e-6           # |EMF| of the connections (a good low-thermal set-up)
+# |EMF| of the connections (a good low-thermal set-up): copper-to-copper junctions give
+# < 0.3 µV/°C (Keysight 34410A/11A/L4411A User's Guide, "Thermal EMF Errors", p. 101) and the
+# HI and LO junctions are within 1 °C of each other
+THERMAL_EMF_MAX_V = 0.3e-6
 LEAD_RESISTANCE_OHM = (0.03, 0.08)   # per test lead
 LEAD_COMPENSATION = 0.9              # the part of the leads a calibrator's 2-wire comp removes
 SHUNT_TEMPCO_PER_K = 15e-6           # manganin shunt

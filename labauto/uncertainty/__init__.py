@@ -10,6 +10,7 @@
     budget = gum(model).budget("E")            # UncertaintyBudget: u_c, ν_eff, k, U, rows
     mc = monte_carlo(model, adaptive=True, seed=1)
     validate_gum(gum(model), mc)               # JCGM 101 clause 8
+    validated_budget(gum(model), "E")          # U valid for a non-Gaussian E (convolution)
 
     Model(python_function, inputs={...}, outputs="E")   # a model written as code (function_model)
 
@@ -24,6 +25,7 @@ from labauto.uncertainty.errors import (ModelError, MonteCarloError, Uncertainty
 from labauto.uncertainty.gum import GumResult, gum, welch_satterthwaite
 from labauto.uncertainty.model import Model
 from labauto.uncertainty.function_model import FunctionModel
+from labauto.uncertainty.convolution import validated_budget
 from labauto.uncertainty.montecarlo import (MonteCarloResult, Validation, coverage_interval, monte_carlo,
                                             numerical_tolerance, validate_gum)
 
@@ -33,5 +35,5 @@ __all__ = [
     "Gamma", "StudentT", "Trapezoidal", "Triangular", "TypeA", "TypeAInput", "UncertaintyBudget",
     "UncertaintyError", "UnitConsistencyError", "Validation", "WelchSatterthwaiteError",
     "coverage_factor", "coverage_interval", "gum", "monte_carlo", "numerical_tolerance",
-    "validate_gum", "welch_satterthwaite",
+    "validate_gum", "validated_budget", "welch_satterthwaite",
 ]

@@ -1,8 +1,9 @@
 """``labauto validate PROCEDURE --runs N [--seed S] [--json] [--report FILE]``: validate a
 procedure by simulated calibrations (see docs/validation.md).
 
-Exit status: 0 when every point's coverage is consistent with 95 % or above it, 1 when a
-point's U under-covers (its interval lies below 95 %) or a simulated run stopped, 2 for a bad
+Exit status: 0 when every point's coverage is consistent with 95 %, 1 when a point's U
+under-covers (its family-wise interval lies below 95 %) or over-covers (the interval of U as
+evaluated, before rounding up, lies above 95 %) or a simulated run stopped, 2 for a bad
 procedure file or option.
 """
 from __future__ import annotations
@@ -25,7 +26,9 @@ def validate(
     runs: int = typer.Option(200, "--runs", "-n", min=1, help="number of simulated calibrations"),
     seed: int = typer.Option(1, "--seed", help="seed of the first run (the same seed gives the same result)"),
     dut_spread: float = typer.Option(1.5, "--dut-spread", min=0.0,
-                                     help="the DUT's true errors: uniform within this fraction of its specification"),
+                                     help="the DUT's true errors: uniform within this fraction of its specification "
+                                          "(a temperature DUT: this many times its simulated "
+                                          "deviations from its nominal curve)"),
     workers: int = typer.Option(0, "--workers", min=0,
                                 help="processes sharing the runs (0: one per core, at most 4)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
@@ -75,6 +78,13 @@ def _faults(console: Console, procedure: Path, scenarios: list[str], workdir: Op
     from labauto.errors import LabautoError
     from labauto.validation.faults import SCENARIOS, run_faults
 
+    from labauto.procedure.temperature import is_temperature_procedure
+
+    if is_temperature_procedure(procedure):
+        console.print(f"[red]{escape(str(procedure))}: a temperature comparison procedure: the "
+                      "fault scenarios drive an electrical procedure's meter and source; validate "
+                      "its uncertainty statements without --faults[/red]", soft_wrap=True)
+        raise typer.Exit(2)
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
         console.print(f"[red]unknown scenario {unknown[0]!r}; known: {', '.join(SCENARIOS)}[/red]")
@@ -122,15 +132,15 @@ def _print(console: Console, result) -> None:
     rate = f", {result.runs / result.elapsed_s:.2f} runs/s" if result.elapsed_s > 0 else ""
     table = Table(title=f"{result.procedure_id}: {result.runs} simulated calibrations "
                         f"(seed {result.seed}, {result.elapsed_s:.1f} s{rate})")
-    for col in ("point", "coverage", "95 % interval", "verdict", "mean U", "z mean", "z sd",
+    for col in ("point", "coverage", "95 % interval", "unrounded", "verdict", "mean U", "z mean", "z sd",
                 "KS p", "false acc. obs/pred", "false rej. obs/pred"):
         table.add_column(col, justify="left" if col in ("point", "verdict") else "right")
     for p in result.points:
         d = p.to_dict()
         z = d["normalized_errors"]
         lo, hi = p.coverage_interval
-        colour = {"consistent": "green", "over-covers": "yellow"}.get(p.verdict, "red")
-        table.add_row(p.point_id, f"{p.coverage:.3f}", f"[{lo:.3f}, {hi:.3f}]",
+        colour = {"consistent": "green"}.get(p.verdict, "red")
+        table.add_row(p.point_id, f"{p.coverage:.3f}", f"[{lo:.3f}, {hi:.3f}]", f"{p.coverage_evaluated:.3f}",
                       f"[{colour}]{p.verdict}[/{colour}]", f"{p.mean_expanded:.3g} {p.unit}",
                       _f(z["mean"], "+.2f"), _f(z["std"], ".2f"), _f(z["ks_pvalue"], ".3f"),
                       p.decisions.shown("accept"), p.decisions.shown("reject"))

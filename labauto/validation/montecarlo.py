@@ -46,16 +46,24 @@ class PointOutcome:
     unit: str
     measured: float              # the error as evaluated (E)
     true: float                  # the DUT's true error at the point
-    expanded: float              # U as stated (ILAC-P14 rounded)
+    expanded: float              # U as stated (ILAC-P14: two digits, rounded up)
     combined: float              # u_c
+
     coverage_factor: float
     tolerance: float
     accepted: bool | None        # the decision rule accepted the point (None: no rule applies)
     specific_risk: float | None  # the rule's probability that this decision is wrong
+    evaluated: float | None = None   # U as evaluated, before the rounding up (None: as stated)
 
     @property
     def covered(self) -> bool:
         return abs(self.measured - self.true) <= self.expanded
+
+    @property
+    def covered_as_evaluated(self) -> bool:
+        """Covered by U as evaluated (the rounding up to two digits only widens U)."""
+        U = self.expanded if self.evaluated is None else self.evaluated
+        return abs(self.measured - self.true) <= U
 
     @property
     def normalized(self) -> float:
@@ -156,6 +164,7 @@ def _outcome(point: Any, procedure: Procedure, lab: SimulatedLab, readings: list
         point_id=point.id, unit=f"{report:~P}", measured=float(result.error.magnitude),
         true=float(true), expanded=float(result.expanded_uncertainty.to(report).magnitude),
         combined=float(result.budget.combined_uncertainty.to(report).magnitude),
+        evaluated=float(result.budget.expanded_uncertainty.to(report).magnitude),
         coverage_factor=float(result.coverage_factor),
         tolerance=float(result.tolerance.to(report).magnitude),
         accepted=result.decision in ACCEPTED, specific_risk=result.specific_risk)

@@ -92,13 +92,13 @@ def render_html(result: ValidationResult, *, procedure_title: str = "", procedur
     over = [p.point_id for p in result.points if p.verdict == "over-covers"]
     if result.ok:
         verdict = (f"The expanded uncertainties hold: at every point the coverage is consistent "
-                   f"with {NOMINAL_COVERAGE:.0%} or above it.")
+                   f"with {NOMINAL_COVERAGE:.0%}.")
     else:
         verdict = ("The uncertainty statements do NOT hold: "
                    + (f"U under-covers at {', '.join(under)}. " if under else "")
+                   + (f"U is larger than the effects need (over-covers) at {len(over)} point(s): "
+                      f"{', '.join(over)}. " if over else "")
                    + (f"{len(result.failed_runs)} simulated run(s) stopped." if result.failed_runs else ""))
-    if over:
-        verdict += f" U is larger than needed (over-covers) at {len(over)} point(s): {', '.join(over)}."
     failed = "".join(f"<li>seed {r.seed}: {e(r.error)}</li>" for r in result.failed_runs)
     simulated = "\n".join(f"<tr><th class=l>{e(what)}</th><td class=l>{e(how)}</td></tr>"
                            for what, how in result.simulated)

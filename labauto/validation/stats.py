@@ -106,21 +106,32 @@ class PointValidation:
     ks_pvalue: float
     mean_expanded: float
     decisions: DecisionCheck
+    covered_evaluated: int                       # by U as evaluated, before the rounding up
+    evaluated_familywise_interval: tuple[float, float]
 
     @property
     def coverage(self) -> float:
         return self.covered / self.runs if self.runs else math.nan
 
     @property
+    def coverage_evaluated(self) -> float:
+        """Coverage of U as evaluated, before ILAC-P14's rounding up to two digits."""
+        return self.covered_evaluated / self.runs if self.runs else math.nan
+
+    @property
     def verdict(self) -> str:
         """consistent | under-covers (U too small) | over-covers (U larger than needed), by
         the family-wise interval: with n points each judged at 95 %, about n/40 points of a
         valid procedure would seem to under-cover by chance; at 1 − 5 %/n all n points are
-        judged together at (at least) 95 %."""
-        lo, hi = self.familywise_interval
-        if hi < NOMINAL_COVERAGE:
+        judged together at (at least) 95 %.
+
+        Under-coverage is judged with U as stated on the certificate; over-coverage with U as
+        evaluated, before it is rounded up to two significant digits (ILAC-P14, GUM 7.2.6):
+        rounding up widens U by up to 10 %, which for a nearly rectangular error distribution
+        raises the coverage by as much — a property of the statement, not of the budget."""
+        if self.familywise_interval[1] < NOMINAL_COVERAGE:
             return "under-covers"
-        if lo > NOMINAL_COVERAGE:
+        if self.evaluated_familywise_interval[0] > NOMINAL_COVERAGE:
             return "over-covers"
         return "consistent"
 
@@ -130,6 +141,8 @@ class PointValidation:
                 "coverage": self.coverage, "coverage_interval": list(self.coverage_interval),
                 "familywise_interval": list(self.familywise_interval),
                 "covered": self.covered, "verdict": self.verdict,
+                "coverage_evaluated": self.coverage_evaluated,
+                "evaluated_familywise_interval": list(self.evaluated_familywise_interval),
                 "mean_expanded_uncertainty": self.mean_expanded,
                 "normalized_errors": {"mean": float(z.mean()) if z.size else None,
                                       "std": float(z.std(ddof=1)) if z.size > 1 else None,
@@ -152,8 +165,9 @@ class ValidationResult:
 
     @property
     def ok(self) -> bool:
-        """No run stopped and no point's U under-covers."""
-        return not self.failed_runs and all(p.verdict != "under-covers" for p in self.points)
+        """No run stopped and every point's coverage is consistent with 95 % (neither under-
+        nor over-covers)."""
+        return not self.failed_runs and all(p.verdict == "consistent" for p in self.points)
 
     def to_dict(self) -> dict[str, Any]:
         return {"procedure": {"id": self.procedure_id, "path": self.procedure_path},
@@ -184,14 +198,16 @@ def summarize(procedure: Any, runs: Iterable[RunOutcome], *, seed: int, dut_spre
         else:
             ks_stat = ks_p = math.nan
         covered = sum(1 for o in outs if o.covered)
+        evaluated = sum(1 for o in outs if o.covered_as_evaluated)
+        familywise = 1 - (1 - CONFIDENCE) / len(procedure.points)
         points.append(PointValidation(
             point_id=p.id, unit=outs[0].unit if outs else "", runs=len(outs), covered=covered,
             coverage_interval=clopper_pearson(covered, len(outs)),
-            familywise_interval=clopper_pearson(covered, len(outs),
-                                                1 - (1 - CONFIDENCE) / len(procedure.points)),
+            familywise_interval=clopper_pearson(covered, len(outs), familywise),
             normalized=z,
             ks_statistic=ks_stat, ks_pvalue=ks_p,
             mean_expanded=float(np.mean([o.expanded for o in outs])) if outs else math.nan,
-            decisions=decision_check(outs)))
+            decisions=decision_check(outs), covered_evaluated=evaluated,
+            evaluated_familywise_interval=clopper_pearson(evaluated, len(outs), familywise)))
     return ValidationResult(procedure.id, str(procedure.path), len(done) + len(failed), seed,
                             dut_spread, tuple(points), tuple(failed), elapsed_s, simulated)

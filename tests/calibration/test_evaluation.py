@@ -6,7 +6,7 @@
     u(X_ind)  = s / sqrt(n),  nu = n - 1
     u(V_ref)  = spec / z_0.995 (calibrator specification stated at 99 %, normal), nu = inf
     u(dX_res) = (resolution / 2) / sqrt(3)
-    u(dV_1)   = 1 uV / sqrt(3)  (thermal EMFs, rectangular, from the procedure)
+    u(dV_1)   = 0.3 uV / sqrt(3)  (thermal EMFs, rectangular, from the procedure)
     nu_eff    = u_c^4 / (u(X_ind)^4 / (n - 1))     (Welch-Satterthwaite)
     k         = t_0.975(nu_eff);  U rounded up to two significant digits (ILAC-P14)
 """
@@ -37,7 +37,7 @@ def test_budget_matches_the_hand_calculation(quick_procedure):
     assert spec == pytest.approx(12e-6 * 10 + 20e-6)   # 5522A 32.99999 V range: 12 ppm + 20 uV
     u_ref = spec / stats.norm.ppf(0.995)
     u_res = 10e-6 / 2 / math.sqrt(3)
-    u_emf = 1e-6 / math.sqrt(3)
+    u_emf = 0.3e-6 / math.sqrt(3)       # the procedure's thermal EMF allowance: 0.3 uV
     u_c = math.sqrt(u_a ** 2 + u_ref ** 2 + u_res ** 2 + u_emf ** 2)
     nu_eff = u_c ** 4 / (u_a ** 4 / (n - 1))
     k = stats.t.ppf(0.975, math.floor(nu_eff))     # GUM G.4.1: nu_eff truncated

@@ -104,10 +104,17 @@ def test_every_function_is_verified_and_the_true_errors_are_found(verification):
 
 
 def test_the_error_is_the_mean_indication_minus_the_set_value(verification):
+    """E = mean indication - set value + the procedure's corrections (the residual lead
+    resistance at RES2W, the shunt's self-heating at the current points; 0 elsewhere)."""
     _, _, outcome, _, _, _ = verification
     for p in outcome.result.points:
-        assert p.error.to(p.reading_unit).m == pytest.approx(
-            p.mean.to(p.reading_unit).m - p.reference.to(p.reading_unit).m, abs=1e-12)
+        unit = p.reading_unit
+        corrections = sum(r.estimate.to(unit).m for r in p.budget.rows if r.name[1:].startswith(
+            ("V_", "I_", "R_", "f_")) and r.name.startswith("d"))
+        if p.function == "RES2W":
+            assert corrections == pytest.approx(-11e-3 * Q_(1, "ohm").to(unit).m)
+        assert p.error.to(unit).m == pytest.approx(
+            p.mean.to(unit).m - p.reference.to(unit).m + corrections, abs=1e-12)
         assert [r.name for r in p.budget.rows][0] == "X_ind"
 
 

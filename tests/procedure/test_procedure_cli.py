@@ -49,7 +49,7 @@ def test_show_prints_header_rule_and_contributions():
     assert "KS34465A-DCV version 1.0" in r.output
     assert "[simple-acceptance]" in r.output and "ILAC-G8:09/2019 clause 4.2.1" in r.output
     assert "[keysight_34465a]" in r.output and "NPLC 10," in r.output
-    assert "Contribution thermal_emf" in r.output and "577.3503 nV" in r.output
+    assert "Contribution thermal_emf" in r.output and "173.2051 nV" in r.output   # 0.3 µV/√3
 
 
 def test_show_json():

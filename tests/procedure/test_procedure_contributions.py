@@ -58,11 +58,28 @@ def test_normal_given_as_expanded_with_coverage_probability(write):
     ("  - {name: x, half_width: 1 uV}", "missing the required key 'distribution'"),
     ("  - {distribution: rectangular, half_width: 1 uV}", "missing the required key 'name'"),
     ("  - 1 uV", "must be a mapping"),
+    ("  - {name: x, distribution: rectangular, half_width: 1 uV, correction: 2 A}", "correction"),
+    ("  - {name: x, distribution: rectangular, half_width: 1 uV, correction: 2}", "has no unit"),
 ])
 def test_contribution_errors_on_their_line(problems, line, reason):
     err = problems({16: line})
     assert [ln for ln, _ in err.problems] == [16], err.problems
     assert reason in err.reason
+
+
+def test_a_correction_is_the_estimate_of_its_input(write):
+    # a one-sided effect: its expected value as a correction to E, the spread about it
+    (c,) = load_with(write, "  - {name: leads, distribution: rectangular, half_width: 5 uV, "
+                            "correction: -11 uV}").contributions
+    x = c.as_input("uV", Q_(10, "V"))
+    assert isinstance(x, Rectangular)
+    assert x.estimate == Q_(-11, "uV") and x.u.to("uV").magnitude == pytest.approx(5 / math.sqrt(3))
+    assert c.to_dict()["correction"] == {"value": -11, "unit": "µV"}
+    # relative: a fraction of the signed nominal (-250 ppm of -2 V = +500 µV)
+    (c,) = load_with(write, "  - {name: heat, distribution: rectangular, half_width: 100 ppm, "
+                            "correction: -250 ppm}").contributions
+    assert c.as_input("uV", Q_(-2, "V")).estimate.to("uV").magnitude == pytest.approx(500)
+    assert c.as_input("uV", Q_(-2, "V")).u.to("uV").magnitude == pytest.approx(200 / math.sqrt(3))
 
 
 def test_duplicate_contribution_names(problems):

@@ -37,7 +37,7 @@ def test_main_procedure_loads(full):
     assert full.sha256 == hashlib.sha256(FULL.read_bytes()).hexdigest()
     assert full.path == FULL
     assert full.decision_rule.name == "simple-acceptance"
-    assert [c.name for c in full.contributions] == ["thermal_emf", "leakage"]
+    assert [c.name for c in full.contributions] == ["thermal_emf", "loading"]
     assert 12 <= len(full.points) <= 15
     assert {p.range for p in full.points} == {Q_(100, "mV"), Q_(1, "V"), Q_(10, "V"),
                                               Q_(100, "V"), Q_(1000, "V")}
@@ -139,10 +139,11 @@ def test_to_dict_is_json(full):
                              "settle_time": {"value": 1, "unit": "s"},
                              "plausibility_limit": 10.0}
     assert d["decision_rule"]["name"] == "simple-acceptance"
-    assert d["contributions"][0] == {"name": "thermal_emf",
-                                     "label": "thermal EMFs in the connections",
-                                     "distribution": "rectangular",
-                                     "half_width": {"value": 1, "unit": "µV"}}
+    assert d["contributions"][0]["name"] == "thermal_emf"
+    assert d["contributions"][0]["label"].startswith("thermal EMFs of the low-thermal copper")
+    assert {k: v for k, v in d["contributions"][0].items() if k != "label"} == {
+        "name": "thermal_emf", "distribution": "rectangular",
+        "half_width": {"value": 0.3, "unit": "µV"}}
     pt = next(x for x in d["points"] if x["id"] == "DCV-10V-+10V")
     assert pt["tolerance"]["unit"] == "V" and pt["tolerance"]["value"] == pytest.approx(400e-6)
     assert pt["standard_range"] == {"value": 32.99999, "unit": "V"}

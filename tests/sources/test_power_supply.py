@@ -60,8 +60,11 @@ def test_a_readback_point_compares_the_supplys_measurement_with_the_3458a(verifi
     assert rows[:4] == ["X_rb", "X_ref", "dX_ref", "dX_res"]
     x_rb = next(r for r in p.budget.rows if r.name == "X_rb")
     # E = mean readback − mean 3458A reading (its correction estimated 0 by specification)
-    assert p.error.to("A").m == pytest.approx(x_rb.estimate.to("A").m - p.reference.to("A").m,
-                                              abs=1e-12)
+    # + the procedure's corrections (the 3458A's shunt self-heating at 1 A: +58 ppm)
+    corrections = sum(r.estimate.to("A").m for r in p.budget.rows if r.name.startswith("dI_"))
+    assert corrections == pytest.approx(58e-6)
+    assert p.error.to("A").m == pytest.approx(x_rb.estimate.to("A").m - p.reference.to("A").m
+                                              + corrections, abs=1e-12)
     # every reading of the 3458A is journalled with the supply's readback taken with it
     records = [json.loads(x) for x in (outcome.run_folder / "journal.jsonl").read_text().splitlines()]
     rb = [r for r in records if r.get("point_id") == p.point_id and r["type"] == "reading"]
@@ -83,7 +86,10 @@ def test_a_readback_row_shows_the_supplys_readback_as_its_indication(verified):
         assert p.mean.to(recs[0]["unit"]).m == pytest.approx(readback, abs=1e-12)
         assert p.reference.to(recs[0]["unit"]).m == pytest.approx(meter, abs=1e-12)
         assert p.readbacks == tuple(r["readback"] for r in recs)
-        assert p.error.to(unit).m == pytest.approx((p.mean - p.reference).to(unit).m, abs=1e-12)
+        corrections = sum(r.estimate.to(unit).m for r in p.budget.rows if r.name.startswith("d")
+                          and r.name != "dX_ref")     # the procedure's corrections (shunt heating)
+        assert p.error.to(unit).m == pytest.approx((p.mean - p.reference).to(unit).m + corrections,
+                                                   abs=1e-12)
         # the supply's readback differs from the 3458A's mean by more than its rounding
         assert abs(readback - meter) > 1e-5
     files = outcome.issued.files

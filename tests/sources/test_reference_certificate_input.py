@@ -51,8 +51,10 @@ def test_the_certificate_replaces_the_specification_in_the_budget(tmp_path):
     rows = {c.name: c for c in r.budget.rows}
     assert rows["dX_ref"].standard_uncertainty.to("uV").m == pytest.approx(0.6)
     assert rows["X_ref"].standard_uncertainty.to("uV").m == pytest.approx(1 / math.sqrt(3))
-    # the 5522A's setting resolution on its 32.99999 V range (10 µV) dominates: 5/√3 µV
-    u_c = math.sqrt(0.6 ** 2 + 1 / 3 + (5 / math.sqrt(3)) ** 2)
+    # 10 V is a whole number of the 5522A's 10 µV setting steps: no resolution term
+    # (labauto.models.output); u_c from the certificate and the Type A
+    assert "dX_res" not in rows
+    u_c = math.sqrt(0.6 ** 2 + 1 / 3)
     assert r.budget.combined_uncertainty.to("uV").m == pytest.approx(u_c, rel=1e-9)
 
 

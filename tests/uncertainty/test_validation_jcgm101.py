@@ -269,3 +269,55 @@ def test_numerical_tolerance_examples():
     assert numerical_tolerance(2.0, 2) == pytest.approx(0.05)
     assert numerical_tolerance(0.0539, 1) == pytest.approx(0.005)
     assert numerical_tolerance(0.0999, 2) == pytest.approx(0.005)   # rounds to 0.10
+
+
+# --------------------------------------------------------------------------- 9.2 by convolution
+def test_jcgm101_9_2_by_convolution_gives_the_published_intervals():
+    # labauto.uncertainty.convolution: the output's distribution of a linear model propagated
+    # by convolution (no Monte Carlo).  Published MCM intervals, JCGM 101:2008 9.2:
+    # 9.2.2 Table 2 [-3.92, 3.92]; 9.2.3 Table 3 [-3.88, 3.88]; 9.2.4 Table 4 [-17.0, 17.0]
+    from labauto.uncertainty.convolution import output_terms, symmetric_halfwidth
+
+    cases = [([Normal(0, 1) for _ in range(4)], 3.92, 0.005),
+             ([Rectangular(0, math.sqrt(3)) for _ in range(4)], 3.88, 0.005),
+             ([Rectangular(0, math.sqrt(3))] * 3 + [Rectangular(0, 10 * math.sqrt(3))], 17.0, 0.05)]
+    for dists, published, half_digit in cases:
+        g = gum(additive(dists))
+        assert symmetric_halfwidth(output_terms(g, "Y")) == pytest.approx(published, abs=half_digit)
+
+
+def test_validated_budget_states_the_propagated_interval_where_the_guf_fails():
+    from labauto.uncertainty import validated_budget
+
+    # 9.2.4: the GUF interval [-19.9, 19.9] is not validated (JCGM 101 Table 4 and 9.2.4.3):
+    # U = 17.0 from the propagated distribution, k = 17.0 / 10.149 = 1.68, and the method says so
+    b = validated_budget(gum(additive([Rectangular(0, math.sqrt(3))] * 3
+                                      + [Rectangular(0, 10 * math.sqrt(3))])), "Y")
+    assert b.expanded_uncertainty.magnitude == pytest.approx(17.0, abs=0.05)
+    assert b.combined_uncertainty.magnitude == pytest.approx(math.sqrt(103))
+    assert b.coverage_factor == pytest.approx(17.0 / math.sqrt(103), abs=0.005)
+    assert "not validated" in b.method and "JCGM 101" in b.method
+    # 9.2.3: validated (d = 0.04 <= delta = 0.05): the GUM budget unchanged, k = 1.96
+    g = gum(additive([Rectangular(0, math.sqrt(3)) for _ in range(4)]))
+    b = validated_budget(g, "Y")
+    assert b.expanded_uncertainty.magnitude == pytest.approx(3.92, abs=0.005)
+    assert b.method == g.budget("Y").method
+    # a t-distributed Type A input (JCGM 101 6.4.9): t_0.975(4) = 2.776 (exact) and the GUF agrees
+    b = validated_budget(gum(Model("Y = A + B", inputs={"A": StudentT(0, 1, dof=4),
+                                                       "B": Normal(0, 1e-9)})), "Y")
+    assert b.coverage_factor == pytest.approx(2.776, abs=0.001)
+    # a single rectangular: the 95 % interval is 0.95 a, k = 0.95·√3 = 1.645 (the GUM's 1.65 for a
+    # dominant rectangular, G.2.3)
+    b = validated_budget(gum(Model("Y = 2 * A", inputs={"A": Rectangular(0, 1)})), "Y")
+    assert b.expanded_uncertainty.magnitude == pytest.approx(1.90, abs=0.002)
+    assert b.coverage_factor == pytest.approx(1.645, abs=0.002)
+
+
+def test_validated_budget_agrees_with_monte_carlo_for_t_and_rectangular():
+    from labauto.uncertainty import validated_budget
+
+    m = Model("Y = A - B", inputs={"A": StudentT(0, 0.3, dof=4), "B": Rectangular(0, 1)})
+    mc = monte_carlo(m, 10 ** 6, seed=7)
+    lo, hi = mc.interval(kind="shortest")
+    U = validated_budget(gum(m), "Y").expanded_uncertainty.magnitude
+    assert U == pytest.approx((hi.magnitude - lo.magnitude) / 2, abs=0.005)
