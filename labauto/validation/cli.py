@@ -26,7 +26,9 @@ def validate(
     runs: int = typer.Option(200, "--runs", "-n", min=1, help="number of simulated calibrations"),
     seed: int = typer.Option(1, "--seed", help="seed of the first run (the same seed gives the same result)"),
     dut_spread: float = typer.Option(1.5, "--dut-spread", min=0.0,
-                                     help="the DUT's true errors: uniform within this fraction of its specification"),
+                                     help="the DUT's true errors: uniform within this fraction of its specification "
+                                          "(a temperature DUT: this many times its simulated "
+                                          "deviations from its nominal curve)"),
     workers: int = typer.Option(0, "--workers", min=0,
                                 help="processes sharing the runs (0: one per core, at most 4)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
@@ -76,6 +78,13 @@ def _faults(console: Console, procedure: Path, scenarios: list[str], workdir: Op
     from labauto.errors import LabautoError
     from labauto.validation.faults import SCENARIOS, run_faults
 
+    from labauto.procedure.temperature import is_temperature_procedure
+
+    if is_temperature_procedure(procedure):
+        console.print(f"[red]{escape(str(procedure))}: a temperature comparison procedure: the "
+                      "fault scenarios drive an electrical procedure's meter and source; validate "
+                      "its uncertainty statements without --faults[/red]", soft_wrap=True)
+        raise typer.Exit(2)
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
         console.print(f"[red]unknown scenario {unknown[0]!r}; known: {', '.join(SCENARIOS)}[/red]")

@@ -133,3 +133,34 @@ def test_a_reference_worse_than_its_certificate_is_caught(at_0c, monkeypatch):
     assert "U under-covers at T0C" in text
     assert "no rule" in text and "calibration certificate" in text
     assert html.escape(comparison_mod.SIMULATED[1][0]) in text   # what was simulated: its rows
+
+
+def test_the_pytest_plugin_validates_a_temperature_procedure(validate_procedure, project_root,
+                                                             digital, tmp_path):
+    """The plugin's fixture (what a lab's own CI calls) on a temperature procedure, with the
+    report: it names the procedure and its file's SHA-256."""
+    report = tmp_path / "digital.html"
+    result = validate_procedure(project_root / DIGITAL, runs=1, seed=2, report=report)
+    assert result.ok and result.runs == 1 and len(result.points) == 4
+    text = report.read_text(encoding="utf-8")
+    assert "DIGITAL-THERM-100" in text and digital.sha256 in text
+
+
+@pytest.mark.prefect
+def test_the_validate_flow_runs_a_temperature_procedure(prefect_harness, project_root, digital):
+    from flows.validate import validate
+
+    d = validate(str(project_root / DIGITAL), runs=2, seed=3, chunk=1)
+    direct = validate_procedure(digital, runs=2, seed=3).to_dict()
+    assert d["runs"] == 2 and d["ok"] is True
+    assert d["points"] == direct["points"]
+
+
+def test_faults_of_a_temperature_procedure_are_refused_by_name(project_root):
+    """The fault scenarios drive a meter and a source; on a comparison procedure the command
+    listed the electrical loader's complaints about every temperature key."""
+    r = CliRunner().invoke(app, ["validate", str(project_root / DIGITAL), "--faults",
+                                 "--no-platform"])
+    assert r.exit_code == 2
+    assert "digital_thermometer.yaml: a temperature comparison procedure" in r.output
+    assert "unknown key" not in r.output
