@@ -38,6 +38,7 @@ from labauto.calibration import (
     start_or_resume_run,
     summary_markdown,
 )
+from labauto.engine.observer import current_observer
 from labauto.engine.preflight import DUT, STANDARD
 from labauto.engine.run import Run, instruments_kept_open, new_run_id, steps_before
 from labauto.procedure import OperatorStep, Procedure
@@ -80,8 +81,25 @@ def measure_points_task(run_folder: str, point_ids: list[str], dut_resource: str
                      standard_resource=standard_resource, settle_scale=settle_scale,
                      timeout_ms=timeout_ms, environment_resource=environment_resource)
     # the flow had the operator steps before these points done (flows/operator_input.py)
-    measure_points(run, _pending(run, point_ids), lab_file=lab_file, ask_steps=False)
+    measure_points(run, _pending(run, point_ids), lab_file=lab_file, ask_steps=False,
+                   observer=LoggedPoints(current_observer(), get_run_logger()))
     return point_ids
+
+
+class LoggedPoints:
+    """The process's observer (e.g. the CLI's progress bars), and a line in the flow run's log
+    for each point measured: the Prefect UI shows a run's progress point by point, its points
+    being no longer one task each."""
+
+    def __init__(self, inner: Any, log: Any) -> None:
+        self._inner, self._log = inner, log
+
+    def point_finished(self, point: Any) -> None:
+        self._inner.point_finished(point)
+        self._log.info("point %s measured", point.id)
+
+    def __getattr__(self, name: str) -> Any:      # the rest (and optional hooks) as the inner
+        return getattr(self._inner, name)
 
 
 def _pending(run: Run, point_ids: list[str]) -> list[str]:

@@ -7,7 +7,9 @@ EA-4/02 style; every input named in the budget)::
     S_ref     the source's output = its set value; uncertainty from the source's accuracy
               specification at that value (and frequency), normal at its stated coverage
               probability (e.g. 99 % -> k = 2.576) or rectangular limits, nu = inf
-    dX_res    DUT resolution: rectangular, half-width = resolution / 2, estimate 0
+    dX_res    DUT resolution: rectangular, half-width = resolution / 2, estimate 0 — less the
+              part the readings' scatter already averages (labauto.models.inputs.
+              dithered_halfwidth: readings scattered over several steps)
     dS_i      the procedure's contributions for this function (thermal EMFs, lead resistance,
               AC flatness, loading, shunt self-heating ...), estimate 0 or the contribution's
               ``correction`` (a one-sided effect: labauto.procedure.contributions)
@@ -52,7 +54,7 @@ def error_budget(point: "TestPoint", procedure: "Procedure",
                                        std_fn.confidence, unit, "reference source output")
         if procedure.reference_certificate is None else
         _certified_output(procedure, point, unit),
-        mi.RESOLUTION_NAME: mi.resolution(point.dut_range, unit),
+        mi.RESOLUTION_NAME: mi.resolution(point.dut_range, unit, readings=readings),
     }
     terms = ["X_ind", f"- {sym}_ref", f"+ {mi.RESOLUTION_NAME}"]
     mi.contributions(inputs, terms, point.contributions, sym, unit, point.nominal)

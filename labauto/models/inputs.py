@@ -2,8 +2,10 @@
 (by its specification), the resolution of the DUT, Type A, and the procedure's contributions."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 import pint
 
 from labauto.instruments import RangeSpec
@@ -67,8 +69,38 @@ def reference_meter(procedure: Any, point: Any, readings: pint.Quantity,
             "dX_ref": correction}
 
 
-def resolution(rng: RangeSpec, unit: pint.Unit, label: str = "resolution of the DUT") -> Any:
-    return Rectangular(Q_(0.0, unit), rng.resolution.to(unit) / 2, label=label)
+def resolution(rng: RangeSpec, unit: pint.Unit, label: str = "resolution of the DUT",
+               readings: pint.Quantity | None = None) -> Any:
+    """The DUT's resolution q as a rectangular input about 0.  Without ``readings``: half-width
+    q/2 (GUM F.2.2.1).  With the readings whose mean is the indication: the part of the
+    rounding their scatter does not already average out, :func:`dithered_halfwidth`."""
+    q = float(rng.resolution.to(unit).magnitude)
+    if readings is None:
+        return Rectangular(Q_(0.0, unit), Q_(q / 2, unit), label=label)
+    values = np.asarray(readings.to(unit).magnitude, dtype=float)
+    s = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    a = dithered_halfwidth(q, s)
+    note = "" if a >= q / 2 else f"; the readings' scatter (s = {s:.3g}) averages the rest"
+    return Rectangular(Q_(0.0, unit), Q_(a, unit), label=label + note)
+
+
+def dithered_halfwidth(q: float, s: float, terms: int = 64) -> float:
+    """Bound of the rounding error left in the mean of readings rounded to steps of ``q`` when
+    the signal carries noise of standard deviation ``s``: the rounding error's Fourier series
+    Σ (q/πk)(−1)^(k+1) sin(2πkx/q) has its k-th term damped, in the mean over the noise, by the
+    noise's characteristic function exp(−2π²k²s²/q²) (Widrow and Kollár, Quantization Noise,
+    2008, from memory, not checked against the book; the damping is the Gaussian's
+    characteristic function at 2πk/q), so |bias| ≤ (q/π) Σ exp(−2π²k²s²/q²)/k, at most q/2.
+    The noise's own part of the rounding is in the readings' scatter, hence in the Type A
+    input: counting ±q/2 again (the readings of a 34401A on its 1000 V range scatter over
+    several steps) overstated u_c (docs/validation.md)."""
+    if q <= 0:
+        return 0.0
+    if s <= 0:
+        return q / 2
+    k = np.arange(1, terms + 1, dtype=float)
+    bound = q / math.pi * float(np.sum(np.exp(-2 * math.pi ** 2 * k ** 2 * s ** 2 / q ** 2) / k))
+    return min(q / 2, bound)
 
 
 def contributions(inputs: dict[str, Any], terms: list[str], found: tuple[Contribution, ...],

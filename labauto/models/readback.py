@@ -36,7 +36,8 @@ def error_budget(point: "TestPoint", procedure: "Procedure", readings: pint.Quan
     inputs: dict[str, Any] = {
         "X_rb": mi.type_a(readbacks, unit, "mean readback of the DUT"),
         **mi.reference_meter(procedure, point, readings, unit),
-        mi.RESOLUTION_NAME: mi.resolution(point.dut_range, unit, "readback resolution of the DUT"),
+        mi.RESOLUTION_NAME: mi.resolution(point.dut_range, unit, "readback resolution of the DUT",
+                                          readings=readbacks),
     }
     terms = ["X_rb", "- X_ref", "- dX_ref", f"+ {mi.RESOLUTION_NAME}"]
     mi.contributions(inputs, terms, point.contributions, mi.letter(unit), unit, point.nominal)

@@ -5,7 +5,8 @@
 
     u(X_ind)  = s / sqrt(n),  nu = n - 1
     u(V_ref)  = spec / z_0.995 (calibrator specification stated at 99 %, normal), nu = inf
-    u(dX_res) = (resolution / 2) / sqrt(3)
+    u(dX_res) = a / sqrt(3), a = min(q/2, (q/pi) sum_k exp(-2 pi^2 k^2 s^2 / q^2) / k): the
+                rounding the readings' scatter s does not average out (q/2 for equal readings)
     u(dV_1)   = 0.3 uV / sqrt(3)  (thermal EMFs, rectangular, from the procedure)
     nu_eff    = u_c^4 / (u(X_ind)^4 / (n - 1))     (Welch-Satterthwaite)
     k         = t_0.975(nu_eff);  U rounded up to two significant digits (ILAC-P14)
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import math
 import statistics
+
+import numpy as np
 
 import pytest
 from scipy import stats
@@ -36,7 +39,11 @@ def test_budget_matches_the_hand_calculation(quick_procedure):
     spec = point.standard_range.accuracy_halfwidth(Q_(10, "V")).to("V").magnitude
     assert spec == pytest.approx(12e-6 * 10 + 20e-6)   # 5522A 32.99999 V range: 12 ppm + 20 uV
     u_ref = spec / stats.norm.ppf(0.995)
-    u_res = 10e-6 / 2 / math.sqrt(3)
+    q, s = 10e-6, statistics.stdev(READINGS)      # s = 14 µV: the readings span 4 steps of 10 µV
+    a = min(q / 2, q / math.pi * sum(math.exp(-2 * math.pi ** 2 * k ** 2 * s ** 2 / q ** 2) / k
+                                     for k in range(1, 65)))
+    assert a < 1e-9 * q                            # averaged out: exp(-2 pi^2 1.4^2) = 1.6e-17
+    u_res = a / math.sqrt(3)
     u_emf = 0.3e-6 / math.sqrt(3)       # the procedure's thermal EMF allowance: 0.3 uV
     u_c = math.sqrt(u_a ** 2 + u_ref ** 2 + u_res ** 2 + u_emf ** 2)
     nu_eff = u_c ** 4 / (u_a ** 4 / (n - 1))
@@ -80,3 +87,25 @@ def test_conformance_probability_is_recorded(quick_procedure):
     expected = stats.norm.cdf((T - e) / u) - stats.norm.cdf((-T - e) / u)
     assert result.conformance_probability == pytest.approx(expected, rel=1e-6)
     assert result.specific_risk == pytest.approx(1 - expected, rel=1e-6)   # accepted: PFA
+
+
+def test_the_rounding_left_in_a_mean_is_bounded_exactly():
+    """dithered_halfwidth bounds |E[round(x + sZ)] - x| over every x: checked against the exact
+    expectation (normal CDF per rounding step) on a grid of x, for noise from 0 to 0.6 steps."""
+    from scipy.stats import norm
+
+    from labauto.models.inputs import dithered_halfwidth
+
+    xs = np.linspace(-0.5, 0.5, 401)
+    j = np.arange(-8, 9)
+    for s in (0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6):
+        if s == 0:
+            bias = np.abs(np.round(xs) - xs)
+        else:
+            p = norm.cdf((j[:, None] + 0.5 - xs) / s) - norm.cdf((j[:, None] - 0.5 - xs) / s)
+            bias = np.abs((j[:, None] * p).sum(axis=0) - xs)
+        bound = dithered_halfwidth(1.0, s)
+        assert bias.max() <= bound + 1e-12, (s, bias.max(), bound)
+        assert bias.max() >= 0.6 * bound or bound < 1e-6       # and not loose
+    assert dithered_halfwidth(1.0, 0.0) == 0.5                 # equal readings: ± q/2
+    assert dithered_halfwidth(1.0, 0.6) < 1e-3                 # scattered over steps: ~0

@@ -206,3 +206,30 @@ def test_stretches_cut_the_points_where_a_person_is_needed(tmp_path):
     # resumed at the third point: the set-up it needs is confirmed again first
     assert stretches(procedure, ids[2:]) == [(step, ids[2:])]
     assert stretches(procedure, []) == []
+
+
+def test_each_point_measured_is_a_line_in_the_flow_runs_log_and_reaches_the_observer(caplog):
+    import logging
+    from types import SimpleNamespace
+
+    from flows.calibrate import LoggedPoints
+    from labauto.engine.observer import NullObserver
+
+    seen = []
+
+    class Bars(NullObserver):                    # e.g. the CLI's progress bars
+        def point_finished(self, point):
+            seen.append(("finished", point.id))
+
+        def conditions(self, when, values, problems):
+            seen.append(("conditions", when))
+
+    log = logging.getLogger("test-logged-points")
+    observer = LoggedPoints(Bars(), log)
+    with caplog.at_level(logging.INFO, logger=log.name):
+        observer.point_started(SimpleNamespace(id="P1"), 1)
+        observer.point_finished(SimpleNamespace(id="P1"))
+        observer.conditions("after P1", {}, [])
+    assert seen == [("finished", "P1"), ("conditions", "after P1")]
+    assert [r.getMessage() for r in caplog.records] == ["point P1 measured"]
+    assert not hasattr(LoggedPoints(NullObserver(), log), "conditions")   # optional hook
