@@ -4,7 +4,7 @@ the points whose test uncertainty ratio is below 4 (7.8.6.1: the decision rule's
 U was obtained where the GUM framework was not validated (labauto.uncertainty.convolution)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from labauto.results import CalibrationResult
@@ -30,15 +30,22 @@ def propagated_interval_statement(r: CalibrationResult) -> str:
     """"" when every point's U is the GUM's; otherwise the sentence naming the points whose U is
     the 95 % interval of the propagated distribution (JCGM 101), because the GUM framework was
     not validated for them (a rectangular input dominating their budget)."""
+    return propagated_points_statement(
+        [(p.point_id, p.budget) for p in r.points + r.as_left_points], "the error")
+
+
+def propagated_points_statement(points: "list[tuple[str, Any]]", quantity: str) -> str:
+    """The sentence of :func:`propagated_interval_statement` for any certificate: ``points`` are
+    (name, budget) pairs, ``quantity`` what U is of ("the error", "the result")."""
     from labauto.uncertainty.convolution import is_propagated
 
-    ids = [p.point_id for p in r.points + r.as_left_points if is_propagated(p.budget)]
+    ids = [name for name, budget in points if is_propagated(budget)]
     if not ids:
         return ""
     return ("At " + ", ".join(dict.fromkeys(ids)) + " the GUM uncertainty framework was not "
             "validated (JCGM 101:2008 clause 8: a rectangular input dominates the budget): U is the "
             "half-width of the probabilistically symmetric 95 % coverage interval of the "
-            "distribution of the error, propagated from the input distributions (JCGM 101:2008), "
+            f"distribution of {quantity}, propagated from the input distributions (JCGM 101:2008), "
             "and k = U/u_c.")
 
 

@@ -99,7 +99,8 @@ def _admin(root, r: TemperatureCalibrationResult) -> None:
           "multiplied by the coverage factor k stated for each point (k = "
           + ", ".join(f"{x:g}" for x in ks) + "), which for a normal distribution corresponds "
           "to a coverage probability of approximately 95 %. It was evaluated according to the "
-          "GUM and EA-4/02; the contributions of each point are listed in the PDF's annex.", "en")
+          "GUM and EA-4/02; the contributions of each point are listed in the PDF's annex."
+          + (" " + r.propagated_statement if r.propagated_statement else ""), "en")
     s = _sub(st, _d("statement"), refType="labauto_itemConditionOnReceipt")
     _text(s, "declaration", f"Condition of the item on receipt: {r.item_condition_statement}", "en")
     s = _sub(st, _d("statement"), refType="labauto_adjustment")

@@ -56,6 +56,7 @@ def _identification(r: TemperatureCalibrationResult, d: _Doc) -> list:
 
 def _statements(r: TemperatureCalibrationResult, d: _Doc) -> list:
     ks = ", ".join(dict.fromkeys(f"{p.k:.2f}" for p in r.points))
+    propagated = r.propagated_statement
     story = [d.p("Statements", d.h2), d.p(RELATES_ONLY), d.p("Traceability: " + r.traceability),
              d.markup("Measurement uncertainty: the reported expanded uncertainty <i>U</i> is the "
                       "combined standard uncertainty multiplied by the coverage factor <i>k</i> "
@@ -63,7 +64,7 @@ def _statements(r: TemperatureCalibrationResult, d: _Doc) -> list:
                       "approximately 95 %. It was evaluated according to JCGM 100:2008 (GUM) and "
                       "EA-4/02; values are rounded according to ILAC-P14:09/2020. The error is "
                       "the item's temperature by its nominal characteristic minus the "
-                      "calibration temperature.")]
+                      "calibration temperature." + (" " + escape(propagated) if propagated else ""))]
     story += [d.p("Remark: " + x) for x in r.remarks]
     return story
 

@@ -10,7 +10,11 @@ and the distribution of the correction about it.  An amount is absolute (in the 
 unit) or relative to the point's nominal value (ppm or %, e.g. AC flatness ``half_width:
 50 ppm``; a relative correction is a fraction of the signed nominal value).  ``function`` (one
 name or a list) says which points it applies to; without it, the procedure's default
-``function``.  In the file::
+``function``; ``range`` and ``nominal`` narrow it to points on those meter ranges, at those
+values.  ``of: reference`` marks an error of the reference standard itself that its
+specification does not include (the standard it was calibrated against when its figures are
+relative to that standard, e.g. the 3458A's 24-hour figures): ``labauto validate`` draws it as
+part of the reference's true error (labauto.validation.truth).  In the file::
 
     contributions:
       - {name: thermal_emf, label: thermal EMFs in the connections,
@@ -65,6 +69,8 @@ class Contribution:
     scoped: bool = False                        # the file named them (function: ...)
     ranges: tuple[pint.Quantity, ...] = ()      # only points on these meter ranges (): all
     correction: pint.Quantity | None = None     # the estimate added to E (None: 0)
+    of_reference: bool = False                  # ``of: reference``: an error of the standard
+    nominals: tuple[pint.Quantity, ...] = ()    # only points at these nominal values (): all
 
     @property
     def relative(self) -> bool:
@@ -74,8 +80,14 @@ class Contribution:
             else self.expanded_uncertainty)
         return amount is not None and amount.dimensionless
 
-    def applies_to(self, function: str, meter_range: pint.Quantity | None = None) -> bool:
+    def applies_to(self, function: str, meter_range: pint.Quantity | None = None,
+                   nominal: pint.Quantity | None = None) -> bool:
         if function not in self.functions:
+            return False
+        if self.nominals and nominal is not None and not any(
+                n.dimensionality == nominal.dimensionality and
+                math.isclose(n.to(nominal.units).magnitude, nominal.magnitude, rel_tol=1e-9,
+                             abs_tol=1e-15) for n in self.nominals):
             return False
         if not self.ranges or meter_range is None:
             return True
@@ -144,6 +156,10 @@ class Contribution:
                 d[key] = getattr(self, key)
         if self.correction is not None:
             d["correction"] = q_to_dict(self.correction)
+        if self.of_reference:
+            d["of"] = "reference"
+        if self.nominals:
+            d["nominals"] = [q_to_dict(n) for n in self.nominals]
         if self.distribution == "normal":
             d["dof"] = None if math.isinf(self.dof) else self.dof
         return d
@@ -164,7 +180,7 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
         raise problems.fail(path + ("distribution",),
                             f"unknown distribution {dist!r}; use {' or '.join(DISTRIBUTIONS)}")
     check_keys(problems, path, data, f"a {dist} contribution", required=("name", "distribution"),
-               optional=("label", "function", "range", "correction") + _AMOUNTS[dist])
+               optional=("label", "function", "range", "nominal", "correction", "of") + _AMOUNTS[dist])
     scope = functions if functions is not None else (function,)
     scoped = "function" in data
     ranges: tuple[pint.Quantity, ...] = ()
@@ -172,6 +188,11 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
         raw = data["range"] if isinstance(data["range"], list) else [data["range"]]
         ranges = tuple(quantity(problems, path + ("range",), r, unit, "range",
                                 note=f"{function} ranges are in {unit}") for r in raw)
+    nominals: tuple[pint.Quantity, ...] = ()
+    if "nominal" in data:      # an effect of one value only (a shunt's heating grows with I²)
+        raw = data["nominal"] if isinstance(data["nominal"], list) else [data["nominal"]]
+        nominals = tuple(quantity(problems, path + ("nominal",), n, unit, "nominal",
+                                  note=f"{function} values are in {unit}") for n in raw)
     name = text(problems, path + ("name",), data["name"], "contribution name")
     if not _NAME.match(name):
         raise problems.fail(path + ("name",), f"contribution name {name!r} must be an identifier "
@@ -192,6 +213,10 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
             raise problems.fail(path + (key,), f"{key} must be a number {what}, not {v!r}")
         return float(v)
 
+    if "of" in data and data["of"] != "reference":
+        raise problems.fail(path + ("of",), f"of must be 'reference' (an error of the reference "
+                                            f"standard), not {data['of']!r}")
+    of_reference = data.get("of") == "reference"
     correction = None
     if "correction" in data:   # signed: a one-sided effect's expected value, added to E
         correction = _relative(data["correction"]) or quantity(
@@ -201,7 +226,8 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
         if "half_width" not in data:
             raise problems.fail(path, "a rectangular contribution needs half_width (e.g. 1 uV)")
         return Contribution(name, label, dist, half_width=amount("half_width"), functions=scope,
-                            scoped=scoped, ranges=ranges, correction=correction)
+                            scoped=scoped, ranges=ranges, correction=correction,
+                            of_reference=of_reference, nominals=nominals)
     given = [k for k in ("standard_uncertainty", "expanded_uncertainty") if k in data]
     if len(given) != 1:
         raise problems.fail(path, "a normal contribution needs exactly one of "
@@ -213,7 +239,8 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
                 raise problems.fail(path + (key,), f"{key} belongs to expanded_uncertainty; "
                                                    "standard_uncertainty is already u")
         return Contribution(name, label, dist, standard_uncertainty=amount(given[0]), dof=dof,
-                            functions=scope, scoped=scoped, ranges=ranges, correction=correction)
+                            functions=scope, scoped=scoped, ranges=ranges, correction=correction,
+                            of_reference=of_reference, nominals=nominals)
     if ("k" in data) == ("coverage_probability" in data):
         raise problems.fail(path + ("expanded_uncertainty",),
                             "expanded_uncertainty needs exactly one of k or coverage_probability")
@@ -221,7 +248,7 @@ def parse_contribution(problems: Problems, path: PathKey, data: Any, unit: str,
     p = number("coverage_probability", 0, 0.999999, "between 0 and 1") if k is None else None
     return Contribution(name, label, dist, expanded_uncertainty=amount(given[0]), k=k,
                         coverage_probability=p, dof=dof, functions=scope, scoped=scoped, ranges=ranges,
-                        correction=correction)
+                        correction=correction, of_reference=of_reference, nominals=nominals)
 
 
 def _relative(value: Any) -> pint.Quantity | None:

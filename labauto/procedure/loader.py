@@ -737,7 +737,7 @@ def _point(problems: Problems, npath: PathKey, nominal_raw: Any, fpath: PathKey 
         standard_range=std_range, line=line, frequency=frequency, meter_settings=meter_settings,
         source_settings=source_settings, readback=g.readback, meter_range=g.meter_range,
         contributions=tuple(c for c in ctx.contributions
-                            if c.applies_to(g.function, g.meter_range.range)))
+                            if c.applies_to(g.function, g.meter_range.range, nominal)))
 
 
 def _readback_range(problems: Problems, npath: PathKey, source_range: RangeSpec, g: "_Group",

@@ -97,6 +97,12 @@ class SimulatedHeatSource(ScpiInstrument):
                                    + self._radial * self._figure("radial_uniformity", temp))
         return temp
 
+    def set_gradients(self, axial: float, radial: float) -> None:
+        """The DUT's place offset from the reference's by these fractions (signed) of the
+        ``axial_uniformity`` and ``radial_uniformity`` figures (seeded at 0.2–0.6 of them,
+        either sign; a validation draws them within the figures, labauto.validation.comparison)."""
+        self._axial, self._radial = float(axial), float(radial)
+
     def control_temperature(self, t: float) -> float:
         temp = self.medium(t)
         return temp + self._display_fraction * self._figure("display_accuracy", temp)

@@ -35,7 +35,7 @@ from typing import Any, Sequence
 from labauto.temperature import thermocouples
 from labauto.temperature.cvd import CallendarVanDusen
 from labauto.temperature.errors import TemperatureError
-from labauto.uncertainty import Model, gum
+from labauto.uncertainty import Model, gum, validated_budget
 from labauto.uncertainty.budget import UncertaintyBudget
 from labauto.uncertainty.distributions import (Arcsine, Constant, Normal, Rectangular,
                                                Triangular)
@@ -253,7 +253,11 @@ def point_budget(point: ComparisonPoint, *, k: float | None = None,
                  coverage_probability: float = 0.95) -> PointResult:
     """The budgets of one comparison point (see the module doc).
 
-    ``k`` states the coverage factor (EA-4/02 uses k = 2); by default k = t_p(nu_eff).
+    ``k`` states the coverage factor (EA-4/02 uses k = 2).  By default k = t_p(nu_eff) where the
+    GUM interval is validated against the convolution of the input distributions (JCGM 101:2008
+    clause 8); where it is not (a rectangular input, e.g. the furnace's uniformity, dominating
+    u_c), U is the half-width of the propagated distribution's interval, k = U/u_c, and the
+    budget's ``method`` says so (:func:`labauto.uncertainty.convolution.validated_budget`).
     """
     p = point
     unit = p.dut_unit
@@ -288,8 +292,13 @@ def point_budget(point: ComparisonPoint, *, k: float | None = None,
     try:
         model = Model(equations, inputs=inputs, units={"t_X": "degC", out: "K" if out == "E" else unit})
         result = gum(model)
-        budget = result.budget(out, coverage_probability=coverage_probability, k=k)
-        ref_budget = result.budget("t_X", coverage_probability=coverage_probability, k=k)
+        if k is None:       # the GUM interval where JCGM 101 clause 8 validates it, else the
+            #               propagated distribution's (labauto.uncertainty.convolution)
+            budget = validated_budget(result, out, coverage_probability)
+            ref_budget = validated_budget(result, "t_X", coverage_probability)
+        else:
+            budget = result.budget(out, coverage_probability=coverage_probability, k=k)
+            ref_budget = result.budget("t_X", coverage_probability=coverage_probability, k=k)
     except UncertaintyError as exc:
         raise TemperatureError(f"point {p.nominal:g} °C: {exc}") from None
     y = float(budget.estimate.magnitude)

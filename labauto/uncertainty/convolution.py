@@ -181,29 +181,31 @@ def symmetric_halfwidth(terms: list[_Term], p: float = 0.95) -> float:
     return float(x[i - 1] + (x[i] - x[i - 1]) * ((p - g0) / (g1 - g0) if g1 > g0 else 0.0))
 
 
-def _linear(tree: Any) -> bool:
-    """The tree is linear in its variables (sums, differences, constant multiples)."""
+def _linear(tree: Any, constants: frozenset[str] = frozenset()) -> bool:
+    """The tree is linear in its variables (sums, differences, multiples by constants: literals
+    and the names in ``constants``, the model's :class:`Constant` inputs, e.g. a sensitivity)."""
     op = tree[0]
     if op in ("c", "v"):
         return True
     if op in ("+", "-"):
-        return _linear(tree[1]) and _linear(tree[2])
+        return _linear(tree[1], constants) and _linear(tree[2], constants)
     if op == "neg":
-        return _linear(tree[1])
+        return _linear(tree[1], constants)
     if op == "*":
-        return (_constant(tree[1]) and _linear(tree[2])) or (_constant(tree[2]) and _linear(tree[1]))
+        return ((_constant(tree[1], constants) and _linear(tree[2], constants))
+                or (_constant(tree[2], constants) and _linear(tree[1], constants)))
     if op == "/":
-        return _linear(tree[1]) and _constant(tree[2])
+        return _linear(tree[1], constants) and _constant(tree[2], constants)
     return False
 
 
-def _constant(tree: Any) -> bool:
+def _constant(tree: Any, constants: frozenset[str] = frozenset()) -> bool:
     op = tree[0]
     if op == "c":
         return True
     if op == "v":
-        return False
-    return all(_constant(t) for t in tree[1:] if isinstance(t, tuple))
+        return tree[1] in constants
+    return all(_constant(t, constants) for t in tree[1:] if isinstance(t, tuple))
 
 
 def output_terms(gum_result: Any, output: str) -> list[_Term] | None:
@@ -211,7 +213,8 @@ def output_terms(gum_result: Any, output: str) -> list[_Term] | None:
     not linear, correlated inputs, an input distribution that is not symmetric)."""
     model = gum_result.model
     tree = getattr(model, "trees", {}).get(output)
-    if tree is None or not _linear(tree):
+    constants = frozenset(n for n, d in model.inputs.items() if isinstance(d, Constant))
+    if tree is None or not _linear(tree, constants):
         return None
     deps = model.dependencies[output]
     if any(r != 0.0 and a in deps and b in deps for (a, b), r in model.correlations.items()):

@@ -9,9 +9,11 @@ One run: the simulated thermometry lab (labauto.sim.thermometry) with a new seed
 * the reference thermometer's true error from what its certificate states
   (labauto.validation.truth.certificate_offset: normal with σ = U(t)/k per calibrated
   sub-range, plus the drift allowance, uniform), and the readout's error from its
-  specification (labauto.validation.truth.StatedErrors: normal at the stated confidence);
-* the thermometry physics: the heat source's approach, stability wander, axial and radial
-  gradients between the reference's and the DUT's places, the readout's noise and a
+  specification (labauto.validation.truth.StatedErrors: normal at the stated confidence),
+  the heat source's axial and radial gradients between the reference's and the DUT's places
+  from its uniformity figures (uniform within them: the figures are limits);
+* the thermometry physics: the heat source's approach, stability wander, the readout's
+  noise and a
   scanner's parasitic emfs, both probes' self-heating at their measuring current.
 
 The instruments run in-process behind their real drivers (labauto.validation.loopback) on
@@ -43,9 +45,10 @@ SIMULATED = (
     ("reference's true errors", "from its calibration certificate: normal with σ = U(t)/k per "
      "calibrated sub-range plus the drift allowance (uniform); the readout's error from its "
      "specification (normal at the stated confidence)"),
-    ("set-up", "heat source approach, stability wander, axial and radial gradients between the "
-     "reference's and the DUT's places, probe self-heating, readout noise, scanner parasitic "
-     "emfs (simulated thermometry lab)"),
+    ("heat source gradients", "between the reference's and the DUT's places: uniform within "
+     "the heat source's axial and radial uniformity figures"),
+    ("set-up", "heat source approach, stability wander, probe self-heating, readout noise, "
+     "scanner parasitic emfs (simulated thermometry lab)"),
     ("evaluation", "the comparison budgets (EA-4/02, EURAMET cg-8/cg-13) and the certificate's "
      "ILAC-P14 rounding of a real run"),
 )
@@ -54,7 +57,9 @@ SIMULATED = (
 def simulated_comparison_lab(procedure: TemperatureProcedure, seed: int,
                              dut_spread: float = 1.0):
     """A simulated thermometry lab (not started: no sockets) for ``procedure`` with new true
-    errors; the reference's drawn from its certificate, the readout's from its specification."""
+    errors; the reference's drawn from its certificate, the readout's from its specification,
+    each heat source's gradients between the reference's and the DUT's places uniform within
+    its uniformity figures (the budget's rectangular limits)."""
     from labauto.sim.thermometry import lab_for_procedure
     from labauto.validation.truth import StatedErrors, certificate_offset
 
@@ -62,6 +67,8 @@ def simulated_comparison_lab(procedure: TemperatureProcedure, seed: int,
     lab = lab_for_procedure(procedure, seed=seed, latency="zero", dut_spread=dut_spread,
                             reference_offset=certificate_offset(procedure.reference, rng))
     lab.readout.reading_error = StatedErrors(procedure.readout_model, rng).at
+    for source in lab.heat_sources.values():   # the gradients within its uniformity figures
+        source.set_gradients(float(rng.uniform(-1.0, 1.0)), float(rng.uniform(-1.0, 1.0)))
     return lab
 
 
@@ -109,7 +116,7 @@ def simulate_comparison_run(procedure: TemperatureProcedure, seed: int,
             point_id=point.id, unit="K", measured=float(r.error),
             true=float(lab.true_dut_error(r.nominal)), expanded=stated_U,
             combined=float(r.u_error), coverage_factor=float(r.k), tolerance=math.inf,
-            accepted=None, specific_risk=None))
+            accepted=None, specific_risk=None, evaluated=float(r.U_error)))
     return RunOutcome(seed, tuple(outcomes))
 
 

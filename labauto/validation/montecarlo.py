@@ -129,7 +129,7 @@ def simulated_lab(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> S
                        calibrator_model=procedure.source_model, error_fraction=dut_spread,
                        dut="source" if procedure.direction == "source" else "meter",
                        load_resistance=procedure.load)
-    with_stated_reference(lab.truth, np.random.default_rng([seed, 11]))
+    with_stated_reference(lab.truth, np.random.default_rng([seed, 11]), procedure.contributions)
     return lab
 
 

@@ -25,9 +25,11 @@ from labauto.units import Q_
 class StatedErrors:
     """Duck-typed stand-in for the reference's ``_ErrorTable`` in a :class:`Truth`."""
 
-    def __init__(self, model: InstrumentModel, rng: np.random.Generator):
+    def __init__(self, model: InstrumentModel, rng: np.random.Generator,
+                 extra: tuple[tuple[tuple[str, ...], float, float], ...] = ()):
         self.model = model
         self._rng = rng
+        self.extra = extra           # (functions, gain, offset in base units): errors of the standard
         self._draws: dict[tuple[Any, ...], float] = {}
         self._spec: dict[tuple[Any, ...], tuple[float, int]] = {}
         self._ranges: dict[tuple[str, float], RangeSpec] = {}
@@ -80,9 +82,10 @@ class StatedErrors:
         if frequency is None and r.range.check("[frequency]"):
             frequency = x
         spec, band = self._spec_at(function, r, x, frequency)
+        extra = sum(gain * x + offset for fns, gain, offset in self.extra if function in fns)
         if not math.isfinite(spec):
-            return 0.0
-        return self.draw(function, r, band, x >= 0) * spec
+            return extra
+        return self.draw(function, r, band, x >= 0) * spec + extra
 
     def at(self, function: str, x: float) -> float:
         """The error at ``x`` (base units) of ``function``, on the range that reads it (a
@@ -119,11 +122,26 @@ def _nominal_edge(r: RangeSpec, f: Any) -> Any:
     return f
 
 
-def with_stated_reference(truth: Any, rng: np.random.Generator) -> Any:
+def with_stated_reference(truth: Any, rng: np.random.Generator,
+                          contributions: tuple[Any, ...] = ()) -> Any:
     """Give ``truth``'s reference standard (the source for a meter under test, the meter for
-    a source under test) errors drawn from its specification; returns ``truth``."""
+    a source under test) errors drawn from its specification, plus the procedure's
+    contributions marked ``of: reference`` (errors of the standard its specification leaves
+    out, e.g. the 10 V standard the 3458A's 24-hour figures are relative to): one draw per
+    run from the contribution's distribution, a gain for a relative amount, an offset for an
+    absolute one, for every value of the functions it applies to; returns ``truth``."""
     model = truth.source_model if truth.dut == "meter" else truth.meter_model
-    truth.use_reference_errors(StatedErrors(model, rng))
+    extra = []
+    for c in contributions:
+        if not c.of_reference:
+            continue
+        draw = (float(rng.uniform(-1.0, 1.0)) * c.half_width if c.distribution == "rectangular"
+                else float(rng.standard_normal()) * c.u)
+        if draw.dimensionless:
+            extra.append((c.functions, float(draw.to("dimensionless").magnitude), 0.0))
+        else:
+            extra.append((c.functions, 0.0, float(draw.to_base_units().magnitude)))
+    truth.use_reference_errors(StatedErrors(model, rng, tuple(extra)))
     return truth
 
 

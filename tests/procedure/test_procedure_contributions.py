@@ -60,6 +60,8 @@ def test_normal_given_as_expanded_with_coverage_probability(write):
     ("  - 1 uV", "must be a mapping"),
     ("  - {name: x, distribution: rectangular, half_width: 1 uV, correction: 2 A}", "correction"),
     ("  - {name: x, distribution: rectangular, half_width: 1 uV, correction: 2}", "has no unit"),
+    ("  - {name: x, distribution: rectangular, half_width: 1 uV, of: source}", "of must be 'reference'"),
+    ("  - {name: x, distribution: rectangular, half_width: 1 uV, nominal: 1 A}", "nominal"),
 ])
 def test_contribution_errors_on_their_line(problems, line, reason):
     err = problems({16: line})
@@ -80,6 +82,17 @@ def test_a_correction_is_the_estimate_of_its_input(write):
                             "correction: -250 ppm}").contributions
     assert c.as_input("uV", Q_(-2, "V")).estimate.to("uV").magnitude == pytest.approx(500)
     assert c.as_input("uV", Q_(-2, "V")).u.to("uV").magnitude == pytest.approx(200 / math.sqrt(3))
+
+
+def test_a_contribution_of_one_nominal_value(project_root):
+    # the 3458A's shunt heats with I²: one correction at 300 mA, another at 1 A, same range
+    p = load_procedure(project_root / "procedures" / "fluke_5522a_dci_res_3458a.yaml")
+    names = {pt.id: [c.name for c in pt.contributions] for pt in p.points}
+    assert names["DCI-1A-+300mA"] == ["leakage", "shunt_heating_300ma"]
+    assert names["DCI-1A-+1A"] == ["leakage", "shunt_heating_1a"]
+    assert names["DCI-100mA-+30mA"] == ["leakage"]
+    c = next(c for c in p.contributions if c.name == "shunt_heating_1a")
+    assert c.to_dict()["nominals"] == [{"value": 1, "unit": "A"}]
 
 
 def test_duplicate_contribution_names(problems):

@@ -144,6 +144,11 @@ def test_thermocouple_dcc_is_valid_and_states_the_deviation_polynomial(schema, r
     err = _floats(root.find(".//dcc:quantity[@refType='basic_measurementError']//si:valueXMLList", NS))
     expected = [(0.003 + 1e-5 * t) / thermocouples.seebeck("N", t) for t in (400, 600, 800, 1000)]
     assert err == pytest.approx(expected, abs=2e-3)
+    # the furnace's ±1 K dominates: U is the propagated distribution's, stated with k (< 2)
+    decl = root.find(".//dcc:statement[@refType='basic_uncertainty']/dcc:declaration/dcc:content", NS).text
+    assert "At 400 °C, 600 °C, 800 °C, 1000 °C the GUM uncertainty framework was not validated" in decl
+    ks = _floats(root.find(".//dcc:quantity[@refType='basic_measuredValue']//si:coverageFactorXMLList", NS))
+    assert ks == pytest.approx([p.k for p in r.points], rel=1e-12) and all(1.7 < k < 1.9 for k in ks)
 
 
 def test_pdf_has_error_table_coefficients_and_figure(result):
@@ -252,3 +257,5 @@ def test_thermocouple_pdf_states_the_deviation_polynomial():
     text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
     assert "type N reference function + deviation polynomial" in text
     assert "E(t) / mV" in text and "d0" in text and "d2" in text
+    assert "the GUM uncertainty framework was not validated (JCGM 101:2008 clause 8" in text
+    assert "k = U/u_c" in text

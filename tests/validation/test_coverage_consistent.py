@@ -154,3 +154,16 @@ def test_a_setting_the_source_can_represent_has_no_resolution_term(project_root)
     b = evaluate_point(point, proc, [0.60051, 0.600511, 0.60051, 0.600512, 0.60051, 0.600511],
                        "V").budget
     assert "dX_res" in [r.name for r in b.rows]
+
+
+def test_the_standard_a_reference_is_relative_to_is_part_of_its_true_error(project_root):
+    # the bundled 5522A procedure: the 3458A by its 24-hour figures, relative to the 10 V
+    # standard of that day's CAL 10, whose U (1 ppm, k = 2) the procedure adds with
+    # `of: reference`.  The simulated 3458A erred only by its 24-hour figures: coverage 1.000
+    # (sd of the normalized errors 0.5 at 10 V); drawn as part of its true error: ~0.95
+    proc = _points(project_root, "fluke_5522a_dcv_3458a.yaml", "DCV-10V-+10V", "DCV-10V--10V")
+    assert [c.name for c in proc.contributions if c.of_reference] == ["dc_reference_standard"]
+    result = validate_procedure(proc, runs=200, seed=4, workers=1)
+    for p in result.points:
+        assert 0.90 <= p.coverage <= 0.99, (p.point_id, p.coverage)
+        assert 0.8 < np.asarray(p.normalized).std() < 1.2

@@ -62,8 +62,9 @@ def test_one_run_is_the_engine_and_the_evaluation_of_a_real_run(at_0c):
     assert point.true == lab.dut.error_k == pytest.approx(-0.1308231209776971, abs=1e-15)
     # seed 7: the display minus the bracketing SPRT readings (self-heating corrected),
     # U = 2 u_c rounded up to two digits (ILAC-P14), as the certificate states it
-    assert point.measured == pytest.approx(-0.131668, abs=5e-6)
+    assert point.measured == pytest.approx(-0.122212, abs=5e-6)
     assert point.combined == pytest.approx(0.0091322, abs=5e-7)
+    assert point.evaluated == pytest.approx(2 * point.combined)    # U before the rounding up
     assert (point.expanded, point.coverage_factor, point.unit) == (0.019, 2.0, "K")
     assert point.covered and point.accepted is None       # no tolerance: no decision rule
 
@@ -164,3 +165,14 @@ def test_faults_of_a_temperature_procedure_are_refused_by_name(project_root):
     assert r.exit_code == 2
     assert "digital_thermometer.yaml: a temperature comparison procedure" in r.output
     assert "unknown key" not in r.output
+
+
+def test_the_heat_source_gradients_are_drawn_within_its_uniformity_figures(at_0c):
+    """Validation draws the bath's gradients between the SPRT's and the DUT's places uniform
+    within its axial and radial uniformity figures (the budget's rectangular limits); the
+    demo's lab keeps its seeded 0.2-0.6 of them."""
+    axial = np.array([simulated_comparison_lab(at_0c, s).heat_sources["bath"]._axial
+                      for s in range(100)])
+    # U(-1, 1): sd 1/sqrt(3) = 0.577 (of 100 draws: +-6.5 % 1 sigma)
+    assert axial.std(ddof=1) == pytest.approx(1 / math.sqrt(3), rel=0.25)
+    assert np.abs(axial).max() <= 1.0 and np.abs(axial).min() < 0.2

@@ -78,4 +78,7 @@ def test_validate_flow_publishes_the_summary_artifact(prefect_harness, quick, tm
     with get_client(sync_client=True) as client:
         arts = client.read_artifacts(artifact_filter=ArtifactFilter(
             key=ArtifactFilterKey(any_=["validation-summary"])))
-    assert arts and "KS34465A-DCV-QUICK" in arts[-1].data and str(report) in arts[-1].data
+    # other tests of the session publish validation summaries too: this flow's is the one
+    # naming this test's report file (the harness's artifacts come in no guaranteed order)
+    ours = [a for a in arts if str(report) in a.data]
+    assert len(ours) == 1 and "KS34465A-DCV-QUICK" in ours[0].data
