@@ -292,13 +292,10 @@ def point_budget(point: ComparisonPoint, *, k: float | None = None,
     try:
         model = Model(equations, inputs=inputs, units={"t_X": "degC", out: "K" if out == "E" else unit})
         result = gum(model)
-        if k is None:       # the GUM interval where JCGM 101 clause 8 validates it, else the
-            #               propagated distribution's (labauto.uncertainty.convolution)
-            budget = validated_budget(result, out, coverage_probability)
-            ref_budget = validated_budget(result, "t_X", coverage_probability)
-        else:
-            budget = result.budget(out, coverage_probability=coverage_probability, k=k)
-            ref_budget = result.budget("t_X", coverage_probability=coverage_probability, k=k)
+        # without a stated k: the GUM interval where JCGM 101 clause 8 validates it, else the
+        # propagated distribution's (labauto.uncertainty.convolution)
+        budget = validated_budget(result, out, coverage_probability, k=k)
+        ref_budget = validated_budget(result, "t_X", coverage_probability, k=k)
     except UncertaintyError as exc:
         raise TemperatureError(f"point {p.nominal:g} °C: {exc}") from None
     y = float(budget.estimate.magnitude)

@@ -48,7 +48,7 @@ TERMS = 1024                    # Fourier terms (and points of the CDF grid)
 _Z95 = 1.959963984540054
 _CF_SLOPE = (_Z95 ** 3 - 3 * _Z95) / 24   # Cornish-Fisher: Δk ≈ this × excess kurtosis
 NOT_VALIDATED = "GUM framework not validated"
-METHOD_NOTE = ("; GUM framework not validated for this output (JCGM 101:2008 clause 8): U is "
+METHOD_NOTE = ("; " + NOT_VALIDATED + " for this output (JCGM 101:2008 clause 8): U is "
                "the half-width of the {p:.0%} probabilistically symmetric coverage interval of "
                "the output's distribution, propagated by convolution of the input "
                "distributions (linear model), k = U/u_c")
@@ -242,11 +242,14 @@ def gum_interval_needs_check(terms: list[_Term], u_c: float, delta: float) -> bo
 
 
 def validated_budget(gum_result: Any, output: str | None = None, coverage_probability: float = 0.95,
-                     ndig: int = 2) -> UncertaintyBudget:
+                     ndig: int = 2, k: float | None = None) -> UncertaintyBudget:
     """The GUM budget of ``output`` with a coverage interval valid for a non-Gaussian output
     (see the module's docstring): the GUM's U where JCGM 101 clause 8 validates it, otherwise
-    U from the propagated distribution and the method saying so."""
+    U from the propagated distribution and the method saying so.  A coverage factor ``k``
+    stated by the procedure (EA-4/02's k = 2) is the lab's choice: that budget as it is."""
     y = gum_result.model._output(output)
+    if k is not None:
+        return gum_result.budget(y, coverage_probability=coverage_probability, k=k)
     budget = gum_result.budget(y, coverage_probability=coverage_probability)
     terms = output_terms(gum_result, y)
     if terms is None:
