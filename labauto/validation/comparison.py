@@ -30,12 +30,11 @@ from __future__ import annotations
 import math
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
 from labauto.procedure.temperature import TemperatureProcedure
-from labauto.validation.montecarlo import MemoryJournal, PointOutcome, RunOutcome, run_seed
+from labauto.validation.montecarlo import MemoryJournal, PointOutcome, RunOutcome
 
 #: what one simulated run draws (the validation report's "what was simulated" rows)
 SIMULATED = (
@@ -118,14 +117,3 @@ def simulate_comparison_run(procedure: TemperatureProcedure, seed: int,
             combined=float(r.u_error), coverage_factor=float(r.k), tolerance=math.inf,
             accepted=None, specific_risk=None, evaluated=float(r.U_error)))
     return RunOutcome(seed, tuple(outcomes))
-
-
-def simulate_comparison(procedure: TemperatureProcedure, runs: int, seed: int = 1,
-                        dut_spread: float = 1.0, progress: Callable[[int], None] | None = None,
-                        first: int = 0) -> Iterator[RunOutcome]:
-    """Simulated comparison calibrations ``first`` .. ``first + runs - 1`` of a validation
-    seeded ``seed`` (a chunk of runs gives the same outcomes as the whole)."""
-    for i in range(first, first + runs):
-        yield simulate_comparison_run(procedure, run_seed(seed, i), dut_spread)
-        if progress is not None:
-            progress(i + 1 - first)

@@ -171,10 +171,14 @@ def _outcome(point: Any, procedure: Procedure, lab: SimulatedLab, readings: list
 
 
 def simulate(procedure: Procedure, runs: int, seed: int = 1, dut_spread: float = 1.5,
-             progress: Callable[[int], None] | None = None, first: int = 0) -> Iterator[RunOutcome]:
+             progress: Callable[[int], None] | None = None, first: int = 0,
+             run: Callable[[Any, int, float], RunOutcome] | None = None) -> Iterator[RunOutcome]:
     """Simulated calibrations ``first`` .. ``first + runs - 1`` of a validation seeded
-    ``seed``, one after the other (a chunk of runs gives the same outcomes as the whole)."""
+    ``seed``, one after the other (a chunk of runs gives the same outcomes as the whole);
+    ``run(procedure, seed, dut_spread)`` simulates one (default :func:`simulate_run`, an
+    electrical procedure; labauto.validation.comparison's for a temperature comparison)."""
+    run = run or simulate_run
     for i in range(first, first + runs):
-        yield simulate_run(procedure, run_seed(seed, i), dut_spread)
+        yield run(procedure, run_seed(seed, i), dut_spread)
         if progress is not None:
             progress(i + 1 - first)

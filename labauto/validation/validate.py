@@ -70,8 +70,9 @@ def simulate_any(procedure: Any, runs: int, seed: int = 1, dut_spread: float = 1
     """Simulated calibrations of an electrical procedure (labauto.validation.montecarlo) or a
     temperature comparison (labauto.validation.comparison)."""
     if is_comparison(procedure):
-        from labauto.validation.comparison import simulate_comparison
-        return simulate_comparison(procedure, runs, seed, dut_spread, progress, first)
+        from labauto.validation.comparison import simulate_comparison_run
+        return simulate(procedure, runs, seed, dut_spread, progress, first,
+                        run=simulate_comparison_run)
     return simulate(procedure, runs, seed, dut_spread, progress, first)
 
 
