@@ -26,6 +26,10 @@ from prefect.runtime import flow_run
 from labauto.quality import checks
 from labauto.quality.register import open_register
 
+from flows.heartbeat import dont_wait_for_heartbeat_thread
+
+dont_wait_for_heartbeat_thread()      # (process-wide: a flow run's end waited up to 1 s for it)
+
 
 @task(name="measure-check-standard", retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def measure_task(equipment_register: str, item: str, check_standard: str, resource: str, model: str,

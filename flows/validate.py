@@ -18,6 +18,10 @@ from labauto.validation.report import summary_markdown, write_report
 from labauto.validation.stats import summarize
 from labauto.validation.validate import load_any, simulate_any, simulated_description
 
+from flows.heartbeat import dont_wait_for_heartbeat_thread
+
+dont_wait_for_heartbeat_thread()      # (process-wide: a flow run's end waited up to 1 s for it)
+
 
 @task(name="simulate-runs", task_run_name="runs {first}-{last}", cache_policy=NO_CACHE)
 def simulate_chunk(procedure: str, seed: int, first: int, last: int,

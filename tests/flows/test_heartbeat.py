@@ -51,3 +51,26 @@ def test_applying_twice_wraps_once():
     first = flow_engine._send_heartbeats
     assert dont_wait_for_heartbeat_thread() is True
     assert flow_engine._send_heartbeats is first
+
+
+def test_every_deployed_flow_module_applies_it_by_itself():
+    """A worker loads a deployment's flow from its entrypoint file alone: each module must
+    apply the hook itself (check-standard and validate waited for the thread before)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from flows.deployments import ENTRYPOINTS
+
+    root = Path(__file__).resolve().parents[2]
+    modules = sorted(e.split(":")[0][:-3].replace("/", ".") for e in ENTRYPOINTS.values())
+    code = ("import importlib, sys\nfrom prefect import flow_engine\n"
+            "importlib.import_module(sys.argv[1])\n"
+            "print(getattr(flow_engine._send_heartbeats, '_labauto_no_join', False))")
+    env = {**os.environ, "PYTHONPATH": str(root), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    for module in modules:
+        out = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True,
+                             cwd=root, env=env, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == "True", module
