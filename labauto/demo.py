@@ -70,7 +70,8 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
                                                out_of_tolerance=out_of_tolerance,
                                                dmm_model=meter, calibrator_model=source,
                                                dut=plan.direction,
-                                               load_resistance=plan.load))
+                                               load_resistance=plan.load,
+                                               shunts=plan.shunts))
         dut_res, std_res = (lab.resources["calibrator"], lab.resources["dmm"]) \
             if plan.direction == "source" else (lab.resources["dmm"], lab.resources["calibrator"])
         console.print(f"simulated lab ({latency} timing, seed {seed}): {meter.name} "

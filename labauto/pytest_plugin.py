@@ -95,7 +95,7 @@ def sim_lab_factory() -> Iterator[Callable[..., Any]]:
         if procedure is not None:
             proc = procedure if isinstance(procedure, Procedure) else load_procedure(procedure)
             kwargs = dict(dmm_model=proc.meter_model, calibrator_model=proc.source_model,
-                          dut=proc.direction, load_resistance=proc.load)
+                          dut=proc.direction, load_resistance=proc.load, shunts=proc.shunts)
         lab = SimulatedLab(seed=seed, latency=latency, out_of_tolerance=out_of_tolerance, **kwargs)
         lab.start()
         started.append(lab)

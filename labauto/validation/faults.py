@@ -194,7 +194,8 @@ class FaultBench:
         p = self.procedure
         meter, source = p.meter_model, p.source_model
         with SimulatedLab(seed=self.seed, latency="zero", dmm_model=meter,
-                          calibrator_model=source, dut=p.direction, load_resistance=p.load) as lab:
+                          calibrator_model=source, dut=p.direction, load_resistance=p.load,
+                          shunts=p.shunts) as lab:
             return getattr(self, "_" + scenario.replace("-", "_"))(lab)
 
     def _resources(self, lab: Any) -> tuple[str, str]:

@@ -128,7 +128,7 @@ def simulated_lab(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> S
     lab = SimulatedLab(seed=seed, latency="zero", dmm_model=procedure.meter_model,
                        calibrator_model=procedure.source_model, error_fraction=dut_spread,
                        dut="source" if procedure.direction == "source" else "meter",
-                       load_resistance=procedure.load)
+                       load_resistance=procedure.load, shunts=procedure.shunts)
     with_stated_reference(lab.truth, np.random.default_rng([seed, 11]), procedure.contributions)
     return lab
 
@@ -143,6 +143,8 @@ def simulate_run(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> Ru
                 loopback_instrument(source_sim, procedure.source_model, "source") as source:
             for point in procedure.points:
                 journal = MemoryJournal()
+                if lab.shunts:
+                    lab.wire_for(point)      # the connections the point's steps made
                 readings = measure_point(point, meter, source, journal, 1,
                                          sleep=lab.advance,
                                          plausibility_limit=procedure.plausibility_limit)

@@ -34,7 +34,7 @@ def run_source_procedure(procedure: Path, tmp: Path, seed: int,
     try:
         with SimulatedLab(seed=seed, latency="zero", dmm_model=plan.meter_model,
                           calibrator_model=plan.source_model, dut="source",
-                          load_resistance=plan.load) as lab:
+                          load_resistance=plan.load, shunts=plan.shunts) as lab:
             outcome = run_calibration(procedure, dut_resource=lab.resources["calibrator"],
                                       standard_resource=lab.resources["dmm"],
                                       runs_dir=tmp / "runs", out_dir=tmp / "certificates",
