@@ -157,16 +157,6 @@ def test_the_validate_flow_runs_a_temperature_procedure(prefect_harness, project
     assert d["points"] == direct["points"]
 
 
-def test_faults_of_a_temperature_procedure_are_refused_by_name(project_root):
-    """The fault scenarios drive a meter and a source; on a comparison procedure the command
-    listed the electrical loader's complaints about every temperature key."""
-    r = CliRunner().invoke(app, ["validate", str(project_root / DIGITAL), "--faults",
-                                 "--no-platform"])
-    assert r.exit_code == 2
-    assert "digital_thermometer.yaml: a temperature comparison procedure" in r.output
-    assert "unknown key" not in r.output
-
-
 def test_the_heat_source_gradients_are_drawn_within_its_uniformity_figures(at_0c):
     """Validation draws the bath's gradients between the SPRT's and the DUT's places uniform
     within its axial and radial uniformity figures (the budget's rectangular limits); the
