@@ -63,9 +63,12 @@ def test_one_run_is_the_engine_and_the_evaluation_of_a_real_run(at_0c):
     # seed 7: the display minus the bracketing SPRT readings (self-heating corrected),
     # U = 2 u_c rounded up to two digits (ILAC-P14), as the certificate states it
     assert point.measured == pytest.approx(-0.122212, abs=5e-6)
-    assert point.combined == pytest.approx(0.0091322, abs=5e-7)
+    # 9.1322 mK before 2026-12-06: the bath's stability row (its 4 mK figure at 0 °C,
+    # rectangular: 2.309 mK), which the bracketing cancels, is gone: sqrt(9.1322² - 2.309²)
+    assert point.combined == pytest.approx(0.0088354, abs=5e-7)
+    assert point.combined == pytest.approx(math.sqrt(0.0091322 ** 2 - 0.004 ** 2 / 3), abs=5e-7)
     assert point.evaluated == pytest.approx(2 * point.combined)    # U before the rounding up
-    assert (point.expanded, point.coverage_factor, point.unit) == (0.019, 2.0, "K")
+    assert (point.expanded, point.coverage_factor, point.unit) == (0.018, 2.0, "K")
     assert point.covered and point.accepted is None       # no tolerance: no decision rule
 
 
