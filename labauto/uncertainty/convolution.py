@@ -65,7 +65,10 @@ def _t_cf(t: np.ndarray, s: float, nu: float) -> np.ndarray:
         log_phi = h * np.log(x) + np.log(kve(h, x)) - x - gammaln(h) - (h - 1) * math.log(2.0)
         phi = np.exp(log_phi)
     phi[x == 0] = 1.0
-    return np.where(np.isfinite(phi), phi, 0.0)
+    # K_{ν/2}(x) overflows for a large order at small x (ν ≳ 300: a pooled or characterised
+    # standard deviation); there the t_ν's CF is the normal one, exp(−s²t²/2), to O(1/ν) —
+    # not 0, which made a large-ν input's interval several times too wide
+    return np.where(np.isfinite(phi), phi, np.exp(-0.5 * (s * t) ** 2))
 
 
 def _sinc(t: np.ndarray, a: float) -> np.ndarray:
