@@ -4,9 +4,11 @@
 
 1. In process, per document, for N XAdES-signed DCCs (PTB's valid.xml with new ids, 25 kB, and
    labauto's own DCC of the certificate tests, 14 points): the admission stages parse, schema,
-   rules (Saxon-HE running the lean stylesheet of dcc.sch) and signature (the fast path), each
-   timed on its own; --runs repetitions, printed as ranges; with, as baselines measured in the
-   same runs, the rules on SchXslt's stylesheet as compiled and the signature by signxml alone.
+   rules (Saxon-HE running dcc.sch as the platform does: SchXslt's stylesheet made lean, one mode
+   per pattern, regular expressions remembered) and signature (the fast path), each timed on its
+   own; --runs repetitions, printed as ranges; with, as baselines measured in the same runs, the
+   rules on SchXslt's stylesheet as compiled and on the lean stylesheet alone (the platform's
+   before 2026-12-06 05:30 UTC), and the signature by signxml alone.
 2. In the same run, the ingest over HTTP as bench_platform.py measures it (one server process,
    SQLite, 4 clients): documents/s and the server's CPU time per publication, which includes the
    rules stage.  The rules' share is printed against the publication without them
@@ -50,27 +52,28 @@ def labauto_docs(n: int, key_pem: bytes, cert_pem: bytes) -> list[bytes]:
             for i in range(n)]
 
 
-def stage_times(docs: list[bytes], registry: SchemaRegistry, as_compiled=None) -> dict[str, float]:
+def stage_times(docs: list[bytes], registry: SchemaRegistry, baselines=None) -> dict[str, float]:
     """Median CPU milliseconds per document of each admission stage (process CPU time, so the
-    figures depend little on what else the machine runs).  With ``as_compiled`` (a RuleBook of
-    SchXslt's stylesheet as compiled) also, as baselines in the same run, the rules on that
-    stylesheet ("rules as compiled") and the signature by signxml alone ("signature signxml")."""
+    figures depend little on what else the machine runs).  With ``baselines`` (name -> RuleBook,
+    e.g. SchXslt's stylesheet as compiled) also, measured in the same run, the rules on each
+    ("rules <name>") and the signature by signxml alone ("signature signxml")."""
     from labauto.certificate import signing
 
     times: dict[str, list[float]] = {"parse": [], "schema": [], "rules": [], "signature": []}
-    base: dict[str, list[float]] = {"rules as compiled": [], "signature signxml": []}
+    base: dict[str, list[float]] = {**{f"rules {k}": [] for k in baselines or {}}, "signature signxml": []}
     for xml in docs:
-        if as_compiled is not None:
+        if baselines:
             root = parse_well_formed(xml)
-            t0 = time.process_time()
-            as_compiled.check(root, root.get("schemaVersion"))
+            for name, book in baselines.items():
+                t0 = time.process_time()
+                book.check(root, root.get("schemaVersion"))
+                base[f"rules {name}"].append((time.process_time() - t0) * 1000)
             t1 = time.process_time()
             real, signing.verify_fast = signing.verify_fast, lambda *a, **kw: None
             try:
                 verify_dcc(root)
             finally:
                 signing.verify_fast = real
-            base["rules as compiled"].append((t1 - t0) * 1000)
             base["signature signxml"].append((time.process_time() - t1) * 1000)
         t0 = time.process_time()
         root = parse_well_formed(xml)
@@ -107,12 +110,14 @@ def main() -> None:
     sets = {"PTB valid.xml": bench_platform.make_docs(a.docs, keys.key_pem, keys.cert_pem),
             "labauto DCC": labauto_docs(min(a.docs, 100), keys.key_pem, keys.cert_pem)}
     from labauto.platform.server.schematron import RuleBook
-    as_compiled = RuleBook(schema_dir, lean=False)
-    print(f"rules: the lean stylesheet ({'in use' if registry.rules.lean else 'NOT in use'}); baselines in the "
-          "same runs: SchXslt's stylesheet as compiled, and the signature by signxml alone")
+    baselines = {"as compiled": RuleBook(schema_dir, lean=False), "lean": RuleBook(schema_dir, pattern_modes=False)}
+    in_use = ("lean, one mode per pattern" if registry.rules.pattern_modes
+              else "lean" if registry.rules.lean else "as compiled")
+    print(f"rules: SchXslt's stylesheet {in_use} (in use); baselines in the same runs: the stylesheet as "
+          "compiled, the lean stylesheet alone, and the signature by signxml alone")
     rules_ptb = []
     for name, docs in sets.items():
-        both = [stage_times(docs, registry, as_compiled) for _ in range(a.runs)]
+        both = [stage_times(docs, registry, baselines) for _ in range(a.runs)]
         runs, bases = [r for r, _ in both], [b for _, b in both]
         total = [sum(r.values()) for r in runs]
         print(f"{name} ({len(docs[0])} bytes signed), ms per document over {a.runs} runs of {len(docs)}: "

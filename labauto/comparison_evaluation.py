@@ -8,8 +8,12 @@ Where each influence of a point's budget comes from:
     reference drift            the certificate's drift allowance (rectangular)
     reference readout          the readout model's RES4W specification at R_S, through dR/dt
     axial / radial uniformity  the heat source model's performance figures at t (rectangular)
-    source stability           the heat source's stability figure at t, or the observed spread
-                               of the reference over the readings if larger
+    Type A                     the scatter of the paired differences (each DUT reading against
+                               the mean of the two reference readings bracketing it):
+                               ComparisonPoint.paired
+    source stability           no row: the bracketing cancels the source's wander (exactly for
+                               a linear drift; what is left varies from pair to pair and is in
+                               the differences' scatter), docs/validation.md
     immersion, self-heating,   the procedure's ``evaluation`` half-widths; the reference's
     hysteresis                 self-heating at its measuring current, as its certificate
                                states it (``self_heating`` at 1 mA, x (I/1 mA)^2), corrected:
@@ -84,7 +88,6 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
         s_ref = ref.sensitivity(t)                        # ohm/K, or mV/K
         readout_U = float(ro.accuracy_halfwidth(Q_(r_mean, ref.value_unit).to(ref_fn.unit))
                           .to(ref.value_unit).m) / s_ref
-        spread = (max(t_ref) - min(t_ref)) / 2
         ref_junction = {}
         if ref.is_thermocouple:       # its reference junction through -S(0 °C)/S(t) (EA-4/02 S5.8)
             ref_junction = dict(reference_junction=_ev(ev, "reference_junction") or ICE_POINT_HALF_WIDTH_K,
@@ -93,7 +96,7 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
             calibration_U=float(ref.expanded_uncertainty(t).to("K").m),
             calibration_k=ref.coverage_factor, drift=float(ref.drift.to("K").m),
             readout_U=readout_U, readout_k=readout_k, axial=figure("axial_uniformity"),
-            radial=figure("radial_uniformity"), stability=max(figure("stability"), spread),
+            radial=figure("radial_uniformity"),
             immersion=_ev(ev, "reference_immersion"), self_heating=_ev(ev, "reference_self_heating"),
             self_heating_correction=-_certified_self_heating(procedure), **ref_junction)
         parasitic = ev.get("parasitic_emf")
@@ -132,7 +135,7 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
         out.append(ComparisonPoint(
             nominal=t, reference=t_ref, dut=dut, dut_kind=kind, dut_unit=unit,
             thermocouple_type=procedure.dut.type or None, influences=influences,
-            label=point.id))
+            label=point.id, paired=True))
     return out
 
 

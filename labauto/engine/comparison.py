@@ -36,7 +36,7 @@ from labauto.engine.locks import InstrumentLocks, open_locked
 from labauto.engine.observer import RunObserver, current_observer
 from labauto.engine.operator import current_operator
 from labauto.engine.run import JOURNAL_NAME, new_run_id, run_lock
-from labauto.engine.stability import StabilityVerdict, wait_until_stable
+from labauto.engine.stability import SetpointNotReached, StabilityVerdict, wait_until_stable
 from labauto.errors import LabautoError
 from labauto.procedure.temperature import (TemperaturePoint, TemperatureProcedure,
                                            load_temperature_procedure, reference_settings)
@@ -409,12 +409,13 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
                 show(point, value, Q_(last["control"], "degC"), verdict)
 
         try:
-            wait_until_stable(sample, proc.stability, on_sample=on_sample,
-                              sleep_until=clock.sleep_until,
-                              what=f"the reference at {point.id} ({point.setpoint:~P} in "
-                                   f"{point.heat_source})")
+            verdict = wait_until_stable(sample, proc.stability, on_sample=on_sample,
+                                        sleep_until=clock.sleep_until,
+                                        what=f"the reference at {point.id} ({point.setpoint:~P} "
+                                             f"in {point.heat_source})")
         finally:
             approach.flush(None)
+        _check_reached(point, verdict, proc)
         for index in range(point.readings):
             t1, r1, temp1 = read_reference(proc.aperture)
             dut_value, dut_unit = _read_dut(proc, inst, point, index, read_display)
@@ -438,6 +439,27 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
         raise
     journal.point_done(point.id, attempt)
     obs.point_finished(point)
+
+
+def _check_reached(point: TemperaturePoint, verdict: StabilityVerdict,
+                   proc: TemperatureProcedure) -> None:
+    """A stable reference away from the setpoint is no calibration temperature: stop.  The
+    limit is the procedure's ``stability.max_offset``, else 1 K beyond the heat source's
+    display accuracy at the setpoint (how far its medium may settle from the setpoint)."""
+    limit = proc.stability.max_offset
+    if limit is None:
+        from labauto.drivers.heat_source import heat_source_performance
+        shown = heat_source_performance(proc.heat_sources[point.heat_source].model).at(
+            "display_accuracy", point.setpoint)
+        limit = Q_(1.0 + (float(shown.to("K").m) if shown is not None else 0.0), "K")
+    offset = verdict.mean_c - float(point.setpoint.to("degC").m)
+    if abs(offset) > float(limit.to("K").m):
+        raise SetpointNotReached(
+            f"{point.id}: the reference became stable at {verdict.mean_c:.3f} °C, {offset:+.3f} K "
+            f"from the setpoint {point.setpoint:~P} in {point.heat_source} (limit "
+            f"{float(limit.to('K').m):g} K, stability.max_offset); check the heat source (setpoint "
+            "accepted? heater or cooling working? probes in it?); it is left at its safe "
+            "setpoint and the run can be resumed")
 
 
 def _read_dut(proc: TemperatureProcedure, inst: ComparisonInstruments, point: TemperaturePoint,

@@ -9,7 +9,7 @@ test and a reference thermometer in a heat source, setpoint by setpoint.
                                              digital: resolution)
     dmm:          MODEL                      (when the DUT is read by a DMM)
     heat_sources: {NAME: {model: MODEL, safe_setpoint: 20 degC}, ...}
-    stability:    {window, max_slope, max_std, sample_period, timeout}
+    stability:    {window, max_slope, max_std, sample_period, timeout, max_offset}
     settings:     {readings: N[, aperture: 2 s]}
     points:       [{setpoint: 100 degC, heat_source: NAME[, readings: N]} | {step: TEXT}, ...]
 
@@ -344,15 +344,19 @@ def _heat_sources(problems: Problems, d: Any) -> dict[str, HeatSourceUse]:
 def _stability(problems: Problems, d: Any) -> StabilityCriterion:
     p = ("stability",)
     check_keys(problems, p, d, "stability", required=("window", "max_slope", "max_std", "timeout"),
-               optional=("sample_period",))
+               optional=("sample_period", "max_offset"))
     window = quantity(problems, p + ("window",), d["window"], "s", "window")
     slope = quantity(problems, p + ("max_slope",), d["max_slope"], "K/min", "max_slope")
     std = quantity(problems, p + ("max_std",), d["max_std"], "delta_degC", "max_std").to("K")
     timeout = quantity(problems, p + ("timeout",), d["timeout"], "s", "timeout")
     period = quantity(problems, p + ("sample_period",), d.get("sample_period", "10 s"), "s",
                       "sample_period")
+    offset = quantity(problems, p + ("max_offset",), d["max_offset"], "delta_degC",
+                      "max_offset").to("K") if "max_offset" in d else None
     for key, value in (("window", window), ("max_slope", slope), ("max_std", std),
-                       ("timeout", timeout), ("sample_period", period)):
+                       ("timeout", timeout), ("sample_period", period), ("max_offset", offset)):
+        if value is None:
+            continue
         if value.m <= 0:
             raise problems.fail(p + (key,), f"{key} must be positive")
     if timeout <= window:
@@ -361,7 +365,7 @@ def _stability(problems: Problems, d: Any) -> StabilityCriterion:
         raise problems.fail(p + ("sample_period",), f"sample_period {period:~P}: the window "
                                                     f"{window:~P} needs at least 3 readings")
     return StabilityCriterion(window=window, max_slope=slope, max_std=std, timeout=timeout,
-                              sample_period=period)
+                              sample_period=period, max_offset=offset)
 
 
 def _settings(problems: Problems, d: Any, ref: tuple | None) -> dict[str, Any]:

@@ -122,6 +122,14 @@ class ComparisonPoint:
     deviation from an earlier series (u = s/sqrt(n)); without them s comes from the readings
     (needs two or more).  ``dut_sensitivity``: S_X = dY/dt at t in ``dut_unit``/K (default:
     the nominal curve: IEC 60751 with ``prt_r0``, or the IEC 60584-1 type's Seebeck coefficient).
+
+    ``paired``: reading k of the DUT and reading k of the reference were taken together (the
+    engine brackets each DUT reading by two reference readings).  The two series are then
+    correlated -- a wander of the heat source moves both -- and what reaches Y is the scatter
+    of the paired differences D_k = X_k - S_X t_S,k, not of either series (GUM 5.2.3, eq. (17)
+    gives the covariance of two means observed in pairs; here it is carried exactly by taking
+    the mean difference as the input): Y's Type A is s(D)/sqrt(n) with nu = n - 1, and t_S
+    keeps its own Type A in t_X's budget only.
     """
 
     nominal: float
@@ -136,6 +144,7 @@ class ComparisonPoint:
     dut_sd: tuple[float, float] | None = None
     influences: Sequence[Influence] = ()
     label: str = ""
+    paired: bool = False
 
     def __post_init__(self) -> None:
         if self.dut_kind not in DUT_KINDS:
@@ -153,6 +162,12 @@ class ComparisonPoint:
         if not self.reference or not self.dut:
             raise TemperatureError(f"point {self.nominal:g} °C: no readings of the "
                                    f"{'reference' if not self.reference else 'DUT'}")
+        if self.paired and (len(self.reference) != len(self.dut) or self.reference_sd is not None
+                            or self.dut_sd is not None):
+            raise TemperatureError(
+                f"point {self.nominal:g} °C: paired readings need as many reference readings as "
+                f"DUT readings ({len(self.reference)} and {len(self.dut)} given) and no pooled "
+                "standard deviations (the scatter of the pairs' differences is the Type A)")
         names = [i.name for i in self.influences]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -266,10 +281,21 @@ def point_budget(point: ComparisonPoint, *, k: float | None = None,
     x_i, u_xi, nu_xi = _type_a(p.dut, p.dut_sd, "DUT", p.nominal)
     x_unit = "degC" if p.dut_kind == "indicating" else unit
     inputs: dict[str, Any] = {
-        "t_S": Normal(t_s, u_ts, dof=nu_ts, unit="degC", label="reference thermometer (mean)"),
-        "X_i": Normal(x_i, u_xi, dof=nu_xi, unit=x_unit, label="DUT indication (mean)"),
-    }
-    ref_terms, dut_terms = ["t_S"], ["X_i"]
+        "t_S": Normal(t_s, u_ts, dof=nu_ts, unit="degC", label="reference thermometer (mean)")}
+    if p.paired:
+        # X_i = D_i + S_X (t_S - t): t_S's sensitivity in Y (or E) is then S_X - S_X = 0,
+        # and the pairs' scatter s(D) is Y's Type A (see ComparisonPoint.paired); D_k is
+        # reading k of the DUT brought to t by the reference's reading k
+        d_i, u_di, nu_di = _type_a([x - s_x * (r - p.nominal) for x, r in zip(p.dut, p.reference)],
+                                   None, "paired differences", p.nominal)
+        inputs["D_i"] = Normal(d_i, u_di, dof=nu_di, unit=x_unit,
+                               label="DUT at t by the paired reference readings (mean)")
+        dut_terms = ["D_i + t_S - t" if p.dut_kind == "indicating" else "D_i + S_X*(t_S - t)"]
+        inputs["t"] = Constant(p.nominal, unit="degC", label="calibration temperature")
+    else:
+        inputs["X_i"] = Normal(x_i, u_xi, dof=nu_xi, unit=x_unit, label="DUT indication (mean)")
+        dut_terms = ["X_i"]
+    ref_terms = ["t_S"]
     for inf in p.influences:
         inputs[inf.name] = inf.distribution_object()
         term = inf.name

@@ -21,7 +21,7 @@ import numpy as np
 from labauto.engine.measure import measure_point
 from labauto.evaluation import evaluate_point
 from labauto.procedure import Procedure
-from labauto.sim.lab import SimulatedLab
+from labauto.sim.lab import SimulatedLab, lab_for_procedure
 from labauto.validation.loopback import loopback_instrument
 from labauto.validation.truth import with_stated_reference
 
@@ -125,10 +125,7 @@ class MemoryJournal:
 def simulated_lab(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> SimulatedLab:
     """A simulated lab (not started: no sockets) for ``procedure`` with a new set of true
     errors; the reference's errors drawn from its specification."""
-    lab = SimulatedLab(seed=seed, latency="zero", dmm_model=procedure.meter_model,
-                       calibrator_model=procedure.source_model, error_fraction=dut_spread,
-                       dut="source" if procedure.direction == "source" else "meter",
-                       load_resistance=procedure.load)
+    lab = lab_for_procedure(procedure, seed=seed, error_fraction=dut_spread)
     with_stated_reference(lab.truth, np.random.default_rng([seed, 11]), procedure.contributions)
     return lab
 

@@ -9,14 +9,14 @@ from typer.testing import CliRunner
 
 from labauto.cli import app
 from labauto.engine.journal import RunJournal
-from labauto.validation.faults import FaultBench
+from labauto.validation.faults import fault_bench
 
 QUICK = "procedures/keysight_34465a_dcv_quick.yaml"
 
 
 @pytest.fixture(scope="module")
 def bench(project_root, tmp_path_factory):
-    with FaultBench(project_root / QUICK, tmp_path_factory.mktemp("faults"), seed=3,
+    with fault_bench(project_root / QUICK, tmp_path_factory.mktemp("faults"), seed=3,
                     platform=False) as b:
         yield b
 
