@@ -132,28 +132,37 @@ class RuleBook:
             self.workers = None
 
     def _compile(self, sch: Path, name: str):
+        """SchXslt's stylesheet for ``sch``, rewritten as far as it goes (module docstring), as a
+        Saxon executable; a rewrite that is refused or does not compile leaves the previous one."""
         from saxonche import PySaxonApiError, PySaxonProcessor
 
         if self._proc is None:
             self._proc = PySaxonProcessor(license=False)
         xslt = self._proc.new_xslt30_processor()
         try:
-            stylesheet = schxslt_compile(self._proc, xslt, sch)
-            if self.lean:
-                made = lean_stylesheet(stylesheet)
-                if made is None:
-                    self.lean = self.pattern_modes = False   # an unknown SchXslt shape: as compiled
-                else:
-                    stylesheet, self._pattern_order[name] = made
-            if self.pattern_modes:
-                moded = pattern_mode_stylesheet(stylesheet, self._pattern_order[name])
-                if moded is None:
-                    self.pattern_modes = False           # a shape it does not know: lean
-                else:
-                    stylesheet = moded
-            return xslt.compile_stylesheet(stylesheet_text=stylesheet)
+            stylesheets = [("compiled", schxslt_compile(self._proc, xslt, sch))]
         except PySaxonApiError as exc:
             raise RuntimeError(f"cannot compile the Schematron {sch}: {exc}") from exc
+        made = lean_stylesheet(stylesheets[0][1]) if self.lean else None
+        if made is not None:
+            stylesheets.append(("lean", made[0]))
+            self._pattern_order[name] = made[1]
+            moded = pattern_mode_stylesheet(made[0], made[1]) if self.pattern_modes else None
+            if moded is not None:
+                stylesheets.append(("pattern modes", moded))
+        while True:
+            kind, stylesheet = stylesheets.pop()
+            try:
+                executable = xslt.compile_stylesheet(stylesheet_text=stylesheet)
+            except PySaxonApiError as exc:
+                if not stylesheets:
+                    raise RuntimeError(f"cannot compile the Schematron {sch}: {exc}") from exc
+                continue
+            self.pattern_modes = kind == "pattern modes"
+            self.lean = kind != "compiled"
+            if not self.lean:
+                self._pattern_order.pop(name, None)
+            return executable
 
     def rules_for(self, version: str) -> str | None:
         """The Schematron file that applies to a document of ``version`` (None: none)."""
