@@ -12,8 +12,11 @@ lab in-process, or on a bench):
 2. *cold*: standby for ``cool_s`` again, then the point's current switched on and read fast
    (NPLC ``fast_nplc``) for ``record_s``; the first-order law r(t) = c + d·exp(−t/τ) fitted to
    the record gives the reading at switch-on, r(0) = c + d: the current as the cold shunt reads it;
-3. the heating at the point: h = M_hot / r(0) − 1 (the source's output and the meter's gain are
-   the same in both and cancel).
+3. still on, in the steady state: readings at the point's own settings against fast ones for
+   as long, their ratio g (a gain that depended on the integration time would show here;
+   the heating is the same in both);
+4. the heating at the point: h = M_hot / (g·r(0)) − 1 (the source's output and the meter's gain
+   are the same in both and cancel).
 
 Repeated ``repeats`` times (a real lab spreads the repetitions over its working conditions:
 times of day, the room within its stated temperature), the mean is the correction and the
@@ -25,6 +28,7 @@ the initial slope × the reading time, reported as ``timing_halfwidth`` (rectang
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -40,6 +44,7 @@ COOL_S = 600.0          # standby before each measurement: the shunt back at amb
 RECORD_S = 300.0        # length of the cold record
 READ_EVERY_S = 0.0      # back to back: as many readings as the meter takes
 FAST_NPLC = 1.0
+GAIN_READINGS = 10      # readings at the point's settings in the steady-state gain check
 
 
 class CharacterisationError(LabautoError):
@@ -55,6 +60,7 @@ class ColdRecord:
     tau_s: float
     reading_time_s: float
     residual_rms: float      # of the fit, in the reading's unit
+    gain_ratio: float = 1.0  # the point's settings against the fast ones, in the steady state
 
     @property
     def at_switch_on(self) -> float:
@@ -75,7 +81,7 @@ class Repetition:
     @property
     def heating(self) -> float:
         """Relative amount the point's mean reading is high by the shunt's heating."""
-        return self.hot_mean / self.cold.at_switch_on - 1.0
+        return self.hot_mean / (self.cold.gain_ratio * self.cold.at_switch_on) - 1.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,7 @@ class HeatingCharacterisation:
                 "timing_halfwidth_ppm": self.timing_halfwidth * 1e6,
                 "standard_uncertainty_ppm": self.standard_uncertainty * 1e6,
                 "tau_s": [r.cold.tau_s for r in self.repetitions],
+                "gain_ratio_ppm": [(r.cold.gain_ratio - 1) * 1e6 for r in self.repetitions],
                 "fit_residual_rms": [r.cold.residual_rms for r in self.repetitions]}
 
 
@@ -169,27 +176,44 @@ def measure_repetition(procedure: Any, point_id: str, meter: Any, source: Any,
 
 def _cold_record(point: Any, meter: Any, source: Any, sleep: Callable[[float], None],
                  now: Callable[[], float], record_s: float, fast_nplc: float) -> ColdRecord:
-    settings = dict(point.meter_settings)
-    if "nplc" in settings:
-        settings["nplc"] = fast_nplc
+    fast = dict(point.meter_settings)
+    if "nplc" in fast:
+        fast["nplc"] = fast_nplc
     unit = point.nominal.units
-    meter.configure(point.function, point.range, **settings)
+    meter.configure(point.function, point.range, **fast)
     source.apply(point.function, point.nominal, frequency=point.frequency, **point.source_settings)
-    times, values, durations = [], [], []
     try:
         source.operate()
         t_on = now()
-        while now() - t_on < record_s:
-            before = now()
-            value = meter.read(n=1)[0].to(unit).magnitude
-            after = now()
-            times.append(after - t_on)
-            values.append(float(value))
-            durations.append(after - before)
-            sleep(max(0.0, READ_EVERY_S - (now() - before)))
+        times, values, durations = _read_for(meter, unit, now, sleep, record_s, t_on)
+        record = fit_cold_record(np.array(times) - t_on, np.array(values),
+                                 float(np.median(durations)))
+        if fast == dict(point.meter_settings):
+            return record
+        meter.configure(point.function, point.range, **point.meter_settings)
+        start = now()
+        slow = [float(meter.read(n=1)[0].to(unit).magnitude) for _ in range(GAIN_READINGS)]
+        meter.configure(point.function, point.range, **fast)
+        _, quick, _ = _read_for(meter, unit, now, sleep, now() - start, now())
     finally:
         source.standby()
-    return fit_cold_record(np.array(times), np.array(values), float(np.median(durations)))
+    return dataclasses.replace(record, gain_ratio=float(np.mean(slow) / np.mean(quick)))
+
+
+def _read_for(meter: Any, unit: Any, now: Callable[[], float], sleep: Callable[[float], None],
+              seconds: float, start: float) -> tuple[list[float], list[float], list[float]]:
+    """Readings back to back (one per READ_EVERY_S at most) until ``seconds`` after
+    ``start``: their end times, values and durations."""
+    times, values, durations = [], [], []
+    while now() - start < seconds:
+        before = now()
+        value = meter.read(n=1)[0].to(unit).magnitude
+        after = now()
+        times.append(after)
+        values.append(float(value))
+        durations.append(after - before)
+        sleep(max(0.0, READ_EVERY_S - (now() - before)))
+    return times, values, durations
 
 
 def characterise_on_simulated_lab(procedure: Any, point_id: str, repeats: int = 10,

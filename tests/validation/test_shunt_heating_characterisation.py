@@ -52,6 +52,8 @@ def test_the_characterisation_measures_the_heating_at_the_1a_point(proc):
     for rep in result.repetitions:
         assert rep.heating * 1e6 == pytest.approx(law, abs=2.0)     # noise: s ≈ 0.5 ppm
         assert rep.cold.tau_s == pytest.approx(20.0, abs=1.5)
+        # NPLC 100 against NPLC 1 in the steady state: the simulated gain is the same
+        assert abs(rep.cold.gain_ratio - 1) < 1e-6
     assert result.standard_uncertainty * 1e6 < 3.0
 
 
@@ -67,15 +69,15 @@ def test_an_unknown_point_exits_2(project_root, capsys):
 
 
 def test_the_budget_corrects_the_characterised_heating(proc):
-    # characterised (10 repetitions, seed 1): 79.16 ppm, s = 0.44 ppm -> 79.2 ppm, u = 0.5 ppm,
+    # characterised (10 repetitions, seed 1): 79.13 ppm, s = 0.33 ppm -> 79.1 ppm, u = 0.4 ppm,
     # normal, 9 degrees of freedom (before: 79 ppm ± 40 ppm rectangular, u = 23.1 ppm)
     point = proc.point("DCI-1A-+1A")
     budget = evaluate_point(point, proc, [1.00012, 1.00011, 1.00013, 1.00012, 1.00012], "A").budget
     row = next(r for r in budget.rows if "self-heating" in r.source)
-    assert row.estimate.to("uA").magnitude == pytest.approx(79.2)
-    assert row.standard_uncertainty.to("uA").magnitude == pytest.approx(0.5)
+    assert row.estimate.to("uA").magnitude == pytest.approx(79.1)
+    assert row.standard_uncertainty.to("uA").magnitude == pytest.approx(0.4)
     assert row.distribution == "normal" and row.dof == 9
     # u_c: the 3458A's 1 A specification (110 ppm of reading + 10 ppm of range, limits:
     # 120 µA/√3 = 69.28 µA), the readings' Type A (s = 7.07 µA, /√5 = 3.16 µA) and the
-    # correction's 0.5 µA: 69.36 µA (before, with 23.1 µA for the correction: 73.1 µA)
+    # correction's 0.4 µA: 69.36 µA (before, with 23.1 µA for the correction: 73.1 µA)
     assert budget.combined_uncertainty.to("uA").magnitude == pytest.approx(69.36, abs=0.01)
