@@ -203,6 +203,9 @@ class _Writer:
         return self.value
 
 
+_SAVEPOINT = "labauto_writer"
+
+
 class _GroupCommit:
     """Leader/follower group commit: the first waiting writer commits every writer queued so far
     in one transaction; the others wait for it."""
@@ -241,15 +244,19 @@ class _GroupCommit:
                     # transaction back whole (below), so no savepoint is needed
                     group[0].value = group[0].fn(conn)
                     return
+                # each writer in a savepoint, set on the driver's connection: SQLAlchemy's
+                # begin_nested() costs ~85 µs of CPU per writer, the two statements ~2 µs
+                raw = conn.connection.driver_connection
                 for w in group:
-                    savepoint = conn.begin_nested()
+                    raw.execute(f"SAVEPOINT {_SAVEPOINT}")
                     try:
                         w.value = w.fn(conn)
                     except BaseException as exc:     # this writer's error: undo only its statements
-                        savepoint.rollback()
+                        raw.execute(f"ROLLBACK TO {_SAVEPOINT}")
+                        raw.execute(f"RELEASE {_SAVEPOINT}")
                         w.error = exc
                     else:
-                        savepoint.commit()
+                        raw.execute(f"RELEASE {_SAVEPOINT}")
         except BaseException as exc:   # BEGIN or COMMIT (or a lone writer) failed: nothing is stored
             for w in group:
                 w.value, w.error = None, exc
