@@ -79,3 +79,18 @@ def test_a_stylesheet_it_could_change_stays_lean(lean, change):
     text, order = lean
     assert change[0] in text
     assert sx.pattern_mode_stylesheet(text.replace(change[0], change[1], 1), order) is None
+
+
+def test_a_rewrite_that_does_not_compile_leaves_the_lean_stylesheet(dcc_schema_dir: Path, dcc_dir: Path,
+                                                                     monkeypatch):
+    from labauto.platform.server import schematron
+    from labauto.platform.server.dcc import parse_well_formed
+
+    def broken(text, order):     # a use of the removed bookkeeping parameter: does not compile
+        return text.replace("<xsl:variable name=\"refIds\"", "<xsl:variable name=\"x\" select=\"$nowhere\"/>"
+                            "<xsl:variable name=\"refIds\"", 1)
+    monkeypatch.setattr(schematron, "pattern_mode_stylesheet", broken)
+    book = schematron.RuleBook(dcc_schema_dir, processes=0)
+    assert book.lean is True and book.pattern_modes is False
+    report = book.check(parse_well_formed((dcc_dir / "examples" / "invalid_schematron.xml").read_bytes()), "3.3.0")
+    assert report.errors

@@ -37,6 +37,7 @@ leaves exactly what an enveloped signature covers.
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ DS_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 # (major, minor) of a schemaVersion -> PTB's Schematron file in the schema folder
 RULES_BY_VERSION: dict[tuple[int, int], str] = {(3, 3): "dcc.sch"}
 NO_RULES = "no Schematron rules published for this version"
+PROCESSES_ENV = "LABAUTO_PLATFORM_SCHEMATRON_PROCESSES"     # RuleBook's default worker processes
 _STEP = re.compile(r"/(@)?(?:Q\{([^}]*)\})?([^/\[\]]+)(?:\[(\d+)\])?")
 
 
@@ -90,11 +92,22 @@ class RulesReport:
         return self.rules if self.applied else f"{NO_RULES} ({self.version}): XSD only"
 
 
+class RulesEngineError(RuntimeError):
+    """Saxon raised a dynamic error running the rules on a document (its message)."""
+
+
 class RuleBook:
     """PTB's Schematron files of a schema folder, each compiled once, run under a lock (one
-    Saxon processor per process; its executables are not shared between threads unguarded)."""
+    Saxon processor per process; its executables are not shared between threads unguarded).
 
-    def __init__(self, schema_dir: Path | str, *, lean: bool = True, pattern_modes: bool = True) -> None:
+    ``processes`` > 0 (default: the environment's LABAUTO_PLATFORM_SCHEMATRON_PROCESSES, else 0)
+    runs the rules in that many worker processes, each with its own compiled copy
+    (:mod:`~labauto.platform.server.schematron_workers`): the calling thread waits without
+    holding the GIL, so the server's other threads go on while Saxon works on another core.  A
+    worker that dies is replaced and its document checked here."""
+
+    def __init__(self, schema_dir: Path | str, *, lean: bool = True, pattern_modes: bool = True,
+                 processes: int | None = None) -> None:
         self.schema_dir = Path(schema_dir)
         self._lock = threading.Lock()
         self._proc = None
@@ -105,30 +118,51 @@ class RuleBook:
         for name in sorted(set(RULES_BY_VERSION.values())):
             if (self.schema_dir / name).is_file():
                 self._executables[name] = self._compile(self.schema_dir / name, name)
+        if processes is None:
+            processes = int(os.environ.get(PROCESSES_ENV) or 0)
+        self.workers = None
+        if processes > 0 and self._executables:
+            from labauto.platform.server.schematron_workers import WorkerPool
+            self.workers = WorkerPool(processes, self.schema_dir, lean=lean, pattern_modes=pattern_modes)
+
+    def close(self) -> None:
+        """End the worker processes, if any (the book then checks in this process)."""
+        if self.workers is not None:
+            self.workers.close()
+            self.workers = None
 
     def _compile(self, sch: Path, name: str):
+        """SchXslt's stylesheet for ``sch``, rewritten as far as it goes (module docstring), as a
+        Saxon executable; a rewrite that is refused or does not compile leaves the previous one."""
         from saxonche import PySaxonApiError, PySaxonProcessor
 
         if self._proc is None:
             self._proc = PySaxonProcessor(license=False)
         xslt = self._proc.new_xslt30_processor()
         try:
-            stylesheet = schxslt_compile(self._proc, xslt, sch)
-            if self.lean:
-                made = lean_stylesheet(stylesheet)
-                if made is None:
-                    self.lean = self.pattern_modes = False   # an unknown SchXslt shape: as compiled
-                else:
-                    stylesheet, self._pattern_order[name] = made
-            if self.pattern_modes:
-                moded = pattern_mode_stylesheet(stylesheet, self._pattern_order[name])
-                if moded is None:
-                    self.pattern_modes = False           # a shape it does not know: lean
-                else:
-                    stylesheet = moded
-            return xslt.compile_stylesheet(stylesheet_text=stylesheet)
+            stylesheets = [("compiled", schxslt_compile(self._proc, xslt, sch))]
         except PySaxonApiError as exc:
             raise RuntimeError(f"cannot compile the Schematron {sch}: {exc}") from exc
+        made = lean_stylesheet(stylesheets[0][1]) if self.lean else None
+        if made is not None:
+            stylesheets.append(("lean", made[0]))
+            self._pattern_order[name] = made[1]
+            moded = pattern_mode_stylesheet(made[0], made[1]) if self.pattern_modes else None
+            if moded is not None:
+                stylesheets.append(("pattern modes", moded))
+        while True:
+            kind, stylesheet = stylesheets.pop()
+            try:
+                executable = xslt.compile_stylesheet(stylesheet_text=stylesheet)
+            except PySaxonApiError as exc:
+                if not stylesheets:
+                    raise RuntimeError(f"cannot compile the Schematron {sch}: {exc}") from exc
+                continue
+            self.pattern_modes = kind == "pattern modes"
+            self.lean = kind != "compiled"
+            if not self.lean:
+                self._pattern_order.pop(name, None)
+            return executable
 
     def rules_for(self, version: str) -> str | None:
         """The Schematron file that applies to a document of ``version`` (None: none)."""
@@ -140,13 +174,10 @@ class RuleBook:
         name = RULES_BY_VERSION.get(key)
         return name if name in self._executables else None
 
-    def check(self, root: etree._Element, version: str) -> RulesReport:
-        """Run the rules for ``version`` on ``root`` (its ds:Signature left out)."""
-        name = self.rules_for(version)
-        if name is None:
-            return RulesReport(version, None)
-        report = RulesReport(version, f"{name} (PTB's rules for DCC {version.rsplit('.', 1)[0]}.x)")
-        text = _without_signature(root)
+    def findings(self, name: str, text: str) -> list[tuple[str, str, str]]:
+        """(role, message, location) of each error or warning the rules file ``name`` finds in
+        the document ``text``, in SchXslt's order (by pattern, then as they fired), in this
+        process; :class:`RulesEngineError` if Saxon raises an error."""
         from saxonche import PySaxonApiError
 
         with self._lock:
@@ -154,19 +185,34 @@ class RuleBook:
                 svrl = self._executables[name].transform_to_string(
                     xdm_node=self._proc.parse_xml(xml_text=text))
             except PySaxonApiError as exc:
-                report.errors.append(Finding("error", f"the Schematron engine failed: {exc}", "/"))
-                return report
+                raise RulesEngineError(str(exc)) from None
         found = etree.fromstring(svrl.encode()).iter(SVRL + "failed-assert", SVRL + "successful-report")
         order = self._pattern_order.get(name)
         if order is not None:        # SchXslt's order: by pattern, then as they fired (a stable sort)
             found = sorted(found, key=lambda el: order[el.get(PATTERN_ATTRIBUTE)])
+        out = []
         for el in found:
             role = (el.get("role") or "error").lower()
-            if role in DROPPED_ROLES:
-                continue
-            location = el.get("location") or ""
-            finding = Finding(role, " ".join((el.findtext(SVRL + "text") or "").split()), location,
-                              _line(root, location))
+            if role not in DROPPED_ROLES:
+                out.append((role, " ".join((el.findtext(SVRL + "text") or "").split()), el.get("location") or ""))
+        return out
+
+    def check(self, root: etree._Element, version: str) -> RulesReport:
+        """Run the rules for ``version`` on ``root`` (its ds:Signature left out)."""
+        name = self.rules_for(version)
+        if name is None:
+            return RulesReport(version, None)
+        report = RulesReport(version, f"{name} (PTB's rules for DCC {version.rsplit('.', 1)[0]}.x)")
+        text = _without_signature(root)
+        try:
+            found = None if self.workers is None else self.workers.findings(name, text)
+            if found is None:             # no workers, or the worker died (it was replaced)
+                found = self.findings(name, text)
+        except RulesEngineError as exc:
+            report.errors.append(Finding("error", f"the Schematron engine failed: {exc}", "/"))
+            return report
+        for role, message, location in found:
+            finding = Finding(role, message, location, _line(root, location))
             (report.warnings if role == "warning" else report.errors).append(finding)
         return report
 

@@ -208,7 +208,8 @@ def pattern_mode_stylesheet(lean: str, order: dict[str, int]) -> str | None:
     for pattern in sorted(selects, key=order.__getitem__):
         etree.SubElement(call, f"{x}apply-templates", mode=pattern, select=" | ".join(selects[pattern]))
     _remember_regex_matches(root, rules)
-    return etree.tostring(root, encoding="unicode")
+    text = etree.tostring(root, encoding="unicode")
+    return None if _PATTERNS_MATCHED in text else text     # a use of the bookkeeping it removed
 
 
 def _rule_to_pattern_mode(template: etree._Element) -> str | None:
