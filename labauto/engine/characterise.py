@@ -113,9 +113,11 @@ def characterise_simulated(procedure: Any, seed: int, dut_spread: float = 1.5, *
 
 def characterise_on_bench(procedure: Any, dut_resource: str, standard_resource: str, *,
                           connect: Callable[[list[str]], None], timeout_ms: int = 10000,
+                          sleep: Callable[[float], None] = time.sleep,
                           **design: Any) -> ReadbackNoise:
     """The characterisation on the bench: the DUT and the standard opened under the
-    instrument locks (as a run opens them), left safe and closed on every exit."""
+    instrument locks (as a run opens them), left safe and closed on every exit; ``sleep``
+    waits the settle times."""
     from labauto.engine.locks import InstrumentLocks, open_locked
     from labauto.engine.preflight import DUT, STANDARD
 
@@ -124,5 +126,5 @@ def characterise_on_bench(procedure: Any, dut_resource: str, standard_resource: 
                           timeout_ms=timeout_ms)
         std = open_locked(stack, locks, STANDARD, standard_resource, procedure.standard_model,
                           timeout_ms=timeout_ms)
-        return characterise_readback(procedure, std, dut, sleep=time.sleep,
+        return characterise_readback(procedure, std, dut, sleep=sleep,
                                      serial=dut.identity.serial, connect=connect, **design)

@@ -416,9 +416,12 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
         finally:
             approach.flush(None)
         _check_reached(point, verdict, proc)
-        for index in range(point.readings):
+        second = proc.dut.self_heating_current
+        series = [(index, None) for index in range(point.readings)] + (
+            [] if second is None else [(point.readings + i, second) for i in range(point.readings)])
+        for index, current in series:
             t1, r1, temp1 = read_reference(proc.aperture)
-            dut_value, dut_unit = _read_dut(proc, inst, point, index, read_display)
+            dut_value, dut_unit = _read_dut(proc, inst, point, index, read_display, current)
             extra: dict[str, Any] = {}
             if inst.junction is not None:
                 # the junction at t_j: E(t) - E(t_j) measured; E(t_j) added, as at 0 °C
@@ -426,6 +429,8 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
                 t_j = inst.junction()
                 extra = {"measured": dut_value, "junction_degC": t_j}
                 dut_value = dut_value + thermocouples.emf(proc.dut.type, t_j)
+            if current is not None:           # the self-heating series (the budget corrects it)
+                extra["dut_current_mA"] = float(current.to("mA").m)
             t2, r2, temp2 = read_reference(proc.aperture)
             reference = (temp1 + temp2) / 2       # brackets the DUT reading: linear drift cancels
             journal.append({"type": "reading", "point_id": point.id, "attempt": attempt,
@@ -463,13 +468,15 @@ def _check_reached(point: TemperaturePoint, verdict: StabilityVerdict,
 
 
 def _read_dut(proc: TemperatureProcedure, inst: ComparisonInstruments, point: TemperaturePoint,
-              index: int, read_display: ReadDisplay | None) -> tuple[float, str]:
+              index: int, read_display: ReadDisplay | None,
+              current: pint.Quantity | None = None) -> tuple[float, str]:
+    """One reading of the DUT (a PRT on the readout at ``current``, default its own)."""
     dut = proc.dut
     if dut.read_by == "readout" and dut.sensor == "thermocouple":
         inst.readout.configure("DCV", None, channel=dut.channel, aperture=proc.aperture)
         return float(inst.readout.read(1)[0].to("mV").m), "mV"
     if dut.read_by == "readout":
-        inst.readout.configure("RES4W", None, channel=dut.channel, current=dut.current,
+        inst.readout.configure("RES4W", None, channel=dut.channel, current=current or dut.current,
                                aperture=proc.aperture)
         return float(inst.readout.read(1)[0].to("ohm").m), "ohm"
     if dut.read_by == "dmm":

@@ -70,6 +70,7 @@ class Influence:
     estimate: float = 0.0
     sensitivity: float | None = None
     sensitivity_unit: str | None = None
+    dof: float = math.inf             # a normal input's degrees of freedom (a Type A: n - 1)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name) or self.name in _RESERVED or self.name.startswith("c_"):
@@ -87,6 +88,8 @@ class Influence:
             v = getattr(self, what)
             if not isinstance(v, (int, float)) or not math.isfinite(float(v)):
                 raise TemperatureError(f"influence {self.name}: {what} must be a number, got {v!r}")
+        if not self.dof >= 1:
+            raise TemperatureError(f"influence {self.name}: dof must be >= 1, got {self.dof!r}")
         if self.value < 0 or self.k <= 0:
             raise TemperatureError(f"influence {self.name}: value must be >= 0 and k > 0")
         if (self.sensitivity is None) != (self.sensitivity_unit is None):
@@ -105,7 +108,8 @@ class Influence:
     def distribution_object(self) -> Any:
         unit = "delta_degC" if self.unit in ("degC", "°C") else self.unit
         if self.distribution == "normal":
-            return Normal(self.estimate, self.value / self.k, label=self.label, unit=unit)
+            return Normal(self.estimate, self.value / self.k, dof=self.dof, label=self.label,
+                          unit=unit)
         cls = {"rectangular": Rectangular, "triangular": Triangular,
                "arcsine": Arcsine}[self.distribution]
         return cls(self.estimate, self.value, label=self.label, unit=unit)
@@ -425,6 +429,39 @@ def dut_influences(point_kind: str, *, unit: str, resolution: float = 0.0,
     return out
 
 
+def measured_self_heating(point: ComparisonPoint, reference: Sequence[float],
+                          dut: Sequence[float], current: float, second_current: float) -> Influence:
+    """The DUT's self-heating at its measuring current, measured: ``point``'s readings were taken
+    at ``current``, ``dut`` (with their bracketing ``reference`` temperatures, °C) at
+    ``second_current`` (A), right after.  Self-heating grows as I², so with the paired
+    differences D_k = X_k - S_X (t_S,k - t) of both series (the heat source's wander cancels as
+    in the point's own Type A) the DUT reads high at ``current`` by
+
+        dt = (D2 - D1) / S_X * I1² / (I2² - I1²)          (K)
+
+    with u(dt) from the two series' Type A (u(D2 - D1)² = s1²/n1 + s2²/n2, Welch-Satterthwaite
+    degrees of freedom).  Returned as the ``dt_sh_X`` influence: normal, estimate -dt (the
+    reading is corrected down), u(dt)."""
+    if not second_current > current > 0:
+        raise TemperatureError(f"point {point.nominal:g} °C: the second current "
+                               f"({second_current:g} A) must exceed the first ({current:g} A)")
+    s_x = point.sensitivity()
+    first = [x - s_x * (r - point.nominal) for x, r in zip(point.dut, point.reference)]
+    then = [x - s_x * (r - point.nominal) for x, r in zip(dut, reference)]
+    if len(dut) != len(reference):
+        raise TemperatureError(f"point {point.nominal:g} °C: the self-heating series has "
+                               f"{len(dut)} DUT and {len(reference)} reference readings")
+    d1, u1, nu1 = _type_a(first, None, "DUT at the first current", point.nominal)
+    d2, u2, nu2 = _type_a(then, None, "DUT at the second current", point.nominal)
+    ratio = current ** 2 / (second_current ** 2 - current ** 2)
+    u_d = math.hypot(u1, u2)
+    dof = (u_d ** 4 / (u1 ** 4 / nu1 + u2 ** 4 / nu2)) if u_d > 0 else math.inf
+    return Influence("dt_sh_X", f"self-heating of the DUT (measured at {current * 1e3:g} mA and "
+                     f"{second_current * 1e3:.4g} mA)", "dut", "normal",
+                     abs(ratio * u_d / s_x), "K", k=1.0, estimate=-ratio * (d2 - d1) / s_x,
+                     dof=max(dof, 1.0))
+
+
 # --------------------------------------------------------------------------- EA-4/02 S5
 
 def ea402_s5() -> ComparisonPoint:
@@ -483,4 +520,4 @@ def ea402_s5() -> ComparisonPoint:
 
 
 __all__ = ["ComparisonPoint", "DUT_KINDS", "Influence", "PointResult", "dut_influences",
-           "ea402_s5", "point_budget", "reference_influences"]
+           "ea402_s5", "measured_self_heating", "point_budget", "reference_influences"]

@@ -137,3 +137,23 @@ def test_cli_refuses_bad_options_with_exit_2(tmp_path):
     quick = ROOT / "procedures" / "keysight_34465a_dcv_quick.yaml"
     r = runner.invoke(app, ["characterise", str(quick), "--simulated", "--out", out])
     assert r.exit_code == 2 and "no readback point" in r.output
+
+
+def test_bench_characterisation_over_scpi_confirms_each_connection(sim_lab_factory):
+    """The bench path: DUT and standard opened by VISA resource under the instrument locks (the
+    simulated lab on its sockets), the operator steps of each connection shown first, the
+    supply's outputs off at the end."""
+    from labauto.engine.characterise import characterise_on_bench
+
+    procedure = load_procedure(PROC)
+    lab = sim_lab_factory(PROC, seed=5)
+    dut, standard = lab.dut_and_standard()
+    shown: list[list[str]] = []
+    noise = characterise_on_bench(procedure, dut, standard, connect=shown.append,
+                                  sleep=lambda s: None, measured="test", levels=3, readings=4)
+    assert [(e.function, e.channel, e.levels, e.readings) for e in noise.entries] == [
+        (f, ch, 3, 12) for ch in (1, 2, 3) for f in ("DCV", "DCI")]
+    assert noise.serial == "MY59001234"
+    assert len(shown) == 6 and shown[0] == [procedure.points[0].steps[0].text]
+    assert "load resistor" in shown[1][0] and "output 3" in shown[5][0]
+    assert not any(c.on for c in lab.calibrator.channels.values())        # outputs off

@@ -32,7 +32,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from labauto.platform.server.prepared import prepare
+from labauto.platform.server.prepared import first, prepare
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 T = TypeVar("T")
@@ -150,6 +150,15 @@ class Database:
         if self._lookups is not None:
             self._lookups.close()
         self.engine.dispose()
+
+
+def lookup(source: Database | Session | Connection, stmt: Select, **params: Any) -> NamedTuple | None:
+    """The first row of a one-statement Core ``SELECT`` (None if it has no row), from a
+    :class:`Database` (:meth:`Database.lookup`, no session of its own) or inside the transaction
+    of a session or connection the caller holds (:func:`~labauto.platform.server.prepared.first`)."""
+    if isinstance(source, Database):
+        return source.lookup(stmt, **params)
+    return first(source.connection() if isinstance(source, Session) else source, stmt, params)
 
 
 class _SqliteLookups:
