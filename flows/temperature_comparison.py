@@ -118,7 +118,8 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
     long as it takes) until its last setpoint is measured."""
     from labauto.engine.comparison import (ComparisonSettings, open_comparison_run,
                                            reserved_instruments, segments,
-                                           start_comparison_run, steps_before)
+                                           start_comparison_run)
+    from labauto.engine.run import steps_before
     from labauto.lab import load_lab
     from labauto.procedure.temperature import load_temperature_procedure
     from labauto.publishing import not_requested
@@ -147,7 +148,7 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
         for n, segment in enumerate(segments(run)):
             # the probes move between segments: the operator steps are asked here, between two
             # tasks, with the instruments closed (the terminal, or a pause for input)
-            for step in steps_before(run, segment[0], first_of_session=n == 0):
+            for step in steps_before(run.procedure, segment[0], first_of_session=n == 0):
                 confirm_step(run, step, segment[0], timeout_s=operator_timeout_s, log=log)
             ids = [p.id for p in segment]
             # a display-only DUT's readings are typed inside the task: they pause the flow run

@@ -13,7 +13,7 @@ import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from labauto.files import lock_holder, pid_lock
 from labauto.engine.conditions import ConditionsMonitor, environment_logger
@@ -24,6 +24,9 @@ from labauto.engine.observer import RunObserver, current_observer
 from labauto.engine.operator import current_operator
 from labauto.engine.preflight import DUT, STANDARD
 from labauto.procedure import OperatorStep, Procedure, TestPoint, load_procedure
+
+if TYPE_CHECKING:
+    from labauto.procedure.temperature import TemperaturePoint, TemperatureProcedure
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -316,10 +319,12 @@ def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_i
         monitor.poll("end")
 
 
-def steps_before(procedure: Procedure, point: TestPoint, *, first_of_session: bool) -> tuple[OperatorStep, ...]:
-    """The operator steps to confirm before measuring ``point``: its own; and when a session
-    starts (or resumes) there, the last step written before it, so the technician confirms the
-    set-up the point needs (the leads may have been moved while the run was stopped)."""
+def steps_before(procedure: Procedure | TemperatureProcedure, point: TestPoint | TemperaturePoint, *,
+                 first_of_session: bool) -> tuple[OperatorStep, ...]:
+    """The operator steps to confirm before measuring ``point`` (of a calibration or a
+    temperature comparison procedure): its own; and when a session starts (or resumes) there,
+    the last step written before it, so the technician confirms the set-up the point needs (the
+    leads or probes may have been moved while the run was stopped)."""
     if point.steps or not first_of_session:
         return point.steps
     earlier = [s for p in procedure.points[:point.index] for s in p.steps]
