@@ -300,18 +300,6 @@ def _record_identities(run: ComparisonRun, identities: dict[str, Any]) -> None:
                                 "identity": ident.raw, "resource": ident.resource})
 
 
-def segments(run: ComparisonRun) -> list[list[TemperaturePoint]]:
-    """The pending setpoints in runs between operator steps: a segment starts at a setpoint
-    with steps (the probes move to another heat source) or where the session starts."""
-    out: list[list[TemperaturePoint]] = []
-    for p in run.pending_points():
-        if not out or p.steps:
-            out.append([p])
-        else:
-            out[-1].append(p)
-    return out
-
-
 class _ApproachLog:
     """The approach to a setpoint, journalled one stability window at a time (a crash loses
     at most the current window's samples, never a reading)."""
@@ -483,5 +471,5 @@ def _read_dut(proc: TemperatureProcedure, inst: ComparisonInstruments, point: Te
 
 
 __all__ = ["ComparisonInstruments", "ComparisonRun", "ComparisonSettings", "current_clock", "execute_comparison",
-           "measure_setpoint", "open_comparison_run", "segments", "set_clock",
+           "measure_setpoint", "open_comparison_run", "set_clock",
            "start_comparison_run"]

@@ -13,7 +13,7 @@ import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 from labauto.files import lock_holder, pid_lock
 from labauto.engine.conditions import ConditionsMonitor, environment_logger
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from labauto.procedure.temperature import TemperaturePoint, TemperatureProcedure
 
 JOURNAL_NAME = "journal.jsonl"
+P = TypeVar("P", bound="TestPoint | TemperaturePoint")   # a point of either kind of procedure
 
 
 @dataclass(frozen=True)
@@ -329,3 +330,17 @@ def steps_before(procedure: Procedure | TemperatureProcedure, point: TestPoint |
         return point.steps
     earlier = [s for p in procedure.points[:point.index] for s in p.steps]
     return tuple(earlier[-1:])
+
+
+def stretches(procedure: Procedure | TemperatureProcedure,
+              points: Sequence[P]) -> list[tuple[tuple[OperatorStep, ...], list[P]]]:
+    """``points`` (the pending ones, in order; the first starts a session) cut where a person is
+    needed: ``(steps, points)`` pairs, ``steps`` the operator steps (:func:`steps_before`) to
+    have done before the first of those points, none needed between the others."""
+    out: list[tuple[tuple[OperatorStep, ...], list[P]]] = []
+    for n, point in enumerate(points):
+        steps = steps_before(procedure, point, first_of_session=n == 0)
+        if steps or not out:
+            out.append((steps, []))
+        out[-1][1].append(point)
+    return out
