@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 
 from labauto.certificate.pdf import (END_MARK, _Doc, _numbered_canvas, calibration_dates,
                                      signature_statement)
-from labauto.certificate.statements import RELATES_ONLY
+from labauto.certificate.statements import RELATES_ONLY, propagated_temperature_statement
 from labauto.temperature.fits import CvdFit
 from labauto.temperature.results import TemperatureCalibrationResult
 from labauto.uncertainty.rounding import round_result
@@ -56,7 +56,7 @@ def _identification(r: TemperatureCalibrationResult, d: _Doc) -> list:
 
 def _statements(r: TemperatureCalibrationResult, d: _Doc) -> list:
     ks = ", ".join(dict.fromkeys(f"{p.k:.2f}" for p in r.points))
-    propagated = r.propagated_statement
+    propagated = propagated_temperature_statement(r)
     story = [d.p("Statements", d.h2), d.p(RELATES_ONLY), d.p("Traceability: " + r.traceability),
              d.markup("Measurement uncertainty: the reported expanded uncertainty <i>U</i> is the "
                       "combined standard uncertainty multiplied by the coverage factor <i>k</i> "

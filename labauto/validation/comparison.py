@@ -77,8 +77,9 @@ def simulate_comparison_run(procedure: TemperatureProcedure, seed: int,
     from labauto.comparison_evaluation import evaluate_comparison
     from labauto.demo_temperature import SimulatedTechnician
     from labauto.engine.comparison import (ComparisonInstruments, ComparisonRun,
-                                           ComparisonSettings, measure_setpoint, steps_before)
+                                           ComparisonSettings, measure_setpoint)
     from labauto.engine.observer import NullObserver
+    from labauto.engine.run import steps_before
     from labauto.uncertainty.rounding import round_result
     from labauto.validation.loopback import loopback_instrument
 
@@ -101,7 +102,7 @@ def simulate_comparison_run(procedure: TemperatureProcedure, seed: int,
                                           "thermo-hygrometer) is not simulated in-process")
             inst = ComparisonInstruments(readout, sources, dmm)
             for n, point in enumerate(procedure.points):
-                for step in steps_before(run, point, first_of_session=n == 0):
+                for step in steps_before(procedure, point, first_of_session=n == 0):
                     technician.confirm(step, point)
                 measure_setpoint(run, point, 1, inst, clock=lab.clock, observer=NullObserver(),
                                  read_display=technician.read_display)

@@ -216,23 +216,27 @@ def test_a_pt100_read_by_a_dmm(tmp_path):
 
 
 def test_the_flow_measures_segments_between_operator_steps(tmp_path):
-    from labauto.engine.comparison import segments, steps_before
+    from labauto.engine.run import steps_before, stretches
 
     procedure = load_temperature_procedure(PT100)
     run = start_comparison_run(procedure, tmp_path, ComparisonSettings(
         {"readout": "r", "bath": "b", "well": "w"}))
-    parts = segments(run)
+    cut = stretches(procedure, run.pending_points())
+    parts = [points for _, points in cut]
     assert [[p.id for p in s] for s in parts] == [["T-40C", "T0C", "T50C", "T100C"],
                                                    ["T200C", "T300C", "T420C"]]
-    assert steps_before(run, parts[1][0], first_of_session=False)[0].text.startswith("Move the SPRT")
+    assert steps_before(procedure, parts[1][0], first_of_session=False)[0].text.startswith("Move the SPRT")
+    assert cut[1][0] == steps_before(procedure, parts[1][0], first_of_session=False)
     # resuming at 300 °C: the session starts there, and the set-up step before it is asked again
     for pid in ("T-40C", "T0C", "T50C", "T100C", "T200C"):
         run.journal.point_start(pid, 1)
         run.journal.point_done(pid, 1)
-    parts = segments(run)
+    cut = stretches(procedure, run.pending_points())
+    parts = [points for _, points in cut]
     assert [[p.id for p in s] for s in parts] == [["T300C", "T420C"]]
-    assert steps_before(run, parts[0][0], first_of_session=True)[0].text.startswith("Move the SPRT")
-    assert steps_before(run, parts[0][0], first_of_session=False) == ()
+    assert steps_before(procedure, parts[0][0], first_of_session=True)[0].text.startswith("Move the SPRT")
+    assert steps_before(procedure, parts[0][0], first_of_session=False) == ()
+    assert cut[0][0] == steps_before(procedure, parts[0][0], first_of_session=True)
 
 
 def test_a_run_resumes_only_with_the_files_it_started_with(tmp_path):
