@@ -151,7 +151,7 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
 
 def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) -> ComparisonEvaluation:
     """Budgets of every point and the fit the procedure asks for."""
-    from labauto.temperature.budgets import point_budget
+    from labauto.temperature.budgets import point_budget, values_covariance
     from labauto.temperature.fits import fit_cvd, fit_thermocouple
 
     k = procedure.evaluation.get("coverage_factor")
@@ -161,12 +161,20 @@ def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) ->
     y = [r.value for r in results]
     u = [r.u for r in results]
     fit = None
-    if fit_kind == "cvd":
-        fit = fit_cvd(t, y, u)
-    elif isinstance(fit_kind, int) and not isinstance(fit_kind, bool):
-        e = [Q_(v, results[0].unit).to("mV").m for v in y]
-        ue = [Q_(v, results[0].unit).to("mV").m for v in u]
-        fit = fit_thermocouple(procedure.dut.type, t, e, ue, degree=fit_kind)
+    if fit_kind == "cvd" or (isinstance(fit_kind, int) and not isinstance(fit_kind, bool)):
+        # what the points share (one reference certificate, one readout, the DUT's own
+        # self-heating ...): the fitted curve cannot average it away
+        rows = [up_to for up_to, _ in procedure.reference.uncertainty]
+        cov = values_covariance(
+            results, heat_sources=[p.heat_source for p in procedure.points],
+            sub_ranges=[next((i for i, up_to in enumerate(rows) if x <= up_to + 1e-9),
+                             len(rows) - 1) for x in t])
+        if fit_kind == "cvd":
+            fit = fit_cvd(t, y, u, r_covariance=cov)
+        else:
+            f = Q_(1.0, results[0].unit).to("mV").m
+            fit = fit_thermocouple(procedure.dut.type, t, [v * f for v in y], [v * f for v in u],
+                                   degree=fit_kind, emf_covariance=cov * f * f)
     return ComparisonEvaluation(procedure, results, fit)
 
 

@@ -149,7 +149,12 @@ def _coefficients(r: TemperatureCalibrationResult, d: _Doc) -> list:
             d.p(f"Correlation coefficients of the fitted coefficients ({how} least squares, "
                 f"{fit.n} points, {fit.dof} degrees of freedom).{chi}", d.small), ctable,
             d.p("The standard uncertainty of a temperature computed with this characteristic from "
-                "the curve alone is at most "
+                "the curve alone" + (" (the calibration points' uncertainties, with the influences "
+                                     "they share -- the reference's calibration, its drift, the "
+                                     "readouts, self-heating, the heat source's gradients -- "
+                                     "correlated between them)"
+                                     if getattr(fit.fit, "y_correlated", False) else "")
+                + " is at most "
                 f"{1e3 * max(fit.u_temperature(x) for x in _grid(fit.t_min, fit.t_max)):.2g} mK "
                 f"between {fit.t_min:g} °C and {fit.t_max:g} °C; add the uncertainty of the "
                 "reading it is computed from. The characteristic is not valid outside this range.",

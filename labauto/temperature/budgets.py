@@ -29,6 +29,8 @@ from __future__ import annotations
 import functools
 import math
 import re
+
+import numpy as np
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -351,6 +353,50 @@ def _is_temperature(unit: str) -> bool:
             Q_(1.0, "K").dimensionality
     except Exception:
         return False
+
+
+# --------------------------------------------------------------------------- correlation
+
+#: how an input's error is shared between the calibration points of one run (what a fitted
+#: curve cannot average away): "point" -- its own at every point (the Type A means, the
+#: source's short-term stability, the display's resolution, hysteresis, and any row with
+#: finite degrees of freedom: evaluated from the point's own readings); "sub-range" -- the
+#: reference's calibration, one certificate's calibration of each of its sub-ranges (the rows
+#: of its uncertainty table); "heat source" -- the gradients and immersion of one set-up in one
+#: heat source; any other input: one for the whole run (the drift since the reference's
+#: calibration, the readouts' and the DMM's errors, self-heating, reference junctions,
+#: parasitic emfs, cables).
+SHARED = {"t_S": "point", "X_i": "point", "dt_stab": "point", "dX_res": "point",
+          "dt_hyst": "point", "dt_cal": "sub-range", "dt_axial": "heat source",
+          "dt_radial": "heat source", "dt_imm_S": "heat source", "dt_imm_X": "heat source",
+          "dt_inh": "heat source"}
+
+
+def values_covariance(results: Sequence[PointResult], *, heat_sources: Sequence[str],
+                      sub_ranges: Sequence[int]) -> np.ndarray:
+    """The covariance (n x n, in the budgets' unit of Y squared) of the points' values Y (or
+    errors E): u(Y_i)^2 on the diagonal; off it, c_k,i u_k,i c_k,j u_k,j summed over the inputs
+    k the two points share (:data:`SHARED`; ``heat_sources``, ``sub_ranges``: each point's heat
+    source and the row of the reference certificate's uncertainty table its temperature falls
+    in).  The contributions carry the same sign at every point (each input enters the same
+    term of the same equation; S_X > 0)."""
+    n = len(results)
+    unit = results[0].budget.estimate.units
+    # a row evaluated from the point's own readings (finite degrees of freedom: a Type A, a
+    # self-heating measured at two currents) is the point's own, whatever its name
+    contrib = [{r.name: (float(r.contribution.to(unit).magnitude),
+                         "point" if math.isfinite(r.dof) else SHARED.get(r.name, "run"))
+                for r in p.budget.rows if r.contribution.magnitude} for p in results]
+    cov = np.zeros((n, n))
+    for i in range(n):
+        cov[i, i] = float(results[i].budget.combined_uncertainty.to(unit).magnitude) ** 2
+        for j in range(i):
+            same = {"point": False, "sub-range": sub_ranges[i] == sub_ranges[j],
+                    "heat source": heat_sources[i] == heat_sources[j], "run": True}
+            v = sum(c * contrib[j][name][0] for name, (c, shared) in contrib[i].items()
+                    if name in contrib[j] and same[shared] and same[contrib[j][name][1]])
+            cov[i, j] = cov[j, i] = v
+    return cov
 
 
 # --------------------------------------------------------------------------- standard influences

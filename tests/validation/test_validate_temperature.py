@@ -194,3 +194,21 @@ def test_the_pt100s_self_heating_is_measured_and_corrected(project_root, monkeyp
     assert float(sh.standard_uncertainty.to("K").m) < 5e-5
     (outcome,) = run.points
     assert abs(outcome.measured - outcome.true) < 2.5 * outcome.combined
+
+
+def test_a_run_checks_the_fitted_curve_at_and_between_the_setpoints(project_root):
+    """The Pt100's certificate states a CVD curve and the u of a temperature from it: each
+    simulated run checks the curve against the DUT's true one at the 7 setpoints and half-way
+    between them, at k = 2 (the certificate's ± 2 u band)."""
+    proc = load_temperature_procedure(project_root / PT100)
+    run = simulate_comparison_run(proc, seed=2)
+    assert run.error == ""
+    curve = [p for p in run.points if p.point_id.startswith("curve ")]
+    assert [p.point_id for p in curve] == [f"curve {t} °C" for t in (
+        -40, -20, 0, 25, 50, 75, 100, 150, 200, 250, 300, 360, 420)]
+    assert [p.point_id for p in run.points[:7]] == [p.id for p in proc.points]
+    for p in curve:
+        assert p.coverage_factor == 2.0 and p.expanded == 2 * p.combined and p.combined > 0
+    by = {p.point_id: p for p in run.points}
+    # the true error at a setpoint is the point's own (one DUT, one nominal curve)
+    assert by["curve 100 °C"].true == pytest.approx(by["T100C"].true, abs=1e-9)
