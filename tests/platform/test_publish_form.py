@@ -99,3 +99,41 @@ def test_the_openapi_document_still_describes_the_form(small_platform):
     schema = op["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert schema["required"] == ["dcc"] and set(schema["properties"]) == {"dcc", "pdf", "json"}
     assert schema["properties"]["dcc"]["format"] == "binary" and op["security"] == [{"HTTPBearer": []}]
+
+
+def test_the_declared_route_answers_where_the_fast_path_does_not(tmp_path, dcc_schema_dir, lab_keys,
+                                                                 make_dcc, sign):
+    """Behind a root_path (``/p/api/v1/certificates``) neither BodyLimit's token check nor
+    PublishFastPath sees the route: FastAPI's route answers, looking the token up itself."""
+    import asyncio
+
+    from labauto.platform.server.app import create_app
+
+    app = create_app(PlatformSettings(database_url=f"sqlite:///{tmp_path / 'p.sqlite3'}",
+                                      schema_dir=dcc_schema_dir, admin_token="admin-root"))
+    doc = sign(make_dcc("ROOT-1"), lab_keys)
+
+    async def run() -> list[tuple[int, object]]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, root_path="/p")
+            async with httpx.AsyncClient(transport=transport, base_url="http://t/p") as c:
+                admin = {"Authorization": "Bearer admin-root"}
+                lab = (await c.post("/api/v1/labs", headers=admin, json={
+                    "name": "Root Lab", "accreditation_id": "D-K-ROOT",
+                    "certificate_pem": lab_keys.cert_pem.decode()})).json()["id"]
+                token = (await c.post(f"/api/v1/labs/{lab}/tokens", headers=admin)).json()["token"]
+                out = []
+                for tok, body in ((token, form(part("dcc", doc))), (token, form(part("dcc", doc))),
+                                  ("lat_unknown", form(part("dcc", doc))), (None, form(part("dcc", doc))),
+                                  (token, form(part("pdf", b"%PDF-")))):
+                    headers = {"Content-Type": CT} | ({"Authorization": f"Bearer {tok}"} if tok else {})
+                    r = await c.post("/api/v1/certificates", content=body, headers=headers)
+                    out.append((r.status_code, r.json()))
+                return out
+
+    (s1, b1), (s2, b2), (s3, b3), (s4, b4), (s5, b5) = asyncio.run(run())
+    assert (s1, b1["certificate_id"], b1["created"]) == (201, "ROOT-1", True)
+    assert (s2, b2["created"]) == (200, False)                                   # the replay
+    assert (s3, b3["detail"]) == (401, "unknown or revoked API token")
+    assert s4 == 401 and "token is required" in b4["detail"]
+    assert s5 == 422 and b5["detail"][0]["loc"] == ["body", "dcc"]
