@@ -4,13 +4,18 @@
 
 1. In process, per document, for N XAdES-signed DCCs (PTB's valid.xml with new ids, 25 kB, and
    labauto's own DCC of the certificate tests, 14 points): the admission stages parse, schema,
-   rules (Saxon-HE running the lean stylesheet of dcc.sch) and signature (the fast path), each
-   timed on its own; --runs repetitions, printed as ranges; with, as baselines measured in the
-   same runs, the rules on SchXslt's stylesheet as compiled and the signature by signxml alone.
+   rules (Saxon-HE running dcc.sch as the platform does: SchXslt's stylesheet made lean, one mode
+   per pattern, regular expressions remembered) and signature (the fast path), each timed on its
+   own; --runs repetitions, printed as ranges; with, as baselines measured in the same runs, the
+   rules on SchXslt's stylesheet as compiled and on the lean stylesheet alone (the platform's
+   before 2026-12-06 05:30 UTC), and the signature by signxml alone.
 2. In the same run, the ingest over HTTP as bench_platform.py measures it (one server process,
-   SQLite, 4 clients): documents/s and the server's CPU time per publication, which includes the
-   rules stage.  The rules' share is printed against the publication without them
-   (server CPU per publication minus the rules' time).
+   SQLite, 4 clients): documents/s and the server's CPU time per publication, in two layouts
+   alternating --ingest-runs times: the rules in the server's process (the default), and in one
+   worker process (LABAUTO_PLATFORM_SCHEMATRON_PROCESSES=1; the worker's CPU is printed apart).
+   The rules' share is their CPU in the server's process (the in-process figures of 1: the rules
+   stage, or what the caller spends when a worker runs them) against the server's CPU per
+   publication without it.
 Needs PTB's DCC folder (LABAUTO_DCC_DIR or ../shared/dcc).
 """
 from __future__ import annotations
@@ -31,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from labauto.certificate.pki import CertificateAuthority  # noqa: E402
 from labauto.certificate.signing import sign_dcc, verify_dcc  # noqa: E402
 from labauto.platform.server.dcc import SchemaRegistry, parse_well_formed  # noqa: E402
+from labauto.platform.server.schematron import PROCESSES_ENV  # noqa: E402
 
 
 def _module(path: Path, name: str):
@@ -50,27 +56,28 @@ def labauto_docs(n: int, key_pem: bytes, cert_pem: bytes) -> list[bytes]:
             for i in range(n)]
 
 
-def stage_times(docs: list[bytes], registry: SchemaRegistry, as_compiled=None) -> dict[str, float]:
+def stage_times(docs: list[bytes], registry: SchemaRegistry, baselines=None) -> dict[str, float]:
     """Median CPU milliseconds per document of each admission stage (process CPU time, so the
-    figures depend little on what else the machine runs).  With ``as_compiled`` (a RuleBook of
-    SchXslt's stylesheet as compiled) also, as baselines in the same run, the rules on that
-    stylesheet ("rules as compiled") and the signature by signxml alone ("signature signxml")."""
+    figures depend little on what else the machine runs).  With ``baselines`` (name -> RuleBook,
+    e.g. SchXslt's stylesheet as compiled) also, measured in the same run, the rules on each
+    ("rules <name>") and the signature by signxml alone ("signature signxml")."""
     from labauto.certificate import signing
 
     times: dict[str, list[float]] = {"parse": [], "schema": [], "rules": [], "signature": []}
-    base: dict[str, list[float]] = {"rules as compiled": [], "signature signxml": []}
+    base: dict[str, list[float]] = {**{f"rules {k}": [] for k in baselines or {}}, "signature signxml": []}
     for xml in docs:
-        if as_compiled is not None:
+        if baselines:
             root = parse_well_formed(xml)
-            t0 = time.process_time()
-            as_compiled.check(root, root.get("schemaVersion"))
+            for name, book in baselines.items():
+                t0 = time.process_time()
+                book.check(root, root.get("schemaVersion"))
+                base[f"rules {name}"].append((time.process_time() - t0) * 1000)
             t1 = time.process_time()
             real, signing.verify_fast = signing.verify_fast, lambda *a, **kw: None
             try:
                 verify_dcc(root)
             finally:
                 signing.verify_fast = real
-            base["rules as compiled"].append((t1 - t0) * 1000)
             base["signature signxml"].append((time.process_time() - t1) * 1000)
         t0 = time.process_time()
         root = parse_well_formed(xml)
@@ -96,6 +103,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=300, help="documents per in-process run")
     ap.add_argument("--runs", type=int, default=5, help="in-process repetitions")
     ap.add_argument("--ingest", type=int, default=300, help="documents published over HTTP (0: skip)")
+    ap.add_argument("--ingest-runs", type=int, default=2, help="HTTP runs per layout (alternating)")
     a = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     ca = CertificateAuthority.create("bench CA")
@@ -107,12 +115,15 @@ def main() -> None:
     sets = {"PTB valid.xml": bench_platform.make_docs(a.docs, keys.key_pem, keys.cert_pem),
             "labauto DCC": labauto_docs(min(a.docs, 100), keys.key_pem, keys.cert_pem)}
     from labauto.platform.server.schematron import RuleBook
-    as_compiled = RuleBook(schema_dir, lean=False)
-    print(f"rules: the lean stylesheet ({'in use' if registry.rules.lean else 'NOT in use'}); baselines in the "
-          "same runs: SchXslt's stylesheet as compiled, and the signature by signxml alone")
-    rules_ptb = []
+    baselines = {"as compiled": RuleBook(schema_dir, lean=False), "lean": RuleBook(schema_dir, pattern_modes=False),
+                 "in a worker (this process's CPU)": RuleBook(schema_dir, processes=1)}
+    in_use = ("lean, one mode per pattern" if registry.rules.pattern_modes
+              else "lean" if registry.rules.lean else "as compiled")
+    print(f"rules: SchXslt's stylesheet {in_use} (in use); baselines in the same runs: the stylesheet as "
+          "compiled, the lean stylesheet alone, and the signature by signxml alone")
+    rules_ptb, rules_worker = [], []
     for name, docs in sets.items():
-        both = [stage_times(docs, registry, as_compiled) for _ in range(a.runs)]
+        both = [stage_times(docs, registry, baselines) for _ in range(a.runs)]
         runs, bases = [r for r, _ in both], [b for _, b in both]
         total = [sum(r.values()) for r in runs]
         print(f"{name} ({len(docs[0])} bytes signed), ms per document over {a.runs} runs of {len(docs)}: "
@@ -121,24 +132,55 @@ def main() -> None:
         print("        baselines: " + ", ".join(f"{k} {rng([b[k] for b in bases])}" for k in bases[0]))
         if name == "PTB valid.xml":
             rules_ptb = [r["rules"] for r in runs]
+            rules_worker = [b["rules in a worker (this process's CPU)"] for b in bases]
     if not a.ingest:
         return
     tmp = tempfile.mkdtemp(prefix="labauto-bench-")
     admin = secrets.token_urlsafe(16)
-    docs = bench_platform.make_docs(a.ingest, keys.key_pem, keys.cert_pem, prefix="INGEST")
-    with bench_platform.ServerProcess(f"sqlite:///{tmp}/platform.sqlite3", schema_dir, admin_token=admin,
-                                      workers=1) as server:
-        token = bench_platform.register_lab(server.base_url, admin, "Bench Lab", "D-K-0", keys.cert_pem)
-        cpu0 = bench_platform.server_cpu_seconds(server.proc.pid)
-        rate = bench_platform.bench_ingest(server.base_url, token, docs, workers=4)
-        cpu1 = bench_platform.server_cpu_seconds(server.proc.pid)
-    print(f"ingest: {rate:.0f} DCCs/s over HTTP (1 server process, SQLite, 4 clients)")
-    if cpu0 is not None and cpu1 is not None:
-        per = (cpu1 - cpu0) / len(docs) * 1000
-        rules = statistics.median(rules_ptb)
-        print(f"        server CPU per publication {per:.2f} ms, of which the rules stage {rules:.2f} ms: "
-              f"+{rules / (per - rules) * 100:.0f} % over the publication without it (goal <= 20 %)")
+    layouts = {"rules in the server process": "0", "rules in 1 worker process": "1"}
+    figures: dict[str, list[tuple[float, float, float]]] = {k: [] for k in layouts}
+    for run in range(a.ingest_runs):         # the layouts alternate, so both see the same load
+        for layout, processes in layouts.items():
+            docs = bench_platform.make_docs(a.ingest, keys.key_pem, keys.cert_pem, prefix=f"I{run}{processes}")
+            os.environ[PROCESSES_ENV] = processes
+            with bench_platform.ServerProcess(f"sqlite:///{tmp}/platform-{run}-{processes}.sqlite3", schema_dir,
+                                              admin_token=admin, workers=1) as server:
+                token = bench_platform.register_lab(server.base_url, admin, "Bench Lab", "D-K-0", keys.cert_pem)
+                cpu0 = process_cpu_seconds(server.proc.pid)
+                rate = bench_platform.bench_ingest(server.base_url, token, docs, workers=4)
+                cpu1 = process_cpu_seconds(server.proc.pid)
+            figures[layout].append((rate, *((c1 - c0) / len(docs) * 1000 for c0, c1 in zip(cpu0, cpu1))))
+    os.environ.pop(PROCESSES_ENV, None)
+    rules = statistics.median(rules_ptb)
+    print(f"ingest of PTB valid.xml over HTTP (1 server process, SQLite, 4 clients), {a.ingest} documents x "
+          f"{a.ingest_runs} runs per layout:")
+    without = [server - rules for _, server, _ in figures["rules in the server process"]]
+    for layout, runs in figures.items():
+        per = [server for _, server, _ in runs]
+        print(f"  {layout}: {rng([r for r, _, _ in runs], '.0f')} DCCs/s; server process CPU per publication "
+              f"{rng(per)} ms, its worker processes {rng([w for _, _, w in runs])} ms")
+        if layout.endswith("server process"):
+            print(f"        the rules stage {rules:.2f} ms (in process, above): +{rng([rules / w * 100 for w in without], '.0f')} "
+                  "% over the publication without it (goal <= 20 %)")
+        else:
+            caller = statistics.median(rules_worker)
+            added = [p - statistics.median(without) for p in per]
+            print(f"        the rules' CPU left in the server process: {caller:.2f} ms as measured in process above "
+                  f"(+{caller / statistics.median(without) * 100:.0f} %); this layout's server CPU less the other "
+                  f"layout's without the rules: {rng(added)} ms (+{rng([d / statistics.median(without) * 100 for d in added], '.0f')} %)")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+def process_cpu_seconds(pid: int) -> tuple[float, float]:
+    """User+system CPU seconds of process ``pid`` and of its child processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu(p: int) -> float:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()]
+    return cpu(pid), sum(cpu(c) for c in children)
 
 
 if __name__ == "__main__":

@@ -51,11 +51,9 @@ def spans_by_kind(spans, procedure) -> dict[str, list[float]]:
 
 
 def lab_for(procedure, latency: str):
-    from labauto.sim import SimulatedLab
+    from labauto.sim.lab import lab_for_procedure
 
-    return SimulatedLab(seed=21, latency=latency, dmm_model=procedure.meter_model,
-                        calibrator_model=procedure.source_model, dut="source",
-                        load_resistance=procedure.load)
+    return lab_for_procedure(procedure, seed=21, latency=latency)
 
 
 def bench(name: str, path: Path, tmp: Path, repeat: int, realistic_repeat: int) -> float:

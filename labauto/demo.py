@@ -26,7 +26,7 @@ from labauto.config import PROJECT_ROOT
 from labauto.labhome import LabHome, use_lab_home
 from labauto.lab import DEFAULT_LAB_FILE, load_lab
 from labauto.procedure import load_procedure
-from labauto.sim import SimulatedLab
+from labauto.sim.lab import lab_for_procedure
 
 DEFAULT_PROCEDURE = PROJECT_ROOT / "procedures" / "keysight_34465a_dcv.yaml"
 
@@ -66,14 +66,9 @@ def run_demo(console: Console, *, workdir: Path, procedure: Path | None, latency
     heading(console, f"labauto demo: {plan.title} (simulated)")
     console.print(f"Lab home: {home.describe()}")
     with ExitStack() as stack:
-        lab = stack.enter_context(SimulatedLab(seed=seed, latency=latency,
-                                               out_of_tolerance=out_of_tolerance,
-                                               dmm_model=meter, calibrator_model=source,
-                                               dut=plan.direction,
-                                               load_resistance=plan.load,
-                                               shunts=plan.shunts))
-        dut_res, std_res = (lab.resources["calibrator"], lab.resources["dmm"]) \
-            if plan.direction == "source" else (lab.resources["dmm"], lab.resources["calibrator"])
+        lab = stack.enter_context(lab_for_procedure(plan, seed=seed, latency=latency,
+                                                    out_of_tolerance=out_of_tolerance))
+        dut_res, std_res = lab.dut_and_standard()
         console.print(f"simulated lab ({latency} timing, seed {seed}): {meter.name} "
                       f"{lab.resources['dmm']}, {source.name} {lab.resources['calibrator']}, "
                       f"thermo-hygrometer {lab.resources['environment']}")

@@ -4,17 +4,24 @@ procedures in its own CI, each with ``pytest``, on the simulated lab.
 Fixtures
     labauto_home        a private lab home, outbox and instrument-lock folder for the test
     sim_lab_factory     ``make(procedure=None, seed=1, out_of_tolerance=None, latency="zero")``:
-                        a started :class:`labauto.sim.SimulatedLab` wired for the procedure's
-                        instruments (stopped after the test)
+                        a started simulated lab wired for the procedure's instruments: a
+                        :class:`labauto.sim.SimulatedLab` (an electrical procedure), a
+                        :class:`labauto.sim.thermometry.SimulatedThermometryLab` (a temperature
+                        comparison procedure); stopped after the test
     sim_lab             a started simulated lab (Keysight 34465A meter, Fluke 5522A source)
     run_procedure       ``run(procedure, seed=1, flow=False, out_of_tolerance=None,
                         lab_file=None, publish=False)``: calibrate on the simulated lab with
-                        the plain engine or the Prefect ``calibrate`` flow; returns a
-                        :class:`SimulatedCalibration` (the certificate's data, its files and
-                        the simulated DUT's true errors)
+                        the plain engine or the Prefect flow (``calibrate``, or
+                        ``temperature-comparison`` for a temperature comparison procedure);
+                        returns a :class:`SimulatedCalibration` (the certificate's data, its
+                        files and the simulated DUT's true errors)
     validate_procedure  ``validate(procedure, runs=None, seed=1, report=None)``: what
                         ``labauto validate`` does (labauto.validation), as a
                         :class:`~labauto.validation.stats.ValidationResult`
+    validate_faults     ``faults(procedure, scenarios=None, seed=1, platform=False)``: what
+                        ``labauto validate --faults`` does (labauto.validation.faults), a list of
+                        :class:`~labauto.validation.faults.FaultOutcome` (``.ok``,
+                        ``.readings_lost``, ``.points_measured_twice``, ``.standby_at_end`` ...)
     prefect_harness     one Prefect test server for the session (a project's conftest may
                         provide its own under this name)
 
@@ -50,22 +57,50 @@ def pytest_configure(config: pytest.Config) -> None:
 class SimulatedCalibration:
     """A procedure calibrated on the simulated lab."""
 
-    result: Any                              # labauto.results.CalibrationResult
+    result: Any          # labauto.results.CalibrationResult, or a temperature comparison's
+                         # labauto.temperature.results.TemperatureCalibrationResult
     files: dict[str, Path]                   # the certificate's files (pdf, xml, json)
     run_folder: Path
     true_errors: dict[str, Any]              # point id -> the simulated DUT's true error
-    sources_in_standby: bool                 # the source was left in standby
+    sources_in_standby: bool                 # the source in standby; every heat source at
+                                             # its procedure's safe setpoint
     publication: dict[str, Any] = field(default_factory=dict)
 
     def point(self, point_id: str) -> Any:
-        return next(p for p in self.result.points if p.point_id == point_id)
+        return next(p for p in self.result.points if _point_id(p) == point_id)
+
+    def stated(self, point_id: str) -> tuple[Any, Any]:
+        """The point's error and its expanded uncertainty as the certificate states them
+        (quantities; a temperature point's error of the DUT in K, U rounded as printed)."""
+        p = self.point(point_id)
+        if hasattr(p, "expanded_uncertainty"):
+            return p.error, p.expanded_uncertainty
+        from labauto.uncertainty.rounding import round_result
+        from labauto.units import Q_
+        return Q_(p.error, "K"), Q_(float(round_result(p.error, p.U_error)[1]), "K")
 
     @property
     def uncovered(self) -> list[str]:
         """The points whose stated U does not cover the DUT's true error (|E − true| > U)."""
-        return [p.point_id for p in self.result.points
-                if abs(p.error - self.true_errors[p.point_id].to(p.error.units))
-                > p.expanded_uncertainty]
+        out = []
+        for p in self.result.points:
+            error, U = self.stated(_point_id(p))
+            if abs(error - self.true_errors[_point_id(p)].to(error.units)) > U:
+                out.append(_point_id(p))
+        return out
+
+
+def _point_id(point: Any) -> str:
+    """An electrical result point's id, or a temperature point's (its setpoint's id)."""
+    return point.point_id if hasattr(point, "point_id") else point.point.label
+
+
+def _is_temperature(procedure: Any) -> bool:
+    from labauto.procedure.temperature import TemperatureProcedure, is_temperature_procedure
+
+    if isinstance(procedure, TemperatureProcedure):
+        return True
+    return isinstance(procedure, (str, Path)) and is_temperature_procedure(procedure)
 
 
 @pytest.fixture()
@@ -84,19 +119,31 @@ def labauto_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture()
 def sim_lab_factory() -> Iterator[Callable[..., Any]]:
-    from labauto.procedure import Procedure, load_procedure
+    from labauto.procedure import load_procedure
     from labauto.sim import SimulatedLab
 
     started: list[Any] = []
 
-    def make(procedure: str | Path | Procedure | None = None, *, seed: int = 1,
-             out_of_tolerance: Any = None, latency: str = "zero") -> Any:
-        kwargs: dict[str, Any] = {}
-        if procedure is not None:
-            proc = procedure if isinstance(procedure, Procedure) else load_procedure(procedure)
-            kwargs = dict(dmm_model=proc.meter_model, calibrator_model=proc.source_model,
-                          dut=proc.direction, load_resistance=proc.load, shunts=proc.shunts)
-        lab = SimulatedLab(seed=seed, latency=latency, out_of_tolerance=out_of_tolerance, **kwargs)
+    def make(procedure: Any = None, *, seed: int = 1, out_of_tolerance: Any = None,
+             latency: str = "zero") -> Any:
+        if procedure is None:
+            lab = SimulatedLab(seed=seed, latency=latency, out_of_tolerance=out_of_tolerance)
+        elif _is_temperature(procedure):
+            from labauto.procedure.temperature import load_temperature_procedure
+            from labauto.sim.thermometry import lab_for_procedure as thermometry_lab
+
+            if out_of_tolerance is not None:
+                raise ValueError("out_of_tolerance: a temperature comparison states no "
+                                 "tolerance (the simulated DUT's errors are drawn, not chosen)")
+            proc = procedure if not isinstance(procedure, (str, Path)) \
+                else load_temperature_procedure(procedure)
+            lab = thermometry_lab(proc, seed=seed, latency=latency)
+        else:
+            from labauto.sim.lab import lab_for_procedure
+
+            proc = procedure if not isinstance(procedure, (str, Path)) else load_procedure(procedure)
+            lab = lab_for_procedure(proc, seed=seed, latency=latency,
+                                    out_of_tolerance=out_of_tolerance)
         lab.start()
         started.append(lab)
         return lab
@@ -130,13 +177,17 @@ def run_procedure(request: pytest.FixtureRequest, tmp_path: Path, labauto_home: 
     def run(procedure: str | Path, *, seed: int = 1, flow: bool = False,
             out_of_tolerance: Any = None, lab_file: str | Path | None = None,
             publish: bool = False) -> SimulatedCalibration:
-        proc = load_procedure(procedure)
-        lab = sim_lab_factory(proc, seed=seed, out_of_tolerance=out_of_tolerance)
-        dut, std = (lab.resources["calibrator"], lab.resources["dmm"]) \
-            if proc.direction == "source" else (lab.resources["dmm"], lab.resources["calibrator"])
         work = tmp_path / f"calibration-{len(list(tmp_path.glob('calibration-*')))}"
         if flow:
             request.getfixturevalue("prefect_harness")
+        if _is_temperature(procedure):
+            lab = sim_lab_factory(procedure, seed=seed, out_of_tolerance=out_of_tolerance)
+            return _run_comparison(lab, procedure, work, flow=flow, lab_file=lab_file,
+                                   publish=publish)
+        proc = load_procedure(procedure)
+        lab = sim_lab_factory(proc, seed=seed, out_of_tolerance=out_of_tolerance)
+        dut, std = lab.dut_and_standard()
+        if flow:
             from flows.calibrate import calibrate
 
             out = calibrate(str(procedure), dut, std, runs_dir=str(work / "runs"),
@@ -165,6 +216,52 @@ def run_procedure(request: pytest.FixtureRequest, tmp_path: Path, labauto_home: 
     return run
 
 
+def _run_comparison(lab: Any, procedure: str | Path, work: Path, *, flow: bool,
+                    lab_file: str | Path | None, publish: bool) -> SimulatedCalibration:
+    """A temperature comparison on the simulated thermometry lab, on its own clock, the
+    simulated technician doing the operator steps: the plain engine
+    (labauto.comparison_calibration) or the ``temperature-comparison`` flow."""
+    from labauto.demo_temperature import SimulatedTechnician
+    from labauto.engine.comparison import set_clock
+    from labauto.engine.operator import set_operator
+    from labauto.procedure.temperature import load_temperature_procedure
+    from labauto.sim.thermometry import at_safe_setpoints
+    from labauto.units import Q_
+
+    plan = load_temperature_procedure(procedure)
+    technician = SimulatedTechnician(lab)
+    previous = set_operator(technician), set_clock(lab.clock)
+    try:
+        if flow:
+            from flows.temperature_comparison import temperature_comparison
+
+            out = temperature_comparison(str(procedure), lab.resources,
+                                         runs_dir=str(work / "runs"),
+                                         out_dir=str(work / "certificates"),
+                                         lab_file=None if lab_file is None else str(lab_file),
+                                         timeout_ms=5000, publish=publish)
+            result, files = out["result"], {k: Path(v) for k, v in out["files"].items()}
+            run_folder, publication = Path(out["run_folder"]), out["publication"]
+        else:
+            from labauto.comparison_calibration import run_comparison_calibration
+
+            outcome = run_comparison_calibration(procedure, lab.resources,
+                                                 runs_dir=work / "runs",
+                                                 out_dir=work / "certificates",
+                                                 lab_file=lab_file, timeout_ms=5000,
+                                                 clock=lab.clock,
+                                                 read_display=technician.read_display,
+                                                 publish=publish)
+            result, files = outcome.result, dict(outcome.files)
+            run_folder, publication = outcome.run_folder, outcome.publication
+    finally:
+        set_operator(previous[0])
+        set_clock(previous[1])
+    true = {r.point.label: Q_(lab.true_dut_error(r.nominal), "K") for r in result.points}
+    return SimulatedCalibration(result, files, run_folder, true, at_safe_setpoints(lab, plan),
+                                publication)
+
+
 @pytest.fixture()
 def validate_procedure(request: pytest.FixtureRequest) -> Callable[..., Any]:
     from labauto.validation.validate import validate_procedure as validate
@@ -182,3 +279,16 @@ def validate_procedure(request: pytest.FixtureRequest) -> Callable[..., Any]:
         return result
 
     return run
+
+
+@pytest.fixture()
+def validate_faults(tmp_path: Path) -> Callable[..., list[Any]]:
+    from labauto.validation.faults import run_faults
+
+    def faults(procedure: str | Path, *, scenarios: Any = None, seed: int = 1,
+               platform: bool = False) -> list[Any]:
+        work = tmp_path / f"faults-{len(list(tmp_path.glob('faults-*')))}"
+        return run_faults(procedure, work, tuple(scenarios) if scenarios else None, seed=seed,
+                          platform=platform)
+
+    return faults

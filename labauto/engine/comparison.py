@@ -35,8 +35,8 @@ from labauto.engine.journal import JournalError, JournalState, RunJournal, now_i
 from labauto.engine.locks import InstrumentLocks, open_locked
 from labauto.engine.observer import RunObserver, current_observer
 from labauto.engine.operator import current_operator
-from labauto.engine.run import JOURNAL_NAME, new_run_id, run_lock
-from labauto.engine.stability import StabilityVerdict, wait_until_stable
+from labauto.engine.run import JOURNAL_NAME, new_run_id, run_lock, steps_before
+from labauto.engine.stability import SetpointNotReached, StabilityVerdict, wait_until_stable
 from labauto.errors import LabautoError
 from labauto.procedure.temperature import (TemperaturePoint, TemperatureProcedure,
                                            load_temperature_procedure, reference_settings)
@@ -212,7 +212,7 @@ def execute_comparison(run: ComparisonRun, *, clock: Any = None, resource_manage
                 inst.junction = lambda: float(logger.read().values["temperature"].to("degC").m)
             for n, point in enumerate(todo):
                 if confirm_steps:
-                    for step in steps_before(run, point, first_of_session=n == 0):
+                    for step in steps_before(run.procedure, point, first_of_session=n == 0):
                         current_operator().confirm(step, point)
                         run.journal.append({"type": "operator_step", "point_id": point.id,
                                             "text": step.text, "line": step.line, "t": now_iso()})
@@ -298,28 +298,6 @@ def _record_identities(run: ComparisonRun, identities: dict[str, Any]) -> None:
                                 "manufacturer": ident.manufacturer, "model": ident.model,
                                 "serial": ident.serial, "firmware": ident.firmware,
                                 "identity": ident.raw, "resource": ident.resource})
-
-
-def steps_before(run: ComparisonRun, point: TemperaturePoint, *,
-                 first_of_session: bool) -> tuple[Any, ...]:
-    """The operator steps to have done before ``point``: its own; and when a session starts
-    (or resumes) there, the last step written before it (the probes may have been moved)."""
-    if point.steps or not first_of_session:
-        return point.steps
-    earlier = [s for p in run.procedure.points[:point.index] for s in p.steps]
-    return tuple(earlier[-1:])
-
-
-def segments(run: ComparisonRun) -> list[list[TemperaturePoint]]:
-    """The pending setpoints in runs between operator steps: a segment starts at a setpoint
-    with steps (the probes move to another heat source) or where the session starts."""
-    out: list[list[TemperaturePoint]] = []
-    for p in run.pending_points():
-        if not out or p.steps:
-            out.append([p])
-        else:
-            out[-1].append(p)
-    return out
 
 
 class _ApproachLog:
@@ -409,15 +387,19 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
                 show(point, value, Q_(last["control"], "degC"), verdict)
 
         try:
-            wait_until_stable(sample, proc.stability, on_sample=on_sample,
-                              sleep_until=clock.sleep_until,
-                              what=f"the reference at {point.id} ({point.setpoint:~P} in "
-                                   f"{point.heat_source})")
+            verdict = wait_until_stable(sample, proc.stability, on_sample=on_sample,
+                                        sleep_until=clock.sleep_until,
+                                        what=f"the reference at {point.id} ({point.setpoint:~P} "
+                                             f"in {point.heat_source})")
         finally:
             approach.flush(None)
-        for index in range(point.readings):
+        _check_reached(point, verdict, proc)
+        second = proc.dut.self_heating_current
+        series = [(index, None) for index in range(point.readings)] + (
+            [] if second is None else [(point.readings + i, second) for i in range(point.readings)])
+        for index, current in series:
             t1, r1, temp1 = read_reference(proc.aperture)
-            dut_value, dut_unit = _read_dut(proc, inst, point, index, read_display)
+            dut_value, dut_unit = _read_dut(proc, inst, point, index, read_display, current)
             extra: dict[str, Any] = {}
             if inst.junction is not None:
                 # the junction at t_j: E(t) - E(t_j) measured; E(t_j) added, as at 0 °C
@@ -425,6 +407,8 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
                 t_j = inst.junction()
                 extra = {"measured": dut_value, "junction_degC": t_j}
                 dut_value = dut_value + thermocouples.emf(proc.dut.type, t_j)
+            if current is not None:           # the self-heating series (the budget corrects it)
+                extra["dut_current_mA"] = float(current.to("mA").m)
             t2, r2, temp2 = read_reference(proc.aperture)
             reference = (temp1 + temp2) / 2       # brackets the DUT reading: linear drift cancels
             journal.append({"type": "reading", "point_id": point.id, "attempt": attempt,
@@ -440,14 +424,37 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
     obs.point_finished(point)
 
 
+def _check_reached(point: TemperaturePoint, verdict: StabilityVerdict,
+                   proc: TemperatureProcedure) -> None:
+    """A stable reference away from the setpoint is no calibration temperature: stop.  The
+    limit is the procedure's ``stability.max_offset``, else 1 K beyond the heat source's
+    display accuracy at the setpoint (how far its medium may settle from the setpoint)."""
+    limit = proc.stability.max_offset
+    if limit is None:
+        from labauto.drivers.heat_source import heat_source_performance
+        shown = heat_source_performance(proc.heat_sources[point.heat_source].model).at(
+            "display_accuracy", point.setpoint)
+        limit = Q_(1.0 + (float(shown.to("K").m) if shown is not None else 0.0), "K")
+    offset = verdict.mean_c - float(point.setpoint.to("degC").m)
+    if abs(offset) > float(limit.to("K").m):
+        raise SetpointNotReached(
+            f"{point.id}: the reference became stable at {verdict.mean_c:.3f} °C, {offset:+.3f} K "
+            f"from the setpoint {point.setpoint:~P} in {point.heat_source} (limit "
+            f"{float(limit.to('K').m):g} K, stability.max_offset); check the heat source (setpoint "
+            "accepted? heater or cooling working? probes in it?); it is left at its safe "
+            "setpoint and the run can be resumed")
+
+
 def _read_dut(proc: TemperatureProcedure, inst: ComparisonInstruments, point: TemperaturePoint,
-              index: int, read_display: ReadDisplay | None) -> tuple[float, str]:
+              index: int, read_display: ReadDisplay | None,
+              current: pint.Quantity | None = None) -> tuple[float, str]:
+    """One reading of the DUT (a PRT on the readout at ``current``, default its own)."""
     dut = proc.dut
     if dut.read_by == "readout" and dut.sensor == "thermocouple":
         inst.readout.configure("DCV", None, channel=dut.channel, aperture=proc.aperture)
         return float(inst.readout.read(1)[0].to("mV").m), "mV"
     if dut.read_by == "readout":
-        inst.readout.configure("RES4W", None, channel=dut.channel, current=dut.current,
+        inst.readout.configure("RES4W", None, channel=dut.channel, current=current or dut.current,
                                aperture=proc.aperture)
         return float(inst.readout.read(1)[0].to("ohm").m), "ohm"
     if dut.read_by == "dmm":
@@ -464,5 +471,5 @@ def _read_dut(proc: TemperatureProcedure, inst: ComparisonInstruments, point: Te
 
 
 __all__ = ["ComparisonInstruments", "ComparisonRun", "ComparisonSettings", "current_clock", "execute_comparison",
-           "measure_setpoint", "open_comparison_run", "segments", "set_clock",
-           "start_comparison_run", "steps_before"]
+           "measure_setpoint", "open_comparison_run", "set_clock",
+           "start_comparison_run"]

@@ -26,6 +26,12 @@ from labauto.errors import LabautoError
 from labauto.units import Q_
 
 
+class SetpointNotReached(LabautoError):
+    """The reference became stable, but not at the setpoint (further from it than the
+    procedure's ``stability.max_offset``); the heat source is at its safe setpoint when the
+    run stops, and the run can be resumed."""
+
+
 class StabilityTimeout(LabautoError):
     """The reference did not become stable in time; the heat source is at its safe setpoint
     when the run stops, and the run can be resumed."""
@@ -42,6 +48,11 @@ class StabilityCriterion:
     max_std: pint.Quantity         # standard deviation limit, K
     timeout: pint.Quantity         # give up after this long at the setpoint
     sample_period: pint.Quantity = Q_(10, "s")   # one reference reading per period
+    # how far the stable reference may be from the setpoint (None: 1 K beyond the heat
+    # source's display accuracy there): a medium that settled elsewhere (a failed heater, a
+    # setpoint refused silently) is not the calibration temperature; the budget carries only
+    # a small step t - t_X through S_X (labauto.engine.comparison)
+    max_offset: pint.Quantity | None = None
 
     @cached_property
     def window_s(self) -> float:
@@ -58,6 +69,7 @@ class StabilityCriterion:
     @cached_property
     def max_std_k(self) -> float:
         return float(self.max_std.to("K").m)
+
 
     def describe(self) -> str:
         return (f"|slope| <= {self.max_slope.to('K/min').m:g} K/min and s <= "

@@ -93,8 +93,13 @@ class SimulatedDmm(ScpiInstrument):
         self.lock = threading.RLock()
         self.readings_taken = 0
         # one temperature per shunt (ranges with the same shunt resistance share one): the heat
-        # a 3 A reading leaves in its 0.1 ohm shunt does not warm the 1 ohm shunt of 10 mA
-        self.heating: dict[float, ShuntHeating] = {}
+        # a 3 A reading leaves in its 0.1 ohm shunt does not warm the 1 ohm shunt of 10 mA.
+        # All from the start, so that every reading on one advances the others (cooling): a
+        # shunt's first reading then counts only what flowed since the one before, not the
+        # currents the other shunts carried earlier
+        self.heating: dict[float, ShuntHeating] = {
+            ohm: ShuntHeating(shunt_thermal_resistance(ohm, self._largest_current(ohm)))
+            for ohm in self._shunts()}
         self._reset()
         # calibration adjustment (model file: adjustment): secured until the code is given
         self.cal_secured, self.cal_value, self.cal_count = True, None, 0
@@ -474,8 +479,9 @@ class SimulatedDmm(ScpiInstrument):
         return applied
 
     def _shunt_rise(self, t: float, current_a: float, shunt_ohm: float) -> float:
-        """Relative error of a current reading through ``shunt_ohm`` at ``t``: the current has
-        flowed since the source last changed; every other shunt cools meanwhile."""
+        """Relative error of a current reading through ``shunt_ohm`` at ``t``: the shunt
+        carried what the source gave since the last reading on it (its changes, standby
+        included); every other shunt cools meanwhile."""
         for ohm, other in self.heating.items():
             if ohm != shunt_ohm:
                 other.advance(t, 0.0, ohm)
@@ -483,7 +489,15 @@ class SimulatedDmm(ScpiInstrument):
         if heating is None:
             heating = self.heating[shunt_ohm] = ShuntHeating(
                 shunt_thermal_resistance(shunt_ohm, self._largest_current(shunt_ohm)))
-        return heating.advance(t, current_a, shunt_ohm, since=self.wire.changed_at)
+        # what flowed since the last reading on this shunt: the source's changes (a standby
+        # between two points is no current, a cooling of the shunt)
+        return heating.advance(t, current_a, shunt_ohm, self.wire.current_changes(heating.t, t))
+
+    def _shunts(self) -> set[float]:
+        """The resistances of the current shunts (Ω)."""
+        return {fixed_magnitude(s, "ohm") for name in ("DCI", "ACI") if name in self.functions
+                for r in self.functions[name].ranges
+                if (s := r.property("shunt_resistance")) is not None}
 
     def _largest_current(self, shunt_ohm: float) -> float:
         """The nominal current of the largest range measured through ``shunt_ohm``."""

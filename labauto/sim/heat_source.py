@@ -54,9 +54,14 @@ class SimulatedHeatSource(ScpiInstrument):
         self._radial = rng.uniform(0.2, 0.6) * rng.choice((-1, 1))
         first = ambient if start is None else start
         self.setpoint = min(max(first, self.minimum), self.maximum)
+        self._target = self.setpoint            # where the medium goes (the setpoint, unless faulty)
         self._from, self._t0 = first, clock.now()
         self.enabled = True
         self.history: list[float] = []           # every setpoint programmed, in order
+        # injected faults (labauto.validation.faults): the medium levels off this fraction of
+        # the way to a new setpoint (a failed heater or cooler); its wander this many times
+        # the stability figure (a controller hunting)
+        self.reach, self.wander_scale = 1.0, 1.0
         self.errors = ErrorQueue()
         self.lock = threading.RLock()
         self.scpi = Interpreter(self.errors)
@@ -78,9 +83,9 @@ class SimulatedHeatSource(ScpiInstrument):
     def medium(self, t: float) -> float:
         """The temperature (°C) of the medium's centre at time ``t`` (s)."""
         with self.lock:
-            sp, t0, start = self.setpoint, self._t0, self._from
+            sp, t0, start = self._target, self._t0, self._from
         approach = sp + (start - sp) * math.exp(-max(t - t0, 0.0) / self.tau)
-        peak = self._figure("stability", sp)
+        peak = self._figure("stability", sp) * self.wander_scale
         wander = sum(w * math.sin(2 * math.pi * t / p + ph) for w, p, ph in
                      zip((1.0, 0.4), WANDER_PERIODS_S, self._phases)) / 1.4
         return approach + peak * wander
@@ -111,7 +116,7 @@ class SimulatedHeatSource(ScpiInstrument):
         """The source's own stability test: the approach has decayed below the stability
         figure for the whole test window."""
         with self.lock:
-            sp, t0, start = self.setpoint, self._t0, self._from
+            sp, t0, start = self._target, self._t0, self._from
         limit = max(self._figure("stability", sp), 1e-4)
         settled_at = t0 + self.tau * math.log(max(abs(start - sp) / limit, 1.0))
         return t >= settled_at + STABILITY_TEST_WINDOW_S
@@ -123,6 +128,14 @@ class SimulatedHeatSource(ScpiInstrument):
         with self.lock:
             self._from, self._t0, self.setpoint = current, now, setpoint
             self.history.append(setpoint)
+            self._target = current + self.reach * (setpoint - current)
+
+    def clear_faults(self) -> None:
+        """The heater and controller work again (the medium goes to the setpoint from now)."""
+        with self.lock:
+            self.reach, self.wander_scale = 1.0, 1.0
+        self.program(self.setpoint)
+        self.history.pop()
 
     # -- SCPI ------------------------------------------------------------------------------
     def _set(self, args: list[str]) -> None:

@@ -166,6 +166,8 @@ class SimulatedLab(ServedInstruments):
         with self.calibrator.lock:
             if self.shunt_in_circuit is not None and shunt is not self.shunt_in_circuit:
                 self.shunt_in_circuit.cool(self.clock.now())
+            if (shunt is None) != (self.shunt_in_circuit is None):
+                self.dmm.wire.switched(self.clock.now(), shunt is not None)
             self.shunt_in_circuit = shunt
             if hasattr(self.calibrator, "load_ohm"):     # the shunt is the load
                 self.calibrator.load_ohm = 0.0 if shunt is not None else self._load_ohm
@@ -185,6 +187,13 @@ class SimulatedLab(ServedInstruments):
                 "environment": (self.thermohygrometer, self._ports["environment"])}
 
     # -- inspection --------------------------------------------------------------------------
+    def dut_and_standard(self) -> tuple[str, str]:
+        """The VISA resources of the instrument under test and of the standard (started lab):
+        the calibrator's and the meter's for a source under test, else the other way round."""
+        r = self.resources
+        return (r["calibrator"], r["dmm"]) if self.truth.dut == "source" \
+            else (r["dmm"], r["calibrator"])
+
     def calibrator_state(self) -> dict[str, Any]:
         """``{"operate": bool, "function": ..., "output": set value, "terminals": value now,
         "frequency": ..., "history": [...]}``."""
@@ -229,3 +238,19 @@ class SimulatedLab(ServedInstruments):
         with self.calibrator.lock:
             self.calibrator.operate = False
             self.wire.drive(self.clock.now(), artifact.signal(day))
+
+
+def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
+                      **options: Any) -> SimulatedLab:
+    """A simulated lab (not started) wired as an electrical procedure
+    (:class:`labauto.procedure.Procedure`) names it: its meter and source models (a
+    reference's own model, with the figures its true errors are drawn from), which one is
+    under test, the load resistor of a source's current points, its external current shunts.
+    ``options`` go to
+    :class:`SimulatedLab` (``out_of_tolerance``, ``error_fraction`` ...).  The one mapping
+    from a procedure to the lab: the demo, the pytest plugin, the validation and the benches
+    call it (:func:`labauto.sim.thermometry.lab_for_procedure` is a temperature comparison's)."""
+    return SimulatedLab(seed=seed, latency=latency, dmm_model=procedure.meter_model,
+                        calibrator_model=procedure.source_model, dut=procedure.direction,
+                        load_resistance=procedure.load,
+                        shunts=getattr(procedure, "shunts", ()), **options)

@@ -13,7 +13,8 @@
   is on), the resistance of the test leads (in full in a 2-wire resistance reading, 10 % of
   it when the calibrator compensates the leads, none in 4-wire), loading of a source by the
   meter's input resistance, the meter's current shunts heating up with I²R (first order,
-  τ = 20 s, each shunt its own temperature; at most 60 K at its largest range's current) and a source that cannot drive the meter's burden beyond its compliance.
+  τ = 20 s, each shunt its own temperature, integrating the current the source really gave,
+  standby included; at most 60 K at its largest range's current) and a source that cannot drive the meter's burden beyond its compliance.
 * Reading noise is Gaussian, per range: σ = noise × range / sqrt(NPLC) for DC functions (the
   model file's ``noise`` or the defaults below), by AC filter for AC, by aperture for
   frequency; readings are quantised to the range resolution; autozero off adds an
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +54,8 @@ SHUNT_TEMPCO_PER_K = 15e-6           # manganin shunt
 SHUNT_THERMAL_RESISTANCE_K_PER_W = 60.0
 SHUNT_MAX_RISE_K = 60.0              # at the nominal current of the largest range through it
 SHUNT_TIME_CONSTANT_S = 20.0
+WIRE_HISTORY = 4096                  # changes of the terminals a wire remembers (shunt heating)
+CURRENT_KINDS = ("DCI", "ACI")       # signals that flow through a meter's current shunt
 OVERLOAD = 9.9e37                    # what a SCPI DMM returns for an overload
 
 DC_KINDS = {"DCV": "V", "DCI": "A"}
@@ -464,6 +468,7 @@ class Wire:
         self._from = 0.0
         self._t0 = 0.0
         self._signal = Signal()
+        self._changes: deque[tuple[float, Signal]] = deque(maxlen=WIRE_HISTORY)
         self._lock = threading.Lock()
 
     def _at(self, t: float) -> float:
@@ -496,6 +501,15 @@ class Wire:
             self._t0 = t
             self._target = float(signal.value)
             self._signal = signal
+            self._changes.append((t, signal))
+
+    def current_changes(self, after: float, until: float) -> list[tuple[float, float]]:
+        """(time, current in A) of every change of the current through the terminals from
+        ``after`` up to ``until``: a current signal's value (rms for AC), 0 for anything else
+        (standby, a voltage, a resistance)."""
+        with self._lock:
+            return [(t, s.value if s.kind in CURRENT_KINDS else 0.0)
+                    for t, s in self._changes if after <= t <= until]
 
 
 def shunt_thermal_resistance(shunt_ohm: float, nominal_a: float) -> float:
@@ -519,12 +533,15 @@ class ShuntHeating:
         self.theta = float(thermal_resistance_k_per_w)
 
     def advance(self, t: float, current_a: float, shunt_ohm: float,
-                since: float | None = None) -> float:
-        """Advance to ``t`` with ``current_a`` flowing (from ``since`` when given: the moment
-        the source last changed; the current before it flowed until then); return the
+                changes: list[tuple[float, float]] = ()) -> float:
+        """Advance to ``t`` with ``current_a`` flowing; ``changes`` are the (time, current) of
+        the source's changes since the last call (each current flowed from its time until the
+        next change; the current before the first of them flowed until then); return the
         relative error of the reading (the shunt's resistance grew by tempco × ΔT)."""
-        if since is not None and self.t < since < t:
-            self._step(since, self.current_a, shunt_ohm)
+        for when, current in changes:
+            if self.t <= when < t:
+                self._step(when, self.current_a, shunt_ohm)
+                self.current_a = current
         self._step(t, current_a, shunt_ohm)
         self.current_a = current_a
         return SHUNT_TEMPCO_PER_K * self.rise_k

@@ -74,6 +74,10 @@ class ServedInstruments:
         for srv in self._servers.values():
             srv.faults.clear()
 
+    def pending_faults(self) -> int:
+        """Injected faults no command has triggered yet (all instruments)."""
+        return sum(srv.faults.pending() for srv in self._servers.values())
+
     def drop_connections(self, instrument: str) -> None:
         """Cut ``instrument``'s open connections immediately."""
         self._server(instrument).drop_connections()

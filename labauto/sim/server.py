@@ -59,6 +59,11 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
 
+    def pending(self) -> int:
+        """Faults not yet (or not all their ``count`` times) injected."""
+        with self._lock:
+            return len(self._faults)
+
     def take(self, line: str) -> Fault | None:
         with self._lock:
             for f in self._faults:

@@ -81,11 +81,26 @@ class SimulatedShunt:
 class ShuntedWire:
     """The source's terminals as the meter sees them, through the shunt in circuit (if any):
     a current becomes the voltage across the shunt; everything else passes unchanged.  Has
-    the interface of :class:`labauto.sim.physics.Wire` that the simulated meters use."""
+    the interface of :class:`labauto.sim.physics.Wire` that the simulated meters use; the
+    current through the meter's own input (``current_changes``, its shunts' heating) is none
+    while an external shunt carries it."""
 
     def __init__(self, wire: Any, in_circuit: Callable[[], SimulatedShunt | None]):
         self.wire = wire
         self.in_circuit = in_circuit
+        self._switched: list[tuple[float, bool]] = []    # (time, an external shunt in circuit)
+
+    def switched(self, t: float, shunted: bool) -> None:
+        """The technician put an external shunt in circuit (or took it out) at ``t``."""
+        self._switched.append((t, shunted))
+
+    def _shunted_at(self, t: float) -> bool:
+        state = False
+        for when, shunted in self._switched:
+            if when > t:
+                break
+            state = shunted
+        return state
 
     def signal(self, t: float) -> Signal:
         sig = self.wire.signal(t)
@@ -95,12 +110,17 @@ class ShuntedWire:
         return Signal(ACROSS[sig.kind], shunt.voltage(t, sig.value, self.wire.changed_at),
                       sig.frequency)
 
-    def voltage(self, t: float) -> float:
-        return self.signal(t).value
+    def current_changes(self, after: float, until: float) -> list[tuple[float, float]]:
+        """The source's current changes through the meter's own input: none while an external
+        shunt is in circuit, the source's current again from the moment it is taken out."""
+        changes = self.wire.current_changes(float("-inf"), until)
+        events = [(t, i) for t, i in changes if not self._shunted_at(t)]
+        for when, shunted in self._switched:
+            if when > until:
+                break
+            before = [i for t, i in changes if t <= when]
+            events.append((when, 0.0 if shunted else (before[-1] if before else 0.0)))
+        return sorted(e for e in events if after <= e[0] <= until)
 
-    @property
-    def changed_at(self) -> float:
-        return self.wire.changed_at
-
-    def drive(self, t: float, target: Any) -> None:
-        self.wire.drive(t, target)
+    def __getattr__(self, name: str) -> Any:      # voltage, changed_at, drive ...: the wire's
+        return getattr(self.wire, name)

@@ -103,13 +103,15 @@ class SimulatedThermometryLab(ServedInstruments):
                  readout_model: str = "fluke_1594a", dmm_model: str = "keysight_34465a",
                  dut_channel: int | None = 2, room_temperature: float = 23.0,
                  host: str = "127.0.0.1", start_temperature: float | None = None,
-                 reference_channel: int = 1):
+                 reference_channel: int = 1, clock: Any = None):
         if latency not in LATENCIES:
             raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
         if not heat_sources:
             raise LabautoError("a thermometry lab needs at least one heat source")
         self.seed, self.latency = seed, latency
-        self.clock = RealClock() if latency == "realistic" else VirtualClock()
+        # ``clock``: a virtual clock of the caller's (labauto.sim.clock.SharedClock: shared
+        # with a calibration process of its own)
+        self.clock = clock or (RealClock() if latency == "realistic" else VirtualClock())
         self.room_temperature = room_temperature
         self.reference, self.dut = reference, dut
         self.heat_sources = {
@@ -194,6 +196,12 @@ class SimulatedThermometryLab(ServedInstruments):
         # no emf: both junctions at one temperature give none, see Thermocouple.emf_v)
         return thermocouples.temperature(truth.letter, truth.emf(t_c) - truth.emf(0.0)) - t_c
 
+    def clear_faults(self) -> None:
+        """Communication faults cleared (labauto.sim.served), heat sources working again."""
+        super().clear_faults()
+        for source in self.heat_sources.values():
+            source.clear_faults()
+
     # -- lifecycle -------------------------------------------------------------------------
     _what = "the simulated thermometry lab"
 
@@ -201,6 +209,13 @@ class SimulatedThermometryLab(ServedInstruments):
         return {name: (inst, 0) for name, inst in
                 {"readout": self.readout, **self.heat_sources, "dmm": self.dmm,
                  "environment": self.thermohygrometer}.items()}
+
+
+def at_safe_setpoints(lab: SimulatedThermometryLab, procedure: Any) -> bool:
+    """Whether every heat source of ``procedure`` was last programmed to its procedure's
+    ``safe_setpoint`` (the heat-source driver's safe state: a heat source's standby)."""
+    return all(abs(lab.heat_sources[name].setpoint - float(hs.safe_setpoint.to("degC").m)) < 1e-6
+               for name, hs in procedure.heat_sources.items())
 
 
 def _fading(emf_mv_at: Callable[[float], float],
@@ -217,8 +232,8 @@ def _fading(emf_mv_at: Callable[[float], float],
 
 def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
                       room_temperature: float = 23.0, dut_spread: float = 1.0,
-                      reference_offset: Callable[[float], float] | None = None
-                      ) -> SimulatedThermometryLab:
+                      reference_offset: Callable[[float], float] | None = None,
+                      clock: Any = None) -> SimulatedThermometryLab:
     """A simulated lab for a temperature comparison procedure (labauto.procedure.temperature):
     its heat sources and readout; a reference probe that follows its certificate's
     characteristic (shifted by a seeded part of the certificate's drift allowance); a DUT of
@@ -276,6 +291,7 @@ def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
         heat_sources=models, reference=reference, dut=dut, seed=seed, latency=latency,
         readout_model=str(procedure.readout_model.folder), dmm_model=dmm,
         dut_channel=dut_spec.channel if dut_spec.read_by == "readout" else None,
-        room_temperature=room_temperature, reference_channel=procedure.reference_channel)
+        room_temperature=room_temperature, reference_channel=procedure.reference_channel,
+        clock=clock)
     lab.dut_truth = truth
     return lab

@@ -76,22 +76,19 @@ def _faults(console: Console, procedure: Path, scenarios: list[str], workdir: Op
     import tempfile
 
     from labauto.errors import LabautoError
-    from labauto.validation.faults import SCENARIOS, run_faults
+    from labauto.validation.faults import run_faults, scenarios_of
 
-    from labauto.procedure.temperature import is_temperature_procedure
-
-    if is_temperature_procedure(procedure):
-        console.print(f"[red]{escape(str(procedure))}: a temperature comparison procedure: the "
-                      "fault scenarios drive an electrical procedure's meter and source; validate "
-                      "its uncertainty statements without --faults[/red]", soft_wrap=True)
+    if not procedure.is_file():
+        console.print(f"[red]{escape(str(procedure))}: no such procedure file[/red]")
         raise typer.Exit(2)
-    unknown = [s for s in scenarios if s not in SCENARIOS]
+    known = scenarios_of(procedure)       # an electrical procedure's, or a temperature one's
+    unknown = [s for s in scenarios if s not in known]
     if unknown:
-        console.print(f"[red]unknown scenario {unknown[0]!r}; known: {', '.join(SCENARIOS)}[/red]")
+        console.print(f"[red]unknown scenario {unknown[0]!r}; known: {', '.join(known)}[/red]")
         raise typer.Exit(2)
     with tempfile.TemporaryDirectory(prefix="labauto-faults-") as tmp:
         try:
-            outcomes = run_faults(procedure, workdir or tmp, tuple(scenarios) or SCENARIOS, seed=seed,
+            outcomes = run_faults(procedure, workdir or tmp, tuple(scenarios) or known, seed=seed,
                                   platform=platform)
         except LabautoError as exc:
             for line in str(exc).splitlines():

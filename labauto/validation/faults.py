@@ -1,11 +1,14 @@
 """``labauto validate PROCEDURE --faults``: the procedure calibrated on the simulated lab through
 injected faults, each checked for what must never happen.
 
-Scenarios (each on its own simulated lab, run folder and certificate):
+Scenarios of an electrical procedure (each on its own simulated lab, run folder and
+certificate; a temperature comparison procedure's: labauto.validation.comparison_faults, the
+same loop and checks):
 
     timeout         the meter does not answer one read command (at a random reading)
     dropped-socket  the meter's connection is cut at a read command
-    error-queue     the source rejects its output command (SCPI -222 in its error queue)
+    error-queue     the source rejects its output command at a random point (SCPI -222 in its
+                    error queue)
     overload        the meter answers one read with the overload indication (+9.9E37)
     killed          the calibration process is killed (SIGKILL) at a random reading and the
                     run is resumed by a new session
@@ -20,8 +23,11 @@ does) with the fault cleared.  Checked for each:
     readings lost    readings the journal held when the run stopped that are missing later,
                      plus readings of a completed point that are not on the certificate (must be 0)
     measured twice   points with more than one completed attempt in the journal (must be 0)
-    standby          the source was in standby when the run stopped and at the end
+    standby          the source was in standby when the run stopped and at the end (a heat
+                     source: at its procedure's safe setpoint)
     published        publication records of the certificate on the platform (must be 1)
+
+A scenario whose fault never fired (no matching command after it was set) is an error.
 """
 from __future__ import annotations
 
@@ -73,18 +79,26 @@ class FaultOutcome:
 
 
 class _InjectAt:
-    """A run observer that injects a fault into the simulated lab after reading ``at``."""
+    """A run observer that injects a fault into the simulated lab after reading ``at``
+    (``trigger="reading"``) or as point ``at`` starts (``"point"``: its first attempt)."""
 
-    def __init__(self, at: int, inject: Callable[[], None]):
-        self.at, self.inject, self.count = at, inject, 0
+    def __init__(self, at: int, inject: Callable[[], None], trigger: str = "reading"):
+        self.at, self.inject, self.trigger, self.count = at, inject, trigger, 0
+        self.fired = False
 
-    def point_started(self, point: Any, attempt: int) -> None:
-        pass
-
-    def reading(self, point: Any, index: int, value: Any) -> None:
+    def _event(self) -> None:
         self.count += 1
         if self.count == self.at:
             self.inject()
+            self.fired = True
+
+    def point_started(self, point: Any, attempt: int) -> None:
+        if self.trigger == "point":
+            self._event()
+
+    def reading(self, point: Any, index: int, value: Any) -> None:
+        if self.trigger == "reading":
+            self._event()
 
     def point_finished(self, point: Any) -> None:
         pass
@@ -113,14 +127,15 @@ def _environment(values: dict[str, str | None]) -> Iterator[None]:
 
 class FaultBench:
     """A private lab home, outbox and (with the PTB DCC schemas) a reference platform for the
-    scenarios; ``run(name)`` runs one."""
+    scenarios; ``run(name)`` runs one.  What a kind of procedure needs (its simulated lab, its
+    calibration, its faults) is a subclass's: :class:`ElectricalFaultBench`,
+    :class:`labauto.validation.comparison_faults.ComparisonFaultBench`;
+    :func:`fault_bench` picks the one for a procedure file."""
 
     def __init__(self, procedure: str | Path, workdir: str | Path, *, seed: int = 1,
                  timeout_ms: int = 1000, platform: bool = True):
-        from labauto.procedure import load_procedure
-
         self.procedure_path = Path(procedure)
-        self.procedure = load_procedure(procedure)
+        self.procedure = self._load(self.procedure_path)
         self.workdir = Path(workdir).resolve()
         self.seed, self.timeout_ms, self.want_platform = seed, timeout_ms, platform
         self.rng = np.random.default_rng(seed)
@@ -130,6 +145,9 @@ class FaultBench:
         self._stack = contextlib.ExitStack()
 
     # -- set-up ----------------------------------------------------------------------------
+    def _load(self, path: Path) -> Any:
+        raise NotImplementedError
+
     def __enter__(self) -> "FaultBench":
         from labauto.engine.operator import AutoConfirm, set_operator
 
@@ -186,107 +204,96 @@ class FaultBench:
         return sum(1 for e in r.json() if e["action"] == "certificate.publish")
 
     # -- scenarios -------------------------------------------------------------------------
+    scenarios: tuple[str, ...] = SCENARIOS
+
     def run(self, scenario: str) -> FaultOutcome:
-        if scenario not in SCENARIOS:
-            raise ValueError(f"unknown fault scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
-        from labauto.sim import SimulatedLab
+        if scenario not in self.scenarios:
+            raise ValueError(f"unknown fault scenario {scenario!r}; known: {', '.join(self.scenarios)}")
+        with self._lab() as lab:
+            if scenario == "killed":
+                return self._killed(lab)
+            if scenario == "platform-down":
+                return self._platform_down(lab)
+            injected, inject, trigger = self._injection(lab, scenario)
+            return self._injected_run(lab, scenario, injected, inject, trigger)
 
-        p = self.procedure
-        meter, source = p.meter_model, p.source_model
-        with SimulatedLab(seed=self.seed, latency="zero", dmm_model=meter,
-                          calibrator_model=source, dut=p.direction, load_resistance=p.load,
-                          shunts=p.shunts) as lab:
-            return getattr(self, "_" + scenario.replace("-", "_"))(lab)
+    # what a kind of procedure provides (an electrical one: below; a temperature comparison:
+    # labauto.validation.comparison_faults)
+    def _lab(self) -> contextlib.AbstractContextManager[Any]:
+        """A started simulated lab for the procedure."""
+        raise NotImplementedError
 
-    def _resources(self, lab: Any) -> tuple[str, str]:
-        r = lab.resources
-        return (r["calibrator"], r["dmm"]) if self.procedure.direction == "source" \
-            else (r["dmm"], r["calibrator"])
+    def _injection(self, lab: Any, scenario: str) -> tuple[str, Callable[[], None], str]:
+        """(what is injected, the injection, "reading" | "point": after a random reading or
+        at the start of a random point)."""
+        raise NotImplementedError
+
+    def _calibrate(self, lab: Any, folder: Path, run_id: str, *, observer: Any = None,
+                   resume: bool = False, publish: bool = True) -> Any:
+        """Calibrate (or resume) in this process; an outcome with ``.result.certificate_id``,
+        ``.issued`` and ``.publication``."""
+        raise NotImplementedError
+
+    def _certified_readings(self, outcome: Any) -> dict[str, list[float]]:
+        """Point id -> the readings the certificate's result was evaluated from."""
+        raise NotImplementedError
+
+    def _in_standby(self, lab: Any) -> bool:
+        raise NotImplementedError
 
     def _total_readings(self) -> int:
         return sum(pt.readings for pt in self.procedure.points)
 
-    def _read_pattern(self) -> str:
-        """A regex matching the meter's read command of the procedure's functions."""
-        meter = self.procedure.meter_model
-        reads = {meter.function(pt.function).commands.get("read", "READ?") for pt in self.procedure.points}
-        return "|".join(re.escape(c.split("{")[0].strip()) for c in sorted(reads))
+    def _child(self, lab: Any, folder: Path, run_id: str) -> tuple[str, dict[str, Any]]:
+        """Python code calibrating in a separate process (killed), and its arguments."""
+        raise NotImplementedError
 
-    def _output_pattern(self) -> str:
-        source = self.procedure.source_model
-        outs = {c for pt in self.procedure.points
-                for key in ("output", "output_ac")
-                if (c := source.function(pt.function).commands.get(key))}
-        return "|".join(re.escape(c.split("{")[0].strip()) for c in sorted(outs))
+    def _kill_target(self) -> tuple[str, Callable[[str], bool]]:
+        """Where the separate process is killed: (description, is it reached? given the
+        journal's text); a random reading (never the last: the run must not have ended)."""
+        at = int(self.rng.integers(1, self._total_readings()))
+        return f"reading {at}", lambda text: _count(text, "reading") >= at
 
-    def _calibrate(self, lab: Any, folder: Path, run_id: str, *, observer: Any = None,
-                   resume: bool = False, publish: bool = True) -> Any:
-        from labauto.calibration import run_calibration
-
-        dut, std = self._resources(lab)
-        return run_calibration(self.procedure_path, dut_resource=dut, standard_resource=std,
-                               runs_dir=folder / "runs", out_dir=folder / "certificates",
-                               resume_folder=folder / "runs" / run_id if resume else None,
-                               run_id=None if resume else run_id, settle_scale=0.0,
-                               timeout_ms=self.timeout_ms, observer=observer, publish=publish)
+    def _serve_child(self, lab: Any, folder: Path) -> None:
+        """Called while the separate process calibrates (a simulated technician's answers)."""
 
     def _injected_run(self, lab: Any, name: str, injected: str,
-                      inject: Callable[[], None]) -> FaultOutcome:
-        """Calibrate with ``inject`` called after a random reading; resume if the run stops."""
+                      inject: Callable[[], None], trigger: str = "reading") -> FaultOutcome:
+        """Calibrate with ``inject`` called after a random reading (or at the start of a
+        random point); resume if the run stops."""
         folder = self.workdir / name
         run_id = f"faults-{name}"
-        at = int(self.rng.integers(1, self._total_readings()))
-        observer = _InjectAt(at, inject)
+        if trigger == "point":
+            at = int(self.rng.integers(1, len(self.procedure.points) + 1))
+            where = f"at the start of point {at}"
+        else:
+            at = int(self.rng.integers(1, self._total_readings()))
+            where = f"after reading {at}"
+        observer = _InjectAt(at, inject, trigger)
         with self._platform_env():
             try:
                 outcome = self._calibrate(lab, folder, run_id, observer=observer)
                 first, snapshot, standby_at_stop = "completed", "", True
             except Exception as exc:  # noqa: BLE001 - classified and reported
                 first = _stopped(exc)
-                standby_at_stop = _in_standby(lab)
+                standby_at_stop = self._in_standby(lab)
                 snapshot = _journal_text(folder, run_id)
                 lab.clear_faults()
                 outcome = self._calibrate(lab, folder, run_id, resume=True)
-        return self._checked(lab, name, f"{injected} after reading {at}", first, outcome,
-                             folder, run_id, snapshot, standby_at_stop)
-
-    def _timeout(self, lab: Any) -> FaultOutcome:
-        pattern = self._read_pattern()
-        return self._injected_run(lab, "timeout", f"the meter does not answer {pattern!r}",
-                                  lambda: lab.inject_fault("dmm", "hang", on=pattern, count=1))
-
-    def _dropped_socket(self, lab: Any) -> FaultOutcome:
-        pattern = self._read_pattern()
-        return self._injected_run(lab, "dropped-socket", f"the meter's connection is cut at {pattern!r}",
-                                  lambda: lab.inject_fault("dmm", "drop", on=pattern, count=1))
-
-    def _error_queue(self, lab: Any) -> FaultOutcome:
-        pattern = self._output_pattern()
-        return self._injected_run(
-            lab, "error-queue", f"the source rejects {pattern!r} with -222",
-            lambda: lab.inject_fault("calibrator", "error", on=pattern, count=1, code=-222,
-                                     message="Data out of range"))
-
-    def _overload(self, lab: Any) -> FaultOutcome:
-        pattern = self._read_pattern()
-        return self._injected_run(
-            lab, "overload", f"the meter answers {pattern!r} with {OVERLOAD_ANSWER}",
-            lambda: lab.inject_fault("dmm", "reply", on=pattern, count=1, message=OVERLOAD_ANSWER))
+        unfired = lab.pending_faults() if hasattr(lab, "pending_faults") else 0
+        checked = self._checked(lab, name, f"{injected} {where}", first, outcome, folder, run_id,
+                                snapshot, standby_at_stop)
+        if unfired or not observer.fired:
+            checked.error = "the fault was never triggered (no matching command after it was set)"
+        return checked
 
     def _killed(self, lab: Any) -> FaultOutcome:
-        """A separate process calibrates; it is killed at a random reading; this one resumes."""
+        """A separate process calibrates; it is killed at a random point of the journal
+        (:meth:`_kill_target`); this one resumes."""
         name, run_id = "killed", "faults-killed"
         folder = self.workdir / name
-        at = int(self.rng.integers(1, self._total_readings()))
-        dut, std = self._resources(lab)
-        args = dict(procedure=str(self.procedure_path), dut=dut, std=std, runs=str(folder / "runs"),
-                    out=str(folder / "certificates"), run_id=run_id, timeout_ms=self.timeout_ms)
-        code = ("import json,sys\nfrom labauto.calibration import run_calibration\n"
-                "from labauto.engine.operator import AutoConfirm, set_operator\n"
-                "a=json.loads(sys.argv[1]); set_operator(AutoConfirm())\n"
-                "run_calibration(a['procedure'], dut_resource=a['dut'], standard_resource=a['std'],"
-                " runs_dir=a['runs'], out_dir=a['out'], run_id=a['run_id'], settle_scale=0.0,"
-                " timeout_ms=a['timeout_ms'], publish=False)\n")
+        where, reached = self._kill_target()
+        code, args = self._child(lab, folder, run_id)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
         proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(args)], env=env,
@@ -295,25 +302,27 @@ class FaultBench:
         deadline = time.monotonic() + 120
         killed_at = None
         while proc.poll() is None and time.monotonic() < deadline:
-            if journal.exists() and _count(journal.read_text(), "reading") >= at:
+            self._serve_child(lab, folder)
+            if journal.exists() and reached(journal.read_text()):
                 proc.send_signal(signal.SIGKILL)
-                killed_at = at
+                killed_at = where
                 break
             time.sleep(0.002)
         proc.wait(timeout=60)
         if killed_at is None:
             err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace")[-400:]
-            return FaultOutcome("killed", f"kill after reading {at}", "completed before the kill",
-                                False, False, 0, 0, _in_standby(lab), _in_standby(lab), None,
+            return FaultOutcome("killed", f"kill after {where}",
+                                "completed before the kill", False, False, 0, 0,
+                                self._in_standby(lab), self._in_standby(lab), None,
                                 error=f"the calibration process ended (status {proc.returncode}) "
-                                      f"before reading {at}: {err}")
+                                      f"before {where}: {err}")
         if proc.stderr:
             proc.stderr.close()
         snapshot = _journal_text(folder, run_id)
-        standby_at_stop = _in_standby(lab)      # nobody could put it in standby: reported
+        standby_at_stop = self._in_standby(lab)  # nobody could put it in standby: reported
         with self._platform_env():
             outcome = self._calibrate(lab, folder, run_id, resume=True)
-        return self._checked(lab, "killed", f"SIGKILL after reading {killed_at} (journal had "
+        return self._checked(lab, "killed", f"SIGKILL after {killed_at} (journal had "
                              f"{_count(snapshot, 'reading')} readings)", "stopped cleanly: killed",
                              outcome, folder, run_id, snapshot, standby_at_stop)
 
@@ -350,19 +359,119 @@ class FaultBench:
         from labauto.engine.journal import RunJournal
 
         state = RunJournal(folder / "runs" / run_id / "journal.jsonl").read()
-        for p in outcome.result.points:
-            journalled = [r["value"] for r in state.points[p.point_id].readings]
-            lost += sum(1 for v in journalled if v not in p.readings)
+        for point_id, certified in self._certified_readings(outcome).items():
+            journalled = [r["value"] for r in state.points[point_id].readings]
+            lost += sum(1 for v in journalled if v not in certified)
         published = self.published(outcome.result.certificate_id)
         return FaultOutcome(name, injected, first, True, first.startswith("stopped"), lost, twice,
-                            standby_at_stop, _in_standby(lab), published,
+                            standby_at_stop, self._in_standby(lab), published,
                             outcome.result.certificate_id)
 
 
-def run_faults(procedure: str | Path, workdir: str | Path, scenarios: tuple[str, ...] = SCENARIOS,
-               *, seed: int = 1, platform: bool = True) -> list[FaultOutcome]:
-    with FaultBench(procedure, workdir, seed=seed, platform=platform) as bench:
-        return [bench.run(s) for s in scenarios]
+class ElectricalFaultBench(FaultBench):
+    """An electrical procedure's scenarios: its meter and source on the simulated lab."""
+
+    def _load(self, path: Path) -> Any:
+        from labauto.procedure import load_procedure
+        return load_procedure(path)
+
+    def _lab(self) -> contextlib.AbstractContextManager[Any]:
+        from labauto.sim.lab import lab_for_procedure
+        return lab_for_procedure(self.procedure, seed=self.seed)
+
+    def _injection(self, lab: Any, scenario: str) -> tuple[str, Callable[[], None], str]:
+        read, out = self._read_pattern(), self._output_pattern()
+        return {
+            "timeout": (f"the meter does not answer {read!r}",
+                        lambda: lab.inject_fault("dmm", "hang", on=read, count=1), "reading"),
+            "dropped-socket": (f"the meter's connection is cut at {read!r}",
+                               lambda: lab.inject_fault("dmm", "drop", on=read, count=1), "reading"),
+            # set as a random point starts, before its output command (set after a reading
+            # of the last point it would never fire)
+            "error-queue": (f"the source rejects {out!r} with -222",
+                            lambda: lab.inject_fault("calibrator", "error", on=out, count=1,
+                                                     code=-222, message="Data out of range"),
+                            "point"),
+            "overload": (f"the meter answers {read!r} with {OVERLOAD_ANSWER}",
+                         lambda: lab.inject_fault("dmm", "reply", on=read, count=1,
+                                                  message=OVERLOAD_ANSWER), "reading"),
+        }[scenario]
+
+    def _resources(self, lab: Any) -> tuple[str, str]:
+        r = lab.resources
+        return (r["calibrator"], r["dmm"]) if self.procedure.direction == "source" \
+            else (r["dmm"], r["calibrator"])
+
+    def _read_pattern(self) -> str:
+        """A regex matching the meter's read command of the procedure's functions."""
+        meter = self.procedure.meter_model
+        reads = {meter.function(pt.function).commands.get("read", "READ?").split("{")[0].strip()
+                 for pt in self.procedure.points}
+        return "|".join(re.escape(c) for c in sorted(reads))
+
+    def _output_pattern(self) -> str:
+        source = self.procedure.source_model
+        outs = {c.split("{")[0].strip() for pt in self.procedure.points
+                for key in ("output", "output_ac")
+                if (c := source.function(pt.function).commands.get(key))}
+        return "|".join(re.escape(c) for c in sorted(outs))
+
+    def _calibrate(self, lab: Any, folder: Path, run_id: str, *, observer: Any = None,
+                   resume: bool = False, publish: bool = True) -> Any:
+        from labauto.calibration import run_calibration
+
+        dut, std = self._resources(lab)
+        return run_calibration(self.procedure_path, dut_resource=dut, standard_resource=std,
+                               runs_dir=folder / "runs", out_dir=folder / "certificates",
+                               resume_folder=folder / "runs" / run_id if resume else None,
+                               run_id=None if resume else run_id, settle_scale=0.0,
+                               timeout_ms=self.timeout_ms, observer=observer, publish=publish)
+
+    def _certified_readings(self, outcome: Any) -> dict[str, list[float]]:
+        return {p.point_id: list(p.readings) for p in outcome.result.points}
+
+    def _in_standby(self, lab: Any) -> bool:
+        return lab.calibrator_state()["operate"] is False
+
+    def _child(self, lab: Any, folder: Path, run_id: str) -> tuple[str, dict[str, Any]]:
+        dut, std = self._resources(lab)
+        args = dict(procedure=str(self.procedure_path), dut=dut, std=std, runs=str(folder / "runs"),
+                    out=str(folder / "certificates"), run_id=run_id, timeout_ms=self.timeout_ms)
+        code = ("import json,sys\nfrom labauto.calibration import run_calibration\n"
+                "from labauto.engine.operator import AutoConfirm, set_operator\n"
+                "a=json.loads(sys.argv[1]); set_operator(AutoConfirm())\n"
+                "run_calibration(a['procedure'], dut_resource=a['dut'], standard_resource=a['std'],"
+                " runs_dir=a['runs'], out_dir=a['out'], run_id=a['run_id'], settle_scale=0.0,"
+                " timeout_ms=a['timeout_ms'], publish=False)\n")
+        return code, args
+
+
+def fault_bench(procedure: str | Path, workdir: str | Path, **options: Any) -> FaultBench:
+    """The fault bench for ``procedure``'s kind: an electrical procedure's, or a temperature
+    comparison's (labauto.validation.comparison_faults)."""
+    from labauto.procedure.temperature import is_temperature_procedure
+
+    if is_temperature_procedure(procedure):
+        from labauto.validation.comparison_faults import ComparisonFaultBench
+        return ComparisonFaultBench(procedure, workdir, **options)
+    return ElectricalFaultBench(procedure, workdir, **options)
+
+
+def scenarios_of(procedure: str | Path) -> tuple[str, ...]:
+    """The fault scenarios of ``procedure``'s kind."""
+    from labauto.procedure.temperature import is_temperature_procedure
+
+    if is_temperature_procedure(procedure):
+        from labauto.validation.comparison_faults import COMPARISON_SCENARIOS
+        return COMPARISON_SCENARIOS
+    return SCENARIOS
+
+
+def run_faults(procedure: str | Path, workdir: str | Path,
+               scenarios: tuple[str, ...] | None = None, *, seed: int = 1,
+               platform: bool = True) -> list[FaultOutcome]:
+    with fault_bench(procedure, workdir, seed=seed, platform=platform) as bench:
+        return [bench.run(s) for s in scenarios or bench.scenarios]
 
 
 def _stopped(exc: BaseException) -> str:
@@ -371,10 +480,6 @@ def _stopped(exc: BaseException) -> str:
 
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     return ("stopped cleanly: " if isinstance(exc, (LabautoError, VisaError)) else "stopped: ") + text
-
-
-def _in_standby(lab: Any) -> bool:
-    return lab.calibrator_state()["operate"] is False
 
 
 def _journal_text(folder: Path, run_id: str) -> str:

@@ -210,6 +210,14 @@ def test_dmm6500_figures():
         Q_(10, "V")).to("V").m == pytest.approx(0.00030)
     assert m.function("RES4W").range_named(Q_(10, "kohm")).accuracy_halfwidth(
         Q_(10.03, "kohm")).to("ohm").m == pytest.approx(0.8123, abs=1e-4)  # the manual rounds 0.75225 to 0.7523
+    # Calibration and Adjustment Manual DMM6500-905-01 Rev. A, section 2, "Test limit calculation
+    # for 10 uA to 100 mA ranges": 60 ppm of reading + 9 ppm of range on the 10 mA range; the
+    # reference DMM reads 5.00012 mA -> tolerance 0.00039 mA, test limits 4.99973 mA and
+    # 5.00051 mA (the manual prints the unrounded product as "0.000390072", a dropped 0:
+    # 5.00012 x 60e-6 + 10 x 9e-6 = 0.0003900072 mA).  The file had 250 ppm + 150 ppm: 2.75 uA.
+    tol = m.function("DCI").range_named(Q_(10, "mA")).accuracy_halfwidth(Q_(5.00012, "mA")).to("mA").m
+    assert tol == pytest.approx(0.0003900072, rel=1e-9)
+    assert (round(5.00012 - tol, 5), round(5.00012 + tol, 5)) == (4.99973, 5.00051)
     # Specifications SPEC-DMM6500 Rev. A (April 2018), "DC voltage accuracy", 1 year: 100 mV range
     # "0.0030 + 0.0035" -> 6.5 uV at 100 mV (the file had 0.0030 % of range, 6.0 uV), resolution
     # 100 nV (the file had 10 nV); 1000 V range "0.0040 + 0.0006" -> 46 mV at 1000 V, resolution 1 mV

@@ -520,29 +520,120 @@ def schxslt_as_compiled(dcc_schema_dir: Path):
     return book
 
 
+# documents beyond the rule cases: a warning no other document raises, the first-rule-per-pattern
+# semantics where it decides, and documents on which Saxon raises a dynamic error
+EXTRA = [
+    ("software-per-quantity-missing", "labauto-flat",
+     lambda d: re.sub(rb"<dcc:usedSoftware>.*?</dcc:usedSoftware>", b"", d, flags=re.S)),
+    ("ids-linked", "ptb", replace(b"<dcc:measurementResult>",
+                                  b'<dcc:measurementResult id="r1 r2" refId="r1"><dcc:name id="r2" refId="r1 r2">'
+                                  b'<dcc:content>linked</dcc:content></dcc:name>')),
+    # a dcc:content with @lang holding a dcc:content with @lang: the language pattern's first
+    # rule (dcc:content[@lang]) takes it; its second (*[dcc:content[@lang]]) must not fire there
+    ("first-rule-of-a-pattern-only", "ptb",
+     replace(b'<dcc:content lang="en">Order no.</dcc:content>',
+             b'<dcc:content lang="en">Order no.<dcc:content lang="en">inner</dcc:content></dcc:content>')),
+]
+ENGINE_ERRORS = [     # (xs:date of a non-date; matches() on two text nodes)
+    ("end-date-not-a-date", replace(b"<dcc:endPerformanceDate>1957-08-13<",
+                                    b"<dcc:endPerformanceDate>13.08.1957<")),
+    ("release-in-two-text-nodes", replace(b"<dcc:release>v8.2<", b"<dcc:release>v8<!-- -->.2<")),
+]
+
+
 def _every_rule_document(bases: dict[str, bytes], dcc_dir: Path) -> list[tuple[str, bytes]]:
     docs = [(f"case {c.id}", c.edit(bases[c.base])) for c in CASES]
     docs += [(f"accepted {i}", e(bases["ptb"])) for i, e in ACCEPTED]
+    docs += [(f"extra {i}", e(bases[b])) for i, b, e in EXTRA]
     docs += [(f"example {p.name}", p.read_bytes()) for p in sorted((dcc_dir / "examples").glob("*.xml"))
              if p.name != "invalid_syntax.xml"]
     return docs + [(f"base {k}", v) for k, v in bases.items()]
 
 
-def test_lean_stylesheet_finds_exactly_what_schxslt_finds(bases, registry, schxslt_as_compiled, dcc_dir: Path):
-    """The lean stylesheet (schematron.lean_stylesheet: SchXslt's bookkeeping elements left
-    out) is the one the platform runs, and on every rule case, every accepted edit, PTB's
-    examples and the bases it reports the same findings — roles, PTB's messages, locations,
-    lines — in the same order as the stylesheet SchXslt compiled."""
-    assert registry.rules.lean is True
+@pytest.fixture(scope="module")
+def schxslt_lean(dcc_schema_dir: Path):
+    """PTB's rules in the lean stylesheet, without the per-pattern modes."""
+    from labauto.platform.server.schematron import RuleBook
+    book = RuleBook(dcc_schema_dir, pattern_modes=False)
+    assert book.lean is True and book.pattern_modes is False
+    return book
+
+
+def test_stylesheet_in_use_finds_exactly_what_schxslt_finds(bases, registry, schxslt_as_compiled,
+                                                            schxslt_lean, dcc_dir: Path):
+    """The stylesheet the platform runs (lean, one mode per pattern, remembered regular
+    expressions: schematron_xslt) reports, on every rule case, every accepted edit, the extra
+    documents, PTB's examples and the bases, the same findings — roles, PTB's messages,
+    locations, lines — in the same order as the stylesheet SchXslt compiled, and so does the
+    lean stylesheet alone."""
+    assert registry.rules.lean is True and registry.rules.pattern_modes is True
     docs = _every_rule_document(bases, dcc_dir)
     assert len(docs) > 60
-    with_errors = 0
+    with_errors = with_warnings = 0
     for label, xml in docs:
         root = parse_well_formed(xml)
-        lean, compiled = registry.rules.check(root, "3.3.0"), schxslt_as_compiled.check(root, "3.3.0")
-        assert lean == compiled, label
-        with_errors += bool(lean.errors)
+        compiled = schxslt_as_compiled.check(root, "3.3.0")
+        assert registry.rules.check(root, "3.3.0") == compiled, label
+        assert schxslt_lean.check(root, "3.3.0") == compiled, label
+        with_errors += bool(compiled.errors)
+        with_warnings += bool(compiled.warnings)
     assert with_errors >= len(CASES)        # the comparison covered refusals, not only passes
+    assert with_warnings >= 6
+
+
+def _fired(stylesheet: str, docs: list[bytes]) -> set[tuple[str, str, str, str]]:
+    """(role, test, message, name of the node) of every failed assert and fired report of
+    ``stylesheet`` on ``docs`` (whitespace collapsed; an attribute's name with its @)."""
+    from saxonche import PySaxonProcessor
+
+    from labauto.platform.server.schematron import SVRL, _without_signature
+    proc = PySaxonProcessor(license=False)
+    executable = proc.new_xslt30_processor().compile_stylesheet(stylesheet_text=stylesheet)
+    fired = set()
+    for xml in docs:
+        svrl = executable.transform_to_string(
+            xdm_node=proc.parse_xml(xml_text=_without_signature(parse_well_formed(xml))))
+        for el in etree.fromstring(svrl.encode()).iter(SVRL + "failed-assert", SVRL + "successful-report"):
+            last = re.search(r"(@?)Q\{[^}]*\}([^/\[]+)(?:\[\d+\])?$", el.get("location"))
+            fired.add((el.get("role"), " ".join(el.get("test").split()),
+                       " ".join("".join(el.find(SVRL + "text").itertext()).split()), "".join(last.groups())))
+    return fired
+
+
+def test_the_comparison_fires_every_assert_and_report_of_dcc_sch(bases, dcc_dir: Path, dcc_schema_dir: Path):
+    """Each of PTB's asserts and reports of role error or warning fails or fires (as SchXslt's
+    stylesheet runs it) on at least one document of the comparison above: the comparison covers
+    every rule's findings, not only the passes."""
+    from saxonche import PySaxonProcessor
+
+    from labauto.platform.server.schematron import schxslt_compile
+    sch = etree.parse(str(dcc_dir / "schema" / "dcc.sch"))
+    ns = {"sch": "http://purl.oclc.org/dsdl/schematron"}
+    # each rule's finding: its role, test, message up to its first sch:value-of, and the name its
+    # rule's context ends in ("*" for any)
+    expected = [(el.get("role"), " ".join(el.get("test").split()), " ".join((el.text or "").split()),
+                 re.sub(r"\[.*\]", "", el.getparent().get("context")).rsplit("/", 1)[-1].replace("dcc:", "")
+                 .replace("si:", ""))
+                for el in sch.xpath("//sch:assert | //sch:report", namespaces=ns)
+                if el.get("role") in ("error", "warning")]
+    assert len(expected) == 47 and len(set(expected)) == 47        # 41 errors, 6 warnings
+    proc = PySaxonProcessor(license=False)
+    compiled = schxslt_compile(proc, proc.new_xslt30_processor(), dcc_schema_dir / "dcc.sch")
+    fired = _fired(compiled, [xml for _, xml in _every_rule_document(bases, dcc_dir)])
+    never = [e for e in expected
+             if not any(f[:2] == e[:2] and f[2].startswith(e[2]) and e[3] in ("*", f[3]) for f in fired)]
+    assert never == []
+
+
+@pytest.mark.parametrize("edit", [e for _, e in ENGINE_ERRORS], ids=[i for i, _ in ENGINE_ERRORS])
+def test_a_dynamic_error_fails_the_rules_alike_in_every_stylesheet(edit: Edit, bases, registry,
+                                                                   schxslt_as_compiled, schxslt_lean):
+    """Where Saxon raises a dynamic error in a rule (an end date that is no xs:date, matches()
+    on two text nodes), every stylesheet fails the document with the same engine error."""
+    root = parse_well_formed(edit(bases["ptb"]))
+    report = schxslt_as_compiled.check(root, "3.3.0")
+    assert len(report.errors) == 1 and report.errors[0].message.startswith("the Schematron engine failed: ")
+    assert registry.rules.check(root, "3.3.0") == schxslt_lean.check(root, "3.3.0") == report
 
 
 def test_lean_stylesheet_builds_no_information_finding(dcc_schema_dir: Path):

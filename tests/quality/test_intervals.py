@@ -5,8 +5,8 @@ tutorial on calibration intervals (Assets 1-3; the digits as reproduced in Sandi
 test/test_interval.py::testA3 and its API manual, "5 - Calibration Intervals", which prints the
 same table for Asset 1).  S2 is run on RP-1's (2010) Table D-1 data (also NASA-HDBK-8739.19-5
 Table 5-1) — RP-1 publishes no S2 interval for it, so the fit is checked against an independent
-maximum-likelihood solution and against suncal 1.7's exponential model on the same data — and
-against closed forms, score equations solved by bisection and a simulation with a known model."""
+maximum-likelihood solution and against suncal 1.7's printed intervals (reproduced on the
+truncated counts suncal fits) — and against closed forms, score equations solved by bisection and a simulation with a known model."""
 from __future__ import annotations
 
 import datetime as dt
@@ -94,6 +94,18 @@ def test_a3_reproduces_the_ncsli_2019_tutorial_examples(pattern, i0, interval, r
     assert round(method_a3(_history(pattern, i0), i0, 0.95).recommended) == interval
 
 
+def test_a3_reproduces_suncal_17_test_digits_at_another_confidence():
+    # Sandia suncal 1.7, test/test_interval.py::testA3, last case ("made up numbers"): 42 of 50
+    # in tolerance at I0 = 365 d, target 0.90, change confidence 0.30 -> interval 329 d,
+    # rejection confidence 0.7557, reliability range 0.8067-0.8664.  Not a published worked
+    # example (suncal's own regression digits), but the only public digits at a confidence
+    # other than 0.5; they exercise the limits' confidence and the shortening branch again.
+    r = method_a3(obs((365, 50, 42)), 365, 0.90, confidence=0.30)
+    assert r.verdict == "shorten" and round(r.recommended) == 329
+    assert r.rejection == pytest.approx(0.7557, abs=5e-5)
+    assert r.limits == pytest.approx((0.8067, 0.8664), abs=5e-5)
+
+
 def test_a3_keeps_an_interval_consistent_with_the_target():
     # 17 of 20 at target 0.95: Q = 1 - 2 P(X <= 17 | 20, 0.95) = 0.849 < 0.90 -> keep
     r = method_a3(obs((365, 20, 17)), 365, 0.95)
@@ -119,6 +131,14 @@ def test_a3_lengthens_when_all_were_in_tolerance_with_enough_evidence():
     assert r.rejection == pytest.approx(1 - 0.95 ** 60, abs=1e-12)
     assert r.rejection == pytest.approx(0.953930, abs=1e-6)
     assert r.verdict == "lengthen" and r.recommended == 730
+    # unlimited (max change 20): I1 = 365 * 10^((1 - 0.95) / 0.95^60) = 365 * 12.1705 = 4442.2 d
+    # (by hand: 0.95^60 = 0.046069, 0.05 / 0.046069 = 1.08533, 10^1.08533 = 12.1705).  No
+    # published worked example of the lengthening branch was found (docs/quality.md); suncal
+    # 1.7's a3_testinterval, run on the same numbers, gives 4442.2 d as well (it lengthens only
+    # when every calibration is in tolerance: for R* < R0 < 1 it computes Q = F(x) - 1 <= 0).
+    long = method_a3(obs((365, 60, 60)), 365, 0.95, max_change=20)
+    assert long.recommended == pytest.approx(365 * 10 ** (0.05 / 0.95 ** 60), rel=1e-12)
+    assert long.recommended == pytest.approx(4442.2, abs=0.05)
     # 40 of 40 is not yet evidence enough (Q = 1 - 0.95^40 = 0.8715)
     assert method_a3(obs((365, 40, 40)), 365, 0.95).verdict == "keep"
     # observations far from the current interval are not used by A3
@@ -160,6 +180,29 @@ def test_s2_on_rp1_table_d1():
     assert fits["weibull"].interval == pytest.approx((-math.log(0.75)) ** (1 / beta_w) / lam_w,
                                                      rel=1e-4)
     assert fits["weibull"].parameters["beta"] == pytest.approx(0.7013, abs=1e-4)
+
+
+def test_s2_reproduces_suncal_17_printed_intervals_on_the_counts_suncal_fits():
+    # suncal 1.7's API manual ("5 - Calibration Intervals") prints, for RP-1 Table D-1 at target
+    # 0.75, Exponential 10 and Weibull 6 (weeks, rounded by np.round).  Our fits of the table give
+    # 10.232 and 6.958 (test_s2_on_rp1_table_d1): the Weibull disagrees.  The reason is in
+    # suncal/intervals/binoms2.py, s2_binom_interval: gi = (ni * ri).astype(int) truncates the
+    # in-tolerance counts computed from the table's rounded reliabilities, 6 x 0.83333 = 4.99998
+    # -> 4 and 6 x 0.3333 = 1.9998 -> 1 (the table's 5 and 2).  On those counts our maximum-
+    # likelihood fits give 9.745 and 6.268 weeks, i.e. suncal's printed 10 and 6; suncal's own
+    # fitting code (neglikelihood, minimize, fsolve), run on the same counts on 2026-12-06, gives
+    # 9.74493 and 6.26776 weeks, beta 0.681529 (an independent implementation, not published).
+    ti = [4, 7, 10, 13, 21, 28, 40, 48]
+    ni = [4, 6, 14, 13, 22, 49, 18, 6]
+    ri = [1.0, .83333, .6429, .6154, .5455, .4082, .5000, .3333]
+    gi = [int(n * r) for n, r in zip(ni, ri)]
+    assert gi == [4, 4, 9, 8, 12, 20, 9, 1]
+    r = method_s2(obs(*[(7 * t, n, g) for t, n, g in zip(ti, ni, gi)]), 0.75)
+    fits = {f.name: f for f in r.fits}
+    assert round(fits["exponential"].interval / 7) == 10 and round(fits["weibull"].interval / 7) == 6
+    assert fits["exponential"].interval / 7 == pytest.approx(9.74493, abs=1e-4)
+    assert fits["weibull"].interval / 7 == pytest.approx(6.26776, abs=1e-3)
+    assert fits["weibull"].parameters["beta"] == pytest.approx(0.681529, abs=1e-4)
 
 
 def test_s2_exponential_fit_with_one_resubmission_time_has_the_closed_form():

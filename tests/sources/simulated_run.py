@@ -8,7 +8,7 @@ from typing import Any, Callable
 from labauto.calibration import run_calibration
 from labauto.engine.operator import AutoConfirm, set_operator
 from labauto.procedure import load_procedure
-from labauto.sim import SimulatedLab
+from labauto.sim.lab import lab_for_procedure
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTER_3458A = """\
@@ -32,9 +32,7 @@ def run_source_procedure(procedure: Path, tmp: Path, seed: int,
     auto = AutoConfirm()
     previous = set_operator(auto)
     try:
-        with SimulatedLab(seed=seed, latency="zero", dmm_model=plan.meter_model,
-                          calibrator_model=plan.source_model, dut="source",
-                          load_resistance=plan.load, shunts=plan.shunts) as lab:
+        with lab_for_procedure(plan, seed=seed) as lab:
             outcome = run_calibration(procedure, dut_resource=lab.resources["calibrator"],
                                       standard_resource=lab.resources["dmm"],
                                       runs_dir=tmp / "runs", out_dir=tmp / "certificates",

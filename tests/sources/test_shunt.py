@@ -199,3 +199,17 @@ def test_the_5522a_above_1_A_through_shunts_end_to_end(tmp_path):
     json_file = next(f for k, f in files.items() if str(f).endswith(".json"))
     doc = json.loads(Path(json_file).read_text())
     assert "DCI" in json.dumps(doc.get("functions", doc))
+
+
+def test_the_meters_own_shunts_carry_nothing_while_an_external_shunt_does():
+    from labauto.sim.physics import Signal, Wire
+    from labauto.sim.shunt import ShuntedWire
+
+    wire = Wire(0.0)
+    seen = ShuntedWire(wire, lambda: None)
+    wire.drive(1.0, Signal("DCI", 1.0))       # 1 A through the meter's own 1 A shunt
+    seen.switched(2.0, True)                  # the technician puts the external shunt in
+    wire.drive(3.0, Signal("DCI", 20.0))      # 20 A: through the external shunt only
+    seen.switched(4.0, False)
+    assert wire.current_changes(0.0, 5.0) == [(1.0, 1.0), (3.0, 20.0)]
+    assert seen.current_changes(0.0, 5.0) == [(1.0, 1.0), (2.0, 0.0), (4.0, 20.0)]

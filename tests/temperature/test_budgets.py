@@ -101,6 +101,81 @@ def test_indicating_thermometer_error():
     assert r.value == r.error
 
 
+def test_paired_readings_take_the_scatter_of_their_differences():
+    """Each DUT reading bracketed by reference readings: a wander of the bath moves both series
+    (here 27.5 mK +- 6.5 mK in both), so what reaches E is the scatter of the differences
+    D_k = X_k - t_S,k (91, 90, 89, 90 mK: s = 0.8165 mK, u = s/2), not the two series' own
+    scatters added as if independent (s 6.455 mK and 6.245 mK, u 3.227 and 3.122 mK; the
+    correlation GUM 5.2.3 describes ignored).  By hand, with U(cal) = 10 mK (k = 2):
+    paired u_c = sqrt(5^2 + 0.40825^2) = 5.01664 mK, unpaired sqrt(5^2 + 3.2275^2 + 3.1225^2)
+    = 6.72061 mK; the estimate is the same (E = 90 mK)."""
+    ref = [50.020, 50.030, 50.025, 50.035]
+    dut = [50.111, 50.120, 50.114, 50.125]
+    infl = reference_influences(calibration_U=0.010)
+
+    def budget(paired):
+        return point_budget(ComparisonPoint(nominal=50.0, reference=ref, dut=dut,
+                                            dut_kind="indicating", influences=infl,
+                                            paired=paired), k=2)
+
+    paired, unpaired = budget(True), budget(False)
+    assert paired.error == pytest.approx(0.090, abs=1e-12) == unpaired.error
+    assert paired.u == pytest.approx(5.01664e-3, rel=1e-5)
+    assert unpaired.u == pytest.approx(6.72061e-3, rel=1e-5)
+    rows = {r.name: r for r in paired.budget.rows}
+    assert float(rows["D_i"].contribution.to("K").m) == pytest.approx(0.40825e-3, rel=1e-4)
+    assert float(rows["t_S"].contribution.to("K").m) == 0.0     # cancels in E
+    assert rows["D_i"].dof == 3
+    # t_X keeps the reference's own Type A: the temperature at the DUT is its mean
+    assert paired.reference_budget.combined_uncertainty.m == pytest.approx(
+        math.sqrt(5e-3 ** 2 + 3.2275e-3 ** 2), rel=1e-4)
+
+
+def test_paired_prt_differences_are_brought_to_t_by_the_reference():
+    """A PRT: D_k = R_k - S_X (t_S,k - t); at 50 °C S_X = 100 (A + 2 B 50) = 0.385055 ohm/K
+    (IEC 60751), so 119.40, 119.41, 119.405 ohm against 50.020, 50.030, 50.025 °C give
+    D = 119.392299, 119.398448, 119.395374 ohm: s = 3.0747 mohm, u = s/sqrt(3) = 1.7752 mohm;
+    Y unchanged (119.395374 ohm)."""
+    point = ComparisonPoint(nominal=50.0, reference=[50.020, 50.030, 50.025],
+                            dut=[119.40, 119.41, 119.405], dut_kind="prt", paired=True)
+    r = point_budget(point, k=2)
+    assert r.sensitivity == pytest.approx(0.385055, abs=1e-6)
+    assert r.value == pytest.approx(119.405 + r.sensitivity * (50.0 - 50.025), abs=1e-9)
+    assert r.u == pytest.approx(1.7752e-3, rel=2e-4)
+
+
+def test_the_self_heating_measured_at_two_currents():
+    """A Pt100 at 100 °C (S_X = 100 (A + 2 B 100) = 0.37928 ohm/K), the reference at 100.000 °C
+    throughout: 138.5070 +- 0.0002 ohm at 1 mA (s = 0.2 mohm, three readings), 138.5115 at
+    2 mA.  Self-heating grows as I², so at 1 mA it is (R2 - R1) I1²/(I2² - I1²) =
+    4.5 mohm / 3 = 1.5 mohm = 3.95486 mK; u = sqrt(2) 0.2/sqrt(3) mohm / 3 / S_X = 0.143518 mK
+    with (2u²)²/(2 u⁴/2) = 4 degrees of freedom.  The DUT's value is corrected down by it."""
+    from labauto.temperature.budgets import measured_self_heating
+
+    point = ComparisonPoint(nominal=100.0, reference=[100.0] * 3,
+                            dut=[138.5070, 138.5072, 138.5068], dut_kind="prt", paired=True)
+    inf = measured_self_heating(point, [100.0] * 3, [138.5115, 138.5117, 138.5113], 1e-3, 2e-3)
+    assert (inf.name, inf.side, inf.distribution, inf.unit) == ("dt_sh_X", "dut", "normal", "K")
+    assert inf.estimate == pytest.approx(-3.95486e-3, rel=1e-5)
+    assert inf.standard_uncertainty == pytest.approx(0.143518e-3, rel=1e-5)
+    assert inf.dof == pytest.approx(4.0)
+    r = point_budget(ComparisonPoint(nominal=100.0, reference=[100.0] * 3,
+                                     dut=[138.5070, 138.5072, 138.5068], dut_kind="prt",
+                                     paired=True, influences=[inf]), k=2)
+    assert r.value == pytest.approx(138.5070 - 0.0015, abs=1e-9)
+    with pytest.raises(TemperatureError, match="must exceed the first"):
+        measured_self_heating(point, [100.0] * 3, [138.5115] * 3, 2e-3, 1e-3)
+
+
+def test_paired_readings_must_pair():
+    with pytest.raises(TemperatureError, match="as many reference readings as DUT readings"):
+        ComparisonPoint(nominal=0.0, reference=[0.0, 0.0, 0.0], dut=[1.0, 1.0],
+                        dut_kind="indicating", paired=True)
+    with pytest.raises(TemperatureError, match="no pooled"):
+        ComparisonPoint(nominal=0.0, reference=[0.0, 0.0], dut=[1.0, 1.0],
+                        dut_kind="indicating", paired=True, dut_sd=(0.01, 9))
+
+
 def test_thermocouple_point_reference_junction_uses_seebeck_at_0():
     infl = dut_influences("thermocouple", unit="mV", thermocouple_type="K", reference_junction=0.1)
     assert infl[0].sensitivity == pytest.approx(-thermocouples.seebeck("K", 0.0), rel=1e-12)

@@ -321,3 +321,15 @@ def test_validated_budget_agrees_with_monte_carlo_for_t_and_rectangular():
     lo, hi = mc.interval(kind="shortest")
     U = validated_budget(gum(m), "Y").expanded_uncertainty.magnitude
     assert U == pytest.approx((hi.magnitude - lo.magnitude) / 2, abs=0.005)
+
+
+@pytest.mark.parametrize("nu", [4, 50, 400, 800, 5000])
+def test_t_input_of_many_degrees_of_freedom_has_its_t_interval(nu):
+    """A t input alone: its 95 % interval is t_0.975(ν) s.  Its characteristic function's
+    K_{ν/2} overflowed for ν ≳ 300 (a pooled or characterised s) and was taken as 0: at ν = 800
+    the interval came out 4.65 s instead of 1.963 s."""
+    from scipy.stats import t
+
+    from labauto.uncertainty.convolution import _Term, symmetric_halfwidth
+
+    assert symmetric_halfwidth([_Term("t", 1.0, nu=nu, u=1.0)]) == pytest.approx(t.ppf(0.975, nu), rel=2e-3)

@@ -13,17 +13,16 @@ is a finding with the rule's ``role``; ``error`` (or no role) refuses the docume
 is reported and does not, ``information`` is dropped.  A pattern fires only the first rule whose
 context matches a node (the point where the hand-written subset this module replaces was wrong).
 
-The executable is lean (:func:`lean_stylesheet`): SchXslt's compiled stylesheet builds a
-bookkeeping element for every rule that fires on every node (``schxslt:rule``, a
-``schxslt:pattern`` per pattern, a ``schxslt:document``) and then regroups the findings by
-pattern in a second pass; for a 25 kB DCC that bookkeeping is 40 % of Saxon's run time.  The
-lean stylesheet has the same templates, the same matches, tests, ``next-match`` chains and
-findings (less those of role ``information``, which are never reported: they are not built),
-writes the findings straight into the SVRL output (each tagged with its pattern), and
-:meth:`RuleBook.check` puts them in SchXslt's order again (by pattern, then as they fired).  The
-rules are PTB's, unchanged; a test compares the lean stylesheet's findings with SchXslt's
-stylesheet's on every rule case.  If a SchXslt version compiles to another shape, the stylesheet
-is used as SchXslt wrote it (:attr:`RuleBook.lean` is then False).
+The executable is SchXslt's stylesheet rewritten automatically at start-up, the rules, tests
+and messages PTB's (:mod:`~labauto.platform.server.schematron_xslt` says how and why the findings
+stay the same): lean (:func:`lean_stylesheet`: without SchXslt's per-node report bookkeeping and
+without the never-reported ``information`` findings), then with one mode per pattern applied only
+to the nodes its rules match, and with regular-expression tests remembered by their input
+(:func:`pattern_mode_stylesheet`).  The findings are tagged with their pattern and
+:meth:`RuleBook.check` sorts them into SchXslt's order (by pattern, then as they fired).  Tests
+compare the findings with those of SchXslt's stylesheet as compiled on every rule case.  If a
+SchXslt version compiles to another shape, the previous stage's stylesheet is used
+(:attr:`RuleBook.pattern_modes` or :attr:`RuleBook.lean` is then False).
 
 Rules follow the version the document declares (:data:`RULES_BY_VERSION`): ``dcc.sch`` is
 written for 3.3.0 and applies to every 3.3.x document; PTB publishes no rules for earlier
@@ -38,7 +37,7 @@ leaves exactly what an enveloped signature covers.
 """
 from __future__ import annotations
 
-import importlib.util
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -46,12 +45,15 @@ from pathlib import Path
 
 from lxml import etree
 
+from labauto.platform.server.schematron_xslt import (  # noqa: F401  (SVRL, schxslt_dir: re-exported)
+    DROPPED_ROLES, PATTERN_ATTRIBUTE, SVRL, lean_stylesheet, pattern_mode_stylesheet, schxslt_compile,
+    schxslt_dir)
+
 DS_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
-SVRL = "{http://purl.oclc.org/dsdl/svrl}"
 # (major, minor) of a schemaVersion -> PTB's Schematron file in the schema folder
 RULES_BY_VERSION: dict[tuple[int, int], str] = {(3, 3): "dcc.sch"}
 NO_RULES = "no Schematron rules published for this version"
-_DROPPED_ROLES = ("information", "info")      # findings of these roles are not reported
+PROCESSES_ENV = "LABAUTO_PLATFORM_SCHEMATRON_PROCESSES"     # RuleBook's default worker processes
 _STEP = re.compile(r"/(@)?(?:Q\{([^}]*)\})?([^/\[\]]+)(?:\[(\d+)\])?")
 
 
@@ -90,38 +92,77 @@ class RulesReport:
         return self.rules if self.applied else f"{NO_RULES} ({self.version}): XSD only"
 
 
+class RulesEngineError(RuntimeError):
+    """Saxon raised a dynamic error running the rules on a document (its message)."""
+
+
 class RuleBook:
     """PTB's Schematron files of a schema folder, each compiled once, run under a lock (one
-    Saxon processor per process; its executables are not shared between threads unguarded)."""
+    Saxon processor per process; its executables are not shared between threads unguarded).
 
-    def __init__(self, schema_dir: Path | str, *, lean: bool = True) -> None:
+    ``processes`` > 0 (default: the environment's LABAUTO_PLATFORM_SCHEMATRON_PROCESSES, else 0)
+    runs the rules in that many worker processes, each with its own compiled copy
+    (:mod:`~labauto.platform.server.schematron_workers`): the calling thread waits without
+    holding the GIL, so the server's other threads go on while Saxon works on another core.  A
+    worker that dies is replaced and its document checked here."""
+
+    def __init__(self, schema_dir: Path | str, *, lean: bool = True, pattern_modes: bool = True,
+                 processes: int | None = None) -> None:
         self.schema_dir = Path(schema_dir)
         self._lock = threading.Lock()
         self._proc = None
         self._executables: dict[str, object] = {}
         self._pattern_order: dict[str, dict[str, int]] = {}
-        self.lean = lean
+        self.lean = lean                                # what runs: see the module docstring
+        self.pattern_modes = lean and pattern_modes
         for name in sorted(set(RULES_BY_VERSION.values())):
             if (self.schema_dir / name).is_file():
                 self._executables[name] = self._compile(self.schema_dir / name, name)
+        if processes is None:
+            processes = int(os.environ.get(PROCESSES_ENV) or 0)
+        self.workers = None
+        if processes > 0 and self._executables:
+            from labauto.platform.server.schematron_workers import WorkerPool
+            self.workers = WorkerPool(processes, self.schema_dir, lean=lean, pattern_modes=pattern_modes)
+
+    def close(self) -> None:
+        """End the worker processes, if any (the book then checks in this process)."""
+        if self.workers is not None:
+            self.workers.close()
+            self.workers = None
 
     def _compile(self, sch: Path, name: str):
+        """SchXslt's stylesheet for ``sch``, rewritten as far as it goes (module docstring), as a
+        Saxon executable; a rewrite that is refused or does not compile leaves the previous one."""
         from saxonche import PySaxonApiError, PySaxonProcessor
 
         if self._proc is None:
             self._proc = PySaxonProcessor(license=False)
         xslt = self._proc.new_xslt30_processor()
         try:
-            stylesheet = schxslt_compile(self._proc, xslt, sch)
-            if self.lean:
-                made = lean_stylesheet(stylesheet)
-                if made is None:
-                    self.lean = False      # an unknown SchXslt shape: run it as compiled
-                else:
-                    stylesheet, self._pattern_order[name] = made
-            return xslt.compile_stylesheet(stylesheet_text=stylesheet)
+            stylesheets = [("compiled", schxslt_compile(self._proc, xslt, sch))]
         except PySaxonApiError as exc:
             raise RuntimeError(f"cannot compile the Schematron {sch}: {exc}") from exc
+        made = lean_stylesheet(stylesheets[0][1]) if self.lean else None
+        if made is not None:
+            stylesheets.append(("lean", made[0]))
+            self._pattern_order[name] = made[1]
+            moded = pattern_mode_stylesheet(made[0], made[1]) if self.pattern_modes else None
+            if moded is not None:
+                stylesheets.append(("pattern modes", moded))
+        while True:
+            kind, stylesheet = stylesheets.pop()
+            try:
+                executable = xslt.compile_stylesheet(stylesheet_text=stylesheet)
+            except PySaxonApiError as exc:
+                if not stylesheets:
+                    raise RuntimeError(f"cannot compile the Schematron {sch}: {exc}") from exc
+                continue
+            self.pattern_modes = kind == "pattern modes"
+            self.lean = kind != "compiled"
+            if not self.lean:
+                self._pattern_order.pop(name, None)
+            return executable
 
     def rules_for(self, version: str) -> str | None:
         """The Schematron file that applies to a document of ``version`` (None: none)."""
@@ -133,13 +174,10 @@ class RuleBook:
         name = RULES_BY_VERSION.get(key)
         return name if name in self._executables else None
 
-    def check(self, root: etree._Element, version: str) -> RulesReport:
-        """Run the rules for ``version`` on ``root`` (its ds:Signature left out)."""
-        name = self.rules_for(version)
-        if name is None:
-            return RulesReport(version, None)
-        report = RulesReport(version, f"{name} (PTB's rules for DCC {version.rsplit('.', 1)[0]}.x)")
-        text = _without_signature(root)
+    def findings(self, name: str, text: str) -> list[tuple[str, str, str]]:
+        """(role, message, location) of each error or warning the rules file ``name`` finds in
+        the document ``text``, in SchXslt's order (by pattern, then as they fired), in this
+        process; :class:`RulesEngineError` if Saxon raises an error."""
         from saxonche import PySaxonApiError
 
         with self._lock:
@@ -147,122 +185,36 @@ class RuleBook:
                 svrl = self._executables[name].transform_to_string(
                     xdm_node=self._proc.parse_xml(xml_text=text))
             except PySaxonApiError as exc:
-                report.errors.append(Finding("error", f"the Schematron engine failed: {exc}", "/"))
-                return report
+                raise RulesEngineError(str(exc)) from None
         found = etree.fromstring(svrl.encode()).iter(SVRL + "failed-assert", SVRL + "successful-report")
         order = self._pattern_order.get(name)
         if order is not None:        # SchXslt's order: by pattern, then as they fired (a stable sort)
             found = sorted(found, key=lambda el: order[el.get(PATTERN_ATTRIBUTE)])
+        out = []
         for el in found:
             role = (el.get("role") or "error").lower()
-            if role in _DROPPED_ROLES:
-                continue
-            location = el.get("location") or ""
-            finding = Finding(role, " ".join((el.findtext(SVRL + "text") or "").split()), location,
-                              _line(root, location))
+            if role not in DROPPED_ROLES:
+                out.append((role, " ".join((el.findtext(SVRL + "text") or "").split()), el.get("location") or ""))
+        return out
+
+    def check(self, root: etree._Element, version: str) -> RulesReport:
+        """Run the rules for ``version`` on ``root`` (its ds:Signature left out)."""
+        name = self.rules_for(version)
+        if name is None:
+            return RulesReport(version, None)
+        report = RulesReport(version, f"{name} (PTB's rules for DCC {version.rsplit('.', 1)[0]}.x)")
+        text = _without_signature(root)
+        try:
+            found = None if self.workers is None else self.workers.findings(name, text)
+            if found is None:             # no workers, or the worker died (it was replaced)
+                found = self.findings(name, text)
+        except RulesEngineError as exc:
+            report.errors.append(Finding("error", f"the Schematron engine failed: {exc}", "/"))
+            return report
+        for role, message, location in found:
+            finding = Finding(role, message, location, _line(root, location))
             (report.warnings if role == "warning" else report.errors).append(finding)
         return report
-
-
-SCHXSLT = "https://doi.org/10.5281/zenodo.1495494"
-XSL = "http://www.w3.org/1999/XSL/Transform"
-PATTERN_ATTRIBUTE = "pattern"        # on each finding of the lean stylesheet: its pattern's id
-
-
-def schxslt_compile(proc, xslt, sch: Path) -> str:
-    """The XSLT stylesheet SchXslt compiles from the Schematron file ``sch`` (compact SVRL), with
-    Saxon processor ``proc`` and its XSLT processor ``xslt``."""
-    schxslt = schxslt_dir()
-    xslt.set_cwd(str(schxslt))
-    compiler = xslt.compile_stylesheet(stylesheet_file=str(schxslt / "compile-for-svrl.xsl"))
-    compiler.set_parameter("schxslt.svrl.compact", proc.make_boolean_value(True))
-    return compiler.transform_to_string(xdm_node=proc.parse_xml(xml_file_name=str(sch)))
-
-
-def lean_stylesheet(stylesheet: str) -> tuple[str, dict[str, int]] | None:
-    """SchXslt's compiled stylesheet (compact SVRL) without its report bookkeeping, and the
-    order of its patterns; None if the stylesheet does not have the shape SchXslt 1.x gives it.
-
-    Changed: the entry template (``match="root()"``) writes ``svrl:schematron-output`` around
-    the call of the named template that applies the rules, instead of collecting a
-    ``schxslt:report`` and regrouping it; ``schxslt:document`` and each ``schxslt:rule``
-    literal element are replaced by their content, the finding elements inside a rule getting a
-    ``pattern`` attribute with the rule's pattern id; the (empty) ``schxslt:pattern`` records are
-    dropped; the findings of role ``information`` (never reported) are not built; the output is
-    not indented.  Nothing else: every template, match pattern, test,
-    variable, ``next-match`` and finding stays as SchXslt wrote it."""
-    x, sx = f"{{{XSL}}}", f"{{{SCHXSLT}}}"
-    root = etree.fromstring(stylesheet.encode())
-    entries = [t for t in root.findall(f"{x}template") if t.get("match") == "root()"]
-    if len(entries) != 1:
-        return None
-    calls = entries[0].findall(f".//{x}call-template")
-    outputs = entries[0].findall(f"{SVRL}schematron-output")
-    if len(calls) != 1 or len(outputs) != 1:
-        return None
-    named = [t for t in root.findall(f"{x}template") if t.get("name") == calls[0].get("name")]
-    if len(named) != 1:
-        return None
-    documents = named[0].findall(f"{sx}document")
-    if len(documents) != 1:
-        return None
-    order: dict[str, int] = {}
-    for pattern in documents[0].findall(f"{sx}pattern"):
-        # a pattern record: its documents attribute and an empty for-each (compact SVRL), no more
-        if any(c.tag not in (f"{x}if", f"{x}for-each") for c in pattern) or \
-                any(len(c) for c in pattern.findall(f"{x}for-each")):
-            return None
-        order[pattern.get("id")] = len(order)
-        documents[0].remove(pattern)
-    findings = (f"{SVRL}failed-assert", f"{SVRL}successful-report")
-    for finding in list(root.iter(*findings)):
-        # an information-role finding is never reported (RuleBook.check drops it): its test is
-        # not evaluated and it is not built (its xsl:if holds nothing else).  The rule stays:
-        # it still takes its nodes from the later rules of its pattern.
-        test = finding.getparent()
-        if (finding.get("role") or "").lower() in _DROPPED_ROLES and test.tag == f"{x}if" and len(test) == 1:
-            test.getparent().remove(test)
-    for rule in list(root.iter(f"{sx}rule")):
-        pattern = rule.get("pattern")
-        if pattern not in order or set(rule.attrib) != {"pattern"} or (rule.text or "").strip() \
-                or any((c.tail or "").strip() for c in rule):
-            return None              # text in a rule record would be output: not SchXslt 1.x
-        for finding in rule.iter(*findings):
-            finding.set(PATTERN_ATTRIBUTE, pattern)
-        _unwrap(rule)
-    _unwrap(documents[0])
-    entry = entries[0]
-    for child in list(entry):
-        entry.remove(child)
-    out = etree.SubElement(entry, f"{SVRL}schematron-output", nsmap={"svrl": SVRL[1:-1]})
-    etree.SubElement(out, f"{x}call-template", name=calls[0].get("name"))
-    if any(el.tag.startswith(sx) for el in root.iter() if isinstance(el.tag, str)):
-        return None                  # a bookkeeping element this function does not know
-    for output in root.findall(f"{x}output"):
-        output.set("indent", "no")
-    return etree.tostring(root, encoding="unicode"), order
-
-
-def _unwrap(el: etree._Element) -> None:
-    """Replace ``el`` by its children (its text and tail are whitespace in a stylesheet)."""
-    parent = el.getparent()
-    index = parent.index(el)
-    for i, child in enumerate(list(el)):
-        parent.insert(index + i, child)
-    parent.remove(el)
-
-
-def schxslt_dir() -> Path:
-    """SchXslt's XSLT files as PTB's ``dcclib`` bundles them, found without importing ``dcclib``
-    (its package import pulls in a JSON toolkit that creates a cache folder in the user's home)."""
-    spec = importlib.util.find_spec("dcclib")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("PTB's dcclib is not installed (pip install dcclib): it carries SchXslt, "
-                           "which compiles dcc.sch")
-    folder = Path(list(spec.submodule_search_locations)[0]) / "validation" / "schema" / "schxslt"
-    if not (folder / "compile-for-svrl.xsl").is_file():
-        raise RuntimeError(f"SchXslt's compile-for-svrl.xsl is not in {folder} (dcclib changed its layout?)")
-    return folder
 
 
 def _without_signature(root: etree._Element) -> str:
