@@ -51,6 +51,9 @@ SIMULATED = (
      "scanner parasitic emfs (simulated thermometry lab)"),
     ("evaluation", "the comparison budgets (EA-4/02, EURAMET cg-8/cg-13) and the certificate's "
      "ILAC-P14 rounding of a real run"),
+    ("fitted curve", "a stated fit (CVD, thermocouple deviation) against the DUT's true curve at "
+     "each calibration temperature and half-way between two (rows 'curve <t> °C'), with the "
+     "u of a temperature from the curve the certificate states, at k = 2"),
 )
 
 

@@ -1,7 +1,9 @@
 """``labauto validate PROCEDURE --faults``: the procedure calibrated on the simulated lab through
 injected faults, each checked for what must never happen.
 
-Scenarios (each on its own simulated lab, run folder and certificate):
+Scenarios of an electrical procedure (each on its own simulated lab, run folder and
+certificate; a temperature comparison procedure's: labauto.validation.comparison_faults, the
+same loop and checks):
 
     timeout         the meter does not answer one read command (at a random reading)
     dropped-socket  the meter's connection is cut at a read command
@@ -21,8 +23,11 @@ does) with the fault cleared.  Checked for each:
     readings lost    readings the journal held when the run stopped that are missing later,
                      plus readings of a completed point that are not on the certificate (must be 0)
     measured twice   points with more than one completed attempt in the journal (must be 0)
-    standby          the source was in standby when the run stopped and at the end
+    standby          the source was in standby when the run stopped and at the end (a heat
+                     source: at its procedure's safe setpoint)
     published        publication records of the certificate on the platform (must be 1)
+
+A scenario whose fault never fired (no matching command after it was set) is an error.
 """
 from __future__ import annotations
 
