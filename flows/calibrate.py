@@ -40,8 +40,7 @@ from labauto.calibration import (
 )
 from labauto.engine.observer import current_observer
 from labauto.engine.preflight import DUT, STANDARD
-from labauto.engine.run import Run, instruments_kept_open, new_run_id, steps_before
-from labauto.procedure import OperatorStep, Procedure
+from labauto.engine.run import Run, instruments_kept_open, new_run_id, stretches
 from labauto.publishing import not_requested
 from labauto.visa.errors import TransientVisaError
 
@@ -105,19 +104,6 @@ class LoggedPoints:
 def _pending(run: Run, point_ids: list[str]) -> list[str]:
     done = run.state().completed_ids()
     return [i for i in point_ids if i not in done]
-
-
-def stretches(procedure: Procedure, pending: list[str]) -> list[tuple[tuple[OperatorStep, ...], list[str]]]:
-    """The pending points cut where a person is needed: ``(steps, point ids)``, the operator
-    steps to have done before the first of the points (none for the others)."""
-    by_id = {p.id: p for p in procedure.points}
-    out: list[tuple[tuple[OperatorStep, ...], list[str]]] = []
-    for n, point_id in enumerate(pending):
-        steps = steps_before(procedure, by_id[point_id], first_of_session=n == 0)
-        if steps or not out:
-            out.append((steps, []))
-        out[-1][1].append(point_id)
-    return out
 
 
 def _measure_in_tasks(run: Run, point_ids: list[str], *args: Any) -> None:
@@ -227,17 +213,16 @@ def calibrate(procedure: str, dut_resource: str, standard_resource: str, runs_di
             standard_resource=standard_resource, settle_scale=settle_scale, timeout_ms=timeout_ms,
             lab_file=lab_file, environment_resource=environment_resource, run_id=checked.run_id,
             item_condition=item_condition, item_condition_confirmed=item_condition_confirmed)
-        pending = [p.id for p in run.pending_points()]
-        by_id = {p.id: p for p in run.procedure.points}
+        pending = run.pending_points()
         log.info("run %s: %d of %d points to measure", run.run_id, len(pending),
                  len(run.procedure.points))
         kept = held.enter_context(instruments_kept_open(run.run_id))  # one session, as the engine
-        for steps, point_ids in stretches(run.procedure, pending):  # one DUT, one standard
+        for steps, points in stretches(run.procedure, pending):  # one DUT, one standard
             if steps:
                 kept.close()          # safe and closed while the technician works
             for step in steps:
-                confirm_step(run, step, by_id[point_ids[0]], timeout_s=operator_timeout_s, log=log)
-            _measure_in_tasks(run, point_ids, dut_resource, standard_resource, lab_file,
+                confirm_step(run, step, points[0], timeout_s=operator_timeout_s, log=log)
+            _measure_in_tasks(run, [p.id for p in points], dut_resource, standard_resource, lab_file,
                               settle_scale, timeout_ms, run.settings.environment_resource or None)
         if run.procedure.adjustment is not None:
             kept.close()        # (the adjustment opens its own session)

@@ -117,8 +117,8 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
     (flows/instrument_slots.py; waiting up to ``instrument_wait_s`` for a busy bench, None: as
     long as it takes) until its last setpoint is measured."""
     from labauto.engine.comparison import (ComparisonSettings, open_comparison_run,
-                                           reserved_instruments, segments,
-                                           start_comparison_run, steps_before)
+                                           reserved_instruments, start_comparison_run)
+    from labauto.engine.run import stretches
     from labauto.lab import load_lab
     from labauto.procedure.temperature import load_temperature_procedure
     from labauto.publishing import not_requested
@@ -144,10 +144,10 @@ def temperature_comparison(procedure: str, resources: dict[str, str], runs_dir: 
         instruments = held.enter_context(reserved_instruments(
             run, check_identities=load_lab(lab_file).check_identities))
         slots.hold_recorded_identities(instruments)
-        for n, segment in enumerate(segments(run)):
+        for steps, segment in stretches(run.procedure, run.pending_points()):
             # the probes move between segments: the operator steps are asked here, between two
             # tasks, with the instruments closed (the terminal, or a pause for input)
-            for step in steps_before(run, segment[0], first_of_session=n == 0):
+            for step in steps:
                 confirm_step(run, step, segment[0], timeout_s=operator_timeout_s, log=log)
             ids = [p.id for p in segment]
             # a display-only DUT's readings are typed inside the task: they pause the flow run

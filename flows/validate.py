@@ -13,10 +13,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from labauto.validation.montecarlo import RunOutcome
+from labauto.validation.montecarlo import RunOutcome, characterised
 from labauto.validation.report import summary_markdown, write_report
 from labauto.validation.stats import summarize
-from labauto.validation.validate import load_any, simulate_any, simulated_description
+from labauto.validation.validate import is_comparison, load_any, simulate_any, simulated_description
 
 from flows.heartbeat import dont_wait_for_heartbeat_thread
 
@@ -40,8 +40,9 @@ def validate(procedure: str, runs: int = 200, seed: int = 1, dut_spread: float =
     for first in range(0, runs, chunk):
         last = min(first + chunk, runs) - 1
         outcomes += simulate_chunk(procedure, seed, first, last, dut_spread)
+    measured = proc if is_comparison(proc) else characterised(proc, seed, dut_spread)
     result = summarize(proc, outcomes, seed=seed, dut_spread=dut_spread,
-                       simulated=simulated_description(proc))
+                       simulated=simulated_description(measured))
     markdown = summary_markdown(result)
     if report:
         path = write_report(result, report, proc)

@@ -2,8 +2,8 @@
 every pending setpoint, evaluate, issue the certificate and publish it -- the counterpart of
 :func:`labauto.calibration.run_calibration` for a ``kind: temperature comparison`` procedure.
 
-The zero-latency simulated lab's demo, the fault scenarios (labauto.validation.faults) and the
-pytest plugin call it; the Prefect flow ``temperature-comparison`` runs the same steps one task
+The zero-latency simulated lab's demo (its plain-engine path), the fault scenarios
+(labauto.validation.faults) and the pytest plugin call it; the Prefect flow ``temperature-comparison`` runs the same steps one task
 at a time, and ``labauto comparison run`` the same with its terminal display.
 """
 from __future__ import annotations
@@ -39,13 +39,15 @@ def run_comparison_calibration(procedure_path: str | Path, resources: dict[str, 
                                read_display: Any = None, environment_resource: str = "",
                                item: dict[str, str] | None = None,
                                verify_base_url: str | None = None,
-                               publish: bool = True) -> ComparisonOutcome:
+                               publish: bool = True, queue: bool | None = None
+                               ) -> ComparisonOutcome:
     """Calibrate the thermometer ``procedure_path`` describes; ``resources`` maps "readout",
     each heat source's name and "dmm" to VISA resources (a resumed run keeps its own).  The
     lab file's register checks the measuring instruments; operator steps go to the current
     operator (labauto.engine.operator); ``clock``: the lab's (a zero-latency simulated lab's
     own), else the wall clock; ``read_display``: a display-only DUT's readings, else the
-    current operator's."""
+    current operator's.  ``queue``: put the signed DCC in the publishing outbox (default:
+    ``publish``; the demo queues it without a platform to publish to)."""
     from labauto.comparison_evaluation import evaluate_comparison, issue_comparison_certificate
     from labauto.engine.comparison import (ComparisonSettings, execute_comparison,
                                            open_comparison_run, start_comparison_run)
@@ -67,8 +69,8 @@ def run_comparison_calibration(procedure_path: str | Path, resources: dict[str, 
                        environment=lab.environment, check_identities=lab.check_identities)
     evaluation = evaluate_comparison(run.procedure, run.state())
     result, issued = issue_comparison_certificate(
-        run, evaluation, lab, Path(out_dir),
-        verify_base_url=verify_base_url, queue=publish)
+        run, evaluation, lab, Path(out_dir), verify_base_url=verify_base_url,
+        queue=publish if queue is None else queue)
     outcome = ComparisonOutcome(evaluation, result, issued, run.folder, run)
     outcome.publication = publish_issued(issued) if publish else not_requested(issued)
     return outcome

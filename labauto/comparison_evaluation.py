@@ -14,6 +14,10 @@ Where each influence of a point's budget comes from:
     source stability           no row: the bracketing cancels the source's wander (exactly for
                                a linear drift; what is left varies from pair to pair and is in
                                the differences' scatter), docs/validation.md
+    DUT self-heating           measured, when the procedure states the DUT's
+                               ``self_heating_current``: the readings at the second current
+                               against those at the first, corrected (∝ I²;
+                               labauto.temperature.budgets.measured_self_heating)
     immersion, self-heating,   the procedure's ``evaluation`` half-widths; the reference's
     hysteresis                 self-heating at its measuring current, as its certificate
                                states it (``self_heating`` at 1 mA, x (I/1 mA)^2), corrected:
@@ -29,7 +33,7 @@ Where each influence of a point's budget comes from:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from labauto.drivers.heat_source import heat_source_performance
@@ -56,7 +60,7 @@ class ComparisonEvaluation:
 def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> list[Any]:
     """One :class:`labauto.temperature.budgets.ComparisonPoint` per completed setpoint."""
     from labauto.temperature.budgets import ComparisonPoint, Influence, dut_influences, \
-        reference_influences
+        measured_self_heating, reference_influences
 
     ev = procedure.evaluation
     kind = DUT_KIND[procedure.dut.sensor]
@@ -67,7 +71,8 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
         if rec is None or not rec.completed:
             raise LabautoError(f"point {point.id} of run {state.header.get('run_id')} has no "
                                "completed measurement; resume the run first")
-        readings = rec.readings
+        second = [r for r in rec.readings if "dut_current_mA" in r]   # the self-heating series
+        readings = [r for r in rec.readings if "dut_current_mA" not in r]
         t = float(point.setpoint.to("degC").m)
         t_ref = [r["reference"]["mean_degC"] for r in readings]
         r_ref = [sum(r["reference"]["values"]) / 2 for r in readings]      # ohm, or mV
@@ -130,18 +135,23 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
                     dut_side[name] = float(ev[key].to(unit).m)
         influences += dut_influences(
             kind, unit=unit, hysteresis=_ev(ev, "hysteresis"),
-            self_heating=_ev(ev, "dut_self_heating"), immersion=_ev(ev, "dut_immersion"),
-            **dut_side) + dut_extra
-        out.append(ComparisonPoint(
-            nominal=t, reference=t_ref, dut=dut, dut_kind=kind, dut_unit=unit,
-            thermocouple_type=procedure.dut.type or None, influences=influences,
-            label=point.id, paired=True))
+            self_heating=0.0 if second else _ev(ev, "dut_self_heating"),
+            immersion=_ev(ev, "dut_immersion"), **dut_side) + dut_extra
+        cp = ComparisonPoint(nominal=t, reference=t_ref, dut=dut, dut_kind=kind, dut_unit=unit,
+                             thermocouple_type=procedure.dut.type or None, influences=influences,
+                             label=point.id, paired=True)
+        if second:
+            measured = measured_self_heating(
+                cp, [r["reference"]["mean_degC"] for r in second], [r["value"] for r in second],
+                float(procedure.dut.current.to("A").m), second[0]["dut_current_mA"] * 1e-3)
+            cp = replace(cp, influences=(*cp.influences, measured))
+        out.append(cp)
     return out
 
 
 def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) -> ComparisonEvaluation:
     """Budgets of every point and the fit the procedure asks for."""
-    from labauto.temperature.budgets import point_budget
+    from labauto.temperature.budgets import point_budget, values_covariance
     from labauto.temperature.fits import fit_cvd, fit_thermocouple
 
     k = procedure.evaluation.get("coverage_factor")
@@ -151,12 +161,20 @@ def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) ->
     y = [r.value for r in results]
     u = [r.u for r in results]
     fit = None
-    if fit_kind == "cvd":
-        fit = fit_cvd(t, y, u)
-    elif isinstance(fit_kind, int) and not isinstance(fit_kind, bool):
-        e = [Q_(v, results[0].unit).to("mV").m for v in y]
-        ue = [Q_(v, results[0].unit).to("mV").m for v in u]
-        fit = fit_thermocouple(procedure.dut.type, t, e, ue, degree=fit_kind)
+    if fit_kind == "cvd" or (isinstance(fit_kind, int) and not isinstance(fit_kind, bool)):
+        # what the points share (one reference certificate, one readout, the DUT's own
+        # self-heating ...): the fitted curve cannot average it away
+        rows = [up_to for up_to, _ in procedure.reference.uncertainty]
+        cov = values_covariance(
+            results, heat_sources=[p.heat_source for p in procedure.points],
+            sub_ranges=[next((i for i, up_to in enumerate(rows) if x <= up_to + 1e-9),
+                             len(rows) - 1) for x in t])
+        if fit_kind == "cvd":
+            fit = fit_cvd(t, y, u, r_covariance=cov)
+        else:
+            f = Q_(1.0, results[0].unit).to("mV").m
+            fit = fit_thermocouple(procedure.dut.type, t, [v * f for v in y], [v * f for v in u],
+                                   degree=fit_kind, emf_covariance=cov * f * f)
     return ComparisonEvaluation(procedure, results, fit)
 
 

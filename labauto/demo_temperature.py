@@ -83,16 +83,13 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
     or the plain engine; the same certificate either way."""
     from contextlib import ExitStack
 
-    from labauto.comparison_evaluation import evaluate_comparison, issue_comparison_certificate
     from labauto.demo import _isolate_from_the_lab, _keep_caches_in
-    from labauto.engine.comparison import (ComparisonSettings, execute_comparison, set_clock,
-                                           start_comparison_run)
+    from labauto.engine.comparison import set_clock
     from labauto.engine.observer import set_observer
     from labauto.engine.operator import set_operator
     from labauto.lab import DEFAULT_LAB_FILE, load_lab
     from labauto.labhome import LabHome, use_lab_home
     from labauto.procedure.temperature import load_temperature_procedure
-    from labauto.publishing import not_requested, publish_issued
     from labauto.sim.thermometry import lab_for_procedure
 
     workdir = Path(workdir).resolve()
@@ -146,19 +143,16 @@ def run_temperature_demo(console: Console, *, workdir: Path, procedure: Path, la
                 evaluation, result, issued = out["evaluation"], out["result"], out["issued"]
                 publication = out["publication"]
             else:
-                settings = ComparisonSettings(sim.resources, operator=lab_config.performed_by,
-                                              item=item,
-                                              environment_resource=sim.resources["environment"])
-                run = start_comparison_run(plan, workdir / "runs", settings)
-                execute_comparison(run, clock=sim.clock, observer=display,
-                                   read_display=technician.read_display,
-                                   environment=lab_config.environment,
-                                   check_identities=lab_config.check_identities)
-                evaluation = evaluate_comparison(plan, run.state())
-                result, issued = issue_comparison_certificate(run, evaluation, lab_config,
-                                                              workdir / "certificates",
-                                                              verify_base_url=base_url)
-                publication = publish_issued(issued) if base_url else not_requested(issued)
+                from labauto.comparison_calibration import run_comparison_calibration
+
+                done = run_comparison_calibration(
+                    procedure, sim.resources, runs_dir=workdir / "runs",
+                    out_dir=workdir / "certificates", lab_file=DEFAULT_LAB_FILE, clock=sim.clock,
+                    observer=display, read_display=technician.read_display,
+                    environment_resource=sim.resources["environment"], item=item,
+                    verify_base_url=base_url, publish=base_url is not None, queue=True)
+                run, evaluation, result = done.run, done.evaluation, done.result
+                issued, publication = done.issued, done.publication
         finally:
             set_operator(previous[0])
             set_observer(previous[1])

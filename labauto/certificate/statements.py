@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from labauto.results import CalibrationResult
+    from labauto.temperature.results import TemperatureCalibrationResult
 
 RELATES_ONLY = "The results relate only to the item calibrated, at the time of calibration and " \
                "under the conditions stated in this certificate."
@@ -32,6 +33,13 @@ def propagated_interval_statement(r: CalibrationResult) -> str:
     not validated for them (a rectangular input dominating their budget)."""
     return propagated_points_statement(
         [(p.point_id, p.budget) for p in r.points + r.as_left_points], "the error")
+
+
+def propagated_temperature_statement(r: TemperatureCalibrationResult) -> str:
+    """:func:`propagated_interval_statement` of a temperature certificate: its points named by
+    their calibration temperature (each point's budget ``method`` says it in the JSON)."""
+    return propagated_points_statement([(f"{p.nominal:g} °C", p.budget) for p in r.points],
+                                       "the result")
 
 
 def propagated_points_statement(points: "list[tuple[str, Any]]", quantity: str) -> str:

@@ -22,7 +22,7 @@ from labauto.certificate.dcc_xml import (DCC_NS, DCC_ROOT, NSMAP, SCHEMA_VERSION
                                          _d, _equipment, _identification, _influence_conditions,
                                          _num, _s, _software, _sub, _text, administrative_core,
                                          lab_people_and_customer)
-from labauto.certificate.statements import RELATES_ONLY
+from labauto.certificate.statements import RELATES_ONLY, propagated_temperature_statement
 from labauto.temperature.fits import CvdFit, ThermocoupleFit
 from labauto.temperature.results import TemperatureCalibrationResult
 from labauto.units import to_dsi, ureg
@@ -94,13 +94,14 @@ def _admin(root, r: TemperatureCalibrationResult) -> None:
     _sub(s, _d("norm"), "JCGM 100:2008 (GUM)")
     _sub(s, _d("reference"), "EA-4/02 M:2013")
     ks = sorted({round(p.k, 3) for p in r.points})
+    propagated = propagated_temperature_statement(r)
     _text(s, "declaration",
           "The reported expanded uncertainty of measurement is the standard uncertainty "
           "multiplied by the coverage factor k stated for each point (k = "
           + ", ".join(f"{x:g}" for x in ks) + "), which for a normal distribution corresponds "
           "to a coverage probability of approximately 95 %. It was evaluated according to the "
           "GUM and EA-4/02; the contributions of each point are listed in the PDF's annex."
-          + (" " + r.propagated_statement if r.propagated_statement else ""), "en")
+          + (" " + propagated if propagated else ""), "en")
     s = _sub(st, _d("statement"), refType="labauto_itemConditionOnReceipt")
     _text(s, "declaration", f"Condition of the item on receipt: {r.item_condition_statement}", "en")
     s = _sub(st, _d("statement"), refType="labauto_adjustment")

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 
 from labauto.certificate.pdf import (END_MARK, _Doc, _numbered_canvas, calibration_dates,
                                      signature_statement)
-from labauto.certificate.statements import RELATES_ONLY
+from labauto.certificate.statements import RELATES_ONLY, propagated_temperature_statement
 from labauto.temperature.fits import CvdFit
 from labauto.temperature.results import TemperatureCalibrationResult
 from labauto.uncertainty.rounding import round_result
@@ -56,7 +56,7 @@ def _identification(r: TemperatureCalibrationResult, d: _Doc) -> list:
 
 def _statements(r: TemperatureCalibrationResult, d: _Doc) -> list:
     ks = ", ".join(dict.fromkeys(f"{p.k:.2f}" for p in r.points))
-    propagated = r.propagated_statement
+    propagated = propagated_temperature_statement(r)
     story = [d.p("Statements", d.h2), d.p(RELATES_ONLY), d.p("Traceability: " + r.traceability),
              d.markup("Measurement uncertainty: the reported expanded uncertainty <i>U</i> is the "
                       "combined standard uncertainty multiplied by the coverage factor <i>k</i> "
@@ -149,7 +149,12 @@ def _coefficients(r: TemperatureCalibrationResult, d: _Doc) -> list:
             d.p(f"Correlation coefficients of the fitted coefficients ({how} least squares, "
                 f"{fit.n} points, {fit.dof} degrees of freedom).{chi}", d.small), ctable,
             d.p("The standard uncertainty of a temperature computed with this characteristic from "
-                "the curve alone is at most "
+                "the curve alone" + (" (the calibration points' uncertainties, with the influences "
+                                     "they share -- the reference's calibration, its drift, the "
+                                     "readouts, self-heating, the heat source's gradients -- "
+                                     "correlated between them)"
+                                     if getattr(fit.fit, "y_correlated", False) else "")
+                + " is at most "
                 f"{1e3 * max(fit.u_temperature(x) for x in _grid(fit.t_min, fit.t_max)):.2g} mK "
                 f"between {fit.t_min:g} °C and {fit.t_max:g} °C; add the uncertainty of the "
                 "reading it is computed from. The characteristic is not valid outside this range.",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pint
@@ -66,35 +67,31 @@ class HeatSourcePerformance:
     def kelvin_at(self, name: str, t_c: float) -> float:
         """:meth:`at` for a temperature-difference figure as a float in K (0 if the model
         states none), at ``t_c`` in °C: the simulated heat source asks it at every reading."""
-        table = self._kelvin_tables().get(name)
+        table = self._kelvin_tables.get(name)
         return 0.0 if table is None else table[self._row(name, t_c)]
 
     def _row(self, name: str, t_c: float) -> int:
         rows = self.figures[name]
         if len(rows) == 1 or rows[0][0] is None:
             return 0
-        limits = self._limits().get(name, ())
+        limits = self._limits.get(name, ())
         for i, at in enumerate(limits):
             if t_c <= at + 1e-9:
                 return i
         return len(rows) - 1
 
+    @cached_property
     def _limits(self) -> dict[str, tuple[float, ...]]:
-        cached = self.__dict__.get("_limits_c")
-        if cached is None:
-            cached = {name: tuple(float(at.to("degC").magnitude) if at is not None else math.nan
-                                  for at, _ in rows) for name, rows in self.figures.items()}
-            object.__setattr__(self, "_limits_c", cached)
-        return cached
+        """Each figure's ``at`` temperatures in °C (NaN for a figure of one value)."""
+        return {name: tuple(float(at.to("degC").magnitude) if at is not None else math.nan
+                            for at, _ in rows) for name, rows in self.figures.items()}
 
+    @cached_property
     def _kelvin_tables(self) -> dict[str, tuple[float, ...]]:
-        cached = self.__dict__.get("_kelvin_c")
-        if cached is None:
-            cached = {name: tuple(float(v.to("K").magnitude) for _, v in rows)
-                      for name, rows in self.figures.items()
-                      if rows and rows[0][1].check("[temperature]")}
-            object.__setattr__(self, "_kelvin_c", cached)
-        return cached
+        """The temperature-difference figures' values as floats in K."""
+        return {name: tuple(float(v.to("K").magnitude) for _, v in rows)
+                for name, rows in self.figures.items()
+                if rows and rows[0][1].check("[temperature]")}
 
 
 def heat_source_performance(model: InstrumentModel) -> HeatSourcePerformance:

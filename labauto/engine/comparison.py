@@ -35,7 +35,7 @@ from labauto.engine.journal import JournalError, JournalState, RunJournal, now_i
 from labauto.engine.locks import InstrumentLocks, open_locked
 from labauto.engine.observer import RunObserver, current_observer
 from labauto.engine.operator import current_operator
-from labauto.engine.run import JOURNAL_NAME, new_run_id, run_lock
+from labauto.engine.run import JOURNAL_NAME, new_run_id, run_lock, steps_before
 from labauto.engine.stability import SetpointNotReached, StabilityVerdict, wait_until_stable
 from labauto.errors import LabautoError
 from labauto.procedure.temperature import (TemperaturePoint, TemperatureProcedure,
@@ -212,7 +212,7 @@ def execute_comparison(run: ComparisonRun, *, clock: Any = None, resource_manage
                 inst.junction = lambda: float(logger.read().values["temperature"].to("degC").m)
             for n, point in enumerate(todo):
                 if confirm_steps:
-                    for step in steps_before(run, point, first_of_session=n == 0):
+                    for step in steps_before(run.procedure, point, first_of_session=n == 0):
                         current_operator().confirm(step, point)
                         run.journal.append({"type": "operator_step", "point_id": point.id,
                                             "text": step.text, "line": step.line, "t": now_iso()})
@@ -298,28 +298,6 @@ def _record_identities(run: ComparisonRun, identities: dict[str, Any]) -> None:
                                 "manufacturer": ident.manufacturer, "model": ident.model,
                                 "serial": ident.serial, "firmware": ident.firmware,
                                 "identity": ident.raw, "resource": ident.resource})
-
-
-def steps_before(run: ComparisonRun, point: TemperaturePoint, *,
-                 first_of_session: bool) -> tuple[Any, ...]:
-    """The operator steps to have done before ``point``: its own; and when a session starts
-    (or resumes) there, the last step written before it (the probes may have been moved)."""
-    if point.steps or not first_of_session:
-        return point.steps
-    earlier = [s for p in run.procedure.points[:point.index] for s in p.steps]
-    return tuple(earlier[-1:])
-
-
-def segments(run: ComparisonRun) -> list[list[TemperaturePoint]]:
-    """The pending setpoints in runs between operator steps: a segment starts at a setpoint
-    with steps (the probes move to another heat source) or where the session starts."""
-    out: list[list[TemperaturePoint]] = []
-    for p in run.pending_points():
-        if not out or p.steps:
-            out.append([p])
-        else:
-            out[-1].append(p)
-    return out
 
 
 class _ApproachLog:
@@ -416,9 +394,12 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
         finally:
             approach.flush(None)
         _check_reached(point, verdict, proc)
-        for index in range(point.readings):
+        second = proc.dut.self_heating_current
+        series = [(index, None) for index in range(point.readings)] + (
+            [] if second is None else [(point.readings + i, second) for i in range(point.readings)])
+        for index, current in series:
             t1, r1, temp1 = read_reference(proc.aperture)
-            dut_value, dut_unit = _read_dut(proc, inst, point, index, read_display)
+            dut_value, dut_unit = _read_dut(proc, inst, point, index, read_display, current)
             extra: dict[str, Any] = {}
             if inst.junction is not None:
                 # the junction at t_j: E(t) - E(t_j) measured; E(t_j) added, as at 0 °C
@@ -426,6 +407,8 @@ def measure_setpoint(run: ComparisonRun, point: TemperaturePoint, attempt: int,
                 t_j = inst.junction()
                 extra = {"measured": dut_value, "junction_degC": t_j}
                 dut_value = dut_value + thermocouples.emf(proc.dut.type, t_j)
+            if current is not None:           # the self-heating series (the budget corrects it)
+                extra["dut_current_mA"] = float(current.to("mA").m)
             t2, r2, temp2 = read_reference(proc.aperture)
             reference = (temp1 + temp2) / 2       # brackets the DUT reading: linear drift cancels
             journal.append({"type": "reading", "point_id": point.id, "attempt": attempt,
@@ -463,13 +446,15 @@ def _check_reached(point: TemperaturePoint, verdict: StabilityVerdict,
 
 
 def _read_dut(proc: TemperatureProcedure, inst: ComparisonInstruments, point: TemperaturePoint,
-              index: int, read_display: ReadDisplay | None) -> tuple[float, str]:
+              index: int, read_display: ReadDisplay | None,
+              current: pint.Quantity | None = None) -> tuple[float, str]:
+    """One reading of the DUT (a PRT on the readout at ``current``, default its own)."""
     dut = proc.dut
     if dut.read_by == "readout" and dut.sensor == "thermocouple":
         inst.readout.configure("DCV", None, channel=dut.channel, aperture=proc.aperture)
         return float(inst.readout.read(1)[0].to("mV").m), "mV"
     if dut.read_by == "readout":
-        inst.readout.configure("RES4W", None, channel=dut.channel, current=dut.current,
+        inst.readout.configure("RES4W", None, channel=dut.channel, current=current or dut.current,
                                aperture=proc.aperture)
         return float(inst.readout.read(1)[0].to("ohm").m), "ohm"
     if dut.read_by == "dmm":
@@ -486,5 +471,5 @@ def _read_dut(proc: TemperatureProcedure, inst: ComparisonInstruments, point: Te
 
 
 __all__ = ["ComparisonInstruments", "ComparisonRun", "ComparisonSettings", "current_clock", "execute_comparison",
-           "measure_setpoint", "open_comparison_run", "segments", "set_clock",
-           "start_comparison_run", "steps_before"]
+           "measure_setpoint", "open_comparison_run", "set_clock",
+           "start_comparison_run"]

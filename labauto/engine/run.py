@@ -13,7 +13,7 @@ import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 from labauto.files import lock_holder, pid_lock
 from labauto.engine.conditions import ConditionsMonitor, environment_logger
@@ -25,7 +25,11 @@ from labauto.engine.operator import current_operator
 from labauto.engine.preflight import DUT, STANDARD
 from labauto.procedure import OperatorStep, Procedure, TestPoint, load_procedure
 
+if TYPE_CHECKING:
+    from labauto.procedure.temperature import TemperaturePoint, TemperatureProcedure
+
 JOURNAL_NAME = "journal.jsonl"
+P = TypeVar("P", bound="TestPoint | TemperaturePoint")   # a point of either kind of procedure
 
 
 @dataclass(frozen=True)
@@ -316,11 +320,27 @@ def _measure(run: Run, todo: Sequence[TestPoint], resource_manager: Any, check_i
         monitor.poll("end")
 
 
-def steps_before(procedure: Procedure, point: TestPoint, *, first_of_session: bool) -> tuple[OperatorStep, ...]:
-    """The operator steps to confirm before measuring ``point``: its own; and when a session
-    starts (or resumes) there, the last step written before it, so the technician confirms the
-    set-up the point needs (the leads may have been moved while the run was stopped)."""
+def steps_before(procedure: Procedure | TemperatureProcedure, point: TestPoint | TemperaturePoint, *,
+                 first_of_session: bool) -> tuple[OperatorStep, ...]:
+    """The operator steps to confirm before measuring ``point`` (of a calibration or a
+    temperature comparison procedure): its own; and when a session starts (or resumes) there,
+    the last step written before it, so the technician confirms the set-up the point needs (the
+    leads or probes may have been moved while the run was stopped)."""
     if point.steps or not first_of_session:
         return point.steps
     earlier = [s for p in procedure.points[:point.index] for s in p.steps]
     return tuple(earlier[-1:])
+
+
+def stretches(procedure: Procedure | TemperatureProcedure,
+              points: Sequence[P]) -> list[tuple[tuple[OperatorStep, ...], list[P]]]:
+    """``points`` (the pending ones, in order; the first starts a session) cut where a person is
+    needed: ``(steps, points)`` pairs, ``steps`` the operator steps (:func:`steps_before`) to
+    have done before the first of those points, none needed between the others."""
+    out: list[tuple[tuple[OperatorStep, ...], list[P]]] = []
+    for n, point in enumerate(points):
+        steps = steps_before(procedure, point, first_of_session=n == 0)
+        if steps or not out:
+            out.append((steps, []))
+        out[-1][1].append(point)
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -202,3 +203,71 @@ def show(file: Path = FILE_ARG,
                       f"{c.distribution}, u = {_fmt(c.u)}")
     console.print(points_table(p))
     console.print(f"File {escape(str(p.path))}, sha256 {p.sha256}")
+
+
+@app.command()
+def characterise(
+        file: Path = FILE_ARG,
+        out: Path = typer.Option(..., "--out", help="the characterisation file to write (YAML); "
+                                 "name it in the procedure as readback_noise"),
+        simulated: bool = typer.Option(False, "--simulated",
+                                       help="on the simulated lab (in-process) instead of a bench"),
+        seed: int = typer.Option(1, "--seed", help="with --simulated: the simulated unit's seed"),
+        dut: Optional[str] = typer.Option(None, "--dut", help="VISA resource of the DUT (bench)"),
+        standard: Optional[str] = typer.Option(None, "--standard",
+                                               help="VISA resource of the standard (bench)"),
+        levels: int = typer.Option(40, "--levels", min=2, help="output levels per function and channel"),
+        readings: int = typer.Option(25, "--readings", min=2, help="readbacks per level")) -> None:
+    """Characterise the readback noise of FILE's source under test: READINGS readbacks at
+    LEVELS output levels per function and channel of its readback points, the noise ahead of
+    the readback's rounding fitted from them (docs/sources.md).  Exit 2 for a bad file or
+    option."""
+    import shlex
+
+    from labauto.engine import characterise as ch
+    from labauto.errors import LabautoError
+
+    console = Console()
+    try:
+        procedure = load_procedure(file)
+    except SourceError as exc:
+        for line in str(exc).splitlines():
+            console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not ch.readback_groups(procedure):
+        console.print(f"[red]{escape(str(file))}: no readback point to characterise[/red]")
+        raise typer.Exit(2)
+    if simulated == bool(dut or standard) or (not simulated and not (dut and standard)):
+        console.print("[red]give --simulated, or --dut and --standard (a bench)[/red]")
+        raise typer.Exit(2)
+    where = f"--simulated --seed {seed}" if simulated else \
+        f"--dut {shlex.quote(dut or '')} --standard {shlex.quote(standard or '')}"
+    command = (f"labauto procedure characterise {shlex.quote(str(file))} {where} --levels "
+               f"{levels} --readings {readings}")
+    design = {"levels": levels, "readings": readings, "measured": command}
+
+    def connect(steps: list[str]) -> None:
+        for step in steps:
+            if not typer.confirm(f"operator: {step} Done?"):
+                raise typer.Exit(1)
+
+    try:
+        if simulated:
+            noise = ch.characterise_simulated(procedure, seed, **design)
+        else:
+            noise = ch.characterise_on_bench(procedure, dut, standard, connect=connect, **design)
+    except LabautoError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    out.write_text(noise.to_yaml(), encoding="utf-8")
+    table = Table(title=f"readback noise of the {noise.manufacturer} {noise.model} "
+                        f"s/n {noise.serial}")
+    for col in ("function", "channel", "steps", "σ ahead of the rounding", "u(σ)", "ν",
+                "pooled s (rounded)", "ν", "readbacks"):
+        table.add_column(col, justify="right")
+    for e in noise.entries:
+        table.add_row(e.function, str(e.channel), f"{e.resolution:~P}", f"{e.sigma:.3g~P}",
+                      f"{e.u_sigma:.2g~P}", f"{e.dof:.0f}", f"{e.pooled_s:.3g~P}",
+                      str(e.pooled_dof), str(e.readings))
+    console.print(table)
+    console.print(f"written {escape(str(out))}")

@@ -37,7 +37,7 @@ MEASUREMENT_MODELS = {"meter": "error of indication", "source": "error of output
 
 TOP_REQUIRED = ("procedure", "dut", "standard", "settings", "decision_rule", "points")
 TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference", "load",
-                "adjustment")
+                "adjustment", "readback_noise")
 META_REQUIRED = ("id", "title", "version", "method")
 META_OPTIONAL = ("description",)
 SETTINGS_REQUIRED = ("readings", "settle_time")
@@ -78,8 +78,9 @@ def load_procedure(path: str | Path) -> Procedure:
 def _models_unchanged(procedure: Procedure) -> bool:
     """The instrument model files the cached procedure was resolved with are still the same
     (their specifications set its tolerances)."""
-    cert = procedure.reference_certificate
-    if cert is not None:
+    for cert in (procedure.reference_certificate, procedure.readback_noise):
+        if cert is None:
+            continue
         try:
             if hashlib.sha256(cert.path.read_bytes()).hexdigest() != cert.sha256:
                 return False
@@ -135,6 +136,10 @@ def _load(path: Path) -> Procedure:
             dut, standard, direction, default_fn, settings or {}, contributions, load_r))
     if certificate is not None:
         _check_certified(problems, certificate, points)
+    noise = None
+    if "readback_noise" in d and dut is not None:
+        noise = _section(problems, d, "readback_noise",
+                         lambda p, v: _readback_noise(p, v, path, dut, points))
     adjustment = None
     if "adjustment" in d and points and dut is not None and direction is not None:
         from labauto.procedure.adjustment import parse_adjustment
@@ -153,7 +158,8 @@ def _load(path: Path) -> Procedure:
         contributions=contributions, points=tuple(points), measurement_model=model_name,
         reference="certificate" if certificate is not None else (
             f"specification ({period})" if period else "specification"),
-        reference_certificate=certificate, load=load_r, adjustment=adjustment)
+        reference_certificate=certificate, load=load_r, adjustment=adjustment,
+        readback_noise=noise)
 
 
 def _meter(direction: str, dut: InstrumentModel, standard: InstrumentModel) -> InstrumentModel:
@@ -248,6 +254,41 @@ def _check_certified(problems: Problems, cert: ReferenceCertificate,
             cert.value_for(p.function, p.standard_range.range, p.nominal)
         except KeyError as exc:
             problems.items.append((p.line, f"point {p.id}: {exc.args[0]}"))
+
+
+def _readback_noise(problems: Problems, value: Any, path: Path, dut: InstrumentModel,
+                    points: list[TestPoint]) -> Any:
+    """``readback_noise: FILE`` (relative to the procedure): the DUT's readback noise as a
+    characterisation measured it (labauto.models.readback_noise); every readback point must
+    find its function and channel there, at the readback resolution of the model file."""
+    from labauto.models.readback_noise import load_readback_noise
+
+    if not isinstance(value, str):
+        raise problems.fail(("readback_noise",), "readback_noise is the file of the DUT's "
+                                                 f"readback characterisation, not {value!r}")
+    file = path.parent / value
+    try:
+        noise = load_readback_noise(file)
+    except (SourceError, OSError) as exc:
+        raise problems.fail(("readback_noise",), f"readback noise: {exc}") from None
+    if (noise.manufacturer.casefold(), noise.model) != (dut.manufacturer.casefold(), dut.model):
+        raise problems.fail(("readback_noise",), f"{file} characterises a {noise.manufacturer} "
+                                                 f"{noise.model}, not the DUT {dut.manufacturer} "
+                                                 f"{dut.model}")
+    for p in points:
+        if not p.readback:
+            continue
+        channel = p.source_settings.get("channel")
+        entry = noise.entry_for(p.function, None if channel is None else int(channel))
+        if entry is None:
+            problems.items.append((p.line, f"point {p.id}: {file.name} has no {p.function} "
+                                           f"entry for channel {channel}"))
+        elif abs((entry.resolution - p.dut_range.resolution).to(entry.resolution.units).m) > \
+                1e-9 * entry.resolution.m:
+            problems.items.append((p.line, f"point {p.id}: {file.name} characterised the "
+                                           f"readback at {entry.resolution:~P} steps, the model "
+                                           f"file states {p.dut_range.resolution:~P}"))
+    return noise
 
 
 def _load_resistance(problems: Problems, value: Any, direction: str | None) -> pint.Quantity:

@@ -122,6 +122,7 @@ class Procedure:
     reference_certificate: Any = None                  # labauto.models.reference.Certificate
     load: pint.Quantity | None = None    # load resistor of a source under test's current points
     adjustment: Any = None           # labauto.procedure.adjustment.Adjustment, if declared
+    readback_noise: Any = None       # labauto.models.readback_noise.ReadbackNoise, if named
 
     @property
     def direction(self) -> str:
@@ -173,6 +174,10 @@ class Procedure:
             **({"load": q_to_dict(self.load)} if self.load is not None else {}),
             **({"reference_certificate": self.reference_certificate.to_dict()}
                if self.reference_certificate is not None else {}),
+            **({"readback_noise": {"path": str(self.readback_noise.path),
+                                   "sha256": self.readback_noise.sha256,
+                                   "date": self.readback_noise.date}}
+               if self.readback_noise is not None else {}),
             "settings": {**{k: _setting(v) for k, v in self.settings.items()},
                          "readings": self.readings, "settle_time": q_to_dict(self.settle_time),
                          "plausibility_limit": self.plausibility_limit},

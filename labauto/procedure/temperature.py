@@ -6,7 +6,8 @@ test and a reference thermometer in a heat source, setpoint by setpoint.
     reference:    {certificate: FILE, readout: MODEL, channel: 1, current: 1 mA}
     dut:          {sensor: pt100 | thermocouple | digital, range: {min, max}, read_by: readout |
                    dmm | operator, ...}      (thermocouple: type, reference_junction;
-                                             digital: resolution)
+                                             digital: resolution; pt100: current,
+                                             self_heating_current)
     dmm:          MODEL                      (when the DUT is read by a DMM)
     heat_sources: {NAME: {model: MODEL, safe_setpoint: 20 degC}, ...}
     stability:    {window, max_slope, max_std, sample_period, timeout, max_offset}
@@ -73,6 +74,9 @@ class DutSpec:
     reference_junction: str = ""     # thermocouple: "ice point" | "compensated"
     resolution: pint.Quantity | None = None   # digital thermometer display resolution
     dmm_range: pint.Quantity | None = None
+    # a PRT's second measuring current: after its readings at ``current`` each setpoint takes as
+    # many at this one, and the budget corrects the self-heating they measure (∝ I²)
+    self_heating_current: pint.Quantity | None = None
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,7 @@ def _dut(problems: Problems, d: Any) -> DutSpec:
     p = ("dut",)
     check_keys(problems, p, d, "dut", required=("sensor", "range", "read_by"),
                optional=("description", "channel", "current", "type", "reference_junction",
-                         "resolution", "dmm_range"))
+                         "resolution", "dmm_range", "self_heating_current"))
     sensor = str(d["sensor"]).lower()
     if sensor not in SENSORS:
         raise problems.fail(p + ("sensor",), f"sensor must be one of {', '.join(SENSORS)}, not {d['sensor']!r}")
@@ -311,6 +315,16 @@ def _dut(problems: Problems, d: Any) -> DutSpec:
         extra["current"] = quantity(problems, p + ("current",), d.get("current", "1 mA"), "A", "current")
         extra["dmm_range"] = quantity(problems, p + ("dmm_range",), d.get("dmm_range", "1 kohm"),
                                       "ohm", "dmm_range")
+    if "self_heating_current" in d:
+        key = p + ("self_heating_current",)
+        if sensor != "pt100" or read_by != "readout":
+            raise problems.fail(key, "self_heating_current: the second measuring current of a "
+                                     "PRT read by the readout (a DMM's current is its range's)")
+        second = quantity(problems, key, d["self_heating_current"], "A", "self_heating_current")
+        if not second.to("A").m > extra["current"].to("A").m * 1.1:
+            raise problems.fail(key, f"self_heating_current {second:~P} must be larger than the "
+                                     f"measuring current {extra['current']:~P} (by 10 % at least)")
+        extra["self_heating_current"] = second
     return DutSpec(sensor=sensor, read_by=read_by, minimum=lo, maximum=hi,
                    description=str(d.get("description", "")), **extra)
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 import functools
 import math
 import re
+
+import numpy as np
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -70,6 +72,7 @@ class Influence:
     estimate: float = 0.0
     sensitivity: float | None = None
     sensitivity_unit: str | None = None
+    dof: float = math.inf             # a normal input's degrees of freedom (a Type A: n - 1)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name) or self.name in _RESERVED or self.name.startswith("c_"):
@@ -87,6 +90,8 @@ class Influence:
             v = getattr(self, what)
             if not isinstance(v, (int, float)) or not math.isfinite(float(v)):
                 raise TemperatureError(f"influence {self.name}: {what} must be a number, got {v!r}")
+        if not self.dof >= 1:
+            raise TemperatureError(f"influence {self.name}: dof must be >= 1, got {self.dof!r}")
         if self.value < 0 or self.k <= 0:
             raise TemperatureError(f"influence {self.name}: value must be >= 0 and k > 0")
         if (self.sensitivity is None) != (self.sensitivity_unit is None):
@@ -105,7 +110,8 @@ class Influence:
     def distribution_object(self) -> Any:
         unit = "delta_degC" if self.unit in ("degC", "°C") else self.unit
         if self.distribution == "normal":
-            return Normal(self.estimate, self.value / self.k, label=self.label, unit=unit)
+            return Normal(self.estimate, self.value / self.k, dof=self.dof, label=self.label,
+                          unit=unit)
         cls = {"rectangular": Rectangular, "triangular": Triangular,
                "arcsine": Arcsine}[self.distribution]
         return cls(self.estimate, self.value, label=self.label, unit=unit)
@@ -349,6 +355,50 @@ def _is_temperature(unit: str) -> bool:
         return False
 
 
+# --------------------------------------------------------------------------- correlation
+
+#: how an input's error is shared between the calibration points of one run (what a fitted
+#: curve cannot average away): "point" -- its own at every point (the Type A means, the
+#: source's short-term stability, the display's resolution, hysteresis, and any row with
+#: finite degrees of freedom: evaluated from the point's own readings); "sub-range" -- the
+#: reference's calibration, one certificate's calibration of each of its sub-ranges (the rows
+#: of its uncertainty table); "heat source" -- the gradients and immersion of one set-up in one
+#: heat source; any other input: one for the whole run (the drift since the reference's
+#: calibration, the readouts' and the DMM's errors, self-heating, reference junctions,
+#: parasitic emfs, cables).
+SHARED = {"t_S": "point", "X_i": "point", "dt_stab": "point", "dX_res": "point",
+          "dt_hyst": "point", "dt_cal": "sub-range", "dt_axial": "heat source",
+          "dt_radial": "heat source", "dt_imm_S": "heat source", "dt_imm_X": "heat source",
+          "dt_inh": "heat source"}
+
+
+def values_covariance(results: Sequence[PointResult], *, heat_sources: Sequence[str],
+                      sub_ranges: Sequence[int]) -> np.ndarray:
+    """The covariance (n x n, in the budgets' unit of Y squared) of the points' values Y (or
+    errors E): u(Y_i)^2 on the diagonal; off it, c_k,i u_k,i c_k,j u_k,j summed over the inputs
+    k the two points share (:data:`SHARED`; ``heat_sources``, ``sub_ranges``: each point's heat
+    source and the row of the reference certificate's uncertainty table its temperature falls
+    in).  The contributions carry the same sign at every point (each input enters the same
+    term of the same equation; S_X > 0)."""
+    n = len(results)
+    unit = results[0].budget.estimate.units
+    # a row evaluated from the point's own readings (finite degrees of freedom: a Type A, a
+    # self-heating measured at two currents) is the point's own, whatever its name
+    contrib = [{r.name: (float(r.contribution.to(unit).magnitude),
+                         "point" if math.isfinite(r.dof) else SHARED.get(r.name, "run"))
+                for r in p.budget.rows if r.contribution.magnitude} for p in results]
+    cov = np.zeros((n, n))
+    for i in range(n):
+        cov[i, i] = float(results[i].budget.combined_uncertainty.to(unit).magnitude) ** 2
+        for j in range(i):
+            same = {"point": False, "sub-range": sub_ranges[i] == sub_ranges[j],
+                    "heat source": heat_sources[i] == heat_sources[j], "run": True}
+            v = sum(c * contrib[j][name][0] for name, (c, shared) in contrib[i].items()
+                    if name in contrib[j] and same[shared] and same[contrib[j][name][1]])
+            cov[i, j] = cov[j, i] = v
+    return cov
+
+
 # --------------------------------------------------------------------------- standard influences
 
 def reference_influences(*, calibration_U: float, calibration_k: float = 2.0,
@@ -425,6 +475,39 @@ def dut_influences(point_kind: str, *, unit: str, resolution: float = 0.0,
     return out
 
 
+def measured_self_heating(point: ComparisonPoint, reference: Sequence[float],
+                          dut: Sequence[float], current: float, second_current: float) -> Influence:
+    """The DUT's self-heating at its measuring current, measured: ``point``'s readings were taken
+    at ``current``, ``dut`` (with their bracketing ``reference`` temperatures, °C) at
+    ``second_current`` (A), right after.  Self-heating grows as I², so with the paired
+    differences D_k = X_k - S_X (t_S,k - t) of both series (the heat source's wander cancels as
+    in the point's own Type A) the DUT reads high at ``current`` by
+
+        dt = (D2 - D1) / S_X * I1² / (I2² - I1²)          (K)
+
+    with u(dt) from the two series' Type A (u(D2 - D1)² = s1²/n1 + s2²/n2, Welch-Satterthwaite
+    degrees of freedom).  Returned as the ``dt_sh_X`` influence: normal, estimate -dt (the
+    reading is corrected down), u(dt)."""
+    if not second_current > current > 0:
+        raise TemperatureError(f"point {point.nominal:g} °C: the second current "
+                               f"({second_current:g} A) must exceed the first ({current:g} A)")
+    s_x = point.sensitivity()
+    first = [x - s_x * (r - point.nominal) for x, r in zip(point.dut, point.reference)]
+    then = [x - s_x * (r - point.nominal) for x, r in zip(dut, reference)]
+    if len(dut) != len(reference):
+        raise TemperatureError(f"point {point.nominal:g} °C: the self-heating series has "
+                               f"{len(dut)} DUT and {len(reference)} reference readings")
+    d1, u1, nu1 = _type_a(first, None, "DUT at the first current", point.nominal)
+    d2, u2, nu2 = _type_a(then, None, "DUT at the second current", point.nominal)
+    ratio = current ** 2 / (second_current ** 2 - current ** 2)
+    u_d = math.hypot(u1, u2)
+    dof = (u_d ** 4 / (u1 ** 4 / nu1 + u2 ** 4 / nu2)) if u_d > 0 else math.inf
+    return Influence("dt_sh_X", f"self-heating of the DUT (measured at {current * 1e3:g} mA and "
+                     f"{second_current * 1e3:.4g} mA)", "dut", "normal",
+                     abs(ratio * u_d / s_x), "K", k=1.0, estimate=-ratio * (d2 - d1) / s_x,
+                     dof=max(dof, 1.0))
+
+
 # --------------------------------------------------------------------------- EA-4/02 S5
 
 def ea402_s5() -> ComparisonPoint:
@@ -483,4 +566,4 @@ def ea402_s5() -> ComparisonPoint:
 
 
 __all__ = ["ComparisonPoint", "DUT_KINDS", "Influence", "PointResult", "dut_influences",
-           "ea402_s5", "point_budget", "reference_influences"]
+           "ea402_s5", "measured_self_heating", "point_budget", "reference_influences"]

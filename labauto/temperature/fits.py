@@ -12,8 +12,10 @@
 With u(y_i) given (the per-point budgets' standard uncertainties in ohm or mV) the fit is
 weighted (known u(y), covariance (A^T W A)^-1, chi-square check); without, ordinary least
 squares estimates u(y) from the residuals (needs more points than coefficients).  Fewer points
-than coefficients are refused.  Correlations between the points (a common reference
-calibration) are not modelled: the covariance is that of the independent parts.
+than coefficients are refused.  Errors common to several points (one reference certificate,
+one readout, the DUT's self-heating) are given as the y_i's covariance
+(``r_covariance``, ``emf_covariance``; labauto.temperature.budgets.values_covariance) and
+propagated into the coefficients' covariance; without it the points count as independent.
 
 Every fit answers "which temperature, with which uncertainty, does this curve give for a
 reading anywhere in its range": :meth:`temperature` returns t and u(t) = sqrt(u(y)^2 +
@@ -188,14 +190,16 @@ def _cvd_basis(t: float, fitted: Sequence[str], fixed: dict[str, float]) -> list
 
 
 def fit_cvd(t: Any, r: Any, u_r: Any = None, *, c: str | bool = "auto", r0: float | None = None,
-            fixed: dict[str, float] | None = None) -> CvdFit:
+            fixed: dict[str, float] | None = None, r_covariance: Any = None) -> CvdFit:
     """Callendar–Van Dusen coefficients of a PRT from (t_i °C, R_i ohm[, u(R_i) ohm]).
 
     ``c``: fit C (True), hold it (False), or "auto": fit C when two or more distinct points lie
     below 0 °C, else hold it.  ``r0``: hold R0 at this value (e.g. measured at the ice point)
     instead of fitting it.  ``fixed``: values for the held coefficients (default IEC 60751's
     A, B, C).  Refused: fewer points than fitted coefficients; OLS (no ``u_r``) with no
-    degrees of freedom left.
+    degrees of freedom left.  ``r_covariance`` (ohm², n x n, with ``u_r``): the R_i's errors
+    correlated (labauto.temperature.budgets.values_covariance): the coefficients' covariance
+    is propagated from it (labauto.uncertainty.regression.linear_fit).
     """
     tt = _as_array(t, "fit_cvd: t")
     rr = _as_array(r, "fit_cvd: R")
@@ -224,7 +228,8 @@ def fit_cvd(t: Any, r: Any, u_r: Any = None, *, c: str | bool = "auto", r0: floa
                                                    zip(("A", "B", "C"), (x, x * x, (x - 100.0) * x ** 3 if x < 0 else 0.0)))
                                          for x in tt])
     try:
-        lf = linear_fit(design, y, uu, names=[("R0" if n == "R0" else f"R0*{n}") for n in fitted])
+        lf = linear_fit(design, y, uu, names=[("R0" if n == "R0" else f"R0*{n}") for n in fitted],
+                        y_covariance=r_covariance)
     except RegressionError as exc:
         raise TemperatureError(f"fit_cvd: {exc}") from None
     p_hat = dict(zip(fitted, lf.coefficients))
@@ -318,9 +323,11 @@ class ThermocoupleFit(_FitCommon):
 
 
 def fit_thermocouple(letter: str, t: Any, emf: Any, u_emf: Any = None, *,
-                     degree: int = 2) -> ThermocoupleFit:
+                     degree: int = 2, emf_covariance: Any = None) -> ThermocoupleFit:
     """Deviation polynomial ΔE(t) = sum d_k t^k (mV, t in °C) of a type ``letter`` thermocouple
-    from its emf E_i (mV, reference junction at 0 °C) at the calibration temperatures t_i."""
+    from its emf E_i (mV, reference junction at 0 °C) at the calibration temperatures t_i;
+    ``emf_covariance`` (mV², with ``u_emf``): the E_i's errors correlated, as for
+    :func:`fit_cvd`."""
     thermocouples.temperature_range(letter)           # an unknown type is refused here
     tt = _as_array(t, "fit_thermocouple: t")
     ee = _as_array(emf, "fit_thermocouple: emf")
@@ -338,7 +345,8 @@ def fit_thermocouple(letter: str, t: Any, emf: Any, u_emf: Any = None, *,
     dev = ee - np.asarray([thermocouples.emf(letter, x) for x in tt])
     design = np.vander(tt, p, increasing=True)
     try:
-        lf = linear_fit(design, dev, uu, names=[f"d{k}" for k in range(p)])
+        lf = linear_fit(design, dev, uu, names=[f"d{k}" for k in range(p)],
+                        y_covariance=emf_covariance)
     except RegressionError as exc:
         raise TemperatureError(f"fit_thermocouple: {exc}") from None
     curve = ThermocoupleCurve(letter, tuple(float(v) for v in lf.coefficients),

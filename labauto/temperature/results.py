@@ -96,16 +96,6 @@ class TemperatureCalibrationResult:
                 else "The item was not adjusted.")
 
     @property
-    def propagated_statement(self) -> str:
-        """"" when every point's U is the GUM's; else the sentence naming the points whose U is
-        the propagated distribution's (labauto.certificate.statements; each point's budget
-        ``method`` says it in the JSON)."""
-        from labauto.certificate.statements import propagated_points_statement
-
-        return propagated_points_statement([(f"{p.nominal:g} °C", p.budget) for p in self.points],
-                                           "the result")
-
-    @property
     def range(self) -> tuple[float, float]:
         """The calibrated range in °C (lowest and highest calibration temperature)."""
         return self.points[0].nominal, self.points[-1].nominal

@@ -80,12 +80,13 @@ def _sinc(t: np.ndarray, a: float) -> np.ndarray:
 
 
 class _Term:
-    """One input's contribution to Y − y: kind and its size in the output's base unit."""
+    """One input's contribution to Y − y: kind, its size in the output's base unit, and ``u``
+    its standard uncertainty there (|c| × the distribution's own u(x))."""
 
-    __slots__ = ("kind", "a", "b", "nu")
+    __slots__ = ("kind", "a", "b", "nu", "u")
 
-    def __init__(self, kind: str, a: float, b: float = 0.0, nu: float = math.inf):
-        self.kind, self.a, self.b, self.nu = kind, a, b, nu
+    def __init__(self, kind: str, a: float, b: float = 0.0, nu: float = math.inf, *, u: float):
+        self.kind, self.a, self.b, self.nu, self.u = kind, a, b, nu, u
 
     def cf(self, t: np.ndarray) -> np.ndarray:
         if self.kind == "normal":
@@ -110,15 +111,7 @@ class _Term:
 
     @property
     def variance(self) -> float:
-        if self.kind == "normal":
-            return self.a ** 2
-        if self.kind == "t":
-            return self.a ** 2      # as the GUM counts a Type A input: u = s
-        if self.kind == "rectangular":
-            return self.a ** 2 / 3
-        if self.kind == "trapezoidal":
-            return (self.a ** 2 + self.b ** 2) / 3
-        return self.a ** 2 / 2
+        return self.u ** 2
 
     @property
     def fourth_cumulant(self) -> float:
@@ -141,18 +134,20 @@ def _t_quantile(nu: float) -> float:
 def _term(dist: Any, c: float) -> _Term | None:
     """The input as a term of Y − y (sensitivity ``c``, base units); None when not supported."""
     f = abs(c) * dist.scale.factor
+    u = f * dist.u_mag
     if type(dist) is Rectangular:
-        return _Term("rectangular", f * dist.a)
+        return _Term("rectangular", f * dist.a, u=u)
     if type(dist) is Triangular:      # two equal rectangulars of half-width a/2
-        return _Term("trapezoidal", f * dist.a / 2, f * dist.a / 2)
+        return _Term("trapezoidal", f * dist.a / 2, f * dist.a / 2, u=u)
     if type(dist) is Trapezoidal:
-        return _Term("trapezoidal", f * dist.a * (1 + dist.beta) / 2, f * dist.a * (1 - dist.beta) / 2)
+        return _Term("trapezoidal", f * dist.a * (1 + dist.beta) / 2, f * dist.a * (1 - dist.beta) / 2,
+                     u=u)
     if type(dist) is Arcsine:
-        return _Term("arcsine", f * dist.a)
+        return _Term("arcsine", f * dist.a, u=u)
     if type(dist) is Normal:
-        return _Term("normal", f * dist.u_mag)
+        return _Term("normal", u, u=u)
     if isinstance(dist, StudentT) and dist.dof > 2:
-        return _Term("t", f * dist.scale_mag, nu=dist.dof)
+        return _Term("t", f * dist.scale_mag, nu=dist.dof, u=u)
     return None
 
 

@@ -595,6 +595,7 @@ class LinearFit:
     residual_sd: float
     chi_square: float | None
     chi_square_limit: float | None
+    y_correlated: bool = False         # the covariance propagated from a y covariance given
 
     @property
     def standard_uncertainties(self) -> np.ndarray:
@@ -642,12 +643,17 @@ def _solve_linear(a: np.ndarray, y: np.ndarray, sw: np.ndarray, names: Sequence[
 
 
 def linear_fit(design: Any, y: Any, u_y: Any = None, *,
-               names: Sequence[str] | None = None) -> LinearFit:
+               names: Sequence[str] | None = None, y_covariance: Any = None) -> LinearFit:
     """Least squares of ``y`` on the columns of ``design`` (n x p), GUM / ISO/TS 28037 style.
 
     With ``u_y`` (one value or one per point): weighted least squares with known u(y_i),
     covariance (A^T W A)^-1, chi-square check, n >= p.  Without: ordinary least squares,
     covariance s^2 (A^T A)^-1 with s from the residuals, n > p.
+
+    ``y_covariance`` (n x n, with ``u_y``): the y_i's errors are correlated (an influence
+    common to several points); the weights stay 1/u(y_i)^2 and the coefficients' covariance
+    is propagated from it (the law of propagation through the linear estimator G = (A^T W
+    A)^-1 A^T W: G V_y G^T, which is (A^T W A)^-1 when V_y = W^-1).
     """
     a = np.asarray(design, dtype=float)
     ym = np.asarray(y, dtype=float).reshape(-1)
@@ -664,6 +670,8 @@ def linear_fit(design: Any, y: Any, u_y: Any = None, *,
         raise RegressionError(
             f"{n} point(s) cannot determine {p} parameters ({', '.join(names)}): measure at "
             f"least {p} points")
+    if u_y is None and y_covariance is not None:
+        raise RegressionError("y_covariance needs u_y (the weights of the fit)")
     if u_y is None:
         if n == p:
             raise RegressionError(
@@ -679,6 +687,13 @@ def linear_fit(design: Any, y: Any, u_y: Any = None, *,
         if u.size != n or not np.all(np.isfinite(u)) or np.any(u <= 0):
             raise RegressionError(f"u_y: need one value > 0 or {n} values > 0, got {u_y!r}")
         coef, cov, resid = _solve_linear(a, ym, 1.0 / u, names)
+        if y_covariance is not None:
+            v = np.asarray(y_covariance, dtype=float)
+            if v.shape != (n, n) or not np.all(np.isfinite(v)) or not np.allclose(v, v.T):
+                raise RegressionError(f"y_covariance: need a symmetric {n} x {n} matrix of "
+                                      f"finite numbers, got shape {v.shape}")
+            g = np.asarray(cov) @ a.T / u ** 2
+            cov = g @ v @ g.T
         chi2 = float(np.sum((resid / u) ** 2))
         limit = _chi2_limit(n - p) if n > p else None
         method = "WLS"
@@ -686,7 +701,8 @@ def linear_fit(design: Any, y: Any, u_y: Any = None, *,
     cov = np.array(cov, dtype=float)
     cov.flags.writeable = False
     coef.flags.writeable = False
-    return LinearFit(method, names, coef, cov, resid, n, n - p, rsd, chi2, limit)
+    return LinearFit(method, names, coef, cov, resid, n, n - p, rsd, chi2, limit,
+                     y_covariance is not None)
 
 
 __all__ = ["CHI_SQUARE_PROBABILITY", "LinearFit", "PolynomialFit", "Prediction",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,9 @@ SIMULATED = (
      "scanner parasitic emfs (simulated thermometry lab)"),
     ("evaluation", "the comparison budgets (EA-4/02, EURAMET cg-8/cg-13) and the certificate's "
      "ILAC-P14 rounding of a real run"),
+    ("fitted curve", "a stated fit (CVD, thermocouple deviation) against the DUT's true curve at "
+     "each calibration temperature and half-way between two (rows 'curve <t> °C'), with the "
+     "u of a temperature from the curve the certificate states, at k = 2"),
 )
 
 
@@ -77,8 +81,9 @@ def simulate_comparison_run(procedure: TemperatureProcedure, seed: int,
     from labauto.comparison_evaluation import evaluate_comparison
     from labauto.demo_temperature import SimulatedTechnician
     from labauto.engine.comparison import (ComparisonInstruments, ComparisonRun,
-                                           ComparisonSettings, measure_setpoint, steps_before)
+                                           ComparisonSettings, measure_setpoint)
     from labauto.engine.observer import NullObserver
+    from labauto.engine.run import steps_before
     from labauto.uncertainty.rounding import round_result
     from labauto.validation.loopback import loopback_instrument
 
@@ -101,7 +106,7 @@ def simulate_comparison_run(procedure: TemperatureProcedure, seed: int,
                                           "thermo-hygrometer) is not simulated in-process")
             inst = ComparisonInstruments(readout, sources, dmm)
             for n, point in enumerate(procedure.points):
-                for step in steps_before(run, point, first_of_session=n == 0):
+                for step in steps_before(procedure, point, first_of_session=n == 0):
                     technician.confirm(step, point)
                 measure_setpoint(run, point, 1, inst, clock=lab.clock, observer=NullObserver(),
                                  read_display=technician.read_display)
@@ -116,4 +121,42 @@ def simulate_comparison_run(procedure: TemperatureProcedure, seed: int,
             true=float(lab.true_dut_error(r.nominal)), expanded=stated_U,
             combined=float(r.u_error), coverage_factor=float(r.k), tolerance=math.inf,
             accepted=None, specific_risk=None, evaluated=float(r.U_error)))
+    if evaluation.fit is not None:          # the certificate states the fitted curve too
+        outcomes += fitted_curve_outcomes(evaluation.fit, lab)
     return RunOutcome(seed, tuple(outcomes))
+
+
+#: where the fitted curve is checked: each calibration temperature and half-way between two
+CURVE_CHECK = "curve"
+
+
+def curve_check_temperatures(fit: Any) -> list[float]:
+    """The fit's calibration temperatures and the midpoints between neighbours (°C)."""
+    t = sorted({round(float(x), 9) for x in fit.t})
+    return sorted(t + [(a + b) / 2 for a, b in zip(t, t[1:])])
+
+
+def fitted_curve_outcomes(fit: Any, lab: Any) -> list[PointOutcome]:
+    """The fitted characteristic against the simulated DUT's true one, as the certificate
+    states it: at each check temperature t the DUT's error by its nominal curve (IEC 60751,
+    IEC 60584-1) as the fitted curve gives it and as the true curve does, and the standard
+    uncertainty of a temperature "from the curve alone" the certificate states
+    (``fit.u_temperature(t)``, k = 1), checked at k = 2 (the certificate's ±2 u band)."""
+    from labauto.temperature import PT100, thermocouples
+    from labauto.temperature.fits import CvdFit
+
+    truth = lab.dut_truth
+    out = []
+    for t in curve_check_temperatures(fit):
+        if isinstance(fit, CvdFit):
+            measured = PT100.temperature(fit.curve.resistance(t)) - t
+            true = PT100.temperature(truth.resistance(t)) - t
+        else:           # the emf with the reference junction at 0 °C (labauto.sim.thermometry)
+            measured = thermocouples.temperature(fit.letter, fit.curve.emf(t)) - t
+            true = thermocouples.temperature(fit.letter, truth.emf(t) - truth.emf(0.0)) - t
+        u = float(fit.u_temperature(t))
+        out.append(PointOutcome(
+            point_id=f"{CURVE_CHECK} {t:g} °C", unit="K", measured=float(measured),
+            true=float(true), expanded=2.0 * u, combined=u, coverage_factor=2.0,
+            tolerance=math.inf, accepted=None, specific_risk=None))
+    return out

@@ -26,6 +26,7 @@ last programmed to, when the run stopped and at the end.
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -141,11 +142,13 @@ class ComparisonFaultBench(FaultBench):
         where = (f"{point.id}'s first approach window" if nth == 1
                  else f"{point.id}'s reading {nth - 1}")
 
+        kind, count = ("stability", 1) if nth == 1 else ("reading", nth - 1)
+
         def reached(text: str) -> bool:
             records = (json.loads(line) for line in text.splitlines()
                        if point.id in line and line.endswith("}"))
             return sum(1 for r in records if r.get("point_id") == point.id
-                       and r.get("type") in ("stability", "reading")) >= nth
+                       and r.get("type") == kind) >= count
         return where, reached
 
     def _child(self, lab: Any, folder: Path, run_id: str) -> tuple[str, dict[str, Any]]:
@@ -168,7 +171,19 @@ class ComparisonFaultBench(FaultBench):
         serve_technician(folder / "technician", self.technician)
 
     def _certified_readings(self, outcome: Any) -> dict[str, list[float]]:
-        return {r.point.label: list(r.point.dut) for r in outcome.evaluation.points}
+        """The DUT readings each point's result was evaluated from; with a self-heating series
+        (the readings at a second current) those too, when the budget has the measured
+        self-heating row they make."""
+        state = outcome.run.state()
+        out = {}
+        for r in outcome.evaluation.points:
+            values = list(r.point.dut)
+            measured = any(row.name == "dt_sh_X" and math.isfinite(row.dof) for row in r.budget.rows)
+            if measured:
+                values += [x["value"] for x in state.points[r.point.label].readings
+                           if "dut_current_mA" in x]
+            out[r.point.label] = values
+        return out
 
     def _in_standby(self, lab: Any) -> bool:
         from labauto.sim.thermometry import at_safe_setpoints

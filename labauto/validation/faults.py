@@ -1,11 +1,14 @@
 """``labauto validate PROCEDURE --faults``: the procedure calibrated on the simulated lab through
 injected faults, each checked for what must never happen.
 
-Scenarios (each on its own simulated lab, run folder and certificate):
+Scenarios of an electrical procedure (each on its own simulated lab, run folder and
+certificate; a temperature comparison procedure's: labauto.validation.comparison_faults, the
+same loop and checks):
 
     timeout         the meter does not answer one read command (at a random reading)
     dropped-socket  the meter's connection is cut at a read command
-    error-queue     the source rejects its output command (SCPI -222 in its error queue)
+    error-queue     the source rejects its output command at a random point (SCPI -222 in its
+                    error queue)
     overload        the meter answers one read with the overload indication (+9.9E37)
     killed          the calibration process is killed (SIGKILL) at a random reading and the
                     run is resumed by a new session
@@ -20,8 +23,11 @@ does) with the fault cleared.  Checked for each:
     readings lost    readings the journal held when the run stopped that are missing later,
                      plus readings of a completed point that are not on the certificate (must be 0)
     measured twice   points with more than one completed attempt in the journal (must be 0)
-    standby          the source was in standby when the run stopped and at the end
+    standby          the source was in standby when the run stopped and at the end (a heat
+                     source: at its procedure's safe setpoint)
     published        publication records of the certificate on the platform (must be 1)
+
+A scenario whose fault never fired (no matching command after it was set) is an error.
 """
 from __future__ import annotations
 
@@ -380,10 +386,12 @@ class ElectricalFaultBench(FaultBench):
                         lambda: lab.inject_fault("dmm", "hang", on=read, count=1), "reading"),
             "dropped-socket": (f"the meter's connection is cut at {read!r}",
                                lambda: lab.inject_fault("dmm", "drop", on=read, count=1), "reading"),
+            # set as a random point starts, before its output command (set after a reading
+            # of the last point it would never fire)
             "error-queue": (f"the source rejects {out!r} with -222",
                             lambda: lab.inject_fault("calibrator", "error", on=out, count=1,
                                                      code=-222, message="Data out of range"),
-                            "reading"),
+                            "point"),
             "overload": (f"the meter answers {read!r} with {OVERLOAD_ANSWER}",
                          lambda: lab.inject_fault("dmm", "reply", on=read, count=1,
                                                   message=OVERLOAD_ANSWER), "reading"),
@@ -397,15 +405,16 @@ class ElectricalFaultBench(FaultBench):
     def _read_pattern(self) -> str:
         """A regex matching the meter's read command of the procedure's functions."""
         meter = self.procedure.meter_model
-        reads = {meter.function(pt.function).commands.get("read", "READ?") for pt in self.procedure.points}
-        return "|".join(re.escape(c.split("{")[0].strip()) for c in sorted(reads))
+        reads = {meter.function(pt.function).commands.get("read", "READ?").split("{")[0].strip()
+                 for pt in self.procedure.points}
+        return "|".join(re.escape(c) for c in sorted(reads))
 
     def _output_pattern(self) -> str:
         source = self.procedure.source_model
-        outs = {c for pt in self.procedure.points
+        outs = {c.split("{")[0].strip() for pt in self.procedure.points
                 for key in ("output", "output_ac")
                 if (c := source.function(pt.function).commands.get(key))}
-        return "|".join(re.escape(c.split("{")[0].strip()) for c in sorted(outs))
+        return "|".join(re.escape(c) for c in sorted(outs))
 
     def _calibrate(self, lab: Any, folder: Path, run_id: str, *, observer: Any = None,
                    resume: bool = False, publish: bool = True) -> Any:

@@ -130,6 +130,44 @@ def simulated_lab(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> S
     return lab
 
 
+_CHARACTERISED: dict[tuple[Any, ...], Procedure] = {}
+
+
+def characterised(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> Procedure:
+    """``procedure`` with its readback characterisation (``readback_noise``) measured anew on
+    a simulated unit of its own, with the file's design (levels, readbacks per level), before
+    the runs: the budget's prior knowledge is then a measurement on the simulated lab, not a
+    value read from the simulator.  A procedure without one is returned as it is."""
+    noise = getattr(procedure, "readback_noise", None)
+    if noise is None:
+        return procedure
+    key = (procedure.sha256, noise.sha256, seed, dut_spread)
+    if key not in _CHARACTERISED:
+        from dataclasses import replace
+
+        from labauto.engine.characterise import characterise_simulated
+
+        design = noise.entries[0]
+        measured = characterise_simulated(
+            procedure, int(np.random.SeedSequence([seed, 7919]).generate_state(1)[0]), dut_spread,
+            measured=f"labauto validate --seed {seed}: a simulated unit of its own",
+            levels=design.levels, readings=max(2, design.readings // design.levels))
+        _CHARACTERISED[key] = replace(procedure, readback_noise=replace(
+            measured, path=noise.path, sha256=noise.sha256))
+    return _CHARACTERISED[key]
+
+
+def characterisation_rows(procedure: Procedure) -> tuple[tuple[str, str], ...]:
+    """The report's row for a characterisation measured before the runs (none without)."""
+    noise = getattr(procedure, "readback_noise", None)
+    if noise is None:
+        return ()
+    fits = "; ".join(f"{e.function} ch{e.channel}: σ = {e.sigma:.3g~P} ± {e.u_sigma:.2g~P} "
+                     f"(ν = {e.dof:.0f}) ahead of {e.resolution:~P} steps" for e in noise.entries)
+    return (("readback noise", "characterised before the runs on a simulated unit of its own "
+             f"({noise.entries[0].readings} readbacks per output and channel): {fits}"),)
+
+
 def simulate_run(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> RunOutcome:
     """One simulated calibration of every point of ``procedure``."""
     lab = simulated_lab(procedure, seed, dut_spread)
@@ -175,6 +213,8 @@ def simulate(procedure: Procedure, runs: int, seed: int = 1, dut_spread: float =
     ``run(procedure, seed, dut_spread)`` simulates one (default :func:`simulate_run`, an
     electrical procedure; labauto.validation.comparison's for a temperature comparison)."""
     run = run or simulate_run
+    if run is simulate_run:
+        procedure = characterised(procedure, seed, dut_spread)
     for i in range(first, first + runs):
         yield run(procedure, run_seed(seed, i), dut_spread)
         if progress is not None:

@@ -189,7 +189,10 @@ def summarize(procedure: Any, runs: Iterable[RunOutcome], *, seed: int, dut_spre
     for r in runs:
         (failed if r.error else done).append(r)
     points = []
-    for i, p in enumerate(procedure.points):
+    # the procedure's points, then what else a run checks (a temperature procedure's fitted
+    # curve, labauto.validation.comparison): the rows of the runs that completed
+    ids = [o.point_id for o in done[0].points] if done else [p.id for p in procedure.points]
+    for i, point_id in enumerate(ids):
         outs = [r.points[i] for r in done]
         z = tuple(o.normalized for o in outs)
         if len(z) >= 2:
@@ -199,9 +202,9 @@ def summarize(procedure: Any, runs: Iterable[RunOutcome], *, seed: int, dut_spre
             ks_stat = ks_p = math.nan
         covered = sum(1 for o in outs if o.covered)
         evaluated = sum(1 for o in outs if o.covered_as_evaluated)
-        familywise = 1 - (1 - CONFIDENCE) / len(procedure.points)
+        familywise = 1 - (1 - CONFIDENCE) / len(ids)
         points.append(PointValidation(
-            point_id=p.id, unit=outs[0].unit if outs else "", runs=len(outs), covered=covered,
+            point_id=point_id, unit=outs[0].unit if outs else "", runs=len(outs), covered=covered,
             coverage_interval=clopper_pearson(covered, len(outs)),
             familywise_interval=clopper_pearson(covered, len(outs), familywise),
             normalized=z,

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from labauto.procedure import load_procedure
-from labauto.validation.montecarlo import SIMULATED, RunOutcome, simulate
+from labauto.validation.montecarlo import (SIMULATED, RunOutcome, characterisation_rows,
+                                          characterised, simulate)
 from labauto.validation.stats import ValidationResult, summarize
 
 _PROCEDURE: Any = None      # the procedure a forked worker simulates
@@ -40,6 +41,8 @@ def validate_procedure(procedure: Any, runs: int = 200, seed: int = 1,
         raise ValueError(f"runs must be at least 1, not {runs}")
     proc = procedure if not isinstance(procedure, (str, Path)) else load_any(procedure)
     t0 = time.perf_counter()
+    if not is_comparison(proc):
+        proc = characterised(proc, seed, dut_spread)     # once, before the workers fork
     workers = max(1, min(int(workers), runs))
     if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
         outcomes = list(simulate_any(proc, runs, seed, dut_spread, progress))
@@ -81,7 +84,7 @@ def simulated_description(procedure: Any) -> tuple[tuple[str, str], ...]:
     if is_comparison(procedure):
         from labauto.validation.comparison import SIMULATED as COMPARISON
         return COMPARISON
-    return SIMULATED
+    return SIMULATED + characterisation_rows(procedure)
 
 
 def _in_processes(proc: Any, runs: int, seed: int, dut_spread: float,

@@ -194,17 +194,17 @@ def test_the_flow_holds_the_instrument_locks_between_its_tasks(prefect_harness, 
 
 
 def test_stretches_cut_the_points_where_a_person_is_needed(tmp_path):
-    from flows.calibrate import stretches
+    from labauto.engine.run import stretches
 
     text = QUICK.read_text().replace("  - {range: 10 V,", "  - step: move the leads\n  - {range: 10 V,")
     (tmp_path / "p.yaml").write_text(text)
     procedure = load_procedure(tmp_path / "p.yaml")
-    ids = [p.id for p in procedure.points]
+    points = list(procedure.points)
     step = procedure.points[1].steps
     assert [s.text for s in step] == ["move the leads"]
-    assert stretches(procedure, ids) == [((), ids[:1]), (step, ids[1:])]
+    assert stretches(procedure, points) == [((), points[:1]), (step, points[1:])]
     # resumed at the third point: the set-up it needs is confirmed again first
-    assert stretches(procedure, ids[2:]) == [(step, ids[2:])]
+    assert stretches(procedure, points[2:]) == [(step, points[2:])]
     assert stretches(procedure, []) == []
 
 

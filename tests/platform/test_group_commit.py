@@ -115,3 +115,51 @@ def test_a_failed_commit_fails_every_writer_of_the_group_and_stores_nothing(db):
     assert db.write_grouped(lambda conn: conn.execute(text("INSERT INTO t (x) VALUES (7)"))
                             .rowcount) == 1
     assert _rows(db) == [7]
+
+
+def test_in_a_group_a_failing_writer_is_undone_alone(db):
+    """Writers 1-3 queue behind writer 0's open group and then share one commit (savepoints on
+    the driver's connection); writer 2 fails after an insert of its own (in whatever order the
+    three run): that insert is undone, the others' rows of the same commit stay."""
+    queued = threading.Barrier(4)
+    results, errors = {}, {}
+
+    def fn_for(i):
+        def fn(conn):
+            conn.execute(text("INSERT INTO t (x) VALUES (:x)"), {"x": 200 + i})
+            if i == 2:
+                conn.execute(text("INSERT INTO t (x) VALUES (999)"))   # writer 0's row: UNIQUE
+            return i
+        return fn
+
+    def first(conn):
+        conn.execute(text("INSERT INTO t (x) VALUES (999)"))
+        queued.wait(timeout=10)
+        for _ in range(1000):                # until writers 1-3 wait in the queue
+            with db._group._cv:
+                if len(db._group._queue) == 3:
+                    break
+            threading.Event().wait(0.01)
+        return 0
+
+    def worker(i):
+        if i:
+            queued.wait(timeout=10)
+        try:
+            results[i] = db.write_grouped(first if i == 0 else fn_for(i))
+        except Exception as exc:             # noqa: BLE001 - the test records it
+            errors[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    threads[0].start()
+    threading.Event().wait(0.1)
+    for t in threads[1:]:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert results == {0: 0, 1: 1, 3: 3} and set(errors) == {2} and "UNIQUE" in str(errors[2])
+    assert len(db.commits) == 2              # writer 0 alone, then 1-3 together
+    assert _rows(db) == [201, 203, 999]
+    # the connection holds no open savepoint: the next writer's row is committed
+    assert db.write_grouped(lambda conn: conn.execute(text("INSERT INTO t (x) VALUES (202)")).rowcount) == 1
+    assert _rows(db) == [201, 202, 203, 999]

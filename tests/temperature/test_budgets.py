@@ -144,6 +144,29 @@ def test_paired_prt_differences_are_brought_to_t_by_the_reference():
     assert r.u == pytest.approx(1.7752e-3, rel=2e-4)
 
 
+def test_the_self_heating_measured_at_two_currents():
+    """A Pt100 at 100 °C (S_X = 100 (A + 2 B 100) = 0.37928 ohm/K), the reference at 100.000 °C
+    throughout: 138.5070 +- 0.0002 ohm at 1 mA (s = 0.2 mohm, three readings), 138.5115 at
+    2 mA.  Self-heating grows as I², so at 1 mA it is (R2 - R1) I1²/(I2² - I1²) =
+    4.5 mohm / 3 = 1.5 mohm = 3.95486 mK; u = sqrt(2) 0.2/sqrt(3) mohm / 3 / S_X = 0.143518 mK
+    with (2u²)²/(2 u⁴/2) = 4 degrees of freedom.  The DUT's value is corrected down by it."""
+    from labauto.temperature.budgets import measured_self_heating
+
+    point = ComparisonPoint(nominal=100.0, reference=[100.0] * 3,
+                            dut=[138.5070, 138.5072, 138.5068], dut_kind="prt", paired=True)
+    inf = measured_self_heating(point, [100.0] * 3, [138.5115, 138.5117, 138.5113], 1e-3, 2e-3)
+    assert (inf.name, inf.side, inf.distribution, inf.unit) == ("dt_sh_X", "dut", "normal", "K")
+    assert inf.estimate == pytest.approx(-3.95486e-3, rel=1e-5)
+    assert inf.standard_uncertainty == pytest.approx(0.143518e-3, rel=1e-5)
+    assert inf.dof == pytest.approx(4.0)
+    r = point_budget(ComparisonPoint(nominal=100.0, reference=[100.0] * 3,
+                                     dut=[138.5070, 138.5072, 138.5068], dut_kind="prt",
+                                     paired=True, influences=[inf]), k=2)
+    assert r.value == pytest.approx(138.5070 - 0.0015, abs=1e-9)
+    with pytest.raises(TemperatureError, match="must exceed the first"):
+        measured_self_heating(point, [100.0] * 3, [138.5115] * 3, 2e-3, 1e-3)
+
+
 def test_paired_readings_must_pair():
     with pytest.raises(TemperatureError, match="as many reference readings as DUT readings"):
         ComparisonPoint(nominal=0.0, reference=[0.0, 0.0, 0.0], dut=[1.0, 1.0],

@@ -59,6 +59,8 @@ def test_the_pt100_procedure_loads():
     assert p.heat_sources["well"].safe_setpoint == Q_(50, "degC")
     assert p.stability.max_slope == Q_(0.01, "K/min") and p.stability.window == Q_(5, "min")
     assert (p.dut.sensor, p.dut.read_by, p.dut.channel) == ("pt100", "readout", 2)
+    assert p.dut.self_heating_current == Q_(2, "mA")        # measured, not allowed for
+    assert "dut_self_heating" not in p.evaluation
 
 
 def test_the_reference_certificate():
@@ -89,6 +91,10 @@ def test_the_reference_certificate():
      "safe_setpoint: 200 degC", "safe_setpoint 200 °C is outside the Fluke 7060's setpoint range"),
     ({"max_slope: 0.01 K/min": "max_slope: 0.01 K"}, "max_slope: 0.01 K", "max_slope"),
     ({"  window: 5 min": "  windw: 5 min"}, "windw", "unknown key 'windw'"),
+    ({"  self_heating_current: 2 mA": "  self_heating_current: 1 mA"}, "self_heating_current",
+     "self_heating_current 1 mA must be larger than the measuring current 1 mA"),
+    ({"  read_by: readout\n  channel: 2": "  read_by: dmm\n  channel: 2"}, "self_heating_current",
+     "the second measuring current of a PRT read by the readout"),
     ({"  - {setpoint: 50 degC, heat_source: bath}\n  - {setpoint: 100 degC, heat_source: bath}\n"
       "  - step: Move the SPRT and the Pt100 from the bath into the metrology well (wipe them dry)\n"
       "  - {setpoint: 200 degC, heat_source: well}\n  - {setpoint: 300 degC, heat_source: well}\n"

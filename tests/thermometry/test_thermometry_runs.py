@@ -132,8 +132,19 @@ def test_readings_bracket_the_dut_with_the_reference(interrupted):
     run, lab = interrupted["run"], interrupted["lab"]
     state = run.state()
     for point in run.procedure.points:
-        readings = state.points[point.id].readings
-        assert len(readings) == 6 and [r["index"] for r in readings] == list(range(6))
+        taken = state.points[point.id].readings
+        # 6 at the measuring current (1 mA), then 6 at the self_heating_current (2 mA)
+        assert len(taken) == 12 and [r["index"] for r in taken] == list(range(12))
+        readings, second = taken[:6], taken[6:]
+        assert all("dut_current_mA" not in r for r in readings)
+        assert all(r["dut_current_mA"] == 2.0 for r in second)
+        from labauto.temperature import PT100 as IEC
+
+        def offset(series):     # the DUT's temperature by IEC 60751 minus the reference's
+            return sum(IEC.temperature(r["value"]) - r["reference"]["mean_degC"]
+                       for r in series) / len(series)
+        # the simulated Pt100 warms by 4 mK at 1 mA, 16 mK at 2 mA: 12 mK more
+        assert offset(second) - offset(readings) == pytest.approx(0.012, abs=0.001)
         for r in readings:
             assert r["unit"] == "ohm"
             t1, t2 = r["reference"]["t_degC"]
@@ -142,7 +153,6 @@ def test_readings_bracket_the_dut_with_the_reference(interrupted):
             # the reference temperature is within the well's/bath's display error of the setpoint
             assert abs(r["reference"]["mean_degC"] - point.setpoint.m) < 0.5
         # the DUT's resistance, read at the reference's temperature, is close to IEC 60751's
-        from labauto.temperature import PT100 as IEC
         r_mean = sum(r["value"] for r in readings) / 6
         t_ref = sum(r["reference"]["mean_degC"] for r in readings) / 6
         assert abs(IEC.temperature(r_mean) - t_ref) < 0.3   # a class-A-like simulated sensor
@@ -177,6 +187,9 @@ def test_a_reference_that_never_settles_times_out(tmp_path):
 
 def test_a_pt100_read_by_a_dmm(tmp_path):
     text = PT100.read_text().replace("  read_by: readout\n  channel: 2\n", "  read_by: dmm\n")
+    # a DMM's measuring current is its range's: no second current for the self-heating
+    text = "".join(line for line in text.splitlines(keepends=True)
+                   if not line.startswith("  self_heating_current:"))
     text = text.replace("heat_sources:", "dmm: keysight_34465a\nheat_sources:")
     path = shorter(tmp_path, text, "dmm.yaml")          # 0 °C (bath), 200 and 300 °C (well)
     from labauto.comparison_evaluation import evaluate_comparison
@@ -203,23 +216,27 @@ def test_a_pt100_read_by_a_dmm(tmp_path):
 
 
 def test_the_flow_measures_segments_between_operator_steps(tmp_path):
-    from labauto.engine.comparison import segments, steps_before
+    from labauto.engine.run import steps_before, stretches
 
     procedure = load_temperature_procedure(PT100)
     run = start_comparison_run(procedure, tmp_path, ComparisonSettings(
         {"readout": "r", "bath": "b", "well": "w"}))
-    parts = segments(run)
+    cut = stretches(procedure, run.pending_points())
+    parts = [points for _, points in cut]
     assert [[p.id for p in s] for s in parts] == [["T-40C", "T0C", "T50C", "T100C"],
                                                    ["T200C", "T300C", "T420C"]]
-    assert steps_before(run, parts[1][0], first_of_session=False)[0].text.startswith("Move the SPRT")
+    assert steps_before(procedure, parts[1][0], first_of_session=False)[0].text.startswith("Move the SPRT")
+    assert cut[1][0] == steps_before(procedure, parts[1][0], first_of_session=False)
     # resuming at 300 °C: the session starts there, and the set-up step before it is asked again
     for pid in ("T-40C", "T0C", "T50C", "T100C", "T200C"):
         run.journal.point_start(pid, 1)
         run.journal.point_done(pid, 1)
-    parts = segments(run)
+    cut = stretches(procedure, run.pending_points())
+    parts = [points for _, points in cut]
     assert [[p.id for p in s] for s in parts] == [["T300C", "T420C"]]
-    assert steps_before(run, parts[0][0], first_of_session=True)[0].text.startswith("Move the SPRT")
-    assert steps_before(run, parts[0][0], first_of_session=False) == ()
+    assert steps_before(procedure, parts[0][0], first_of_session=True)[0].text.startswith("Move the SPRT")
+    assert steps_before(procedure, parts[0][0], first_of_session=False) == ()
+    assert cut[0][0] == steps_before(procedure, parts[0][0], first_of_session=True)
 
 
 def test_a_run_resumes_only_with_the_files_it_started_with(tmp_path):

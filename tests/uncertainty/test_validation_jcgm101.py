@@ -332,4 +332,4 @@ def test_t_input_of_many_degrees_of_freedom_has_its_t_interval(nu):
 
     from labauto.uncertainty.convolution import _Term, symmetric_halfwidth
 
-    assert symmetric_halfwidth([_Term("t", 1.0, nu=nu)]) == pytest.approx(t.ppf(0.975, nu), rel=2e-3)
+    assert symmetric_halfwidth([_Term("t", 1.0, nu=nu, u=1.0)]) == pytest.approx(t.ppf(0.975, nu), rel=2e-3)

@@ -78,3 +78,16 @@ def test_cli_faults_with_the_platform_down(project_root, tmp_path, dcc_dir, monk
     assert list(by) == ["platform-down"]
     assert all(f["ok"] and f["readings_lost"] == 0 and f["points_measured_twice"] == 0
                for f in d["faults"])
+
+
+def test_the_error_queue_fault_fires_whatever_the_draw(project_root, tmp_path):
+    """Seed 2 draws 16 of the 20 readings: set after reading 16 (the last point's first), the
+    -222 found no point's output command left, only the safe state's 'OUT 0 V' at the end
+    (SafeStateError): the scenario tested another path than a rejected output.  It is set as a
+    random point starts now (and a fault that never fires is reported as an error)."""
+    with fault_bench(project_root / QUICK, tmp_path, seed=2, platform=False) as b:
+        o = b.run("error-queue")
+    assert o.first_session.startswith("stopped cleanly: InstrumentError"), o.first_session
+    assert o.injected.startswith("the source rejects 'OUT' with -222 at the start of point")
+    assert o.ok and not o.error
+    assert (o.readings_lost, o.points_measured_twice) == (0, 0)

@@ -169,3 +169,46 @@ def test_the_heat_source_gradients_are_drawn_within_its_uniformity_figures(at_0c
     # U(-1, 1): sd 1/sqrt(3) = 0.577 (of 100 draws: +-6.5 % 1 sigma)
     assert axial.std(ddof=1) == pytest.approx(1 / math.sqrt(3), rel=0.25)
     assert np.abs(axial).max() <= 1.0 and np.abs(axial).min() < 0.2
+
+
+def test_the_pt100s_self_heating_is_measured_and_corrected(project_root, monkeypatch):
+    """pt100_comparison.yaml reads its Pt100 at 1 mA and then at 2 mA (self_heating_current);
+    the simulated Pt100 warms by 4 mK at 1 mA (16 mK at 2 mA).  The budget allowed +-4 mK about
+    zero for it, so every bath point's error sat 4 mK high (normalized errors +0.5, KS p < 0.001
+    over 100 runs); now the measured self-heating is the correction: 4 mK within 0.05 mK."""
+    import labauto.comparison_evaluation as ce
+
+    proc = load_temperature_procedure(project_root / PT100)
+    one = dataclasses.replace(proc, points=proc.points[3:4], evaluation={**proc.evaluation,
+                                                                          "fit": "none"})
+    captured = []
+    original = ce.evaluate_comparison
+    monkeypatch.setattr(ce, "evaluate_comparison",
+                        lambda procedure, state: captured.append(original(procedure, state))
+                        or captured[-1])
+    run = simulate_comparison_run(one, seed=3, dut_spread=1.5)
+    assert run.error == ""
+    (point,) = captured[0].points
+    sh = {r.name: r for r in point.budget.rows}["dt_sh_X"]
+    assert float(sh.estimate.to("K").m) == pytest.approx(-0.004, abs=5e-5)
+    assert float(sh.standard_uncertainty.to("K").m) < 5e-5
+    (outcome,) = run.points
+    assert abs(outcome.measured - outcome.true) < 2.5 * outcome.combined
+
+
+def test_a_run_checks_the_fitted_curve_at_and_between_the_setpoints(project_root):
+    """The Pt100's certificate states a CVD curve and the u of a temperature from it: each
+    simulated run checks the curve against the DUT's true one at the 7 setpoints and half-way
+    between them, at k = 2 (the certificate's ± 2 u band)."""
+    proc = load_temperature_procedure(project_root / PT100)
+    run = simulate_comparison_run(proc, seed=2)
+    assert run.error == ""
+    curve = [p for p in run.points if p.point_id.startswith("curve ")]
+    assert [p.point_id for p in curve] == [f"curve {t} °C" for t in (
+        -40, -20, 0, 25, 50, 75, 100, 150, 200, 250, 300, 360, 420)]
+    assert [p.point_id for p in run.points[:7]] == [p.id for p in proc.points]
+    for p in curve:
+        assert p.coverage_factor == 2.0 and p.expanded == 2 * p.combined and p.combined > 0
+    by = {p.point_id: p for p in run.points}
+    # the true error at a setpoint is the point's own (one DUT, one nominal curve)
+    assert by["curve 100 °C"].true == pytest.approx(by["T100C"].true, abs=1e-9)

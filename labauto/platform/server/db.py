@@ -32,7 +32,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from labauto.platform.server.prepared import prepare
+from labauto.platform.server.prepared import first, prepare
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 T = TypeVar("T")
@@ -152,6 +152,15 @@ class Database:
         self.engine.dispose()
 
 
+def lookup(source: Database | Session | Connection, stmt: Select, **params: Any) -> NamedTuple | None:
+    """The first row of a one-statement Core ``SELECT`` (None if it has no row), from a
+    :class:`Database` (:meth:`Database.lookup`, no session of its own) or inside the transaction
+    of a session or connection the caller holds (:func:`~labauto.platform.server.prepared.first`)."""
+    if isinstance(source, Database):
+        return source.lookup(stmt, **params)
+    return first(source.connection() if isinstance(source, Session) else source, stmt, params)
+
+
 class _SqliteLookups:
     """One read-only sqlite3 connection per calling thread to the database file (threads of the
     server's pool live long), in autocommit mode; statements compiled once."""
@@ -203,6 +212,9 @@ class _Writer:
         return self.value
 
 
+_SAVEPOINT = "labauto_writer"
+
+
 class _GroupCommit:
     """Leader/follower group commit: the first waiting writer commits every writer queued so far
     in one transaction; the others wait for it."""
@@ -241,15 +253,19 @@ class _GroupCommit:
                     # transaction back whole (below), so no savepoint is needed
                     group[0].value = group[0].fn(conn)
                     return
+                # each writer in a savepoint, set on the driver's connection: SQLAlchemy's
+                # begin_nested() costs ~85 µs of CPU per writer, the two statements ~2 µs
+                raw = conn.connection.driver_connection
                 for w in group:
-                    savepoint = conn.begin_nested()
+                    raw.execute(f"SAVEPOINT {_SAVEPOINT}")
                     try:
                         w.value = w.fn(conn)
                     except BaseException as exc:     # this writer's error: undo only its statements
-                        savepoint.rollback()
+                        raw.execute(f"ROLLBACK TO {_SAVEPOINT}")
+                        raw.execute(f"RELEASE {_SAVEPOINT}")
                         w.error = exc
                     else:
-                        savepoint.commit()
+                        raw.execute(f"RELEASE {_SAVEPOINT}")
         except BaseException as exc:   # BEGIN or COMMIT (or a lone writer) failed: nothing is stored
             for w in group:
                 w.value, w.error = None, exc

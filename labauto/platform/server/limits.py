@@ -8,6 +8,9 @@ buffered or spooled to disk.  With ``authenticate`` it also answers 401 before r
 of a request to a protected route that carries no valid token (a 1 GiB anonymous upload costs
 one header check).
 
+:class:`PublishFastPath` hands the hot publish route to its handler without the framework's
+routing (the route stays declared in the app for its OpenAPI description).
+
 :class:`RateLimit` is a token bucket per client address, per server process.
 """
 from __future__ import annotations
@@ -87,6 +90,21 @@ class BodyLimit:
         except Exception:
             if not cut:
                 raise
+
+
+class PublishFastPath:
+    """``POST path`` straight to ``handler`` (an ASGI callable), past the framework's routing and
+    its per-request layers; every other request to ``app``.  Placed inside :class:`BodyLimit`,
+    so the cap and the token check come first; an error the handler raises still reaches the
+    framework's outermost error middleware (HTTP 500)."""
+
+    def __init__(self, app, path: str, handler) -> None:
+        self.app, self.path, self.handler = app, path, handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
+            return await self.handler(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 class RateLimit:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from labauto.platform.server import prepared as run
-from labauto.platform.server.db import Database
+from labauto.platform.server.db import Database, lookup
 from labauto.platform.server.dcc import AdmissionError, Admitted, SchemaRegistry, admit
 from labauto.platform.server.models import (CertificateRecord, Document, ItemIdentifier, Lab,
                                             LabCertificate, Measurand, TraceLink, record_status,
@@ -88,7 +88,7 @@ def sha256_hex(data: bytes) -> str:
 def stored_version(db: Db | Database, sha256: str) -> PublishOutcome | None:
     """The stored document with this SHA-256 (as an unchanged publication), if any (with a
     :class:`Database`, a :meth:`~Database.lookup` of its own)."""
-    r = db.lookup(_BY_SHA, sha=sha256) if isinstance(db, Database) else run.first(_conn(db), _BY_SHA, {"sha": sha256})
+    r = lookup(db, _BY_SHA, sha=sha256)
     if r is None:
         return None
     return PublishOutcome(r.certificate_id, sha256, record_status(r.revoked_at, r.superseded_by_id),

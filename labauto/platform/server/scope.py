@@ -35,6 +35,7 @@ from sqlalchemy import ARRAY, Date, Float, Integer, Text, and_, bindparam, cast,
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from labauto.platform.server import prepared as run
 from labauto.platform.server.cmc import Cmc, CmcError, contains, format_value, frequency_in_hz, kind, value_in
 from labauto.platform.server.dcc_results import DccResult
 from labauto.platform.server.models import CertificateRecord, Lab, utcnow
@@ -318,8 +319,8 @@ _PG_SCOPE_ON = (f"SELECT {', '.join(_SCOPE_COLUMNS)} FROM scopes WHERE lab_id = 
 
 def _scope_on(db: Connection, lab_id: int, on: dt.date):
     """The lab's scope version valid on ``on`` (status columns included), or None."""
-    if db.dialect.name != "postgresql":
-        return db.execute(_SCOPE_ON, {"lab": lab_id, "on": on}).first()
+    if db.dialect.name != "postgresql":     # SQLite: compiled once, run on the driver's cursor
+        return run.first(db, _SCOPE_ON, {"lab": lab_id, "on": on})
     with db.connection.cursor() as cur:
         cur.execute(_PG_SCOPE_ON, {"lab": lab_id, "on": on})
         row = cur.fetchone()
@@ -473,7 +474,7 @@ def record_coverage(db: Connection, certificate_row_id: int, coverage: Sequence[
             with db.connection.cursor() as cur:
                 cur.execute(_PG_INSERT_COVERAGE, {"rows": payload})
             return
-    db.execute(_INSERT_COVERAGE, rows)
+    run.execute(db, _INSERT_COVERAGE, rows)     # SQLite: compiled once, run on the driver's cursor
 
 
 # ---------------------------------------------------------------- reading it back

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from labauto.certificate import pki
 from labauto.platform.server import prepared
-from labauto.platform.server.db import Database
+from labauto.platform.server.db import Database, lookup
 from labauto.platform.server.models import (ApiToken, AuditEvent, CertificateRecord, Document,
                                             ItemIdentifier, Lab, LabCertificate, Measurand, utcnow)
 
@@ -189,10 +189,7 @@ def lab_for_token(session: Session | Connection | Database, token: str) -> LabRe
     """The lab owning an unrevoked token, or None (one indexed lookup of the token's hash; with
     a :class:`Database`, a :meth:`~Database.lookup` of its own)."""
     digest = hash_token(token)
-    if isinstance(session, Database):
-        row = session.lookup(_TOKEN_LAB, digest=digest)
-    else:
-        row = session.execute(_TOKEN_LAB, {"digest": digest}).first()
+    row = lookup(session, _TOKEN_LAB, digest=digest)
     if row is None or not hmac.compare_digest(row.token_sha256, digest):
         return None
     return LabRef(row.id, row.name)

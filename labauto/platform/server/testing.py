@@ -72,10 +72,13 @@ class ServerProcess:
     kill it (SIGKILL: a crash) and start it again on the same database and URL."""
 
     def __init__(self, database_url: str, schema_dir: Path, *, admin_token: str,
-                 port: int | None = None, workers: int = 1) -> None:
+                 port: int | None = None, workers: int = 1, source: Path | None = None) -> None:
+        """``source``: run the server code of another source tree (a benchmark's baseline,
+        e.g. ``git archive main`` unpacked) instead of the one imported here."""
         self.database_url, self.schema_dir, self.admin_token = database_url, Path(schema_dir), admin_token
         self.port = port or free_port()
         self.workers = workers
+        self.source = Path(source).resolve() if source is not None else None
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -84,11 +87,13 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> str:
         env = dict(os.environ, LABAUTO_PLATFORM_ADMIN_TOKEN=self.admin_token)
+        if self.source is not None:      # ``-m`` puts the working folder first on the path
+            env["PYTHONPATH"] = str(self.source)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "labauto.platform.server", "--db", self.database_url,
              "--schema-dir", str(self.schema_dir), "--port", str(self.port), "--log-level", "warning",
              "--workers", str(self.workers)],
-            env=env)
+            env=env, cwd=self.source)
         try:
             wait_healthy(self.base_url, timeout, self.proc)
         except (TimeoutError, RuntimeError):
