@@ -65,6 +65,8 @@ def preflight(procedure_path: str | Path, *, dut_resource: str, standard_resourc
     certificate = procedure.reference_certificate     # the standard known by its certificate
     if certificate is not None:
         certificate.check_usable(dt.date.today())     # in date, before any instrument is touched
+    for use in procedure.shunts:                      # so are the external current shunts
+        use.shunt.check_usable(dt.date.today())
 
     def check_identities(identities: dict[str, Any]) -> None:
         lab.check_identities(identities)

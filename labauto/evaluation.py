@@ -86,6 +86,15 @@ def _reference(point: TestPoint, procedure: Procedure, values: pint.Quantity) ->
     return point.nominal
 
 
+def _shunts_used(procedure: Procedure, points: list[PointResult]) -> tuple[Equipment, ...]:
+    """The external current shunts the points were measured through, as reference standards
+    (their certificates are part of the traceability)."""
+    used = {p.point_id for p in points}
+    names = dict.fromkeys(q.shunt.name for q in procedure.points
+                          if q.shunt is not None and q.id in used)
+    return tuple(u.shunt.equipment() for u in procedure.shunts if u.name in names)
+
+
 def _equipment(rec: dict[str, Any], role: str) -> Equipment:
     return Equipment(role=role, manufacturer=rec["manufacturer"], model=rec["model"],
                      serial_number=rec["serial"], firmware=rec.get("firmware", ""),
@@ -190,7 +199,8 @@ def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None)
         title=f"Calibration certificate — {proc.dut_model.description.split('(')[0].strip()}",
         laboratory=lab.laboratory, customer=lab.customer, authoriser=lab.authoriser,
         performed_by=run.settings.operator or lab.performed_by,
-        item=_equipment(state.instruments["item"], "item"), standards=(standard,),
+        item=_equipment(state.instruments["item"], "item"),
+        standards=(standard, *_shunts_used(proc, points)),
         procedure=ProcedureRef(proc.id, proc.title, proc.version, str(proc.path), proc.sha256),
         decision_rule=proc.decision_rule.ref,
         calibration_date=start[:10], calibration_end=end, issue_date=issued.isoformat(),

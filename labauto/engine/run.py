@@ -95,6 +95,9 @@ def _model_hashes(procedure: Procedure) -> dict[str, dict[str, str]]:
     if cert is not None:
         files["reference certificate"] = {"key": cert.certificate_id, "path": str(cert.path),
                                           "sha256": cert.sha256}
+    for use in procedure.shunts:                # a shunt's certified value sets the currents
+        files[f"shunt {use.name}"] = {"key": use.shunt.certificate.certificate_id,
+                                      "path": str(use.shunt.path), "sha256": use.shunt.sha256}
     return files
 
 
@@ -118,7 +121,8 @@ def open_run(folder: str | Path, procedure_path: str | Path | None = None,
     for role, now in _model_hashes(procedure).items():
         then = header.get("instrument_models", {}).get(role)   # (absent in journals before 2026-11-25)
         if then is not None and then["sha256"] != now["sha256"]:
-            what = role if role == "reference certificate" else f"{role} instrument model"
+            what = role if role == "reference certificate" or role.startswith("shunt ") \
+                else f"{role} instrument model"
             raise JournalError(
                 f"the {what} {now['path']} changed since run {header['run_id']} started "
                 f"(sha256 {now['sha256'][:12]}… vs {then['sha256'][:12]}…): its specifications set the "

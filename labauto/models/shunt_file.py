@@ -100,6 +100,25 @@ class Shunt:
         """The certified value (the reference conditions')."""
         return self.certificate.value
 
+    def check_usable(self, on: dt.date) -> None:
+        """Refuse a shunt whose certificate is past its due date on ``on``."""
+        from labauto.models.reference import ReferenceNotUsable
+
+        c = self.certificate
+        if on > c.due:
+            raise ReferenceNotUsable(
+                f"{self.path}: certificate {c.certificate_id} of the shunt {self.name} was due on "
+                f"{c.due.isoformat()}; the shunt must be recalibrated before it is used")
+
+    def equipment(self) -> Any:
+        """The shunt as a reference standard on the certificate (labauto.results.Equipment)."""
+        from labauto.results import Equipment
+
+        c = self.certificate
+        return Equipment(role="reference", manufacturer=self.manufacturer, model=self.model,
+                         serial_number=self.serial, certificate_id=c.certificate_id,
+                         calibrated_by=c.laboratory, calibration_due=c.due.isoformat())
+
     def power_at(self, current: pint.Quantity) -> pint.Quantity:
         """I²R dissipated at ``current``."""
         return (current ** 2 * self.resistance).to("W")

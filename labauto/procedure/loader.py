@@ -87,6 +87,12 @@ def _models_unchanged(procedure: Procedure) -> bool:
                 return False
         except OSError:
             return False
+    for use in procedure.shunts:         # and the shunts' files (their certified values)
+        try:
+            if hashlib.sha256(use.shunt.path.read_bytes()).hexdigest() != use.shunt.sha256:
+                return False
+        except OSError:
+            return False
     return all(load_instrument_model(str(m.folder)).sha256 == m.sha256
                for m in (procedure.dut_model, procedure.standard_model))
 

@@ -155,6 +155,23 @@ def test_labauto_run_refuses_a_shunt_beyond_its_rating_before_touching_an_instru
     assert not (tmp_path / "w" / "runs").exists() or not list((tmp_path / "w" / "runs").iterdir())
 
 
+def test_an_overdue_shunt_is_refused_before_touching_an_instrument(tmp_path):
+    from typer.testing import CliRunner
+
+    from labauto.cli import app
+
+    overdue = SHUNT_15A.read_text().replace("due: 2099-04-30", "due: 2026-05-01")
+    path = _procedure(tmp_path, "  - {function: DCI, range: 100 mV, nominal: 5 A, shunt: S15A}\n",
+                      shunt_file=overdue)
+    result = CliRunner().invoke(app, ["run", str(path), "--dut", "TCPIP0::127.0.0.1::1::SOCKET",
+                                      "--standard", "TCPIP0::127.0.0.1::2::SOCKET", "--yes",
+                                      "--workdir", str(tmp_path / "w")], env={"COLUMNS": "250"})
+    out = result.output
+    assert result.exit_code == 2, out
+    assert "SIM-NMI-2026-3310" in out and "was due on 2026-05-01" in out
+    assert "nothing was measured; no run was started" in out
+
+
 def test_the_simulated_shunt_heats_with_its_time_constant_and_follows_the_room():
     from labauto.sim.shunt import SimulatedShunt
 
@@ -195,6 +212,11 @@ def test_the_5522a_above_1_A_through_shunts_end_to_end(tmp_path):
     records = [json.loads(x) for x in (outcome.run_folder / "journal.jsonl").read_text().splitlines()]
     volts = [r for r in records if r["type"] == "reading" and r["point_id"] == "DCI-100mV-+20A"]
     assert len(volts) == 5 and all(r["unit"] == "V" and 0.0199 < r["value"] < 0.0201 for r in volts)
+    # the shunts are reference standards of the certificate, with their certificates
+    assert [(e.model, e.serial_number, e.certificate_id) for e in result.standards[1:]] == [
+        ("9230A-15", "70412", "SIM-NMI-2026-3310"), ("9230A-100", "70988", "SIM-NMI-2026-3311")]
+    header = json.loads((outcome.run_folder / "journal.jsonl").read_text().splitlines()[0])
+    assert {"shunt S15A", "shunt S100A"} <= set(header["instrument_models"])
     files = outcome.files
     json_file = next(f for k, f in files.items() if str(f).endswith(".json"))
     doc = json.loads(Path(json_file).read_text())
