@@ -43,7 +43,7 @@ def evaluate_point(point: TestPoint, procedure: Procedure, readings: list[float]
     if len(readings) < 2:
         raise ValueError(f"point {point.id}: {len(readings)} reading(s); at least 2 are needed "
                          "for a Type A evaluation")
-    values = Q_(readings, unit).to(point.nominal.units)
+    values = point.indicated(Q_(readings, unit))      # V / R_s at a shunt point
     rb = None
     if getattr(point, "readback", False):
         if readbacks is None or len(readbacks) != len(readings) or None in readbacks:

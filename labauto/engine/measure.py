@@ -9,6 +9,7 @@ import pint
 
 from labauto.engine.journal import RunJournal
 from labauto.engine.observer import RunObserver, current_observer
+from labauto.engine.operator import set_up
 from labauto.engine.plausibility import DEFAULT_LIMIT, check_reading, fault_from_error
 
 
@@ -34,15 +35,19 @@ def measure_point(point: Any, meter: Any, source: Any, journal: RunJournal, atte
     readings: list[pint.Quantity] = []
     try:
         source.standby()
-        meter.configure(point.function, point.range, **point.meter_settings)
+        set_up(point)         # a simulated bench wires what the point needs (engine.operator)
+        meter.configure(point.meter_function, point.range, **point.meter_settings)
         source.apply(point.function, point.nominal, frequency=point.frequency,
                      **point.source_settings)
         source.operate()
         sleep(point.settle_time.to("s").magnitude * settle_scale)
-        unit = f"{point.nominal.units:~C}"
+        # journalled as the meter reads (volts across a shunt); the point's quantity is indicated
+        unit = f"{point.reading_unit:~C}"
         readback = getattr(point, "readback", False)
         for index in range(point.readings):
-            value = meter.read(n=1)[0].to(point.nominal.units)
+            raw = meter.read(n=1)[0]
+            value = point.indicated(raw)
+            shown = raw.to(unit)
             # a readback point: the source's own measurement, taken right after the meter's
             # (if it fails, the meter's reading is journalled before the error goes on)
             rb = None
@@ -50,12 +55,12 @@ def measure_point(point: Any, meter: Any, source: Any, journal: RunJournal, atte
                 try:
                     rb = float(source.readback().to(point.nominal.units).magnitude)
                 except BaseException:
-                    journal.reading(point.id, attempt, index, float(value.magnitude), unit)
+                    journal.reading(point.id, attempt, index, float(shown.magnitude), unit)
                     raise
             if rb is None:
-                journal.reading(point.id, attempt, index, float(value.magnitude), unit)
+                journal.reading(point.id, attempt, index, float(shown.magnitude), unit)
             else:
-                journal.reading(point.id, attempt, index, float(value.magnitude), unit, readback=rb)
+                journal.reading(point.id, attempt, index, float(shown.magnitude), unit, readback=rb)
             check_reading(point, attempt, index, value, journal=journal, instrument=meter,
                           limit=plausibility_limit)     # an implausible reading stops the point
             readings.append(value)

@@ -59,6 +59,25 @@ class AskOperator:
 
 
 _current: Operator = NoOperator()
+_benches: list[Callable[[Any], None]] = []
+
+
+def attach_bench(set_up: Callable[[Any], None]) -> None:
+    """A simulated bench follows the connections each point needs (a shunt in circuit or not):
+    ``set_up(point)`` is called with the sources in standby before each point is measured, as
+    the technician has wired it by the procedure's steps.  A real bench attaches nothing."""
+    _benches.append(set_up)
+
+
+def detach_bench(set_up: Callable[[Any], None]) -> None:
+    if set_up in _benches:
+        _benches.remove(set_up)
+
+
+def set_up(point: Any) -> None:
+    """Tell the attached simulated benches which point is measured next."""
+    for bench in list(_benches):
+        bench(point)
 
 
 def set_operator(operator: Operator | None) -> Operator:

@@ -67,13 +67,18 @@ def check_reading(point: Any, attempt: int, index: int, value: pint.Quantity, *,
     # reference meter's for a source under test (whose output may lie beyond its setting range)
     rng = getattr(point, "meter_range", None) or point.dut_range
     frequency = getattr(point, "frequency", None)     # an AC point's band
+    # a voltage range read across a shunt indicates currents: V / R_s
+    shunt = getattr(point, "shunt", None)
+    unit = point.tolerance.units
+    as_point = (lambda q: q.to(unit)) if shunt is None else (lambda q: shunt.indicated(q, unit))
     try:
-        full_scale = rng.accuracy_halfwidth(rng.maximum, frequency).to(point.tolerance.units)
+        full_scale = as_point(rng.accuracy_halfwidth(rng.maximum, frequency))
     except KeyError:          # a counter's full scale beyond its top specified band
         full_scale = point.tolerance
     tolerance = max(point.tolerance, full_scale)
-    reason = implausibility(value, nominal=point.nominal, minimum=rng.minimum,
-                            maximum=rng.maximum, tolerance=tolerance, limit=limit)
+    lo, hi = as_point(rng.minimum), as_point(rng.maximum)
+    reason = implausibility(value, nominal=point.nominal, minimum=lo,
+                            maximum=hi, tolerance=tolerance, limit=limit)
     if reason is not None:
         raise _fault(point, attempt, journal, instrument, reason, index=index, value=value)
 

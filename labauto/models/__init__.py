@@ -30,6 +30,9 @@ def budget_for(procedure: "Procedure", point: "TestPoint", readings: "pint.Quant
     """The GUM budget of ``point``'s error from its raw ``readings`` by the procedure's
     measurement model; a readback point (a source's own measurement of its output against
     the reference meter, labauto.models.readback) from its ``readbacks`` too."""
+    if getattr(point, "shunt", None) is not None:
+        from labauto.models.shunt import error_budget as through_shunt
+        return through_shunt(point, procedure, readings)
     if getattr(point, "readback", False):
         from labauto.models.readback import error_budget
         return error_budget(point, procedure, readings, readbacks)

@@ -23,6 +23,7 @@ from labauto.instruments import (FunctionSpec, InstrumentModel, RangeSpec, load_
 from labauto.models.reference import ReferenceCertificate, load_reference_certificate
 from labauto.procedure.contributions import Contribution, parse_contribution
 from labauto.procedure.model import OperatorStep, Procedure, TestPoint
+from labauto.procedure import shunts as sh
 from labauto.engine.plausibility import DEFAULT_LIMIT
 from labauto.procedure.schema import Invalid, ProcedureError, Problems, check_keys, quantity, text
 from labauto.units import Q_
@@ -37,14 +38,14 @@ MEASUREMENT_MODELS = {"meter": "error of indication", "source": "error of output
 
 TOP_REQUIRED = ("procedure", "dut", "standard", "settings", "decision_rule", "points")
 TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference", "load",
-                "adjustment", "readback_noise")
+                "adjustment", "readback_noise", "shunts")
 META_REQUIRED = ("id", "title", "version", "method")
 META_OPTIONAL = ("description",)
 SETTINGS_REQUIRED = ("readings", "settle_time")
 SETTINGS_OPTIONAL = ("plausibility_limit",)
 POINT_REQUIRED = ("range", "nominal")
 POINT_OPTIONAL = ("id", "function", "frequency", "settings", "readings", "settle_time",
-                  "readback")
+                  "readback", "shunt")
 STEP_KEYS = ("step",)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
 
@@ -125,6 +126,8 @@ def _load(path: Path) -> Procedure:
             p, std, period, {n for n in named if isinstance(n, str)}))
     # a default function that is invalid was reported: points and contributions depend on it
     load_r = _section(problems, d, "load", lambda p, v: _load_resistance(p, v, direction))
+    shunt_uses = _section(problems, d, "shunts",
+                          lambda p, v: sh.parse_shunts(p, v, path, direction)) or {}
     usable = direction is not None and ("function" not in d or default_fn is not None)
     contributions: tuple[Contribution, ...] = ()
     if "contributions" in d and dut is not None and standard is not None and usable:
@@ -133,7 +136,8 @@ def _load(path: Path) -> Procedure:
     points: list[TestPoint] = []
     if "points" in d and dut and standard and usable:
         points = _points(problems, d["points"], _Context(
-            dut, standard, direction, default_fn, settings or {}, contributions, load_r))
+            dut, standard, direction, default_fn, settings or {}, contributions, load_r,
+            shunt_uses))
     if certificate is not None:
         _check_certified(problems, certificate, points)
     noise = None
@@ -159,7 +163,7 @@ def _load(path: Path) -> Procedure:
         reference="certificate" if certificate is not None else (
             f"specification ({period})" if period else "specification"),
         reference_certificate=certificate, load=load_r, adjustment=adjustment,
-        readback_noise=noise)
+        readback_noise=noise, shunts=tuple(shunt_uses.values()))
 
 
 def _meter(direction: str, dut: InstrumentModel, standard: InstrumentModel) -> InstrumentModel:
@@ -250,6 +254,12 @@ def _check_certified(problems: Problems, cert: ReferenceCertificate,
                      points: list[TestPoint]) -> None:
     """Every point finds the certified value of the standard it uses."""
     for p in points:
+        if p.shunt is not None:
+            problems.items.append((p.line, f"point {p.id}: a shunt point takes the reference "
+                                           "meter by its specification (reference: "
+                                           "specification); its certificate's values are not "
+                                           "looked up at the shunt's voltage"))
+            continue
         try:
             cert.value_for(p.function, p.standard_range.range, p.nominal)
         except KeyError as exc:
@@ -545,6 +555,7 @@ class _Context:
     settings: dict[str, Any]
     contributions: tuple[Contribution, ...]
     load: pint.Quantity | None = None      # the load resistor in series with a current point
+    shunts: dict[str, Any] | None = None   # the procedure's external current shunts by name
 
     @property
     def meter(self) -> InstrumentModel:
@@ -620,6 +631,7 @@ class _Group:
     source_given: dict[str, tuple[PathKey, Any]]
     values: list[tuple[PathKey, Any, PathKey | None, Any]]
     readback: bool = False
+    shunt: Any = None          # labauto.procedure.shunts.ShuntUse of a point above the meter's ranges
 
 
 def _point_group(problems: Problems, path: PathKey, entry: dict[str, Any], ctx: _Context,
@@ -637,7 +649,14 @@ def _point_group(problems: Problems, path: PathKey, entry: dict[str, Any], ctx: 
     else:
         dut_fn, std_fn = ctx.dut.function(name), ctx.standard.function(name)
     meter_fn, source_fn = (std_fn, dut_fn) if ctx.direction == "source" else (dut_fn, std_fn)
-    meter_range = _meter_range(problems, path + ("range",), entry["range"], ctx.meter, meter_fn)
+    shunt = None
+    if "shunt" in entry:
+        shunt = sh.point_shunt(problems, path + ("shunt",), entry["shunt"], ctx.shunts or {},
+                               name, ctx.direction)
+        meter_fn = ctx.meter.function(shunt.meter_function)   # the meter reads the shunt's voltage
+    meter_range = _meter_range(problems, path + ("range",), entry["range"], ctx.meter, meter_fn,
+                               current_hint=shunt is None and name in sh.METER_FUNCTION
+                               and ctx.direction == "source")
     readings, settle = ctx.settings.get("readings", 2), ctx.settings.get("settle_time", Q_(0, "s"))
     if "readings" in entry:
         readings = _readings(problems, path + ("readings",), entry["readings"])
@@ -676,8 +695,12 @@ def _point_group(problems: Problems, path: PathKey, entry: dict[str, Any], ctx: 
     readback = entry.get("readback", False)
     if not isinstance(readback, bool):
         raise problems.fail(path + ("readback",), f"readback is true or false, not {readback!r}")
+    if readback and shunt is not None:
+        raise problems.fail(path + ("readback",), "a readback point through a shunt is not "
+                                                  "supported yet: measure the readback at a "
+                                                  "current the meter reads directly")
     return _Group(name, dut_fn, std_fn, meter_fn, source_fn, meter_range, readings, settle,
-                  given_id, meter_given, source_given, values, readback)
+                  given_id, meter_given, source_given, values, readback, shunt)
 
 
 def _point_settings(problems: Problems, path: PathKey, entry: dict[str, Any], ctx: _Context,
@@ -732,12 +755,12 @@ def _point(problems: Problems, npath: PathKey, nominal_raw: Any, fpath: PathKey 
     nominal = quantity(problems, npath, nominal_raw, unit, "nominal",
                        note=f"{g.function} values are in {unit}")
     meter_model = ctx.meter
-    if not g.meter_range.covers(nominal):
+    if g.shunt is None and not g.meter_range.covers(nominal):
         raise problems.fail(npath, f"nominal {nominal:~P} is outside the limits of the "
                                    f"{g.meter_range.range:~P} range of the "
                                    f"{meter_model.manufacturer} {meter_model.model} "
                                    f"({g.meter_range.minimum:~P} to {g.meter_range.maximum:~P}); "
-                                   "use a range that covers it")
+                                   "use a range that covers it" + _shunt_hint(g, ctx, nominal))
     frequency = None
     if freq_raw is not None:
         assert fpath is not None
@@ -762,7 +785,11 @@ def _point(problems: Problems, npath: PathKey, nominal_raw: Any, fpath: PathKey 
                 raise problems.fail(fpath or npath, f"the {who} {model.manufacturer} "
                                                     f"{model.model}: {exc.args[0]}") from None
     _check_bandwidth(problems, g, frequency, fpath)
-    _check_compliance(problems, npath, nominal, g, source_range, ctx)
+    if g.shunt is not None:      # the shunt is the load: its rating, the meter range, compliance
+        sh.check_point(problems, npath, nominal, g.shunt, g.meter_range, meter_model,
+                       source_range, ctx.source)
+    else:
+        _check_compliance(problems, npath, nominal, g, source_range, ctx)
     meter_settings = g.meter_fn.resolved_settings({k: v for k, (_, v) in g.meter_given.items()})
     if "bandwidth" in g.meter_fn.settings and "bandwidth" not in g.meter_given and frequency is not None:
         meter_settings["bandwidth"] = _fastest_filter(g.meter_fn, frequency)
@@ -777,6 +804,8 @@ def _point(problems: Problems, npath: PathKey, nominal_raw: Any, fpath: PathKey 
         readings=g.readings, settle_time=g.settle, tolerance=tolerance, dut_range=dut_range,
         standard_range=std_range, line=line, frequency=frequency, meter_settings=meter_settings,
         source_settings=source_settings, readback=g.readback, meter_range=g.meter_range,
+        shunt=None if g.shunt is None else sh.at_point(g.shunt, nominal, g.meter_range,
+                                                         ctx.contributions),
         contributions=tuple(c for c in ctx.contributions
                             if c.applies_to(g.function, g.meter_range.range, nominal)))
 
@@ -856,12 +885,30 @@ def _check_compliance(problems: Problems, npath: PathKey, nominal: pint.Quantity
 
 
 def _meter_range(problems: Problems, path: PathKey, value: Any, meter: InstrumentModel,
-                 fn: FunctionSpec) -> RangeSpec:
-    rng = quantity(problems, path, value, f"{fn.unit:~P}", "range")
+                 fn: FunctionSpec, current_hint: bool = False) -> RangeSpec:
+    hint = (f"; a current above the {meter.model}'s {fn.name} ranges is measured through an "
+            "external shunt: name one (shunt: NAME, from the procedure's shunts:) and give the "
+            f"meter's {sh.METER_FUNCTION.get(fn.name, 'voltage')} range") if current_hint else ""
+    rng = quantity(problems, path, value, f"{fn.unit:~P}", "range",
+                   note=hint[2:])
     try:
         return fn.range_named(rng)
     except KeyError as exc:
-        raise problems.fail(path, f"the {meter.manufacturer} {meter.model} has {exc.args[0]}") from None
+        raise problems.fail(path, f"the {meter.manufacturer} {meter.model} has "
+                                  f"{exc.args[0]}{hint}") from None
+
+
+def _shunt_hint(g: "_Group", ctx: "_Context", nominal: pint.Quantity) -> str:
+    """Why a current beyond every current range of the reference meter needs a shunt."""
+    if ctx.direction != "source" or g.function not in sh.METER_FUNCTION:
+        return ""
+    top = max((r.maximum for r in g.meter_fn.ranges), key=lambda q: abs(q.to("A").magnitude))
+    if abs(nominal) <= top:
+        return ""
+    return (f"; the {ctx.meter.manufacturer} {ctx.meter.model} measures {g.function} up to "
+            f"{top:~P}: a current above it is measured through an external shunt (shunt: NAME "
+            "from the procedure's shunts:, range: the meter's "
+            f"{sh.METER_FUNCTION[g.function]} range for I × R_s)")
 
 
 def _source_range(problems: Problems, path: PathKey, nominal: pint.Quantity,

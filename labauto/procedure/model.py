@@ -16,6 +16,10 @@ from labauto.instruments import InstrumentModel, RangeSpec
 from labauto.procedure.contributions import Contribution
 from labauto.results import ProcedureRef
 from labauto.uncertainty.budget import q_to_dict
+from labauto.units import Q_
+
+
+_VOLT = Q_(1, "V").units
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,36 @@ class TestPoint:
     contributions: tuple[Contribution, ...] = ()
     readback: bool = False    # a source under test's own measurement against the reference meter
     meter_range: RangeSpec | None = None     # the meter's range in use (what it can indicate)
+    shunt: Any = None        # labauto.procedure.shunts.ShuntUse: a current read as V / R_s
+
+    @property
+    def meter_function(self) -> str:
+        """The function the meter is configured for: the point's own, or at a shunt point the
+        voltage function that reads the shunt (DCV for DCI)."""
+        return self.function if self.shunt is None else self.shunt.meter_function
+
+    @property
+    def reading_unit(self) -> pint.Unit:
+        """The unit the meter's readings are journalled in (volts at a shunt point)."""
+        return self.nominal.units if self.shunt is None else _VOLT
+
+    def indicated(self, reading: pint.Quantity) -> pint.Quantity:
+        """The point's quantity a meter reading indicates: the reading itself, or at a shunt
+        point V / R_s (the shunt's certified value)."""
+        if self.shunt is None:
+            return reading.to(self.nominal.units)
+        return self.shunt.indicated(reading, self.nominal.units)
 
     @property
     def standard_spec(self) -> pint.Quantity:
-        """± half-width of the standard's accuracy specification at the nominal value."""
+        """± half-width of the standard's accuracy specification at the nominal value (at a
+        shunt point: the meter's at I × R_s, as a current, plus the shunt's certified U)."""
+        if self.shunt is not None:
+            r = self.shunt.shunt.certificate
+            volts = (self.nominal * r.value).to("V")
+            meter = self.shunt.indicated(self.standard_range.accuracy_halfwidth(volts, self.frequency),
+                                         self.nominal.units)
+            return abs(meter) + abs(self.nominal) * (r.U / r.value).to("").magnitude
         return self.standard_range.accuracy_halfwidth(self.nominal, self.frequency).to(
             self.nominal.units)
 
@@ -91,6 +121,8 @@ class TestPoint:
             d["steps"] = [s.to_dict() for s in self.steps]
         if self.readback:
             d["readback"] = True
+        if self.shunt is not None:
+            d["shunt"] = self.shunt.name
         return d
 
 
@@ -123,6 +155,7 @@ class Procedure:
     load: pint.Quantity | None = None    # load resistor of a source under test's current points
     adjustment: Any = None           # labauto.procedure.adjustment.Adjustment, if declared
     readback_noise: Any = None       # labauto.models.readback_noise.ReadbackNoise, if named
+    shunts: tuple[Any, ...] = ()     # labauto.procedure.shunts.ShuntUse: external current shunts
 
     @property
     def direction(self) -> str:
@@ -172,6 +205,7 @@ class Procedure:
             "direction": self.direction, "measurement_model": self.measurement_model,
             "reference": self.reference,
             **({"load": q_to_dict(self.load)} if self.load is not None else {}),
+            **({"shunts": [s.to_dict() for s in self.shunts]} if self.shunts else {}),
             **({"reference_certificate": self.reference_certificate.to_dict()}
                if self.reference_certificate is not None else {}),
             **({"readback_noise": {"path": str(self.readback_noise.path),

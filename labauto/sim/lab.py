@@ -20,14 +20,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import numpy as np
 import pint
 
+from labauto.engine.operator import attach_bench, detach_bench
 from labauto.errors import LabautoError
 from labauto.instruments import InstrumentModel, load_instrument_model
 from labauto.sim.calibrator import SimulatedCalibrator
 from labauto.sim.clock import RealClock, VirtualClock
 from labauto.sim.dmm import SimulatedDmm
 from labauto.sim.physics import Truth, Wire
+from labauto.sim.shunt import ShuntedWire, SimulatedShunt
 from labauto.sim.served import ServedInstruments
 from labauto.sim.server import ScpiSocketServer
 from labauto.sim.thermohygrometer import SimulatedThermoHygrometer
@@ -95,7 +98,7 @@ class SimulatedLab(ServedInstruments):
                  error_fraction: float = 0.3, dmm_serial: str | None = None,
                  calibrator_serial: str | None = None, room_temperature: float = 23.0,
                  room_humidity: float = 45.0, environment_port: int = 0, dut: str = "meter",
-                 load_resistance: pint.Quantity | None = None):
+                 load_resistance: pint.Quantity | None = None, shunts: Any = ()):
         if latency not in LATENCIES:
             raise LabautoError(f"latency must be one of {LATENCIES}, not {latency!r}")
         self.seed, self.latency = seed, latency
@@ -112,17 +115,25 @@ class SimulatedLab(ServedInstruments):
         else:
             tau = float(settling_time_constant.to("s").magnitude)
         self.wire = Wire(tau)
+        # external current shunts (a procedure's ``shunts:``): the one in circuit, if any, turns
+        # the source's current into the voltage the meter reads (labauto.sim.shunt)
+        shunt_rng = np.random.default_rng([seed, 13])
+        self.shunts = {use.name: SimulatedShunt(use, shunt_rng, room=self._room_temperature)
+                       for use in shunts}
+        self.shunt_in_circuit: SimulatedShunt | None = None
+        meter_wire = ShuntedWire(self.wire, lambda: self.shunt_in_circuit) if self.shunts else self.wire
         self.dmm = simulator_class(dmm_m, SimulatedDmm)(
-            dmm_m, self.truth, self.wire, self.clock,
+            dmm_m, self.truth, meter_wire, self.clock,
             serial=dmm_serial or simulated_serial(dmm_m, DEFAULT_SERIALS["dmm"]), seed=seed)
         self.calibrator = simulator_class(cal_m, SimulatedCalibrator)(
             cal_m, self.truth, self.wire, self.clock,
             serial=calibrator_serial or simulated_serial(cal_m, DEFAULT_SERIALS["calibrator"]))
-        self.calibrator.load = self.dmm.burden_ohm      # compliance: the meter's shunt
+        self.calibrator.load = self._burden             # compliance: the meter's shunt
+        self._load_ohm = 0.0
         if load_resistance is not None:     # a source's current points drive a load resistor
             if not hasattr(self.calibrator, "load_ohm"):
                 raise LabautoError(f"the simulated {cal_m.name} takes no load resistor")
-            self.calibrator.load_ohm = float(load_resistance.to("ohm").magnitude)
+            self._load_ohm = self.calibrator.load_ohm = float(load_resistance.to("ohm").magnitude)
         # the room, recorded by a thermo-hygrometer (after a Vaisala HMT330) on its own socket
         self.thermohygrometer = SimulatedThermoHygrometer(self.clock, seed=seed,
                                                           temperature=room_temperature,
@@ -133,6 +144,42 @@ class SimulatedLab(ServedInstruments):
 
     # -- lifecycle (start, stop, faults: labauto.sim.served) ---------------------------------
     _start_hint = "; choose other ports (0 = any free port)"
+
+    def start(self) -> dict[str, str]:
+        if self.shunts:             # follow the connections of the points measured in-process
+            attach_bench(self.wire_for)
+        return super().start()
+
+    def stop(self) -> None:
+        detach_bench(self.wire_for)
+        super().stop()
+
+    # -- the connections a point needs (the technician's steps) ----------------------------
+    def wire_for(self, point: Any) -> None:
+        """Connect what ``point`` needs, as the technician did at its step (sources in
+        standby): its external shunt in place of the load resistor, or no shunt."""
+        use = getattr(point, "shunt", None)
+        shunt = None if use is None else self.shunts.get(use.name)
+        if use is not None and shunt is None:
+            raise LabautoError(f"point {point.id} needs shunt {use.name!r}, which this "
+                               "simulated lab was not given (SimulatedLab(shunts=...))")
+        with self.calibrator.lock:
+            if self.shunt_in_circuit is not None and shunt is not self.shunt_in_circuit:
+                self.shunt_in_circuit.cool(self.clock.now())
+            if (shunt is None) != (self.shunt_in_circuit is None):
+                self.dmm.wire.switched(self.clock.now(), shunt is not None)
+            self.shunt_in_circuit = shunt
+            if hasattr(self.calibrator, "load_ohm"):     # the shunt is the load
+                self.calibrator.load_ohm = 0.0 if shunt is not None else self._load_ohm
+
+    def _burden(self) -> float | None:
+        """What a current source drives: the shunt in circuit, else the meter's own shunt."""
+        if self.shunt_in_circuit is not None:
+            return self.shunt_in_circuit.value_ohm
+        return self.dmm.burden_ohm()
+
+    def _room_temperature(self, t: float) -> float:
+        return self.thermohygrometer.air(t)[0]
 
     def _instruments(self) -> dict[str, tuple[Any, int]]:
         return {"dmm": (self.dmm, self._ports["dmm"]),
@@ -198,10 +245,12 @@ def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
     """A simulated lab (not started) wired as an electrical procedure
     (:class:`labauto.procedure.Procedure`) names it: its meter and source models (a
     reference's own model, with the figures its true errors are drawn from), which one is
-    under test, the load resistor of a source's current points.  ``options`` go to
+    under test, the load resistor of a source's current points, its external current shunts.
+    ``options`` go to
     :class:`SimulatedLab` (``out_of_tolerance``, ``error_fraction`` ...).  The one mapping
     from a procedure to the lab: the demo, the pytest plugin, the validation and the benches
     call it (:func:`labauto.sim.thermometry.lab_for_procedure` is a temperature comparison's)."""
     return SimulatedLab(seed=seed, latency=latency, dmm_model=procedure.meter_model,
                         calibrator_model=procedure.source_model, dut=procedure.direction,
-                        load_resistance=procedure.load, **options)
+                        load_resistance=procedure.load,
+                        shunts=getattr(procedure, "shunts", ()), **options)

@@ -178,6 +178,8 @@ def simulate_run(procedure: Procedure, seed: int, dut_spread: float = 1.5) -> Ru
                 loopback_instrument(source_sim, procedure.source_model, "source") as source:
             for point in procedure.points:
                 journal = MemoryJournal()
+                if lab.shunts:
+                    lab.wire_for(point)      # the connections the point's steps made
                 readings = measure_point(point, meter, source, journal, 1,
                                          sleep=lab.advance,
                                          plausibility_limit=procedure.plausibility_limit)

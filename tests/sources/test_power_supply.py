@@ -45,8 +45,9 @@ def test_the_verification_plan():
 def test_setting_and_readback_errors_are_found_within_U(verified):
     plan, outcome, truth, history, operate, auto = verified
     result = outcome.result
-    assert len(result.points) == 18 and result.overall_decision == "pass"
-    assert len(auto.confirmed) == 6                      # the lead changes, one per set-up
+    # 18 points through the 3458A's own inputs, 5 A of output 1 through an external shunt
+    assert len(result.points) == 19 and result.overall_decision == "pass"
+    assert len(auto.confirmed) == 7                      # the lead changes, one per set-up
     outside = [p.point_id for p in result.points
                if abs(p.error - truth[p.point_id].to(p.error.units)) > p.expanded_uncertainty]
     assert len(outside) <= 1, outside
@@ -224,6 +225,6 @@ def test_labauto_validate_simulates_the_supplys_procedure_readbacks_included():
 
     run = simulate_run(load_procedure(PROCEDURE), seed=7)
     assert run.error == ""
-    assert len(run.points) == 18
+    assert len(run.points) == 19          # with output 1's 5 A through the external shunt
     rb = {p.point_id: p for p in run.points}["DCI-1A-+1A-ch3-readback"]
     assert abs(rb.measured - rb.true) <= rb.expanded

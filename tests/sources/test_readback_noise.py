@@ -59,6 +59,8 @@ def _copy(tmp_path: Path, noise_text: str | None = None) -> Path:
     shutil.copy(PROC, tmp_path / PROC.name)
     (tmp_path / "references").mkdir()
     (tmp_path / "references" / NOISE.name).write_text(noise_text or NOISE.read_text())
+    for shunt in (PROC.parent / "references").glob("shunt-*.yaml"):     # output 1's 5 A point
+        shutil.copy(shunt, tmp_path / "references" / shunt.name)
     return tmp_path / PROC.name
 
 
