@@ -167,7 +167,7 @@ def main() -> None:
             added = [p - statistics.median(without) for p in per]
             print(f"        the rules' CPU left in the server process: {caller:.2f} ms as measured in process above "
                   f"(+{caller / statistics.median(without) * 100:.0f} %); this layout's server CPU less the other "
-                  f"layout's without the rules: {rng(added)} ms (+{rng([d / statistics.median(without) * 100 for d in added], '.0f')} %)")
+                  f"layout's without the rules: {rng(added, '+.2f')} ms ({rng([d / statistics.median(without) * 100 for d in added], '+.0f')} %)")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

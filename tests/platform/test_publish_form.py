@@ -87,6 +87,10 @@ def test_the_route_publishes_and_refuses_bad_forms(small_platform, make_dcc, sig
     assert post(url, token, doc, "application/xml").status_code == 400
     r = post(url, token, form(part("dcc", doc + b" " * 40_000)))
     assert r.status_code == 413 and "the dcc file exceeds 40000 bytes" in r.json()["detail"]
+    body = form(part("dcc", sign(make_dcc("FORM-2"), lab_keys)))
+    r = httpx.post(f"{url}/api/v1/certificates", content=(body[i:i + 4096] for i in range(0, len(body), 4096)),
+                   headers={"Content-Type": CT, "Authorization": f"Bearer {token}"}, timeout=30)
+    assert r.status_code == 201 and r.json()["certificate_id"] == "FORM-2"      # chunked, no Content-Length
     r = post(url, None, form(part("dcc", doc)))                                    # the token comes first
     assert r.status_code == 401
     r = post(url, "lat_unknown", b"not a form at all", "text/plain")
