@@ -36,6 +36,10 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
           dut: str = typer.Option("meter", help="which one is calibrated: meter | source"),
           load: Optional[str] = typer.Option(None, help="a source under test's load resistor "
                                              "on current points, e.g. '2 ohm'"),
+          procedure: Optional[str] = typer.Option(
+              None, help="wire the lab as this procedure names it (its meter and source models, "
+                         "which is under test, its load resistor and external shunts; the other "
+                         "model options are then not used)"),
           out_of_tolerance: Optional[str] = typer.Option(
               None, "--out-of-tolerance", metavar="RANGE",
               help="make the DUT out of tolerance on this range: '10 V' (DCV) or 'ACV 1 V'"),
@@ -49,12 +53,21 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
         oot = parse_out_of_tolerance(out_of_tolerance)
         if dut not in ("meter", "source"):
             raise typer.BadParameter("use meter or source", param_hint="--dut")
-        lab = SimulatedLab(seed=seed, latency=latency, out_of_tolerance=oot,
-                           host=host, dmm_port=dmm_port, calibrator_port=calibrator_port,
-                           environment_port=environment_port, room_temperature=room_temperature,
-                           room_humidity=room_humidity, dmm_model=dmm_model,
-                           calibrator_model=calibrator_model, dut=dut,
-                           load_resistance=None if load is None else parse_quantity(load, "ohm"))
+        where = dict(seed=seed, latency=latency, out_of_tolerance=oot, host=host,
+                     dmm_port=dmm_port, calibrator_port=calibrator_port,
+                     environment_port=environment_port, room_temperature=room_temperature,
+                     room_humidity=room_humidity)
+        if procedure is not None:
+            from labauto.procedure import load_procedure
+            from labauto.sim.lab import lab_for_procedure
+
+            plan = load_procedure(procedure)
+            lab = lab_for_procedure(plan, **where)
+            lab.infer_wiring(plan)      # it cannot see the steps: the set-ups tell the shunt
+        else:
+            lab = SimulatedLab(dmm_model=dmm_model, calibrator_model=calibrator_model, dut=dut,
+                               load_resistance=None if load is None else parse_quantity(load, "ohm"),
+                               **where)
         resources = lab.start()
     except (LabautoError, UnitError) as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -121,7 +121,8 @@ class SimulatedLab(ServedInstruments):
         self.shunts = {use.name: SimulatedShunt(use, shunt_rng, room=self._room_temperature)
                        for use in shunts}
         self.shunt_in_circuit: SimulatedShunt | None = None
-        meter_wire = ShuntedWire(self.wire, lambda: self.shunt_in_circuit) if self.shunts else self.wire
+        self._set_ups: tuple[tuple[str, float, float, Any, str], ...] = ()   # infer_wiring's
+        meter_wire = ShuntedWire(self.wire, self._shunt_now) if self.shunts else self.wire
         self.dmm = simulator_class(dmm_m, SimulatedDmm)(
             dmm_m, self.truth, meter_wire, self.clock,
             serial=dmm_serial or simulated_serial(dmm_m, DEFAULT_SERIALS["dmm"]), seed=seed)
@@ -146,9 +147,41 @@ class SimulatedLab(ServedInstruments):
     _start_hint = "; choose other ports (0 = any free port)"
 
     def start(self) -> dict[str, str]:
-        if self.shunts:             # follow the connections of the points measured in-process
+        if self.shunts and not self._set_ups:   # follow the points measured in-process
             attach_bench(self.wire_for)
         return super().start()
+
+    def infer_wiring(self, procedure: Any) -> None:
+        """A standalone lab (``labauto sim serve --procedure``) cannot see the technician's
+        steps: it takes a shunt point's shunt to be in circuit while the instruments are set
+        up as that point sets them (the meter's function and range, the source's current and
+        channel), and no shunt otherwise."""
+        self._set_ups = tuple(
+            (p.meter_function, float(p.range.to("V").magnitude), float(p.nominal.to("A").magnitude),
+             p.source_settings.get("channel"), p.shunt.name)
+            for p in procedure.points if p.shunt is not None)
+
+    def _shunt_now(self) -> SimulatedShunt | None:
+        if self._set_ups:
+            fn = self.dmm.function
+            rng = self.dmm.state[fn].range
+            current, channel = self._programmed_current()
+            name = next((n for f, r, i, c, n in self._set_ups
+                         if f == fn and rng is not None and abs(rng - r) <= 1e-9 * r
+                         and current is not None and abs(current - i) <= 1e-9 * abs(i)
+                         and (c is None or channel is None or int(c) == channel)), None)
+            shunt = None if name is None else self.shunts[name]
+            if shunt is not self.shunt_in_circuit:
+                self._connect(shunt)
+        return self.shunt_in_circuit
+
+    def _programmed_current(self) -> tuple[float | None, int | None]:
+        """The current the source is set to (and its channel), None when it sources none."""
+        cal = self.calibrator
+        channels = getattr(cal, "channels", None)
+        if channels is not None:         # a power supply: the active channel's current setting
+            return channels[cal.active].current, cal.active
+        return (cal.set_value if cal.function == "DCI" else None), None
 
     def stop(self) -> None:
         detach_bench(self.wire_for)
@@ -163,6 +196,9 @@ class SimulatedLab(ServedInstruments):
         if use is not None and shunt is None:
             raise LabautoError(f"point {point.id} needs shunt {use.name!r}, which this "
                                "simulated lab was not given (SimulatedLab(shunts=...))")
+        self._connect(shunt)
+
+    def _connect(self, shunt: SimulatedShunt | None) -> None:
         with self.calibrator.lock:
             if self.shunt_in_circuit is not None and shunt is not self.shunt_in_circuit:
                 self.shunt_in_circuit.cool(self.clock.now())
@@ -174,8 +210,9 @@ class SimulatedLab(ServedInstruments):
 
     def _burden(self) -> float | None:
         """What a current source drives: the shunt in circuit, else the meter's own shunt."""
-        if self.shunt_in_circuit is not None:
-            return self.shunt_in_circuit.value_ohm
+        shunt = self._shunt_now() if self.shunts else None
+        if shunt is not None:
+            return shunt.value_ohm
         return self.dmm.burden_ohm()
 
     def _room_temperature(self, t: float) -> float:

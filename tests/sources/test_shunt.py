@@ -235,3 +235,33 @@ def test_the_meters_own_shunts_carry_nothing_while_an_external_shunt_does():
     seen.switched(4.0, False)
     assert wire.current_changes(0.0, 5.0) == [(1.0, 1.0), (3.0, 20.0)]
     assert seen.current_changes(0.0, 5.0) == [(1.0, 1.0), (2.0, 0.0), (4.0, 20.0)]
+
+
+def test_a_standalone_lab_infers_the_shunt_from_the_instruments_set_up(tmp_path):
+    """`labauto sim serve --procedure` cannot see the technician's steps: the shunt is in
+    circuit while meter and source are set up as a shunt point sets them."""
+    from simulated_run import REGISTER_3458A
+
+    from labauto.calibration import run_calibration
+    from labauto.engine.operator import AutoConfirm, set_operator
+    from labauto.sim.lab import lab_for_procedure
+
+    lab_file = tmp_path / "lab.yaml"
+    lab_file.write_text((ROOT / "labauto" / "data" / "lab.yaml").read_text() + REGISTER_3458A)
+    plan = load_procedure(PROCEDURE)
+    previous = set_operator(AutoConfirm())
+    try:
+        lab = lab_for_procedure(plan, seed=23)
+        lab.infer_wiring(plan)
+        with lab:
+            outcome = run_calibration(PROCEDURE, dut_resource=lab.resources["calibrator"],
+                                      standard_resource=lab.resources["dmm"],
+                                      runs_dir=tmp_path / "runs", out_dir=tmp_path / "certs",
+                                      settle_scale=0.0, timeout_ms=5000, publish=False,
+                                      lab_file=lab_file)
+            truth = {p.id: lab.true_error(p) for p in plan.points}
+    finally:
+        set_operator(previous)
+    assert len(outcome.result.points) == 3       # no step was seen: the set-ups told the shunt
+    for p in outcome.result.points:
+        assert abs(p.error - truth[p.point_id].to(p.error.units)) <= p.expanded_uncertainty
