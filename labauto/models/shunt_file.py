@@ -22,6 +22,11 @@ conditions, U, k).  One YAML file per shunt, named by a procedure's ``shunts:`` 
       k: 2
       temperature: 23 degC             # reference temperature of the value
       current: 1 A                     # the measuring current of the value
+      ac_dc:                           # an AC shunt: its AC-DC difference per frequency (optional)
+        - {frequency: 400 Hz, difference: 3 ppm, U: 15 ppm, k: 2}
+
+The AC-DC difference d is the relative change of the shunt's transfer from its DC value at that
+frequency: V_ac / I_ac = R_dc × (1 + d).
 
 Every mistake is a :class:`SourceError` naming file:line.
 """
@@ -45,6 +50,17 @@ _RATINGS = {"source": None, "nominal": "ohm", "max_current": "A", "power": "W",
             "temperature_coefficient": "1/K", "power_coefficient": "1/W", "time_constant": "s"}
 _CERT = {"certificate_id": None, "laboratory": None, "date": None, "due": None, "value": "ohm",
          "U": "ohm", "k": None, "temperature": "degC", "current": "A"}
+_AC_DC = {"frequency", "difference", "U", "k"}
+
+
+@dataclass(frozen=True)
+class AcDcDifference:
+    """The certified AC-DC difference at one frequency: V_ac / I_ac = R_dc × (1 + difference)."""
+
+    frequency: pint.Quantity
+    difference: float
+    U: float
+    k: float
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,17 @@ class ShuntCertificate:
     k: float
     temperature: pint.Quantity                # reference temperature of ``value``
     current: pint.Quantity                    # measuring current of ``value``
+    ac_dc: tuple[AcDcDifference, ...] = ()    # an AC shunt's AC-DC difference per frequency
+
+    def ac_dc_at(self, frequency: pint.Quantity) -> AcDcDifference:
+        """The certified AC-DC difference at ``frequency``; KeyError naming those stated."""
+        f = float(frequency.to("Hz").magnitude)
+        for e in self.ac_dc:
+            if abs(float(e.frequency.to("Hz").magnitude) - f) <= 1e-9 * f:
+                return e
+        stated = ", ".join(f"{e.frequency.to_compact():g~P}" for e in self.ac_dc) or "none"
+        raise KeyError(f"certificate {self.certificate_id} states no AC-DC difference at "
+                       f"{frequency:~P} (it states: {stated})")
 
     @property
     def standard_uncertainty(self) -> pint.Quantity:
@@ -144,7 +171,8 @@ def load_shunt(path: str | Path) -> Shunt:
     for key, allowed in (("item", _ITEM), ("ratings", set(_RATINGS)), ("certificate", set(_CERT))):
         if not isinstance(d[key], dict):
             raise src.error((key,), f"{key} must be a mapping of {', '.join(sorted(allowed))}")
-        _keys(src, (key,), d[key], allowed, key)
+        given = {k: v for k, v in d[key].items() if not (key == "certificate" and k == "ac_dc")}
+        _keys(src, (key,), given, allowed, key)
     r = {k: _q(src, ("ratings", k), d["ratings"][k], u) for k, u in _RATINGS.items() if u}
     for key in ("nominal", "max_current", "power", "time_constant"):
         if not r[key].magnitude > 0:
@@ -168,14 +196,37 @@ def load_shunt(path: str | Path) -> Shunt:
         raise src.error(("certificate", "value"), f"the certified value {q['value']:~P} is "
                                                   f"{deviation:.1%} from the nominal "
                                                   f"{r['nominal']:~P}: another shunt's file?")
+    ac_dc = tuple(_ac_dc(src, ("certificate", "ac_dc", i), e)
+                  for i, e in enumerate(_list(src, c.get("ac_dc", []))))
     item = d["item"]
     return Shunt(
         manufacturer=str(item["manufacturer"]), model=str(item["model"]), serial=str(item["serial"]),
         ratings=ShuntRatings(source=str(d["ratings"]["source"]), **r),
         certificate=ShuntCertificate(certificate_id=str(c["certificate_id"]),
                                      laboratory=str(c["laboratory"]), date=date, due=due, k=float(k),
-                                     **q),
+                                     ac_dc=ac_dc, **q),
         path=path, sha256=doc.sha256)
+
+
+def _list(src: Any, value: Any) -> list:
+    if not isinstance(value, list):
+        raise src.error(("certificate", "ac_dc"), "ac_dc lists {frequency, difference, U, k}")
+    return value
+
+
+def _ac_dc(src: Any, at: tuple, e: Any) -> AcDcDifference:
+    if not isinstance(e, dict):
+        raise src.error(at, "an AC-DC difference is {frequency, difference, U, k}")
+    _keys(src, at, e, _AC_DC, "an AC-DC difference")
+    f = _q(src, at + ("frequency",), e["frequency"], "Hz")
+    diff = _q(src, at + ("difference",), e["difference"], "")
+    u = _q(src, at + ("U",), e["U"], "")
+    k = e["k"]
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < float(k) < 10:
+        raise src.error(at + ("k",), f"k must be a number between 0 and 10, not {k!r}")
+    if not f.magnitude > 0 or not u.magnitude > 0:
+        raise src.error(at, "frequency and U must be positive")
+    return AcDcDifference(f, float(diff.magnitude), float(u.magnitude), float(k))
 
 
 def _q(src: Any, at: tuple, value: Any, unit: str) -> pint.Quantity:

@@ -793,7 +793,7 @@ def _point(problems: Problems, npath: PathKey, nominal_raw: Any, fpath: PathKey 
     _check_bandwidth(problems, g, frequency, fpath)
     if g.shunt is not None:      # the shunt is the load: its rating, the meter range, compliance
         sh.check_point(problems, npath, nominal, g.shunt, g.meter_range, meter_model,
-                       source_range, ctx.source)
+                       source_range, ctx.source, frequency)
     else:
         _check_compliance(problems, npath, nominal, g, source_range, ctx)
     meter_settings = g.meter_fn.resolved_settings({k: v for k, (_, v) in g.meter_given.items()})

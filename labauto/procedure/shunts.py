@@ -32,7 +32,7 @@ from labauto.procedure.schema import Invalid, Problems, check_keys, quantity, te
 from labauto.yamlsource import PathKey
 
 #: the current function a shunt serves -> the meter function that reads the shunt's voltage
-METER_FUNCTION = {"DCI": "DCV"}
+METER_FUNCTION = {"DCI": "DCV", "ACI": "ACV"}
 ENTRY_KEYS = ("file", "thermal_emf", "temperature_deviation")
 
 
@@ -128,7 +128,7 @@ def at_point(use: ShuntUse, nominal: pint.Quantity, meter_range: RangeSpec,
 
 def check_point(problems: Problems, at: PathKey, nominal: pint.Quantity, use: ShuntUse,
                 meter_range: RangeSpec, meter: InstrumentModel, source_range: RangeSpec,
-                source: InstrumentModel) -> None:
+                source: InstrumentModel, frequency: pint.Quantity | None = None) -> None:
     """The shunt can carry the point's current and the meter and the source can work with
     it: the shunt's maximum current and power rating, I × R_s within the meter range's full
     scale, within the source's compliance voltage (the shunt is the load)."""
@@ -138,8 +138,8 @@ def check_point(problems: Problems, at: PathKey, nominal: pint.Quantity, use: Sh
         raise problems.fail(at, f"{nominal:~P} exceeds the maximum current {r.max_current:~P} "
                                 f"of shunt {use.name!r} ({shunt.name}, {shunt.path}); use a "
                                 "shunt rated for it")
-    power = shunt.power_at(current)
-    if power > r.power:
+    power = (current ** 2 * r.nominal).to("W")        # ratings hold at the nominal value
+    if power > r.power * (1 + 1e-9):
         raise problems.fail(at, f"{nominal:~P} dissipates {power:.3g~P} in shunt {use.name!r} "
                                 f"({shunt.name}), beyond its power rating {r.power:~P}; use a "
                                 "lower-value shunt")
@@ -150,6 +150,13 @@ def check_point(problems: Problems, at: PathKey, nominal: pint.Quantity, use: Sh
                                 f"the {meter_range.range:~P} {use.meter_function} range of the "
                                 f"{meter.manufacturer} {meter.model} (full scale "
                                 f"{meter_range.maximum:~P}); use a larger range")
+    if frequency is not None:       # an AC current: the shunt's certified AC-DC difference there
+        try:
+            shunt.certificate.ac_dc_at(frequency)
+        except KeyError as exc:
+            raise problems.fail(at, f"shunt {use.name!r} ({shunt.name}): {exc.args[0]}; an AC "
+                                    "current needs the shunt's AC-DC difference at its "
+                                    "frequency") from None
     compliance = source_range.property("compliance")
     if compliance is not None and compliance.check("[length] ** 2 * [mass] / [current] / [time] ** 3") \
             and volts > compliance:

@@ -181,7 +181,7 @@ class SimulatedLab(ServedInstruments):
         channels = getattr(cal, "channels", None)
         if channels is not None:         # a power supply: the active channel's current setting
             return channels[cal.active].current, cal.active
-        return (cal.set_value if cal.function == "DCI" else None), None
+        return (cal.set_value if cal.function in ("DCI", "ACI") else None), None
 
     def stop(self) -> None:
         detach_bench(self.wire_for)

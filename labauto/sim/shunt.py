@@ -15,7 +15,10 @@ Physics (none of it read from the budget, labauto.models.shunt):
   certificate's measuring current in steady state, so the change is beta × (P_now − P_cal),
   P_now the power the shunt's heat corresponds to;
 * a thermal EMF at its potential terminals: copper-to-copper junctions within 1 °C of each
-  other, the simulated lab's ``THERMAL_EMF_MAX_V`` (labauto.sim.physics), drawn per shunt.
+  other, the simulated lab's ``THERMAL_EMF_MAX_V`` (labauto.sim.physics), drawn per shunt (a
+  DC offset: an AC current's rms voltage does not carry it);
+* an AC current: the true AC-DC difference at each certified frequency drawn from the
+  certificate (normal, u = U/k); between or beyond them, the nearest certified frequency's.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ import numpy as np
 from labauto.sim.physics import THERMAL_EMF_MAX_V, Signal
 
 #: what a current signal becomes across a shunt, read by a voltage function
-ACROSS = {"DCI": "DCV"}
+ACROSS = {"DCI": "DCV", "ACI": "ACV"}
 
 
 class SimulatedShunt:
@@ -45,6 +48,8 @@ class SimulatedShunt:
         self.reference_c = float(cert.temperature.to("degC").magnitude)
         self.calibration_power_w = float(shunt.power_at(cert.current).to("W").magnitude)
         self.emf_v = THERMAL_EMF_MAX_V * rng.uniform(-1, 1)
+        self.ac_dc = [(float(e.frequency.to("Hz").magnitude), e.difference + e.U / e.k * rng.standard_normal())
+                      for e in cert.ac_dc]
         self.room = room
         self.heat_w = 0.0          # the power the shunt's temperature corresponds to
         self.t = 0.0
@@ -69,9 +74,16 @@ class SimulatedShunt:
         return self.value_ohm * (1 + self.alpha * (self.room(t) - self.reference_c)
                                  + self.beta * (self.heat_w - self.calibration_power_w))
 
-    def voltage(self, t: float, current_a: float, since: float | None = None) -> float:
-        """What the meter sees across the potential terminals."""
-        return current_a * self.resistance(t, current_a, since) + self.emf_v
+    def voltage(self, t: float, current_a: float, since: float | None = None,
+                frequency: float | None = None) -> float:
+        """What the meter sees across the potential terminals (rms at ``frequency``)."""
+        r = self.resistance(t, current_a, since)
+        if frequency is None:
+            return current_a * r + self.emf_v
+        if not self.ac_dc:
+            raise ValueError(f"shunt {self.name} has no AC-DC difference: not an AC shunt")
+        _, d = min(self.ac_dc, key=lambda e: abs(e[0] - frequency))
+        return current_a * r * (1 + d)
 
     def cool(self, t: float) -> None:
         """No current flows (the shunt is out of circuit)."""
@@ -107,7 +119,9 @@ class ShuntedWire:
         shunt = self.in_circuit()
         if shunt is None or sig.kind not in ACROSS:
             return sig
-        return Signal(ACROSS[sig.kind], shunt.voltage(t, sig.value, self.wire.changed_at),
+        ac = sig.kind != "DCI"
+        return Signal(ACROSS[sig.kind], shunt.voltage(t, sig.value, self.wire.changed_at,
+                                                      sig.frequency if ac else None),
                       sig.frequency)
 
     def current_changes(self, after: float, until: float) -> list[tuple[float, float]]:

@@ -209,8 +209,19 @@ def summarize(procedure: Any, runs: Iterable[RunOutcome], *, seed: int, dut_spre
             familywise_interval=clopper_pearson(covered, len(outs), familywise),
             normalized=z,
             ks_statistic=ks_stat, ks_pvalue=ks_p,
-            mean_expanded=float(np.mean([o.expanded for o in outs])) if outs else math.nan,
+            # in the first run's unit: a run states U in its own engineering unit (960 µA in
+            # one, 1.0 mA in the next), so a plain mean of the numbers mixed them
+            mean_expanded=float(np.mean([_in(o.expanded, o.unit, outs[0].unit) for o in outs]))
+            if outs else math.nan,
             decisions=decision_check(outs), covered_evaluated=evaluated,
             evaluated_familywise_interval=clopper_pearson(evaluated, len(outs), familywise)))
     return ValidationResult(procedure.id, str(procedure.path), len(done) + len(failed), seed,
                             dut_spread, tuple(points), tuple(failed), elapsed_s, simulated)
+
+
+def _in(value: float, unit: str, target: str) -> float:
+    """``value`` in ``unit`` expressed in ``target`` (the same unit: unchanged)."""
+    if unit == target or not unit or not target:
+        return value
+    from labauto.units import Q_
+    return float(Q_(value, unit).to(target).magnitude)

@@ -30,7 +30,7 @@ def test_the_budget_at_10_A_through_the_0_01_ohm_shunt_by_hand():
     b = evaluate_point(point, proc, volts, "V").budget
     rows = {r.name: r for r in b.rows}
     # I_set is exact; dV_1: the procedure's DCV contribution, the 3458A's input junctions
-    assert list(rows) == ["V", "dV_ref", "V_emf", "R_s", "d_T", "d_P", "dV_1"]
+    assert list(rows) == ["V", "dV_ref", "V_emf", "dR_s", "d_T", "d_P", "dV_1"]
     # by hand.  R_s: certificate SIM-NMI-2026-3310 (the shunt's file): 0.01000031 ohm,
     # U = 0.05 uohm, k = 2, at 23 degC and 1 A
     R, uR = 0.01000031, 0.05e-6 / 2
@@ -45,15 +45,17 @@ def test_the_budget_at_10_A_through_the_0_01_ohm_shunt_by_hand():
     u_emf_meter = 0.3e-6 / math.sqrt(3)                 # thermal_emf_meter (DCV): ± 0.3 uV
     u_T = 3e-6 * 1.0 / math.sqrt(3)                     # |alpha| <= 3 ppm/K over ± 1 K
     P, P_cal = 10 ** 2 * R, 1 ** 2 * R                  # 1.0000 W at 10 A, 0.01 W at 1 A
-    u_P = 2e-6 * max(P_cal, P - P_cal) / math.sqrt(3)   # |beta| <= 2 ppm/W
+    # |beta| <= 2 ppm/W, d_P = beta × (h P − P_cal), beta in ± 2 ppm/W and h in [0, 1] uniform:
+    # u² = (beta²/3)(P²/3 − P P_cal + P_cal²)
+    u_P = 2e-6 / math.sqrt(3) * math.sqrt(P ** 2 / 3 - P * P_cal + P_cal ** 2)
     by_hand = {"V": (s / math.sqrt(5)) / R, "dV_ref": u_dvm / R, "V_emf": u_emf / R,
                "dV_1": u_emf_meter / R,
-               "R_s": uR * V / R ** 2, "d_T": u_T * I, "d_P": u_P * I}
+               "dR_s": uR * V / R ** 2, "d_T": u_T * I, "d_P": u_P * I}
     for name, u in by_hand.items():
         assert abs(rows[name].contribution.to("A").m) == pytest.approx(u, rel=1e-6), name
     u_c = math.sqrt(sum(u ** 2 for u in by_hand.values()))
     assert b.combined_uncertainty.to("A").m == pytest.approx(u_c, rel=1e-6)
-    assert u_c == pytest.approx(80.7e-6, abs=0.1e-6)     # 8 ppm of 10 A: the 3458A dominates
+    assert u_c == pytest.approx(80.1e-6, abs=0.1e-6)     # 8 ppm of 10 A: the 3458A dominates
     # the indication: V / R_s; the certificate's reference value is that mean current
     result = evaluate_point(point, proc, volts, "V")
     assert result.reference.to("A").m == pytest.approx(I, rel=1e-12)
@@ -74,6 +76,7 @@ def _procedure(tmp_path: Path, points: str, *, shunt_file: str | None = None,
     refs = tmp_path / "references"
     refs.mkdir(exist_ok=True)
     (refs / "s15.yaml").write_text(shunt_file or SHUNT_15A.read_text())
+    (refs / "a40b.yaml").write_text((SHUNT_15A.parent / "shunt-A40B-10A-4410.yaml").read_text())
     text = PROCEDURE.read_text()
     head = text[:text.index("\nshunts:\n") + 1]
     body = ("shunts:\n  S15A: {file: references/s15.yaml, thermal_emf: 0.3 uV, "
@@ -112,6 +115,19 @@ def test_bad_shunt_input_is_refused_at_its_line(tmp_path, point, needle, reason)
     assert any(ln == line and re.search(reason, why) for ln, why in exc.value.problems), \
         (line, exc.value.problems)
     assert f"{path}:{line}:" in str(exc.value)
+
+
+def test_an_ac_current_needs_the_shunts_ac_dc_difference_at_its_frequency(tmp_path):
+    path = _procedure(tmp_path, "  - {function: ACI, range: 1 V, nominal: 5 A, frequency: 60 Hz, "
+                                "shunt: A10A}\n  - {function: ACI, range: 1 V, nominal: 0.5 A, "
+                                "frequency: 400 Hz, shunt: S15A}\n",
+                      shunts="  A10A: {file: references/a40b.yaml, thermal_emf: 0.3 uV, "
+                             "temperature_deviation: 1 K}\n")
+    with pytest.raises(ProcedureError) as exc:
+        load_procedure(path)
+    assert [line for line, _ in exc.value.problems] == [_line(path, "60 Hz"), _line(path, "0.5 A")]
+    assert "states no AC-DC difference at 60 Hz (it states: 400 Hz, 1 kHz)" in exc.value.problems[0][1]
+    assert "(it states: none)" in exc.value.problems[1][1]
 
 
 def test_a_current_beyond_the_shunts_power_rating_is_refused(tmp_path):
@@ -202,21 +218,26 @@ def test_the_5522a_above_1_A_through_shunts_end_to_end(tmp_path):
         PROCEDURE, tmp_path, 17, lambda lab: (lab.shunt_in_circuit.name, lab.calibrator_state()["operate"]))
     result = outcome.result
     assert [p.point_id for p in result.points] == ["DCI-100mV-+2A", "DCI-100mV-+10A",
-                                                   "DCI-100mV-+20A"]
-    assert len(auto.confirmed) == 2 and connected == ("S100A", False)   # left in standby
-    for p in result.points:       # the simulated true error within U, U a few ppm of the current
+                                                   "DCI-100mV-+20A", "ACI-1V-+5A-400Hz",
+                                                   "ACI-1V-+10A-400Hz"]
+    assert len(auto.confirmed) == 3 and connected == ("A10A", False)   # left in standby
+    for p in result.points:       # the simulated true error within U, U some ppm of the current
         assert abs(p.error - truth[p.point_id].to(p.error.units)) <= p.expanded_uncertainty
-        assert p.expanded_uncertainty.to("A").m < 60e-6 * p.nominal.to("A").m
+        limit = 60e-6 if p.function == "DCI" else 160e-6     # the 3458A's ACV: 95-120 ppm
+        assert p.expanded_uncertainty.to("A").m < limit * p.nominal.to("A").m
         assert p.decision == "pass" and p.tur > 4
+    ac = {r.name: r for r in result.points[-1].budget.rows}
+    assert "V_emf" not in ac and ac["d_ac"].estimate.m == pytest.approx(2e-6)   # at 400 Hz
     # the journal keeps the 3458A's voltages; the certificate states currents
     records = [json.loads(x) for x in (outcome.run_folder / "journal.jsonl").read_text().splitlines()]
     volts = [r for r in records if r["type"] == "reading" and r["point_id"] == "DCI-100mV-+20A"]
     assert len(volts) == 5 and all(r["unit"] == "V" and 0.0199 < r["value"] < 0.0201 for r in volts)
     # the shunts are reference standards of the certificate, with their certificates
     assert [(e.model, e.serial_number, e.certificate_id) for e in result.standards[1:]] == [
-        ("9230A-15", "70412", "SIM-NMI-2026-3310"), ("9230A-100", "70988", "SIM-NMI-2026-3311")]
+        ("9230A-15", "70412", "SIM-NMI-2026-3310"), ("9230A-100", "70988", "SIM-NMI-2026-3311"),
+        ("A40B-10A", "4410", "SIM-NMI-2026-3312")]
     header = json.loads((outcome.run_folder / "journal.jsonl").read_text().splitlines()[0])
-    assert {"shunt S15A", "shunt S100A"} <= set(header["instrument_models"])
+    assert {"shunt S15A", "shunt S100A", "shunt A10A"} <= set(header["instrument_models"])
     files = outcome.files
     json_file = next(f for k, f in files.items() if str(f).endswith(".json"))
     doc = json.loads(Path(json_file).read_text())
@@ -262,6 +283,22 @@ def test_a_standalone_lab_infers_the_shunt_from_the_instruments_set_up(tmp_path)
             truth = {p.id: lab.true_error(p) for p in plan.points}
     finally:
         set_operator(previous)
-    assert len(outcome.result.points) == 3       # no step was seen: the set-ups told the shunt
+    assert len(outcome.result.points) == 5       # no step was seen: the set-ups told the shunt
     for p in outcome.result.points:
         assert abs(p.error - truth[p.point_id].to(p.error.units)) <= p.expanded_uncertainty
+
+
+def test_the_mean_U_of_a_point_whose_runs_state_U_in_different_units():
+    # a run states U in its own engineering unit: 960 µA in one, 1.1 mA in the next (the AC
+    # 10 A point); the summary's mean U was the plain mean of the numbers (480.55 "mA")
+    from types import SimpleNamespace
+
+    from labauto.validation.montecarlo import PointOutcome, RunOutcome
+    from labauto.validation.stats import summarize
+
+    def run(seed, unit, U):
+        return RunOutcome(seed, (PointOutcome("ACI-1V-+10A-400Hz", unit, 0.0, 0.0, U, U / 2, 2.0,
+                                              17.0 if unit == "mA" else 17000.0, True, 0.0),))
+    result = summarize(SimpleNamespace(id="P", path="p.yaml", points=()),
+                       [run(1, "mA", 1.1), run(2, "µA", 960.0)], seed=1, dut_spread=1.5)
+    assert result.points[0].mean_expanded == pytest.approx(1.03)
