@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from labauto.procedure.cli import print_error
+
 app = typer.Typer(add_completion=False)
 
 
@@ -56,8 +58,7 @@ def validate(
         result = validate_procedure(procedure, runs=runs, seed=seed, dut_spread=dut_spread,
                                     workers=workers or default_workers())
     except LabautoError as exc:
-        for line in str(exc).splitlines():
-            console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+        print_error(console, exc)
         raise typer.Exit(2) from None
     if report is not None:
         from labauto.validation.report import write_report
@@ -91,8 +92,7 @@ def _faults(console: Console, procedure: Path, scenarios: list[str], workdir: Op
             outcomes = run_faults(procedure, workdir or tmp, tuple(scenarios) or known, seed=seed,
                                   platform=platform)
         except LabautoError as exc:
-            for line in str(exc).splitlines():
-                console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+            print_error(console, exc)
             raise typer.Exit(2) from None
     if as_json:
         print(json.dumps({"procedure": str(procedure), "faults": [o.to_dict() for o in outcomes],
