@@ -299,7 +299,7 @@ def test_labauto_interval_show_prints_the_recommendation_and_the_evidence(tmp_pa
     assert (a3["n"], a3["in_tolerance"]) == (21, 15)
     lo, hi = clopper_pearson(15, 21, 0.90)
     # R0 = 0.714, upper limit 0.855 < 0.90: too long; Q = 1 - 2 P(X <= 15 | 21, 0.9) = 0.9711,
-    # 365 * 10^((15/21 - 0.9) * 0.9404) = 241.0 d
+    # 365 * 10^((15/21 - 0.9) * 0.9711) = 241.0 d
     q = 1 - 2 * (1 - _binomial_tail(16, 21, 0.9))
     assert a3["limits"] == pytest.approx([lo, hi]) and hi < 0.9 and a3["verdict"] == "shorten"
     assert a3["rejection_confidence"] == pytest.approx(q, abs=1e-12)
