@@ -406,7 +406,7 @@ def main() -> None:
             label = "" if len(arms) == 1 else f" [{name}]"
             print(f"ingest{label}, {procs}, {backend}, {a.clients} clients over HTTP, {len(docs)} signed DCCs "
                   f"per run after {len(warm)} not counted: {report.span(rates[name], '{:.0f}', '/s')} "
-                  "(goal >= 200/s on SQLite with 1 process)")
+                  "(goal >= 200/s on SQLite with 1 server process)")
             if cpu[name]:
                 print(f"        server CPU per publication {report.span(cpu[name], '{:.2f}', 'ms')}")
         if len(arms) > 1 and cpu["this tree"] and cpu["baseline"]:
