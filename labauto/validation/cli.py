@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labauto.procedure.cli import print_error
+from labauto.tables import min_widths, print_whole
 
 app = typer.Typer(add_completion=False)
 
@@ -110,7 +111,7 @@ def _faults(console: Console, procedure: Path, scenarios: list[str], workdir: Op
                           f"{'yes' if o.standby_at_end else 'NO'}",
                           "-" if o.published is None else str(o.published),
                           "[green]ok[/green]" if o.ok else f"[red]FAILED {escape(o.error)}[/red]")
-        console.print(table)
+        print_whole(console, table)
     raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
 
 
@@ -132,16 +133,20 @@ def _print(console: Console, result) -> None:
     for col in ("point", "coverage", "95 % interval", "unrounded", "verdict", "mean U", "z mean", "z sd",
                 "KS p", "false acc. obs/pred", "false rej. obs/pred"):
         table.add_column(col, justify="left" if col in ("point", "verdict") else "right")
+    rows, colours = [], []
     for p in result.points:
-        d = p.to_dict()
-        z = d["normalized_errors"]
+        z = p.to_dict()["normalized_errors"]
         lo, hi = p.coverage_interval
-        colour = {"consistent": "green"}.get(p.verdict, "red")
-        table.add_row(p.point_id, f"{p.coverage:.3f}", f"[{lo:.3f}, {hi:.3f}]", f"{p.coverage_evaluated:.3f}",
-                      f"[{colour}]{p.verdict}[/{colour}]", f"{p.mean_expanded:.3g} {p.unit}",
-                      _f(z["mean"], "+.2f"), _f(z["std"], ".2f"), _f(z["ks_pvalue"], ".3f"),
-                      p.decisions.shown("accept"), p.decisions.shown("reject"))
-    console.print(table)
+        colours.append({"consistent": "green"}.get(p.verdict, "red"))
+        rows.append([p.point_id, f"{p.coverage:.3f}", f"[{lo:.3f}, {hi:.3f}]",
+                     f"{p.coverage_evaluated:.3f}", p.verdict, f"{p.mean_expanded:.3g} {p.unit}",
+                     _f(z["mean"], "+.2f"), _f(z["std"], ".2f"), _f(z["ks_pvalue"], ".3f"),
+                     p.decisions.shown("accept"), p.decisions.shown("reject")])
+    min_widths(table, rows)
+    for row, colour in zip(rows, colours):
+        table.add_row(*map(escape, row[:4]), f"[{colour}]{escape(row[4])}[/{colour}]",
+                      *map(escape, row[5:]))
+    print_whole(console, table)
     for r in result.failed_runs:
         console.print(f"[red]run seed {r.seed} stopped: {escape(r.error)}[/red]", soft_wrap=True)
 
