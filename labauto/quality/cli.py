@@ -1,4 +1,5 @@
-"""``labauto register init|list|show|add|set-status|add-calibration|chart``: the equipment register.
+"""``labauto register init|list|show|add|set-status|add-calibration|chart|check``: the equipment
+register (``check``: an intermediate check, labauto/quality/check_cli.py).
 
 The register is named by ``--register`` (a folder or a database URL; ``LABAUTO_REGISTER``) or
 by the ``register:`` key of the lab file (``--lab`` / ``LABAUTO_LAB``).  Errors print one line
@@ -243,3 +244,6 @@ def chart(asset_id: str,
              if limits else f"baseline: {needed} more checks needed")
     console.print(f"{asset_id}: {len(history)} checks, {bad} out of control; {where}; "
                   f"chart: {out}")
+
+
+from labauto.quality import check_cli as _check_cli  # noqa: E402,F401  (`register check`)
