@@ -48,6 +48,11 @@ class CheckOutcome:
     def in_control(self) -> bool:
         return self.check.in_control
 
+    @property
+    def verdict(self) -> str:
+        return ("baseline" if self.limits is None
+                else "in control" if self.in_control else "OUT OF CONTROL")
+
     def to_dict(self) -> dict[str, Any]:
         return {"item": self.item.asset_id, "status": self.item.status,
                 "check": self.check.to_dict(),
@@ -58,6 +63,15 @@ class CheckOutcome:
                 "baseline_needed": self.baseline_needed,
                 "last_good": None if self.last_good is None else self.last_good.time.isoformat(),
                 "recall": list(self.recall), "recall_note": self.recall_note}
+
+
+def baseline_text(needed: int) -> str:
+    """What a check made while the baseline is collected means for the chart; ``needed`` is the
+    outcome's ``baseline_needed``, which counts that check."""
+    left = needed - 1
+    return "baseline: recorded, not judged; " + (
+        f"{left} more check{'s' if left > 1 else ''} before the chart has its limits" if left
+        else "the chart has its limits from the next check on")
 
 
 def usable_check_standard(store: Any, asset_id: str) -> Item:
@@ -262,6 +276,18 @@ def chart_png(item: Item, unit: str, path: Path, limits: Limits | None = None) -
     return path
 
 
+def write_report(outcome: CheckOutcome, report_dir: Path) -> tuple[Path, Path]:
+    """The chart PNG and the markdown report in ``report_dir``, named by item and check time:
+    (png, report)."""
+    folder = Path(report_dir)
+    stamp = outcome.check.time.strftime("%Y%m%dT%H%M%SZ")
+    base = f"{outcome.item.asset_id}-{stamp}"
+    png = chart_png(outcome.item, outcome.check.unit, folder / f"{base}.png", outcome.limits)
+    report = folder / f"{base}.md"
+    report.write_text(report_markdown(outcome, png.name), encoding="utf-8")
+    return png, report
+
+
 def report_markdown(outcome: CheckOutcome, chart: str | None = None) -> str:
     """The check's report: verdict, limits, rules, recall impact (and the chart)."""
     c, item = outcome.check, outcome.item
@@ -271,8 +297,7 @@ def report_markdown(outcome: CheckOutcome, chart: str | None = None) -> str:
              f"- check standard: {c.check_standard or '-'}",
              f"- value: {c.value:.9g} {c.unit}"]
     if outcome.limits is None:
-        lines.append(f"- baseline: {outcome.baseline_needed} more checks before limits exist "
-                     "(not judged)")
+        lines.append(f"- {baseline_text(outcome.baseline_needed)}")
     else:
         lim = outcome.limits
         lines += [f"- centre line {lim.center:.9g} {c.unit}, sigma {lim.sigma:.3g} {c.unit}, "
