@@ -241,6 +241,27 @@ def test_s2_two_resubmission_times_against_independent_solutions():
     assert r.chosen == "exponential" and fits["exponential"].aic < fits["weibull"].aic
 
 
+def test_s2_does_not_use_a_model_whose_reliability_does_not_fall_with_time():
+    # 7 of 10 in tolerance at 200, 400 and 800 d: the in-tolerance fraction does not change
+    # with the time between calibrations.  The Weibull likelihood then grows towards beta -> 0
+    # (a drop to 0.7 at t ~ 0, flat after): its interval for 0.95 is 0.0 d, and with the lower
+    # AIC S2 recommended it (`labauto interval show` printed "recommended interval: 0.0 d").
+    groups = ((200, 10, 7), (400, 10, 7), (800, 10, 7))
+    r = method_s2(obs(*groups), 0.95)
+    fits = {f.name: f for f in r.fits}
+    assert fits["weibull"].parameters["beta"] < 0.01 and fits["weibull"].interval < 1.0
+    assert fits["weibull"].aic < fits["exponential"].aic          # it would have been chosen
+    assert r.notes[0].startswith("weibull: its reliability falls by 0.0005 from 200 d to 800 d")
+    # the exponential is used: the root of its score equation, found by bisection
+    def score(lam: float) -> float:
+        return sum(-x * t + (n - x) * t * math.exp(-lam * t) / (1 - math.exp(-lam * t))
+                   for t, n, x in groups)
+    lam = _bisect(score, 1e-6, 1e-2)
+    assert r.chosen == "exponential"
+    assert r.recommended == pytest.approx(-math.log(0.95) / lam, rel=1e-5)
+    assert r.recommended == pytest.approx(66.91, abs=0.01)
+
+
 def test_s2_recovers_a_known_weibull_model_from_simulated_history():
     # 1500 calibrations, resubmission times 60-600 d, true R(t) = exp(-(t/400)^2):
     # the interval for R* = 0.90 is 400 (-ln 0.9)^(1/2) = 129.84 d
