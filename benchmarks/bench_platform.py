@@ -4,13 +4,20 @@
                                                   [--store 100000] [--workers 1,2] [--clients 4]
                                                   [--warmup 30] [--baseline DIR]
 
+Layout: as deployed, each server process runs PTB's Schematron in one worker process of its own
+on a machine with >= 2 cores (LABAUTO_PLATFORM_SCHEMATRON_PROCESSES, read from this process's
+environment, which the servers inherit: 0 runs the rules in the server's process); the layout
+is printed first.
+
 0. Stages: the publish pipeline in this process, stage by stage (parse, XSD, Schematron,
    signature, facts, DB write), thread CPU ms per document, so each stage's figure stays
-   meaningful when another changes (and does not count other processes' load).
+   meaningful when another changes (and does not count other processes' load).  The Schematron
+   stage runs here in this process whatever the layout (its own CPU cost).
 1. Ingest: N distinct DCCs (PTB's valid.xml with new ids, XAdES-signed by a CA-issued lab key)
    are published over HTTP on loopback by 4 concurrent clients to the server in its own
    process(es), --repeat times per --workers count (a fresh store each time); prints the range
-   of documents/s (goal >= 200/s on SQLite) and of the server's CPU time per publication, and
+   of documents/s (goal >= 200/s on SQLite with one server process) and of the server's CPU
+   time per publication (its Schematron workers included), and
    the clients' own CPU per publication (they share the cores: keep-alive http.client
    connections, the multipart bodies built before the clock starts).  Each new server first
    gets --warmup other publications, not counted (its first requests pay for imports, caches
@@ -49,6 +56,7 @@ from labauto.certificate.signing import sign_dcc  # noqa: E402
 from labauto.certificate.pki import CertificateAuthority  # noqa: E402
 from labauto.platform.server.db import Database  # noqa: E402
 from labauto.platform.server.models import CertificateRecord, ItemIdentifier, Lab  # noqa: E402
+from labauto.platform.server.schematron import PROCESSES_ENV, default_processes  # noqa: E402
 from labauto.platform.server.testing import ServerProcess, register_lab  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -78,6 +86,14 @@ def make_docs(n: int, key_pem: bytes, cert_pem: bytes, prefix: str = "BENCH") ->
 STAGES = ("parse", "XSD", "Schematron", "signature", "facts", "results", "DB write")
 
 
+def layout_label(rule_workers: int) -> str:
+    """What each server process runs its Schematron stage in."""
+    if not rule_workers:
+        return "each server process runs PTB's Schematron in its own process"
+    return (f"each server process runs PTB's Schematron in {rule_workers} worker process"
+            f"{'es' if rule_workers > 1 else ''} of its own (the default on >= 2 cores)")
+
+
 def bench_stages(docs: list[bytes], key_cert_pem: bytes, database_url: str) -> dict[str, list[float]]:
     """The publish pipeline in this process, one document at a time, stage by stage, as the
     server's ``_publish_sync`` runs it (``dcc.admit`` stage by stage, the results for the scope
@@ -91,7 +107,7 @@ def bench_stages(docs: list[bytes], key_cert_pem: bytes, database_url: str) -> d
     from labauto.platform.server.db import migrate
     from labauto.platform.server.service import LabRef, register_lab as register
 
-    schemas = admission.SchemaRegistry(dcc_dir() / "schema")
+    schemas = admission.SchemaRegistry(dcc_dir() / "schema", rule_processes=0)    # the rules' own CPU
     migrate(database_url)
     db = Database(database_url)
     with db.write() as s:
@@ -139,7 +155,12 @@ def server_cpu_seconds(pid: int) -> float | None:
     figure does not depend on what else the machine runs; None elsewhere."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     try:
-        pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        pids, todo = [], [pid]
+        while todo:        # every descendant: server processes and their Schematron workers
+            p = todo.pop()
+            pids.append(p)
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
         total = 0.0
         for p in pids:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
@@ -295,7 +316,8 @@ def ensure_postgres_database(url: str) -> None:
 def print_stages(runs: list[dict[str, list[float]]]) -> None:
     """Per stage: the range over runs of the per-run median (ms per document)."""
     print("per-stage breakdown, in-process, one document at a time (thread CPU ms per document: "
-          "range over runs of each run's median):")
+          "range over runs of each run's median; the Schematron stage runs here in this process, "
+          "which a server does only with " f"{PROCESSES_ENV}=0):")
     total = []
     for k in runs[0]:
         medians = [statistics.median(r[k]) for r in runs]
@@ -333,6 +355,8 @@ def main() -> None:
     if backend == "PostgreSQL":
         ensure_postgres_database(a.db)
     report.header("")
+    rule_workers = default_processes()
+    print(f"layout: {layout_label(rule_workers)} ({PROCESSES_ENV}={os.environ.get(PROCESSES_ENV, 'unset')})")
     ca = CertificateAuthority.create("bench CA")
     keys = ca.issue("Bench Lab")
     admin = secrets.token_urlsafe(16)
@@ -375,12 +399,14 @@ def main() -> None:
                         targets = bulk_fill(url, a.store)
                         print(f"bulk-filled the store to {a.store} certificates in {time.perf_counter() - t0:.1f} s")
                         res = bench_verify(base, targets, a.requests)
-        procs = f"{n_workers} server process{'es' if n_workers > 1 else ''}"
+        procs = (f"{n_workers} server process{'es' if n_workers > 1 else ''}"
+                 + (f" + {rule_workers} Schematron worker process{'es' if rule_workers > 1 else ''} each"
+                    if rule_workers else " (Schematron in process)"))
         for name, _ in arms:
             label = "" if len(arms) == 1 else f" [{name}]"
             print(f"ingest{label}, {procs}, {backend}, {a.clients} clients over HTTP, {len(docs)} signed DCCs "
                   f"per run after {len(warm)} not counted: {report.span(rates[name], '{:.0f}', '/s')} "
-                  "(goal >= 200/s on SQLite with 1 process)")
+                  "(goal >= 200/s on SQLite with 1 server process)")
             if cpu[name]:
                 print(f"        server CPU per publication {report.span(cpu[name], '{:.2f}', 'ms')}")
         if len(arms) > 1 and cpu["this tree"] and cpu["baseline"]:

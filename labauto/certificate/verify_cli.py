@@ -117,7 +117,8 @@ def verify(file: Path = typer.Argument(..., help="the DCC XML file"),
         crl_source = crl_from(crls)
     except pki.PKIError as exc:
         _usage(console, f"--crl: {exc}")
-    verifier = Verifier(SchemaRegistry(folder, any_version=True), anchors,
+    # one document: the rules run in this process (a worker process would only add its start)
+    verifier = Verifier(SchemaRegistry(folder, any_version=True, rule_processes=0), anchors,
                         platform=_platform_lookup(platform) if platform else None,
                         time_check=timestamp_time_check(), revocation_check=crl_revocation_check(crl_source))
     report = verifier.verify(xml, intermediates=intermediates)

@@ -122,12 +122,8 @@ class ReferenceCertificate:
 def load_reference_certificate(path: str | Path) -> ReferenceCertificate:
     """Parse a certificate file; :class:`SourceError` naming file:line for every mistake."""
     path = Path(path)
-    doc = load(path)
+    doc = load_mapping(path, _TOP, "a reference certificate")
     d, src = doc.data, doc.source
-    if not isinstance(d, dict):
-        raise SourceError(str(path), 1, "a reference certificate must be a mapping with "
-                                        f"{', '.join(sorted(_TOP))}")
-    _keys(src, (), d, _TOP, "a reference certificate")
     item = d["item"]
     if not isinstance(item, dict):
         raise src.error(("item",), "item must be {manufacturer, model, serial}")
@@ -142,6 +138,16 @@ def load_reference_certificate(path: str | Path) -> ReferenceCertificate:
         certificate_id=str(d["certificate_id"]), laboratory=str(d["laboratory"]), date=date,
         due=due, manufacturer=str(item["manufacturer"]), model=str(item["model"]),
         serial=str(item["serial"]), values=values, path=path, sha256=doc.sha256)
+
+
+def load_mapping(path: Path, top: set[str], what: str):
+    """The YAML file at ``path`` (a :class:`labauto.yamlsource` document), which must be a
+    mapping with exactly the keys ``top``; a :class:`SourceError` naming file:line if not."""
+    doc = load(path)
+    if not isinstance(doc.data, dict):
+        raise SourceError(str(path), 1, f"{what} must be a mapping with {', '.join(sorted(top))}")
+    _keys(doc.source, (), doc.data, top, what)
+    return doc
 
 
 def _keys(src: Any, at: tuple, d: dict, allowed: set[str], what: str) -> None:

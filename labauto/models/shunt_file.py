@@ -39,10 +39,8 @@ from typing import Any
 
 import pint
 
-from labauto.errors import SourceError
-from labauto.models.reference import _keys
+from labauto.models.reference import _keys, load_mapping
 from labauto.units import Q_, UnitError, parse_quantity
-from labauto.yamlsource import load
 
 _TOP = {"item", "ratings", "certificate"}
 _ITEM = {"manufacturer", "model", "serial"}
@@ -162,12 +160,8 @@ class Shunt:
 def load_shunt(path: str | Path) -> Shunt:
     """Parse a shunt file; :class:`SourceError` naming file:line for every mistake."""
     path = Path(path)
-    doc = load(path)
+    doc = load_mapping(path, _TOP, "a shunt file")
     d, src = doc.data, doc.source
-    if not isinstance(d, dict):
-        raise SourceError(str(path), 1, "a shunt file must be a mapping with "
-                                        f"{', '.join(sorted(_TOP))}")
-    _keys(src, (), d, _TOP, "a shunt file")
     for key, allowed in (("item", _ITEM), ("ratings", set(_RATINGS)), ("certificate", set(_CERT))):
         if not isinstance(d[key], dict):
             raise src.error((key,), f"{key} must be a mapping of {', '.join(sorted(allowed))}")

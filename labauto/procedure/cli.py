@@ -37,13 +37,19 @@ def _fmt(q, compact: bool = True) -> str:
     return f"{(q.to_compact() if compact else q):.7g~P}"
 
 
-def _load(path: Path, console: Console) -> Procedure:
+def print_error(console: Console, exc: Exception) -> None:
+    """Every line of ``exc`` (one ``file:line: reason`` a problem) in red, unwrapped."""
+    for line in str(exc).splitlines():
+        console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+
+
+def _load(path: Path, console: Console, loader=load_procedure, code: int = 1):
+    """``loader(path)``; a :class:`SourceError` printed and raised as exit ``code``."""
     try:
-        return load_procedure(path)
+        return loader(path)
     except SourceError as exc:
-        for line in str(exc).splitlines():
-            console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
-        raise typer.Exit(1) from None
+        print_error(console, exc)
+        raise typer.Exit(code) from None
 
 
 def points_table(p: Procedure) -> Table:
@@ -105,12 +111,7 @@ def _show_temperature(file: Path, console: Console, as_json: bool) -> bool:
 
     if not is_temperature_procedure(file):
         return False
-    try:
-        p = load_temperature_procedure(file)
-    except SourceError as exc:
-        for line in str(exc).splitlines():
-            console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
-        raise typer.Exit(1) from None
+    p = _load(file, console, load_temperature_procedure)
     ref = p.reference
     plan = {"id": p.id, "title": p.title, "version": p.version, "method": p.method,
             "kind": p.kind, "path": str(p.path), "sha256": p.sha256,
@@ -156,10 +157,8 @@ def _validate_temperature(file: Path, console: Console, failed: list[Path]) -> b
     if not is_temperature_procedure(file):
         return False
     try:
-        p = load_temperature_procedure(file)
-    except SourceError as exc:
-        for line in str(exc).splitlines():
-            console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+        p = _load(file, console, load_temperature_procedure)
+    except typer.Exit:
         failed.append(file)
         return True
     setpoints = ", ".join(f"{pt.setpoint.m:g} °C ({pt.heat_source})" for pt in p.points)
@@ -228,12 +227,7 @@ def characterise(
     from labauto.errors import LabautoError
 
     console = Console()
-    try:
-        procedure = load_procedure(file)
-    except SourceError as exc:
-        for line in str(exc).splitlines():
-            console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
-        raise typer.Exit(2) from None
+    procedure = _load(file, console, code=2)
     if not ch.readback_groups(procedure):
         console.print(f"[red]{escape(str(file))}: no readback point to characterise[/red]")
         raise typer.Exit(2)

@@ -1,4 +1,5 @@
-"""``labauto register init|list|show|add|set-status|add-calibration|chart``: the equipment register.
+"""``labauto register init|list|show|add|set-status|add-calibration|chart|check``: the equipment
+register (``check``: an intermediate check, labauto/quality/check_cli.py).
 
 The register is named by ``--register`` (a folder or a database URL; ``LABAUTO_REGISTER``) or
 by the ``register:`` key of the lab file (``--lab`` / ``LABAUTO_LAB``).  Errors print one line
@@ -16,6 +17,7 @@ from typing import Any, Iterator, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from labauto.errors import LabautoError
@@ -77,6 +79,11 @@ def init(location: str = typer.Argument(..., help="a folder, or a database URL "
         console.print(f"register ready: {store.location} ({len(store.items())} items)")
 
 
+LIST_COLUMNS = ("asset", "item", "serial", "role", "bench", "status", "certificate", "due")
+KEEP_WHOLE = ("asset", "serial", "status", "certificate", "due")
+FOLDED_MIN_WIDTH = {"item": 8, "role": 9, "bench": 5}
+
+
 @app.command("list")
 def list_items(register: Optional[str] = REGISTER_OPT, lab: Optional[Path] = LAB_OPT,
                as_json: bool = typer.Option(False, "--json", help="machine-readable")) -> None:
@@ -88,17 +95,40 @@ def list_items(register: Optional[str] = REGISTER_OPT, lab: Optional[Path] = LAB
         print(json.dumps([i.to_dict() for i in items], indent=2))
         return
     today = dt.date.today()
-    table = Table(title=f"Equipment register {store.location}: {len(items)} items")
-    for col in ("asset", "item", "serial", "role", "bench", "status", "certificate", "due"):
-        table.add_column(col)
+    title = f"Equipment register {store.location}: {len(items)} items"
+    rows = []
     for i in items:
         cal, due = i.latest_calibration(), i.due_date()
         due_text = "uncalibrated" if due is None else due.isoformat() + (
             " OVERDUE" if due < today else "")
         style = None if i.status == "in_service" and due is not None and due >= today else "red"
-        table.add_row(i.asset_id, f"{i.manufacturer} {i.model}", i.serial, i.role, i.bench,
-                      i.status, cal.certificate_id if cal else "", due_text, style=style)
-    console.print(table)
+        rows.append(((i.asset_id, f"{i.manufacturer} {i.model}", i.serial, i.role, i.bench,
+                      i.status, cal.certificate_id if cal else "", due_text), style))
+    # what identifies an item and says whether it may be used (asset, serial, status,
+    # certificate, due date) is never cut or folded: a technician greps for an asset id, a
+    # certificate or OVERDUE; the descriptive columns fold
+    table = Table(title=title)
+    for col in LIST_COLUMNS:
+        table.add_column(col, no_wrap=col in KEEP_WHOLE, overflow="fold",
+                         min_width=FOLDED_MIN_WIDTH.get(col))
+    for cells, style in rows:
+        table.add_row(*cells, style=style)
+    natural = Measurement.get(console, console.options.update_width(10_000), table)
+    if console.soft_wrap:           # a pipe: the table at its natural width (never squeezed)
+        table.width = natural.maximum
+        console.print(table)
+        return
+    if natural.minimum <= console.width:
+        console.print(table)
+        return
+    # a terminal too narrow for the table: two lines per item, nothing cut
+    console.print(title)
+    for (asset, what, serial, role, bench, status, cert, due_text), style in rows:
+        first = "  ".join(x for x in (asset, status, cert, due_text if due_text == "uncalibrated"
+                                      else f"due {due_text}") if x)
+        console.print(escape(first), style=style, overflow="fold")
+        console.print(escape(f"    {what} serial {serial}, {role}" + (f", {bench}" if bench else "")),
+                      overflow="fold")
 
 
 @app.command()
@@ -214,3 +244,6 @@ def chart(asset_id: str,
              if limits else f"baseline: {needed} more checks needed")
     console.print(f"{asset_id}: {len(history)} checks, {bad} out of control; {where}; "
                   f"chart: {out}")
+
+
+from labauto.quality import check_cli as _check_cli  # noqa: E402,F401  (`register check`)

@@ -20,7 +20,9 @@ Nelson rules (L. S. Nelson, J. Quality Technology 16 (1984) 237-239):
     N5  two of three points in a row beyond 2 sigma, on the same side
     N6  four of five points in a row beyond 1 sigma, on the same side
     N7  fifteen points in a row within 1 sigma, on either side
-    N8  eight points in a row beyond 1 sigma, on either side
+    N8  eight points in a row beyond 1 sigma, with points on both sides of the centre line
+        (Nelson: "none within 1 standard deviation ... the points are in both directions");
+        eight beyond 1 sigma on one side is a shift, which N6 and N2 catch
 
 A rule fires at the point that completes its pattern; for the "k of n" rules that point must
 itself be one of the k (so one excursion is reported once, when it happens).  A point exactly
@@ -138,8 +140,9 @@ def _rules(rule_set: str):
                 ("N5", 3) + two3, ("N6", 5) + four5,
                 ("N7", 15, "fifteen points in a row within 1 sigma",
                  lambda xs, zs, i: _all(zs, i, 15, lambda z: abs(z) < 1)),
-                ("N8", 8, "eight points in a row beyond 1 sigma on either side",
-                 lambda xs, zs, i: _all(zs, i, 8, lambda z: abs(z) > 1))]
+                ("N8", 8, "eight points in a row beyond 1 sigma, on both sides of the centre line",
+                 lambda xs, zs, i: _all(zs, i, 8, lambda z: abs(z) > 1)
+                 and {_side(z) for z in zs[i - 7:i + 1]} == {1, -1})]
     raise ValueError(f"unknown run-rule set {rule_set!r}; use one of {', '.join(RULE_SETS)}")
 
 

@@ -17,6 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from labauto.procedure.cli import print_error
+from labauto.tables import min_widths, print_whole
+
 app = typer.Typer(add_completion=False)
 
 
@@ -56,8 +59,7 @@ def validate(
         result = validate_procedure(procedure, runs=runs, seed=seed, dut_spread=dut_spread,
                                     workers=workers or default_workers())
     except LabautoError as exc:
-        for line in str(exc).splitlines():
-            console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+        print_error(console, exc)
         raise typer.Exit(2) from None
     if report is not None:
         from labauto.validation.report import write_report
@@ -91,8 +93,7 @@ def _faults(console: Console, procedure: Path, scenarios: list[str], workdir: Op
             outcomes = run_faults(procedure, workdir or tmp, tuple(scenarios) or known, seed=seed,
                                   platform=platform)
         except LabautoError as exc:
-            for line in str(exc).splitlines():
-                console.print(f"[red]{escape(line)}[/red]", soft_wrap=True)
+            print_error(console, exc)
             raise typer.Exit(2) from None
     if as_json:
         print(json.dumps({"procedure": str(procedure), "faults": [o.to_dict() for o in outcomes],
@@ -110,7 +111,7 @@ def _faults(console: Console, procedure: Path, scenarios: list[str], workdir: Op
                           f"{'yes' if o.standby_at_end else 'NO'}",
                           "-" if o.published is None else str(o.published),
                           "[green]ok[/green]" if o.ok else f"[red]FAILED {escape(o.error)}[/red]")
-        console.print(table)
+        print_whole(console, table)
     raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
 
 
@@ -132,16 +133,20 @@ def _print(console: Console, result) -> None:
     for col in ("point", "coverage", "95 % interval", "unrounded", "verdict", "mean U", "z mean", "z sd",
                 "KS p", "false acc. obs/pred", "false rej. obs/pred"):
         table.add_column(col, justify="left" if col in ("point", "verdict") else "right")
+    rows, colours = [], []
     for p in result.points:
-        d = p.to_dict()
-        z = d["normalized_errors"]
+        z = p.to_dict()["normalized_errors"]
         lo, hi = p.coverage_interval
-        colour = {"consistent": "green"}.get(p.verdict, "red")
-        table.add_row(p.point_id, f"{p.coverage:.3f}", f"[{lo:.3f}, {hi:.3f}]", f"{p.coverage_evaluated:.3f}",
-                      f"[{colour}]{p.verdict}[/{colour}]", f"{p.mean_expanded:.3g} {p.unit}",
-                      _f(z["mean"], "+.2f"), _f(z["std"], ".2f"), _f(z["ks_pvalue"], ".3f"),
-                      p.decisions.shown("accept"), p.decisions.shown("reject"))
-    console.print(table)
+        colours.append({"consistent": "green"}.get(p.verdict, "red"))
+        rows.append([p.point_id, f"{p.coverage:.3f}", f"[{lo:.3f}, {hi:.3f}]",
+                     f"{p.coverage_evaluated:.3f}", p.verdict, f"{p.mean_expanded:.3g} {p.unit}",
+                     _f(z["mean"], "+.2f"), _f(z["std"], ".2f"), _f(z["ks_pvalue"], ".3f"),
+                     p.decisions.shown("accept"), p.decisions.shown("reject")])
+    min_widths(table, rows)
+    for row, colour in zip(rows, colours):
+        table.add_row(*map(escape, row[:4]), f"[{colour}]{escape(row[4])}[/{colour}]",
+                      *map(escape, row[5:]))
+    print_whole(console, table)
     for r in result.failed_runs:
         console.print(f"[red]run seed {r.seed} stopped: {escape(r.error)}[/red]", soft_wrap=True)
 

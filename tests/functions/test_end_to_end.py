@@ -146,6 +146,97 @@ def test_a_source_under_test_against_a_reference_meter(tmp_path):
     assert outcome.result.item.model == "5522A" and outcome.result.standards[0].model == "34465A"
 
 
+def _evaluated(procedure, lab, runs_dir, *, dut, standard, lab_file):
+    """Pre-flight checks, every point, evaluation: a calibration without its certificate (the
+    certificates are tested above; their PDF is most of a run's time)."""
+    from labauto.calibration import measure_points, preflight, start_or_resume_run
+    from labauto.engine.run import open_run
+    from labauto.evaluation import evaluate_run
+    from labauto.lab import load_lab
+
+    resources = {"dut_resource": lab.resources[dut], "standard_resource": lab.resources[standard]}
+    with preflight(procedure, **resources, timeout_ms=5000, lab_file=lab_file) as checked:
+        run = start_or_resume_run(procedure, runs_dir=runs_dir, settle_scale=0.0, timeout_ms=5000,
+                                  run_id=checked.run_id, lab_file=lab_file, **resources)
+        measure_points(run, lab_file=lab_file)
+    return evaluate_run(open_run(run.folder), load_lab(lab_file))
+
+
+def _source_model_by_files(tmp_path, monkeypatch):
+    """A new calibrator model: a folder with model.yaml only (no Python), in Fluke's command
+    style, on LABAUTO_INSTRUMENTS_PATH."""
+    folder = tmp_path / "instruments" / "acme_cal2"
+    folder.mkdir(parents=True)
+    text = (ROOT / "instruments" / "fluke_5522a" / "model.yaml").read_text()
+    for old, new in (("manufacturer: Fluke", "manufacturer: Acme Instruments"),
+                     ("model: 5522A", "model: CAL2"),
+                     ("identity: '^FLUKE,5522A,", "identity: '^ACME INSTRUMENTS,CAL2,"),
+                     ("simulation: sim.yaml", "")):
+        assert old in text, old
+        text = text.replace(old, new)
+    (folder / "model.yaml").write_text(text)
+    monkeypatch.setenv("LABAUTO_INSTRUMENTS_PATH", str(tmp_path / "instruments"))
+
+
+def test_a_source_model_added_by_files_only_calibrates_in_both_directions(tmp_path, monkeypatch):
+    """The new source under test against a reference meter, and as the reference standard of
+    a meter under test: both from its file alone."""
+    _source_model_by_files(tmp_path, monkeypatch)
+    lab_file = tmp_path / "lab.yaml"
+    lab_file.write_text((ROOT / "labauto" / "data" / "lab.yaml").read_text() + """\
+  - manufacturer: Keysight Technologies
+    model: 34465A
+    serial: "MY60012345"
+    certificate_id: SIM-34465A-01
+    calibrated_by: Accredited laboratory (simulated)
+    calibration_due: "2027-09-30"
+  - manufacturer: Acme Instruments
+    model: CAL2
+    serial: "3456789"
+    certificate_id: SIM-CAL2-01
+    calibrated_by: Accredited laboratory (simulated)
+    calibration_due: "2027-09-30"
+""")
+    as_dut = tmp_path / "cal2.yaml"
+    as_dut.write_text(SOURCE_UNDER_TEST.replace("dut: fluke_5522a", "dut: acme_cal2"))
+    assert load_procedure(as_dut).direction == "source"
+    with SimulatedLab(seed=5, latency="zero", dut="source", calibrator_model="acme_cal2") as lab:
+        result = _evaluated(as_dut, lab, tmp_path / "a", dut="calibrator", standard="dmm",
+                            lab_file=lab_file)
+        truth = {pt.point_id: lab.truth.dut_error_at_setting(pt.function, pt.range, pt.nominal)
+                 for pt in result.points}
+        assert lab.calibrator_state()["operate"] is False
+    assert (result.item.manufacturer, result.item.model) == ("ACME INSTRUMENTS", "CAL2")
+    assert [p.point_id for p in result.points] == ["DCV-10V-+1V", "DCV-10V-+10V",
+                                                   "DCI-100mA-+100mA"]
+    for pt in result.points:
+        assert abs(pt.error - truth[pt.point_id].to(pt.error.units)) <= pt.expanded_uncertainty
+    as_standard = tmp_path / "dmm.yaml"
+    as_standard.write_text("""\
+procedure: {id: KS-BY-CAL2, title: 34465A against the Acme CAL2, version: "1", method: Direct comparison}
+dut: keysight_34465a
+standard: acme_cal2
+settings: {readings: 4, settle_time: 1 s}
+decision_rule: simple-acceptance
+points:
+  - {function: DCV, range: 10 V, nominal: [1 V, 10 V]}
+  - {function: ACV, range: 1 V, nominal: 1 V, frequency: 1 kHz}
+""")
+    with SimulatedLab(seed=6, latency="zero", calibrator_model="acme_cal2") as lab:
+        result = _evaluated(as_standard, lab, tmp_path / "b", dut="dmm", standard="calibrator",
+                            lab_file=lab_file)
+        truth = {p.point_id: lab.truth.dut_error_at_setting(p.function, p.range, p.nominal,
+                                                            p.frequency)
+                 for p in result.points}
+    assert [(s.manufacturer, s.model) for s in result.standards] == [("ACME INSTRUMENTS", "CAL2")]
+    # the tolerance row of the standard: the CAL2 file's 12 ppm + 20 uV at 10 V (99 %)
+    spec = load_procedure(as_standard).points[1].standard_spec
+    assert spec.to("uV").m == pytest.approx(140)
+    for p in result.points:
+        assert p.decision == "pass"
+        assert abs(p.error - truth[p.point_id].to(p.error.units)) <= p.expanded_uncertainty
+
+
 STEPS = """\
 procedure: {id: STEPS, title: Steps, version: "1", method: Direct comparison}
 dut: keysight_34465a

@@ -515,7 +515,7 @@ def test_rules_follow_the_declared_version(dcc_template: bytes, registry):
 def schxslt_as_compiled(dcc_schema_dir: Path):
     """PTB's rules in the stylesheet exactly as SchXslt compiles it (no lean rewrite)."""
     from labauto.platform.server.schematron import RuleBook
-    book = RuleBook(dcc_schema_dir, lean=False)
+    book = RuleBook(dcc_schema_dir, lean=False, processes=0)
     assert book.lean is False
     return book
 
@@ -554,7 +554,7 @@ def _every_rule_document(bases: dict[str, bytes], dcc_dir: Path) -> list[tuple[s
 def schxslt_lean(dcc_schema_dir: Path):
     """PTB's rules in the lean stylesheet, without the per-pattern modes."""
     from labauto.platform.server.schematron import RuleBook
-    book = RuleBook(dcc_schema_dir, pattern_modes=False)
+    book = RuleBook(dcc_schema_dir, pattern_modes=False, processes=0)
     assert book.lean is True and book.pattern_modes is False
     return book
 

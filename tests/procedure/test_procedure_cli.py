@@ -77,3 +77,33 @@ def test_validate_checks_every_file_given_and_fails_if_any_fails(tmp_path):
     assert r.exit_code == 1
     assert f"OK {FULL}" in r.output and f"{bad}:21: nominal 1040 V" in r.output
     assert "1 of 2 procedure files valid" in r.output
+
+
+def _bad_pt100(tmp_path):
+    """The bundled Pt100 comparison with an unknown readout at line 15 (its certificate path
+    made absolute so the copy still finds it)."""
+    src = ROOT / "procedures" / "temperature" / "pt100_comparison.yaml"
+    lines = src.read_text(encoding="utf-8").splitlines()
+    assert lines[13].strip().startswith("certificate:") and lines[14].strip().startswith("readout:")
+    lines[13] = f"  certificate: {(src.parent / '../references/sprt-5681-1234.yaml').resolve()}"
+    lines[14] = "  readout: no_such_readout"
+    path = tmp_path / "pt100.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_bad_temperature_procedure_is_named_at_its_line_by_validate_and_show(tmp_path):
+    path = _bad_pt100(tmp_path)
+    r = run("validate", str(path), str(FULL))
+    assert r.exit_code == 1
+    assert f"{path}:15:" in r.output and "no_such_readout" in r.output
+    assert "1 of 2 procedure files valid" in r.output
+    r = run("show", str(path))
+    assert r.exit_code == 1 and f"{path}:15:" in r.output
+
+
+def test_characterise_names_a_bad_file_at_its_line_and_exits_2(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text_with({21: "    nominal: 1040 V"}))
+    r = run("characterise", str(path), "--simulated", "--out", str(tmp_path / "n.yaml"))
+    assert r.exit_code == 2 and f"{path}:21: nominal 1040 V" in r.output

@@ -48,6 +48,10 @@ def test_western_electric_rules(values, expected):
     ([0.9 * (-1) ** i for i in range(15)], [("N4", 13), ("N4", 14), ("N7", 14)]),
     ([0.9, -0.9] * 7 + [1.0], [("N4", 13), ("N4", 14)]),       # 1.0 is not within 1 sigma
     ([1.5, -1.5, -1.5, 1.5, 1.5, -1.5, -1.5, 1.5], [("N8", 7)]),
+    ([1.5, -1.5, -1.5, 1.5, 1.5, -1.5, -1.5, 0.9], []),         # the eighth is within 1 sigma
+    # Nelson's rule 8 needs points in both directions: eight beyond 1 sigma on one side is a
+    # shift (N6 fires from the fourth point on, N8 never)
+    ([1.5] * 8, [("N6", 3), ("N6", 4), ("N6", 5), ("N6", 6), ("N6", 7)]),
 ])
 def test_nelson_rules(values, expected):
     assert fired(values, "nelson") == expected

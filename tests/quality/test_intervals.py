@@ -3,8 +3,8 @@
 A3 is checked against the published worked examples of the NCSLI 2019 Workshop & Symposium
 tutorial on calibration intervals (Assets 1-3; the digits as reproduced in Sandia's suncal 1.7,
 test/test_interval.py::testA3 and its API manual, "5 - Calibration Intervals", which prints the
-same table for Asset 1).  S2 is run on RP-1's (2010) Table D-1 data (also NASA-HDBK-8739.19-5
-Table 5-1) — RP-1 publishes no S2 interval for it, so the fit is checked against an independent
+same table for Asset 1).  S2 is run on RP-1's (2010) Table D-1 data (as suncal 1.7's API manual
+reproduces it) — RP-1 publishes no S2 interval for it, so the fit is checked against an independent
 maximum-likelihood solution and against suncal 1.7's printed intervals (reproduced on the
 truncated counts suncal fits) — and against closed forms, score equations solved by bisection and a simulation with a known model."""
 from __future__ import annotations
@@ -148,7 +148,8 @@ def test_a3_lengthens_when_all_were_in_tolerance_with_enough_evidence():
 
 def test_s2_on_rp1_table_d1():
     # RP-1 (2010) Table D-1: weeks between calibrations, calibrations, observed reliability
-    # (the same data in days: NASA-HDBK-8739.19-5 Table 5-1); target 0.75.  RP-1 publishes no
+    # (as suncal 1.7's API manual reproduces it; NASA-HDBK-8739.19-5 Table 5-1, as suncal's
+    # ex_intervalS2.yaml reproduces it, has the same counts at 3 ... 49.5 weeks); target 0.75.  RP-1 publishes no
     # S2 interval for it; suncal 1.7 (same binomial likelihood, RP-1 eq. D-5) prints an
     # exponential-model interval of 10 weeks (API manual, "5 - Calibration Intervals").
     table = [(4, 4, 1.0), (7, 6, .83333), (10, 14, .6429), (13, 13, .6154), (21, 22, .5455),
@@ -240,6 +241,27 @@ def test_s2_two_resubmission_times_against_independent_solutions():
     assert r.chosen == "exponential" and fits["exponential"].aic < fits["weibull"].aic
 
 
+def test_s2_does_not_use_a_model_whose_reliability_does_not_fall_with_time():
+    # 7 of 10 in tolerance at 200, 400 and 800 d: the in-tolerance fraction does not change
+    # with the time between calibrations.  The Weibull likelihood then grows towards beta -> 0
+    # (a drop to 0.7 at t ~ 0, flat after): its interval for 0.95 is 0.0 d, and with the lower
+    # AIC S2 recommended it (`labauto interval show` printed "recommended interval: 0.0 d").
+    groups = ((200, 10, 7), (400, 10, 7), (800, 10, 7))
+    r = method_s2(obs(*groups), 0.95)
+    fits = {f.name: f for f in r.fits}
+    assert fits["weibull"].parameters["beta"] < 0.01 and fits["weibull"].interval < 1.0
+    assert fits["weibull"].aic < fits["exponential"].aic          # it would have been chosen
+    assert r.notes[0].startswith("weibull: its reliability falls by 0.0005 from 200 d to 800 d")
+    # the exponential is used: the root of its score equation, found by bisection
+    def score(lam: float) -> float:
+        return sum(-x * t + (n - x) * t * math.exp(-lam * t) / (1 - math.exp(-lam * t))
+                   for t, n, x in groups)
+    lam = _bisect(score, 1e-6, 1e-2)
+    assert r.chosen == "exponential"
+    assert r.recommended == pytest.approx(-math.log(0.95) / lam, rel=1e-5)
+    assert r.recommended == pytest.approx(66.91, abs=0.01)
+
+
 def test_s2_recovers_a_known_weibull_model_from_simulated_history():
     # 1500 calibrations, resubmission times 60-600 d, true R(t) = exp(-(t/400)^2):
     # the interval for R* = 0.90 is 400 (-ln 0.9)^(1/2) = 129.84 d
@@ -299,7 +321,7 @@ def test_labauto_interval_show_prints_the_recommendation_and_the_evidence(tmp_pa
     assert (a3["n"], a3["in_tolerance"]) == (21, 15)
     lo, hi = clopper_pearson(15, 21, 0.90)
     # R0 = 0.714, upper limit 0.855 < 0.90: too long; Q = 1 - 2 P(X <= 15 | 21, 0.9) = 0.9711,
-    # 365 * 10^((15/21 - 0.9) * 0.9404) = 241.0 d
+    # 365 * 10^((15/21 - 0.9) * 0.9711) = 241.0 d
     q = 1 - 2 * (1 - _binomial_tail(16, 21, 0.9))
     assert a3["limits"] == pytest.approx([lo, hi]) and hi < 0.9 and a3["verdict"] == "shorten"
     assert a3["rejection_confidence"] == pytest.approx(q, abs=1e-12)

@@ -227,3 +227,42 @@ def test_two_files_for_one_instrument_are_refused(tmp_path):
     (tmp_path / "reg" / "CAL-09.yaml").write_text(text)
     with pytest.raises(SourceError, match="also registered in"):
         store.items()
+
+
+@pytest.mark.parametrize("width, soft_wrap", [(80, False), (80, True), (140, False)])
+def test_the_list_never_cuts_an_asset_id_a_certificate_or_a_due_date(tmp_path, monkeypatch,
+                                                                      width, soft_wrap):
+    """An 80-column terminal and a pipe (where rich's width is 80 too) printed the list's cells
+    cut to 'CAL-55…', 'PTB-20…', '2027-…': what a technician greps for.  Now: the table when it
+    fits (the pipe never crops), else two lines per item; asset, status, certificate and due
+    date always whole, on one line."""
+    from rich.console import Console
+
+    import labauto.quality.cli as qcli
+    monkeypatch.setattr(qcli, "console", Console(width=width, soft_wrap=soft_wrap,
+                                                 color_system=None))
+    store = open_register(tmp_path / "reg", create=True)
+    store.add(_calibrator("CAL-5522A-01"))
+    store.add_calibration("CAL-5522A-01", _cal("PTB-2026-0815", "2026-01-20"))
+    store.add(Item("DMM-34465A-07", "Keysight Technologies", "34465A", "MY60012345",
+                   "working_standard", 365.0, bench="DC bench 2"))
+    store.add_calibration("DMM-34465A-07", _cal("DKD-K-2025-4711", "2025-01-02"))
+    store.add(Item("ZENER-01", "Fluke", "732C", "Z1", "check_standard", 365.0))
+    r = runner.invoke(app, ["register", "list", "--register", str(tmp_path / "reg")])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+
+    def line_with(*words: str) -> str:
+        found = [ln for ln in lines if all(w in ln for w in words)]
+        assert found, (words, r.output)
+        return found[0]
+    line_with("CAL-5522A-01", "in_service", "PTB-2026-0815", "2027-01-20")
+    line_with("DMM-34465A-07", "in_service", "DKD-K-2025-4711", "2026-01-02 OVERDUE")
+    line_with("ZENER-01", "in_service", "uncalibrated")
+    assert "…" not in r.output
+    if width == 80 and not soft_wrap:        # too narrow for the table: the two-line form
+        assert line_with("Keysight Technologies 34465A serial MY60012345").strip() == \
+            "Keysight Technologies 34465A serial MY60012345, working_standard, DC bench 2"
+    else:                                    # the table, wider than 80 columns in a pipe
+        assert "┃ asset" in r.output
+        assert max(len(ln) for ln in lines) > 80 if soft_wrap else width > 80

@@ -99,3 +99,19 @@ def test_a_bad_date_names_its_key_and_line(tmp_path):
     with pytest.raises(ProcedureError, match=r"proc.yaml:5: reference certificate: .*cert.yaml:4: "
                                              r"due: '31.03.2027' is not a date \(YYYY-MM-DD\)"):
         load_procedure(proc)
+
+
+def test_a_certificate_that_is_no_mapping_or_lacks_a_key_is_refused(tmp_path):
+    from labauto.errors import SourceError
+    from labauto.models.reference import load_reference_certificate
+
+    path = tmp_path / "c.yaml"
+    path.write_text("[1, 2]\n")
+    with pytest.raises(SourceError, match=r"c.yaml:1: a reference certificate must be a mapping "
+                                          r"with certificate_id, date, due, item, laboratory, "
+                                          r"values"):
+        load_reference_certificate(path)
+    cert = CERT.format(model="3458A", error="1 uV")
+    path.write_text("\n".join(line for line in cert.splitlines() if not line.startswith("due:")))
+    with pytest.raises(SourceError, match=r"c.yaml:1: a reference certificate is missing 'due'"):
+        load_reference_certificate(path)

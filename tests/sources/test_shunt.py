@@ -302,3 +302,15 @@ def test_the_mean_U_of_a_point_whose_runs_state_U_in_different_units():
     result = summarize(SimpleNamespace(id="P", path="p.yaml", points=()),
                        [run(1, "mA", 1.1), run(2, "µA", 960.0)], seed=1, dut_spread=1.5)
     assert result.points[0].mean_expanded == pytest.approx(1.03)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("- just a list\n", ":1: a shunt file must be a mapping with certificate, item, ratings"),
+    (None, ":1: unknown key 'colour' in a shunt file; allowed: certificate, item, ratings"),
+])
+def test_a_shunt_file_that_is_no_mapping_of_its_three_keys_is_refused(tmp_path, text, reason):
+    path = tmp_path / "s.yaml"
+    path.write_text(text or "colour: red\n" + SHUNT_15A.read_text())
+    with pytest.raises(SourceError) as exc:
+        load_shunt(path)
+    assert str(exc.value).startswith(f"{path}{reason}")

@@ -45,7 +45,7 @@ def schema(dcc_schema_dir):
 
 @pytest.fixture(scope="module")
 def rules(dcc_schema_dir):
-    return RuleBook(dcc_schema_dir)
+    return RuleBook(dcc_schema_dir, processes=0)
 
 
 def _floats(el) -> list[float]:

@@ -156,3 +156,21 @@ def test_a_meter_offset_below_zero_ohm_is_a_result(project_root):
     assert run.error == ""
     assert run.points[0].measured < 0          # the DUT's negative offset, measured
 
+
+
+def test_validate_table_in_a_pipe_cuts_no_value(project_root):
+    """Out of a terminal (a pipe, a file: CliRunner's 80 columns) the table is printed at its
+    natural width: every point id, coverage and verdict whole (they were cut to 'DCV-100m…',
+    '1.0…' and 'consi…' at 80 columns)."""
+    r = CliRunner().invoke(app, ["validate", str(project_root / QUICK), "--runs", "8",
+                                 "--seed", "3"])
+    assert r.exit_code == 0, r.output
+    assert "…" not in r.output
+    rows = [line for line in r.output.splitlines() if line.startswith("│ DCV-")]
+    assert [row.split("│")[1].strip() for row in rows] == [
+        "DCV-100mV-+100mV", "DCV-10V-+10V", "DCV-10V--10V", "DCV-100V-+100V"]
+    for row in rows:
+        cells = [c.strip() for c in row.split("│")[1:-1]]
+        assert cells[4] == "consistent" and 0 <= float(cells[1]) <= 1
+        lo, hi = (float(x) for x in cells[2].strip("[]").split(","))
+        assert lo <= float(cells[1]) <= hi

@@ -22,7 +22,7 @@ from lxml import etree
 
 from labauto.certificate.dcc_xml import DCC_NS, DCC_ROOT, collapsed_text as _text, read_identity
 from labauto.certificate.signing import DS_NS, SignatureError, VerifiedSignature, parse_xml, verify_dcc
-from labauto.platform.server.schematron import RuleBook, RulesReport
+from labauto.platform.server.schematron import RuleBook, RulesReport, default_processes
 
 NS = {"dcc": DCC_NS}
 MIN_VERSION, MAX_VERSION = (3, 1, 0), (3, 3, 0)
@@ -47,7 +47,7 @@ class AdmissionError(ValueError):
 
 _SCHEMAS: dict[Path, etree.XMLSchema] = {}
 _SCHEMA_LOCK = threading.Lock()
-_RULEBOOKS: dict[Path, RuleBook] = {}
+_RULEBOOKS: dict[tuple[Path, int], RuleBook] = {}    # (folder, worker processes)
 
 
 class SchemaRegistry:
@@ -56,19 +56,24 @@ class SchemaRegistry:
     the same folder (:attr:`rules`, compiled once per process when the registry is made).
 
     ``any_version``: accept every version the folder has a schema for (verification of any
-    DCC); by default only the versions the platform stores (3.1.0 - 3.3.0)."""
+    DCC); by default only the versions the platform stores (3.1.0 - 3.3.0).
+    ``rule_processes``: the RuleBook's worker processes (default
+    :func:`~labauto.platform.server.schematron.default_processes`; 0: in this process); registries
+    of one folder and layout share one RuleBook, and so its workers."""
 
-    def __init__(self, schema_dir: Path | str, *, any_version: bool = False) -> None:
+    def __init__(self, schema_dir: Path | str, *, any_version: bool = False,
+                 rule_processes: int | None = None) -> None:
         self.schema_dir = Path(schema_dir)
         self.any_version = any_version
         self._by_version: dict[str, etree.XMLSchema] = {}       # used under _SCHEMA_LOCK
         if not self.schema_dir.is_dir():
             raise FileNotFoundError(f"DCC schema directory {self.schema_dir} does not exist "
                                     "(expected vX.Y.Z/dcc.xsd inside)")
-        key = self.schema_dir.resolve()
+        folder = self.schema_dir.resolve()
+        key = (folder, default_processes() if rule_processes is None else rule_processes)
         with _SCHEMA_LOCK:
             if key not in _RULEBOOKS:
-                _RULEBOOKS[key] = RuleBook(key)
+                _RULEBOOKS[key] = RuleBook(folder, processes=key[1])
             self.rules = _RULEBOOKS[key]
 
     def _accepts(self, v: tuple[int, ...]) -> bool:

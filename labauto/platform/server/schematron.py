@@ -92,6 +92,24 @@ class RulesReport:
         return self.rules if self.applied else f"{NO_RULES} ({self.version}): XSD only"
 
 
+def default_processes() -> int:
+    """How many worker processes a :class:`RuleBook` starts unless told: the environment's
+    LABAUTO_PLATFORM_SCHEMATRON_PROCESSES if set (0: the rules run in the calling process), else
+    1 on a machine with two cores or more (the rules then run beside the server's other threads:
+    saxonche holds the GIL while it works), else 0."""
+    value = os.environ.get(PROCESSES_ENV, "").strip()
+    if not value:
+        return 1 if (os.cpu_count() or 1) >= 2 else 0
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise ValueError(f"{PROCESSES_ENV}={value!r}: expected a whole number of worker processes "
+                         "(0: the Schematron rules run in the server's process)")
+    return n
+
+
 class RulesEngineError(RuntimeError):
     """Saxon raised a dynamic error running the rules on a document (its message)."""
 
@@ -100,11 +118,13 @@ class RuleBook:
     """PTB's Schematron files of a schema folder, each compiled once, run under a lock (one
     Saxon processor per process; its executables are not shared between threads unguarded).
 
-    ``processes`` > 0 (default: the environment's LABAUTO_PLATFORM_SCHEMATRON_PROCESSES, else 0)
-    runs the rules in that many worker processes, each with its own compiled copy
-    (:mod:`~labauto.platform.server.schematron_workers`): the calling thread waits without
+    ``processes`` (default :func:`default_processes`: one on a machine with two cores or more)
+    > 0 runs the rules in that many worker processes, started here, each with its own compiled
+    copy (:mod:`~labauto.platform.server.schematron_workers`): the calling thread waits without
     holding the GIL, so the server's other threads go on while Saxon works on another core.  A
-    worker that dies is replaced and its document checked here."""
+    worker that dies is replaced and its document checked here (the rules are then compiled in
+    this process, once, when first needed).  0 runs them in this process, compiled here.
+    :meth:`close` ends the workers (they also end with this process, however it ends)."""
 
     def __init__(self, schema_dir: Path | str, *, lean: bool = True, pattern_modes: bool = True,
                  processes: int | None = None) -> None:
@@ -115,15 +135,21 @@ class RuleBook:
         self._pattern_order: dict[str, dict[str, int]] = {}
         self.lean = lean                                # what runs: see the module docstring
         self.pattern_modes = lean and pattern_modes
-        for name in sorted(set(RULES_BY_VERSION.values())):
-            if (self.schema_dir / name).is_file():
-                self._executables[name] = self._compile(self.schema_dir / name, name)
+        self._names = [name for name in sorted(set(RULES_BY_VERSION.values()))
+                       if (self.schema_dir / name).is_file()]
         if processes is None:
-            processes = int(os.environ.get(PROCESSES_ENV) or 0)
+            processes = default_processes()
         self.workers = None
-        if processes > 0 and self._executables:
+        if processes > 0 and self._names:
             from labauto.platform.server.schematron_workers import WorkerPool
             self.workers = WorkerPool(processes, self.schema_dir, lean=lean, pattern_modes=pattern_modes)
+            self.lean, self.pattern_modes = self.workers.kind      # what the workers compiled
+        else:
+            self._compile_all()
+
+    def _compile_all(self) -> None:
+        for name in self._names:
+            self._executables[name] = self._compile(self.schema_dir / name, name)
 
     def close(self) -> None:
         """End the worker processes, if any (the book then checks in this process)."""
@@ -172,7 +198,7 @@ class RuleBook:
         except (IndexError, ValueError):
             return None
         name = RULES_BY_VERSION.get(key)
-        return name if name in self._executables else None
+        return name if name in self._names else None
 
     def findings(self, name: str, text: str) -> list[tuple[str, str, str]]:
         """(role, message, location) of each error or warning the rules file ``name`` finds in
@@ -181,6 +207,8 @@ class RuleBook:
         from saxonche import PySaxonApiError
 
         with self._lock:
+            if not self._executables:         # run by workers so far: compile here now, once
+                self._compile_all()
             try:
                 svrl = self._executables[name].transform_to_string(
                     xdm_node=self._proc.parse_xml(xml_text=text))
@@ -205,7 +233,8 @@ class RuleBook:
         report = RulesReport(version, f"{name} (PTB's rules for DCC {version.rsplit('.', 1)[0]}.x)")
         text = _without_signature(root)
         try:
-            found = None if self.workers is None else self.workers.findings(name, text)
+            workers = self.workers
+            found = None if workers is None else workers.findings(name, text)
             if found is None:             # no workers, or the worker died (it was replaced)
                 found = self.findings(name, text)
         except RulesEngineError as exc:

@@ -1,38 +1,120 @@
 """PTB's Schematron rules in worker processes (:class:`WorkerPool`), for
-:class:`~labauto.platform.server.schematron.RuleBook` with ``processes`` > 0.
+:class:`~labauto.platform.server.schematron.RuleBook` with ``processes`` > 0 (the default on a
+machine with two cores or more, :func:`~labauto.platform.server.schematron.default_processes`).
 
 saxonche holds the GIL for the whole parse and transform, so in the server's process the rules
-stop every other thread for their ≈ 1.5–3 ms.  Each worker is a spawned process (a forked copy
-of Saxon's runtime is not safe) holding its own RuleBook, compiled from the same schema folder
-with the same rewrites; a request thread sends it the document's text (without its signature)
-over a pipe and waits for the (role, message, location) findings without holding the GIL.  The
-server's process keeps the lines (it has the lxml tree).  Workers are daemons (they end with the
-server) and end when their pipe closes; a worker that dies is replaced, and
-:meth:`WorkerPool.findings` returns None so the caller checks that document itself.
+stop every other thread for their ≈ 1.5–3 ms.  Each worker is a new Python process
+(``python -c``, this source tree first on its path; not multiprocessing's spawn, which would
+import the caller's ``__main__`` again) holding its own RuleBook, compiled once when it starts,
+from the same schema folder with the same rewrites.  A request thread sends it the document's
+text (without its signature) over a socket pair and waits for the (role, message, location)
+findings without holding the GIL.  The server's process keeps the lines (it has the lxml tree).
+
+Lifetime: the workers start with the pool (the server's start-up) and end with it —
+:meth:`WorkerPool.close`, called at interpreter exit for every pool still open; if the server's
+process dies without running it (SIGKILL, a crash), its end of the socket closes and the worker
+ends at once (EOF), and a worker whose parent process changed (it was re-parented) ends within
+a second.  Workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the
+server shuts them down itself.  A worker that dies is replaced, and :meth:`WorkerPool.findings`
+returns None so the caller checks that document itself.
 """
 from __future__ import annotations
 
-import multiprocessing
+import atexit
+import os
 import queue
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import weakref
+from multiprocessing.connection import Connection
 from pathlib import Path
 
+import labauto
 
-def _serve(conn, schema_dir: str, lean: bool, pattern_modes: bool) -> None:
-    """A worker: compile the rules, say so, then answer (name, text) requests until EOF."""
+_SOURCE = str(Path(labauto.__file__).resolve().parent.parent)   # the tree this module comes from
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+         "from labauto.platform.server.schematron_workers import serve; serve(sys.argv[2:])")
+_POOLS: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
+_PARENT_POLL_S = 1.0
+
+
+def serve(argv: list[str]) -> None:
+    """A worker (``argv``: socket fd, schema folder, lean, pattern_modes, parent pid): compile
+    the rules, say so, then answer (name, text) requests until the server goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fd, schema_dir, lean, pattern_modes, parent = argv
+    conn = Connection(int(fd))
     from labauto.platform.server.schematron import RuleBook, RulesEngineError
 
-    book = RuleBook(schema_dir, lean=lean, pattern_modes=pattern_modes, processes=0)
+    try:
+        book = RuleBook(schema_dir, lean=lean == "1", pattern_modes=pattern_modes == "1", processes=0)
+    except Exception as exc:             # noqa: BLE001 - reported to the server, which raises it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
     conn.send(("ready", (book.lean, book.pattern_modes)))
     while True:
         try:
+            while not conn.poll(_PARENT_POLL_S):
+                if os.getppid() != int(parent):
+                    return                      # the server's process is gone
             name, text = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            conn.send(("ok", book.findings(name, text)))
+            reply = ("ok", book.findings(name, text))
         except RulesEngineError as exc:
-            conn.send(("engine", str(exc)))
+            reply = ("engine", str(exc))
+        try:
+            conn.send(reply)
+        except OSError:
+            return
+
+
+class Worker:
+    """One worker process and the server's end of its socket."""
+
+    def __init__(self, schema_dir: str, lean: bool, pattern_modes: bool) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, _SOURCE, str(theirs.fileno()), schema_dir,
+                 "1" if lean else "0", "1" if pattern_modes else "0", str(os.getpid())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        self.pid = self.proc.pid
+
+    def ready(self) -> tuple[bool, bool]:
+        """Wait until the worker has compiled its rules; (lean, pattern_modes) of what it runs."""
+        try:
+            status, value = self.conn.recv()
+        except (EOFError, OSError):
+            self.stop()
+            raise RuntimeError(f"the Schematron worker process (pid {self.pid}) ended before its rules "
+                               f"were compiled (exit code {self.proc.returncode}; see its error above)") from None
+        if status != "ready":
+            self.stop()
+            raise RuntimeError(f"the Schematron worker process could not compile the rules: {value}")
+        return value
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the socket (the worker ends at EOF), wait for it, kill it if it does not end."""
+        self.conn.close()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 class WorkerPool:
@@ -40,54 +122,89 @@ class WorkerPool:
 
     def __init__(self, n: int, schema_dir: Path, *, lean: bool, pattern_modes: bool) -> None:
         self._args = (str(schema_dir), lean, pattern_modes)
-        self._ctx = multiprocessing.get_context("spawn")
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self.processes: list = []
-        for _ in range(n):
-            self._idle.put(self._start())
+        self._closed = False
+        self.workers: list[Worker] = []
+        started = [Worker(*self._args) for _ in range(n)]     # they compile side by side
+        try:
+            kinds = {w.ready() for w in started}
+        except BaseException:
+            for w in started:
+                w.stop()
+            raise
+        (self.kind,) = kinds                     # (lean, pattern_modes): the same in every worker
+        for w in started:
+            self.workers.append(w)
+            self._idle.put(w)
+        _POOLS.add(self)
 
-    def _start(self):
-        parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_serve, args=(child, *self._args), daemon=True,
-                                 name="labauto-schematron")
-        proc.start()
-        child.close()
-        status, _ = parent.recv()           # compiled (or EOFError: it could not start)
-        assert status == "ready", status
+    @property
+    def processes(self) -> list[subprocess.Popen]:
+        """The worker processes now serving (a replaced one is no longer listed)."""
         with self._lock:
-            self.processes.append(proc)
-        return proc, parent
+            return [w.proc for w in self.workers]
+
+    def _replace(self, dead: Worker) -> None:
+        dead.stop()
+        with self._lock:
+            if dead in self.workers:
+                self.workers.remove(dead)
+            if self._closed:
+                return
+        try:
+            new = Worker(*self._args)
+            new.ready()
+        except (OSError, RuntimeError) as exc:
+            print(f"labauto: could not start a new Schematron worker process ({exc}); "
+                  f"{len(self.workers)} left, the rules run in the server's process without one",
+                  file=sys.stderr)
+            return
+        with self._lock:
+            if self._closed:
+                new.stop()
+                return
+            self.workers.append(new)
+        self._idle.put(new)
 
     def findings(self, name: str, text: str) -> list[tuple[str, str, str]] | None:
         """The findings of rules file ``name`` on ``text`` from a worker (as
-        :meth:`RuleBook.findings`); None if the worker died (a new one takes its place)."""
+        :meth:`RuleBook.findings`); None if no worker could answer (the one asked died and was
+        replaced, or the pool is closed): the caller then checks the document itself."""
         from labauto.platform.server.schematron import RulesEngineError
 
-        worker = self._idle.get()
-        try:
-            proc, conn = worker
-            conn.send((name, text))
-            status, value = conn.recv()
-        except (EOFError, OSError):
+        while True:
             with self._lock:
-                self.processes.remove(worker[0])
-            worker[1].close()
-            worker[0].join(5)
-            worker = self._start()
+                if self._closed or not self.workers:
+                    return None
+            try:
+                worker = self._idle.get(timeout=1.0)
+            except queue.Empty:         # all busy: wait on (unless the pool closed meanwhile)
+                continue
+            if worker in self.workers:
+                break                   # (not one that was closed or replaced)
+        try:
+            worker.conn.send((name, text))
+            status, value = worker.conn.recv()
+        except (EOFError, OSError):
+            self._replace(worker)
             return None
-        finally:
-            self._idle.put(worker)
+        self._idle.put(worker)
         if status == "engine":
             raise RulesEngineError(value)
         return value
 
     def close(self) -> None:
-        """End the workers (each ends when its pipe closes)."""
-        while True:
-            try:
-                proc, conn = self._idle.get_nowait()
-            except queue.Empty:
-                return
-            conn.close()
-            proc.join(5)
+        """End every worker (each ends when its socket closes; one that does not is killed)."""
+        with self._lock:
+            self._closed = True
+            workers, self.workers = self.workers, []
+        for w in workers:
+            w.stop()
+        _POOLS.discard(self)
+
+
+@atexit.register
+def _close_all() -> None:
+    for pool in list(_POOLS):
+        pool.close()
