@@ -339,3 +339,28 @@ def test_labauto_interval_show_prints_the_recommendation_and_the_evidence(tmp_pa
                               "--register", str(tmp_path / "reg")])
     assert bad.exit_code == 1 and "--confidence 1.5" in bad.output
     assert observations([store.get("DMM-0")])[1] == []
+
+
+@pytest.mark.parametrize("soft_wrap", [True, False])
+def test_interval_show_never_cuts_a_certificate_id(tmp_path, monkeypatch, soft_wrap):
+    """In a pipe (rich's width 80) the history table cut 'DKD-K-15001-2022-04711' to
+    'DKD-K-15001-2…' on every row, so the rows looked alike; an 80-column terminal too."""
+    from rich.console import Console
+
+    import labauto.quality.cli as qcli
+    import labauto.quality.interval_cli as icli
+    console = Console(width=80, soft_wrap=soft_wrap, color_system=None)
+    monkeypatch.setattr(qcli, "console", console)
+    monkeypatch.setattr(icli, "console", console)
+    store = open_register(tmp_path / "reg", create=True)
+    store.add(Item("DMM-34465A-0007", "Keysight", "34465A", "MY7", "reference", 365.0))
+    for year in (2021, 2022, 2023):
+        store.add_calibration("DMM-34465A-0007", Calibration(
+            f"DKD-K-15001-{year}-04711", dt.date(year, 2, 3), "DKD", as_found="in_tolerance"))
+    r = CliRunner().invoke(app, ["interval", "show", "DMM-34465A-0007",
+                                 "--register", str(tmp_path / "reg")])
+    assert r.exit_code == 0, r.output
+    for year in (2022, 2023):
+        assert [ln for ln in r.output.splitlines() if f"DKD-K-15001-{year}-04711" in ln
+                and f"{year - 1}-02-03" in ln and "DMM-34465A-0007" in ln], r.output
+    assert "…" not in r.output and "as-found history: 2 observations" in r.output
