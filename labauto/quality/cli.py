@@ -80,13 +80,16 @@ def init(location: str = typer.Argument(..., help="a folder, or a database URL "
 
 
 def print_table(table: Table) -> bool:
-    """Print ``table`` without cutting a cell: in a pipe at its natural width (rich squeezes a
-    table to 80 columns there and cuts cells with '…'), in a terminal when its narrowest form
-    fits.  False: the terminal is too narrow, nothing printed (the caller prints another form)."""
-    natural = Measurement.get(console, console.options.update_width(10_000), table)
-    if console.soft_wrap:
-        table.width = natural.maximum
-    elif natural.minimum > console.width:
+    """Print ``table`` without cutting a cell: out of a terminal at its natural width
+    (labauto.tables; rich squeezes a table to 80 columns there and cuts cells with '…'), on a
+    terminal when its narrowest form fits.  False: the terminal is too narrow, nothing printed
+    (the caller prints another form)."""
+    from labauto.tables import print_whole
+
+    if not console.is_terminal:
+        print_whole(console, table)
+        return True
+    if Measurement.get(console, console.options.update_width(10_000), table).minimum > console.width:
         return False
     console.print(table)
     return True

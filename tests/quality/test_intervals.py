@@ -341,15 +341,16 @@ def test_labauto_interval_show_prints_the_recommendation_and_the_evidence(tmp_pa
     assert observations([store.get("DMM-0")])[1] == []
 
 
-@pytest.mark.parametrize("soft_wrap", [True, False])
-def test_interval_show_never_cuts_a_certificate_id(tmp_path, monkeypatch, soft_wrap):
+@pytest.mark.parametrize("terminal", [False, True])
+def test_interval_show_never_cuts_a_certificate_id(tmp_path, monkeypatch, terminal):
     """In a pipe (rich's width 80) the history table cut 'DKD-K-15001-2022-04711' to
     'DKD-K-15001-2…' on every row, so the rows looked alike; an 80-column terminal too."""
     from rich.console import Console
 
     import labauto.quality.cli as qcli
     import labauto.quality.interval_cli as icli
-    console = Console(width=80, soft_wrap=soft_wrap, color_system=None)
+    console = Console(width=80, force_terminal=terminal, soft_wrap=not terminal,
+                      color_system=None)
     monkeypatch.setattr(qcli, "console", console)
     monkeypatch.setattr(icli, "console", console)
     store = open_register(tmp_path / "reg", create=True)
