@@ -70,12 +70,19 @@ def run_flow(location: str, item: str, check_standard: str, resource: str, *, mo
 
     _quiet_prefect()
     from flows.check_standard import check_standard as flow
+    from flows.instrument_slots import unreachable
+    from labauto.errors import LabautoError
 
-    return flow(item=item, check_standard=check_standard, resource=resource,
-                equipment_register=location, model=model, function=function, range_=range_,
-                readings=readings, settings=settings,
-                certificates=[str(c) for c in certificates], platform_url=platform_url,
-                report_dir=str(report_dir), timeout_ms=timeout_ms)
+    try:
+        return flow(item=item, check_standard=check_standard, resource=resource,
+                    equipment_register=location, model=model, function=function, range_=range_,
+                    readings=readings, settings=settings,
+                    certificates=[str(c) for c in certificates], platform_url=platform_url,
+                    report_dir=str(report_dir), timeout_ms=timeout_ms)
+    except Exception as exc:  # noqa: BLE001 - a server that does not answer is one line
+        if unreachable(exc) is None:
+            raise
+        raise LabautoError(unreachable(exc) + "; or check here with --no-prefect") from None
 
 
 def say(result: dict[str, Any]) -> None:

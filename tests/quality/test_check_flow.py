@@ -249,6 +249,17 @@ def test_labauto_register_check_in_control_then_out_of_control(prefect_harness, 
             assert r.exit_code == 1 and message in r.output, r.output
         r = runner.invoke(app, [a if a != "ZENER-01" else "DMM-01" for a in args] + ["--no-prefect"])
         assert r.exit_code == 1 and "role 'reference', not check_standard" in r.output
+        # no Prefect server at PREFECT_API_URL: Prefect's client raises this RuntimeError when
+        # the flow is called (a traceback before); now one line, exit 1
+        import flows.check_standard as flow_module
+
+        def no_server(**kw):
+            raise RuntimeError("Failed to reach API at http://127.0.0.1:9/api/")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(flow_module, "check_standard", no_server)
+            r = runner.invoke(app, args + ["--prefect"])
+        assert r.exit_code == 1 and "cannot reach the Prefect server" in r.output, r.output
+        assert "--no-prefect" in r.output
         assert len(store.get("DMM-01").checks) == 1              # nothing recorded by either
 
         # the meter's 10 V gain shifts by +3 µV/V: +30 µV, ten sigma; the Prefect flow judges
