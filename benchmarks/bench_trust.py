@@ -22,6 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "certificate"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import footer, header  # noqa: E402
 
 
 def _times(fn, repeat: int) -> list[float]:
@@ -44,6 +47,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--crl-entries", type=int, default=1000)
     a = ap.parse_args()
+    header("")
 
     from conftest import make_result  # the certificate tests' hand-built calibration
 
@@ -88,6 +92,7 @@ def main() -> None:
     _row("  check the DCC's time-stamp", _times(lambda: check_signature_timestamp(stamped, [ca.cert_pem]), a.repeat))
     _row("  verify the signed PDF", _times(lambda: verify_pdf(signed_pdf, [ca.cert_pem]), a.repeat))
     _row(f"  build the CRL ({a.crl_entries} entries)", _times(lambda: build_crl(ca, revoked), max(3, a.repeat // 4)))
+    footer()
 
 
 if __name__ == "__main__":

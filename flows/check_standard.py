@@ -53,13 +53,7 @@ def judge_task(equipment_register: str, item: str, value: float, unit: str, chec
 
 @task(name="report", cache_policy=NO_CACHE)
 def report_task(outcome: checks.CheckOutcome, report_dir: str) -> dict[str, str]:
-    folder = Path(report_dir)
-    stamp = outcome.check.time.strftime("%Y%m%dT%H%M%SZ")
-    base = f"{outcome.item.asset_id}-{stamp}"
-    png = checks.chart_png(outcome.item, outcome.check.unit, folder / f"{base}.png",
-                           outcome.limits)
-    report = folder / f"{base}.md"
-    report.write_text(checks.report_markdown(outcome, png.name), encoding="utf-8")
+    png, report = checks.write_report(outcome, Path(report_dir))
     inline = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
     key = outcome.item.asset_id.lower().replace("_", "-").replace(".", "-")
     create_markdown_artifact(checks.report_markdown(outcome, inline), key=f"check-{key}",
@@ -102,8 +96,7 @@ def check_standard(item: str, check_standard: str, resource: str, equipment_regi
     outcome = judge_task(equipment_register, item, value, unit, check_standard, certificates or [],
                          platform_url)
     files = report_task(outcome, report_dir)
-    verdict = ("baseline" if outcome.limits is None
-               else "in control" if outcome.in_control else "OUT OF CONTROL")
+    verdict = outcome.verdict
     log.info("%s: %s %s -> %s (status %s)", item, value, unit, verdict, outcome.item.status)
     if not outcome.in_control:
         log.warning("%s quarantined; recall impact: %s", item,

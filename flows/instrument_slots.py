@@ -105,7 +105,9 @@ def unreachable(exc: BaseException) -> str | None:
     """A user's sentence when ``exc`` says the Prefect server cannot be reached, else None."""
     import httpx
 
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout)):
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout)) or (
+            # what Prefect's client raises when a flow is called with no server at the URL
+            isinstance(exc, RuntimeError) and str(exc).startswith("Failed to reach API")):
         return (f"cannot reach the Prefect server at {server_url()}: {exc}; is it running "
                 "(`labauto lab up`) and is PREFECT_API_URL right?")
     return None

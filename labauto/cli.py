@@ -130,6 +130,8 @@ def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Op
     _sigterm_as_interrupt()
     from labauto.engine.run import new_run_id
 
+    from labauto.engine.operator import OperatorStepRefused
+
     run_id = None if resume_folder else new_run_id()
     folder = Path(resume_folder) if resume_folder else runs_dir / str(run_id)
     try:
@@ -142,7 +144,8 @@ def _execute(procedure: Path, dut: str, standard: str, *, workdir: Path, lab: Op
                                 resume_folder=resume_folder, verify_base_url=verify_base_url,
                                 environment=environment, confirm_steps=confirm_steps,
                                 item_condition=condition)
-    except KeyboardInterrupt as exc:
+    except (KeyboardInterrupt, OperatorStepRefused) as exc:
+        # the message names the run to resume (a step refused in a pipe, Ctrl-C)
         exc.run_folder = folder if (folder / "journal.jsonl").exists() else None  # type: ignore[attr-defined]
         raise
 
@@ -455,6 +458,10 @@ def _guarded(fn: Any) -> None:
         raise typer.Exit(2)
     except LabautoError as exc:
         console.print(f"[bold red]error:[/bold red] {exc}")
+        folder = getattr(exc, "run_folder", None)
+        if folder is not None:
+            console.print(f"every reading taken is in the run journal — continue with "
+                          f"`labauto resume {folder}`")
         raise typer.Exit(1)
     except OSError as exc:   # a disk or file problem outside the journal (which names itself)
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""

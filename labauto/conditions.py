@@ -1,5 +1,6 @@
-"""Environmental conditions of a calibration: the limits the lab file sets, the readings the
-environment logger took during the run, and what the certificate states about them.
+"""Environmental conditions of a calibration: the limits the lab file sets (narrowed by the
+procedure's own, :func:`combined_limits`), the readings the environment logger took during the
+run, and what the certificate states about them.
 
 Pure data and arithmetic (no I/O): ``labauto.engine.conditions`` polls the logger and journals
 each reading; evaluation turns the journalled readings into :func:`summarize`'s dictionary,
@@ -18,10 +19,12 @@ from typing import Any, Iterable
 
 import pint
 
+from labauto.errors import LabautoError
 from labauto.units import Q_
 
 COVERAGE_FACTOR = 2.0
 LABELS = {"temperature": "temperature", "relative_humidity": "relative humidity"}
+QUANTITY_UNITS = {"temperature": "degC", "relative_humidity": "percent"}   # what limits may name
 NOT_RECORDED = ("Environmental conditions were not recorded by an instrument during this "
                 "calibration (no environment logger was connected).")
 
@@ -46,6 +49,37 @@ class EnvironmentSettings:
     limits: dict[str, Limits] = field(default_factory=dict)
 
 
+LAB_LIMITS = "the laboratory's limits"
+LAB_AND_PROCEDURE_LIMITS = "the limits of the laboratory and of the procedure"
+
+
+def combined_limits(lab: dict[str, Limits], procedure: dict[str, Limits] | None,
+                    procedure_name: str = "the procedure") -> dict[str, Limits]:
+    """The limits a run is held to, per quantity: the lab's (its room) narrowed by the
+    procedure's (the conditions its uncertainty budget holds for); a quantity only one of them
+    limits keeps that one's.  Limits that do not overlap are refused: every reading would be
+    outside them."""
+    out = dict(lab)
+    for name, lim in (procedure or {}).items():
+        have = out.get(name)
+        if have is None:
+            out[name] = lim
+            continue
+        lo = max(have.minimum, lim.minimum.to(have.minimum.units))
+        hi = min(have.maximum, lim.maximum.to(have.maximum.units))
+        if not lo < hi:
+            raise LabautoError(f"{procedure_name} needs the {LABELS.get(name, name)} within "
+                               f"{lim.text()}, which does not overlap the laboratory's limits "
+                               f"{have.text()} (lab file, environment: limits)")
+        out[name] = Limits(lo, hi)
+    return out
+
+
+def limits_owner(procedure: dict[str, Limits] | None) -> str:
+    """Whose limits a run's conditions are checked against, in words."""
+    return LAB_AND_PROCEDURE_LIMITS if procedure else LAB_LIMITS
+
+
 def excursions(values: dict[str, pint.Quantity], limits: dict[str, Limits]) -> list[str]:
     """What in one reading lies outside the limits, in words (empty: all within)."""
     return [f"{LABELS.get(name, name)} {_fmt(values[name])} outside {lim.text()}"
@@ -53,10 +87,12 @@ def excursions(values: dict[str, pint.Quantity], limits: dict[str, Limits]) -> l
 
 
 def summarize(readings: Iterable[dict[str, Any]], logger: dict[str, Any] | None,
-              quantities: dict[str, Any], limits: dict[str, Limits]) -> dict[str, Any]:
+              quantities: dict[str, Any], limits: dict[str, Limits],
+              whose: str = LAB_LIMITS) -> dict[str, Any]:
     """The certificate's ``environment`` from journalled readings (``{"t", "<quantity>":
     {"value", "unit"}}``), the logger's register entry and its model's quantities
-    (:class:`labauto.drivers.environment.LoggerQuantity`)."""
+    (:class:`labauto.drivers.environment.LoggerQuantity`); ``whose`` the limits are
+    (:func:`limits_owner`)."""
     readings = list(readings)
     if not readings or logger is None:
         return {"recorded": False, "statement": NOT_RECORDED}
@@ -84,11 +120,11 @@ def summarize(readings: Iterable[dict[str, Any]], logger: dict[str, Any] | None,
                                 f"outside the limits {lim.text()}")
         out["quantities"][name] = entry
     out["within_limits"] = not problems
-    out["statement"] = statement(out, problems)
+    out["statement"] = statement(out, problems, whose)
     return out
 
 
-def statement(env: dict[str, Any], problems: list[str]) -> str:
+def statement(env: dict[str, Any], problems: list[str], whose: str = LAB_LIMITS) -> str:
     logger = env["logger"]
     who = (f"{logger['manufacturer']} {logger['model']} serial {logger['serial']}"
            + (f" (calibration certificate {logger['certificate_id']})" if logger.get("certificate_id") else ""))
@@ -96,7 +132,7 @@ def statement(env: dict[str, Any], problems: list[str]) -> str:
             f"{_when(env['first'])} to {_when(env['last'])}; the range observed is stated with the expanded uncertainty "
             f"(k = 2) of one reading from the logger's specification.")
     if problems:
-        text += (" The conditions were OUTSIDE the laboratory's limits during the calibration: "
+        text += (f" The conditions were OUTSIDE {whose} during the calibration: "
                  + "; ".join(problems) + ". The results may be affected.")
     return text
 

@@ -101,10 +101,11 @@ def _equipment(rec: dict[str, Any], role: str) -> Equipment:
                      resource=rec.get("resource", ""), identity=rec.get("identity", ""))
 
 
-def _environment(state: Any, lab: LabConfig, today: dt.date) -> dict[str, Any]:
+def _environment(state: Any, lab: LabConfig, today: dt.date, procedure: Any = None) -> dict[str, Any]:
     """The conditions the run's environment logger recorded (journal ``conditions`` records),
-    summarised for the certificate; "not recorded" without a logger."""
-    from labauto.conditions import summarize
+    summarised for the certificate against the lab's limits narrowed by ``procedure``'s;
+    "not recorded" without a logger."""
+    from labauto.conditions import combined_limits, limits_owner, summarize
 
     logger = state.instruments.get("environment")
     if logger is None or not state.conditions:
@@ -118,7 +119,9 @@ def _environment(state: Any, lab: LabConfig, today: dt.date) -> dict[str, Any]:
     who = {"manufacturer": entry.manufacturer, "model": entry.model, "serial": entry.serial_number,
            "certificate_id": entry.certificate_id, "calibration_due": entry.calibration_due,
            "datasheet": model.datasheet}
-    return summarize(state.conditions, who, model.quantities, lab.environment.limits)
+    own = getattr(procedure, "environment_limits", None)
+    limits = combined_limits(lab.environment.limits, own, f"procedure {getattr(procedure, 'path', '')}")
+    return summarize(state.conditions, who, model.quantities, limits, limits_owner(own))
 
 
 def _evaluate_points(run: Run, state: Any, plan: Any, times: list[str] | None = None,
@@ -188,7 +191,8 @@ def evaluate_run(run: Run, lab: LabConfig, *, issue_date: dt.date | None = None)
                                        ref.get("firmware", ""),
                                        today=dt.date.fromisoformat(min(times)[:10]))
     start, end = min(times), max(times)
-    environment = _environment(state, lab, today=dt.date.fromisoformat(start[:10]))
+    environment = _environment(state, lab, today=dt.date.fromisoformat(start[:10]),
+                               procedure=run.procedure)
     conditions_remark = (() if environment.get("within_limits", True)
                          else (environment["statement"],))
     issued = issue_date or dt.date.today()

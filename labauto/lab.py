@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labauto.conditions import EnvironmentSettings, Limits
+from labauto.conditions import QUANTITY_UNITS, EnvironmentSettings, Limits
 from labauto.errors import LabautoError
 from labauto.quality.register import ItemNotUsable
 from labauto.results import Equipment, Party
@@ -203,7 +203,7 @@ def _register(src: SourceMap, lab_file: Path, value: Any) -> str | None:
     return str(folder)
 
 
-_QUANTITY_UNITS = {"temperature": "degC", "relative_humidity": "percent"}
+_QUANTITY_UNITS = QUANTITY_UNITS
 
 
 def _environment(src: SourceMap, d: Any) -> EnvironmentSettings:

@@ -5,6 +5,7 @@
   no server answers, except with LABAUTO_REQUIRE_POSTGRES=1 (CI), where it fails instead.
 - ``prefect_harness``: one session-scoped Prefect test harness (ephemeral server, temp home).
 - ``LABAUTO_LOCK_DIR``: the instrument locks of this session live in a temporary folder.
+- ``LABAUTO_HOME``: so does the lab home (keys, outbox); ``LABAUTO_OUTBOX`` is unset.
 """
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
+
+# The lab home (labauto.labhome: the demo signing identity, the outbox): a throw-away one for
+# this session, whatever the environment says.  Tests that issue certificates without a home of
+# their own created a demo CA and lab key in the user's ~/.labauto (or a real lab's LABAUTO_HOME).
+os.environ["LABAUTO_HOME"] = tempfile.mkdtemp(prefix="labauto-home-")
+os.environ.pop("LABAUTO_OUTBOX", None)
 
 # Instrument locks (labauto.engine.locks): a lock folder of this test session's own.  The
 # simulated instruments of every test have the same serial numbers, so sessions sharing the

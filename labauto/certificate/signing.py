@@ -72,6 +72,7 @@ class VerifiedSignature:
     signed_root: etree._Element   # the verified content (the whole DCC minus the signature)
     signing_time: dt.datetime | None = None   # signed xades:SigningTime (UTC); None for plain XMLDSig
     xades: bool = False
+    signer_not_after: dt.datetime | None = None   # the end of the signing certificate's validity (UTC)
 
 
 def parse_xml(xml: bytes) -> etree._Element:
@@ -328,5 +329,6 @@ def verify_dcc(xml: bytes | etree._Element, trusted_cert_pem: bytes | None = Non
     pem, subject, fingerprint = _signer_identity(cert)
     return VerifiedSignature(signer_cert_pem=pem, signer_subject=subject,
                              signer_fingerprint_sha256=fingerprint,
-                             signed_root=signed, signing_time=signing_time, xades=is_xades)
+                             signed_root=signed, signing_time=signing_time, xades=is_xades,
+                             signer_not_after=cert.not_valid_after_utc)
 

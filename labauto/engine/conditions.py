@@ -1,7 +1,8 @@
 """Record the ambient conditions through a run: the environment logger is read when a measuring
 session starts, after every test point and when the session ends; each reading is journalled
-(``conditions`` records) before the run goes on, and a reading outside the lab's limits is
-journalled as an excursion and shown to the technician at once.
+(``conditions`` records) before the run goes on, and a reading outside the lab's limits (narrowed
+by the procedure's, ``labauto.conditions.combined_limits``) is journalled as an excursion and
+shown to the technician at once.
 
 Without an environment logger (``RunSettings.environment_resource`` empty) nothing is read and
 the certificate says that the conditions were not recorded: no value is invented.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-from labauto.conditions import EnvironmentSettings, excursions
+from labauto.conditions import EnvironmentSettings, combined_limits, excursions
 from labauto.engine.observer import RunObserver
 from labauto.errors import LabautoError
 
@@ -21,6 +22,10 @@ class ConditionsMonitor:
 
     def __init__(self, run: Any, logger: Any, settings: EnvironmentSettings, observer: RunObserver):
         self.run, self.logger, self.settings, self.observer = run, logger, settings, observer
+        procedure = getattr(run, "procedure", None)
+        self.limits = combined_limits(settings.limits if settings is not None else {},
+                                      getattr(procedure, "environment_limits", None),
+                                      f"procedure {getattr(procedure, 'path', '')}")
 
     def poll(self, when: str) -> list[str]:
         """Read the conditions now (``when``: "start", "after <point>", "end"); the
@@ -28,7 +33,7 @@ class ConditionsMonitor:
         if self.logger is None:
             return []
         reading = self.logger.read()
-        problems = excursions(reading.values, self.settings.limits)
+        problems = excursions(reading.values, self.limits)
         self.run.journal.append({"type": "conditions", "when": when,
                                  "logger": self.logger.identity.serial,
                                  "model": self.logger.model.key,

@@ -80,7 +80,7 @@ def resolution(rng: RangeSpec, unit: pint.Unit, label: str = "resolution of the 
     values = np.asarray(readings.to(unit).magnitude, dtype=float)
     s = float(values.std(ddof=1)) if values.size > 1 else 0.0
     a = dithered_halfwidth(q, s)
-    note = "" if a >= q / 2 else f"; the readings' scatter (s = {s:.3g}) averages the rest"
+    note = "" if a >= q / 2 else f"; the readings' scatter (s = {s:.3g} {unit:~P}) averages the rest"
     return Rectangular(Q_(0.0, unit), Q_(a, unit), label=label + note)
 
 

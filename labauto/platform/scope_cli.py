@@ -126,6 +126,8 @@ def register(app: typer.Typer) -> None:
         """A lab's scope versions and their CMC rows."""
         from rich.table import Table
 
+        from labauto.tables import print_whole
+
         from labauto.platform.server import scope
         with _session(db, write=False) as session:
             versions = scope.lab_scopes(session, lab_id, on=_date(date, "--date"))
@@ -141,7 +143,7 @@ def register(app: typer.Typer) -> None:
             for r in v["rows"]:
                 table.add_row(str(r["line"]), r["quantity"], r["range"], r["frequency"] or "", r["cmc"],
                               f"{r['k']:g}", r["conditions"] or "")
-            console.print(table)
+            print_whole(console, table)
 
     @app.command()
     def search(quantity: str = typer.Option(..., help='e.g. "DC voltage", "AC current", resistance'),
@@ -152,6 +154,8 @@ def register(app: typer.Typer) -> None:
                db: Optional[str] = DB_OPT) -> None:
         """Labs accredited for a quantity at a value with a CMC at most --max-cmc."""
         from rich.table import Table
+
+        from labauto.tables import print_whole
 
         from labauto.platform.server import scope
         with _session(db, write=False) as session:
@@ -166,4 +170,4 @@ def register(app: typer.Typer) -> None:
                           i["row"]["range"] + (f" at {i['row']['frequency']}" if i["row"]["frequency"] else ""),
                           f"{i['row']['cmc']} (k = {i['row']['k']:g})", i["cmc_at_value_text"] or "",
                           i["row"]["conditions"] or "")
-        console.print(table)
+        print_whole(console, table)

@@ -19,6 +19,7 @@ from rich.table import Table
 from labauto.errors import SourceError
 from labauto.procedure.loader import load_procedure
 from labauto.procedure.model import Procedure
+from labauto.tables import min_widths, print_whole
 
 app = typer.Typer(help="Validate and inspect procedure files.", no_args_is_help=True,
                   add_completion=False)
@@ -63,17 +64,22 @@ def points_table(p: Procedure) -> Table:
         "tol / spec", "line"]
     for col in columns:
         table.add_column(col, justify="left" if col == "point" else "right")
+    rows: list[list[str]] = []
     for pt in p.points:
-        if pt.steps:
-            for step in pt.steps:
-                table.add_row("", f"[yellow]operator: {escape(step.text)}[/yellow]", *[""] * (len(columns) - 3),
-                              str(step.line or ""))
         ratio = (pt.tolerance / pt.standard_spec).to("").magnitude
         freq = [_fmt(pt.frequency) if pt.frequency is not None else ""] if ac else []
-        table.add_row(str(pt.index + 1), pt.id, _fmt(pt.range, False), _fmt(pt.nominal, False),
-                      *freq, str(pt.readings), _fmt(pt.settle_time), _fmt(pt.tolerance),
-                      _fmt(pt.standard_range.range, False), _fmt(pt.standard_spec), f"{ratio:.1f}",
-                      str(pt.line or ""))
+        rows.append([str(pt.index + 1), pt.id, _fmt(pt.range, False), _fmt(pt.nominal, False),
+                     *freq, str(pt.readings), _fmt(pt.settle_time), _fmt(pt.tolerance),
+                     _fmt(pt.standard_range.range, False), _fmt(pt.standard_spec), f"{ratio:.1f}",
+                     str(pt.line or "")])
+    min_widths(table, rows)        # values are never cut; an operator step's text wraps
+    point = table.columns[1]
+    point.max_width = point.min_width       # within the width of the point ids
+    for pt, row in zip(p.points, rows):
+        for step in pt.steps:
+            table.add_row("", f"[yellow]operator: {escape(step.text)}[/yellow]",
+                          *[""] * (len(columns) - 3), str(step.line or ""))
+        table.add_row(*map(escape, row))
     return table
 
 
@@ -95,7 +101,7 @@ def validate(files: list[Path] = typer.Argument(..., help="procedure YAML files"
             failed.append(file)
             continue
         if len(files) == 1:
-            console.print(points_table(p))
+            print_whole(console, points_table(p))
         console.print(f"[green]OK[/green] {escape(str(file))}: {len(p.points)} points, "
                       f"decision rule {p.decision_rule.name}, sha256 {p.sha256[:16]}…",
                       soft_wrap=True)
@@ -200,7 +206,7 @@ def show(file: Path = FILE_ARG,
                                          if c.ranges else "")
         console.print(f"Contribution {c.name} ({escape(scope)}): {escape(c.label)}, "
                       f"{c.distribution}, u = {_fmt(c.u)}")
-    console.print(points_table(p))
+    print_whole(console, points_table(p))
     console.print(f"File {escape(str(p.path))}, sha256 {p.sha256}")
 
 

@@ -38,7 +38,7 @@ MEASUREMENT_MODELS = {"meter": "error of indication", "source": "error of output
 
 TOP_REQUIRED = ("procedure", "dut", "standard", "settings", "decision_rule", "points")
 TOP_OPTIONAL = ("function", "contributions", "measurement_model", "reference", "load",
-                "adjustment", "readback_noise", "shunts")
+                "adjustment", "readback_noise", "shunts", "environment")
 META_REQUIRED = ("id", "title", "version", "method")
 META_OPTIONAL = ("description",)
 SETTINGS_REQUIRED = ("readings", "settle_time")
@@ -132,6 +132,7 @@ def _load(path: Path) -> Procedure:
             p, std, period, {n for n in named if isinstance(n, str)}))
     # a default function that is invalid was reported: points and contributions depend on it
     load_r = _section(problems, d, "load", lambda p, v: _load_resistance(p, v, direction))
+    environment = _section(problems, d, "environment", _environment_limits) or {}
     shunt_uses = _section(problems, d, "shunts",
                           lambda p, v: sh.parse_shunts(p, v, path, direction)) or {}
     usable = direction is not None and ("function" not in d or default_fn is not None)
@@ -169,7 +170,39 @@ def _load(path: Path) -> Procedure:
         reference="certificate" if certificate is not None else (
             f"specification ({period})" if period else "specification"),
         reference_certificate=certificate, load=load_r, adjustment=adjustment,
-        readback_noise=noise, shunts=tuple(shunt_uses.values()))
+        readback_noise=noise, shunts=tuple(shunt_uses.values()), environment_limits=environment)
+
+
+def _environment_limits(problems: Problems, data: Any) -> dict[str, Any]:
+    """``environment: {limits: {temperature: {min: 22 degC, max: 24 degC}, relative_humidity:
+    {...}}}``: the ambient conditions the procedure's uncertainty budget holds for.  They narrow
+    the lab file's limits (labauto.conditions.combined_limits); the conditions themselves are
+    measured during the run, never written here."""
+    from labauto.conditions import QUANTITY_UNITS, Limits
+
+    check_keys(problems, ("environment",), data, "environment", required=("limits",))
+    out: dict[str, Any] = {}
+    limits = data["limits"]
+    if not isinstance(limits, dict) or not limits:
+        raise problems.fail(("environment", "limits"), "limits must name temperature and/or "
+                            "relative_humidity, e.g. temperature: {min: 22 degC, max: 24 degC}")
+    for name, lim in limits.items():
+        at = ("environment", "limits", name)
+        if name not in QUANTITY_UNITS:
+            problems.add(at, f"unknown quantity {name!r} in environment limits; use "
+                             f"{', '.join(sorted(QUANTITY_UNITS))}")
+            continue
+        try:
+            check_keys(problems, at, lim, f"the {name} limits", required=("min", "max"))
+            lo, hi = (quantity(problems, at + (k,), lim[k], QUANTITY_UNITS[name], f"{name} {k}")
+                      for k in ("min", "max"))
+        except Invalid:
+            continue
+        if not lo < hi:
+            problems.add(at + ("max",), f"{name} max must be above min ({lim['min']})")
+            continue
+        out[name] = Limits(lo, hi)
+    return out
 
 
 def _meter(direction: str, dut: InstrumentModel, standard: InstrumentModel) -> InstrumentModel:

@@ -156,6 +156,9 @@ class Procedure:
     adjustment: Any = None           # labauto.procedure.adjustment.Adjustment, if declared
     readback_noise: Any = None       # labauto.models.readback_noise.ReadbackNoise, if named
     shunts: tuple[Any, ...] = ()     # labauto.procedure.shunts.ShuntUse: external current shunts
+    #: the ambient conditions the procedure's budget holds for (``environment: limits:``),
+    #: quantity -> labauto.conditions.Limits; they narrow the lab file's limits
+    environment_limits: dict[str, Any] = field(default_factory=dict)
 
     @property
     def direction(self) -> str:

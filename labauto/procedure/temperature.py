@@ -7,7 +7,8 @@ test and a reference thermometer in a heat source, setpoint by setpoint.
     dut:          {sensor: pt100 | thermocouple | digital, range: {min, max}, read_by: readout |
                    dmm | operator, ...}      (thermocouple: type, reference_junction;
                                              digital: resolution; pt100: current,
-                                             self_heating_current)
+                                             self_heating_current; any: immersion: {depth,
+                                             sensing_length, diameter, room: {min, max}})
     dmm:          MODEL                      (when the DUT is read by a DMM)
     heat_sources: {NAME: {model: MODEL, safe_setpoint: 20 degC}, ...}
     stability:    {window, max_slope, max_std, sample_period, timeout, max_offset}
@@ -77,6 +78,9 @@ class DutSpec:
     # a PRT's second measuring current: after its readings at ``current`` each setpoint takes as
     # many at this one, and the budget corrects the self-heating they measure (∝ I²)
     self_heating_current: pint.Quantity | None = None
+    # how deep the probe is immersed (labauto.temperature.immersion): the simulated lab's stem
+    # conduction and the budget's immersion allowance follow from it
+    immersion: Any = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,8 @@ def load_temperature_procedure(path: str | Path, today: dt.date | None = None) -
             _check_fit_points(problems, evaluation["fit"], points)
         else:
             evaluation["fit"] = _default_fit(evaluation["fit"], points)
+    if dut is not None and dut.immersion is not None and sources is not None:
+        _check_immersion(problems, dut, sources, points, (d.get("evaluation") or {}))
     problems.raise_if_any()
     assert meta and ref and dut and sources and stability and settings
     return TemperatureProcedure(
@@ -269,7 +275,7 @@ def _dut(problems: Problems, d: Any) -> DutSpec:
     p = ("dut",)
     check_keys(problems, p, d, "dut", required=("sensor", "range", "read_by"),
                optional=("description", "channel", "current", "type", "reference_junction",
-                         "resolution", "dmm_range", "self_heating_current"))
+                         "resolution", "dmm_range", "self_heating_current", "immersion"))
     sensor = str(d["sensor"]).lower()
     if sensor not in SENSORS:
         raise problems.fail(p + ("sensor",), f"sensor must be one of {', '.join(SENSORS)}, not {d['sensor']!r}")
@@ -325,8 +331,57 @@ def _dut(problems: Problems, d: Any) -> DutSpec:
             raise problems.fail(key, f"self_heating_current {second:~P} must be larger than the "
                                      f"measuring current {extra['current']:~P} (by 10 % at least)")
         extra["self_heating_current"] = second
+    if "immersion" in d:
+        extra["immersion"] = _immersion(problems, p + ("immersion",), d["immersion"])
     return DutSpec(sensor=sensor, read_by=read_by, minimum=lo, maximum=hi,
                    description=str(d.get("description", "")), **extra)
+
+
+def _immersion(problems: Problems, p: tuple, d: Any) -> Any:
+    """``immersion: {depth: 150 mm, sensing_length: 20 mm, diameter: 3 mm, room: {min: 22 degC,
+    max: 24 degC}}``: at least the sensing length plus 20 diameters (NPL's rule, on which the
+    budget's bound rests: labauto.temperature.immersion)."""
+    from labauto.temperature.immersion import NPL_DIAMETERS, ProbeImmersion
+
+    check_keys(problems, p, d, "the DUT's immersion",
+               required=("depth", "sensing_length", "diameter", "room"))
+    depth, length, diameter = (quantity(problems, p + (k,), d[k], "m", k).to("m").m
+                               for k in ("depth", "sensing_length", "diameter"))
+    room = d["room"]
+    check_keys(problems, p + ("room",), room, "the room's temperature range", required=("min", "max"))
+    lo, hi = (quantity(problems, p + ("room", k), room[k], "degC", k).to("degC").m for k in ("min", "max"))
+    if not (depth > 0 and diameter > 0 and length >= 0):
+        raise problems.fail(p, "immersion: depth and diameter must be positive, sensing_length not negative")
+    if lo > hi:
+        raise problems.fail(p + ("room",), f"the room's range {lo:g} °C to {hi:g} °C is empty")
+    need = length + NPL_DIAMETERS * diameter
+    if depth < need - 1e-12:
+        raise problems.fail(p + ("depth",), f"immersed {depth * 1e3:g} mm: a {diameter * 1e3:g} mm "
+                                            f"probe needs its sensing length plus {NPL_DIAMETERS:g} "
+                                            f"diameters, {need * 1e3:g} mm (NPL's rule, on which the "
+                                            "budget's immersion bound rests)")
+    return ProbeImmersion(depth_m=depth, sensing_length_m=length, diameter_m=diameter,
+                          room_min_c=lo, room_max_c=hi)
+
+
+def _check_immersion(problems: Problems, dut: DutSpec, sources: dict[str, HeatSourceUse],
+                     points: list["TemperaturePoint"], evaluation: dict[str, Any]) -> None:
+    """A stated immersion fits every heat source the points use (their model's
+    ``immersion_depth``) and replaces ``evaluation.dut_immersion`` (not both)."""
+    from labauto.drivers.heat_source import heat_source_performance
+
+    imm = dut.immersion
+    if "dut_immersion" in evaluation:
+        problems.add(("evaluation", "dut_immersion"), "dut_immersion: the DUT's immersion is "
+                     "stated under dut.immersion, whose depth gives the budget's allowance; "
+                     "state one or the other")
+    for name in sorted({pt.heat_source for pt in points}):
+        hs = sources[name]
+        well = heat_source_performance(hs.model).at("immersion_depth", Q_(20, "degC"))
+        if well is not None and imm.depth_m > float(well.to("m").m) + 1e-12:
+            problems.add(("dut", "immersion", "depth"),
+                         f"immersed {imm.depth_m * 1e3:g} mm: deeper than the {hs.model.name}'s "
+                         f"({name}) immersion depth {well.to('mm'):~P}")
 
 
 def _heat_sources(problems: Problems, d: Any) -> dict[str, HeatSourceUse]:

@@ -9,7 +9,7 @@ the value on the item's control chart, record it, and act on an out-of-control r
                            is listed: the certificates issued with it since its last good check
     recall_impact(...)     those certificates, from the lab's certificate folders and, given a
                            platform, its dependents of the item's calibration certificates
-    chart_png(...)         the control chart (matplotlib)
+    chart_png(...)         the control chart (matplotlib; labauto/quality/chart.py)
 
 The Prefect flow (``flows/check_standard.py``) calls these, task by task.
 """
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from labauto.errors import LabautoError
+from labauto.quality.chart import chart_png
 from labauto.quality.control import Limits, Violation, estimate_limits, violations_at
 from labauto.quality.records import (IN_SERVICE, QUARANTINED, CheckResult, Item, RegisterError,
                                      StatusChange)
@@ -48,6 +48,11 @@ class CheckOutcome:
     def in_control(self) -> bool:
         return self.check.in_control
 
+    @property
+    def verdict(self) -> str:
+        return ("baseline" if self.limits is None
+                else "in control" if self.in_control else "OUT OF CONTROL")
+
     def to_dict(self) -> dict[str, Any]:
         return {"item": self.item.asset_id, "status": self.item.status,
                 "check": self.check.to_dict(),
@@ -58,6 +63,15 @@ class CheckOutcome:
                 "baseline_needed": self.baseline_needed,
                 "last_good": None if self.last_good is None else self.last_good.time.isoformat(),
                 "recall": list(self.recall), "recall_note": self.recall_note}
+
+
+def baseline_text(needed: int) -> str:
+    """What a check made while the baseline is collected means for the chart; ``needed`` is the
+    outcome's ``baseline_needed``, which counts that check."""
+    left = needed - 1
+    return "baseline: recorded, not judged; " + (
+        f"{left} more check{'s' if left > 1 else ''} before the chart has its limits" if left
+        else "the chart has its limits from the next check on")
 
 
 def usable_check_standard(store: Any, asset_id: str) -> Item:
@@ -152,6 +166,9 @@ def judge_and_record(store: Any, asset_id: str, value: float, unit: str, *,
                 f"({', '.join(v.rule for v in found)}; value {value:.9g} {unit})", by))
         since = last_good.time.date() if last_good else _last_calibration_date(item)
         certificates = list(certificates)
+        if not certificates and not platform_url:
+            note = ("the recall impact was not searched: no certificate folders and no platform "
+                    "were given")
         try:
             recall = tuple(recall_impact(item, since, certificates, platform_url=platform_url))
         except LabautoError as exc:      # the platform is down: the lab's own list still counts
@@ -217,49 +234,16 @@ def _platform_dependents(item: Item, since: dt.date, url: str) -> list[dict[str,
     return out
 
 
-def chart_png(item: Item, unit: str, path: Path, limits: Limits | None = None) -> Path:
-    """The item's control chart as a PNG: values, centre line, 1/2/3 sigma lines, the points
-    judged out of control in red."""
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    history = chart_values(item, unit)
-    if limits is None:
-        limits, _ = chart_limits(item, history)
-    fig = Figure(figsize=(8, 3.6), dpi=100)
-    ax = fig.add_subplot()
-    xs = list(range(1, len(history) + 1))
-    # deviations from the centre line in a prefixed unit (µV, mΩ ...): readable ticks
-    center = limits.center if limits is not None else (history[0].value if history else 0.0)
-    spread = limits.sigma if limits is not None else max(
-        (abs(h.value - center) for h in history), default=1.0) or 1.0
-    exponent = max(-12, min(0, 3 * math.floor(math.log10(spread * 3) / 3)))
-    prefix = {-12: "p", -9: "n", -6: "µ", -3: "m", 0: ""}[exponent]
-    scale = 10.0 ** -exponent
-    ys = [(h.value - center) * scale for h in history]
-    ax.plot(xs, ys, marker="o", color="#1f4e79", lw=1, ms=4)
-    bad = [(x, y) for x, y, h in zip(xs, ys, history) if not h.in_control]
-    if bad:
-        ax.plot(*zip(*bad), "o", color="#c00000", ms=7, label="out of control")
-        ax.legend(loc="upper left", fontsize=8)
-    if limits is not None:
-        for k, style in ((0, "-"), (1, ":"), (2, "--"), (3, "-")):
-            for sign in ((1,) if k == 0 else (1, -1)):
-                ax.axhline(sign * k * limits.sigma * scale, ls=style, lw=0.8 if k else 1.0,
-                           color="#c00000" if k == 3 else "#555555")
-        ax.set_title(f"{item.asset_id} ({item.manufacturer} {item.model} s/n {item.serial}): "
-                     f"centre line {limits.center:.9g} {unit}, sigma "
-                     f"{limits.sigma * scale:.3g} {prefix}{unit}, limits ±3 sigma", fontsize=9)
-    else:
-        ax.set_title(f"{item.asset_id}: baseline being collected ({len(history)} checks)",
-                     fontsize=9)
-    ax.set_xlabel("check")
-    ax.set_ylabel(f"value − {center:.9g} {unit} / {prefix}{unit}")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    return path
+def write_report(outcome: CheckOutcome, report_dir: Path) -> tuple[Path, Path]:
+    """The chart PNG and the markdown report in ``report_dir``, named by item and check time:
+    (png, report)."""
+    folder = Path(report_dir)
+    stamp = outcome.check.time.strftime("%Y%m%dT%H%M%SZ")
+    base = f"{outcome.item.asset_id}-{stamp}"
+    png = chart_png(outcome.item, outcome.check.unit, folder / f"{base}.png", outcome.limits)
+    report = folder / f"{base}.md"
+    report.write_text(report_markdown(outcome, png.name), encoding="utf-8")
+    return png, report
 
 
 def report_markdown(outcome: CheckOutcome, chart: str | None = None) -> str:
@@ -271,8 +255,7 @@ def report_markdown(outcome: CheckOutcome, chart: str | None = None) -> str:
              f"- check standard: {c.check_standard or '-'}",
              f"- value: {c.value:.9g} {c.unit}"]
     if outcome.limits is None:
-        lines.append(f"- baseline: {outcome.baseline_needed} more checks before limits exist "
-                     "(not judged)")
+        lines.append(f"- {baseline_text(outcome.baseline_needed)}")
     else:
         lim = outcome.limits
         lines += [f"- centre line {lim.center:.9g} {c.unit}, sigma {lim.sigma:.3g} {c.unit}, "

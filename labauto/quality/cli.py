@@ -1,4 +1,5 @@
-"""``labauto register init|list|show|add|set-status|add-calibration|chart``: the equipment register.
+"""``labauto register init|list|show|add|set-status|add-calibration|chart|check``: the equipment
+register (``check``: an intermediate check, labauto/quality/check_cli.py).
 
 The register is named by ``--register`` (a folder or a database URL; ``LABAUTO_REGISTER``) or
 by the ``register:`` key of the lab file (``--lab`` / ``LABAUTO_LAB``).  Errors print one line
@@ -78,6 +79,22 @@ def init(location: str = typer.Argument(..., help="a folder, or a database URL "
         console.print(f"register ready: {store.location} ({len(store.items())} items)")
 
 
+def print_table(table: Table) -> bool:
+    """Print ``table`` without cutting a cell: out of a terminal at its natural width
+    (labauto.tables; rich squeezes a table to 80 columns there and cuts cells with '…'), on a
+    terminal when its narrowest form fits.  False: the terminal is too narrow, nothing printed
+    (the caller prints another form)."""
+    from labauto.tables import print_whole
+
+    if not console.is_terminal:
+        print_whole(console, table)
+        return True
+    if Measurement.get(console, console.options.update_width(10_000), table).minimum > console.width:
+        return False
+    console.print(table)
+    return True
+
+
 LIST_COLUMNS = ("asset", "item", "serial", "role", "bench", "status", "certificate", "due")
 KEEP_WHOLE = ("asset", "serial", "status", "certificate", "due")
 FOLDED_MIN_WIDTH = {"item": 8, "role": 9, "bench": 5}
@@ -112,13 +129,7 @@ def list_items(register: Optional[str] = REGISTER_OPT, lab: Optional[Path] = LAB
                          min_width=FOLDED_MIN_WIDTH.get(col))
     for cells, style in rows:
         table.add_row(*cells, style=style)
-    natural = Measurement.get(console, console.options.update_width(10_000), table)
-    if console.soft_wrap:           # a pipe: the table at its natural width (never squeezed)
-        table.width = natural.maximum
-        console.print(table)
-        return
-    if natural.minimum <= console.width:
-        console.print(table)
+    if print_table(table):
         return
     # a terminal too narrow for the table: two lines per item, nothing cut
     console.print(title)
@@ -243,3 +254,6 @@ def chart(asset_id: str,
              if limits else f"baseline: {needed} more checks needed")
     console.print(f"{asset_id}: {len(history)} checks, {bad} out of control; {where}; "
                   f"chart: {out}")
+
+
+from labauto.quality import check_cli as _check_cli  # noqa: E402,F401  (`register check`)

@@ -15,7 +15,8 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from labauto.quality.cli import LAB_OPT, REGISTER_OPT, console, open_store, user_errors
+from labauto.quality.cli import (LAB_OPT, REGISTER_OPT, console, open_store, print_table,
+                                  user_errors)
 
 app = typer.Typer(help="Calibration intervals from as-found history (NCSLI RP-1 A3, S2).",
                   no_args_is_help=True, add_completion=False)
@@ -61,12 +62,19 @@ def _print(r: dict[str, Any]) -> None:
                   f"target {r['reliability_target']:g}")
     table = Table(title=f"as-found history: {len(r['observations'])} observations")
     for col in ("asset", "from", "to", "days", "as found", "certificate"):
-        table.add_column(col, justify="right" if col == "days" else "left")
+        # nothing cut: the certificate folds in a narrow terminal, the rest stays whole
+        table.add_column(col, justify="right" if col == "days" else "left",
+                         no_wrap=col != "certificate", overflow="fold")
     for o in r["observations"]:
         table.add_row(o["asset_id"], o["from"], o["to"], f"{o['days']:g}",
                       "in" if o["in_tolerance"] else "OUT", o["certificate"],
                       style=None if o["in_tolerance"] else "red")
-    console.print(table)
+    if not print_table(table):          # a narrow terminal: one line per observation
+        console.print(f"as-found history: {len(r['observations'])} observations")
+        for o in r["observations"]:
+            console.print(f"  {o['asset_id']} {o['from']} to {o['to']} ({o['days']:g} d): "
+                          f"{'in' if o['in_tolerance'] else 'OUT'} {o['certificate']}",
+                          style=None if o["in_tolerance"] else "red", markup=False)
     for note in r["notes"]:
         console.print(f"  note: {note}")
     a3 = r["a3"]

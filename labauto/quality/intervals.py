@@ -33,8 +33,12 @@ A model is rejected when its likelihood-ratio (deviance) test against the satura
 the time bins fails at ``confidence``; of the models not rejected the one with the lower AIC is
 used, and the recommended interval solves R(I; theta) = R*.  S2 gives no interval when the bins'
 mean resubmission times span less than a factor 1.5 (a model fitted at one time says nothing
-about another).  Observations are binned (equal
-counts) only to show the evidence and for the goodness-of-fit test.
+about another).  A model whose reliability falls by less than 0.01 between the shortest and
+the longest mean resubmission time of the bins explains the data by a drop at t ~ 0, not by the
+time between calibrations (the Weibull fit runs to beta -> 0 when the in-tolerance fraction does
+not change with time): it locates no interval and is not used (it had recommended 0.0 d).
+Observations are binned (equal counts) only to show the evidence and for the goodness-of-fit
+test.
 """
 from __future__ import annotations
 
@@ -49,6 +53,7 @@ DEFAULT_CONFIDENCE = 0.90
 DEFAULT_WINDOW = 0.25
 DEFAULT_MAX_CHANGE = 2.0
 MIN_SPREAD = 1.5          # S2: longest / shortest mean resubmission time of the bins
+MIN_FALL = 0.01           # S2: a model's reliability must fall by this over the observed times
 
 
 class IntervalError(LabautoError, ValueError):
@@ -184,6 +189,11 @@ class ModelFit:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def reliability(self, t: float) -> float:
+        lam = self.parameters["lambda_per_day"]
+        return (exponential(t, lam) if self.name == "exponential"
+                else weibull(t, lam, self.parameters["beta"]))
 
 
 @dataclass(frozen=True)
@@ -328,8 +338,19 @@ def method_s2(obs: Sequence[Observation], target: float, *,
         notes.append(f"the resubmission times span a factor {spread:.2f} (< {MIN_SPREAD:g}): the "
                      "reliability models cannot be told apart; no S2 interval (use A3)")
         accepted = []
-    elif not accepted:
-        notes.append("every model is rejected by the goodness-of-fit test")
+    else:
+        t_lo, t_hi = binned[0].mean_days, binned[-1].mean_days
+        for f in accepted:
+            fall = f.reliability(t_lo) - f.reliability(t_hi)
+            if not fall >= MIN_FALL or not (f.interval is not None and f.interval > 0):
+                notes.append(f"{f.name}: its reliability falls by {fall:.4f} from {t_lo:.0f} d to "
+                             f"{t_hi:.0f} d (< {MIN_FALL:g}): it explains the data by a drop at "
+                             "the start, not by the time between calibrations, and locates no "
+                             "interval; not used")
+        accepted = [f for f in accepted if f.reliability(t_lo) - f.reliability(t_hi) >= MIN_FALL
+                    and f.interval is not None and f.interval > 0]
+        if not accepted and not notes:
+            notes.append("every model is rejected by the goodness-of-fit test")
     chosen = min(accepted, key=lambda f: f.aic) if accepted else None
     return S2Result(target, confidence, len(obs), tuple(binned), tuple(fits),
                     chosen.name if chosen else None, chosen.interval if chosen else None,

@@ -42,3 +42,6 @@ ZENER_10V = CheckArtifact("DCV", 10.0, deviation=1.2e-6, drift_per_day=1e-6 / 36
                           seed=732)
 RESISTOR_10K = CheckArtifact("RES", 1.0e4, deviation=-3.5e-6, drift_per_day=2e-6 / 365,
                              noise=0.2e-6, seed=742)
+
+# by the name `labauto sim serve --check-standard NAME` takes
+ARTIFACTS = {"zener-10v": ZENER_10V, "resistor-10k": RESISTOR_10K}

@@ -43,6 +43,13 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
           out_of_tolerance: Optional[str] = typer.Option(
               None, "--out-of-tolerance", metavar="RANGE",
               help="make the DUT out of tolerance on this range: '10 V' (DCV) or 'ACV 1 V'"),
+          check_standard: Optional[str] = typer.Option(
+              None, "--check-standard", metavar="ARTIFACT",
+              help="connect a check standard to the meter's input instead of the calibrator, "
+                   "for an intermediate check (`labauto register check`): zener-10v (a 732-class "
+                   "10 V reference) or resistor-10k (a 742A-class 10 kΩ resistor)"),
+          day: float = typer.Option(0.0, help="the check standard's day (its drift and its "
+                                    "day-to-day scatter)"),
           run_for: float = typer.Option(0.0, help="stop after this many seconds (0: until Ctrl-C)",
                                         hidden=True)) -> None:
     """Start the simulated DMM, calibrator and thermo-hygrometer; print their VISA resource strings."""
@@ -68,7 +75,16 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
             lab = SimulatedLab(dmm_model=dmm_model, calibrator_model=calibrator_model, dut=dut,
                                load_resistance=None if load is None else parse_quantity(load, "ohm"),
                                **where)
+        artifact = None
+        if check_standard is not None:
+            from labauto.sim.artifacts import ARTIFACTS
+            if check_standard not in ARTIFACTS:
+                raise typer.BadParameter(f"use one of {', '.join(ARTIFACTS)}",
+                                         param_hint="--check-standard")
+            artifact = ARTIFACTS[check_standard]
         resources = lab.start()
+        if artifact is not None:
+            lab.connect_artifact(artifact, day)
     except (LabautoError, UnitError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -79,6 +95,9 @@ def serve(seed: int = typer.Option(1, help="seed of the true errors and the nois
         names = {"dmm": lab.dmm.model.name, "calibrator": lab.calibrator.model.name}
         for role, resource in resources.items():
             console.print(f"  {role:<11} {resource}" + (f"  ({names[role]})" if role in names else ""))
+        if artifact is not None:
+            console.print(f"  the meter's input: check standard {check_standard} (day {day:g}); "
+                          "the calibrator is in standby")
         console.print("Ctrl-C stops it.")
         deadline = time.monotonic() + run_for if run_for > 0 else None
         while deadline is None or time.monotonic() < deadline:

@@ -12,7 +12,10 @@ settling pass in the time the readings take to exchange).
 
 Where the probes are decides what they see: the reference at the centre of the heat source's
 measurement zone, the DUT offset by its axial and radial gradients (labauto.sim.heat_source);
-out of every heat source they sit in the room's air.  The readout's channel 1 reads the
+out of every heat source they sit in the room's air.  A DUT probe whose immersion the
+procedure states conducts heat along its sheath: its element reads toward the room by
+(t_room − t_medium)·exp(−x/ℓ), x the length immersed beyond the element, ℓ drawn per lab
+within the published range (labauto.temperature.immersion).  The readout's channel 1 reads the
 reference, channel 2 a resistance DUT; the DMM reads a resistance DUT (RES4W) or a
 thermocouple's emf (DCV, reference junction in an ice point or at the room's temperature); a
 display-only thermometer shows its reading to whoever asks (:meth:`display`: the simulated
@@ -150,6 +153,9 @@ class SimulatedThermometryLab(ServedInstruments):
         self._rng = random.Random(f"thermometry-{seed}")
         self._host = host
         self.dut_truth: Any = None          # the DUT's true curve (lab_for_procedure)
+        # the DUT probe's stem conduction: (ProbeImmersion, its true decay length ℓ in m), set by
+        # lab_for_procedure when the procedure states the immersion (None: none modelled)
+        self.dut_stem: tuple[Any, float] | None = None
         self._servers: dict[str, ScpiSocketServer] = {}
 
     # -- physics ---------------------------------------------------------------------------
@@ -160,7 +166,12 @@ class SimulatedThermometryLab(ServedInstruments):
         """Temperature (°C) of the probe at ``place`` ("reference" | "dut") at time ``t``."""
         if self.location is None:
             return self.room(t)
-        return self.heat_sources[self.location].at(t, place)
+        medium = self.heat_sources[self.location].at(t, place)
+        if place == "dut" and self.dut_stem is not None:
+            # heat along the sheath between the medium and the room (labauto.temperature.immersion)
+            immersion, decay_m = self.dut_stem
+            return medium + immersion.error(medium, self.room(t), decay_m)
+        return medium
 
     def true_temperature(self, place: str = "dut") -> float:
         return self.temperature_at(self.clock.now(), place)
@@ -294,4 +305,9 @@ def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
         room_temperature=room_temperature, reference_channel=procedure.reference_channel,
         clock=clock)
     lab.dut_truth = truth
+    if dut_spec.immersion is not None:
+        # the probe's true decay length, drawn within the published range (its own stream: the
+        # other seeded draws stay as they were)
+        lo, hi = dut_spec.immersion.decay_range_m
+        lab.dut_stem = (dut_spec.immersion, random.Random(f"thermometry-stem-{seed}").uniform(lo, hi))
     return lab

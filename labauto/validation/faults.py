@@ -380,19 +380,21 @@ class ElectricalFaultBench(FaultBench):
         return lab_for_procedure(self.procedure, seed=self.seed)
 
     def _injection(self, lab: Any, scenario: str) -> tuple[str, Callable[[], None], str]:
-        read, out = self._read_pattern(), self._output_pattern()
+        reads, outs = self._read_commands(), self._output_commands()
+        read, out = _pattern(reads), _pattern(outs)
+        said_read, said_out = _said(reads), _said(outs)     # the commands, not their regex
         return {
-            "timeout": (f"the meter does not answer {read!r}",
+            "timeout": (f"the meter does not answer {said_read}",
                         lambda: lab.inject_fault("dmm", "hang", on=read, count=1), "reading"),
-            "dropped-socket": (f"the meter's connection is cut at {read!r}",
+            "dropped-socket": (f"the meter's connection is cut at {said_read}",
                                lambda: lab.inject_fault("dmm", "drop", on=read, count=1), "reading"),
             # set as a random point starts, before its output command (set after a reading
             # of the last point it would never fire)
-            "error-queue": (f"the source rejects {out!r} with -222",
+            "error-queue": (f"the source rejects {said_out} with -222",
                             lambda: lab.inject_fault("calibrator", "error", on=out, count=1,
                                                      code=-222, message="Data out of range"),
                             "point"),
-            "overload": (f"the meter answers {read!r} with {OVERLOAD_ANSWER}",
+            "overload": (f"the meter answers {said_read} with {OVERLOAD_ANSWER}",
                          lambda: lab.inject_fault("dmm", "reply", on=read, count=1,
                                                   message=OVERLOAD_ANSWER), "reading"),
         }[scenario]
@@ -402,19 +404,17 @@ class ElectricalFaultBench(FaultBench):
         return (r["calibrator"], r["dmm"]) if self.procedure.direction == "source" \
             else (r["dmm"], r["calibrator"])
 
-    def _read_pattern(self) -> str:
-        """A regex matching the meter's read command of the procedure's functions."""
+    def _read_commands(self) -> list[str]:
+        """The meter's read commands of the procedure's functions (up to their arguments)."""
         meter = self.procedure.meter_model
-        reads = {meter.function(pt.function).commands.get("read", "READ?").split("{")[0].strip()
-                 for pt in self.procedure.points}
-        return "|".join(re.escape(c) for c in sorted(reads))
+        return sorted({meter.function(pt.function).commands.get("read", "READ?").split("{")[0].strip()
+                       for pt in self.procedure.points})
 
-    def _output_pattern(self) -> str:
+    def _output_commands(self) -> list[str]:
         source = self.procedure.source_model
-        outs = {c.split("{")[0].strip() for pt in self.procedure.points
-                for key in ("output", "output_ac")
-                if (c := source.function(pt.function).commands.get(key))}
-        return "|".join(re.escape(c) for c in sorted(outs))
+        return sorted({c.split("{")[0].strip() for pt in self.procedure.points
+                       for key in ("output", "output_ac")
+                       if (c := source.function(pt.function).commands.get(key))})
 
     def _calibrate(self, lab: Any, folder: Path, run_id: str, *, observer: Any = None,
                    resume: bool = False, publish: bool = True) -> Any:
@@ -497,3 +497,14 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]      # closed again when this returns: nothing listens there
+
+
+def _pattern(commands: list[str]) -> str:
+    """A regex matching any of ``commands``."""
+    return "|".join(re.escape(c) for c in commands)
+
+
+def _said(commands: list[str]) -> str:
+    """``commands`` as a reader sees them: 'READ?', or 'A' or 'B'."""
+    return " or ".join(f"'{c}'" for c in commands)
+

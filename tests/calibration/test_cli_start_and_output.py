@@ -48,6 +48,37 @@ def test_an_unreachable_instrument_is_refused_before_prefect_starts(quick_proced
     assert not list((tmp_path / "w").glob("runs/*")), "a failed start leaves no run folder"
 
 
+def test_a_wrong_instrument_or_an_overdue_standard_is_refused_before_prefect_starts(quick_procedure,
+                                                                                     tmp_path):
+    """Issue 10 item 4 names the register and the instruments' identities among the checks made
+    before the flow starts: DUT and standard swapped, then a lab file whose register has the
+    calibrator overdue; each refused with one message, exit 2, no Prefect, no run folder, and
+    the calibrator never put into operate."""
+    from labauto.lab import DEFAULT_LAB_FILE
+
+    lab_file = tmp_path / "lab.yaml"
+    text = DEFAULT_LAB_FILE.read_text()
+    assert 'serial: "3456789"' in text and 'calibration_due: "2027-09-30"' in text
+    lab_file.write_text(text.replace('calibration_due: "2027-09-30"', 'calibration_due: "2026-01-31"', 1))
+    with SimulatedLab(seed=24, latency="zero") as lab:
+        swapped = runner.invoke(app, ["run", str(quick_procedure), "--dut", lab.resources["calibrator"],
+                                      "--standard", lab.resources["dmm"], "--workdir", str(tmp_path / "w")],
+                                env={"COLUMNS": "250"})
+        overdue = runner.invoke(app, ["run", str(quick_procedure), "--dut", lab.resources["dmm"],
+                                      "--standard", lab.resources["calibrator"], "--lab", str(lab_file),
+                                      "--workdir", str(tmp_path / "w")], env={"COLUMNS": "250"})
+        state = lab.calibrator_state()
+    for result in (swapped, overdue):
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and "Prefect" not in result.output, result.output
+        assert "nothing was measured; no run was started" in result.output
+    assert "answered its identity query with 'FLUKE,5522A,3456789" in swapped.output
+    assert "which is not a Keysight Technologies 34465A" in swapped.output
+    assert "3456789 was due for calibration on 2026-01-31" in overdue.output
+    assert state["operate"] is False and not any(c.startswith("OPER") for c in state["history"])
+    assert not list((tmp_path / "w").glob("runs/*")), "a refused start leaves no run folder"
+
+
 def test_the_interrupt_message_names_the_real_run_folder(quick_procedure, tmp_path, monkeypatch):
     import labauto.calibration as calibration
 

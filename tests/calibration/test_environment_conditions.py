@@ -1,7 +1,8 @@
 """Ambient conditions recorded by the environment logger during the run: journalled at the start,
 after every point and at the end; the certificate (JSON, DCC, PDF) states the observed range
-with the logger's uncertainty; an excursion beyond the lab's limits is flagged; without a
-logger the certificate says the conditions were not recorded (no invented values)."""
+with the logger's uncertainty; an excursion beyond the lab's limits, narrowed by the procedure's,
+is flagged; without a logger the certificate says the conditions were not recorded (no invented
+values)."""
 from __future__ import annotations
 
 import math
@@ -156,3 +157,66 @@ def test_a_lost_logger_stops_the_run_naming_it_and_keeps_the_readings(quick_proc
     first = run.procedure.points[0].id
     assert state.completed_ids() == {first} and len(state.points[first].readings) > 0
     assert [c["when"] for c in state.conditions] == ["start"]      # nothing was made up
+
+
+def _with_environment(quick_procedure: Path, tmp_path: Path, limits: str) -> Path:
+    """The quick procedure with an ``environment:`` section (a copy beside the original's
+    instrument models: procedures name models, not paths)."""
+    path = tmp_path / "quick_env.yaml"
+    path.write_text(quick_procedure.read_text() + f"\nenvironment:\n  limits:\n{limits}")
+    return path
+
+
+def test_the_procedure_narrows_the_labs_limits_and_a_run_outside_them_is_flagged(quick_procedure,
+                                                                                 tmp_path):
+    """Issue 10 item 6: 'a run outside the procedure's limits is flagged'.  The simulated room is
+    at 23 °C, inside the lab's 22 to 24 °C; this procedure's budget holds for 23.5 to 25 °C, so the
+    limits are 23.5 to 24 °C and every reading is an excursion; humidity keeps the lab's limits."""
+    proc = _with_environment(quick_procedure, tmp_path,
+                             "    temperature: {min: 23.5 degC, max: 25 degC}\n")
+    outcome, observer = _run(proc, tmp_path)
+    state = RunJournal(outcome.run_folder / "journal.jsonl").read()
+    assert state.conditions and not any(c["within_limits"] for c in state.conditions)
+    assert all("outside 23.5 to 24 °C" in c["excursions"][0] for c in state.conditions)
+    assert all(p for _, _, p in observer.shown), "the technician was shown each excursion"
+    env = outcome.result.environment
+    t, rh = env["quantities"]["temperature"], env["quantities"]["relative_humidity"]
+    assert t["limits"] == {"min": 23.5, "max": 24.0} and t["within_limits"] is False and t["max"] < 23.5
+    assert rh["limits"] == {"min": 20.0, "max": 60.0} and rh["within_limits"] is True
+    assert any("OUTSIDE the limits of the laboratory and of the procedure" in r
+               for r in outcome.result.remarks), outcome.result.remarks
+    assert "limits 23.5 to 24 °C — OUTSIDE THE LIMITS" in _pdf_text(outcome.files["pdf"])
+
+
+def test_procedure_limits_that_cannot_hold_in_the_lab_refuse_the_start(quick_procedure, tmp_path):
+    from labauto.errors import LabautoError
+
+    proc = _with_environment(quick_procedure, tmp_path,
+                             "    temperature: {min: 18 degC, max: 21 degC}\n")
+    with SimulatedLab(seed=21, latency="zero") as lab:
+        with pytest.raises(LabautoError, match=r"needs the temperature within 18 to 21 °C, which does "
+                                               r"not overlap the laboratory's limits 22 to 24 °C"):
+            run_calibration(proc, dut_resource=lab.resources["dmm"],
+                            standard_resource=lab.resources["calibrator"],
+                            environment_resource=lab.resources["environment"],
+                            runs_dir=tmp_path / "runs", out_dir=tmp_path / "certificates",
+                            settle_scale=0.0, timeout_ms=5000)
+        assert lab.calibrator_state()["history"] == []          # no instrument was touched
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("limits, message", [
+    ("    pressure: {min: 95 kPa, max: 105 kPa}\n", "unknown quantity 'pressure' in environment limits"),
+    ("    temperature: {min: 24 degC, max: 22 degC}\n", "temperature max must be above min (24 degC)"),
+    ("    temperature: {min: 22 V, max: 24 degC}\n", "temperature min:"),
+    ("    temperature: {min: 22 degC}\n", "is missing the required key 'max'"),
+])
+def test_bad_procedure_limits_are_refused_at_their_line(quick_procedure, tmp_path, limits, message):
+    from labauto.procedure import load_procedure
+    from labauto.procedure.schema import ProcedureError
+
+    proc = _with_environment(quick_procedure, tmp_path, limits)
+    at = len(proc.read_text().splitlines())                   # the limits' own line, the last
+    with pytest.raises(ProcedureError) as err:
+        load_procedure(proc)
+    assert f"quick_env.yaml:{at}:" in str(err.value) and message in str(err.value), str(err.value)

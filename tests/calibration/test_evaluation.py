@@ -109,3 +109,19 @@ def test_the_rounding_left_in_a_mean_is_bounded_exactly():
         assert bias.max() >= 0.6 * bound or bound < 1e-6       # and not loose
     assert dithered_halfwidth(1.0, 0.0) == 0.5                 # equal readings: ± q/2
     assert dithered_halfwidth(1.0, 0.6) < 1e-3                 # scattered over steps: ~0
+
+
+def test_the_resolution_row_states_the_readings_scatter_with_its_unit():
+    """The certificate's Source column said 'the readings' scatter (s = 0.000501) averages the
+    rest' with no unit (the 34465A's 100 V range, s in V)."""
+    from types import SimpleNamespace
+
+    from labauto.models.inputs import resolution
+    from labauto.units import ureg
+
+    rng = SimpleNamespace(range=Q_(100, "V"), resolution=Q_(0.0001, "V"))    # a RangeSpec's part used
+    readings = Q_([99.9995, 99.9997, 99.9993, 99.9999, 99.9996, 99.9994], "V")
+    row = resolution(rng, ureg.V, readings=readings)
+    s = float(np.std(readings.magnitude, ddof=1))                  # 0.000216 V
+    assert f"(s = {s:.3g} V) averages the rest" in row.label, row.label
+    assert resolution(rng, ureg.V).label == "resolution of the DUT"        # no readings: no note

@@ -115,7 +115,9 @@ points:
 """
 
 
-def test_a_source_under_test_against_a_reference_meter(tmp_path):
+def _lab_file(tmp_path, extra: str = ""):
+    """The default lab file with the simulated 34465A (and ``extra`` entries) registered as
+    reference standards."""
     lab_file = tmp_path / "lab.yaml"
     lab_file.write_text((ROOT / "labauto" / "data" / "lab.yaml").read_text() + """\
   - manufacturer: Keysight Technologies
@@ -124,7 +126,12 @@ def test_a_source_under_test_against_a_reference_meter(tmp_path):
     certificate_id: SIM-34465A-01
     calibrated_by: Accredited laboratory (simulated)
     calibration_due: "2027-09-30"
-""")
+""" + extra)
+    return lab_file
+
+
+def test_a_source_under_test_against_a_reference_meter(tmp_path):
+    lab_file = _lab_file(tmp_path)
     proc = tmp_path / "source.yaml"
     proc.write_text(SOURCE_UNDER_TEST)
     p = load_procedure(proc)
@@ -182,14 +189,7 @@ def test_a_source_model_added_by_files_only_calibrates_in_both_directions(tmp_pa
     """The new source under test against a reference meter, and as the reference standard of
     a meter under test: both from its file alone."""
     _source_model_by_files(tmp_path, monkeypatch)
-    lab_file = tmp_path / "lab.yaml"
-    lab_file.write_text((ROOT / "labauto" / "data" / "lab.yaml").read_text() + """\
-  - manufacturer: Keysight Technologies
-    model: 34465A
-    serial: "MY60012345"
-    certificate_id: SIM-34465A-01
-    calibrated_by: Accredited laboratory (simulated)
-    calibration_due: "2027-09-30"
+    lab_file = _lab_file(tmp_path, """\
   - manufacturer: Acme Instruments
     model: CAL2
     serial: "3456789"

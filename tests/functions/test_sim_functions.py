@@ -185,3 +185,44 @@ def test_fault_injection_for_every_function(lab, function, rng, value, frequency
     with pytest.raises(InstrumentError, match="-222"):
         _read(lab, function, rng, value, frequency=frequency, n=2)
     assert lab.calibrator_state()["operate"] is False     # left safe
+
+
+FUNCTIONS = [("DCV", Q_(10, "V"), Q_(10, "V"), None), ("ACV", Q_(1, "V"), Q_(1, "V"), Q_(1, "kHz")),
+             ("DCI", Q_(1, "A"), Q_(1, "A"), None), ("ACI", Q_(1, "A"), Q_(1, "A"), Q_(1, "kHz")),
+             ("RES2W", Q_(1, "kohm"), Q_(1, "kohm"), None),
+             ("RES4W", Q_(1, "kohm"), Q_(1, "kohm"), None),
+             ("FREQ", Q_(300, "kHz"), Q_(1, "kHz"), None)]
+# the fastest reading of each function: the driver waits for a reading as long as its settings
+# take (NPLC, AC filter, gate), which a hung meter makes the test wait too
+FAST = {"DCV": {"nplc": 1}, "DCI": {"nplc": 1}, "RES2W": {"nplc": 1}, "RES4W": {"nplc": 1},
+        "ACV": {"bandwidth": Q_(200, "Hz")}, "ACI": {"bandwidth": Q_(200, "Hz")},
+        "FREQ": {"aperture": Q_(10, "ms")}}
+
+
+@pytest.mark.parametrize("function, rng, value, frequency", FUNCTIONS)
+@pytest.mark.parametrize("kind", ["drop", "hang", "overload"])
+def test_lost_connection_time_out_and_overload_for_every_function(lab, kind, function, rng, value,
+                                                                  frequency):
+    """The other injected faults (the error queue's: above) on each function's reading: a
+    dropped socket and a meter that stops answering are transient and name the instrument and
+    command; an overload reading (9.9E+37) is refused; the source is left in standby."""
+    from labauto.visa import ConnectionLostError, OverloadError, TransientVisaError
+
+    if kind == "overload":
+        lab.inject_fault("dmm", "reply", on=r"READ\?", message="+9.90000000E+37")
+    else:
+        lab.inject_fault("dmm", kind, on=r"READ\?")
+    expected = {"drop": ConnectionLostError, "hang": TransientVisaError,
+                "overload": OverloadError}[kind]
+    with pytest.raises(expected) as info:
+        with open_instrument(lab.resources["dmm"], "keysight_34465a", timeout_ms=300) as dmm, \
+                open_instrument(lab.resources["calibrator"], "fluke_5522a", timeout_ms=300) as cal:
+            dmm.configure(function, rng, **FAST[function])
+            cal.apply(function, value, frequency=frequency)
+            cal.operate()
+            dmm.read(n=1)
+    if kind != "overload":
+        assert "READ?" in str(info.value) and lab.resources["dmm"] in str(info.value)
+    assert kind != "hang" or not isinstance(info.value, ConnectionLostError)
+    assert lab.calibrator_state()["operate"] is False
+    lab.clear_faults()

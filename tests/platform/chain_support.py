@@ -75,3 +75,23 @@ def build_chain(name: str = "Lab T", *, signer_start: dt.datetime | None = None,
     key_pem = signer_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption())
     return Chain(root, sub, signer, key_pem)
+
+
+def build_tsa(at: dt.datetime, name: str = "Old TSA"):
+    """A TSA whose root (20 years) and time-stamping certificate (from a day before ``at``) were
+    valid at ``at``, answering with that time: a time-stamp made in the past.  Returns
+    ``(root PEM, TimeStampingAuthority)``."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from labauto.certificate import pki
+    from labauto.certificate.tsa import TimeStampingAuthority
+
+    key = _key()
+    root = _cert(f"{name} root CA", key, None, key, ca=True, start=at - dt.timedelta(days=3 * 365),
+                 days=20 * 365)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    ca = pki.CertificateAuthority(key_pem, _pem(root))
+    pair = ca.issue(f"{name}", not_before=at - dt.timedelta(days=1), days=825,
+                    extended_key_usage=ExtendedKeyUsageOID.TIME_STAMPING, extended_key_usage_critical=True)
+    return _pem(root), TimeStampingAuthority(pair.key_pem, pair.cert_pem, [_pem(root)], clock=lambda: at)

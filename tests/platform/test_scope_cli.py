@@ -50,3 +50,29 @@ def test_body_scope_and_search_commands(tmp_path, lab_keys):
     assert "0 lab(s)" in r.stdout
     r = runner.invoke(app, ["withdraw", "--db", db, "--lab-id", "1", "--body-id", "2", "--reason", "x"])
     assert r.exit_code == 2 and "no accreditation body with id 2" in r.stdout
+
+
+def test_search_and_scope_tables_cut_nothing_in_a_pipe(tmp_path, lab_keys):
+    """Out of a terminal rich squeezed the tables to 80 columns: the search printed a long lab
+    name and left range, CMC and conditions empty; show-scope cut the band to 'f…'."""
+    db = f"sqlite:///{tmp_path / 'p.sqlite3'}"
+    (tmp_path / "lab.pem").write_bytes(lab_keys.cert_pem)
+    name = "Physikalisch Kalibrierlabor Nord GmbH"
+    assert runner.invoke(app, ["register-lab", "--db", db, "--name", name, "--accreditation-id",
+                               "D-K-15001-01-00", "--cert", str(tmp_path / "lab.pem")]).exit_code == 0
+    assert runner.invoke(app, ["register-body", "--db", db, "--name", "DAkkS"]).exit_code == 0
+    scope = tmp_path / "scope.csv"
+    scope.write_text(SCOPE + "AC voltage,10 mV,10 V,40 Hz,1 kHz,4-wire at 23 °C,100 µV/V + 5 µV,2\n",
+                     encoding="utf-8")
+    assert runner.invoke(app, ["import-scope", str(scope), "--db", db, "--lab-id", "1", "--body-id",
+                               "1", "--valid-from", "2026-01-01"]).exit_code == 0
+    r = runner.invoke(app, ["search", "--db", db, "--quantity", "DC voltage", "--value", "10 V",
+                            "--max-cmc", "5 µV/V"])
+    assert r.exit_code == 0, r.output
+    row = [ln for ln in r.stdout.splitlines() if name in ln]
+    assert len(row) == 1 and "100 mV to 10 V" in row[0] and "2 µV/V + 1 µV (k = 2)" in row[0] \
+        and "21 µV" in row[0], r.stdout
+    r = runner.invoke(app, ["show-scope", "--db", db, "--lab-id", "1"])
+    row = [ln for ln in r.stdout.splitlines() if "AC voltage" in ln]
+    assert len(row) == 1 and "40 Hz to 1 kHz" in row[0] and "4-wire at 23 °C" in row[0], r.stdout
+    assert "…" not in r.stdout

@@ -90,3 +90,18 @@ def test_revoking_a_signing_certificate_lists_it_in_the_crl(platform, platform_c
     assert parsed.next_update_utc - parsed.last_update_utc == dt.timedelta(days=1)
     verdict = check_signer_revocation(cert, crl, ca)
     assert verdict.status == "revoked" and "key_compromise" in verdict.reason
+
+
+def test_every_trusted_ca_of_the_bundle_is_a_time_stamp_anchor(tmp_path, dcc_schema_dir):
+    """--trusted-ca holds one or more anchors; as time-stamp anchors only the bundle's first
+    certificate counted (a TSA under the second was refused: 'does not chain to a trusted
+    anchor')."""
+    from labauto.platform.server.settings import PlatformSettings
+    from labauto.platform.server.trust_services import TrustServices
+
+    first, second = pki.CertificateAuthority.create("first"), pki.CertificateAuthority.create("second")
+    settings = PlatformSettings(database_url=f"sqlite:///{tmp_path / 'p.sqlite3'}", schema_dir=dcc_schema_dir,
+                                trusted_ca_pem=first.cert_pem + second.cert_pem)
+    anchors = TrustServices.from_settings(settings).time_anchors
+    assert [pki.load_certificate(a).subject for a in anchors] == [
+        pki.load_certificate(first.cert_pem).subject, pki.load_certificate(second.cert_pem).subject]

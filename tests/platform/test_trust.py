@@ -78,3 +78,49 @@ def test_registration_through_an_intermediate_and_after_expiry(tmp_path, dcc_sch
         r = c.post("/api/v1/labs", json={"name": "Lab X", "accreditation_id": "X-1", "certificate_pem":
                                          (expired.signer_pem + expired.intermediate_pem).decode()})
         assert r.status_code == 201, r.text
+
+
+def test_an_expired_signer_publishes_only_what_a_time_stamp_dates_in_its_time(tmp_path, dcc_schema_dir,
+                                                                              make_dcc):
+    """Issue 15, bad input: 'an expired ... signer: refused ... with the stage and reason, nothing
+    stored'.  Registered after it expired (test above), the signer's DCCs are refused when signed
+    after the expiry, and when only its own xades:SigningTime says they were signed in time (an
+    expired key can claim any time: that DCC was stored as valid before); a signature time-stamp
+    from within the validity is accepted."""
+    from chain_support import build_tsa
+
+    from labauto.certificate.signing import sign_dcc
+    from labauto.certificate.xades_t import add_signature_timestamp
+    from labauto.platform.tsa_client import stamp_via
+    from labauto.platform.server.testing import running_server
+    from platform_support import client
+
+    expired = build_chain("Lab E", signer_start=dt.datetime(2020, 1, 1, tzinfo=UTC), signer_days=30)
+    in_time = dt.datetime(2020, 1, 15, tzinfo=UTC)
+    tsa_root, tsa = build_tsa(in_time)
+    with running_server(f"sqlite:///{tmp_path / 'p.sqlite3'}", dcc_schema_dir, admin_token="adm",
+                        trusted_ca_pem=expired.root_pem + tsa_root) as url, client(url, "adm") as c:
+        r = c.post("/api/v1/labs", json={"name": "Lab E", "accreditation_id": "E-1", "certificate_pem":
+                                         (expired.signer_pem + expired.intermediate_pem).decode()})
+        assert r.status_code == 201, r.text
+        token = c.post(f"/api/v1/labs/{r.json()['id']}/tokens").json()["token"]
+
+        def publish(cid: str, doc: bytes):
+            with client(url, token) as lab:
+                return lab.post("/api/v1/certificates", files={"dcc": ("dcc.xml", doc, "application/xml")})
+
+        sign = lambda cid, when: sign_dcc(make_dcc(cid), expired.signer_key_pem, expired.signer_pem,  # noqa: E731
+                                          signing_time=when)
+        late = publish("E-LATE", sign("E-LATE", None))
+        assert (late.status_code, late.json()["stage"]) == (422, "signature")
+        assert "is valid from 2020-01-01 to 2020-01-31, not at the signing time" in late.json()["detail"]
+        claimed = publish("E-CLAIMED", sign("E-CLAIMED", in_time))
+        assert (claimed.status_code, claimed.json()["stage"]) == (422, "time"), claimed.text
+        assert ("expired on 2020-01-31 00:00 UTC and its signing time 2020-01-15 00:00 UTC is the signer's "
+                "own claim (xades:SigningTime)") in claimed.json()["detail"]
+        stamp = stamp_via(lambda req: tsa.respond(req).response_der)
+        ok = publish("E-STAMPED", add_signature_timestamp(sign("E-STAMPED", in_time), stamp))
+        assert ok.status_code == 201, ok.text
+        with client(url) as public:
+            listed = public.get("/api/v1/certificates").json()
+        assert [i["certificate_id"] for i in listed["items"]] == ["E-STAMPED"]          # nothing else stored

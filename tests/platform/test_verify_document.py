@@ -54,12 +54,18 @@ def test_a_dcc_signed_through_an_intermediate_verifies(verifier, chain, make_dcc
     assert report.stage("time").data["source"] == "xades:SigningTime"
 
 
-def test_an_expired_signer_is_judged_at_the_signing_time(verifier, make_dcc):
+def test_an_expired_signer_is_not_valid_on_its_own_claimed_signing_time(verifier, make_dcc):
+    """The chain is judged at the signing time, but an expired key can claim any signing time:
+    without a time-stamp (test_verify_trust_stages) the time stage fails.  It passed before."""
     old = build_chain("Old", signer_start=dt.datetime(2020, 1, 1, tzinfo=UTC), signer_days=30)
     anchors = [old.root]
     in_time = signed_by(old, make_dcc("V-2"), signing_time=dt.datetime(2020, 1, 15, tzinfo=UTC))
     report = verifier.verify(in_time, anchors=anchors, intermediates=[old.intermediate])
-    assert report.valid, report.json()
+    assert (statuses(report)["signature"], statuses(report)["time"]) == ("pass", "fail"), report.json()
+    assert not report.valid
+    assert ("the signing certificate O=Test PKI,CN=Old signing expired on 2020-01-31 00:00 UTC and its "
+            "signing time 2020-01-15 00:00 UTC is the signer's own claim (xades:SigningTime)"
+            in report.stage("time").detail)
     assert report.stage("chain").data["at"] == "2020-01-15T00:00:00+00:00"
     late = signed_by(old, make_dcc("V-3"), signing_time=dt.datetime(2020, 3, 1, tzinfo=UTC))
     report = verifier.verify(late, anchors=anchors, intermediates=[old.intermediate])

@@ -152,3 +152,28 @@ def test_cli_reports_time_and_revocation(tmp_path, dcc_schema_dir, tsa_ca, make_
     r = CliRunner().invoke(dcc_app, ["verify", str(dcc), "--schema-dir", str(dcc_schema_dir), "--crl",
                                      str(tmp_path / "bad.crl")])
     assert r.exit_code == 2 and "not a DER X.509 CRL" in r.output
+
+
+def test_an_expired_signer_is_valid_when_a_time_stamp_dates_the_signature_in_its_time(dcc_schema_dir, make_dcc):
+    """The other side of test_an_expired_signer_is_not_valid_on_its_own_claimed_signing_time:
+    a TSA dates the signature within the expired certificate's validity; one dated after the
+    expiry does not help."""
+    from chain_support import build_tsa
+
+    old = build_chain("Old T", signer_start=dt.datetime(2020, 1, 1, tzinfo=UTC), signer_days=30)
+    in_time = dt.datetime(2020, 1, 15, 12, tzinfo=UTC)
+    tsa_root, tsa = build_tsa(in_time)
+    verifier = Verifier(SchemaRegistry(dcc_schema_dir, any_version=True), [],
+                        time_check=timestamp_time_check([tsa_root]))
+    doc = _stamped(old, make_dcc("TS-OLD-1"), tsa, signing_time=in_time)
+    report = verifier.verify(doc, anchors=[old.root], intermediates=[old.intermediate])
+    assert report.valid, report.json()
+    assert report.stage("time").data["time"] == "2020-01-15T12:00:00+00:00"
+    assert report.stage("chain").data["at"] == "2020-01-15T12:00:00+00:00"
+    late_root, late_tsa = build_tsa(dt.datetime(2020, 2, 15, tzinfo=UTC))
+    late = _stamped(old, make_dcc("TS-OLD-2"), late_tsa, signing_time=in_time)
+    report = Verifier(SchemaRegistry(dcc_schema_dir, any_version=True), [],
+                      time_check=timestamp_time_check([late_root])).verify(
+        late, anchors=[old.root], intermediates=[old.intermediate])
+    assert report.stage("time").status == "pass" and report.stage("chain").status == "fail"
+    assert not report.valid

@@ -107,3 +107,23 @@ def test_characterise_names_a_bad_file_at_its_line_and_exits_2(tmp_path):
     path.write_text(text_with({21: "    nominal: 1040 V"}))
     r = run("characterise", str(path), "--simulated", "--out", str(tmp_path / "n.yaml"))
     assert r.exit_code == 2 and f"{path}:21: nominal 1040 V" in r.output
+
+
+def test_the_plan_in_a_pipe_cuts_no_value():
+    """Out of a terminal (80 columns) the 34465A verification's 12-column plan was cut to
+    'poi…', 'ran…' and lost its last columns; now every value is whole and an operator step's
+    text wraps within the point column."""
+    verification = ROOT / "procedures" / "keysight_34465a_verification.yaml"
+    for command in ("validate", "show"):
+        r = runner.invoke(app, [command, str(verification)], env={"COLUMNS": "80"})
+        assert r.exit_code == 0, r.output
+        rows = [line for line in r.output.splitlines() if line.startswith("│ ")]
+        assert "…" not in "".join(rows)
+        row = next(line for line in rows if "│ DCV-10V-+10V " in line)
+        cells = [c.strip() for c in row.split("│")[1:-1]]
+        # #, point, range, nominal, frequency, readings, settle, tolerance, 5522A range, spec,
+        # tol / spec, line
+        assert cells[1:4] == ["DCV-10V-+10V", "10 V", "10 V"]
+        assert cells[7:11] == ["400 µV", "32.99999 V", "140 µV", "2.9"]
+        assert cells[11].isdigit()
+        assert sum("operator:" in line for line in rows) == 5

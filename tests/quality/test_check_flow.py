@@ -203,3 +203,90 @@ def test_declared_limits_nelson_rules_and_a_platform_that_is_down(tmp_path):
     r = CliRunner().invoke(app, ["register", "chart", "ZREF-01", "--unit", "ohm", "--out",
                                  str(tmp_path / "y.png"), "--register", str(tmp_path / "register")])
     assert r.exit_code == 1 and "no checks in 'ohm'" in r.output
+
+
+def test_labauto_register_check_in_control_then_out_of_control(prefect_harness, tmp_path,
+                                                               lab_setup):
+    """`labauto register check` as a technician runs it: the same steps here (--no-prefect) and
+    as the Prefect flow; in control exit 0, out of control exit 3 with the item quarantined and
+    the recall impact listed; bad input is one line and exit 1, nothing recorded."""
+    from typer.testing import CliRunner
+
+    from labauto.cli import app
+
+    store, _, _ = lab_setup
+    reg = tmp_path / "register"
+    cert = tmp_path / "certs" / "LA-2026-901"
+    cert.mkdir(parents=True)
+    (cert / "certificate.json").write_text(json.dumps({
+        "certificate_id": "LA-2026-901", "calibration_date": dt.date.today().isoformat(),
+        "standards": [{"manufacturer": DMM[0], "model": DMM[1], "serial_number": DMM[2],
+                       "certificate_id": "DKD-2026-0042"}]}))
+    runner = CliRunner()
+    with SimulatedLab(seed=7, latency="zero") as sim:
+        dmm = sim.resources["dmm"]
+        sim.connect_artifact(ZENER_10V, 0)
+        value, _ = checks.measure_check(dmm, "keysight_34465a", store.get("DMM-01"), "DCV",
+                                        "10 V", 10, nplc=10)
+        # the lab declares the chart (centre line at the value, sigma 3 µV) in the item's file
+        with (reg / "DMM-01.yaml").open("a") as f:
+            f.write(f"control:\n  center: {value!r}\n  sigma: 3.0e-06\n  unit: V\n")
+        args = ["register", "check", "DMM-01", "--check-standard", "ZENER-01", "--resource", dmm,
+                "--setting", "nplc=10", "--register", str(reg), "--timeout-ms", "5000",
+                "--report-dir", str(tmp_path / "checks"), "--certificates", str(tmp_path / "certs")]
+        r = runner.invoke(app, args + ["--no-prefect"])
+        assert r.exit_code == 0, r.output
+        first = r.output.splitlines()[0]
+        assert first.startswith("DMM-01 read ZENER-01: ") and first.endswith(" V")
+        assert abs(float(first.split(": ")[1][:-2]) - value) < 9e-6, (first, value)
+        assert "verdict: in control" in r.output
+        assert "sigma 3e-06 V" in r.output and "item status: in_service" in r.output
+        png = r.output.split("chart: ")[1].split()[0]
+        assert Path(png).read_bytes()[:4] == b"\x89PNG"
+
+        for bad, message in ((["--setting", "nplc"], "--setting 'nplc': write KEY=VALUE"),):
+            r = runner.invoke(app, args + bad + ["--no-prefect"])
+            assert r.exit_code == 1 and message in r.output, r.output
+        r = runner.invoke(app, [a if a != "ZENER-01" else "DMM-01" for a in args] + ["--no-prefect"])
+        assert r.exit_code == 1 and "role 'reference', not check_standard" in r.output
+        # no Prefect server at PREFECT_API_URL: Prefect's client raises this RuntimeError when
+        # the flow is called (a traceback before); now one line, exit 1
+        import flows.check_standard as flow_module
+
+        def no_server(**kw):
+            raise RuntimeError("Failed to reach API at http://127.0.0.1:9/api/")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(flow_module, "check_standard", no_server)
+            r = runner.invoke(app, args + ["--prefect"])
+        assert r.exit_code == 1 and "cannot reach the Prefect server" in r.output, r.output
+        assert "--no-prefect" in r.output
+        assert len(store.get("DMM-01").checks) == 1              # nothing recorded by either
+
+        # the meter's 10 V gain shifts by +3 µV/V: +30 µV, ten sigma; the Prefect flow judges
+        gain = sim.truth.dut_error_parameters(Q_(10, "V")).gain
+        offset = sim.truth.dut_error_parameters(Q_(10, "V")).offset
+        sim.truth.set_dut_error("DCV", Q_(10, "V"), gain + 3e-6, Q_(offset, "V"))
+        r = runner.invoke(app, args + ["--prefect", "--json"])
+    assert r.exit_code == 3, r.output
+    result = json.loads(r.stdout)                           # (the flow's log is on stderr)
+    assert result["verdict"] == "OUT OF CONTROL" and result["status"] == "quarantined"
+    assert [v["rule"] for v in result["violations"]] == ["WE1"]
+    assert [x["certificate_id"] for x in result["recall"]] == ["LA-2026-901"]
+    assert result["check"]["flow_run"]                      # recorded by the flow run
+    item = store.get("DMM-01")
+    assert item.status == "quarantined" and [c.in_control for c in item.checks] == [True, False]
+
+
+def test_an_out_of_control_check_with_nowhere_to_look_says_the_recall_was_not_searched(tmp_path):
+    """Without certificate folders or a platform the recall list is empty because nothing was
+    searched, not because nothing was issued: the outcome says so ("none found" before)."""
+    from labauto.quality.records import ControlSettings
+
+    store = open_register(tmp_path / "register", create=True)
+    store.add(Item("ZREF-02", "Fluke", "732C", "Z8", "reference", 365.0,
+                   control=ControlSettings(center=10.0, sigma=1e-6, unit="V")))
+    out = checks.judge_and_record(store, "ZREF-02", 10.0 + 3.5e-6, "V")
+    assert not out.in_control and out.item.status == "quarantined" and out.recall == ()
+    assert out.recall_note == ("the recall impact was not searched: no certificate folders and "
+                               "no platform were given")
+    assert "**Incomplete:** the recall impact was not searched" in checks.report_markdown(out)

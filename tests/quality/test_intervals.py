@@ -241,6 +241,27 @@ def test_s2_two_resubmission_times_against_independent_solutions():
     assert r.chosen == "exponential" and fits["exponential"].aic < fits["weibull"].aic
 
 
+def test_s2_does_not_use_a_model_whose_reliability_does_not_fall_with_time():
+    # 7 of 10 in tolerance at 200, 400 and 800 d: the in-tolerance fraction does not change
+    # with the time between calibrations.  The Weibull likelihood then grows towards beta -> 0
+    # (a drop to 0.7 at t ~ 0, flat after): its interval for 0.95 is 0.0 d, and with the lower
+    # AIC S2 recommended it (`labauto interval show` printed "recommended interval: 0.0 d").
+    groups = ((200, 10, 7), (400, 10, 7), (800, 10, 7))
+    r = method_s2(obs(*groups), 0.95)
+    fits = {f.name: f for f in r.fits}
+    assert fits["weibull"].parameters["beta"] < 0.01 and fits["weibull"].interval < 1.0
+    assert fits["weibull"].aic < fits["exponential"].aic          # it would have been chosen
+    assert r.notes[0].startswith("weibull: its reliability falls by 0.0005 from 200 d to 800 d")
+    # the exponential is used: the root of its score equation, found by bisection
+    def score(lam: float) -> float:
+        return sum(-x * t + (n - x) * t * math.exp(-lam * t) / (1 - math.exp(-lam * t))
+                   for t, n, x in groups)
+    lam = _bisect(score, 1e-6, 1e-2)
+    assert r.chosen == "exponential"
+    assert r.recommended == pytest.approx(-math.log(0.95) / lam, rel=1e-5)
+    assert r.recommended == pytest.approx(66.91, abs=0.01)
+
+
 def test_s2_recovers_a_known_weibull_model_from_simulated_history():
     # 1500 calibrations, resubmission times 60-600 d, true R(t) = exp(-(t/400)^2):
     # the interval for R* = 0.90 is 400 (-ln 0.9)^(1/2) = 129.84 d
@@ -318,3 +339,29 @@ def test_labauto_interval_show_prints_the_recommendation_and_the_evidence(tmp_pa
                               "--register", str(tmp_path / "reg")])
     assert bad.exit_code == 1 and "--confidence 1.5" in bad.output
     assert observations([store.get("DMM-0")])[1] == []
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_interval_show_never_cuts_a_certificate_id(tmp_path, monkeypatch, terminal):
+    """In a pipe (rich's width 80) the history table cut 'DKD-K-15001-2022-04711' to
+    'DKD-K-15001-2…' on every row, so the rows looked alike; an 80-column terminal too."""
+    from rich.console import Console
+
+    import labauto.quality.cli as qcli
+    import labauto.quality.interval_cli as icli
+    console = Console(width=80, force_terminal=terminal, soft_wrap=not terminal,
+                      color_system=None)
+    monkeypatch.setattr(qcli, "console", console)
+    monkeypatch.setattr(icli, "console", console)
+    store = open_register(tmp_path / "reg", create=True)
+    store.add(Item("DMM-34465A-0007", "Keysight", "34465A", "MY7", "reference", 365.0))
+    for year in (2021, 2022, 2023):
+        store.add_calibration("DMM-34465A-0007", Calibration(
+            f"DKD-K-15001-{year}-04711", dt.date(year, 2, 3), "DKD", as_found="in_tolerance"))
+    r = CliRunner().invoke(app, ["interval", "show", "DMM-34465A-0007",
+                                 "--register", str(tmp_path / "reg")])
+    assert r.exit_code == 0, r.output
+    for year in (2022, 2023):
+        assert [ln for ln in r.output.splitlines() if f"DKD-K-15001-{year}-04711" in ln
+                and f"{year - 1}-02-03" in ln and "DMM-34465A-0007" in ln], r.output
+    assert "…" not in r.output and "as-found history: 2 observations" in r.output

@@ -229,9 +229,9 @@ def test_two_files_for_one_instrument_are_refused(tmp_path):
         store.items()
 
 
-@pytest.mark.parametrize("width, soft_wrap", [(80, False), (80, True), (140, False)])
+@pytest.mark.parametrize("width, terminal", [(80, True), (80, False), (140, True)])
 def test_the_list_never_cuts_an_asset_id_a_certificate_or_a_due_date(tmp_path, monkeypatch,
-                                                                      width, soft_wrap):
+                                                                      width, terminal):
     """An 80-column terminal and a pipe (where rich's width is 80 too) printed the list's cells
     cut to 'CAL-55…', 'PTB-20…', '2027-…': what a technician greps for.  Now: the table when it
     fits (the pipe never crops), else two lines per item; asset, status, certificate and due
@@ -239,8 +239,8 @@ def test_the_list_never_cuts_an_asset_id_a_certificate_or_a_due_date(tmp_path, m
     from rich.console import Console
 
     import labauto.quality.cli as qcli
-    monkeypatch.setattr(qcli, "console", Console(width=width, soft_wrap=soft_wrap,
-                                                 color_system=None))
+    monkeypatch.setattr(qcli, "console", Console(width=width, force_terminal=terminal,
+                                                 soft_wrap=not terminal, color_system=None))
     store = open_register(tmp_path / "reg", create=True)
     store.add(_calibrator("CAL-5522A-01"))
     store.add_calibration("CAL-5522A-01", _cal("PTB-2026-0815", "2026-01-20"))
@@ -260,9 +260,9 @@ def test_the_list_never_cuts_an_asset_id_a_certificate_or_a_due_date(tmp_path, m
     line_with("DMM-34465A-07", "in_service", "DKD-K-2025-4711", "2026-01-02 OVERDUE")
     line_with("ZENER-01", "in_service", "uncalibrated")
     assert "…" not in r.output
-    if width == 80 and not soft_wrap:        # too narrow for the table: the two-line form
+    if width == 80 and terminal:             # too narrow for the table: the two-line form
         assert line_with("Keysight Technologies 34465A serial MY60012345").strip() == \
             "Keysight Technologies 34465A serial MY60012345, working_standard, DC bench 2"
     else:                                    # the table, wider than 80 columns in a pipe
         assert "┃ asset" in r.output
-        assert max(len(ln) for ln in lines) > 80 if soft_wrap else width > 80
+        assert max(len(ln) for ln in lines) > 80

@@ -63,3 +63,13 @@ def test_standalone_process_serves_and_stops_on_ctrl_c():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_serve_puts_a_check_standard_on_the_meter():
+    """`--check-standard zener-10v` for trying `labauto register check` on the simulated lab."""
+    result = CliRunner().invoke(app, ["serve", "--latency", "zero", "--check-standard",
+                                      "zener-10v", "--day", "30", "--run-for", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert "the meter's input: check standard zener-10v (day 30)" in result.output
+    bad = CliRunner().invoke(app, ["serve", "--check-standard", "zener-1v", "--run-for", "0.1"])
+    assert bad.exit_code == 2 and "zener-10v, resistor-10k" in bad.output

@@ -181,3 +181,45 @@ def test_a_bad_date_in_the_reference_certificate_names_its_key_and_line(copy):
         load_temperature_procedure(path, today=TODAY)
     line = line_of(cert.read_text(), "date: 10.02.2026")
     assert f"{cert.resolve()}:{line}: date: '10.02.2026' is not a date (YYYY-MM-DD)" in str(info.value)
+
+
+DIGITAL = ROOT / "procedures" / "temperature" / "digital_thermometer.yaml"
+IMMERSION = ("immersion: {depth: 150 mm, sensing_length: 20 mm, diameter: 3 mm, "
+             "room: {min: 22 degC, max: 24 degC}}")
+
+
+def test_the_digital_thermometers_immersion_loads():
+    p = load_temperature_procedure(DIGITAL, today=TODAY)
+    imm = p.dut.immersion
+    assert (imm.depth_m, imm.sensing_length_m, imm.diameter_m) == pytest.approx((0.150, 0.020, 0.003))
+    assert (imm.room_min_c, imm.room_max_c) == (22.0, 24.0)
+    assert "dut_immersion" not in p.evaluation
+    assert "150 mm deep" in p.points[0].steps[0].text
+
+
+@pytest.mark.parametrize("edit, fragment, reason", [
+    ({"depth: 150 mm": "depth: 79 mm"}, "depth: 79 mm",
+     "immersed 79 mm: a 3 mm probe needs its sensing length plus 20 diameters, 80 mm"),
+    ({"depth: 150 mm": "depth: 300 mm"}, "depth: 300 mm",
+     "immersed 300 mm: deeper than the Fluke 7060's (bath) immersion depth 250 mm"),
+    ({"room: {min: 22 degC, max: 24 degC}": "room: {min: 24 degC, max: 22 degC}"}, "room:",
+     "the room's range 24 °C to 22 °C is empty"),
+    ({", room: {min: 22 degC, max: 24 degC}": ""}, "immersion:", "room"),
+    ({"  coverage_factor: 2": "  dut_immersion: 10 mK\n  coverage_factor: 2"}, "dut_immersion:",
+     "state one or the other"),
+])
+def test_a_bad_immersion_is_refused_at_its_line(tmp_path, edit, fragment, reason):
+    (tmp_path / "references").mkdir()
+    (tmp_path / "temperature").mkdir()
+    shutil.copy(CERT, tmp_path / "references" / CERT.name)
+    text = DIGITAL.read_text()
+    assert IMMERSION in text
+    for old, new in edit.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "temperature" / "d.yaml"
+    path.write_text(text)
+    with pytest.raises(SourceError) as info:
+        load_temperature_procedure(path, today=TODAY)
+    assert f"{path}:{line_of(text, fragment)}: " in str(info.value)
+    assert reason in str(info.value)

@@ -134,3 +134,45 @@ def test_the_bracketing_cancels_the_sources_wander_to_its_curvature():
     assert bound == pytest.approx(0.0044228 * a, rel=1e-4)
     assert 0.5 * bound < bracketed <= bound
     assert 0.5 * 0.0765 * a < before_only <= 0.0765 * a
+
+
+def test_the_dut_probes_stem_conduction():
+    """A procedure that states the DUT's immersion gives the simulated probe stem conduction:
+    its element reads toward the room by (t_room - t_medium)·exp(-x/l), l drawn per seed within
+    the published range (labauto.temperature.immersion); the reference is untouched."""
+    import datetime as dt
+    from dataclasses import replace
+    from pathlib import Path
+
+    from labauto.procedure.temperature import load_temperature_procedure
+    from labauto.sim.thermometry import lab_for_procedure
+    from labauto.temperature.immersion import ProbeImmersion
+
+    root = Path(__file__).resolve().parents[2]
+    proc = load_temperature_procedure(root / "procedures" / "temperature" / "digital_thermometer.yaml",
+                                      today=dt.date(2026, 12, 6))
+    drawn = set()
+    for seed in (1, 2, 3):
+        lab = lab_for_procedure(proc, seed=seed)
+        imm, ell = lab.dut_stem
+        assert imm is proc.dut.immersion
+        lo, hi = imm.decay_range_m
+        assert lo <= ell <= hi and (lo, hi) == pytest.approx((0.003257, 0.008686), abs=1e-6)
+        drawn.add(ell)
+    assert len(drawn) == 3
+    # at 80 mm (the NPL rule's depth for this probe) the error is visible: with l at the top of
+    # the range it is 0.1 % of t_room - t_medium
+    shallow = ProbeImmersion(depth_m=0.080, sensing_length_m=0.020, diameter_m=0.003)
+    lab.dut_stem = (shallow, shallow.decay_range_m[1])
+    bath = lab.heat_sources["bath"]
+    bath.program(100.0)
+    lab.advance(300.0 * 15)
+    now = lab.clock.now()
+    medium, room = bath.at(now, "dut"), lab.room(now)
+    assert medium == pytest.approx(100.0, abs=0.05) and room == pytest.approx(23.0, abs=0.2)
+    assert lab.temperature_at(now, "dut") - medium == pytest.approx(0.001 * (room - medium), rel=1e-9)
+    assert lab.temperature_at(now, "reference") == bath.at(now, "reference")
+    assert lab.display() == pytest.approx(round(lab.temperature_at(now, "dut") + lab.dut.error_k, 2))
+    # without a stated immersion, none
+    plain = lab_for_procedure(replace(proc, dut=replace(proc.dut, immersion=None)), seed=3)
+    assert plain.dut_stem is None

@@ -39,7 +39,8 @@ def one_point(tmp_path, monkeypatch) -> Path:
         (ROOT / "procedures" / "references" / "sprt-5681-1234.yaml").read_text())
     text = DIGITAL.read_text()
     for drop in ("  - step: Immerse the reference SPRT and the thermometer's probe in the bath, "
-                 "side by side\n", "  - {setpoint: 0 degC, heat_source: bath}\n",
+                 "side by side, the probe 150 mm deep (tip to liquid surface)\n",
+                 "  - {setpoint: 0 degC, heat_source: bath}\n",
                  "  - {setpoint: 50 degC, heat_source: bath}\n",
                  "  - {setpoint: 100 degC, heat_source: bath}\n"):
         assert drop in text

@@ -39,12 +39,14 @@ def test_overload_stops_cleanly_and_the_resumed_run_completes(bench):
     assert state.completed_ids() == {p.id for p in bench.procedure.points}
 
 
-@pytest.mark.parametrize("scenario, error", [("timeout", "TransientVisaError"),
-                                             ("dropped-socket", "ConnectionLostError"),
-                                             ("error-queue", "InstrumentError")])
-def test_communication_faults_stop_cleanly_and_resume(bench, scenario, error):
+@pytest.mark.parametrize("scenario, error, injected", [
+    ("timeout", "TransientVisaError", "the meter does not answer 'READ?' after reading"),
+    ("dropped-socket", "ConnectionLostError", "the meter's connection is cut at 'READ?' after"),
+    ("error-queue", "InstrumentError", "the source rejects 'OUT' with -222 at the start of")])
+def test_communication_faults_stop_cleanly_and_resume(bench, scenario, error, injected):
     o = bench.run(scenario)
     assert o.first_session.startswith(f"stopped cleanly: {error}")
+    assert o.injected.startswith(injected), o.injected     # the command, not its regex READ\\?
     assert o.resumed and o.completed and o.ok
     assert (o.readings_lost, o.points_measured_twice) == (0, 0)
     assert o.standby_when_stopped and o.standby_at_end

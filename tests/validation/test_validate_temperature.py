@@ -64,11 +64,16 @@ def test_one_run_is_the_engine_and_the_evaluation_of_a_real_run(at_0c):
     # U = 2 u_c rounded up to two digits (ILAC-P14), as the certificate states it
     assert point.measured == pytest.approx(-0.122212, abs=5e-6)
     # 9.1322 mK before 2026-12-06: the bath's stability row (its 4 mK figure at 0 °C,
-    # rectangular: 2.309 mK), which the bracketing cancels, is gone: sqrt(9.1322² - 2.309²)
-    assert point.combined == pytest.approx(0.0088354, abs=5e-7)
-    assert point.combined == pytest.approx(math.sqrt(0.0091322 ** 2 - 0.004 ** 2 / 3), abs=5e-7)
+    # rectangular: 2.309 mK), which the bracketing cancels, went: sqrt(9.1322² - 2.309²) =
+    # 8.8354 mK; then the flat ±10 mK immersion allowance (5.774 mK) gave way to the bound at
+    # the stated 150 mm (labauto.temperature.immersion: 24 K × 0.001^(130/60) = 7.6 µK)
+    imm = at_0c.dut.immersion.bound(0.0)
+    assert imm == pytest.approx(24.0 * 0.001 ** (130 / 60))
+    assert point.combined == pytest.approx(
+        math.sqrt(0.0088354 ** 2 - 0.010 ** 2 / 3 + imm ** 2 / 3), abs=5e-7)
+    assert point.combined == pytest.approx(0.0066881, abs=5e-7)
     assert point.evaluated == pytest.approx(2 * point.combined)    # U before the rounding up
-    assert (point.expanded, point.coverage_factor, point.unit) == (0.018, 2.0, "K")
+    assert (point.expanded, point.coverage_factor, point.unit) == (0.014, 2.0, "K")
     assert point.covered and point.accepted is None       # no tolerance: no decision rule
 
 
@@ -115,7 +120,9 @@ def test_validate_cli_json_of_a_temperature_procedure(project_root):
     for p in d["points"]:
         assert p["unit"] == "K" and p["coverage"] == p["covered"]
         assert p["decisions"] == {"rule": None}
-        assert 0.018 <= p["mean_expanded_uncertainty"] <= 0.021
+        # 2 × 6.69 mK rounded up (0.018 K to 0.021 K with the flat ±10 mK immersion row, which
+        # the bound at the stated 150 mm replaced: labauto.temperature.immersion)
+        assert 0.014 <= p["mean_expanded_uncertainty"] <= 0.015
 
 
 def test_a_reference_worse_than_its_certificate_is_caught(at_0c, monkeypatch):

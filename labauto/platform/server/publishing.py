@@ -33,7 +33,7 @@ from labauto.platform.server.models import (CertificateRecord, Document, ItemIde
                                             utcnow)
 from labauto.platform.server.service import Conflict, Forbidden, LabRef, Rejected, audit
 from labauto.platform.server.trust_admission import (check_signed_pdf, check_timestamp,
-                                                     revoked_signer_refusal)
+                                                     expired_signer_refusal, revoked_signer_refusal)
 
 Db = Session | Connection
 
@@ -145,6 +145,11 @@ def admit_submission(dcc: bytes, schemas: SchemaRegistry, *, pdf: bytes | None =
                        "which cannot stand in the platform's URLs (/api/v1/certificates/{id}, the QR "
                        "code's /verify/{id}); use another separator, e.g. '-'")
     trust = check_timestamp(adm.root, list(time_anchors))
+    sig = adm.signature
+    expired = expired_signer_refusal(sig.signer_subject, sig.signer_not_after, sig.signing_time,
+                                     trust.trusted_time)
+    if expired:
+        raise Rejected("time", expired)
     check_signed_pdf(pdf, adm.signature.signer_fingerprint_sha256)
     return dataclasses.replace(adm, trusted_time=trust.trusted_time)
 

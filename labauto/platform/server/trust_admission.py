@@ -6,7 +6,10 @@ Run on every publication, without the database, after the signature stage:
                 imprint dates this signature, its TSA certificate has the critical
                 id-kp-timeStamping usage and chains to one of the platform's trust anchors (its
                 CA, its trusted lab CA).  A token from an unknown TSA is refused.  A DCC without
-                token passes (its signing time stays the signer's claim).
+                token passes (its signing time stays the signer's claim) — unless its signing
+                certificate has expired: then only a time-stamp from within the certificate's
+                validity shows it signed in its time (:func:`expired_signer_refusal`); the XAdES
+                SigningTime is the signer's own claim and an expired key could backdate it.
 ``pdf``         an attached PDF that carries a signature must be intact, cover the whole file
                 (nothing appended after signing), and be signed with the same certificate as the
                 DCC.  An unsigned PDF (no signature dictionary) passes; the verify page says
@@ -25,6 +28,7 @@ from lxml import etree
 from labauto.certificate import pki
 from labauto.certificate.signer_crl import proven_before
 from labauto.platform.server.service import Rejected
+from labauto.platform.server.verification import expired_signer_refusal  # noqa: F401 (publishing's)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -54,7 +55,10 @@ class TrustServices:
 
     @classmethod
     def from_settings(cls, settings: PlatformSettings) -> "TrustServices":
-        lab_ca = [settings.trusted_ca_pem] if settings.trusted_ca_pem else []
+        # every anchor of the trusted-CA bundle, one PEM each: a time-stamp check reads one
+        # certificate per entry, so the bundle as one entry trusted only its first certificate
+        lab_ca = ([c.public_bytes(Encoding.PEM) for c in pki.load_certificates(settings.trusted_ca_pem)]
+                  if settings.trusted_ca_pem else [])
         if not settings.ca_key_pem or not settings.ca_cert_pem:
             return cls(None, None, time_anchors=lab_ca)
         ca = pki.CertificateAuthority(settings.ca_key_pem, settings.ca_cert_pem)

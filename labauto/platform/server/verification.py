@@ -79,12 +79,39 @@ RevocationCheck = Callable[[Evidence], Stage]
 PlatformLookup = Callable[[str], "dict[str, Any] | None"]
 
 
+def expired_signer_refusal(subject: str, not_after: dt.datetime | None, claimed: dt.datetime | None,
+                           trusted_time: dt.datetime | None, now: dt.datetime | None = None) -> str | None:
+    """Why a document signed with a certificate that has expired is refused, or None when the
+    certificate is still valid or a time-stamp dates the signature within its validity.  The
+    claimed signing time is never enough: anyone holding an expired key can state any time."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if not_after is None or now <= not_after:
+        return None
+    if trusted_time is not None and trusted_time <= not_after:
+        return None         # a time-stamp dates the signature before the certificate expired
+    if trusted_time is not None:
+        return (f"the signing certificate {subject} expired on {not_after:%Y-%m-%d %H:%M} UTC, before "
+                f"the signature's time-stamp ({trusted_time:%Y-%m-%d %H:%M:%S} UTC)")
+    claim = (f"its signing time {claimed:%Y-%m-%d %H:%M} UTC is the signer's own claim (xades:SigningTime)"
+             if claimed is not None else "the signature states no signing time")
+    return (f"the signing certificate {subject} expired on {not_after:%Y-%m-%d %H:%M} UTC and {claim}: "
+            "a DCC signed with an expired certificate needs a signature time-stamp (XAdES-T) from "
+            "within the certificate's validity")
+
+
 def claimed_signing_time(ev: Evidence) -> Stage:
     """The default time check: the XAdES SigningTime (signed, but the signer's own claim); a
-    plain XMLDSig signature has none, so the certificates are judged now."""
+    plain XMLDSig signature has none, so the certificates are judged now.  A signer whose
+    certificate has expired fails here: only a time-stamp can show it signed in its time (an
+    expired key can claim any signing time)."""
     now = dt.datetime.now(dt.timezone.utc)
     if ev.signature.signing_time is not None:
         ev.validation_time = ev.signature.signing_time
+        expired = expired_signer_refusal(ev.signature.signer_subject, ev.signature.signer_not_after,
+                                         ev.signature.signing_time, None, now)
+        if expired:
+            return Stage("time", FAIL, expired, {"time": ev.validation_time.isoformat(),
+                                                 "source": "xades:SigningTime"})
         return Stage("time", PASS, f"signed at {ev.validation_time.isoformat()} (the XAdES SigningTime: "
                      "the signer's claim, no time-stamp token checked)",
                      {"time": ev.validation_time.isoformat(), "source": "xades:SigningTime"})
