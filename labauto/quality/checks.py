@@ -166,6 +166,9 @@ def judge_and_record(store: Any, asset_id: str, value: float, unit: str, *,
                 f"({', '.join(v.rule for v in found)}; value {value:.9g} {unit})", by))
         since = last_good.time.date() if last_good else _last_calibration_date(item)
         certificates = list(certificates)
+        if not certificates and not platform_url:
+            note = ("the recall impact was not searched: no certificate folders and no platform "
+                    "were given")
         try:
             recall = tuple(recall_impact(item, since, certificates, platform_url=platform_url))
         except LabautoError as exc:      # the platform is down: the lab's own list still counts

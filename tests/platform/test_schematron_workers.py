@@ -127,6 +127,7 @@ def wait_ended(pid: int, timeout: float = 10.0) -> bool:
 _OWNER = """
 import signal, sys, time
 from labauto.platform.server.schematron import RuleBook
+signal.signal(signal.SIGINT, signal.default_int_handler)   # as a server does (a background job inherits SIGINT ignored)
 book = RuleBook(sys.argv[1], processes=1)
 print(book.workers.processes[0].pid, flush=True)
 if sys.argv[2] == "exit":

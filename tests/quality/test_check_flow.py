@@ -275,3 +275,18 @@ def test_labauto_register_check_in_control_then_out_of_control(prefect_harness, 
     assert result["check"]["flow_run"]                      # recorded by the flow run
     item = store.get("DMM-01")
     assert item.status == "quarantined" and [c.in_control for c in item.checks] == [True, False]
+
+
+def test_an_out_of_control_check_with_nowhere_to_look_says_the_recall_was_not_searched(tmp_path):
+    """Without certificate folders or a platform the recall list is empty because nothing was
+    searched, not because nothing was issued: the outcome says so ("none found" before)."""
+    from labauto.quality.records import ControlSettings
+
+    store = open_register(tmp_path / "register", create=True)
+    store.add(Item("ZREF-02", "Fluke", "732C", "Z8", "reference", 365.0,
+                   control=ControlSettings(center=10.0, sigma=1e-6, unit="V")))
+    out = checks.judge_and_record(store, "ZREF-02", 10.0 + 3.5e-6, "V")
+    assert not out.in_control and out.item.status == "quarantined" and out.recall == ()
+    assert out.recall_note == ("the recall impact was not searched: no certificate folders and "
+                               "no platform were given")
+    assert "**Incomplete:** the recall impact was not searched" in checks.report_markdown(out)
