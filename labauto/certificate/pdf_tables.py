@@ -240,11 +240,26 @@ BUDGET_HEADER = ["Input quantity", "Source of the value", "u(x<sub>i</sub>)", "D
                  "ν<sub>i</sub>", "|c<sub>i</sub>|·u(x<sub>i</sub>)", "Share"]
 
 
+NEGLIGIBLE = 1e-12        # of u_c: a value this small prints as "≈ 0" in a budget table
+
+
+def negligible_markup(q: pint.Quantity, u_c: pint.Quantity) -> str:
+    """``q`` as :func:`quantity_markup` gives it, or "≈ 0" where it is in u_c's dimension and
+    below NEGLIGIBLE × u_c (a resolution averaged out by the readings' scatter has
+    u ≈ 1e-223 V: its digits say nothing, and 0 would claim too much).  The DCC and JSON keep
+    the computed values."""
+    if q.dimensionality == u_c.dimensionality and \
+            abs(float(q.to(u_c.units).magnitude)) < NEGLIGIBLE * abs(float(u_c.magnitude)):
+        return "≈ 0"
+    return quantity_markup(q)
+
+
 def budget_table(p: PointResult, st: Styles) -> Table:
     """The uncertainty budget of one point, every value in its own engineering unit."""
     b = p.budget
-    rows = [[escape(c.name), escape(c.source), quantity_markup(c.standard_uncertainty),
-             escape(c.distribution), dof_text(c.dof), quantity_markup(c.contribution),
+    u_c = b.combined_uncertainty
+    rows = [[escape(c.name), escape(c.source), negligible_markup(c.standard_uncertainty, u_c),
+             escape(c.distribution), dof_text(c.dof), negligible_markup(c.contribution, u_c),
              f"{100 * c.variance_share:.1f}{NBSP}%"] for c in b.rows]
     rows.append(["<b>Combined standard uncertainty</b>", "", "", "", dof_text(b.dof_eff),
                  f"<b>{quantity_markup(b.combined_uncertainty)}</b>", ""])

@@ -16,7 +16,8 @@ from reportlab.platypus import Paragraph, Table
 
 from labauto.certificate import pdf_fonts
 from labauto.certificate.pdf import build_story, format_datetime, render_pdf
-from labauto.certificate.pdf_tables import CONTENT_WIDTH, PADDING, number_markup, quantity_markup
+from labauto.certificate.pdf_tables import (CONTENT_WIDTH, PADDING, negligible_markup, number_markup,
+                                            quantity_markup)
 from labauto.units import Q_
 
 SHA = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
@@ -173,6 +174,17 @@ def test_numbers_in_engineering_units_and_real_superscripts():
     assert number_markup(9.996e6) == "1.00×10<super>7</super>"
     assert number_markup(0.00123) == "0.00123"
     assert number_markup(999.7) == "1000"
+
+
+def test_negligible_budget_values_print_as_about_zero():
+    """A resolution averaged out by the readings' scatter has u = 1.23e-223 V (seen on the demo
+    certificate, next to a contribution printed '0 mV'): both print as ≈ 0; a small value that
+    still means something keeps its digits; an input in another unit is never judged by u_c."""
+    u_c = Q_(537e-9, "V")
+    assert negligible_markup(Q_(1.23e-223, "V"), u_c) == "≈\u00a00"
+    assert negligible_markup(Q_(0.0, "mV"), u_c) == "≈\u00a00"
+    assert negligible_markup(Q_(5.77e-10, "V"), u_c) == "5.77×10<super>−10</super>\u00a0V"
+    assert negligible_markup(Q_(1e-20, "ohm"), u_c) == quantity_markup(Q_(1e-20, "ohm"))
 
 
 def test_datetimes_as_a_certificate_states_them():
