@@ -152,6 +152,9 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
 def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) -> ComparisonEvaluation:
     """Budgets of every point and the fit the procedure asks for."""
     from labauto.temperature.budgets import point_budget, values_covariance
+    import numpy as np
+
+    from labauto.temperature.curve_coverage import curve_coverage
     from labauto.temperature.fits import fit_cvd, fit_thermocouple
 
     k = procedure.evaluation.get("coverage_factor")
@@ -165,16 +168,21 @@ def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) ->
         # what the points share (one reference certificate, one readout, the DUT's own
         # self-heating ...): the fitted curve cannot average it away
         rows = [up_to for up_to, _ in procedure.reference.uncertainty]
-        cov = values_covariance(
-            results, heat_sources=[p.heat_source for p in procedure.points],
-            sub_ranges=[next((i for i, up_to in enumerate(rows) if x <= up_to + 1e-9),
-                             len(rows) - 1) for x in t])
+        shared = dict(heat_sources=[p.heat_source for p in procedure.points],
+                      sub_ranges=[next((i for i, up_to in enumerate(rows) if x <= up_to + 1e-9),
+                                       len(rows) - 1) for x in t])
+        cov = values_covariance(results, **shared)
+        f = 1.0
         if fit_kind == "cvd":
             fit = fit_cvd(t, y, u, r_covariance=cov)
         else:
             f = Q_(1.0, results[0].unit).to("mV").m
             fit = fit_thermocouple(procedure.dut.type, t, [v * f for v in y], [v * f for v in u],
                                    degree=fit_kind, emf_covariance=cov * f * f)
+        # the curve's 95 % interval from the propagated distribution of the points' inputs
+        # (a furnace's rectangular non-uniformity, shared by every point, dominates it)
+        fit = replace(fit, coverage=curve_coverage(
+            np.asarray([fit._basis(x) for x in t]), results, factor=f, stated_k=k, **shared))
     return ComparisonEvaluation(procedure, results, fit)
 
 
