@@ -136,7 +136,7 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
         influences += dut_influences(
             kind, unit=unit, hysteresis=_ev(ev, "hysteresis"),
             self_heating=0.0 if second else _ev(ev, "dut_self_heating"),
-            immersion=_dut_immersion(procedure, ev, t), **dut_side) + dut_extra
+            immersion=_dut_immersion(procedure, ev, t, point.heat_source), **dut_side) + dut_extra
         cp = ComparisonPoint(nominal=t, reference=t_ref, dut=dut, dut_kind=kind, dut_unit=unit,
                              thermocouple_type=procedure.dut.type or None, influences=influences,
                              label=point.id, paired=True)
@@ -196,12 +196,23 @@ def _certified_self_heating(procedure: TemperatureProcedure) -> float:
     return float(ref.self_heating.to("K").m) * ratio ** 2
 
 
-def _dut_immersion(procedure: TemperatureProcedure, ev: dict[str, Any], t: float) -> float:
-    """The DUT's immersion half-width (K) at ``t`` (°C): from its stated immersion depth
-    (labauto.temperature.immersion: the largest published decay length, the room's temperature
-    farthest from ``t``), else the procedure's flat ``evaluation.dut_immersion``."""
-    imm = procedure.dut.immersion
+def _dut_immersion(procedure: TemperatureProcedure, ev: dict[str, Any], t: float,
+                   heat_source: str) -> float:
+    """The DUT's immersion half-width (K) at ``t`` (°C) in ``heat_source``: from its stated
+    immersion depth there (labauto.temperature.immersion: the largest published decay length,
+    the room's temperature farthest from ``t``), else the procedure's flat
+    ``evaluation.dut_immersion``."""
+    imm = procedure.dut.immersion_in(heat_source)
     return imm.bound(t) if imm is not None else _ev(ev, "dut_immersion")
+
+
+def _stated_depth(procedure: TemperatureProcedure) -> float | None:
+    """The DUT's immersion depth (m) for the certificate: stated for every heat source its
+    points use, else None (one depth would not be true of every point)."""
+    imm = procedure.dut.immersion
+    if imm is None or any(procedure.dut.immersion_in(p.heat_source) is None for p in procedure.points):
+        return None
+    return imm.depth_m
 
 
 def _ev(ev: dict[str, Any], key: str) -> float:
@@ -269,7 +280,7 @@ def calibration_result(run: Any, evaluation: ComparisonEvaluation, lab: Any,
         calibration_date=start[:10], calibration_end=end, issue_date=issued.isoformat(),
         receipt_date=state.header["t"][:10], points=evaluation.points,
         traceability=lab.traceability, fit=evaluation.fit, environment=environment,
-        immersion_depth_m=proc.dut.immersion.depth_m if proc.dut.immersion is not None else None,
+        immersion_depth_m=_stated_depth(proc),
         remarks=(f"Method: {proc.method}",
                  "The reference readings bracket each reading of the item; readings were taken "
                  f"once the reference was stable ({proc.stability.describe()})."),

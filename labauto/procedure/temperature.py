@@ -8,7 +8,8 @@ test and a reference thermometer in a heat source, setpoint by setpoint.
                    dmm | operator, ...}      (thermocouple: type, reference_junction;
                                              digital: resolution; pt100: current,
                                              self_heating_current; any: immersion: {depth,
-                                             sensing_length, diameter, room: {min, max}})
+                                             sensing_length, diameter, room: {min, max}[,
+                                             heat_sources: [NAME, ...]]})
     dmm:          MODEL                      (when the DUT is read by a DMM)
     heat_sources: {NAME: {model: MODEL, safe_setpoint: 20 degC}, ...}
     stability:    {window, max_slope, max_std, sample_period, timeout, max_offset}
@@ -81,6 +82,17 @@ class DutSpec:
     # how deep the probe is immersed (labauto.temperature.immersion): the simulated lab's stem
     # conduction and the budget's immersion allowance follow from it
     immersion: Any = None
+    # the heat sources the stated immersion is for (None: every one); in the others the
+    # simulated probe has no stem conduction and the budget keeps ``evaluation.dut_immersion``
+    immersion_heat_sources: tuple[str, ...] | None = None
+
+    def immersion_in(self, heat_source: str) -> Any:
+        """The stated immersion (labauto.temperature.immersion.ProbeImmersion) in
+        ``heat_source``, None where none is stated for it."""
+        if self.immersion is None or (self.immersion_heat_sources is not None
+                                      and heat_source not in self.immersion_heat_sources):
+            return None
+        return self.immersion
 
 
 @dataclass(frozen=True)
@@ -332,19 +344,29 @@ def _dut(problems: Problems, d: Any) -> DutSpec:
                                      f"measuring current {extra['current']:~P} (by 10 % at least)")
         extra["self_heating_current"] = second
     if "immersion" in d:
-        extra["immersion"] = _immersion(problems, p + ("immersion",), d["immersion"])
+        extra["immersion"], extra["immersion_heat_sources"] = _immersion(
+            problems, p + ("immersion",), d["immersion"])
     return DutSpec(sensor=sensor, read_by=read_by, minimum=lo, maximum=hi,
                    description=str(d.get("description", "")), **extra)
 
 
-def _immersion(problems: Problems, p: tuple, d: Any) -> Any:
+def _immersion(problems: Problems, p: tuple, d: Any) -> tuple[Any, tuple[str, ...] | None]:
     """``immersion: {depth: 150 mm, sensing_length: 20 mm, diameter: 3 mm, room: {min: 22 degC,
-    max: 24 degC}}``: at least the sensing length plus 20 diameters (NPL's rule, on which the
-    budget's bound rests: labauto.temperature.immersion)."""
+    max: 24 degC}[, heat_sources: [bath]]}``: at least the sensing length plus 20 diameters
+    (NPL's rule, on which the budget's bound rests: labauto.temperature.immersion).  The model
+    and its rules are for stirred liquids: ``heat_sources`` names the ones it is stated for
+    (default: every one), the others keep ``evaluation.dut_immersion``."""
     from labauto.temperature.immersion import NPL_DIAMETERS, ProbeImmersion
 
     check_keys(problems, p, d, "the DUT's immersion",
-               required=("depth", "sensing_length", "diameter", "room"))
+               required=("depth", "sensing_length", "diameter", "room"), optional=("heat_sources",))
+    names = None
+    if "heat_sources" in d:
+        raw = d["heat_sources"]
+        if not isinstance(raw, list) or not raw or not all(isinstance(n, str) for n in raw):
+            raise problems.fail(p + ("heat_sources",), "immersion: heat_sources lists the names "
+                                                       "of the heat sources it is for: [bath]")
+        names = tuple(raw)
     depth, length, diameter = (quantity(problems, p + (k,), d[k], "m", k).to("m").m
                                for k in ("depth", "sensing_length", "diameter"))
     room = d["room"]
@@ -361,21 +383,32 @@ def _immersion(problems: Problems, p: tuple, d: Any) -> Any:
                                             f"diameters, {need * 1e3:g} mm (NPL's rule, on which the "
                                             "budget's immersion bound rests)")
     return ProbeImmersion(depth_m=depth, sensing_length_m=length, diameter_m=diameter,
-                          room_min_c=lo, room_max_c=hi)
+                          room_min_c=lo, room_max_c=hi), names
 
 
 def _check_immersion(problems: Problems, dut: DutSpec, sources: dict[str, HeatSourceUse],
                      points: list["TemperaturePoint"], evaluation: dict[str, Any]) -> None:
-    """A stated immersion fits every heat source the points use (their model's
-    ``immersion_depth``) and replaces ``evaluation.dut_immersion`` (not both)."""
+    """A stated immersion names heat sources the procedure has, fits every one it is stated
+    for that the points use (their model's ``immersion_depth``), and replaces
+    ``evaluation.dut_immersion`` (not both) unless some point's heat source is not covered."""
     from labauto.drivers.heat_source import heat_source_performance
 
     imm = dut.immersion
-    if "dut_immersion" in evaluation:
+    named = dut.immersion_heat_sources
+    unknown = [n for n in (named or ()) if n not in sources]
+    if unknown:
+        problems.add(("dut", "immersion", "heat_sources"),
+                     f"immersion: no heat source {', '.join(map(repr, unknown))}; the procedure "
+                     f"has {', '.join(sources)}")
+    used = sorted({pt.heat_source for pt in points})
+    uncovered = [n for n in used if dut.immersion_in(n) is None]
+    if "dut_immersion" in evaluation and not uncovered:
         problems.add(("evaluation", "dut_immersion"), "dut_immersion: the DUT's immersion is "
                      "stated under dut.immersion, whose depth gives the budget's allowance; "
                      "state one or the other")
-    for name in sorted({pt.heat_source for pt in points}):
+    for name in used:
+        if dut.immersion_in(name) is None:
+            continue
         hs = sources[name]
         well = heat_source_performance(hs.model).at("immersion_depth", Q_(20, "degC"))
         if well is not None and imm.depth_m > float(well.to("m").m) + 1e-12:

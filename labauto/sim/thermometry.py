@@ -13,7 +13,7 @@ settling pass in the time the readings take to exchange).
 Where the probes are decides what they see: the reference at the centre of the heat source's
 measurement zone, the DUT offset by its axial and radial gradients (labauto.sim.heat_source);
 out of every heat source they sit in the room's air.  A DUT probe whose immersion the
-procedure states conducts heat along its sheath: its element reads toward the room by
+procedure states conducts heat along its sheath (in the heat sources it is stated for): its element reads toward the room by
 (t_room − t_medium)·exp(−x/ℓ), x the length immersed beyond the element, ℓ drawn per lab
 within the published range (labauto.temperature.immersion).  The readout's channel 1 reads the
 reference, channel 2 a resistance DUT; the DMM reads a resistance DUT (RES4W) or a
@@ -156,6 +156,9 @@ class SimulatedThermometryLab(ServedInstruments):
         # the DUT probe's stem conduction: (ProbeImmersion, its true decay length ℓ in m), set by
         # lab_for_procedure when the procedure states the immersion (None: none modelled)
         self.dut_stem: tuple[Any, float] | None = None
+        # the heat sources where it conducts (the procedure's dut.immersion.heat_sources; None:
+        # every one)
+        self.dut_stem_sources: tuple[str, ...] | None = None
         self._servers: dict[str, ScpiSocketServer] = {}
 
     # -- physics ---------------------------------------------------------------------------
@@ -167,7 +170,8 @@ class SimulatedThermometryLab(ServedInstruments):
         if self.location is None:
             return self.room(t)
         medium = self.heat_sources[self.location].at(t, place)
-        if place == "dut" and self.dut_stem is not None:
+        if place == "dut" and self.dut_stem is not None and (
+                self.dut_stem_sources is None or self.location in self.dut_stem_sources):
             # heat along the sheath between the medium and the room (labauto.temperature.immersion)
             immersion, decay_m = self.dut_stem
             return medium + immersion.error(medium, self.room(t), decay_m)
@@ -310,4 +314,5 @@ def lab_for_procedure(procedure: Any, *, seed: int = 1, latency: str = "zero",
         # other seeded draws stay as they were)
         lo, hi = dut_spec.immersion.decay_range_m
         lab.dut_stem = (dut_spec.immersion, random.Random(f"thermometry-stem-{seed}").uniform(lo, hi))
+        lab.dut_stem_sources = dut_spec.immersion_heat_sources
     return lab

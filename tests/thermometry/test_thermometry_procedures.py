@@ -223,3 +223,52 @@ def test_a_bad_immersion_is_refused_at_its_line(tmp_path, edit, fragment, reason
         load_temperature_procedure(path, today=TODAY)
     assert f"{path}:{line_of(text, fragment)}: " in str(info.value)
     assert reason in str(info.value)
+
+
+PT100_IMMERSION = ("immersion: {depth: 200 mm, sensing_length: 30 mm, diameter: 6 mm, "
+                   "room: {min: 22 degC, max: 24 degC}, heat_sources: [bath]}")
+
+
+def test_the_pt100s_immersion_is_stated_for_the_bath_only():
+    """The stem-conduction model and its rules are for stirred liquids: the Pt100's 200 mm is
+    stated for the bath; its metrology-well points keep evaluation.dut_immersion (±5 mK)."""
+    p = load_temperature_procedure(PT100, today=TODAY)
+    imm = p.dut.immersion
+    assert (imm.depth_m, imm.sensing_length_m, imm.diameter_m) == pytest.approx((0.200, 0.030, 0.006))
+    assert p.dut.immersion_heat_sources == ("bath",)
+    assert p.dut.immersion_in("bath") is imm and p.dut.immersion_in("well") is None
+    assert p.evaluation["dut_immersion"].to("mK").m == pytest.approx(5.0)
+    assert "to 200 mm" in p.points[0].steps[0].text
+    # x = 170 mm = 28.33 D: |t - t_room,far| * 0.001^(28.33/20); at 100 °C 78 K * 5.62e-5
+    assert imm.bound(100.0) == pytest.approx(78.0 * 0.001 ** (170 / 120), rel=1e-12)
+    assert imm.bound(100.0) * 1e3 == pytest.approx(4.386, abs=5e-4)
+
+
+@pytest.mark.parametrize("edit, fragment, reason", [
+    ({"heat_sources: [bath]}": "heat_sources: [oven]}"}, "heat_sources: [oven]",
+     "immersion: no heat source 'oven'; the procedure has bath, well"),
+    ({"heat_sources: [bath]}": "heat_sources: bath}"}, "heat_sources: bath}",
+     "immersion: heat_sources lists the names of the heat sources it is for"),
+    # stated for the well too: 200 mm is deeper than the 9144's 150 mm
+    ({"heat_sources: [bath]}": "heat_sources: [bath, well]}"}, "depth: 200 mm",
+     "immersed 200 mm: deeper than the Fluke 9144's (well) immersion depth 150 mm"),
+    # stated for every heat source (no heat_sources key): the same, and dut_immersion beside it
+    ({", heat_sources: [bath]}": "}"}, "depth: 200 mm",
+     "immersed 200 mm: deeper than the Fluke 9144's (well) immersion depth 150 mm"),
+    ({", heat_sources: [bath]}": "}"}, "dut_immersion:", "state one or the other"),
+])
+def test_a_bad_immersion_of_the_pt100_is_refused_at_its_line(tmp_path, edit, fragment, reason):
+    (tmp_path / "references").mkdir()
+    (tmp_path / "temperature").mkdir()
+    shutil.copy(CERT, tmp_path / "references" / CERT.name)
+    text = PT100.read_text()
+    assert PT100_IMMERSION in text
+    for old, new in edit.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "temperature" / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(SourceError) as info:
+        load_temperature_procedure(path, today=TODAY)
+    assert f"{path}:{line_of(text, fragment)}: " in str(info.value)
+    assert reason in str(info.value)

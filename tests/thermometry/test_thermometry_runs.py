@@ -190,7 +190,7 @@ def test_a_pt100_read_by_a_dmm(tmp_path):
     # a DMM's measuring current is its range's: no second current for the self-heating
     text = "".join(line for line in text.splitlines(keepends=True)
                    if not line.startswith("  self_heating_current:"))
-    text = text.replace("heat_sources:", "dmm: keysight_34465a\nheat_sources:")
+    text = text.replace("\nheat_sources:", "\ndmm: keysight_34465a\nheat_sources:")
     path = shorter(tmp_path, text, "dmm.yaml")          # 0 °C (bath), 200 and 300 °C (well)
     from labauto.comparison_evaluation import evaluate_comparison
 

@@ -176,3 +176,34 @@ def test_the_dut_probes_stem_conduction():
     # without a stated immersion, none
     plain = lab_for_procedure(replace(proc, dut=replace(proc.dut, immersion=None)), seed=3)
     assert plain.dut_stem is None
+
+
+def test_the_pt100s_stem_conducts_in_the_bath_only():
+    """pt100_comparison.yaml states its Pt100's immersion for the bath: the simulated probe
+    conducts there, not in the metrology well (the model is for liquids)."""
+    import datetime as dt
+    from pathlib import Path
+
+    from labauto.procedure.temperature import load_temperature_procedure
+    from labauto.sim.thermometry import lab_for_procedure
+
+    root = Path(__file__).resolve().parents[2]
+    proc = load_temperature_procedure(root / "procedures" / "temperature" / "pt100_comparison.yaml",
+                                      today=dt.date(2026, 12, 6))
+    lab = lab_for_procedure(proc, seed=2)
+    imm, ell = lab.dut_stem
+    assert lab.dut_stem_sources == ("bath",)
+    for name, setpoint in (("bath", 100.0), ("well", 200.0)):
+        source = lab.heat_sources[name]
+        source.program(setpoint)
+        lab.advance(300.0 * 15)
+        lab.place_probes(name)
+        now = lab.clock.now()
+        medium = source.at(now, "dut")
+        assert medium == pytest.approx(setpoint, abs=0.2)
+        if name == "bath":
+            assert lab.temperature_at(now, "dut") - medium == pytest.approx(
+                (lab.room(now) - medium) * imm.fraction(ell), rel=1e-9)
+            assert lab.temperature_at(now, "dut") < medium
+        else:
+            assert lab.temperature_at(now, "dut") == medium

@@ -203,6 +203,29 @@ def test_the_pt100s_self_heating_is_measured_and_corrected(project_root, monkeyp
     assert abs(outcome.measured - outcome.true) < 2.5 * outcome.combined
 
 
+def test_the_pt100s_immersion_row_is_its_stated_depths_in_the_bath_only(project_root, monkeypatch):
+    """dut.immersion is stated for the bath: at 100 °C the budget's dt_imm_X is the bound at
+    200 mm (78 K x 0.001^(170/120) = 4.386 mK, labauto.temperature.immersion), at 200 °C in
+    the metrology well the procedure's flat ±5 mK; the certificate states no single depth."""
+    import labauto.comparison_evaluation as ce
+
+    proc = load_temperature_procedure(project_root / PT100)
+    two = dataclasses.replace(proc, points=proc.points[3:5], evaluation={**proc.evaluation,
+                                                                          "fit": "none"})
+    captured = []
+    original = ce.evaluate_comparison
+    monkeypatch.setattr(ce, "evaluate_comparison",
+                        lambda procedure, state: captured.append(original(procedure, state))
+                        or captured[-1])
+    run = simulate_comparison_run(two, seed=3)
+    assert run.error == ""
+    bath, well = ({r.name: r for r in p.budget.rows}["dt_imm_X"] for p in captured[0].points)
+    assert float(bath.standard_uncertainty.to("K").m) * math.sqrt(3) * 1e3 == pytest.approx(4.386, abs=5e-4)
+    assert float(well.standard_uncertainty.to("K").m) * math.sqrt(3) * 1e3 == pytest.approx(5.0, abs=1e-9)
+    assert ce._stated_depth(two) is None
+    assert ce._stated_depth(dataclasses.replace(two, points=two.points[:1])) == pytest.approx(0.2)
+
+
 def test_a_run_checks_the_fitted_curve_at_and_between_the_setpoints(project_root):
     """The Pt100's certificate states a CVD curve and the u of a temperature from it: each
     simulated run checks the curve against the DUT's true one at the 7 setpoints and half-way
