@@ -22,6 +22,10 @@ Where each influence of a point's budget comes from:
     hysteresis                 self-heating at its measuring current, as its certificate
                                states it (``self_heating`` at 1 mA, x (I/1 mA)^2), corrected:
                                its certified characteristic is at zero power
+    DUT hysteresis             measured, when a point revisits an earlier one (``return_of``,
+                               e.g. 100 °C after the highest temperature): the difference of the
+                               two visits, ±|d|/2 and its Type A, in every point's budget
+                               (labauto.temperature.budgets.measured_hysteresis)
     DUT readout                the readout's (channel 2) or the DMM's specification at the
                                DUT's value (a DMM's limits as a rectangular distribution)
     DUT resolution             the digital thermometer's display resolution
@@ -58,9 +62,10 @@ class ComparisonEvaluation:
 
 
 def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> list[Any]:
-    """One :class:`labauto.temperature.budgets.ComparisonPoint` per completed setpoint."""
+    """One :class:`labauto.temperature.budgets.ComparisonPoint` per completed setpoint (a
+    return point's too: it is reported as measured)."""
     from labauto.temperature.budgets import ComparisonPoint, Influence, dut_influences, \
-        measured_self_heating, reference_influences
+        measured_hysteresis, measured_self_heating, reference_influences
 
     ev = procedure.evaluation
     kind = DUT_KIND[procedure.dut.sensor]
@@ -146,32 +151,51 @@ def comparison_points(procedure: TemperatureProcedure, state: JournalState) -> l
                 float(procedure.dut.current.to("A").m), second[0]["dut_current_mA"] * 1e-3)
             cp = replace(cp, influences=(*cp.influences, measured))
         out.append(cp)
+    # the DUT's hysteresis measured at each return point; the largest goes into every budget
+    by_id = {p.id: cp for p, cp in zip(procedure.points, out)}
+    measured_h = [measured_hysteresis(by_id[p.return_of], by_id[p.id],
+                                      f"{p.setpoint.to('degC').m:g} °C revisited ({p.id})")
+                  for p in procedure.points if p.return_of is not None]
+    if measured_h:
+        rows = max(measured_h, key=lambda rs: math.fsum(r.value ** 2 / (3.0 if r.distribution ==
+                                                                        "rectangular" else 1.0)
+                                                        for r in rs))
+        out = [replace(cp, influences=(*cp.influences, *rows)) for cp in out]
     return out
+
+
+def fitted_points(procedure: TemperatureProcedure) -> list[bool]:
+    """Which of the procedure's points the fit uses: all but the return points (a revisit
+    measures the hysteresis; it adds no temperature)."""
+    return [p.return_of is None for p in procedure.points]
 
 
 def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) -> ComparisonEvaluation:
     """Budgets of every point and the fit the procedure asks for."""
-    from labauto.temperature.budgets import point_budget, values_covariance
     import numpy as np
 
+    from labauto.temperature.budgets import point_budget, values_covariance
     from labauto.temperature.curve_coverage import curve_coverage
     from labauto.temperature.fits import fit_cvd, fit_thermocouple
 
     k = procedure.evaluation.get("coverage_factor")
     results = tuple(point_budget(p, k=k) for p in comparison_points(procedure, state))
     fit_kind = procedure.evaluation.get("fit", "none")
-    t = [r.nominal for r in results]
-    y = [r.value for r in results]
-    u = [r.u for r in results]
+    used = fitted_points(procedure)
+    fitted = [r for r, keep in zip(results, used) if keep]
+    t = [r.nominal for r in fitted]
+    y = [r.value for r in fitted]
+    u = [r.u for r in fitted]
     fit = None
     if fit_kind == "cvd" or (isinstance(fit_kind, int) and not isinstance(fit_kind, bool)):
         # what the points share (one reference certificate, one readout, the DUT's own
         # self-heating ...): the fitted curve cannot average it away
         rows = [up_to for up_to, _ in procedure.reference.uncertainty]
-        shared = dict(heat_sources=[p.heat_source for p in procedure.points],
-                      sub_ranges=[next((i for i, up_to in enumerate(rows) if x <= up_to + 1e-9),
-                                       len(rows) - 1) for x in t])
-        cov = values_covariance(results, **shared)
+        shared = dict(
+            heat_sources=[p.heat_source for p, keep in zip(procedure.points, used) if keep],
+            sub_ranges=[next((i for i, up_to in enumerate(rows) if x <= up_to + 1e-9),
+                             len(rows) - 1) for x in t])
+        cov = values_covariance(fitted, **shared)
         f = 1.0
         if fit_kind == "cvd":
             fit = fit_cvd(t, y, u, r_covariance=cov)
@@ -182,7 +206,7 @@ def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) ->
         # the curve's 95 % interval from the propagated distribution of the points' inputs
         # (a furnace's rectangular non-uniformity, shared by every point, dominates it)
         fit = replace(fit, coverage=curve_coverage(
-            np.asarray([fit._basis(x) for x in t]), results, factor=f, stated_k=k, **shared))
+            np.asarray([fit._basis(x) for x in t]), fitted, factor=f, stated_k=k, **shared))
     return ComparisonEvaluation(procedure, results, fit)
 
 

@@ -14,7 +14,10 @@ test and a reference thermometer in a heat source, setpoint by setpoint.
     heat_sources: {NAME: {model: MODEL, safe_setpoint: 20 degC}, ...}
     stability:    {window, max_slope, max_std, sample_period, timeout, max_offset}
     settings:     {readings: N[, aperture: 2 s]}
-    points:       [{setpoint: 100 degC, heat_source: NAME[, readings: N]} | {step: TEXT}, ...]
+    points:       [{setpoint: 100 degC, heat_source: NAME[, readings: N][, id: ID]
+                   [, return_of: ID]} | {step: TEXT}, ...]
+                  (return_of: the point revisits an earlier one, e.g. after the highest
+                  temperature: the budget's hysteresis is the measured difference)
 
 Everything a run depends on is checked before any instrument is touched; every problem is
 reported as ``file:line: reason`` in one :class:`ProcedureError`: a setpoint outside the heat
@@ -108,15 +111,21 @@ class TemperaturePoint:
     readings: int
     line: int | None = None
     steps: tuple[OperatorStep, ...] = ()
+    # the id of an earlier point this one revisits (same setpoint and heat source): the DUT's
+    # hysteresis is measured as the difference between the two visits (DKD-R 5-1 practice)
+    return_of: str | None = None
 
     @property
     def nominal(self) -> pint.Quantity:      # what progress displays show
         return self.setpoint
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "index": self.index, "setpoint": float(self.setpoint.to("degC").m),
-                "unit": "degC", "heat_source": self.heat_source, "readings": self.readings,
-                "line": self.line, "steps": [s.to_dict() for s in self.steps]}
+        d = {"id": self.id, "index": self.index, "setpoint": float(self.setpoint.to("degC").m),
+             "unit": "degC", "heat_source": self.heat_source, "readings": self.readings,
+             "line": self.line, "steps": [s.to_dict() for s in self.steps]}
+        if self.return_of is not None:
+            d["return_of"] = self.return_of
+        return d
 
 
 @dataclass(frozen=True)
@@ -216,6 +225,9 @@ def load_temperature_procedure(path: str | Path, today: dt.date | None = None) -
             evaluation["fit"] = _default_fit(evaluation["fit"], points)
     if dut is not None and dut.immersion is not None and sources is not None:
         _check_immersion(problems, dut, sources, points, (d.get("evaluation") or {}))
+    if any(pt.return_of is not None for pt in points) and "hysteresis" in (d.get("evaluation") or {}):
+        problems.add(("evaluation", "hysteresis"), "hysteresis: the DUT's hysteresis is measured "
+                     "at the return point (return_of); state one or the other")
     problems.raise_if_any()
     assert meta and ref and dut and sources and stability and settings
     return TemperatureProcedure(
@@ -576,7 +588,7 @@ def _points(problems: Problems, data: Any, sources: dict[str, HeatSourceUse],
                                           problems.source.line(path + ("step",))))
                 continue
             check_keys(problems, path, entry, "a setpoint", required=("setpoint", "heat_source"),
-                       optional=("id", "readings"))
+                       optional=("id", "readings", "return_of"))
             sp = quantity(problems, path + ("setpoint",), entry["setpoint"], "degC", "setpoint")
             name = str(entry["heat_source"])
             if name not in sources:
@@ -601,10 +613,23 @@ def _points(problems: Problems, data: Any, sources: dict[str, HeatSourceUse],
             pid = str(entry.get("id") or f"T{sp.to('degC').m:g}C")
             if pid in seen:
                 raise problems.fail(path, f"duplicate point id {pid!r} (first at line {seen[pid]})")
+            back = None
+            if "return_of" in entry:
+                back = str(entry["return_of"])
+                first = next((q for q in points if q.id == back), None)
+                if first is None:
+                    raise problems.fail(path + ("return_of",), f"return_of: no earlier point "
+                                                               f"{back!r}")
+                if first.return_of is not None or abs(
+                        first.setpoint.to("degC").m - sp.to("degC").m) > 1e-9 \
+                        or first.heat_source != name:
+                    raise problems.fail(path + ("return_of",), f"return_of: a return point "
+                                        f"revisits a first visit at its setpoint in its heat source; "
+                                        f"{back!r} is {first.setpoint:~P} in {first.heat_source}")
             seen[pid] = problems.source.line(path)
             points.append(TemperaturePoint(pid, len(points), sp.to("degC"), name, n,
                                            problems.source.line(path + ("setpoint",)),
-                                           tuple(steps)))
+                                           tuple(steps), back))
             steps = []
         except Invalid:
             continue

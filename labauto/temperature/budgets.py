@@ -508,6 +508,42 @@ def measured_self_heating(point: ComparisonPoint, reference: Sequence[float],
                      dof=max(dof, 1.0))
 
 
+def measured_hysteresis(first: ComparisonPoint, back: ComparisonPoint,
+                        label: str = "") -> list[Influence]:
+    """The DUT's hysteresis, measured: ``back`` revisits ``first``'s setpoint later in the run
+    (after the highest temperature: DKD-R 5-1 / EURAMET practice).  With the paired differences
+    D_k = X_k - S_X (t_S,k - t) of both visits (the heat source's wander cancels as in a point's
+    own Type A) the DUT's reading at that temperature changed by
+
+        d = (D_back - D_first) / S_X          (K)
+
+    with u(d) from the two visits' Type A (Welch-Satterthwaite degrees of freedom).  A reading
+    depends on the thermal history within ±d/2 about the mean of the two: the ``dt_hyst`` row is
+    rectangular with half-width |d|/2 (as a stated up/down difference is, :func:`dut_influences`)
+    and ``dt_hyst_A`` its Type A, normal, u(d)/2.  Both estimates are 0 (nothing is corrected:
+    which way a later reading goes depends on its history)."""
+    if abs(first.nominal - back.nominal) > 1e-9:
+        raise TemperatureError(f"hysteresis: the return point ({back.nominal:g} °C) does not "
+                               f"revisit {first.nominal:g} °C")
+    s_x = first.sensitivity()
+    d1, u1, nu1 = _type_a([x - s_x * (r - first.nominal) for x, r in zip(first.dut, first.reference)],
+                          None, "DUT at the first visit", first.nominal)
+    d2, u2, nu2 = _type_a([x - s_x * (r - back.nominal) for x, r in zip(back.dut, back.reference)],
+                          None, "DUT at the return", back.nominal)
+    d = (d2 - d1) / s_x
+    u_d = math.hypot(u1, u2) / abs(s_x)
+    dof = ((u1 ** 2 + u2 ** 2) ** 2 / (u1 ** 4 / nu1 + u2 ** 4 / nu2)) if u1 or u2 else math.inf
+    what = label or f"{first.nominal:g} °C revisited"
+    out = []
+    if d:
+        out.append(Influence("dt_hyst", f"DUT hysteresis (measured, {what}: d = {d * 1e3:+.2f} mK)",
+                             "dut", "rectangular", abs(d) / 2.0, "K"))
+    if u_d:
+        out.append(Influence("dt_hyst_A", "DUT hysteresis, Type A of the measured difference",
+                             "dut", "normal", u_d / 2.0, "K", k=1.0, dof=max(dof, 1.0)))
+    return out
+
+
 # --------------------------------------------------------------------------- EA-4/02 S5
 
 def ea402_s5() -> ComparisonPoint:

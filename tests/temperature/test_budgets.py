@@ -167,6 +167,34 @@ def test_the_self_heating_measured_at_two_currents():
         measured_self_heating(point, [100.0] * 3, [138.5115] * 3, 2e-3, 1e-3)
 
 
+def test_the_hysteresis_is_measured_at_a_return_point():
+    """A Pt100 read 138.5070 ohm at 100 °C (three paired readings, s 0.2 mohm) and, revisited
+    after the highest point, 138.5080 ohm (s 0.2 mohm).  With S_X = R0 (A + 2 B t) = 0.37928
+    ohm/K (IEC 60751 at 100 °C) the reading changed by d = 1.0 mohm / S_X = 2.63657 mK: the
+    dt_hyst row is rectangular with half-width d/2 = 1.31829 mK; its Type A u(d)/2 =
+    sqrt(2) 0.2/sqrt(3) mohm / S_X / 2 = 0.215275 mK with 4 degrees of freedom."""
+    from labauto.temperature.budgets import measured_hysteresis
+
+    first = ComparisonPoint(nominal=100.0, reference=[100.0] * 3,
+                            dut=[138.5070, 138.5072, 138.5068], dut_kind="prt", paired=True)
+    back = ComparisonPoint(nominal=100.0, reference=[100.0] * 3,
+                           dut=[138.5080, 138.5082, 138.5078], dut_kind="prt", paired=True)
+    hyst, type_a = measured_hysteresis(first, back)
+    assert (hyst.name, hyst.distribution, hyst.estimate) == ("dt_hyst", "rectangular", 0.0)
+    assert hyst.value == pytest.approx(1.31829e-3, rel=1e-5)
+    assert hyst.standard_uncertainty == pytest.approx(1.31829e-3 / math.sqrt(3), rel=1e-5)
+    assert (type_a.name, type_a.distribution, type_a.estimate) == ("dt_hyst_A", "normal", 0.0)
+    assert type_a.standard_uncertainty == pytest.approx(0.215275e-3, rel=1e-5)
+    assert type_a.dof == pytest.approx(4.0)
+    # the same readings back: no difference, only the Type A
+    (same,) = measured_hysteresis(first, first)
+    assert same.name == "dt_hyst_A"
+    elsewhere = ComparisonPoint(nominal=0.0, reference=[0.0] * 3, dut=[100.0] * 3,
+                                dut_kind="prt", paired=True)
+    with pytest.raises(TemperatureError, match="does not revisit 100 °C"):
+        measured_hysteresis(first, elsewhere)
+
+
 def test_paired_readings_must_pair():
     with pytest.raises(TemperatureError, match="as many reference readings as DUT readings"):
         ComparisonPoint(nominal=0.0, reference=[0.0, 0.0, 0.0], dut=[1.0, 1.0],

@@ -38,9 +38,9 @@ def test_the_demo_runs_the_pt100_procedure_on_simulated_time(demo):
     assert "starting Prefect flow 'temperature-comparison'" in demo["text"]
     sim, ev = demo["lab"], demo["evaluation"]
     assert sim.clock.now() > 3 * 3600                     # hours of settling, simulated
-    assert [r.nominal for r in ev.points] == [-40, 0, 50, 100, 200, 300, 420]
-    assert demo["inside"] == 7
-    assert "true error lies within ± U at 7 of 7 points" in demo["text"]
+    assert [r.nominal for r in ev.points] == [-40, 0, 50, 100, 200, 300, 420, 100]
+    assert demo["inside"] == 8
+    assert "true error lies within ± U at 8 of 8 points" in demo["text"]
     assert "Move the SPRT and the Pt100 from the bath into the metrology well" in demo["text"]
     # the points' uncertainty: the bath's (uniformity 7 mK) is ten times better than the well's
     bath, well = ev.points[1], ev.points[5]
@@ -59,7 +59,7 @@ def test_the_demo_issues_the_temperature_certificate(demo):
     assert all(path.stat().st_size > 0 for path in issued.files.values())
     doc = json.loads(issued.files["json"].read_text())
     assert doc["certificate_id"] == result.certificate_id and doc["dut_kind"] == "prt"
-    assert [p["nominal"] for p in doc["points"]] == [-40, 0, 50, 100, 200, 300, 420]
+    assert [p["nominal"] for p in doc["points"]] == [-40, 0, 50, 100, 100, 200, 300, 420]   # by temperature
     r0 = next(c for c in doc["fit"]["coefficients"] if c["name"] == "R0")
     assert r0["value"] == pytest.approx(demo["evaluation"].fit.coefficients["R0"])
     standards = {(s["model"], s["serial_number"]): s for s in doc["standards"]}
@@ -70,8 +70,9 @@ def test_the_demo_issues_the_temperature_certificate(demo):
     # the room's conditions were recorded by the thermo-hygrometer through the run
     assert doc["environment"]["recorded"] is True and doc["environment"]["logger"]["serial"] == "S4420017"
     journal = issued.files["journal"].read_text().splitlines()
-    # per task of the flow (bath, then well): at its start, after each setpoint, at its end
-    assert sum('"type":"conditions"' in line for line in journal) == (1 + 4 + 1) + (1 + 3 + 1)
+    # per task of the flow (bath, well, the bath again for the return point): at its start,
+    # after each setpoint, at its end
+    assert sum('"type":"conditions"' in line for line in journal) == (1 + 4 + 1) + (1 + 3 + 1) + (1 + 1 + 1)
     assert demo["publication"]["state"] == "queued"           # no platform: in the outbox
 
 
@@ -79,7 +80,7 @@ def test_validate_checks_temperature_procedures(tmp_path):
     runner = CliRunner()
     r = runner.invoke(app, ["procedure", "validate", str(PT100)], terminal_width=300)
     assert r.exit_code == 0, r.output
-    assert "temperature comparison, 7 setpoints -40 °C (bath)" in r.output
+    assert "temperature comparison, 8 setpoints -40 °C (bath)" in r.output
     assert "reference Fluke 5681 serial 1234 due 2027-08-10" in r.output
     bad = tmp_path / "temperature" / "bad.yaml"
     bad.parent.mkdir()
@@ -106,7 +107,7 @@ def test_show_prints_the_temperature_plan():
                                     "well": {"model": "fluke_9144", "safe_setpoint": 50.0}}
     assert plan["stability"] == {"window_s": 300.0, "timeout_s": 5400.0,
                                  "max_slope_K_per_min": 0.01, "max_std_K": 0.005}
-    assert [p["setpoint"] for p in plan["points"]] == [-40, 0, 50, 100, 200, 300, 420]
+    assert [p["setpoint"] for p in plan["points"]] == [-40, 0, 50, 100, 200, 300, 420, 100]
     assert plan["reference"]["certificate_id"] == "PTB-SIM-2026-7731"
 
 

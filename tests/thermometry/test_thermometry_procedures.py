@@ -52,8 +52,9 @@ def copy(tmp_path: Path):
 def test_the_pt100_procedure_loads():
     assert is_temperature_procedure(PT100)
     p = load_temperature_procedure(PT100, today=TODAY)
-    assert [pt.id for pt in p.points] == ["T-40C", "T0C", "T50C", "T100C", "T200C", "T300C", "T420C"]
-    assert [pt.heat_source for pt in p.points] == ["bath"] * 4 + ["well"] * 3
+    assert [pt.id for pt in p.points] == ["T-40C", "T0C", "T50C", "T100C", "T200C", "T300C", "T420C",
+                                          "T100C-return"]
+    assert [pt.heat_source for pt in p.points] == ["bath"] * 4 + ["well"] * 3 + ["bath"]
     assert p.points[4].steps[0].text.startswith("Move the SPRT and the Pt100")
     assert p.points[4].line == line_of(PT100.read_text(), "{setpoint: 200 degC")
     assert p.heat_sources["well"].safe_setpoint == Q_(50, "degC")
@@ -263,6 +264,48 @@ def test_a_bad_immersion_of_the_pt100_is_refused_at_its_line(tmp_path, edit, fra
     shutil.copy(CERT, tmp_path / "references" / CERT.name)
     text = PT100.read_text()
     assert PT100_IMMERSION in text
+    for old, new in edit.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "temperature" / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(SourceError) as info:
+        load_temperature_procedure(path, today=TODAY)
+    assert f"{path}:{line_of(text, fragment)}: " in str(info.value)
+    assert reason in str(info.value)
+
+
+RETURN = "  - {setpoint: 100 degC, heat_source: bath, id: T100C-return, return_of: T100C}\n"
+
+
+def test_the_pt100s_hysteresis_is_checked_at_a_return_point():
+    """100 °C again after 420 °C (DKD-R 5-1 / EURAMET practice): the budget's hysteresis is the
+    measured difference, so evaluation.hysteresis is not stated."""
+    p = load_temperature_procedure(PT100, today=TODAY)
+    assert [q.id for q in p.points][-2:] == ["T420C", "T100C-return"]
+    back = p.points[-1]
+    assert (back.return_of, back.heat_source, back.setpoint.to("degC").m) == ("T100C", "bath", 100.0)
+    assert back.to_dict()["return_of"] == "T100C" and "return_of" not in p.points[0].to_dict()
+    assert "back into the bath" in back.steps[0].text
+    assert "hysteresis" not in p.evaluation
+
+
+@pytest.mark.parametrize("edit, fragment, reason", [
+    ({"return_of: T100C}": "return_of: T150C}"}, "return_of: T150C",
+     "return_of: no earlier point 'T150C'"),
+    ({RETURN: RETURN.replace("100 degC", "50 degC")}, "return_of: T100C",
+     "return_of: a return point revisits a first visit at its setpoint in its heat source; "
+     "'T100C' is 100 °C in bath"),
+    ({"  dut_immersion: 5 mK": "  hysteresis: 10 mK\n  dut_immersion: 5 mK"}, "hysteresis: 10 mK",
+     "hysteresis: the DUT's hysteresis is measured at the return point (return_of)"),
+    ({"id: T100C-return, ": ""}, "return_of: T100C", "duplicate point id 'T100C'"),
+])
+def test_a_bad_return_point_is_refused_at_its_line(tmp_path, edit, fragment, reason):
+    (tmp_path / "references").mkdir()
+    (tmp_path / "temperature").mkdir()
+    shutil.copy(CERT, tmp_path / "references" / CERT.name)
+    text = PT100.read_text()
+    assert RETURN in text
     for old, new in edit.items():
         assert old in text, old
         text = text.replace(old, new)

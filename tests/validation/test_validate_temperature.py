@@ -226,6 +226,36 @@ def test_the_pt100s_immersion_row_is_its_stated_depths_in_the_bath_only(project_
     assert ce._stated_depth(dataclasses.replace(two, points=two.points[:1])) == pytest.approx(0.2)
 
 
+def test_the_pt100s_hysteresis_is_measured_at_its_return_point(project_root, monkeypatch):
+    """pt100_comparison.yaml measures 100 °C again after 420 °C: every budget's dt_hyst rows are
+    the measured difference of the two visits (±|d|/2) and its Type A, instead of the ±5 mK
+    it stated.  The simulated Pt100 has no hysteresis, so |d| is within its noise."""
+    import labauto.comparison_evaluation as ce
+
+    proc = load_temperature_procedure(project_root / PT100)
+    two = dataclasses.replace(proc, points=(proc.points[3], proc.points[-1]),
+                              evaluation={**proc.evaluation, "fit": "none"})
+    captured = []
+    original = ce.evaluate_comparison
+    monkeypatch.setattr(ce, "evaluate_comparison",
+                        lambda procedure, state: captured.append(original(procedure, state))
+                        or captured[-1])
+    run = simulate_comparison_run(two, seed=3)
+    assert run.error == ""
+    assert [o.point_id for o in run.points] == ["T100C", "T100C-return"]
+    first, back = captured[0].points
+    rows = [{r.name: r for r in p.budget.rows} for p in (first, back)]
+    for p in (first, back):
+        label = {i.name: i for i in p.point.influences}["dt_hyst"].label
+        assert label.startswith("DUT hysteresis (measured, 100 °C revisited (T100C-return)")
+    u_a = float(rows[0]["dt_hyst_A"].standard_uncertainty.to("K").m)
+    half = float(rows[0]["dt_hyst"].standard_uncertainty.to("K").m) * math.sqrt(3)
+    assert 0 < u_a < 0.1e-3                    # 2 u_a = u(d): tens of µK for 6 pairs a visit
+    assert 2 * half < 3 * 2 * u_a              # |d| within 3 u(d): no hysteresis simulated
+    for p in (first, back):                    # the stated ±5 mK (u 2.89 mK) is gone
+        assert float(p.u_error) < 7.0e-3
+
+
 def test_a_run_checks_the_fitted_curve_at_and_between_the_setpoints(project_root):
     """The Pt100's certificate states a CVD curve and the u of a temperature from it: each
     simulated run checks the curve against the DUT's true one at the 7 setpoints and half-way
@@ -239,7 +269,8 @@ def test_a_run_checks_the_fitted_curve_at_and_between_the_setpoints(project_root
     curve = [p for p in run.points if p.point_id.startswith("curve ")]
     assert [p.point_id for p in curve] == [f"curve {t} °C" for t in (
         -40, -20, 0, 25, 50, 75, 100, 150, 200, 250, 300, 360, 420)]
-    assert [p.point_id for p in run.points[:7]] == [p.id for p in proc.points]
+    assert [p.point_id for p in run.points[:8]] == [p.id for p in proc.points]
+    assert proc.points[7].return_of == "T100C"      # reported, not fitted: 13 curve rows still
     by = {p.point_id: p for p in run.points}
     for p in curve:
         assert p.expanded == pytest.approx(p.coverage_factor * p.combined, rel=1e-12)
