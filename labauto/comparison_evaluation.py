@@ -172,7 +172,10 @@ def fitted_points(procedure: TemperatureProcedure) -> list[bool]:
 
 def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) -> ComparisonEvaluation:
     """Budgets of every point and the fit the procedure asks for."""
+    import numpy as np
+
     from labauto.temperature.budgets import point_budget, values_covariance
+    from labauto.temperature.curve_coverage import curve_coverage
     from labauto.temperature.fits import fit_cvd, fit_thermocouple
 
     k = procedure.evaluation.get("coverage_factor")
@@ -188,16 +191,22 @@ def evaluate_comparison(procedure: TemperatureProcedure, state: JournalState) ->
         # what the points share (one reference certificate, one readout, the DUT's own
         # self-heating ...): the fitted curve cannot average it away
         rows = [up_to for up_to, _ in procedure.reference.uncertainty]
-        cov = values_covariance(
-            fitted, heat_sources=[p.heat_source for p, keep in zip(procedure.points, used) if keep],
+        shared = dict(
+            heat_sources=[p.heat_source for p, keep in zip(procedure.points, used) if keep],
             sub_ranges=[next((i for i, up_to in enumerate(rows) if x <= up_to + 1e-9),
                              len(rows) - 1) for x in t])
+        cov = values_covariance(fitted, **shared)
+        f = 1.0
         if fit_kind == "cvd":
             fit = fit_cvd(t, y, u, r_covariance=cov)
         else:
             f = Q_(1.0, results[0].unit).to("mV").m
             fit = fit_thermocouple(procedure.dut.type, t, [v * f for v in y], [v * f for v in u],
                                    degree=fit_kind, emf_covariance=cov * f * f)
+        # the curve's 95 % interval from the propagated distribution of the points' inputs
+        # (a furnace's rectangular non-uniformity, shared by every point, dominates it)
+        fit = replace(fit, coverage=curve_coverage(
+            np.asarray([fit._basis(x) for x in t]), fitted, factor=f, stated_k=k, **shared))
     return ComparisonEvaluation(procedure, results, fit)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from types import SimpleNamespace
+from typing import Any
 from xml.sax.saxutils import escape
 
 from labauto.certificate.pdf import (END_MARK, _Doc, _numbered_canvas, calibration_dates,
@@ -155,10 +156,31 @@ def _coefficients(r: TemperatureCalibrationResult, d: _Doc) -> list:
                                      "correlated between them)"
                                      if getattr(fit.fit, "y_correlated", False) else "")
                 + " is at most "
-                f"{1e3 * max(fit.u_temperature(x) for x in _grid(fit.t_min, fit.t_max)):.2g} mK "
+                f"{_kelvin(max(fit.u_temperature(x) for x in _grid(fit.t_min, fit.t_max)))} "
                 f"between {fit.t_min:g} °C and {fit.t_max:g} °C; add the uncertainty of the "
-                "reading it is computed from. The characteristic is not valid outside this range.",
-                d.small)]
+                "reading it is computed from. " + _curve_expanded(fit)
+                + "The characteristic is not valid outside this range.", d.small)]
+
+
+def _curve_expanded(fit: Any) -> str:
+    """The curve's expanded uncertainty (95 %) over its range, with its coverage factors."""
+    grid = _grid(fit.t_min, fit.t_max)
+    ks = [fit.k_temperature(x) for x in grid]
+    U = max(fit.expanded_temperature(x) for x in grid)
+    if min(ks) == max(ks) == 2.0:
+        k = "k = 2"
+    else:
+        k = (f"k = {min(ks):.2f}" if max(ks) - min(ks) < 0.005
+             else f"k = {min(ks):.2f} to {max(ks):.2f}")
+        k += ", from the distribution of the points' inputs propagated through the fit"
+    return (f"Its expanded uncertainty (about 95 % coverage probability, {k}) is at most "
+            f"{_kelvin(U)}. ")
+
+
+def _kelvin(x: float) -> str:
+    """A temperature difference (K) to two significant digits, in mK below 1 K."""
+    mk = float(f"{1e3 * x:.2g}")
+    return f"{mk:g} mK" if mk < 1000 else f"{float(f'{x:.2g}'):g} K"
 
 
 def _grid(a: float, b: float, n: int = 41) -> list[float]:

@@ -1,6 +1,6 @@
 """The temperature certificate's figure: the DUT's errors with their U bars (top) and the
-residuals of the fitted characteristic with the curve's own expanded uncertainty band
-(bottom).  Matplotlib Agg; deterministic PNG bytes (fixed size and DPI, no metadata)."""
+residuals of the fitted characteristic with the curve's own expanded uncertainty band, ± U
+(95 %, k from the propagated distribution: labauto.temperature.curve_coverage) (bottom).  Matplotlib Agg; deterministic PNG bytes (fixed size and DPI, no metadata)."""
 from __future__ import annotations
 
 import io
@@ -16,7 +16,7 @@ from labauto.temperature.results import TemperatureCalibrationResult  # noqa: E4
 
 def error_and_residual_plot(result: TemperatureCalibrationResult, *, width_in: float = 7.0,
                             dpi: int = 150) -> bytes:
-    """PNG bytes: errors ± U against t; fit residuals (mK) and ±2 u of the curve."""
+    """PNG bytes: errors ± U against t; fit residuals (mK) and ± U (95 %) of the curve."""
     pts = result.points
     t = [p.nominal for p in pts]
     fit = result.fit
@@ -37,9 +37,9 @@ def error_and_residual_plot(result: TemperatureCalibrationResult, *, width_in: f
             ax2 = axes[1, 0]
             res_mk = np.asarray(fit.residuals_temperature) * 1e3
             grid = np.linspace(fit.t_min, fit.t_max, 121)
-            band = np.asarray([2 * fit.u_temperature(x) for x in grid]) * 1e3
+            band = np.asarray([fit.expanded_temperature(x) for x in grid]) * 1e3
             ax2.fill_between(grid, -band, band, color="tab:green", alpha=0.2, lw=0,
-                             label="± 2 u of the fitted curve")
+                             label="± U (95 %) of the fitted curve")
             ax2.plot(fit.t, res_mk, "s", ms=4, color="tab:red", label="residuals")
             ax2.axhline(0, color="0.6", lw=0.6)
             ax2.set_ylabel("residual / mK")

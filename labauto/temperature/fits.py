@@ -69,6 +69,22 @@ class _FitCommon:
     fit: LinearFit = field(repr=False)
     t: np.ndarray = field(repr=False)
     y: np.ndarray = field(repr=False)
+    #: the points' inputs for the curve's 95 % interval (labauto.temperature.curve_coverage;
+    #: set by labauto.comparison_evaluation from the points' budgets); None: k = 2
+    coverage: Any = field(default=None, repr=False, compare=False)
+
+    def k_temperature(self, t: float) -> float:
+        """The coverage factor of the curve's 95 % interval at ``t``: from the propagated
+        distribution of the points' inputs (a rectangular-dominated curve: about 1.8), else 2."""
+        self._check_range(float(t))
+        if self.coverage is None:
+            return 2.0
+        return float(self.coverage.k_at(self._basis(float(t))))
+
+    def expanded_temperature(self, t: float) -> float:
+        """U (K, 95 %) of a temperature computed from the curve at ``t``, from the curve alone:
+        k_temperature(t) × u_temperature(t)."""
+        return self.k_temperature(t) * self.u_temperature(t)
 
     @property
     def method(self) -> str:
@@ -297,10 +313,12 @@ class ThermocoupleFit(_FitCommon):
         """ΔE(t) in mV."""
         return self.curve.delta(float(t))
 
+    def _basis(self, t: float) -> np.ndarray:
+        return float(t) ** np.arange(self.degree + 1)
+
     def u_emf(self, t: float) -> float:
         self._check_range(float(t))
-        b = float(t) ** np.arange(self.degree + 1)
-        return math.sqrt(max(self.fit.variance(b), 0.0))
+        return math.sqrt(max(self.fit.variance(self._basis(float(t))), 0.0))
 
     def u_temperature(self, t: float) -> float:
         return self.u_emf(t) / abs(self.curve.seebeck(float(t)))

@@ -151,6 +151,24 @@ def _term(dist: Any, c: float) -> _Term | None:
     return None
 
 
+def scaled_term(kind: str, u: float, dof: float = math.inf) -> _Term | None:
+    """A term of Y − y of standard uncertainty ``u`` whose distribution is ``kind`` (a budget
+    row's: "normal", "rectangular", "triangular", "arcsine", "t" with ``dof``); None for a
+    shape the row does not determine (a trapezoid's β, a gamma)."""
+    u = abs(float(u))
+    if kind in ("normal", "Type A"):
+        return _Term("normal", u, u=u)
+    if kind == "rectangular":
+        return _Term("rectangular", math.sqrt(3.0) * u, u=u)
+    if kind == "triangular":           # two equal rectangulars of half-width a/2, a = √6 u
+        return _Term("trapezoidal", math.sqrt(6.0) * u / 2, math.sqrt(6.0) * u / 2, u=u)
+    if kind == "arcsine":
+        return _Term("arcsine", math.sqrt(2.0) * u, u=u)
+    if kind == "t" and dof > 2:
+        return _Term("t", u * math.sqrt((dof - 2) / dof), nu=dof, u=u)
+    return None
+
+
 # ----------------------------------------------------------------------- the interval
 def symmetric_halfwidth(terms: list[_Term], p: float = 0.95) -> float:
     """x with P(|Σ terms| ≤ x) = p for independent symmetric terms (base units)."""
@@ -271,4 +289,4 @@ def is_propagated(budget: UncertaintyBudget) -> bool:
     return NOT_VALIDATED in budget.method
 
 
-__all__ = ["is_propagated", "output_terms", "symmetric_halfwidth", "validated_budget"]
+__all__ = ["is_propagated", "output_terms", "scaled_term", "symmetric_halfwidth", "validated_budget"]

@@ -53,7 +53,8 @@ SIMULATED = (
      "ILAC-P14 rounding of a real run"),
     ("fitted curve", "a stated fit (CVD, thermocouple deviation) against the DUT's true curve at "
      "each calibration temperature and half-way between two (rows 'curve <t> °C'), with the "
-     "u of a temperature from the curve the certificate states, at k = 2"),
+     "u of a temperature from the curve the certificate states, with its 95 % U (k from the "
+     "propagated distribution of the points' inputs)"),
 )
 
 
@@ -141,7 +142,9 @@ def fitted_curve_outcomes(fit: Any, lab: Any) -> list[PointOutcome]:
     states it: at each check temperature t the DUT's error by its nominal curve (IEC 60751,
     IEC 60584-1) as the fitted curve gives it and as the true curve does, and the standard
     uncertainty of a temperature "from the curve alone" the certificate states
-    (``fit.u_temperature(t)``, k = 1), checked at k = 2 (the certificate's ±2 u band)."""
+    (``fit.u_temperature(t)``, k = 1), checked with the expanded uncertainty (95 %) the
+    certificate states for it (``fit.expanded_temperature(t)``: k from the propagated
+    distribution of the points' inputs, labauto.temperature.curve_coverage)."""
     from labauto.temperature import PT100, thermocouples
     from labauto.temperature.fits import CvdFit
 
@@ -155,8 +158,9 @@ def fitted_curve_outcomes(fit: Any, lab: Any) -> list[PointOutcome]:
             measured = thermocouples.temperature(fit.letter, fit.curve.emf(t)) - t
             true = thermocouples.temperature(fit.letter, truth.emf(t) - truth.emf(0.0)) - t
         u = float(fit.u_temperature(t))
+        k = float(fit.k_temperature(t))
         out.append(PointOutcome(
             point_id=f"{CURVE_CHECK} {t:g} °C", unit="K", measured=float(measured),
-            true=float(true), expanded=2.0 * u, combined=u, coverage_factor=2.0,
+            true=float(true), expanded=k * u, combined=u, coverage_factor=k,
             tolerance=math.inf, accepted=None, specific_risk=None))
     return out
