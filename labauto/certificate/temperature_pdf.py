@@ -197,7 +197,7 @@ def _plot(r: TemperatureCalibrationResult, d: _Doc) -> list:
     h = 145 * mm * (5.2 if r.fit is not None else 2.6) / 7.0
     return [Image(io.BytesIO(png), width=145 * mm, height=h),
             d.p("Figure: errors with their expanded uncertainty U (bars)"
-                + ("; residuals of the fitted characteristic with ± 2 u of the curve (band)."
+                + ("; residuals of the fitted characteristic with ± U (95 %) of the curve (band)."
                    if r.fit is not None else "."), d.small)]
 
 

@@ -13,7 +13,7 @@ distributions, and its 95 % interval is the convolution's
 budgets do (labauto.temperature.budgets.point_budget).
 
 Where a rectangular input dominates (a furnace's ±1 K non-uniformity, shared by every point of
-the run) the curve's error is nearly rectangular: ±2 u covers about 98 %, not 95 %, and the
+the run) the curve's error is nearly rectangular: ±2 u covers about 97.6 %, not 95 %, and the
 95 % interval is about ±1.8 u.  As :func:`labauto.uncertainty.convolution.validated_budget`
 does for a point, k = 2 (the GUM framework's) stands where the bounded inputs cannot move the
 interval by a numerical tolerance of u (JCGM 101 clause 8), otherwise k = U/u from the
