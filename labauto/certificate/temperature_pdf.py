@@ -96,21 +96,23 @@ def _results(r: TemperatureCalibrationResult, d: _Doc) -> list:
         header = ["t / °C", "t<sub>ref</sub> / °C", f"{what}(t) / {escape(unit)}",
                   f"<i>U</i>({what}) / {escape(unit)}", "Error / K", "<i>U</i> / K", "<i>k</i>"]
     rows = []
-    for p in r.points:
+    names = point_names(r)
+    for p, name in zip(r.points, names):
         e, ue = _pair(p.error, p.U_error)
         tref = f"{p.reference_temperature:.4f}"
         if kind == "indicating":
             ind = sum(p.point.dut) / len(p.point.dut)
-            rows.append([f"{p.nominal:g}", tref, f"{ind:g}", e, ue, f"{p.k:.2f}"])
+            rows.append([name, tref, f"{ind:g}", e, ue, f"{p.k:.2f}"])
         else:
             y, uy = _pair(p.value, p.U)
-            rows.append([f"{p.nominal:g}", tref, y, uy, e, ue, f"{p.k:.2f}"])
+            rows.append([name, tref, y, uy, e, ue, f"{p.k:.2f}"])
     ncol = len(header)
     heading = d.p("Results", d.h2)
     heading.keepWithNext = 1
+    returns = return_note(r)
     note = d.p("t: calibration temperature at which the result is stated; t_ref: the reference "
                "temperature measured at the item's sensing element; the item's value is "
-               "corrected from t_ref to t with its nominal sensitivity.", d.small)
+               "corrected from t_ref to t with its nominal sensitivity." + returns, d.small)
     return [heading, _grid_table(header, rows, [1] * ncol, d.st, [True] * ncol), note]
 
 
@@ -201,6 +203,29 @@ def _plot(r: TemperatureCalibrationResult, d: _Doc) -> list:
                    if r.fit is not None else "."), d.small)]
 
 
+def point_names(r: TemperatureCalibrationResult) -> list[str]:
+    """Each point's t as the results table names it, in the order measured: a temperature
+    measured again later (a return point, the hysteresis check) is "100 (return)"."""
+    seen: set[float] = set()
+    names = []
+    for p in r.points:
+        names.append(f"{p.nominal:g} (return)" if p.nominal in seen else f"{p.nominal:g}")
+        seen.add(p.nominal)
+    return names
+
+
+def return_note(r: TemperatureCalibrationResult) -> str:
+    """What the table's "(return)" rows are.  The points are listed by temperature (the
+    result sorts them, stably, so a later visit follows the earlier one)."""
+    twice = list(dict.fromkeys(n.split(" ")[0] for n in point_names(r) if n.endswith("(return)")))
+    if not twice:
+        return ""
+    temps = ", ".join(f"{t} °C" for t in twice)
+    return (f" {temps} was measured twice, the row marked (return) later in the run, after "
+            "higher temperatures (a return point): the difference between the two visits is the "
+            "item's hysteresis, in each budget as dt_hyst and dt_hyst_A.")
+
+
 def _annex(r: TemperatureCalibrationResult, d: _Doc) -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Spacer
@@ -208,9 +233,10 @@ def _annex(r: TemperatureCalibrationResult, d: _Doc) -> list:
     from labauto.certificate.pdf_tables import budget_table
 
     story = [d.p("Annex: uncertainty budgets", d.h2)]
-    for p in r.points:
-        for label, b in ((f"{p.nominal:g} °C: temperature at the item (t_X)", p.reference_budget),
-                         (f"{p.nominal:g} °C: {'error' if p.unit == 'K' else 'value'} of the item",
+    for p, name in zip(r.points, point_names(r)):
+        name = name.replace(" (", " °C (", 1) if "(" in name else f"{name} °C"
+        for label, b in ((f"{name}: temperature at the item (t_X)", p.reference_budget),
+                         (f"{name}: {'error' if p.unit == 'K' else 'value'} of the item",
                           p.budget)):
             row = SimpleNamespace(budget=b, expanded_uncertainty=b.expanded_uncertainty,
                                   coverage_probability=b.coverage_probability)

@@ -259,3 +259,20 @@ def test_thermocouple_pdf_states_the_deviation_polynomial():
     assert "E(t) / mV" in text and "d0" in text and "d2" in text
     assert "the GUM uncertainty framework was not validated (JCGM 101:2008 clause 8" in text
     assert "k = U/u_c" in text
+
+
+def test_a_return_point_is_named_and_explained():
+    """pt100_comparison measures 100 °C again after 420 °C (its hysteresis): the certificate's
+    table must not list 100 °C twice without saying which is which."""
+    from types import SimpleNamespace
+
+    from labauto.certificate.temperature_pdf import point_names, return_note
+
+    # as TemperatureCalibrationResult lists them: by temperature, a later visit after the earlier
+    r = SimpleNamespace(points=[SimpleNamespace(nominal=t) for t in (-40, 0, 50, 100, 100, 200, 420)])
+    assert point_names(r) == ["-40", "0", "50", "100", "100 (return)", "200", "420"]
+    note = return_note(r)
+    assert "100 °C was measured twice, the row marked (return) later in the run" in note
+    assert "dt_hyst" in note
+    once = SimpleNamespace(points=[SimpleNamespace(nominal=t) for t in (0, 50, 100)])
+    assert point_names(once) == ["0", "50", "100"] and return_note(once) == ""
