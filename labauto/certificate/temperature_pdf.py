@@ -203,27 +203,34 @@ def _plot(r: TemperatureCalibrationResult, d: _Doc) -> list:
                    if r.fit is not None else "."), d.small)]
 
 
-def point_names(r: TemperatureCalibrationResult) -> list[str]:
-    """Each point's t as the results table names it, in the order measured: a temperature
-    measured again later (a return point, the hysteresis check) is "100 (return)"."""
+def _revisits(r: TemperatureCalibrationResult) -> list[bool]:
+    """Whether each point repeats a temperature listed before it: a return point (the
+    hysteresis check).  The result lists its points by temperature, sorted stably, so a later
+    visit follows the earlier one."""
     seen: set[float] = set()
-    names = []
+    out = []
     for p in r.points:
-        names.append(f"{p.nominal:g} (return)" if p.nominal in seen else f"{p.nominal:g}")
+        out.append(p.nominal in seen)
         seen.add(p.nominal)
-    return names
+    return out
+
+
+def point_names(r: TemperatureCalibrationResult, unit: str = "") -> list[str]:
+    """Each point's t as the certificate names it (``unit``: "" in the results table's t / °C
+    column, " °C" elsewhere); a return point is "100 (return)"."""
+    return [f"{p.nominal:g}{unit}" + (" (return)" if back else "")
+            for p, back in zip(r.points, _revisits(r))]
 
 
 def return_note(r: TemperatureCalibrationResult) -> str:
-    """What the table's "(return)" rows are.  The points are listed by temperature (the
-    result sorts them, stably, so a later visit follows the earlier one)."""
-    twice = list(dict.fromkeys(n.split(" ")[0] for n in point_names(r) if n.endswith("(return)")))
+    """What the table's "(return)" rows are ("" without a return point)."""
+    twice = list(dict.fromkeys(p.nominal for p, back in zip(r.points, _revisits(r)) if back))
     if not twice:
         return ""
-    temps = ", ".join(f"{t} °C" for t in twice)
-    return (f" {temps} was measured twice, the row marked (return) later in the run, after "
-            "higher temperatures (a return point): the difference between the two visits is the "
-            "item's hysteresis, in each budget as dt_hyst and dt_hyst_A.")
+    temps = ", ".join(f"{t:g} °C" for t in twice)
+    return (f" {temps} was measured twice, the row marked (return) later in the run (a return "
+            "point): the difference between the two visits is the item's hysteresis, in each "
+            "budget as dt_hyst and dt_hyst_A.")
 
 
 def _annex(r: TemperatureCalibrationResult, d: _Doc) -> list:
@@ -233,8 +240,7 @@ def _annex(r: TemperatureCalibrationResult, d: _Doc) -> list:
     from labauto.certificate.pdf_tables import budget_table
 
     story = [d.p("Annex: uncertainty budgets", d.h2)]
-    for p, name in zip(r.points, point_names(r)):
-        name = name.replace(" (", " °C (", 1) if "(" in name else f"{name} °C"
+    for p, name in zip(r.points, point_names(r, " °C")):
         for label, b in ((f"{name}: temperature at the item (t_X)", p.reference_budget),
                          (f"{name}: {'error' if p.unit == 'K' else 'value'} of the item",
                           p.budget)):
