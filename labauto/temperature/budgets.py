@@ -372,30 +372,43 @@ SHARED = {"t_S": "point", "X_i": "point", "dt_stab": "point", "dX_res": "point",
           "dt_inh": "heat source"}
 
 
+def input_groups(results: Sequence[PointResult], *, heat_sources: Sequence[str],
+                 sub_ranges: Sequence[int]) -> list[tuple[str, float, np.ndarray]]:
+    """The points' budget inputs as independent variables: (distribution, degrees of freedom,
+    the contribution c_i u_i to each point's value Y_i in the budgets' unit of Y).  An input
+    the points share (:data:`SHARED`; ``heat_sources``, ``sub_ranges``: each point's heat
+    source and the row of the reference certificate's uncertainty table its temperature falls
+    in) is one variable across them; a row evaluated from a point's own readings (finite
+    degrees of freedom: a Type A, a self-heating measured at two currents) is that point's
+    own, whatever its name.  The contributions carry the same sign at every point (each input
+    enters the same term of the same equation; S_X > 0)."""
+    n = len(results)
+    unit = results[0].budget.estimate.units
+    groups: dict[tuple, tuple[str, float, np.ndarray]] = {}
+    for i, p in enumerate(results):
+        for row in p.budget.rows:
+            c = float(row.contribution.to(unit).magnitude)
+            if not c:
+                continue
+            scope = "point" if math.isfinite(row.dof) else SHARED.get(row.name, "run")
+            key = (row.name, {"point": i, "sub-range": ("s", sub_ranges[i]),
+                              "heat source": ("h", heat_sources[i]), "run": None}[scope])
+            groups.setdefault(key, (row.distribution, float(row.dof), np.zeros(n)))[2][i] = c
+    return list(groups.values())
+
+
 def values_covariance(results: Sequence[PointResult], *, heat_sources: Sequence[str],
                       sub_ranges: Sequence[int]) -> np.ndarray:
     """The covariance (n x n, in the budgets' unit of Y squared) of the points' values Y (or
     errors E): u(Y_i)^2 on the diagonal; off it, c_k,i u_k,i c_k,j u_k,j summed over the inputs
-    k the two points share (:data:`SHARED`; ``heat_sources``, ``sub_ranges``: each point's heat
-    source and the row of the reference certificate's uncertainty table its temperature falls
-    in).  The contributions carry the same sign at every point (each input enters the same
-    term of the same equation; S_X > 0)."""
+    k the two points share (:func:`input_groups`)."""
     n = len(results)
     unit = results[0].budget.estimate.units
-    # a row evaluated from the point's own readings (finite degrees of freedom: a Type A, a
-    # self-heating measured at two currents) is the point's own, whatever its name
-    contrib = [{r.name: (float(r.contribution.to(unit).magnitude),
-                         "point" if math.isfinite(r.dof) else SHARED.get(r.name, "run"))
-                for r in p.budget.rows if r.contribution.magnitude} for p in results]
     cov = np.zeros((n, n))
-    for i in range(n):
-        cov[i, i] = float(results[i].budget.combined_uncertainty.to(unit).magnitude) ** 2
-        for j in range(i):
-            same = {"point": False, "sub-range": sub_ranges[i] == sub_ranges[j],
-                    "heat source": heat_sources[i] == heat_sources[j], "run": True}
-            v = sum(c * contrib[j][name][0] for name, (c, shared) in contrib[i].items()
-                    if name in contrib[j] and same[shared] and same[contrib[j][name][1]])
-            cov[i, j] = cov[j, i] = v
+    for _, _, c in input_groups(results, heat_sources=heat_sources, sub_ranges=sub_ranges):
+        cov += np.outer(c, c)
+    np.fill_diagonal(cov, [float(p.budget.combined_uncertainty.to(unit).magnitude) ** 2
+                           for p in results])
     return cov
 
 

@@ -81,9 +81,9 @@ def curve_coverage(design: np.ndarray, results: Sequence[Any], *, heat_sources: 
     basis at each point) weighted by the points' u (``results``: their PointResults, in the
     order of the design's rows; ``factor``: from the budgets' unit to the fit's y unit, e.g.
     µV to mV; ``stated_k``: a coverage factor the procedure states for its points, which the
-    curve then states too).  Shared inputs are grouped as
-    :func:`labauto.temperature.budgets.values_covariance` does."""
-    from labauto.temperature.budgets import SHARED
+    curve then states too).  The inputs are
+    :func:`labauto.temperature.budgets.input_groups`."""
+    from labauto.temperature.budgets import input_groups
 
     n = len(results)
     a = np.asarray(design, dtype=float)
@@ -91,19 +91,8 @@ def curve_coverage(design: np.ndarray, results: Sequence[Any], *, heat_sources: 
         raise ValueError(f"curve_coverage: {a.shape[0]} design rows for {n} points")
     w = np.asarray([1.0 / float(r.u) ** 2 for r in results])
     coefficient_map = np.linalg.solve(a.T @ (a * w[:, None]), a.T * w)
-    unit = results[0].budget.estimate.units
-    groups: dict[tuple, list] = {}
-    for i, p in enumerate(results):
-        for row in p.budget.rows:
-            c = float(row.contribution.to(unit).magnitude)
-            if not c:
-                continue
-            scope = "point" if math.isfinite(row.dof) else SHARED.get(row.name, "run")
-            key = (row.name, {"point": i, "sub-range": ("s", sub_ranges[i]),
-                              "heat source": ("h", heat_sources[i]), "run": None}[scope])
-            g = groups.setdefault(key, [row.distribution, float(row.dof), np.zeros(n)])
-            g[2][i] = c * factor
-    return CurveCoverage(tuple((kind, dof, c) for kind, dof, c in groups.values()),
+    groups = input_groups(results, heat_sources=heat_sources, sub_ranges=sub_ranges)
+    return CurveCoverage(tuple((kind, dof, c * factor) for kind, dof, c in groups),
                          coefficient_map, coverage_probability, stated_k)
 
 
