@@ -14,7 +14,7 @@ from typing import Any, Iterator, Sequence
 
 from labauto.certificate.wording import in_words
 from labauto.engine.observer import RunObserver
-from labauto.conditions import combined_limits
+from labauto.conditions import procedure_limits
 from labauto.engine.preflight import reserved_instruments
 from labauto.engine.run import Run, RunSettings, execute_points, new_run_id, open_run, start_run
 from labauto.evaluation import evaluate_run
@@ -68,8 +68,7 @@ def preflight(procedure_path: str | Path, *, dut_resource: str, standard_resourc
         certificate.check_usable(dt.date.today())     # in date, before any instrument is touched
     for use in procedure.shunts:                      # so are the external current shunts
         use.shunt.check_usable(dt.date.today())
-    combined_limits(lab.environment.limits, procedure.environment_limits,   # limits both can hold
-                    f"procedure {procedure.path}")
+    procedure_limits(lab.environment.limits, procedure)       # limits both can hold
 
     def check_identities(identities: dict[str, Any]) -> None:
         lab.check_identities(identities)

@@ -75,6 +75,13 @@ def combined_limits(lab: dict[str, Limits], procedure: dict[str, Limits] | None,
     return out
 
 
+def procedure_limits(lab: dict[str, Limits], procedure: Any) -> dict[str, Limits]:
+    """:func:`combined_limits` of the lab's limits and a procedure's ``environment_limits``
+    (none: the lab's), the procedure named by its file in a refusal."""
+    return combined_limits(lab, getattr(procedure, "environment_limits", None),
+                           f"procedure {getattr(procedure, 'path', '')}")
+
+
 def limits_owner(procedure: dict[str, Limits] | None) -> str:
     """Whose limits a run's conditions are checked against, in words."""
     return LAB_AND_PROCEDURE_LIMITS if procedure else LAB_LIMITS

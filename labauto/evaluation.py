@@ -105,7 +105,7 @@ def _environment(state: Any, lab: LabConfig, today: dt.date, procedure: Any = No
     """The conditions the run's environment logger recorded (journal ``conditions`` records),
     summarised for the certificate against the lab's limits narrowed by ``procedure``'s;
     "not recorded" without a logger."""
-    from labauto.conditions import combined_limits, limits_owner, summarize
+    from labauto.conditions import limits_owner, procedure_limits, summarize
 
     logger = state.instruments.get("environment")
     if logger is None or not state.conditions:
@@ -119,9 +119,9 @@ def _environment(state: Any, lab: LabConfig, today: dt.date, procedure: Any = No
     who = {"manufacturer": entry.manufacturer, "model": entry.model, "serial": entry.serial_number,
            "certificate_id": entry.certificate_id, "calibration_due": entry.calibration_due,
            "datasheet": model.datasheet}
-    own = getattr(procedure, "environment_limits", None)
-    limits = combined_limits(lab.environment.limits, own, f"procedure {getattr(procedure, 'path', '')}")
-    return summarize(state.conditions, who, model.quantities, limits, limits_owner(own))
+    limits = procedure_limits(lab.environment.limits, procedure)
+    return summarize(state.conditions, who, model.quantities, limits,
+                     limits_owner(getattr(procedure, "environment_limits", None)))
 
 
 def _evaluate_points(run: Run, state: Any, plan: Any, times: list[str] | None = None,

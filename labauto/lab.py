@@ -203,9 +203,6 @@ def _register(src: SourceMap, lab_file: Path, value: Any) -> str | None:
     return str(folder)
 
 
-_QUANTITY_UNITS = QUANTITY_UNITS
-
-
 def _environment(src: SourceMap, d: Any) -> EnvironmentSettings:
     """``environment: {logger_model: NAME, limits: {temperature: {min: .., max: ..}, ...}}``."""
     if not isinstance(d, dict):
@@ -218,12 +215,12 @@ def _environment(src: SourceMap, d: Any) -> EnvironmentSettings:
     limits = {}
     for name, lim in (d.get("limits") or {}).items():
         at = ("environment", "limits", name)
-        if name not in _QUANTITY_UNITS:
-            raise src.error(at, f"unknown quantity {name!r}; use {sorted(_QUANTITY_UNITS)}")
+        if name not in QUANTITY_UNITS:
+            raise src.error(at, f"unknown quantity {name!r}; use {sorted(QUANTITY_UNITS)}")
         if not isinstance(lim, dict) or set(lim) != {"min", "max"}:
             raise src.error(at, "limits need min and max, e.g. {min: 22 degC, max: 24 degC}")
         try:
-            lo, hi = (parse_quantity(lim[k], _QUANTITY_UNITS[name]) for k in ("min", "max"))
+            lo, hi = (parse_quantity(lim[k], QUANTITY_UNITS[name]) for k in ("min", "max"))
         except UnitError as exc:
             raise src.error(at, str(exc)) from None
         if not lo < hi:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-from labauto.conditions import EnvironmentSettings, combined_limits, excursions
+from labauto.conditions import EnvironmentSettings, excursions, procedure_limits
 from labauto.engine.observer import RunObserver
 from labauto.errors import LabautoError
 
@@ -22,10 +22,8 @@ class ConditionsMonitor:
 
     def __init__(self, run: Any, logger: Any, settings: EnvironmentSettings, observer: RunObserver):
         self.run, self.logger, self.settings, self.observer = run, logger, settings, observer
-        procedure = getattr(run, "procedure", None)
-        self.limits = combined_limits(settings.limits if settings is not None else {},
-                                      getattr(procedure, "environment_limits", None),
-                                      f"procedure {getattr(procedure, 'path', '')}")
+        self.limits = procedure_limits(settings.limits if settings is not None else {},
+                                       getattr(run, "procedure", None))
 
     def poll(self, when: str) -> list[str]:
         """Read the conditions now (``when``: "start", "after <point>", "end"); the
