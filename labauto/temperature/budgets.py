@@ -270,6 +270,26 @@ def _type_a(values: Sequence[float], pooled: tuple[float, float] | None, what: s
     return mean, s / math.sqrt(n), float(n - 1)
 
 
+def _paired_differences(point: ComparisonPoint, dut: Sequence[float],
+                        reference: Sequence[float]) -> list[float]:
+    """D_k = X_k - S_X (t_S,k - t) of DUT readings ``dut`` and their bracketing ``reference``
+    temperatures at ``point``'s t: the heat source's wander, as the reference saw it, removed."""
+    s_x = point.sensitivity()
+    return [x - s_x * (r - point.nominal) for x, r in zip(dut, reference)]
+
+
+def _difference_of_means(first: Sequence[float], then: Sequence[float], what_first: str,
+                         what_then: str, nominal: float) -> tuple[float, float, float]:
+    """mean(then) - mean(first) of two series of paired differences, its standard uncertainty
+    from the two series' Type A (u² = s1²/n1 + s2²/n2) and its Welch-Satterthwaite degrees of
+    freedom (infinite when neither series scatters)."""
+    d1, u1, nu1 = _type_a(first, None, what_first, nominal)
+    d2, u2, nu2 = _type_a(then, None, what_then, nominal)
+    u = math.hypot(u1, u2)
+    dof = (u ** 4 / (u1 ** 4 / nu1 + u2 ** 4 / nu2)) if u > 0 else math.inf
+    return d2 - d1, u, dof
+
+
 def point_budget(point: ComparisonPoint, *, k: float | None = None,
                  coverage_probability: float = 0.95) -> PointResult:
     """The budgets of one comparison point (see the module doc).
@@ -292,7 +312,7 @@ def point_budget(point: ComparisonPoint, *, k: float | None = None,
         # X_i = D_i + S_X (t_S - t): t_S's sensitivity in Y (or E) is then S_X - S_X = 0,
         # and the pairs' scatter s(D) is Y's Type A (see ComparisonPoint.paired); D_k is
         # reading k of the DUT brought to t by the reference's reading k
-        d_i, u_di, nu_di = _type_a([x - s_x * (r - p.nominal) for x, r in zip(p.dut, p.reference)],
+        d_i, u_di, nu_di = _type_a(_paired_differences(p, p.dut, p.reference),
                                    None, "paired differences", p.nominal)
         inputs["D_i"] = Normal(d_i, u_di, dof=nu_di, unit=x_unit,
                                label="DUT at t by the paired reference readings (mean)")
@@ -505,19 +525,17 @@ def measured_self_heating(point: ComparisonPoint, reference: Sequence[float],
         raise TemperatureError(f"point {point.nominal:g} °C: the second current "
                                f"({second_current:g} A) must exceed the first ({current:g} A)")
     s_x = point.sensitivity()
-    first = [x - s_x * (r - point.nominal) for x, r in zip(point.dut, point.reference)]
-    then = [x - s_x * (r - point.nominal) for x, r in zip(dut, reference)]
     if len(dut) != len(reference):
         raise TemperatureError(f"point {point.nominal:g} °C: the self-heating series has "
                                f"{len(dut)} DUT and {len(reference)} reference readings")
-    d1, u1, nu1 = _type_a(first, None, "DUT at the first current", point.nominal)
-    d2, u2, nu2 = _type_a(then, None, "DUT at the second current", point.nominal)
+    diff, u_d, dof = _difference_of_means(
+        _paired_differences(point, point.dut, point.reference),
+        _paired_differences(point, dut, reference),
+        "DUT at the first current", "DUT at the second current", point.nominal)
     ratio = current ** 2 / (second_current ** 2 - current ** 2)
-    u_d = math.hypot(u1, u2)
-    dof = (u_d ** 4 / (u1 ** 4 / nu1 + u2 ** 4 / nu2)) if u_d > 0 else math.inf
     return Influence("dt_sh_X", f"self-heating of the DUT (measured at {current * 1e3:g} mA and "
                      f"{second_current * 1e3:.4g} mA)", "dut", "normal",
-                     abs(ratio * u_d / s_x), "K", k=1.0, estimate=-ratio * (d2 - d1) / s_x,
+                     abs(ratio * u_d / s_x), "K", k=1.0, estimate=-ratio * diff / s_x,
                      dof=max(dof, 1.0))
 
 
@@ -539,13 +557,12 @@ def measured_hysteresis(first: ComparisonPoint, back: ComparisonPoint,
         raise TemperatureError(f"hysteresis: the return point ({back.nominal:g} °C) does not "
                                f"revisit {first.nominal:g} °C")
     s_x = first.sensitivity()
-    d1, u1, nu1 = _type_a([x - s_x * (r - first.nominal) for x, r in zip(first.dut, first.reference)],
-                          None, "DUT at the first visit", first.nominal)
-    d2, u2, nu2 = _type_a([x - s_x * (r - back.nominal) for x, r in zip(back.dut, back.reference)],
-                          None, "DUT at the return", back.nominal)
-    d = (d2 - d1) / s_x
-    u_d = math.hypot(u1, u2) / abs(s_x)
-    dof = ((u1 ** 2 + u2 ** 2) ** 2 / (u1 ** 4 / nu1 + u2 ** 4 / nu2)) if u1 or u2 else math.inf
+    diff, u_diff, dof = _difference_of_means(
+        _paired_differences(first, first.dut, first.reference),
+        _paired_differences(first, back.dut, back.reference),      # the same t and S_X
+        "DUT at the first visit", "DUT at the return", back.nominal)
+    d = diff / s_x
+    u_d = u_diff / abs(s_x)
     what = label or f"{first.nominal:g} °C revisited"
     out = []
     if d:
