@@ -26,6 +26,15 @@ def line_of(text: str, fragment: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if fragment in line)
 
 
+def refused_at(path: Path, fragment: str, reason: str) -> None:
+    """Loading ``path`` is refused for ``reason`` at the line holding ``fragment``."""
+    with pytest.raises(SourceError) as info:
+        load_temperature_procedure(path, today=TODAY)
+    line = line_of(path.read_text(), fragment)
+    assert f"{path}:{line}: " in str(info.value)
+    assert reason in str(info.value)
+
+
 @pytest.fixture()
 def copy(tmp_path: Path):
     """The Pt100 procedure and its reference certificate copied to tmp_path, edited."""
@@ -33,8 +42,9 @@ def copy(tmp_path: Path):
     (tmp_path / "temperature").mkdir()
     shutil.copy(CERT, tmp_path / "references" / CERT.name)
 
-    def make(replace: dict[str, str] | None = None, cert: dict[str, str] | None = None) -> Path:
-        text = PT100.read_text()
+    def make(replace: dict[str, str] | None = None, cert: dict[str, str] | None = None,
+             source: Path = PT100) -> Path:
+        text = source.read_text()
         for old, new in (replace or {}).items():
             assert old in text, old
             text = text.replace(old, new)
@@ -103,12 +113,7 @@ def test_the_reference_certificate():
      "fit: cvd", "fit 'cvd': 2 distinct setpoint(s) cannot determine R0, A, B; measure at least 3"),
 ])
 def test_bad_input_names_the_line(copy, edit, fragment, reason):
-    path = copy(edit)
-    with pytest.raises(SourceError) as info:
-        load_temperature_procedure(path, today=TODAY)
-    line = line_of(path.read_text(), fragment)
-    assert f"{path}:{line}: " in str(info.value)
-    assert reason in str(info.value)
+    refused_at(copy(edit), fragment, reason)
 
 
 def test_every_problem_is_reported_at_once(copy):
@@ -209,21 +214,9 @@ def test_the_digital_thermometers_immersion_loads():
     ({"  coverage_factor: 2": "  dut_immersion: 10 mK\n  coverage_factor: 2"}, "dut_immersion:",
      "state one or the other"),
 ])
-def test_a_bad_immersion_is_refused_at_its_line(tmp_path, edit, fragment, reason):
-    (tmp_path / "references").mkdir()
-    (tmp_path / "temperature").mkdir()
-    shutil.copy(CERT, tmp_path / "references" / CERT.name)
-    text = DIGITAL.read_text()
-    assert IMMERSION in text
-    for old, new in edit.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path = tmp_path / "temperature" / "d.yaml"
-    path.write_text(text)
-    with pytest.raises(SourceError) as info:
-        load_temperature_procedure(path, today=TODAY)
-    assert f"{path}:{line_of(text, fragment)}: " in str(info.value)
-    assert reason in str(info.value)
+def test_a_bad_immersion_is_refused_at_its_line(copy, edit, fragment, reason):
+    assert IMMERSION in DIGITAL.read_text()
+    refused_at(copy(edit, source=DIGITAL), fragment, reason)
 
 
 PT100_IMMERSION = ("immersion: {depth: 200 mm, sensing_length: 30 mm, diameter: 6 mm, "
@@ -258,21 +251,9 @@ def test_the_pt100s_immersion_is_stated_for_the_bath_only():
      "immersed 200 mm: deeper than the Fluke 9144's (well) immersion depth 150 mm"),
     ({", heat_sources: [bath]}": "}"}, "dut_immersion:", "state one or the other"),
 ])
-def test_a_bad_immersion_of_the_pt100_is_refused_at_its_line(tmp_path, edit, fragment, reason):
-    (tmp_path / "references").mkdir()
-    (tmp_path / "temperature").mkdir()
-    shutil.copy(CERT, tmp_path / "references" / CERT.name)
-    text = PT100.read_text()
-    assert PT100_IMMERSION in text
-    for old, new in edit.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path = tmp_path / "temperature" / "p.yaml"
-    path.write_text(text)
-    with pytest.raises(SourceError) as info:
-        load_temperature_procedure(path, today=TODAY)
-    assert f"{path}:{line_of(text, fragment)}: " in str(info.value)
-    assert reason in str(info.value)
+def test_a_bad_immersion_of_the_pt100_is_refused_at_its_line(copy, edit, fragment, reason):
+    assert PT100_IMMERSION in PT100.read_text()
+    refused_at(copy(edit), fragment, reason)
 
 
 RETURN = "  - {setpoint: 100 degC, heat_source: bath, id: T100C-return, return_of: T100C}\n"
@@ -300,18 +281,6 @@ def test_the_pt100s_hysteresis_is_checked_at_a_return_point():
      "hysteresis: the DUT's hysteresis is measured at the return point (return_of)"),
     ({"id: T100C-return, ": ""}, "return_of: T100C", "duplicate point id 'T100C'"),
 ])
-def test_a_bad_return_point_is_refused_at_its_line(tmp_path, edit, fragment, reason):
-    (tmp_path / "references").mkdir()
-    (tmp_path / "temperature").mkdir()
-    shutil.copy(CERT, tmp_path / "references" / CERT.name)
-    text = PT100.read_text()
-    assert RETURN in text
-    for old, new in edit.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path = tmp_path / "temperature" / "p.yaml"
-    path.write_text(text)
-    with pytest.raises(SourceError) as info:
-        load_temperature_procedure(path, today=TODAY)
-    assert f"{path}:{line_of(text, fragment)}: " in str(info.value)
-    assert reason in str(info.value)
+def test_a_bad_return_point_is_refused_at_its_line(copy, edit, fragment, reason):
+    assert RETURN in PT100.read_text()
+    refused_at(copy(edit), fragment, reason)
