@@ -178,24 +178,32 @@ def test_the_heat_source_gradients_are_drawn_within_its_uniformity_figures(at_0c
     assert np.abs(axial).max() <= 1.0 and np.abs(axial).min() < 0.2
 
 
-def test_the_pt100s_self_heating_is_measured_and_corrected(project_root, monkeypatch):
-    """pt100_comparison.yaml reads its Pt100 at 1 mA and then at 2 mA (self_heating_current);
-    the simulated Pt100 warms by 4 mK at 1 mA (16 mK at 2 mA).  The budget allowed +-4 mK about
-    zero for it, so every bath point's error sat 4 mK high (normalized errors +0.5, KS p < 0.001
-    over 100 runs); now the measured self-heating is the correction: 4 mK within 0.05 mK."""
+def _simulated_points(proc, points, monkeypatch, **kw):
+    """A simulated run of ``proc`` with only ``points`` (some of its points) and no fit, and
+    the evaluation it made
+    (captured from labauto.comparison_evaluation.evaluate_comparison)."""
     import labauto.comparison_evaluation as ce
 
-    proc = load_temperature_procedure(project_root / PT100)
-    one = dataclasses.replace(proc, points=proc.points[3:4], evaluation={**proc.evaluation,
-                                                                          "fit": "none"})
+    part = dataclasses.replace(proc, points=tuple(points),
+                               evaluation={**proc.evaluation, "fit": "none"})
     captured = []
     original = ce.evaluate_comparison
     monkeypatch.setattr(ce, "evaluate_comparison",
                         lambda procedure, state: captured.append(original(procedure, state))
                         or captured[-1])
-    run = simulate_comparison_run(one, seed=3, dut_spread=1.5)
+    run = simulate_comparison_run(part, **kw)
+    return run, captured[0]
+
+
+def test_the_pt100s_self_heating_is_measured_and_corrected(project_root, monkeypatch):
+    """pt100_comparison.yaml reads its Pt100 at 1 mA and then at 2 mA (self_heating_current);
+    the simulated Pt100 warms by 4 mK at 1 mA (16 mK at 2 mA).  The budget allowed +-4 mK about
+    zero for it, so every bath point's error sat 4 mK high (normalized errors +0.5, KS p < 0.001
+    over 100 runs); now the measured self-heating is the correction: 4 mK within 0.05 mK."""
+    proc = load_temperature_procedure(project_root / PT100)
+    run, evaluation = _simulated_points(proc, proc.points[3:4], monkeypatch, seed=3, dut_spread=1.5)
     assert run.error == ""
-    (point,) = captured[0].points
+    (point,) = evaluation.points
     sh = {r.name: r for r in point.budget.rows}["dt_sh_X"]
     assert float(sh.estimate.to("K").m) == pytest.approx(-0.004, abs=5e-5)
     assert float(sh.standard_uncertainty.to("K").m) < 5e-5
@@ -210,18 +218,12 @@ def test_the_pt100s_immersion_row_is_its_stated_depths_in_the_bath_only(project_
     import labauto.comparison_evaluation as ce
 
     proc = load_temperature_procedure(project_root / PT100)
-    two = dataclasses.replace(proc, points=proc.points[3:5], evaluation={**proc.evaluation,
-                                                                          "fit": "none"})
-    captured = []
-    original = ce.evaluate_comparison
-    monkeypatch.setattr(ce, "evaluate_comparison",
-                        lambda procedure, state: captured.append(original(procedure, state))
-                        or captured[-1])
-    run = simulate_comparison_run(two, seed=3)
+    run, evaluation = _simulated_points(proc, proc.points[3:5], monkeypatch, seed=3)
     assert run.error == ""
-    bath, well = ({r.name: r for r in p.budget.rows}["dt_imm_X"] for p in captured[0].points)
+    bath, well = ({r.name: r for r in p.budget.rows}["dt_imm_X"] for p in evaluation.points)
     assert float(bath.standard_uncertainty.to("K").m) * math.sqrt(3) * 1e3 == pytest.approx(4.386, abs=5e-4)
     assert float(well.standard_uncertainty.to("K").m) * math.sqrt(3) * 1e3 == pytest.approx(5.0, abs=1e-9)
+    two = evaluation.procedure
     assert ce._stated_depth(two) is None
     assert ce._stated_depth(dataclasses.replace(two, points=two.points[:1])) == pytest.approx(0.2)
 
@@ -230,20 +232,11 @@ def test_the_pt100s_hysteresis_is_measured_at_its_return_point(project_root, mon
     """pt100_comparison.yaml measures 100 °C again after 420 °C: every budget's dt_hyst rows are
     the measured difference of the two visits (±|d|/2) and its Type A, instead of the ±5 mK
     it stated.  The simulated Pt100 has no hysteresis, so |d| is within its noise."""
-    import labauto.comparison_evaluation as ce
-
     proc = load_temperature_procedure(project_root / PT100)
-    two = dataclasses.replace(proc, points=(proc.points[3], proc.points[-1]),
-                              evaluation={**proc.evaluation, "fit": "none"})
-    captured = []
-    original = ce.evaluate_comparison
-    monkeypatch.setattr(ce, "evaluate_comparison",
-                        lambda procedure, state: captured.append(original(procedure, state))
-                        or captured[-1])
-    run = simulate_comparison_run(two, seed=3)
+    run, evaluation = _simulated_points(proc, (proc.points[3], proc.points[-1]), monkeypatch, seed=3)
     assert run.error == ""
     assert [o.point_id for o in run.points] == ["T100C", "T100C-return"]
-    first, back = captured[0].points
+    first, back = evaluation.points
     rows = [{r.name: r for r in p.budget.rows} for p in (first, back)]
     for p in (first, back):
         label = {i.name: i for i in p.point.influences}["dt_hyst"].label
