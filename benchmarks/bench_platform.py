@@ -4,26 +4,28 @@
                                                   [--store 100000] [--workers 1,2] [--clients 4]
                                                   [--warmup 30] [--baseline DIR]
 
-Layout: as deployed, each server process runs PTB's Schematron in one worker process of its own
-on a machine with >= 2 cores (LABAUTO_PLATFORM_SCHEMATRON_PROCESSES, read from this process's
-environment, which the servers inherit: 0 runs the rules in the server's process); the layout
-is printed first.
+Layout: as deployed, each server process admits publications (parse, XSD, Schematron,
+signature, time-stamp, facts, results) in two worker processes of its own on a machine with
+>= 2 cores (LABAUTO_PLATFORM_SCHEMATRON_PROCESSES, read from this process's environment, which
+the servers inherit: 0 admits in the server's process); the layout is printed first.  A
+--baseline tree's server runs its own tree's default layout unless that variable is set.
 
 0. Stages: the publish pipeline in this process, stage by stage (parse, XSD, Schematron,
    signature, facts, DB write), thread CPU ms per document, so each stage's figure stays
-   meaningful when another changes (and does not count other processes' load).  The Schematron
-   stage runs here in this process whatever the layout (its own CPU cost).
+   meaningful when another changes (and does not count other processes' load).  Every stage
+   runs here in this process whatever the layout (its own CPU cost).
 1. Ingest: N distinct DCCs (PTB's valid.xml with new ids, XAdES-signed by a CA-issued lab key)
    are published over HTTP on loopback by 4 concurrent clients to the server in its own
    process(es), --repeat times per --workers count (a fresh store each time); prints the range
    of documents/s (goal >= 200/s on SQLite with one server process) and of the server's CPU
-   time per publication (its Schematron workers included), and
+   time per publication (its admission workers included), and
    the clients' own CPU per publication (they share the cores: keep-alive http.client
    connections, the multipart bodies built before the clock starts).  Each new server first
    gets --warmup other publications, not counted (its first requests pay for imports, caches
    and Saxon's first runs: ~10 ms each).  With --baseline DIR (another source tree, e.g.
    ``git archive main | tar -x -C DIR``) every run is repeated with DIR's server, the two
-   alternating, and the ratio of their CPU per publication is printed: a same-run baseline.
+   alternating, and the ratios of their CPU per publication and of their rates are printed
+   run by run: a same-run baseline.
    Signing happens before the clock starts.  SQLite runs with synchronous=FULL in WAL mode:
    every acknowledged publication is fsynced (it survives a process crash and a power loss).
 2. Verify: the store is filled to --store certificates by bulk inserts through the DB layer,
@@ -87,11 +89,11 @@ STAGES = ("parse", "XSD", "Schematron", "signature", "facts", "results", "DB wri
 
 
 def layout_label(rule_workers: int) -> str:
-    """What each server process runs its Schematron stage in."""
+    """Where each server process admits publications (parse, XSD, Schematron, signature)."""
     if not rule_workers:
-        return "each server process runs PTB's Schematron in its own process"
-    return (f"each server process runs PTB's Schematron in {rule_workers} worker process"
-            f"{'es' if rule_workers > 1 else ''} of its own (the default on >= 2 cores)")
+        return "each server process admits publications in its own process"
+    return (f"each server process admits publications in {rule_workers} worker process"
+            f"{'es' if rule_workers > 1 else ''} of its own (the default on >= 2 cores: 2)")
 
 
 def bench_stages(docs: list[bytes], key_cert_pem: bytes, database_url: str) -> dict[str, list[float]]:
@@ -316,8 +318,8 @@ def ensure_postgres_database(url: str) -> None:
 def print_stages(runs: list[dict[str, list[float]]]) -> None:
     """Per stage: the range over runs of the per-run median (ms per document)."""
     print("per-stage breakdown, in-process, one document at a time (thread CPU ms per document: "
-          "range over runs of each run's median; the Schematron stage runs here in this process, "
-          "which a server does only with " f"{PROCESSES_ENV}=0):")
+          "range over runs of each run's median; every stage runs here in this process, "
+          "as a server does only with " f"{PROCESSES_ENV}=0):")
     total = []
     for k in runs[0]:
         medians = [statistics.median(r[k]) for r in runs]
@@ -400,10 +402,12 @@ def main() -> None:
                         print(f"bulk-filled the store to {a.store} certificates in {time.perf_counter() - t0:.1f} s")
                         res = bench_verify(base, targets, a.requests)
         procs = (f"{n_workers} server process{'es' if n_workers > 1 else ''}"
-                 + (f" + {rule_workers} Schematron worker process{'es' if rule_workers > 1 else ''} each"
-                    if rule_workers else " (Schematron in process)"))
+                 + (f" + {rule_workers} admission worker process{'es' if rule_workers > 1 else ''} each"
+                    if rule_workers else " (admission in process)"))
         for name, _ in arms:
             label = "" if len(arms) == 1 else f" [{name}]"
+            if name == "baseline" and PROCESSES_ENV not in os.environ:
+                procs = f"{n_workers} server process{'es' if n_workers > 1 else ''} (its own default layout)"
             print(f"ingest{label}, {procs}, {backend}, {a.clients} clients over HTTP, {len(docs)} signed DCCs "
                   f"per run after {len(warm)} not counted: {report.span(rates[name], '{:.0f}', '/s')} "
                   "(goal >= 200/s on SQLite with 1 server process)")
@@ -412,6 +416,8 @@ def main() -> None:
         if len(arms) > 1 and cpu["this tree"] and cpu["baseline"]:
             ratios = [x / y for x, y in zip(cpu["this tree"], cpu["baseline"])]
             print(f"        server CPU, this tree / baseline (run by run): {report.span(ratios, '{:.3f}')}")
+            ratios = [x / y for x, y in zip(rates["this tree"], rates["baseline"])]
+            print(f"        rate, this tree / baseline (run by run): {report.span(ratios, '{:.3f}')}")
         print(f"        client CPU per publication {report.span(client_cpu, '{:.2f}', 'ms')} "
               "(the benchmark's own process, on the same cores)")
     print(f"verify by id   ({a.requests} requests, {a.store} stored, {backend}): p50 {res['id_p50']:.2f} ms, "

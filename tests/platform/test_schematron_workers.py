@@ -1,5 +1,5 @@
 """PTB's Schematron rules in a worker process (RuleBook with ``processes``, set by
-LABAUTO_PLATFORM_SCHEMATRON_PROCESSES, one by default on >= 2 cores): the same report as in the
+LABAUTO_PLATFORM_SCHEMATRON_PROCESSES, two by default on >= 2 cores): the same report as in the
 server's process, a worker that dies is replaced without losing the document's check, and no
 worker outlives the process that started it, however that process ends."""
 from __future__ import annotations
@@ -79,13 +79,15 @@ def test_a_dead_worker_is_replaced_and_the_document_still_checked(dcc_schema_dir
 def test_the_default_layout(dcc_schema_dir, monkeypatch):
     monkeypatch.delenv(PROCESSES_ENV, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert default_processes() == 1
+    assert default_processes() == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert default_processes() == 2          # admission's share of a publication: 2 keep up
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert default_processes() == 0
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert default_processes() == 0
-    monkeypatch.setenv(PROCESSES_ENV, "2")
-    assert default_processes() == 2
+    monkeypatch.setenv(PROCESSES_ENV, "3")
+    assert default_processes() == 3
     monkeypatch.setenv(PROCESSES_ENV, "0")
     assert default_processes() == 0
     assert RuleBook(dcc_schema_dir).workers is None             # 0: in the server's process

@@ -1,5 +1,5 @@
 """The platform as a separate process: killed (SIGKILL) and restarted, nothing acknowledged is
-lost, and its Schematron worker process (the default layout) ends with it either way."""
+lost, and its admission worker processes (the default layout) end with it either way."""
 from __future__ import annotations
 
 import secrets
@@ -14,7 +14,7 @@ from labauto.platform.server.testing import ServerProcess, register_lab
 
 
 def rule_workers(pid: int) -> list[int]:
-    """The Schematron worker processes the server process ``pid`` started (Linux /proc)."""
+    """The admission worker processes the server process ``pid`` started (Linux /proc)."""
     children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
                 for c in (task / "children").read_text().split()]
     return [c for c in children
@@ -28,7 +28,7 @@ def test_kill_and_restart_keeps_published_certificates(platform_db_url, dcc_sche
     server = ServerProcess(platform_db_url, dcc_schema_dir, admin_token=admin)
     with server:
         workers = rule_workers(server.proc.pid)
-        assert len(workers) == default_processes()              # 1 on >= 2 cores
+        assert len(workers) == default_processes()              # 2 on >= 2 cores
         token = register_lab(server.base_url, admin, "Lab A", "D-K-1", lab_keys.cert_pem)
         r = httpx.post(f"{server.base_url}/api/v1/certificates", headers={"Authorization": f"Bearer {token}"},
                        files={"dcc": ("d.xml", sign(make_dcc("PROC-1"), lab_keys))})

@@ -17,7 +17,6 @@ from labauto.platform.server import html, publishing, scope, scope_routes, servi
 from labauto.platform.server import schemas as S
 from labauto.platform.server.db import Database, migrate
 from labauto.platform.server.dcc import SchemaRegistry
-from labauto.platform.server.dcc_results import extract_results
 from labauto.platform.server.form import FormError, read_files
 from labauto.platform.server.limits import BodyLimit, PublishFastPath, RateLimit
 from labauto.platform.server.scope import BODY_TOKEN_PREFIX, body_for_token
@@ -383,14 +382,14 @@ def create_app(settings: PlatformSettings) -> FastAPI:
                 with database.read_connection() as conn:
                     publishing.check_replay_attachments(conn, sha, pdf_b, json_b)
             return same
-        # parse, schema, signature, the results: CPU only, outside the write transaction
+        # parse, schema, rules, signature, the results: CPU only, outside the write transaction
+        # (in an admission worker process when the server has them)
         admitted = publishing.admit_submission(dcc_b, schemas, pdf=pdf_b, js=json_b,
                                                time_anchors=trust.time_anchors)
-        results = extract_results(admitted.signature.signed_root)
 
         def store(conn):
             # the accreditation scope on the calibration date (422 at stage "scope")
-            coverage = scope.check(conn, lab.id, admitted.facts.end_date, results)
+            coverage = scope.check(conn, lab.id, admitted.facts.end_date, admitted.results)
             out = publishing.store(conn, lab, dcc_b, admitted, pdf=pdf_b, js=json_b, sha256=sha)
             if out.created:
                 scope.record_coverage(conn, out.row_id, coverage)

@@ -59,16 +59,20 @@ class SchemaRegistry:
     DCC); by default only the versions the platform stores (3.1.0 - 3.3.0).
     ``rule_processes``: the RuleBook's worker processes (default
     :func:`~labauto.platform.server.schematron.default_processes`; 0: in this process); registries
-    of one folder and layout share one RuleBook, and so its workers."""
+    of one folder and layout share one RuleBook, and so its workers.  ``rules``: a RuleBook of
+    the caller's to use instead (an admission worker's own, compiled in its process)."""
 
     def __init__(self, schema_dir: Path | str, *, any_version: bool = False,
-                 rule_processes: int | None = None) -> None:
+                 rule_processes: int | None = None, rules: RuleBook | None = None) -> None:
         self.schema_dir = Path(schema_dir)
         self.any_version = any_version
         self._by_version: dict[str, etree.XMLSchema] = {}       # used under _SCHEMA_LOCK
         if not self.schema_dir.is_dir():
             raise FileNotFoundError(f"DCC schema directory {self.schema_dir} does not exist "
                                     "(expected vX.Y.Z/dcc.xsd inside)")
+        if rules is not None:
+            self.rules = rules
+            return
         folder = self.schema_dir.resolve()
         key = (folder, default_processes() if rule_processes is None else rule_processes)
         with _SCHEMA_LOCK:

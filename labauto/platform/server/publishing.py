@@ -1,8 +1,8 @@
 """Publishing a signed DCC: admission (no database), then one short write transaction.
 
 The pipeline is split so that the CPU-heavy part — parsing, schema validation, signature
-verification (:func:`admit_submission`) — runs outside the store's write lock and concurrent
-publications overlap; :func:`store` then checks what needs the database (idempotency, signer
+verification (:func:`admit_submission`, in an admission worker process when the server has
+them) — runs outside the store's write lock and concurrent publications overlap; :func:`store` then checks what needs the database (idempotency, signer
 registered to the publishing lab, amendment rules) and inserts with Core statements (a publish
 is a hot path: no ORM unit of work, no reloads).
 
@@ -16,7 +16,6 @@ Rules:
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -27,13 +26,14 @@ from sqlalchemy.orm import Session
 
 from labauto.platform.server import prepared as run
 from labauto.platform.server.db import Database, lookup
-from labauto.platform.server.dcc import AdmissionError, Admitted, SchemaRegistry, admit
+from labauto.platform.server.admission import Admission, admit_document
+from labauto.platform.server.dcc import SchemaRegistry
 from labauto.platform.server.models import (CertificateRecord, Document, ItemIdentifier, Lab,
                                             LabCertificate, Measurand, TraceLink, record_status,
                                             utcnow)
 from labauto.platform.server.service import Conflict, Forbidden, LabRef, Rejected, audit
-from labauto.platform.server.trust_admission import (check_signed_pdf, check_timestamp,
-                                                     expired_signer_refusal, revoked_signer_refusal)
+from labauto.platform.server.trust_admission import (check_signed_pdf, expired_signer_refusal,
+                                                     revoked_signer_refusal)
 
 Db = Session | Connection
 
@@ -126,35 +126,25 @@ def _check_attachments(pdf: bytes | None, js: bytes | None) -> None:
 
 
 def admit_submission(dcc: bytes, schemas: SchemaRegistry, *, pdf: bytes | None = None,
-                     js: bytes | None = None, time_anchors: list[bytes] = ()) -> Admitted:
-    """The database-free admission stages; :class:`Rejected` names the failing stage.  After the
-    DCC's own stages: ``time`` (a signature time-stamp must chain to ``time_anchors``) and
-    ``pdf`` (a signed PDF must be unchanged and signed by the DCC's signer), see
+                     js: bytes | None = None, time_anchors: list[bytes] = ()) -> Admission:
+    """The database-free admission stages; :class:`Rejected` names the failing stage.  The
+    attachments' form, then the DCC's own stages and its ``time`` stage (a signature time-stamp
+    must chain to ``time_anchors``) in an admission worker when the server has them
+    (:func:`~labauto.platform.server.admission.admit_document`), then ``time`` for an expired
+    signer and ``pdf`` (a signed PDF must be unchanged and signed by the DCC's signer), see
     :mod:`labauto.platform.server.trust_admission`."""
     _check_attachments(pdf, js)
-    try:
-        adm = admit(dcc, schemas)
-    except AdmissionError as exc:
-        raise Rejected(exc.stage, exc.detail) from exc
-    if not adm.facts.certificate_id:
-        raise Rejected("schema", "dcc:coreData/dcc:uniqueIdentifier is empty")
-    if "/" in adm.facts.certificate_id:
-        # every certificate is addressed as /certificates/{id}, /verify/{id} (the QR code):
-        # a "/" (even as %2F) splits the path, so such an id could be stored but never fetched
-        raise Rejected("identifier", f"the certificate id {adm.facts.certificate_id!r} contains '/', "
-                       "which cannot stand in the platform's URLs (/api/v1/certificates/{id}, the QR "
-                       "code's /verify/{id}); use another separator, e.g. '-'")
-    trust = check_timestamp(adm.root, list(time_anchors))
+    adm = admit_document(dcc, schemas, time_anchors)
     sig = adm.signature
     expired = expired_signer_refusal(sig.signer_subject, sig.signer_not_after, sig.signing_time,
-                                     trust.trusted_time)
+                                     adm.trusted_time)
     if expired:
         raise Rejected("time", expired)
-    check_signed_pdf(pdf, adm.signature.signer_fingerprint_sha256)
-    return dataclasses.replace(adm, trusted_time=trust.trusted_time)
+    check_signed_pdf(pdf, sig.signer_fingerprint_sha256)
+    return adm
 
 
-def _check_signer(db: Db, lab: LabRef, adm: Admitted) -> None:
+def _check_signer(db: Db, lab: LabRef, adm: Admission) -> None:
     sig = adm.signature
     registered = run.first(db, _CERT_OWNER, {"fp": sig.signer_fingerprint_sha256})
     owner = registered.lab_id if registered is not None else None
@@ -187,7 +177,7 @@ def _supersede(db: Db, old, new_id: int, new_cid: str, new_sha: str, type_of_cha
           superseded_by_sha256=new_sha, type_of_change=type_of_change)
 
 
-def store(db: Db, lab: LabRef, dcc: bytes, adm: Admitted, *, pdf: bytes | None = None,
+def store(db: Db, lab: LabRef, dcc: bytes, adm: Admission, *, pdf: bytes | None = None,
           js: bytes | None = None, sha256: str | None = None) -> PublishOutcome:
     """Store an admitted document for ``lab`` in the caller's write transaction
     (``sha256``: the caller's :func:`sha256_hex` of ``dcc``, if it has it already)."""

@@ -94,12 +94,16 @@ class RulesReport:
 
 def default_processes() -> int:
     """How many worker processes a :class:`RuleBook` starts unless told: the environment's
-    LABAUTO_PLATFORM_SCHEMATRON_PROCESSES if set (0: the rules run in the calling process), else
-    1 on a machine with two cores or more (the rules then run beside the server's other threads:
-    saxonche holds the GIL while it works), else 0."""
+    LABAUTO_PLATFORM_SCHEMATRON_PROCESSES if set (0: the rules and the rest of admission run in
+    the calling process), else 2 on a machine with two cores or more, else 0.  The workers admit
+    whole publications (:mod:`~labauto.platform.server.admission`) beside the server's threads,
+    which then keep only HTTP and the database: two let admissions overlap each other and the
+    server's own work on two cores (one was the bottleneck: 5 ms of admission per publication
+    against 2 ms in the server; a third one gains nothing on two cores, measured in
+    ``benchmarks/bench_platform.py``)."""
     value = os.environ.get(PROCESSES_ENV, "").strip()
     if not value:
-        return 1 if (os.cpu_count() or 1) >= 2 else 0
+        return 2 if (os.cpu_count() or 1) >= 2 else 0
     try:
         n = int(value)
     except ValueError:
@@ -118,10 +122,11 @@ class RuleBook:
     """PTB's Schematron files of a schema folder, each compiled once, run under a lock (one
     Saxon processor per process; its executables are not shared between threads unguarded).
 
-    ``processes`` (default :func:`default_processes`: one on a machine with two cores or more)
+    ``processes`` (default :func:`default_processes`: two on a machine with two cores or more)
     > 0 runs the rules in that many worker processes, started here, each with its own compiled
-    copy (:mod:`~labauto.platform.server.schematron_workers`): the calling thread waits without
-    holding the GIL, so the server's other threads go on while Saxon works on another core.  A
+    copy (:mod:`~labauto.platform.server.schematron_workers`; they also admit whole documents,
+    :mod:`~labauto.platform.server.admission`): the calling thread waits without holding the
+    GIL, so the server's other threads go on while Saxon works on another core.  A
     worker that dies is replaced and its document checked here (the rules are then compiled in
     this process, once, when first needed).  0 runs them in this process, compiled here.
     :meth:`close` ends the workers (they also end with this process, however it ends)."""
