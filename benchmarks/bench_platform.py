@@ -105,6 +105,7 @@ def bench_stages(docs: list[bytes], key_cert_pem: bytes, database_url: str) -> d
     waits for fsync)."""
     from labauto.certificate.signing import verify_dcc
     from labauto.platform.server import dcc as admission, publishing, scope
+    from labauto.platform.server.admission import Admission
     from labauto.platform.server.dcc_results import extract_results
     from labauto.platform.server.db import migrate
     from labauto.platform.server.service import LabRef, register_lab as register
@@ -132,7 +133,7 @@ def bench_stages(docs: list[bytes], key_cert_pem: bytes, database_url: str) -> d
             t5 = clock()
             results = extract_results(sig.signed_root)
             t6 = clock()
-            admitted = admission.Admitted(root, facts, sig)
+            admitted = Admission(facts, sig, None, results)     # as the server's admission gives it
 
             def write(conn):
                 coverage = scope.check(conn, ref.id, facts.end_date, results)
@@ -406,9 +407,10 @@ def main() -> None:
                     if rule_workers else " (admission in process)"))
         for name, _ in arms:
             label = "" if len(arms) == 1 else f" [{name}]"
+            shown = procs
             if name == "baseline" and PROCESSES_ENV not in os.environ:
-                procs = f"{n_workers} server process{'es' if n_workers > 1 else ''} (its own default layout)"
-            print(f"ingest{label}, {procs}, {backend}, {a.clients} clients over HTTP, {len(docs)} signed DCCs "
+                shown = f"{n_workers} server process{'es' if n_workers > 1 else ''} (its own default layout)"
+            print(f"ingest{label}, {shown}, {backend}, {a.clients} clients over HTTP, {len(docs)} signed DCCs "
                   f"per run after {len(warm)} not counted: {report.span(rates[name], '{:.0f}', '/s')} "
                   "(goal >= 200/s on SQLite with 1 server process)")
             if cpu[name]:

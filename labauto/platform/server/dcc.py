@@ -244,7 +244,6 @@ class Admitted:
     root: etree._Element
     facts: DccFacts
     signature: VerifiedSignature
-    trusted_time: dt.datetime | None = None    # a verified signature time-stamp's time (XAdES-T)
 
 
 def check_rules(root: etree._Element, version: str, schemas: SchemaRegistry) -> RulesReport:

@@ -2,9 +2,10 @@
 
 The pipeline is split so that the CPU-heavy part — parsing, schema validation, signature
 verification (:func:`admit_submission`, in an admission worker process when the server has
-them) — runs outside the store's write lock and concurrent publications overlap; :func:`store` then checks what needs the database (idempotency, signer
-registered to the publishing lab, amendment rules) and inserts with Core statements (a publish
-is a hot path: no ORM unit of work, no reloads).
+them) — runs outside the store's write lock and concurrent publications overlap;
+:func:`store` then checks what needs the database (idempotency, signer registered to the
+publishing lab, amendment rules) and inserts with Core statements (a publish is a hot path: no
+ORM unit of work, no reloads).
 
 Rules:
 - the same bytes again return the stored version (``created=False``), whatever its status;
